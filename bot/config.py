@@ -1,0 +1,209 @@
+"""Settings: config.toml, overridden by ``BOT_<SECTION>__<KEY>`` variables; secrets from the
+environment or a ``.env`` file next to the config file, never from config.toml.
+
+Relative paths are resolved against the config file's directory, so cron can start
+the bot from any working directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
+_SECRET_KEY = re.compile(r"(api_?key|secret|password|token)", re.IGNORECASE)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExchangeSettings(Section):
+    id: str = Field("binanceusdm", description="ccxt exchange id with linear (USDT-margined) swaps")
+    api_url: str | None = Field(None, description="replace scheme and host of every REST URL (proxy, mirror, local fake)")
+    sandbox: bool = Field(False, description="use ccxt's testnet URLs")
+    timeout_ms: int = Field(8_000, gt=0, le=60_000, description="per-request timeout")
+    retries: int = Field(2, ge=0, le=5, description="extra attempts on transient errors (network, rate limit)")
+
+    @field_validator("api_url")
+    @classmethod
+    def _url_has_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError(f"must look like http://host:port, got {value!r}")
+        return value
+
+
+class TradingSettings(Section):
+    coins: list[str] = Field(default_factory=lambda: list(DEFAULT_COINS), min_length=1, description="base coin names")
+    quote: str = Field("USDT", description="settlement currency of the linear swaps")
+    candles: int = Field(500, ge=500, le=1000, description="closed candles per timeframe fed to the indicators")
+
+    @field_validator("coins")
+    @classmethod
+    def _coin_names(cls, coins: list[str]) -> list[str]:
+        normalised = [coin.strip().upper() for coin in coins]
+        for coin in normalised:
+            if not re.fullmatch(r"[A-Z0-9]{1,20}", coin):
+                raise ValueError(f"{coin!r} is not a coin name (use base names like BTC, ETH)")
+        if len(set(normalised)) != len(normalised):
+            raise ValueError("coins are listed twice")
+        return normalised
+
+
+class PaperSettings(Section):
+    initial_balance_usd: float = Field(10_000.0, gt=0, description="starting paper cash")
+    taker_fee_pct: float = Field(0.05, ge=0, le=1, description="fee per fill, % of notional")
+    slippage_pct: float = Field(0.02, ge=0, le=5, description="adverse price move per market fill, %")
+
+
+class RiskSettings(Section):
+    min_confidence: float = Field(0.55, ge=0, le=1, description="decisions below this are rejected")
+    max_leverage: float = Field(10.0, ge=1, le=125, description="higher requested leverage is cut to this")
+    max_size_pct: float = Field(25.0, gt=0, le=100, description="max margin per order, % of available balance")
+
+
+class RulesSettings(Section):
+    """Parameters of the rule-based baseline strategy."""
+
+    size_pct: float = Field(10.0, gt=0, le=100, description="margin per entry, % of available balance")
+    leverage: float = Field(3.0, ge=1, le=125)
+    stop_atr: float = Field(1.5, gt=0, description="stop-loss distance in 4h ATR14")
+    reward_risk: float = Field(2.0, gt=0, description="take-profit distance as a multiple of the stop distance")
+
+
+class StrategySettings(Section):
+    name: Literal["auto", "rules"] = Field("auto", description="auto: Claude when a key is set, else rules")
+
+
+class PathSettings(Section):
+    var_dir: Path = Field(Path("var"), description="state, journal, logs and caches")
+    data_dir: Path | None = Field(None, description="history for --replay; default: the bundled sample")
+
+
+class LogSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    console_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BOT_", env_nested_delimiter="__", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    enable_trading: bool = Field(False, description="send real orders (also needs exchange keys)")
+    exchange: ExchangeSettings = ExchangeSettings()
+    trading: TradingSettings = TradingSettings()
+    paper: PaperSettings = PaperSettings()
+    risk: RiskSettings = RiskSettings()
+    strategy: StrategySettings = StrategySettings()
+    rules: RulesSettings = RulesSettings()
+    paths: PathSettings = PathSettings()
+    log: LogSettings = LogSettings()
+
+    # Secrets: environment or .env only (config.toml is rejected if it holds any).
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
+    exchange_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("EXCHANGE_API_KEY"))
+    exchange_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("EXCHANGE_SECRET"))
+
+    base_dir: Path = Field(Path("."), exclude=True)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        # config.toml arrives as init kwargs and must rank BELOW the environment.
+        return (env_settings, dotenv_settings, init_settings)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def var_dir(self) -> Path:
+        return self.resolve(self.paths.var_dir)
+
+    def secrets(self) -> list[str]:
+        """Secret values, so logs and outputs can be scrubbed of them."""
+        values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret)
+        return [value.get_secret_value() for value in values if value and value.get_secret_value()]
+
+
+def config_path(cli_value: Path | None) -> Path:
+    return Path(cli_value or os.environ.get("BOT_CONFIG") or "config.toml").expanduser()
+
+
+def load_settings(path: Path, *, explicit: bool = True) -> Settings:
+    """Read and validate settings; raise ConfigError with one line naming the setting."""
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax or restore config.toml from the project") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        _reject_secrets(path, data)
+        _reject_unknown_top_level(path, data)
+    elif explicit:
+        raise ConfigError(f"config file not found: {path} (pass --config PATH or set BOT_CONFIG)")
+    base_dir = path.resolve().parent
+    try:
+        return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path.name}: {_describe(exc)}") from None
+
+
+def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:
+    for key, value in data.items():
+        if isinstance(value, dict):
+            _reject_secrets(path, value, f"{prefix}{key}.")
+        elif _SECRET_KEY.search(key):
+            raise ConfigError(
+                f"{path.name}: `{prefix}{key}` looks like a secret; secrets belong in the environment or .env "
+                "(ANTHROPIC_API_KEY, EXCHANGE_API_KEY, EXCHANGE_SECRET), never in config.toml"
+            )
+
+
+def _reject_unknown_top_level(path: Path, data: dict[str, Any]) -> None:
+    # Settings ignores unknown top-level keys (a .env holds unrelated variables), so
+    # config.toml's own top level is checked here.
+    known = [name for name, field in Settings.model_fields.items() if not field.exclude and field.validation_alias is None]
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{path.name}: unknown setting `{key}`{did_you_mean(key, known)}")
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting `{location}`{_suggest(error['loc'])}"
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"`{location}`: {message}{shown}"
+
+
+def _suggest(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return ""
+        model = field.annotation
+    return did_you_mean(str(loc[-1]), list(model.model_fields), prefix=".".join(map(str, loc[:-1])))
+
+
+def did_you_mean(word: str, choices: list[str], prefix: str = "") -> str:
+    match = difflib.get_close_matches(word, choices, n=1)
+    if not match:
+        return ""
+    return f" — did you mean `{prefix + '.' if prefix else ''}{match[0]}`?"

@@ -1,0 +1,176 @@
+"""One tick: market -> indicators -> prompt -> strategy -> risk -> broker -> state.
+
+``run_tick`` is the only orchestrator. ``bot tick``, ``bot tick --replay`` and the
+backtest call it with different parts plugged into ``TickContext``; nothing under it
+reads the wall clock: ``now`` is handed in.
+
+Error policy: no market data -> the tick fails and nothing trades; a coin that failed
+to load is skipped; a strategy failure means HOLD for everyone; a broker failure is
+logged and leaves the book as it was. Every tick, failed or not, is saved to state and
+appended to the journal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from bot import risk
+from bot.broker import Broker
+from bot.config import Settings
+from bot.errors import MarketDataError
+from bot.indicators import compute_features
+from bot.market import Market
+from bot.models import Outcome, Snapshot, TickReport
+from bot.portfolio import portfolio_of, sharpe_ratio
+from bot.prompt import build_prompt
+from bot.state import BotState
+from bot.strategies import Strategy
+
+log = structlog.get_logger(__name__)
+
+
+class Store(Protocol):
+    def load(self) -> BotState | None: ...
+    def save(self, state: BotState) -> None: ...
+
+
+class Recorder(Protocol):
+    def append(self, report: TickReport) -> None: ...
+
+
+@dataclass
+class TickContext:
+    settings: Settings
+    mode: str  # paper | replay | live
+    dry_run: bool
+    market: Market
+    strategy: Strategy
+    broker: Broker
+    store: Store
+    journal: Recorder
+    clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
+
+
+def tick_id_for(now: datetime) -> str:
+    """Minute resolution: unique per 3-minute tick, identical if the same tick is retried."""
+    return now.strftime("%y%m%dT%H%M")
+
+
+async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
+    settings = ctx.settings
+    state = ctx.store.load() or BotState.fresh(mode=ctx.mode, initial_equity_usd=settings.paper.initial_balance_usd)
+    tick_id = tick_id_for(now)
+    structlog.contextvars.bind_contextvars(tick_id=tick_id)
+    timings: dict[str, float] = {}
+    started = mark = ctx.clock()
+
+    def lap(stage: str) -> None:
+        nonlocal mark
+        current = ctx.clock()
+        timings[stage] = round((current - mark) * 1000, 1)
+        mark = current
+
+    report = TickReport(
+        tick_id=tick_id, tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now, strategy=ctx.strategy.name, outcome=Outcome.OK
+    )
+    try:
+        try:
+            snapshot = await ctx.market.snapshot(settings.trading.coins, now)
+        except MarketDataError as exc:
+            snapshot = Snapshot(as_of=now, errors={"*": str(exc)})
+        lap("market")
+        report.coins_loaded = list(snapshot.coins)
+        report.errors = dict(snapshot.errors)
+        if not snapshot.coins:
+            report.outcome = Outcome.FAILED
+            report.message = "no market data: " + "; ".join(f"{coin}: {error}" for coin, error in snapshot.errors.items())
+            return report
+        if snapshot.errors:
+            report.outcome = Outcome.DEGRADED
+
+        features = compute_features(snapshot)
+        lap("indicators")
+        prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
+        for coin, position in state.positions.items():
+            prices.setdefault(coin, position.entry_price)  # a coin that failed to load keeps its last known value
+        portfolio = portfolio_of(
+            cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
+        )
+        prompt = build_prompt(settings, features, portfolio, now=now, tick=report.tick)
+        report.prompt_chars = prompt.chars
+        lap("prompt")
+
+        try:
+            decisions = await ctx.strategy.decide(features=features, portfolio=portfolio, prompt=prompt)
+        except Exception as exc:  # any strategy failure means HOLD, never a crash
+            log.error("strategy_failed", strategy=ctx.strategy.name, error=f"{type(exc).__name__}: {exc}")
+            decisions = []
+            report.outcome = Outcome.DEGRADED
+            report.errors["strategy"] = f"{type(exc).__name__}: {exc}"
+        report.decisions = decisions
+        lap("decide")
+
+        markets = {coin: market.info for coin, market in snapshot.coins.items()}
+        report.verdicts = risk.review(decisions, portfolio=portfolio, markets=markets, settings=settings.risk, tick_id=tick_id)
+        for verdict in report.verdicts:
+            log.info("risk_verdict", coin=verdict.coin, action=verdict.action, verdict=verdict.verdict, reason=verdict.reason)
+        lap("risk")
+
+        plans = [verdict.plan for verdict in report.verdicts if verdict.plan]
+        try:
+            report.fills = await ctx.broker.execute(plans, book=state, prices=prices, now=now)
+        except Exception as exc:  # an execution failure alerts and never crashes the tick
+            log.error("execution_failed", error=f"{type(exc).__name__}: {exc}")
+            report.outcome = Outcome.DEGRADED
+            report.errors["broker"] = f"{type(exc).__name__}: {exc}"
+        lap("execute")
+
+        after = portfolio_of(
+            cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
+        )
+        _record_equity(state, after.account.equity_usd)
+        report.account = after.account
+        report.positions = list(state.positions.values())
+        report.return_pct = after.return_pct
+        state.last_decisions = decisions
+        return report
+    finally:
+        report.duration_ms = {**timings, "total": round((ctx.clock() - started) * 1000, 1)}
+        report.sharpe = sharpe_ratio(state.return_stats)
+        _finish(ctx, state, report, now)
+        structlog.contextvars.unbind_contextvars("tick_id")
+
+
+def _record_equity(state: BotState, equity: float) -> None:
+    if state.last_equity_usd > 0:
+        state.return_stats = state.return_stats.add(equity / state.last_equity_usd - 1.0)
+    state.last_equity_usd = equity
+    state.peak_equity_usd = max(state.peak_equity_usd, equity)
+
+
+def _finish(ctx: TickContext, state: BotState, report: TickReport, now: datetime) -> None:
+    state.tick = report.tick
+    state.mode = ctx.mode
+    state.last_tick_at = now
+    state.last_tick_id = report.tick_id
+    state.last_outcome = report.outcome
+    state.last_duration_ms = report.duration_ms.get("total")
+    state.last_message = report.message
+    state.consecutive_errors = state.consecutive_errors + 1 if report.outcome is Outcome.FAILED else 0
+    ctx.store.save(state)
+    ctx.journal.append(report)
+    log.info(
+        "tick_done",
+        outcome=report.outcome,
+        coins=len(report.coins_loaded),
+        decisions=len(report.decisions),
+        fills=len(report.fills),
+        equity_usd=round(report.account.equity_usd, 2) if report.account else None,
+        duration_ms=report.duration_ms.get("total"),
+    )

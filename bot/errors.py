@@ -1,0 +1,42 @@
+"""Errors a user can cause or fix, named by what the caller should do, and exit codes.
+
+The CLI maps each family to one exit code in one place; everything else in the bot
+raises these with a message that states the fix.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1  # a bug: please report it
+    USAGE = 2  # bad config, CLI input, unknown coin, missing key: fix and rerun
+    FAILED = 3  # the tick failed (no market data, broken stage): nothing traded
+    DEGRADED = 4  # the tick ran but skipped something (a coin, the LLM)
+    STATE = 5  # the state file is unreadable: recover it before the next tick
+
+
+class BotError(Exception):
+    """Base class: the message is shown to the user as one line."""
+
+    exit_code = ExitCode.INTERNAL
+
+
+class ConfigError(BotError):
+    """The user's configuration or input is wrong; retrying will not help."""
+
+    exit_code = ExitCode.USAGE
+
+
+class StateError(BotError):
+    """The state file cannot be trusted; the bot refuses to overwrite it."""
+
+    exit_code = ExitCode.STATE
+
+
+class MarketDataError(BotError):
+    """No usable market data this tick (exchange down, all coins failed)."""
+
+    exit_code = ExitCode.FAILED

@@ -1,0 +1,136 @@
+"""Historical market: the Market protocol over CSV files, for replay and backtest.
+
+Layout as in the project's data folder: ``3m/BTCUSDT-3m.csv[.gz]``, ``4h/…``,
+``funding_8h/BTCUSDT-funding-8h.csv[.gz]``; timestamps are candle OPEN times in ms.
+At simulated time t a coin shows only candles that had CLOSED by t (open + length
+<= t), the last close as its price, and the last funding rate settled at or before t.
+There is no open-interest history, so it is reported as unknown rather than invented.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import ConfigError
+from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
+
+SAMPLE_DIR = Path(str(resources.files("bot") / "data" / "sample"))
+_MARKETS_FILE = Path(str(resources.files("bot") / "data" / "markets.json"))
+
+
+def _read_csv(folder: Path, stem: str) -> np.ndarray:
+    for path in (folder / f"{stem}.csv", folder / f"{stem}.csv.gz"):
+        if path.exists():
+            import pandas as pd
+
+            return pd.read_csv(path).to_numpy(dtype=np.float64)
+    raise FileNotFoundError(folder / f"{stem}.csv")
+
+
+@dataclass
+class _CoinHistory:
+    candles: dict[str, np.ndarray]  # timeframe -> (n, 6)
+    funding: np.ndarray  # (n, 2): settlement time ms, rate
+
+
+class HistoryMarket:
+    """Replays recorded candles as if the exchange were answering at a chosen time."""
+
+    def __init__(self, data_dir: Path | None = None, *, candles: int = 500, quote: str = "USDT") -> None:
+        self.data_dir = data_dir or SAMPLE_DIR
+        self.need = candles
+        self.quote = quote
+        self._coins: dict[str, _CoinHistory] = {}
+        if not (self.data_dir / "3m").is_dir():
+            raise ConfigError(f"history data dir {self.data_dir} has no 3m/ folder; point --data-dir at a folder laid out like the bundled sample")
+
+    @cached_property
+    def _markets(self) -> dict[str, dict]:
+        return {k: v for k, v in json.loads(_MARKETS_FILE.read_text()).items() if not k.startswith("_")}
+
+    def available_coins(self) -> list[str]:
+        suffix = f"{self.quote}-3m.csv"
+        names = (path.name.removesuffix(".gz") for path in (self.data_dir / "3m").iterdir())
+        return sorted(name.removesuffix(suffix) for name in names if name.endswith(suffix))
+
+    def _load(self, coin: str) -> _CoinHistory:
+        if coin not in self._coins:
+            pair = f"{coin}{self.quote}"
+            try:
+                candles = {tf: _read_csv(self.data_dir / tf, f"{pair}-{tf}") for tf in ("3m", "4h")}
+            except FileNotFoundError as exc:
+                raise ConfigError(f"no history for {coin}: {exc.args[0]} is missing") from None
+            try:
+                funding = _read_csv(self.data_dir / "funding_8h", f"{pair}-funding-8h")
+            except FileNotFoundError:
+                funding = np.empty((0, 2))
+            self._coins[coin] = _CoinHistory(candles=candles, funding=funding)
+        return self._coins[coin]
+
+    def span(self, coins: list[str]) -> tuple[datetime, datetime]:
+        """First and last simulated time at which every coin has enough closed candles."""
+        first, last = 0, None
+        for coin in coins:
+            history = self._load(coin)
+            for tf, candles in history.candles.items():
+                if len(candles) < self.need:
+                    raise ConfigError(f"{coin} {tf}: {len(candles)} candles in {self.data_dir}, need {self.need}")
+                first = max(first, int(candles[self.need - 1, 0]) + TIMEFRAME_MS[tf])
+            end = int(history.candles["3m"][-1, 0]) + TIMEFRAME_MS["3m"]
+            last = end if last is None else min(last, end)
+        return _to_datetime(first), _to_datetime(last or first)
+
+    def info(self, coin: str) -> MarketInfo:
+        spec = self._markets.get(coin)
+        if spec is None:  # a coin outside the bundled rules: fine-grained defaults
+            return MarketInfo(symbol=f"{coin}/{self.quote}:{self.quote}", amount_step=1e-8, price_step=1e-8)
+        return MarketInfo(**spec)
+
+    async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
+        return self.snapshot_at(coins, now)
+
+    def snapshot_at(self, coins: list[str], now: datetime) -> Snapshot:
+        now_ms = int(now.timestamp() * 1000)
+        loaded: dict[str, CoinMarket] = {}
+        errors: dict[str, str] = {}
+        for coin in coins:
+            try:
+                history = self._load(coin)
+            except ConfigError as exc:
+                errors[coin] = str(exc)
+                continue
+            windows = {tf: self._window(candles, tf, now_ms) for tf, candles in history.candles.items()}
+            missing = [tf for tf, window in windows.items() if window is None]
+            if missing:
+                errors[coin] = f"no {'/'.join(missing)} history covering {now:%Y-%m-%d %H:%M} UTC"
+                continue
+            settled = history.funding[history.funding[:, 0] <= now_ms]
+            loaded[coin] = CoinMarket(
+                coin=coin,
+                info=self.info(coin),
+                candles_3m=windows["3m"],
+                candles_4h=windows["4h"],
+                last_price=float(windows["3m"][-1, 4]),
+                open_interest=None,
+                funding_rate=float(settled[-1, 1]) if len(settled) else None,
+            )
+        return Snapshot(as_of=now, coins=loaded, errors=errors)
+
+    def _window(self, candles: np.ndarray, tf: str, now_ms: int) -> np.ndarray | None:
+        step = TIMEFRAME_MS[tf]
+        end = int(np.searchsorted(candles[:, 0], now_ms - step, side="right"))
+        newest_expected = (now_ms // step) * step - step
+        if end < self.need or int(candles[end - 1, 0]) != newest_expected:
+            return None
+        return candles[end - self.need : end]
+
+
+def _to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)

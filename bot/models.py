@@ -1,0 +1,260 @@
+"""The contracts between the stages of a tick (see DESIGN.md).
+
+Candles travel as numpy arrays (rows of ``timestamp_ms, open, high, low, close,
+volume``), never one model per candle. Everything else is a pydantic model so each
+stage's input and output is validated and serialisable to the journal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+
+TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
+
+
+def _as_candles(value: Any) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 6:
+        raise ValueError(f"candles must be an (n, 6) array, got shape {array.shape}")
+    return array
+
+
+Candles = Annotated[
+    np.ndarray,
+    PlainValidator(_as_candles),
+    PlainSerializer(lambda array: array.tolist(), when_used="json"),
+]
+
+
+class Action(StrEnum):
+    BUY = "BUY"  # open or add to a long
+    SELL = "SELL"  # open or add to a short
+    CLOSE = "CLOSE"  # close the open position
+    HOLD = "HOLD"
+
+
+class Side(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
+class Outcome(StrEnum):
+    OK = "ok"  # every coin loaded, decisions taken
+    DEGRADED = "degraded"  # something was skipped (a coin, the LLM) but the tick went on
+    FAILED = "failed"  # no market data or a broken stage: nothing traded
+    SKIPPED = "skipped"  # deliberately not run (paused, backing off)
+
+
+class Verdict(StrEnum):
+    APPROVED = "approved"
+    RESIZED = "resized"
+    REJECTED = "rejected"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MarketInfo(StrictModel):
+    """Trading rules of one linear swap market, as the exchange publishes them."""
+
+    symbol: str  # ccxt unified symbol, e.g. BTC/USDT:USDT
+    amount_step: float  # order size increment in base units
+    price_step: float
+    min_amount: float = 0.0
+    min_notional_usd: float = 0.0
+    max_leverage: float = 125.0
+
+
+class CoinMarket(BaseModel):
+    """One coin's closed candles and derivatives data at ``Snapshot.as_of``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    coin: str
+    info: MarketInfo
+    candles_3m: Candles
+    candles_4h: Candles
+    last_price: float
+    open_interest: float | None = None  # contracts (base units); None when unknown
+    funding_rate: float | None = None  # last settled 8h rate, 0.0001 = 0.01 %
+
+
+class Snapshot(BaseModel):
+    as_of: datetime
+    coins: dict[str, CoinMarket] = Field(default_factory=dict)
+    errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it is missing
+
+
+class Context4h(StrictModel):
+    ema20: float
+    ema50: float
+    atr3: float
+    atr14: float
+    volume: float
+    volume_avg: float  # mean volume of the last 20 closed 4h candles
+    macd: list[float]
+    rsi14: list[float]
+
+
+class CoinFeatures(StrictModel):
+    """What a strategy sees of one coin: last values plus short series, oldest first."""
+
+    coin: str
+    as_of_ms: int  # open time of the last closed 3m candle
+    price: float
+    ema20: float
+    ema50: float
+    macd: float
+    macd_signal: float
+    rsi7: float
+    rsi14: float
+    atr3: float
+    atr14: float
+    volume: float
+    series: dict[str, list[float]]  # price, ema20, macd, rsi7, rsi14: last 10 of the 3m series
+    h4: Context4h
+    open_interest: float | None = None
+    funding_rate: float | None = None
+
+
+class Decision(StrictModel):
+    coin: str
+    action: Action
+    confidence: float = Field(ge=0.0, le=1.0)
+    size_pct: float = Field(default=0.0, ge=0.0, le=100.0, description="% of available balance used as margin")
+    leverage: float = Field(default=1.0, ge=1.0, le=125.0)
+    stop_loss: float | None = Field(default=None, gt=0.0)
+    take_profit: float | None = Field(default=None, gt=0.0)
+    invalidation: str = ""
+    reasoning: str = ""
+
+
+class OrderPlan(StrictModel):
+    """An order the risk step approved; sized and rounded to the market's precision."""
+
+    coin: str
+    symbol: str
+    side: Side  # the position side this order opens, or closes when reduce_only
+    amount: float
+    reference_price: float
+    leverage: float
+    reduce_only: bool = False
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    invalidation: str = ""
+    client_order_id: str
+
+
+class RiskVerdict(StrictModel):
+    coin: str
+    action: Action
+    verdict: Verdict
+    reason: str = ""
+    plan: OrderPlan | None = None
+
+
+class Position(StrictModel):
+    coin: str
+    symbol: str
+    side: Side
+    amount: float
+    entry_price: float
+    leverage: float
+    margin_usd: float
+    opened_at: datetime
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    invalidation: str = ""
+
+    def unrealized_pnl_usd(self, price: float) -> float:
+        direction = 1.0 if self.side is Side.LONG else -1.0
+        return direction * (price - self.entry_price) * self.amount
+
+
+class Fill(StrictModel):
+    coin: str
+    side: Side
+    amount: float
+    price: float
+    fee_usd: float
+    realized_pnl_usd: float = 0.0  # before fees; 0 for an opening fill
+    reduce_only: bool = False
+    reason: str = ""  # decision, stop_loss, take_profit
+    client_order_id: str
+    at: datetime
+
+
+class Account(StrictModel):
+    cash_usd: float  # wallet balance: deposits + realized PnL - fees
+    equity_usd: float  # cash + unrealized PnL
+    margin_used_usd: float
+    unrealized_pnl_usd: float
+    available_usd: float  # what new positions can use as margin
+
+
+class ReturnStats(StrictModel):
+    """Welford running mean / variance of per-tick returns, for Sharpe without history."""
+
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, value: float) -> ReturnStats:
+        count = self.count + 1
+        delta = value - self.mean
+        mean = self.mean + delta / count
+        return ReturnStats(count=count, mean=mean, m2=self.m2 + delta * (value - mean))
+
+    @property
+    def std(self) -> float:
+        return (self.m2 / (self.count - 1)) ** 0.5 if self.count > 1 else 0.0
+
+
+class Portfolio(StrictModel):
+    """The account as the strategy and the prompt see it."""
+
+    account: Account
+    positions: dict[str, Position]
+    prices: dict[str, float]
+    initial_equity_usd: float
+    return_pct: float
+    sharpe: float | None
+
+
+class Usage(StrictModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class TickReport(StrictModel):
+    """Everything one tick did: the journal record and what ``bot tick`` prints."""
+
+    tick_id: str
+    tick: int
+    mode: str  # paper | replay | live
+    dry_run: bool
+    as_of: datetime
+    strategy: str
+    outcome: Outcome
+    coins_loaded: list[str] = Field(default_factory=list)
+    errors: dict[str, str] = Field(default_factory=dict)
+    decisions: list[Decision] = Field(default_factory=list)
+    verdicts: list[RiskVerdict] = Field(default_factory=list)
+    fills: list[Fill] = Field(default_factory=list)
+    account: Account | None = None
+    positions: list[Position] = Field(default_factory=list)
+    return_pct: float | None = None
+    sharpe: float | None = None
+    prompt_chars: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    duration_ms: dict[str, float] = Field(default_factory=dict)
+    message: str = ""

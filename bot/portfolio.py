@@ -1,0 +1,48 @@
+"""Pure valuation of the account: equity, available margin, return and Sharpe.
+
+Sharpe here is the annualised mean / standard deviation of per-tick equity returns.
+Crypto trades every day of the year and cron ticks every 3 minutes, so one year is
+365 x 480 = 175,200 ticks (not 252 trading days as in equity markets). Ticks that
+cron missed make a few returns span longer than 3 minutes; that is ignored.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bot.models import Account, Portfolio, Position, ReturnStats
+
+TICKS_PER_YEAR = 365 * 24 * 20
+
+
+def account_of(cash_usd: float, positions: dict[str, Position], prices: dict[str, float]) -> Account:
+    """Isolated margin: each position locks its margin; unrealized PnL is not spendable."""
+    unrealized = sum(p.unrealized_pnl_usd(prices.get(coin, p.entry_price)) for coin, p in positions.items())
+    margin = sum(p.margin_usd for p in positions.values())
+    return Account(
+        cash_usd=cash_usd,
+        equity_usd=cash_usd + unrealized,
+        margin_used_usd=margin,
+        unrealized_pnl_usd=unrealized,
+        available_usd=max(0.0, cash_usd - margin + min(0.0, unrealized)),
+    )
+
+
+def sharpe_ratio(stats: ReturnStats) -> float | None:
+    if stats.count < 2 or stats.std == 0:
+        return None
+    return stats.mean / stats.std * math.sqrt(TICKS_PER_YEAR)
+
+
+def portfolio_of(
+    *, cash_usd: float, positions: dict[str, Position], prices: dict[str, float], initial_equity_usd: float, stats: ReturnStats
+) -> Portfolio:
+    account = account_of(cash_usd, positions, prices)
+    return Portfolio(
+        account=account,
+        positions=positions,
+        prices=prices,
+        initial_equity_usd=initial_equity_usd,
+        return_pct=(account.equity_usd / initial_equity_usd - 1.0) * 100.0,
+        sharpe=sharpe_ratio(stats),
+    )

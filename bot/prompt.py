@@ -1,0 +1,112 @@
+"""The prompt: a static system part (role, rules, costs, output contract) that stays
+byte-identical from tick to tick so it can be cached, and a lean user part holding only
+this tick's numbers, in the Alpha-Arena layout (series oldest -> newest).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from bot.config import Settings
+from bot.models import CoinFeatures, Portfolio, StrictModel
+
+
+class Prompt(StrictModel):
+    system: str
+    user: str
+
+    @property
+    def chars(self) -> int:
+        return len(self.system) + len(self.user)
+
+    @property
+    def estimated_tokens(self) -> int:
+        """~4 characters per token for this mix of English and numbers (an estimate)."""
+        return math.ceil(self.chars / 4)
+
+
+def _num(value: float | None, significant: int = 6) -> str:
+    """Round to ``significant`` digits without scientific notation: lean and readable."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    digits = math.floor(math.log10(abs(value))) + 1
+    decimals = max(0, significant - digits)
+    return f"{value:.{decimals}f}"
+
+
+def _series(values: list[float], significant: int = 6) -> str:
+    return ", ".join(_num(value, significant) for value in values)
+
+
+def system_prompt(settings: Settings) -> str:
+    risk, paper = settings.risk, settings.paper
+    coins = ", ".join(settings.trading.coins)
+    return f"""You trade USDT-margined perpetual futures ({coins}) on {settings.exchange.id}. Every 3 minutes you get fresh market data and the account, and decide per coin: BUY (open a long), SELL (open a short), CLOSE (close the open position) or HOLD.
+
+Rules the risk manager enforces (orders that break them are rejected or cut):
+- One position per coin: no adding, no flipping; CLOSE first.
+- Confidence below {risk.min_confidence:g} is rejected.
+- Leverage at most {risk.max_leverage:g}x; margin per order at most {risk.max_size_pct:g}% of the available balance (size_pct).
+- Every entry needs a stop_loss (below the price for a long, above for a short) and a take_profit on the other side.
+
+Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry AND exit, slippage about {paper.slippage_pct:g}% per fill, funding every 8 hours (a positive rate: longs pay shorts). Small moves lose money: enter only when the expected move is well beyond the round-trip cost, and do not churn.
+
+Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Respect each open position's exit plan: close early only when its invalidation condition is met.
+
+Answer by calling the tool `decide` with one entry per coin you act on; coins left out are HOLD. One sentence of reasoning per coin."""
+
+
+def _coin_block(features: CoinFeatures) -> str:
+    f, h4 = features, features.h4
+    series = f.series
+    funding = "n/a" if f.funding_rate is None else f"{f.funding_rate * 100:.4f}%"
+    return "\n".join(
+        [
+            f"== {f.coin} ==",
+            f"price {_num(f.price)} | ema20 {_num(f.ema20)} | ema50 {_num(f.ema50)} | macd {_num(f.macd, 4)} "
+            f"| rsi7 {f.rsi7:.1f} | rsi14 {f.rsi14:.1f} | atr14 {_num(f.atr14, 4)} | funding {funding} | OI {_num(f.open_interest)}",
+            f"3m price: {_series(series['price'])}",
+            f"3m ema20: {_series(series['ema20'])}",
+            f"3m macd: {_series(series['macd'], 4)}",
+            f"3m rsi7: {_series(series['rsi7'], 3)}",
+            f"3m rsi14: {_series(series['rsi14'], 3)}",
+            f"4h: ema20 {_num(h4.ema20)} vs ema50 {_num(h4.ema50)} | atr3 {_num(h4.atr3, 4)} vs atr14 {_num(h4.atr14, 4)} "
+            f"| volume {_num(h4.volume, 4)} vs avg {_num(h4.volume_avg, 4)}",
+            f"4h macd: {_series(h4.macd, 4)}",
+            f"4h rsi14: {_series(h4.rsi14, 3)}",
+        ]
+    )
+
+
+def _account_block(portfolio: Portfolio) -> str:
+    account = portfolio.account
+    sharpe = "n/a" if portfolio.sharpe is None else f"{portfolio.sharpe:.2f}"
+    lines = [
+        "== ACCOUNT ==",
+        f"return {portfolio.return_pct:+.2f}% | equity {account.equity_usd:.2f} | cash {account.cash_usd:.2f} "
+        f"| available {account.available_usd:.2f} USDT | sharpe {sharpe}",
+    ]
+    if not portfolio.positions:
+        lines.append("positions: none")
+    for coin, position in portfolio.positions.items():
+        price = portfolio.prices.get(coin, position.entry_price)
+        lines.append(
+            f"{coin} {position.side} {_num(position.amount)} @ {_num(position.entry_price)} x{position.leverage:g} "
+            f"| mark {_num(price)} | uPnL {position.unrealized_pnl_usd(price):+.2f} USDT "
+            f"| SL {_num(position.stop_loss)} TP {_num(position.take_profit)} | invalidation: {position.invalidation or 'n/a'}"
+        )
+    return "\n".join(lines)
+
+
+def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int) -> str:
+    blocks = [f"Time {now:%Y-%m-%d %H:%M} UTC, tick {tick}."]
+    blocks += [_coin_block(features[coin]) for coin in features]
+    blocks.append(_account_block(portfolio))
+    return "\n".join(blocks)
+
+
+def build_prompt(settings: Settings, features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int) -> Prompt:
+    return Prompt(system=system_prompt(settings), user=user_prompt(features, portfolio, now=now, tick=tick))

@@ -1,0 +1,70 @@
+"""Rule-based baseline: trend + momentum, with ATR stops. Runs with no API key.
+
+Entry long when the 4h trend is up (EMA20 > EMA50), the 3m trend agrees, MACD is above
+its signal and RSI14 is between 50 and 70 (momentum, not exhaustion); shorts mirror it.
+Entries against a crowded side (|funding| above ``MAX_FUNDING``) are skipped. The
+stop-loss sits ``stop_atr`` 4h-ATR14s away and the take-profit ``reward_risk`` times as
+far on the other side. An open position is closed when the 3m trend and MACD both turn
+against it.
+"""
+
+from __future__ import annotations
+
+from bot.config import RulesSettings
+from bot.models import Action, CoinFeatures, Decision, Portfolio, Side
+from bot.prompt import Prompt
+
+MAX_FUNDING = 0.0005  # 0.05 % per 8h
+
+
+class RulesStrategy:
+    name = "rules"
+
+    def __init__(self, settings: RulesSettings) -> None:
+        self.settings = settings
+
+    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+        decisions = []
+        for coin, coin_features in features.items():
+            position = portfolio.positions.get(coin)
+            decision = self._manage(coin_features, position.side) if position else self._enter(coin_features)
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
+
+    def _manage(self, f: CoinFeatures, side: Side) -> Decision | None:
+        trend_down = f.ema20 < f.ema50 and f.macd < f.macd_signal
+        trend_up = f.ema20 > f.ema50 and f.macd > f.macd_signal
+        if (side is Side.LONG and trend_down) or (side is Side.SHORT and trend_up):
+            return Decision(
+                coin=f.coin,
+                action=Action.CLOSE,
+                confidence=0.7,
+                reasoning=f"3m trend turned against the {side}: EMA20 {'<' if trend_down else '>'} EMA50 and MACD crossed its signal",
+            )
+        return None
+
+    def _enter(self, f: CoinFeatures) -> Decision | None:
+        long_setup = f.h4.ema20 > f.h4.ema50 and f.ema20 > f.ema50 and f.macd > f.macd_signal and 50 < f.rsi14 < 70
+        short_setup = f.h4.ema20 < f.h4.ema50 and f.ema20 < f.ema50 and f.macd < f.macd_signal and 30 < f.rsi14 < 50
+        if not (long_setup or short_setup):
+            return None
+        funding = f.funding_rate or 0.0
+        if (long_setup and funding > MAX_FUNDING) or (short_setup and funding < -MAX_FUNDING):
+            return None
+        direction = 1.0 if long_setup else -1.0
+        stop_distance = self.settings.stop_atr * f.h4.atr14
+        # Confidence grows with confirmations: price on the right side of EMA20, RSI7 agreeing.
+        confirmations = (direction * (f.price - f.ema20) > 0) + (direction * (f.rsi7 - 50) > 0)
+        trend = "up" if long_setup else "down"
+        return Decision(
+            coin=f.coin,
+            action=Action.BUY if long_setup else Action.SELL,
+            confidence=0.6 + 0.1 * confirmations,
+            size_pct=self.settings.size_pct,
+            leverage=self.settings.leverage,
+            stop_loss=f.price - direction * stop_distance,
+            take_profit=f.price + direction * stop_distance * self.settings.reward_risk,
+            invalidation=f"4h EMA20 crosses {'below' if long_setup else 'above'} EMA50",
+            reasoning=f"4h and 3m trends {trend}, MACD confirms, RSI14 {f.rsi14:.0f}",
+        )
