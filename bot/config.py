@@ -83,7 +83,7 @@ class RulesSettings(Section):
 
 
 class StrategySettings(Section):
-    name: Literal["auto", "rules"] = Field("auto", description="auto: Claude when a key is set, else rules")
+    name: Literal["rules"] = Field("rules", description="which strategy decides")
 
 
 class PathSettings(Section):
@@ -158,7 +158,7 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
     try:
         return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
     except ValidationError as exc:
-        raise ConfigError(f"{path.name}: {_describe(exc)}") from None
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
 
 
 def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:
@@ -167,7 +167,7 @@ def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:
             _reject_secrets(path, value, f"{prefix}{key}.")
         elif _SECRET_KEY.search(key):
             raise ConfigError(
-                f"{path.name}: `{prefix}{key}` looks like a secret; secrets belong in the environment or .env "
+                f"{path}: `{prefix}{key}` looks like a secret; secrets belong in the environment or .env "
                 "(ANTHROPIC_API_KEY, EXCHANGE_API_KEY, EXCHANGE_SECRET), never in config.toml"
             )
 
@@ -178,7 +178,7 @@ def _reject_unknown_top_level(path: Path, data: dict[str, Any]) -> None:
     known = [name for name, field in Settings.model_fields.items() if not field.exclude and field.validation_alias is None]
     for key in data:
         if key not in known:
-            raise ConfigError(f"{path.name}: unknown setting `{key}`{did_you_mean(key, known)}")
+            raise ConfigError(f"{path}: unknown setting `{key}`{did_you_mean(key, known)}")
 
 
 def _describe(exc: ValidationError) -> str:

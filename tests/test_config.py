@@ -1,0 +1,62 @@
+"""Config loading: TOML + environment, one-line errors that name the setting and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+
+def _load(tmp_path: Path, text: str, env: str = ""):
+    (tmp_path / "config.toml").write_text(text)
+    if env:
+        (tmp_path / ".env").write_text(env)
+    return load_settings(tmp_path / "config.toml")
+
+
+def test_defaults_paths_relative_to_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    settings = _load(tmp_path, "")
+    assert settings.trading.coins == ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
+    assert settings.var_dir == tmp_path.resolve() / "var"
+    assert settings.enable_trading is False
+
+
+def test_environment_overrides_the_file_and_secrets_come_from_dotenv(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT_EXCHANGE__API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("BOT_RISK__MAX_LEVERAGE", "4")
+    settings = _load(tmp_path, "[risk]\nmax_leverage = 8\n", env="ANTHROPIC_API_KEY=sk-ant-test\nUNRELATED=1\n")
+    assert settings.exchange.api_url == "http://127.0.0.1:9"
+    assert settings.risk.max_leverage == 4
+    assert settings.secrets() == ["sk-ant-test"]
+    assert "sk-ant-test" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[trading]\ncoin = ["BTC"]', "config.toml: unknown setting `trading.coin` — did you mean `trading.coins`?"),
+        ("[tradng]\n", "config.toml: unknown setting `tradng` — did you mean `trading`?"),
+        ("[risk]\nmax_leverage = -2", "config.toml: `risk.max_leverage`: Input should be greater than or equal to 1 (got -2)"),
+        ('[trading]\ncoins = ["BTC", "B-T"]', "config.toml: `trading.coins`: 'B-T' is not a coin name (use base names like BTC, ETH)"),
+        ("[paper]\nslippage_pct = 'lots'", "config.toml: `paper.slippage_pct`: Input should be a valid number"),
+        ('[exchange]\nsecret = "s3cr3t"', "config.toml: `exchange.secret` looks like a secret; secrets belong in the environment"),
+        ("enable_trading = ", "config.toml: not valid TOML"),
+        ('[exchange]\napi_url = "localhost:80"', "config.toml: `exchange.api_url`: must look like http://host:port"),
+    ],
+)
+def test_bad_config_gives_one_line_naming_the_setting(tmp_path, text, message):
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, text)
+    assert str(error.value).startswith(f"{tmp_path / 'config.toml'}: ")
+    assert message.removeprefix("config.toml: ") in str(error.value)
+    assert "\n" not in str(error.value)
+    assert "s3cr3t" not in str(error.value)
+
+
+def test_missing_explicit_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found: .*nope.toml"):
+        load_settings(tmp_path / "nope.toml")

@@ -1,0 +1,61 @@
+"""Historical market: only candles closed at the simulated time, nothing after it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from bot.errors import ConfigError
+from bot.history import SAMPLE_DIR, HistoryMarket
+
+NOW = datetime(2025, 6, 3, 12, 4, tzinfo=UTC)  # inside a 3m candle that opened at 12:03
+MS = 1000
+
+
+def test_snapshot_shows_only_closed_candles_and_settled_funding():
+    market = HistoryMarket()
+    snapshot = market.snapshot_at(["BTC", "ETH"], NOW)
+    btc = snapshot.coins["BTC"]
+    assert snapshot.errors == {}
+    assert btc.candles_3m.shape == (500, 6) and btc.candles_4h.shape == (500, 6)
+    assert btc.candles_3m[-1, 0] == datetime(2025, 6, 3, 12, 0, tzinfo=UTC).timestamp() * MS  # 12:00-12:03 closed
+    assert btc.candles_4h[-1, 0] == datetime(2025, 6, 3, 8, 0, tzinfo=UTC).timestamp() * MS  # 08:00-12:00 closed
+    assert btc.last_price == btc.candles_3m[-1, 4]
+    assert btc.open_interest is None  # no history: unknown, never invented
+    assert btc.info.min_notional_usd == 100 and btc.info.amount_step == 0.001
+    # funding settled at 08:00 (the 16:00 one is in the future)
+    from bot.history import _read_csv
+
+    funding = _read_csv(SAMPLE_DIR / "funding_8h", "BTCUSDT-funding-8h")
+    expected = funding[funding[:, 0] == datetime(2025, 6, 3, 8, tzinfo=UTC).timestamp() * MS][0, 1]
+    assert btc.funding_rate == expected
+
+
+def test_future_candles_cannot_change_the_snapshot():
+    market = HistoryMarket()
+    before = market.snapshot_at(["SOL"], NOW).coins["SOL"].candles_3m.copy()
+    history = market._load("SOL").candles["3m"]
+    future = history[:, 0] >= datetime(2025, 6, 3, 12, 3, tzinfo=UTC).timestamp() * MS
+    history[future, 1:5] *= 10  # perturb everything not yet closed at NOW
+    assert np.array_equal(market.snapshot_at(["SOL"], NOW).coins["SOL"].candles_3m, before)
+
+
+def test_span_of_the_bundled_sample():
+    first, last = HistoryMarket().span(["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"])
+    assert first == datetime(2025, 6, 2, 1, 0, tzinfo=UTC)  # 500 x 3m after the sample's start
+    assert last == datetime(2025, 6, 5, 0, 0, tzinfo=UTC)
+
+
+def test_outside_the_history_the_coin_is_reported_missing():
+    snapshot = HistoryMarket().snapshot_at(["BTC"], datetime(2025, 6, 5, 0, 0, tzinfo=UTC) + timedelta(minutes=3))
+    assert snapshot.coins == {}
+    assert snapshot.errors["BTC"] == "no 3m history covering 2025-06-05 00:03 UTC"
+
+
+def test_unknown_coin_and_bad_data_dir(tmp_path):
+    snapshot = HistoryMarket().snapshot_at(["BTCC"], NOW)
+    assert "no history for BTCC" in snapshot.errors["BTCC"]
+    with pytest.raises(ConfigError, match="has no 3m/ folder"):
+        HistoryMarket(tmp_path)

@@ -1,0 +1,57 @@
+"""Prompt: a static, cacheable system part and a lean per-tick user part."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.config import Settings
+from bot.history import HistoryMarket
+from bot.indicators import compute_features
+from bot.models import ReturnStats
+from bot.portfolio import portfolio_of
+from bot.prompt import _num, build_prompt
+
+NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
+COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
+
+
+def _prompt(now=NOW):
+    snapshot = HistoryMarket().snapshot_at(COINS, now)
+    features = compute_features(snapshot)
+    prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
+    portfolio = portfolio_of(cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    return build_prompt(Settings(), features, portfolio, now=now, tick=7)
+
+
+def test_system_part_is_identical_from_tick_to_tick_and_states_costs_and_rules():
+    first, later = _prompt(), _prompt(datetime(2025, 6, 3, 15, 0, tzinfo=UTC))
+    assert first.system == later.system
+    assert first.user != later.user
+    assert "taker fee 0.05%" in first.system and "slippage about 0.02%" in first.system
+    assert "Leverage at most 10x" in first.system
+
+
+def test_user_part_lists_every_coin_with_ten_values_per_series():
+    prompt = _prompt()
+    assert prompt.user.startswith("Time 2025-06-03 12:00 UTC, tick 7.")
+    for coin in COINS:
+        assert f"== {coin} ==" in prompt.user
+    series_lines = [line for line in prompt.user.splitlines() if line.startswith(("3m ", "4h macd", "4h rsi14"))]
+    assert len(series_lines) == 6 * 7
+    assert all(line.count(",") == 9 for line in series_lines)
+    assert "OI n/a" in prompt.user  # no open-interest history in replay
+    assert "positions: none" in prompt.user
+
+
+def test_six_coin_prompt_is_lean():
+    prompt = _prompt()
+    assert prompt.estimated_tokens <= 6_000
+    assert prompt.chars < 16_000
+
+
+def test_numbers_are_rounded_to_six_significant_digits_without_exponents():
+    assert _num(104523.456) == "104523"
+    assert _num(2.1694712) == "2.16947"
+    assert _num(0.000123456789) == "0.000123457"
+    assert _num(-12.3456789, 4) == "-12.35"
+    assert _num(None) == "n/a" and _num(float("nan")) == "n/a" and _num(0.0) == "0"
