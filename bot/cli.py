@@ -191,23 +191,13 @@ def _optional_replay_value(argv: list[str]) -> list[str]:
 def main() -> None:
     """Entry point: every error a user can cause ends in one line and an exit code."""
     try:
-        app(args=_optional_replay_value(sys.argv[1:]), prog_name="bot", standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        # standalone mode: the parser reports usage errors itself (exit 2) and Exit
+        # becomes SystemExit; everything else reaches the handlers below.
+        app(args=_optional_replay_value(sys.argv[1:]), prog_name="bot")
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # usage errors from the command line parser, and true bugs
-        from typer._click.exceptions import Abort, ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(ExitCode.USAGE)
-        if isinstance(exc, Abort):
-            sys.exit(130)
+    except Exception as exc:  # a bug: one line for the user, the traceback for the log
         import structlog
 
         structlog.get_logger("bot").exception("internal_error")

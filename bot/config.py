@@ -142,6 +142,7 @@ def config_path(cli_value: Path | None) -> Path:
 
 def load_settings(path: Path, *, explicit: bool = True) -> Settings:
     """Read and validate settings; raise ConfigError with one line naming the setting."""
+    path = path.resolve()
     data: dict[str, Any] = {}
     if path.exists():
         try:
@@ -154,7 +155,7 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
         _reject_unknown_top_level(path, data)
     elif explicit:
         raise ConfigError(f"config file not found: {path} (pass --config PATH or set BOT_CONFIG)")
-    base_dir = path.resolve().parent
+    base_dir = path.parent
     try:
         return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
     except ValidationError as exc:

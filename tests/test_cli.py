@@ -1,0 +1,109 @@
+"""The CLI as cron runs it: subprocesses, offline replay, one-line errors, fast start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from tests.conftest import run_bot
+
+
+def _journal(project, replay=True):
+    path = project / "var" / ("replay" if replay else "") / "journal.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_replay_ticks_advance_the_simulated_clock_and_keep_the_paper_account(project):
+    first = run_bot("tick", "--dry-run", "--replay", cwd=project)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("REPLAY (dry-run) tick 1 · 2025-06-02 01:00 UTC · strategy rules")
+    assert "coins 6/6 loaded: BTC ETH SOL BNB DOGE XRP" in first.stdout
+    assert first.stderr == ""
+    second = run_bot("tick", "--replay", "--dry-run", cwd=project)
+    assert second.returncode == 0, second.stderr
+    assert "tick 2 · 2025-06-02 01:03 UTC" in second.stdout
+
+    state = json.loads((project / "var" / "replay" / "state.json").read_text())
+    records = _journal(project)
+    assert [record["tick"] for record in records] == [1, 2]
+    assert state["tick"] == 2 and state["last_tick_at"] == "2025-06-02T01:03:00Z"
+    # The account carried over: the first tick's fills cost fees that the second starts from.
+    fees = sum(fill["fee_usd"] for record in records for fill in record["fills"])
+    assert state["fees_paid_usd"] > 0 and abs(state["fees_paid_usd"] - fees) < 1e-9
+    assert records[1]["account"]["cash_usd"] == records[0]["account"]["cash_usd"]
+    assert set(state["positions"]) == {fill["coin"] for fill in records[0]["fills"]}
+    # Logs: JSON lines, every tick line bound to its tick id.
+    lines = [json.loads(line) for line in (project / "var" / "logs" / "bot.log").read_text().splitlines()]
+    done = [line for line in lines if line["event"] == "tick_done"]
+    assert [line["tick_id"] for line in done] == ["250602T0100", "250602T0103"]
+
+
+def test_replay_from_a_given_time_and_its_limits(project):
+    result = run_bot("tick", "--dry-run", "--replay", "2025-06-04T10:00", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "2025-06-04 10:00 UTC" in result.stdout
+    back = run_bot("tick", "--dry-run", "--replay", "2025-06-03T00:00", cwd=project)
+    assert back.returncode == 2
+    assert back.stderr.startswith("error: the replay in ") and "cannot go back in time" in back.stderr
+    too_late = run_bot("tick", "--dry-run", "--replay", "2025-06-09T00:00", cwd=project)
+    assert too_late.returncode == 2 and "reached the end of its history (2025-06-05 00:00 UTC)" in too_late.stderr
+    bad = run_bot("tick", "--replay", "yesterday", cwd=project)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --replay: 'yesterday' is not a time; use ISO format like 2025-06-02T01:00 (UTC)"
+
+
+def test_config_errors_are_one_line_with_exit_code_2(project):
+    (project / "config.toml").write_text('[trading]\ncoins = ["BTC"]\nleverage = 3\n')
+    result = run_bot("tick", "--dry-run", "--replay", cwd=project)
+    assert result.returncode == 2
+    assert result.stderr == f"error: {project / 'config.toml'}: unknown setting `trading.leverage`\n"
+    assert result.stdout == ""
+    missing = run_bot("status", "--config", str(project / "nope.toml"), cwd=project)
+    assert missing.returncode == 2 and "config file not found" in missing.stderr
+    usage = run_bot("tick", "--bogus", cwd=project)
+    assert usage.returncode == 2 and "No such option" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_live_trading_is_refused_without_dry_run(project):
+    result = run_bot("tick", cwd=project, env={"BOT_ENABLE_TRADING": "true"})
+    assert result.returncode == 2
+    assert "live order execution is not available" in result.stderr and "--dry-run" in result.stderr
+
+
+def test_corrupt_state_stops_the_tick_and_is_kept(project):
+    state = project / "var" / "replay" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"version": 1, "tick": ')
+    result = run_bot("tick", "--dry-run", "--replay", cwd=project)
+    assert result.returncode == 5
+    assert result.stderr.startswith(f"error: {state} is corrupt or truncated")
+    assert "Traceback" not in result.stderr
+    assert state.read_text() == '{"version": 1, "tick": '
+
+
+def test_status_reads_the_state_the_ticks_left(project):
+    empty = run_bot("status", "--replay", cwd=project)
+    assert empty.returncode == 2 and "run `bot tick --dry-run --replay` first" in empty.stderr
+    run_bot("tick", "--dry-run", "--replay", cwd=project)
+    human = run_bot("status", "--replay", cwd=project)
+    assert human.returncode == 0
+    assert human.stdout.startswith("mode REPLAY · 1 ticks · last 2025-06-02 01:00 UTC · outcome ok")
+    machine = json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)
+    assert machine["state"]["tick"] == 1 and machine["last_tick"]["tick_id"] == "250602T0100"
+
+
+def test_help_and_status_start_fast_without_heavy_imports(project):
+    run_bot("tick", "--dry-run", "--replay", cwd=project)
+    probe = (
+        "import sys, runpy; sys.argv = ['bot', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    for args in (["--help"], ["status", "--replay"]):
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True, timeout=30)
+        elapsed = time.perf_counter() - started
+        assert "HEAVY []" in result.stdout, (args, result.stdout, result.stderr)
+        assert elapsed < 1.5, (args, elapsed)  # generous for a loaded CI box; bench/ measures the real figure
