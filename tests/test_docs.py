@@ -1,0 +1,34 @@
+"""The README documents every command, exit code and journal field (a spec, checked)."""
+
+from __future__ import annotations
+
+from bot.cli import app
+from bot.errors import ExitCode
+from bot.models import TickReport
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_opens_with_the_offline_tick_and_the_test_command():
+    blocks = README.split("```sh\n")
+    assert blocks[1].startswith("python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/bot tick --dry-run --replay\n")
+    assert blocks[2].startswith(".venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest\n")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ".venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest" in ci
+
+
+def test_every_command_is_documented():
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert f"`bot {name}" in README, name
+
+
+def test_every_tick_report_field_is_documented():
+    for field in TickReport.model_fields:
+        assert f"| `{field}` |" in README, field
+
+
+def test_every_exit_code_is_documented():
+    for code in ExitCode:
+        assert f"| {code.value} |" in README, code
