@@ -94,6 +94,9 @@ class CcxtMarket:
                 "options": {"defaultType": "swap", "fetchCurrencies": False},
             }
         )
+        # ccxt sleeps 250 ms in close() so TLS connections can shut down gracefully; a
+        # cron tick exits right after, so that quarter second is pure latency.
+        exchange.timeout_on_exit = 0
         if self.settings.exchange.sandbox:
             exchange.set_sandbox_mode(True)
         if self.settings.exchange.api_url:

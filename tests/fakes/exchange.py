@@ -1,0 +1,333 @@
+"""A fake Binance USD-M REST API on 127.0.0.1, serving recorded candles, for the real ccxt.
+
+It answers the public endpoints ccxt's ``binanceusdm`` calls for a tick (exchangeInfo,
+klines, openInterest, premiumIndex, time) in Binance's own formats, as if "now" were a
+chosen time inside the data. With ``follow_wall_clock`` the data clock runs with the
+wall clock and every timestamp is shifted by a whole number of 8-hour periods, so a bot
+reading its local clock sees a current market built from real prices.
+
+Faults are injected per path and symbol: HTTP 429 / 418 / 500 / 502 / 503, a hang
+(timeout), a malformed body, null candle rows, an invalid symbol. Requests are logged.
+
+Run it by hand: ``python -m tests.fakes.exchange --port 8765 --latency-ms 100``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+
+INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
+EIGHT_HOURS_MS = 8 * 3_600_000
+# Binance's published filters for the six default perpetuals: tick size, lot step, min notional.
+MARKET_RULES = {
+    "BTC": ("0.10", "0.001", "100"),
+    "ETH": ("0.01", "0.001", "20"),
+    "SOL": ("0.0100", "0.01", "5"),
+    "BNB": ("0.010", "0.01", "5"),
+    "DOGE": ("0.000010", "1", "5"),
+    "XRP": ("0.0001", "0.1", "5"),
+}
+BINANCE_ERRORS = {
+    "429": (429, {"code": -1003, "msg": "Too many requests; current limit is 2400 requests per minute."}),
+    "418": (418, {"code": -1003, "msg": "Way too many requests; IP banned until 1750000000000."}),
+    "500": (500, {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}),
+    "invalid_symbol": (400, {"code": -1121, "msg": "Invalid symbol."}),
+}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    at: float
+
+
+@dataclass
+class Fault:
+    kind: str
+    path: str | None = None
+    symbol: str | None = None
+    times: int | None = None
+
+    def matches(self, path: str, params: dict[str, str]) -> bool:
+        return (self.path is None or self.path in path) and (self.symbol is None or params.get("symbol") == self.symbol)
+
+
+@dataclass
+class FakeExchange:
+    data_dir: Path
+    now: datetime | int
+    coins: tuple[str, ...] = ("BTC", "ETH", "SOL", "BNB", "DOGE", "XRP")
+    latency_ms: float = 0.0
+    follow_wall_clock: bool = False
+    hang_seconds: float = 30.0
+    requests: list[Request] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.now_ms = self.now if isinstance(self.now, int) else int(self.now.timestamp() * 1000)
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self._server: ThreadingHTTPServer | None = None
+        wall = int(time.time() * 1000)
+        # whole 8h periods keep 3m, 4h and funding boundaries where they are in the data
+        self.shift_ms = (wall - self.now_ms) // EIGHT_HOURS_MS * EIGHT_HOURS_MS if self.follow_wall_clock else 0
+
+    # -- control ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake exchange first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, port: int = 0) -> FakeExchange:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = _Server(("127.0.0.1", port), handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeExchange:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def inject(self, kind: str, *, path: str | None = None, symbol: str | None = None, times: int | None = None) -> None:
+        with self._lock:
+            self._faults.append(Fault(kind, path, symbol, times))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def count(self, path_substring: str) -> int:
+        with self._lock:
+            return sum(path_substring in request.path for request in self.requests)
+
+    def data_time(self, wall: datetime) -> datetime:
+        """The data time shown to a client whose clock reads ``wall``."""
+        return datetime.fromtimestamp(wall.timestamp() - self.shift_ms / 1000, tz=UTC)
+
+    # -- data --------------------------------------------------------------------------------
+    def _data_now(self) -> int:
+        return int(time.time() * 1000) - self.shift_ms if self.follow_wall_clock else self.now_ms
+
+    def _series(self, coin: str, folder: str, stem: str) -> np.ndarray:
+        key = (coin, stem)
+        if key not in self._cache:
+            for path in (self.data_dir / folder / f"{stem}.csv", self.data_dir / folder / f"{stem}.csv.gz"):
+                if path.exists():
+                    opener = gzip.open if path.suffix == ".gz" else open
+                    with opener(path, "rt") as handle:
+                        self._cache[key] = np.loadtxt(handle, delimiter=",", skiprows=1, ndmin=2)
+                    break
+            else:
+                self._cache[key] = np.empty((0, 6))
+        return self._cache[key]
+
+    def _candles(self, coin: str, interval: str) -> np.ndarray:
+        return self._series(coin, interval, f"{coin}USDT-{interval}")
+
+    def _take_fault(self, path: str, params: dict[str, str]) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(path, params):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._faults.remove(fault)
+                    return fault
+        return None
+
+    # -- endpoints ----------------------------------------------------------------------------
+    def exchange_info(self, params: dict[str, str]) -> object:
+        symbols = [self._symbol_info(coin) for coin in self.coins]
+        quarterly = dict(self._symbol_info("BTC"), symbol="BTCUSDT_250926", contractType="CURRENT_QUARTER", deliveryDate=1758873600000)
+        return {
+            "timezone": "UTC",
+            "serverTime": self._data_now() + self.shift_ms,
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+            ],
+            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": [*symbols, quarterly],
+        }
+
+    def _symbol_info(self, coin: str) -> dict:
+        tick, step, notional = MARKET_RULES.get(coin, ("0.0001", "1", "5"))
+        decimals = lambda text: len(text.split(".")[1].rstrip("0")) if "." in text else 0  # noqa: E731
+        return {
+            "symbol": f"{coin}USDT", "pair": f"{coin}USDT", "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
+            "onboardDate": 1569398400000, "status": "TRADING", "baseAsset": coin, "quoteAsset": "USDT", "marginAsset": "USDT",
+            "pricePrecision": decimals(tick), "quantityPrecision": decimals(step), "baseAssetPrecision": 8, "quotePrecision": 8,
+            "underlyingType": "COIN", "underlyingSubType": [], "triggerProtect": "0.0500", "liquidationFee": "0.012500",
+            "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "4529764", "tickSize": tick},
+                {"filterType": "LOT_SIZE", "stepSize": step, "minQty": step, "maxQty": "1000000"},
+                {"filterType": "MARKET_LOT_SIZE", "stepSize": step, "minQty": step, "maxQty": "120000"},
+                {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+                {"filterType": "MIN_NOTIONAL", "notional": notional},
+                {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": "4"},
+            ],
+            "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
+            "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+        }
+
+    def klines(self, params: dict[str, str], coin: str) -> object:
+        interval = params.get("interval", "")
+        step = INTERVAL_MS.get(interval)
+        candles = self._candles(coin, interval) if step else np.empty((0, 6))
+        if not len(candles):
+            return 400, {"code": -1120, "msg": "Invalid interval."}
+        limit = min(int(params.get("limit", 500)), 1500)
+        now = self._data_now()
+        visible = candles[candles[:, 0] <= now]  # the last one is the still-open candle, as on Binance
+        if "startTime" in params:
+            visible = visible[visible[:, 0] >= int(params["startTime"]) - self.shift_ms][:limit]
+        if "endTime" in params:
+            visible = visible[visible[:, 0] <= int(params["endTime"]) - self.shift_ms]
+        rows = visible[-limit:]
+        return [
+            [int(t) + self.shift_ms, *(str(float(v)) for v in (o, h, low, c, vol)), int(t) + self.shift_ms + step - 1,
+             f"{vol * c:.2f}", 1000, f"{vol / 2:.3f}", f"{vol * c / 2:.2f}", "0"]
+            for t, o, h, low, c, vol in rows
+        ]
+
+    def _last_close(self, coin: str) -> float:
+        candles = self._candles(coin, "3m")
+        visible = candles[candles[:, 0] <= self._data_now()]
+        return float(visible[-1, 4]) if len(visible) else 0.0
+
+    def open_interest(self, params: dict[str, str], coin: str) -> object:
+        # SYNTHETIC: there is no open-interest history in the data. Half the last day's
+        # 3m volume is a plausible magnitude; tests must not treat it as real.
+        candles = self._candles(coin, "3m")
+        visible = candles[candles[:, 0] <= self._data_now()][-480:]
+        return {"openInterest": f"{visible[:, 5].sum() * 0.5:.3f}", "symbol": f"{coin}USDT", "time": self._data_now() + self.shift_ms}
+
+    def premium_index(self, params: dict[str, str], coin: str | None) -> object:
+        if coin is None:
+            return [self.premium_index(params, name) for name in self.coins]
+        now = self._data_now()
+        funding = self._series(coin, "funding_8h", f"{coin}USDT-funding-8h")
+        settled = funding[funding[:, 0] <= now] if len(funding) else funding
+        price = str(self._last_close(coin))
+        return {
+            "symbol": f"{coin}USDT", "markPrice": price, "indexPrice": price, "estimatedSettlePrice": price,
+            "lastFundingRate": f"{settled[-1, 1]:.8f}" if len(settled) else "0.00000000", "interestRate": "0.00010000",
+            "nextFundingTime": (now // EIGHT_HOURS_MS + 1) * EIGHT_HOURS_MS + self.shift_ms, "time": now + self.shift_ms,
+        }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 makes concurrent clients wait 1 s for a SYN retry
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeExchange
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:  # quiet: tests read fake.requests instead
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        fake = self.fake
+        parts = urlsplit(self.path)
+        params = dict(parse_qsl(parts.query))
+        with fake._lock:
+            fake.requests.append(Request("GET", parts.path, params, time.monotonic()))
+        if fake.latency_ms:
+            time.sleep(fake.latency_ms / 1000)
+        fault = fake._take_fault(parts.path, params)
+        if fault is not None and self._fail(fault):
+            return
+        status, body = self._route(parts.path, params)
+        self._send(status, json.dumps(body))
+
+    def _route(self, path: str, params: dict[str, str]) -> tuple[int, object]:
+        fake = self.fake
+        coin = params["symbol"].removesuffix("USDT") if "symbol" in params else None
+        if coin is not None and (coin not in fake.coins or f"{coin}USDT" != params["symbol"]):
+            return BINANCE_ERRORS["invalid_symbol"]
+        routes = {
+            "/fapi/v1/exchangeInfo": lambda: fake.exchange_info(params),
+            "/fapi/v1/klines": lambda: fake.klines(params, coin) if coin else (400, {"code": -1102, "msg": "Mandatory parameter 'symbol' was not sent."}),
+            "/fapi/v1/openInterest": lambda: fake.open_interest(params, coin) if coin else (400, {"code": -1102, "msg": "symbol"}),
+            "/fapi/v1/premiumIndex": lambda: fake.premium_index(params, coin),
+            "/fapi/v1/time": lambda: {"serverTime": fake._data_now() + fake.shift_ms},
+            "/fapi/v1/ping": lambda: {},
+        }
+        if path not in routes:
+            return 404, {"code": -5, "msg": f"not found: {path}"}
+        result = routes[path]()
+        return result if isinstance(result, tuple) else (200, result)
+
+    def _fail(self, fault: Fault) -> bool:
+        if fault.kind in BINANCE_ERRORS:
+            status, body = BINANCE_ERRORS[fault.kind]
+            self._send(status, json.dumps(body))
+        elif fault.kind in ("502", "503"):
+            self._send(int(fault.kind), "<html><body>Service Unavailable</body></html>", "text/html")
+        elif fault.kind == "timeout":
+            time.sleep(self.fake.hang_seconds)
+            self.close_connection = True
+        elif fault.kind == "malformed":
+            self._send(200, '{"symbols": [')
+        elif fault.kind == "null_rows":
+            self._send(200, json.dumps([[7, None, None, None, None, None, None, None, None, None, None, None]] * 600))
+        else:
+            return False
+        return True
+
+    def _send(self, status: int, text: str, content_type: str = "application/json") -> None:
+        payload = text.encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout): nothing to answer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Fake Binance USD-M public REST API on 127.0.0.1")
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    parser.add_argument("--now", default="2025-06-03T12:00", help="data time that corresponds to the wall clock now (UTC)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
+    fake = FakeExchange(args.data_dir, now=now, latency_ms=args.latency_ms, follow_wall_clock=True).start(args.port)
+    print(f"fake binanceusdm at {fake.url} (data time {fake.data_time(datetime.now(UTC)):%Y-%m-%d %H:%M} UTC); Ctrl-C stops")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""CcxtMarket: the real ccxt against the local fake Binance USD-M server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.market import CcxtMarket, CoinDataError, closed_candles
+from tests.conftest import NOW
+
+NOW_MS = int(NOW.timestamp() * 1000)
+STEP = 180_000
+
+
+def _settings(fake, **exchange):
+    return Settings(exchange={"api_url": fake.url, "timeout_ms": 1500, "retries": 1, **exchange})
+
+
+def _snapshot(fake, coins=("BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"), **exchange):
+    market = CcxtMarket(_settings(fake, **exchange))
+    return market, asyncio.run(market.snapshot(list(coins), NOW))
+
+
+def _rows(count=502, last_open=NOW_MS):
+    """Binance-like klines ending with the still-open candle at ``last_open``."""
+    opens = last_open - STEP * np.arange(count)[::-1]
+    return [[int(t), 10.0, 11.0, 9.0, 10.5, 1.0] for t in opens]
+
+
+def test_closed_candles_drops_the_open_candle_and_keeps_the_last_n():
+    array = closed_candles(_rows(), "3m", NOW_MS + 1, 500)
+    assert array.shape == (500, 6)
+    assert array[-1, 0] == NOW_MS - STEP
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[7, None, None, None, None, None]] * 600, "hold missing or non-positive values"),
+        (_rows()[:400], "only 400 closed 3m candles, need 500"),
+        (_rows()[:200] + _rows()[201:], "out of order or have gaps"),
+        (_rows(last_open=NOW_MS - 10 * STEP), "stale: the newest closed one is 27 min old"),
+        ([[1, 2, 3]], "malformed"),
+    ],
+)
+def test_closed_candles_rejects_what_must_not_reach_indicators(rows, message):
+    with pytest.raises(CoinDataError, match=message):
+        closed_candles(rows, "3m", NOW_MS + 1, 500)
+
+
+def test_snapshot_of_six_coins_matches_the_exchange_data(fake_exchange):
+    market, snapshot = _snapshot(fake_exchange)
+    assert snapshot.errors == {}
+    assert list(snapshot.coins) == ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
+    btc = snapshot.coins["BTC"]
+    assert btc.info.symbol == "BTC/USDT:USDT"
+    assert btc.info.amount_step == 0.001 and btc.info.min_notional_usd == 100
+    assert btc.candles_3m.shape == (500, 6) and btc.candles_4h.shape == (500, 6)
+    assert btc.candles_3m[-1, 0] == NOW_MS - STEP  # the open candle was dropped
+    assert btc.candles_4h[-1, 0] == NOW_MS - 14_400_000
+    assert btc.funding_rate is not None and btc.open_interest > 0
+    # one exchangeInfo, then 4 requests per coin
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1
+    assert fake_exchange.count("/fapi/v1/klines") == 12
+    assert market.request_count == 25
+
+
+def test_same_candles_as_the_history_market(fake_exchange):
+    from bot.history import HistoryMarket
+    from tests.conftest import data_dir
+
+    _, live = _snapshot(fake_exchange, coins=["ETH"])
+    replay = HistoryMarket(data_dir()).snapshot_at(["ETH"], NOW)
+    assert np.array_equal(live.coins["ETH"].candles_3m, replay.coins["ETH"].candles_3m)
+    assert np.array_equal(live.coins["ETH"].candles_4h, replay.coins["ETH"].candles_4h)
+    assert live.coins["ETH"].funding_rate == replay.coins["ETH"].funding_rate
+
+
+def test_requests_go_out_concurrently(fake_exchange):
+    fake_exchange.latency_ms = 100
+    started = time.perf_counter()
+    _, snapshot = _snapshot(fake_exchange)
+    elapsed = time.perf_counter() - started
+    assert len(snapshot.coins) == 6
+    # exchangeInfo, then 24 requests together: ~0.2 s; one after another would be 2.5 s.
+    assert elapsed < 1.0
+
+
+def test_a_failing_coin_is_skipped_and_the_rest_go_on(fake_exchange):
+    fake_exchange.inject("500", symbol="ETHUSDT")
+    _, snapshot = _snapshot(fake_exchange)
+    assert "ETH" not in snapshot.coins and len(snapshot.coins) == 5
+    assert snapshot.errors["ETH"].startswith("OperationFailed")
+
+
+def test_transient_errors_are_retried(fake_exchange):
+    fake_exchange.inject("503", path="/fapi/v1/klines", symbol="SOLUSDT", times=1)
+    _, snapshot = _snapshot(fake_exchange, coins=["SOL"])
+    assert snapshot.errors == {} and "SOL" in snapshot.coins
+
+
+def test_rate_limit_is_not_hammered(fake_exchange):
+    fake_exchange.inject("429", path="/fapi/v1/klines", symbol="BTCUSDT")
+    _, snapshot = _snapshot(fake_exchange, coins=["BTC"])
+    assert snapshot.errors["BTC"].startswith("DDoSProtection")
+    assert fake_exchange.count("/fapi/v1/klines") == 2  # 3m and 4h once each, no retry
+
+
+def test_malformed_candles_skip_the_coin(fake_exchange):
+    fake_exchange.inject("null_rows", path="/fapi/v1/klines", symbol="DOGEUSDT")
+    _, snapshot = _snapshot(fake_exchange, coins=["DOGE", "XRP"])
+    assert list(snapshot.coins) == ["XRP"]
+    assert "missing or non-positive values" in snapshot.errors["DOGE"]
+
+
+def test_unknown_coin_is_reported_with_a_suggestion(fake_exchange):
+    _, snapshot = _snapshot(fake_exchange, coins=["BTCC", "ETH"])
+    assert list(snapshot.coins) == ["ETH"]
+    assert snapshot.errors["BTCC"] == "unknown coin 'BTCC' on binanceusdm — did you mean `BTC`?; fix `trading.coins`"
+
+
+def test_markets_unavailable_fails_the_snapshot(fake_exchange):
+    from bot.errors import MarketDataError
+
+    fake_exchange.inject("502", path="/fapi/v1/exchangeInfo")
+    with pytest.raises(MarketDataError, match="cannot load markets"):
+        _snapshot(fake_exchange)
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 2  # one retry
+
+
+def test_unknown_exchange_id_is_a_config_error(fake_exchange):
+    with pytest.raises(ConfigError, match="unknown ccxt exchange 'binanceusd' — did you mean `binanceusdm`?"):
+        _snapshot(fake_exchange, id="binanceusd")

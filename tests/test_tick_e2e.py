@@ -1,0 +1,95 @@
+"""End to end, as cron runs it: `bot tick --dry-run` subprocesses against the fake exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.config import Settings
+from bot.history import HistoryMarket
+from bot.indicators import compute_features
+from bot.models import ReturnStats
+from bot.portfolio import portfolio_of
+from bot.prompt import build_prompt
+from bot.strategies.rules import RulesStrategy
+from tests.conftest import data_dir, run_bot
+
+
+@pytest.fixture
+def live_fake():
+    """A fake exchange whose data clock follows the wall clock, so `bot tick` sees a current market."""
+    from tests.fakes.exchange import FakeExchange
+
+    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), follow_wall_clock=True) as fake:
+        yield fake
+
+
+def _expected_decisions(data_time: datetime) -> dict[str, str]:
+    """What the rules strategy decides on the same candles, computed in-process from history."""
+    snapshot = HistoryMarket(data_dir()).snapshot_at(Settings().trading.coins, data_time)
+    features = compute_features(snapshot)
+    prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
+    portfolio = portfolio_of(cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    prompt = build_prompt(Settings(), features, portfolio, now=data_time, tick=1)
+    decisions = asyncio.run(RulesStrategy(Settings().rules).decide(features=features, portfolio=portfolio, prompt=prompt))
+    return {decision.coin: decision.action.value for decision in decisions}
+
+
+def _tick(project, fake, *args):
+    return run_bot("tick", "--dry-run", *args, cwd=project, env={"BOT_EXCHANGE__API_URL": fake.url})
+
+
+def _journal(project):
+    return [json.loads(line) for line in (project / "var" / "journal.jsonl").read_text().splitlines()]
+
+
+def test_dry_run_tick_trades_the_rules_decisions_and_a_second_tick_continues(project, live_fake):
+    result = _tick(project, live_fake)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("PAPER (dry-run) tick 1 · ")
+    assert "coins 6/6 loaded: BTC ETH SOL BNB DOGE XRP" in result.stdout
+
+    [record] = _journal(project)
+    data_time = live_fake.data_time(datetime.fromisoformat(record["as_of"]))
+    expected = _expected_decisions(data_time)
+    assert {d["coin"]: d["action"] for d in record["decisions"]} == expected
+    assert record["outcome"] == "ok" and record["errors"] == {}
+    assert {fill["coin"] for fill in record["fills"]} == {
+        coin for coin, verdict in ((v["coin"], v["verdict"]) for v in record["verdicts"]) if verdict != "rejected"
+    }
+
+    state = json.loads((project / "var" / "state.json").read_text())
+    assert state["tick"] == 1 and state["mode"] == "paper"
+    assert state["cash_usd"] == pytest.approx(10_000 - sum(f["fee_usd"] for f in record["fills"]))
+
+    second = _tick(project, live_fake)
+    assert second.returncode == 0, second.stderr
+    assert "tick 2 · " in second.stdout
+    records = _journal(project)
+    assert [r["tick"] for r in records] == [1, 2]
+    assert records[1]["account"]["cash_usd"] == pytest.approx(records[0]["account"]["cash_usd"])
+
+
+def test_one_coin_failing_skips_only_that_coin(project, live_fake):
+    live_fake.inject("500", symbol="SOLUSDT")
+    result = _tick(project, live_fake)
+    assert result.returncode == 4, result.stderr  # degraded
+    assert "coins 5/6 loaded: BTC ETH BNB DOGE XRP" in result.stdout
+    assert "skipped SOL: OperationFailed" in result.stdout
+    [record] = _journal(project)
+    assert record["outcome"] == "degraded" and set(record["errors"]) == {"SOL"}
+
+
+def test_exchange_down_fails_the_tick_and_trades_nothing(project, live_fake):
+    live_fake.inject("503")
+    result = _tick(project, live_fake)
+    assert result.returncode == 3
+    assert "outcome failed" in result.stdout and "cannot load markets" in result.stdout
+    assert "Traceback" not in result.stderr
+    [record] = _journal(project)
+    assert record["outcome"] == "failed" and record["fills"] == []
+    state = json.loads((project / "var" / "state.json").read_text())
+    assert state["consecutive_errors"] == 1 and state["cash_usd"] == 10_000
