@@ -317,12 +317,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Fake Binance USD-M public REST API on 127.0.0.1")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     parser.add_argument("--now", default="2025-06-03T12:00", help="data time that corresponds to the wall clock now (UTC)")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
     fake = FakeExchange(args.data_dir, now=now, latency_ms=args.latency_ms, follow_wall_clock=True).start(args.port)
-    print(f"fake binanceusdm at {fake.url} (data time {fake.data_time(datetime.now(UTC)):%Y-%m-%d %H:%M} UTC); Ctrl-C stops")
+    print(f"fake binanceusdm at {fake.url} (data time {fake.data_time(datetime.now(UTC)):%Y-%m-%d %H:%M} UTC); Ctrl-C stops", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
