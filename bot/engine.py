@@ -23,10 +23,10 @@ import structlog
 from bot import risk
 from bot.broker import Broker
 from bot.config import Settings
-from bot.errors import MarketDataError
+from bot.errors import BotError, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
-from bot.models import Outcome, Snapshot, TickReport
+from bot.models import Outcome, TickReport
 from bot.portfolio import portfolio_of, sharpe_ratio
 from bot.prompt import build_prompt
 from bot.state import BotState
@@ -79,17 +79,20 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
     report = TickReport(
         tick_id=tick_id, tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now, strategy=ctx.strategy.name, outcome=Outcome.OK
     )
+    recorded = True
     try:
         try:
             snapshot = await ctx.market.snapshot(settings.trading.coins, now)
         except MarketDataError as exc:
-            snapshot = Snapshot(as_of=now, errors={"*": str(exc)})
+            report.outcome = Outcome.FAILED
+            report.message = f"no market data: {exc}"
+            return report
         lap("market")
         report.coins_loaded = list(snapshot.coins)
         report.errors = dict(snapshot.errors)
         if not snapshot.coins:
             report.outcome = Outcome.FAILED
-            report.message = "no market data: " + "; ".join(f"{coin}: {error}" for coin, error in snapshot.errors.items())
+            report.message = "no market data: every coin failed"
             return report
         if snapshot.errors:
             report.outcome = Outcome.DEGRADED
@@ -111,8 +114,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         except Exception as exc:  # any strategy failure means HOLD, never a crash
             log.error("strategy_failed", strategy=ctx.strategy.name, error=f"{type(exc).__name__}: {exc}")
             decisions = []
-            report.outcome = Outcome.DEGRADED
-            report.errors["strategy"] = f"{type(exc).__name__}: {exc}"
+            _degrade(report, f"strategy failed, holding: {type(exc).__name__}: {exc}")
         report.decisions = decisions
         lap("decide")
 
@@ -127,8 +129,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
             report.fills = await ctx.broker.execute(plans, book=state, prices=prices, now=now)
         except Exception as exc:  # an execution failure alerts and never crashes the tick
             log.error("execution_failed", error=f"{type(exc).__name__}: {exc}")
-            report.outcome = Outcome.DEGRADED
-            report.errors["broker"] = f"{type(exc).__name__}: {exc}"
+            _degrade(report, f"execution failed: {type(exc).__name__}: {exc}")
         lap("execute")
 
         after = portfolio_of(
@@ -140,11 +141,26 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         report.return_pct = after.return_pct
         state.last_decisions = decisions
         return report
+    except BotError:
+        recorded = False  # the user must fix something (config, state): this was not a tick
+        raise
+    except Exception as exc:  # a bug in a stage: record a failed tick instead of crashing cron
+        log.exception("tick_crashed")
+        report.outcome = Outcome.FAILED
+        report.message = f"internal error: {type(exc).__name__}: {exc}"
+        return report
     finally:
         report.duration_ms = {**timings, "total": round((ctx.clock() - started) * 1000, 1)}
         report.sharpe = sharpe_ratio(state.return_stats)
-        _finish(ctx, state, report, now)
+        if recorded:
+            _finish(ctx, state, report, now)
         structlog.contextvars.unbind_contextvars("tick_id")
+
+
+def _degrade(report: TickReport, message: str) -> None:
+    if report.outcome is Outcome.OK:
+        report.outcome = Outcome.DEGRADED
+    report.message = f"{report.message}; {message}" if report.message else message
 
 
 def _record_equity(state: BotState, equity: float) -> None:

@@ -246,7 +246,7 @@ class TickReport(StrictModel):
     strategy: str
     outcome: Outcome
     coins_loaded: list[str] = Field(default_factory=list)
-    errors: dict[str, str] = Field(default_factory=dict)
+    errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it was skipped
     decisions: list[Decision] = Field(default_factory=list)
     verdicts: list[RiskVerdict] = Field(default_factory=list)
     fills: list[Fill] = Field(default_factory=list)
@@ -257,4 +257,4 @@ class TickReport(StrictModel):
     prompt_chars: int = 0
     usage: Usage = Field(default_factory=Usage)
     duration_ms: dict[str, float] = Field(default_factory=dict)
-    message: str = ""
+    message: str = ""  # why the tick failed or degraded beyond skipped coins

@@ -17,14 +17,18 @@ def _money(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def _price(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
 def print_tick(report: TickReport) -> None:
     mode = report.mode.upper() + (" (dry-run)" if report.dry_run else "")
     out = _console.print
     out(f"{mode} tick {report.tick} · {report.as_of:%Y-%m-%d %H:%M} UTC · strategy {report.strategy} · {report.tick_id}")
-    total = len(report.coins_loaded) + len([coin for coin in report.errors if coin.isupper()])
+    total = len(report.coins_loaded) + len(report.errors)
     out(f"coins {len(report.coins_loaded)}/{total} loaded: {' '.join(report.coins_loaded) or '-'}")
-    for source, error in report.errors.items():
-        out(f"  skipped {source}: {error}")
+    for coin, error in report.errors.items():
+        out(f"  skipped {coin}: {error}")
     verdicts = {verdict.coin: verdict for verdict in report.verdicts}
     decided = {decision.coin: decision for decision in report.decisions}
     for coin in report.coins_loaded:
@@ -34,7 +38,7 @@ def print_tick(report: TickReport) -> None:
             continue
         line = f"  {coin:<5} {decision.action:<5} conf {decision.confidence:.2f}"
         if decision.stop_loss or decision.take_profit:
-            line += f" SL {decision.stop_loss:.6g} TP {decision.take_profit:.6g}"
+            line += f" SL {_price(decision.stop_loss)} TP {_price(decision.take_profit)}"
         if verdict:
             line += f" -> {verdict.verdict}: {verdict.reason}"
         out(line)
@@ -75,8 +79,8 @@ def print_status(state: BotState, last: dict[str, Any] | None) -> None:
                 f"{position.amount:g}",
                 f"{position.entry_price:.6g}",
                 f"{position.leverage:g}x",
-                f"{position.stop_loss:.6g}" if position.stop_loss else "-",
-                f"{position.take_profit:.6g}" if position.take_profit else "-",
+                _price(position.stop_loss),
+                _price(position.take_profit),
                 f"{position.opened_at:%m-%d %H:%M}",
             )
         _console.print(table)
