@@ -195,11 +195,15 @@ def main() -> None:
         # becomes SystemExit; everything else reaches the handlers below.
         app(args=_optional_replay_value(sys.argv[1:]), prog_name="bot")
     except BotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from bot.log import scrub
+
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: one line for the user, the traceback for the log
         import structlog
 
+        from bot.log import scrub
+
         structlog.get_logger("bot").exception("internal_error")
-        print(f"internal error: {type(exc).__name__}: {exc} (details in the log; please report it)", file=sys.stderr)
+        print(f"internal error: {type(exc).__name__}: {scrub(str(exc))} (details in the log; please report it)", file=sys.stderr)
         sys.exit(ExitCode.INTERNAL)

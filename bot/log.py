@@ -15,14 +15,20 @@ from typing import Any
 import structlog
 
 _REDACTED = "***"
+_secrets: list[str] = []
 
 
-def _redactor(secrets: list[str]):
+def scrub(text: str) -> str:
+    """``text`` with every secret the bot was configured with replaced by ``***``."""
+    for secret in _secrets:
+        text = text.replace(secret, _REDACTED)
+    return text
+
+
+def _redactor():
     def redact(value: Any) -> Any:
         if isinstance(value, str):
-            for secret in secrets:
-                value = value.replace(secret, _REDACTED)
-            return value
+            return scrub(value)
         if isinstance(value, dict):
             return {key: redact(item) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
@@ -30,18 +36,19 @@ def _redactor(secrets: list[str]):
         return value
 
     def processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-        return redact(event_dict) if secrets else event_dict
+        return redact(event_dict) if _secrets else event_dict
 
     return processor
 
 
 def configure_logging(*, log_file: Path | None, level: str = "INFO", console_level: str = "WARNING", secrets: list[str] = ()) -> None:
+    _secrets[:] = [secret for secret in secrets if secret]
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
-        _redactor(list(secrets)),
+        _redactor(),
     ]
     handlers: list[logging.Handler] = []
     console = logging.StreamHandler(sys.stderr)

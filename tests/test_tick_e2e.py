@@ -93,3 +93,21 @@ def test_exchange_down_fails_the_tick_and_trades_nothing(project, live_fake):
     assert record["outcome"] == "failed" and record["fills"] == []
     state = json.loads((project / "var" / "state.json").read_text())
     assert state["consecutive_errors"] == 1 and state["cash_usd"] == 10_000
+
+
+def test_secrets_never_reach_files_or_output(project, live_fake):
+    secrets = {"ANTHROPIC_API_KEY": "sk-ant-SECRET-0001", "EXCHANGE_API_KEY": "KEY-SECRET-0002", "EXCHANGE_SECRET": "SECRET-0003"}
+    (project / ".env").write_text("EXCHANGE_SECRET=SECRET-0003\n")
+    env = {"BOT_EXCHANGE__API_URL": live_fake.url, "BOT_LOG__CONSOLE_LEVEL": "DEBUG", **secrets}
+    outputs = [run_bot("tick", "--dry-run", cwd=project, env=env)]
+    live_fake.inject("503")
+    outputs.append(run_bot("tick", "--dry-run", cwd=project, env=env))  # a failing tick too
+    outputs.append(run_bot("status", "--json", cwd=project, env=env))
+    assert [result.returncode for result in outputs] == [0, 3, 0]
+    written = [path for path in (project / "var").rglob("*") if path.is_file()]
+    assert any(path.name == "bot.log" for path in written)
+    for secret in secrets.values():
+        for result in outputs:
+            assert secret not in result.stdout + result.stderr
+        for path in written:
+            assert secret not in path.read_text(errors="replace"), path
