@@ -162,7 +162,7 @@ class CcxtMarket:
         for coin in coins:
             market = swaps.get(coin)
             if market is None:
-                errors[coin] = f"unknown coin {coin!r} on {exchange.id}{did_you_mean(coin, sorted(swaps))}; fix `trading.coins`"
+                errors[coin] = f"unknown coin {coin!r} on {exchange.id}: fix `trading.coins`{did_you_mean(coin, sorted(swaps))}"
                 log.warning("coin_unknown", coin=coin, error=errors[coin])
                 continue
             limits, precision = market.get("limits") or {}, market.get("precision") or {}

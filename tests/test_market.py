@@ -121,7 +121,7 @@ def test_malformed_candles_skip_the_coin(fake_exchange):
 def test_unknown_coin_is_reported_with_a_suggestion(fake_exchange):
     _, snapshot = _snapshot(fake_exchange, coins=["BTCC", "ETH"])
     assert list(snapshot.coins) == ["ETH"]
-    assert snapshot.errors["BTCC"] == "unknown coin 'BTCC' on binanceusdm — did you mean `BTC`?; fix `trading.coins`"
+    assert snapshot.errors["BTCC"] == "unknown coin 'BTCC' on binanceusdm: fix `trading.coins` — did you mean `BTC`?"
 
 
 def test_markets_unavailable_fails_the_snapshot(fake_exchange):
