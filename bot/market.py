@@ -193,7 +193,7 @@ class CcxtMarket:
             candles_3m=candles_3m,
             candles_4h=candles_4h,
             # The mark price is fresher than the last closed candle's close.
-            last_price=_number(funding, "markPrice") or float(candles_3m[-1, 4]),
+            last_price=_number(funding, "markPrice", required=False) or float(candles_3m[-1, 4]),
             open_interest=_number(open_interest, "openInterestAmount"),
             funding_rate=_number(funding, "fundingRate"),
         )
@@ -203,15 +203,25 @@ async def _none() -> None:
     return None
 
 
-def _number(payload: dict[str, Any] | None, key: str) -> float | None:
-    value = (payload or {}).get(key)
+def _number(payload: Any, key: str, *, required: bool = True) -> float | None:
+    """A number from a ccxt structure; a malformed 200 response yields None fields, not an error."""
+    if payload is None:
+        return None  # the exchange does not offer this data
+    value = payload.get(key) if isinstance(payload, dict) else None
     try:
-        return float(value) if value is not None else None
+        number = float(value)
     except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number):
+        if required:
+            raise CoinDataError(f"malformed answer: no {key} in it")
         return None
+    return number
 
 
 def _describe(exc: BaseException) -> str:
     """One line, exception class first; ccxt messages can be long JSON bodies."""
     text = " ".join(str(exc).split())
+    if isinstance(exc, CoinDataError):
+        return text
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

@@ -107,3 +107,25 @@ def test_help_and_status_start_fast_without_heavy_imports(project):
         elapsed = time.perf_counter() - started
         assert "HEAVY []" in result.stdout, (args, result.stdout, result.stderr)
         assert elapsed < 1.5, (args, elapsed)  # generous for a loaded CI box; bench/ measures the real figure
+
+
+def test_bad_exchange_id_names_the_setting(project):
+    result = run_bot("tick", "--dry-run", cwd=project, env={"BOT_EXCHANGE__ID": "binanceusd"})
+    assert result.returncode == 2
+    assert result.stderr == "error: `exchange.id`: unknown ccxt exchange 'binanceusd' — did you mean `binanceusdm`?\n"
+    assert not (project / "var" / "state.json").exists()  # not a tick: nothing recorded
+
+
+def test_replay_reads_another_data_dir(project):
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "3m").is_dir():
+        import pytest
+
+        pytest.skip("needs ../shared/data")
+    result = run_bot("tick", "--dry-run", "--replay", "--data-dir", str(SHARED_DATA), cwd=project)
+    assert result.returncode == 0, result.stderr
+    # the full data starts 2025-05-25 10:36, so 500 closed 3m candles exist from 11:36 the next day
+    assert "tick 1 · 2025-05-26 11:36 UTC" in result.stdout
+    missing = run_bot("tick", "--dry-run", "--replay", "--data-dir", str(project / "nowhere"), cwd=project)
+    assert missing.returncode == 2 and "has no 3m/ folder" in missing.stderr
