@@ -6,8 +6,10 @@ reads the wall clock: ``now`` is handed in.
 
 Error policy: no market data -> the tick fails and nothing trades; a coin that failed
 to load is skipped; a strategy failure means HOLD for everyone; a broker failure is
-logged and leaves the book as it was. Every tick, failed or not, is saved to state and
-appended to the journal.
+logged and the tick goes on with whatever the broker booked; a bug in any stage is a
+failed tick, not a crash. Every tick, failed or not, is saved to state and appended to
+the journal; an error the user must fix (config, state file) is raised instead and
+nothing is recorded.
 """
 
 from __future__ import annotations

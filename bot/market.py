@@ -178,10 +178,14 @@ class CcxtMarket:
 
     async def _fetch_coin(self, exchange: Any, coin: str, info: MarketInfo, now_ms: int) -> CoinMarket:
         need = self.settings.trading.candles
+        # +2: the still-open candle, and one spare for a tick that starts just before a
+        # candle boundary and gets its answer just after it (the newest row then opened
+        # after our clock's now, and the one before it has not closed by our clock yet).
+        limit = need + 2
         has = exchange.has
         rows_3m, rows_4h, open_interest, funding = await asyncio.gather(
-            self._call(exchange.fetch_ohlcv, info.symbol, "3m", limit=need + 1),
-            self._call(exchange.fetch_ohlcv, info.symbol, "4h", limit=need + 1),
+            self._call(exchange.fetch_ohlcv, info.symbol, "3m", limit=limit),
+            self._call(exchange.fetch_ohlcv, info.symbol, "4h", limit=limit),
             self._call(exchange.fetch_open_interest, info.symbol) if has.get("fetchOpenInterest") else _none(),
             self._call(exchange.fetch_funding_rate, info.symbol) if has.get("fetchFundingRate") else _none(),
         )

@@ -154,3 +154,13 @@ def test_a_malformed_body_skips_the_coin(fake_exchange):
     _, snapshot = _snapshot(fake_exchange, coins=["XRP", "ETH"])
     assert list(snapshot.coins) == ["ETH"]
     assert snapshot.errors["XRP"] == "malformed answer: no fundingRate in it"
+
+
+def test_a_tick_starting_just_before_a_candle_boundary_still_gets_500_closed_candles(fake_exchange):
+    # Our clock says 11:59:59.9; the exchange already answers with the 12:00 candle open.
+    from datetime import timedelta
+
+    market = CcxtMarket(_settings(fake_exchange))
+    snapshot = asyncio.run(market.snapshot(["BTC"], NOW - timedelta(milliseconds=100)))
+    assert snapshot.errors == {}
+    assert snapshot.coins["BTC"].candles_3m[-1, 0] == NOW_MS - 2 * STEP  # 11:54, closed by our clock
