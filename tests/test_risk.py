@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.config import RiskSettings
-from bot.models import Action, Decision, MarketInfo, Position, Side, Verdict
+from bot.models import Action, Decision, MarketInfo, Position, ReturnStats, Side, Verdict
 from bot.portfolio import portfolio_of
-from bot.models import ReturnStats
 from bot.risk import client_order_id, review
 
 BTC = MarketInfo(symbol="BTC/USDT:USDT", amount_step=0.001, price_step=0.1, min_amount=0.001, min_notional_usd=100)
@@ -28,7 +27,10 @@ def _decide(coin="BTC", action=Action.BUY, **fields):
     return Decision(coin=coin, action=action, **values)
 
 
-def _review(*decisions, positions=None, settings=RiskSettings()):
+DEFAULT_RISK = RiskSettings()
+
+
+def _review(*decisions, positions=None, settings=DEFAULT_RISK):
     return review(list(decisions), portfolio=_portfolio(positions), markets=MARKETS, settings=settings, tick_id="250603T1200")
 
 
