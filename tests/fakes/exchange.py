@@ -45,6 +45,8 @@ BINANCE_ERRORS = {
     "invalid_symbol": (400, {"code": -1121, "msg": "Invalid symbol."}),
 }
 
+FAULT_KINDS = {*BINANCE_ERRORS, "502", "503", "timeout", "malformed", "null_rows"}
+
 
 @dataclass
 class Request:
@@ -111,6 +113,8 @@ class FakeExchange:
         self.stop()
 
     def inject(self, kind: str, *, path: str | None = None, symbol: str | None = None, times: int | None = None) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")  # a typo must not pass silently
         with self._lock:
             self._faults.append(Fault(kind, path, symbol, times))
 
