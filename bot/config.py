@@ -20,7 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.errors import ConfigError
 
 DEFAULT_COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
-_SECRET_KEY = re.compile(r"(api_?key|secret|password|token)", re.IGNORECASE)
+# Whole-word endings only: `telegram_token` is a secret, `max_tokens` is not.
+_SECRET_KEY = re.compile(r"(^|_)(api_?key|secret|password|token)$", re.IGNORECASE)
 
 
 class Section(BaseModel):

@@ -103,7 +103,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         lap("indicators")
         prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
         for coin, position in state.positions.items():
-            prices.setdefault(coin, position.entry_price)  # a coin that failed to load keeps its last known value
+            prices.setdefault(coin, position.entry_price)  # a coin that failed to load is valued at its entry
         portfolio = portfolio_of(
             cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
         )

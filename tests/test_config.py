@@ -60,3 +60,14 @@ def test_bad_config_gives_one_line_naming_the_setting(tmp_path, text, message):
 def test_missing_explicit_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found: .*nope.toml"):
         load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("key", "refused"), [("secret", True), ("bot_token", True), ("apikey", True), ("max_tokens", False), ("secretive_mode", False)])
+def test_only_secret_named_keys_are_refused(tmp_path, key, refused):
+    from bot.config import _reject_secrets
+
+    if refused:
+        with pytest.raises(ConfigError, match="looks like a secret"):
+            _reject_secrets(tmp_path / "config.toml", {"section": {key: "x"}})
+    else:
+        _reject_secrets(tmp_path / "config.toml", {"section": {key: "x"}})
