@@ -28,9 +28,9 @@ from bot.config import Settings
 from bot.errors import BotError, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
-from bot.models import Outcome, TickReport
+from bot.models import CoinFeatures, Outcome, Snapshot, TickReport
 from bot.portfolio import portfolio_of, sharpe_ratio
-from bot.prompt import build_prompt
+from bot.prompt import DeferredPrompt, build_prompt
 from bot.state import BotState
 from bot.strategies import Strategy
 
@@ -57,6 +57,8 @@ class TickContext:
     store: Store
     journal: Recorder
     clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
+    # the indicator stage; a backtest plugs in bot.indicators.PrecomputedFeatures (same values, computed once)
+    features: Callable[[Snapshot], dict[str, CoinFeatures]] = compute_features
 
 
 def tick_id_for(now: datetime) -> str:
@@ -99,7 +101,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         if snapshot.errors:
             report.outcome = Outcome.DEGRADED
 
-        features = compute_features(snapshot)
+        features = ctx.features(snapshot)
         lap("indicators")
         prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
         for coin, position in state.positions.items():
@@ -107,8 +109,8 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         portfolio = portfolio_of(
             cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
         )
-        prompt = build_prompt(settings, features, portfolio, now=now, tick=report.tick)
-        report.prompt_chars = prompt.chars
+        # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
+        prompt = DeferredPrompt(lambda: build_prompt(settings, features, portfolio, now=now, tick=report.tick))
         lap("prompt")
 
         try:
@@ -118,6 +120,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
             decisions = []
             _degrade(report, f"strategy failed, holding: {type(exc).__name__}: {exc}")
         report.decisions = decisions
+        report.prompt_chars = prompt.chars if prompt.built else 0
         lap("decide")
 
         markets = {coin: market.info for coin, market in snapshot.coins.items()}
