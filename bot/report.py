@@ -63,19 +63,25 @@ def drawdown_pct(equity: np.ndarray) -> np.ndarray:
 
 def max_drawdown_duration_ms(equity: np.ndarray, times_ms: np.ndarray) -> int:
     """Longest time from a peak until equity is back at it (or until the end, if never)."""
-    if len(equity) == 0:
+    if len(equity) < 2:
         return 0
-    peak = np.maximum.accumulate(equity)
-    at_peak = equity >= peak
-    last_peak_time = np.maximum.accumulate(np.where(at_peak, times_ms, times_ms[0]))
-    return int((times_ms - last_peak_time).max())
+    at_peak = equity >= np.maximum.accumulate(equity)
+    last_peak_ms = np.maximum.accumulate(np.where(at_peak, times_ms, times_ms[0]))
+    # tick i is part of a drawdown that began at the peak before it unless both it and
+    # the tick before it are peaks; at a recovery, the drawdown lasted until tick i
+    in_drawdown = ~(at_peak[1:] & at_peak[:-1])
+    durations = times_ms[1:] - last_peak_ms[:-1]
+    return int(durations[in_drawdown].max()) if in_drawdown.any() else 0
 
 
 def cagr_pct(total_return: float, span: timedelta) -> float | None:
     """Compound annual growth for a total return (0.1 = +10 %) over ``span``."""
     if span <= timedelta(0) or total_return <= -1.0:
         return None
-    return ((1.0 + total_return) ** (YEAR / span) - 1.0) * 100.0
+    try:
+        return ((1.0 + total_return) ** (YEAR / span) - 1.0) * 100.0
+    except OverflowError:  # minutes of history extrapolated to a year: no meaningful number
+        return None
 
 
 def profit_factor(pnls: np.ndarray) -> float | None:
