@@ -108,7 +108,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
             )
         from bot.market import CcxtMarket
 
-        market = CcxtMarket(settings)
+        market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
         var = settings.var_dir
         store = StateStore(var / "state.json")
         now = datetime.now(UTC)

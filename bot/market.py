@@ -4,14 +4,21 @@ One snapshot = for every coin, closed 3m and 4h candles, open interest and fundi
 all requested concurrently. ccxt's default leaky-bucket throttler sends requests one
 by one; the rolling-window limiter sends a tick's ~24 requests together while still
 counting their weight against the exchange's published limit.
+
+The exchange's market list (Binance USD-M: ~2 MB, hundreds of markets) changes rarely,
+so the markets of the configured coins are kept on disk for ``exchange.markets_ttl_minutes``:
+a tick with a fresh copy neither downloads nor parses the full list.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -72,12 +79,59 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ccxt.NetworkError) or type(exc) is ccxt.OperationFailed
 
 
-class CcxtMarket:
-    """Live market data from any ccxt exchange with linear swaps (default Binance USD-M)."""
+class _MarketsCache:
+    """The configured coins' ccxt markets plus every swap's base name (for "did you mean"),
+    saved after a full load and trusted for ``ttl_ms`` on the tick's clock. A missing,
+    stale, corrupt or foreign file (other exchange, URL or coin list) is a miss, never an
+    error: the markets are then loaded from the exchange and the file rewritten."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, path: Path, *, ttl_ms: int, source: str) -> None:
+        self.path, self.ttl_ms, self.source = path, ttl_ms, source
+
+    def load(self, coins: list[str], now_ms: int) -> tuple[dict[str, dict], list[str]] | None:
+        try:
+            cached = json.loads(self.path.read_text(encoding="utf-8"))
+            fresh = cached["source"] == self.source and 0 <= now_ms - cached["saved_at_ms"] < self.ttl_ms
+            swaps, names = cached["swaps"], cached["names"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("markets_cache_unreadable", path=str(self.path), error=f"{type(exc).__name__}: {exc}")
+            return None
+        if not fresh or not all(coin in swaps or coin not in names for coin in coins):
+            return None
+        return swaps, names
+
+    def save(self, swaps: dict[str, dict], names: list[str], now_ms: int) -> None:
+        payload = {"source": self.source, "saved_at_ms": now_ms, "swaps": swaps, "names": names}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            tmp.write_text(json.dumps(payload), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except (OSError, TypeError, ValueError) as exc:  # a cache that cannot be written costs time, not data
+            log.warning("markets_cache_not_saved", path=str(self.path), error=f"{type(exc).__name__}: {exc}")
+
+
+class CcxtMarket:
+    """Live market data from any ccxt exchange with linear swaps (default Binance USD-M).
+
+    ``cache_dir`` holds the markets cache; None loads the markets from the exchange every time.
+    """
+
+    def __init__(self, settings: Settings, *, cache_dir: Path | None = None) -> None:
         self.settings = settings
         self.request_count = 0
+        exchange = settings.exchange
+        self.markets_cache = (
+            _MarketsCache(
+                cache_dir / f"markets-{exchange.id}.json",
+                ttl_ms=exchange.markets_ttl_minutes * 60_000,
+                source=f"{exchange.id}|{exchange.api_url or ''}|sandbox={exchange.sandbox}|{settings.trading.quote}",
+            )
+            if cache_dir is not None and exchange.markets_ttl_minutes > 0
+            else None
+        )
 
     def _create_exchange(self) -> ccxt_async.Exchange:
         import ccxt.async_support as ccxt
@@ -123,15 +177,9 @@ class CcxtMarket:
         import ccxt.async_support as ccxt
 
         exchange = self._create_exchange()
+        now_ms = int(now.timestamp() * 1000)
         try:
-            started = time.perf_counter()
-            try:
-                await self._call(exchange.load_markets)
-            except ccxt.BaseError as exc:
-                raise MarketDataError(f"{exchange.id}: cannot load markets ({_describe(exc)})") from None
-            log.debug("markets_loaded", duration_ms=round((time.perf_counter() - started) * 1000, 1))
-            infos, errors = self._map_coins(exchange, coins)
-            now_ms = int(now.timestamp() * 1000)
+            infos, errors = await self._load_markets(exchange, coins, now_ms)
             results = await asyncio.gather(
                 *(self._fetch_coin(exchange, coin, info, now_ms) for coin, info in infos.items()),
                 return_exceptions=True,
@@ -149,32 +197,32 @@ class CcxtMarket:
                 raise result
         return Snapshot(as_of=now, coins=loaded, errors=errors)
 
-    def _map_coins(self, exchange: Any, coins: list[str]) -> tuple[dict[str, MarketInfo], dict[str, str]]:
-        """Map base coin names to the exchange's active linear swap on the quote currency."""
-        quote = self.settings.trading.quote
-        swaps = {
-            market["base"]: market
-            for market in exchange.markets.values()
-            if market.get("swap") and market.get("linear") and market.get("quote") == quote and market.get("active", True)
-        }
-        infos: dict[str, MarketInfo] = {}
-        errors: dict[str, str] = {}
-        for coin in coins:
-            market = swaps.get(coin)
-            if market is None:
-                errors[coin] = f"unknown coin {coin!r} on {exchange.id}: fix `trading.coins`{did_you_mean(coin, sorted(swaps))}"
-                log.warning("coin_unknown", coin=coin, error=errors[coin])
-                continue
-            limits, precision = market.get("limits") or {}, market.get("precision") or {}
-            infos[coin] = MarketInfo(
-                symbol=market["symbol"],
-                amount_step=float(precision.get("amount") or 0.0),
-                price_step=float(precision.get("price") or 0.0),
-                min_amount=float((limits.get("amount") or {}).get("min") or 0.0),
-                min_notional_usd=float((limits.get("cost") or {}).get("min") or 0.0),
-                max_leverage=float((limits.get("leverage") or {}).get("max") or 125.0),
-            )
-        return infos, errors
+    async def _load_markets(self, exchange: Any, coins: list[str], now_ms: int) -> tuple[dict[str, MarketInfo], dict[str, str]]:
+        """The configured coins' markets, from the disk cache when fresh, else the exchange."""
+        import ccxt.async_support as ccxt
+
+        started = time.perf_counter()
+        cached = self.markets_cache.load(coins, now_ms) if self.markets_cache else None
+        if cached is not None:
+            swaps, names = cached
+            exchange.set_markets(list(swaps.values()))
+        else:
+            try:
+                await self._call(exchange.load_markets)
+            except ccxt.BaseError as exc:
+                raise MarketDataError(f"{exchange.id}: cannot load markets ({_describe(exc)})") from None
+            quote = self.settings.trading.quote
+            every = {
+                market["base"]: market
+                for market in exchange.markets.values()
+                if market.get("swap") and market.get("linear") and market.get("quote") == quote and market.get("active", True)
+            }
+            swaps, names = {coin: every[coin] for coin in coins if coin in every}, sorted(every)
+            if self.markets_cache:
+                self.markets_cache.save(swaps, names, now_ms)
+        log.debug("markets_loaded", cached=cached is not None, duration_ms=round((time.perf_counter() - started) * 1000, 1))
+        return _map_coins(exchange.id, coins, swaps, names)
+
 
     async def _fetch_coin(self, exchange: Any, coin: str, info: MarketInfo, now_ms: int) -> CoinMarket:
         need = self.settings.trading.candles
@@ -201,6 +249,28 @@ class CcxtMarket:
             open_interest=_number(open_interest, "openInterestAmount"),
             funding_rate=_number(funding, "fundingRate"),
         )
+
+
+def _map_coins(exchange_id: str, coins: list[str], swaps: dict[str, dict], names: list[str]) -> tuple[dict[str, MarketInfo], dict[str, str]]:
+    """Map base coin names to the exchange's active linear swap on the quote currency."""
+    infos: dict[str, MarketInfo] = {}
+    errors: dict[str, str] = {}
+    for coin in coins:
+        market = swaps.get(coin)
+        if market is None:
+            errors[coin] = f"unknown coin {coin!r} on {exchange_id}: fix `trading.coins`{did_you_mean(coin, names)}"
+            log.warning("coin_unknown", coin=coin, error=errors[coin])
+            continue
+        limits, precision = market.get("limits") or {}, market.get("precision") or {}
+        infos[coin] = MarketInfo(
+            symbol=market["symbol"],
+            amount_step=float(precision.get("amount") or 0.0),
+            price_step=float(precision.get("price") or 0.0),
+            min_amount=float((limits.get("amount") or {}).get("min") or 0.0),
+            min_notional_usd=float((limits.get("cost") or {}).get("min") or 0.0),
+            max_leverage=float((limits.get("leverage") or {}).get("max") or 125.0),
+        )
+    return infos, errors
 
 
 async def _none() -> None:

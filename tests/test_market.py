@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import numpy as np
@@ -164,3 +165,58 @@ def test_a_tick_starting_just_before_a_candle_boundary_still_gets_500_closed_can
     snapshot = asyncio.run(market.snapshot(["BTC"], NOW - timedelta(milliseconds=100)))
     assert snapshot.errors == {}
     assert snapshot.coins["BTC"].candles_3m[-1, 0] == NOW_MS - 2 * STEP  # 11:54, closed by our clock
+
+
+# -- the markets cache: a tick with a fresh copy neither downloads nor parses the market list
+
+
+def _cached_snapshot(fake, cache_dir, *, coins=("BTC", "ETH"), at=NOW, **exchange):
+    fake.now_ms = int(at.timestamp() * 1000)  # the exchange's data clock moves with ours
+    market = CcxtMarket(_settings(fake, **exchange), cache_dir=cache_dir)
+    return asyncio.run(market.snapshot(list(coins), at))
+
+
+def test_a_fresh_markets_cache_saves_the_exchange_info_request(fake_exchange, tmp_path):
+    from datetime import timedelta
+
+    first = _cached_snapshot(fake_exchange, tmp_path)
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1
+    later = _cached_snapshot(fake_exchange, tmp_path, at=NOW + timedelta(minutes=59))
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1  # served from var/cache
+    assert later.errors == {}
+    assert later.coins["BTC"].info == first.coins["BTC"].info
+    assert later.coins["ETH"].info.amount_step == 0.001 and later.coins["ETH"].info.min_notional_usd == 20.0
+    assert sorted(json.loads((tmp_path / "markets-binanceusdm.json").read_text())["swaps"]) == ["BTC", "ETH"]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"at_minutes": 60}, "older than markets_ttl_minutes"),
+        ({"coins": ("BTC", "SOL")}, "a configured coin the cache does not hold"),
+        ({"markets_ttl_minutes": 0}, "caching disabled"),
+        ({"corrupt": True}, "a torn or corrupt cache file"),
+    ],
+)
+def test_the_markets_are_loaded_again_when_the_cache_cannot_serve(fake_exchange, tmp_path, change, why):
+    from datetime import timedelta
+
+    _cached_snapshot(fake_exchange, tmp_path)
+    if change.get("corrupt"):
+        (tmp_path / "markets-binanceusdm.json").write_text('{"source": "binanceusdm|')
+    snapshot = _cached_snapshot(
+        fake_exchange,
+        tmp_path,
+        coins=change.get("coins", ("BTC", "ETH")),
+        at=NOW + timedelta(minutes=change.get("at_minutes", 1)),
+        **({"markets_ttl_minutes": change["markets_ttl_minutes"]} if "markets_ttl_minutes" in change else {}),
+    )
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 2, why
+    assert snapshot.errors == {}
+
+
+def test_an_unknown_coin_keeps_its_suggestion_when_the_markets_come_from_the_cache(fake_exchange, tmp_path):
+    _cached_snapshot(fake_exchange, tmp_path, coins=("BTCC", "ETH"))
+    snapshot = _cached_snapshot(fake_exchange, tmp_path, coins=("BTCC", "ETH"))
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1
+    assert snapshot.errors["BTCC"] == "unknown coin 'BTCC' on binanceusdm: fix `trading.coins` — did you mean `BTC`?"
