@@ -6,7 +6,6 @@ or configuration error, 3 tick failed, 4 tick degraded, 5 state file unreadable.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -73,6 +72,8 @@ def tick(
         console_level=settings.log.console_level,
         secrets=settings.secrets(),
     )
+    import asyncio
+
     report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
     from bot.summary import print_tick
 
