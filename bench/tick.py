@@ -5,8 +5,8 @@ RSS). The floors are timed in the same run, interleaved, because absolute times 
 machines are noisy:
 
 - import floor: ``python -c "import ccxt.async_support, pandas, ta"``;
-- ``bot tick --dry-run`` (rules strategy) in a folder whose markets cache is warm, as on
-  every cron run but the first of each hour; the fake exchange runs in its own process
+- ``bot tick --dry-run`` (rules strategy) in a folder whose markets and candle caches are
+  warm, as on every cron run but the first (the markets then every hour); the fake exchange runs in its own process
   with ``--latency-ms`` per request (default 0: the issue's figure);
 - ``bot status`` and ``bot --help``, and which heavy modules they import;
 - the prompt's size for 6 coins.
@@ -94,7 +94,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             cwd = Path(folder)
             (cwd / "config.toml").write_text("")
-            _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=env)  # warms the markets cache
+            _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=env)  # warms the caches
             for _ in range(args.runs):
                 figures["floor"].append(_run([python, "-c", "import ccxt.async_support, pandas, ta"], cwd=cwd, env=env)[0])
                 seconds, rss = _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=env)
@@ -111,7 +111,7 @@ def main() -> None:
     print(f"whole processes, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}")
     print("| figure | min | median |\n|---|---|---|")
     print(_row("import floor (ccxt.async_support, pandas, ta)", figures["floor"]))
-    print(_row("`bot tick --dry-run` (rules, markets cache warm)", figures["tick"]))
+    print(_row("`bot tick --dry-run` (rules, markets and candle caches warm)", figures["tick"]))
     print(_row("tick minus floor (goal <= 0.4 s)", over))
     print(_row("peak RSS of the tick (goal <= 200 MB)", figures["rss"], unit="MB"))
     print(_row("`bot status` (goal <= 0.3 s)", figures["status"]))
