@@ -80,6 +80,7 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
 
 
 def run_theirs(data_dir: Path | None, coin: str, first_ms: int) -> Side:
+    """backtesting.py on the same candles, trading from the candle that opened at ``first_ms``."""
     import pandas as pd
     from backtesting import Strategy
     from backtesting.lib import FractionalBacktest
