@@ -52,7 +52,7 @@ SCENARIOS = {
     "502 everywhere": (Fault("502"), Expect(3, "failed", (), "cannot load markets (ExchangeNotAvailable")),
     "one 503 on open interest, retried": (Fault("503", path="/fapi/v1/openInterest", symbol="BTCUSDT", times=1), Expect(0, "ok", ALL)),
     "a hanging funding request times out": (
-        Fault("timeout", path="/fapi/v1/premiumIndex", symbol="SOLUSDT", env={"BOT_EXCHANGE__TIMEOUT_MS": "400"}),
+        Fault("timeout", path="/fapi/v1/premiumIndex", symbol="SOLUSDT", env={"BOT_EXCHANGE__TIMEOUT_MS": "1500"}),
         Expect(4, "degraded", tuple(c for c in ALL if c != "SOL"), errors={"SOL": "RequestTimeout"}),
     ),
     "connection refused": (Fault(refused=True), Expect(3, "failed", (), "cannot load markets (")),
@@ -95,7 +95,7 @@ def test_exchange_fault(project, name):
 
     fault, expect = SCENARIOS[name]
     coins = tuple(coin for coin in ALL if coin not in fault.delisted)
-    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), coins=coins, follow_wall_clock=True, hang_seconds=3.0) as fake:
+    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), coins=coins, follow_wall_clock=True, hang_seconds=4.0) as fake:
         if fault.lag:  # the feed serves candles only up to `lag` ago
             data_now, lag_ms = fake._data_now, int(fault.lag.total_seconds() * 1000)
             fake._data_now = lambda: data_now() - lag_ms
