@@ -20,14 +20,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from pathlib import Path
 
 import numpy as np
-from pydantic import Field, ValidationError
 
 from bot.broker.paper import PaperBroker
-from bot.config import PaperSettings, Settings, TradingSettings, did_you_mean
+from bot.config import Settings
 from bot.engine import TickContext, run_tick
 from bot.errors import ConfigError
 from bot.history import HistoryMarket
@@ -182,8 +179,13 @@ async def run_backtest(
     end: datetime,
     decide_every: int = 1,
     on_tick: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], str | None] | None = None,
 ) -> BacktestResult:
-    """Run ``engine.run_tick`` every 3 simulated minutes from ``start`` to ``end`` inclusive."""
+    """Run ``engine.run_tick`` every 3 simulated minutes from ``start`` to ``end`` inclusive.
+
+    ``should_stop`` is asked after every tick; a reason stops the run with a ConfigError
+    carrying it (the LLM cost guard: nothing is lost, the decisions so far are cached).
+    """
     coins = settings.trading.coins
     recorder = _Recorder(settings.paper.initial_balance_usd)
     ctx = TickContext(
@@ -203,6 +205,9 @@ async def run_backtest(
         await run_tick(ctx, now)
         if on_tick is not None:
             on_tick(done, total)
+        reason = should_stop() if should_stop is not None else None
+        if reason:
+            raise ConfigError(f"stopped at {now:%Y-%m-%d %H:%M} UTC ({done:,} of {total:,} ticks): {reason}")
         now += TICK
     state = ctx.store.state
     assert state is not None  # run_tick saved at least one tick
@@ -289,113 +294,3 @@ def trades_from_fills(fills: list[Fill], *, state: BotState, end: datetime, last
         realized = position.unrealized_pnl_usd(price) if position else 0.0
         trades.append(close(entry, funding, at=end, price=price, reason=END_OF_BACKTEST, exit_fee=0.0, realized=realized))
     return trades
-
-
-# ----- the `bot backtest` command ------------------------------------------------------------
-
-
-class StrategyName(StrEnum):
-    RULES = "rules"
-    CLAUDE = "claude"
-
-
-class BacktestRequest(StrictModel):
-    """`bot backtest`'s options; None means: as configured."""
-
-    coins: list[str] | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    strategy: StrategyName = StrategyName.RULES
-    initial_balance_usd: float | None = None
-    fee_pct: float | None = None
-    slippage_pct: float | None = None
-    decide_every: int = Field(1, ge=1)
-    data_dir: Path | None = None
-    max_cost_usd: float | None = None
-    yes: bool = False
-
-
-def configure(settings: Settings, request: BacktestRequest) -> Settings:
-    """Settings with the command line's overrides, validated like config.toml."""
-    paper = settings.paper.model_dump()
-    for key, value in (("initial_balance_usd", request.initial_balance_usd), ("taker_fee_pct", request.fee_pct), ("slippage_pct", request.slippage_pct)):
-        if value is not None:
-            paper[key] = value
-    trading = settings.trading.model_dump()
-    if request.coins:
-        trading["coins"] = request.coins
-    try:
-        return settings.model_copy(update={"paper": PaperSettings(**paper), "trading": TradingSettings(**trading)})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        option = {"initial_balance_usd": "--initial-balance", "taker_fee_pct": "--fee", "slippage_pct": "--slippage", "coins": "--coins"}
-        name = option.get(str(error["loc"][0]), str(error["loc"][0]))
-        raise ConfigError(f"{name}: {error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})") from None
-
-
-def history_for(settings: Settings, request: BacktestRequest) -> HistoryMarket:
-    folder = request.data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else None)
-    market = HistoryMarket(folder, candles=settings.trading.candles, quote=settings.trading.quote)
-    available = market.available_coins()
-    for coin in settings.trading.coins:
-        if coin not in available:
-            raise ConfigError(f"--coins: no history for {coin} in {market.data_dir}{did_you_mean(coin, available)} (available: {', '.join(available)})")
-    return market
-
-
-def backtest_command(settings: Settings, request: BacktestRequest, *, progress: bool = True) -> BacktestResult:
-    """Everything `bot backtest` does before rendering: overrides, span, strategy, the run."""
-    import asyncio
-
-    settings = configure(settings, request)
-    market = history_for(settings, request)
-    start, end = span_of(market, settings.trading.coins, start=request.start, end=request.end)
-    strategy, warnings = _strategy(settings, request, start=start, end=end)
-    with _progress(enabled=progress) as on_tick:
-        result = asyncio.run(
-            run_backtest(settings, market=market, strategy=strategy, start=start, end=end, decide_every=request.decide_every, on_tick=on_tick)
-        )
-    result.warnings = warnings + result.warnings
-    return result
-
-
-def _strategy(settings: Settings, request: BacktestRequest, *, start: datetime, end: datetime) -> tuple[Strategy, list[str]]:
-    if request.strategy is StrategyName.RULES:
-        from bot.strategies.rules import RulesStrategy
-
-        return RulesStrategy(settings.rules), []
-    raise ConfigError("--strategy claude: the Claude strategy is not part of this version yet; use --strategy rules")
-
-
-class _progress:
-    """A rich progress bar with ETA on stderr (stdout stays clean for --json)."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar = None
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TextColumn("ticks"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
-        )
-        self._bar.start()
-        task = self._bar.add_task("backtest", total=None)
-        step = 0
-
-        def on_tick(done: int, total: int) -> None:
-            nonlocal step
-            if done == 1 or done == total or done - step >= 50:  # redrawing every tick would cost more than the tick
-                self._bar.update(task, completed=done, total=total)
-                step = done
-
-        return on_tick
-
-    def __exit__(self, *exc_info) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -212,7 +212,7 @@ def backtest(
 ) -> None:
     """Replay history through the same tick: same engine, paper fills, a report against buy-and-hold."""
     settings = _settings(config)
-    from bot.backtest import BacktestRequest, StrategyName, backtest_command
+    from bot.backtest_cmd import BacktestRequest, StrategyName, backtest_command
     from bot.log import configure_logging
 
     if strategy not in {name.value for name in StrategyName}:
@@ -233,7 +233,7 @@ def backtest(
         max_cost_usd=max_cost,
         yes=yes,
     )
-    result = backtest_command(settings, request, progress=sys.stderr.isatty())
+    result = backtest_command(settings, request, progress=sys.stderr.isatty(), notify=lambda line: print(line, file=sys.stderr))
     from bot.report import build_report, print_report, write_folder
 
     report = build_report(result)
