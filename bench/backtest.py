@@ -3,9 +3,10 @@
 1. The rules strategy over all six coins x the full 3m span of ../shared/data: wall time
    in-process (CSV load, indicator precomputation and the tick loop; fresh market each
    run) and as a whole `bot backtest --json` process.
-2. The per-tick cost with Claude decisions served from the decision cache: a first run
-   fills the cache from the fake Anthropic server, the timed runs read every decision
-   from it (no request is sent); the overhead is the difference to the rules run per tick.
+2. The per-tick cost of decisions served from the decision cache, as a Claude re-run
+   has them: a first run fills the cache (its inner strategy is the rules, so it needs
+   no server), the timed run answers every tick from it (prompt built, hashed, looked up,
+   decisions validated); the overhead is its per-tick time minus the rules run's.
 3. Bars per second against backtesting.py on the same data and rule (EMA20/EMA50 long/flat,
    bench/crosscheck.py): ours over six coins in one run (6 bars per tick), theirs one
    backtest per coin; and both on BTC alone.
@@ -88,6 +89,23 @@ def _ema_six(data: Path) -> tuple[float, int]:
     return time.perf_counter() - started, len(result.times_ms) * len(COINS)
 
 
+def _cached_run(data: Path, cache_file: Path) -> tuple[float, int, int]:
+    """(seconds, ticks, cache hits) of a backtest whose decisions come from the cache."""
+    from bot.backtest import run_backtest, span_of
+    from bot.config import Settings
+    from bot.history import HistoryMarket
+    from bot.strategies.cache import CachedStrategy, DecisionCache
+    from bot.strategies.rules import RulesStrategy
+
+    settings = Settings()
+    strategy = CachedStrategy(RulesStrategy(settings.rules), cache=DecisionCache(cache_file), identity="bench")
+    started = time.perf_counter()
+    market = HistoryMarket(data)
+    start, end = span_of(market, COINS, start=None, end=None)
+    result = asyncio.run(run_backtest(settings, market=market, strategy=strategy, start=start, end=end))
+    return time.perf_counter() - started, len(result.times_ms), strategy.hits
+
+
 def _row(name: str, values: list[float], unit: str = "s") -> str:
     return f"| {name} | {min(values):.3f} {unit} | {statistics.median(values):.3f} {unit} |"
 
@@ -99,7 +117,13 @@ def main() -> None:
     quiet()
     data = _data()
     in_process, process, ema_ours, ema_theirs, btc_ours, btc_theirs = [], [], [], [], [], []
-    ticks, report = 0, {}
+    ticks, report, cached = 0, {}, []
+    with tempfile.TemporaryDirectory() as folder:
+        _cached_run(data, Path(folder) / "decisions.sqlite")  # fills the cache
+        for _ in range(args.runs):
+            seconds, cached_ticks, hits = _cached_run(data, Path(folder) / "decisions.sqlite")
+            assert hits == cached_ticks, "every decision should come from the cache"
+            cached.append(seconds)
     for _ in range(args.runs):
         seconds, ticks, report = _rules_in_process(data)
         in_process.append(seconds)
@@ -124,6 +148,9 @@ def main() -> None:
     print(_row("rules backtest in-process (load + precompute + loop)", in_process))
     print(_row("whole `bot backtest --json` process", process))
     print(_row("per tick, in-process", [s / ticks * 1000 for s in in_process], "ms"))
+    print(_row("per tick, every decision from the cache", [s / ticks * 1000 for s in cached], "ms"))
+    overhead = [(c - r) / ticks * 1000 for c, r in zip(sorted(cached), sorted(in_process), strict=True)]
+    print(_row("cache overhead per tick (cached minus rules)", overhead, "ms"))
     print("| | ours | backtesting.py | ours / theirs |\n|---|---|---|---|")
     print(f"| EMA cross, 6 coins, bars/s (best of runs) | {max(ema_ours):,.0f} | {max(ema_theirs):,.0f} | {max(ema_ours) / max(ema_theirs):.2f} |")
     print(f"| EMA cross, BTC only, bars/s (best of runs) | {max(btc_ours):,.0f} | {max(btc_theirs):,.0f} | {max(btc_ours) / max(btc_theirs):.2f} |")

@@ -238,7 +238,10 @@ def backtest(
 
     report = build_report(result)
     if out is not None:
-        written = write_folder(out, result, report)
+        try:
+            written = write_folder(out, result, report)
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot write the report ({exc.strerror}); pick a writable folder") from None
         print(f"report written: {', '.join(str(path) for path in written)}", file=sys.stderr)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))

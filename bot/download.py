@@ -153,7 +153,10 @@ class Downloader:
                 if not len(page):
                     break  # nothing more in this range (listing date, exchange gap at the end)
                 existing = _merge(existing, page)
-                _write(path, existing, _HEADERS[kind])
+                try:
+                    _write(path, existing, _HEADERS[kind])
+                except OSError as exc:
+                    raise ConfigError(f"cannot write {path} ({exc.strerror}); check that --data-dir is a writable folder with free space") from None
                 added += len(page)
                 cursor = int(page[-1, 0]) + step
                 done = min(total, done + len(page))
