@@ -109,6 +109,7 @@ class _Recorder:
         self.equity: list[float] = []
         self.exposed: list[bool] = []
         self.fills: list[Fill] = []
+        self.funding: list[tuple[str, datetime, float]] = []  # coin, settlement time, USD paid (+) or received (-)
         self.cost_usd = 0.0
         self.outcomes: Counter[str] = Counter()
         self.messages: list[str] = []
@@ -121,6 +122,8 @@ class _Recorder:
         self.equity.append(self._last_equity)
         self.exposed.append(bool(report.positions))
         self.fills.extend(report.fills)
+        for payment in getattr(report, "funding", ()):  # the paper broker's funding settlements
+            self.funding.append((payment.coin, payment.at, -payment.amount_usd))
         self.cost_usd += report.usage.cost_usd
         self.outcomes[report.outcome.value] += 1
         if report.outcome is not Outcome.OK and report.message and len(self.messages) < self._MESSAGES:
@@ -223,9 +226,9 @@ async def run_backtest(
         equity_usd=np.array(recorder.equity),
         exposed=np.array(recorder.exposed, dtype=bool),
         benchmark_usd=buy_and_hold(market, coins, times, initial_usd=settings.paper.initial_balance_usd),
-        trades=trades_from_fills(recorder.fills, state=state, end=end, last_prices=_last_prices(market, coins, times[-1])),
+        trades=trades_from_fills(recorder.fills, funding=recorder.funding, state=state, end=end, last_prices=_last_prices(market, coins, times[-1])),
         fees_usd=state.fees_paid_usd,
-        funding_usd=sum(_funding_of(fill) for fill in recorder.fills),
+        funding_usd=sum(paid for _, _, paid in recorder.funding),
         llm_cost_usd=recorder.cost_usd,
         outcomes=dict(recorder.outcomes),
         messages=recorder.messages,
@@ -249,48 +252,69 @@ def buy_and_hold(market: HistoryMarket, coins: list[str], times_ms: np.ndarray, 
     return initial_usd * (closes / closes[:, :1]).mean(axis=0)
 
 
-def _funding_of(fill: Fill) -> float:
-    """Funding paid (+) by a settlement fill; 0 for trades."""
-    return -fill.realized_pnl_usd if fill.reason == "funding" else 0.0
+@dataclass
+class _Open:
+    """A round trip in progress: entries (adds average in) and the exits so far."""
+
+    first: Fill
+    held: float = 0.0  # amount still open
+    bought: float = 0.0  # amount entered in all
+    entry_value: float = 0.0  # sum of amount x price over the entries
+    exited: float = 0.0
+    exit_value: float = 0.0
+    fees: float = 0.0
+    realized: float = 0.0
 
 
-def trades_from_fills(fills: list[Fill], *, state: BotState, end: datetime, last_prices: dict[str, float]) -> list[Trade]:
-    """Round trips from the fill log, in exit order; positions still open at ``end``
-    are valued at the last price without an exit fee (``end_of_backtest``)."""
-    opened: dict[str, tuple[Fill, float]] = {}  # coin -> entry fill, funding so far
+def trades_from_fills(fills: list[Fill], *, funding: list[tuple[str, datetime, float]], state: BotState, end: datetime, last_prices: dict[str, float]) -> list[Trade]:
+    """Round trips (flat -> position -> flat) from the fill log, in exit order.
+
+    Adds average into the entry price, partial closes into the exit price; the exit
+    reason is the last fill's. ``funding`` holds (coin, time, USD paid) settlements: a
+    trade carries those after its entry and up to its exit. A position still open at
+    ``end`` is valued at the last price without an exit fee (``end_of_backtest``).
+    """
+    opened: dict[str, _Open] = {}
     trades: list[Trade] = []
 
-    def close(entry: Fill, funding: float, *, at: datetime, price: float, reason: str, exit_fee: float, realized: float) -> Trade:
-        fees = entry.fee_usd + exit_fee
+    def trade(run: _Open, *, at: datetime, reason: str) -> Trade:
+        paid = sum(usd for coin, moment, usd in funding if coin == run.first.coin and run.first.at < moment <= at)
         return Trade(
-            coin=entry.coin,
-            side=entry.side,
-            amount=entry.amount,
-            entry_at=entry.at,
-            entry_price=entry.price,
+            coin=run.first.coin,
+            side=run.first.side,
+            amount=run.bought,
+            entry_at=run.first.at,
+            entry_price=run.entry_value / run.bought,
             exit_at=at,
-            exit_price=price,
+            exit_price=run.exit_value / run.exited if run.exited else run.entry_value / run.bought,
             exit_reason=reason,
-            fees_usd=fees,
-            funding_usd=funding,
-            pnl_usd=realized - fees - funding,
+            fees_usd=run.fees,
+            funding_usd=paid,
+            pnl_usd=run.realized - run.fees - paid,
         )
 
     for fill in fills:
-        if fill.reason == "funding":
-            if fill.coin in opened:
-                entry, funding = opened[fill.coin]
-                opened[fill.coin] = (entry, funding + _funding_of(fill))
-        elif not fill.reduce_only:
-            opened[fill.coin] = (fill, 0.0)
-        elif fill.coin in opened:
-            entry, funding = opened.pop(fill.coin)
-            trades.append(
-                close(entry, funding, at=fill.at, price=fill.price, reason=fill.reason or "decision", exit_fee=fill.fee_usd, realized=fill.realized_pnl_usd)
-            )
-    for coin, (entry, funding) in opened.items():
+        run = opened.get(fill.coin)
+        if not fill.reduce_only:
+            run = opened.setdefault(fill.coin, _Open(first=fill))
+            run.held += fill.amount
+            run.bought += fill.amount
+            run.entry_value += fill.amount * fill.price
+            run.fees += fill.fee_usd
+        elif run is not None:
+            run.held -= fill.amount
+            run.exited += fill.amount
+            run.exit_value += fill.amount * fill.price
+            run.fees += fill.fee_usd
+            run.realized += fill.realized_pnl_usd
+            if run.held <= run.bought * 1e-9:
+                trades.append(trade(opened.pop(fill.coin), at=fill.at, reason=str(fill.reason or "decision")))
+    for coin, run in opened.items():
         position = state.positions.get(coin)
-        price = last_prices.get(coin, entry.price)
-        realized = position.unrealized_pnl_usd(price) if position else 0.0
-        trades.append(close(entry, funding, at=end, price=price, reason=END_OF_BACKTEST, exit_fee=0.0, realized=realized))
+        price = last_prices.get(coin, run.first.price)
+        if position is not None:
+            run.realized += position.unrealized_pnl_usd(price)
+            run.exit_value += position.amount * price
+            run.exited += position.amount
+        trades.append(trade(run, at=end, reason=END_OF_BACKTEST))
     return trades

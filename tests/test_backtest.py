@@ -193,10 +193,26 @@ def test_trades_pair_entries_with_exits_and_value_what_is_still_open_at_the_last
     state.positions["ETH"] = Position(
         coin="ETH", symbol="ETH/USDT:USDT", side=Side.SHORT, amount=2.0, entry_price=2_500.0, leverage=1, margin_usd=5_000, opened_at=fills[1].at
     )
-    btc, eth = trades_from_fills(fills, state=state, end=end, last_prices={"ETH": 2_450.0})
+    btc, eth = trades_from_fills(fills, funding=[], state=state, end=end, last_prices={"ETH": 2_450.0})
     assert (btc.exit_reason, btc.pnl_usd, btc.fees_usd, btc.hold_minutes) == ("take_profit", pytest.approx(89.95), pytest.approx(10.05), 30.0)
     # ETH short still open: (2,500 - 2,450) x 2 = +100, minus the entry fee only.
     assert (eth.exit_reason, eth.exit_at, eth.exit_price, eth.pnl_usd) == (END_OF_BACKTEST, end, 2_450.0, pytest.approx(97.5))
+
+
+def test_adds_average_in_partial_closes_average_out_and_funding_between_entry_and_exit_counts():
+    fills = [
+        _fill("SOL", Side.LONG, 10.0, 150.0, fee=0.75, minute=0),
+        _fill("SOL", Side.LONG, 10.0, 160.0, fee=0.80, minute=30),  # add: entry averages to 155
+        _fill("SOL", Side.LONG, 5.0, 170.0, fee=0.425, pnl=75.0, reduce_only=True, minute=60),  # (170 - 155) x 5
+        _fill("SOL", Side.LONG, 15.0, 150.0, fee=1.125, pnl=-75.0, reduce_only=True, reason="stop_loss", minute=90),  # (150 - 155) x 15
+    ]
+    at = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)
+    funding = [("SOL", at, 9.0), ("SOL", at + timedelta(minutes=45), 1.5), ("SOL", at + timedelta(minutes=90), 0.5), ("ETH", at + timedelta(minutes=45), 7.0)]
+    state = BotState.fresh(mode="backtest", initial_equity_usd=10_000)
+    (sol,) = trades_from_fills(fills, funding=funding, state=state, end=at + timedelta(hours=3), last_prices={})
+    assert (sol.amount, sol.entry_price, sol.exit_price, sol.exit_reason) == (20.0, 155.0, 155.0, "stop_loss")  # exits: (5 x 170 + 15 x 150) / 20
+    assert sol.funding_usd == 2.0  # paid after the entry up to the exit, SOL only (not the 9.0 settled before the entry)
+    assert sol.fees_usd == pytest.approx(3.1) and sol.pnl_usd == pytest.approx(0.0 - 3.1 - 2.0)
 
 
 def test_backtest_command_runs_offline_on_the_bundled_sample_and_writes_its_report(project):
