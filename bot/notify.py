@@ -147,8 +147,11 @@ def notifier_for(settings) -> Notifier:
 
 def _apprise():
     import logging
+    import warnings
 
-    import apprise  # heavy: only when something is sent
+    with warnings.catch_warnings():  # apprise 2.2 imports the deprecated imghdr
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise  # heavy: only when something is sent
 
     logging.getLogger("apprise").setLevel(logging.ERROR)  # its own lines would echo URLs
     return apprise
