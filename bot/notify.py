@@ -114,30 +114,30 @@ class Notifier:
         self.timeout_seconds = timeout_seconds
 
     def send(self, events: list[Event]) -> int:
-        """How many events reached every URL."""
+        """How many (event, URL) deliveries succeeded. Each URL is its own apprise object,
+        so one broken service neither hides nor blocks the others; logs name a URL by its
+        position in notify.urls, never by its text (it holds tokens)."""
         if not self.urls or not events:
             return 0
+        delivered = 0
         try:
             apprise = _apprise()
-            sender = apprise.Apprise()
-            for url in self.urls:
-                if not sender.add(_with_timeouts(url, self.timeout_seconds)):
-                    log.warning("notify_bad_url", hint="an apprise URL in notify.urls is not valid; see https://github.com/caronc/apprise/wiki")
+            senders = []
+            for number, url in enumerate(self.urls, 1):
+                sender = apprise.Apprise()
+                if sender.add(_with_timeouts(url, self.timeout_seconds)):
+                    senders.append((number, sender))
+                else:
+                    log.warning("notify_bad_url", url_number=number, hint="not a valid apprise URL; see https://github.com/caronc/apprise/wiki")
+            for event in events:
+                for number, sender in senders:
+                    if sender.notify(title=event.title, body=event.body, notify_type=_level(apprise, event.level)):
+                        delivered += 1
+                        log.info("notified", kind=event.kind, key=event.key, url_number=number)
+                    else:
+                        log.warning("notify_failed", kind=event.kind, key=event.key, url_number=number, error="the service refused or timed out")
         except Exception as exc:  # a broken notification set-up never fails a tick
             log.error("notify_failed", error=f"{type(exc).__name__}: {exc}")
-            return 0
-        delivered = 0
-        for event in events:
-            try:
-                ok = sender.notify(title=event.title, body=event.body, notify_type=_level(apprise, event.level))
-            except Exception as exc:
-                log.error("notify_failed", kind=event.kind, key=event.key, error=f"{type(exc).__name__}: {exc}")
-                continue
-            if ok:
-                delivered += 1
-                log.info("notified", kind=event.kind, key=event.key)
-            else:
-                log.warning("notify_failed", kind=event.kind, key=event.key, error="a notification service refused or timed out")
         return delivered
 
 
