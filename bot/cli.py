@@ -65,19 +65,21 @@ def tick(
     """Run one pass: fetch, compute indicators, decide, check risk, execute, save state."""
     settings = _settings(config)
     from bot.log import configure_logging
-
-    configure_logging(
-        log_file=settings.var_dir / "logs" / "bot.log",
-        level=settings.log.level,
-        console_level=settings.log.console_level,
-        secrets=settings.secrets(),
-    )
-    import asyncio
-
     from bot.state import TickLock
 
+    # The lock first: a second tick leaves at once, before any logging set-up or import.
     with TickLock(settings.run_dir(replay=replay is not None) / "tick.lock").acquire():
-        report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
+        configure_logging(
+            log_file=settings.var_dir / "logs" / "bot.log",
+            level=settings.log.level,
+            console_level=settings.log.console_level,
+            secrets=settings.secrets(),
+        )
+        report = _skip_if_backing_off(settings, dry_run=dry_run) if replay is None else None
+        if report is None:
+            import asyncio
+
+            report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
     from bot.summary import print_tick
 
     print_tick(report)
@@ -94,8 +96,21 @@ def _exit_code(report: Any) -> ExitCode:
     return codes[report.outcome]
 
 
-async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
+def _skip_if_backing_off(settings: Any, *, dry_run: bool):
+    """Live runs inside the backoff window end here: no market, no network, no asyncio."""
     from bot import ops
+    from bot.state import StateStore
+
+    store = StateStore(settings.var_dir / "state.json")
+    state = store.load()
+    now = datetime.now(UTC)
+    skipped = ops.skip_reason(state, now) if state else None
+    if not skipped:
+        return None
+    return ops.skip_run(store, state, now, reason=skipped, mode="paper", strategy=settings.strategy.name, dry_run=dry_run)
+
+
+async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
     from bot.state import Journal, StateStore
 
     if replay is not None:
@@ -119,10 +134,6 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         store = StateStore(var / "state.json")
         now = datetime.now(UTC)
         mode = "paper"
-        state = store.load()
-        skipped = ops.skip_reason(state, now) if state else None
-        if state and skipped:  # decided before the market is built: no network, no heavy imports
-            return ops.skip_run(store, state, now, reason=skipped, mode=mode, strategy=settings.strategy.name, dry_run=dry_run)
         from bot.market import CcxtMarket
 
         market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
