@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
 
@@ -246,6 +246,10 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
         return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
+    except SettingsError as exc:  # a list or table from the environment that is not JSON (never echo the value: it may hold tokens)
+        raise ConfigError(
+            f"{exc} (environment or {base_dir / '.env'}): lists must be JSON, e.g. BOT_NOTIFY__URLS='[\"tgram://TOKEN/CHAT_ID\"]'"
+        ) from None
 
 
 def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:
