@@ -4,8 +4,9 @@ The fake exchange runs in its own process and answers every request after
 ``--latency-ms`` (default 100 ms). Measured in one run, in one process (imports done
 before timing):
 
-- concurrent: ``CcxtMarket.snapshot`` as a tick calls it, markets from a fresh disk cache;
-- concurrent, cold: the same with no markets cache (exchangeInfo downloaded and parsed);
+- concurrent: ``CcxtMarket.snapshot`` as a tick calls it, markets and candles from a warm
+  disk cache (only the candles opened since the last run are fetched);
+- concurrent, cold: the same with no cache (exchangeInfo and 502 rows per klines request);
 - sequential: the same 24 requests awaited one after another, the way a loop of
   ``await exchange.fetch_...`` calls (the seed orchestrator) makes them.
 
@@ -103,11 +104,11 @@ def main() -> None:
         server.wait()
     print(f"data phase, 6 coins, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}")
     print("| figure | min | median |\n|---|---|---|")
-    print(_row(f"concurrent, markets cache fresh ({requests_cached} requests)", cached))
-    print(_row(f"concurrent, no markets cache ({requests_cold} requests)", cold))
+    print(_row(f"concurrent, caches warm: markets + candles ({requests_cached} requests)", cached))
+    print(_row(f"concurrent, no cache ({requests_cold} requests, 502 rows per klines)", cold))
     print(_row(f"sequential, one request after another ({1 + 4 * len(COINS)} requests)", sequential))
     print(f"speed-up sequential / concurrent (medians): {statistics.median(sequential) / statistics.median(cached):.1f}x "
-          f"(cache fresh), {statistics.median(sequential) / statistics.median(cold):.1f}x (no cache)")
+          f"(caches warm), {statistics.median(sequential) / statistics.median(cold):.1f}x (no cache)")
 
 
 if __name__ == "__main__":

@@ -246,9 +246,10 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
         return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
-    except SettingsError as exc:  # a list or table from the environment that is not JSON (never echo the value: it may hold tokens)
+    except SettingsError as exc:  # a BOT_* variable or .env entry pydantic-settings cannot parse
         raise ConfigError(
-            f"{exc} (environment or {base_dir / '.env'}): lists must be JSON, e.g. BOT_NOTIFY__URLS='[\"tgram://TOKEN/CHAT_ID\"]'"
+            f"{exc} (environment or {base_dir / '.env'}); a list or table in a BOT_* variable must be JSON, "
+            """e.g. BOT_TRADING__COINS='["BTC","ETH"]'"""
         ) from None
 
 

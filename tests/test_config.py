@@ -90,3 +90,10 @@ def test_notify_urls_that_are_not_json_are_a_config_error_without_the_value(tmp_
         load_settings(tmp_path / "config.toml", explicit=False)
     assert "AAFsecretTOKENvalue" not in str(error.value)
     assert str(error.value).startswith('error parsing value for field "notify" from source "EnvSettingsSource"')
+
+
+def test_an_unparsable_list_in_the_environment_is_one_clear_line(tmp_path, monkeypatch):
+    # Found by tests/test_config_fuzz.py: pydantic-settings' SettingsError used to escape.
+    monkeypatch.setenv("BOT_TRADING__COINS", "BTC:ETH")
+    with pytest.raises(ConfigError, match=r"""field "trading" .* must be JSON, e\.g\. BOT_TRADING__COINS='\["BTC","ETH"\]'"""):
+        _load(tmp_path, "")

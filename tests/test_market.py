@@ -222,3 +222,68 @@ def test_an_unknown_coin_keeps_its_suggestion_when_the_markets_come_from_the_cac
     snapshot = _cached_snapshot(fake_exchange, tmp_path, coins=("BTCC", "ETH"))
     assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1
     assert snapshot.errors["BTCC"] == "unknown coin 'BTCC' on binanceusdm: fix `trading.coins` — did you mean `BTC`?"
+
+
+# -- the candle cache: closed candles are final, so a tick fetches only the new ones
+
+
+def _klines_limits(fake) -> list[int]:
+    return [int(request.params["limit"]) for request in fake.requests if request.path == "/fapi/v1/klines"]
+
+
+def test_a_tick_fetches_only_the_candles_opened_since_the_cached_ones(fake_exchange, tmp_path):
+    from datetime import timedelta
+
+    _cached_snapshot(fake_exchange, tmp_path, coins=("BTC",))
+    assert _klines_limits(fake_exchange) == [502, 502]
+    fake_exchange.requests.clear()
+    later = NOW + timedelta(minutes=9)
+    incremental = _cached_snapshot(fake_exchange, tmp_path, coins=("BTC",), at=later)
+    # 3m: 12:00, 12:03, 12:06 closed and 12:09 open since the cached 11:57, +1 spare;
+    # 4h: only the open 12:00 candle since the cached 08:00, +1 spare.
+    assert sorted(_klines_limits(fake_exchange)) == [2, 5]
+    fresh = asyncio.run(CcxtMarket(_settings(fake_exchange)).snapshot(["BTC"], later))  # no cache: 502 rows each
+    np.testing.assert_array_equal(incremental.coins["BTC"].candles_3m, fresh.coins["BTC"].candles_3m)
+    np.testing.assert_array_equal(incremental.coins["BTC"].candles_4h, fresh.coins["BTC"].candles_4h)
+    assert incremental.coins["BTC"].candles_3m[-1, 0] == NOW_MS + 2 * STEP  # 12:06, closed at 12:09
+
+
+@pytest.mark.parametrize(
+    ("spoil", "why"),
+    [
+        ("gap", "the cache ends 500+ candles ago"),
+        ("corrupt", "a torn cache file"),
+        ("hole", "the cached candles have a hole the new rows cannot fill"),
+    ],
+)
+def test_a_cache_that_cannot_be_extended_is_replaced_by_a_full_fetch(fake_exchange, tmp_path, spoil, why):
+    from datetime import timedelta
+
+    _cached_snapshot(fake_exchange, tmp_path, coins=("ETH",))
+    (path,) = tmp_path.glob("candles/*/ETH-3m.npy")
+    if spoil == "corrupt":
+        path.write_bytes(path.read_bytes()[:100])
+    if spoil == "hole":
+        cached = np.load(path)
+        np.save(path, np.delete(cached, 250, axis=0))
+    at = NOW + (timedelta(days=2) if spoil == "gap" else timedelta(minutes=3))
+    fake_exchange.requests.clear()
+    snapshot = _cached_snapshot(fake_exchange, tmp_path, coins=("ETH",), at=at)
+    assert snapshot.errors == {}, why
+    assert 502 in _klines_limits(fake_exchange), why
+    fresh = asyncio.run(CcxtMarket(_settings(fake_exchange)).snapshot(["ETH"], at))
+    np.testing.assert_array_equal(snapshot.coins["ETH"].candles_3m, fresh.coins["ETH"].candles_3m)
+    np.testing.assert_array_equal(np.load(path), fresh.coins["ETH"].candles_3m)  # the cache is whole again
+
+
+def test_an_incremental_fetch_at_a_candle_boundary_still_has_every_closed_candle(fake_exchange, tmp_path):
+    # Cached at 12:00; the next tick's clock says 12:02:59.9 while the exchange already
+    # answers with the 12:03 candle open: the 12:00 candle is still open by our clock.
+    from datetime import timedelta
+
+    _cached_snapshot(fake_exchange, tmp_path, coins=("SOL",))
+    fake_exchange.now_ms = NOW_MS + STEP
+    market = CcxtMarket(_settings(fake_exchange), cache_dir=tmp_path)
+    snapshot = asyncio.run(market.snapshot(["SOL"], NOW + timedelta(minutes=3, milliseconds=-100)))
+    assert snapshot.errors == {}
+    assert snapshot.coins["SOL"].candles_3m[-1, 0] == NOW_MS - STEP  # 11:57, the newest closed by our clock
