@@ -32,7 +32,8 @@ def locked_state(settings: Settings, *, replay: bool, now: datetime) -> Iterator
 
 def pause_bot(settings: Settings, *, replay: bool, reason: str, now: datetime) -> BotState:
     with locked_state(settings, replay=replay, now=now) as state:
-        ops.pause(state, by=PausedBy.USER, reason=reason or "paused by hand", now=now)
+        when = state.last_run_at if replay and state.last_run_at else now  # replay: the simulated clock
+        ops.pause(state, by=PausedBy.USER, reason=reason or "paused by hand", now=when)
     return state
 
 

@@ -206,7 +206,12 @@ def _finish(ctx: TickContext, state: BotState, report: TickReport, now: datetime
     state.last_message = report.message
     ops_events = ops.record_outcome(state, outcome=report.outcome, message=report.message, now=now, ops=ctx.settings.ops)
     notify = ctx.settings.notify
-    fresh = claim(tick_events(report, ops_events, state, min_trade_usd=notify.min_trade_usd), state) if ctx.notifier else []
+    fresh = []
+    if ctx.notifier:
+        try:
+            fresh = claim(tick_events(report, ops_events, state, min_trade_usd=notify.min_trade_usd), state)
+        except Exception:  # notifications never fail a tick, not even a bug in composing them
+            log.exception("notify_failed")
     ctx.store.save(state)  # the notification keys are saved before sending: never twice
     ctx.journal.append(report)
     if fresh:

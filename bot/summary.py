@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
@@ -10,8 +12,6 @@ from rich.table import Table
 from bot.models import Action, Outcome, TickReport
 from bot.state import Journal
 from bot.status import StatusReport
-
-import sys
 
 # Not a terminal (cron's log, a pipe): wide enough that tables keep whole numbers.
 _console = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
@@ -66,6 +66,9 @@ def print_tick(report: TickReport) -> None:
     out(f"outcome {report.outcome} · {total_ms:.0f} ms{message}")
 
 
+_STALE = timedelta(minutes=10)  # cron ticks every 3 minutes; three missed runs is worth a warning
+
+
 def _when(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return f"{value:{fmt}} UTC" if value else "-"
 
@@ -79,6 +82,9 @@ def print_status(status: StatusReport) -> None:
     )
     if status.last_message:
         out(f"last message: {status.last_message}")
+    if status.mode != "replay" and status.last_tick_at and status.generated_at - status.last_tick_at > _STALE:
+        minutes = (status.generated_at - status.last_tick_at).total_seconds() / 60
+        out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
     if status.paused:
         out(f"PAUSED by {status.paused_by} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
     elif status.new_positions_blocked:

@@ -212,3 +212,13 @@ def test_secrets_and_notification_tokens_never_reach_files_or_output(project, li
             assert secret not in path.read_text(errors="replace"), (secret, path)
     log = (project / "var" / "logs" / "bot.log").read_text()
     assert '"notify_failed"' in log and '"notified"' in log
+
+
+def test_status_warns_when_cron_has_not_ticked_for_a_while(project):
+    assert run_bot("tick", "--dry-run", "--replay", cwd=project).returncode == 0
+    # The replayed account as a live one whose last tick was 2025: cron is clearly not running.
+    state = json.loads((project / "var" / "replay" / "state.json").read_text())
+    (project / "var" / "state.json").write_text(json.dumps({**state, "mode": "paper"}))
+    status = run_bot("status", cwd=project)
+    assert status.returncode == 0
+    assert "WARNING: no tick for " in status.stdout and "minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)" in status.stdout

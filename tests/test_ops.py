@@ -196,3 +196,21 @@ def test_a_retried_tick_does_not_notify_twice():
         again = _at(ctx, 0)
         assert again.fills[0].client_order_id == "bot-250603T1200-BTC-entry"
     assert len(endpoint.received) == 1
+
+
+def test_exit_fills_notify_as_warnings_and_small_trades_can_be_muted():
+    from bot.models import Fill, Side, TickReport
+    from bot.notify import Level, tick_events
+
+    def fill(reason, amount, reduce_only):
+        return Fill(coin="BTC", side=Side.LONG, amount=amount, price=100_000.0, fee_usd=0.5, realized_pnl_usd=-42.0,
+                    reduce_only=reduce_only, reason=reason, client_order_id=f"bot-250603T1200-BTC-{reason}", at=T0)
+
+    report = TickReport(tick_id="250603T1200", tick=7, mode="paper", dry_run=True, as_of=T0, strategy="rules", outcome=Outcome.OK,
+                        fills=[fill("stop_loss", 0.01, True), fill("decision", 0.0001, False), fill("decision", 0.01, False)])
+    state = BotState.fresh(mode="paper", initial_equity_usd=1000)
+    events = tick_events(report, [], state, min_trade_usd=50.0)
+    assert [(e.kind, e.level) for e in events] == [(EventKind.STOP_LOSS, Level.WARNING), (EventKind.TRADE_OPENED, Level.INFO)]
+    assert events[0].title == "bot paper: BTC stop-loss hit"
+    assert events[0].body == "stop-loss hit: closed long BTC 0.01 @ 100000 (fee 0.50 USDT), PnL -42.00 USDT"
+    assert events[1].key == "250603T1200:bot-250603T1200-BTC-decision"  # the 10 USD opening was muted
