@@ -82,50 +82,39 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         mark = state.last_prices.get(position.coin, position.entry_price)
         positions.append(
             StatusPosition(
-                **position.model_dump(include={"coin", "side", "amount", "entry_price", "leverage", "margin_usd", "opened_at"}),
+                **position.model_dump(include=set(StatusPosition.model_fields) - {"mark_price", "unrealized_pnl_usd"}),
                 mark_price=mark,
                 unrealized_pnl_usd=position.unrealized_pnl_usd(mark),
-                stop_loss=position.stop_loss,
-                take_profit=position.take_profit,
-                invalidation=position.invalidation,
             )
         )
+    backing_off = state.backoff_until is not None and state.backoff_until > now
     return StatusReport(
+        **state.model_dump(include=_FROM_STATE),
         generated_at=now,
         state_file=str(state_file),
-        mode=state.mode,
         ticks=state.tick,
-        paused=state.paused,
-        paused_by=state.paused_by,
-        pause_reason=state.pause_reason,
-        paused_at=state.paused_at,
         new_positions_blocked=opening_block(state, now, settings.ops) or "",
         trading_windows=list(settings.ops.trading_windows),
-        last_tick_at=state.last_tick_at,
-        last_tick_id=state.last_tick_id,
-        last_outcome=state.last_outcome,
-        last_duration_ms=state.last_duration_ms,
-        last_message=state.last_message,
-        last_skipped_at=state.last_skipped_at,
         next_tick_at=_next_tick(state, now),
-        consecutive_errors=state.consecutive_errors,
         max_consecutive_errors=settings.ops.max_consecutive_errors,
-        backoff_until=state.backoff_until if state.backoff_until and state.backoff_until > now else None,
-        backoff_seconds=backoff_seconds(state.consecutive_errors, settings.ops) if state.backoff_until and state.backoff_until > now else 0,
-        initial_equity_usd=state.initial_equity_usd,
+        backoff_until=state.backoff_until if backing_off else None,
+        backoff_seconds=backoff_seconds(state.consecutive_errors, settings.ops) if backing_off else 0,
         equity_usd=state.last_equity_usd,
-        cash_usd=state.cash_usd,
         unrealized_pnl_usd=sum(position.unrealized_pnl_usd for position in positions),
         return_pct=(state.last_equity_usd / state.initial_equity_usd - 1.0) * 100.0,
-        peak_equity_usd=state.peak_equity_usd,
-        max_drawdown_pct=state.max_drawdown_pct,
         sharpe=sharpe_ratio(state.return_stats),
-        fees_paid_usd=state.fees_paid_usd,
-        realized_pnl_usd=state.realized_pnl_usd,
         positions=positions,
         last_decisions=state.last_decisions,
         llm_spend_today_usd=llm_spend_usd(state, day=now.date().isoformat()),
     )
+
+
+# Status fields that are the state's own, under the same name.
+_FROM_STATE = {
+    "mode", "paused", "paused_by", "pause_reason", "paused_at", "last_tick_at", "last_tick_id", "last_outcome",
+    "last_duration_ms", "last_message", "last_skipped_at", "consecutive_errors", "initial_equity_usd", "cash_usd",
+    "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd",
+}
 
 
 def llm_spend_usd(state: BotState, *, day: str) -> float:
