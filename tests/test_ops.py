@@ -214,3 +214,13 @@ def test_exit_fills_notify_as_warnings_and_small_trades_can_be_muted():
     assert events[0].title == "bot paper: BTC stop-loss hit"
     assert events[0].body == "stop-loss hit: closed long BTC 0.01 @ 100000 (fee 0.50 USDT), PnL -42.00 USDT"
     assert events[1].key == "250603T1200:bot-250603T1200-BTC-decision"  # the 10 USD opening was muted
+
+
+def test_max_drawdown_is_the_largest_fall_from_a_peak():
+    from bot.engine import _record_equity
+
+    state = BotState.fresh(mode="paper", initial_equity_usd=1000)
+    for equity in (1100.0, 990.0, 1050.0, 1200.0, 1140.0):
+        _record_equity(state, equity)
+    assert state.peak_equity_usd == 1200.0
+    assert state.max_drawdown_pct == pytest.approx(10.0, abs=1e-12)  # 1100 -> 990; 1200 -> 1140 is only 5 %
