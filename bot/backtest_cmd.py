@@ -146,8 +146,8 @@ class _CostGate:
                 # raised, not returned: the cache must not remember a refusal as an answer;
                 # the engine holds this tick and stop_reason() ends the run after it
                 self._refusal = (
-                    f"--strategy claude: the {calls:,} uncached calls ahead are estimated at up to {cost:.2f} USD, above --max-cost "
-                    f"{self.max_cost_usd:.2f} USD; raise --max-cost, shorten --from/--to, use --decide-every N, or pass --yes"
+                    f"--strategy claude: the {calls:,} uncached calls ahead are estimated at up to {cost:.4f} USD, above --max-cost "
+                    f"{self.max_cost_usd:g} USD; raise --max-cost, shorten --from/--to, use --decide-every N, or pass --yes"
                 )
                 raise ConfigError(self._refusal)
         self._checked = True
@@ -161,7 +161,7 @@ class _CostGate:
         if self._refusal is not None:
             return self._refusal
         if self.max_cost_usd is not None and self.spent_usd > self.max_cost_usd:
-            return f"the LLM spend reached {self.spent_usd:.2f} USD, above --max-cost {self.max_cost_usd:.2f} USD (answers so far are cached: a re-run repeats them for free)"
+            return f"the LLM spend reached {self.spent_usd:.4f} USD, above --max-cost {self.max_cost_usd:g} USD (answers so far are cached: a re-run repeats them for free)"
         return None
 
 

@@ -60,14 +60,14 @@ def _run(cached, gate, end):
 
 def test_an_estimate_above_max_cost_stops_before_the_first_paid_call(tmp_path):
     paid, gate, cached = _guarded(tmp_path, max_cost=1.0, per_call=0.3, calls=11)
-    with pytest.raises(ConfigError, match=r"stopped at 2025-06-02 01:00 UTC \(1 of 11 ticks\): --strategy claude: the 11 uncached calls ahead are estimated at up to 3.30 USD, above --max-cost 1.00 USD"):
+    with pytest.raises(ConfigError, match=r"stopped at 2025-06-02 01:00 UTC \(1 of 11 ticks\): --strategy claude: the 11 uncached calls ahead are estimated at up to 3.3000 USD, above --max-cost 1 USD"):
         _run(cached, gate, START + timedelta(minutes=30))
     assert paid.calls == 0 and len(cached.cache) == 0  # nothing asked, no refusal cached as an answer
 
 
 def test_spend_beyond_max_cost_stops_the_run_and_a_rerun_repeats_the_cached_part_for_free(tmp_path):
     paid, gate, cached = _guarded(tmp_path, max_cost=2.0, per_call=0.1, calls=11)  # estimate 1.10 passes
-    with pytest.raises(ConfigError, match=r"stopped at 2025-06-02 01:12 UTC \(5 of 11 ticks\): the LLM spend reached 2.50 USD, above --max-cost 2.00 USD"):
+    with pytest.raises(ConfigError, match=r"stopped at 2025-06-02 01:12 UTC \(5 of 11 ticks\): the LLM spend reached 2.5000 USD, above --max-cost 2 USD"):
         _run(cached, gate, START + timedelta(minutes=30))
     assert paid.calls == 5 and len(cached.cache) == 5
     again_paid, again_gate, again_cached = _guarded(tmp_path, max_cost=None, per_call=0.1, calls=11)  # --yes
