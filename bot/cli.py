@@ -86,9 +86,10 @@ def tick(
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
     from bot.broker.paper import PaperBroker
     from bot.engine import TickContext, run_tick
-    from bot.state import Journal, StateStore
-    from bot.strategies.rules import RulesStrategy
+    from bot.state import AuditLog, Journal, StateStore
+    from bot.strategies import build_strategies
 
+    strategy, fallback = build_strategies(settings)
     if replay is not None:
         from bot.history import HistoryMarket
 
@@ -118,10 +119,12 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         mode=mode,
         dry_run=dry_run,
         market=market,
-        strategy=RulesStrategy(settings.rules),
+        strategy=strategy,
+        fallback=fallback,
         broker=PaperBroker(settings.paper),
         store=store,
         journal=Journal(var / "journal.jsonl"),
+        audit=AuditLog(var / "llm"),
     )
     return await run_tick(ctx, now)
 
@@ -173,7 +176,9 @@ def status(
         return
     from bot.summary import print_status
 
-    print_status(state, last[0] if last else None)
+    # "today" is the UTC day of the wall clock, or of the simulated clock in replay
+    today = (state.last_tick_at or datetime.now(UTC)) if replay else datetime.now(UTC)
+    print_status(state, last[0] if last else None, today=today.date().isoformat(), budget_usd=settings.llm.max_usd_per_day)
 
 
 def _optional_replay_value(argv: list[str]) -> list[str]:

@@ -18,21 +18,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
 from bot import risk
 from bot.broker import Broker
 from bot.config import Settings
-from bot.errors import BotError, MarketDataError
+from bot.budget import utc_day
+from bot.errors import BotError, LlmUnavailable, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
 from bot.models import Outcome, TickReport
 from bot.portfolio import portfolio_of, sharpe_ratio
 from bot.prompt import build_prompt
 from bot.state import BotState
-from bot.strategies import Strategy
+from bot.strategies import Strategy, Trace
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,10 @@ class Recorder(Protocol):
     def append(self, report: TickReport) -> None: ...
 
 
+class Auditor(Protocol):
+    def write(self, tick_id: str, record: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class TickContext:
     settings: Settings
@@ -56,6 +61,8 @@ class TickContext:
     broker: Broker
     store: Store
     journal: Recorder
+    fallback: Strategy | None = None  # decides instead of `strategy` once the LLM's daily budget is spent
+    audit: Auditor | None = None  # keeps each LLM exchange (prompt, raw answer, decisions)
     clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
 
 
@@ -111,12 +118,23 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         report.prompt_chars = prompt.chars
         lap("prompt")
 
+        strategy = _strategy_for_today(ctx, state, report, now)
+        report.strategy = strategy.name
         try:
-            decisions = await ctx.strategy.decide(features=features, portfolio=portfolio, prompt=prompt)
+            decisions = await strategy.decide(features=features, portfolio=portfolio, prompt=prompt)
+        except LlmUnavailable as exc:  # the LLM gave no usable answer: hold every coin
+            log.error("llm_unavailable", strategy=strategy.name, error=str(exc))
+            decisions = []
+            _degrade(report, f"{strategy.name} unavailable, holding every coin: {exc}")
+            state.llm.last_error = str(exc)
         except Exception as exc:  # any strategy failure means HOLD, never a crash
-            log.error("strategy_failed", strategy=ctx.strategy.name, error=f"{type(exc).__name__}: {exc}")
+            log.error("strategy_failed", strategy=strategy.name, error=f"{type(exc).__name__}: {exc}")
             decisions = []
             _degrade(report, f"strategy failed, holding: {type(exc).__name__}: {exc}")
+        else:
+            if hasattr(strategy, "trace"):
+                state.llm.last_error = ""
+        _account_llm(ctx, state, report, getattr(strategy, "trace", None), now)
         report.decisions = decisions
         lap("decide")
 
@@ -163,6 +181,44 @@ def _degrade(report: TickReport, message: str) -> None:
     if report.outcome is Outcome.OK:
         report.outcome = Outcome.DEGRADED
     report.message = f"{report.message}; {message}" if report.message else message
+
+
+def _note(report: TickReport, message: str) -> None:
+    report.message = f"{report.message}; {message}" if report.message else message
+
+
+def _strategy_for_today(ctx: TickContext, state: BotState, report: TickReport, now: datetime) -> Strategy:
+    """The configured strategy, or the fallback once today's LLM budget is spent (said once a day)."""
+    day, limit = utc_day(now), ctx.settings.llm.max_usd_per_day
+    if ctx.fallback is None or not state.llm.exhausted(day, max_usd=limit):
+        return ctx.strategy
+    if state.llm.budget_notice_day != day:
+        state.llm.budget_notice_day = day
+        spent = state.llm.spent(day).cost_usd
+        notice = (
+            f"LLM budget reached: {spent:.2f} of {limit:.2f} USD (llm.max_usd_per_day) spent on {day}; "
+            f"{ctx.fallback.name} decides until 00:00 UTC"
+        )
+        log.warning("llm_budget_reached", spent_usd=round(spent, 4), max_usd_per_day=limit, fallback=ctx.fallback.name)
+        _note(report, notice)
+    return ctx.fallback
+
+
+def _account_llm(ctx: TickContext, state: BotState, report: TickReport, trace: Trace | None, now: datetime) -> None:
+    """Tokens and dollars into the report and today's spend; the exchange into the audit trail."""
+    if trace is None:
+        return
+    report.usage = trace.usage
+    report.invalid = dict(trace.invalid)
+    for coin, reason in trace.invalid.items():
+        log.warning("decision_invalid", coin=coin, reason=reason)
+    state.llm.add(utc_day(now), trace.usage)
+    if ctx.audit is not None and trace.audit is not None:
+        try:
+            ctx.audit.write(report.tick_id, trace.audit)
+        except OSError as exc:  # losing the audit must not lose the tick
+            log.error("audit_not_written", error=str(exc))
+            _degrade(report, f"LLM audit record not written: {exc}")
 
 
 def _record_equity(state: BotState, equity: float) -> None:

@@ -40,3 +40,8 @@ class MarketDataError(BotError):
     """No usable market data this tick (exchange down, all coins failed)."""
 
     exit_code = ExitCode.FAILED
+
+
+class LlmUnavailable(Exception):
+    """The LLM gave no usable answer this tick (API error, timeout, no tool call, malformed
+    answer). Not a BotError: the tick goes on holding every coin, and is marked degraded."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
+from bot.budget import LlmLedger
 from bot.errors import StateError
 from bot.models import Decision, Outcome, Position, ReturnStats, StrictModel, TickReport
 
@@ -43,6 +44,7 @@ class BotState(StrictModel):
     last_decisions: list[Decision] = Field(default_factory=list)
     fees_paid_usd: float = 0.0
     realized_pnl_usd: float = 0.0
+    llm: LlmLedger = Field(default_factory=LlmLedger)
 
     @classmethod
     def fresh(cls, *, mode: str, initial_equity_usd: float) -> BotState:
@@ -113,6 +115,17 @@ class StateStore:
         if self.path.exists():
             _write_atomic(self.backup, self.path.read_bytes())
         _write_atomic(self.path, state.model_dump_json(indent=1).encode())
+
+
+class AuditLog:
+    """One JSON file per tick under var/llm/: the prompt, the raw answer and the decisions."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def write(self, tick_id: str, record: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.folder / f"{tick_id}.json", json.dumps({"tick_id": tick_id, **record}, indent=1).encode())
 
 
 class Journal:

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.models import Action, TickReport
+from bot.models import Action, TickReport, Usage
 from bot.state import BotState
 
 _console = Console(highlight=False, soft_wrap=True, markup=False)
@@ -31,10 +31,12 @@ def print_tick(report: TickReport) -> None:
         out(f"  skipped {coin}: {error}")
     verdicts = {verdict.coin: verdict for verdict in report.verdicts}
     decided = {decision.coin: decision for decision in report.decisions}
+    decision_of_llm = f"{report.strategy}'s decision"
     for coin in report.coins_loaded:
         decision, verdict = decided.get(coin), verdicts.get(coin)
         if decision is None or decision.action is Action.HOLD:
-            out(f"  {coin:<5} HOLD")
+            refused = f" (refused {decision_of_llm}: {report.invalid[coin]})" if coin in report.invalid else ""
+            out(f"  {coin:<5} HOLD{refused}")
             continue
         line = f"  {coin:<5} {decision.action:<5} conf {decision.confidence:.2f}"
         if decision.stop_loss or decision.take_profit:
@@ -42,6 +44,9 @@ def print_tick(report: TickReport) -> None:
         if verdict:
             line += f" -> {verdict.verdict}: {verdict.reason}"
         out(line)
+    for coin, reason in report.invalid.items():
+        if coin not in report.coins_loaded:
+            out(f"  ignored {decision_of_llm} for {coin}: {reason}")
     for fill in report.fills:
         verb = "closed" if fill.reduce_only else "opened"
         pnl = f" pnl {fill.realized_pnl_usd:+.2f}" if fill.reduce_only else ""
@@ -52,12 +57,21 @@ def print_tick(report: TickReport) -> None:
             f"equity {_money(account.equity_usd)} USDT ({report.return_pct:+.2f}%) · cash {_money(account.cash_usd)} "
             f"· available {_money(account.available_usd)} · positions {len(report.positions)}"
         )
+    if report.usage.calls:
+        out(f"llm {_usage(report.usage)}")
     total_ms = report.duration_ms.get("total", 0.0)
     message = f" · {report.message}" if report.message else ""
     out(f"outcome {report.outcome} · {total_ms:.0f} ms{message}")
 
 
-def print_status(state: BotState, last: dict[str, Any] | None) -> None:
+def _usage(usage: Usage) -> str:
+    return (
+        f"{usage.cost_usd:.4f} USD · {usage.calls} call{'s' if usage.calls != 1 else ''} · tokens in {usage.input_tokens:,} "
+        f"+ cache write {usage.cache_write_tokens:,} + cache read {usage.cache_read_tokens:,} · out {usage.output_tokens:,}"
+    )
+
+
+def print_status(state: BotState, last: dict[str, Any] | None, *, today: str, budget_usd: float) -> None:
     out = _console.print
     when = f"{state.last_tick_at:%Y-%m-%d %H:%M} UTC" if state.last_tick_at else "never"
     out(f"mode {state.mode.upper()} · {state.tick} ticks · last {when} · outcome {state.last_outcome or '-'}")
@@ -70,6 +84,10 @@ def print_status(state: BotState, last: dict[str, Any] | None) -> None:
         f"equity {_money(state.last_equity_usd)} USDT ({ret:+.2f}%) · cash {_money(state.cash_usd)} "
         f"· peak {_money(state.peak_equity_usd)} · fees {_money(state.fees_paid_usd)}"
     )
+    spent = state.llm.spent(today)
+    out(f"LLM spend today ({today} UTC): {spent.cost_usd:.4f} of {budget_usd:.2f} USD budget · {spent.calls} calls")
+    if state.llm.last_error:
+        out(f"LLM: {state.llm.last_error}")
     if state.positions:
         table = Table("coin", "side", "amount", "entry", "lev", "SL", "TP", "opened", title="open positions")
         for position in state.positions.values():
