@@ -89,6 +89,7 @@ class ClaudeStrategy:
             "user": prompt.user,
         }
         self.trace = Trace(audit=audit)
+        audit = self.trace.audit  # pydantic copied it: fill in the copy the engine will read
         try:
             message = await self._call(request)
             usage = message.usage
@@ -146,7 +147,7 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
     """One line per failure kind, saying what to do about it."""
     import anthropic
 
-    retried = f"after {llm.retries} retries" if llm.retries else "(llm.retries = 0)"
+    retried = f"after {llm.retries} {'retry' if llm.retries == 1 else 'retries'}" if llm.retries else "(no retries: llm.retries = 0)"
     if isinstance(exc, anthropic.AuthenticationError):
         return "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
     if isinstance(exc, anthropic.PermissionDeniedError):
