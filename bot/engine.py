@@ -196,7 +196,7 @@ def _strategy_for_today(ctx: TickContext, state: BotState, report: TickReport, n
         state.llm.budget_notice_day = day
         spent = state.llm.spent(day).cost_usd
         notice = (
-            f"LLM budget reached: {spent:.2f} of {limit:.2f} USD (llm.max_usd_per_day) spent on {day}; "
+            f"LLM budget reached: {spent:.4f} USD spent on {day}, llm.max_usd_per_day = {limit:g}; "
             f"{ctx.fallback.name} decides until 00:00 UTC"
         )
         log.warning("llm_budget_reached", spent_usd=round(spent, 4), max_usd_per_day=limit, fallback=ctx.fallback.name)
