@@ -102,7 +102,7 @@ def _account_block(portfolio: Portfolio, *, fee_rate: float) -> str:
         price = portfolio.prices.get(coin, position.entry_price)
         liquidation = getattr(position, "liquidation_price", None)  # known once the broker tracks it
         lines.append(
-            f"{coin} {position.side} {_num(position.amount)} @ {_num(position.entry_price)} x{position.leverage:g} "
+            f"{coin} {position.side} {position.amount:g} @ {_num(position.entry_price)} x{position.leverage:g} "
             f"| mark {_num(price)} | PnL net of fees {_net_pnl_usd(position, price=price, fee_rate=fee_rate):+.2f} USDT "
             + (f"| liquidation {_num(liquidation)} " if liquidation else "")
             + f"| SL {_num(position.stop_loss)} TP {_num(position.take_profit)} | invalidation: {position.invalidation or 'n/a'}"
