@@ -118,7 +118,7 @@ class LlmSettings(Section):
     timeout_s: float = Field(40.0, gt=0, le=150, description="per HTTP request")
     retries: int = Field(2, ge=0, le=5, description="the SDK's own retries on 408/409/429/5xx/overloaded and connection errors")
     deadline_s: float = Field(90.0, gt=0, le=150, description="the whole LLM step, retries included; then HOLD")
-    max_usd_per_day: float = Field(5.0, ge=0, description="daily budget (UTC day); reached: `llm.fallback` decides until midnight")
+    max_usd_per_day: float = Field(10.0, ge=0, description="daily budget (UTC day); reached: `llm.fallback` decides until midnight")
     fallback: Literal["rules", "hold"] = Field("rules", description="who decides once the daily budget is spent")
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model")
 

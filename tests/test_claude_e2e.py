@@ -62,7 +62,7 @@ def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
     assert audit["user"] == fake_anthropic.requests[0].body["messages"][0]["content"]
 
     status = run_bot("status", "--replay", cwd=project)
-    assert "LLM spend today (2025-06-02 UTC): 0.0066 of 5.00 USD budget · 1 calls" in status.stdout
+    assert "LLM spend today (2025-06-02 UTC): 0.0066 of 10.00 USD budget · 1 calls" in status.stdout
 
     # the next tick shows the position to Claude with its net PnL and exit plan
     fake_anthropic.script(tool_call({"decisions": []}, usage=USAGE))

@@ -100,17 +100,17 @@ def test_the_default_reply_holds_every_coin_of_the_prompt(fake_anthropic):
     assert {entry["action"] for entry in message.content[0].input["decisions"]} == {"HOLD"}
 
 
-def test_the_prefix_is_written_to_the_cache_once_then_read(fake_anthropic):
-    first, second = _create(fake_anthropic), _create(fake_anthropic)
+def test_the_prefix_is_written_to_the_cache_once_then_read():
+    with FakeAnthropic(cache_min_tokens=0) as fake:
+        first, second = _create(fake), _create(fake)
     prefix_tokens = -(-len(json.dumps(TOOLS) + "S" * 400) // 4)  # 4 characters per token, rounded up
     assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (prefix_tokens, 0)
     assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (0, prefix_tokens)
     assert first.usage.input_tokens == second.usage.input_tokens  # the user turn only
 
 
-def test_a_prefix_below_the_minimum_is_not_cached():
-    with FakeAnthropic(cache_min_tokens=1024) as fake:
-        usage = _create(fake).usage
+def test_a_prefix_below_the_minimum_is_not_cached(fake_anthropic):
+    usage = _create(fake_anthropic).usage  # the default minimum, 1,024 tokens, is more than this prefix
     assert usage.cache_creation_input_tokens == 0 and usage.cache_read_input_tokens == 0
     assert usage.input_tokens > 100  # the prefix is billed as plain input
 

@@ -11,7 +11,8 @@ so tests can assert the model, tool schema, forced tool choice and cache_control
 Usage numbers: a scripted reply may carry exact ``usage``; otherwise they are estimated
 at 4 characters per token (the fake has no tokenizer) and prompt caching is simulated:
 the first request with a ``cache_control`` block writes the prefix (tools + system) to
-the cache, a later identical prefix reads it, provided it reaches ``cache_min_tokens``.
+the cache, a later identical prefix reads it, provided it reaches ``cache_min_tokens``
+(below it the API caches nothing and bills the prefix as plain input).
 
 Run it by hand: ``python -m tests.fakes.anthropic --port 8766``.
 """
@@ -99,7 +100,7 @@ class Recorded:
 class FakeAnthropic:
     hang_seconds: float = 30.0
     latency_ms: float = 0.0
-    cache_min_tokens: int = 0
+    cache_min_tokens: int = 1024  # the documented minimum cacheable prefix of claude-sonnet-4-6
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
