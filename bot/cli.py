@@ -6,7 +6,7 @@ or configuration error, 3 tick failed, 4 tick degraded, 5 state file unreadable.
 
 from __future__ import annotations
 
-import asyncio
+import gc
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -73,6 +73,8 @@ def tick(
         console_level=settings.log.console_level,
         secrets=settings.secrets(),
     )
+    import asyncio
+
     report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
     from bot.summary import print_tick
 
@@ -109,7 +111,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
             )
         from bot.market import CcxtMarket
 
-        market = CcxtMarket(settings)
+        market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
         var = settings.var_dir
         store = StateStore(var / "state.json")
         now = datetime.now(UTC)
@@ -195,6 +197,11 @@ def _optional_replay_value(argv: list[str]) -> list[str]:
 
 def main() -> None:
     """Entry point: every error a user can cause ends in one line and an exit code."""
+    # A command is a short-lived process whose imports (ccxt alone defines thousands of
+    # classes) set off one full garbage collection after another: ~0.3 s of a 1.5 s tick,
+    # for cycles no one frees before exit anyway (peak RSS +1 MB). A long-running command
+    # (a backtest) turns the collector back on once its imports are done.
+    gc.disable()
     try:
         # standalone mode: the parser reports usage errors itself (exit 2) and Exit
         # becomes SystemExit; everything else reaches the handlers below.

@@ -8,6 +8,7 @@ the bot from any working directory.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
 
@@ -34,6 +35,7 @@ class ExchangeSettings(Section):
     sandbox: bool = Field(False, description="use ccxt's testnet URLs")
     timeout_ms: int = Field(8_000, gt=0, le=60_000, description="per-request timeout")
     retries: int = Field(2, ge=0, le=5, description="extra attempts on transient errors (network, rate limit)")
+    markets_ttl_minutes: int = Field(60, ge=0, le=7 * 24 * 60, description="reuse the market list cached in var/cache for this long; 0 = never cache")
 
     @field_validator("api_url")
     @classmethod
@@ -112,7 +114,9 @@ DEFAULT_PRICES = {
 class LlmSettings(Section):
     """Claude as the strategy: the model, its limits, the daily budget and the price table."""
 
-    model: str = Field("claude-sonnet-4-6", description="Anthropic model id; must have a price in `llm.prices`")
+    model: str = Field(
+        "claude-sonnet-4-6", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", description="Anthropic model id; must have a price in `llm.prices`"
+    )
     base_url: str | None = Field(None, description="Messages API host (proxy, local fake); default: ANTHROPIC_BASE_URL or Anthropic's")
     max_tokens: int = Field(2048, ge=256, le=16_000, description="cap on the answer's tokens")
     timeout_s: float = Field(40.0, gt=0, le=150, description="per HTTP request")
@@ -136,7 +140,7 @@ class LlmSettings(Section):
     def _model_has_a_price(self) -> LlmSettings:
         if self.model not in self.prices:
             raise ValueError(
-                f"model {self.model!r} has no price: add [llm.prices.\"{self.model}\"] to config.toml"
+                f"model {self.model!r} has no price: add [llm.prices.{json.dumps(self.model)}] to config.toml"
                 f"{did_you_mean(self.model, list(self.prices))}"
             )
         if self.deadline_s < self.timeout_s:
@@ -223,6 +227,11 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
         return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
+    except SettingsError as exc:  # a BOT_* variable or .env entry pydantic-settings cannot parse
+        raise ConfigError(
+            f"{exc} (environment or {base_dir / '.env'}); a list or table in a BOT_* variable must be JSON, "
+            """e.g. BOT_TRADING__COINS='["BTC","ETH"]'"""
+        ) from None
 
 
 def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:

@@ -99,3 +99,10 @@ def test_the_shipped_config_toml_holds_the_defaults(monkeypatch):
     shipped = load_settings(ROOT / "config.toml")
     defaults = Settings(base_dir=ROOT)
     assert shipped.model_dump(exclude={"base_dir"}) == defaults.model_dump(exclude={"base_dir"})
+
+
+def test_an_unparsable_list_in_the_environment_is_one_clear_line(tmp_path, monkeypatch):
+    # Found by tests/test_config_fuzz.py: pydantic-settings' SettingsError used to escape.
+    monkeypatch.setenv("BOT_TRADING__COINS", "BTC:ETH")
+    with pytest.raises(ConfigError, match=r"""field "trading" .* must be JSON, e\.g\. BOT_TRADING__COINS='\["BTC","ETH"\]'"""):
+        _load(tmp_path, "")
