@@ -27,8 +27,9 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes._local import LocalServer, QuietHandler
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -97,7 +98,7 @@ class Recorded:
 
 
 @dataclass
-class FakeAnthropic:
+class FakeAnthropic(LocalServer):
     hang_seconds: float = 30.0
     latency_ms: float = 0.0
     cache_min_tokens: int = 1024  # the documented minimum cacheable prefix of claude-sonnet-4-6
@@ -107,33 +108,11 @@ class FakeAnthropic:
         self._script: list[Reply] = []
         self._cached: set[str] = set()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self._ids = 0
 
     # -- control ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self, port: int = 0) -> FakeAnthropic:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = _Server(("127.0.0.1", port), handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _handler(self) -> type[QuietHandler]:
+        return _Handler
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests with ``replies``, in order; then the default again."""
@@ -217,17 +196,8 @@ def _hold_everything(body: dict[str, Any]) -> dict[str, Any]:
     return {"decisions": [{"coin": coin, "action": "HOLD", "confidence": 0.5, "reasoning": "no edge after costs"} for coin in coins]}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     fake: FakeAnthropic
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:  # quiet: tests read fake.requests instead
-        pass
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         fake = self.fake
@@ -250,20 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, text, headers = fake.answer(body, reply)
-        self._send(status, text, headers)
+        self._send(status, text, headers=headers)
 
-    def _send(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
-        payload = text.encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout): nothing to answer
 
 
 def main() -> None:
@@ -273,10 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     fake = FakeAnthropic(latency_ms=args.latency_ms).start(args.port)
     print(f"fake anthropic at {fake.url} ; Ctrl-C stops", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    fake.serve_until_interrupted()
 
 
 if __name__ == "__main__":
