@@ -5,7 +5,9 @@ backtest call it with different parts plugged into ``TickContext``; nothing unde
 reads the wall clock: ``now`` is handed in.
 
 Error policy: no market data -> the tick fails and nothing trades; a coin that failed
-to load is skipped; a strategy failure means HOLD for everyone; a broker failure is
+to load is skipped; a strategy failure (for Claude: any failure to get a usable answer)
+means HOLD for everyone; once the LLM's daily budget is spent, ``fallback`` decides
+until the UTC day ends (said once); a broker failure is
 logged and the tick goes on with whatever the broker booked; a bug in any stage is a
 failed tick, not a crash. Every tick, failed or not, is saved to state and appended to
 the journal; an error the user must fix (config, state file) is raised instead and
@@ -180,7 +182,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
 def _degrade(report: TickReport, message: str) -> None:
     if report.outcome is Outcome.OK:
         report.outcome = Outcome.DEGRADED
-    report.message = f"{report.message}; {message}" if report.message else message
+    _note(report, message)
 
 
 def _note(report: TickReport, message: str) -> None:
