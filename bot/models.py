@@ -135,8 +135,8 @@ class Decision(StrictModel):
     confidence: float = Field(ge=0.0, le=1.0, description="0..1")
     size_pct: float = Field(default=0.0, ge=0.0, le=100.0, description="% of available balance used as margin")
     leverage: float = Field(default=1.0, ge=1.0, le=125.0, description="x")
-    stop_loss: float | None = Field(default=None, gt=0.0, description="price; required for BUY/SELL")
-    take_profit: float | None = Field(default=None, gt=0.0, description="price; required for BUY/SELL")
+    stop_loss: float | None = Field(default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL")
+    take_profit: float | None = Field(default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL")
     invalidation: str = Field(default="", description="the condition that voids this trade's thesis")
     reasoning: str = Field(default="", description="one short sentence")
 

@@ -4,6 +4,7 @@ and the real SDK against the fake Messages API (request shape, every failure kin
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import time
 from datetime import UTC, datetime
@@ -65,6 +66,7 @@ def _buy(**changes):
         (_buy(action="LONG"), "`action`: Input should be 'BUY', 'SELL', 'CLOSE' or 'HOLD' (got 'LONG')"),
         (_buy(stop_loss=-5), "`stop_loss`: Input should be greater than 0 (got -5)"),
         (_buy(stop_loss=None), "BUY without a stop_loss and a take_profit"),
+        (_buy(take_profit=float("inf")), "`take_profit`: Input should be a finite number (got inf)"),
         (_buy(size_pct=0), "BUY with size_pct 0"),
         (_buy(notes="yolo"), "`notes`: Extra inputs are not permitted (got 'yolo')"),
         ({"coin": "BTC", "action": "CLOSE", "confidence": 0.9}, "CLOSE without an open position"),
@@ -254,3 +256,50 @@ def test_the_deadline_bounds_the_whole_step_retries_included(fake_anthropic, tic
     assert str(caught.value) == "no answer from Claude within llm.deadline_s = 1 s (retries included)"
     assert 1.0 <= elapsed < 1.5
     assert len(fake_anthropic.requests) == 2  # 0.4 s + ~0.5 s backoff + the second attempt cut short
+
+
+# -- whatever Claude answers, nothing unchecked gets through ------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_entry = st.fixed_dictionaries(
+    {"coin": st.sampled_from(["BTC", "eth", "PEPE", "", 7]), "action": st.sampled_from(["BUY", "SELL", "CLOSE", "HOLD", "LONG", None])},
+    optional={
+        "confidence": st.floats(-1, 2) | st.text(max_size=3),
+        "size_pct": st.floats(-5, 120) | st.just(float("nan")),
+        "leverage": st.floats(0, 200) | st.sampled_from([float("nan"), float("inf")]),
+        "stop_loss": st.none() | st.floats(-10, 200_000) | st.sampled_from([float("nan"), float("inf")]),
+        "take_profit": st.none() | st.floats(-10, 200_000) | st.sampled_from([float("nan"), float("inf")]),
+        "reasoning": st.text(max_size=5),
+        "extra": _json,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answer=st.one_of(_json, st.fixed_dictionaries({"decisions": st.lists(st.one_of(_entry, _json), max_size=5)})))
+def test_any_answer_is_either_refused_whole_or_yields_only_checked_decisions(tick, answer):
+    features, portfolio = tick
+    try:
+        decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+    except LlmUnavailable as exc:
+        assert "\n" not in str(exc)
+        return
+    assert len({d.coin for d in decisions}) == len(decisions)  # one decision per coin at most
+    for decision in decisions:
+        price = features[decision.coin].price
+        if decision.action is Action.BUY:
+            assert decision.stop_loss < price < decision.take_profit and 1 <= decision.leverage <= 10 and decision.size_pct > 0
+        elif decision.action is Action.SELL:
+            assert decision.take_profit < price < decision.stop_loss and 1 <= decision.leverage <= 10 and decision.size_pct > 0
+        elif decision.action is Action.CLOSE:
+            assert decision.coin in portfolio.positions
+        assert 0 <= decision.confidence <= 1
+        assert all(math.isfinite(value) for value in (decision.stop_loss or 1, decision.take_profit or 1, decision.leverage, decision.size_pct))
+    assert all(coin not in invalid for coin in (d.coin for d in decisions if d.action is not Action.HOLD))
