@@ -135,8 +135,8 @@ def main() -> None:
         label = "6 open positions" if positions else "no positions"
         print(f"Prompt for 6 coins, {label}: system {len(prompt.system):,} + tool definition {len(tools):,} + user {user_chars:,} "
               f"= {prefix_chars + user_chars:,} characters; representative answer {out_chars:,} characters")
-        print(f"| estimate | cached prefix (tools+system) | user | total input | output | $/tick no cache | $/tick cache hit "
-              f"| $/day no cache | $/day cache hits |\n|---|---|---|---|---|---|---|---|---|")
+        print("| estimate | cached prefix (tools+system) | user | total input | output | $/tick no cache | $/tick cache hit "
+              "| $/day no cache | $/day cache hits |\n|---|---|---|---|---|---|---|---|---|")
         for ratio in (4, 3):
             prefix, user, out = (math.ceil(chars / ratio) for chars in (prefix_chars, user_chars, out_chars))
             miss = ((prefix + user) * price.input_usd_per_mtok + out * price.output_usd_per_mtok) / 1e6

@@ -31,6 +31,15 @@ def fake_exchange():
 
 
 @pytest.fixture
+def live_fake():
+    """A fake exchange whose data clock follows the wall clock, so `bot tick` sees a current market."""
+    from tests.fakes.exchange import FakeExchange
+
+    with FakeExchange(data_dir(), now=NOW, follow_wall_clock=True) as fake:
+        yield fake
+
+
+@pytest.fixture
 def fake_anthropic():
     from tests.fakes.anthropic import FakeAnthropic
 

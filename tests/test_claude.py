@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.budget import LlmLedger, priced
 from bot.config import LlmSettings, Settings
@@ -259,9 +261,6 @@ def test_the_deadline_bounds_the_whole_step_retries_included(fake_anthropic, tic
 
 
 # -- whatever Claude answers, nothing unchecked gets through ------------------------------------
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),

@@ -147,3 +147,18 @@ def test_no_key_runs_the_rules_and_claude_without_a_key_is_a_config_error(projec
     )
     rules = run_bot("tick", "--dry-run", "--replay", cwd=project, env=_env(fake_anthropic.url, BOT_STRATEGY__NAME="rules"))
     assert rules.returncode == 0 and " · strategy rules · " in rules.stdout and fake_anthropic.requests == []
+
+
+def test_a_live_dry_run_tick_trades_claudes_decision(project, live_fake, fake_anthropic):
+    # live market from the fake exchange; wide exit levels are valid whatever BTC's price is then
+    answer = {"decisions": [{"coin": "BTC", "action": "BUY", "confidence": 0.9, "size_pct": 5, "leverage": 2, "stop_loss": 1,
+                             "take_profit": 10_000_000, "reasoning": "scripted"}]}
+    fake_anthropic.script(tool_call(answer))
+    env = {"BOT_EXCHANGE__API_URL": live_fake.url, "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    result = run_bot("tick", "--dry-run", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("PAPER (dry-run) tick 1 · ") and " · strategy claude · " in result.stdout.splitlines()[0]
+    record = json.loads((project / "var" / "journal.jsonl").read_text().splitlines()[-1])
+    assert [(fill["coin"], fill["side"]) for fill in record["fills"]] == [("BTC", "long")]
+    assert record["usage"]["calls"] == 1 and record["usage"]["cost_usd"] > 0
+    assert (project / "var" / "llm" / f"{record['tick_id']}.json").exists()

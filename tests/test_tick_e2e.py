@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
@@ -16,15 +16,6 @@ from bot.portfolio import portfolio_of
 from bot.prompt import build_prompt
 from bot.strategies.rules import RulesStrategy
 from tests.conftest import data_dir, run_bot
-
-
-@pytest.fixture
-def live_fake():
-    """A fake exchange whose data clock follows the wall clock, so `bot tick` sees a current market."""
-    from tests.fakes.exchange import FakeExchange
-
-    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), follow_wall_clock=True) as fake:
-        yield fake
 
 
 def _expected_decisions(data_time: datetime) -> dict[str, str]:
