@@ -12,7 +12,6 @@ spend beyond ``--max-cost`` stops it too (the answers so far stay cached).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Callable
@@ -166,20 +165,21 @@ class _CostGate:
 
 
 def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMarket, start: datetime, calls: int, notify: Callable[[str], None]):
-    if importlib.util.find_spec("bot.strategies.claude") is None:
-        raise ConfigError("--strategy claude: the Claude strategy is not part of this version yet; use --strategy rules")
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
     if not key:
         raise ConfigError("--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)")
     from bot.strategies.cache import CachedStrategy, DecisionCache
-    from bot.strategies.claude import ClaudeStrategy
+    from bot.strategies.claude import ClaudeStrategy, tool_schema
 
     llm = settings.llm
     per_call = _per_call_cost(settings, market, start=start)
     max_cost = None if request.yes else (request.max_cost_usd if request.max_cost_usd is not None else settings.backtest.max_cost_usd)
     notify(f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all")
     claude = ClaudeStrategy(llm, max_leverage=settings.risk.max_leverage, api_key=key)
-    identity = json.dumps({"model": llm.model, "max_tokens": llm.max_tokens, "temperature": llm.temperature}, sort_keys=True)
+    # what shapes an answer besides the prompt: the model, its limits, the tool it must call
+    identity = json.dumps(
+        {"model": llm.model, "max_tokens": llm.max_tokens, "max_leverage": settings.risk.max_leverage, "tool": tool_schema()}, sort_keys=True
+    )
     cached: CachedStrategy | None = None
     gate = _CostGate(claude, estimate=lambda n: n * per_call, remaining=lambda: calls - cached.hits - cached.misses, max_cost_usd=max_cost)
     cached = CachedStrategy(gate, cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"), identity=identity)

@@ -112,8 +112,10 @@ def _skip_if_backing_off(settings: Any, *, dry_run: bool):
 
 
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
-    from bot.state import Journal, StateStore
+    from bot.state import AuditLog, Journal, StateStore
+    from bot.strategies import build_strategies
 
+    strategy, fallback = build_strategies(settings)
     if replay is not None:
         from bot.history import HistoryMarket
 
@@ -141,18 +143,19 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     from bot.broker.paper import PaperBroker
     from bot.engine import TickContext, run_tick
     from bot.notify import notifier_for
-    from bot.strategies.rules import RulesStrategy
 
     ctx = TickContext(
         settings=settings,
         mode=mode,
         dry_run=dry_run,
         market=market,
-        strategy=RulesStrategy(settings.rules),
+        strategy=strategy,
+        fallback=fallback,
         broker=PaperBroker(settings.paper),
         store=store,
         journal=Journal(var / "journal.jsonl"),
         notifier=notifier_for(settings) if settings.notify.urls else None,
+        audit=AuditLog(var / "llm"),
     )
     return await run_tick(ctx, now)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
+from bot.budget import LlmLedger
 from bot.errors import LockedError, StateError
 from bot.models import Decision, Outcome, Position, ReturnStats, StrictModel, TickReport
 
@@ -68,6 +69,7 @@ class BotState(StrictModel):
     last_decisions: list[Decision] = Field(default_factory=list)
     fees_paid_usd: float = 0.0
     realized_pnl_usd: float = 0.0
+    llm: LlmLedger = Field(default_factory=LlmLedger)
 
     @property
     def last_run_at(self) -> datetime | None:
@@ -222,6 +224,17 @@ class TickLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+class AuditLog:
+    """One JSON file per tick under var/llm/: the prompt, the raw answer and the decisions."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def write(self, tick_id: str, record: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.folder / f"{tick_id}.json", json.dumps({"tick_id": tick_id, **record}, indent=1).encode())
 
 
 class Journal:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
@@ -14,6 +13,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.history import HistoryMarket
 from bot.models import Usage
+from bot.strategies import Trace
 from bot.strategies.cache import CachedStrategy, DecisionCache
 from tests.test_backtest import START
 
@@ -41,7 +41,7 @@ class Paid:
 
     async def decide(self, *, features, portfolio, prompt):
         self.calls += 1
-        self.trace = SimpleNamespace(usage=Usage(cost_usd=0.5), invalid={})
+        self.trace = Trace(usage=Usage(calls=1, cost_usd=0.5))
         return []
 
 

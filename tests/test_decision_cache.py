@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import timedelta
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from bot.config import Settings
 from bot.history import HistoryMarket
 from bot.models import Action, Decision, Usage
 from bot.prompt import Prompt
+from bot.strategies import Trace
 from bot.strategies.cache import CachedStrategy, DecisionCache, cache_key
 from tests.test_backtest import START
 
@@ -31,7 +31,7 @@ class Moody:
 
     async def decide(self, *, features, portfolio, prompt):
         self.calls += 1
-        self.trace = SimpleNamespace(usage=Usage(input_tokens=1000, output_tokens=100, cost_usd=0.0045), invalid={"XRP": "stop on the wrong side"})
+        self.trace = Trace(usage=Usage(calls=1, input_tokens=1000, output_tokens=100, cost_usd=0.0045), invalid={"XRP": "stop on the wrong side"})
         decisions = []
         for coin, f in features.items():
             if coin in portfolio.positions:
@@ -106,7 +106,9 @@ def test_a_cached_rerun_of_a_backtest_asks_nothing_and_reproduces_it_exactly(tmp
 
     first, first_result = run(seed=1)
     assert first.misses == 121 and first.hits == 0 and first_result.trades
+    assert first_result.llm_cost_usd == pytest.approx(121 * 0.0045)
     second, second_result = run(seed=99)  # the inner strategy would now answer differently
     assert second.inner.calls == 0 and second.hits == 121
+    assert second_result.llm_cost_usd == 0.0
     np.testing.assert_array_equal(second_result.equity_usd, first_result.equity_usd)
     assert second_result.trades == first_result.trades

@@ -22,7 +22,7 @@ from typing import Any
 from bot.errors import ConfigError
 from bot.models import CoinFeatures, Decision, Portfolio
 from bot.prompt import Prompt
-from bot.strategies import Strategy
+from bot.strategies import Strategy, Trace
 
 
 class DecisionCache:
@@ -70,7 +70,7 @@ class CachedStrategy:
         self.name = inner.name
         self.hits = self.misses = 0
         self.saved_usd = 0.0  # what the cached answers cost when they were first asked
-        self.trace: Any = None
+        self.trace: Trace | None = None
 
     async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
         key = cache_key(self.identity, prompt)
@@ -95,10 +95,6 @@ class CachedStrategy:
         return decisions
 
 
-def _free_trace(answer: dict[str, Any]) -> Any:
+def _free_trace(answer: dict[str, Any]) -> Trace:
     """What a cache hit reports to the engine: no usage, the refused entries as first answered."""
-    try:
-        from bot.strategies import Trace  # type: ignore[attr-defined]  # the LLM strategies' report
-    except ImportError:
-        return None
     return Trace(invalid=answer.get("invalid", {}))
