@@ -3,10 +3,11 @@
 1. The rules strategy over all six coins x the full 3m span of ../shared/data: wall time
    in-process (CSV load, indicator precomputation and the tick loop; fresh market each
    run) and as a whole `bot backtest --json` process.
-2. The per-tick cost of decisions served from the decision cache, as a Claude re-run
-   has them: a first run fills the cache (its inner strategy is the rules, so it needs
-   no server), the timed run answers every tick from it (prompt built, hashed, looked up,
-   decisions validated); the overhead is its per-tick time minus the rules run's.
+2. The per-tick cost of Claude decisions served from the decision cache: over the first
+   1,000 ticks, a first run asks the fake Anthropic server (tests/fakes/anthropic.py) through
+   the real SDK and fills the cache; the timed re-runs answer every tick from it (prompt
+   built, hashed, looked up, decisions validated, no request); the overhead is their
+   per-tick time minus the rules' over the same ticks.
 3. Bars per second against backtesting.py on the same data and rule (EMA20/EMA50 long/flat,
    bench/crosscheck.py): ours over six coins in one run (6 bars per tick), theirs one
    backtest per coin; and both on BTC alone.
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from crosscheck import quiet, run_ours, run_theirs  # noqa: E402
 
 COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
+CLAUDE_TICKS = 1_000
 
 
 def _data() -> Path:
@@ -89,21 +91,28 @@ def _ema_six(data: Path) -> tuple[float, int]:
     return time.perf_counter() - started, len(result.times_ms) * len(COINS)
 
 
-def _cached_run(data: Path, cache_file: Path) -> tuple[float, int, int]:
-    """(seconds, ticks, cache hits) of a backtest whose decisions come from the cache."""
-    from bot.backtest import run_backtest, span_of
+def _claude_span(data: Path, cache_file: Path, *, fake_url: str | None, ticks: int) -> tuple[float, int, int, int]:
+    """(seconds, ticks, cache hits, cache misses) of a Claude backtest over the first ``ticks``
+    ticks; ``fake_url`` None runs the rules over the same span instead."""
+    from bot.backtest import TICK, run_backtest, span_of
     from bot.config import Settings
     from bot.history import HistoryMarket
     from bot.strategies.cache import CachedStrategy, DecisionCache
+    from bot.strategies.claude import ClaudeStrategy
     from bot.strategies.rules import RulesStrategy
 
-    settings = Settings()
-    strategy = CachedStrategy(RulesStrategy(settings.rules), cache=DecisionCache(cache_file), identity="bench")
+    settings = Settings(llm={"base_url": fake_url} if fake_url else {})
+    if fake_url:
+        claude = ClaudeStrategy(settings.llm, max_leverage=settings.risk.max_leverage, api_key="bench-key")
+        strategy = CachedStrategy(claude, cache=DecisionCache(cache_file), identity="bench")
+    else:
+        strategy = RulesStrategy(settings.rules)
     started = time.perf_counter()
     market = HistoryMarket(data)
-    start, end = span_of(market, COINS, start=None, end=None)
-    result = asyncio.run(run_backtest(settings, market=market, strategy=strategy, start=start, end=end))
-    return time.perf_counter() - started, len(result.times_ms), strategy.hits
+    start, _ = span_of(market, COINS, start=None, end=None)
+    result = asyncio.run(run_backtest(settings, market=market, strategy=strategy, start=start, end=start + TICK * (ticks - 1)))
+    seconds = time.perf_counter() - started
+    return seconds, len(result.times_ms), getattr(strategy, "hits", 0), getattr(strategy, "misses", 0)
 
 
 def _row(name: str, values: list[float], unit: str = "s") -> str:
@@ -117,13 +126,18 @@ def main() -> None:
     quiet()
     data = _data()
     in_process, process, ema_ours, ema_theirs, btc_ours, btc_theirs = [], [], [], [], [], []
-    ticks, report, cached = 0, {}, []
-    with tempfile.TemporaryDirectory() as folder:
-        _cached_run(data, Path(folder) / "decisions.sqlite")  # fills the cache
+    ticks, report, cached, rules_span = 0, {}, [], []
+    from tests.fakes.anthropic import FakeAnthropic
+
+    with tempfile.TemporaryDirectory() as folder, FakeAnthropic() as fake:
+        cache_file = Path(folder) / "decisions.sqlite"
+        _, _, _, misses = _claude_span(data, cache_file, fake_url=fake.url, ticks=CLAUDE_TICKS)  # fills the cache
+        assert misses == CLAUDE_TICKS and len(fake.requests) == CLAUDE_TICKS
         for _ in range(args.runs):
-            seconds, cached_ticks, hits = _cached_run(data, Path(folder) / "decisions.sqlite")
-            assert hits == cached_ticks, "every decision should come from the cache"
+            seconds, _, hits, misses = _claude_span(data, cache_file, fake_url=fake.url, ticks=CLAUDE_TICKS)
+            assert (hits, misses) == (CLAUDE_TICKS, 0) and len(fake.requests) == CLAUDE_TICKS, "every decision should come from the cache"
             cached.append(seconds)
+            rules_span.append(_claude_span(data, cache_file, fake_url=None, ticks=CLAUDE_TICKS)[0])
     for _ in range(args.runs):
         seconds, ticks, report = _rules_in_process(data)
         in_process.append(seconds)
@@ -148,9 +162,10 @@ def main() -> None:
     print(_row("rules backtest in-process (load + precompute + loop)", in_process))
     print(_row("whole `bot backtest --json` process", process))
     print(_row("per tick, in-process", [s / ticks * 1000 for s in in_process], "ms"))
-    print(_row("per tick, every decision from the cache", [s / ticks * 1000 for s in cached], "ms"))
-    overhead = [(c - r) / ticks * 1000 for c, r in zip(sorted(cached), sorted(in_process), strict=True)]
-    print(_row("cache overhead per tick (cached minus rules)", overhead, "ms"))
+    print(_row(f"Claude from the cache, per tick ({CLAUDE_TICKS:,} ticks)", [s / CLAUDE_TICKS * 1000 for s in cached], "ms"))
+    print(_row(f"rules, per tick (same {CLAUDE_TICKS:,} ticks)", [s / CLAUDE_TICKS * 1000 for s in rules_span], "ms"))
+    overhead = [(c - r) / CLAUDE_TICKS * 1000 for c, r in zip(sorted(cached), sorted(rules_span), strict=True)]
+    print(_row("Claude-from-cache overhead per tick (minus the rules)", overhead, "ms"))
     print("| | ours | backtesting.py | ours / theirs |\n|---|---|---|---|")
     print(f"| EMA cross, 6 coins, bars/s (best of runs) | {max(ema_ours):,.0f} | {max(ema_theirs):,.0f} | {max(ema_ours) / max(ema_theirs):.2f} |")
     print(f"| EMA cross, BTC only, bars/s (best of runs) | {max(btc_ours):,.0f} | {max(btc_theirs):,.0f} | {max(btc_ours) / max(btc_theirs):.2f} |")
