@@ -51,6 +51,9 @@ class ScriptedStrategy:
 
 
 class BrokenBroker:
+    async def settle(self, *, book, snapshot, now):
+        return []
+
     async def execute(self, plans, *, book, prices, now):
         raise RuntimeError("exchange said no")
 
@@ -68,7 +71,7 @@ def _run(ctx, minutes=0):
 
 
 def _buy(coin="BTC"):
-    return Decision(coin=coin, action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=90_000, take_profit=120_000)
+    return Decision(coin=coin, action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000)  # BTC ~105,200: reward:risk 1.9
 
 
 def test_a_timeline_open_hold_close():
