@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
 
@@ -35,6 +35,7 @@ class ExchangeSettings(Section):
     sandbox: bool = Field(False, description="use ccxt's testnet URLs")
     timeout_ms: int = Field(8_000, gt=0, le=60_000, description="per-request timeout")
     retries: int = Field(2, ge=0, le=5, description="extra attempts on transient errors (network, rate limit)")
+    markets_ttl_minutes: int = Field(60, ge=0, le=7 * 24 * 60, description="reuse the market list cached in var/cache for this long; 0 = never cache")
 
     @field_validator("api_url")
     @classmethod
@@ -120,6 +121,65 @@ class LogSettings(Section):
     console_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 
+_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WINDOW = re.compile(r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))? (?P<start>\d{1,2})(?::00)?-(?P<end>\d{1,2})(?::00)?$")
+
+
+class TradingWindow(Section):
+    """UTC weekdays (0 = Monday) and hours [start_hour, end_hour) when new positions may open."""
+
+    weekdays: frozenset[int]
+    start_hour: int
+    end_hour: int
+
+    @classmethod
+    def parse(cls, text: str) -> TradingWindow:
+        match = _WINDOW.match(text.strip().lower())
+        days = [match[group] for group in ("first", "last") if match and match[group]] if match else []
+        if not match or any(day not in _WEEKDAYS for day in days):
+            raise ValueError(f"{text!r} is not a window; write e.g. \"mon-fri 08-20\" (UTC weekdays, hours from-to)")
+        first = _WEEKDAYS.index(days[0])
+        last = _WEEKDAYS.index(days[-1])
+        start, end = int(match["start"]), int(match["end"])
+        if not 0 <= start < end <= 24:
+            raise ValueError(f"{text!r}: hours must satisfy 0 <= from < to <= 24 (split a window that crosses midnight in two)")
+        weekdays = frozenset(range(first, last + 1)) if first <= last else frozenset([*range(first, 7), *range(0, last + 1)])
+        return cls(weekdays=weekdays, start_hour=start, end_hour=end)
+
+    def contains(self, weekday: int, hour: int) -> bool:
+        return weekday in self.weekdays and self.start_hour <= hour < self.end_hour
+
+
+class OpsSettings(Section):
+    """Unattended operation: self-pause after repeated failures, backoff, trading windows."""
+
+    max_consecutive_errors: int = Field(5, ge=1, le=1000, description="failed ticks in a row before the bot pauses itself")
+    recovery_backoff_seconds: int = Field(60, ge=0, le=3600, description="wait after a failed tick, doubled per further failure")
+    max_backoff_seconds: int = Field(3600, ge=0, le=86_400, description="cap of the doubling backoff")
+    trading_windows: list[str] = Field(
+        default_factory=list, description='UTC windows when new positions may open, e.g. "mon-fri 08-20"; empty = always'
+    )
+    lock_wait_seconds: float = Field(90.0, ge=0, le=600, description="how long pause/resume wait for a running tick to finish")
+
+    @field_validator("trading_windows")
+    @classmethod
+    def _windows_parse(cls, windows: list[str]) -> list[str]:
+        for window in windows:
+            TradingWindow.parse(window)
+        return windows
+
+    def windows(self) -> list[TradingWindow]:
+        return [TradingWindow.parse(window) for window in self.trading_windows]
+
+
+class NotifySettings(Section):
+    """Apprise notifications. URLs carry tokens: put them in .env as BOT_NOTIFY__URLS='["tgram://..."]'."""
+
+    urls: list[SecretStr] = Field(default_factory=list, description="apprise URLs (Telegram, Discord, Slack, email, json:// ...)")
+    timeout_seconds: float = Field(10.0, gt=0, le=60, description="per notification attempt")
+    min_trade_usd: float = Field(0.0, ge=0, description="skip trade notifications below this notional")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BOT_", env_nested_delimiter="__", extra="ignore", frozen=True, populate_by_name=True
@@ -134,6 +194,8 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     paths: PathSettings = PathSettings()
     log: LogSettings = LogSettings()
+    ops: OpsSettings = OpsSettings()
+    notify: NotifySettings = NotifySettings()
 
     # Secrets: environment or .env only (config.toml is rejected if it holds any).
     anthropic_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
@@ -154,10 +216,33 @@ class Settings(BaseSettings):
     def var_dir(self) -> Path:
         return self.resolve(self.paths.var_dir)
 
+    def run_dir(self, *, replay: bool) -> Path:
+        """Where one account's state, journal and lock live: var/, or var/replay/ for replays."""
+        return self.var_dir / "replay" if replay else self.var_dir
+
     def secrets(self) -> list[str]:
         """Secret values, so logs and outputs can be scrubbed of them."""
         values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret)
-        return [value.get_secret_value() for value in values if value and value.get_secret_value()]
+        secrets = [value.get_secret_value() for value in values if value and value.get_secret_value()]
+        for url in self.notify.urls:
+            secrets.extend(url_secrets(url.get_secret_value()))
+        return secrets
+
+
+_HOSTNAME = re.compile(r"^[\w-]+(\.[\w-]+)+$")
+
+
+def url_secrets(url: str) -> list[str]:
+    """A notification URL and each token-like part of it (apprise puts tokens in the host,
+    path, user, password or query), so an error message quoting a piece is scrubbed too.
+    Hostnames, short parts and plain lowercase words ("webhooks") are left readable."""
+    _, _, rest = url.partition("://")
+    parts = [
+        part
+        for part in re.split(r"[/?&=@:#]", rest)
+        if len(part) >= 8 and not _HOSTNAME.match(part) and (len(part) >= 16 or re.search(r"[0-9A-Z]", part))
+    ]
+    return [url, *sorted(set(parts), key=len, reverse=True)]
 
 
 def config_path(cli_value: Path | None) -> Path:
@@ -184,6 +269,11 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
         return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
+    except SettingsError as exc:  # a BOT_* variable or .env entry pydantic-settings cannot parse
+        raise ConfigError(
+            f"{exc} (environment or {base_dir / '.env'}); a list or table in a BOT_* variable must be JSON, "
+            """e.g. BOT_TRADING__COINS='["BTC","ETH"]'"""
+        ) from None
 
 
 def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
 
 
 def _as_candles(value: Any) -> np.ndarray:
+    import numpy as np  # lazily: `bot status` loads these models and never sees a candle
+
     array = np.asarray(value, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 6:
         raise ValueError(f"candles must be an (n, 6) array, got shape {array.shape}")
@@ -25,10 +29,15 @@ def _as_candles(value: Any) -> np.ndarray:
 
 
 Candles = Annotated[
-    np.ndarray,
+    Any,  # a float64 numpy array of shape (n, 6)
     PlainValidator(_as_candles),
     PlainSerializer(lambda array: array.tolist(), when_used="json"),
 ]
+
+
+def tick_id_for(now: datetime) -> str:
+    """Minute resolution: unique per 3-minute tick, identical if the same tick is retried."""
+    return now.strftime("%y%m%dT%H%M")
 
 
 class Action(StrEnum):
@@ -72,6 +81,7 @@ class RiskCode(StrEnum):
     # rejections
     NO_MARKET_DATA = "no_market_data"
     NO_POSITION = "no_position"
+    BLOCKED = "blocked"  # paused or outside the trading windows (bot.ops): no openings at all
     DUPLICATE = "duplicate"  # a second decision for the same coin in one tick
     LOW_CONFIDENCE = "low_confidence"
     DAILY_LOSS_LIMIT = "daily_loss_limit"
@@ -338,3 +348,5 @@ class TickReport(StrictModel):
     usage: Usage = Field(default_factory=Usage)
     duration_ms: dict[str, float] = Field(default_factory=dict)
     message: str = ""  # why the tick failed or degraded beyond skipped coins
+    paused: bool = False  # the bot was paused: only open positions were managed
+    new_positions_blocked: str = ""  # why opening decisions were refused (paused, outside the trading windows)
