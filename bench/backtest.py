@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from crosscheck import quiet, run_ours, run_theirs  # noqa: E402
+from crosscheck import REFERENCE_RISK, quiet, run_ours, run_theirs  # noqa: E402
 
 COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
 CLAUDE_TICKS = 1_000
@@ -83,7 +83,7 @@ def _ema_six(data: Path) -> tuple[float, int]:
     from bot.history import HistoryMarket
     from bot.strategies.ema_cross import EmaCrossStrategy
 
-    settings = Settings(trading={"coins": COINS}, paper={"slippage_pct": 0.0}, risk={"max_size_pct": 100.0})
+    settings = Settings(trading={"coins": COINS}, paper={"slippage_pct": 0.0}, risk=REFERENCE_RISK)
     started = time.perf_counter()
     market = HistoryMarket(data)
     start, end = span_of(market, COINS, start=None, end=None)

@@ -11,7 +11,9 @@ The span is ours: backtesting.py skips the candles before our first tick. It nev
 calls the strategy on the last candle (it closes what is still open there instead), so
 our span ends one tick earlier, on the same candle; a position still open then is
 closed by backtesting.py (paying one more fee) and valued by us at the same price
-without a fee, so the comparison charges that fee to ours too.
+without a fee, so the comparison charges that fee to ours too. Our paper broker also
+settles funding every 8 hours, which backtesting.py does not model: the comparison
+adds the funding paid back to our return.
 
     .venv/bin/python bench/crosscheck.py [--coin BTC] [--data-dir ../shared/data]
 """
@@ -32,6 +34,17 @@ FEE_PCT = 0.05
 CASH_USD = 10_000_000.0
 SIZE_PCT = 50.0
 LOT = 0.001
+# The reference rule trades plain: no risk limit may cut or refuse its orders (backtesting.py has none).
+REFERENCE_RISK = {
+    "min_confidence": 0.0,
+    "max_position_margin_pct": 100.0,
+    "max_open_positions": 6,
+    "max_exposure": 10.0,
+    "daily_loss_limit_pct": 100.0,
+    "max_drawdown_pct": 100.0,
+    "max_entries_per_hour": 1_000,
+    "max_entries_per_day": 10_000,
+}
 
 
 @dataclass
@@ -49,7 +62,8 @@ class Side:
 
 
 def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
-    """Our backtest; also the exit fee a still-open position would pay at the end."""
+    """Our backtest; also what to add back to compare: the exit fee a still-open position
+    would pay at the end, minus the funding it paid (backtesting.py has no funding)."""
     from bot.backtest import TICK, run_backtest, span_of
     from bot.config import Settings
     from bot.history import HistoryMarket
@@ -58,7 +72,7 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
     settings = Settings(
         trading={"coins": [coin]},
         paper={"initial_balance_usd": CASH_USD, "taker_fee_pct": FEE_PCT, "slippage_pct": 0.0},
-        risk={"max_size_pct": 100.0, "min_confidence": 0.0},
+        risk=REFERENCE_RISK,
     )
     started = time.perf_counter()
     market = HistoryMarket(data_dir)
@@ -76,7 +90,7 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
         # report in candle open times, like backtesting.py: a tick at t acts on the candle that opened at t - 3m
         trades.append((entry_ms - tick_ms, exit_ms - tick_ms, trade.entry_price, trade.exit_price, trade.amount))
     final = result.equity_usd[-1]
-    return Side(trades, (final / CASH_USD - 1) * 100, len(result.times_ms), seconds), open_fee
+    return Side(trades, (final / CASH_USD - 1) * 100, len(result.times_ms), seconds), open_fee - result.funding_usd
 
 
 def run_theirs(data_dir: Path | None, coin: str, first_ms: int) -> Side:
@@ -124,10 +138,10 @@ def compare(data_dir: Path | None, coin: str) -> dict:
     from bot.backtest import span_of
     from bot.history import HistoryMarket
 
-    ours, open_fee = run_ours(data_dir, coin)
+    ours, adjustment = run_ours(data_dir, coin)
     start, _ = span_of(HistoryMarket(data_dir), [coin], start=None, end=None)
     theirs = run_theirs(data_dir, coin, int(start.timestamp() * 1000) - 180_000)
-    ours_adjusted = ours.return_pct - open_fee / CASH_USD * 100
+    ours_adjusted = ours.return_pct - adjustment / CASH_USD * 100
     matched = sum(
         1
         for a, b in zip(ours.trades, theirs.trades, strict=False)

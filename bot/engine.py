@@ -1,4 +1,4 @@
-"""One tick: market -> indicators -> prompt -> strategy -> risk -> broker -> state.
+"""One tick: market -> settle -> indicators -> prompt -> strategy -> risk -> broker -> state.
 
 ``run_tick`` is the only orchestrator. ``bot tick``, ``bot tick --replay`` and the
 backtest call it with different parts plugged into ``TickContext``; nothing under it
@@ -37,7 +37,7 @@ from bot.budget import utc_day
 from bot.errors import BotError, LlmUnavailable, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
-from bot.models import Action, CoinFeatures, Decision, Outcome, RiskVerdict, Snapshot, TickReport, Verdict, tick_id_for
+from bot.models import Action, CoinFeatures, Decision, Outcome, RiskCode, RiskVerdict, Snapshot, TickReport, Verdict, tick_id_for
 from bot.notify import Notifier, claim, tick_events
 from bot.portfolio import portfolio_of, sharpe_ratio
 from bot.prompt import DeferredPrompt, build_prompt
@@ -45,6 +45,10 @@ from bot.state import BotState
 from bot.strategies import Strategy, Trace
 
 log = structlog.get_logger(__name__)
+
+# Verdicts that mean the account stopped opening positions: logged as warnings so the
+# operator (and notifications) hear about them.
+_HALTS = {RiskCode.DAILY_LOSS_LIMIT, RiskCode.MAX_DRAWDOWN}
 
 
 class Store(Protocol):
@@ -119,6 +123,17 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         if snapshot.errors:
             report.outcome = Outcome.DEGRADED
 
+        state.funding_payments = []
+        try:
+            report.fills = await ctx.broker.settle(book=state, snapshot=snapshot, now=now)
+        except Exception as exc:  # like an execution failure: alert, keep the tick going
+            log.error("settlement_failed", error=f"{type(exc).__name__}: {exc}")
+            _degrade(report, f"settlement failed: {type(exc).__name__}: {exc}")
+        report.funding = list(state.funding_payments)
+        for fill in report.fills:
+            log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
+        lap("settle")
+
         features = ctx.features(snapshot)
         lap("indicators")
         prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
@@ -127,6 +142,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         portfolio = portfolio_of(
             cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
         )
+        state.risk = risk.remember(state.risk, equity_usd=portfolio.account.equity_usd, fills=report.fills, now=now, settings=settings.risk)
         # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
         prompt = DeferredPrompt(lambda: build_prompt(settings, features, portfolio, now=now, tick=report.tick))
         lap("prompt")
@@ -154,22 +170,36 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
 
         markets = {coin: market.info for coin, market in snapshot.coins.items()}
         decisions, refused = _refuse_openings(decisions, report.new_positions_blocked)
-        report.verdicts = refused + risk.review(decisions, portfolio=portfolio, markets=markets, settings=settings.risk, tick_id=tick_id)
+        report.verdicts = refused + risk.review(
+            decisions,
+            portfolio=portfolio,
+            markets=markets,
+            settings=settings.risk,
+            memory=state.risk,
+            peak_equity_usd=state.peak_equity_usd,
+            atr_usd={coin: coin_features.h4.atr14 for coin, coin_features in features.items()},
+            now=now,
+            tick_id=tick_id,
+        )
         for verdict in report.verdicts:
-            log.info("risk_verdict", coin=verdict.coin, action=verdict.action, verdict=verdict.verdict, reason=verdict.reason)
+            emit = log.warning if _HALTS.intersection(verdict.codes) else log.info
+            emit("risk_verdict", coin=verdict.coin, action=verdict.action, verdict=verdict.verdict, codes=verdict.codes, reason=verdict.reason)
         lap("risk")
 
         plans = [verdict.plan for verdict in report.verdicts if verdict.plan]
+        executed = []
         try:
-            report.fills = await ctx.broker.execute(plans, book=state, prices=prices, now=now)
+            executed = await ctx.broker.execute(plans, book=state, prices=prices, now=now)
         except Exception as exc:  # an execution failure alerts and never crashes the tick
             log.error("execution_failed", error=f"{type(exc).__name__}: {exc}")
             _degrade(report, f"execution failed: {type(exc).__name__}: {exc}")
+        report.fills = [*report.fills, *executed]
         lap("execute")
 
         after = portfolio_of(
             cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
         )
+        state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=executed, now=now, settings=settings.risk)
         _record_equity(state, after.account.equity_usd)
         state.last_prices = prices
         report.account = after.account
@@ -199,7 +229,9 @@ def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Deci
         return decisions, []
     opening = {Action.BUY, Action.SELL}
     refused = [
-        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, reason=f"no new positions: {blocked}") for d in decisions if d.action in opening
+        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=f"no new positions: {blocked}")
+        for d in decisions
+        if d.action in opening
     ]
     return [d for d in decisions if d.action not in opening], refused
 

@@ -30,7 +30,7 @@ from pydantic import Field, ValidationError
 
 from bot.budget import LlmLedger
 from bot.errors import LockedError, StateError
-from bot.models import Decision, Outcome, Position, ReturnStats, StrictModel, TickReport
+from bot.models import Decision, FundingPayment, Outcome, Position, ReturnStats, RiskMemory, StrictModel, TickReport
 
 STATE_VERSION = 2
 NOTIFIED_KEEP = 500  # dedupe keys of sent notifications kept in state
@@ -68,7 +68,10 @@ class BotState(StrictModel):
     return_stats: ReturnStats = Field(default_factory=ReturnStats)
     last_decisions: list[Decision] = Field(default_factory=list)
     fees_paid_usd: float = 0.0
-    realized_pnl_usd: float = 0.0
+    realized_pnl_usd: float = 0.0  # before fees and funding
+    funding_usd: float = 0.0  # net funding received (+) or paid (-)
+    funding_payments: list[FundingPayment] = Field(default_factory=list)  # booked by the last tick (all of them are in the journal)
+    risk: RiskMemory = Field(default_factory=RiskMemory)
     llm: LlmLedger = Field(default_factory=LlmLedger)
 
     @property

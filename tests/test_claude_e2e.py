@@ -150,9 +150,11 @@ def test_no_key_runs_the_rules_and_claude_without_a_key_is_a_config_error(projec
 
 
 def test_a_live_dry_run_tick_trades_claudes_decision(project, live_fake, fake_anthropic):
-    # live market from the fake exchange; wide exit levels are valid whatever BTC's price is then
-    answer = {"decisions": [{"coin": "BTC", "action": "BUY", "confidence": 0.9, "size_pct": 5, "leverage": 2, "stop_loss": 1,
-                             "take_profit": 10_000_000, "reasoning": "scripted"}]}
+    # live market from the fake exchange: exit levels around BTC's price at this wall-clock time,
+    # the stop well inside the liquidation price the risk step checks
+    price = live_fake._last_close("BTC")
+    answer = {"decisions": [{"coin": "BTC", "action": "BUY", "confidence": 0.9, "size_pct": 5, "leverage": 2,
+                             "stop_loss": round(price * 0.97), "take_profit": round(price * 1.1), "reasoning": "scripted"}]}
     fake_anthropic.script(tool_call(answer))
     env = {"BOT_EXCHANGE__API_URL": live_fake.url, "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
     result = run_bot("tick", "--dry-run", cwd=project, env=env)
