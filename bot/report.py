@@ -272,6 +272,7 @@ def print_report(report: BacktestReport, *, console=None) -> None:
         if not groups:
             continue
         group_table = Table(column, "trades", "win rate", "profit factor", "expectancy", "avg hold", "PnL (USDT)", title=title)
+        group_table.columns[0].min_width = max(len(g.name) for g in groups)  # exit reasons are long words
         for g in groups:
             group_table.add_row(
                 g.name,
