@@ -324,6 +324,8 @@ def backtest(
     from bot.backtest_cmd import BacktestRequest, StrategyName, backtest_command
     from bot.log import configure_logging
 
+    gc.enable()  # thousands of ticks in one process: collect what they leave behind (see main)
+
     if strategy not in {name.value for name in StrategyName}:
         raise ConfigError(f"--strategy {strategy!r}: use one of {', '.join(name.value for name in StrategyName)}")
     configure_logging(

@@ -36,7 +36,7 @@ class Expect:
     outcome: str
     loaded: tuple[str, ...]
     message: str = ""  # in the tick's message
-    errors: dict[str, str] = field(default_factory=dict)  # coin -> the start of why it was skipped
+    errors: dict[str, str] = field(default_factory=dict)  # coin -> a part of why it was skipped
 
 
 SCENARIOS = {
@@ -64,9 +64,9 @@ SCENARIOS = {
         Fault("malformed", path="/fapi/v1/premiumIndex", symbol="BNBUSDT"),
         Expect(4, "degraded", tuple(c for c in ALL if c != "BNB"), errors={"BNB": "malformed answer: no fundingRate"}),
     ),
-    "candle rows of nulls": (
+    "candle rows of nulls (3m or 4h, whichever answers first)": (
         Fault("null_rows", path="/fapi/v1/klines", symbol="DOGEUSDT"),
-        Expect(4, "degraded", tuple(c for c in ALL if c != "DOGE"), errors={"DOGE": "3m candles hold missing or non-positive values"}),
+        Expect(4, "degraded", tuple(c for c in ALL if c != "DOGE"), errors={"DOGE": "candles hold missing or non-positive values"}),
     ),
     "an invalid symbol answer": (
         Fault("invalid_symbol", path="/fapi/v1/openInterest", symbol="BTCUSDT"),
@@ -113,7 +113,7 @@ def test_exchange_fault(project, name):
     assert expect.message in record["message"]
     assert set(record["errors"]) == set(expect.errors)
     for coin, why in expect.errors.items():
-        assert record["errors"][coin].startswith(why), record["errors"][coin]
+        assert why in record["errors"][coin], record["errors"][coin]
         assert f"skipped {coin}: " in result.stdout
     state = json.loads((project / "var" / "state.json").read_text())
     assert state["tick"] == 1
