@@ -86,7 +86,7 @@ def tick(
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
     from bot.broker.paper import PaperBroker
     from bot.engine import TickContext, run_tick
-    from bot.state import Journal, StateStore
+    from bot.state import Journal, StateStore, check_mode
     from bot.strategies.rules import RulesStrategy
 
     if replay is not None:
@@ -101,29 +101,35 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     else:
         if data_dir is not None:
             raise ConfigError("--data-dir only applies with --replay")
-        if settings.enable_trading and not dry_run:
-            raise ConfigError(
-                "`enable_trading = true`: live order execution is not available in this version; "
-                "set enable_trading = false or run with --dry-run"
-            )
         from bot.market import CcxtMarket
 
         market = CcxtMarket(settings)
         var = settings.var_dir
         store = StateStore(var / "state.json")
         now = datetime.now(UTC)
-        mode = "paper"
+        mode = "live" if settings.enable_trading and not dry_run else "paper"
+    broker: Any = PaperBroker(settings.paper)
+    if mode == "live":
+        from bot.broker.ccxt import CcxtBroker, require_live_ready
+
+        require_live_ready(settings)
+        broker = CcxtBroker(settings, save=store.save)
+    check_mode(store, mode)
     ctx = TickContext(
         settings=settings,
         mode=mode,
         dry_run=dry_run,
         market=market,
         strategy=RulesStrategy(settings.rules),
-        broker=PaperBroker(settings.paper),
+        broker=broker,
         store=store,
         journal=Journal(var / "journal.jsonl"),
     )
-    return await run_tick(ctx, now)
+    try:
+        return await run_tick(ctx, now)
+    finally:
+        if mode == "live":
+            await broker.aclose()
 
 
 def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> datetime:

@@ -83,6 +83,20 @@ class RulesSettings(Section):
     reward_risk: float = Field(2.0, gt=0, description="take-profit distance as a multiple of the stop distance")
 
 
+LIVE_CONFIRMATION = "I understand this trades real money"
+
+
+class LiveSettings(Section):
+    """Live trading through ccxt (``enable_trading = true``, keys set, and ``confirm``)."""
+
+    confirm: str = Field("", description=f'must read exactly "{LIVE_CONFIRMATION}" before real orders are sent')
+    margin_mode: Literal["isolated", "cross"] = Field("isolated", description="margin mode set on a symbol before its first order")
+    stop_attempts: int = Field(3, ge=1, le=5, description="tries to place a stop-loss after an entry fills; then the position is closed")
+    intent_max_age_s: int = Field(
+        180, ge=0, le=3600, description="an entry saved but never sent (crash) is sent on the next run if younger than this, else dropped"
+    )
+
+
 class StrategySettings(Section):
     name: Literal["rules"] = Field("rules", description="which strategy decides")
 
@@ -107,6 +121,7 @@ class Settings(BaseSettings):
     trading: TradingSettings = TradingSettings()
     paper: PaperSettings = PaperSettings()
     risk: RiskSettings = RiskSettings()
+    live: LiveSettings = LiveSettings()
     strategy: StrategySettings = StrategySettings()
     rules: RulesSettings = RulesSettings()
     paths: PathSettings = PathSettings()

@@ -99,6 +99,19 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         if snapshot.errors:
             report.outcome = Outcome.DEGRADED
 
+        try:
+            report.fills = await ctx.broker.settle(book=state, snapshot=snapshot, now=now)
+        except BotError:
+            raise
+        except Exception as exc:  # live reconciliation failed: trade nothing on a book that may be wrong
+            log.error("settle_failed", error=f"{type(exc).__name__}: {exc}")
+            report.outcome = Outcome.FAILED
+            report.message = f"could not bring the account up to date: {type(exc).__name__}: {exc}"
+            return report
+        finally:
+            _take_corrections(ctx.broker, report)
+        lap("settle")
+
         features = compute_features(snapshot)
         lap("indicators")
         prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
@@ -128,10 +141,11 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
 
         plans = [verdict.plan for verdict in report.verdicts if verdict.plan]
         try:
-            report.fills = await ctx.broker.execute(plans, book=state, prices=prices, now=now)
+            report.fills += await ctx.broker.execute(plans, book=state, prices=prices, now=now)
         except Exception as exc:  # an execution failure alerts and never crashes the tick
             log.error("execution_failed", error=f"{type(exc).__name__}: {exc}")
             _degrade(report, f"execution failed: {type(exc).__name__}: {exc}")
+        _take_corrections(ctx.broker, report)
         lap("execute")
 
         after = portfolio_of(
@@ -157,6 +171,18 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         if recorded:
             _finish(ctx, state, report, now)
         structlog.contextvars.unbind_contextvars("tick_id")
+
+
+def _take_corrections(broker: Broker, report: TickReport) -> None:
+    """The live broker's corrections and alerts go to the journal; an alert degrades the tick."""
+    corrections = getattr(broker, "corrections", None)
+    if not corrections:
+        return
+    for correction in corrections:
+        report.corrections.append(correction)
+        if correction.alert:
+            _degrade(report, f"{correction.coin + ': ' if correction.coin else ''}{correction.message}")
+    corrections.clear()
 
 
 def _degrade(report: TickReport, message: str) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from bot.errors import StateError
-from bot.models import Decision, Outcome, Position, ReturnStats, StrictModel, TickReport
+from bot.errors import ConfigError, StateError
+from bot.models import Decision, ExchangeView, OrderIntent, Outcome, Position, ReturnStats, StrictModel, TickReport
 
 STATE_VERSION = 1
 
@@ -43,6 +43,9 @@ class BotState(StrictModel):
     last_decisions: list[Decision] = Field(default_factory=list)
     fees_paid_usd: float = 0.0
     realized_pnl_usd: float = 0.0
+    pending_intents: list[OrderIntent] = Field(default_factory=list)  # live: saved before sending, removed once recorded
+    leverage_set: dict[str, float] = Field(default_factory=dict)  # live: symbol -> leverage set on the exchange
+    exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
 
     @classmethod
     def fresh(cls, *, mode: str, initial_equity_usd: float) -> BotState:
@@ -113,6 +116,18 @@ class StateStore:
         if self.path.exists():
             _write_atomic(self.backup, self.path.read_bytes())
         _write_atomic(self.path, state.model_dump_json(indent=1).encode())
+
+
+def check_mode(store: StateStore, mode: str) -> None:
+    """A paper account and a live one never share a state file: live reconciliation would
+    wipe the paper positions, and the paper broker would invent fills on real positions."""
+    state = store.load()
+    if state is None or state.tick == 0 or state.mode == mode or "live" not in (state.mode, mode):
+        return
+    raise ConfigError(
+        f"{store.path} holds the {state.mode} account but this tick is {mode}; "
+        f"move {store.path.parent} away or set `paths.var_dir` to another folder for the {mode} account"
+    )
 
 
 class Journal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.models import Fill, OrderPlan, Position
+from bot.models import Fill, OrderPlan, Position, Snapshot
 
 
 class Book(Protocol):
@@ -18,6 +18,10 @@ class Book(Protocol):
 
 
 class Broker(Protocol):
+    async def settle(self, *, book: Book, snapshot: Snapshot, now: datetime) -> list[Fill]:
+        """Bring ``book`` up to date with what happened since the last tick, before the strategy decides."""
+        ...
+
     async def execute(self, plans: list[OrderPlan], *, book: Book, prices: dict[str, float], now: datetime) -> list[Fill]:
         """Send ``plans`` in order, update ``book`` and return what filled."""
         ...

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from bot.broker import Book
 from bot.config import PaperSettings
-from bot.models import Fill, OrderPlan, Position, Side
+from bot.models import Fill, OrderPlan, Position, Side, Snapshot
 
 
 class PaperBroker:
@@ -23,6 +23,9 @@ class PaperBroker:
 
     def fill_price(self, price: float, *, buying: bool) -> float:
         return price * (1.0 + self.slippage) if buying else price * (1.0 - self.slippage)
+
+    async def settle(self, *, book: Book, snapshot: Snapshot, now: datetime) -> list[Fill]:
+        return []  # stop-loss / take-profit triggers between ticks arrive with the risk-manager issue
 
     async def execute(self, plans: list[OrderPlan], *, book: Book, prices: dict[str, float], now: datetime) -> list[Fill]:
         return [self._fill(plan, book=book, price=prices.get(plan.coin, plan.reference_price), now=now) for plan in plans]
