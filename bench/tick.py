@@ -1,12 +1,17 @@
-"""Whole-process time of `bot tick --dry-run` against the fake exchange, and prompt size.
+"""Whole-process figures of a cron tick against the fake exchange, next to their floors.
 
-The fake exchange runs in its own process (as a real exchange would), answering every
-request after ``--latency-ms`` (default 100 ms). Each run is a cold `bot tick --dry-run`
-process in a fresh folder, timed from spawn to exit; the import floor
-(`python -c "import ccxt.async_support, pandas, ta"`) is timed in the same run because
-absolute times on shared machines are noisy.
+Each figure is a cold process timed from spawn to exit (``os.wait4`` also gives its peak
+RSS). The floors are timed in the same run, interleaved, because absolute times on shared
+machines are noisy:
 
-    .venv/bin/python bench/tick.py [--runs 5] [--latency-ms 100]
+- import floor: ``python -c "import ccxt.async_support, pandas, ta"``;
+- ``bot tick --dry-run`` (rules strategy) in a folder whose markets and candle caches are
+  warm, as on every cron run but the first (the markets then every hour); the fake exchange runs in its own process
+  with ``--latency-ms`` per request (default 0: the issue's figure);
+- ``bot status`` and ``bot --help``, and which heavy modules they import;
+- the prompt's size for 6 coins.
+
+    .venv/bin/python bench/tick.py [--runs 5] [--latency-ms 0]
 """
 
 from __future__ import annotations
@@ -24,18 +29,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.data_phase import start_fake_exchange  # noqa: E402
 
-def _timed(command: list[str], *, cwd: Path, env: dict[str, str]) -> float:
+HEAVY = ("ccxt", "anthropic", "pandas", "numpy", "ta")
+
+
+def _run(command: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one process."""
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stdout}{result.stderr}")
-    return elapsed
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 4):  # 4: degraded is still a tick
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
-def _row(name: str, values: list[float]) -> str:
-    return f"| {name} | {min(values):.3f} s | {statistics.median(values):.3f} s |"
+def _row(name: str, values: list[float], unit: str = "s") -> str:
+    fmt = "{:.3f} s" if unit == "s" else "{:.0f} MB"
+    return f"| {name} | {fmt.format(min(values))} | {fmt.format(statistics.median(values))} |"
 
 
 def prompt_size() -> tuple[int, int]:
@@ -55,36 +68,56 @@ def prompt_size() -> tuple[int, int]:
     return prompt.chars, prompt.estimated_tokens
 
 
+def heavy_imports(*args: str, cwd: Path, env: dict[str, str]) -> list[str]:
+    """Heavy top-level packages a `bot ARGS` process has imported when it exits."""
+    code = (
+        "import sys, runpy; sys.argv = ['bot', *sys.argv[1:]]\n"
+        "try: runpy.run_module('bot', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
-    data = ROOT.parent / "shared" / "data"
-    data = data if (data / "3m").is_dir() else ROOT / "bot" / "data" / "sample"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.exchange", "--data-dir", str(data), "--port", "0", "--latency-ms", str(args.latency_ms)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
+    server, url = start_fake_exchange(args.latency_ms)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
+    env["BOT_EXCHANGE__API_URL"] = url
+    python = sys.executable
+    figures: dict[str, list[float]] = {name: [] for name in ("floor", "tick", "rss", "status", "help")}
     try:
-        url = server.stdout.readline().split()[3]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))}
-        env["BOT_EXCHANGE__API_URL"] = url
-        floor, ticks = [], []
-        for _ in range(args.runs):
-            with tempfile.TemporaryDirectory() as folder:
-                floor.append(_timed([sys.executable, "-c", "import ccxt.async_support, pandas, ta"], cwd=Path(folder), env=env))
-                Path(folder, "config.toml").write_text("")
-                ticks.append(_timed([sys.executable, "-m", "bot", "tick", "--dry-run"], cwd=Path(folder), env=env))
+        with tempfile.TemporaryDirectory() as folder:
+            cwd = Path(folder)
+            (cwd / "config.toml").write_text("")
+            _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=env)  # warms the caches
+            for _ in range(args.runs):
+                figures["floor"].append(_run([python, "-c", "import ccxt.async_support, pandas, ta"], cwd=cwd, env=env)[0])
+                seconds, rss = _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=env)
+                figures["tick"].append(seconds)
+                figures["rss"].append(rss)
+                figures["status"].append(_run([python, "-m", "bot", "status"], cwd=cwd, env=env)[0])
+                figures["help"].append(_run([python, "-m", "bot", "--help"], cwd=cwd, env=env)[0])
+            imports = {command: heavy_imports(command, cwd=cwd, env=env) for command in ("status", "--help")}
     finally:
         server.terminate()
         server.wait()
     chars, tokens = prompt_size()
-    print(f"`bot tick --dry-run`, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}")
+    over = [tick - floor for tick, floor in zip(figures["tick"], figures["floor"], strict=True)]
+    print(f"whole processes, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}")
     print("| figure | min | median |\n|---|---|---|")
-    print(_row("import floor (ccxt.async_support, pandas, ta)", floor))
-    print(_row("whole `bot tick --dry-run` process", ticks))
-    print(_row("tick minus floor", [t - f for t, f in zip(ticks, floor, strict=True)]))
+    print(_row("import floor (ccxt.async_support, pandas, ta)", figures["floor"]))
+    print(_row("`bot tick --dry-run` (rules, markets and candle caches warm)", figures["tick"]))
+    print(_row("tick minus floor (goal <= 0.4 s)", over))
+    print(_row("peak RSS of the tick (goal <= 200 MB)", figures["rss"], unit="MB"))
+    print(_row("`bot status` (goal <= 0.3 s)", figures["status"]))
+    print(_row("`bot --help` (goal <= 0.3 s)", figures["help"]))
+    for command, modules in imports.items():
+        print(f"heavy modules imported by `bot {command}`: {modules}")
     print(f"prompt for 6 coins: {chars:,} characters, ~{tokens:,} tokens (estimated at 4 characters per token)")
 
 

@@ -6,7 +6,6 @@ or configuration error, 3 tick failed, 4 tick degraded, 5 state file unreadable.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -73,6 +72,8 @@ def tick(
         console_level=settings.log.console_level,
         secrets=settings.secrets(),
     )
+    import asyncio
+
     report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
     from bot.summary import print_tick
 
@@ -103,7 +104,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
             raise ConfigError("--data-dir only applies with --replay")
         from bot.market import CcxtMarket
 
-        market = CcxtMarket(settings)
+        market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
         var = settings.var_dir
         store = StateStore(var / "state.json")
         now = datetime.now(UTC)

@@ -34,6 +34,7 @@ class ExchangeSettings(Section):
     sandbox: bool = Field(False, description="use ccxt's testnet URLs")
     timeout_ms: int = Field(8_000, gt=0, le=60_000, description="per-request timeout")
     retries: int = Field(2, ge=0, le=5, description="extra attempts on transient errors (network, rate limit)")
+    markets_ttl_minutes: int = Field(60, ge=0, le=7 * 24 * 60, description="reuse the market list cached in var/cache for this long; 0 = never cache")
 
     @field_validator("api_url")
     @classmethod

@@ -6,6 +6,10 @@ candles the slowest of them (EMA50, alpha = 2/51) keeps (49/51)^450 ~ 1e-8 of it
 so the values shown no longer depend on where the window starts, and a backtest that
 computes the series once over all of history agrees with a live tick that fetched only
 the last 500 candles.
+
+ATR is `ta`'s AverageTrueRange computed with pandas' ewm instead of its per-row Python
+loop (same true range, same SMA seed, same Wilder recursion; a test holds the two equal
+to 1e-12): the loop cost ~8 ms per series, a third of a cron tick's compute time.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ def indicator_series(candles: np.ndarray) -> dict[str, np.ndarray]:
     import pandas as pd
     from ta.momentum import RSIIndicator
     from ta.trend import MACD, EMAIndicator
-    from ta.volatility import AverageTrueRange
 
     high, low, close = (pd.Series(candles[:, column]) for column in (2, 3, 4))
     macd = MACD(close, window_slow=26, window_fast=12, window_sign=9)
@@ -35,11 +38,27 @@ def indicator_series(candles: np.ndarray) -> dict[str, np.ndarray]:
         "macd_signal": macd.macd_signal(),
         "rsi7": RSIIndicator(close, window=7).rsi(),
         "rsi14": RSIIndicator(close, window=14).rsi(),
-        "atr3": AverageTrueRange(high, low, close, window=3).average_true_range(),
-        "atr14": AverageTrueRange(high, low, close, window=14).average_true_range(),
+        "atr3": _average_true_range(high, low, close, window=3),
+        "atr14": _average_true_range(high, low, close, window=14),
         "volume": pd.Series(candles[:, 5]),
     }
     return {name: values.to_numpy(dtype=np.float64) for name, values in series.items()}
+
+
+def _average_true_range(high, low, close, *, window: int):
+    """ta.volatility.AverageTrueRange, vectorised: 0 before ``window`` candles (as ta
+    returns), then the SMA of the first ``window`` true ranges, then Wilder smoothing."""
+    import pandas as pd
+
+    previous = close.shift(1)
+    true_range = pd.concat([high - low, (high - previous).abs(), (low - previous).abs()], axis=1).max(axis=1)
+    atr = pd.Series(0.0, index=close.index)
+    if len(close) < window:
+        return atr
+    seeded = true_range.iloc[window - 1 :].copy()
+    seeded.iloc[0] = true_range.iloc[:window].mean()
+    atr.iloc[window - 1 :] = seeded.ewm(alpha=1.0 / window, adjust=False).mean()
+    return atr
 
 
 def coin_features(market: CoinMarket) -> CoinFeatures:

@@ -4,14 +4,25 @@ One snapshot = for every coin, closed 3m and 4h candles, open interest and fundi
 all requested concurrently. ccxt's default leaky-bucket throttler sends requests one
 by one; the rolling-window limiter sends a tick's ~24 requests together while still
 counting their weight against the exchange's published limit.
+
+The exchange's market list (Binance USD-M: ~2 MB, hundreds of markets) changes rarely,
+so the markets of the configured coins are kept on disk for ``exchange.markets_ttl_minutes``:
+a tick with a fresh copy neither downloads nor parses the full list. Closed candles are
+final, so they are kept there too and a tick asks only for the candles that opened since
+the newest one it holds (a few rows instead of 502: less to parse, and Binance weighs a
+klines request by its limit, 5 for 502 rows, 1 under 100).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -61,12 +72,92 @@ def closed_candles(rows: list[list[Any]], timeframe: str, now_ms: int, need: int
     return array
 
 
-class CcxtMarket:
-    """Live market data from any ccxt exchange with linear swaps (default Binance USD-M)."""
+def _replace_file(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file and rename it over ``path``: a reader sees the old file or
+    the new one. A cache that cannot be written costs time on the next tick, never data."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        write(tmp)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError) as exc:
+        log.warning("cache_not_saved", path=str(path), error=f"{type(exc).__name__}: {exc}")
 
-    def __init__(self, settings: Settings) -> None:
+
+class _CandleCache:
+    """The last closed candles per coin and timeframe, as ``.npy`` files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, coin: str, timeframe: str) -> Path:
+        return self.folder / f"{coin}-{timeframe}.npy"
+
+    def load(self, coin: str, timeframe: str) -> np.ndarray | None:
+        try:
+            array = np.load(self._path(coin, timeframe), allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("candle_cache_unreadable", coin=coin, timeframe=timeframe, error=f"{type(exc).__name__}: {exc}")
+            return None
+        return array if array.ndim == 2 and array.shape[1] == 6 and len(array) else None
+
+    def save(self, coin: str, timeframe: str, candles: np.ndarray) -> None:
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.save(handle, candles, allow_pickle=False)
+
+        _replace_file(self._path(coin, timeframe), write)
+
+
+class _MarketsCache:
+    """The configured coins' ccxt markets plus every swap's base name (for "did you mean"),
+    saved after a full load and trusted for ``ttl_ms`` on the tick's clock. A missing,
+    stale, corrupt or foreign file (other exchange, URL or coin list) is a miss, never an
+    error: the markets are then loaded from the exchange and the file rewritten."""
+
+    def __init__(self, path: Path, *, ttl_ms: int, source: str) -> None:
+        self.path, self.ttl_ms, self.source = path, ttl_ms, source
+
+    def load(self, coins: list[str], now_ms: int) -> tuple[dict[str, dict], list[str]] | None:
+        try:
+            cached = json.loads(self.path.read_text(encoding="utf-8"))
+            fresh = cached["source"] == self.source and 0 <= now_ms - cached["saved_at_ms"] < self.ttl_ms
+            swaps, names = cached["swaps"], cached["names"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("markets_cache_unreadable", path=str(self.path), error=f"{type(exc).__name__}: {exc}")
+            return None
+        if not fresh or not all(coin in swaps or coin not in names for coin in coins):
+            return None
+        return swaps, names
+
+    def save(self, swaps: dict[str, dict], names: list[str], now_ms: int) -> None:
+        payload = {"source": self.source, "saved_at_ms": now_ms, "swaps": swaps, "names": names}
+        _replace_file(self.path, lambda tmp: tmp.write_text(json.dumps(payload), encoding="utf-8"))
+
+
+class CcxtMarket:
+    """Live market data from any ccxt exchange with linear swaps (default Binance USD-M).
+
+    ``cache_dir`` holds the markets cache; None loads the markets from the exchange every time.
+    """
+
+    def __init__(self, settings: Settings, *, cache_dir: Path | None = None) -> None:
         self.settings = settings
         self.request_count = 0
+        exchange = settings.exchange
+        source = f"{exchange.id}|{exchange.api_url or ''}|sandbox={exchange.sandbox}|{settings.trading.quote}"
+        self.markets_cache = (
+            _MarketsCache(cache_dir / f"markets-{exchange.id}.json", ttl_ms=exchange.markets_ttl_minutes * 60_000, source=source)
+            if cache_dir is not None and exchange.markets_ttl_minutes > 0
+            else None
+        )
+        # One folder per data source: a testnet's or a proxy's candles never mix with the real ones.
+        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+        self.candle_cache = _CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
 
     async def _call(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         async def counted(*a: Any, **k: Any) -> Any:
@@ -79,15 +170,9 @@ class CcxtMarket:
         import ccxt.async_support as ccxt
 
         exchange = create_exchange(self.settings)
+        now_ms = int(now.timestamp() * 1000)
         try:
-            started = time.perf_counter()
-            try:
-                await self._call(exchange.load_markets)
-            except ccxt.BaseError as exc:
-                raise MarketDataError(f"{exchange.id}: cannot load markets ({_describe(exc)})") from None
-            log.debug("markets_loaded", duration_ms=round((time.perf_counter() - started) * 1000, 1))
-            infos, errors = self._map_coins(exchange, coins)
-            now_ms = int(now.timestamp() * 1000)
+            infos, errors = await self._load_markets(exchange, coins, now_ms)
             results = await asyncio.gather(
                 *(self._fetch_coin(exchange, coin, info, now_ms) for coin, info in infos.items()),
                 return_exceptions=True,
@@ -105,48 +190,41 @@ class CcxtMarket:
                 raise result
         return Snapshot(as_of=now, coins=loaded, errors=errors)
 
-    def _map_coins(self, exchange: Any, coins: list[str]) -> tuple[dict[str, MarketInfo], dict[str, str]]:
-        """Map base coin names to the exchange's active linear swap on the quote currency."""
-        quote = self.settings.trading.quote
-        swaps = {
-            market["base"]: market
-            for market in exchange.markets.values()
-            if market.get("swap") and market.get("linear") and market.get("quote") == quote and market.get("active", True)
-        }
-        infos: dict[str, MarketInfo] = {}
-        errors: dict[str, str] = {}
-        for coin in coins:
-            market = swaps.get(coin)
-            if market is None:
-                errors[coin] = f"unknown coin {coin!r} on {exchange.id}: fix `trading.coins`{did_you_mean(coin, sorted(swaps))}"
-                log.warning("coin_unknown", coin=coin, error=errors[coin])
-                continue
-            limits, precision = market.get("limits") or {}, market.get("precision") or {}
-            infos[coin] = MarketInfo(
-                symbol=market["symbol"],
-                amount_step=float(precision.get("amount") or 0.0),
-                price_step=float(precision.get("price") or 0.0),
-                min_amount=float((limits.get("amount") or {}).get("min") or 0.0),
-                min_notional_usd=float((limits.get("cost") or {}).get("min") or 0.0),
-                max_leverage=float((limits.get("leverage") or {}).get("max") or 125.0),
-            )
-        return infos, errors
+    async def _load_markets(self, exchange: Any, coins: list[str], now_ms: int) -> tuple[dict[str, MarketInfo], dict[str, str]]:
+        """The configured coins' markets, from the disk cache when fresh, else the exchange."""
+        import ccxt.async_support as ccxt
+
+        started = time.perf_counter()
+        cached = self.markets_cache.load(coins, now_ms) if self.markets_cache else None
+        if cached is not None:
+            swaps, names = cached
+            exchange.set_markets(list(swaps.values()))
+        else:
+            try:
+                await self._call(exchange.load_markets)
+            except ccxt.BaseError as exc:
+                raise MarketDataError(f"{exchange.id}: cannot load markets ({_describe(exc)})") from None
+            quote = self.settings.trading.quote
+            every = {
+                market["base"]: market
+                for market in exchange.markets.values()
+                if market.get("swap") and market.get("linear") and market.get("quote") == quote and market.get("active", True)
+            }
+            swaps, names = {coin: every[coin] for coin in coins if coin in every}, sorted(every)
+            if self.markets_cache:
+                self.markets_cache.save(swaps, names, now_ms)
+        log.debug("markets_loaded", cached=cached is not None, duration_ms=round((time.perf_counter() - started) * 1000, 1))
+        return _map_coins(exchange.id, coins, swaps, names)
+
 
     async def _fetch_coin(self, exchange: Any, coin: str, info: MarketInfo, now_ms: int) -> CoinMarket:
-        need = self.settings.trading.candles
-        # +2: the still-open candle, and one spare for a tick that starts just before a
-        # candle boundary and gets its answer just after it (the newest row then opened
-        # after our clock's now, and the one before it has not closed by our clock yet).
-        limit = need + 2
         has = exchange.has
-        rows_3m, rows_4h, open_interest, funding = await asyncio.gather(
-            self._call(exchange.fetch_ohlcv, info.symbol, "3m", limit=limit),
-            self._call(exchange.fetch_ohlcv, info.symbol, "4h", limit=limit),
+        candles_3m, candles_4h, open_interest, funding = await asyncio.gather(
+            self._candles(exchange, coin, info.symbol, "3m", now_ms),
+            self._candles(exchange, coin, info.symbol, "4h", now_ms),
             self._call(exchange.fetch_open_interest, info.symbol) if has.get("fetchOpenInterest") else _none(),
             self._call(exchange.fetch_funding_rate, info.symbol) if has.get("fetchFundingRate") else _none(),
         )
-        candles_3m = closed_candles(rows_3m, "3m", now_ms, need)
-        candles_4h = closed_candles(rows_4h, "4h", now_ms, need)
         return CoinMarket(
             coin=coin,
             info=info,
@@ -157,6 +235,70 @@ class CcxtMarket:
             open_interest=_number(open_interest, "openInterestAmount"),
             funding_rate=_number(funding, "fundingRate"),
         )
+
+    async def _candles(self, exchange: Any, coin: str, symbol: str, timeframe: str, now_ms: int) -> np.ndarray:
+        """The last ``trading.candles`` closed candles; only those newer than the cache's are fetched."""
+        need = self.settings.trading.candles
+        # +2: the still-open candle, and one spare for a tick that starts just before a
+        # candle boundary and gets its answer just after it (the newest row then opened
+        # after our clock's now, and the one before it has not closed by our clock yet).
+        full = need + 2
+        cached = self.candle_cache.load(coin, timeframe) if self.candle_cache else None
+        if cached is not None and len(cached) >= need:
+            step = TIMEFRAME_MS[timeframe]
+            # candles opened after the newest cached one, the still-open one included; +1 is
+            # the same spare as above, so every closed candle we lack is in the answer
+            opened_since = (now_ms // step * step - int(cached[-1, 0])) // step
+            if opened_since < need:
+                rows = await self._call(exchange.fetch_ohlcv, symbol, timeframe, limit=max(opened_since, 1) + 1)
+                try:
+                    candles = closed_candles(_merge_candles(cached, rows), timeframe, now_ms, need)
+                except CoinDataError as exc:  # a gap, a revised or malformed row: start from scratch
+                    log.info("candle_cache_refetch", coin=coin, timeframe=timeframe, reason=str(exc))
+                else:
+                    self._remember(coin, timeframe, candles, cached)
+                    return candles
+        candles = closed_candles(await self._call(exchange.fetch_ohlcv, symbol, timeframe, limit=full), timeframe, now_ms, need)
+        self._remember(coin, timeframe, candles, cached)
+        return candles
+
+    def _remember(self, coin: str, timeframe: str, candles: np.ndarray, cached: np.ndarray | None) -> None:
+        if self.candle_cache and (cached is None or cached[-1, 0] != candles[-1, 0] or len(cached) != len(candles)):
+            self.candle_cache.save(coin, timeframe, candles)
+
+
+def _merge_candles(cached: np.ndarray, rows: list[list[Any]]) -> np.ndarray:
+    """Cached candles followed by the fetched rows; a fetched row replaces a cached one with its open time."""
+    try:
+        fetched = np.array(rows, dtype=np.float64).reshape(-1, 6)
+    except (TypeError, ValueError) as exc:
+        raise CoinDataError(f"candles are malformed ({exc})") from None
+    both = np.concatenate([cached, fetched])
+    newest_first = both[::-1]
+    _, first = np.unique(newest_first[:, 0], return_index=True)  # sorted by open time, fetched rows win
+    return newest_first[first]
+
+
+def _map_coins(exchange_id: str, coins: list[str], swaps: dict[str, dict], names: list[str]) -> tuple[dict[str, MarketInfo], dict[str, str]]:
+    """Map base coin names to the exchange's active linear swap on the quote currency."""
+    infos: dict[str, MarketInfo] = {}
+    errors: dict[str, str] = {}
+    for coin in coins:
+        market = swaps.get(coin)
+        if market is None:
+            errors[coin] = f"unknown coin {coin!r} on {exchange_id}: fix `trading.coins`{did_you_mean(coin, names)}"
+            log.warning("coin_unknown", coin=coin, error=errors[coin])
+            continue
+        limits, precision = market.get("limits") or {}, market.get("precision") or {}
+        infos[coin] = MarketInfo(
+            symbol=market["symbol"],
+            amount_step=float(precision.get("amount") or 0.0),
+            price_step=float(precision.get("price") or 0.0),
+            min_amount=float((limits.get("amount") or {}).get("min") or 0.0),
+            min_notional_usd=float((limits.get("cost") or {}).get("min") or 0.0),
+            max_leverage=float((limits.get("leverage") or {}).get("max") or 125.0),
+        )
+    return infos, errors
 
 
 async def _none() -> None:
@@ -180,4 +322,4 @@ def _number(payload: Any, key: str, *, required: bool = True) -> float | None:
 
 
 def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, CoinDataError) else describe(exc)
+    return " ".join(str(exc).split()) if isinstance(exc, CoinDataError) else describe(exc)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
 
 
 def _as_candles(value: Any) -> np.ndarray:
+    import numpy as np  # lazily: `bot status` loads these models and never sees a candle
+
     array = np.asarray(value, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 6:
         raise ValueError(f"candles must be an (n, 6) array, got shape {array.shape}")
@@ -25,7 +29,7 @@ def _as_candles(value: Any) -> np.ndarray:
 
 
 Candles = Annotated[
-    np.ndarray,
+    Any,  # a float64 numpy array of shape (n, 6)
     PlainValidator(_as_candles),
     PlainSerializer(lambda array: array.tolist(), when_used="json"),
 ]

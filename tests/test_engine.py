@@ -51,6 +51,9 @@ class ScriptedStrategy:
 
 
 class BrokenBroker:
+    async def settle(self, *, book, snapshot, now):
+        return []
+
     async def execute(self, plans, *, book, prices, now):
         raise RuntimeError("exchange said no")
 

@@ -76,3 +76,18 @@ def test_coin_features_show_the_last_ten_values_oldest_first():
     assert features.h4.volume_avg == 5.0
     assert features.as_of_ms == int(candles[-1, 0])
     assert features.funding_rate == 0.0001
+
+
+@pytest.mark.parametrize("window", [3, 14])
+@pytest.mark.parametrize("timeframe", ["3m", "4h"])
+def test_atr_equals_ta_average_true_range_on_real_candles(timeframe, window):
+    # The vectorised ATR must be ta's AverageTrueRange, warm-up zeros included.
+    import pandas as pd
+    from ta.volatility import AverageTrueRange
+
+    candles = _real_candles("ETH", timeframe)[-600:]
+    high, low, close = (pd.Series(candles[:, column]) for column in (2, 3, 4))
+    expected = AverageTrueRange(high, low, close, window=window).average_true_range().to_numpy()
+    actual = indicator_series(candles)[f"atr{window}"]
+    assert (actual[: window - 1] == 0).all()
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=0)

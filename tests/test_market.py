@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import numpy as np
@@ -82,13 +83,15 @@ def test_same_candles_as_the_history_market(fake_exchange):
 
 
 def test_requests_go_out_concurrently(fake_exchange):
-    fake_exchange.latency_ms = 100
-    started = time.perf_counter()
+    # Each answer takes 300 ms: requests made one after another would arrive >= 300 ms
+    # apart, so all 24 data requests arriving within that window proves none waited for
+    # another (arrival times, not wall time, so a loaded machine does not fail the test).
+    fake_exchange.latency_ms = 300
     _, snapshot = _snapshot(fake_exchange)
-    elapsed = time.perf_counter() - started
     assert len(snapshot.coins) == 6
-    # exchangeInfo, then 24 requests together: ~0.2 s; one after another would be 2.5 s.
-    assert elapsed < 1.0
+    data = [request.at for request in fake_exchange.requests if "exchangeInfo" not in request.path]
+    assert len(data) == 24
+    assert max(data) - min(data) < 0.3
 
 
 def test_a_failing_coin_is_skipped_and_the_rest_go_on(fake_exchange):
@@ -164,3 +167,123 @@ def test_a_tick_starting_just_before_a_candle_boundary_still_gets_500_closed_can
     snapshot = asyncio.run(market.snapshot(["BTC"], NOW - timedelta(milliseconds=100)))
     assert snapshot.errors == {}
     assert snapshot.coins["BTC"].candles_3m[-1, 0] == NOW_MS - 2 * STEP  # 11:54, closed by our clock
+
+
+# -- the markets cache: a tick with a fresh copy neither downloads nor parses the market list
+
+
+def _cached_snapshot(fake, cache_dir, *, coins=("BTC", "ETH"), at=NOW, **exchange):
+    fake.now_ms = int(at.timestamp() * 1000)  # the exchange's data clock moves with ours
+    market = CcxtMarket(_settings(fake, **exchange), cache_dir=cache_dir)
+    return asyncio.run(market.snapshot(list(coins), at))
+
+
+def test_a_fresh_markets_cache_saves_the_exchange_info_request(fake_exchange, tmp_path):
+    from datetime import timedelta
+
+    first = _cached_snapshot(fake_exchange, tmp_path)
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1
+    later = _cached_snapshot(fake_exchange, tmp_path, at=NOW + timedelta(minutes=59))
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1  # served from var/cache
+    assert later.errors == {}
+    assert later.coins["BTC"].info == first.coins["BTC"].info
+    assert later.coins["ETH"].info.amount_step == 0.001 and later.coins["ETH"].info.min_notional_usd == 20.0
+    assert sorted(json.loads((tmp_path / "markets-binanceusdm.json").read_text())["swaps"]) == ["BTC", "ETH"]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"at_minutes": 60}, "older than markets_ttl_minutes"),
+        ({"coins": ("BTC", "SOL")}, "a configured coin the cache does not hold"),
+        ({"markets_ttl_minutes": 0}, "caching disabled"),
+        ({"corrupt": True}, "a torn or corrupt cache file"),
+    ],
+)
+def test_the_markets_are_loaded_again_when_the_cache_cannot_serve(fake_exchange, tmp_path, change, why):
+    from datetime import timedelta
+
+    _cached_snapshot(fake_exchange, tmp_path)
+    if change.get("corrupt"):
+        (tmp_path / "markets-binanceusdm.json").write_text('{"source": "binanceusdm|')
+    snapshot = _cached_snapshot(
+        fake_exchange,
+        tmp_path,
+        coins=change.get("coins", ("BTC", "ETH")),
+        at=NOW + timedelta(minutes=change.get("at_minutes", 1)),
+        **({"markets_ttl_minutes": change["markets_ttl_minutes"]} if "markets_ttl_minutes" in change else {}),
+    )
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 2, why
+    assert snapshot.errors == {}
+
+
+def test_an_unknown_coin_keeps_its_suggestion_when_the_markets_come_from_the_cache(fake_exchange, tmp_path):
+    _cached_snapshot(fake_exchange, tmp_path, coins=("BTCC", "ETH"))
+    snapshot = _cached_snapshot(fake_exchange, tmp_path, coins=("BTCC", "ETH"))
+    assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1
+    assert snapshot.errors["BTCC"] == "unknown coin 'BTCC' on binanceusdm: fix `trading.coins` — did you mean `BTC`?"
+
+
+# -- the candle cache: closed candles are final, so a tick fetches only the new ones
+
+
+def _klines_limits(fake) -> list[int]:
+    return [int(request.params["limit"]) for request in fake.requests if request.path == "/fapi/v1/klines"]
+
+
+def test_a_tick_fetches_only_the_candles_opened_since_the_cached_ones(fake_exchange, tmp_path):
+    from datetime import timedelta
+
+    _cached_snapshot(fake_exchange, tmp_path, coins=("BTC",))
+    assert _klines_limits(fake_exchange) == [502, 502]
+    fake_exchange.requests.clear()
+    later = NOW + timedelta(minutes=9)
+    incremental = _cached_snapshot(fake_exchange, tmp_path, coins=("BTC",), at=later)
+    # 3m: 12:00, 12:03, 12:06 closed and 12:09 open since the cached 11:57, +1 spare;
+    # 4h: only the open 12:00 candle since the cached 08:00, +1 spare.
+    assert sorted(_klines_limits(fake_exchange)) == [2, 5]
+    fresh = asyncio.run(CcxtMarket(_settings(fake_exchange)).snapshot(["BTC"], later))  # no cache: 502 rows each
+    np.testing.assert_array_equal(incremental.coins["BTC"].candles_3m, fresh.coins["BTC"].candles_3m)
+    np.testing.assert_array_equal(incremental.coins["BTC"].candles_4h, fresh.coins["BTC"].candles_4h)
+    assert incremental.coins["BTC"].candles_3m[-1, 0] == NOW_MS + 2 * STEP  # 12:06, closed at 12:09
+
+
+@pytest.mark.parametrize(
+    ("spoil", "why"),
+    [
+        ("gap", "the cache ends 500+ candles ago"),
+        ("corrupt", "a torn cache file"),
+        ("hole", "the cached candles have a hole the new rows cannot fill"),
+    ],
+)
+def test_a_cache_that_cannot_be_extended_is_replaced_by_a_full_fetch(fake_exchange, tmp_path, spoil, why):
+    from datetime import timedelta
+
+    _cached_snapshot(fake_exchange, tmp_path, coins=("ETH",))
+    (path,) = tmp_path.glob("candles/*/ETH-3m.npy")
+    if spoil == "corrupt":
+        path.write_bytes(path.read_bytes()[:100])
+    if spoil == "hole":
+        cached = np.load(path)
+        np.save(path, np.delete(cached, 250, axis=0))
+    at = NOW + (timedelta(days=2) if spoil == "gap" else timedelta(minutes=3))
+    fake_exchange.requests.clear()
+    snapshot = _cached_snapshot(fake_exchange, tmp_path, coins=("ETH",), at=at)
+    assert snapshot.errors == {}, why
+    assert 502 in _klines_limits(fake_exchange), why
+    fresh = asyncio.run(CcxtMarket(_settings(fake_exchange)).snapshot(["ETH"], at))
+    np.testing.assert_array_equal(snapshot.coins["ETH"].candles_3m, fresh.coins["ETH"].candles_3m)
+    np.testing.assert_array_equal(np.load(path), fresh.coins["ETH"].candles_3m)  # the cache is whole again
+
+
+def test_an_incremental_fetch_at_a_candle_boundary_still_has_every_closed_candle(fake_exchange, tmp_path):
+    # Cached at 12:00; the next tick's clock says 12:02:59.9 while the exchange already
+    # answers with the 12:03 candle open: the 12:00 candle is still open by our clock.
+    from datetime import timedelta
+
+    _cached_snapshot(fake_exchange, tmp_path, coins=("SOL",))
+    fake_exchange.now_ms = NOW_MS + STEP
+    market = CcxtMarket(_settings(fake_exchange), cache_dir=tmp_path)
+    snapshot = asyncio.run(market.snapshot(["SOL"], NOW + timedelta(minutes=3, milliseconds=-100)))
+    assert snapshot.errors == {}
+    assert snapshot.coins["SOL"].candles_3m[-1, 0] == NOW_MS - STEP  # 11:57, the newest closed by our clock
