@@ -176,6 +176,8 @@ def status(
     last = Journal(var / "journal.jsonl").tail(1)
     if as_json:
         payload = {"state": json.loads(state.model_dump_json()), "last_tick": last[0] if last else None}
+        if state.exchange is not None:
+            payload["disagreements"] = state.exchange.disagreements(state.positions)
         typer.echo(json.dumps(payload, indent=2))
         return
     from bot.summary import print_status

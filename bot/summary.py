@@ -86,7 +86,32 @@ def print_status(state: BotState, last: dict[str, Any] | None) -> None:
         _console.print(table)
     else:
         out("no open positions")
+    if state.exchange is not None:
+        _print_exchange(state)
     for decision in state.last_decisions:
         out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}): {decision.reasoning}")
     if last and last.get("message"):
         out(f"last message: {last['message']}")
+
+
+def _print_exchange(state: BotState) -> None:
+    """The exchange's account as the last live reconciliation saw it, and where the bot differs."""
+    view = state.exchange
+    out = _console.print
+    out(f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash {_money(view.cash_usd)}")
+    table = Table("coin", "side", "amount", "entry", "uPnL", "liq.", title="exchange positions")
+    for position in view.positions:
+        table.add_row(position.coin, str(position.side), f"{position.amount:g}", f"{position.entry_price:.6g}",
+                      f"{position.unrealized_pnl_usd:+.2f}", _price(position.liquidation_price))
+    _console.print(table) if view.positions else out("exchange positions: none")
+    table = Table("client id", "coin", "kind", "side", "amount", "trigger", title="exchange open orders")
+    for order in view.open_orders:
+        table.add_row(order.client_order_id, order.coin, order.kind, order.side, f"{order.amount:g}", _price(order.trigger_price))
+    _console.print(table) if view.open_orders else out("exchange open orders: none")
+    if state.pending_intents:
+        out("pending orders (settled next tick): " + ", ".join(intent.client_order_id for intent in state.pending_intents))
+    lines = view.disagreements(state.positions)
+    for line in lines:
+        out(f"DISAGREEMENT {line}")
+    if not lines:
+        out("state agrees with the exchange")

@@ -1,0 +1,334 @@
+"""Live trading: the real engine and the real ccxt against the fake Binance USD-M account.
+
+Each test reads as a timeline of ticks. A kill is simulated at a named point of the
+broker: the hook copies state.json as it is on disk at that moment and raises; the test
+puts that copy back (everything the process had only in memory is lost, as with
+``kill -9``) and runs the next tick. Assertions are on the fake's order log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.broker.ccxt import CcxtBroker, SimulatedCrash
+from bot.config import LIVE_CONFIRMATION, Settings
+from bot.engine import TickContext, run_tick
+from bot.history import HistoryMarket
+from bot.models import Action, Decision, Outcome
+from bot.state import Journal, StateStore
+from tests.conftest import NOW, data_dir, run_bot
+from tests.fakes.account import TAKER_FEE
+from tests.fakes.exchange import FakeExchange
+
+COINS = ["BTC", "ETH"]
+TICK = timedelta(minutes=3)
+NOW_MS = int(NOW.timestamp() * 1000)
+
+
+@pytest.fixture
+def fake():
+    with FakeExchange(data_dir(), now=NOW, coins=("BTC", "ETH", "SOL", "BNB", "DOGE", "XRP")) as server:
+        yield server
+
+
+def live_settings(fake: FakeExchange, **live) -> Settings:
+    return Settings(
+        enable_trading=True,
+        exchange={"api_url": fake.url, "timeout_ms": 2000, "retries": 1},
+        trading={"coins": COINS},
+        live={"confirm": LIVE_CONFIRMATION, **live},
+        exchange_api_key="test-key",
+        exchange_secret="test-secret",
+    )
+
+
+class Scripted:
+    """BUY BTC with a 2 % stop and a 4 % take-profit every tick, like a strategy that insists.
+    Its levels follow the exchange's price (a test may have moved it past the recorded candles)."""
+
+    name = "scripted"
+
+    def __init__(self, price) -> None:
+        self.price = price
+
+    async def decide(self, *, features, portfolio, prompt):
+        price = self.price()
+        return [Decision(coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=3, stop_loss=price * 0.98, take_profit=price * 1.04)]
+
+
+class Bot:
+    """One live bot on disk: run ticks, optionally killed at a named point."""
+
+    def __init__(self, folder: Path, fake: FakeExchange, **live) -> None:
+        self.fake = fake
+        self.settings = live_settings(fake, **live)
+        self.store = StateStore(folder / "state.json")
+        self.journal = Journal(folder / "journal.jsonl")
+        self.strategy = Scripted(lambda: fake.price("BTC"))
+
+    def tick(self, now: datetime, *, kill_at: str | None = None):
+        self.fake.now_ms = int(now.timestamp() * 1000)
+        on_disk: dict[str, bytes] = {}
+
+        def checkpoint(name: str) -> None:
+            if name == kill_at:
+                on_disk["state"] = self.store.path.read_bytes()
+                on_disk["journal"] = self.journal.path.read_bytes() if self.journal.path.exists() else b""
+                raise SimulatedCrash(name)
+
+        broker = CcxtBroker(self.settings, save=self.store.save, checkpoint=checkpoint)
+        ctx = TickContext(
+            settings=self.settings, mode="live", dry_run=False, market=HistoryMarket(data_dir()), strategy=self.strategy,
+            broker=broker, store=self.store, journal=self.journal,
+        )
+
+        async def main():
+            try:
+                return await run_tick(ctx, now)
+            finally:
+                await broker.aclose()
+
+        try:
+            return asyncio.run(main())
+        except SimulatedCrash:
+            self.store.path.write_bytes(on_disk["state"])  # the process died: only what was on disk survives
+            self.journal.path.write_bytes(on_disk["journal"])
+            self.store.backup.unlink(missing_ok=True)
+            return None
+
+    def state(self):
+        return self.store.load()
+
+
+def orders(fake: FakeExchange, client_id_part: str = "") -> list[tuple[str, str, str]]:
+    return [(o.client_id, o.type, o.status) for o in fake.account.orders if client_id_part in o.client_id]
+
+
+def posts(fake: FakeExchange, path: str) -> int:
+    return sum(r.method == "POST" and r.path == path for r in fake.requests)
+
+
+ENTRY = "bot-250603T1200-BTC-entry"
+SL, TP = "bot-250603T1200-BTC-sl", "bot-250603T1200-BTC-tp"
+
+
+def test_entry_is_a_market_order_then_reduce_only_stop_and_take_profit(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    price = fake.price("BTC")
+    report = bot.tick(NOW)
+
+    assert report.outcome is Outcome.OK, report.message
+    assert orders(fake) == [(ENTRY, "MARKET", "FILLED"), (SL, "STOP_MARKET", "NEW"), (TP, "TAKE_PROFIT_MARKET", "NEW")]
+    entry, stop, take = fake.account.orders
+    # sizing: 10 % of 10,000 USDT x 3 = 3,000 USDT notional at the snapshot price, floored to 0.001 BTC
+    assert entry.quantity == 0.028 and entry.side == "BUY" and not entry.reduce_only
+    assert (stop.side, stop.quantity, stop.reduce_only, stop.trigger_price) == ("SELL", 0.028, True, round(price * 0.98, 1))
+    assert (take.side, take.quantity, take.reduce_only, take.trigger_price) == ("SELL", 0.028, True, round(price * 1.04, 1))
+    assert fake.account.margin_type["BTC"] == "ISOLATED" and fake.account.leverage["BTC"] == 3
+
+    [fill] = report.fills
+    fee = 0.028 * price * TAKER_FEE
+    assert fill.price == pytest.approx(price, abs=1e-6) and fill.fee_usd == pytest.approx(fee, abs=1e-9)
+    assert fill.client_order_id == ENTRY and fill.reason == "decision"
+    state = bot.state()
+    assert state.pending_intents == []
+    position = state.positions["BTC"]
+    assert (position.stop_order_id, position.take_profit_order_id, position.amount) == (SL, TP, 0.028)
+    assert state.cash_usd == pytest.approx(10_000 - fee, abs=1e-6)
+    assert state.exchange.disagreements(state.positions) == []
+    assert state.mode == "live" and report.mode == "live"
+
+
+def test_a_stop_loss_fill_cancels_the_orphan_take_profit_and_books_the_loss(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    entry_price = fake.price("BTC")
+    bot.tick(NOW)
+    fake.set_price("BTC", 102_000.0)  # below the stop at 98 %: the exchange fills it between ticks
+
+    report = bot.tick(NOW + TICK)
+
+    assert orders(fake, "250603T1200") == [(ENTRY, "MARKET", "FILLED"), (SL, "STOP_MARKET", "FINISHED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
+    [fill] = [f for f in report.fills if f.reduce_only]
+    assert (fill.reason, fill.price, fill.amount) == ("stop_loss", 102_000.0, 0.028)
+    assert fill.realized_pnl_usd == pytest.approx((102_000.0 - entry_price) * 0.028, abs=1e-6)
+    assert fill.fee_usd == pytest.approx(102_000.0 * 0.028 * TAKER_FEE, abs=1e-9)
+    kinds = [c.kind for c in report.corrections]
+    assert "position_closed" in kinds and "orphan_cancelled" in kinds
+    state = bot.state()
+    assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
+    # this tick the strategy buys again (a new decision, a new client id): one new entry, protected
+    assert orders(fake, "250603T1203") == [
+        ("bot-250603T1203-BTC-entry", "MARKET", "FILLED"), ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW"),
+        ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "NEW"),
+    ]
+
+
+def test_killed_between_sent_and_recorded_the_next_tick_adopts_the_fill_and_never_sends_it_again(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    assert bot.tick(NOW, kill_at="entry_sent") is None
+    assert orders(fake) == [(ENTRY, "MARKET", "FILLED")]  # filled on the exchange, unprotected, unknown to state
+    assert [i.client_order_id for i in bot.state().pending_intents] == [ENTRY]
+
+    report = bot.tick(NOW + TICK)
+
+    assert posts(fake, "/fapi/v1/order") == 1  # the entry was never sent twice
+    assert orders(fake) == [
+        (ENTRY, "MARKET", "FILLED"),
+        ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW"),
+        ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "NEW"),
+    ]
+    assert [c.kind for c in report.corrections][:1] == ["adopted_fill"]
+    assert [f.client_order_id for f in report.fills] == [ENTRY]
+    assert report.verdicts[0].verdict == "rejected"  # the insisting strategy: a position is already open
+    state = bot.state()
+    assert state.pending_intents == [] and state.positions["BTC"].stop_order_id == "bot-250603T1203-BTC-sl"
+
+
+@pytest.mark.parametrize("rerun_after", [timedelta(seconds=20), TICK])
+def test_killed_before_sent_the_entry_is_sent_once_on_the_next_run(tmp_path, fake, rerun_after):
+    bot = Bot(tmp_path, fake)
+    assert bot.tick(NOW, kill_at="entry_saved") is None
+    assert orders(fake) == []
+    assert [i.client_order_id for i in bot.state().pending_intents] == [ENTRY]
+
+    report = bot.tick(NOW + rerun_after)
+
+    assert posts(fake, "/fapi/v1/order") == 1
+    assert [o for o in orders(fake) if o[1] == "MARKET"] == [(ENTRY, "MARKET", "FILLED")]
+    assert [c.kind for c in report.corrections][:1] == ["sent_pending"]
+    assert bot.state().positions["BTC"].stop_order_id is not None and bot.state().pending_intents == []
+
+
+def test_killed_before_sent_and_too_old_the_intent_is_dropped_and_the_strategy_decides_afresh(tmp_path, fake):
+    bot = Bot(tmp_path, fake, intent_max_age_s=60)
+    bot.tick(NOW, kill_at="entry_saved")
+    report = bot.tick(NOW + TICK)
+    assert [c.kind for c in report.corrections][:1] == ["dropped_intent"]
+    assert [o for o in orders(fake) if o[1] == "MARKET"] == [("bot-250603T1203-BTC-entry", "MARKET", "FILLED")]
+
+
+def test_killed_after_the_stop_was_saved_the_next_tick_places_it(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW, kill_at="stop_saved")
+    assert orders(fake) == [(ENTRY, "MARKET", "FILLED")]
+    state = bot.state()
+    assert "BTC" in state.positions and [i.kind for i in state.pending_intents] == ["stop_loss"]
+
+    report = bot.tick(NOW + TICK)
+
+    assert orders(fake, "-sl") == [("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW")]
+    assert posts(fake, "/fapi/v1/order") == 1
+    assert bot.state().pending_intents == [] and report.outcome is Outcome.OK
+
+
+def test_a_rejected_entry_is_not_retried_and_says_why(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    fake.inject("insufficient_margin", path="/fapi/v1/order", method="POST")
+    report = bot.tick(NOW)
+    assert posts(fake, "/fapi/v1/order") == 1
+    assert orders(fake) == []
+    assert report.outcome is Outcome.DEGRADED
+    [correction] = report.corrections
+    assert correction.kind == "rejected" and correction.alert
+    assert correction.message == f"entry {ENTRY} rejected: InsufficientFunds: binanceusdm {{\"code\": -2019, \"msg\": \"Margin is insufficient.\"}}"
+    state = bot.state()
+    assert state.positions == {} and state.pending_intents == [] and state.cash_usd == 10_000
+
+
+def test_a_stop_that_cannot_be_placed_closes_the_position_and_alerts(tmp_path, fake):
+    bot = Bot(tmp_path, fake, stop_attempts=3)
+    fake.inject("precision", path="/fapi/v1/algoOrder", method="POST")
+    report = bot.tick(NOW)
+
+    assert posts(fake, "/fapi/v1/algoOrder") == 3  # tried live.stop_attempts times
+    assert orders(fake) == [(ENTRY, "MARKET", "FILLED"), ("bot-250603T1200-BTC-exit", "MARKET", "FILLED")]
+    assert fake.account.positions["BTC"].amount == 0
+    assert [f.reason for f in report.fills] == ["decision", "stop_failed"]
+    assert report.outcome is Outcome.DEGRADED and "stop-loss could not be placed after 3 tries" in report.message
+    state = bot.state()
+    assert state.positions == {} and state.pending_intents == []
+
+
+def test_a_position_closed_by_hand_is_booked_and_its_stops_cancelled(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW)
+    fake.set_price("BTC", 106_000.0)
+    fake.account.close_by_hand("BTC")
+
+    report = bot.tick(NOW + TICK)
+
+    assert orders(fake, "250603T1200") == [(ENTRY, "MARKET", "FILLED"), (SL, "STOP_MARKET", "CANCELED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
+    [closed] = [f for f in report.fills if f.reduce_only]
+    assert (closed.reason, closed.price) == ("closed_on_exchange", 106_000.0)
+    alert = [c for c in report.corrections if c.kind == "position_closed"][0]
+    assert alert.alert and "closed outside the bot" in alert.message
+    assert report.outcome is Outcome.DEGRADED
+
+
+def test_a_missing_stop_is_placed_again(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW)
+    fake.account.orders[1].status = "CANCELED"  # the owner cancelled the stop in the app
+    report = bot.tick(NOW + TICK)
+    assert orders(fake, "-sl") == [(SL, "STOP_MARKET", "CANCELED"), ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW")]
+    assert [c.kind for c in report.corrections if c.kind == "stop_replaced"] == ["stop_replaced"]
+    assert bot.state().positions["BTC"].stop_order_id == "bot-250603T1203-BTC-sl"
+
+
+def test_a_network_error_on_the_entry_is_retried_once_after_checking_it_did_not_land(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    fake.inject("503", path="/fapi/v1/order", method="POST", times=1)
+    report = bot.tick(NOW)
+    assert posts(fake, "/fapi/v1/order") == 2
+    assert [r.method for r in fake.requests if r.path == "/fapi/v1/order"] == ["POST", "GET", "POST"]
+    assert orders(fake, "entry") == [(ENTRY, "MARKET", "FILLED")]
+    assert report.outcome is Outcome.OK
+
+
+# -- the CLI, as cron runs it ------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_fake():
+    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), follow_wall_clock=True) as server:
+        yield server
+
+
+def _live_env(fake, **extra):
+    return {
+        "BOT_EXCHANGE__API_URL": fake.url, "BOT_ENABLE_TRADING": "true", "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
+        "EXCHANGE_API_KEY": "test-key", "EXCHANGE_SECRET": "test-secret", **extra,
+    }
+
+
+def test_cli_live_tick_says_live_first_and_status_shows_the_exchange(project, live_fake):
+    result = run_bot("tick", cwd=project, env=_live_env(live_fake))
+    assert result.returncode in (0, 4), result.stderr
+    assert result.stdout.startswith("LIVE tick 1 · ")
+    status = run_bot("status", cwd=project, env=_live_env(live_fake))
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("mode LIVE · 1 ticks")
+    assert "state agrees with the exchange" in status.stdout
+    data = json.loads(run_bot("status", "--json", cwd=project, env=_live_env(live_fake)).stdout)
+    assert data["disagreements"] == [] and data["state"]["exchange"]["cash_usd"] == pytest.approx(live_fake.account.wallet_usd)
+    # dry-run always wins: no order is sent, and the live account is not touched by the paper broker
+    before = len(live_fake.account.orders)
+    dry = run_bot("tick", "--dry-run", cwd=project, env=_live_env(live_fake))
+    assert dry.returncode == 2 and "holds the live account" in dry.stderr
+    assert len(live_fake.account.orders) == before
+
+
+@pytest.mark.parametrize("env", [{"EXCHANGE_SECRET": "wrong-secret"}, {"EXCHANGE_API_KEY": "wrong-key"}])  # -1022, -2015
+def test_cli_wrong_keys_stop_with_one_line_and_exit_2(project, live_fake, env):
+    result = run_bot("tick", cwd=project, env=_live_env(live_fake, **env))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the exchange rejected the API keys (AuthenticationError): check EXCHANGE_API_KEY")
+    assert "wrong-" not in result.stderr + result.stdout
+    assert live_fake.account.orders == []
+    assert not (project / "var" / "journal.jsonl").exists()
