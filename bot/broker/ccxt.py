@@ -95,6 +95,7 @@ class CcxtBroker:
         self._now: datetime | None = None
         self._tick_id = ""
         self._prices: dict[str, float] = {}
+        self._changes = 0  # orders sent or cancelled: what was read before may be stale
         self.corrections: list[Correction] = []
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -146,6 +147,7 @@ class CcxtBroker:
         for intent in list(book.pending_intents):
             fills += await self._resolve(intent, book)
         live = await self._positions()
+        changes = self._changes
         for coin, position in list(book.positions.items()):
             seen = live.get(coin)
             if seen is None or seen.side != position.side:
@@ -170,7 +172,8 @@ class CcxtBroker:
             if order.client_order_id.startswith("bot-") and order.reduce_only and order.client_order_id not in wanted:
                 await self._cancel(order.coin, order.client_order_id, conditional=order.kind in ("stop_loss", "take_profit"))
                 self._note(CorrectionKind.ORPHAN_CANCELLED, order.coin, f"{order.kind} {order.client_order_id} had no position left: cancelled")
-        book.exchange = await self._adopt_balance(book, first=book.tick == 0)
+        unchanged = self._changes == changes  # nothing sent or cancelled since: what was read still holds
+        book.exchange = await self._adopt_balance(book, first=book.tick == 0, known=(live, orders) if unchanged else None)
         self._save(book)
         log.info("reconciled", positions=len(book.positions), open_orders=len(book.exchange.open_orders), corrections=len(self.corrections))
         return fills
@@ -245,9 +248,11 @@ class CcxtBroker:
             fills += await self._place_protection(coin, IntentKind.TAKE_PROFIT, book)
         return fills
 
-    async def _adopt_balance(self, book: BotState, *, first: bool) -> ExchangeView:
+    async def _adopt_balance(
+        self, book: BotState, *, first: bool, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None
+    ) -> ExchangeView:
         """Cash is the exchange's wallet balance: its equity minus the positions' unrealized PnL."""
-        view = await self._view(book)
+        view = await self._view(book, known=known)
         if first:
             book.initial_equity_usd = book.last_equity_usd = book.peak_equity_usd = view.equity_usd
         elif abs(view.cash_usd - book.cash_usd) >= 0.01:
@@ -293,7 +298,7 @@ class CcxtBroker:
             side=position.side, amount=position.amount, reference_price=self._prices.get(coin, position.entry_price),
             leverage=position.leverage, created_at=self._now,
         )
-        order = await self._send(intent, book, "close")
+        order = await self._send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
         if order is None:
             return []
         fill = await self._record_close(intent, order, book, reason=_reason(intent))
@@ -318,7 +323,8 @@ class CcxtBroker:
         error: BaseException | None = None
         for attempt in range(1, attempts + 1):
             try:
-                if await self._send(intent, book, "stop", reject_quietly=False) is not None:
+                landed = await self._lookup(intent) if attempt > 1 else None  # a try that timed out may have landed
+                if (landed is not None and landed.get("status") == "open") or await self._send(intent, book, "stop", reject_quietly=False):
                     key = "stop_order_id" if kind is IntentKind.STOP_LOSS else "take_profit_order_id"
                     book.positions[coin] = book.positions[coin].model_copy(update={key: intent.client_order_id})
                     self._forget(intent, book)
@@ -395,6 +401,7 @@ class CcxtBroker:
 
     async def _create(self, intent: OrderIntent) -> dict:
         exchange = self._exchange
+        self._changes += 1
         buying = (intent.side is Side.LONG) != intent.reduce_only
         params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
         if intent.reduce_only:
@@ -422,6 +429,7 @@ class CcxtBroker:
     async def _cancel(self, coin: str, cid: str, *, conditional: bool) -> None:
         import ccxt.async_support as ccxt
 
+        self._changes += 1
         try:
             await self._call(self._exchange.cancel_order, None, self._symbol(coin), {"clientOrderId": cid, **({"trigger": True} if conditional else {})})
         except ccxt.OrderNotFound:
@@ -523,14 +531,21 @@ class CcxtBroker:
             ))
         return orders
 
-    async def _view(self, book: BotState) -> ExchangeView:
-        positions = await self._positions()
-        balance = await self._call(self._exchange.fetch_balance)
+    async def _view(self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None) -> ExchangeView:
+        """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
+        balance, (positions, orders) = await asyncio.gather(
+            self._call(self._exchange.fetch_balance),
+            _value(known) if known else asyncio.gather(self._positions(), self._open_orders(book)),
+        )
         equity = float((balance.get(self.settings.trading.quote) or {}).get("total") or 0.0)
         return ExchangeView(
             as_of=self._now, cash_usd=equity - sum(p.unrealized_pnl_usd for p in positions.values()), equity_usd=equity,
-            positions=list(positions.values()), open_orders=await self._open_orders(book),
+            positions=list(positions.values()), open_orders=orders,
         )
+
+
+async def _value(value: Any) -> Any:
+    return value
 
 
 def _entry_intent(plan: OrderPlan, now: datetime) -> OrderIntent:
