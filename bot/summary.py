@@ -46,6 +46,9 @@ def print_tick(report: TickReport) -> None:
         verb = "closed" if fill.reduce_only else "opened"
         pnl = f" pnl {fill.realized_pnl_usd:+.2f}" if fill.reduce_only else ""
         out(f"  {verb} {fill.side} {fill.coin} {fill.amount:g} @ {fill.price:.6g} fee {fill.fee_usd:.2f}{pnl} USDT [{fill.client_order_id}]")
+    for correction in report.corrections:
+        label = "ALERT" if correction.alert else "reconciled"
+        out(f"  {label} {correction.coin or '-'} {correction.kind}: {correction.message}")
     if report.account:
         account = report.account
         out(
