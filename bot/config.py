@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
 
@@ -177,6 +177,11 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
         return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
+    except SettingsError as exc:  # a BOT_* variable or .env entry pydantic-settings cannot parse
+        raise ConfigError(
+            f"{exc} (environment or {base_dir / '.env'}); a list or table in a BOT_* variable must be JSON, "
+            """e.g. BOT_TRADING__COINS='["BTC","ETH"]'"""
+        ) from None
 
 
 def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:

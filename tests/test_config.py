@@ -71,3 +71,10 @@ def test_only_secret_named_keys_are_refused(tmp_path, key, refused):
             _reject_secrets(tmp_path / "config.toml", {"section": {key: "x"}})
     else:
         _reject_secrets(tmp_path / "config.toml", {"section": {key: "x"}})
+
+
+def test_an_unparsable_list_in_the_environment_is_one_clear_line(tmp_path, monkeypatch):
+    # Found by tests/test_config_fuzz.py: pydantic-settings' SettingsError used to escape.
+    monkeypatch.setenv("BOT_TRADING__COINS", "BTC:ETH")
+    with pytest.raises(ConfigError, match=r"""field "trading" .* must be JSON, e\.g\. BOT_TRADING__COINS='\["BTC","ETH"\]'"""):
+        _load(tmp_path, "")
