@@ -58,7 +58,11 @@ class Scripted:
 
     async def decide(self, *, features, portfolio, prompt):
         price = self.price()
-        return [Decision(coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=3, stop_loss=price * 0.98, take_profit=price * 1.04)]
+        return [
+            Decision(
+                coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=3, stop_loss=price * 0.98, take_profit=price * 1.04
+            )
+        ]
 
 
 class Bot:
@@ -83,8 +87,14 @@ class Bot:
 
         broker = CcxtBroker(self.settings, save=self.store.save, checkpoint=checkpoint)
         ctx = TickContext(
-            settings=self.settings, mode="live", dry_run=False, market=HistoryMarket(data_dir()), strategy=self.strategy,
-            broker=broker, store=self.store, journal=self.journal,
+            settings=self.settings,
+            mode="live",
+            dry_run=False,
+            market=HistoryMarket(data_dir()),
+            strategy=self.strategy,
+            broker=broker,
+            store=self.store,
+            journal=self.journal,
         )
 
         async def main():
@@ -152,7 +162,11 @@ def test_a_stop_loss_fill_cancels_the_orphan_take_profit_and_books_the_loss(tmp_
 
     report = bot.tick(NOW + TICK)
 
-    assert orders(fake, "250603T1200") == [(ENTRY, "MARKET", "FILLED"), (SL, "STOP_MARKET", "FINISHED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
+    assert orders(fake, "250603T1200") == [
+        (ENTRY, "MARKET", "FILLED"),
+        (SL, "STOP_MARKET", "FINISHED"),
+        (TP, "TAKE_PROFIT_MARKET", "CANCELED"),
+    ]
     [fill] = [f for f in report.fills if f.reduce_only]
     assert (fill.reason, fill.price, fill.amount) == ("stop_loss", 102_000.0, 0.028)
     assert fill.realized_pnl_usd == pytest.approx((102_000.0 - entry_price) * 0.028, abs=1e-6)
@@ -163,7 +177,8 @@ def test_a_stop_loss_fill_cancels_the_orphan_take_profit_and_books_the_loss(tmp_
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
     # this tick the strategy buys again (a new decision, a new client id): one new entry, protected
     assert orders(fake, "250603T1203") == [
-        ("bot-250603T1203-BTC-entry", "MARKET", "FILLED"), ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW"),
+        ("bot-250603T1203-BTC-entry", "MARKET", "FILLED"),
+        ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW"),
         ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "NEW"),
     ]
 
@@ -235,7 +250,9 @@ def test_a_rejected_entry_is_not_retried_and_says_why(tmp_path, fake):
     assert report.outcome is Outcome.DEGRADED
     [correction] = report.corrections
     assert correction.kind == "rejected" and correction.alert
-    assert correction.message == f"entry {ENTRY} rejected: InsufficientFunds: binanceusdm {{\"code\": -2019, \"msg\": \"Margin is insufficient.\"}}"
+    assert (
+        correction.message == f'entry {ENTRY} rejected: InsufficientFunds: binanceusdm {{"code": -2019, "msg": "Margin is insufficient."}}'
+    )
     state = bot.state()
     assert state.positions == {} and state.pending_intents == [] and state.cash_usd == 10_000
 
@@ -262,7 +279,11 @@ def test_a_position_closed_by_hand_is_booked_and_its_stops_cancelled(tmp_path, f
 
     report = bot.tick(NOW + TICK)
 
-    assert orders(fake, "250603T1200") == [(ENTRY, "MARKET", "FILLED"), (SL, "STOP_MARKET", "CANCELED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
+    assert orders(fake, "250603T1200") == [
+        (ENTRY, "MARKET", "FILLED"),
+        (SL, "STOP_MARKET", "CANCELED"),
+        (TP, "TAKE_PROFIT_MARKET", "CANCELED"),
+    ]
     [closed] = [f for f in report.fills if f.reduce_only]
     assert (closed.reason, closed.price) == ("closed_on_exchange", 106_000.0)
     alert = [c for c in report.corrections if c.kind == "position_closed"][0]
@@ -301,8 +322,12 @@ def live_fake():
 
 def _live_env(fake, **extra):
     return {
-        "BOT_EXCHANGE__API_URL": fake.url, "BOT_ENABLE_TRADING": "true", "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
-        "EXCHANGE_API_KEY": "test-key", "EXCHANGE_SECRET": "test-secret", **extra,
+        "BOT_EXCHANGE__API_URL": fake.url,
+        "BOT_ENABLE_TRADING": "true",
+        "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
+        "EXCHANGE_API_KEY": "test-key",
+        "EXCHANGE_SECRET": "test-secret",
+        **extra,
     }
 
 
@@ -328,7 +353,9 @@ def test_cli_wrong_keys_stop_with_one_line_and_exit_2(project, live_fake, env):
     result = run_bot("tick", cwd=project, env=_live_env(live_fake, **env))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: the exchange rejected the API keys (AuthenticationError): check EXCHANGE_API_KEY")
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: the exchange rejected the API keys (AuthenticationError): check EXCHANGE_API_KEY"
+    )
     assert "wrong-" not in result.stderr + result.stdout
     assert live_fake.account.orders == []
     assert not (project / "var" / "journal.jsonl").exists()
@@ -352,14 +379,28 @@ def test_status_names_every_disagreement_between_state_and_exchange():
     from bot.models import ExchangeOrder, ExchangePosition, ExchangeView, Position, Side
 
     def position(coin, amount, stop_id):
-        return Position(coin=coin, symbol=f"{coin}/USDT:USDT", side=Side.LONG, amount=amount, entry_price=10, leverage=2,
-                        margin_usd=5, opened_at=NOW, stop_loss=9, stop_order_id=stop_id)
+        return Position(
+            coin=coin,
+            symbol=f"{coin}/USDT:USDT",
+            side=Side.LONG,
+            amount=amount,
+            entry_price=10,
+            leverage=2,
+            margin_usd=5,
+            opened_at=NOW,
+            stop_loss=9,
+            stop_order_id=stop_id,
+        )
 
     view = ExchangeView(
-        as_of=NOW, cash_usd=100, equity_usd=100,
-        positions=[ExchangePosition(coin="BTC", side=Side.LONG, amount=1, entry_price=10),
-                   ExchangePosition(coin="ETH", side=Side.LONG, amount=2, entry_price=10),
-                   ExchangePosition(coin="SOL", side=Side.SHORT, amount=3, entry_price=10)],
+        as_of=NOW,
+        cash_usd=100,
+        equity_usd=100,
+        positions=[
+            ExchangePosition(coin="BTC", side=Side.LONG, amount=1, entry_price=10),
+            ExchangePosition(coin="ETH", side=Side.LONG, amount=2, entry_price=10),
+            ExchangePosition(coin="SOL", side=Side.SHORT, amount=3, entry_price=10),
+        ],
         open_orders=[ExchangeOrder(client_order_id="bot-1-BTC-sl", coin="BTC", side="sell", kind="stop_loss", amount=1, trigger_price=9)],
     )
     held = {"BTC": position("BTC", 1, "bot-1-BTC-sl"), "ETH": position("ETH", 1.5, "bot-1-ETH-sl"), "XRP": position("XRP", 4, None)}
@@ -370,5 +411,6 @@ def test_status_names_every_disagreement_between_state_and_exchange():
         "SOL: the exchange shows a short 3 the bot does not hold",
     ]
     assert view.disagreements({"BTC": held["BTC"]}) == [
-        "ETH: the exchange shows a long 2 the bot does not hold", "SOL: the exchange shows a short 3 the bot does not hold",
+        "ETH: the exchange shows a long 2 the bot does not hold",
+        "SOL: the exchange shows a short 3 the bot does not hold",
     ]

@@ -28,19 +28,15 @@ reconciliation; rejected keys -> one line, exit 2.
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
-import structlog
-
-from bot._exchange import create_exchange, describe, is_transient, with_retry
+from bot._exchange import describe
+from bot.broker._ccxt_read import closing_trades
+from bot.broker._orders import OrderDesk, SimulatedCrash, log, reason_of
 from bot.config import LIVE_CONFIRMATION, Settings
 from bot.errors import ConfigError
 from bot.models import (
-    Correction,
     CorrectionKind,
     ExchangeOrder,
     ExchangePosition,
@@ -50,92 +46,37 @@ from bot.models import (
     OrderIntent,
     OrderPlan,
     Position,
-    Side,
     Snapshot,
 )
 from bot.risk import client_order_id
 from bot.state import BotState
 
-log = structlog.get_logger(__name__)
+__all__ = ["CcxtBroker", "SimulatedCrash", "require_live_ready"]
 
+TICK_MARGIN = timedelta(minutes=1)
 _LEGS = {IntentKind.STOP_LOSS: "sl", IntentKind.TAKE_PROFIT: "tp", IntentKind.CLOSE: "close", IntentKind.EXIT: "exit"}
-_KEYS_REJECTED = (
-    "the exchange rejected the API keys ({error}): check EXCHANGE_API_KEY and EXCHANGE_SECRET "
-    "(environment or .env) and that the key may trade futures from this IP"
-)
 
 
 def require_live_ready(settings: Settings) -> None:
     """Live trading starts only with keys AND the written confirmation; say which is missing."""
-    missing = [name for name, value in (("EXCHANGE_API_KEY", settings.exchange_api_key), ("EXCHANGE_SECRET", settings.exchange_secret))
-               if value is None or not value.get_secret_value()]
+    missing = [
+        name
+        for name, value in (("EXCHANGE_API_KEY", settings.exchange_api_key), ("EXCHANGE_SECRET", settings.exchange_secret))
+        if value is None or not value.get_secret_value()
+    ]
     if missing:
         raise ConfigError(
             f"`enable_trading = true` needs {' and '.join(missing)} in the environment or .env beside the config; "
             "set them or run with --dry-run"
         )
     if settings.live.confirm != LIVE_CONFIRMATION:
-        raise ConfigError(f'`enable_trading = true` also needs `[live] confirm = "{LIVE_CONFIRMATION}"` in config.toml; add it or run with --dry-run')
+        raise ConfigError(
+            f'`enable_trading = true` also needs `[live] confirm = "{LIVE_CONFIRMATION}"` in config.toml; add it or run with --dry-run'
+        )
 
 
-class SimulatedCrash(BaseException):
-    """Raised by a test's checkpoint hook: like a kill, nothing after it runs."""
-
-
-def _no_checkpoint(name: str) -> None:
-    return None
-
-
-class CcxtBroker:
-    def __init__(self, settings: Settings, *, save: Callable[[BotState], None], checkpoint: Callable[[str], None] = _no_checkpoint) -> None:
-        self.settings = settings
-        self._save = save
-        self._checkpoint = checkpoint  # tests crash the broker at named points through this
-        self._exchange: Any = None
-        self._now: datetime | None = None
-        self._tick_id = ""
-        self._prices: dict[str, float] = {}
-        self._changes = 0  # orders sent or cancelled: what was read before may be stale
-        self.corrections: list[Correction] = []
-
-    # -- plumbing ------------------------------------------------------------------------------
-    async def aclose(self) -> None:
-        if self._exchange is not None:
-            await self._exchange.close()
-            self._exchange = None
-
-    def _begin(self, now: datetime) -> None:
-        from bot.engine import tick_id_for
-
-        self._now, self._tick_id = now, tick_id_for(now)
-
-    async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        import ccxt.async_support as ccxt
-
-        try:
-            return await with_retry(function, *args, retries=self.settings.exchange.retries, **kwargs)
-        except ccxt.AuthenticationError as exc:
-            raise ConfigError(_KEYS_REJECTED.format(error=type(exc).__name__)) from None
-
-    async def _ready(self) -> Any:
-        if self._exchange is None:
-            exchange = create_exchange(self.settings, credentials=True)
-            try:
-                await self._call(exchange.load_markets)
-            except BaseException:
-                await exchange.close()
-                raise
-            self._exchange = exchange
-        return self._exchange
-
-    def _note(self, kind: CorrectionKind, coin: str, message: str, *, alert: bool = False) -> None:
-        correction = Correction(kind=kind, coin=coin, message=message, alert=alert)
-        self.corrections.append(correction)
-        (log.error if alert else log.warning)("live_correction", kind=kind, coin=coin, message=message)
-
-    def _symbol(self, coin: str) -> str:
-        quote = self.settings.trading.quote
-        return f"{coin}/{quote}:{quote}"
+class CcxtBroker(OrderDesk):
+    """The Broker protocol over ccxt: ``settle`` reconciles, ``execute`` sends protected orders."""
 
     # -- settle: reconciliation ----------------------------------------------------------------
     async def settle(self, *, book: BotState, snapshot: Snapshot, now: datetime) -> list[Fill]:
@@ -154,15 +95,27 @@ class CcxtBroker:
                 fills.append(await self._closed_outside(position, book))
             elif abs(seen.amount - position.amount) > 1e-12:
                 self._note(CorrectionKind.POSITION_RESIZED, coin, f"size {position.amount:g} -> {seen.amount:g} as on the exchange")
-                book.positions[coin] = position.model_copy(update={"amount": seen.amount, "margin_usd": seen.margin_usd or position.margin_usd})
+                book.positions[coin] = position.model_copy(
+                    update={"amount": seen.amount, "margin_usd": seen.margin_usd or position.margin_usd}
+                )
         for coin, seen in live.items():
             if coin not in book.positions:
                 book.positions[coin] = Position(
-                    coin=coin, symbol=self._symbol(coin), side=seen.side, amount=seen.amount, entry_price=seen.entry_price,
-                    leverage=book.leverage_set.get(self._symbol(coin), 1.0), margin_usd=seen.margin_usd, opened_at=now,
+                    coin=coin,
+                    symbol=self._symbol(coin),
+                    side=seen.side,
+                    amount=seen.amount,
+                    entry_price=seen.entry_price,
+                    leverage=book.leverage_set.get(self._symbol(coin), 1.0),
+                    margin_usd=seen.margin_usd,
+                    opened_at=now,
                 )
-                self._note(CorrectionKind.POSITION_ADOPTED, coin,
-                           f"a {seen.side} {seen.amount:g} opened outside the bot: adopted without a stop; protect or close it by hand", alert=True)
+                self._note(
+                    CorrectionKind.POSITION_ADOPTED,
+                    coin,
+                    f"a {seen.side} {seen.amount:g} opened outside the bot: adopted without a stop; protect or close it by hand",
+                    alert=True,
+                )
         orders = await self._open_orders(book)
         open_ids = {order.client_order_id for order in orders}
         for coin in list(book.positions):
@@ -171,7 +124,9 @@ class CcxtBroker:
         for order in orders:
             if order.client_order_id.startswith("bot-") and order.reduce_only and order.client_order_id not in wanted:
                 await self._cancel(order.coin, order.client_order_id, conditional=order.kind in ("stop_loss", "take_profit"))
-                self._note(CorrectionKind.ORPHAN_CANCELLED, order.coin, f"{order.kind} {order.client_order_id} had no position left: cancelled")
+                self._note(
+                    CorrectionKind.ORPHAN_CANCELLED, order.coin, f"{order.kind} {order.client_order_id} had no position left: cancelled"
+                )
         unchanged = self._changes == changes  # nothing sent or cancelled since: what was read still holds
         book.exchange = await self._adopt_balance(book, first=book.tick == 0, known=(live, orders) if unchanged else None)
         self._save(book)
@@ -188,10 +143,18 @@ class CcxtBroker:
                 self._note(CorrectionKind.ADOPTED_FILL, coin, f"entry {cid} had filled before the bot stopped: recorded now")
                 fill = await self._record_entry(intent, order, book)
                 return [fill] if fill else []
-            if order is None and (self._now - intent.created_at).total_seconds() <= self.settings.live.intent_max_age_s and coin not in book.positions:
+            if (
+                order is None
+                and (self._now - intent.created_at).total_seconds() <= self.settings.live.intent_max_age_s
+                and coin not in book.positions
+            ):
                 self._note(CorrectionKind.SENT_PENDING, coin, f"entry {cid} was saved but never sent: sending it now")
                 return await self._open(intent, book)
-            self._drop(intent, book, "never reached the exchange and is too old to send" if order is None else f"ended {order.get('status')} unfilled")
+            self._drop(
+                intent,
+                book,
+                "never reached the exchange and is too old to send" if order is None else f"ended {order.get('status')} unfilled",
+            )
             return []
         if intent.conditional:
             position = book.positions.get(coin)
@@ -205,7 +168,7 @@ class CcxtBroker:
         position = book.positions.get(coin)  # CLOSE / EXIT
         if filled > 0 and position is not None:
             self._note(CorrectionKind.ADOPTED_FILL, coin, f"close {cid} had filled before the bot stopped: recorded now")
-            return [await self._record_close(intent, order, book, reason=_reason(intent))]
+            return [await self._record_close(intent, order, book, reason=reason_of(intent))]
         self._drop(intent, book, "not filled on the exchange; the position is reconciled below")
         return []
 
@@ -221,14 +184,35 @@ class CcxtBroker:
                 order = await self._lookup_id(position.symbol, order_id, conditional=True)
                 if order is not None and order.get("status") == "closed":
                     reason = name
-        amount, price, fee = await self._trades(position, since=position.opened_at)
+        # The position was still there at the last reconciliation: its closing trades came after
+        # (and Binance answers at most 7 days of trades from `since`).
+        since = max(position.opened_at, book.exchange.as_of - TICK_MARGIN) if book.exchange else position.opened_at
+        trades = await self._call(self._exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000))
+        amount, price, fee = closing_trades(trades, position.side)
         if amount <= 0:
             amount, price = position.amount, self._prices.get(position.coin, position.entry_price)
-        fill = self._book_close(position, book, amount=position.amount, price=price, fee_usd=fee, reason=reason,
-                                client_order_id=position.stop_order_id if reason == "stop_loss" else position.take_profit_order_id if reason == "take_profit" else "")
-        how = {"stop_loss": "its stop-loss filled", "take_profit": "its take-profit filled"}.get(reason, "closed outside the bot (by hand or liquidation)")
-        self._note(CorrectionKind.POSITION_CLOSED, position.coin, f"{position.side} {position.amount:g} {how} at {price:.6g}",
-                   alert=reason == "closed_on_exchange")
+        fill = self._book_close(
+            position,
+            book,
+            amount=position.amount,
+            price=price,
+            fee_usd=fee,
+            reason=reason,
+            client_order_id=position.stop_order_id
+            if reason == "stop_loss"
+            else position.take_profit_order_id
+            if reason == "take_profit"
+            else "",
+        )
+        how = {"stop_loss": "its stop-loss filled", "take_profit": "its take-profit filled"}.get(
+            reason, "closed outside the bot (by hand or liquidation)"
+        )
+        self._note(
+            CorrectionKind.POSITION_CLOSED,
+            position.coin,
+            f"{position.side} {position.amount:g} {how} at {price:.6g}",
+            alert=reason == "closed_on_exchange",
+        )
         return fill
 
     async def _protect(self, coin: str, book: BotState, open_ids: set[str]) -> list[Fill]:
@@ -256,7 +240,11 @@ class CcxtBroker:
         if first:
             book.initial_equity_usd = book.last_equity_usd = book.peak_equity_usd = view.equity_usd
         elif abs(view.cash_usd - book.cash_usd) >= 0.01:
-            self._note(CorrectionKind.BALANCE, "", f"cash {book.cash_usd:.2f} -> {view.cash_usd:.2f} {self.settings.trading.quote} as on the exchange")
+            self._note(
+                CorrectionKind.BALANCE,
+                "",
+                f"cash {book.cash_usd:.2f} -> {view.cash_usd:.2f} {self.settings.trading.quote} as on the exchange",
+            )
         book.cash_usd = view.cash_usd
         return view
 
@@ -275,7 +263,9 @@ class CcxtBroker:
                 else:
                     fills += await self._open(_entry_intent(plan, now), book)
             except ccxt.BaseError as exc:
-                self._note(CorrectionKind.ERROR, plan.coin, f"{plan.client_order_id}: {describe(exc)}; its fate is settled next tick", alert=True)
+                self._note(
+                    CorrectionKind.ERROR, plan.coin, f"{plan.client_order_id}: {describe(exc)}; its fate is settled next tick", alert=True
+                )
         if plans:
             book.exchange = await self._view(book)
         return fills
@@ -294,14 +284,20 @@ class CcxtBroker:
     async def _close(self, coin: str, book: BotState, kind: IntentKind) -> list[Fill]:
         position = book.positions[coin]
         intent = OrderIntent(
-            kind=kind, client_order_id=client_order_id(self._tick_id, coin, _LEGS[kind]), coin=coin, symbol=position.symbol,
-            side=position.side, amount=position.amount, reference_price=self._prices.get(coin, position.entry_price),
-            leverage=position.leverage, created_at=self._now,
+            kind=kind,
+            client_order_id=client_order_id(self._tick_id, coin, _LEGS[kind]),
+            coin=coin,
+            symbol=position.symbol,
+            side=position.side,
+            amount=position.amount,
+            reference_price=self._prices.get(coin, position.entry_price),
+            leverage=position.leverage,
+            created_at=self._now,
         )
         order = await self._send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
         if order is None:
             return []
-        fill = await self._record_close(intent, order, book, reason=_reason(intent))
+        fill = await self._record_close(intent, order, book, reason=reason_of(intent))
         for order_id in (position.stop_order_id, position.take_profit_order_id):
             if order_id:
                 await self._cancel(coin, order_id, conditional=True)
@@ -315,9 +311,16 @@ class CcxtBroker:
         position = book.positions[coin]
         trigger = position.stop_loss if kind is IntentKind.STOP_LOSS else position.take_profit
         intent = OrderIntent(
-            kind=kind, client_order_id=client_order_id(self._tick_id, coin, _LEGS[kind]), coin=coin, symbol=position.symbol,
-            side=position.side, amount=position.amount, reference_price=self._prices.get(coin, position.entry_price),
-            leverage=position.leverage, trigger_price=trigger, created_at=self._now,
+            kind=kind,
+            client_order_id=client_order_id(self._tick_id, coin, _LEGS[kind]),
+            coin=coin,
+            symbol=position.symbol,
+            side=position.side,
+            amount=position.amount,
+            reference_price=self._prices.get(coin, position.entry_price),
+            leverage=position.leverage,
+            trigger_price=trigger,
+            created_at=self._now,
         )
         attempts = self.settings.live.stop_attempts if kind is IntentKind.STOP_LOSS else 1
         error: BaseException | None = None
@@ -343,10 +346,19 @@ class CcxtBroker:
         try:
             fills = await self._close(coin, book, IntentKind.EXIT)
         except ccxt.BaseError as exc:
-            self._note(CorrectionKind.UNPROTECTED, coin, f"OPEN WITHOUT A STOP-LOSS: placing it failed ({why}) and closing failed ({describe(exc)}); "
-                       "close it by hand now", alert=True)
+            self._note(
+                CorrectionKind.UNPROTECTED,
+                coin,
+                f"OPEN WITHOUT A STOP-LOSS: placing it failed ({why}) and closing failed ({describe(exc)}); close it by hand now",
+                alert=True,
+            )
             return []
-        self._note(CorrectionKind.STOP_FAILED, coin, f"stop-loss could not be placed after {attempt} tries ({why}): position closed at market", alert=True)
+        self._note(
+            CorrectionKind.STOP_FAILED,
+            coin,
+            f"stop-loss could not be placed after {attempt} tries ({why}): position closed at market",
+            alert=True,
+        )
         return fills
 
     async def _prepare_symbol(self, symbol: str, leverage: float, book: BotState) -> None:
@@ -363,198 +375,19 @@ class CcxtBroker:
             await self._call(self._exchange.set_leverage, int(wanted), symbol)
             book.leverage_set[symbol] = wanted
 
-    # -- sending and recording ------------------------------------------------------------------
-    async def _send(self, intent: OrderIntent, book: BotState, point: str, *, reject_quietly: bool = True) -> dict | None:
-        """Save the intent, send it, return the exchange's order; None if rejected (intent dropped).
-
-        A transient error is retried, but only after looking the client id up: if the first
-        try reached the exchange, its order is returned instead of sending a second one.
-        """
-        import ccxt.async_support as ccxt
-
-        book.pending_intents = [*(i for i in book.pending_intents if i.client_order_id != intent.client_order_id), intent]
-        self._save(book)  # write-ahead: on disk before the exchange can act on it
-        self._checkpoint(f"{point}_saved")
-        attempts = self.settings.exchange.retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                order = await self._create(intent)
-                break
-            except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol) as exc:
-                if not reject_quietly:
-                    raise
-                self._forget(intent, book)
-                self._save(book)
-                self._note(CorrectionKind.REJECTED, intent.coin, f"{intent.kind} {intent.client_order_id} rejected: {describe(exc)}", alert=True)
-                return None
-            except ccxt.AuthenticationError as exc:
-                raise ConfigError(_KEYS_REJECTED.format(error=type(exc).__name__)) from None
-            except ccxt.BaseError as exc:
-                if not is_transient(exc) or attempt == attempts:
-                    raise
-                await asyncio.sleep(0.25 * 2 ** (attempt - 1))
-                order = await self._lookup(intent)
-                if order is not None:
-                    break
-        self._checkpoint(f"{point}_sent")
-        return order
-
-    async def _create(self, intent: OrderIntent) -> dict:
-        exchange = self._exchange
-        self._changes += 1
-        buying = (intent.side is Side.LONG) != intent.reduce_only
-        params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
-        if intent.reduce_only:
-            params["reduceOnly"] = True
-        if intent.kind is IntentKind.STOP_LOSS:
-            params["stopLossPrice"] = exchange.price_to_precision(intent.symbol, intent.trigger_price)
-        elif intent.kind is IntentKind.TAKE_PROFIT:
-            params["takeProfitPrice"] = exchange.price_to_precision(intent.symbol, intent.trigger_price)
-        amount = float(exchange.amount_to_precision(intent.symbol, intent.amount))
-        return await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, None, params)
-
-    async def _lookup(self, intent: OrderIntent) -> dict | None:
-        return await self._lookup_id(intent.symbol, intent.client_order_id, conditional=intent.conditional)
-
-    async def _lookup_id(self, symbol: str, cid: str, *, conditional: bool) -> dict | None:
-        """The exchange's order with client id ``cid``, None if it never got there."""
-        import ccxt.async_support as ccxt
-
-        params: dict[str, Any] = {"clientOrderId": cid, **({"trigger": True} if conditional else {})}
-        try:
-            return await self._call(self._exchange.fetch_order, None, symbol, params)
-        except ccxt.OrderNotFound:
-            return None
-
-    async def _cancel(self, coin: str, cid: str, *, conditional: bool) -> None:
-        import ccxt.async_support as ccxt
-
-        self._changes += 1
-        try:
-            await self._call(self._exchange.cancel_order, None, self._symbol(coin), {"clientOrderId": cid, **({"trigger": True} if conditional else {})})
-        except ccxt.OrderNotFound:
-            pass  # already filled, cancelled or expired
-
-    def _forget(self, intent: OrderIntent, book: BotState) -> None:
-        book.pending_intents = [i for i in book.pending_intents if i.client_order_id != intent.client_order_id]
-
-    async def _record_entry(self, intent: OrderIntent, order: dict, book: BotState) -> Fill | None:
-        amount = float(order.get("filled") or 0)
-        if amount <= 0:
-            self._drop(intent, book, f"ended {order.get('status')} unfilled")
-            self._save(book)
-            return None
-        price = float(order.get("average") or order.get("price") or intent.reference_price)
-        fee = await self._fee(intent.symbol, order)
-        book.positions[intent.coin] = Position(
-            coin=intent.coin, symbol=intent.symbol, side=intent.side, amount=amount, entry_price=price, leverage=intent.leverage,
-            margin_usd=amount * price / intent.leverage, opened_at=intent.created_at, stop_loss=intent.stop_loss,
-            take_profit=intent.take_profit, invalidation=intent.invalidation,
-        )
-        book.cash_usd -= fee
-        book.fees_paid_usd += fee
-        self._forget(intent, book)
-        self._save(book)
-        return Fill(coin=intent.coin, side=intent.side, amount=amount, price=price, fee_usd=fee, reason="decision",
-                    client_order_id=intent.client_order_id, at=self._now)
-
-    async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: str) -> Fill:
-        position = book.positions[intent.coin]
-        price = float(order.get("average") or order.get("price") or intent.reference_price)
-        fee = await self._fee(intent.symbol, order)
-        fill = self._book_close(position, book, amount=float(order.get("filled") or position.amount), price=price, fee_usd=fee,
-                                reason=reason, client_order_id=intent.client_order_id)
-        self._forget(intent, book)
-        self._save(book)
-        return fill
-
-    def _book_close(self, position: Position, book: BotState, *, amount: float, price: float, fee_usd: float, reason: str, client_order_id: str) -> Fill:
-        realized = position.unrealized_pnl_usd(price) * min(1.0, amount / position.amount)
-        book.positions.pop(position.coin, None)
-        book.cash_usd += realized - fee_usd
-        book.fees_paid_usd += fee_usd
-        book.realized_pnl_usd += realized
-        return Fill(coin=position.coin, side=position.side, amount=amount, price=price, fee_usd=fee_usd, realized_pnl_usd=realized,
-                    reduce_only=True, reason=reason, client_order_id=client_order_id or "", at=self._now)
-
-    async def _fee(self, symbol: str, order: dict) -> float:
-        """The order's fee from its trades (an order answer rarely carries it)."""
-        fee = (order.get("fee") or {}).get("cost")
-        if fee is not None:
-            return float(fee)
-        if not self._exchange.has.get("fetchMyTrades") or not order.get("id"):
-            return 0.0
-        trades = await self._call(self._exchange.fetch_my_trades, symbol, None, None, {"orderId": order["id"]})
-        return sum(float((trade.get("fee") or {}).get("cost") or 0) for trade in trades)
-
-    async def _trades(self, position: Position, *, since: datetime) -> tuple[float, float, float]:
-        """Amount, average price and fees of the trades that closed ``position`` since ``since``."""
-        closing_side = "sell" if position.side is Side.LONG else "buy"
-        trades = await self._call(self._exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000))
-        mine = [trade for trade in trades if trade.get("side") == closing_side]
-        amount = sum(float(trade["amount"]) for trade in mine)
-        if amount <= 0:
-            return 0.0, 0.0, 0.0
-        price = sum(float(trade["amount"]) * float(trade["price"]) for trade in mine) / amount
-        return amount, price, sum(float((trade.get("fee") or {}).get("cost") or 0) for trade in mine)
-
-    # -- what the exchange holds ------------------------------------------------------------------
-    async def _positions(self) -> dict[str, ExchangePosition]:
-        rows = await self._call(self._exchange.fetch_positions)
-        result = {}
-        for row in rows:
-            market = self._exchange.markets.get(row.get("symbol") or "")
-            amount = float(row.get("contracts") or 0) * float((market or {}).get("contractSize") or 1)
-            if market is None or amount <= 0 or row.get("side") not in ("long", "short"):
-                continue
-            result[market["base"]] = ExchangePosition(
-                coin=market["base"], side=Side(row["side"]), amount=amount, entry_price=float(row.get("entryPrice") or 0),
-                unrealized_pnl_usd=float(row.get("unrealizedPnl") or 0),
-                margin_usd=float(row.get("collateral") or row.get("initialMargin") or 0),
-                liquidation_price=float(row["liquidationPrice"]) if row.get("liquidationPrice") else None,
-            )
-        return result
-
-    async def _open_orders(self, book: BotState) -> list[ExchangeOrder]:
-        coins = list(dict.fromkeys([*self.settings.trading.coins, *book.positions]))
-        symbols = [self._symbol(coin) for coin in coins if self._symbol(coin) in self._exchange.markets]
-        batches = await asyncio.gather(
-            *(self._call(self._exchange.fetch_open_orders, symbol, None, None, params) for symbol in symbols for params in ({}, {"trigger": True}))
-        )
-        orders = []
-        for order in (order for batch in batches for order in batch):
-            market = self._exchange.markets[order["symbol"]]
-            kind = "take_profit" if order.get("takeProfitPrice") else "stop_loss" if order.get("triggerPrice") else str(order.get("type"))
-            orders.append(ExchangeOrder(
-                client_order_id=order.get("clientOrderId") or str(order.get("id")), coin=market["base"], side=order["side"], kind=kind,
-                amount=float(order.get("amount") or 0), trigger_price=order.get("triggerPrice"), reduce_only=bool(order.get("reduceOnly")),
-            ))
-        return orders
-
-    async def _view(self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None) -> ExchangeView:
-        """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
-        balance, (positions, orders) = await asyncio.gather(
-            self._call(self._exchange.fetch_balance),
-            _value(known) if known else asyncio.gather(self._positions(), self._open_orders(book)),
-        )
-        equity = float((balance.get(self.settings.trading.quote) or {}).get("total") or 0.0)
-        return ExchangeView(
-            as_of=self._now, cash_usd=equity - sum(p.unrealized_pnl_usd for p in positions.values()), equity_usd=equity,
-            positions=list(positions.values()), open_orders=orders,
-        )
-
-
-async def _value(value: Any) -> Any:
-    return value
-
 
 def _entry_intent(plan: OrderPlan, now: datetime) -> OrderIntent:
     return OrderIntent(
-        kind=IntentKind.ENTRY, client_order_id=plan.client_order_id, coin=plan.coin, symbol=plan.symbol, side=plan.side,
-        amount=plan.amount, reference_price=plan.reference_price, leverage=plan.leverage, stop_loss=plan.stop_loss,
-        take_profit=plan.take_profit, invalidation=plan.invalidation, created_at=now,
+        kind=IntentKind.ENTRY,
+        client_order_id=plan.client_order_id,
+        coin=plan.coin,
+        symbol=plan.symbol,
+        side=plan.side,
+        amount=plan.amount,
+        reference_price=plan.reference_price,
+        leverage=plan.leverage,
+        stop_loss=plan.stop_loss,
+        take_profit=plan.take_profit,
+        invalidation=plan.invalidation,
+        created_at=now,
     )
-
-
-def _reason(intent: OrderIntent) -> str:
-    return "stop_failed" if intent.kind is IntentKind.EXIT else "decision"
