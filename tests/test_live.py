@@ -346,6 +346,9 @@ def test_cli_live_tick_says_live_first_and_status_shows_the_exchange(project, li
     dry = run_bot("tick", "--dry-run", cwd=project, env=_live_env(live_fake))
     assert dry.returncode == 2 and "holds the live account" in dry.stderr
     assert len(live_fake.account.orders) == before
+    for path in (project / "var").rglob("*"):
+        if path.is_file():
+            assert "test-secret" not in path.read_text(errors="replace"), path
 
 
 @pytest.mark.parametrize("env", [{"EXCHANGE_SECRET": "wrong-secret"}, {"EXCHANGE_API_KEY": "wrong-key"}])  # -1022, -2015
