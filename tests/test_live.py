@@ -48,19 +48,21 @@ def live_settings(fake: FakeExchange, **live) -> Settings:
 
 
 class Scripted:
-    """BUY BTC with a 2 % stop and a 4 % take-profit every tick, like a strategy that insists.
-    Its levels follow the exchange's price (a test may have moved it past the recorded candles)."""
+    """BUY BTC with a 2 % stop and a 4 % take-profit every tick, like a strategy that insists
+    (``action`` can be changed between ticks). Its levels follow the exchange's price (a test
+    may have moved it away from the recorded candles)."""
 
     name = "scripted"
 
     def __init__(self, price) -> None:
         self.price = price
+        self.action = Action.BUY
 
     async def decide(self, *, features, portfolio, prompt):
         price = self.price()
         return [
             Decision(
-                coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=3, stop_loss=price * 0.98, take_profit=price * 1.04
+                coin="BTC", action=self.action, confidence=0.9, size_pct=10, leverage=3, stop_loss=price * 0.98, take_profit=price * 1.04
             )
         ]
 
@@ -239,6 +241,25 @@ def test_killed_after_the_stop_was_saved_the_next_tick_places_it(tmp_path, fake)
     assert orders(fake, "-sl") == [("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW")]
     assert posts(fake, "/fapi/v1/order") == 1
     assert bot.state().pending_intents == [] and report.outcome is Outcome.OK
+
+
+def test_killed_after_a_close_was_sent_the_next_tick_books_it_and_sends_nothing(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW)
+    bot.strategy.action = Action.CLOSE
+    fake.set_price("BTC", 106_000.0)
+    assert bot.tick(NOW + TICK, kill_at="close_sent") is None
+    assert fake.account.positions["BTC"].amount == 0 and len(fake.account.open_algo("BTC")) == 2  # closed; stops not yet cancelled
+
+    report = bot.tick(NOW + 2 * TICK)
+
+    closes = [(o.client_id, o.status) for o in fake.account.orders if o.client_id.endswith("-close")]
+    assert closes == [("bot-250603T1203-BTC-close", "FILLED")]  # sent once
+    [fill] = report.fills
+    assert (fill.reason, fill.price, fill.client_order_id) == ("decision", 106_000.0, "bot-250603T1203-BTC-close")
+    assert orders(fake, "250603T1200-BTC-")[1:] == [(SL, "STOP_MARKET", "CANCELED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
+    assert bot.state().positions == {} and bot.state().pending_intents == []
+    assert bot.state().cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
 
 
 def test_a_rejected_entry_is_not_retried_and_says_why(tmp_path, fake):
