@@ -438,3 +438,20 @@ def test_status_names_every_disagreement_between_state_and_exchange():
         "ETH: the exchange shows a long 2 the bot does not hold",
         "SOL: the exchange shows a short 3 the bot does not hold",
     ]
+
+
+@pytest.mark.parametrize("point", ["entry_saved", "entry_sent", "stop_saved", "stop_sent"])
+def test_killed_at_any_point_of_an_entry_the_next_tick_ends_with_one_protected_position(tmp_path, fake, point):
+    bot = Bot(tmp_path, fake)
+    assert bot.tick(NOW, kill_at=point) is None
+    report = bot.tick(NOW + TICK)
+
+    entries = [o for o in fake.account.orders if o.type == "MARKET"]
+    assert [(o.client_id, o.status) for o in entries] == [(ENTRY, "FILLED")]
+    open_stops = sorted((o.type, o.quantity) for o in fake.account.open_algo("BTC"))
+    assert open_stops == [("STOP_MARKET", 0.028), ("TAKE_PROFIT_MARKET", 0.028)]
+    state = bot.state()
+    assert state.pending_intents == [] and state.positions["BTC"].amount == 0.028
+    assert {state.positions["BTC"].stop_order_id, state.positions["BTC"].take_profit_order_id} == {o.client_id for o in fake.account.open_algo("BTC")}
+    assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
+    assert state.exchange.disagreements(state.positions) == [] and report.outcome is Outcome.OK
