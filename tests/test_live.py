@@ -455,3 +455,12 @@ def test_killed_at_any_point_of_an_entry_the_next_tick_ends_with_one_protected_p
     assert {state.positions["BTC"].stop_order_id, state.positions["BTC"].take_profit_order_id} == {o.client_id for o in fake.account.open_algo("BTC")}
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
     assert state.exchange.disagreements(state.positions) == [] and report.outcome is Outcome.OK
+
+
+def test_when_reconciliation_fails_nothing_is_sent(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    fake.inject("503", path="/fapi/v3/positionRisk")
+    report = bot.tick(NOW)
+    assert report.outcome is not Outcome.OK and "ExchangeNotAvailable" in report.message
+    assert fake.account.orders == [] and posts(fake, "/fapi/v1/order") == 0
+    assert bot.state().positions == {} and bot.state().pending_intents == []

@@ -56,6 +56,7 @@ class OrderDesk:
         self._now: datetime | None = None
         self._tick_id = ""
         self._prices: dict[str, float] = {}
+        self._reconciled = False  # settle() finished this tick: execute() may send
         self._changes = 0  # orders sent or cancelled: what was read before may be stale
         self.corrections: list[Correction] = []
 

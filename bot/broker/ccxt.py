@@ -82,6 +82,7 @@ class CcxtBroker(OrderDesk):
     async def settle(self, *, book: BotState, snapshot: Snapshot, now: datetime) -> list[Fill]:
         """Make ``book`` agree with the exchange before the strategy decides."""
         self._begin(now)
+        self._reconciled = False
         self._prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
         await self._ready()
         fills: list[Fill] = []
@@ -130,6 +131,7 @@ class CcxtBroker(OrderDesk):
         unchanged = self._changes == changes  # nothing sent or cancelled since: what was read still holds
         book.exchange = await self._adopt_balance(book, first=book.tick == 0, known=(live, orders) if unchanged else None)
         self._save(book)
+        self._reconciled = True
         log.info("reconciled", positions=len(book.positions), open_orders=len(book.exchange.open_orders), corrections=len(self.corrections))
         return fills
 
@@ -254,9 +256,16 @@ class CcxtBroker(OrderDesk):
 
         self._begin(now)
         self._prices = dict(prices)
+        if plans and not self._reconciled:
+            # Unresolved intents could be open positions the book does not show: an entry now might double one.
+            self._note(CorrectionKind.ERROR, "", "the account was not reconciled this tick: no order sent", alert=True)
+            return []
         await self._ready()
         fills: list[Fill] = []
         for plan in plans:
+            if any(intent.coin == plan.coin for intent in book.pending_intents):
+                self._note(CorrectionKind.ERROR, plan.coin, f"{plan.client_order_id} not sent: an earlier order for this coin is unsettled", alert=True)
+                continue
             try:
                 if plan.reduce_only:
                     fills += await self._close(plan.coin, book, IntentKind.CLOSE)
