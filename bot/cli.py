@@ -1,7 +1,8 @@
 """Command line: thin commands that import heavy modules only when they run.
 
 Exit codes (one place, see ``bot.errors.ExitCode``): 0 ok, 1 internal error, 2 usage
-or configuration error, 3 tick failed, 4 tick degraded, 5 state file unreadable.
+or configuration error, 3 tick failed, 4 tick degraded, 5 state file unreadable or
+unwritable, 6 skipped (backing off) or ran paused, 7 locked (another tick is running).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-TICK_INTERVAL = timedelta(minutes=3)
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", envvar="BOT_CONFIG", help="config file (default ./config.toml); var/ lives beside it"),
@@ -65,56 +65,88 @@ def tick(
 ) -> None:
     """Run one pass: fetch, compute indicators, decide, check risk, execute, save state."""
     settings = _settings(config)
+    live = settings.enable_trading and not dry_run and replay is None
+    if live:
+        from bot.config import require_live_ready
+
+        require_live_ready(settings)  # keys and the written confirmation, before anything runs
     from bot.log import configure_logging
+    from bot.state import TickLock
 
-    configure_logging(
-        log_file=settings.var_dir / "logs" / "bot.log",
-        level=settings.log.level,
-        console_level=settings.log.console_level,
-        secrets=settings.secrets(),
-    )
-    import asyncio
+    # The lock first: a second tick leaves at once, before any logging set-up or import.
+    with TickLock(settings.run_dir(replay=replay is not None) / "tick.lock").acquire():
+        configure_logging(
+            log_file=settings.var_dir / "logs" / "bot.log",
+            level=settings.log.level,
+            console_level=settings.log.console_level,
+            secrets=settings.secrets(),
+        )
+        report = _skip_if_backing_off(settings, dry_run=dry_run, mode="live" if live else "paper") if replay is None else None
+        if report is None:
+            import asyncio
 
-    report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
+            report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
     from bot.summary import print_tick
 
     print_tick(report)
+    raise typer.Exit(_exit_code(report))
+
+
+def _exit_code(report: Any) -> ExitCode:
+    """Failed and degraded win; then skipped or paused (6) so monitoring sees a bot not trading."""
     from bot.models import Outcome
 
-    codes = {Outcome.OK: ExitCode.OK, Outcome.DEGRADED: ExitCode.DEGRADED, Outcome.FAILED: ExitCode.FAILED, Outcome.SKIPPED: ExitCode.OK}
-    raise typer.Exit(codes[report.outcome])
+    codes = {Outcome.OK: ExitCode.OK, Outcome.DEGRADED: ExitCode.DEGRADED, Outcome.FAILED: ExitCode.FAILED, Outcome.SKIPPED: ExitCode.SKIPPED}
+    if report.outcome is Outcome.OK and report.paused:
+        return ExitCode.SKIPPED
+    return codes[report.outcome]
+
+
+def _skip_if_backing_off(settings: Any, *, dry_run: bool, mode: str):
+    """Live runs inside the backoff window end here: no market, no network, no asyncio."""
+    from bot import ops
+    from bot.state import StateStore
+
+    store = StateStore(settings.var_dir / "state.json")
+    state = store.load()
+    now = datetime.now(UTC)
+    skipped = ops.skip_reason(state, now) if state else None
+    if not skipped:
+        return None
+    return ops.skip_run(store, state, now, reason=skipped, mode=mode, strategy=settings.strategy.name, dry_run=dry_run)
 
 
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
-    from bot.broker.paper import PaperBroker
-    from bot.engine import TickContext, run_tick
     from bot.state import Journal, StateStore, check_mode
-    from bot.strategies.rules import RulesStrategy
 
     if replay is not None:
         from bot.history import HistoryMarket
 
         folder = data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else None)
         market = HistoryMarket(folder, candles=settings.trading.candles, quote=settings.trading.quote)
-        var = settings.var_dir / "replay"
+        var = settings.run_dir(replay=True)
         store = StateStore(var / "state.json")
         now = _replay_time(market, settings.trading.coins, store, replay)
         mode = "replay"
     else:
         if data_dir is not None:
             raise ConfigError("--data-dir only applies with --replay")
-        from bot.market import CcxtMarket
-
-        market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
         var = settings.var_dir
         store = StateStore(var / "state.json")
         now = datetime.now(UTC)
         mode = "live" if settings.enable_trading and not dry_run else "paper"
+        from bot.market import CcxtMarket
+
+        market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
+    from bot.broker.paper import PaperBroker
+    from bot.engine import TickContext, run_tick
+    from bot.notify import notifier_for
+    from bot.strategies.rules import RulesStrategy
+
     broker: Any = PaperBroker(settings.paper)
     if mode == "live":
-        from bot.broker.ccxt import CcxtBroker, require_live_ready
+        from bot.broker.ccxt import CcxtBroker
 
-        require_live_ready(settings)
         broker = CcxtBroker(settings, save=store.save)
     check_mode(store, mode)
     ctx = TickContext(
@@ -126,6 +158,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         broker=broker,
         store=store,
         journal=Journal(var / "journal.jsonl"),
+        notifier=notifier_for(settings) if settings.notify.urls else None,
     )
     try:
         return await run_tick(ctx, now)
@@ -135,10 +168,12 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
 
 
 def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> datetime:
-    """The simulated clock: TIME if given, else 3 minutes after the last replayed tick."""
+    """The simulated clock: TIME if given, else 3 minutes after the last replayed run."""
+    from bot.status import TICK_INTERVAL
+
     first, last = market.span(coins)
     state = store.load()
-    previous = state.last_tick_at if state else None
+    previous = state.last_run_at if state else None
     if requested:
         now = _parse_time(requested)
         if previous and now <= previous:
@@ -159,31 +194,103 @@ def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> d
     return now
 
 
+ReplayOption = Annotated[bool, typer.Option("--replay", help="the replay account (var/replay/) instead of the live-data one")]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output (stable, documented in the README)")]
+
+
 @app.command()
-def status(
-    replay: Annotated[bool, typer.Option("--replay", help="show the replay account instead of the live-data one")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    config: ConfigOption = None,
-) -> None:
-    """Show what the last ticks left in state (local files only, no network)."""
-    from bot.state import Journal, StateStore
+def status(replay: ReplayOption = False, as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Show mode, pause, last tick, backoff, equity, positions, last decisions (local files only, no network)."""
+    from bot.state import StateStore
+    from bot.status import TICK_INTERVAL, build_status
 
     settings = _settings(config)
-    var = settings.var_dir / "replay" if replay else settings.var_dir
-    state = StateStore(var / "state.json").load()
+    var = settings.run_dir(replay=replay)
+    store = StateStore(var / "state.json")
+    state = store.load()
     if state is None:
         hint = "bot tick --dry-run --replay" if replay else "bot tick --dry-run"
         raise ConfigError(f"no state in {var} yet: run `{hint}` first")
-    last = Journal(var / "journal.jsonl").tail(1)
+    now = datetime.now(UTC)
+    if replay:  # the simulated clock: where the next replay tick would run
+        now = state.last_run_at + TICK_INTERVAL if state.last_run_at else now
+    report = build_status(state, settings=settings, state_file=store.path, now=now)
     if as_json:
-        payload = {"state": json.loads(state.model_dump_json()), "last_tick": last[0] if last else None}
-        if state.exchange is not None:
-            payload["disagreements"] = state.exchange.disagreements(state.positions)
-        typer.echo(json.dumps(payload, indent=2))
+        typer.echo(report.model_dump_json(indent=2))
         return
     from bot.summary import print_status
 
-    print_status(state, last[0] if last else None)
+    print_status(report)
+
+
+@app.command()
+def journal(
+    count: Annotated[int, typer.Option("-n", "--count", min=1, help="how many ticks (or trades) to show")] = 20,
+    trades: Annotated[bool, typer.Option("--trades", help="list fills instead of ticks")] = False,
+    replay: ReplayOption = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show the last N ticks (or trades) from the journal as a table."""
+    from bot.state import Journal
+    from bot.summary import journal_rows, print_journal
+
+    settings = _settings(config)
+    path = settings.run_dir(replay=replay) / "journal.jsonl"
+    if not path.exists():
+        raise ConfigError(f"no journal at {path} yet: run `bot tick --dry-run{' --replay' if replay else ''}` first")
+    rows = journal_rows(Journal(path), count=count, trades=trades)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    print_journal(rows, trades=trades)
+
+
+@app.command()
+def pause(
+    reason: Annotated[str, typer.Option("--reason", help="shown in status and notifications")] = "",
+    replay: ReplayOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Stop opening new positions until `bot resume`; open positions are still managed (stops, closes)."""
+    from bot.control import pause_bot
+
+    settings = _settings(config)
+    state = pause_bot(settings, replay=replay, reason=reason, now=datetime.now(UTC))
+    typer.echo(f"paused: {state.pause_reason}. Ticks keep managing open positions; `bot resume` trades again.")
+
+
+@app.command()
+def resume(replay: ReplayOption = False, config: ConfigOption = None) -> None:
+    """Lift a pause (by hand or after failures) and any backoff: the next tick trades again."""
+    from bot.control import resume_bot
+
+    settings = _settings(config)
+    _, lifted = resume_bot(settings, replay=replay, now=datetime.now(UTC))
+    typer.echo(f"resumed: lifted {lifted}")
+
+
+@app.command(name="notify-summary")
+def notify_summary(
+    day: Annotated[str | None, typer.Option("--day", help="UTC day YYYY-MM-DD (default today)")] = None,
+    replay: ReplayOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Send the daily summary (equity, PnL, ticks, trades) to notify.urls, once per day."""
+    settings = _settings(config)
+    from bot.log import configure_logging
+
+    configure_logging(log_file=settings.var_dir / "logs" / "bot.log", level=settings.log.level, console_level=settings.log.console_level, secrets=settings.secrets())
+    from bot.control import send_summary
+
+    if day is not None:
+        try:
+            day = datetime.strptime(day, "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            raise ConfigError(f"--day: {day!r} is not a date; use YYYY-MM-DD") from None
+    event, sent = send_summary(settings, replay=replay, now=datetime.now(UTC), day=day)
+    typer.echo(event.body)
+    typer.echo("sent" if sent else f"not sent: the summary for {event.key.removeprefix('summary:')} was already sent")
 
 
 def _optional_replay_value(argv: list[str]) -> list[str]:
@@ -215,10 +322,13 @@ def main() -> None:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: one line for the user, the traceback for the log
+        import logging
+
         import structlog
 
         from bot.log import scrub
 
-        structlog.get_logger("bot").exception("internal_error")
+        if logging.getLogger().handlers:  # only once logging goes to the log file: never a traceback on the console
+            structlog.get_logger("bot").exception("internal_error")
         print(f"internal error: {type(exc).__name__}: {scrub(str(exc))} (details in the log; please report it)", file=sys.stderr)
         sys.exit(ExitCode.INTERNAL)

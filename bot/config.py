@@ -112,6 +112,65 @@ class LogSettings(Section):
     console_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 
+_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WINDOW = re.compile(r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))? (?P<start>\d{1,2})(?::00)?-(?P<end>\d{1,2})(?::00)?$")
+
+
+class TradingWindow(Section):
+    """UTC weekdays (0 = Monday) and hours [start_hour, end_hour) when new positions may open."""
+
+    weekdays: frozenset[int]
+    start_hour: int
+    end_hour: int
+
+    @classmethod
+    def parse(cls, text: str) -> TradingWindow:
+        match = _WINDOW.match(text.strip().lower())
+        days = [match[group] for group in ("first", "last") if match and match[group]] if match else []
+        if not match or any(day not in _WEEKDAYS for day in days):
+            raise ValueError(f"{text!r} is not a window; write e.g. \"mon-fri 08-20\" (UTC weekdays, hours from-to)")
+        first = _WEEKDAYS.index(days[0])
+        last = _WEEKDAYS.index(days[-1])
+        start, end = int(match["start"]), int(match["end"])
+        if not 0 <= start < end <= 24:
+            raise ValueError(f"{text!r}: hours must satisfy 0 <= from < to <= 24 (split a window that crosses midnight in two)")
+        weekdays = frozenset(range(first, last + 1)) if first <= last else frozenset([*range(first, 7), *range(0, last + 1)])
+        return cls(weekdays=weekdays, start_hour=start, end_hour=end)
+
+    def contains(self, weekday: int, hour: int) -> bool:
+        return weekday in self.weekdays and self.start_hour <= hour < self.end_hour
+
+
+class OpsSettings(Section):
+    """Unattended operation: self-pause after repeated failures, backoff, trading windows."""
+
+    max_consecutive_errors: int = Field(5, ge=1, le=1000, description="failed ticks in a row before the bot pauses itself")
+    recovery_backoff_seconds: int = Field(60, ge=0, le=3600, description="wait after a failed tick, doubled per further failure")
+    max_backoff_seconds: int = Field(3600, ge=0, le=86_400, description="cap of the doubling backoff")
+    trading_windows: list[str] = Field(
+        default_factory=list, description='UTC windows when new positions may open, e.g. "mon-fri 08-20"; empty = always'
+    )
+    lock_wait_seconds: float = Field(90.0, ge=0, le=600, description="how long pause/resume wait for a running tick to finish")
+
+    @field_validator("trading_windows")
+    @classmethod
+    def _windows_parse(cls, windows: list[str]) -> list[str]:
+        for window in windows:
+            TradingWindow.parse(window)
+        return windows
+
+    def windows(self) -> list[TradingWindow]:
+        return [TradingWindow.parse(window) for window in self.trading_windows]
+
+
+class NotifySettings(Section):
+    """Apprise notifications. URLs carry tokens: put them in .env as BOT_NOTIFY__URLS='["tgram://..."]'."""
+
+    urls: list[SecretStr] = Field(default_factory=list, description="apprise URLs (Telegram, Discord, Slack, email, json:// ...)")
+    timeout_seconds: float = Field(10.0, gt=0, le=60, description="per notification attempt")
+    min_trade_usd: float = Field(0.0, ge=0, description="skip trade notifications below this notional")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BOT_", env_nested_delimiter="__", extra="ignore", frozen=True, populate_by_name=True
@@ -127,6 +186,8 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     paths: PathSettings = PathSettings()
     log: LogSettings = LogSettings()
+    ops: OpsSettings = OpsSettings()
+    notify: NotifySettings = NotifySettings()
 
     # Secrets: environment or .env only (config.toml is rejected if it holds any).
     anthropic_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
@@ -147,10 +208,51 @@ class Settings(BaseSettings):
     def var_dir(self) -> Path:
         return self.resolve(self.paths.var_dir)
 
+    def run_dir(self, *, replay: bool) -> Path:
+        """Where one account's state, journal and lock live: var/, or var/replay/ for replays."""
+        return self.var_dir / "replay" if replay else self.var_dir
+
     def secrets(self) -> list[str]:
         """Secret values, so logs and outputs can be scrubbed of them."""
         values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret)
-        return [value.get_secret_value() for value in values if value and value.get_secret_value()]
+        secrets = [value.get_secret_value() for value in values if value and value.get_secret_value()]
+        for url in self.notify.urls:
+            secrets.extend(url_secrets(url.get_secret_value()))
+        return secrets
+
+
+_HOSTNAME = re.compile(r"^[\w-]+(\.[\w-]+)+$")
+
+
+def url_secrets(url: str) -> list[str]:
+    """A notification URL and each token-like part of it (apprise puts tokens in the host,
+    path, user, password or query), so an error message quoting a piece is scrubbed too.
+    Hostnames, short parts and plain lowercase words ("webhooks") are left readable."""
+    _, _, rest = url.partition("://")
+    parts = [
+        part
+        for part in re.split(r"[/?&=@:#]", rest)
+        if len(part) >= 8 and not _HOSTNAME.match(part) and (len(part) >= 16 or re.search(r"[0-9A-Z]", part))
+    ]
+    return [url, *sorted(set(parts), key=len, reverse=True)]
+
+
+def require_live_ready(settings: Settings) -> None:
+    """Live trading starts only with keys AND the written confirmation; say which is missing."""
+    missing = [
+        name
+        for name, value in (("EXCHANGE_API_KEY", settings.exchange_api_key), ("EXCHANGE_SECRET", settings.exchange_secret))
+        if value is None or not value.get_secret_value()
+    ]
+    if missing:
+        raise ConfigError(
+            f"`enable_trading = true` needs {' and '.join(missing)} in the environment or .env beside the config; "
+            "set them or run with --dry-run"
+        )
+    if settings.live.confirm != LIVE_CONFIRMATION:
+        raise ConfigError(
+            f'`enable_trading = true` also needs `[live] confirm = "{LIVE_CONFIRMATION}"` in config.toml; add it or run with --dry-run'
+        )
 
 
 def config_path(cli_value: Path | None) -> Path:

@@ -10,6 +10,12 @@ logged and the tick goes on with whatever the broker booked; a bug in any stage 
 failed tick, not a crash. Every tick, failed or not, is saved to state and appended to
 the journal; an error the user must fix (config, state file) is raised instead and
 nothing is recorded.
+
+Operations (``bot.ops``): inside the backoff window after failed ticks the run is
+skipped before any market call; paused or outside the trading windows, BUY/SELL
+decisions are refused before the risk step (verdict "rejected", reason saying why) while
+CLOSE decisions and the broker's protective exits run as usual. After the tick the
+failure counter, backoff and self-pause are updated and the owner is notified.
 """
 
 from __future__ import annotations
@@ -22,13 +28,14 @@ from typing import Protocol
 
 import structlog
 
-from bot import risk
+from bot import ops, risk
 from bot.broker import Broker
 from bot.config import Settings
 from bot.errors import BotError, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
-from bot.models import Outcome, TickReport
+from bot.models import Action, Decision, Outcome, RiskVerdict, TickReport, Verdict, tick_id_for
+from bot.notify import Notifier, claim, tick_events
 from bot.portfolio import portfolio_of, sharpe_ratio
 from bot.prompt import build_prompt
 from bot.state import BotState
@@ -57,11 +64,7 @@ class TickContext:
     store: Store
     journal: Recorder
     clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
-
-
-def tick_id_for(now: datetime) -> str:
-    """Minute resolution: unique per 3-minute tick, identical if the same tick is retried."""
-    return now.strftime("%y%m%dT%H%M")
+    notifier: Notifier | None = None
 
 
 async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
@@ -78,9 +81,15 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         timings[stage] = round((current - mark) * 1000, 1)
         mark = current
 
+    skipped = ops.skip_reason(state, now)
+    if skipped:
+        structlog.contextvars.unbind_contextvars("tick_id")
+        return ops.skip_run(ctx.store, state, now, reason=skipped, mode=ctx.mode, strategy=ctx.strategy.name, dry_run=ctx.dry_run)
     report = TickReport(
         tick_id=tick_id, tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now, strategy=ctx.strategy.name, outcome=Outcome.OK
     )
+    report.paused = state.paused
+    report.new_positions_blocked = ops.opening_block(state, now, settings.ops) or ""
     recorded = True
     try:
         try:
@@ -134,7 +143,8 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         lap("decide")
 
         markets = {coin: market.info for coin, market in snapshot.coins.items()}
-        report.verdicts = risk.review(decisions, portfolio=portfolio, markets=markets, settings=settings.risk, tick_id=tick_id)
+        decisions, refused = _refuse_openings(decisions, report.new_positions_blocked)
+        report.verdicts = refused + risk.review(decisions, portfolio=portfolio, markets=markets, settings=settings.risk, tick_id=tick_id)
         for verdict in report.verdicts:
             log.info("risk_verdict", coin=verdict.coin, action=verdict.action, verdict=verdict.verdict, reason=verdict.reason)
         lap("risk")
@@ -152,6 +162,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
             cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
         )
         _record_equity(state, after.account.equity_usd)
+        state.last_prices = prices
         report.account = after.account
         report.positions = list(state.positions.values())
         report.return_pct = after.return_pct
@@ -185,6 +196,17 @@ def _take_corrections(broker: Broker, report: TickReport) -> None:
     corrections.clear()
 
 
+def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Decision], list[RiskVerdict]]:
+    """Paused or outside the windows: BUY/SELL never reach the risk step; CLOSE and HOLD do."""
+    if not blocked:
+        return decisions, []
+    opening = {Action.BUY, Action.SELL}
+    refused = [
+        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, reason=f"no new positions: {blocked}") for d in decisions if d.action in opening
+    ]
+    return [d for d in decisions if d.action not in opening], refused
+
+
 def _degrade(report: TickReport, message: str) -> None:
     if report.outcome is Outcome.OK:
         report.outcome = Outcome.DEGRADED
@@ -196,6 +218,8 @@ def _record_equity(state: BotState, equity: float) -> None:
         state.return_stats = state.return_stats.add(equity / state.last_equity_usd - 1.0)
     state.last_equity_usd = equity
     state.peak_equity_usd = max(state.peak_equity_usd, equity)
+    drawdown_pct = (1.0 - equity / state.peak_equity_usd) * 100.0 if state.peak_equity_usd > 0 else 0.0
+    state.max_drawdown_pct = max(state.max_drawdown_pct, drawdown_pct)
 
 
 def _finish(ctx: TickContext, state: BotState, report: TickReport, now: datetime) -> None:
@@ -206,9 +230,18 @@ def _finish(ctx: TickContext, state: BotState, report: TickReport, now: datetime
     state.last_outcome = report.outcome
     state.last_duration_ms = report.duration_ms.get("total")
     state.last_message = report.message
-    state.consecutive_errors = state.consecutive_errors + 1 if report.outcome is Outcome.FAILED else 0
-    ctx.store.save(state)
+    ops_events = ops.record_outcome(state, outcome=report.outcome, message=report.message, now=now, ops=ctx.settings.ops)
+    notify = ctx.settings.notify
+    fresh = []
+    if ctx.notifier:
+        try:
+            fresh = claim(tick_events(report, ops_events, state, min_trade_usd=notify.min_trade_usd), state)
+        except Exception:  # notifications never fail a tick, not even a bug in composing them
+            log.exception("notify_failed")
+    ctx.store.save(state)  # the notification keys are saved before sending: never twice
     ctx.journal.append(report)
+    if fresh:
+        ctx.notifier.send(fresh)
     log.info(
         "tick_done",
         outcome=report.outcome,

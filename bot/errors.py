@@ -15,7 +15,9 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad config, CLI input, unknown coin, missing key: fix and rerun
     FAILED = 3  # the tick failed (no market data, broken stage): nothing traded
     DEGRADED = 4  # the tick ran but skipped something (a coin, the LLM)
-    STATE = 5  # the state file is unreadable: recover it before the next tick
+    STATE = 5  # the state file is unreadable or unwritable: recover it before the next tick
+    SKIPPED = 6  # paused or backing off after failures: nothing new was traded
+    LOCKED = 7  # another tick is running on the same var/ folder: this one did nothing
 
 
 class BotError(Exception):
@@ -40,3 +42,9 @@ class MarketDataError(BotError):
     """No usable market data this tick (exchange down, all coins failed)."""
 
     exit_code = ExitCode.FAILED
+
+
+class LockedError(BotError):
+    """Another process holds the tick lock; this run did nothing."""
+
+    exit_code = ExitCode.LOCKED

@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 _REDACTED = "***"
 _secrets: list[str] = []
 
@@ -42,6 +40,8 @@ def _redactor():
 
 
 def configure_logging(*, log_file: Path | None, level: str = "INFO", console_level: str = "WARNING", secrets: list[str] = ()) -> None:
+    import structlog  # here, not at the top: `scrub` is used on paths that never log (a locked run)
+
     _secrets[:] = [secret for secret in secrets if secret]
     shared = [
         structlog.contextvars.merge_contextvars,

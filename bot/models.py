@@ -35,6 +35,11 @@ Candles = Annotated[
 ]
 
 
+def tick_id_for(now: datetime) -> str:
+    """Minute resolution: unique per 3-minute tick, identical if the same tick is retried."""
+    return now.strftime("%y%m%dT%H%M")
+
+
 class Action(StrEnum):
     BUY = "BUY"  # open or add to a long
     SELL = "SELL"  # open or add to a short
@@ -377,3 +382,5 @@ class TickReport(StrictModel):
     duration_ms: dict[str, float] = Field(default_factory=dict)
     corrections: list[Correction] = Field(default_factory=list)  # live: what reconciliation changed, alerts
     message: str = ""  # why the tick failed or degraded beyond skipped coins
+    paused: bool = False  # the bot was paused: only open positions were managed
+    new_positions_blocked: str = ""  # why opening decisions were refused (paused, outside the trading windows)

@@ -4,22 +4,40 @@ state.json stays small (account, positions, counters, running statistics) and is
 replaced atomically: the new version is written to a temporary file, fsynced and
 renamed over the old one, after the old one was copied to state.json.bak. A crash at
 any point leaves either the old or the new file, never half of one. A file that cannot
-be read is never overwritten: the tick stops and says how to recover.
+be read is never overwritten: the tick stops and says how to recover. A file that cannot
+be written (disk full, read-only folder) stops the tick the same way, the old file intact.
+
+Schema versions: every state.json carries ``version``. An older file is migrated in
+memory on load (``_MIGRATIONS``, one step per version) and written back in the new
+version by the next save, the old file kept as the backup; a newer file is refused.
+
+One tick at a time: ``TickLock`` holds an flock on ``tick.lock`` beside state.json. The
+kernel drops an flock when its holder dies, even by SIGKILL, so no stale lock survives.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from datetime import datetime
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from bot.errors import ConfigError, StateError
+from bot.errors import ConfigError, LockedError, StateError
 from bot.models import Decision, ExchangeView, OrderIntent, Outcome, Position, ReturnStats, StrictModel, TickReport
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+NOTIFIED_KEEP = 500  # dedupe keys of sent notifications kept in state
+
+
+class PausedBy(StrEnum):
+    USER = "user"  # `bot pause`
+    AUTO = "auto"  # too many consecutive failed ticks
 
 
 class BotState(StrictModel):
@@ -32,8 +50,15 @@ class BotState(StrictModel):
     last_duration_ms: float | None = None
     last_message: str = ""
     consecutive_errors: int = 0
-    paused: bool = False
+    paused: bool = False  # no new positions; protective exits still run
     pause_reason: str = ""
+    paused_at: datetime | None = None
+    paused_by: PausedBy | None = None
+    backoff_until: datetime | None = None  # after a failed tick: runs before this exit at once
+    last_skipped_at: datetime | None = None  # last run skipped by the backoff
+    last_prices: dict[str, float] = Field(default_factory=dict)  # the last tick's prices, to value positions offline
+    max_drawdown_pct: float = 0.0  # largest fall from a peak of equity, %
+    notified: list[str] = Field(default_factory=list)  # keys of notifications already sent, newest last
     initial_equity_usd: float
     cash_usd: float
     positions: dict[str, Position] = Field(default_factory=dict)
@@ -46,6 +71,12 @@ class BotState(StrictModel):
     pending_intents: list[OrderIntent] = Field(default_factory=list)  # live: saved before sending, removed once recorded
     leverage_set: dict[str, float] = Field(default_factory=dict)  # live: symbol -> leverage set on the exchange
     exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
+
+    @property
+    def last_run_at(self) -> datetime | None:
+        """The clock of the last run, ticked or skipped (the replay clock moves on from here)."""
+        runs = [time for time in (self.last_tick_at, self.last_skipped_at) if time]
+        return max(runs) if runs else None
 
     @classmethod
     def fresh(cls, *, mode: str, initial_equity_usd: float) -> BotState:
@@ -68,12 +99,27 @@ def _fsync_dir(directory: Path) -> None:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
+
+
+def _v1_to_v2(data: dict) -> dict:
+    """v2 records who paused the bot and when; a v1 pause can only have been the user's."""
+    if data.get("paused"):
+        data.setdefault("paused_by", PausedBy.USER.value)
+    return {**data, "version": 2}
+
+
+# from-version -> function returning the next version's dict
+_MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 
 
 class StateStore:
@@ -99,11 +145,19 @@ class StateStore:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StateError(f"{self.path} is corrupt or truncated ({exc.msg} at byte {exc.pos}); {recover}") from None
-        version = data.get("version") if isinstance(data, dict) else None
-        if isinstance(version, int) and version > STATE_VERSION:
+        if not isinstance(data, dict):
+            raise StateError(f"{self.path} is not a state file (a JSON object was expected); {recover}")
+        version = data.get("version", 1)
+        if not isinstance(version, int) or version < 1:
+            raise StateError(f"{self.path} has no valid schema version ({version!r}); {recover}")
+        if version > STATE_VERSION:
             raise StateError(
-                f"{self.path} has schema version {version}, newer than this bot understands ({STATE_VERSION}); upgrade the bot"
+                f"{self.path} has schema version {version}, newer than this bot understands ({STATE_VERSION}): "
+                f"it was written by a newer bot; upgrade the bot (pip install -U), or {recover}"
             )
+        while version < STATE_VERSION:
+            data = _MIGRATIONS[version](data)
+            version = data["version"]
         try:
             return BotState.model_validate(data)
         except ValidationError as exc:
@@ -112,10 +166,65 @@ class StateStore:
             raise StateError(f"{self.path} is invalid at `{where}` ({first['msg']}); {recover}") from None
 
     def save(self, state: BotState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
-            _write_atomic(self.backup, self.path.read_bytes())
-        _write_atomic(self.path, state.model_dump_json(indent=1).encode())
+        """Replace state.json atomically, keeping the previous copy; StateError if it cannot be written."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                _write_atomic(self.backup, self.path.read_bytes())
+            _write_atomic(self.path, state.model_dump_json(indent=1).encode())
+        except OSError as exc:
+            raise StateError(
+                f"{self.path}: cannot write the new state ({exc.strerror or exc}); the previous state is intact: "
+                f"free disk space or make {self.path.parent} writable, then run again"
+            ) from None
+
+
+class TickLock:
+    """An exclusive flock on ``tick.lock``: one process at a time changes a state file.
+
+    The file holds the holder's pid and start time, for the message a second run prints.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, *, wait_seconds: float = 0.0, started_at: datetime | None = None) -> TickLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot create the lock file ({exc.strerror}); make {self.path.parent} writable") from None
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                    os.close(fd)
+                    raise LockedError(
+                        f"another bot process is running on {self.path.parent} (holder: {holder}); this run did nothing. "
+                        "It ends on its own; the lock is released even if that process is killed"
+                    ) from None
+                time.sleep(0.05)
+        stamp = (started_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays for the next run
+            self._fd = None
+
+    def __enter__(self) -> TickLock:
+        return self if self._fd is not None else self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 def check_mode(store: StateStore, mode: str) -> None:
@@ -144,13 +253,41 @@ class Journal:
             os.fsync(handle.fileno())
 
     def tail(self, count: int) -> list[dict]:
-        if not self.path.exists():
-            return []
-        lines = self.path.read_text(encoding="utf-8").splitlines()[-count:]
+        """The last ``count`` records, oldest first."""
         records = []
-        for line in lines:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line torn by a crash mid-append: skip it, keep the rest
-        return records
+        for record in self.newest_first():
+            if len(records) >= count:
+                break
+            records.append(record)
+        return records[::-1]
+
+    def newest_first(self, block_bytes: int = 1 << 16) -> Iterator[dict]:
+        """Records from the end of the file backwards, reading only as much as is consumed:
+        months of ticks make a large journal, and status/journal must stay fast."""
+        try:
+            handle = open(self.path, "rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            position = handle.seek(0, os.SEEK_END)
+            pending = b""
+            while position > 0:
+                step = min(block_bytes, position)
+                position -= step
+                handle.seek(position)
+                lines = (handle.read(step) + pending).split(b"\n")
+                pending = lines.pop(0)  # may be the tail of a line that starts in the previous block
+                yield from _parsed(reversed(lines))
+            yield from _parsed([pending])
+
+
+def _parsed(lines) -> Iterator[dict]:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # a line torn by a crash mid-append: skip it, keep the rest
+        if isinstance(record, dict):
+            yield record

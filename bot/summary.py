@@ -1,16 +1,20 @@
-"""Human renderings of a tick report and of the saved state (rich on stdout)."""
+"""Human renderings (rich on stdout): a tick report, `bot status`, `bot journal`."""
 
 from __future__ import annotations
 
+import sys
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bot.models import Action, TickReport
-from bot.state import BotState
+from bot.models import Action, Outcome, TickReport
+from bot.state import Journal
+from bot.status import StatusReport
 
-_console = Console(highlight=False, soft_wrap=True, markup=False)
+# Not a terminal (cron's log, a pipe): wide enough that tables keep whole numbers.
+_console = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _money(value: float) -> str:
@@ -24,6 +28,9 @@ def _price(value: float | None) -> str:
 def print_tick(report: TickReport) -> None:
     mode = report.mode.upper() + (" (dry-run)" if report.dry_run else "")
     out = _console.print
+    if report.outcome is Outcome.SKIPPED:
+        out(f"{mode} run at {report.as_of:%Y-%m-%d %H:%M} UTC skipped: {report.message}")
+        return
     out(f"{mode} tick {report.tick} · {report.as_of:%Y-%m-%d %H:%M} UTC · strategy {report.strategy} · {report.tick_id}")
     total = len(report.coins_loaded) + len(report.errors)
     out(f"coins {len(report.coins_loaded)}/{total} loaded: {' '.join(report.coins_loaded) or '-'}")
@@ -55,51 +62,77 @@ def print_tick(report: TickReport) -> None:
             f"equity {_money(account.equity_usd)} USDT ({report.return_pct:+.2f}%) · cash {_money(account.cash_usd)} "
             f"· available {_money(account.available_usd)} · positions {len(report.positions)}"
         )
+    if report.new_positions_blocked:
+        out(f"no new positions: {report.new_positions_blocked}")
     total_ms = report.duration_ms.get("total", 0.0)
     message = f" · {report.message}" if report.message else ""
     out(f"outcome {report.outcome} · {total_ms:.0f} ms{message}")
 
 
-def print_status(state: BotState, last: dict[str, Any] | None) -> None:
+_STALE = timedelta(minutes=10)  # cron ticks every 3 minutes; three missed runs is worth a warning
+
+
+def _when(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return f"{value:{fmt}} UTC" if value else "-"
+
+
+def print_status(status: StatusReport) -> None:
     out = _console.print
-    when = f"{state.last_tick_at:%Y-%m-%d %H:%M} UTC" if state.last_tick_at else "never"
-    out(f"mode {state.mode.upper()} · {state.tick} ticks · last {when} · outcome {state.last_outcome or '-'}")
-    if state.consecutive_errors:
-        out(f"consecutive failed ticks: {state.consecutive_errors}")
-    if state.paused:
-        out(f"PAUSED: {state.pause_reason}")
-    ret = (state.last_equity_usd / state.initial_equity_usd - 1) * 100
     out(
-        f"equity {_money(state.last_equity_usd)} USDT ({ret:+.2f}%) · cash {_money(state.cash_usd)} "
-        f"· peak {_money(state.peak_equity_usd)} · fees {_money(state.fees_paid_usd)}"
+        f"mode {status.mode.upper()} · {status.ticks} ticks · last {_when(status.last_tick_at) if status.last_tick_at else 'never'} "
+        f"· outcome {status.last_outcome or '-'}"
+        + (f" · {status.last_duration_ms:.0f} ms" if status.last_duration_ms is not None else "")
     )
-    if state.positions:
-        table = Table("coin", "side", "amount", "entry", "lev", "SL", "TP", "opened", title="open positions")
-        for position in state.positions.values():
+    if status.last_message:
+        out(f"last message: {status.last_message}")
+    if status.mode != "replay" and status.last_tick_at and status.generated_at - status.last_tick_at > _STALE:
+        minutes = (status.generated_at - status.last_tick_at).total_seconds() / 60
+        out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
+    if status.paused:
+        out(f"PAUSED by {status.paused_by} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
+    elif status.new_positions_blocked:
+        out(f"no new positions now: {status.new_positions_blocked}")
+    if status.consecutive_errors:
+        out(f"failed ticks in a row: {status.consecutive_errors} of {status.max_consecutive_errors} before the bot pauses itself")
+    if status.backoff_until:
+        out(f"backing off until {_when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s window); runs before then are skipped")
+    if status.last_skipped_at:
+        out(f"last skipped run: {_when(status.last_skipped_at)}")
+    out(f"next tick expected {_when(status.next_tick_at)}")
+    sharpe = "-" if status.sharpe is None else f"{status.sharpe:.2f}"
+    out(
+        f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
+        f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "
+        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · LLM today {status.llm_spend_today_usd:.2f} USD"
+    )
+    if status.positions:
+        table = Table("coin", "side", "amount", "entry", "mark", "uPnL", "lev", "SL", "TP", "opened", "invalidation", title="open positions")
+        for position in status.positions:
             table.add_row(
                 position.coin,
                 str(position.side),
                 f"{position.amount:g}",
                 f"{position.entry_price:.6g}",
+                f"{position.mark_price:.6g}",
+                f"{position.unrealized_pnl_usd:+,.2f}",
                 f"{position.leverage:g}x",
                 _price(position.stop_loss),
                 _price(position.take_profit),
                 f"{position.opened_at:%m-%d %H:%M}",
+                position.invalidation or "-",
             )
         _console.print(table)
     else:
         out("no open positions")
-    if state.exchange is not None:
-        _print_exchange(state)
-    for decision in state.last_decisions:
+    if status.exchange is not None:
+        _print_exchange(status)
+    for decision in status.last_decisions:
         out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}): {decision.reasoning}")
-    if last and last.get("message"):
-        out(f"last message: {last['message']}")
 
 
-def _print_exchange(state: BotState) -> None:
+def _print_exchange(status: StatusReport) -> None:
     """The exchange's account as the last live reconciliation saw it, and where the bot differs."""
-    view = state.exchange
+    view = status.exchange
     out = _console.print
     out(f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash {_money(view.cash_usd)}")
     table = Table("coin", "side", "amount", "entry", "uPnL", "liq.", title="exchange positions")
@@ -111,10 +144,79 @@ def _print_exchange(state: BotState) -> None:
     for order in view.open_orders:
         table.add_row(order.client_order_id, order.coin, order.kind, order.side, f"{order.amount:g}", _price(order.trigger_price))
     _console.print(table) if view.open_orders else out("exchange open orders: none")
-    if state.pending_intents:
-        out("pending orders (settled next tick): " + ", ".join(intent.client_order_id for intent in state.pending_intents))
-    lines = view.disagreements(state.positions)
-    for line in lines:
+    if status.pending_orders:
+        out("pending orders (settled next tick): " + ", ".join(status.pending_orders))
+    for line in status.disagreements:
         out(f"DISAGREEMENT {line}")
-    if not lines:
+    if not status.disagreements:
         out("state agrees with the exchange")
+
+
+def journal_rows(journal: Journal, *, count: int, trades: bool) -> list[dict[str, Any]]:
+    """The last ``count`` ticks or fills, oldest first, as flat rows (the --json form)."""
+    rows: list[dict[str, Any]] = []
+    for record in journal.newest_first():
+        if len(rows) >= count:
+            break
+        if not trades:
+            account = record.get("account") or {}
+            rows.append(
+                {
+                    "tick_id": record.get("tick_id"),
+                    "tick": record.get("tick"),
+                    "as_of": record.get("as_of"),
+                    "outcome": record.get("outcome"),
+                    "coins_loaded": len(record.get("coins_loaded", [])),
+                    "decisions": sum(1 for d in record.get("decisions", []) if d.get("action") != Action.HOLD),
+                    "fills": len(record.get("fills", [])),
+                    "equity_usd": account.get("equity_usd"),
+                    "return_pct": record.get("return_pct"),
+                    "duration_ms": (record.get("duration_ms") or {}).get("total"),
+                    "message": record.get("message", ""),
+                }
+            )
+            continue
+        for fill in reversed(record.get("fills", [])):
+            if len(rows) >= count:
+                break
+            rows.append(
+                {
+                    "at": fill.get("at"),
+                    "tick_id": record.get("tick_id"),
+                    "coin": fill.get("coin"),
+                    "side": fill.get("side"),
+                    "action": "close" if fill.get("reduce_only") else "open",
+                    "amount": fill.get("amount"),
+                    "price": fill.get("price"),
+                    "fee_usd": fill.get("fee_usd"),
+                    "realized_pnl_usd": fill.get("realized_pnl_usd", 0.0),
+                    "reason": fill.get("reason", ""),
+                    "client_order_id": fill.get("client_order_id"),
+                }
+            )
+    return rows[::-1]
+
+
+def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:
+    if not rows:
+        _console.print("no trades in the journal yet" if trades else "no ticks in the journal yet")
+        return
+    if trades:
+        table = Table("time", "coin", "side", "open/close", "amount", "price", "fee", "PnL", "reason", title=f"last {len(rows)} trades")
+        for row in rows:
+            pnl = f"{row['realized_pnl_usd']:+,.2f}" if row["action"] == "close" else "-"
+            table.add_row(
+                row["at"][:16].replace("T", " "), row["coin"], row["side"], row["action"], f"{row['amount']:g}",
+                f"{row['price']:.6g}", f"{row['fee_usd']:.2f}", pnl, row["reason"] or "-",
+            )
+    else:
+        table = Table("tick", "time", "outcome", "coins", "decisions", "fills", "equity", "return", "ms", "message", title=f"last {len(rows)} ticks")
+        for row in rows:
+            equity = "-" if row["equity_usd"] is None else _money(row["equity_usd"])
+            ret = "-" if row["return_pct"] is None else f"{row['return_pct']:+.2f}%"
+            ms = "-" if row["duration_ms"] is None else f"{row['duration_ms']:.0f}"
+            table.add_row(
+                str(row["tick"]), (row["as_of"] or "")[:16].replace("T", " "), row["outcome"], str(row["coins_loaded"]),
+                str(row["decisions"]), str(row["fills"]), equity, ret, ms, row["message"],
+            )
+    _console.print(table)

@@ -101,7 +101,7 @@ def test_status_reads_the_state_the_ticks_left(project):
     assert human.returncode == 0
     assert human.stdout.startswith("mode REPLAY · 1 ticks · last 2025-06-02 01:00 UTC · outcome ok")
     machine = json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)
-    assert machine["state"]["tick"] == 1 and machine["last_tick"]["tick_id"] == "250602T0100"
+    assert machine["ticks"] == 1 and machine["last_tick_id"] == "250602T0100" and machine["last_outcome"] == "ok"
 
 
 def test_help_and_status_start_fast_without_heavy_imports(project):
@@ -109,7 +109,7 @@ def test_help_and_status_start_fast_without_heavy_imports(project):
     probe = (
         "import sys, runpy; sys.argv = ['bot', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta') if m in sys.modules]\n"
+        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta', 'apprise', 'numpy') if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
     for args in (["--help"], ["status", "--replay"]):

@@ -73,6 +73,25 @@ def test_only_secret_named_keys_are_refused(tmp_path, key, refused):
         _reject_secrets(tmp_path / "config.toml", {"section": {key: "x"}})
 
 
+def test_notify_urls_from_the_environment_are_secrets_scrubbed_in_parts(tmp_path, monkeypatch):
+    url = "tgram://123456789:AAFsecretTOKENvalue/987654321"
+    monkeypatch.setenv("BOT_NOTIFY__URLS", f'["{url}", "json://127.0.0.1:8080/hook"]')
+    settings = load_settings(tmp_path / "config.toml", explicit=False)
+    assert [u.get_secret_value() for u in settings.notify.urls] == [url, "json://127.0.0.1:8080/hook"]
+    assert url not in repr(settings)
+    secrets = settings.secrets()
+    assert url in secrets and "AAFsecretTOKENvalue" in secrets and "123456789" in secrets and "987654321" in secrets
+    assert "127.0.0.1" not in secrets and "hook" not in secrets
+
+
+def test_notify_urls_that_are_not_json_are_a_config_error_without_the_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT_NOTIFY__URLS", "tgram://123456789:AAFsecretTOKENvalue/987654321")
+    with pytest.raises(ConfigError) as error:
+        load_settings(tmp_path / "config.toml", explicit=False)
+    assert "AAFsecretTOKENvalue" not in str(error.value)
+    assert str(error.value).startswith('error parsing value for field "notify" from source "EnvSettingsSource"')
+
+
 def test_an_unparsable_list_in_the_environment_is_one_clear_line(tmp_path, monkeypatch):
     # Found by tests/test_config_fuzz.py: pydantic-settings' SettingsError used to escape.
     monkeypatch.setenv("BOT_TRADING__COINS", "BTC:ETH")

@@ -29,6 +29,23 @@ def test_every_tick_report_field_is_documented():
         assert f"| `{field}` |" in README, field
 
 
+def test_every_status_json_field_is_documented():
+    from bot.status import StatusReport
+
+    for field in StatusReport.model_fields:
+        assert f"| `{field}` |" in README.split("## `bot status --json`")[1], field
+
+
+def test_every_ops_and_notify_setting_is_in_config_toml():
+    from bot.config import NotifySettings, OpsSettings
+
+    config = (ROOT / "config.toml").read_text()
+    for section, model in (("ops", OpsSettings), ("notify", NotifySettings)):
+        body = config.split(f"[{section}]")[1].split("\n[")[0]
+        for field in model.model_fields:
+            assert f"\n{field} = " in body, (section, field)
+
+
 def test_every_exit_code_is_documented():
     for code in ExitCode:
         assert f"| {code.value} |" in README, code

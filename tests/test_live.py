@@ -358,10 +358,11 @@ def test_cli_live_tick_says_live_first_and_status_shows_the_exchange(project, li
     assert result.stdout.startswith("LIVE tick 1 · ")
     status = run_bot("status", cwd=project, env=_live_env(live_fake))
     assert status.returncode == 0, status.stderr
-    assert status.stdout.startswith("mode LIVE · 1 ticks")
+    assert status.stdout.startswith("mode LIVE")
     assert "state agrees with the exchange" in status.stdout
     data = json.loads(run_bot("status", "--json", cwd=project, env=_live_env(live_fake)).stdout)
-    assert data["disagreements"] == [] and data["state"]["exchange"]["cash_usd"] == pytest.approx(live_fake.account.wallet_usd)
+    assert data["disagreements"] == [] and data["pending_orders"] == []
+    assert data["exchange"]["cash_usd"] == pytest.approx(live_fake.account.wallet_usd)
     # dry-run always wins: no order is sent, and the live account is not touched by the paper broker
     before = len(live_fake.account.orders)
     dry = run_bot("tick", "--dry-run", cwd=project, env=_live_env(live_fake))
@@ -464,3 +465,24 @@ def test_when_reconciliation_fails_nothing_is_sent(tmp_path, fake):
     assert report.outcome is not Outcome.OK and "ExchangeNotAvailable" in report.message
     assert fake.account.orders == [] and posts(fake, "/fapi/v1/order") == 0
     assert bot.state().positions == {} and bot.state().pending_intents == []
+
+
+def test_live_alerts_are_notified_and_quiet_corrections_are_not():
+    from bot.models import Correction, TickReport
+    from bot.notify import tick_events
+    from bot.state import BotState
+
+    report = TickReport(
+        tick_id="250603T1200", tick=1, mode="live", dry_run=False, as_of=NOW, strategy="rules", outcome=Outcome.DEGRADED,
+        corrections=[
+            Correction(kind="balance", message="cash 1.00 -> 2.00 USDT as on the exchange"),
+            Correction(kind="stop_failed", coin="BTC", message="stop-loss could not be placed: position closed at market", alert=True),
+            Correction(kind="rejected", coin="ETH", message="entry rejected: InsufficientFunds", alert=True),
+        ],
+    )
+    events = tick_events(report, [], BotState.fresh(mode="live", initial_equity_usd=100.0))
+    assert [(e.kind, e.level, e.title, e.body) for e in events] == [
+        ("live_alert", "failure", "bot live: BTC stop failed", "stop-loss could not be placed: position closed at market"),
+        ("live_alert", "warning", "bot live: ETH rejected", "entry rejected: InsufficientFunds"),
+    ]
+    assert len({e.key for e in events}) == 2

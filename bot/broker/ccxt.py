@@ -34,8 +34,6 @@ from datetime import datetime, timedelta
 from bot._exchange import describe
 from bot.broker._ccxt_read import closing_trades
 from bot.broker._orders import OrderDesk, SimulatedCrash, log, reason_of
-from bot.config import LIVE_CONFIRMATION, Settings
-from bot.errors import ConfigError
 from bot.models import (
     CorrectionKind,
     ExchangeOrder,
@@ -51,28 +49,10 @@ from bot.models import (
 from bot.risk import client_order_id
 from bot.state import BotState
 
-__all__ = ["CcxtBroker", "SimulatedCrash", "require_live_ready"]
+__all__ = ["CcxtBroker", "SimulatedCrash"]
 
 TICK_MARGIN = timedelta(minutes=1)
 _LEGS = {IntentKind.STOP_LOSS: "sl", IntentKind.TAKE_PROFIT: "tp", IntentKind.CLOSE: "close", IntentKind.EXIT: "exit"}
-
-
-def require_live_ready(settings: Settings) -> None:
-    """Live trading starts only with keys AND the written confirmation; say which is missing."""
-    missing = [
-        name
-        for name, value in (("EXCHANGE_API_KEY", settings.exchange_api_key), ("EXCHANGE_SECRET", settings.exchange_secret))
-        if value is None or not value.get_secret_value()
-    ]
-    if missing:
-        raise ConfigError(
-            f"`enable_trading = true` needs {' and '.join(missing)} in the environment or .env beside the config; "
-            "set them or run with --dry-run"
-        )
-    if settings.live.confirm != LIVE_CONFIRMATION:
-        raise ConfigError(
-            f'`enable_trading = true` also needs `[live] confirm = "{LIVE_CONFIRMATION}"` in config.toml; add it or run with --dry-run'
-        )
 
 
 class CcxtBroker(OrderDesk):

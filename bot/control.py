@@ -1,0 +1,96 @@
+"""What the owner does between ticks: pause, resume, the daily summary notification.
+
+Each change takes the tick lock (waiting up to ``ops.lock_wait_seconds`` for a running
+tick to finish), so a tick can never overwrite it with the state it loaded earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from bot import ops
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.models import Outcome
+from bot.notify import Event, EventKind, Level, claim, notifier_for
+from bot.state import BotState, Journal, PausedBy, StateStore, TickLock
+from bot.status import llm_spend_usd
+
+
+@contextmanager
+def locked_state(settings: Settings, *, replay: bool, now: datetime) -> Iterator[BotState]:
+    """The state under the tick lock, saved on a clean exit; a fresh account if there is none yet."""
+    var = settings.run_dir(replay=replay)
+    with TickLock(var / "tick.lock").acquire(wait_seconds=settings.ops.lock_wait_seconds, started_at=now):
+        store = StateStore(var / "state.json")
+        state = store.load() or BotState.fresh(mode="replay" if replay else "paper", initial_equity_usd=settings.paper.initial_balance_usd)
+        yield state
+        store.save(state)
+
+
+def pause_bot(settings: Settings, *, replay: bool, reason: str, now: datetime) -> BotState:
+    with locked_state(settings, replay=replay, now=now) as state:
+        when = state.last_run_at if replay and state.last_run_at else now  # replay: the simulated clock
+        ops.pause(state, by=PausedBy.USER, reason=reason or "paused by hand", now=when)
+    return state
+
+
+def resume_bot(settings: Settings, *, replay: bool, now: datetime) -> tuple[BotState, str]:
+    """Lift the pause and any backoff; also returns what was lifted, for the message."""
+    with locked_state(settings, replay=replay, now=now) as state:
+        lifted = []
+        if state.paused:
+            lifted.append(f"pause ({state.pause_reason})")
+        if state.backoff_until:
+            lifted.append(f"backoff after {state.consecutive_errors} failed tick(s)")
+        ops.resume(state)
+    return state, " and ".join(lifted) or "nothing: the bot was not paused"
+
+
+def daily_summary(state: BotState, journal: Journal, *, day: str) -> Event:
+    """The UTC day's ticks, trades and PnL, from the journal read backwards to the day's start."""
+    outcomes = {outcome: 0 for outcome in Outcome}
+    trades = 0
+    realized = fees = 0.0
+    first_equity = None
+    for record in journal.newest_first():
+        if record.get("as_of", "")[:10] < day:
+            first_equity = (record.get("account") or {}).get("equity_usd", first_equity)
+            break
+        if record.get("as_of", "")[:10] > day:
+            continue
+        outcomes[Outcome(record["outcome"])] += 1
+        for fill in record.get("fills", []):
+            trades += 1
+            realized += fill.get("realized_pnl_usd", 0.0)
+            fees += fill.get("fee_usd", 0.0)
+    start = first_equity or state.initial_equity_usd
+    change_pct = (state.last_equity_usd / start - 1.0) * 100.0
+    total_pct = (state.last_equity_usd / state.initial_equity_usd - 1.0) * 100.0
+    ticks = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items() if count) or "none"
+    lines = [
+        f"equity {state.last_equity_usd:,.2f} USDT: {change_pct:+.2f}% today, {total_pct:+.2f}% in total (max drawdown {state.max_drawdown_pct:.2f}%)",
+        f"ticks: {ticks}; fills: {trades}, realized PnL {realized:+.2f} USDT, fees {fees:.2f} USDT",
+        f"open positions: {', '.join(f'{p.side} {p.coin}' for p in state.positions.values()) or 'none'}",
+        f"LLM spend: {llm_spend_usd(state, day=day):.2f} USD",
+    ]
+    if state.paused:
+        lines.append(f"PAUSED by {state.paused_by}: {state.pause_reason}")
+    return Event(key=f"summary:{day}", kind=EventKind.DAILY_SUMMARY, level=Level.INFO, title=f"bot {state.mode}: daily summary {day}", body="\n".join(lines))
+
+
+def send_summary(settings: Settings, *, replay: bool, now: datetime, day: str | None = None) -> tuple[Event, bool]:
+    """Build and send the summary once per day; the bool says whether it was sent now."""
+    if not settings.notify.urls:
+        raise ConfigError("no notification URLs: set notify.urls (or BOT_NOTIFY__URLS in .env) to use notify-summary")
+    var = settings.run_dir(replay=replay)
+    if not (var / "state.json").exists():
+        raise ConfigError(f"no state in {var} yet: run `bot tick` first")
+    with locked_state(settings, replay=replay, now=now) as state:
+        event = daily_summary(state, Journal(var / "journal.jsonl"), day=day or now.date().isoformat())
+        fresh = claim([event], state)
+    if fresh:
+        notifier_for(settings).send(fresh)
+    return event, bool(fresh)

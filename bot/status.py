@@ -1,0 +1,140 @@
+"""`bot status`: one model built from local files only, two renderers (rich, JSON).
+
+Reads state.json and nothing else (no journal scan, no network, no ccxt/pandas), so it
+answers in well under a second however long the bot has run. The JSON form is
+``StatusReport.model_dump_json``: its field names are a stable, documented interface
+(README "bot status --json"); new fields may be added, existing ones keep their meaning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import Field
+
+from bot.config import Settings
+from bot.models import Decision, ExchangeView, Outcome, Side, StrictModel
+from bot.ops import backoff_seconds, opening_block
+from bot.portfolio import sharpe_ratio
+from bot.state import BotState, PausedBy
+
+STATUS_SCHEMA = 1
+TICK_INTERVAL = timedelta(minutes=3)
+
+
+class StatusPosition(StrictModel):
+    coin: str
+    side: Side
+    amount: float
+    entry_price: float
+    mark_price: float  # the last tick's price
+    leverage: float
+    margin_usd: float
+    unrealized_pnl_usd: float
+    opened_at: datetime
+    stop_loss: float | None
+    take_profit: float | None
+    invalidation: str
+
+
+class StatusReport(StrictModel):
+    schema_version: int = STATUS_SCHEMA
+    generated_at: datetime
+    state_file: str
+    mode: str
+    ticks: int
+    paused: bool
+    paused_by: PausedBy | None
+    pause_reason: str
+    paused_at: datetime | None
+    new_positions_blocked: str  # why a tick now would refuse openings; "" when it would not
+    trading_windows: list[str]
+    last_tick_at: datetime | None
+    last_tick_id: str | None
+    last_outcome: Outcome | None
+    last_duration_ms: float | None
+    last_message: str
+    last_skipped_at: datetime | None
+    next_tick_at: datetime | None
+    consecutive_errors: int
+    max_consecutive_errors: int
+    backoff_until: datetime | None
+    backoff_seconds: int  # length of the current backoff window, 0 when none
+    initial_equity_usd: float
+    equity_usd: float
+    cash_usd: float
+    unrealized_pnl_usd: float
+    return_pct: float
+    peak_equity_usd: float
+    max_drawdown_pct: float
+    sharpe: float | None
+    fees_paid_usd: float
+    realized_pnl_usd: float
+    positions: list[StatusPosition] = Field(default_factory=list)
+    last_decisions: list[Decision] = Field(default_factory=list)
+    llm_spend_today_usd: float
+    exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
+    pending_orders: list[str] = Field(default_factory=list)  # live: client ids saved but not yet settled
+    disagreements: list[str] = Field(default_factory=list)  # live: where state and the exchange differ
+
+
+def build_status(state: BotState, *, settings: Settings, state_file: Path, now: datetime) -> StatusReport:
+    positions = []
+    for position in state.positions.values():
+        mark = state.last_prices.get(position.coin, position.entry_price)
+        positions.append(
+            StatusPosition(
+                **position.model_dump(include=set(StatusPosition.model_fields) - {"mark_price", "unrealized_pnl_usd"}),
+                mark_price=mark,
+                unrealized_pnl_usd=position.unrealized_pnl_usd(mark),
+            )
+        )
+    backing_off = state.backoff_until is not None and state.backoff_until > now
+    return StatusReport(
+        **state.model_dump(include=_FROM_STATE),
+        generated_at=now,
+        state_file=str(state_file),
+        ticks=state.tick,
+        new_positions_blocked=opening_block(state, now, settings.ops) or "",
+        trading_windows=list(settings.ops.trading_windows),
+        next_tick_at=_next_tick(state, now),
+        max_consecutive_errors=settings.ops.max_consecutive_errors,
+        backoff_until=state.backoff_until if backing_off else None,
+        backoff_seconds=backoff_seconds(state.consecutive_errors, settings.ops) if backing_off else 0,
+        equity_usd=state.last_equity_usd,
+        unrealized_pnl_usd=sum(position.unrealized_pnl_usd for position in positions),
+        return_pct=(state.last_equity_usd / state.initial_equity_usd - 1.0) * 100.0,
+        sharpe=sharpe_ratio(state.return_stats),
+        positions=positions,
+        last_decisions=state.last_decisions,
+        llm_spend_today_usd=llm_spend_usd(state, day=now.date().isoformat()),
+        exchange=state.exchange,
+        pending_orders=[intent.client_order_id for intent in state.pending_intents],
+        disagreements=state.exchange.disagreements(state.positions) if state.exchange else [],
+    )
+
+
+# Status fields that are the state's own, under the same name.
+_FROM_STATE = {
+    "mode", "paused", "paused_by", "pause_reason", "paused_at", "last_tick_at", "last_tick_id", "last_outcome",
+    "last_duration_ms", "last_message", "last_skipped_at", "consecutive_errors", "initial_equity_usd", "cash_usd",
+    "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd",
+}
+
+
+def llm_spend_usd(state: BotState, *, day: str) -> float:
+    """The LLM's spend on a UTC day, from the ledger the Claude strategy keeps in state (0 without one)."""
+    ledger = getattr(state, "llm", None)
+    return ledger.spent(day).cost_usd if ledger is not None else 0.0
+
+
+def _next_tick(state: BotState, now: datetime) -> datetime | None:
+    """Replay: 3 simulated minutes after the last tick. Live: the next */3 cron minute,
+    or the first one after the backoff window."""
+    if state.mode == "replay":
+        return state.last_tick_at + TICK_INTERVAL if state.last_tick_at else None
+    start = max(now, state.backoff_until) if state.backoff_until else now
+    slot = start.replace(second=0, microsecond=0)
+    slot += timedelta(minutes=3 - slot.minute % 3)
+    return slot
