@@ -272,17 +272,7 @@ class CcxtBroker(OrderDesk):
 
     async def _close(self, coin: str, book: BotState, kind: IntentKind) -> list[Fill]:
         position = book.positions[coin]
-        intent = OrderIntent(
-            kind=kind,
-            client_order_id=client_order_id(self._tick_id, coin, _LEGS[kind]),
-            coin=coin,
-            symbol=position.symbol,
-            side=position.side,
-            amount=position.amount,
-            reference_price=self._prices.get(coin, position.entry_price),
-            leverage=position.leverage,
-            created_at=self._now,
-        )
+        intent = self._reduce_intent(position, kind)
         order = await self._send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
         if order is None:
             return []
@@ -293,24 +283,28 @@ class CcxtBroker(OrderDesk):
         self._save(book)
         return [fill]
 
+    def _reduce_intent(self, position: Position, kind: IntentKind) -> OrderIntent:
+        """A reduce-only order for the whole of ``position``: its stop-loss, take-profit or a close."""
+        trigger = {IntentKind.STOP_LOSS: position.stop_loss, IntentKind.TAKE_PROFIT: position.take_profit}.get(kind)
+        return OrderIntent(
+            kind=kind,
+            client_order_id=client_order_id(self._tick_id, position.coin, _LEGS[kind]),
+            coin=position.coin,
+            symbol=position.symbol,
+            side=position.side,
+            amount=position.amount,
+            reference_price=self._prices.get(position.coin, position.entry_price),
+            leverage=position.leverage,
+            trigger_price=trigger,
+            created_at=self._now,
+        )
+
     async def _place_protection(self, coin: str, kind: IntentKind, book: BotState) -> list[Fill]:
         """Place the stop-loss (``live.stop_attempts`` tries, then close) or the take-profit (one try)."""
         import ccxt.async_support as ccxt
 
         position = book.positions[coin]
-        trigger = position.stop_loss if kind is IntentKind.STOP_LOSS else position.take_profit
-        intent = OrderIntent(
-            kind=kind,
-            client_order_id=client_order_id(self._tick_id, coin, _LEGS[kind]),
-            coin=coin,
-            symbol=position.symbol,
-            side=position.side,
-            amount=position.amount,
-            reference_price=self._prices.get(coin, position.entry_price),
-            leverage=position.leverage,
-            trigger_price=trigger,
-            created_at=self._now,
-        )
+        intent = self._reduce_intent(position, kind)
         attempts = self.settings.live.stop_attempts if kind is IntentKind.STOP_LOSS else 1
         error: BaseException | None = None
         for attempt in range(1, attempts + 1):
