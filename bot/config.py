@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 import tomllib
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,10 +70,32 @@ class PaperSettings(Section):
     slippage_pct: float = Field(0.02, ge=0, le=5, description="adverse price move per market fill, %")
 
 
+class StopPolicy(StrEnum):
+    DERIVE = "derive"  # place one `stop_atr` 4h ATR14s away
+    REJECT = "reject"
+
+
 class RiskSettings(Section):
-    min_confidence: float = Field(0.55, ge=0, le=1, description="decisions below this are rejected")
+    """Limits every new position must respect; CLOSE and protective exits are never blocked."""
+
+    min_confidence: float = Field(0.55, ge=0, le=1, description="entries below this confidence are rejected")
     max_leverage: float = Field(10.0, ge=1, le=125, description="higher requested leverage is cut to this")
-    max_size_pct: float = Field(25.0, gt=0, le=100, description="max margin per order, % of available balance")
+    max_position_margin_pct: float = Field(20.0, gt=0, le=100, description="margin of one position at most this % of equity")
+    max_open_positions: int = Field(4, ge=1, description="entries on new coins beyond this many positions are rejected")
+    max_exposure: float = Field(3.0, gt=0, description="total notional of all positions at most this multiple of equity")
+    missing_stop_loss: StopPolicy = Field(StopPolicy.DERIVE, description="an entry without a stop-loss: derive one from ATR, or reject")
+    stop_atr: float = Field(1.5, gt=0, description="derived stop-loss distance, in 4h ATR14")
+    min_reward_risk: float = Field(1.5, ge=0, description="take-profit distance / stop-loss distance at least this (when a TP is given)")
+    liquidation_buffer_pct: float = Field(
+        10.0, ge=0, lt=100, description="the stop-loss must stay this % of the entry-to-liquidation distance away from liquidation"
+    )
+    daily_loss_limit_pct: float = Field(5.0, gt=0, le=100, description="equity this % below the UTC day's start: no entries until the next UTC day")
+    max_drawdown_pct: float = Field(20.0, gt=0, le=100, description="equity this % below its peak: no entries while it stays there")
+    stop_loss_cooldown_min: float = Field(60.0, ge=0, description="no entry on a coin for this many minutes after its stop-loss or liquidation")
+    max_entries_per_hour: int = Field(4, ge=0, description="new entries and adds in any rolling hour")
+    max_entries_per_day: int = Field(20, ge=0, description="new entries and adds in any rolling 24 hours")
+    allow_adding: bool = Field(True, description="BUY on a long / SELL on a short adds to it")
+    allow_flipping: bool = Field(True, description="SELL on a long / BUY on a short closes it and opens the other side")
 
 
 class RulesSettings(Section):

@@ -1,4 +1,4 @@
-"""One tick: market -> indicators -> prompt -> strategy -> risk -> broker -> state.
+"""One tick: market -> settle -> indicators -> prompt -> strategy -> risk -> broker -> state.
 
 ``run_tick`` is the only orchestrator. ``bot tick``, ``bot tick --replay`` and the
 backtest call it with different parts plugged into ``TickContext``; nothing under it
@@ -34,7 +34,7 @@ from bot.config import Settings
 from bot.errors import BotError, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
-from bot.models import Action, Decision, Outcome, RiskVerdict, TickReport, Verdict, tick_id_for
+from bot.models import Action, Decision, Outcome, RiskCode, RiskVerdict, TickReport, Verdict, tick_id_for
 from bot.notify import Notifier, claim, tick_events
 from bot.portfolio import portfolio_of, sharpe_ratio
 from bot.prompt import build_prompt
@@ -42,6 +42,10 @@ from bot.state import BotState
 from bot.strategies import Strategy
 
 log = structlog.get_logger(__name__)
+
+# Verdicts that mean the account stopped opening positions: logged as warnings so the
+# operator (and notifications) hear about them.
+_HALTS = {RiskCode.DAILY_LOSS_LIMIT, RiskCode.MAX_DRAWDOWN}
 
 
 class Store(Protocol):
@@ -108,17 +112,23 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         if snapshot.errors:
             report.outcome = Outcome.DEGRADED
 
+        state.funding_payments = []
         try:
             report.fills = await ctx.broker.settle(book=state, snapshot=snapshot, now=now)
         except BotError:
             raise
-        except Exception as exc:  # live reconciliation failed: trade nothing on a book that may be wrong
-            log.error("settle_failed", error=f"{type(exc).__name__}: {exc}")
-            report.outcome = Outcome.FAILED
-            report.message = f"could not bring the account up to date: {type(exc).__name__}: {exc}"
-            return report
+        except Exception as exc:
+            log.error("settlement_failed", error=f"{type(exc).__name__}: {exc}")
+            if ctx.mode == "live":  # the live book may be wrong (unresolved orders): trade nothing on it
+                report.outcome = Outcome.FAILED
+                report.message = f"could not reconcile with the exchange: {type(exc).__name__}: {exc}"
+                return report
+            _degrade(report, f"settlement failed: {type(exc).__name__}: {exc}")  # paper: like an execution failure
         finally:
             _take_corrections(ctx.broker, report)
+        report.funding = list(state.funding_payments)
+        for fill in report.fills:
+            log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
         lap("settle")
 
         features = compute_features(snapshot)
@@ -129,6 +139,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         portfolio = portfolio_of(
             cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
         )
+        state.risk = risk.remember(state.risk, equity_usd=portfolio.account.equity_usd, fills=report.fills, now=now, settings=settings.risk)
         prompt = build_prompt(settings, features, portfolio, now=now, tick=report.tick)
         report.prompt_chars = prompt.chars
         lap("prompt")
@@ -144,23 +155,37 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
 
         markets = {coin: market.info for coin, market in snapshot.coins.items()}
         decisions, refused = _refuse_openings(decisions, report.new_positions_blocked)
-        report.verdicts = refused + risk.review(decisions, portfolio=portfolio, markets=markets, settings=settings.risk, tick_id=tick_id)
+        report.verdicts = refused + risk.review(
+            decisions,
+            portfolio=portfolio,
+            markets=markets,
+            settings=settings.risk,
+            memory=state.risk,
+            peak_equity_usd=state.peak_equity_usd,
+            atr_usd={coin: coin_features.h4.atr14 for coin, coin_features in features.items()},
+            now=now,
+            tick_id=tick_id,
+        )
         for verdict in report.verdicts:
-            log.info("risk_verdict", coin=verdict.coin, action=verdict.action, verdict=verdict.verdict, reason=verdict.reason)
+            emit = log.warning if _HALTS.intersection(verdict.codes) else log.info
+            emit("risk_verdict", coin=verdict.coin, action=verdict.action, verdict=verdict.verdict, codes=verdict.codes, reason=verdict.reason)
         lap("risk")
 
         plans = [verdict.plan for verdict in report.verdicts if verdict.plan]
+        executed = []
         try:
-            report.fills += await ctx.broker.execute(plans, book=state, prices=prices, now=now)
+            executed = await ctx.broker.execute(plans, book=state, prices=prices, now=now)
         except Exception as exc:  # an execution failure alerts and never crashes the tick
             log.error("execution_failed", error=f"{type(exc).__name__}: {exc}")
             _degrade(report, f"execution failed: {type(exc).__name__}: {exc}")
+        report.fills = [*report.fills, *executed]
         _take_corrections(ctx.broker, report)
         lap("execute")
 
         after = portfolio_of(
             cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
         )
+        state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=executed, now=now, settings=settings.risk)
         _record_equity(state, after.account.equity_usd)
         state.last_prices = prices
         report.account = after.account
@@ -202,7 +227,9 @@ def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Deci
         return decisions, []
     opening = {Action.BUY, Action.SELL}
     refused = [
-        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, reason=f"no new positions: {blocked}") for d in decisions if d.action in opening
+        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=f"no new positions: {blocked}")
+        for d in decisions
+        if d.action in opening
     ]
     return [d for d in decisions if d.action not in opening], refused
 

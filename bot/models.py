@@ -7,7 +7,7 @@ stage's input and output is validated and serialisable to the journal.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -65,6 +65,54 @@ class Verdict(StrEnum):
     REJECTED = "rejected"
 
 
+class RiskCode(StrEnum):
+    """Why the risk step approved, cut or refused a decision: stable strings for logs and the journal."""
+
+    # approvals
+    ENTRY = "entry"  # a new position, within every limit
+    ADD = "add"  # adds to an open position on the same side
+    CLOSE = "close"  # closes an open position (always allowed)
+    FLIP_CLOSE = "flip_close"  # first leg of a flip: closes the opposite position
+    # resizes (the plan is smaller or safer than asked)
+    LEVERAGE_CAPPED = "leverage_capped"
+    MARGIN_CAPPED = "margin_capped"
+    EXPOSURE_CAPPED = "exposure_capped"
+    STOP_DERIVED = "stop_derived"
+    # rejections
+    NO_MARKET_DATA = "no_market_data"
+    NO_POSITION = "no_position"
+    BLOCKED = "blocked"  # paused or outside the trading windows (bot.ops): no openings at all
+    DUPLICATE = "duplicate"  # a second decision for the same coin in one tick
+    LOW_CONFIDENCE = "low_confidence"
+    DAILY_LOSS_LIMIT = "daily_loss_limit"
+    MAX_DRAWDOWN = "max_drawdown"
+    COOLDOWN = "cooldown"
+    TOO_MANY_ENTRIES = "too_many_entries"
+    MAX_POSITIONS = "max_positions"
+    MAX_LEVERAGE = "max_leverage"  # an add to a position opened at more than today's limit
+    ADDING_DISABLED = "adding_disabled"
+    FLIPPING_DISABLED = "flipping_disabled"
+    MISSING_STOP_LOSS = "missing_stop_loss"
+    INVALID_STOP_LOSS = "invalid_stop_loss"
+    INVALID_TAKE_PROFIT = "invalid_take_profit"
+    LOW_REWARD_RISK = "low_reward_risk"
+    STOP_BEYOND_LIQUIDATION = "stop_beyond_liquidation"
+    MAX_EXPOSURE = "max_exposure"
+    NO_MARGIN = "no_margin"
+    BELOW_MIN_ORDER = "below_min_order"
+
+
+class FillReason(StrEnum):
+    """Why an order filled."""
+
+    DECISION = "decision"  # the strategy's decision, approved by risk
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+    LIQUIDATION = "liquidation"
+    RECONCILE = "reconcile"  # live: found on the exchange, booked to match it (closed by hand, liquidated ...)
+    STOP_FAILED = "stop_failed"  # live: no stop-loss could be placed after the entry, so it was closed at market
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,6 +126,9 @@ class MarketInfo(StrictModel):
     min_amount: float = 0.0
     min_notional_usd: float = 0.0
     max_leverage: float = 125.0
+    # Maintenance margin as a fraction of notional (Binance's first tier is 0.4-0.5 %);
+    # it sets the liquidation price the risk step checks stop-losses against.
+    maintenance_margin_rate: float = 0.005
 
 
 class CoinMarket(BaseModel):
@@ -157,6 +208,7 @@ class OrderPlan(StrictModel):
     stop_loss: float | None = None
     take_profit: float | None = None
     invalidation: str = ""
+    maintenance_margin_rate: float = 0.005  # the market's, so the broker prices liquidation as risk did
     client_order_id: str
 
 
@@ -164,7 +216,8 @@ class RiskVerdict(StrictModel):
     coin: str
     action: Action
     verdict: Verdict
-    reason: str = ""
+    codes: list[RiskCode] = Field(default_factory=list)  # the approval, or every cut, or the one rejection
+    reason: str = ""  # the same in words, with the numbers
     plan: OrderPlan | None = None
 
 
@@ -182,6 +235,13 @@ class Position(StrictModel):
     invalidation: str = ""
     stop_order_id: str | None = None  # live: client id of the open stop-loss order protecting it
     take_profit_order_id: str | None = None  # live: client id of the open take-profit order
+    maintenance_margin_rate: float = 0.005
+    liquidation_price: float | None = None  # isolated margin: where the whole margin is gone
+    settled_until: datetime | None = None  # paper: candles and funding up to here are booked
+    funding_usd: float = 0.0  # net funding received (+) or paid (-) while open
+
+    def notional_usd(self, price: float) -> float:
+        return self.amount * price
 
     def unrealized_pnl_usd(self, price: float) -> float:
         direction = 1.0 if self.side is Side.LONG else -1.0
@@ -196,7 +256,7 @@ class Fill(StrictModel):
     fee_usd: float
     realized_pnl_usd: float = 0.0  # before fees; 0 for an opening fill
     reduce_only: bool = False
-    reason: str = ""  # decision, stop_loss, take_profit
+    reason: FillReason = FillReason.DECISION
     client_order_id: str
     at: datetime
 
@@ -228,6 +288,7 @@ class OrderIntent(StrictModel):
     stop_loss: float | None = None  # an entry's exit plan, applied once it fills
     take_profit: float | None = None
     invalidation: str = ""
+    maintenance_margin_rate: float = 0.005
     created_at: datetime
 
     @property
@@ -311,6 +372,25 @@ class ExchangeView(StrictModel):
             if coin not in positions:
                 lines.append(f"{coin}: the exchange shows a {live.side} {live.amount:g} the bot does not hold")
         return lines
+class FundingPayment(StrictModel):
+    """One 8-hour funding settlement on one position: longs pay shorts when the rate is positive."""
+
+    coin: str
+    side: Side
+    at: datetime
+    rate: float
+    price: float  # the price the position's notional was valued at
+    amount_usd: float  # received (+) or paid (-)
+
+
+class RiskMemory(StrictModel):
+    """What the risk step remembers between ticks (kept in state.json)."""
+
+    day: date | None = None  # the UTC day ``day_start_equity_usd`` belongs to
+    day_start_equity_usd: float | None = None  # equity at the first tick of that day
+    halted_day: date | None = None  # the daily loss limit was hit on this UTC day
+    stop_losses: dict[str, datetime] = Field(default_factory=dict)  # coin -> last stop-loss or liquidation
+    entries: list[datetime] = Field(default_factory=list)  # new entries and adds of the last 24 hours
 
 
 class Account(StrictModel):
@@ -373,6 +453,7 @@ class TickReport(StrictModel):
     decisions: list[Decision] = Field(default_factory=list)
     verdicts: list[RiskVerdict] = Field(default_factory=list)
     fills: list[Fill] = Field(default_factory=list)
+    funding: list[FundingPayment] = Field(default_factory=list)
     account: Account | None = None
     positions: list[Position] = Field(default_factory=list)
     return_pct: float | None = None

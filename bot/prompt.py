@@ -47,10 +47,11 @@ def system_prompt(settings: Settings) -> str:
     return f"""You trade USDT-margined perpetual futures ({coins}) on {settings.exchange.id}. Every 3 minutes you get fresh market data and the account, and decide per coin: BUY (open a long), SELL (open a short), CLOSE (close the open position) or HOLD.
 
 Rules the risk manager enforces (orders that break them are rejected or cut):
-- One position per coin: no adding, no flipping; CLOSE first.
-- Confidence below {risk.min_confidence:g} is rejected.
-- Leverage at most {risk.max_leverage:g}x; margin per order at most {risk.max_size_pct:g}% of the available balance (size_pct).
-- Every entry needs a stop_loss (below the price for a long, above for a short) and a take_profit on the other side.
+- One position per coin. BUY on an open long (SELL on a short) adds to it at its leverage; SELL on a long (BUY on a short) closes it and opens the other side.
+- Entries with confidence below {risk.min_confidence:g} are rejected. CLOSE is always allowed.
+- Leverage at most {risk.max_leverage:g}x; size_pct is the % of the available balance used as margin, one position's margin at most {risk.max_position_margin_pct:g}% of equity; all positions together at most {risk.max_exposure:g}x equity in notional; at most {risk.max_open_positions} positions.
+- Every entry needs a stop_loss (below the price for a long, above for a short), well before the liquidation price; a take_profit, if given, at least {risk.min_reward_risk:g}x as far from the price as the stop.
+- No entries after a {risk.daily_loss_limit_pct:g}% loss in a UTC day, below {risk.max_drawdown_pct:g}% drawdown from peak equity, within {risk.stop_loss_cooldown_min:g} min of a stop-out on the same coin, or beyond {risk.max_entries_per_hour} entries an hour.
 
 Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry AND exit, slippage about {paper.slippage_pct:g}% per fill, funding every 8 hours (a positive rate: longs pay shorts). Small moves lose money: enter only when the expected move is well beyond the round-trip cost, and do not churn.
 
@@ -96,7 +97,7 @@ def _account_block(portfolio: Portfolio) -> str:
         lines.append(
             f"{coin} {position.side} {_num(position.amount)} @ {_num(position.entry_price)} x{position.leverage:g} "
             f"| mark {_num(price)} | uPnL {position.unrealized_pnl_usd(price):+.2f} USDT "
-            f"| SL {_num(position.stop_loss)} TP {_num(position.take_profit)} | invalidation: {position.invalidation or 'n/a'}"
+            f"| SL {_num(position.stop_loss)} TP {_num(position.take_profit)} liq {_num(position.liquidation_price)} | invalidation: {position.invalidation or 'n/a'}"
         )
     return "\n".join(lines)
 

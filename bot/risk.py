@@ -1,23 +1,102 @@
-"""Risk step: a pure function from decisions to order plans, each with a verdict and reason.
+"""Risk step: a pure function from decisions to order plans, each with a verdict and reasons.
 
-Sizing: margin = ``size_pct`` of the available balance, notional = margin x leverage,
-amount = notional / price rounded DOWN to the market's lot step. Leverage above
-``risk.max_leverage`` and size above ``risk.max_size_pct`` are cut (verdict "resized");
-orders under the market's minimum size or notional are rejected. One position per coin:
-BUY/SELL while a position is open is rejected (adding and flipping are not enabled), and
-CLOSE needs an open position.
+Every decision other than HOLD gets a verdict (approved / resized / rejected) with
+stable ``RiskCode`` values and a sentence with the numbers. The limits are
+``RiskSettings`` (config.toml ``[risk]``); what they mean, in the order they are checked:
+
+- CLOSE needs an open position and is always approved: exits are never blocked.
+- An entry (BUY / SELL) needs ``min_confidence``; none while the daily loss limit or
+  the max drawdown holds; none on a coin within ``stop_loss_cooldown_min`` of its last
+  stop-loss or liquidation; at most ``max_entries_per_hour`` / ``max_entries_per_day``
+  entries (adds included) in any rolling hour / 24 hours; a new coin only below
+  ``max_open_positions``.
+- Adding: BUY on a long (SELL on a short) is an entry into the same position, at the
+  position's leverage; its stop-loss and take-profit replace the position's, and every
+  limit applies to the combined position.
+- Flipping: SELL on a long (BUY on a short) gives two verdicts: the close of the open
+  position (always approved) and a new entry on the other side, checked like any entry
+  with the closed position's margin, exposure and slot already freed.
+- A stop-loss is required: without one, one is placed ``stop_atr`` 4h ATR14s away
+  (``missing_stop_loss = "derive"``) or the entry is rejected (``"reject"``). It must lie
+  on the loss side of the price and keep ``liquidation_buffer_pct`` of the distance to
+  the liquidation price; a take-profit must lie on the profit side and pay at least
+  ``min_reward_risk`` times the stop distance.
+- Sizing: margin = ``size_pct`` % of the available balance, cut to keep the position's
+  margin within ``max_position_margin_pct`` % of equity; leverage cut to
+  ``max_leverage`` and the market's maximum; notional cut so the total notional of all
+  positions stays within ``max_exposure`` x equity; amount rounded DOWN to the lot
+  step, rejected under the market's minimum amount or notional.
 """
 
 from __future__ import annotations
 
-from bot.config import RiskSettings
-from bot.models import Action, Decision, MarketInfo, OrderPlan, Portfolio, RiskVerdict, Side, Verdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.config import RiskSettings, StopPolicy
+from bot.margin import liquidation_price
+from bot.models import Action, Decision, Fill, FillReason, MarketInfo, OrderPlan, Portfolio, Position, RiskCode, RiskMemory, RiskVerdict, Side, Verdict
 from bot.precision import floor_to_step, round_to_step
+
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 
 
 def client_order_id(tick_id: str, coin: str, leg: str) -> str:
     """Deterministic per tick, coin and leg, so a retried tick maps to the same order."""
     return f"bot-{tick_id}-{coin}-{leg}"[:36]  # Binance caps client ids at 36 characters
+
+
+def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: datetime, settings: RiskSettings) -> RiskMemory:
+    """The risk memory after this tick's events: day roll, daily-loss latch, stop-outs, entries.
+
+    The day-start equity is the equity at the first tick of each UTC day. Once equity
+    falls ``daily_loss_limit_pct`` below it, entries stay blocked until the next UTC day
+    even if equity recovers.
+    """
+    memory = memory.model_copy(deep=True)
+    today = now.date()
+    if memory.day != today:
+        memory.day, memory.day_start_equity_usd = today, equity_usd
+    if _daily_loss_hit(memory, equity_usd=equity_usd, settings=settings):
+        memory.halted_day = today
+    for fill in fills:
+        if fill.reason in (FillReason.STOP_LOSS, FillReason.LIQUIDATION):
+            memory.stop_losses[fill.coin] = max(fill.at, memory.stop_losses.get(fill.coin, fill.at))
+        elif fill.reason is FillReason.DECISION and not fill.reduce_only:
+            memory.entries.append(fill.at)
+    memory.entries = [at for at in memory.entries if now - at < _DAY]
+    cooldown = timedelta(minutes=settings.stop_loss_cooldown_min)
+    memory.stop_losses = {coin: at for coin, at in memory.stop_losses.items() if now - at < cooldown}
+    return memory
+
+
+def _daily_loss_hit(memory: RiskMemory, *, equity_usd: float, settings: RiskSettings) -> bool:
+    start = memory.day_start_equity_usd
+    return start is not None and start > 0 and equity_usd <= start * (1.0 - settings.daily_loss_limit_pct / 100.0)
+
+
+@dataclass
+class _Running:
+    """The account as the plans approved so far this tick leave it."""
+
+    available_usd: float
+    exposure_usd: float
+    positions: set[str]
+    entries_hour: int
+    entries_day: int
+
+
+@dataclass
+class _Inputs:
+    portfolio: Portfolio
+    markets: dict[str, MarketInfo]
+    settings: RiskSettings
+    memory: RiskMemory
+    peak_equity_usd: float
+    atr_usd: dict[str, float]
+    now: datetime
+    tick_id: str
 
 
 def review(
@@ -26,78 +105,223 @@ def review(
     portfolio: Portfolio,
     markets: dict[str, MarketInfo],
     settings: RiskSettings,
+    memory: RiskMemory | None = None,
+    peak_equity_usd: float = 0.0,
+    atr_usd: dict[str, float] | None = None,
+    now: datetime,
     tick_id: str,
 ) -> list[RiskVerdict]:
-    """A verdict for every decision that is not HOLD, in the order given."""
-    available = portfolio.account.available_usd
-    verdicts = []
+    """Verdicts for every decision that is not HOLD, in the order given (a flip gives two).
+
+    ``atr_usd`` is each coin's 4h ATR14, used to derive missing stop-losses.
+    """
+    memory = memory or RiskMemory()
+    inputs = _Inputs(portfolio, markets, settings, memory, peak_equity_usd, atr_usd or {}, now, tick_id)
+    prices = portfolio.prices
+    running = _Running(
+        available_usd=portfolio.account.available_usd,
+        exposure_usd=sum(p.notional_usd(prices.get(coin, p.entry_price)) for coin, p in portfolio.positions.items()),
+        positions=set(portfolio.positions),
+        entries_hour=sum(1 for at in memory.entries if now - at < _HOUR),
+        entries_day=sum(1 for at in memory.entries if now - at < _DAY),
+    )
+    verdicts: list[RiskVerdict] = []
+    seen: set[str] = set()
     for decision in decisions:
         if decision.action is Action.HOLD:
             continue
-        verdict = _review_one(decision, portfolio=portfolio, markets=markets, settings=settings, tick_id=tick_id, available=available)
-        if verdict.plan and not verdict.plan.reduce_only:
-            available -= verdict.plan.amount * verdict.plan.reference_price / verdict.plan.leverage
-        verdicts.append(verdict)
+        if decision.coin in seen:
+            verdicts.append(_reject(decision, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"))
+            continue
+        seen.add(decision.coin)
+        verdicts += _review_one(decision, inputs=inputs, running=running)
     return verdicts
 
 
-def _review_one(
-    decision: Decision,
-    *,
-    portfolio: Portfolio,
-    markets: dict[str, MarketInfo],
-    settings: RiskSettings,
-    tick_id: str,
-    available: float,
-) -> RiskVerdict:
-    def reject(reason: str) -> RiskVerdict:
-        return RiskVerdict(coin=decision.coin, action=decision.action, verdict=Verdict.REJECTED, reason=reason)
+def _reject(decision: Decision, code: RiskCode, reason: str) -> RiskVerdict:
+    return RiskVerdict(coin=decision.coin, action=decision.action, verdict=Verdict.REJECTED, codes=[code], reason=reason)
 
-    info = markets.get(decision.coin)
-    price = portfolio.prices.get(decision.coin)
-    if info is None or price is None:
-        return reject("no market data for this coin this tick")
-    position = portfolio.positions.get(decision.coin)
 
+def _close(decision: Decision, position: Position, *, info: MarketInfo, price: float, inputs: _Inputs, running: _Running, code: RiskCode) -> RiskVerdict:
+    plan = OrderPlan(
+        coin=decision.coin,
+        symbol=info.symbol,
+        side=position.side,
+        amount=position.amount,
+        reference_price=price,
+        leverage=position.leverage,
+        reduce_only=True,
+        maintenance_margin_rate=position.maintenance_margin_rate,
+        client_order_id=client_order_id(inputs.tick_id, decision.coin, "close"),
+    )
+    pnl = position.unrealized_pnl_usd(price)
+    running.available_usd += position.margin_usd + min(0.0, pnl)
+    running.exposure_usd -= position.notional_usd(price)
+    running.positions.discard(decision.coin)
+    reason = f"close the {position.side} of {position.amount:g} {decision.coin} (unrealized {pnl:+.2f} USD)"
+    if code is RiskCode.FLIP_CLOSE:
+        reason = f"flip, first leg: {reason}"
+    return RiskVerdict(coin=decision.coin, action=decision.action, verdict=Verdict.APPROVED, codes=[code], reason=reason, plan=plan)
+
+
+def _review_one(decision: Decision, *, inputs: _Inputs, running: _Running) -> list[RiskVerdict]:
+    info = inputs.markets.get(decision.coin)
+    price = inputs.portfolio.prices.get(decision.coin)
+    if info is None or price is None or price <= 0:
+        return [_reject(decision, RiskCode.NO_MARKET_DATA, "no market data for this coin this tick")]
+    position = inputs.portfolio.positions.get(decision.coin)
     if decision.action is Action.CLOSE:
         if position is None:
-            return reject("CLOSE without an open position")
-        plan = OrderPlan(
-            coin=decision.coin,
-            symbol=info.symbol,
-            side=position.side,
-            amount=position.amount,
-            reference_price=price,
-            leverage=position.leverage,
-            reduce_only=True,
-            client_order_id=client_order_id(tick_id, decision.coin, "close"),
-        )
-        return RiskVerdict(coin=decision.coin, action=decision.action, verdict=Verdict.APPROVED, reason="close position", plan=plan)
+            return [_reject(decision, RiskCode.NO_POSITION, "CLOSE without an open position")]
+        return [_close(decision, position, info=info, price=price, inputs=inputs, running=running, code=RiskCode.CLOSE)]
 
-    if decision.confidence < settings.min_confidence:
-        return reject(f"confidence {decision.confidence:.2f} below the minimum {settings.min_confidence:.2f}")
-    if position is not None:
-        return reject(f"a {position.side} position is already open (adding and flipping are not enabled)")
-
+    settings = inputs.settings
     side = Side.LONG if decision.action is Action.BUY else Side.SHORT
-    notes = []
-    leverage = min(decision.leverage, settings.max_leverage, info.max_leverage)
-    if leverage < decision.leverage:
-        notes.append(f"leverage {decision.leverage:g}x cut to {leverage:g}x")
-    size_pct = min(decision.size_pct, settings.max_size_pct)
-    if size_pct < decision.size_pct:
-        notes.append(f"size {decision.size_pct:g}% cut to {size_pct:g}%")
-    if size_pct <= 0:
-        return reject("size_pct is 0")
+    if decision.confidence < settings.min_confidence:
+        return [_reject(decision, RiskCode.LOW_CONFIDENCE, f"confidence {decision.confidence:.2f} below the minimum {settings.min_confidence:.2f}")]
+    verdicts = []
+    if position is not None and position.side is not side:
+        if not settings.allow_flipping:
+            return [_reject(decision, RiskCode.FLIPPING_DISABLED, f"a {position.side} is open and flipping is disabled (`risk.allow_flipping`); CLOSE it first")]
+        verdicts.append(_close(decision, position, info=info, price=price, inputs=inputs, running=running, code=RiskCode.FLIP_CLOSE))
+        position = None
+    elif position is not None and not settings.allow_adding:
+        return [_reject(decision, RiskCode.ADDING_DISABLED, f"a {position.side} is already open and adding is disabled (`risk.allow_adding`)")]
+    verdicts.append(_entry(decision, side=side, position=position, info=info, price=price, inputs=inputs, running=running))
+    return verdicts
 
-    margin = available * size_pct / 100.0
-    amount = floor_to_step(margin * leverage / price, info.amount_step)
+
+def _halt(decision: Decision, *, inputs: _Inputs, running: _Running, adding: bool) -> RiskVerdict | None:
+    """The account-level limits that block every entry, whatever its size."""
+    settings, memory, now = inputs.settings, inputs.memory, inputs.now
+    equity = inputs.portfolio.account.equity_usd
+    if memory.halted_day == now.date() or (memory.day == now.date() and _daily_loss_hit(memory, equity_usd=equity, settings=settings)):
+        start = memory.day_start_equity_usd or 0.0
+        return _reject(
+            decision,
+            RiskCode.DAILY_LOSS_LIMIT,
+            f"daily loss limit: equity {equity:.2f} USD fell {settings.daily_loss_limit_pct:g}% below the day's start {start:.2f}; no entries until 00:00 UTC",
+        )
+    peak = max(inputs.peak_equity_usd, equity)
+    if peak > 0 and equity <= peak * (1.0 - settings.max_drawdown_pct / 100.0):
+        return _reject(
+            decision,
+            RiskCode.MAX_DRAWDOWN,
+            f"max drawdown: equity {equity:.2f} USD is {(1 - equity / peak) * 100:.1f}% below its peak {peak:.2f} (limit {settings.max_drawdown_pct:g}%); exits only",
+        )
+    stopped_at = memory.stop_losses.get(decision.coin)
+    cooldown = timedelta(minutes=settings.stop_loss_cooldown_min)
+    if stopped_at is not None and now - stopped_at < cooldown:
+        until = stopped_at + cooldown
+        return _reject(decision, RiskCode.COOLDOWN, f"stopped out at {stopped_at:%H:%M} UTC; no entry on {decision.coin} before {until:%H:%M} UTC")
+    if running.entries_hour >= settings.max_entries_per_hour:
+        return _reject(decision, RiskCode.TOO_MANY_ENTRIES, f"{running.entries_hour} entries in the last hour, the limit is {settings.max_entries_per_hour}")
+    if running.entries_day >= settings.max_entries_per_day:
+        return _reject(decision, RiskCode.TOO_MANY_ENTRIES, f"{running.entries_day} entries in the last 24 hours, the limit is {settings.max_entries_per_day}")
+    if not adding and len(running.positions) >= settings.max_open_positions:
+        return _reject(decision, RiskCode.MAX_POSITIONS, f"{len(running.positions)} positions open, the limit is {settings.max_open_positions}")
+    return None
+
+
+def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, inputs: _Inputs, notes: list[str], codes: list[RiskCode]) -> tuple[float, float | None] | RiskVerdict:
+    """The rounded stop-loss and take-profit, or the rejection they earn."""
+    settings = inputs.settings
+    direction = 1.0 if side is Side.LONG else -1.0
+    stop = decision.stop_loss
+    if stop is None:
+        atr = inputs.atr_usd.get(decision.coin, 0.0)
+        if settings.missing_stop_loss is StopPolicy.REJECT:
+            return _reject(decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and `risk.missing_stop_loss` is reject")
+        if not atr > 0:
+            return _reject(decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and no ATR to derive one from")
+        stop = price - direction * settings.stop_atr * atr
+        codes.append(RiskCode.STOP_DERIVED)
+        notes.append(f"stop-loss derived at {settings.stop_atr:g} x ATR {atr:.6g}")
+    stop = round_to_step(stop, info.price_step)
+    if not direction * (price - stop) > 0:
+        return _reject(decision, RiskCode.INVALID_STOP_LOSS, f"stop-loss {stop:.6g} is not on the loss side of the price {price:.6g} for a {side}")
+    take = round_to_step(decision.take_profit, info.price_step) if decision.take_profit else None
+    if take is not None:
+        if not direction * (take - price) > 0:
+            return _reject(decision, RiskCode.INVALID_TAKE_PROFIT, f"take-profit {take:.6g} is not on the profit side of the price {price:.6g} for a {side}")
+        ratio = abs(take - price) / abs(price - stop)
+        if ratio < settings.min_reward_risk:
+            return _reject(decision, RiskCode.LOW_REWARD_RISK, f"reward:risk {ratio:.2f} below the minimum {settings.min_reward_risk:g}")
+    return stop, take
+
+
+def _entry(decision: Decision, *, side: Side, position: Position | None, info: MarketInfo, price: float, inputs: _Inputs, running: _Running) -> RiskVerdict:
+    settings = inputs.settings
+    halted = _halt(decision, inputs=inputs, running=running, adding=position is not None)
+    if halted:
+        return halted
+    notes: list[str] = []
+    codes: list[RiskCode] = [RiskCode.ADD if position else RiskCode.ENTRY]
+
+    if position is not None:
+        leverage = position.leverage
+        if leverage > min(settings.max_leverage, info.max_leverage):
+            return _reject(decision, RiskCode.MAX_LEVERAGE, f"the open position's leverage {leverage:g}x is above the limit; adds are refused")
+    else:
+        leverage = min(decision.leverage, settings.max_leverage, info.max_leverage)
+        if leverage < decision.leverage:
+            codes.append(RiskCode.LEVERAGE_CAPPED)
+            notes.append(f"leverage {decision.leverage:g}x cut to {leverage:g}x")
+
+    exits = _exits(decision, side=side, info=info, price=price, inputs=inputs, notes=notes, codes=codes)
+    if isinstance(exits, RiskVerdict):
+        return exits
+    stop, take = exits
+
+    equity = inputs.portfolio.account.equity_usd
+    held_margin = position.margin_usd if position else 0.0
+    wanted = running.available_usd * decision.size_pct / 100.0
+    cap = equity * settings.max_position_margin_pct / 100.0 - held_margin
+    margin = min(wanted, cap, running.available_usd)
+    if decision.size_pct <= 0:
+        return _reject(decision, RiskCode.NO_MARGIN, "size_pct is 0")
+    if margin <= 0:
+        return _reject(decision, RiskCode.NO_MARGIN, f"no margin left (available {running.available_usd:.2f} USD, position cap {max(cap, 0):.2f} USD)")
+    if margin < wanted:
+        codes.append(RiskCode.MARGIN_CAPPED)
+        notes.append(f"margin {wanted:.2f} cut to {margin:.2f} USD (max {settings.max_position_margin_pct:g}% of equity per position)")
+    notional = margin * leverage
+    room = settings.max_exposure * equity - running.exposure_usd
+    if room <= 0:
+        return _reject(decision, RiskCode.MAX_EXPOSURE, f"total notional {running.exposure_usd:.2f} USD already at {settings.max_exposure:g} x equity")
+    if notional > room:
+        codes.append(RiskCode.EXPOSURE_CAPPED)
+        notes.append(f"notional {notional:.2f} cut to {room:.2f} USD (max {settings.max_exposure:g} x equity in all positions)")
+        notional = room
+    amount = floor_to_step(notional / price, info.amount_step)
     notional = amount * price
     if amount <= 0 or amount < info.min_amount:
-        return reject(f"order size {amount:g} {decision.coin} below the market minimum {info.min_amount:g}")
+        return _reject(decision, RiskCode.BELOW_MIN_ORDER, f"order size {amount:g} {decision.coin} below the market minimum {info.min_amount:g}")
     if notional < info.min_notional_usd:
-        return reject(f"order notional {notional:.2f} USD below the market minimum {info.min_notional_usd:g} USD")
+        return _reject(decision, RiskCode.BELOW_MIN_ORDER, f"order notional {notional:.2f} USD below the market minimum {info.min_notional_usd:g} USD")
 
+    margin = notional / leverage
+    total_amount = amount + (position.amount if position else 0.0)
+    entry_price = (notional + (position.amount * position.entry_price if position else 0.0)) / total_amount
+    liquidation = liquidation_price(
+        side=side, amount=total_amount, entry_price=entry_price, margin_usd=margin + held_margin, maintenance_margin_rate=info.maintenance_margin_rate
+    )
+    if liquidation is not None:
+        direction = 1.0 if side is Side.LONG else -1.0
+        distance = direction * (price - liquidation)
+        if distance <= 0 or direction * (price - stop) > distance * (1.0 - settings.liquidation_buffer_pct / 100.0):
+            return _reject(
+                decision,
+                RiskCode.STOP_BEYOND_LIQUIDATION,
+                f"stop-loss {stop:.6g} is too close to or beyond the liquidation price {liquidation:.6g} at {leverage:g}x "
+                f"(keep {settings.liquidation_buffer_pct:g}% of the distance); use a tighter stop or less leverage",
+            )
+
+    running.available_usd -= margin
+    running.exposure_usd += notional
+    running.positions.add(decision.coin)
+    running.entries_hour += 1
+    running.entries_day += 1
     plan = OrderPlan(
         coin=decision.coin,
         symbol=info.symbol,
@@ -105,11 +329,13 @@ def _review_one(
         amount=amount,
         reference_price=price,
         leverage=leverage,
-        stop_loss=round_to_step(decision.stop_loss, info.price_step) if decision.stop_loss else None,
-        take_profit=round_to_step(decision.take_profit, info.price_step) if decision.take_profit else None,
+        stop_loss=stop,
+        take_profit=take,
         invalidation=decision.invalidation,
-        client_order_id=client_order_id(tick_id, decision.coin, "entry"),
+        maintenance_margin_rate=info.maintenance_margin_rate,
+        client_order_id=client_order_id(inputs.tick_id, decision.coin, "add" if position else "entry"),
     )
-    verdict = Verdict.RESIZED if notes else Verdict.APPROVED
-    reason = "; ".join(notes) or f"margin {margin:.2f} USD x {leverage:g} = {notional:.2f} USD notional"
-    return RiskVerdict(coin=decision.coin, action=decision.action, verdict=verdict, reason=reason, plan=plan)
+    verdict = Verdict.RESIZED if len(codes) > 1 else Verdict.APPROVED
+    summary = f"{'add: ' if position else ''}margin {margin:.2f} USD x {leverage:g} = {notional:.2f} USD notional"
+    reason = "; ".join([*notes, summary]) if notes else summary
+    return RiskVerdict(coin=decision.coin, action=decision.action, verdict=verdict, codes=codes, reason=reason, plan=plan)

@@ -29,7 +29,18 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from bot.errors import ConfigError, LockedError, StateError
-from bot.models import Decision, ExchangeView, OrderIntent, Outcome, Position, ReturnStats, StrictModel, TickReport
+from bot.models import (
+    Decision,
+    ExchangeView,
+    FundingPayment,
+    OrderIntent,
+    Outcome,
+    Position,
+    ReturnStats,
+    RiskMemory,
+    StrictModel,
+    TickReport,
+)
 
 STATE_VERSION = 2
 NOTIFIED_KEEP = 500  # dedupe keys of sent notifications kept in state
@@ -67,7 +78,10 @@ class BotState(StrictModel):
     return_stats: ReturnStats = Field(default_factory=ReturnStats)
     last_decisions: list[Decision] = Field(default_factory=list)
     fees_paid_usd: float = 0.0
-    realized_pnl_usd: float = 0.0
+    realized_pnl_usd: float = 0.0  # before fees and funding
+    funding_usd: float = 0.0  # net funding received (+) or paid (-)
+    funding_payments: list[FundingPayment] = Field(default_factory=list)  # booked by the last tick (all of them are in the journal)
+    risk: RiskMemory = Field(default_factory=RiskMemory)
     pending_intents: list[OrderIntent] = Field(default_factory=list)  # live: saved before sending, removed once recorded
     leverage_set: dict[str, float] = Field(default_factory=dict)  # live: symbol -> leverage set on the exchange
     exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled

@@ -35,6 +35,7 @@ class StatusPosition(StrictModel):
     opened_at: datetime
     stop_loss: float | None
     take_profit: float | None
+    liquidation_price: float | None = None
     invalidation: str
 
 
@@ -71,6 +72,7 @@ class StatusReport(StrictModel):
     sharpe: float | None
     fees_paid_usd: float
     realized_pnl_usd: float
+    funding_usd: float = 0.0  # net funding received (+) or paid (-)
     positions: list[StatusPosition] = Field(default_factory=list)
     last_decisions: list[Decision] = Field(default_factory=list)
     llm_spend_today_usd: float
@@ -119,7 +121,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
 _FROM_STATE = {
     "mode", "paused", "paused_by", "pause_reason", "paused_at", "last_tick_at", "last_tick_id", "last_outcome",
     "last_duration_ms", "last_message", "last_skipped_at", "consecutive_errors", "initial_equity_usd", "cash_usd",
-    "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd",
+    "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd", "funding_usd",
 }
 
 

@@ -36,23 +36,29 @@ def print_tick(report: TickReport) -> None:
     out(f"coins {len(report.coins_loaded)}/{total} loaded: {' '.join(report.coins_loaded) or '-'}")
     for coin, error in report.errors.items():
         out(f"  skipped {coin}: {error}")
-    verdicts = {verdict.coin: verdict for verdict in report.verdicts}
     decided = {decision.coin: decision for decision in report.decisions}
     for coin in report.coins_loaded:
-        decision, verdict = decided.get(coin), verdicts.get(coin)
+        decision = decided.get(coin)
         if decision is None or decision.action is Action.HOLD:
             out(f"  {coin:<5} HOLD")
             continue
         line = f"  {coin:<5} {decision.action:<5} conf {decision.confidence:.2f}"
         if decision.stop_loss or decision.take_profit:
             line += f" SL {_price(decision.stop_loss)} TP {_price(decision.take_profit)}"
-        if verdict:
-            line += f" -> {verdict.verdict}: {verdict.reason}"
         out(line)
+        for verdict in report.verdicts:  # a flip has two: the close, then the new side
+            if verdict.coin == coin:
+                out(f"        -> {verdict.verdict} ({', '.join(verdict.codes)}): {verdict.reason}")
+    for payment in report.funding:
+        verb = "received" if payment.amount_usd >= 0 else "paid"
+        out(f"  funding {payment.coin} {payment.side} {payment.at:%H:%M} rate {payment.rate * 100:+.4f}%: {verb} {abs(payment.amount_usd):.2f} USDT")
     for fill in report.fills:
         verb = "closed" if fill.reduce_only else "opened"
         pnl = f" pnl {fill.realized_pnl_usd:+.2f}" if fill.reduce_only else ""
-        out(f"  {verb} {fill.side} {fill.coin} {fill.amount:g} @ {fill.price:.6g} fee {fill.fee_usd:.2f}{pnl} USDT [{fill.client_order_id}]")
+        out(
+            f"  {verb} {fill.side} {fill.coin} {fill.amount:g} @ {fill.price:.6g} fee {fill.fee_usd:.2f}{pnl} USDT "
+            f"({fill.reason}, {fill.at:%H:%M}) [{fill.client_order_id}]"
+        )
     for correction in report.corrections:
         label = "ALERT" if correction.alert else "reconciled"
         out(f"  {label} {correction.coin or '-'} {correction.kind}: {correction.message}")
@@ -103,10 +109,10 @@ def print_status(status: StatusReport) -> None:
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
         f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "
-        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · LLM today {status.llm_spend_today_usd:.2f} USD"
+        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding {status.funding_usd:+,.2f} · LLM today {status.llm_spend_today_usd:.2f} USD"
     )
     if status.positions:
-        table = Table("coin", "side", "amount", "entry", "mark", "uPnL", "lev", "SL", "TP", "opened", "invalidation", title="open positions")
+        table = Table("coin", "side", "amount", "entry", "mark", "uPnL", "lev", "SL", "TP", "liq", "opened", "invalidation", title="open positions")
         for position in status.positions:
             table.add_row(
                 position.coin,
@@ -118,6 +124,7 @@ def print_status(status: StatusReport) -> None:
                 f"{position.leverage:g}x",
                 _price(position.stop_loss),
                 _price(position.take_profit),
+                _price(position.liquidation_price),
                 f"{position.opened_at:%m-%d %H:%M}",
                 position.invalidation or "-",
             )

@@ -49,3 +49,27 @@ def test_every_ops_and_notify_setting_is_in_config_toml():
 def test_every_exit_code_is_documented():
     for code in ExitCode:
         assert f"| {code.value} |" in README, code
+
+
+def test_config_toml_lists_every_risk_and_paper_setting_with_its_default():
+    import tomllib
+
+    from bot.config import PaperSettings, RiskSettings
+
+    config = tomllib.loads((ROOT / "config.toml").read_text())
+    for section, model in (("risk", RiskSettings), ("paper", PaperSettings)):
+        defaults = model().model_dump(mode="json")
+        assert config[section] == defaults, section
+
+
+def test_the_risk_and_broker_doc_names_every_limit_and_code():
+    from bot.config import RiskSettings
+    from bot.models import FillReason, RiskCode
+
+    doc = (ROOT / "docs" / "paper-broker.md").read_text()
+    assert "docs/paper-broker.md" in README
+    for name in RiskSettings.model_fields:
+        assert f"`{name}`" in doc, name
+    for code in [*RiskCode, *FillReason]:
+        live = code in (FillReason.RECONCILE, FillReason.STOP_FAILED)  # live trading's: in the README's "Live trading"
+        assert f"`{code.value}`" in (README.split("## Live trading")[1] if live else doc), code

@@ -71,7 +71,7 @@ def _run(ctx, minutes=0):
 
 
 def _buy(coin="BTC"):
-    return Decision(coin=coin, action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=90_000, take_profit=120_000)
+    return Decision(coin=coin, action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000)  # BTC ~105,200: reward:risk 1.9
 
 
 def test_a_timeline_open_hold_close():
@@ -134,3 +134,51 @@ def test_a_user_error_is_raised_and_nothing_is_recorded():
     with pytest.raises(ConfigError):
         _run(ctx)
     assert ctx.store.saves == 0 and len(ctx.journal) == 0
+
+
+PAUSE = 8 * 60 + 3  # tick 1 at 12:00, then cron stops until 20:03: the 16:00 settlement is missed
+SIXTEEN = datetime(2025, 6, 3, 16, tzinfo=UTC)
+
+
+def test_a_tick_after_hours_of_pause_books_the_missed_funding_before_the_strategy_decides():
+    # BTC stays between 104,969 and 106,775 from 12:00 to 20:03: neither exit triggers
+    buy = Decision(coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000)
+    seen = []
+
+    class Recording(ScriptedStrategy):
+        async def decide(self, *, features, portfolio, prompt):
+            seen.append(dict(portfolio.account))
+            return await super().decide(features=features, portfolio=portfolio, prompt=prompt)
+
+    ctx = _ctx(Recording([buy], []))
+    opened = _run(ctx)
+    position = ctx.store.state.positions["BTC"]
+    assert position.settled_until == START and position.liquidation_price is not None
+    later = _run(ctx, PAUSE)
+    assert later.outcome is Outcome.OK and later.fills == []
+    rate = HistoryMarket().snapshot_at(["BTC"], START + timedelta(minutes=PAUSE)).coins["BTC"].funding_rate
+    [payment] = later.funding
+    assert payment.at == SIXTEEN and payment.rate == rate and rate > 0
+    assert payment.price == 106_556.1  # the open of the 16:00 candle
+    assert payment.amount_usd == pytest.approx(-rate * position.amount * 106_556.1)  # a long pays a positive rate
+    state = ctx.store.state
+    assert state.positions["BTC"].settled_until == START + timedelta(minutes=PAUSE)
+    assert state.cash_usd == pytest.approx(10_000 - opened.fills[0].fee_usd + payment.amount_usd)
+    assert seen[1]["cash_usd"] == pytest.approx(state.cash_usd)  # the strategy saw the account after funding
+    assert ctx.journal[-1].funding == [payment] and state.funding_usd == pytest.approx(payment.amount_usd)
+
+
+def test_a_tick_after_hours_of_pause_books_a_take_profit_hit_while_cron_was_stopped():
+    # the first 3m high at or above 106,500 is the 14:51 candle's: taken there, before 16:00's funding
+    buy = Decision(coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=104_500, take_profit=106_500)
+    ctx = _ctx(ScriptedStrategy([buy], []))
+    opened = _run(ctx)
+    later = _run(ctx, PAUSE)
+    [fill] = later.fills
+    assert fill.reason == "take_profit" and fill.at == datetime(2025, 6, 3, 14, 54, tzinfo=UTC)
+    assert fill.price == pytest.approx(106_500 * 0.9998)
+    entry = opened.fills[0]
+    assert fill.realized_pnl_usd == pytest.approx((106_500 * 0.9998 - entry.price) * entry.amount)
+    assert later.funding == [] and ctx.store.state.positions == {}
+    assert ctx.store.state.cash_usd == pytest.approx(10_000 - entry.fee_usd + fill.realized_pnl_usd - fill.fee_usd)
+    assert ctx.store.state.risk.entries == [START]

@@ -36,11 +36,12 @@ def fake():
         yield server
 
 
-def live_settings(fake: FakeExchange, **live) -> Settings:
+def live_settings(fake: FakeExchange, *, allow_adding: bool = False, **live) -> Settings:
     return Settings(
         enable_trading=True,
         exchange={"api_url": fake.url, "timeout_ms": 2000, "retries": 1},
         trading={"coins": COINS},
+        risk={"allow_adding": allow_adding},  # so the insisting strategy's repeated BUY is refused, unless a test adds
         live={"confirm": LIVE_CONFIRMATION, **live},
         exchange_api_key="test-key",
         exchange_secret="test-secret",
@@ -70,9 +71,9 @@ class Scripted:
 class Bot:
     """One live bot on disk: run ticks, optionally killed at a named point."""
 
-    def __init__(self, folder: Path, fake: FakeExchange, **live) -> None:
+    def __init__(self, folder: Path, fake: FakeExchange, **options) -> None:
         self.fake = fake
-        self.settings = live_settings(fake, **live)
+        self.settings = live_settings(fake, **options)
         self.store = StateStore(folder / "state.json")
         self.journal = Journal(folder / "journal.jsonl")
         self.strategy = Scripted(lambda: fake.price("BTC"))
@@ -177,12 +178,9 @@ def test_a_stop_loss_fill_cancels_the_orphan_take_profit_and_books_the_loss(tmp_
     assert "position_closed" in kinds and "orphan_cancelled" in kinds
     state = bot.state()
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
-    # this tick the strategy buys again (a new decision, a new client id): one new entry, protected
-    assert orders(fake, "250603T1203") == [
-        ("bot-250603T1203-BTC-entry", "MARKET", "FILLED"),
-        ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW"),
-        ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "NEW"),
-    ]
+    # the stop-out reached the risk step: the strategy's new BUY waits out the cooldown
+    assert [str(code) for code in report.verdicts[0].codes] == ["cooldown"]
+    assert orders(fake, "250603T1203") == []
 
 
 def test_killed_between_sent_and_recorded_the_next_tick_adopts_the_fill_and_never_sends_it_again(tmp_path, fake):
@@ -262,6 +260,24 @@ def test_killed_after_a_close_was_sent_the_next_tick_books_it_and_sends_nothing(
     assert bot.state().cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
 
 
+def test_an_add_grows_the_position_and_replaces_its_stops_with_ones_for_the_whole_size(tmp_path, fake):
+    bot = Bot(tmp_path, fake, allow_adding=True)
+    first = fake.price("BTC")
+    bot.tick(NOW)
+    fake.set_price("BTC", 105_500.0)
+    report = bot.tick(NOW + TICK)
+
+    [add] = report.fills
+    assert (add.client_order_id, add.price) == ("bot-250603T1203-BTC-add", 105_500.0)
+    position = bot.state().positions["BTC"]
+    assert position.amount == pytest.approx(0.028 + add.amount, abs=1e-12)
+    assert position.entry_price == pytest.approx((0.028 * first + add.amount * 105_500.0) / position.amount, rel=1e-12)
+    assert orders(fake, "-sl") == [(SL, "STOP_MARKET", "CANCELED"), ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW")]
+    assert orders(fake, "-tp") == [(TP, "TAKE_PROFIT_MARKET", "CANCELED"), ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "NEW")]
+    assert {o.quantity for o in fake.account.open_algo("BTC")} == {position.amount}
+    assert bot.state().exchange.disagreements(bot.state().positions) == []
+
+
 def test_a_rejected_entry_is_not_retried_and_says_why(tmp_path, fake):
     bot = Bot(tmp_path, fake)
     fake.inject("insufficient_margin", path="/fapi/v1/order", method="POST")
@@ -306,7 +322,7 @@ def test_a_position_closed_by_hand_is_booked_and_its_stops_cancelled(tmp_path, f
         (TP, "TAKE_PROFIT_MARKET", "CANCELED"),
     ]
     [closed] = [f for f in report.fills if f.reduce_only]
-    assert (closed.reason, closed.price) == ("closed_on_exchange", 106_000.0)
+    assert (closed.reason, closed.price) == ("reconcile", 106_000.0)
     alert = [c for c in report.corrections if c.kind == "position_closed"][0]
     assert alert.alert and "closed outside the bot" in alert.message
     assert report.outcome is Outcome.DEGRADED

@@ -1,15 +1,17 @@
-"""Paper broker fills: slippage against the order, taker fee on every fill, exact PnL."""
+"""Paper broker: fills with slippage and fees, isolated margin and liquidation, SL/TP from candles,
+funding; every number hand-worked."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from bot.broker.paper import PaperBroker
 from bot.config import PaperSettings
-from bot.models import OrderPlan, Side
+from bot.models import CoinMarket, FillReason, MarketInfo, OrderPlan, Side, Snapshot
 from bot.state import BotState
 
 NOW = datetime(2025, 6, 3, 12, tzinfo=UTC)
@@ -62,3 +64,196 @@ def test_long_loses_when_price_falls():
     exit_ = _execute(book, _plan("SOL", Side.LONG, 10, 140, reduce_only=True), 140)  # fills 139.972
     assert exit_.realized_pnl_usd == pytest.approx((139.972 - 150.03) * 10)
     assert book.cash_usd == pytest.approx(1_000 - 0.75015 - 100.58 - 0.69986)
+
+
+# -- settle: triggers and funding from the candles since the last tick ------------------
+
+BTC_INFO = MarketInfo(symbol="BTC/USDT:USDT", amount_step=0.001, price_step=0.1)
+M3 = timedelta(minutes=3)
+
+
+def _snapshot(start, rows, *, funding_rate=0.0, coin="BTC"):
+    """3m candles opening at ``start``, ``start`` + 3m, ...; the snapshot is taken as the last one closes."""
+    candles = np.array([[(start + i * M3).timestamp() * 1000, *row, 1.0] for i, row in enumerate(rows)])
+    market = CoinMarket(
+        coin=coin, info=BTC_INFO, candles_3m=candles, candles_4h=np.empty((0, 6)), last_price=rows[-1][3], funding_rate=funding_rate
+    )
+    return Snapshot(as_of=start + len(rows) * M3, coins={coin: market})
+
+
+def _open(side, *, amount=0.1, price=100_000.0, leverage=10, stop_loss=None, take_profit=None, at=NOW, cash=10_000.0):
+    book = BotState.fresh(mode="paper", initial_equity_usd=cash)
+    plan = OrderPlan(
+        coin="BTC", symbol="BTC/USDT:USDT", side=side, amount=amount, reference_price=price, leverage=leverage,
+        stop_loss=stop_loss, take_profit=take_profit, client_order_id="bot-x-BTC-entry",
+    )
+    asyncio.run(BROKER.execute([plan], book=book, prices={"BTC": price}, now=at))
+    return book
+
+
+def _settle(book, snapshot):
+    return asyncio.run(BROKER.settle(book=book, snapshot=snapshot, now=snapshot.as_of))
+
+
+def test_an_entry_gets_its_isolated_liquidation_price():
+    long = _open(Side.LONG).positions["BTC"]
+    # entry 100,020, margin 10,002 / 10 = 1,000.2; liquidation (10,002 - 1,000.2) / (0.1 x (1 - 0.005))
+    assert long.margin_usd == pytest.approx(1_000.2)
+    assert long.liquidation_price == pytest.approx(90_470.351758, abs=1e-6)
+    short = _open(Side.SHORT).positions["BTC"]
+    # entry 99,980, margin 999.8; liquidation (9,998 + 999.8) / (0.1 x (1 + 0.005))
+    assert short.liquidation_price == pytest.approx(109_430.845771, abs=1e-6)
+    assert _open(Side.LONG, leverage=1).positions["BTC"].liquidation_price is None  # a 1x long cannot be liquidated
+
+
+# Long 0.1 BTC entered at 100,020 (100,000 + 0.02 % slippage) at 10x: SL 98,000, TP 104,000,
+# liquidation 90,470.35. Each candle row: open, high, low, close.
+LONG_CASES = {
+    "stop-loss hit intrabar": (
+        [(100_000, 100_500, 99_500, 100_100),   # nothing
+         (100_100, 100_200, 97_900, 98_200)],   # low 97,900 crosses the stop at 98,000
+        FillReason.STOP_LOSS, 98_000 * 0.9998, 2,  # sells 0.02 % under the stop, at the candle's close
+    ),
+    "take-profit hit intrabar": (
+        [(100_000, 104_100, 99_900, 104_000)],  # high 104,100 crosses the TP at 104,000
+        FillReason.TAKE_PROFIT, 104_000 * 0.9998, 1,
+    ),
+    "both in one candle: the stop-loss first": (
+        [(100_000, 104_500, 97_500, 100_000)],  # range covers both SL and TP
+        FillReason.STOP_LOSS, 98_000 * 0.9998, 1,
+    ),
+    "a gap through the stop fills at the open": (
+        [(100_000, 100_100, 99_000, 99_000),    # nothing
+         (97_000, 97_500, 96_500, 97_200)],     # opens at 97,000, below the stop
+        FillReason.STOP_LOSS, 97_000 * 0.9998, 1,  # stamped at the candle's open
+    ),
+    "a gap through the take-profit fills at the (better) open": (
+        [(105_000, 105_500, 104_800, 105_100)],  # opens above the TP
+        FillReason.TAKE_PROFIT, 105_000 * 0.9998, 0,
+    ),
+}
+
+
+@pytest.mark.parametrize("rows, reason, price, closes_after", LONG_CASES.values(), ids=LONG_CASES.keys())
+def test_long_exits_from_the_candles_since_the_last_tick(rows, reason, price, closes_after):
+    book = _open(Side.LONG, stop_loss=98_000, take_profit=104_000)
+    [fill] = _settle(book, _snapshot(NOW, rows))
+    assert fill.reason is reason and fill.reduce_only and book.positions == {}
+    assert fill.price == pytest.approx(price, abs=1e-6)
+    assert fill.at == NOW + closes_after * M3
+    pnl = (price - 100_020) * 0.1
+    fee = 0.1 * price * 0.0005
+    assert fill.realized_pnl_usd == pytest.approx(pnl, abs=1e-6) and fill.fee_usd == pytest.approx(fee, abs=1e-9)
+    assert book.cash_usd == pytest.approx(10_000 - 5.001 + pnl - fee, abs=1e-6)  # entry fee 0.1 x 100,020 x 0.05 %
+
+
+# Short 0.1 BTC entered at 99,980 at 10x: SL 102,000, TP 96,000, liquidation 109,430.85.
+SHORT_CASES = {
+    "short stopped out: loss": ([(100_000, 102_100, 99_900, 101_900)], FillReason.STOP_LOSS, 102_000 * 1.0002, -204.04),
+    "short take-profit: profit": ([(100_000, 100_100, 95_900, 96_100)], FillReason.TAKE_PROFIT, 96_000 * 1.0002, 396.08),
+}
+
+
+@pytest.mark.parametrize("rows, reason, price, pnl", SHORT_CASES.values(), ids=SHORT_CASES.keys())
+def test_short_exits_buy_back_with_slippage_against_them(rows, reason, price, pnl):
+    book = _open(Side.SHORT, stop_loss=102_000, take_profit=96_000)
+    [fill] = _settle(book, _snapshot(NOW, rows))
+    # (99,980 - 102,020.4) x 0.1 = -204.04; (99,980 - 96,019.2) x 0.1 = +396.08
+    assert fill.reason is reason and fill.price == pytest.approx(price) and fill.realized_pnl_usd == pytest.approx(pnl)
+
+
+@pytest.mark.parametrize(
+    "rows, at",
+    [
+        ([(100_000, 100_100, 90_400, 90_500)], NOW + M3),  # no stop: the low crosses liquidation (90,470.35)
+        ([(100_000, 100_100, 99_000, 99_500), (89_000, 89_500, 88_000, 88_500)], NOW + M3),  # a gap past it, stop or not
+    ],
+    ids=["intrabar without a stop-loss", "gap past liquidation"],
+)
+def test_liquidation_loses_the_whole_margin_and_no_more(rows, at):
+    book = _open(Side.LONG, stop_loss=None if len(rows) == 1 else 98_000)
+    if len(rows) == 2:
+        book.positions["BTC"].stop_loss = 92_000  # below the first candle's low, above liquidation
+    [fill] = _settle(book, _snapshot(NOW, rows))
+    assert fill.reason is FillReason.LIQUIDATION and fill.at == at
+    # bankruptcy price 100,020 - 1,000.2 / 0.1 = 90,018: the loss is exactly the margin, no fee
+    assert fill.price == pytest.approx(90_018.0) and fill.realized_pnl_usd == pytest.approx(-1_000.2) and fill.fee_usd == 0
+    assert book.cash_usd == pytest.approx(10_000 - 5.001 - 1_000.2)
+
+
+FUNDING_AT = datetime(2025, 6, 3, 16, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "side, rate, paid",
+    [
+        (Side.LONG, 0.0001, -1.0),   # positive rate: longs pay 0.01 % x 0.1 x 100,000
+        (Side.SHORT, 0.0001, 1.0),   # ... to shorts
+        (Side.LONG, -0.0002, 2.0),   # negative rate: shorts pay longs
+        (Side.SHORT, -0.0002, -2.0),
+    ],
+)
+def test_funding_is_settled_at_16_utc_on_the_notional_at_that_time(side, rate, paid):
+    opened = FUNDING_AT - 2 * M3
+    book = _open(side, at=opened)
+    cash = book.cash_usd
+    rows = [(100_000, 100_050, 99_950, 99_990),   # 15:54
+            (99_990, 100_050, 99_950, 100_000),    # 15:57, closes at 16:00
+            (100_000, 100_050, 99_950, 100_010)]   # 16:00: funding is valued at this open
+    assert _settle(book, _snapshot(opened, rows, funding_rate=rate)) == []
+    [payment] = book.funding_payments
+    assert payment.at == FUNDING_AT and payment.rate == rate and payment.price == 100_000
+    assert payment.amount_usd == pytest.approx(paid)
+    assert book.cash_usd == pytest.approx(cash + paid) and book.funding_usd == pytest.approx(paid)
+    assert book.positions["BTC"].funding_usd == pytest.approx(paid)
+    assert book.positions["BTC"].settled_until == FUNDING_AT + M3
+    assert _settle(book, _snapshot(opened, rows, funding_rate=rate)) == [] and book.funding_payments == []  # never twice
+
+
+def test_a_tick_after_a_long_pause_settles_every_funding_then_the_trigger_in_order():
+    book = _open(Side.LONG, stop_loss=98_000, take_profit=104_000)  # opened 12:00
+    cash = book.cash_usd
+    quiet = (100_000, 100_050, 99_950, 100_000)
+    rows = [quiet] * 240 + [(100_000, 104_200, 99_950, 104_100)] + [quiet] * 9  # 12:00 .. 00:30; the TP candle opens at 00:00
+    fills = _settle(book, _snapshot(NOW, rows, funding_rate=0.0001))
+    # funding at 16:00 and at 00:00 (before the candle opening at 00:00 takes profit): 1 USD paid each
+    assert [p.at.strftime("%d %H:%M") for p in book.funding_payments] == ["03 16:00", "04 00:00"]
+    assert [p.amount_usd for p in book.funding_payments] == pytest.approx([-1.0, -1.0])
+    [fill] = fills
+    assert fill.reason is FillReason.TAKE_PROFIT and fill.at == datetime(2025, 6, 4, 0, 3, tzinfo=UTC)
+    pnl, fee = (103_979.2 - 100_020) * 0.1, 0.1 * 103_979.2 * 0.0005
+    assert book.cash_usd == pytest.approx(cash - 2.0 + pnl - fee) and book.positions == {}
+
+
+def test_a_position_opened_added_to_and_closed_over_several_ticks():
+    book = _open(Side.LONG, amount=0.1, leverage=5, stop_loss=95_000, take_profit=110_000)  # 12:00: 100,020, fee 5.001, margin 2,000.4
+    quiet = [(100_000, 100_100, 99_900, 101_000)]
+    assert _settle(book, _snapshot(NOW, quiet)) == []  # 12:03: nothing triggers
+    add = OrderPlan(coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.1, reference_price=101_000, leverage=5,
+                    stop_loss=97_000, take_profit=112_000, client_order_id="bot-y-BTC-add")
+    [fill] = asyncio.run(BROKER.execute([add], book=book, prices={"BTC": 101_000}, now=NOW + M3))
+    # adds 0.1 at 101,020.2 (fee 5.05101): entry averages to 100,520.1, margin 2,000.4 + 2,020.404
+    position = book.positions["BTC"]
+    assert fill.price == pytest.approx(101_020.2) and fill.fee_usd == pytest.approx(5.05101)
+    assert position.amount == pytest.approx(0.2) and position.entry_price == pytest.approx(100_520.1)
+    assert position.margin_usd == pytest.approx(4_020.804)
+    assert position.stop_loss == 97_000 and position.take_profit == 112_000  # the add's exit plan replaces the old one
+    # (0.2 x 100,520.1 - 4,020.804) / (0.2 x 0.995)
+    assert position.liquidation_price == pytest.approx(80_820.180905, abs=1e-6)
+    assert _settle(book, _snapshot(NOW + M3, [(101_000, 101_500, 100_500, 101_200)])) == []  # 12:06
+    close = add.model_copy(update={"reduce_only": True, "amount": 0.2, "client_order_id": "bot-z-BTC-close"})
+    [closed] = asyncio.run(BROKER.execute([close], book=book, prices={"BTC": 102_000}, now=NOW + 2 * M3))
+    # sells at 101,979.6: PnL (101,979.6 - 100,520.1) x 0.2 = 291.9, fee 0.2 x 101,979.6 x 0.05 % = 10.19796
+    assert closed.realized_pnl_usd == pytest.approx(291.9) and closed.fee_usd == pytest.approx(10.19796)
+    assert book.positions == {}
+    assert book.cash_usd == pytest.approx(10_000 - 5.001 - 5.05101 + 291.9 - 10.19796)
+    assert book.fees_paid_usd == pytest.approx(5.001 + 5.05101 + 10.19796)
+
+
+def test_a_coin_missing_from_the_snapshot_is_settled_when_it_returns():
+    book = _open(Side.LONG, stop_loss=98_000, take_profit=104_000)
+    assert _settle(book, Snapshot(as_of=NOW + M3, coins={})) == []
+    assert book.positions["BTC"].settled_until == NOW  # nothing booked, nothing skipped
+    rows = [(100_000, 100_100, 99_900, 100_000), (100_000, 100_100, 97_000, 97_500)]
+    [fill] = _settle(book, _snapshot(NOW, rows))
+    assert fill.reason is FillReason.STOP_LOSS and fill.at == NOW + 2 * M3

@@ -1,24 +1,32 @@
-"""Risk step: sizing, caps and rejections, with hand-worked numbers."""
+"""Risk step: sizing, every limit, adding and flipping, with hand-worked numbers; then the
+property that no approved plan ever breaks a limit, whatever the inputs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from bot.config import RiskSettings
-from bot.models import Action, Decision, MarketInfo, Position, ReturnStats, Side, Verdict
+from bot.config import RiskSettings, StopPolicy
+from bot.margin import liquidation_price
+from bot.models import Action, Decision, Fill, FillReason, MarketInfo, Position, ReturnStats, RiskCode, RiskMemory, Side, Verdict
 from bot.portfolio import portfolio_of
-from bot.risk import client_order_id, review
+from bot.risk import client_order_id, remember, review
 
 BTC = MarketInfo(symbol="BTC/USDT:USDT", amount_step=0.001, price_step=0.1, min_amount=0.001, min_notional_usd=100)
 ETH = MarketInfo(symbol="ETH/USDT:USDT", amount_step=0.001, price_step=0.01, min_amount=0.001, min_notional_usd=20)
+SOL = MarketInfo(symbol="SOL/USDT:USDT", amount_step=0.01, price_step=0.01, min_amount=0.01, min_notional_usd=5, max_leverage=20)
 MARKETS = {"BTC": BTC, "ETH": ETH}
 PRICES = {"BTC": 100_000.0, "ETH": 2_500.0}
+NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
+DEFAULT_RISK = RiskSettings()
 
 
-def _portfolio(positions=None, cash=10_000.0):
-    return portfolio_of(cash_usd=cash, positions=positions or {}, prices=PRICES, initial_equity_usd=10_000.0, stats=ReturnStats())
+def _portfolio(positions=None, cash=10_000.0, prices=PRICES):
+    return portfolio_of(cash_usd=cash, positions=positions or {}, prices=prices, initial_equity_usd=10_000.0, stats=ReturnStats())
 
 
 def _decide(coin="BTC", action=Action.BUY, **fields):
@@ -27,17 +35,27 @@ def _decide(coin="BTC", action=Action.BUY, **fields):
     return Decision(coin=coin, action=action, **values)
 
 
-DEFAULT_RISK = RiskSettings()
+def _review(*decisions, positions=None, settings=DEFAULT_RISK, memory=None, peak=10_000.0, atr=None, cash=10_000.0):
+    return review(
+        list(decisions), portfolio=_portfolio(positions, cash), markets=MARKETS, settings=settings, memory=memory,
+        peak_equity_usd=peak, atr_usd=atr, now=NOW, tick_id="250603T1200",
+    )
 
 
-def _review(*decisions, positions=None, settings=DEFAULT_RISK):
-    return review(list(decisions), portfolio=_portfolio(positions), markets=MARKETS, settings=settings, tick_id="250603T1200")
+def _position(coin="BTC", side=Side.LONG, amount=0.02, entry=95_000.0, leverage=2.0):
+    return Position(
+        coin=coin, symbol=f"{coin}/USDT:USDT", side=side, amount=amount, entry_price=entry, leverage=leverage,
+        margin_usd=amount * entry / leverage, opened_at=NOW - timedelta(hours=5),
+    )
+
+
+# -- sizing ---------------------------------------------------------------------------
 
 
 def test_margin_is_size_pct_of_available_and_notional_margin_times_leverage():
     [verdict] = _review(_decide())
     # 10 % of 10,000 = 1,000 margin; x3 = 3,000 notional; / 100,000 = 0.030 BTC.
-    assert verdict.verdict is Verdict.APPROVED
+    assert verdict.verdict is Verdict.APPROVED and verdict.codes == [RiskCode.ENTRY]
     assert verdict.plan.amount == 0.03
     assert verdict.plan.side is Side.LONG
     assert verdict.plan.stop_loss == 98_000 and verdict.plan.take_profit == 104_000
@@ -51,47 +69,44 @@ def test_amount_is_rounded_down_to_the_lot_step():
     assert verdict.plan.amount == 0.023
 
 
-def test_leverage_and_size_above_the_limits_are_cut():
-    [verdict] = _review(_decide(size_pct=50, leverage=20), settings=RiskSettings(max_leverage=5, max_size_pct=25))
+def test_leverage_and_margin_above_the_limits_are_cut():
+    [verdict] = _review(_decide(size_pct=50, leverage=20), settings=RiskSettings(max_leverage=5, max_position_margin_pct=25))
     assert verdict.verdict is Verdict.RESIZED
-    assert verdict.reason == "leverage 20x cut to 5x; size 50% cut to 25%"
-    # 25 % of 10,000 = 2,500 x 5 = 12,500 notional = 0.125 BTC
+    assert verdict.codes == [RiskCode.ENTRY, RiskCode.LEVERAGE_CAPPED, RiskCode.MARGIN_CAPPED]
+    assert verdict.reason == (
+        "leverage 20x cut to 5x; margin 5000.00 cut to 2500.00 USD (max 25% of equity per position); "
+        "margin 2500.00 USD x 5 = 12500.00 USD notional"
+    )
+    # 25 % of 10,000 equity = 2,500 x 5 = 12,500 notional = 0.125 BTC
     assert verdict.plan.amount == 0.125 and verdict.plan.leverage == 5
 
 
-@pytest.mark.parametrize(
-    ("decision", "reason"),
-    [
-        (_decide(confidence=0.5), "confidence 0.50 below the minimum 0.55"),
-        (_decide(size_pct=0.3), "order size 0 BTC below the market minimum 0.001"),
-        (_decide("ETH", size_pct=0.05, leverage=3, stop_loss=2400, take_profit=2700), "order notional 15.00 USD below the market minimum 20 USD"),
-        (_decide("SOL"), "no market data for this coin this tick"),
-        (_decide(action=Action.CLOSE), "CLOSE without an open position"),
-    ],
-)
-def test_rejections_carry_their_reason(decision, reason):
-    [verdict] = _review(decision)
-    assert verdict.verdict is Verdict.REJECTED
-    assert verdict.plan is None
-    assert verdict.reason == reason
+def test_leverage_is_also_cut_to_the_market_maximum():
+    markets = {"SOL": SOL}
+    [verdict] = review(
+        [_decide("SOL", leverage=50, stop_loss=148, take_profit=156)], portfolio=_portfolio(prices={"SOL": 150.0}),
+        markets=markets, settings=RiskSettings(max_leverage=100), now=NOW, tick_id="t",
+    )
+    # SOL's market allows 20x: 1,000 margin x 20 = 20,000 notional / 150 = 133.33 SOL
+    assert verdict.plan.leverage == 20 and verdict.plan.amount == 133.33
+    assert RiskCode.LEVERAGE_CAPPED in verdict.codes
 
 
-def _btc_long():
-    opened = datetime(2025, 6, 3, tzinfo=UTC)
-    return {"BTC": Position(coin="BTC", symbol=BTC.symbol, side=Side.LONG, amount=0.02, entry_price=95_000, leverage=2, margin_usd=950, opened_at=opened)}
+def test_notional_is_cut_to_the_total_exposure_limit():
+    eth = _position("ETH", amount=10.8, entry=2_500, leverage=10)  # 27,000 notional, 2,700 margin
+    [verdict] = _review(_decide(size_pct=20), positions={"ETH": eth})
+    # available 7,300 x 20 % = 1,460 margin x 3 = 4,380 notional; room 3 x 10,000 - 27,000 = 3,000
+    assert verdict.verdict is Verdict.RESIZED and verdict.codes == [RiskCode.ENTRY, RiskCode.EXPOSURE_CAPPED]
+    assert verdict.plan.amount == 0.03
+    assert verdict.reason.startswith("notional 4380.00 cut to 3000.00 USD (max 3 x equity in all positions)")
 
 
-def test_close_plans_a_reduce_only_order_for_the_whole_position():
-    [verdict] = _review(_decide(action=Action.CLOSE, confidence=0.1), positions=_btc_long())
-    assert verdict.verdict is Verdict.APPROVED
-    assert verdict.plan.reduce_only and verdict.plan.amount == 0.02 and verdict.plan.side is Side.LONG
-    assert verdict.plan.client_order_id.endswith("-BTC-close")
-
-
-def test_entry_on_a_coin_with_an_open_position_is_rejected():
-    [verdict] = _review(_decide(action=Action.SELL), positions=_btc_long())
-    assert verdict.verdict is Verdict.REJECTED
-    assert verdict.reason == "a long position is already open (adding and flipping are not enabled)"
+def test_a_missing_stop_loss_is_derived_from_atr():
+    [verdict] = _review(_decide(stop_loss=None), atr={"BTC": 1_000.0})
+    # 1.5 x ATR 1,000 below 100,000; reward:risk 4,000 / 1,500 = 2.67
+    assert verdict.verdict is Verdict.RESIZED and verdict.codes == [RiskCode.ENTRY, RiskCode.STOP_DERIVED]
+    assert verdict.plan.stop_loss == 98_500
+    assert verdict.reason == "stop-loss derived at 1.5 x ATR 1000; margin 1000.00 USD x 3 = 3000.00 USD notional"
 
 
 def test_later_entries_are_sized_from_what_earlier_ones_left_available():
@@ -101,6 +116,307 @@ def test_later_entries_are_sized_from_what_earlier_ones_left_available():
     assert second.plan.amount == 1.92
 
 
+# -- every limit, one row each ----------------------------------------------------------
+
+LONG_ETH = {"ETH": _position("ETH", amount=1, entry=2_500, leverage=5)}
+FULL_ETH = {"ETH": _position("ETH", amount=12, entry=2_500, leverage=10)}  # 30,000 notional = 3 x equity
+ALL_CASH_IN_ETH = {"ETH": _position("ETH", amount=4, entry=2_500, leverage=1)}  # 10,000 margin
+TODAY = NOW.date()
+
+
+@pytest.mark.parametrize(
+    ("decision", "context", "code", "reason"),
+    [
+        # confidence under risk.min_confidence (0.55)
+        (_decide(confidence=0.5), {}, RiskCode.LOW_CONFIDENCE, "confidence 0.50 below the minimum 0.55"),
+        # 0.3 % of 10,000 = 30 x 3 / 100,000 = 0.0009 BTC -> 0 after the lot step
+        (_decide(size_pct=0.3), {}, RiskCode.BELOW_MIN_ORDER, "order size 0 BTC below the market minimum 0.001"),
+        # 5 USD x 3 = 15 USD, ETH's minimum notional is 20
+        (_decide("ETH", size_pct=0.05, stop_loss=2400, take_profit=2700), {}, RiskCode.BELOW_MIN_ORDER, "order notional 15.00 USD below the market minimum 20 USD"),
+        (_decide("SOL"), {}, RiskCode.NO_MARKET_DATA, "no market data for this coin this tick"),
+        (_decide(action=Action.CLOSE), {}, RiskCode.NO_POSITION, "CLOSE without an open position"),
+        (_decide(), {"decisions_before": [_decide(size_pct=1)]}, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"),
+        # the day started at 10,600: equity 10,000 is 5.7 % down, the limit is 5 %
+        (_decide(), {"memory": RiskMemory(day=TODAY, day_start_equity_usd=10_600)}, RiskCode.DAILY_LOSS_LIMIT,
+         "daily loss limit: equity 10000.00 USD fell 5% below the day's start 10600.00; no entries until 00:00 UTC"),
+        # hit earlier today and latched, even though equity is back at the day's start
+        (_decide(), {"memory": RiskMemory(day=TODAY, day_start_equity_usd=10_000, halted_day=TODAY)}, RiskCode.DAILY_LOSS_LIMIT,
+         "daily loss limit: equity 10000.00 USD fell 5% below the day's start 10000.00; no entries until 00:00 UTC"),
+        # peak 12,600: equity 10,000 is 20.6 % below it, the limit is 20 %
+        (_decide(), {"peak": 12_600}, RiskCode.MAX_DRAWDOWN, "max drawdown: equity 10000.00 USD is 20.6% below its peak 12600.00 (limit 20%); exits only"),
+        # stopped out 30 minutes ago, cooldown 60 minutes
+        (_decide(), {"memory": RiskMemory(stop_losses={"BTC": NOW - timedelta(minutes=30)})}, RiskCode.COOLDOWN,
+         "stopped out at 11:30 UTC; no entry on BTC before 12:30 UTC"),
+        # 4 entries in the last hour
+        (_decide(), {"memory": RiskMemory(entries=[NOW - timedelta(minutes=m) for m in (5, 20, 40, 59)])}, RiskCode.TOO_MANY_ENTRIES,
+         "4 entries in the last hour, the limit is 4"),
+        # 20 entries spread over the last 24 hours, none in the last hour
+        (_decide(), {"memory": RiskMemory(entries=[NOW - timedelta(hours=h + 2) for h in range(20)])}, RiskCode.TOO_MANY_ENTRIES,
+         "20 entries in the last 24 hours, the limit is 20"),
+        (_decide(), {"positions": LONG_ETH, "settings": RiskSettings(max_open_positions=1)}, RiskCode.MAX_POSITIONS, "1 positions open, the limit is 1"),
+        (_decide(stop_loss=None), {"settings": RiskSettings(missing_stop_loss=StopPolicy.REJECT)}, RiskCode.MISSING_STOP_LOSS,
+         "no stop-loss given and `risk.missing_stop_loss` is reject"),
+        (_decide(stop_loss=None), {}, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and no ATR to derive one from"),
+        (_decide(stop_loss=101_000), {}, RiskCode.INVALID_STOP_LOSS, "stop-loss 101000 is not on the loss side of the price 100000 for a long"),
+        (_decide(action=Action.SELL, stop_loss=102_000, take_profit=104_000), {}, RiskCode.INVALID_TAKE_PROFIT,
+         "take-profit 104000 is not on the profit side of the price 100000 for a short"),
+        # reward 2,000 / risk 2,000 = 1.0 < 1.5
+        (_decide(take_profit=102_000), {}, RiskCode.LOW_REWARD_RISK, "reward:risk 1.00 below the minimum 1.5"),
+        # 10x long at 100,000: liquidation (10,000 - 1,000) / (0.1 x 0.995) = 90,452.3; the stop sits below it
+        (_decide(leverage=10, stop_loss=85_000, take_profit=130_000), {}, RiskCode.STOP_BEYOND_LIQUIDATION,
+         "stop-loss 85000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the distance); use a tighter stop or less leverage"),
+        # 91,000 is above the liquidation price but inside its 10 % buffer (90,452.3 + 954.8 = 91,407.1)
+        (_decide(leverage=10, stop_loss=91_000, take_profit=120_000), {}, RiskCode.STOP_BEYOND_LIQUIDATION,
+         "stop-loss 91000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the distance); use a tighter stop or less leverage"),
+        (_decide(), {"positions": FULL_ETH}, RiskCode.MAX_EXPOSURE, "total notional 30000.00 USD already at 3 x equity"),
+        (_decide(), {"positions": ALL_CASH_IN_ETH}, RiskCode.NO_MARGIN, "no margin left (available 0.00 USD, position cap 2000.00 USD)"),
+        (_decide(size_pct=0), {}, RiskCode.NO_MARGIN, "size_pct is 0"),
+        (_decide("ETH", stop_loss=2400, take_profit=2700), {"positions": LONG_ETH, "settings": RiskSettings(allow_adding=False)}, RiskCode.ADDING_DISABLED,
+         "a long is already open and adding is disabled (`risk.allow_adding`)"),
+        (_decide("ETH", Action.SELL, stop_loss=2600, take_profit=2300), {"positions": LONG_ETH, "settings": RiskSettings(allow_flipping=False)},
+         RiskCode.FLIPPING_DISABLED, "a long is open and flipping is disabled (`risk.allow_flipping`); CLOSE it first"),
+        # an ETH long at 20x (opened under an older, looser config) takes no adds at today's 10x limit
+        (_decide("ETH", stop_loss=2450, take_profit=2600), {"positions": {"ETH": _position("ETH", amount=1, entry=2_500, leverage=20)}},
+         RiskCode.MAX_LEVERAGE, "the open position's leverage 20x is above the limit; adds are refused"),
+    ],
+)
+def test_each_limit_rejects_with_its_code_and_reason(decision, context, code, reason):
+    context = dict(context)
+    before = context.pop("decisions_before", [])
+    verdicts = _review(*before, decision, **context)
+    verdict = verdicts[-1]
+    assert verdict.verdict is Verdict.REJECTED and verdict.plan is None
+    assert verdict.codes == [code]
+    assert verdict.reason == reason
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"memory": RiskMemory(day=TODAY, day_start_equity_usd=20_000, halted_day=TODAY)},  # daily loss limit
+        {"peak": 50_000},  # drawdown
+        {"memory": RiskMemory(stop_losses={"BTC": NOW})},  # cooldown
+        {"memory": RiskMemory(entries=[NOW] * 50)},  # overtrading
+    ],
+)
+def test_close_is_allowed_whatever_limit_blocks_entries(context):
+    [verdict] = _review(_decide(action=Action.CLOSE, confidence=0.1), positions={"BTC": _position()}, **context)
+    assert verdict.verdict is Verdict.APPROVED and verdict.codes == [RiskCode.CLOSE]
+    assert verdict.plan.reduce_only and verdict.plan.amount == 0.02 and verdict.plan.side is Side.LONG
+    assert verdict.plan.client_order_id == "bot-250603T1200-BTC-close"
+    assert verdict.reason == "close the long of 0.02 BTC (unrealized +100.00 USD)"
+
+
+def test_entries_resume_the_day_after_the_daily_loss_limit_and_after_the_cooldown():
+    yesterday = RiskMemory(day=TODAY - timedelta(days=1), day_start_equity_usd=20_000, halted_day=TODAY - timedelta(days=1))
+    assert _review(_decide(), memory=yesterday)[0].verdict is Verdict.APPROVED
+    cooled = RiskMemory(stop_losses={"BTC": NOW - timedelta(minutes=60)})
+    assert _review(_decide(), memory=cooled)[0].verdict is Verdict.APPROVED
+
+
+# -- adding and flipping ---------------------------------------------------------------
+
+
+def test_adding_uses_the_position_leverage_and_the_combined_margin_cap():
+    [verdict] = _review(_decide(size_pct=10, leverage=7), positions={"BTC": _position()})
+    # long 0.02 @ 95,000 at 2x, margin 950; uPnL +100 -> equity 10,100, available 9,050
+    # 10 % of 9,050 = 905 (under the cap 20 % x 10,100 - 950 = 1,070) x 2 = 1,810 / 100,000 -> 0.018
+    assert verdict.verdict is Verdict.APPROVED and verdict.codes == [RiskCode.ADD]
+    assert verdict.plan.amount == 0.018 and verdict.plan.leverage == 2
+    assert verdict.plan.client_order_id == "bot-250603T1200-BTC-add"
+    assert verdict.reason == "add: margin 900.00 USD x 2 = 1800.00 USD notional"
+
+
+def test_an_add_is_cut_so_the_whole_position_stays_under_the_margin_cap():
+    [verdict] = _review(_decide(size_pct=50), positions={"BTC": _position()})
+    # wanted 50 % of 9,050 = 4,525; cap 2,020 - 950 = 1,070 -> x2 = 2,140 / 100,000 -> 0.021
+    assert verdict.codes == [RiskCode.ADD, RiskCode.MARGIN_CAPPED]
+    assert verdict.plan.amount == 0.021
+
+
+def test_an_opposite_signal_closes_the_position_then_opens_the_other_side():
+    close, entry = _review(_decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000), positions={"BTC": _position()})
+    assert close.verdict is Verdict.APPROVED and close.codes == [RiskCode.FLIP_CLOSE]
+    assert close.plan.reduce_only and close.plan.side is Side.LONG and close.plan.amount == 0.02
+    assert close.reason == "flip, first leg: close the long of 0.02 BTC (unrealized +100.00 USD)"
+    # the close frees 950 margin: available 10,000 x 10 % = 1,000 x 3 = 3,000 -> 0.03 short
+    assert entry.verdict is Verdict.APPROVED and entry.codes == [RiskCode.ENTRY]
+    assert entry.plan.side is Side.SHORT and entry.plan.amount == 0.03 and not entry.plan.reduce_only
+
+
+def test_a_flip_still_closes_when_the_new_side_is_refused():
+    close, entry = _review(_decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000), positions={"BTC": _position()}, peak=20_000)
+    assert close.plan.reduce_only
+    assert entry.verdict is Verdict.REJECTED and entry.codes == [RiskCode.MAX_DRAWDOWN]
+
+
 def test_hold_gets_no_verdict_and_client_ids_fit_binance_limit():
     assert _review(_decide(action=Action.HOLD)) == []
     assert len(client_order_id("250603T1200", "1000SHIBX", "entry")) <= 36
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+def _fill(reason, at, *, reduce_only=True):
+    return Fill(coin="BTC", side=Side.LONG, amount=0.01, price=1, fee_usd=0, reduce_only=reduce_only, reason=reason, client_order_id="x", at=at)
+
+
+def test_memory_rolls_the_day_latches_the_loss_limit_and_notes_stops_and_entries():
+    memory = remember(RiskMemory(), equity_usd=10_000, fills=[], now=NOW, settings=DEFAULT_RISK)
+    assert memory.day == TODAY and memory.day_start_equity_usd == 10_000 and memory.halted_day is None
+    fills = [_fill(FillReason.STOP_LOSS, NOW - timedelta(minutes=2)), _fill(FillReason.DECISION, NOW, reduce_only=False), _fill(FillReason.DECISION, NOW)]
+    memory = remember(memory, equity_usd=9_500, fills=fills, now=NOW, settings=DEFAULT_RISK)  # exactly 5 % down
+    assert memory.halted_day == TODAY and memory.day_start_equity_usd == 10_000
+    assert memory.stop_losses == {"BTC": NOW - timedelta(minutes=2)} and memory.entries == [NOW]
+    later = remember(memory, equity_usd=10_000, fills=[], now=NOW + timedelta(hours=12, minutes=3), settings=DEFAULT_RISK)
+    assert later.day == TODAY + timedelta(days=1) and later.day_start_equity_usd == 10_000
+    assert later.halted_day == TODAY  # yesterday's halt no longer applies
+    assert later.stop_losses == {} and later.entries == [NOW]  # cooldown over, entry still within 24 h
+
+
+# -- property: no approved plan breaks a limit -----------------------------------------
+
+PROP_MARKETS = {"BTC": BTC, "ETH": ETH, "SOL": SOL}
+PROP_PRICES = {"BTC": 100_000.0, "ETH": 2_500.0, "SOL": 150.0}
+COINS = ["BTC", "ETH", "SOL", "DOGE"]
+
+
+@st.composite
+def _positions(draw, cash):
+    positions = {}
+    for coin in draw(st.lists(st.sampled_from(["BTC", "ETH", "SOL"]), unique=True, max_size=3)):
+        info, price = PROP_MARKETS[coin], PROP_PRICES[coin]
+        leverage = draw(st.sampled_from([1.0, 2.0, 5.0, 10.0, 20.0]))
+        margin = cash * draw(st.floats(0.01, 0.5))  # each position locks 1-50 % of the cash
+        entry = price * draw(st.floats(0.8, 1.2))
+        amount = max(info.amount_step, round(margin * leverage / entry / info.amount_step) * info.amount_step)
+        positions[coin] = Position(
+            coin=coin, symbol=info.symbol, side=draw(st.sampled_from(Side)), amount=amount, entry_price=entry, leverage=leverage,
+            margin_usd=amount * entry / leverage, opened_at=NOW - timedelta(hours=3),
+        )
+    return positions
+
+
+@st.composite
+def _decision(draw):
+    coin = draw(st.sampled_from(["BTC", "ETH", "SOL"] * 3 + ["DOGE"]))  # DOGE has no market data
+    price = PROP_PRICES.get(coin, 1.0)
+    action = draw(st.sampled_from([Action.BUY, Action.SELL] * 3 + [Action.CLOSE, Action.HOLD]))
+    direction = -1 if action is Action.SELL else 1
+    # mostly sensible exits (stop 0.2-10 % away on the loss side, take-profit 0.5-5x as far on
+    # the profit side), sometimes missing or on the wrong side
+    stop_distance = draw(st.floats(0.002, 0.1) | st.floats(0.002, 0.3))
+    stop_side = draw(st.sampled_from([-1, -1, -1, -1, 1]))
+    stop = draw(st.sampled_from([price * (1 + stop_side * direction * stop_distance)] * 4 + [None]))
+    take_side = draw(st.sampled_from([1, 1, 1, 1, -1]))
+    take = price * max(0.01, 1 + take_side * direction * stop_distance * draw(st.floats(0.5, 5)))
+    return Decision(
+        coin=coin, action=action, confidence=draw(st.floats(0.3, 1)), size_pct=draw(st.floats(0, 100)),
+        leverage=draw(st.floats(1, 20) | st.floats(1, 125)), stop_loss=stop, take_profit=draw(st.sampled_from([take, take, None])),
+    )
+
+
+_settings = st.builds(
+    RiskSettings,
+    min_confidence=st.floats(0, 0.7),
+    max_leverage=st.floats(1, 50),
+    max_position_margin_pct=st.floats(1, 100),
+    max_open_positions=st.integers(1, 4),
+    max_exposure=st.floats(0.5, 10),
+    missing_stop_loss=st.sampled_from(StopPolicy),
+    min_reward_risk=st.floats(0, 3),
+    liquidation_buffer_pct=st.floats(0, 50),
+    max_entries_per_hour=st.integers(0, 8),
+    max_entries_per_day=st.integers(0, 12),
+    allow_adding=st.booleans(),
+    allow_flipping=st.booleans(),
+)
+_minutes_ago = st.integers(0, 30 * 60).map(lambda m: NOW - timedelta(minutes=m))
+_rarely = st.sampled_from([True, False, False, False, False, False])
+
+
+@st.composite
+def _scenario(draw):
+    """An account, its positions, the risk memory and the decisions; each limit binds some of the time."""
+    cash = draw(st.floats(100, 100_000))
+    positions = draw(_positions(cash))
+    memory = RiskMemory(
+        day=draw(st.sampled_from([None, TODAY, TODAY, TODAY - timedelta(days=1)])),
+        day_start_equity_usd=cash * draw(st.floats(0.7, 1.06)),
+        halted_day=TODAY if draw(_rarely) else None,
+        stop_losses=draw(st.dictionaries(st.sampled_from(COINS), _minutes_ago, max_size=2)),
+        entries=draw(st.lists(_minutes_ago, max_size=4)),
+    )
+    peak = cash * draw(st.floats(0, 1.4))
+    atr = {coin: PROP_PRICES.get(coin, 1.0) * fraction for coin, fraction in draw(st.dictionaries(st.sampled_from(COINS), st.floats(0.001, 0.05))).items()}
+    unique = st.lists(_decision(), max_size=6, unique_by=lambda d: d.coin)
+    decisions = draw(unique | unique | unique | st.lists(_decision(), max_size=4))
+    return cash, positions, memory, peak, atr, decisions
+
+
+@hypothesis_settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=_scenario(), settings=_settings)
+def test_no_approved_plan_breaks_a_limit(scenario, settings):
+    cash, positions, memory, peak, atr, decisions = scenario
+    portfolio = _portfolio(positions, cash, prices=PROP_PRICES)
+    verdicts = review(
+        decisions, portfolio=portfolio, markets=PROP_MARKETS, settings=settings, memory=memory, peak_equity_usd=peak,
+        atr_usd=atr, now=NOW, tick_id="t",
+    )
+    equity = portfolio.account.equity_usd
+    by_coin = {d.coin: d for d in reversed(decisions)}  # the first decision per coin is the one reviewed
+    held = {coin: (p.side, p.amount, p.amount * p.entry_price, p.margin_usd) for coin, p in positions.items()}
+    available = portfolio.account.available_usd
+    new_entries, opened_coins = 0, False
+    halted = (
+        memory.halted_day == TODAY
+        or (memory.day == TODAY and memory.day_start_equity_usd and equity <= memory.day_start_equity_usd * (1 - settings.daily_loss_limit_pct / 100))
+        or equity <= max(peak, equity) * (1 - settings.max_drawdown_pct / 100)
+    )
+    for verdict in verdicts:
+        plan = verdict.plan
+        assert (plan is None) == (verdict.verdict is Verdict.REJECTED) and verdict.codes
+        if plan is None:
+            continue
+        price, info = PROP_PRICES[plan.coin], PROP_MARKETS[plan.coin]
+        if plan.reduce_only:  # closes exactly what is open
+            side, amount, _, margin = held.pop(plan.coin)
+            assert plan.side is side and plan.amount == amount
+            available += margin + min(0.0, positions[plan.coin].unrealized_pnl_usd(price))
+            continue
+        decision = by_coin[plan.coin]
+        direction = 1 if plan.side is Side.LONG else -1
+        assert decision.confidence >= settings.min_confidence and not halted
+        stopped = memory.stop_losses.get(plan.coin)
+        assert stopped is None or NOW - stopped >= timedelta(minutes=settings.stop_loss_cooldown_min)
+        assert plan.leverage <= min(settings.max_leverage, info.max_leverage)
+        steps = plan.amount / info.amount_step
+        assert abs(steps - round(steps)) < 1e-6 and plan.amount >= info.min_amount and plan.amount * price >= info.min_notional_usd - 1e-9
+        assert plan.stop_loss is not None and direction * (price - plan.stop_loss) > 0
+        if plan.take_profit is not None:
+            assert direction * (plan.take_profit - price) > 0
+            assert abs(plan.take_profit - price) / abs(price - plan.stop_loss) >= settings.min_reward_risk - 1e-9
+        margin = plan.amount * price / plan.leverage
+        assert margin <= available + 1e-6
+        available -= margin
+        side, amount, cost, held_margin = held.get(plan.coin, (plan.side, 0.0, 0.0, 0.0))
+        assert side is plan.side
+        if amount == 0:
+            opened_coins = True
+        amount, cost, total_margin = amount + plan.amount, cost + plan.amount * price, held_margin + margin
+        assert total_margin <= equity * settings.max_position_margin_pct / 100 + 1e-6
+        liquidation = liquidation_price(side=side, amount=amount, entry_price=cost / amount, margin_usd=total_margin, maintenance_margin_rate=info.maintenance_margin_rate)
+        if liquidation is not None:  # the stop keeps liquidation_buffer_pct of the way to liquidation
+            assert direction * (price - plan.stop_loss) <= (1 - settings.liquidation_buffer_pct / 100) * direction * (price - liquidation) + 1e-9
+        held[plan.coin] = (side, amount, cost, total_margin)
+        new_entries += 1
+    if new_entries:
+        recent_hour = sum(1 for at in memory.entries if NOW - at < timedelta(hours=1))
+        recent_day = sum(1 for at in memory.entries if NOW - at < timedelta(days=1))
+        assert recent_hour + new_entries <= settings.max_entries_per_hour
+        assert recent_day + new_entries <= settings.max_entries_per_day
+        exposure = sum(amount * PROP_PRICES[coin] for coin, (_, amount, _, _) in held.items())
+        assert exposure <= settings.max_exposure * equity + 1e-6
+    if opened_coins:
+        assert len(held) <= settings.max_open_positions

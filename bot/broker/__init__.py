@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.models import Fill, OrderPlan, Position, Snapshot
+from bot.models import Fill, FundingPayment, OrderPlan, Position, Snapshot
 
 
 class Book(Protocol):
@@ -15,11 +15,18 @@ class Book(Protocol):
     positions: dict[str, Position]
     fees_paid_usd: float
     realized_pnl_usd: float
+    funding_usd: float  # net funding received (+) or paid (-), all time
+    funding_payments: list[FundingPayment]  # the payments booked by the last settle()
 
 
 class Broker(Protocol):
     async def settle(self, *, book: Book, snapshot: Snapshot, now: datetime) -> list[Fill]:
-        """Bring ``book`` up to date with what happened since the last tick, before the strategy decides."""
+        """Bring ``book`` up to date with what happened since the last tick, before anyone decides.
+
+        Paper: stop-loss / take-profit / liquidation triggers from the candles since the
+        last tick and funding settlements, in time order. Live: reconcile with the exchange.
+        Sets ``book.funding_payments`` to the funding booked by this call.
+        """
         ...
 
     async def execute(self, plans: list[OrderPlan], *, book: Book, prices: dict[str, float], now: datetime) -> list[Fill]:

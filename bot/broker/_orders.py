@@ -15,6 +15,7 @@ from bot._exchange import create_exchange, describe, is_transient, with_retry
 from bot.broker._ccxt_read import fees_of, orders_from, positions_from
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.margin import liquidation_price
 from bot.models import (
     Correction,
     CorrectionKind,
@@ -22,11 +23,13 @@ from bot.models import (
     ExchangePosition,
     ExchangeView,
     Fill,
+    FillReason,
     IntentKind,
     OrderIntent,
     Position,
     Side,
 )
+from bot.precision import round_to_step
 from bot.state import BotState
 
 log = structlog.get_logger("bot.broker.ccxt")
@@ -186,19 +189,43 @@ class OrderDesk:
             return None
         price = float(order.get("average") or order.get("price") or intent.reference_price)
         fee = await self._fee(intent.symbol, order)
-        book.positions[intent.coin] = Position(
-            coin=intent.coin,
-            symbol=intent.symbol,
-            side=intent.side,
-            amount=amount,
-            entry_price=price,
-            leverage=intent.leverage,
-            margin_usd=amount * price / intent.leverage,
-            opened_at=intent.created_at,
-            stop_loss=intent.stop_loss,
-            take_profit=intent.take_profit,
-            invalidation=intent.invalidation,
+        margin = amount * price / intent.leverage
+        held = book.positions.get(intent.coin)
+        if held is None:
+            position = Position(
+                coin=intent.coin,
+                symbol=intent.symbol,
+                side=intent.side,
+                amount=amount,
+                entry_price=price,
+                leverage=intent.leverage,
+                margin_usd=margin,
+                opened_at=intent.created_at,
+                stop_loss=intent.stop_loss,
+                take_profit=intent.take_profit,
+                invalidation=intent.invalidation,
+                maintenance_margin_rate=intent.maintenance_margin_rate,
+            )
+        else:  # an add: average the entry, add the margin; the new exit plan replaces the old
+            total = self._round_amount(intent.symbol, held.amount + amount)
+            position = held.model_copy(
+                update={
+                    "amount": total,
+                    "entry_price": (held.amount * held.entry_price + amount * price) / total,
+                    "margin_usd": held.margin_usd + margin,
+                    "stop_loss": intent.stop_loss or held.stop_loss,
+                    "take_profit": intent.take_profit or held.take_profit,
+                    "invalidation": intent.invalidation or held.invalidation,
+                }
+            )
+        position.liquidation_price = liquidation_price(
+            side=position.side,
+            amount=position.amount,
+            entry_price=position.entry_price,
+            margin_usd=position.margin_usd,
+            maintenance_margin_rate=position.maintenance_margin_rate,
         )
+        book.positions[intent.coin] = position
         book.cash_usd -= fee
         book.fees_paid_usd += fee
         self._forget(intent, book)
@@ -209,12 +236,12 @@ class OrderDesk:
             amount=amount,
             price=price,
             fee_usd=fee,
-            reason="decision",
+            reason=FillReason.DECISION,
             client_order_id=intent.client_order_id,
             at=self._now,
         )
 
-    async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: str) -> Fill:
+    async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
         position = book.positions[intent.coin]
         price = float(order.get("average") or order.get("price") or intent.reference_price)
         fee = await self._fee(intent.symbol, order)
@@ -232,10 +259,19 @@ class OrderDesk:
         return fill
 
     def _book_close(
-        self, position: Position, book: BotState, *, amount: float, price: float, fee_usd: float, reason: str, client_order_id: str
+        self, position: Position, book: BotState, *, amount: float, price: float, fee_usd: float, reason: FillReason, client_order_id: str
     ) -> Fill:
-        realized = position.unrealized_pnl_usd(price) * min(1.0, amount / position.amount)
-        book.positions.pop(position.coin, None)
+        share = min(1.0, amount / position.amount)
+        realized = position.unrealized_pnl_usd(price) * share
+        if share >= 1.0 - 1e-12:
+            book.positions.pop(position.coin, None)
+        else:
+            book.positions[position.coin] = position.model_copy(
+                update={
+                    "amount": self._round_amount(position.symbol, position.amount - amount),
+                    "margin_usd": position.margin_usd * (1.0 - share),
+                }
+            )
         book.cash_usd += realized - fee_usd
         book.fees_paid_usd += fee_usd
         book.realized_pnl_usd += realized
@@ -251,6 +287,11 @@ class OrderDesk:
             client_order_id=client_order_id or "",
             at=self._now,
         )
+
+    def _round_amount(self, symbol: str, amount: float) -> float:
+        """Sums of amounts in the market's precision (0.028 + 0.025 is 0.053, not 0.053000000000000005)."""
+        step = float((self._exchange.markets[symbol].get("precision") or {}).get("amount") or 0)
+        return round_to_step(amount, step) if step > 0 else amount
 
     async def _fee(self, symbol: str, order: dict) -> float:
         """The order's fee from its trades (an order answer rarely carries it)."""
@@ -296,5 +337,5 @@ async def _value(value: Any) -> Any:
     return value
 
 
-def reason_of(intent: OrderIntent) -> str:
-    return "stop_failed" if intent.kind is IntentKind.EXIT else "decision"
+def reason_of(intent: OrderIntent) -> FillReason:
+    return FillReason.STOP_FAILED if intent.kind is IntentKind.EXIT else FillReason.DECISION

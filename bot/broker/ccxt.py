@@ -29,6 +29,7 @@ reconciliation; rejected keys -> one line, exit 2.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from bot._exchange import describe
@@ -40,6 +41,7 @@ from bot.models import (
     ExchangePosition,
     ExchangeView,
     Fill,
+    FillReason,
     IntentKind,
     OrderIntent,
     OrderPlan,
@@ -108,6 +110,7 @@ class CcxtBroker(OrderDesk):
                 self._note(
                     CorrectionKind.ORPHAN_CANCELLED, order.coin, f"{order.kind} {order.client_order_id} had no position left: cancelled"
                 )
+        _adopt_liquidation(book, live.values())
         unchanged = self._changes == changes  # nothing sent or cancelled since: what was read still holds
         book.exchange = await self._adopt_balance(book, first=book.tick == 0, known=(live, orders) if unchanged else None)
         self._save(book)
@@ -123,8 +126,11 @@ class CcxtBroker(OrderDesk):
         if intent.kind is IntentKind.ENTRY:
             if filled > 0:
                 self._note(CorrectionKind.ADOPTED_FILL, coin, f"entry {cid} had filled before the bot stopped: recorded now")
+                before = book.positions.get(coin)
                 fill = await self._record_entry(intent, order, book)
-                return [fill] if fill else []
+                if fill is None:
+                    return []
+                return [fill, *(await self._reprotect(coin, book, old=before) if before is not None else [])]  # an add: resize the stops
             if (
                 order is None
                 and (self._now - intent.created_at).total_seconds() <= self.settings.live.intent_max_age_s
@@ -160,44 +166,30 @@ class CcxtBroker(OrderDesk):
 
     async def _closed_outside(self, position: Position, book: BotState) -> Fill:
         """The exchange no longer holds a position the bot had: a stop, a take-profit, a hand or a liquidation closed it."""
-        reason = "closed_on_exchange"
-        for order_id, name in ((position.stop_order_id, "stop_loss"), (position.take_profit_order_id, "take_profit")):
-            if order_id:
-                order = await self._lookup_id(position.symbol, order_id, conditional=True)
+        reason, order_id = FillReason.RECONCILE, ""
+        for candidate, why in ((position.stop_order_id, FillReason.STOP_LOSS), (position.take_profit_order_id, FillReason.TAKE_PROFIT)):
+            if candidate:
+                order = await self._lookup_id(position.symbol, candidate, conditional=True)
                 if order is not None and order.get("status") == "closed":
-                    reason = name
+                    reason, order_id = why, candidate
         # The position was still there at the last reconciliation: its closing trades came after
         # (and Binance answers at most 7 days of trades from `since`).
         since = max(position.opened_at, book.exchange.as_of - TICK_MARGIN) if book.exchange else position.opened_at
         trades = await self._call(self._exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000))
         amount, price, fee = closing_trades(trades, position.side)
-        if amount <= 0:
-            amount, price = position.amount, self._prices.get(position.coin, position.entry_price)
-        fill = self._book_close(
-            position,
-            book,
-            amount=position.amount,
-            price=price,
-            fee_usd=fee,
-            reason=reason,
-            client_order_id=position.stop_order_id
-            if reason == "stop_loss"
-            else position.take_profit_order_id
-            if reason == "take_profit"
-            else "",
-        )
-        how = {"stop_loss": "its stop-loss filled", "take_profit": "its take-profit filled"}.get(
+        if amount <= 0:  # no trades to read (the exchange does not list them): valued at the tick's price
+            price = self._prices.get(position.coin, position.entry_price)
+        fill = self._book_close(position, book, amount=position.amount, price=price, fee_usd=fee, reason=reason, client_order_id=order_id)
+        how = {FillReason.STOP_LOSS: "its stop-loss filled", FillReason.TAKE_PROFIT: "its take-profit filled"}.get(
             reason, "closed outside the bot (by hand or liquidation)"
         )
-        self._note(
-            CorrectionKind.POSITION_CLOSED,
-            position.coin,
-            f"{position.side} {position.amount:g} {how} at {price:.6g}",
-            alert=reason == "closed_on_exchange",
-        )
+        alert = reason is FillReason.RECONCILE
+        self._note(CorrectionKind.POSITION_CLOSED, position.coin, f"{position.side} {position.amount:g} {how} at {price:.6g}", alert=alert)
         return fill
 
-    async def _protect(self, coin: str, book: BotState, open_ids: set[str]) -> list[Fill]:
+    async def _protect(
+        self, coin: str, book: BotState, open_ids: set[str], *, avoid: frozenset[str] | set[str] = frozenset()
+    ) -> list[Fill]:
         """Re-place a missing stop-loss / take-profit of an open position (the stop first)."""
         position = book.positions[coin]
         fills: list[Fill] = []
@@ -205,13 +197,13 @@ class CcxtBroker(OrderDesk):
             if position.stop_order_id:
                 self._note(CorrectionKind.STOP_REPLACED, coin, f"stop-loss {position.stop_order_id} is not open: placing it again")
             book.positions[coin] = position.model_copy(update={"stop_order_id": None})
-            fills += await self._place_protection(coin, IntentKind.STOP_LOSS, book)
+            fills += await self._place_protection(coin, IntentKind.STOP_LOSS, book, avoid=avoid | open_ids)
         position = book.positions.get(coin)
         if position is not None and position.take_profit is not None and position.take_profit_order_id not in open_ids:
             if position.take_profit_order_id:
                 self._note(CorrectionKind.STOP_REPLACED, coin, f"take-profit {position.take_profit_order_id} is not open: placing it again")
             book.positions[coin] = position.model_copy(update={"take_profit_order_id": None})
-            fills += await self._place_protection(coin, IntentKind.TAKE_PROFIT, book)
+            fills += await self._place_protection(coin, IntentKind.TAKE_PROFIT, book, avoid=avoid | open_ids)
         return fills
 
     async def _adopt_balance(
@@ -244,11 +236,17 @@ class CcxtBroker(OrderDesk):
         fills: list[Fill] = []
         for plan in plans:
             if any(intent.coin == plan.coin for intent in book.pending_intents):
-                self._note(CorrectionKind.ERROR, plan.coin, f"{plan.client_order_id} not sent: an earlier order for this coin is unsettled", alert=True)
+                self._note(
+                    CorrectionKind.ERROR,
+                    plan.coin,
+                    f"{plan.client_order_id} not sent: an earlier order for this coin is unsettled",
+                    alert=True,
+                )
                 continue
             try:
                 if plan.reduce_only:
-                    fills += await self._close(plan.coin, book, IntentKind.CLOSE)
+                    if plan.coin in book.positions:
+                        fills += await self._close(plan.coin, book, IntentKind.CLOSE, plan=plan)
                 else:
                     fills += await self._open(_entry_intent(plan, now), book)
             except ccxt.BaseError as exc:
@@ -257,6 +255,7 @@ class CcxtBroker(OrderDesk):
                 )
         if plans:
             book.exchange = await self._view(book)
+            _adopt_liquidation(book, book.exchange.positions)
         return fills
 
     async def _open(self, intent: OrderIntent, book: BotState) -> list[Fill]:
@@ -265,30 +264,50 @@ class CcxtBroker(OrderDesk):
         order = await self._send(intent, book, "entry")
         if order is None:
             return []
+        before = book.positions.get(intent.coin)
         fill = await self._record_entry(intent, order, book)
         if fill is None:
             return []
-        return [fill, *await self._protect(intent.coin, book, set())]
+        return [fill, *await self._reprotect(intent.coin, book, old=before)]
 
-    async def _close(self, coin: str, book: BotState, kind: IntentKind) -> list[Fill]:
+    async def _reprotect(self, coin: str, book: BotState, *, old: Position | None) -> list[Fill]:
+        """Protect the position as it is now (new ids, full size), then cancel the orders that
+        protected it before (an add or a partial close): never a moment without a stop."""
+        stale = {cid for cid in ((old.stop_order_id, old.take_profit_order_id) if old else ()) if cid}
+        if coin in book.positions:
+            book.positions[coin] = book.positions[coin].model_copy(update={"stop_order_id": None, "take_profit_order_id": None})
+        fills = await self._protect(coin, book, set(), avoid=stale) if coin in book.positions else []
+        for cid in sorted(stale):
+            await self._cancel(coin, cid, conditional=True)
+        self._save(book)
+        return fills
+
+    async def _close(self, coin: str, book: BotState, kind: IntentKind, *, plan: OrderPlan | None = None) -> list[Fill]:
+        """Close ``plan.amount`` (all when there is no plan) at market, then fix the protection."""
         position = book.positions[coin]
         intent = self._reduce_intent(position, kind)
+        if plan is not None:
+            intent = intent.model_copy(update={"client_order_id": plan.client_order_id, "amount": min(plan.amount, position.amount)})
         order = await self._send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
         if order is None:
             return []
         fill = await self._record_close(intent, order, book, reason=reason_of(intent))
-        for order_id in (position.stop_order_id, position.take_profit_order_id):
-            if order_id:
-                await self._cancel(coin, order_id, conditional=True)
-        self._save(book)
-        return [fill]
+        return [fill, *await self._reprotect(coin, book, old=position)]
 
-    def _reduce_intent(self, position: Position, kind: IntentKind) -> OrderIntent:
-        """A reduce-only order for the whole of ``position``: its stop-loss, take-profit or a close."""
+    def _reduce_intent(self, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str] = frozenset()) -> OrderIntent:
+        """A reduce-only order for the whole of ``position``: its stop-loss, take-profit or a close.
+        Its client id is the leg's (``sl``, ``tp`` ...), or ``sl2``, ``sl3`` ... when that id is
+        one being replaced in the same tick (ids must be unique among open orders)."""
         trigger = {IntentKind.STOP_LOSS: position.stop_loss, IntentKind.TAKE_PROFIT: position.take_profit}.get(kind)
+        leg = _LEGS[kind]
+        cid = client_order_id(self._tick_id, position.coin, leg)
+        for n in range(2, 10):
+            if cid not in avoid:
+                break
+            cid = client_order_id(self._tick_id, position.coin, f"{leg}{n}")
         return OrderIntent(
             kind=kind,
-            client_order_id=client_order_id(self._tick_id, position.coin, _LEGS[kind]),
+            client_order_id=cid,
             coin=position.coin,
             symbol=position.symbol,
             side=position.side,
@@ -299,12 +318,14 @@ class CcxtBroker(OrderDesk):
             created_at=self._now,
         )
 
-    async def _place_protection(self, coin: str, kind: IntentKind, book: BotState) -> list[Fill]:
+    async def _place_protection(
+        self, coin: str, kind: IntentKind, book: BotState, *, avoid: frozenset[str] | set[str] = frozenset()
+    ) -> list[Fill]:
         """Place the stop-loss (``live.stop_attempts`` tries, then close) or the take-profit (one try)."""
         import ccxt.async_support as ccxt
 
         position = book.positions[coin]
-        intent = self._reduce_intent(position, kind)
+        intent = self._reduce_intent(position, kind, avoid=avoid)
         attempts = self.settings.live.stop_attempts if kind is IntentKind.STOP_LOSS else 1
         error: BaseException | None = None
         for attempt in range(1, attempts + 1):
@@ -359,6 +380,14 @@ class CcxtBroker(OrderDesk):
             book.leverage_set[symbol] = wanted
 
 
+def _adopt_liquidation(book: BotState, seen: Iterable[ExchangePosition]) -> None:
+    """The exchange's liquidation price wins over the bot's estimate (its margin tiers are exact)."""
+    for position in seen:
+        held = book.positions.get(position.coin)
+        if held is not None and position.liquidation_price is not None:
+            held.liquidation_price = position.liquidation_price
+
+
 def _entry_intent(plan: OrderPlan, now: datetime) -> OrderIntent:
     return OrderIntent(
         kind=IntentKind.ENTRY,
@@ -372,5 +401,6 @@ def _entry_intent(plan: OrderPlan, now: datetime) -> OrderIntent:
         stop_loss=plan.stop_loss,
         take_profit=plan.take_profit,
         invalidation=plan.invalidation,
+        maintenance_margin_rate=plan.maintenance_margin_rate,
         created_at=now,
     )

@@ -1,19 +1,78 @@
 """Paper broker: a simulated USDT-margined perpetual account, no exchange involved.
 
-Fill model: a market order fills in full, at once, at the tick's last price moved
-against the order by ``paper.slippage_pct`` (a buy fills higher, a sell lower). Each
-fill pays the taker fee, ``paper.taker_fee_pct`` of its notional, from cash. An entry
-locks notional / leverage as isolated margin; a close releases it and books the PnL
-(before fees) into cash.
+The rules, which docs/paper-broker.md explains for users:
+
+- Market orders (the tick's decisions) fill in full at once, at the tick's last price
+  moved against the order by ``paper.slippage_pct`` (a buy fills higher, a sell lower),
+  and pay the taker fee, ``paper.taker_fee_pct`` of the fill's notional, from cash.
+- Isolated margin: an entry locks notional / leverage of margin; an add raises the
+  amount, averages the entry price and adds its margin; a close releases the margin and
+  books the PnL (before fees) into cash. The liquidation price follows from the margin
+  and the market's maintenance-margin rate (bot/margin.py).
+- ``settle`` runs before the strategy decides and walks, per open position and in time
+  order, every 3m candle that closed since the position was last settled and every
+  funding settlement (00:00, 08:00, 16:00 UTC) in between:
+  * funding at time T (before the candle that opens at T): a position open at T pays
+    ``rate x amount x price`` when long and the rate is positive (receives it when short;
+    reversed when negative); the price is the open of the candle at T. The snapshot
+    carries only the latest funding rate, so every settlement since the last tick uses
+    it: exact for ticks every 3 minutes, an approximation after a pause of hours.
+  * a candle that OPENS beyond a trigger (a gap): beyond the liquidation price -> the
+    position is liquidated; beyond the stop-loss -> stopped at the open; beyond the
+    take-profit -> taken at the open.
+  * otherwise the candle's low/high against the triggers: the stop-loss first when both
+    the stop-loss and the take-profit lie inside one candle (the price path inside a
+    candle is unknown, so assume the worse), then liquidation, then the take-profit.
+  * a triggered stop-loss or take-profit is a market order: it fills at the trigger
+    price (or the gapped open) with slippage against it and the taker fee, stamped with
+    the close time of the candle (its open for a gap).
+  * a liquidation closes the position at its bankruptcy price: the whole isolated margin
+    is lost and no fee is charged on top (the exchange keeps the rest as its fee).
+- Positions carry ``settled_until`` in the state file, so a tick after a pause settles
+  every missed trigger and funding. Only the candles in the snapshot (500 x 3m = 25 h)
+  can be replayed: a longer pause settles from the oldest candle it has, with a warning.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+
+import numpy as np
+import structlog
 
 from bot.broker import Book
 from bot.config import PaperSettings
-from bot.models import Fill, OrderPlan, Position, Side, Snapshot
+from bot.margin import bankruptcy_price, liquidation_price
+from bot.models import (
+    TIMEFRAME_MS,
+    CoinMarket,
+    Fill,
+    FillReason,
+    FundingPayment,
+    OrderPlan,
+    Position,
+    Side,
+    Snapshot,
+)
+
+log = structlog.get_logger(__name__)
+
+FUNDING_INTERVAL_MS = 8 * 3_600_000  # Binance USD-M settles at 00:00, 08:00 and 16:00 UTC
+_CANDLE_MS = TIMEFRAME_MS["3m"]
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _at(ms: float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def funding_times_ms(after_ms: int, until_ms: int) -> list[int]:
+    """Funding settlement times T with ``after_ms < T <= until_ms``."""
+    first = (after_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+    return list(range(first, until_ms + 1, FUNDING_INTERVAL_MS))
 
 
 class PaperBroker:
@@ -24,47 +83,213 @@ class PaperBroker:
     def fill_price(self, price: float, *, buying: bool) -> float:
         return price * (1.0 + self.slippage) if buying else price * (1.0 - self.slippage)
 
-    async def settle(self, *, book: Book, snapshot: Snapshot, now: datetime) -> list[Fill]:
-        return []  # stop-loss / take-profit triggers between ticks arrive with the risk-manager issue
-
     async def execute(self, plans: list[OrderPlan], *, book: Book, prices: dict[str, float], now: datetime) -> list[Fill]:
-        return [self._fill(plan, book=book, price=prices.get(plan.coin, plan.reference_price), now=now) for plan in plans]
+        fills = []
+        for plan in plans:
+            fill = self._fill(plan, book=book, price=prices.get(plan.coin, plan.reference_price), now=now)
+            if fill is not None:
+                fills.append(fill)
+        return fills
 
-    def _fill(self, plan: OrderPlan, *, book: Book, price: float, now: datetime) -> Fill:
+    async def settle(self, *, book: Book, snapshot: Snapshot, now: datetime) -> list[Fill]:
+        """Book every trigger and funding since each position was last settled, in time order."""
+        fills: list[Fill] = []
+        payments: list[FundingPayment] = []
+        for coin in sorted(book.positions):
+            market = snapshot.coins.get(coin)
+            if market is None or len(market.candles_3m) == 0:
+                continue  # no data this tick: the next tick that has it settles the gap
+            fill = self._settle_position(coin, book=book, market=market, payments=payments)
+            if fill is not None:
+                fills.append(fill)
+        book.funding_payments = sorted(payments, key=lambda payment: payment.at)
+        return sorted(fills, key=lambda fill: fill.at)
+
+    # -- orders -------------------------------------------------------------------
+
+    def _fill(self, plan: OrderPlan, *, book: Book, price: float, now: datetime) -> Fill | None:
+        position = book.positions.get(plan.coin)
+        if plan.reduce_only and position is None:
+            log.warning("close_without_position", coin=plan.coin, client_order_id=plan.client_order_id)
+            return None  # already closed (e.g. stopped out): nothing to do
+        if not plan.reduce_only and position is not None and position.side is not plan.side:
+            raise ValueError(f"{plan.coin}: cannot open a {plan.side} while a {position.side} is open (close it first)")
         # Opening a long or closing a short buys; the other two sell.
         buying = (plan.side is Side.LONG) != plan.reduce_only
         fill_price = self.fill_price(price, buying=buying)
-        fee = plan.amount * fill_price * self.fee_rate
-        realized = 0.0
         if plan.reduce_only:
-            position = book.positions.pop(plan.coin)
-            realized = position.unrealized_pnl_usd(fill_price)
-        else:
-            book.positions[plan.coin] = Position(
+            return self._close(
+                book,
+                plan.coin,
+                price=fill_price,
+                amount=min(plan.amount, position.amount),
+                reason=FillReason.DECISION,
+                client_order_id=plan.client_order_id,
+                at=now,
+            )
+        fee = plan.amount * fill_price * self.fee_rate
+        margin = plan.amount * fill_price / plan.leverage
+        if position is None:
+            position = Position(
                 coin=plan.coin,
                 symbol=plan.symbol,
                 side=plan.side,
                 amount=plan.amount,
                 entry_price=fill_price,
                 leverage=plan.leverage,
-                margin_usd=plan.amount * fill_price / plan.leverage,
+                margin_usd=margin,
                 opened_at=now,
                 stop_loss=plan.stop_loss,
                 take_profit=plan.take_profit,
                 invalidation=plan.invalidation,
+                maintenance_margin_rate=plan.maintenance_margin_rate,
+                settled_until=now,
+            )
+        else:  # adding: average the entry, add the margin, the new exit plan replaces the old
+            amount = position.amount + plan.amount
+            position = position.model_copy(
+                update={
+                    "amount": amount,
+                    "entry_price": (position.amount * position.entry_price + plan.amount * fill_price) / amount,
+                    "margin_usd": position.margin_usd + margin,
+                    "stop_loss": plan.stop_loss or position.stop_loss,
+                    "take_profit": plan.take_profit or position.take_profit,
+                    "invalidation": plan.invalidation or position.invalidation,
+                }
+            )
+        position.liquidation_price = liquidation_price(
+            side=position.side,
+            amount=position.amount,
+            entry_price=position.entry_price,
+            margin_usd=position.margin_usd,
+            maintenance_margin_rate=position.maintenance_margin_rate,
+        )
+        book.positions[plan.coin] = position
+        book.cash_usd -= fee
+        book.fees_paid_usd += fee
+        return Fill(
+            coin=plan.coin, side=plan.side, amount=plan.amount, price=fill_price, fee_usd=fee, client_order_id=plan.client_order_id, at=now
+        )
+
+    def _close(self, book: Book, coin: str, *, price: float, amount: float, reason: FillReason, client_order_id: str, at: datetime) -> Fill:
+        """Close ``amount`` of the position at ``price`` (already slipped): PnL and fee into cash."""
+        position = book.positions[coin]
+        share = amount / position.amount
+        if reason is FillReason.LIQUIDATION:
+            realized, fee = -position.margin_usd * share, 0.0
+        else:
+            direction = 1.0 if position.side is Side.LONG else -1.0
+            realized, fee = direction * (price - position.entry_price) * amount, amount * price * self.fee_rate
+        if share >= 1.0 - 1e-12:
+            del book.positions[coin]
+        else:
+            book.positions[coin] = position.model_copy(
+                update={"amount": position.amount - amount, "margin_usd": position.margin_usd * (1 - share)}
             )
         book.cash_usd += realized - fee
         book.fees_paid_usd += fee
         book.realized_pnl_usd += realized
         return Fill(
-            coin=plan.coin,
-            side=plan.side,
-            amount=plan.amount,
-            price=fill_price,
+            coin=coin,
+            side=position.side,
+            amount=amount,
+            price=price,
             fee_usd=fee,
             realized_pnl_usd=realized,
-            reduce_only=plan.reduce_only,
-            reason="decision",
-            client_order_id=plan.client_order_id,
-            at=now,
+            reduce_only=True,
+            reason=reason,
+            client_order_id=client_order_id,
+            at=at,
         )
+
+    # -- settlement ---------------------------------------------------------------
+
+    def _settle_position(self, coin: str, *, book: Book, market: CoinMarket, payments: list[FundingPayment]) -> Fill | None:
+        position = book.positions[coin]
+        candles = market.candles_3m
+        start_ms = _ms(position.settled_until or position.opened_at)
+        horizon_ms = int(candles[-1, 0]) + _CANDLE_MS  # close time of the newest closed candle
+        if horizon_ms <= start_ms:
+            return None
+        if candles[0, 0] > start_ms:
+            log.warning(
+                "settle_gap_not_covered", coin=coin, settled_until=_at(start_ms).isoformat(), oldest_candle=_at(candles[0, 0]).isoformat()
+            )
+        rows = candles[candles[:, 0] + _CANDLE_MS > start_ms]
+        # Events in time order; funding at T comes before the candle that opens at T.
+        events = [(t, 0) for t in funding_times_ms(start_ms, horizon_ms)] + [(int(row[0]), 1) for row in rows]
+        by_open = {int(row[0]): row for row in rows}
+        for t, kind in sorted(events):
+            if kind == 0:
+                payment = self._fund(position, book=book, market=market, at_ms=t)
+                if payment is not None:
+                    payments.append(payment)
+                continue
+            fill = self._trigger(coin, book=book, row=by_open[t])
+            if fill is not None:
+                return fill
+        position.settled_until = _at(max(start_ms, horizon_ms))
+        return None
+
+    def _fund(self, position: Position, *, book: Book, market: CoinMarket, at_ms: int) -> FundingPayment | None:
+        rate = market.funding_rate
+        if rate is None:
+            log.warning("funding_rate_unknown", coin=position.coin, at=_at(at_ms).isoformat())
+            return None
+        price = _price_at(market.candles_3m, at_ms, fallback=market.last_price)
+        direction = 1.0 if position.side is Side.LONG else -1.0
+        amount_usd = -direction * rate * position.amount * price
+        book.cash_usd += amount_usd
+        book.funding_usd += amount_usd
+        position.funding_usd += amount_usd
+        return FundingPayment(coin=position.coin, side=position.side, at=_at(at_ms), rate=rate, price=price, amount_usd=amount_usd)
+
+    def _trigger(self, coin: str, *, book: Book, row: np.ndarray) -> Fill | None:
+        """Close the position if this candle reaches its liquidation, stop-loss or take-profit."""
+        position = book.positions[coin]
+        open_ms, open_, high, low = int(row[0]), float(row[1]), float(row[2]), float(row[3])
+        long = position.side is Side.LONG
+        worst, best = (low, high) if long else (high, low)
+        liq, stop, take = position.liquidation_price, position.stop_loss, position.take_profit
+
+        def against(price: float, level: float | None) -> bool:  # at or past a loss-side level
+            return level is not None and (price <= level if long else price >= level)
+
+        def beyond(price: float, level: float | None) -> bool:  # at or past a profit-side level
+            return level is not None and (price >= level if long else price <= level)
+
+        stop_first = liq is None or (stop is not None and (stop > liq if long else stop < liq))
+        if against(open_, liq):
+            hit = (FillReason.LIQUIDATION, 0.0, open_ms)
+        elif against(open_, stop):
+            hit = (FillReason.STOP_LOSS, open_, open_ms)
+        elif beyond(open_, take):
+            hit = (FillReason.TAKE_PROFIT, open_, open_ms)
+        elif against(worst, stop) and stop_first:
+            hit = (FillReason.STOP_LOSS, stop, open_ms + _CANDLE_MS)
+        elif against(worst, liq):
+            hit = (FillReason.LIQUIDATION, 0.0, open_ms + _CANDLE_MS)
+        elif beyond(best, take):
+            hit = (FillReason.TAKE_PROFIT, take, open_ms + _CANDLE_MS)
+        else:
+            return None
+        reason, trigger, at_ms = hit
+        if reason is FillReason.LIQUIDATION:
+            price = bankruptcy_price(
+                side=position.side, amount=position.amount, entry_price=position.entry_price, margin_usd=position.margin_usd
+            )
+        else:
+            price = self.fill_price(trigger, buying=not long)  # closing a long sells
+        at = _at(at_ms)
+        client_order_id = f"paper-{coin}-{reason.value}-{at:%y%m%dT%H%M}"[:36]
+        return self._close(book, coin, price=price, amount=position.amount, reason=reason, client_order_id=client_order_id, at=at)
+
+
+def _price_at(candles: np.ndarray, at_ms: int, *, fallback: float) -> float:
+    """The price at ``at_ms``: the open of the candle starting then, else the close of the one ending then."""
+    index = int(np.searchsorted(candles[:, 0], at_ms))
+    if index < len(candles) and candles[index, 0] == at_ms:
+        return float(candles[index, 1])
+    if index > 0 and candles[index - 1, 0] + _CANDLE_MS == at_ms:
+        return float(candles[index - 1, 4])
+    return fallback
