@@ -60,10 +60,16 @@ class Scripted:
         self.action = Action.BUY
 
     async def decide(self, *, features, portfolio, prompt):
-        price = self.price()
+        price, sign = self.price(), (-1 if self.action is Action.SELL else 1)
         return [
             Decision(
-                coin="BTC", action=self.action, confidence=0.9, size_pct=10, leverage=3, stop_loss=price * 0.98, take_profit=price * 1.04
+                coin="BTC",
+                action=self.action,
+                confidence=0.9,
+                size_pct=10,
+                leverage=3,
+                stop_loss=price * (1 - sign * 0.02),
+                take_profit=price * (1 + sign * 0.04),
             )
         ]
 
@@ -278,6 +284,29 @@ def test_an_add_grows_the_position_and_replaces_its_stops_with_ones_for_the_whol
     assert bot.state().exchange.disagreements(bot.state().positions) == []
 
 
+def test_a_flip_closes_the_long_then_opens_a_protected_short(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW)
+    bot.strategy.action = Action.SELL
+    report = bot.tick(NOW + TICK)
+
+    assert [(f.reduce_only, f.side) for f in report.fills] == [(True, "long"), (False, "short")]
+    later = [
+        (o.client_id.removeprefix("bot-250603T1203-BTC-"), o.side, o.type, o.status) for o in fake.account.orders if "T1203" in o.client_id
+    ]
+    assert [row for row in later if row[2] == "MARKET"] == [
+        (report.fills[0].client_order_id.removeprefix("bot-250603T1203-BTC-"), "SELL", "MARKET", "FILLED"),
+        ("entry", "SELL", "MARKET", "FILLED"),
+    ]
+    assert sorted(row for row in later if row[2] != "MARKET") == [
+        ("sl", "BUY", "STOP_MARKET", "NEW"),
+        ("tp", "BUY", "TAKE_PROFIT_MARKET", "NEW"),
+    ]
+    assert orders(fake, "250603T1200-BTC-")[1:] == [(SL, "STOP_MARKET", "CANCELED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
+    assert fake.account.positions["BTC"].amount < 0 and bot.state().positions["BTC"].side == "short"
+    assert bot.state().exchange.disagreements(bot.state().positions) == []
+
+
 def test_a_rejected_entry_is_not_retried_and_says_why(tmp_path, fake):
     bot = Bot(tmp_path, fake)
     fake.inject("insufficient_margin", path="/fapi/v1/order", method="POST")
@@ -469,7 +498,9 @@ def test_killed_at_any_point_of_an_entry_the_next_tick_ends_with_one_protected_p
     assert open_stops == [("STOP_MARKET", 0.028), ("TAKE_PROFIT_MARKET", 0.028)]
     state = bot.state()
     assert state.pending_intents == [] and state.positions["BTC"].amount == 0.028
-    assert {state.positions["BTC"].stop_order_id, state.positions["BTC"].take_profit_order_id} == {o.client_id for o in fake.account.open_algo("BTC")}
+    assert {state.positions["BTC"].stop_order_id, state.positions["BTC"].take_profit_order_id} == {
+        o.client_id for o in fake.account.open_algo("BTC")
+    }
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
     assert state.exchange.disagreements(state.positions) == [] and report.outcome is Outcome.OK
 
@@ -489,7 +520,13 @@ def test_live_alerts_are_notified_and_quiet_corrections_are_not():
     from bot.state import BotState
 
     report = TickReport(
-        tick_id="250603T1200", tick=1, mode="live", dry_run=False, as_of=NOW, strategy="rules", outcome=Outcome.DEGRADED,
+        tick_id="250603T1200",
+        tick=1,
+        mode="live",
+        dry_run=False,
+        as_of=NOW,
+        strategy="rules",
+        outcome=Outcome.DEGRADED,
         corrections=[
             Correction(kind="balance", message="cash 1.00 -> 2.00 USDT as on the exchange"),
             Correction(kind="stop_failed", coin="BTC", message="stop-loss could not be placed: position closed at market", alert=True),
