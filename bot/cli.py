@@ -117,8 +117,10 @@ def _skip_if_backing_off(settings: Any, *, dry_run: bool, mode: str):
 
 
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
-    from bot.state import Journal, StateStore, check_mode
+    from bot.state import AuditLog, Journal, StateStore, check_mode
+    from bot.strategies import build_strategies
 
+    strategy, fallback = build_strategies(settings)
     if replay is not None:
         from bot.history import HistoryMarket
 
@@ -141,7 +143,6 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     from bot.broker.paper import PaperBroker
     from bot.engine import TickContext, run_tick
     from bot.notify import notifier_for
-    from bot.strategies.rules import RulesStrategy
 
     broker: Any = PaperBroker(settings.paper)
     if mode == "live":
@@ -154,11 +155,13 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         mode=mode,
         dry_run=dry_run,
         market=market,
-        strategy=RulesStrategy(settings.rules),
+        strategy=strategy,
+        fallback=fallback,
         broker=broker,
         store=store,
         journal=Journal(var / "journal.jsonl"),
         notifier=notifier_for(settings) if settings.notify.urls else None,
+        audit=AuditLog(var / "llm"),
     )
     try:
         return await run_tick(ctx, now)

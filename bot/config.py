@@ -8,6 +8,7 @@ the bot from any working directory.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -15,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
@@ -40,11 +41,15 @@ class ExchangeSettings(Section):
     @field_validator("api_url")
     @classmethod
     def _url_has_scheme(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        if not re.match(r"^https?://[^/]+", value):
-            raise ValueError(f"must look like http://host:port, got {value!r}")
-        return value
+        return _url(value)
+
+
+def _url(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if not re.match(r"^https?://[^/]+", value):
+        raise ValueError(f"must look like http://host:port, got {value!r}")
+    return value
 
 
 class TradingSettings(Section):
@@ -122,7 +127,66 @@ class LiveSettings(Section):
 
 
 class StrategySettings(Section):
-    name: Literal["rules"] = Field("rules", description="which strategy decides")
+    name: Literal["auto", "claude", "rules"] = Field(
+        "auto", description="auto: Claude when ANTHROPIC_API_KEY is set, else the rule-based baseline"
+    )
+
+
+class ModelPrice(Section):
+    """USD per million tokens, as Anthropic publishes them (5-minute cache writes)."""
+
+    input_usd_per_mtok: float = Field(ge=0)
+    output_usd_per_mtok: float = Field(ge=0)
+    cache_write_usd_per_mtok: float = Field(ge=0)
+    cache_read_usd_per_mtok: float = Field(ge=0)
+
+
+DEFAULT_PRICES = {
+    "claude-sonnet-4-6": ModelPrice(input_usd_per_mtok=3.0, output_usd_per_mtok=15.0, cache_write_usd_per_mtok=3.75, cache_read_usd_per_mtok=0.30),
+    "claude-haiku-4-5": ModelPrice(input_usd_per_mtok=1.0, output_usd_per_mtok=5.0, cache_write_usd_per_mtok=1.25, cache_read_usd_per_mtok=0.10),
+    "claude-opus-4-6": ModelPrice(input_usd_per_mtok=5.0, output_usd_per_mtok=25.0, cache_write_usd_per_mtok=6.25, cache_read_usd_per_mtok=0.50),
+}
+
+
+class LlmSettings(Section):
+    """Claude as the strategy: the model, its limits, the daily budget and the price table."""
+
+    model: str = Field(
+        "claude-sonnet-4-6", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", description="Anthropic model id; must have a price in `llm.prices`"
+    )
+    base_url: str | None = Field(None, description="Messages API host (proxy, local fake); default: ANTHROPIC_BASE_URL or Anthropic's")
+    max_tokens: int = Field(2048, ge=256, le=16_000, description="cap on the answer's tokens")
+    timeout_s: float = Field(40.0, gt=0, le=150, description="per HTTP request")
+    retries: int = Field(2, ge=0, le=5, description="the SDK's own retries on 408/409/429/5xx/overloaded and connection errors")
+    deadline_s: float = Field(90.0, gt=0, le=150, description="the whole LLM step, retries included; then HOLD")
+    max_usd_per_day: float = Field(10.0, ge=0, description="daily budget (UTC day); reached: `llm.fallback` decides until midnight")
+    fallback: Literal["rules", "hold"] = Field("rules", description="who decides once the daily budget is spent")
+    prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_has_scheme(cls, value: str | None) -> str | None:
+        return _url(value)
+
+    @field_validator("prices")
+    @classmethod
+    def _keep_default_prices(cls, prices: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        return {**DEFAULT_PRICES, **prices}  # a config adding one model keeps the others
+
+    @model_validator(mode="after")
+    def _model_has_a_price(self) -> LlmSettings:
+        if self.model not in self.prices:
+            raise ValueError(
+                f"model {self.model!r} has no price: add [llm.prices.{json.dumps(self.model)}] to config.toml"
+                f"{did_you_mean(self.model, list(self.prices))}"
+            )
+        if self.deadline_s < self.timeout_s:
+            raise ValueError(f"deadline_s ({self.deadline_s:g}) must be at least timeout_s ({self.timeout_s:g})")
+        return self
+
+    @property
+    def price(self) -> ModelPrice:
+        return self.prices[self.model]
 
 
 class PathSettings(Section):
@@ -207,6 +271,7 @@ class Settings(BaseSettings):
     live: LiveSettings = LiveSettings()
     strategy: StrategySettings = StrategySettings()
     rules: RulesSettings = RulesSettings()
+    llm: LlmSettings = LlmSettings()
     paths: PathSettings = PathSettings()
     log: LogSettings = LogSettings()
     ops: OpsSettings = OpsSettings()

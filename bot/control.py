@@ -16,7 +16,6 @@ from bot.errors import ConfigError
 from bot.models import Outcome
 from bot.notify import Event, EventKind, Level, claim, notifier_for
 from bot.state import BotState, Journal, PausedBy, StateStore, TickLock
-from bot.status import llm_spend_usd
 
 
 @contextmanager
@@ -74,7 +73,7 @@ def daily_summary(state: BotState, journal: Journal, *, day: str) -> Event:
         f"equity {state.last_equity_usd:,.2f} USDT: {change_pct:+.2f}% today, {total_pct:+.2f}% in total (max drawdown {state.max_drawdown_pct:.2f}%)",
         f"ticks: {ticks}; fills: {trades}, realized PnL {realized:+.2f} USDT, fees {fees:.2f} USDT",
         f"open positions: {', '.join(f'{p.side} {p.coin}' for p in state.positions.values()) or 'none'}",
-        f"LLM spend: {llm_spend_usd(state, day=day):.2f} USD",
+        f"LLM spend: {state.llm.spent(day).cost_usd:.2f} USD",
     ]
     if state.paused:
         lines.append(f"PAUSED by {state.paused_by}: {state.pause_reason}")

@@ -5,7 +5,9 @@ backtest call it with different parts plugged into ``TickContext``; nothing unde
 reads the wall clock: ``now`` is handed in.
 
 Error policy: no market data -> the tick fails and nothing trades; a coin that failed
-to load is skipped; a strategy failure means HOLD for everyone; a broker failure is
+to load is skipped; a strategy failure (for Claude: any failure to get a usable answer)
+means HOLD for everyone; once the LLM's daily budget is spent, ``fallback`` decides
+until the UTC day ends (said once); a broker failure is
 logged and the tick goes on with whatever the broker booked; a bug in any stage is a
 failed tick, not a crash. Every tick, failed or not, is saved to state and appended to
 the journal; an error the user must fix (config, state file) is raised instead and
@@ -24,14 +26,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
 from bot import ops, risk
 from bot.broker import Broker
 from bot.config import Settings
-from bot.errors import BotError, MarketDataError
+from bot.budget import utc_day
+from bot.errors import BotError, LlmUnavailable, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
 from bot.models import Action, Decision, Outcome, RiskCode, RiskVerdict, TickReport, Verdict, tick_id_for
@@ -39,7 +42,7 @@ from bot.notify import Notifier, claim, tick_events
 from bot.portfolio import portfolio_of, sharpe_ratio
 from bot.prompt import build_prompt
 from bot.state import BotState
-from bot.strategies import Strategy
+from bot.strategies import Strategy, Trace
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +60,10 @@ class Recorder(Protocol):
     def append(self, report: TickReport) -> None: ...
 
 
+class Auditor(Protocol):
+    def write(self, tick_id: str, record: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class TickContext:
     settings: Settings
@@ -67,6 +74,8 @@ class TickContext:
     broker: Broker
     store: Store
     journal: Recorder
+    fallback: Strategy | None = None  # decides instead of `strategy` once the LLM's daily budget is spent
+    audit: Auditor | None = None  # keeps each LLM exchange (prompt, raw answer, decisions)
     clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
     notifier: Notifier | None = None
 
@@ -144,12 +153,23 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         report.prompt_chars = prompt.chars
         lap("prompt")
 
+        strategy = _strategy_for_today(ctx, state, report, now)
+        report.strategy = strategy.name
         try:
-            decisions = await ctx.strategy.decide(features=features, portfolio=portfolio, prompt=prompt)
+            decisions = await strategy.decide(features=features, portfolio=portfolio, prompt=prompt)
+        except LlmUnavailable as exc:  # the LLM gave no usable answer: hold every coin
+            log.error("llm_unavailable", strategy=strategy.name, error=str(exc))
+            decisions = []
+            _degrade(report, f"{strategy.name} unavailable, holding every coin: {exc}")
+            state.llm.last_error = str(exc)
         except Exception as exc:  # any strategy failure means HOLD, never a crash
-            log.error("strategy_failed", strategy=ctx.strategy.name, error=f"{type(exc).__name__}: {exc}")
+            log.error("strategy_failed", strategy=strategy.name, error=f"{type(exc).__name__}: {exc}")
             decisions = []
             _degrade(report, f"strategy failed, holding: {type(exc).__name__}: {exc}")
+        else:
+            if hasattr(strategy, "trace"):
+                state.llm.last_error = ""
+        _account_llm(ctx, state, report, getattr(strategy, "trace", None), now)
         report.decisions = decisions
         lap("decide")
 
@@ -237,7 +257,45 @@ def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Deci
 def _degrade(report: TickReport, message: str) -> None:
     if report.outcome is Outcome.OK:
         report.outcome = Outcome.DEGRADED
+    _note(report, message)
+
+
+def _note(report: TickReport, message: str) -> None:
     report.message = f"{report.message}; {message}" if report.message else message
+
+
+def _strategy_for_today(ctx: TickContext, state: BotState, report: TickReport, now: datetime) -> Strategy:
+    """The configured strategy, or the fallback once today's LLM budget is spent (said once a day)."""
+    day, limit = utc_day(now), ctx.settings.llm.max_usd_per_day
+    if ctx.fallback is None or not state.llm.exhausted(day, max_usd=limit):
+        return ctx.strategy
+    if state.llm.budget_notice_day != day:
+        state.llm.budget_notice_day = day
+        spent = state.llm.spent(day).cost_usd
+        notice = (
+            f"LLM budget reached: {spent:.4f} USD spent on {day}, llm.max_usd_per_day = {limit:g}; "
+            f"{ctx.fallback.name} decides until 00:00 UTC"
+        )
+        log.warning("llm_budget_reached", spent_usd=round(spent, 4), max_usd_per_day=limit, fallback=ctx.fallback.name)
+        _note(report, notice)
+    return ctx.fallback
+
+
+def _account_llm(ctx: TickContext, state: BotState, report: TickReport, trace: Trace | None, now: datetime) -> None:
+    """Tokens and dollars into the report and today's spend; the exchange into the audit trail."""
+    if trace is None:
+        return
+    report.usage = trace.usage
+    report.invalid = dict(trace.invalid)
+    for coin, reason in trace.invalid.items():
+        log.warning("decision_invalid", coin=coin, reason=reason)
+    state.llm.add(utc_day(now), trace.usage)
+    if ctx.audit is not None and trace.audit is not None:
+        try:
+            ctx.audit.write(report.tick_id, trace.audit)
+        except OSError as exc:  # losing the audit must not lose the tick
+            log.error("audit_not_written", error=str(exc))
+            _degrade(report, f"LLM audit record not written: {exc}")
 
 
 def _record_equity(state: BotState, equity: float) -> None:

@@ -48,3 +48,8 @@ class LockedError(BotError):
     """Another process holds the tick lock; this run did nothing."""
 
     exit_code = ExitCode.LOCKED
+
+
+class LlmUnavailable(Exception):
+    """The LLM gave no usable answer this tick (API error, timeout, no tool call, malformed
+    answer). Not a BotError: the tick goes on holding every coin, and is marked degraded."""

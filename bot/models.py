@@ -184,15 +184,17 @@ class CoinFeatures(StrictModel):
 
 
 class Decision(StrictModel):
-    coin: str
-    action: Action
-    confidence: float = Field(ge=0.0, le=1.0)
+    """One coin's decision. The field descriptions are also the LLM tool's schema."""
+
+    coin: str = Field(description="base coin name as in the data, e.g. BTC")
+    action: Action = Field(description="BUY opens a long, SELL opens a short, CLOSE closes the open position, HOLD does nothing")
+    confidence: float = Field(ge=0.0, le=1.0, description="0..1")
     size_pct: float = Field(default=0.0, ge=0.0, le=100.0, description="% of available balance used as margin")
-    leverage: float = Field(default=1.0, ge=1.0, le=125.0)
-    stop_loss: float | None = Field(default=None, gt=0.0)
-    take_profit: float | None = Field(default=None, gt=0.0)
-    invalidation: str = ""
-    reasoning: str = ""
+    leverage: float = Field(default=1.0, ge=1.0, le=125.0, description="x")
+    stop_loss: float | None = Field(default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL")
+    take_profit: float | None = Field(default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL")
+    invalidation: str = Field(default="", description="the condition that voids this trade's thesis")
+    reasoning: str = Field(default="", description="one short sentence")
 
 
 class OrderPlan(StrictModel):
@@ -431,11 +433,17 @@ class Portfolio(StrictModel):
 
 
 class Usage(StrictModel):
+    """LLM tokens and their dollar cost. ``input_tokens`` excludes the cached ones, as the API counts them."""
+
+    calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(**{name: getattr(self, name) + getattr(other, name) for name in Usage.model_fields})
 
 
 class TickReport(StrictModel):
@@ -458,6 +466,7 @@ class TickReport(StrictModel):
     positions: list[Position] = Field(default_factory=list)
     return_pct: float | None = None
     sharpe: float | None = None
+    invalid: dict[str, str] = Field(default_factory=dict)  # coin -> why its decision was refused (it held)
     prompt_chars: int = 0
     usage: Usage = Field(default_factory=Usage)
     duration_ms: dict[str, float] = Field(default_factory=dict)

@@ -9,7 +9,7 @@ import math
 from datetime import datetime
 
 from bot.config import Settings
-from bot.models import CoinFeatures, Portfolio, StrictModel
+from bot.models import CoinFeatures, Portfolio, Position, StrictModel
 
 
 class Prompt(StrictModel):
@@ -52,10 +52,11 @@ Rules the risk manager enforces (orders that break them are rejected or cut):
 - Leverage at most {risk.max_leverage:g}x; size_pct is the % of the available balance used as margin, one position's margin at most {risk.max_position_margin_pct:g}% of equity; all positions together at most {risk.max_exposure:g}x equity in notional; at most {risk.max_open_positions} positions.
 - Every entry needs a stop_loss (below the price for a long, above for a short), well before the liquidation price; a take_profit, if given, at least {risk.min_reward_risk:g}x as far from the price as the stop.
 - No entries after a {risk.daily_loss_limit_pct:g}% loss in a UTC day, below {risk.max_drawdown_pct:g}% drawdown from peak equity, within {risk.stop_loss_cooldown_min:g} min of a stop-out on the same coin, or beyond {risk.max_entries_per_hour} entries an hour.
+An entry that breaks a rule (unknown coin, wrong-side stop, leverage above the maximum, CLOSE with no position) is discarded and that coin holds.
 
 Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry AND exit, slippage about {paper.slippage_pct:g}% per fill, funding every 8 hours (a positive rate: longs pay shorts). Small moves lose money: enter only when the expected move is well beyond the round-trip cost, and do not churn.
 
-Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Respect each open position's exit plan: close early only when its invalidation condition is met.
+Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
 
 Answer by calling the tool `decide` with one entry per coin you act on; coins left out are HOLD. One sentence of reasoning per coin."""
 
@@ -82,7 +83,13 @@ def _coin_block(features: CoinFeatures) -> str:
     )
 
 
-def _account_block(portfolio: Portfolio) -> str:
+def _net_pnl_usd(position: Position, *, price: float, fee_rate: float) -> float:
+    """Unrealized PnL minus the entry fee paid and the fee closing at ``price`` would cost."""
+    fees = (position.entry_price + price) * position.amount * fee_rate
+    return position.unrealized_pnl_usd(price) - fees
+
+
+def _account_block(portfolio: Portfolio, *, fee_rate: float) -> str:
     account = portfolio.account
     sharpe = "n/a" if portfolio.sharpe is None else f"{portfolio.sharpe:.2f}"
     lines = [
@@ -95,19 +102,21 @@ def _account_block(portfolio: Portfolio) -> str:
     for coin, position in portfolio.positions.items():
         price = portfolio.prices.get(coin, position.entry_price)
         lines.append(
-            f"{coin} {position.side} {_num(position.amount)} @ {_num(position.entry_price)} x{position.leverage:g} "
-            f"| mark {_num(price)} | uPnL {position.unrealized_pnl_usd(price):+.2f} USDT "
-            f"| SL {_num(position.stop_loss)} TP {_num(position.take_profit)} liq {_num(position.liquidation_price)} | invalidation: {position.invalidation or 'n/a'}"
+            f"{coin} {position.side} {position.amount:g} @ {_num(position.entry_price)} x{position.leverage:g} "
+            f"| mark {_num(price)} | PnL net of fees {_net_pnl_usd(position, price=price, fee_rate=fee_rate):+.2f} USDT "
+            + (f"| liquidation {_num(position.liquidation_price)} " if position.liquidation_price else "")
+            + f"| SL {_num(position.stop_loss)} TP {_num(position.take_profit)} | invalidation: {position.invalidation or 'n/a'}"
         )
     return "\n".join(lines)
 
 
-def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int) -> str:
+def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int, fee_rate: float) -> str:
     blocks = [f"Time {now:%Y-%m-%d %H:%M} UTC, tick {tick}."]
     blocks += [_coin_block(features[coin]) for coin in features]
-    blocks.append(_account_block(portfolio))
+    blocks.append(_account_block(portfolio, fee_rate=fee_rate))
     return "\n".join(blocks)
 
 
 def build_prompt(settings: Settings, features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int) -> Prompt:
-    return Prompt(system=system_prompt(settings), user=user_prompt(features, portfolio, now=now, tick=tick))
+    user = user_prompt(features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100)
+    return Prompt(system=system_prompt(settings), user=user)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
+from bot.budget import LlmLedger
 from bot.errors import ConfigError, LockedError, StateError
 from bot.models import (
     Decision,
@@ -82,6 +83,7 @@ class BotState(StrictModel):
     funding_usd: float = 0.0  # net funding received (+) or paid (-)
     funding_payments: list[FundingPayment] = Field(default_factory=list)  # booked by the last tick (all of them are in the journal)
     risk: RiskMemory = Field(default_factory=RiskMemory)
+    llm: LlmLedger = Field(default_factory=LlmLedger)
     pending_intents: list[OrderIntent] = Field(default_factory=list)  # live: saved before sending, removed once recorded
     leverage_set: dict[str, float] = Field(default_factory=dict)  # live: symbol -> leverage set on the exchange
     exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
@@ -251,6 +253,17 @@ def check_mode(store: StateStore, mode: str) -> None:
         f"{store.path} holds the {state.mode} account but this tick is {mode}; "
         f"move {store.path.parent} away or set `paths.var_dir` to another folder for the {mode} account"
     )
+
+
+class AuditLog:
+    """One JSON file per tick under var/llm/: the prompt, the raw answer and the decisions."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def write(self, tick_id: str, record: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.folder / f"{tick_id}.json", json.dumps({"tick_id": tick_id, **record}, indent=1).encode())
 
 
 class Journal:

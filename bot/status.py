@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from bot.budget import utc_day
 from bot.config import Settings
 from bot.models import Decision, ExchangeView, Outcome, Side, StrictModel
 from bot.ops import backoff_seconds, opening_block
@@ -76,12 +77,16 @@ class StatusReport(StrictModel):
     positions: list[StatusPosition] = Field(default_factory=list)
     last_decisions: list[Decision] = Field(default_factory=list)
     llm_spend_today_usd: float
+    llm_calls_today: int
+    llm_budget_usd: float  # llm.max_usd_per_day
+    llm_last_error: str  # the last LLM failure (a refused key shows here); "" after a successful call
     exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
     pending_orders: list[str] = Field(default_factory=list)  # live: client ids saved but not yet settled
     disagreements: list[str] = Field(default_factory=list)  # live: where state and the exchange differ
 
 
 def build_status(state: BotState, *, settings: Settings, state_file: Path, now: datetime) -> StatusReport:
+    today = state.llm.spent(utc_day(now))
     positions = []
     for position in state.positions.values():
         mark = state.last_prices.get(position.coin, position.entry_price)
@@ -110,7 +115,10 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         sharpe=sharpe_ratio(state.return_stats),
         positions=positions,
         last_decisions=state.last_decisions,
-        llm_spend_today_usd=llm_spend_usd(state, day=now.date().isoformat()),
+        llm_spend_today_usd=today.cost_usd,
+        llm_calls_today=today.calls,
+        llm_budget_usd=settings.llm.max_usd_per_day,
+        llm_last_error=state.llm.last_error,
         exchange=state.exchange,
         pending_orders=[intent.client_order_id for intent in state.pending_intents],
         disagreements=state.exchange.disagreements(state.positions) if state.exchange else [],
@@ -123,12 +131,6 @@ _FROM_STATE = {
     "last_duration_ms", "last_message", "last_skipped_at", "consecutive_errors", "initial_equity_usd", "cash_usd",
     "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd", "funding_usd",
 }
-
-
-def llm_spend_usd(state: BotState, *, day: str) -> float:
-    """The LLM's spend on a UTC day, from the ledger the Claude strategy keeps in state (0 without one)."""
-    ledger = getattr(state, "llm", None)
-    return ledger.spent(day).cost_usd if ledger is not None else 0.0
 
 
 def _next_tick(state: BotState, now: datetime) -> datetime | None:

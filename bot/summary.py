@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.models import Action, Outcome, TickReport
+from bot.models import Action, Outcome, TickReport, Usage
 from bot.state import Journal
 from bot.status import StatusReport
 
@@ -37,10 +37,12 @@ def print_tick(report: TickReport) -> None:
     for coin, error in report.errors.items():
         out(f"  skipped {coin}: {error}")
     decided = {decision.coin: decision for decision in report.decisions}
+    decision_of_llm = f"{report.strategy}'s decision"
     for coin in report.coins_loaded:
         decision = decided.get(coin)
         if decision is None or decision.action is Action.HOLD:
-            out(f"  {coin:<5} HOLD")
+            refused = f" (refused {decision_of_llm}: {report.invalid[coin]})" if coin in report.invalid else ""
+            out(f"  {coin:<5} HOLD{refused}")
             continue
         line = f"  {coin:<5} {decision.action:<5} conf {decision.confidence:.2f}"
         if decision.stop_loss or decision.take_profit:
@@ -49,6 +51,9 @@ def print_tick(report: TickReport) -> None:
         for verdict in report.verdicts:  # a flip has two: the close, then the new side
             if verdict.coin == coin:
                 out(f"        -> {verdict.verdict} ({', '.join(verdict.codes)}): {verdict.reason}")
+    for coin, reason in report.invalid.items():
+        if coin not in report.coins_loaded:
+            out(f"  ignored {decision_of_llm} for {coin}: {reason}")
     for payment in report.funding:
         verb = "received" if payment.amount_usd >= 0 else "paid"
         out(f"  funding {payment.coin} {payment.side} {payment.at:%H:%M} rate {payment.rate * 100:+.4f}%: {verb} {abs(payment.amount_usd):.2f} USDT")
@@ -70,6 +75,8 @@ def print_tick(report: TickReport) -> None:
         )
     if report.new_positions_blocked:
         out(f"no new positions: {report.new_positions_blocked}")
+    if report.usage.calls:
+        out(f"llm {_usage(report.usage)}")
     total_ms = report.duration_ms.get("total", 0.0)
     message = f" · {report.message}" if report.message else ""
     out(f"outcome {report.outcome} · {total_ms:.0f} ms{message}")
@@ -80,6 +87,13 @@ _STALE = timedelta(minutes=10)  # cron ticks every 3 minutes; three missed runs 
 
 def _when(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return f"{value:{fmt}} UTC" if value else "-"
+
+
+def _usage(usage: Usage) -> str:
+    return (
+        f"{usage.cost_usd:.4f} USD · {usage.calls} call{'s' if usage.calls != 1 else ''} · tokens in {usage.input_tokens:,} "
+        f"+ cache write {usage.cache_write_tokens:,} + cache read {usage.cache_read_tokens:,} · out {usage.output_tokens:,}"
+    )
 
 
 def print_status(status: StatusReport) -> None:
@@ -109,8 +123,14 @@ def print_status(status: StatusReport) -> None:
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
         f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "
-        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding {status.funding_usd:+,.2f} · LLM today {status.llm_spend_today_usd:.2f} USD"
+        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding {status.funding_usd:+,.2f}"
     )
+    out(
+        f"LLM spend today ({status.generated_at:%Y-%m-%d} UTC): {status.llm_spend_today_usd:.4f} of "
+        f"{status.llm_budget_usd:.2f} USD budget · {status.llm_calls_today} calls"
+    )
+    if status.llm_last_error:
+        out(f"LLM: {status.llm_last_error}")
     if status.positions:
         table = Table("coin", "side", "amount", "entry", "mark", "uPnL", "lev", "SL", "TP", "liq", "opened", "invalidation", title="open positions")
         for position in status.positions:

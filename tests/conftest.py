@@ -31,6 +31,23 @@ def fake_exchange():
 
 
 @pytest.fixture
+def live_fake():
+    """A fake exchange whose data clock follows the wall clock, so `bot tick` sees a current market."""
+    from tests.fakes.exchange import FakeExchange
+
+    with FakeExchange(data_dir(), now=NOW, follow_wall_clock=True) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_anthropic():
+    from tests.fakes.anthropic import FakeAnthropic
+
+    with FakeAnthropic(hang_seconds=10) as fake:
+        yield fake
+
+
+@pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A folder with a minimal config.toml; var/ will appear beside it."""
     (tmp_path / "config.toml").write_text("[exchange]\ntimeout_ms = 2000\nretries = 1\n")

@@ -46,6 +46,13 @@ def test_environment_overrides_the_file_and_secrets_come_from_dotenv(tmp_path, m
         ('[exchange]\nsecret = "s3cr3t"', "config.toml: `exchange.secret` looks like a secret; secrets belong in the environment"),
         ("enable_trading = ", "config.toml: not valid TOML"),
         ('[exchange]\napi_url = "localhost:80"', "config.toml: `exchange.api_url`: must look like http://host:port"),
+        ('[llm]\nmodel = "claude-sonet-4-6"', """config.toml: `llm`: model 'claude-sonet-4-6' has no price: add [llm.prices."claude-sonet-4-6"] """
+         "to config.toml — did you mean `claude-sonnet-4-6`?"),
+        ("[llm]\ntimeout_s = 60\ndeadline_s = 30", "config.toml: `llm`: deadline_s (30) must be at least timeout_s (60)"),
+        ("[llm]\ndeadline_s = 600", "config.toml: `llm.deadline_s`: Input should be less than or equal to 150 (got 600)"),
+        ('[llm]\nfallback = "claude"', "config.toml: `llm.fallback`: Input should be 'rules' or 'hold' (got 'claude')"),
+        ('[strategy]\nname = "gpt"', "config.toml: `strategy.name`: Input should be 'auto', 'claude' or 'rules' (got 'gpt')"),
+        ('[llm]\napi_key = "sk-ant-s3cr3t"', "config.toml: `llm.api_key` looks like a secret; secrets belong in the environment"),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_setting(tmp_path, text, message):
@@ -90,6 +97,27 @@ def test_notify_urls_that_are_not_json_are_a_config_error_without_the_value(tmp_
         load_settings(tmp_path / "config.toml", explicit=False)
     assert "AAFsecretTOKENvalue" not in str(error.value)
     assert str(error.value).startswith('error parsing value for field "notify" from source "EnvSettingsSource"')
+
+
+def test_a_priced_model_adds_to_the_default_price_table(tmp_path):
+    settings = _load(
+        tmp_path,
+        '[llm]\nmodel = "claude-sonnet-5"\n[llm.prices."claude-sonnet-5"]\ninput_usd_per_mtok = 2\noutput_usd_per_mtok = 10\n'
+        "cache_write_usd_per_mtok = 2.5\ncache_read_usd_per_mtok = 0.2\n",
+    )
+    assert settings.llm.price.output_usd_per_mtok == 10
+    assert sorted(settings.llm.prices) == ["claude-haiku-4-5", "claude-opus-4-6", "claude-sonnet-4-6", "claude-sonnet-5"]
+
+
+def test_the_shipped_config_toml_holds_the_defaults(monkeypatch):
+    from bot.config import Settings
+    from tests.conftest import ROOT
+
+    for name in [key for key in __import__("os").environ if key.startswith(("BOT_", "ANTHROPIC_"))]:
+        monkeypatch.delenv(name)
+    shipped = load_settings(ROOT / "config.toml")
+    defaults = Settings(base_dir=ROOT)
+    assert shipped.model_dump(exclude={"base_dir"}) == defaults.model_dump(exclude={"base_dir"})
 
 
 def test_an_unparsable_list_in_the_environment_is_one_clear_line(tmp_path, monkeypatch):

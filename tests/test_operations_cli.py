@@ -194,7 +194,8 @@ def test_secrets_and_notification_tokens_never_reach_files_or_output(project, li
     secrets = {"ANTHROPIC_API_KEY": "sk-ant-SECRET-0001", "EXCHANGE_API_KEY": "KEY-SECRET-0002", "EXCHANGE_SECRET": "SECRET-0003"}
     with NotifyEndpoint(token=token) as good, NotifyEndpoint(token=token, status=500) as bad:
         (project / ".env").write_text(f"BOT_NOTIFY__URLS='{json.dumps([good.url, bad.url])}'\nEXCHANGE_SECRET=SECRET-0003\n")
-        env = {**_env(live_fake), "BOT_LOG__CONSOLE_LEVEL": "DEBUG", "BOT_LOG__LEVEL": "DEBUG", **secrets}
+        # rules decide: with strategy "auto" the key would send the tick to Anthropic
+        env = {**_env(live_fake), "BOT_STRATEGY__NAME": "rules", "BOT_LOG__CONSOLE_LEVEL": "DEBUG", "BOT_LOG__LEVEL": "DEBUG", **secrets}
         outputs = [run_bot("tick", "--dry-run", cwd=project, env=env)]
         live_fake.inject("503")
         for _ in range(2):

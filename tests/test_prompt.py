@@ -55,3 +55,21 @@ def test_numbers_are_rounded_to_six_significant_digits_without_exponents():
     assert _num(0.000123456789) == "0.000123457"
     assert _num(-12.3456789, 4) == "-12.35"
     assert _num(None) == "n/a" and _num(float("nan")) == "n/a" and _num(0.0) == "0"
+
+
+def test_an_open_position_shows_its_pnl_net_of_fees_and_its_exit_plan():
+    from bot.models import Position, Side
+
+    snapshot = HistoryMarket().snapshot_at(["BTC"], NOW)
+    features = compute_features(snapshot)
+    position = Position(
+        coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.02, entry_price=100_000.0, leverage=3, margin_usd=666.67,
+        opened_at=NOW, stop_loss=98_000.0, take_profit=104_000.0, invalidation="4h close below EMA50", liquidation_price=67_001.7,
+    )
+    portfolio = portfolio_of(cash_usd=10_000, positions={"BTC": position}, prices={"BTC": 101_000.0}, initial_equity_usd=10_000, stats=ReturnStats())
+    user = build_prompt(Settings(trading={"coins": ["BTC"]}), features, portfolio, now=NOW, tick=8).user
+    # +1,000 x 0.02 = +20.00 USD; fees 0.05 % of (100,000 + 101,000) x 0.02 = 2.01 USD -> +17.99 net
+    assert user.splitlines()[-1] == (
+        "BTC long 0.02 @ 100000 x3 | mark 101000 | PnL net of fees +17.99 USDT | liquidation 67001.7 | SL 98000.0 TP 104000 "
+        "| invalidation: 4h close below EMA50"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
@@ -16,15 +16,6 @@ from bot.portfolio import portfolio_of
 from bot.prompt import build_prompt
 from bot.strategies.rules import RulesStrategy
 from tests.conftest import data_dir, run_bot
-
-
-@pytest.fixture
-def live_fake():
-    """A fake exchange whose data clock follows the wall clock, so `bot tick` sees a current market."""
-    from tests.fakes.exchange import FakeExchange
-
-    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), follow_wall_clock=True) as fake:
-        yield fake
 
 
 def _expected_decisions(data_time: datetime) -> dict[str, str]:
@@ -95,15 +86,22 @@ def test_exchange_down_fails_the_tick_and_trades_nothing(project, live_fake):
     assert state["consecutive_errors"] == 1 and state["cash_usd"] == 10_000
 
 
-def test_secrets_never_reach_files_or_output(project, live_fake):
+def test_secrets_never_reach_files_or_output(project, live_fake, fake_anthropic):
+    from tests.fakes.anthropic import error
+
     secrets = {"ANTHROPIC_API_KEY": "sk-ant-SECRET-0001", "EXCHANGE_API_KEY": "KEY-SECRET-0002", "EXCHANGE_SECRET": "SECRET-0003"}
     (project / ".env").write_text("EXCHANGE_SECRET=SECRET-0003\n")
-    env = {"BOT_EXCHANGE__API_URL": live_fake.url, "BOT_LOG__CONSOLE_LEVEL": "DEBUG", **secrets}
-    outputs = [run_bot("tick", "--dry-run", cwd=project, env=env)]
+    env = {"BOT_EXCHANGE__API_URL": live_fake.url, "BOT_LLM__BASE_URL": fake_anthropic.url, "BOT_LOG__CONSOLE_LEVEL": "DEBUG", **secrets}
+    outputs = [run_bot("tick", "--dry-run", cwd=project, env=env)]  # Claude decides (the key is set)
+    fake_anthropic.script(error(401))
+    outputs.append(run_bot("tick", "--dry-run", cwd=project, env=env))  # the key refused
     live_fake.inject("503")
     outputs.append(run_bot("tick", "--dry-run", cwd=project, env=env))  # a failing tick too
+    outputs.append(run_bot("status", cwd=project, env=env))
     outputs.append(run_bot("status", "--json", cwd=project, env=env))
-    assert [result.returncode for result in outputs] == [0, 3, 0]
+    assert [result.returncode for result in outputs] == [0, 4, 3, 0, 0]
+    assert [request.headers["authorization"] for request in fake_anthropic.requests] == ["Bearer sk-ant-SECRET-0001"] * 2  # anthropic 2.12 sends the key as a bearer token
+    assert any((project / "var" / "llm").iterdir())
     written = [path for path in (project / "var").rglob("*") if path.is_file()]
     assert any(path.name == "bot.log" for path in written)
     for secret in secrets.values():

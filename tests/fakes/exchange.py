@@ -27,12 +27,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
+from tests.fakes._local import LocalServer, QuietHandler
 from tests.fakes.account import ALGO, REGULAR, FakeAccount, Reject
 
 INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
@@ -87,7 +87,7 @@ class Fault:
 
 
 @dataclass
-class FakeExchange:
+class FakeExchange(LocalServer):
     data_dir: Path
     now: datetime | int
     coins: tuple[str, ...] = ("BTC", "ETH", "SOL", "BNB", "DOGE", "XRP")
@@ -102,36 +102,14 @@ class FakeExchange:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], np.ndarray] = {}
-        self._server: ThreadingHTTPServer | None = None
         wall = int(time.time() * 1000)
         # whole 8h periods keep 3m, 4h and funding boundaries where they are in the data
         self.shift_ms = (wall - self.now_ms) // EIGHT_HOURS_MS * EIGHT_HOURS_MS if self.follow_wall_clock else 0
         self.account = FakeAccount(price_of=self.price, clock_ms=lambda: self._data_now() + self.shift_ms, rules=MARKET_RULES)
 
     # -- control ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake exchange first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self, port: int = 0) -> FakeExchange:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = _Server(("127.0.0.1", port), handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeExchange:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _handler(self) -> type[QuietHandler]:
+        return _Handler
 
     def inject(
         self, kind: str, *, path: str | None = None, symbol: str | None = None, times: int | None = None, method: str | None = None
@@ -276,17 +254,8 @@ class FakeExchange:
         }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default backlog of 5 makes concurrent clients wait 1 s for a SYN retry
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     fake: FakeExchange
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:  # quiet: tests read fake.requests instead
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._handle("GET")
@@ -385,17 +354,6 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def _send(self, status: int, text: str, content_type: str = "application/json") -> None:
-        payload = text.encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout): nothing to answer
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fake Binance USD-M public REST API on 127.0.0.1")
@@ -407,10 +365,7 @@ def main() -> None:
     now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
     fake = FakeExchange(args.data_dir, now=now, latency_ms=args.latency_ms, follow_wall_clock=True).start(args.port)
     print(f"fake binanceusdm at {fake.url} (data time {fake.data_time(datetime.now(UTC)):%Y-%m-%d %H:%M} UTC); Ctrl-C stops", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    fake.serve_until_interrupted()
 
 
 if __name__ == "__main__":

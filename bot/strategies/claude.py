@@ -1,0 +1,258 @@
+"""Claude decides: one forced tool call per tick, its answer checked before anything trades.
+
+The request forces the tool ``decide`` (``tool_choice``), whose input schema is generated
+from the ``Decision`` model, so the answer is structured data, never scraped text. The
+system prompt (and the tool definition before it) carries ``cache_control``: it is
+byte-identical from tick to tick, so after the first tick it is read from Anthropic's
+prompt cache (0.1x the input price) as long as ticks come less than 5 minutes apart
+and the prefix reaches the model's minimum cacheable length.
+
+Failure policy: any failure to get a usable answer (auth, 429, 5xx / overloaded,
+timeout, connection error, malformed or empty body, no tool call, an answer cut at
+max_tokens) raises ``LlmUnavailable`` with one line saying what happened and what to do;
+the engine then holds every coin. Retries are the SDK's own (``llm.retries``, with its
+backoff and Retry-After handling), not tenacity on top; ``llm.deadline_s`` bounds the
+whole step, retries included. An answer that IS a tool call is validated entry by
+entry (``validate``): a bad entry holds that coin only, with the reason journaled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from bot.budget import priced
+from bot.config import LlmSettings
+from bot.errors import LlmUnavailable
+from bot.models import Action, CoinFeatures, Decision, Portfolio, StrictModel
+from bot.prompt import Prompt
+from bot.strategies import Trace
+
+TOOL_NAME = "decide"
+TOOL_DESCRIPTION = "Record this tick's trading decisions: one entry per coin you act on; coins left out hold."
+
+
+class DecisionBatch(StrictModel):
+    """The tool's input."""
+
+    decisions: list[Decision] = Field(description="one entry per coin you act on; coins left out HOLD")
+
+
+def tool_schema() -> dict[str, Any]:
+    """``DecisionBatch``'s JSON schema with references inlined and titles dropped (lean, and
+    the same bytes every tick so the cached prefix stays valid)."""
+    schema = DecisionBatch.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items() if key != "title"}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return inline(schema)
+
+
+def request_for(prompt: Prompt, llm: LlmSettings) -> dict[str, Any]:
+    """The Messages API request: cached static system part, this tick's data as the user turn."""
+    return {
+        "model": llm.model,
+        "max_tokens": llm.max_tokens,
+        "system": [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": prompt.user}],
+        "tools": [{"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": tool_schema()}],
+        "tool_choice": {"type": "tool", "name": TOOL_NAME},
+    }
+
+
+class ClaudeStrategy:
+    name = "claude"
+
+    def __init__(self, llm: LlmSettings, *, max_leverage: float, api_key: str) -> None:
+        self.llm = llm
+        self.max_leverage = max_leverage
+        self._api_key = api_key
+        self.trace = Trace()
+
+    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+        request = request_for(prompt, self.llm)
+        audit: dict[str, Any] = {
+            "model": self.llm.model,
+            "max_tokens": self.llm.max_tokens,
+            "system": prompt.system,
+            "user": prompt.user,
+        }
+        self.trace = Trace(audit=audit)
+        audit = self.trace.audit  # pydantic copied it: fill in the copy the engine will read
+        try:
+            message = await self._call(request)
+            usage = message.usage
+            self.trace.usage = priced(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_write_tokens=usage.cache_creation_input_tokens or 0,
+                cache_read_tokens=usage.cache_read_input_tokens or 0,
+                price=self.llm.price,
+            )
+            audit["usage"] = self.trace.usage.model_dump()
+            audit["response"] = {"id": message.id, "stop_reason": message.stop_reason}
+            tool_input = self._tool_input(message, audit)
+            decisions, invalid = validate(tool_input, features=features, portfolio=portfolio, max_leverage=self.max_leverage)
+        except LlmUnavailable as exc:
+            audit["error"] = str(exc)
+            raise
+        self.trace.invalid = invalid
+        audit["decisions"] = [decision.model_dump(mode="json") for decision in decisions]
+        audit["invalid"] = invalid
+        return decisions
+
+    async def _call(self, request: dict[str, Any]) -> Any:
+        import anthropic
+
+        llm = self.llm
+        client = anthropic.AsyncAnthropic(api_key=self._api_key, base_url=llm.base_url, max_retries=llm.retries, timeout=llm.timeout_s)
+        try:
+            async with client, asyncio.timeout(llm.deadline_s):
+                return await client.messages.create(**request)
+        except TimeoutError:
+            raise LlmUnavailable(f"no answer from Claude within llm.deadline_s = {llm.deadline_s:g} s (retries included)") from None
+        except anthropic.APIError as exc:
+            raise LlmUnavailable(_describe(exc, llm=llm, base_url=str(client.base_url))) from None
+        except ValueError as exc:  # the SDK lets a 200 with a broken JSON body through as JSONDecodeError
+            raise LlmUnavailable(f"malformed answer from the Anthropic API (not JSON: {exc})") from None
+
+    @staticmethod
+    def _tool_input(message: Any, audit: dict[str, Any]) -> Any:
+        calls = [block for block in message.content if block.type == "tool_use" and block.name == TOOL_NAME]
+        texts = [block.text for block in message.content if block.type == "text"]
+        if texts:
+            audit["response"]["text"] = "\n".join(texts)
+        if calls:
+            audit["response"]["tool_input"] = calls[0].input
+        if message.stop_reason == "max_tokens":
+            raise LlmUnavailable("Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml")
+        if not calls:
+            said = f": {texts[0][:80]!r}" if texts else ""
+            raise LlmUnavailable(f"Claude answered without calling the `{TOOL_NAME}` tool{said}")
+        return calls[0].input
+
+
+def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
+    """One line per failure kind, saying what to do about it."""
+    import anthropic
+
+    retried = f"after {llm.retries} {'retry' if llm.retries == 1 else 'retries'}" if llm.retries else "(no retries: llm.retries = 0)"
+    if isinstance(exc, anthropic.AuthenticationError):
+        return "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
+    if isinstance(exc, anthropic.PermissionDeniedError):
+        return "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in the console"
+    if isinstance(exc, anthropic.NotFoundError):
+        return f"Anthropic does not know the model {llm.model!r} (404): fix llm.model in config.toml"
+    if isinstance(exc, anthropic.RateLimitError):
+        return f"Claude rate limit (429 rate_limit_error) {retried}: holding this tick"
+    if isinstance(exc, anthropic.OverloadedError):
+        return f"Claude is overloaded (529 overloaded_error) {retried}: holding this tick"
+    if isinstance(exc, anthropic.InternalServerError):
+        return f"Anthropic API error {exc.status_code} ({exc.type or 'server error'}) {retried}: holding this tick"
+    if isinstance(exc, anthropic.APITimeoutError):
+        return f"no answer from Claude within llm.timeout_s = {llm.timeout_s:g} s {retried}: holding this tick"
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        return f"cannot reach the Anthropic API at {base_url} ({type(cause).__name__ if cause else 'connection error'}) {retried}"
+    if isinstance(exc, anthropic.APIStatusError):
+        return f"Anthropic refused the request ({exc.status_code} {exc.type or ''}: {exc.api_message or 'no message'})"
+    return f"malformed answer from the Anthropic API ({type(exc).__name__})"
+
+
+# -- validation (pure) --------------------------------------------------------------------
+
+
+def validate(
+    tool_input: Any, *, features: dict[str, CoinFeatures], portfolio: Portfolio, max_leverage: float
+) -> tuple[list[Decision], dict[str, str]]:
+    """Decisions that may go to the risk step, and coin -> reason for each refused entry.
+
+    The tool input must be ``{"decisions": [...]}`` (else ``LlmUnavailable``: the whole
+    answer is unusable). Each entry is checked by the ``Decision`` model, then against
+    this tick's data: a known coin, listed once, stop-loss and take-profit on the right
+    sides of the last price, leverage within ``risk.max_leverage``, CLOSE only for an
+    open position. A refused entry becomes HOLD for its coin; an unknown coin is dropped.
+    """
+    if not isinstance(tool_input, dict) or not isinstance(tool_input.get("decisions"), list):
+        shown = json.dumps(tool_input)[:80] if _jsonable(tool_input) else type(tool_input).__name__
+        raise LlmUnavailable(f"malformed tool input from Claude (expected {{\"decisions\": [...]}}, got {shown})")
+    decided: dict[str, Decision] = {}
+    invalid: dict[str, str] = {}
+    for index, entry in enumerate(tool_input["decisions"], start=1):
+        raw_coin = entry.get("coin") if isinstance(entry, dict) else None
+        coin = raw_coin.strip().upper() if isinstance(raw_coin, str) else ""
+        if coin not in features:
+            known = ", ".join(features)
+            invalid[coin or f"entry {index}"] = f"unknown coin {raw_coin!r} (this tick: {known})" if coin else "entry without a coin"
+            continue
+        if coin in decided or coin in invalid:
+            decided.pop(coin, None)
+            invalid[coin] = "listed more than once"
+            continue
+        reason = ""
+        try:
+            decision = Decision.model_validate({**entry, "coin": coin})
+        except ValidationError as exc:
+            reason = _first_error(exc)
+        else:
+            reason = _check(decision, features[coin], portfolio, max_leverage=max_leverage)
+        if reason:
+            invalid[coin] = reason
+        else:
+            decided[coin] = decision
+    held = [
+        Decision(coin=coin, action=Action.HOLD, confidence=0.0, reasoning=f"invalid, holding: {reason}")
+        for coin, reason in invalid.items()
+        if coin in features
+    ]
+    return [*decided.values(), *held], invalid
+
+
+def _check(decision: Decision, features: CoinFeatures, portfolio: Portfolio, *, max_leverage: float) -> str:
+    """Why ``decision`` cannot stand against this tick's data, or '' when it can."""
+    action, price = decision.action, features.price
+    if action is Action.HOLD:
+        return ""
+    if action is Action.CLOSE:
+        return "" if decision.coin in portfolio.positions else "CLOSE without an open position"
+    if decision.size_pct <= 0:
+        return f"{action} with size_pct 0"
+    if decision.leverage > max_leverage:
+        return f"leverage {decision.leverage:g}x above the configured maximum {max_leverage:g}x"
+    if decision.stop_loss is None or decision.take_profit is None:
+        return f"{action} without a stop_loss and a take_profit"
+    long = action is Action.BUY
+    side, below, above = ("long", "stop_loss", "take_profit") if long else ("short", "take_profit", "stop_loss")
+    low, high = (decision.stop_loss, decision.take_profit) if long else (decision.take_profit, decision.stop_loss)
+    if not low < price:
+        return f"{below} {low:g} is not below the price {price:g} for a {side}"
+    if not high > price:
+        return f"{above} {high:g} is not above the price {price:g} for a {side}"
+    return ""
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "entry"
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
+    return f"`{where}`: {error['msg']}{shown}"
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True

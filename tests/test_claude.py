@@ -1,0 +1,304 @@
+"""Claude as the strategy: validation of its answers (exact cases), the dollar arithmetic,
+and the real SDK against the fake Messages API (request shape, every failure kind)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import time
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.budget import LlmLedger, priced
+from bot.config import LlmSettings, Settings
+from bot.errors import LlmUnavailable
+from bot.history import HistoryMarket
+from bot.indicators import compute_features
+from bot.models import Action, Decision, Position, ReturnStats, Side, Usage
+from bot.portfolio import portfolio_of
+from bot.prompt import build_prompt
+from bot.strategies.claude import ClaudeStrategy, request_for, tool_schema, validate
+from tests.fakes.anthropic import EMPTY, HANG, TRUNCATED, cut_at_max_tokens, error, text_reply, tool_call
+
+NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
+SONNET = Settings().llm.prices["claude-sonnet-4-6"]
+
+
+@pytest.fixture(scope="module")
+def tick():
+    """Real features for BTC and ETH with the prices pinned to round numbers."""
+    snapshot = HistoryMarket().snapshot_at(["BTC", "ETH"], NOW)
+    features = compute_features(snapshot)
+    features = {
+        "BTC": features["BTC"].model_copy(update={"price": 100_000.0}),
+        "ETH": features["ETH"].model_copy(update={"price": 2_500.0}),
+    }
+    position = Position(
+        coin="ETH", symbol="ETH/USDT:USDT", side=Side.SHORT, amount=1.0, entry_price=2_600.0, leverage=5, margin_usd=520.0, opened_at=NOW,
+        stop_loss=2_700.0, take_profit=2_300.0, invalidation="4h close above 2650",
+    )
+    prices = {"BTC": 100_000.0, "ETH": 2_500.0}
+    portfolio = portfolio_of(cash_usd=10_000, positions={"ETH": position}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    return features, portfolio
+
+
+def _buy(**changes):
+    entry = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3, "stop_loss": 98_000, "take_profit": 104_000}
+    return {**entry, **changes}
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        (_buy(stop_loss=101_000), "stop_loss 101000 is not below the price 100000 for a long"),
+        (_buy(take_profit=99_500), "take_profit 99500 is not above the price 100000 for a long"),
+        (_buy(action="SELL"), "take_profit 104000 is not below the price 100000 for a short"),
+        (_buy(action="SELL", stop_loss=99_000, take_profit=97_000), "stop_loss 99000 is not above the price 100000 for a short"),
+        (_buy(leverage=20), "leverage 20x above the configured maximum 10x"),
+        (_buy(leverage=200), "`leverage`: Input should be less than or equal to 125 (got 200)"),
+        (_buy(confidence="high"), "`confidence`: Input should be a valid number, unable to parse string as a number (got 'high')"),
+        (_buy(confidence=1.5), "`confidence`: Input should be less than or equal to 1 (got 1.5)"),
+        (_buy(action="LONG"), "`action`: Input should be 'BUY', 'SELL', 'CLOSE' or 'HOLD' (got 'LONG')"),
+        (_buy(stop_loss=-5), "`stop_loss`: Input should be greater than 0 (got -5)"),
+        (_buy(stop_loss=None), "BUY without a stop_loss and a take_profit"),
+        (_buy(take_profit=float("inf")), "`take_profit`: Input should be a finite number (got inf)"),
+        (_buy(size_pct=0), "BUY with size_pct 0"),
+        (_buy(notes="yolo"), "`notes`: Extra inputs are not permitted (got 'yolo')"),
+        ({"coin": "BTC", "action": "CLOSE", "confidence": 0.9}, "CLOSE without an open position"),
+    ],
+)
+def test_an_invalid_entry_holds_its_coin_with_the_reason(tick, entry, reason):
+    features, portfolio = tick
+    decisions, invalid = validate({"decisions": [entry]}, features=features, portfolio=portfolio, max_leverage=10)
+    assert invalid == {"BTC": reason}
+    assert decisions == [Decision(coin="BTC", action=Action.HOLD, confidence=0.0, reasoning=f"invalid, holding: {reason}")]
+
+
+def test_valid_entries_go_ahead_next_to_an_invalid_one(tick):
+    features, portfolio = tick
+    answer = {
+        "decisions": [
+            _buy(coin="btc"),  # case is forgiven
+            {"coin": "ETH", "action": "CLOSE", "confidence": 0.7, "reasoning": "invalidation met"},
+            {"coin": "PEPE", "action": "BUY", "confidence": 0.9},
+        ]
+    }
+    decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+    assert invalid == {"PEPE": "unknown coin 'PEPE' (this tick: BTC, ETH)"}  # not traded, so no HOLD entry for it
+    assert [(d.coin, d.action, d.stop_loss, d.take_profit) for d in decisions] == [
+        ("BTC", Action.BUY, 98_000, 104_000),
+        ("ETH", Action.CLOSE, None, None),
+    ]
+
+
+def test_a_coin_listed_twice_holds(tick):
+    features, portfolio = tick
+    decisions, invalid = validate({"decisions": [_buy(), _buy(action="HOLD")]}, features=features, portfolio=portfolio, max_leverage=10)
+    assert invalid == {"BTC": "listed more than once"}
+    assert [(d.coin, d.action) for d in decisions] == [("BTC", Action.HOLD)]
+
+
+def test_hold_entries_pass_and_entries_without_a_coin_are_reported(tick):
+    features, portfolio = tick
+    answer = {"decisions": [{"coin": "ETH", "action": "HOLD", "confidence": 0.4}, {"action": "BUY"}, "BTC up"]}
+    decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+    assert [(d.coin, d.action) for d in decisions] == [("ETH", Action.HOLD)]
+    assert invalid == {"entry 2": "entry without a coin", "entry 3": "entry without a coin"}
+
+
+@pytest.mark.parametrize(
+    ("tool_input", "message"),
+    [
+        ({"decisions": "all in"}, 'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})'),
+        ([], 'malformed tool input from Claude (expected {"decisions": [...]}, got [])'),
+        ({"decision": []}, 'malformed tool input from Claude (expected {"decisions": [...]}, got {"decision": []})'),
+    ],
+)
+def test_a_malformed_tool_input_is_unusable_as_a_whole(tick, tool_input, message):
+    features, portfolio = tick
+    with pytest.raises(LlmUnavailable) as caught:
+        validate(tool_input, features=features, portfolio=portfolio, max_leverage=10)
+    assert str(caught.value) == message
+
+
+# -- dollars ----------------------------------------------------------------------------------
+
+
+def test_cost_of_a_first_call_and_of_a_cache_hit_at_sonnet_prices():
+    # 1,318 input, 139 output, 778 written to the cache: 1318*3 + 139*15 + 778*3.75 = 8,956.5 µ$
+    first = priced(input_tokens=1318, output_tokens=139, cache_write_tokens=778, cache_read_tokens=0, price=SONNET)
+    assert first.cost_usd == pytest.approx(0.0089565, abs=1e-12)
+    # the same prefix read from the cache: 1318*3 + 139*15 + 778*0.30 = 6,272.4 µ$
+    hit = priced(input_tokens=1318, output_tokens=139, cache_write_tokens=0, cache_read_tokens=778, price=SONNET)
+    assert hit.cost_usd == pytest.approx(0.0062724, abs=1e-12)
+    assert first.plus(hit).model_dump() == {
+        "calls": 2, "input_tokens": 2636, "output_tokens": 278, "cache_write_tokens": 778, "cache_read_tokens": 778,
+        "cost_usd": pytest.approx(0.0152289, abs=1e-12),
+    }
+
+
+def test_the_ledger_sums_per_day_keeps_31_days_and_knows_when_the_budget_is_spent():
+    ledger = LlmLedger()
+    call = Usage(calls=1, input_tokens=100, cost_usd=0.75)
+    ledger.add("2025-06-01", call)
+    ledger.add("2025-06-01", call)
+    ledger.add("2025-06-01", Usage())  # no call, nothing recorded
+    assert ledger.spent("2025-06-01") == Usage(calls=2, input_tokens=200, cost_usd=1.5)
+    assert ledger.exhausted("2025-06-01", max_usd=1.5) and not ledger.exhausted("2025-06-01", max_usd=1.51)
+    assert not ledger.exhausted("2025-06-02", max_usd=0.01)
+    ledger.add("2025-07-02", call)  # 31 days later: June 1st is dropped
+    assert list(ledger.spend_by_day) == ["2025-07-02"]
+
+
+# -- the real SDK against the fake server ----------------------------------------------------------
+
+
+def _strategy(url: str, **llm) -> ClaudeStrategy:
+    settings = LlmSettings(base_url=url, **{"retries": 1, "timeout_s": 5, **llm})
+    return ClaudeStrategy(settings, max_leverage=10, api_key="sk-test")
+
+
+def _prompt(tick):
+    features, portfolio = tick
+    return build_prompt(Settings(trading={"coins": ["BTC", "ETH"]}), features, portfolio, now=NOW, tick=7)
+
+
+def _decide(strategy, tick):
+    features, portfolio = tick
+    return asyncio.run(strategy.decide(features=features, portfolio=portfolio, prompt=_prompt(tick)))
+
+
+def test_the_request_forces_the_tool_caches_the_system_part_and_sends_only_this_tick_as_user(fake_anthropic, tick):
+    usage = {"input_tokens": 1000, "output_tokens": 200, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2000}
+    fake_anthropic.script(tool_call({"decisions": [_buy()]}, usage=usage))
+    strategy = _strategy(fake_anthropic.url)
+    decisions = _decide(strategy, tick)
+
+    assert [(d.coin, d.action) for d in decisions] == [("BTC", Action.BUY)]
+    [request] = fake_anthropic.requests
+    prompt = _prompt(tick)
+    assert request.body == {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 2048,
+        "system": [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": prompt.user}],
+        "tools": [{"name": "decide", "description": request_for(prompt, strategy.llm)["tools"][0]["description"], "input_schema": tool_schema()}],
+        "tool_choice": {"type": "tool", "name": "decide"},
+    }
+    schema = tool_schema()
+    entry = schema["properties"]["decisions"]["items"]
+    assert entry["properties"]["action"]["enum"] == ["BUY", "SELL", "CLOSE", "HOLD"]
+    assert entry["required"] == ["coin", "action", "confidence"] and "$ref" not in str(schema)
+    # 1000 x $3 + 200 x $15 + 2000 x $0.30 per million = $0.0066
+    assert strategy.trace.usage.model_dump() == {
+        "calls": 1, "input_tokens": 1000, "output_tokens": 200, "cache_write_tokens": 0, "cache_read_tokens": 2000,
+        "cost_usd": pytest.approx(0.0066, abs=1e-12),
+    }
+    audit = strategy.trace.audit
+    assert audit["user"] == prompt.user and audit["response"]["tool_input"] == {"decisions": [_buy()]}
+    assert audit["decisions"][0]["action"] == "BUY" and audit["invalid"] == {}
+
+
+def _refused_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    ("reply", "message", "calls"),
+    [
+        (error(401), "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env", 0),
+        (error(403), "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in the console", 0),
+        (error(404), "Anthropic does not know the model 'claude-sonnet-4-6' (404): fix llm.model in config.toml", 0),
+        (error(400), "Anthropic refused the request (400 invalid_request_error: messages: at least one message is required)", 0),
+        (error(429), "Claude rate limit (429 rate_limit_error) after 1 retry: holding this tick", 0),
+        (error(500), "Anthropic API error 500 (api_error) after 1 retry: holding this tick", 0),
+        (error(529), "Claude is overloaded (529 overloaded_error) after 1 retry: holding this tick", 0),
+        (HANG, "no answer from Claude within llm.timeout_s = 0.3 s after 1 retry: holding this tick", 0),
+        (TRUNCATED, "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 (char 52))", 0),
+        (EMPTY, "malformed answer from the Anthropic API (not JSON: Expecting value: line 1 column 1 (char 0))", 0),
+        (text_reply("BTC looks bullish to me."), "Claude answered without calling the `decide` tool: 'BTC looks bullish to me.'", 1),
+        (cut_at_max_tokens({"decisions": [{"coin": "BT"}]}), "Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml", 1),
+        (tool_call({"decisions": "all in"}), 'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})', 1),
+    ],
+)
+def test_every_failure_is_one_line_and_tokens_already_spent_are_counted(fake_anthropic, tick, reply, message, calls):
+    fake_anthropic.script(reply, reply)
+    strategy = _strategy(fake_anthropic.url, timeout_s=0.3)
+    with pytest.raises(LlmUnavailable) as caught:
+        _decide(strategy, tick)
+    assert str(caught.value) == message
+    assert strategy.trace.usage.calls == calls and (strategy.trace.usage.cost_usd > 0) == bool(calls)
+    assert strategy.trace.audit["error"] == message
+
+
+def test_nothing_listening_is_one_line(tick):
+    url = _refused_port()
+    strategy = _strategy(url, retries=0)
+    with pytest.raises(LlmUnavailable) as caught:
+        _decide(strategy, tick)
+    assert str(caught.value) == f"cannot reach the Anthropic API at {url} (ConnectError) (no retries: llm.retries = 0)"
+
+
+def test_the_deadline_bounds_the_whole_step_retries_included(fake_anthropic, tick):
+    fake_anthropic.script(HANG, HANG, HANG, HANG)
+    strategy = _strategy(fake_anthropic.url, timeout_s=0.4, retries=3, deadline_s=1.0)
+    started = time.perf_counter()
+    with pytest.raises(LlmUnavailable) as caught:
+        _decide(strategy, tick)
+    elapsed = time.perf_counter() - started
+    assert str(caught.value) == "no answer from Claude within llm.deadline_s = 1 s (retries included)"
+    assert 1.0 <= elapsed < 1.5
+    assert len(fake_anthropic.requests) == 2  # 0.4 s + ~0.5 s backoff + the second attempt cut short
+
+
+# -- whatever Claude answers, nothing unchecked gets through ------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_entry = st.fixed_dictionaries(
+    {"coin": st.sampled_from(["BTC", "eth", "PEPE", "", 7]), "action": st.sampled_from(["BUY", "SELL", "CLOSE", "HOLD", "LONG", None])},
+    optional={
+        "confidence": st.floats(-1, 2) | st.text(max_size=3),
+        "size_pct": st.floats(-5, 120) | st.just(float("nan")),
+        "leverage": st.floats(0, 200) | st.sampled_from([float("nan"), float("inf")]),
+        "stop_loss": st.none() | st.floats(-10, 200_000) | st.sampled_from([float("nan"), float("inf")]),
+        "take_profit": st.none() | st.floats(-10, 200_000) | st.sampled_from([float("nan"), float("inf")]),
+        "reasoning": st.text(max_size=5),
+        "extra": _json,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answer=st.one_of(_json, st.fixed_dictionaries({"decisions": st.lists(st.one_of(_entry, _json), max_size=5)})))
+def test_any_answer_is_either_refused_whole_or_yields_only_checked_decisions(tick, answer):
+    features, portfolio = tick
+    try:
+        decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+    except LlmUnavailable as exc:
+        assert "\n" not in str(exc)
+        return
+    assert len({d.coin for d in decisions}) == len(decisions)  # one decision per coin at most
+    for decision in decisions:
+        price = features[decision.coin].price
+        if decision.action is Action.BUY:
+            assert decision.stop_loss < price < decision.take_profit and 1 <= decision.leverage <= 10 and decision.size_pct > 0
+        elif decision.action is Action.SELL:
+            assert decision.take_profit < price < decision.stop_loss and 1 <= decision.leverage <= 10 and decision.size_pct > 0
+        elif decision.action is Action.CLOSE:
+            assert decision.coin in portfolio.positions
+        assert 0 <= decision.confidence <= 1
+        assert all(math.isfinite(value) for value in (decision.stop_loss or 1, decision.take_profit or 1, decision.leverage, decision.size_pct))
+    assert all(coin not in invalid for coin in (d.coin for d in decisions if d.action is not Action.HOLD))

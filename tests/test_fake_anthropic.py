@@ -1,0 +1,131 @@
+"""Contract of the fake Anthropic server with the REAL anthropic SDK: what each fault
+raises (so the strategy's error mapping is tested against the SDK, not a guess), what
+a request carries, and how the fake counts tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import anthropic
+import pytest
+
+from tests.fakes.anthropic import EMPTY, HANG, TRUNCATED, FakeAnthropic, Reply, cut_at_max_tokens, error, text_reply, tool_call
+
+SYSTEM = [{"type": "text", "text": "S" * 400, "cache_control": {"type": "ephemeral"}}]
+TOOLS = [{"name": "decide", "description": "d", "input_schema": {"type": "object"}}]
+
+
+def _create(fake: FakeAnthropic | str, *, retries: int = 0, timeout: float = 5.0, user: str = "== BTC ==\nprice 1"):
+    async def call():
+        url = fake if isinstance(fake, str) else fake.url
+        async with anthropic.AsyncAnthropic(api_key="sk-test", base_url=url, max_retries=retries, timeout=timeout) as client:
+            return await client.messages.create(
+                model="claude-sonnet-4-6", max_tokens=512, system=SYSTEM, tools=TOOLS,
+                tool_choice={"type": "tool", "name": "decide"}, messages=[{"role": "user", "content": user}],
+            )
+
+    return asyncio.run(call())
+
+
+@pytest.mark.parametrize(
+    ("reply", "exception", "attempts"),
+    [
+        (error(400), anthropic.BadRequestError, 1),
+        (error(401), anthropic.AuthenticationError, 1),
+        (error(403), anthropic.PermissionDeniedError, 1),
+        (error(404), anthropic.NotFoundError, 1),
+        (error(429), anthropic.RateLimitError, 2),  # retried by the SDK
+        (error(500), anthropic.InternalServerError, 2),
+        (error(529), anthropic.OverloadedError, 2),  # a subclass of InternalServerError
+        (TRUNCATED, json.JSONDecodeError, 1),  # NOT an anthropic error: callers must catch ValueError too
+        (EMPTY, json.JSONDecodeError, 1),
+    ],
+)
+def test_each_fault_raises_this_sdk_exception(fake_anthropic, reply, exception, attempts):
+    fake_anthropic.script(reply, reply)
+    with pytest.raises(exception):
+        _create(fake_anthropic, retries=1)
+    assert len(fake_anthropic.requests) == attempts
+
+
+def test_overloaded_is_an_internal_server_error_with_the_api_error_type(fake_anthropic):
+    fake_anthropic.script(error(529))
+    with pytest.raises(anthropic.InternalServerError) as caught:
+        _create(fake_anthropic)
+    assert caught.value.status_code == 529 and caught.value.type == "overloaded_error"
+
+
+def test_a_hang_is_a_timeout_after_each_attempt(fake_anthropic):
+    fake_anthropic.script(HANG, HANG)
+    started = time.perf_counter()
+    with pytest.raises(anthropic.APITimeoutError):
+        _create(fake_anthropic, retries=1, timeout=0.5)
+    elapsed = time.perf_counter() - started
+    assert len(fake_anthropic.requests) == 2
+    assert 1.0 <= elapsed < 4.0  # two 0.5 s timeouts plus the SDK's backoff (0.5-1 s)
+
+
+def test_nothing_listening_is_a_connection_error():
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(anthropic.APIConnectionError) as caught:
+        _create(f"http://127.0.0.1:{port}")
+    assert not isinstance(caught.value, anthropic.APITimeoutError)
+
+
+def test_a_tool_call_comes_back_parsed_with_usage(fake_anthropic):
+    fake_anthropic.script(tool_call({"decisions": [{"coin": "BTC", "action": "HOLD"}]}, usage={"input_tokens": 7, "output_tokens": 3}))
+    message = _create(fake_anthropic)
+    [block] = message.content
+    assert (block.type, block.name, block.input) == ("tool_use", "decide", {"decisions": [{"coin": "BTC", "action": "HOLD"}]})
+    assert message.stop_reason == "tool_use"
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (7, 3)
+
+
+def test_text_and_max_tokens_replies(fake_anthropic):
+    fake_anthropic.script(text_reply("I would rather not."), cut_at_max_tokens({"decisions": [{"coin": "BT"}]}))
+    text = _create(fake_anthropic)
+    assert [block.type for block in text.content] == ["text"] and text.stop_reason == "end_turn"
+    cut = _create(fake_anthropic)
+    assert cut.stop_reason == "max_tokens" and cut.content[0].type == "tool_use"
+
+
+def test_the_default_reply_holds_every_coin_of_the_prompt(fake_anthropic):
+    message = _create(fake_anthropic, user="== BTC ==\nx\n== ETH ==\ny\n== ACCOUNT ==\nz")
+    assert [entry["coin"] for entry in message.content[0].input["decisions"]] == ["BTC", "ETH"]
+    assert {entry["action"] for entry in message.content[0].input["decisions"]} == {"HOLD"}
+
+
+def test_the_prefix_is_written_to_the_cache_once_then_read():
+    with FakeAnthropic(cache_min_tokens=0) as fake:
+        first, second = _create(fake), _create(fake)
+    prefix_tokens = -(-len(json.dumps(TOOLS) + "S" * 400) // 4)  # 4 characters per token, rounded up
+    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (prefix_tokens, 0)
+    assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (0, prefix_tokens)
+    assert first.usage.input_tokens == second.usage.input_tokens  # the user turn only
+
+
+def test_a_prefix_below_the_minimum_is_not_cached(fake_anthropic):
+    usage = _create(fake_anthropic).usage  # the default minimum, 1,024 tokens, is more than this prefix
+    assert usage.cache_creation_input_tokens == 0 and usage.cache_read_input_tokens == 0
+    assert usage.input_tokens > 100  # the prefix is billed as plain input
+
+
+def test_requests_are_recorded_with_body_and_headers(fake_anthropic):
+    _create(fake_anthropic)
+    [request] = fake_anthropic.requests
+    assert request.path == "/v1/messages"
+    assert request.body["tool_choice"] == {"type": "tool", "name": "decide"}
+    assert request.body["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert request.headers["authorization"] == "Bearer sk-test"
+
+
+def test_a_typo_in_a_scripted_reply_is_refused():
+    with pytest.raises(ValueError, match="unknown reply kind"):
+        Reply("tool-use")
+    with pytest.raises(ValueError, match="no Anthropic error body for HTTP 418"):
+        error(418)
