@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import structlog
@@ -32,6 +32,9 @@ from bot._exchange import create_exchange, describe, with_retry
 from bot.config import Settings, did_you_mean
 from bot.errors import MarketDataError
 from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
+
+if TYPE_CHECKING:
+    import ccxt.async_support as ccxt_async
 
 log = structlog.get_logger(__name__)
 
@@ -158,6 +161,14 @@ class CcxtMarket:
         # One folder per data source: a testnet's or a proxy's candles never mix with the real ones.
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
         self.candle_cache = _CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
+
+    def exchange(self) -> ccxt_async.Exchange:
+        """A ccxt exchange set up like the tick's (limiter, timeout, sandbox, api_url), for `bot download`."""
+        return create_exchange(self.settings)
+
+    async def request(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)`` under the tick's retry policy (transient errors only)."""
+        return await self._call(function, *args, **kwargs)
 
     async def _call(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         async def counted(*a: Any, **k: Any) -> Any:
