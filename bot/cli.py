@@ -66,6 +66,11 @@ def tick(
 ) -> None:
     """Run one pass: fetch, compute indicators, decide, check risk, execute, save state."""
     settings = _settings(config)
+    live = settings.enable_trading and not dry_run and replay is None
+    if live:
+        from bot.config import require_live_ready
+
+        require_live_ready(settings)  # keys and the written confirmation, before anything runs
     from bot.log import configure_logging
     from bot.state import TickLock
 
@@ -77,7 +82,7 @@ def tick(
             console_level=settings.log.console_level,
             secrets=settings.secrets(),
         )
-        report = _skip_if_backing_off(settings, dry_run=dry_run) if replay is None else None
+        report = _skip_if_backing_off(settings, dry_run=dry_run, mode="live" if live else "paper") if replay is None else None
         if report is None:
             import asyncio
 
@@ -98,7 +103,7 @@ def _exit_code(report: Any) -> ExitCode:
     return codes[report.outcome]
 
 
-def _skip_if_backing_off(settings: Any, *, dry_run: bool):
+def _skip_if_backing_off(settings: Any, *, dry_run: bool, mode: str):
     """Live runs inside the backoff window end here: no market, no network, no asyncio."""
     from bot import ops
     from bot.state import StateStore
@@ -109,11 +114,11 @@ def _skip_if_backing_off(settings: Any, *, dry_run: bool):
     skipped = ops.skip_reason(state, now) if state else None
     if not skipped:
         return None
-    return ops.skip_run(store, state, now, reason=skipped, mode="paper", strategy=settings.strategy.name, dry_run=dry_run)
+    return ops.skip_run(store, state, now, reason=skipped, mode=mode, strategy=settings.strategy.name, dry_run=dry_run)
 
 
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
-    from bot.state import AuditLog, Journal, StateStore
+    from bot.state import AuditLog, Journal, StateStore, check_mode
     from bot.strategies import build_strategies
 
     strategy, fallback = build_strategies(settings)
@@ -129,15 +134,10 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     else:
         if data_dir is not None:
             raise ConfigError("--data-dir only applies with --replay")
-        if settings.enable_trading and not dry_run:
-            raise ConfigError(
-                "`enable_trading = true`: live order execution is not available in this version; "
-                "set enable_trading = false or run with --dry-run"
-            )
         var = settings.var_dir
         store = StateStore(var / "state.json")
         now = datetime.now(UTC)
-        mode = "paper"
+        mode = "live" if settings.enable_trading and not dry_run else "paper"
         from bot.market import CcxtMarket
 
         market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
@@ -145,6 +145,12 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     from bot.engine import TickContext, run_tick
     from bot.notify import notifier_for
 
+    broker: Any = PaperBroker(settings.paper)
+    if mode == "live":
+        from bot.broker.ccxt import CcxtBroker
+
+        broker = CcxtBroker(settings, save=store.save)
+    check_mode(store, mode)
     ctx = TickContext(
         settings=settings,
         mode=mode,
@@ -152,13 +158,17 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         market=market,
         strategy=strategy,
         fallback=fallback,
-        broker=PaperBroker(settings.paper),
+        broker=broker,
         store=store,
         journal=Journal(var / "journal.jsonl"),
         notifier=notifier_for(settings) if settings.notify.urls else None,
         audit=AuditLog(var / "llm"),
     )
-    return await run_tick(ctx, now)
+    try:
+        return await run_tick(ctx, now)
+    finally:
+        if mode == "live":
+            await broker.aclose()
 
 
 def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> datetime:

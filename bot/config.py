@@ -113,6 +113,20 @@ class RulesSettings(Section):
     reward_risk: float = Field(2.0, gt=0, description="take-profit distance as a multiple of the stop distance")
 
 
+LIVE_CONFIRMATION = "I understand this trades real money"
+
+
+class LiveSettings(Section):
+    """Live trading through ccxt (``enable_trading = true``, keys set, and ``confirm``)."""
+
+    confirm: str = Field("", description=f'must read exactly "{LIVE_CONFIRMATION}" before real orders are sent')
+    margin_mode: Literal["isolated", "cross"] = Field("isolated", description="margin mode set on a symbol before its first order")
+    stop_attempts: int = Field(3, ge=1, le=5, description="tries to place a stop-loss after an entry fills; then the position is closed")
+    intent_max_age_s: int = Field(
+        180, ge=0, le=3600, description="an entry saved but never sent (crash) is sent on the next run if younger than this, else dropped"
+    )
+
+
 class StrategySettings(Section):
     name: Literal["auto", "claude", "rules"] = Field(
         "auto", description="auto: Claude when ANTHROPIC_API_KEY is set, else the rule-based baseline"
@@ -280,6 +294,7 @@ class Settings(BaseSettings):
     trading: TradingSettings = TradingSettings()
     paper: PaperSettings = PaperSettings()
     risk: RiskSettings = RiskSettings()
+    live: LiveSettings = LiveSettings()
     strategy: StrategySettings = StrategySettings()
     rules: RulesSettings = RulesSettings()
     llm: LlmSettings = LlmSettings()
@@ -335,6 +350,24 @@ def url_secrets(url: str) -> list[str]:
         if len(part) >= 8 and not _HOSTNAME.match(part) and (len(part) >= 16 or re.search(r"[0-9A-Z]", part))
     ]
     return [url, *sorted(set(parts), key=len, reverse=True)]
+
+
+def require_live_ready(settings: Settings) -> None:
+    """Live trading starts only with keys AND the written confirmation; say which is missing."""
+    missing = [
+        name
+        for name, value in (("EXCHANGE_API_KEY", settings.exchange_api_key), ("EXCHANGE_SECRET", settings.exchange_secret))
+        if value is None or not value.get_secret_value()
+    ]
+    if missing:
+        raise ConfigError(
+            f"`enable_trading = true` needs {' and '.join(missing)} in the environment or .env beside the config; "
+            "set them or run with --dry-run"
+        )
+    if settings.live.confirm != LIVE_CONFIRMATION:
+        raise ConfigError(
+            f'`enable_trading = true` also needs `[live] confirm = "{LIVE_CONFIRMATION}"` in config.toml; add it or run with --dry-run'
+        )
 
 
 def config_path(cli_value: Path | None) -> Path:

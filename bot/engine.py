@@ -126,9 +126,17 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         state.funding_payments = []
         try:
             report.fills = await ctx.broker.settle(book=state, snapshot=snapshot, now=now)
-        except Exception as exc:  # like an execution failure: alert, keep the tick going
+        except BotError:
+            raise
+        except Exception as exc:
             log.error("settlement_failed", error=f"{type(exc).__name__}: {exc}")
-            _degrade(report, f"settlement failed: {type(exc).__name__}: {exc}")
+            if ctx.mode == "live":  # the live book may be wrong (unresolved orders): trade nothing on it
+                report.outcome = Outcome.FAILED
+                report.message = f"could not reconcile with the exchange: {type(exc).__name__}: {exc}"
+                return report
+            _degrade(report, f"settlement failed: {type(exc).__name__}: {exc}")  # paper: like an execution failure
+        finally:
+            _take_corrections(ctx.broker, report)
         report.funding = list(state.funding_payments)
         for fill in report.fills:
             log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
@@ -194,6 +202,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
             log.error("execution_failed", error=f"{type(exc).__name__}: {exc}")
             _degrade(report, f"execution failed: {type(exc).__name__}: {exc}")
         report.fills = [*report.fills, *executed]
+        _take_corrections(ctx.broker, report)
         lap("execute")
 
         after = portfolio_of(
@@ -221,6 +230,18 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         if recorded:
             _finish(ctx, state, report, now)
         structlog.contextvars.unbind_contextvars("tick_id")
+
+
+def _take_corrections(broker: Broker, report: TickReport) -> None:
+    """The live broker's corrections and alerts go to the journal; an alert degrades the tick."""
+    corrections = getattr(broker, "corrections", None)
+    if not corrections:
+        return
+    for correction in corrections:
+        report.corrections.append(correction)
+        if correction.alert:
+            _degrade(report, f"{correction.coin + ': ' if correction.coin else ''}{correction.message}")
+    corrections.clear()
 
 
 def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Decision], list[RiskVerdict]]:

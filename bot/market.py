@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import structlog
 
+from bot._exchange import create_exchange, describe, with_retry
 from bot.config import Settings, did_you_mean
-from bot.errors import ConfigError, MarketDataError
+from bot.errors import MarketDataError
 from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
 
 if TYPE_CHECKING:
@@ -72,15 +73,6 @@ def closed_candles(rows: list[list[Any]], timeframe: str, now_ms: int, need: int
         lag_min = (newest_expected - array[-1, 0]) / 60_000
         raise CoinDataError(f"{timeframe} candles are stale: the newest closed one is {lag_min:.0f} min old")
     return array
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Retry network hiccups and Binance's -1001 'try again'; never bans, bad requests or auth."""
-    import ccxt.async_support as ccxt
-
-    if isinstance(exc, ccxt.DDoSProtection):
-        return False  # 418/429: back off until the next tick instead of hammering
-    return isinstance(exc, ccxt.NetworkError) or type(exc) is ccxt.OperationFailed
 
 
 def _replace_file(path: Path, write: Callable[[Path], None]) -> None:
@@ -170,58 +162,25 @@ class CcxtMarket:
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
         self.candle_cache = _CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
 
-    def _create_exchange(self) -> ccxt_async.Exchange:
-        import ccxt.async_support as ccxt
-
-        exchange_cls = getattr(ccxt, self.settings.exchange.id, None)
-        if exchange_cls is None:
-            hint = did_you_mean(self.settings.exchange.id, ccxt.exchanges)
-            raise ConfigError(f"`exchange.id`: unknown ccxt exchange {self.settings.exchange.id!r}{hint}")
-        exchange = exchange_cls(
-            {
-                "enableRateLimit": True,
-                "rateLimiterAlgorithm": "rollingWindow",
-                "timeout": self.settings.exchange.timeout_ms,
-                "options": {"defaultType": "swap", "fetchCurrencies": False},
-            }
-        )
-        # ccxt sleeps 250 ms in close() so TLS connections can shut down gracefully; a
-        # cron tick exits right after, so that quarter second is pure latency.
-        exchange.timeout_on_exit = 0
-        if self.settings.exchange.sandbox:
-            exchange.set_sandbox_mode(True)
-        if self.settings.exchange.api_url:
-            from bot._urls import point_exchange_at
-
-            point_exchange_at(exchange, self.settings.exchange.api_url)
-        return exchange
-
     def exchange(self) -> ccxt_async.Exchange:
         """A ccxt exchange set up like the tick's (limiter, timeout, sandbox, api_url), for `bot download`."""
-        return self._create_exchange()
+        return create_exchange(self.settings)
 
     async def request(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         """``function(*args, **kwargs)`` under the tick's retry policy (transient errors only)."""
         return await self._call(function, *args, **kwargs)
 
     async def _call(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+        async def counted(*a: Any, **k: Any) -> Any:
+            self.request_count += 1
+            return await function(*a, **k)
 
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_is_transient),
-            stop=stop_after_attempt(self.settings.exchange.retries + 1),
-            wait=wait_exponential(multiplier=0.25, max=2.0),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                self.request_count += 1
-                return await function(*args, **kwargs)
+        return await with_retry(counted, *args, retries=self.settings.exchange.retries, **kwargs)
 
     async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
         import ccxt.async_support as ccxt
 
-        exchange = self._create_exchange()
+        exchange = create_exchange(self.settings)
         now_ms = int(now.timestamp() * 1000)
         try:
             infos, errors = await self._load_markets(exchange, coins, now_ms)
@@ -374,8 +333,4 @@ def _number(payload: Any, key: str, *, required: bool = True) -> float | None:
 
 
 def _describe(exc: BaseException) -> str:
-    """One line, exception class first; ccxt messages can be long JSON bodies."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, CoinDataError):
-        return text
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+    return " ".join(str(exc).split()) if isinstance(exc, CoinDataError) else describe(exc)

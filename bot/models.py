@@ -109,7 +109,8 @@ class FillReason(StrEnum):
     STOP_LOSS = "stop_loss"
     TAKE_PROFIT = "take_profit"
     LIQUIDATION = "liquidation"
-    RECONCILE = "reconcile"  # live: found on the exchange, booked to match it
+    RECONCILE = "reconcile"  # live: found on the exchange, booked to match it (closed by hand, liquidated ...)
+    STOP_FAILED = "stop_failed"  # live: no stop-loss could be placed after the entry, so it was closed at market
 
 
 class StrictModel(BaseModel):
@@ -234,6 +235,8 @@ class Position(StrictModel):
     stop_loss: float | None = None
     take_profit: float | None = None
     invalidation: str = ""
+    stop_order_id: str | None = None  # live: client id of the open stop-loss order protecting it
+    take_profit_order_id: str | None = None  # live: client id of the open take-profit order
     maintenance_margin_rate: float = 0.005
     liquidation_price: float | None = None  # isolated margin: where the whole margin is gone
     settled_until: datetime | None = None  # paper: candles and funding up to here are booked
@@ -260,6 +263,117 @@ class Fill(StrictModel):
     at: datetime
 
 
+class IntentKind(StrEnum):
+    ENTRY = "entry"  # market order opening a position
+    STOP_LOSS = "stop_loss"  # reduce-only trigger order
+    TAKE_PROFIT = "take_profit"  # reduce-only trigger order
+    CLOSE = "close"  # reduce-only market order for a CLOSE decision
+    EXIT = "exit"  # reduce-only market order closing a position no stop could protect
+
+
+class OrderIntent(StrictModel):
+    """An order the live broker saved to state BEFORE sending it (write-ahead).
+
+    It stays in ``BotState.pending_intents`` until its outcome is recorded; after a crash
+    the next tick looks it up on the exchange by ``client_order_id`` and finishes or drops it.
+    """
+
+    kind: IntentKind
+    client_order_id: str
+    coin: str
+    symbol: str
+    side: Side  # the position side it opens, or closes / protects when reduce-only
+    amount: float
+    reference_price: float
+    leverage: float = 1.0
+    trigger_price: float | None = None  # stop-loss / take-profit orders
+    stop_loss: float | None = None  # an entry's exit plan, applied once it fills
+    take_profit: float | None = None
+    invalidation: str = ""
+    maintenance_margin_rate: float = 0.005
+    created_at: datetime
+
+    @property
+    def reduce_only(self) -> bool:
+        return self.kind is not IntentKind.ENTRY
+
+    @property
+    def conditional(self) -> bool:
+        return self.kind in (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT)
+
+
+class CorrectionKind(StrEnum):
+    ADOPTED_FILL = "adopted_fill"  # a pending order had filled before a crash: recorded now
+    SENT_PENDING = "sent_pending"  # a pending entry had never reached the exchange: sent now
+    DROPPED_INTENT = "dropped_intent"  # a pending order not on the exchange and too old (or not needed): dropped
+    POSITION_CLOSED = "position_closed"  # closed on the exchange: stop-loss, take-profit, by hand, liquidation
+    POSITION_ADOPTED = "position_adopted"  # open on the exchange but unknown to the bot
+    POSITION_RESIZED = "position_resized"  # the exchange's size differs: adopted
+    ORPHAN_CANCELLED = "orphan_cancelled"  # a stop / take-profit left without its position: cancelled
+    STOP_REPLACED = "stop_replaced"  # a position's stop-loss or take-profit was missing: placed again
+    STOP_FAILED = "stop_failed"  # no stop-loss could be placed: the position was closed
+    UNPROTECTED = "unprotected"  # no stop-loss and the close failed too: act by hand
+    REJECTED = "rejected"  # the exchange refused an order (margin, size, precision): not retried
+    ERROR = "error"  # an unexpected exchange error: the order's fate is settled next tick
+    BALANCE = "balance"  # cash adopted from the exchange (fees, funding, PnL)
+
+
+class Correction(StrictModel):
+    """Something the live broker found or did that the plan did not say: journaled, logged."""
+
+    kind: CorrectionKind
+    coin: str = ""
+    message: str
+    alert: bool = False  # the owner should know: the tick counts as degraded
+
+
+class ExchangePosition(StrictModel):
+    coin: str
+    side: Side
+    amount: float
+    entry_price: float
+    unrealized_pnl_usd: float = 0.0
+    margin_usd: float = 0.0
+    liquidation_price: float | None = None
+
+
+class ExchangeOrder(StrictModel):
+    client_order_id: str
+    coin: str
+    side: str  # buy | sell
+    kind: str  # stop_loss | take_profit | market | limit ...
+    amount: float
+    trigger_price: float | None = None
+    reduce_only: bool = False
+
+
+class ExchangeView(StrictModel):
+    """The exchange's account as the live broker last saw it (what `bot status` shows)."""
+
+    as_of: datetime
+    cash_usd: float
+    equity_usd: float
+    positions: list[ExchangePosition] = Field(default_factory=list)
+    open_orders: list[ExchangeOrder] = Field(default_factory=list)
+
+    def disagreements(self, positions: dict[str, Position]) -> list[str]:
+        """Where the bot's positions and the exchange differ: each line says what is off."""
+        seen = {position.coin: position for position in self.positions}
+        orders = {order.client_order_id for order in self.open_orders}
+        lines = []
+        for coin, position in positions.items():
+            live = seen.get(coin)
+            if live is None:
+                lines.append(f"{coin}: the bot holds a {position.side} {position.amount:g} the exchange does not show")
+                continue
+            if live.side != position.side or abs(live.amount - position.amount) > 1e-9 * max(1.0, position.amount):
+                lines.append(f"{coin}: the bot holds {position.side} {position.amount:g}, the exchange {live.side} {live.amount:g}")
+            if position.stop_loss is not None and position.stop_order_id not in orders:
+                lines.append(f"{coin}: no open stop-loss order on the exchange")
+        for coin, live in seen.items():
+            if coin not in positions:
+                lines.append(f"{coin}: the exchange shows a {live.side} {live.amount:g} the bot does not hold")
+        return lines
 class FundingPayment(StrictModel):
     """One 8-hour funding settlement on one position: longs pay shorts when the rate is positive."""
 
@@ -356,6 +470,7 @@ class TickReport(StrictModel):
     prompt_chars: int = 0
     usage: Usage = Field(default_factory=Usage)
     duration_ms: dict[str, float] = Field(default_factory=dict)
+    corrections: list[Correction] = Field(default_factory=list)  # live: what reconciliation changed, alerts
     message: str = ""  # why the tick failed or degraded beyond skipped coins
     paused: bool = False  # the bot was paused: only open positions were managed
     new_positions_blocked: str = ""  # why opening decisions were refused (paused, outside the trading windows)

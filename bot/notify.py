@@ -33,6 +33,7 @@ class EventKind(StrEnum):
     TAKE_PROFIT = "take_profit"
     LIQUIDATION = "liquidation"
     RISK_LIMIT = "risk_limit"
+    LIVE_ALERT = "live_alert"  # live broker: a rejected order, a stop that failed, a position closed outside the bot ...
     TICK_FAILED = "tick_failed"
     EMERGENCY_PAUSE = "emergency_pause"
     DAILY_SUMMARY = "daily_summary"
@@ -81,6 +82,18 @@ def tick_events(report: TickReport, ops_events: list[OpsEvent], state: BotState,
                     level=Level.WARNING,
                     title=f"{prefix}: risk limit stopped {verdict.action} {verdict.coin}",
                     body=verdict.reason,
+                )
+            )
+    for index, correction in enumerate(report.corrections):
+        if correction.alert:
+            severe = correction.kind in ("unprotected", "stop_failed")
+            events.append(
+                Event(
+                    key=f"{report.tick_id}:alert:{index}:{correction.kind}:{correction.coin}",
+                    kind=EventKind.LIVE_ALERT,
+                    level=Level.FAILURE if severe else Level.WARNING,
+                    title=f"{prefix}: {correction.coin + ' ' if correction.coin else ''}{correction.kind.replace('_', ' ')}",
+                    body=correction.message,
                 )
             )
     if OpsEvent.TICK_FAILED in ops_events:

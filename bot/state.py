@@ -29,8 +29,19 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from bot.budget import LlmLedger
-from bot.errors import LockedError, StateError
-from bot.models import Decision, FundingPayment, Outcome, Position, ReturnStats, RiskMemory, StrictModel, TickReport
+from bot.errors import ConfigError, LockedError, StateError
+from bot.models import (
+    Decision,
+    ExchangeView,
+    FundingPayment,
+    OrderIntent,
+    Outcome,
+    Position,
+    ReturnStats,
+    RiskMemory,
+    StrictModel,
+    TickReport,
+)
 
 STATE_VERSION = 2
 NOTIFIED_KEEP = 500  # dedupe keys of sent notifications kept in state
@@ -73,6 +84,9 @@ class BotState(StrictModel):
     funding_payments: list[FundingPayment] = Field(default_factory=list)  # booked by the last tick (all of them are in the journal)
     risk: RiskMemory = Field(default_factory=RiskMemory)
     llm: LlmLedger = Field(default_factory=LlmLedger)
+    pending_intents: list[OrderIntent] = Field(default_factory=list)  # live: saved before sending, removed once recorded
+    leverage_set: dict[str, float] = Field(default_factory=dict)  # live: symbol -> leverage set on the exchange
+    exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
 
     @property
     def last_run_at(self) -> datetime | None:
@@ -227,6 +241,18 @@ class TickLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+def check_mode(store: StateStore, mode: str) -> None:
+    """A paper account and a live one never share a state file: live reconciliation would
+    wipe the paper positions, and the paper broker would invent fills on real positions."""
+    state = store.load()
+    if state is None or state.tick == 0 or state.mode == mode or "live" not in (state.mode, mode):
+        return
+    raise ConfigError(
+        f"{store.path} holds the {state.mode} account but this tick is {mode}; "
+        f"move {store.path.parent} away or set `paths.var_dir` to another folder for the {mode} account"
+    )
 
 
 class AuditLog:

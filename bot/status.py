@@ -15,7 +15,7 @@ from pydantic import Field
 
 from bot.budget import utc_day
 from bot.config import Settings
-from bot.models import Decision, Outcome, Side, StrictModel
+from bot.models import Decision, ExchangeView, Outcome, Side, StrictModel
 from bot.ops import backoff_seconds, opening_block
 from bot.portfolio import sharpe_ratio
 from bot.state import BotState, PausedBy
@@ -80,6 +80,9 @@ class StatusReport(StrictModel):
     llm_calls_today: int
     llm_budget_usd: float  # llm.max_usd_per_day
     llm_last_error: str  # the last LLM failure (a refused key shows here); "" after a successful call
+    exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
+    pending_orders: list[str] = Field(default_factory=list)  # live: client ids saved but not yet settled
+    disagreements: list[str] = Field(default_factory=list)  # live: where state and the exchange differ
 
 
 def build_status(state: BotState, *, settings: Settings, state_file: Path, now: datetime) -> StatusReport:
@@ -116,6 +119,9 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         llm_calls_today=today.calls,
         llm_budget_usd=settings.llm.max_usd_per_day,
         llm_last_error=state.llm.last_error,
+        exchange=state.exchange,
+        pending_orders=[intent.client_order_id for intent in state.pending_intents],
+        disagreements=state.exchange.disagreements(state.positions) if state.exchange else [],
     )
 
 

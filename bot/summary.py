@@ -64,6 +64,9 @@ def print_tick(report: TickReport) -> None:
             f"  {verb} {fill.side} {fill.coin} {fill.amount:g} @ {fill.price:.6g} fee {fill.fee_usd:.2f}{pnl} USDT "
             f"({fill.reason}, {fill.at:%H:%M}) [{fill.client_order_id}]"
         )
+    for correction in report.corrections:
+        label = "ALERT" if correction.alert else "reconciled"
+        out(f"  {label} {correction.coin or '-'} {correction.kind}: {correction.message}")
     if report.account:
         account = report.account
         out(
@@ -148,8 +151,32 @@ def print_status(status: StatusReport) -> None:
         _console.print(table)
     else:
         out("no open positions")
+    if status.exchange is not None:
+        _print_exchange(status)
     for decision in status.last_decisions:
         out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}): {decision.reasoning}")
+
+
+def _print_exchange(status: StatusReport) -> None:
+    """The exchange's account as the last live reconciliation saw it, and where the bot differs."""
+    view = status.exchange
+    out = _console.print
+    out(f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash {_money(view.cash_usd)}")
+    table = Table("coin", "side", "amount", "entry", "uPnL", "liq.", title="exchange positions")
+    for position in view.positions:
+        table.add_row(position.coin, str(position.side), f"{position.amount:g}", f"{position.entry_price:.6g}",
+                      f"{position.unrealized_pnl_usd:+.2f}", _price(position.liquidation_price))
+    _console.print(table) if view.positions else out("exchange positions: none")
+    table = Table("client id", "coin", "kind", "side", "amount", "trigger", title="exchange open orders")
+    for order in view.open_orders:
+        table.add_row(order.client_order_id, order.coin, order.kind, order.side, f"{order.amount:g}", _price(order.trigger_price))
+    _console.print(table) if view.open_orders else out("exchange open orders: none")
+    if status.pending_orders:
+        out("pending orders (settled next tick): " + ", ".join(status.pending_orders))
+    for line in status.disagreements:
+        out(f"DISAGREEMENT {line}")
+    if not status.disagreements:
+        out("state agrees with the exchange")
 
 
 def journal_rows(journal: Journal, *, count: int, trades: bool) -> list[dict[str, Any]]:

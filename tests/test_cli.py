@@ -65,10 +65,21 @@ def test_config_errors_are_one_line_with_exit_code_2(project):
     assert usage.returncode == 2 and "No such option" in usage.stderr and "Traceback" not in usage.stderr
 
 
-def test_live_trading_is_refused_without_dry_run(project):
+def test_live_trading_without_keys_stops_with_one_line_and_touches_nothing(project):
     result = run_bot("tick", cwd=project, env={"BOT_ENABLE_TRADING": "true"})
     assert result.returncode == 2
-    assert "live order execution is not available" in result.stderr and "--dry-run" in result.stderr
+    assert result.stderr == (
+        "error: `enable_trading = true` needs EXCHANGE_API_KEY and EXCHANGE_SECRET in the environment or .env beside the config; "
+        "set them or run with --dry-run\n"
+    )
+    assert not (project / "var" / "state.json").exists()
+
+
+def test_live_trading_without_the_written_confirmation_is_refused(project):
+    result = run_bot("tick", cwd=project, env={"BOT_ENABLE_TRADING": "true", "EXCHANGE_API_KEY": "key-0001", "EXCHANGE_SECRET": "secret-0002"})
+    assert result.returncode == 2
+    assert result.stderr.startswith('error: `enable_trading = true` also needs `[live] confirm = "I understand this trades real money"`')
+    assert "Traceback" not in result.stderr
 
 
 def test_corrupt_state_stops_the_tick_and_is_kept(project):

@@ -42,8 +42,18 @@ import structlog
 
 from bot.broker import Book
 from bot.config import PaperSettings
-from bot.margin import bankruptcy_price, liquidation_price
-from bot.models import TIMEFRAME_MS, CoinMarket, Fill, FillReason, FundingPayment, OrderPlan, Position, Side, Snapshot
+from bot.margin import add_to, bankruptcy_price, with_liquidation
+from bot.models import (
+    TIMEFRAME_MS,
+    CoinMarket,
+    Fill,
+    FillReason,
+    FundingPayment,
+    OrderPlan,
+    Position,
+    Side,
+    Snapshot,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +118,15 @@ class PaperBroker:
         buying = (plan.side is Side.LONG) != plan.reduce_only
         fill_price = self.fill_price(price, buying=buying)
         if plan.reduce_only:
-            return self._close(book, plan.coin, price=fill_price, amount=min(plan.amount, position.amount), reason=FillReason.DECISION, client_order_id=plan.client_order_id, at=now)
+            return self._close(
+                book,
+                plan.coin,
+                price=fill_price,
+                amount=min(plan.amount, position.amount),
+                reason=FillReason.DECISION,
+                client_order_id=plan.client_order_id,
+                at=now,
+            )
         fee = plan.amount * fill_price * self.fee_rate
         margin = plan.amount * fill_price / plan.leverage
         if position is None:
@@ -127,26 +145,18 @@ class PaperBroker:
                 maintenance_margin_rate=plan.maintenance_margin_rate,
                 settled_until=now,
             )
-        else:  # adding: average the entry, add the margin, the new exit plan replaces the old
-            amount = position.amount + plan.amount
-            position = position.model_copy(
-                update={
-                    "amount": amount,
-                    "entry_price": (position.amount * position.entry_price + plan.amount * fill_price) / amount,
-                    "margin_usd": position.margin_usd + margin,
-                    "stop_loss": plan.stop_loss or position.stop_loss,
-                    "take_profit": plan.take_profit or position.take_profit,
-                    "invalidation": plan.invalidation or position.invalidation,
-                }
+        else:  # adding
+            position = add_to(
+                position, amount=plan.amount, price=fill_price, margin_usd=margin, stop_loss=plan.stop_loss,
+                take_profit=plan.take_profit, invalidation=plan.invalidation,
             )
-        position.liquidation_price = liquidation_price(
-            side=position.side, amount=position.amount, entry_price=position.entry_price, margin_usd=position.margin_usd,
-            maintenance_margin_rate=position.maintenance_margin_rate,
-        )
+        position = with_liquidation(position)
         book.positions[plan.coin] = position
         book.cash_usd -= fee
         book.fees_paid_usd += fee
-        return Fill(coin=plan.coin, side=plan.side, amount=plan.amount, price=fill_price, fee_usd=fee, client_order_id=plan.client_order_id, at=now)
+        return Fill(
+            coin=plan.coin, side=plan.side, amount=plan.amount, price=fill_price, fee_usd=fee, client_order_id=plan.client_order_id, at=now
+        )
 
     def _close(self, book: Book, coin: str, *, price: float, amount: float, reason: FillReason, client_order_id: str, at: datetime) -> Fill:
         """Close ``amount`` of the position at ``price`` (already slipped): PnL and fee into cash."""
@@ -160,13 +170,23 @@ class PaperBroker:
         if share >= 1.0 - 1e-12:
             del book.positions[coin]
         else:
-            book.positions[coin] = position.model_copy(update={"amount": position.amount - amount, "margin_usd": position.margin_usd * (1 - share)})
+            book.positions[coin] = position.model_copy(
+                update={"amount": position.amount - amount, "margin_usd": position.margin_usd * (1 - share)}
+            )
         book.cash_usd += realized - fee
         book.fees_paid_usd += fee
         book.realized_pnl_usd += realized
         return Fill(
-            coin=coin, side=position.side, amount=amount, price=price, fee_usd=fee, realized_pnl_usd=realized,
-            reduce_only=True, reason=reason, client_order_id=client_order_id, at=at,
+            coin=coin,
+            side=position.side,
+            amount=amount,
+            price=price,
+            fee_usd=fee,
+            realized_pnl_usd=realized,
+            reduce_only=True,
+            reason=reason,
+            client_order_id=client_order_id,
+            at=at,
         )
 
     # -- settlement ---------------------------------------------------------------
@@ -179,7 +199,9 @@ class PaperBroker:
         if horizon_ms <= start_ms:
             return None
         if candles[0, 0] > start_ms:
-            log.warning("settle_gap_not_covered", coin=coin, settled_until=_at(start_ms).isoformat(), oldest_candle=_at(candles[0, 0]).isoformat())
+            log.warning(
+                "settle_gap_not_covered", coin=coin, settled_until=_at(start_ms).isoformat(), oldest_candle=_at(candles[0, 0]).isoformat()
+            )
         rows = candles[candles[:, 0] + _CANDLE_MS > start_ms]
         # Events in time order; funding at T comes before the candle that opens at T.
         events = [(t, 0) for t in funding_times_ms(start_ms, horizon_ms)] + [(int(row[0]), 1) for row in rows]
@@ -240,7 +262,9 @@ class PaperBroker:
             return None
         reason, trigger, at_ms = hit
         if reason is FillReason.LIQUIDATION:
-            price = bankruptcy_price(side=position.side, amount=position.amount, entry_price=position.entry_price, margin_usd=position.margin_usd)
+            price = bankruptcy_price(
+                side=position.side, amount=position.amount, entry_price=position.entry_price, margin_usd=position.margin_usd
+            )
         else:
             price = self.fill_price(trigger, buying=not long)  # closing a long sells
         at = _at(at_ms)

@@ -7,8 +7,14 @@ chosen time inside the data. With ``follow_wall_clock`` the data clock runs with
 wall clock and every timestamp is shifted by a whole number of 8-hour periods, so a bot
 reading its local clock sees a current market built from real prices.
 
-Faults are injected per path and symbol: HTTP 429 / 418 / 500 / 502 / 503, a hang
-(timeout), a malformed body, null candle rows, an invalid symbol. Requests are logged.
+Faults are injected per path, method and symbol: HTTP 429 / 418 / 500 / 502 / 503, a
+hang (timeout), a malformed body, null candle rows, an invalid symbol, and Binance's order
+rejections (margin insufficient, notional too small, precision, a stop that would trigger
+at once, a duplicate client id, an invalid key). Requests are logged.
+
+The private endpoints (balance, positions, leverage, margin type, orders, algo orders,
+trades) trade one account, ``fake.account`` (see tests/fakes/account.py for its fill
+model); ``fake.prices[coin]`` overrides the price orders fill at and stops trigger on.
 
 Run it by hand: ``python -m tests.fakes.exchange --port 8765 --latency-ms 100``.
 """
@@ -28,6 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from tests.fakes._local import LocalServer, QuietHandler
+from tests.fakes.account import ALGO, REGULAR, FakeAccount, Reject
 
 INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
 EIGHT_HOURS_MS = 8 * 3_600_000
@@ -45,6 +52,12 @@ BINANCE_ERRORS = {
     "418": (418, {"code": -1003, "msg": "Way too many requests; IP banned until 1750000000000."}),
     "500": (500, {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}),
     "invalid_symbol": (400, {"code": -1121, "msg": "Invalid symbol."}),
+    "insufficient_margin": (400, {"code": -2019, "msg": "Margin is insufficient."}),
+    "min_notional": (400, {"code": -4164, "msg": "Order's notional must be no smaller than 100 (unless you choose reduce only)."}),
+    "precision": (400, {"code": -1111, "msg": "Precision is over the maximum defined for this asset."}),
+    "would_trigger": (400, {"code": -2021, "msg": "Order would immediately trigger."}),
+    "duplicate_client_id": (400, {"code": -4116, "msg": "ClientOrderId is duplicated."}),
+    "invalid_key": (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}),
 }
 
 FAULT_KINDS = {*BINANCE_ERRORS, "502", "503", "timeout", "malformed", "null_rows"}
@@ -64,9 +77,14 @@ class Fault:
     path: str | None = None
     symbol: str | None = None
     times: int | None = None
+    method: str | None = None
 
-    def matches(self, path: str, params: dict[str, str]) -> bool:
-        return (self.path is None or self.path in path) and (self.symbol is None or params.get("symbol") == self.symbol)
+    def matches(self, method: str, path: str, params: dict[str, str]) -> bool:
+        return (
+            (self.path is None or self.path in path)
+            and (self.symbol is None or params.get("symbol") == self.symbol)
+            and (self.method is None or self.method == method)
+        )
 
 
 @dataclass
@@ -78,6 +96,7 @@ class FakeExchange(LocalServer):
     follow_wall_clock: bool = False
     hang_seconds: float = 30.0
     requests: list[Request] = field(default_factory=list)
+    prices: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now_ms = self.now if isinstance(self.now, int) else int(self.now.timestamp() * 1000)
@@ -87,16 +106,28 @@ class FakeExchange(LocalServer):
         wall = int(time.time() * 1000)
         # whole 8h periods keep 3m, 4h and funding boundaries where they are in the data
         self.shift_ms = (wall - self.now_ms) // EIGHT_HOURS_MS * EIGHT_HOURS_MS if self.follow_wall_clock else 0
+        self.account = FakeAccount(price_of=self.price, clock_ms=lambda: self._data_now() + self.shift_ms, rules=MARKET_RULES)
 
     # -- control ---------------------------------------------------------------------------
     def _handler(self) -> type[QuietHandler]:
         return _Handler
 
-    def inject(self, kind: str, *, path: str | None = None, symbol: str | None = None, times: int | None = None) -> None:
+    def inject(
+        self, kind: str, *, path: str | None = None, symbol: str | None = None, times: int | None = None, method: str | None = None
+    ) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")  # a typo must not pass silently
         with self._lock:
-            self._faults.append(Fault(kind, path, symbol, times))
+            self._faults.append(Fault(kind, path, symbol, times, method))
+
+    def price(self, coin: str) -> float:
+        """What market orders fill at and stops trigger on: a price a test set, else the last close."""
+        return self.prices[coin] if coin in self.prices else self._last_close(coin)
+
+    def set_price(self, coin: str, price: float) -> None:
+        with self._lock:
+            self.prices[coin] = price
+            self.account.process_triggers()
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -130,10 +161,10 @@ class FakeExchange(LocalServer):
     def _candles(self, coin: str, interval: str) -> np.ndarray:
         return self._series(coin, interval, f"{coin}USDT-{interval}")
 
-    def _take_fault(self, path: str, params: dict[str, str]) -> Fault | None:
+    def _take_fault(self, method: str, path: str, params: dict[str, str]) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(path, params):
+                if fault.matches(method, path, params):
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -242,18 +273,66 @@ class _Handler(QuietHandler):
     fake: FakeExchange
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._handle("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
         fake = self.fake
         parts = urlsplit(self.path)
-        params = dict(parse_qsl(parts.query))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        signed_query = body or parts.query
+        params = dict(parse_qsl(signed_query))
         with fake._lock:
-            fake.requests.append(Request("GET", parts.path, params, time.monotonic()))
+            fake.requests.append(Request(method, parts.path, params, time.monotonic()))
         if fake.latency_ms:
             time.sleep(fake.latency_ms / 1000)
-        fault = fake._take_fault(parts.path, params)
+        fault = fake._take_fault(method, parts.path, params)
         if fault is not None and self._fail(fault):
             return
-        status, body = self._route(parts.path, params)
-        self._send(status, json.dumps(body))
+        if "signature" in params:
+            status, answer = self._private(method, parts.path, params, signed_query)
+        else:
+            status, answer = self._route(parts.path, params)
+        self._send(status, json.dumps(answer))
+
+    def _private(self, method: str, path: str, params: dict[str, str], signed_query: str) -> tuple[int, object]:
+        fake = self.fake
+        account = fake.account
+        coin = params["symbol"].removesuffix("USDT") if "symbol" in params else None
+        if coin is not None and (coin not in fake.coins or f"{coin}USDT" != params["symbol"]):
+            return BINANCE_ERRORS["invalid_symbol"]
+        routes = {
+            ("GET", "/fapi/v3/account"): lambda: account.account(),
+            ("GET", "/fapi/v3/positionRisk"): lambda: account.position_risk(coin),
+            ("GET", "/fapi/v1/leverageBracket"): lambda: account.leverage_bracket(),
+            ("POST", "/fapi/v1/leverage"): lambda: account.set_leverage(coin, params),
+            ("POST", "/fapi/v1/marginType"): lambda: account.set_margin_type(coin, params),
+            ("POST", "/fapi/v1/order"): lambda: account.create_order(coin, params),
+            ("GET", "/fapi/v1/order"): lambda: account.find(REGULAR, params).as_binance(),
+            ("DELETE", "/fapi/v1/order"): lambda: account.cancel(REGULAR, params),
+            ("GET", "/fapi/v1/openOrders"): lambda: account.open_orders(REGULAR, coin),
+            ("POST", "/fapi/v1/algoOrder"): lambda: account.create_algo_order(coin, params),
+            ("GET", "/fapi/v1/algoOrder"): lambda: account.find(ALGO, params).as_binance(),
+            ("DELETE", "/fapi/v1/algoOrder"): lambda: account.cancel(ALGO, params),
+            ("GET", "/fapi/v1/openAlgoOrders"): lambda: account.open_orders(ALGO, coin),
+            ("GET", "/fapi/v1/userTrades"): lambda: account.user_trades(coin, params),
+        }
+        route = routes.get((method, path))
+        if route is None:
+            return 404, {"code": -5, "msg": f"not found: {method} {path}"}
+        with fake._lock:
+            try:
+                account.check_auth(self.headers.get("X-MBX-APIKEY"), signed_query)
+                account.process_triggers()
+                return 200, route()
+            except Reject as reject:
+                return reject.status, {"code": reject.code, "msg": reject.msg}
 
     def _route(self, path: str, params: dict[str, str]) -> tuple[int, object]:
         fake = self.fake

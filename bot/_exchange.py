@@ -1,0 +1,76 @@
+"""The one place a ccxt exchange object is built, and how its calls are retried and described.
+
+Shared by the market (public data) and the live broker (private account), so both see
+the same exchange id, URLs, timeouts and retry policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings, did_you_mean
+from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    import ccxt.async_support as ccxt_async
+
+
+def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_async.Exchange:
+    """A ccxt async exchange for ``settings.exchange``; with the account keys when ``credentials``."""
+    import ccxt.async_support as ccxt
+
+    exchange_cls = getattr(ccxt, settings.exchange.id, None)
+    if exchange_cls is None:
+        hint = did_you_mean(settings.exchange.id, ccxt.exchanges)
+        raise ConfigError(f"`exchange.id`: unknown ccxt exchange {settings.exchange.id!r}{hint}")
+    config: dict[str, Any] = {
+        "enableRateLimit": True,
+        "rateLimiterAlgorithm": "rollingWindow",
+        "timeout": settings.exchange.timeout_ms,
+        "options": {"defaultType": "swap", "fetchCurrencies": False},
+    }
+    if credentials and settings.exchange_api_key and settings.exchange_secret:
+        config["apiKey"] = settings.exchange_api_key.get_secret_value()
+        config["secret"] = settings.exchange_secret.get_secret_value()
+    exchange = exchange_cls(config)
+    # ccxt sleeps 250 ms in close() so TLS connections can shut down gracefully; a
+    # cron tick exits right after, so that quarter second is pure latency.
+    exchange.timeout_on_exit = 0
+    if settings.exchange.sandbox:
+        exchange.set_sandbox_mode(True)
+    if settings.exchange.api_url:
+        from bot._urls import point_exchange_at
+
+        point_exchange_at(exchange, settings.exchange.api_url)
+    return exchange
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Retry network hiccups and Binance's -1001 'try again'; never bans, bad requests or auth."""
+    import ccxt.async_support as ccxt
+
+    if isinstance(exc, ccxt.DDoSProtection):
+        return False  # 418/429: back off until the next tick instead of hammering
+    return isinstance(exc, ccxt.NetworkError) or type(exc) is ccxt.OperationFailed
+
+
+async def with_retry(function: Callable[..., Awaitable[Any]], *args: Any, retries: int, **kwargs: Any) -> Any:
+    """``await function(...)``, retried up to ``retries`` more times on transient errors only."""
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential(multiplier=0.25, max=2.0),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await function(*args, **kwargs)
+
+
+def describe(exc: BaseException) -> str:
+    """One line, exception class first; ccxt messages can be long JSON bodies."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

@@ -1,0 +1,334 @@
+"""The live broker's order desk: one ccxt exchange, the write-ahead ``send``, lookups by
+client order id, and booking fills into the state. ``CcxtBroker`` (bot/broker/ccxt.py)
+builds reconciliation and execution on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from bot._exchange import create_exchange, describe, is_transient, with_retry
+from bot.broker._ccxt_read import fees_of, orders_from, positions_from
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.margin import add_to, with_liquidation
+from bot.models import (
+    Correction,
+    CorrectionKind,
+    ExchangeOrder,
+    ExchangePosition,
+    ExchangeView,
+    Fill,
+    FillReason,
+    IntentKind,
+    OrderIntent,
+    Position,
+    Side,
+)
+from bot.precision import round_to_step
+from bot.state import BotState
+
+log = structlog.get_logger("bot.broker.ccxt")
+
+KEYS_REJECTED = (
+    "the exchange rejected the API keys ({error}): check EXCHANGE_API_KEY and EXCHANGE_SECRET "
+    "(environment or .env) and that the key may trade futures from this IP"
+)
+
+
+class SimulatedCrash(BaseException):
+    """Raised by a test's checkpoint hook: like a kill, nothing after it runs."""
+
+
+def _no_checkpoint(name: str) -> None:
+    return None
+
+
+class OrderDesk:
+    """Sending, looking up and recording orders; the state it changes is the ``book`` handed in."""
+
+    def __init__(self, settings: Settings, *, save: Callable[[BotState], None], checkpoint: Callable[[str], None] = _no_checkpoint) -> None:
+        self.settings = settings
+        self._save = save
+        self._checkpoint = checkpoint  # tests crash the broker at named points through this
+        self._exchange: Any = None
+        self._now: datetime | None = None
+        self._tick_id = ""
+        self._prices: dict[str, float] = {}
+        self._reconciled = False  # settle() finished this tick: execute() may send
+        self._changes = 0  # orders sent or cancelled: what was read before may be stale
+        self.corrections: list[Correction] = []
+
+    # -- plumbing ------------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        if self._exchange is not None:
+            await self._exchange.close()
+            self._exchange = None
+
+    def _begin(self, now: datetime) -> None:
+        from bot.engine import tick_id_for
+
+        self._now, self._tick_id = now, tick_id_for(now)
+
+    async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import ccxt.async_support as ccxt
+
+        try:
+            return await with_retry(function, *args, retries=self.settings.exchange.retries, **kwargs)
+        except ccxt.AuthenticationError as exc:
+            raise ConfigError(KEYS_REJECTED.format(error=type(exc).__name__)) from None
+
+    async def _ready(self) -> Any:
+        if self._exchange is None:
+            exchange = create_exchange(self.settings, credentials=True)
+            try:
+                await self._call(exchange.load_markets)
+            except BaseException:
+                await exchange.close()
+                raise
+            self._exchange = exchange
+        return self._exchange
+
+    def _note(self, kind: CorrectionKind, coin: str, message: str, *, alert: bool = False) -> None:
+        correction = Correction(kind=kind, coin=coin, message=message, alert=alert)
+        self.corrections.append(correction)
+        (log.error if alert else log.warning)("live_correction", kind=kind, coin=coin, message=message)
+
+    def _symbol(self, coin: str) -> str:
+        quote = self.settings.trading.quote
+        return f"{coin}/{quote}:{quote}"
+
+    # -- sending and recording ------------------------------------------------------------------
+    async def _send(self, intent: OrderIntent, book: BotState, point: str, *, reject_quietly: bool = True) -> dict | None:
+        """Save the intent, send it, return the exchange's order; None if rejected (intent dropped).
+
+        A transient error is retried, but only after looking the client id up: if the first
+        try reached the exchange, its order is returned instead of sending a second one.
+        """
+        import ccxt.async_support as ccxt
+
+        book.pending_intents = [*(i for i in book.pending_intents if i.client_order_id != intent.client_order_id), intent]
+        self._save(book)  # write-ahead: on disk before the exchange can act on it
+        self._checkpoint(f"{point}_saved")
+        attempts = self.settings.exchange.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                order = await self._create(intent)
+                break
+            except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol) as exc:
+                if not reject_quietly:
+                    raise
+                self._forget(intent, book)
+                self._save(book)
+                self._note(
+                    CorrectionKind.REJECTED, intent.coin, f"{intent.kind} {intent.client_order_id} rejected: {describe(exc)}", alert=True
+                )
+                return None
+            except ccxt.AuthenticationError as exc:
+                raise ConfigError(KEYS_REJECTED.format(error=type(exc).__name__)) from None
+            except ccxt.BaseError as exc:
+                if not is_transient(exc) or attempt == attempts:
+                    raise
+                await asyncio.sleep(0.25 * 2 ** (attempt - 1))
+                order = await self._lookup(intent)
+                if order is not None:
+                    break
+        self._checkpoint(f"{point}_sent")
+        return order
+
+    async def _create(self, intent: OrderIntent) -> dict:
+        exchange = self._exchange
+        self._changes += 1
+        buying = (intent.side is Side.LONG) != intent.reduce_only
+        params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
+        if intent.reduce_only:
+            params["reduceOnly"] = True
+        if intent.kind is IntentKind.STOP_LOSS:
+            params["stopLossPrice"] = exchange.price_to_precision(intent.symbol, intent.trigger_price)
+        elif intent.kind is IntentKind.TAKE_PROFIT:
+            params["takeProfitPrice"] = exchange.price_to_precision(intent.symbol, intent.trigger_price)
+        amount = float(exchange.amount_to_precision(intent.symbol, intent.amount))
+        return await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, None, params)
+
+    async def _lookup(self, intent: OrderIntent) -> dict | None:
+        return await self._lookup_id(intent.symbol, intent.client_order_id, conditional=intent.conditional)
+
+    async def _lookup_id(self, symbol: str, cid: str, *, conditional: bool) -> dict | None:
+        """The exchange's order with client id ``cid``, None if it never got there."""
+        import ccxt.async_support as ccxt
+
+        params: dict[str, Any] = {"clientOrderId": cid, **({"trigger": True} if conditional else {})}
+        try:
+            return await self._call(self._exchange.fetch_order, None, symbol, params)
+        except ccxt.OrderNotFound:
+            return None
+
+    async def _cancel(self, coin: str, cid: str, *, conditional: bool) -> None:
+        import ccxt.async_support as ccxt
+
+        self._changes += 1
+        try:
+            await self._call(
+                self._exchange.cancel_order, None, self._symbol(coin), {"clientOrderId": cid, **({"trigger": True} if conditional else {})}
+            )
+        except ccxt.OrderNotFound:
+            pass  # already filled, cancelled or expired
+
+    def _forget(self, intent: OrderIntent, book: BotState) -> None:
+        book.pending_intents = [i for i in book.pending_intents if i.client_order_id != intent.client_order_id]
+
+    async def _record_entry(self, intent: OrderIntent, order: dict, book: BotState) -> Fill | None:
+        amount = float(order.get("filled") or 0)
+        if amount <= 0:
+            self._drop(intent, book, f"ended {order.get('status')} unfilled")
+            self._save(book)
+            return None
+        price = float(order.get("average") or order.get("price") or intent.reference_price)
+        fee = await self._fee(intent.symbol, order)
+        margin = amount * price / intent.leverage
+        held = book.positions.get(intent.coin)
+        if held is None:
+            position = Position(
+                coin=intent.coin,
+                symbol=intent.symbol,
+                side=intent.side,
+                amount=amount,
+                entry_price=price,
+                leverage=intent.leverage,
+                margin_usd=margin,
+                opened_at=intent.created_at,
+                stop_loss=intent.stop_loss,
+                take_profit=intent.take_profit,
+                invalidation=intent.invalidation,
+                maintenance_margin_rate=intent.maintenance_margin_rate,
+            )
+        else:  # an add
+            position = add_to(
+                held,
+                amount=amount,
+                price=price,
+                margin_usd=margin,
+                stop_loss=intent.stop_loss,
+                take_profit=intent.take_profit,
+                invalidation=intent.invalidation,
+            )
+            position.amount = self._round_amount(intent.symbol, position.amount)
+        position = with_liquidation(position)
+        book.positions[intent.coin] = position
+        book.cash_usd -= fee
+        book.fees_paid_usd += fee
+        self._forget(intent, book)
+        self._save(book)
+        return Fill(
+            coin=intent.coin,
+            side=intent.side,
+            amount=amount,
+            price=price,
+            fee_usd=fee,
+            reason=FillReason.DECISION,
+            client_order_id=intent.client_order_id,
+            at=self._now,
+        )
+
+    async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
+        position = book.positions[intent.coin]
+        price = float(order.get("average") or order.get("price") or intent.reference_price)
+        fee = await self._fee(intent.symbol, order)
+        fill = self._book_close(
+            position,
+            book,
+            amount=float(order.get("filled") or position.amount),
+            price=price,
+            fee_usd=fee,
+            reason=reason,
+            client_order_id=intent.client_order_id,
+        )
+        self._forget(intent, book)
+        self._save(book)
+        return fill
+
+    def _book_close(
+        self, position: Position, book: BotState, *, amount: float, price: float, fee_usd: float, reason: FillReason, client_order_id: str
+    ) -> Fill:
+        share = min(1.0, amount / position.amount)
+        realized = position.unrealized_pnl_usd(price) * share
+        if share >= 1.0 - 1e-12:
+            book.positions.pop(position.coin, None)
+        else:
+            book.positions[position.coin] = position.model_copy(
+                update={
+                    "amount": self._round_amount(position.symbol, position.amount - amount),
+                    "margin_usd": position.margin_usd * (1.0 - share),
+                }
+            )
+        book.cash_usd += realized - fee_usd
+        book.fees_paid_usd += fee_usd
+        book.realized_pnl_usd += realized
+        return Fill(
+            coin=position.coin,
+            side=position.side,
+            amount=amount,
+            price=price,
+            fee_usd=fee_usd,
+            realized_pnl_usd=realized,
+            reduce_only=True,
+            reason=reason,
+            client_order_id=client_order_id or "",
+            at=self._now,
+        )
+
+    def _round_amount(self, symbol: str, amount: float) -> float:
+        """Sums of amounts in the market's precision (0.028 + 0.025 is 0.053, not 0.053000000000000005)."""
+        step = float((self._exchange.markets[symbol].get("precision") or {}).get("amount") or 0)
+        return round_to_step(amount, step) if step > 0 else amount
+
+    async def _fee(self, symbol: str, order: dict) -> float:
+        """The order's fee from its trades (an order answer rarely carries it)."""
+        fee = (order.get("fee") or {}).get("cost")
+        if fee is not None:
+            return float(fee)
+        if not self._exchange.has.get("fetchMyTrades") or not order.get("id"):
+            return 0.0
+        trades = await self._call(self._exchange.fetch_my_trades, symbol, None, None, {"orderId": order["id"]})
+        return fees_of(trades)
+
+    # -- what the exchange holds ------------------------------------------------------------------
+    async def _positions(self) -> dict[str, ExchangePosition]:
+        return positions_from(await self._call(self._exchange.fetch_positions), self._exchange.markets)
+
+    async def _open_orders(self, book: BotState) -> list[ExchangeOrder]:
+        """Regular and trigger orders, one request each per configured or held coin (sent together)."""
+        coins = list(dict.fromkeys([*self.settings.trading.coins, *book.positions]))
+        symbols = [self._symbol(coin) for coin in coins if self._symbol(coin) in self._exchange.markets]
+        fetch = self._exchange.fetch_open_orders
+        batches = await asyncio.gather(
+            *(self._call(fetch, symbol, None, None, params) for symbol in symbols for params in ({}, {"trigger": True}))
+        )
+        return orders_from([order for batch in batches for order in batch], self._exchange.markets)
+
+    async def _view(self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None) -> ExchangeView:
+        """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
+        balance, (positions, orders) = await asyncio.gather(
+            self._call(self._exchange.fetch_balance),
+            _value(known) if known else asyncio.gather(self._positions(), self._open_orders(book)),
+        )
+        equity = float((balance.get(self.settings.trading.quote) or {}).get("total") or 0.0)
+        return ExchangeView(
+            as_of=self._now,
+            cash_usd=equity - sum(p.unrealized_pnl_usd for p in positions.values()),
+            equity_usd=equity,
+            positions=list(positions.values()),
+            open_orders=orders,
+        )
+
+
+async def _value(value: Any) -> Any:
+    return value
+
+
+def reason_of(intent: OrderIntent) -> FillReason:
+    return FillReason.STOP_FAILED if intent.kind is IntentKind.EXIT else FillReason.DECISION
