@@ -10,6 +10,8 @@ machines are noisy:
 - ``bot tick --dry-run`` (rules strategy) in a folder whose markets and candle caches are
   warm, as on every cron run but the first (the markets then every hour); the fake exchange runs in its own process
   with ``--latency-ms`` per request (default 0: the issue's figure);
+- the same tick decided by Claude: the fake Messages API in its own process (answers at
+  once, HOLD for every coin), next to the floor with ``anthropic`` added to the imports;
 - ``bot status`` and ``bot --help``, and which heavy modules they import;
 - the prompt's size for 6 coins.
 
@@ -46,6 +48,11 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, 
     if process.returncode not in (0, 4):  # 4: degraded is still a tick
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr.read().decode()}")
     return elapsed, usage.ru_maxrss / 1024
+
+
+def start_fake_anthropic() -> tuple[subprocess.Popen, str]:
+    server = subprocess.Popen([sys.executable, "-m", "tests.fakes.anthropic", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return server, server.stdout.readline().split()[3]
 
 
 def _row(name: str, values: list[float], unit: str = "s") -> str:
@@ -88,10 +95,14 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     server, url = start_fake_exchange(args.latency_ms)
+    llm_server, llm_url = start_fake_anthropic()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
     env["BOT_EXCHANGE__API_URL"] = url
+    env["BOT_STRATEGY__NAME"] = "rules"
+    claude_env = {**env, "BOT_STRATEGY__NAME": "claude", "ANTHROPIC_API_KEY": "sk-bench", "BOT_LLM__BASE_URL": llm_url}
     python = sys.executable
-    figures: dict[str, list[float]] = {name: [] for name in ("floor", "floor_nogc", "tick", "rss", "status", "help")}
+    names = ("floor", "floor_nogc", "tick", "rss", "floor_llm", "claude", "claude_rss", "status", "help")
+    figures: dict[str, list[float]] = {name: [] for name in names}
     try:
         with tempfile.TemporaryDirectory() as folder:
             cwd = Path(folder)
@@ -104,12 +115,18 @@ def main() -> None:
                 seconds, rss = _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=env)
                 figures["tick"].append(seconds)
                 figures["rss"].append(rss)
+                floor_llm = "import ccxt.async_support, pandas, ta, anthropic"
+                figures["floor_llm"].append(_run([python, "-c", floor_llm], cwd=cwd, env=env)[0])
+                seconds, rss = _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=claude_env)
+                figures["claude"].append(seconds)
+                figures["claude_rss"].append(rss)
                 figures["status"].append(_run([python, "-m", "bot", "status"], cwd=cwd, env=env)[0])
                 figures["help"].append(_run([python, "-m", "bot", "--help"], cwd=cwd, env=env)[0])
             imports = {command: heavy_imports(command, cwd=cwd, env=env) for command in ("status", "--help")}
     finally:
-        server.terminate()
-        server.wait()
+        for process in (server, llm_server):
+            process.terminate()
+            process.wait()
     chars, tokens = prompt_size()
     median = {name: statistics.median(values) for name, values in figures.items()}
     print(f"whole processes, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}")
@@ -118,10 +135,14 @@ def main() -> None:
     print(_row("import floor, garbage collector off", figures["floor_nogc"]))
     print(_row("`bot tick --dry-run` (rules, markets and candle caches warm)", figures["tick"]))
     print(_row("peak RSS of the tick (goal <= 200 MB)", figures["rss"], unit="MB"))
+    print(_row("import floor with anthropic", figures["floor_llm"]))
+    print(_row("`bot tick --dry-run` decided by Claude (fake Messages API)", figures["claude"]))
+    print(_row("peak RSS of the Claude tick", figures["claude_rss"], unit="MB"))
     print(_row("`bot status` (goal <= 0.3 s)", figures["status"]))
     print(_row("`bot --help` (goal <= 0.3 s)", figures["help"]))
     print(f"tick minus floor, medians: {median['tick'] - median['floor']:.3f} s (goal <= 0.4 s); "
           f"minus the GC-off floor: {median['tick'] - median['floor_nogc']:.3f} s")
+    print(f"Claude tick minus the floor with anthropic, medians: {median['claude'] - median['floor_llm']:.3f} s (goal <= 0.5 s)")
     for command, modules in imports.items():
         print(f"heavy modules imported by `bot {command}`: {modules}")
     print(f"prompt for 6 coins: {chars:,} characters, ~{tokens:,} tokens (estimated at 4 characters per token)")
