@@ -7,7 +7,10 @@ still loadable with nothing lost, and never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -79,6 +82,10 @@ SCENARIOS = {
     "stale candles: the feed (or our clock) 30 minutes off": (
         Fault(lag=timedelta(minutes=30)),
         Expect(3, "failed", (), "every coin failed", {coin: "3m candles are stale" for coin in ALL}),
+    ),
+    "our clock 30 minutes behind the exchange's": (
+        Fault(lag=-timedelta(minutes=30)),
+        Expect(3, "failed", (), "every coin failed", {coin: "3m candles run 30 min ahead of the local clock: set the system clock" for coin in ALL}),
     ),
 }
 
@@ -254,3 +261,59 @@ def test_live_order_fault(project, live_fake, fake_anthropic, name):
     if held:
         assert {o.quantity for o in live_fake.account.open_algo("BTC")} == {held}  # the stops cover what filled, no more
     assert state["cash_usd"] == pytest.approx(live_fake.account.wallet_usd, abs=1e-6)
+
+
+# -- the state file: unwritable or unreadable, as a replayed CLI tick ---------------------------
+
+
+def _disk_full() -> None:
+    """In the tick's process: writes past 3,000 bytes fail with EFBIG, as a full disk fails with ENOSPC."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3_000, resource.RLIM_INFINITY))
+
+
+def _tick_with(project, preexec=None) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
+    return subprocess.run([sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=60, preexec_fn=preexec)
+
+
+@pytest.mark.parametrize("fault", ["disk full", "read-only var/"])
+def test_a_state_that_cannot_be_written_stops_with_exit_5_and_the_previous_state_intact(project, fault):
+    var = project / "var" / "replay"
+    assert _tick_with(project).returncode == 0
+    before = {name: (var / name).read_bytes() for name in ("state.json", "journal.jsonl")}
+    blocker = var / ".state.json.tmp"
+    if fault == "read-only var/":
+        blocker.mkdir()  # the temporary file cannot be created, as in a read-only folder (root ignores chmod)
+    result = _tick_with(project, _disk_full if fault == "disk full" else None)
+
+    why = "File too large" if fault == "disk full" else "Is a directory"
+    assert result.returncode == 5 and result.stdout == ""
+    assert result.stderr == (
+        f"error: {var / 'state.json'}: cannot write the new state ({why}); the previous state is intact: "
+        f"free disk space or make {var} writable, then run again\n"
+    )
+    assert {name: (var / name).read_bytes() for name in before} == before  # nothing half-written, no journal line for a lost tick
+    if blocker.is_dir():
+        blocker.rmdir()
+    again = _tick_with(project)  # space freed: the tick that could not be saved runs again
+    assert again.returncode == 0, again.stderr
+    assert json.loads((var / "state.json").read_text())["tick"] == 2
+    assert [json.loads(line)["tick"] for line in (var / "journal.jsonl").read_text().splitlines()] == [1, 2]
+
+
+@pytest.mark.parametrize("content", ['{"version": 2, "tick": 3, "cash_', "", "\x00" * 64])
+def test_a_truncated_or_corrupt_state_stops_with_exit_5_and_is_kept(project, content):
+    var = project / "var" / "replay"
+    assert _tick_with(project).returncode == 0 and _tick_with(project).returncode == 0
+    (var / "state.json").write_text(content)
+    result = _tick_with(project)
+    assert result.returncode == 5 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {var / 'state.json'} is corrupt or truncated") and f"cp {var / 'state.json.bak'}" in line
+    assert (var / "state.json").read_text() == content
+    assert len((var / "journal.jsonl").read_text().splitlines()) == 2  # no tick ran on a state it could not read
