@@ -10,7 +10,7 @@ has none, so the bot's positions (well inside tier 1) are priced exactly.
 
 from __future__ import annotations
 
-from bot.models import Side
+from bot.models import Position, Side
 
 
 def liquidation_price(*, side: Side, amount: float, entry_price: float, margin_usd: float, maintenance_margin_rate: float) -> float | None:
@@ -27,3 +27,40 @@ def bankruptcy_price(*, side: Side, amount: float, entry_price: float, margin_us
     """The price at which the loss equals the whole margin: where a liquidation is booked."""
     per_unit = margin_usd / amount
     return entry_price - per_unit if side is Side.LONG else entry_price + per_unit
+
+
+def add_to(
+    position: Position,
+    *,
+    amount: float,
+    price: float,
+    margin_usd: float,
+    stop_loss: float | None,
+    take_profit: float | None,
+    invalidation: str,
+) -> Position:
+    """The position after adding ``amount`` at ``price`` (paper and live brokers alike): the
+    entry is averaged, the margin added, the new exit plan replaces the old one."""
+    total = position.amount + amount
+    return position.model_copy(
+        update={
+            "amount": total,
+            "entry_price": (position.amount * position.entry_price + amount * price) / total,
+            "margin_usd": position.margin_usd + margin_usd,
+            "stop_loss": stop_loss or position.stop_loss,
+            "take_profit": take_profit or position.take_profit,
+            "invalidation": invalidation or position.invalidation,
+        }
+    )
+
+
+def with_liquidation(position: Position) -> Position:
+    """``position`` with its isolated-margin liquidation price set from its own fields."""
+    position.liquidation_price = liquidation_price(
+        side=position.side,
+        amount=position.amount,
+        entry_price=position.entry_price,
+        margin_usd=position.margin_usd,
+        maintenance_margin_rate=position.maintenance_margin_rate,
+    )
+    return position

@@ -15,7 +15,7 @@ from bot._exchange import create_exchange, describe, is_transient, with_retry
 from bot.broker._ccxt_read import fees_of, orders_from, positions_from
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.margin import liquidation_price
+from bot.margin import add_to, with_liquidation
 from bot.models import (
     Correction,
     CorrectionKind,
@@ -206,25 +206,18 @@ class OrderDesk:
                 invalidation=intent.invalidation,
                 maintenance_margin_rate=intent.maintenance_margin_rate,
             )
-        else:  # an add: average the entry, add the margin; the new exit plan replaces the old
-            total = self._round_amount(intent.symbol, held.amount + amount)
-            position = held.model_copy(
-                update={
-                    "amount": total,
-                    "entry_price": (held.amount * held.entry_price + amount * price) / total,
-                    "margin_usd": held.margin_usd + margin,
-                    "stop_loss": intent.stop_loss or held.stop_loss,
-                    "take_profit": intent.take_profit or held.take_profit,
-                    "invalidation": intent.invalidation or held.invalidation,
-                }
+        else:  # an add
+            position = add_to(
+                held,
+                amount=amount,
+                price=price,
+                margin_usd=margin,
+                stop_loss=intent.stop_loss,
+                take_profit=intent.take_profit,
+                invalidation=intent.invalidation,
             )
-        position.liquidation_price = liquidation_price(
-            side=position.side,
-            amount=position.amount,
-            entry_price=position.entry_price,
-            margin_usd=position.margin_usd,
-            maintenance_margin_rate=position.maintenance_margin_rate,
-        )
+            position.amount = self._round_amount(intent.symbol, position.amount)
+        position = with_liquidation(position)
         book.positions[intent.coin] = position
         book.cash_usd -= fee
         book.fees_paid_usd += fee

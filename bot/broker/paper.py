@@ -42,7 +42,7 @@ import structlog
 
 from bot.broker import Book
 from bot.config import PaperSettings
-from bot.margin import bankruptcy_price, liquidation_price
+from bot.margin import add_to, bankruptcy_price, with_liquidation
 from bot.models import (
     TIMEFRAME_MS,
     CoinMarket,
@@ -145,25 +145,12 @@ class PaperBroker:
                 maintenance_margin_rate=plan.maintenance_margin_rate,
                 settled_until=now,
             )
-        else:  # adding: average the entry, add the margin, the new exit plan replaces the old
-            amount = position.amount + plan.amount
-            position = position.model_copy(
-                update={
-                    "amount": amount,
-                    "entry_price": (position.amount * position.entry_price + plan.amount * fill_price) / amount,
-                    "margin_usd": position.margin_usd + margin,
-                    "stop_loss": plan.stop_loss or position.stop_loss,
-                    "take_profit": plan.take_profit or position.take_profit,
-                    "invalidation": plan.invalidation or position.invalidation,
-                }
+        else:  # adding
+            position = add_to(
+                position, amount=plan.amount, price=fill_price, margin_usd=margin, stop_loss=plan.stop_loss,
+                take_profit=plan.take_profit, invalidation=plan.invalidation,
             )
-        position.liquidation_price = liquidation_price(
-            side=position.side,
-            amount=position.amount,
-            entry_price=position.entry_price,
-            margin_usd=position.margin_usd,
-            maintenance_margin_rate=position.maintenance_margin_rate,
-        )
+        position = with_liquidation(position)
         book.positions[plan.coin] = position
         book.cash_usd -= fee
         book.fees_paid_usd += fee
