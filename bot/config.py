@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tomllib
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -189,6 +190,31 @@ class LlmSettings(Section):
         return self.prices[self.model]
 
 
+# Training-data cutoffs as Anthropic publishes them (the later "training data" date, not
+# the "reliable knowledge" one: the model may remember anything up to it), end of month.
+DEFAULT_KNOWLEDGE_CUTOFFS = {
+    "claude-sonnet-4-6": date(2025, 8, 31),
+    "claude-haiku-4-5": date(2025, 7, 31),
+    "claude-opus-4-6": date(2025, 8, 31),
+}
+
+
+class BacktestSettings(Section):
+    """`bot backtest`: LLM cost guard and look-ahead warnings."""
+
+    max_cost_usd: float = Field(1.0, ge=0, description="an LLM backtest estimated above this stops before calling the API (override: --max-cost, --yes)")
+    output_tokens_per_decision: int = Field(400, ge=1, le=16_000, description="answer tokens assumed per LLM call in the cost estimate")
+    knowledge_cutoffs: dict[str, date] = Field(
+        default_factory=lambda: dict(DEFAULT_KNOWLEDGE_CUTOFFS),
+        description="training-data cutoff per model: a backtest over earlier prices is flagged as look-ahead",
+    )
+
+    @field_validator("knowledge_cutoffs")
+    @classmethod
+    def _keep_default_cutoffs(cls, cutoffs: dict[str, date]) -> dict[str, date]:
+        return {**DEFAULT_KNOWLEDGE_CUTOFFS, **cutoffs}  # a config adding one model keeps the others
+
+
 class PathSettings(Section):
     var_dir: Path = Field(Path("var"), description="state, journal, logs and caches")
     data_dir: Path | None = Field(None, description="history for --replay; default: the bundled sample")
@@ -272,6 +298,7 @@ class Settings(BaseSettings):
     strategy: StrategySettings = StrategySettings()
     rules: RulesSettings = RulesSettings()
     llm: LlmSettings = LlmSettings()
+    backtest: BacktestSettings = BacktestSettings()
     paths: PathSettings = PathSettings()
     log: LogSettings = LogSettings()
     ops: OpsSettings = OpsSettings()

@@ -37,10 +37,10 @@ from bot.budget import utc_day
 from bot.errors import BotError, LlmUnavailable, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
-from bot.models import Action, Decision, Outcome, RiskCode, RiskVerdict, TickReport, Verdict, tick_id_for
+from bot.models import Action, CoinFeatures, Decision, Outcome, RiskCode, RiskVerdict, Snapshot, TickReport, Verdict, tick_id_for
 from bot.notify import Notifier, claim, tick_events
 from bot.portfolio import portfolio_of, sharpe_ratio
-from bot.prompt import build_prompt
+from bot.prompt import DeferredPrompt, build_prompt
 from bot.state import BotState
 from bot.strategies import Strategy, Trace
 
@@ -78,6 +78,8 @@ class TickContext:
     audit: Auditor | None = None  # keeps each LLM exchange (prompt, raw answer, decisions)
     clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
     notifier: Notifier | None = None
+    # the indicator stage; a backtest plugs in bot.indicators.PrecomputedFeatures (same values, computed once)
+    features: Callable[[Snapshot], dict[str, CoinFeatures]] = compute_features
 
 
 async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
@@ -140,7 +142,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
             log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
         lap("settle")
 
-        features = compute_features(snapshot)
+        features = ctx.features(snapshot)
         lap("indicators")
         prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
         for coin, position in state.positions.items():
@@ -149,8 +151,8 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
             cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
         )
         state.risk = risk.remember(state.risk, equity_usd=portfolio.account.equity_usd, fills=report.fills, now=now, settings=settings.risk)
-        prompt = build_prompt(settings, features, portfolio, now=now, tick=report.tick)
-        report.prompt_chars = prompt.chars
+        # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
+        prompt = DeferredPrompt(lambda: build_prompt(settings, features, portfolio, now=now, tick=report.tick))
         lap("prompt")
 
         strategy = _strategy_for_today(ctx, state, report, now)
@@ -171,6 +173,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
                 state.llm.last_error = ""
         _account_llm(ctx, state, report, getattr(strategy, "trace", None), now)
         report.decisions = decisions
+        report.prompt_chars = prompt.chars if prompt.built else 0
         lap("decide")
 
         markets = {coin: market.info for coin, market in snapshot.coins.items()}

@@ -48,6 +48,7 @@ class HistoryMarket:
         self.need = candles
         self.quote = quote
         self._coins: dict[str, _CoinHistory] = {}
+        self._infos: dict[str, MarketInfo] = {}
         if not (self.data_dir / "3m").is_dir():
             raise ConfigError(f"history data dir {self.data_dir} has no 3m/ folder; point --data-dir at a folder laid out like the bundled sample")
 
@@ -87,11 +88,18 @@ class HistoryMarket:
             last = end if last is None else min(last, end)
         return _to_datetime(first), _to_datetime(last or first)
 
+    def candles(self, coin: str) -> dict[str, np.ndarray]:
+        """All of a coin's recorded candles per timeframe (a backtest precomputes over them)."""
+        return self._load(coin).candles
+
     def info(self, coin: str) -> MarketInfo:
-        spec = self._markets.get(coin)
-        if spec is None:  # a coin outside the bundled rules: fine-grained defaults
-            return MarketInfo(symbol=f"{coin}/{self.quote}:{self.quote}", amount_step=1e-8, price_step=1e-8)
-        return MarketInfo(**spec)
+        if coin not in self._infos:
+            spec = self._markets.get(coin)
+            if spec is None:  # a coin outside the bundled rules: fine-grained defaults
+                self._infos[coin] = MarketInfo(symbol=f"{coin}/{self.quote}:{self.quote}", amount_step=1e-8, price_step=1e-8)
+            else:
+                self._infos[coin] = MarketInfo(**spec)
+        return self._infos[coin]
 
     async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
         return self.snapshot_at(coins, now)
@@ -111,7 +119,7 @@ class HistoryMarket:
             if missing:
                 errors[coin] = f"no {'/'.join(missing)} history covering {now:%Y-%m-%d %H:%M} UTC"
                 continue
-            settled = history.funding[history.funding[:, 0] <= now_ms]
+            settled = history.funding[: int(history.funding[:, 0].searchsorted(now_ms, side="right"))]
             loaded[coin] = CoinMarket(
                 coin=coin,
                 info=self.info(coin),
@@ -125,7 +133,7 @@ class HistoryMarket:
 
     def _window(self, candles: np.ndarray, tf: str, now_ms: int) -> np.ndarray | None:
         step = TIMEFRAME_MS[tf]
-        end = int(np.searchsorted(candles[:, 0], now_ms - step, side="right"))
+        end = int(candles[:, 0].searchsorted(now_ms - step, side="right"))
         newest_expected = (now_ms // step) * step - step
         if end < self.need or int(candles[end - 1, 0]) != newest_expected:
             return None

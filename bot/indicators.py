@@ -41,6 +41,7 @@ def indicator_series(candles: np.ndarray) -> dict[str, np.ndarray]:
         "atr3": _average_true_range(high, low, close, window=3),
         "atr14": _average_true_range(high, low, close, window=14),
         "volume": pd.Series(candles[:, 5]),
+        "volume_avg": pd.Series(candles[:, 5]).rolling(VOLUME_AVERAGE_WINDOW, min_periods=1).mean(),
     }
     return {name: values.to_numpy(dtype=np.float64) for name, values in series.items()}
 
@@ -62,33 +63,54 @@ def _average_true_range(high, low, close, *, window: int):
 
 
 def coin_features(market: CoinMarket) -> CoinFeatures:
-    s3 = indicator_series(market.candles_3m)
-    s4 = indicator_series(market.candles_4h)
-    last = {name: float(values[-1]) for name, values in s3.items()}
-    tail = slice(-SERIES_LENGTH, None)
+    """Features from the candles in the snapshot: what a live tick computes."""
+    return features_from_series(
+        market,
+        _as_lists(indicator_series(market.candles_3m)),
+        _as_lists(indicator_series(market.candles_4h)),
+        end_3m=len(market.candles_3m),
+        end_4h=len(market.candles_4h),
+    )
+
+
+def _as_lists(series: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """Plain floats: reading single values and short slices of a list is several times
+    cheaper than of an array, which a backtest does thousands of times per coin."""
+    return {name: values.tolist() for name, values in series.items()}
+
+
+def features_from_series(market: CoinMarket, s3: dict[str, list[float]], s4: dict[str, list[float]], *, end_3m: int, end_4h: int) -> CoinFeatures:
+    """Features as of the candle before index ``end_*`` of the given indicator series.
+
+    The series may reach past the snapshot (a backtest computes them once over all of
+    history); only values before ``end_*``, i.e. candles closed at ``Snapshot.as_of``,
+    are read.
+    """
+    last, last_4h = end_3m - 1, end_4h - 1
+    tail_3m, tail_4h = slice(end_3m - SERIES_LENGTH, end_3m), slice(end_4h - SERIES_LENGTH, end_4h)
     return CoinFeatures(
         coin=market.coin,
         as_of_ms=int(market.candles_3m[-1, 0]),
         price=market.last_price,
-        ema20=last["ema20"],
-        ema50=last["ema50"],
-        macd=last["macd"],
-        macd_signal=last["macd_signal"],
-        rsi7=last["rsi7"],
-        rsi14=last["rsi14"],
-        atr3=last["atr3"],
-        atr14=last["atr14"],
-        volume=last["volume"],
-        series={name: s3[name][tail].tolist() for name in ("price", "ema20", "macd", "rsi7", "rsi14")},
+        ema20=s3["ema20"][last],
+        ema50=s3["ema50"][last],
+        macd=s3["macd"][last],
+        macd_signal=s3["macd_signal"][last],
+        rsi7=s3["rsi7"][last],
+        rsi14=s3["rsi14"][last],
+        atr3=s3["atr3"][last],
+        atr14=s3["atr14"][last],
+        volume=s3["volume"][last],
+        series={name: s3[name][tail_3m] for name in ("price", "ema20", "macd", "rsi7", "rsi14")},
         h4=Context4h(
-            ema20=float(s4["ema20"][-1]),
-            ema50=float(s4["ema50"][-1]),
-            atr3=float(s4["atr3"][-1]),
-            atr14=float(s4["atr14"][-1]),
-            volume=float(s4["volume"][-1]),
-            volume_avg=float(s4["volume"][-VOLUME_AVERAGE_WINDOW:].mean()),
-            macd=s4["macd"][tail].tolist(),
-            rsi14=s4["rsi14"][tail].tolist(),
+            ema20=s4["ema20"][last_4h],
+            ema50=s4["ema50"][last_4h],
+            atr3=s4["atr3"][last_4h],
+            atr14=s4["atr14"][last_4h],
+            volume=s4["volume"][last_4h],
+            volume_avg=s4["volume_avg"][last_4h],
+            macd=s4["macd"][tail_4h],
+            rsi14=s4["rsi14"][tail_4h],
         ),
         open_interest=market.open_interest,
         funding_rate=market.funding_rate,
@@ -97,3 +119,35 @@ def coin_features(market: CoinMarket) -> CoinFeatures:
 
 def compute_features(snapshot: Snapshot) -> dict[str, CoinFeatures]:
     return {coin: coin_features(market) for coin, market in snapshot.coins.items()}
+
+
+class PrecomputedFeatures:
+    """``compute_features`` for a backtest: each coin's indicators computed once over its
+    whole history with ``indicator_series``, then read up to the snapshot's last closed
+    candle. Recursive indicators have forgotten their seed after 500 candles (see the
+    module docstring), so the values equal those a live tick computes from its fetched
+    window (tests/test_backtest.py checks 1e-9 relative). A coin whose snapshot window
+    is not part of the given history falls back to ``coin_features``.
+    """
+
+    def __init__(self, history: dict[str, dict[str, np.ndarray]]) -> None:
+        self._times = {coin: {tf: candles[:, 0] for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
+        self._series = {coin: {tf: _as_lists(indicator_series(candles)) for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
+
+    def _end(self, coin: str, timeframe: str, window: np.ndarray) -> int | None:
+        times = self._times.get(coin, {}).get(timeframe)
+        if times is None or not len(window):
+            return None
+        end = int(times.searchsorted(window[-1, 0], side="right"))
+        return end if end >= len(window) and times[end - 1] == window[-1, 0] else None
+
+    def __call__(self, snapshot: Snapshot) -> dict[str, CoinFeatures]:
+        features = {}
+        for coin, market in snapshot.coins.items():
+            end_3m, end_4h = self._end(coin, "3m", market.candles_3m), self._end(coin, "4h", market.candles_4h)
+            if end_3m is None or end_4h is None:
+                features[coin] = coin_features(market)
+                continue
+            series = self._series[coin]
+            features[coin] = features_from_series(market, series["3m"], series["4h"], end_3m=end_3m, end_4h=end_4h)
+        return features

@@ -164,6 +164,14 @@ class CcxtMarket:
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
         self.candle_cache = _CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
 
+    def exchange(self) -> ccxt_async.Exchange:
+        """A ccxt exchange set up like the tick's (limiter, timeout, sandbox, api_url), for `bot download`."""
+        return create_exchange(self.settings)
+
+    async def request(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)`` under the tick's retry policy (transient errors only)."""
+        return await self._call(function, *args, **kwargs)
+
     async def _call(self, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         async def counted(*a: Any, **k: Any) -> Any:
             self.request_count += 1

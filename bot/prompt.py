@@ -6,7 +6,9 @@ this tick's numbers, in the Alpha-Arena layout (series oldest -> newest).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 
 from bot.config import Settings
 from bot.models import CoinFeatures, Portfolio, Position, StrictModel
@@ -120,3 +122,39 @@ def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now:
 def build_prompt(settings: Settings, features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int) -> Prompt:
     user = user_prompt(features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100)
     return Prompt(system=system_prompt(settings), user=user)
+
+
+class DeferredPrompt:
+    """A ``Prompt`` built on first read of ``system`` or ``user``.
+
+    The engine hands every strategy one of these: Claude reads it, the rules never do,
+    so a rules tick (and a rules backtest of thousands of ticks) does not pay for
+    formatting a prompt nobody sends. Built at most once; ``built`` says whether it was.
+    """
+
+    def __init__(self, build: Callable[[], Prompt]) -> None:
+        self._build = build
+
+    @cached_property
+    def _prompt(self) -> Prompt:
+        return self._build()
+
+    @property
+    def built(self) -> bool:
+        return "_prompt" in self.__dict__
+
+    @property
+    def system(self) -> str:
+        return self._prompt.system
+
+    @property
+    def user(self) -> str:
+        return self._prompt.user
+
+    @property
+    def chars(self) -> int:
+        return self._prompt.chars
+
+    @property
+    def estimated_tokens(self) -> int:
+        return self._prompt.estimated_tokens

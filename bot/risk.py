@@ -54,7 +54,10 @@ def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: d
     falls ``daily_loss_limit_pct`` below it, entries stay blocked until the next UTC day
     even if equity recovers.
     """
-    memory = memory.model_copy(deep=True)
+    # A new memory, the old one untouched: its containers copied (their dates are
+    # immutable), which is what a deep copy gives at a fraction of the cost (deepcopy was
+    # a third of a backtest's time).
+    memory = memory.model_copy(update={"stop_losses": dict(memory.stop_losses), "entries": list(memory.entries)})
     today = now.date()
     if memory.day != today:
         memory.day, memory.day_start_equity_usd = today, equity_usd

@@ -1,7 +1,8 @@
 """A fake Binance USD-M REST API on 127.0.0.1, serving recorded candles, for the real ccxt.
 
 It answers the public endpoints ccxt's ``binanceusdm`` calls for a tick (exchangeInfo,
-klines, openInterest, premiumIndex, time) in Binance's own formats, as if "now" were a
+klines, openInterest, premiumIndex, time) and for `bot download` (klines paged by
+startTime, fundingRate history) in Binance's own formats, as if "now" were a
 chosen time inside the data. With ``follow_wall_clock`` the data clock runs with the
 wall clock and every timestamp is shifted by a whole number of 8-hour periods, so a bot
 reading its local clock sees a current market built from real prices.
@@ -257,6 +258,20 @@ class FakeExchange(LocalServer):
         }
 
 
+    def funding_history(self, params: dict[str, str], coin: str) -> object:
+        """GET /fapi/v1/fundingRate: settled rates, oldest first, ``limit`` at most 1000 (default 100)."""
+        funding = self._series(coin, "funding_8h", f"{coin}USDT-funding-8h")
+        rows = funding[funding[:, 0] <= self._data_now()] if len(funding) else np.empty((0, 2))
+        limit = min(int(params.get("limit", 100)), 1000)
+        if "startTime" in params:
+            rows = rows[rows[:, 0] >= int(params["startTime"]) - self.shift_ms]
+        if "endTime" in params:
+            rows = rows[rows[:, 0] <= int(params["endTime"]) - self.shift_ms]
+        rows = rows[:limit] if "startTime" in params else rows[-limit:]
+        price = str(self._last_close(coin))
+        return [{"symbol": f"{coin}USDT", "fundingTime": int(t) + self.shift_ms, "fundingRate": f"{rate:.8f}", "markPrice": price} for t, rate in rows]
+
+
 class _Handler(QuietHandler):
     fake: FakeExchange
 
@@ -334,6 +349,7 @@ class _Handler(QuietHandler):
             "/fapi/v1/klines": lambda: fake.klines(params, coin) if coin else (400, {"code": -1102, "msg": "Mandatory parameter 'symbol' was not sent."}),
             "/fapi/v1/openInterest": lambda: fake.open_interest(params, coin) if coin else (400, {"code": -1102, "msg": "symbol"}),
             "/fapi/v1/premiumIndex": lambda: fake.premium_index(params, coin),
+            "/fapi/v1/fundingRate": lambda: fake.funding_history(params, coin) if coin else (400, {"code": -1102, "msg": "symbol"}),
             "/fapi/v1/time": lambda: {"serverTime": fake._data_now() + fake.shift_ms},
             "/fapi/v1/ping": lambda: {},
         }

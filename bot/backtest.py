@@ -1,0 +1,320 @@
+"""Backtest: the live tick replayed over history.
+
+``run_backtest`` calls the SAME ``engine.run_tick`` cron calls, tick after tick, with a
+historical market (``HistoryMarket``), the paper broker, a simulated clock that
+advances 3 minutes per tick and state kept in memory. There is no second code path for
+signals or fills: whatever the paper broker does live (fills at the tick's price with
+slippage and fee; stop-loss, take-profit, funding and liquidation when it settles) it
+does here.
+
+No look-ahead: at simulated time t the market shows only candles that had CLOSED by t
+(``HistoryMarket``), so prompt, strategy and risk see what a live tick at t would have
+seen. The only shortcut is speed: each coin's indicators are computed once over its
+whole history (``PrecomputedFeatures``) and read up to t, which gives the values a live
+tick computes from its 500-candle window.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from bot.broker.paper import PaperBroker
+from bot.config import Settings
+from bot.engine import TickContext, run_tick
+from bot.errors import ConfigError
+from bot.history import HistoryMarket
+from bot.indicators import PrecomputedFeatures
+from bot.models import CoinFeatures, Decision, Fill, Outcome, Portfolio, Side, StrictModel, TickReport
+from bot.prompt import Prompt
+from bot.state import BotState
+from bot.strategies import Strategy
+
+TICK = timedelta(minutes=3)
+END_OF_BACKTEST = "end_of_backtest"  # exit reason of a position still open when the span ends
+
+
+class Trade(StrictModel):
+    """One round trip, entry to exit; PnL is net of both fees and of funding."""
+
+    coin: str
+    side: Side
+    amount: float
+    entry_at: datetime
+    entry_price: float
+    exit_at: datetime
+    exit_price: float
+    exit_reason: str  # decision, stop_loss, take_profit, liquidation ... or end_of_backtest (valued at the last price, no exit fee)
+    fees_usd: float
+    funding_usd: float  # paid (+) or received (-) while open
+    pnl_usd: float
+
+    @property
+    def hold_minutes(self) -> float:
+        return (self.exit_at - self.entry_at).total_seconds() / 60.0
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest produced: the equity curve per tick, the trades, the costs."""
+
+    settings: Settings
+    coins: list[str]
+    strategy: str
+    start: datetime
+    end: datetime
+    decide_every: int
+    times_ms: np.ndarray  # simulated time of each tick
+    equity_usd: np.ndarray  # equity after each tick
+    exposed: np.ndarray  # bool: a position was open after the tick
+    benchmark_usd: np.ndarray  # equal-weight buy-and-hold of the same coins, same initial balance
+    trades: list[Trade]
+    fees_usd: float
+    funding_usd: float
+    llm_cost_usd: float
+    outcomes: dict[str, int]
+    messages: list[str] = field(default_factory=list)  # first failed/degraded tick messages, for the report
+    warnings: list[str] = field(default_factory=list)
+    cache: dict[str, int] = field(default_factory=dict)  # decision cache hits / misses (LLM strategies)
+
+    @property
+    def initial_usd(self) -> float:
+        return self.settings.paper.initial_balance_usd
+
+
+class _MemoryStore:
+    """State kept in memory between ticks: the same object, never copied or written."""
+
+    def __init__(self) -> None:
+        self.state: BotState | None = None
+
+    def load(self) -> BotState | None:
+        return self.state
+
+    def save(self, state: BotState) -> None:
+        self.state = state
+
+
+class _Recorder:
+    """The journal of a backtest: keeps per tick only what the report needs."""
+
+    _MESSAGES = 5
+
+    def __init__(self, initial_usd: float) -> None:
+        self.times_ms: list[int] = []
+        self.equity: list[float] = []
+        self.exposed: list[bool] = []
+        self.fills: list[Fill] = []
+        self.funding: list[tuple[str, datetime, float]] = []  # coin, settlement time, USD paid (+) or received (-)
+        self.cost_usd = 0.0
+        self.outcomes: Counter[str] = Counter()
+        self.messages: list[str] = []
+        self._last_equity = initial_usd
+
+    def append(self, report: TickReport) -> None:
+        self.times_ms.append(int(report.as_of.timestamp() * 1000))
+        if report.account is not None:
+            self._last_equity = report.account.equity_usd
+        self.equity.append(self._last_equity)
+        self.exposed.append(bool(report.positions))
+        self.fills.extend(report.fills)
+        for payment in getattr(report, "funding", ()):  # the paper broker's funding settlements
+            self.funding.append((payment.coin, payment.at, -payment.amount_usd))
+        self.cost_usd += report.usage.cost_usd
+        self.outcomes[report.outcome.value] += 1
+        if report.outcome is not Outcome.OK and report.message and len(self.messages) < self._MESSAGES:
+            self.messages.append(f"{report.as_of:%Y-%m-%d %H:%M} {report.outcome}: {report.message}")
+
+
+class EveryNthTick:
+    """Asks ``inner`` every ``n``-th tick only; in between every coin holds.
+
+    Positions opened earlier keep their stop-loss and take-profit in between: those are
+    the broker's job (settled every tick), not the strategy's.
+    """
+
+    def __init__(self, inner: Strategy, n: int) -> None:
+        self.inner, self.n, self.name = inner, n, inner.name
+        self._calls = 0
+        self.trace = None  # what the engine reads after a tick; the inner strategy's only on ticks it decided
+
+    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+        due = self._calls % self.n == 0
+        self._calls += 1
+        self.trace = None
+        if not due:
+            return []
+        try:
+            return await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
+        finally:
+            self.trace = getattr(self.inner, "trace", None)
+
+
+def span_of(market: HistoryMarket, coins: list[str], *, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """The simulated span, inside what the history can show with 500 closed candles."""
+    first, last = market.span(coins)
+    start = _on_tick(start) if start else first
+    end = _on_tick(end) if end else last
+    if start < first:
+        raise ConfigError(f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; the earliest start is {first:%Y-%m-%dT%H:%M}")
+    if end > last:
+        raise ConfigError(f"--to {end:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --to or --data-dir with more history")
+    if end < start:
+        raise ConfigError(f"--to {end:%Y-%m-%dT%H:%M} is before --from {start:%Y-%m-%dT%H:%M}")
+    return start, end
+
+
+def _on_tick(moment: datetime) -> datetime:
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute - moment.minute % 3, second=0, microsecond=0)
+
+
+async def run_backtest(
+    settings: Settings,
+    *,
+    market: HistoryMarket,
+    strategy: Strategy,
+    start: datetime,
+    end: datetime,
+    decide_every: int = 1,
+    on_tick: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], str | None] | None = None,
+) -> BacktestResult:
+    """Run ``engine.run_tick`` every 3 simulated minutes from ``start`` to ``end`` inclusive.
+
+    ``should_stop`` is asked after every tick; a reason stops the run with a ConfigError
+    carrying it (the LLM cost guard: nothing is lost, the decisions so far are cached).
+    """
+    coins = settings.trading.coins
+    recorder = _Recorder(settings.paper.initial_balance_usd)
+    ctx = TickContext(
+        settings=settings,
+        mode="backtest",
+        dry_run=True,
+        market=market,
+        strategy=EveryNthTick(strategy, decide_every) if decide_every > 1 else strategy,
+        broker=PaperBroker(settings.paper),
+        store=_MemoryStore(),
+        journal=recorder,
+        features=PrecomputedFeatures({coin: market.candles(coin) for coin in coins}),
+    )
+    total = int((end - start) / TICK) + 1
+    now = start
+    for done in range(1, total + 1):
+        await run_tick(ctx, now)
+        if on_tick is not None:
+            on_tick(done, total)
+        reason = should_stop() if should_stop is not None else None
+        if reason:
+            raise ConfigError(f"stopped at {now:%Y-%m-%d %H:%M} UTC ({done:,} of {total:,} ticks): {reason}")
+        now += TICK
+    state = ctx.store.state
+    assert state is not None  # run_tick saved at least one tick
+    times = np.array(recorder.times_ms, dtype=np.int64)
+    return BacktestResult(
+        settings=settings,
+        coins=list(coins),
+        strategy=strategy.name,
+        start=start,
+        end=end,
+        decide_every=decide_every,
+        times_ms=times,
+        equity_usd=np.array(recorder.equity),
+        exposed=np.array(recorder.exposed, dtype=bool),
+        benchmark_usd=buy_and_hold(market, coins, times, initial_usd=settings.paper.initial_balance_usd),
+        trades=trades_from_fills(recorder.fills, funding=recorder.funding, state=state, end=end, last_prices=_last_prices(market, coins, times[-1])),
+        fees_usd=state.fees_paid_usd,
+        funding_usd=sum(paid for _, _, paid in recorder.funding),
+        llm_cost_usd=recorder.cost_usd,
+        outcomes=dict(recorder.outcomes),
+        messages=recorder.messages,
+    )
+
+
+def _closes_at(candles: np.ndarray, times_ms: np.ndarray) -> np.ndarray:
+    """The close of the last 3m candle closed by each time (what a tick sees as the price)."""
+    index = np.searchsorted(candles[:, 0], times_ms - 180_000, side="right") - 1
+    return candles[index, 4]
+
+
+def _last_prices(market: HistoryMarket, coins: list[str], now_ms: int) -> dict[str, float]:
+    return {coin: float(_closes_at(market.candles(coin)["3m"], np.array([now_ms]))[0]) for coin in coins}
+
+
+def buy_and_hold(market: HistoryMarket, coins: list[str], times_ms: np.ndarray, *, initial_usd: float) -> np.ndarray:
+    """Equity of an equal-weight basket bought at the first tick's prices and held: no
+    fees, funding or leverage (the plain price return the strategy has to beat)."""
+    closes = np.array([_closes_at(market.candles(coin)["3m"], times_ms) for coin in coins])
+    return initial_usd * (closes / closes[:, :1]).mean(axis=0)
+
+
+@dataclass
+class _Open:
+    """A round trip in progress: entries (adds average in) and the exits so far."""
+
+    first: Fill
+    held: float = 0.0  # amount still open
+    bought: float = 0.0  # amount entered in all
+    entry_value: float = 0.0  # sum of amount x price over the entries
+    exited: float = 0.0
+    exit_value: float = 0.0
+    fees: float = 0.0
+    realized: float = 0.0
+
+
+def trades_from_fills(fills: list[Fill], *, funding: list[tuple[str, datetime, float]], state: BotState, end: datetime, last_prices: dict[str, float]) -> list[Trade]:
+    """Round trips (flat -> position -> flat) from the fill log, in exit order.
+
+    Adds average into the entry price, partial closes into the exit price; the exit
+    reason is the last fill's. ``funding`` holds (coin, time, USD paid) settlements: a
+    trade carries those after its entry and up to its exit. A position still open at
+    ``end`` is valued at the last price without an exit fee (``end_of_backtest``).
+    """
+    opened: dict[str, _Open] = {}
+    trades: list[Trade] = []
+
+    def trade(run: _Open, *, at: datetime, reason: str) -> Trade:
+        paid = sum(usd for coin, moment, usd in funding if coin == run.first.coin and run.first.at < moment <= at)
+        return Trade(
+            coin=run.first.coin,
+            side=run.first.side,
+            amount=run.bought,
+            entry_at=run.first.at,
+            entry_price=run.entry_value / run.bought,
+            exit_at=at,
+            exit_price=run.exit_value / run.exited if run.exited else run.entry_value / run.bought,
+            exit_reason=reason,
+            fees_usd=run.fees,
+            funding_usd=paid,
+            pnl_usd=run.realized - run.fees - paid,
+        )
+
+    for fill in fills:
+        run = opened.get(fill.coin)
+        if not fill.reduce_only:
+            run = opened.setdefault(fill.coin, _Open(first=fill))
+            run.held += fill.amount
+            run.bought += fill.amount
+            run.entry_value += fill.amount * fill.price
+            run.fees += fill.fee_usd
+        elif run is not None:
+            run.held -= fill.amount
+            run.exited += fill.amount
+            run.exit_value += fill.amount * fill.price
+            run.fees += fill.fee_usd
+            run.realized += fill.realized_pnl_usd
+            if run.held <= run.bought * 1e-9:
+                trades.append(trade(opened.pop(fill.coin), at=fill.at, reason=str(fill.reason or "decision")))
+    for coin, run in opened.items():
+        position = state.positions.get(coin)
+        price = last_prices.get(coin, run.first.price)
+        if position is not None:
+            run.realized += position.unrealized_pnl_usd(price)
+            run.exit_value += position.amount * price
+            run.exited += position.amount
+        trades.append(trade(run, at=end, reason=END_OF_BACKTEST))
+    return trades
