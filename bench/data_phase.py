@@ -46,7 +46,7 @@ def start_fake_exchange(latency_ms: float) -> tuple[subprocess.Popen, str]:
 
 async def _sequential(market, coins: list[str]) -> int:
     """The same requests, one at a time; returns how many were made."""
-    exchange = market._create_exchange()
+    exchange = market.exchange()
     try:
         await exchange.load_markets()
         for coin in coins:

@@ -164,7 +164,7 @@ class CcxtMarket:
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
         self.candle_cache = _CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
 
-    def exchange(self) -> ccxt_async.Exchange:
+    def exchange(self) -> Any:
         """A ccxt exchange set up like the tick's (limiter, timeout, sandbox, api_url), for `bot download`."""
         return create_exchange(self.settings)
 
