@@ -8,7 +8,8 @@ Promises checked (each a count that must stay 0):
   its whole size after a completed tick;
 - unknown: an open order of the bot on the exchange that the state does not hold, or a
   position whose side or size differs between the exchange and the state;
-- unloadable: a state file that does not load after a kill.
+- unloadable: a state file that does not load after a kill;
+- leaks: an exchange or Anthropic key in any file under var/ or in any tick's output.
 
 Decisions are scripted through the fake Messages API (Claude is the strategy): a seeded mix
 of BUY / SELL / CLOSE on BTC and ETH, chosen from what the exchange holds, so entries, adds,
@@ -19,7 +20,7 @@ take-profits trigger from the recorded prices between ticks.
 Kills: 70 % of the ticks, the one after a kill included; half at a random moment inside the tick's measured runtime, half timed on an order
 reaching the exchange (whose answer is held back ``ORDER_ANSWER_DELAY_MS``), so a good share
 land between "order sent" and "state saved". The default suite runs FAST_KILLS; the full
-soak is ``pytest -m slow tests/test_crash_soak.py`` (or bench/crash_soak.py for the figures).
+soak is ``pytest -m slow tests/test_crash_soak.py`` (or ``python bench/crash_soak.py`` for the figures).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class SoakResult:
     unknown: list[str] = field(default_factory=list)
     unloadable: list[str] = field(default_factory=list)
     tracebacks: list[str] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)  # a key found in var/ or a tick's output
     kill_points: Counter = field(default_factory=Counter)  # where the state stood when the process died
     exit_codes: Counter = field(default_factory=Counter)
     orders: int = 0
@@ -97,7 +99,7 @@ class SoakResult:
         return (
             f"kills {self.kills} · ticks {self.ticks} ({self.completed} completed) · orders {self.orders} "
             f"({self.entries} entries/adds) · duplicates {len(self.duplicates)} · unprotected {len(self.unprotected)} · "
-            f"unknown {len(self.unknown)} · unloadable {len(self.unloadable)} · tracebacks {len(self.tracebacks)} · "
+            f"unknown {len(self.unknown)} · unloadable {len(self.unloadable)} · tracebacks {len(self.tracebacks)} · leaks {len(self.leaks)} · "
             f"kill points {dict(self.kill_points)} · exit codes {dict(self.exit_codes)} · {self.seconds:.1f} s"
         )
 
@@ -241,6 +243,7 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
                     time.sleep(0.005)
                 process.send_signal(signal.SIGKILL)
             out, err = process.communicate(timeout=60)
+            result.leaks += [f"{name} in the output at {at:%H:%M:%S}" for name, secret in SECRETS.items() if secret in out + err]
             if process.returncode == -signal.SIGKILL:
                 result.kills += 1
                 _kill_point(store, fake, result)
@@ -260,14 +263,10 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
         run(kill=False)
         result.duplicates, result.entries = _duplicates(fake)
         result.orders = len(fake.account.orders)
-        if os.environ.get("SOAK_TRACE"):
-            for o in fake.account.orders:
-                print(o.client_id, o.type, o.side, o.quantity, o.status, o.reduce_only)
         _check(store, fake, result, "end")
-        log = "\n".join(path.read_text(errors="replace") for path in (project / "var").rglob("*") if path.is_file())
-        for name, secret in SECRETS.items():
-            if secret in log:
-                result.unknown.append(f"{name} found under var/")
+        for path in (project / "var").rglob("*"):
+            text = path.read_text(errors="replace") if path.is_file() else ""
+            result.leaks += [f"{name} in {path.relative_to(project)}" for name, secret in SECRETS.items() if secret in text]
     result.seconds = time.monotonic() - started
     return result
 
@@ -280,25 +279,17 @@ def _assert_clean(result: SoakResult, kills: int) -> None:
     assert result.unknown == [], result.unknown
     assert result.unloadable == [], result.unloadable
     assert result.tracebacks == [], result.tracebacks
+    assert result.leaks == [], result.leaks
     assert result.entries >= kills // 2, "the soak must trade for its kills to mean anything"
     sent_not_recorded = sum(n for point, n in result.kill_points.items() if "sent, not recorded" in point)
     assert sent_not_recorded >= kills // 10, result.kill_points
 
 
 def test_crash_soak_fast(tmp_path):
-    _assert_clean(soak(tmp_path, kills=FAST_KILLS, seed=11, budget_s=75), FAST_KILLS)
+    _assert_clean(soak(tmp_path, kills=FAST_KILLS, seed=11, budget_s=240), FAST_KILLS)  # the bound guards against a hang; idle, it takes ~50 s
 
 
 @pytest.mark.slow
 def test_crash_soak_full(tmp_path):
     _assert_clean(soak(tmp_path, kills=FULL_KILLS, seed=2011, budget_s=1800), FULL_KILLS)
 
-
-if __name__ == "__main__":  # debugging aid: python -m tests.test_crash_soak KILLS SEED
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        outcome = soak(Path(folder), kills=int(sys.argv[1]), seed=int(sys.argv[2]), budget_s=3600)
-        print(outcome.summary())
-        for problem in (*outcome.duplicates, *outcome.unprotected, *outcome.unknown, *outcome.unloadable, *outcome.tracebacks):
-            print(" ", problem)
