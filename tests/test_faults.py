@@ -7,7 +7,10 @@ still loadable with nothing lost, and never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -80,6 +83,10 @@ SCENARIOS = {
         Fault(lag=timedelta(minutes=30)),
         Expect(3, "failed", (), "every coin failed", {coin: "3m candles are stale" for coin in ALL}),
     ),
+    "our clock 30 minutes behind the exchange's": (
+        Fault(lag=-timedelta(minutes=30)),
+        Expect(3, "failed", (), "every coin failed", {coin: "3m candles run 30 min ahead of the local clock: set the system clock" for coin in ALL}),
+    ),
 }
 
 
@@ -124,3 +131,189 @@ def test_exchange_fault(project, name):
         assert state["consecutive_errors"] == 0
         fees = sum(fill["fee_usd"] for fill in record["fills"])
         assert state["cash_usd"] == pytest.approx(10_000 - fees)  # every fee booked, nothing else moved
+
+
+# -- Claude's answer, as a replayed CLI tick (offline, deterministic) ---------------------------
+
+REPLAY_FIRST = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)  # the first replay tick on the bundled sample
+
+
+def _claude_tick(project, fake_anthropic, decisions: list[dict]):
+    from tests.fakes.anthropic import tool_call
+
+    fake_anthropic.script(tool_call({"decisions": decisions}))
+    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url, "BOT_LLM__RETRIES": "0", "BOT_LLM__TIMEOUT_S": "2"}
+    result = run_bot("tick", "--dry-run", "--replay", cwd=project, env=env)
+    assert "Traceback" not in result.stdout + result.stderr
+    var = project / "var" / "replay"
+    [record] = [json.loads(line) for line in (var / "journal.jsonl").read_text().splitlines()]
+    return result, record, json.loads((var / "state.json").read_text())
+
+
+def _btc_buy(**change) -> dict:
+    from bot.history import HistoryMarket
+
+    price = HistoryMarket().snapshot_at(["BTC"], REPLAY_FIRST).coins["BTC"].last_price
+    return {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 2,
+            "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "fault matrix", **change}
+
+
+CLAUDE_SCENARIOS = {
+    "leverage above risk.max_leverage": (_btc_buy(leverage=50), "BTC", "leverage 50x above the configured maximum 10x"),
+    "size_pct out of range": (_btc_buy(size_pct=250), "BTC", "`size_pct`: Input should be less than or equal to 100 (got 250)"),
+    "a stop-loss above the price of a long": (_btc_buy(stop_loss=10_000_000), "BTC", "stop_loss 1e+07 is not below the price 105379 for a long"),
+    "a coin the tick does not trade": ({**_btc_buy(), "coin": "PEPE"}, "PEPE", "unknown coin 'PEPE' (this tick: BTC, ETH, SOL, BNB, DOGE, XRP)"),
+}
+
+
+@pytest.mark.parametrize("name", list(CLAUDE_SCENARIOS))
+def test_a_refused_claude_decision_holds_that_coin_and_trades_nothing(project, fake_anthropic, name):
+    decision, coin, why = CLAUDE_SCENARIOS[name]
+    result, record, state = _claude_tick(project, fake_anthropic, [decision])
+    assert result.returncode == 0, result.stdout + result.stderr  # the answer as a whole was usable: the tick is ok
+    assert record["outcome"] == "ok" and record["fills"] == []
+    assert record["invalid"] == {coin: why}
+    assert state["positions"] == {} and state["cash_usd"] == 10_000 and state["tick"] == 1
+
+
+# -- live orders through the fake exchange's private endpoints, as cron runs `bot tick` ----------
+
+
+@dataclass
+class OrderFault:
+    kind: str | None = None  # a rejection the fake exchange answers with
+    path: str = "/fapi/v1/order"
+    times: int | None = None
+    fill_fraction: float = 1.0  # below 1: the market entry fills only partly (EXPIRED)
+
+
+@dataclass
+class OrderExpect:
+    exit_code: int
+    outcome: str
+    orders: list[tuple[str, str, str]]  # (leg, type, status) on the exchange, in order
+    fills: list[str]  # reasons
+    correction: tuple[str, str] | None = None  # kind, start of its message (the client id left out)
+    held: float = 0.0  # share of the decided amount the bot and the exchange hold after the tick
+
+
+FILLED_AND_PROTECTED = [("entry", "MARKET", "FILLED"), ("sl", "STOP_MARKET", "NEW"), ("tp", "TAKE_PROFIT_MARKET", "NEW")]
+ORDER_SCENARIOS = {
+    "entry rejected: insufficient margin": (
+        OrderFault("insufficient_margin"),
+        OrderExpect(4, "degraded", [], [], ("rejected", 'InsufficientFunds: binanceusdm {"code": -2019, "msg": "Margin is insufficient."}')),
+    ),
+    "entry rejected: below the minimum notional": (
+        OrderFault("min_notional"),
+        OrderExpect(4, "degraded", [], [], ("rejected", "InvalidOrder: binanceusdm {\"code\": -4164")),
+    ),
+    "entry rejected: precision": (
+        OrderFault("precision"),
+        OrderExpect(4, "degraded", [], [], ("rejected", "BadRequest: binanceusdm {\"code\": -1111")),
+    ),
+    "entry partly filled": (OrderFault(fill_fraction=0.5), OrderExpect(0, "ok", [("entry", "MARKET", "EXPIRED"), *FILLED_AND_PROTECTED[1:]], ["decision"], held=0.5)),
+    "stop-loss cannot be placed after the entry filled": (
+        OrderFault("precision", path="/fapi/v1/algoOrder"),
+        OrderExpect(4, "degraded", [("entry", "MARKET", "FILLED"), ("exit", "MARKET", "FILLED")], ["decision", "stop_failed"],
+                    ("stop_failed", "stop-loss could not be placed after 3 tries")),
+    ),
+    "one 503 on the entry: looked up, then sent once": (OrderFault("503", times=1), OrderExpect(0, "ok", FILLED_AND_PROTECTED, ["decision"], held=1.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(ORDER_SCENARIOS))
+def test_live_order_fault(project, live_fake, fake_anthropic, name):
+    from bot.config import LIVE_CONFIRMATION
+    from tests.fakes.anthropic import tool_call
+
+    fault, expect = ORDER_SCENARIOS[name]
+    price = live_fake.price("BTC")
+    decision = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
+                "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "fault matrix"}
+    fake_anthropic.script(tool_call({"decisions": [decision]}))
+    live_fake.account.fill_fraction = fault.fill_fraction
+    if fault.kind:
+        live_fake.inject(fault.kind, path=fault.path, method="POST", times=fault.times)
+    env = {"BOT_EXCHANGE__API_URL": live_fake.url, "BOT_ENABLE_TRADING": "true", "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
+           "EXCHANGE_API_KEY": "test-key", "EXCHANGE_SECRET": "test-secret", "ANTHROPIC_API_KEY": "sk-test",
+           "ANTHROPIC_BASE_URL": fake_anthropic.url, "BOT_LLM__RETRIES": "0", "BOT_TRADING__COINS": '["BTC"]'}
+    result = run_bot("tick", cwd=project, env=env)
+
+    assert result.returncode == expect.exit_code, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    orders = [(o.client_id.rsplit("-", 1)[1], o.type, o.status) for o in live_fake.account.orders]
+    assert orders == expect.orders
+    [record] = [json.loads(line) for line in (project / "var" / "journal.jsonl").read_text().splitlines()]
+    assert record["outcome"] == expect.outcome and [f["reason"] for f in record["fills"]] == expect.fills
+    alerts = [(c["kind"], c["message"]) for c in record["corrections"] if c["alert"]]
+    if expect.correction:
+        [(kind, message)] = alerts
+        assert kind == expect.correction[0] and expect.correction[1] in message, message
+    else:
+        assert alerts == []
+    state = json.loads((project / "var" / "state.json").read_text())
+    assert state["pending_intents"] == []
+    decided = int(10_000 * 0.10 * 3 / price * 1000) / 1000
+    held = round(int(decided * expect.held * 1000) / 1000, 3)
+    exchange = live_fake.account.positions.get("BTC")
+    assert (exchange.amount if exchange else 0.0) == pytest.approx(held, abs=1e-9)
+    assert (state["positions"]["BTC"]["amount"] if held else 0.0) == pytest.approx(held, abs=1e-9)
+    if held:
+        assert {o.quantity for o in live_fake.account.open_algo("BTC")} == {held}  # the stops cover what filled, no more
+    assert state["cash_usd"] == pytest.approx(live_fake.account.wallet_usd, abs=1e-6)
+
+
+# -- the state file: unwritable or unreadable, as a replayed CLI tick ---------------------------
+
+
+def _disk_full() -> None:
+    """In the tick's process: writes past 3,000 bytes fail with EFBIG, as a full disk fails with ENOSPC."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3_000, resource.RLIM_INFINITY))
+
+
+def _tick_with(project, preexec=None) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
+    return subprocess.run([sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=60, preexec_fn=preexec)
+
+
+@pytest.mark.parametrize("fault", ["disk full", "read-only var/"])
+def test_a_state_that_cannot_be_written_stops_with_exit_5_and_the_previous_state_intact(project, fault):
+    var = project / "var" / "replay"
+    assert _tick_with(project).returncode == 0
+    before = {name: (var / name).read_bytes() for name in ("state.json", "journal.jsonl")}
+    blocker = var / ".state.json.tmp"
+    if fault == "read-only var/":
+        blocker.mkdir()  # the temporary file cannot be created, as in a read-only folder (root ignores chmod)
+    result = _tick_with(project, _disk_full if fault == "disk full" else None)
+
+    why = "File too large" if fault == "disk full" else "Is a directory"
+    assert result.returncode == 5 and result.stdout == ""
+    assert result.stderr == (
+        f"error: {var / 'state.json'}: cannot write the new state ({why}); the previous state is intact: "
+        f"free disk space or make {var} writable, then run again\n"
+    )
+    assert {name: (var / name).read_bytes() for name in before} == before  # nothing half-written, no journal line for a lost tick
+    if blocker.is_dir():
+        blocker.rmdir()
+    again = _tick_with(project)  # space freed: the tick that could not be saved runs again
+    assert again.returncode == 0, again.stderr
+    assert json.loads((var / "state.json").read_text())["tick"] == 2
+    assert [json.loads(line)["tick"] for line in (var / "journal.jsonl").read_text().splitlines()] == [1, 2]
+
+
+@pytest.mark.parametrize("content", ['{"version": 2, "tick": 3, "cash_', "", "\x00" * 64])
+def test_a_truncated_or_corrupt_state_stops_with_exit_5_and_is_kept(project, content):
+    var = project / "var" / "replay"
+    assert _tick_with(project).returncode == 0 and _tick_with(project).returncode == 0
+    (var / "state.json").write_text(content)
+    result = _tick_with(project)
+    assert result.returncode == 5 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {var / 'state.json'} is corrupt or truncated") and f"cp {var / 'state.json.bak'}" in line
+    assert (var / "state.json").read_text() == content
+    assert len((var / "journal.jsonl").read_text().splitlines()) == 2  # no tick ran on a state it could not read

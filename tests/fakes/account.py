@@ -113,6 +113,9 @@ class FakeAccount:
     positions: dict[str, FakePosition] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
     margin_type: dict[str, str] = field(default_factory=dict)
+    # Below 1: a market entry fills only this share of its quantity (whole lot steps) and ends
+    # EXPIRED, as Binance's market orders do when the book runs out inside the price band.
+    fill_fraction: float = 1.0
 
     # -- auth ---------------------------------------------------------------------------------
     def check_auth(self, api_key: str | None, signed_query: str) -> None:
@@ -313,6 +316,10 @@ class FakeAccount:
             )
             if quantity * price / self.leverage.get(coin, 20) + quantity * price * TAKER_FEE > available:
                 raise Reject(-2019, "Margin is insufficient.")
+        status = "FILLED"
+        if not order.reduce_only and self.fill_fraction < 1.0:
+            step = float(self.rules[coin][1])
+            quantity, status = round(int(quantity * self.fill_fraction / step) * step, 12), "EXPIRED"
         fee = quantity * price * TAKER_FEE
         realized = 0.0
         signed = direction * quantity
@@ -328,7 +335,7 @@ class FakeAccount:
             position.amount = round(total, 12)
         self.wallet_usd += realized - fee
         now = self.clock_ms()
-        order.status, order.avg_price, order.executed_qty, order.updated_ms = "FILLED", price, quantity, now
+        order.status, order.avg_price, order.executed_qty, order.updated_ms = status, price, quantity, now
         self.orders.append(order)
         self.trades.append({
             "buyer": order.side == "BUY", "commission": _text(fee), "commissionAsset": "USDT", "id": next(_ids), "maker": False,

@@ -95,6 +95,9 @@ class FakeExchange(LocalServer):
     latency_ms: float = 0.0
     follow_wall_clock: bool = False
     hang_seconds: float = 30.0
+    # An order's answer held back AFTER the account acted on it: the window in which a killed
+    # client has an order on the exchange that its state has not recorded (the crash soak's target).
+    order_answer_delay_ms: float = 0.0
     requests: list[Request] = field(default_factory=list)
     prices: dict[str, float] = field(default_factory=dict)
 
@@ -297,6 +300,8 @@ class _Handler(QuietHandler):
             return
         if "signature" in params:
             status, answer = self._private(method, parts.path, params, signed_query)
+            if method == "POST" and parts.path.endswith(("/order", "/algoOrder")) and fake.order_answer_delay_ms:
+                time.sleep(fake.order_answer_delay_ms / 1000)
         else:
             status, answer = self._route(parts.path, params)
         self._send(status, json.dumps(answer))

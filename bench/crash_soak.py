@@ -1,0 +1,34 @@
+"""The crash soak's figures: live `bot tick` processes SIGKILLed at random points against the
+fake exchange (tests/test_crash_soak.py holds the soak and what it checks).
+
+    python bench/crash_soak.py --kills 200 --seed 2011
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.test_crash_soak import soak  # noqa: E402 (after the path is set)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=2011)
+    parser.add_argument("--budget-s", type=float, default=3600)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        result = soak(Path(folder), kills=args.kills, seed=args.seed, budget_s=args.budget_s)
+    print(result.summary())
+    for problem in (*result.duplicates, *result.unprotected, *result.unknown, *result.unloadable, *result.tracebacks, *result.leaks):
+        print("  ", problem)
+    sys.exit(1 if result.duplicates or result.unprotected or result.unknown or result.unloadable or result.tracebacks or result.leaks else 0)
+
+
+if __name__ == "__main__":
+    main()
