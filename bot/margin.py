@@ -38,9 +38,10 @@ def add_to(
     stop_loss: float | None,
     take_profit: float | None,
     invalidation: str,
+    tick_id: str,
 ) -> Position:
-    """The position after adding ``amount`` at ``price`` (paper and live brokers alike): the
-    entry is averaged, the margin added, the new exit plan replaces the old one."""
+    """The position after adding ``amount`` at ``price`` in tick ``tick_id`` (paper and live
+    brokers alike): the entry is averaged, the margin added, the new exit plan replaces the old one."""
     total = position.amount + amount
     return position.model_copy(
         update={
@@ -50,6 +51,7 @@ def add_to(
             "stop_loss": stop_loss or position.stop_loss,
             "take_profit": take_profit or position.take_profit,
             "invalidation": invalidation or position.invalidation,
+            "entry_tick_id": tick_id,
         }
     )
 

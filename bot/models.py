@@ -82,7 +82,7 @@ class RiskCode(StrEnum):
     NO_MARKET_DATA = "no_market_data"
     NO_POSITION = "no_position"
     BLOCKED = "blocked"  # paused or outside the trading windows (bot.ops): no openings at all
-    DUPLICATE = "duplicate"  # a second decision for the same coin in one tick
+    DUPLICATE = "duplicate"  # a second decision for the same coin in one tick, or an opening on a re-run of the tick that opened it
     LOW_CONFIDENCE = "low_confidence"
     DAILY_LOSS_LIMIT = "daily_loss_limit"
     MAX_DRAWDOWN = "max_drawdown"
@@ -232,6 +232,9 @@ class Position(StrictModel):
     leverage: float
     margin_usd: float
     opened_at: datetime
+    # The tick whose order last opened or added to it: a re-run of that tick (same minute,
+    # same client ids) must not open more, since a filled order's client id can be reused.
+    entry_tick_id: str = ""
     stop_loss: float | None = None
     take_profit: float | None = None
     invalidation: str = ""

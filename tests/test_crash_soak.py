@@ -25,6 +25,7 @@ soak is ``pytest -m slow tests/test_crash_soak.py`` (or ``python bench/crash_soa
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -293,3 +294,76 @@ def test_crash_soak_fast(tmp_path):
 def test_crash_soak_full(tmp_path):
     _assert_clean(soak(tmp_path, kills=FULL_KILLS, seed=2011, budget_s=1800), FULL_KILLS)
 
+
+
+# -- a killed tick run again in the same minute: the same tick id, so no second opening order ----
+
+SAME_MINUTE_CONFIG = """\
+[exchange]
+timeout_ms = 3000
+retries = 1
+
+[trading]
+coins = ["BTC"]
+
+[risk]
+allow_adding = true  # the doubling this guards against is an add approved on the re-run
+
+[strategy]
+name = "claude"
+
+[llm]
+retries = 0
+timeout_s = 5
+"""
+
+
+@pytest.mark.parametrize("killed_on", ["entry", "sl"])
+def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_opens_nothing_more(tmp_path, killed_on):
+    """Killed while the exchange holds the answer to the entry (filled, not recorded) or to its
+    stop-loss (entry recorded, stop pending); cron or the owner runs `bot tick` again 30 s later,
+    the same tick id, and the strategy says BUY again: the entry is adopted, never doubled."""
+    from tests.fakes.anthropic import FakeAnthropic, tool_call
+    from tests.fakes.exchange import FakeExchange
+
+    (tmp_path / "config.toml").write_text(SAME_MINUTE_CONFIG)
+    store = StateStore(tmp_path / "var" / "state.json")
+    with FakeExchange(data_dir(), now=NOW, coins=("BTC",), order_answer_delay_ms=30_000) as fake, FakeAnthropic() as llm:
+        fake.account.api_key, fake.account.api_secret = SECRETS["EXCHANGE_API_KEY"], SECRETS["EXCHANGE_SECRET"]
+        env = _env(fake.url, llm.url)
+        price = fake.price("BTC")
+        buy = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
+               "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "same minute"}
+        llm.script(tool_call({"decisions": [buy]}), tool_call({"decisions": [buy]}))
+        landed = {"entry": "/fapi/v1/order", "sl": "/fapi/v1/algoOrder"}[killed_on]
+
+        process = _start(tmp_path, env, NOW + timedelta(seconds=20))
+        deadline = time.monotonic() + 30
+        while not fake.count(landed) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)  # the order reached the exchange; its answer is held back
+        process.communicate(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        [entry] = fake.account.orders[:1]
+        assert (entry.client_id, entry.status) == ("bot-250603T1200-BTC-entry", "FILLED")
+        pending = [i.kind for i in store.load().pending_intents]
+        assert pending == (["entry"] if killed_on == "entry" else ["stop_loss"])
+
+        fake.order_answer_delay_ms = 0
+        again = _start(tmp_path, env, NOW + timedelta(seconds=50))
+        out, err = again.communicate(timeout=60)
+
+    assert again.returncode == 0, out + err
+    assert "Traceback" not in out + err
+    openings = [(o.client_id, o.status) for o in fake.account.orders if o.type == "MARKET" and not o.reduce_only]
+    assert openings == [("bot-250603T1200-BTC-entry", "FILLED")]  # exactly one entry: no add, no resend
+    state = store.load()
+    assert state.pending_intents == []
+    assert state.positions["BTC"].amount == entry.quantity == fake.account.positions["BTC"].amount
+    assert {o.quantity for o in fake.account.open_algo("BTC")} == {entry.quantity}  # its stop-loss and take-profit, once
+    records = [json.loads(line) for line in (tmp_path / "var" / "journal.jsonl").read_text().splitlines()]
+    [record] = records  # the killed run wrote no journal line
+    assert record["tick_id"] == "250603T1200"
+    [verdict] = record["verdicts"]
+    assert (verdict["verdict"], verdict["codes"]) == ("rejected", ["duplicate"])
+    assert verdict["reason"] == "BTC already got its opening order in this tick (250603T1200): a re-run of a tick opens nothing more"

@@ -278,6 +278,7 @@ def test_an_add_grows_the_position_and_replaces_its_stops_with_ones_for_the_whol
     position = bot.state().positions["BTC"]
     assert position.amount == pytest.approx(0.028 + add.amount, abs=1e-12)
     assert position.entry_price == pytest.approx((0.028 * first + add.amount * 105_500.0) / position.amount, rel=1e-12)
+    assert position.entry_tick_id == "250603T1203"  # a re-run of this tick opens nothing more
     assert orders(fake, "-sl") == [(SL, "STOP_MARKET", "CANCELED"), ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW")]
     assert orders(fake, "-tp") == [(TP, "TAKE_PROFIT_MARKET", "CANCELED"), ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "NEW")]
     assert {o.quantity for o in fake.account.open_algo("BTC")} == {position.amount}

@@ -229,6 +229,7 @@ def test_a_position_opened_added_to_and_closed_over_several_ticks():
     book = _open(Side.LONG, amount=0.1, leverage=5, stop_loss=95_000, take_profit=110_000)  # 12:00: 100,020, fee 5.001, margin 2,000.4
     quiet = [(100_000, 100_100, 99_900, 101_000)]
     assert _settle(book, _snapshot(NOW, quiet)) == []  # 12:03: nothing triggers
+    assert book.positions["BTC"].entry_tick_id == "250603T1200"
     add = OrderPlan(coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.1, reference_price=101_000, leverage=5,
                     stop_loss=97_000, take_profit=112_000, client_order_id="bot-y-BTC-add")
     [fill] = asyncio.run(BROKER.execute([add], book=book, prices={"BTC": 101_000}, now=NOW + M3))
@@ -238,6 +239,7 @@ def test_a_position_opened_added_to_and_closed_over_several_ticks():
     assert position.amount == pytest.approx(0.2) and position.entry_price == pytest.approx(100_520.1)
     assert position.margin_usd == pytest.approx(4_020.804)
     assert position.stop_loss == 97_000 and position.take_profit == 112_000  # the add's exit plan replaces the old one
+    assert position.entry_tick_id == "250603T1203"  # the tick that last opened it: a re-run of it opens nothing more
     # (0.2 x 100,520.1 - 4,020.804) / (0.2 x 0.995)
     assert position.liquidation_price == pytest.approx(80_820.180905, abs=1e-6)
     assert _settle(book, _snapshot(NOW + M3, [(101_000, 101_500, 100_500, 101_200)])) == []  # 12:06

@@ -244,6 +244,19 @@ def test_an_opposite_signal_closes_the_position_then_opens_the_other_side():
     assert entry.plan.side is Side.SHORT and entry.plan.amount == 0.03 and not entry.plan.reduce_only
 
 
+def test_a_rerun_of_the_tick_that_opened_a_position_opens_nothing_more_but_may_close_it():
+    """Killed after its entry filled, or run twice in its minute: same tick id, same client ids."""
+    opened_now = {"BTC": _position().model_copy(update={"entry_tick_id": "250603T1200"})}
+    why = "BTC already got its opening order in this tick (250603T1200): a re-run of a tick opens nothing more"
+    for decision in (_decide(), _decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000)):  # an add, a flip
+        [verdict] = _review(decision, positions=opened_now)
+        assert (verdict.verdict, verdict.codes, verdict.reason, verdict.plan) == (Verdict.REJECTED, [RiskCode.DUPLICATE], why, None)
+    [close] = _review(_decide(action=Action.CLOSE), positions=opened_now)
+    assert close.verdict is Verdict.APPROVED and close.plan.reduce_only
+    opened_before = {"BTC": _position().model_copy(update={"entry_tick_id": "250603T1157"})}
+    assert _review(_decide(), positions=opened_before)[0].codes == [RiskCode.ADD]  # the next tick may add
+
+
 def test_a_flip_still_closes_when_the_new_side_is_refused():
     close, entry = _review(_decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000), positions={"BTC": _position()}, peak=20_000)
     assert close.plan.reduce_only

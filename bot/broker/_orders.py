@@ -28,6 +28,7 @@ from bot.models import (
     OrderIntent,
     Position,
     Side,
+    tick_id_for,
 )
 from bot.precision import round_to_step
 from bot.state import BotState
@@ -70,8 +71,6 @@ class OrderDesk:
             self._exchange = None
 
     def _begin(self, now: datetime) -> None:
-        from bot.engine import tick_id_for
-
         self._now, self._tick_id = now, tick_id_for(now)
 
     async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -201,6 +200,7 @@ class OrderDesk:
                 leverage=intent.leverage,
                 margin_usd=margin,
                 opened_at=intent.created_at,
+                entry_tick_id=tick_id_for(intent.created_at),
                 stop_loss=intent.stop_loss,
                 take_profit=intent.take_profit,
                 invalidation=intent.invalidation,
@@ -215,6 +215,7 @@ class OrderDesk:
                 stop_loss=intent.stop_loss,
                 take_profit=intent.take_profit,
                 invalidation=intent.invalidation,
+                tick_id=tick_id_for(intent.created_at),
             )
             position.amount = self._round_amount(intent.symbol, position.amount)
         position = with_liquidation(position)

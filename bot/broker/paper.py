@@ -53,6 +53,7 @@ from bot.models import (
     Position,
     Side,
     Snapshot,
+    tick_id_for,
 )
 
 log = structlog.get_logger(__name__)
@@ -139,6 +140,7 @@ class PaperBroker:
                 leverage=plan.leverage,
                 margin_usd=margin,
                 opened_at=now,
+                entry_tick_id=tick_id_for(now),
                 stop_loss=plan.stop_loss,
                 take_profit=plan.take_profit,
                 invalidation=plan.invalidation,
@@ -148,7 +150,7 @@ class PaperBroker:
         else:  # adding
             position = add_to(
                 position, amount=plan.amount, price=fill_price, margin_usd=margin, stop_loss=plan.stop_loss,
-                take_profit=plan.take_profit, invalidation=plan.invalidation,
+                take_profit=plan.take_profit, invalidation=plan.invalidation, tick_id=tick_id_for(now),
             )
         position = with_liquidation(position)
         book.positions[plan.coin] = position
