@@ -185,6 +185,7 @@ class OrderFault:
     path: str = "/fapi/v1/order"
     times: int | None = None
     fill_fraction: float = 1.0  # below 1: the market entry fills only partly (EXPIRED)
+    order_type: str | None = None  # only orders of this type fail
 
 
 @dataclass
@@ -218,12 +219,24 @@ ORDER_SCENARIOS = {
                     ("stop_failed", "stop-loss could not be placed after 3 tries")),
     ),
     "one 503 on the entry: looked up, then sent once": (OrderFault("503", times=1), OrderExpect(0, "ok", FILLED_AND_PROTECTED, ["decision"], held=1.0)),
+    "take-profit cannot be placed after the entry filled, the stop-loss can": (
+        OrderFault("502", path="/fapi/v1/algoOrder", order_type="TAKE_PROFIT_MARKET"),
+        OrderExpect(4, "degraded", FILLED_AND_PROTECTED[:2], ["decision"],
+                    ("error", "take-profit could not be placed (ExchangeNotAvailable: "), held=1.0),
+    ),
 }
+
+
+def _live_env(live_fake, fake_anthropic) -> dict[str, str]:
+    from bot.config import LIVE_CONFIRMATION
+
+    return {"BOT_EXCHANGE__API_URL": live_fake.url, "BOT_ENABLE_TRADING": "true", "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
+            "EXCHANGE_API_KEY": "test-key", "EXCHANGE_SECRET": "test-secret", "ANTHROPIC_API_KEY": "sk-test",
+            "ANTHROPIC_BASE_URL": fake_anthropic.url, "BOT_LLM__RETRIES": "0", "BOT_TRADING__COINS": '["BTC"]'}
 
 
 @pytest.mark.parametrize("name", list(ORDER_SCENARIOS))
 def test_live_order_fault(project, live_fake, fake_anthropic, name):
-    from bot.config import LIVE_CONFIRMATION
     from tests.fakes.anthropic import tool_call
 
     fault, expect = ORDER_SCENARIOS[name]
@@ -233,11 +246,8 @@ def test_live_order_fault(project, live_fake, fake_anthropic, name):
     fake_anthropic.script(tool_call({"decisions": [decision]}))
     live_fake.account.fill_fraction = fault.fill_fraction
     if fault.kind:
-        live_fake.inject(fault.kind, path=fault.path, method="POST", times=fault.times)
-    env = {"BOT_EXCHANGE__API_URL": live_fake.url, "BOT_ENABLE_TRADING": "true", "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
-           "EXCHANGE_API_KEY": "test-key", "EXCHANGE_SECRET": "test-secret", "ANTHROPIC_API_KEY": "sk-test",
-           "ANTHROPIC_BASE_URL": fake_anthropic.url, "BOT_LLM__RETRIES": "0", "BOT_TRADING__COINS": '["BTC"]'}
-    result = run_bot("tick", cwd=project, env=env)
+        live_fake.inject(fault.kind, path=fault.path, method="POST", times=fault.times, order_type=fault.order_type)
+    result = run_bot("tick", cwd=project, env=_live_env(live_fake, fake_anthropic))
 
     assert result.returncode == expect.exit_code, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -260,6 +270,52 @@ def test_live_order_fault(project, live_fake, fake_anthropic, name):
     assert (state["positions"]["BTC"]["amount"] if held else 0.0) == pytest.approx(held, abs=1e-9)
     if held:
         assert {o.quantity for o in live_fake.account.open_algo("BTC")} == {held}  # the stops cover what filled, no more
+    assert state["cash_usd"] == pytest.approx(live_fake.account.wallet_usd, abs=1e-6)
+
+
+def test_a_take_profit_the_price_already_passed_leaves_the_stop_loss_protecting_and_is_placed_the_next_tick(project, live_fake, fake_anthropic):
+    """The price runs 5 % up between the snapshot and the fill: the entry and its stop-loss go
+    through, the take-profit at +4 % would trigger at once (-2021). The position is kept under
+    its stop-loss with an alert; the next tick's reconciliation places the take-profit."""
+    from tests.fakes.anthropic import tool_call
+
+    price = live_fake.price("BTC")
+    stop, take = round(price * 0.98), round(price * 1.04)
+    decision = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
+                "stop_loss": stop, "take_profit": take, "reasoning": "fault matrix"}
+    fake_anthropic.script(tool_call({"decisions": [decision]}))
+    live_fake.set_price("BTC", price * 1.05)  # what orders fill and trigger at; the candles still say `price`
+    env = _live_env(live_fake, fake_anthropic)
+    result = run_bot("tick", cwd=project, env=env)
+
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    why = 'take-profit could not be placed (OrderImmediatelyFillable: binanceusdm {"code": -2021, "msg": "Order would immediately trigger."}); the stop-loss still protects it'
+    assert f"BTC: {why}" in result.stdout
+    orders = [(o.client_id.rsplit("-", 1)[1], o.type, o.status, o.quantity) for o in live_fake.account.orders]
+    amount = int(10_000 * 0.10 * 3 / price * 1000) / 1000  # sized at the snapshot's price
+    assert orders == [("entry", "MARKET", "FILLED", amount), ("sl", "STOP_MARKET", "NEW", amount)]
+    [record] = [json.loads(line) for line in (project / "var" / "journal.jsonl").read_text().splitlines()]
+    assert (record["outcome"], record["message"]) == ("degraded", f"BTC: {why}")
+    assert [(c["kind"], c["coin"], c["message"]) for c in record["corrections"] if c["alert"]] == [("error", "BTC", why)]
+    assert [(f["reason"], f["amount"]) for f in record["fills"]] == [("decision", amount)]
+    state = json.loads((project / "var" / "state.json").read_text())
+    position = state["positions"]["BTC"]
+    assert state["pending_intents"] == []
+    assert (position["amount"], position["stop_loss"], position["take_profit"]) == (amount, stop, take)  # the plan is kept
+    assert position["stop_order_id"] == live_fake.account.orders[1].client_id and position["take_profit_order_id"] is None
+    assert position["entry_price"] == pytest.approx(price * 1.05, abs=1e-6)
+
+    live_fake.set_price("BTC", price)  # back under the take-profit; the next tick holds (the fake's default answer)
+    again = run_bot("tick", cwd=project, env=env)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    later = [(o.client_id.rsplit("-", 1)[1], o.type, o.status, o.quantity, o.trigger_price) for o in live_fake.account.orders[2:]]
+    assert later == [("tp", "TAKE_PROFIT_MARKET", "NEW", amount, take)]  # the take-profit, for the whole size; nothing else sent
+    state = json.loads((project / "var" / "state.json").read_text())
+    assert state["positions"]["BTC"]["take_profit_order_id"] == live_fake.account.orders[2].client_id
+    assert state["positions"]["BTC"]["stop_order_id"] == live_fake.account.orders[1].client_id
+    assert state["positions"]["BTC"]["amount"] == amount == live_fake.account.positions["BTC"].amount
     assert state["cash_usd"] == pytest.approx(live_fake.account.wallet_usd, abs=1e-6)
 
 

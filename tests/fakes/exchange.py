@@ -78,12 +78,14 @@ class Fault:
     symbol: str | None = None
     times: int | None = None
     method: str | None = None
+    order_type: str | None = None  # e.g. TAKE_PROFIT_MARKET: only orders of this type fail
 
     def matches(self, method: str, path: str, params: dict[str, str]) -> bool:
         return (
             (self.path is None or self.path in path)
             and (self.symbol is None or params.get("symbol") == self.symbol)
             and (self.method is None or self.method == method)
+            and (self.order_type is None or params.get("type") == self.order_type)
         )
 
 
@@ -116,12 +118,19 @@ class FakeExchange(LocalServer):
         return _Handler
 
     def inject(
-        self, kind: str, *, path: str | None = None, symbol: str | None = None, times: int | None = None, method: str | None = None
+        self,
+        kind: str,
+        *,
+        path: str | None = None,
+        symbol: str | None = None,
+        times: int | None = None,
+        method: str | None = None,
+        order_type: str | None = None,
     ) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")  # a typo must not pass silently
         with self._lock:
-            self._faults.append(Fault(kind, path, symbol, times, method))
+            self._faults.append(Fault(kind, path, symbol, times, method, order_type))
 
     def price(self, coin: str) -> float:
         """What market orders fill at and stops trigger on: a price a test set, else the last close."""
