@@ -59,7 +59,8 @@ class LocalServer:
     def start(self, port: int = 0) -> Self:
         handler = type("Handler", (self._handler(),), {"fake": self})
         self._server = _Server(("127.0.0.1", port), handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # shutdown() waits for the loop's next poll: 0.5 s by default, paid at every fixture's teardown
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:
