@@ -22,7 +22,7 @@ TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
 def _as_candles(value: Any) -> np.ndarray:
     import numpy as np  # lazily: `bot status` loads these models and never sees a candle
 
-    array = np.asarray(value, dtype=np.float64)
+    array = value if type(value) is np.ndarray and value.dtype == np.float64 else np.asarray(value, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 6:
         raise ValueError(f"candles must be an (n, 6) array, got shape {array.shape}")
     return array
