@@ -30,6 +30,7 @@ stable ``RiskCode`` values and a sentence with the numbers. The limits are
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -71,7 +72,7 @@ def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: d
             memory.stop_losses[fill.coin] = max(fill.at, memory.stop_losses.get(fill.coin, fill.at))
         elif fill.reason is FillReason.DECISION and not fill.reduce_only:
             memory.entries.append(fill.at)
-    memory.entries = [at for at in memory.entries if now - at < _DAY]
+    memory.entries = sorted(at for at in memory.entries if now - at < _DAY)
     memory.stop_losses = {coin: at for coin, at in memory.stop_losses.items() if now - at < cooldown}
     return memory
 
@@ -84,7 +85,7 @@ def _unchanged(
         not fills
         and memory.day == today
         and (memory.halted_day == today or not _daily_loss_hit(memory, equity_usd=equity_usd, settings=settings))
-        and (not memory.entries or now - min(memory.entries) < _DAY)
+        and (not memory.entries or now - memory.entries[0] < _DAY)
         and all(now - at < cooldown for at in memory.stop_losses.values())
     )
 
@@ -140,8 +141,8 @@ def review(
         available_usd=portfolio.account.available_usd,
         exposure_usd=sum(p.notional_usd(prices.get(coin, p.entry_price)) for coin, p in portfolio.positions.items()),
         positions=set(portfolio.positions),
-        entries_hour=sum(1 for at in memory.entries if now - at < _HOUR),
-        entries_day=sum(1 for at in memory.entries if now - at < _DAY),
+        entries_hour=_entries_since(memory, now - _HOUR),
+        entries_day=_entries_since(memory, now - _DAY),
     )
     verdicts: list[RiskVerdict] = []
     seen: set[str] = set()
@@ -154,6 +155,11 @@ def review(
         seen.add(decision.coin)
         verdicts += _review_one(decision, inputs=inputs, running=running)
     return verdicts
+
+
+def _entries_since(memory: RiskMemory, moment: datetime) -> int:
+    """Entries after ``moment``; ``remember`` keeps them in time order."""
+    return len(memory.entries) - bisect.bisect_right(memory.entries, moment)
 
 
 def _reject(decision: Decision, code: RiskCode, reason: str) -> RiskVerdict:
