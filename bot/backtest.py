@@ -161,6 +161,8 @@ def span_of(market: HistoryMarket, coins: list[str], *, start: datetime | None, 
     end = _on_tick(end) if end else last
     if start < first:
         raise ConfigError(f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; the earliest start is {first:%Y-%m-%dT%H:%M}")
+    if start > last:
+        raise ConfigError(f"--from {start:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --from or --data-dir with more history")
     if end > last:
         raise ConfigError(f"--to {end:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --to or --data-dir with more history")
     if end < start:

@@ -393,7 +393,7 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
     try:
         return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}") from None
+        raise ConfigError(f"{_origin(path, data, exc.errors()[0]['loc'])}: {_describe(exc)}") from None
     except SettingsError as exc:  # a BOT_* variable or .env entry pydantic-settings cannot parse
         raise ConfigError(
             f"{exc} (environment or {base_dir / '.env'}); a list or table in a BOT_* variable must be JSON, "
@@ -419,6 +419,23 @@ def _reject_unknown_top_level(path: Path, data: dict[str, Any]) -> None:
     for key in data:
         if key not in known:
             raise ConfigError(f"{path}: unknown setting `{key}`{did_you_mean(key, known)}")
+
+
+def _origin(path: Path, data: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    """Where the bad value came from: a BOT_* variable (it wins over the file), else config.toml if it holds the setting."""
+    variable = "BOT_" + "__".join(str(part) for part in loc if not isinstance(part, int)).upper()
+    from_env = f"{variable} (environment or {path.parent / '.env'})"
+    if variable in os.environ:
+        return from_env
+    node: Any = data
+    for part in loc:
+        if isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return from_env
+    return str(path)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -37,7 +37,7 @@ from bot.budget import utc_day
 from bot.errors import BotError, LlmUnavailable, MarketDataError
 from bot.indicators import compute_features
 from bot.market import Market
-from bot.models import Action, CoinFeatures, Decision, Outcome, RiskCode, RiskVerdict, Snapshot, TickReport, Verdict, tick_id_for
+from bot.models import Action, CoinFeatures, Decision, Outcome, Portfolio, RiskCode, RiskVerdict, Snapshot, TickReport, Verdict, tick_id_for
 from bot.notify import Notifier, claim, tick_events
 from bot.portfolio import portfolio_of, sharpe_ratio
 from bot.prompt import DeferredPrompt, build_prompt
@@ -93,7 +93,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
     def lap(stage: str) -> None:
         nonlocal mark
         current = ctx.clock()
-        timings[stage] = round((current - mark) * 1000, 1)
+        timings[stage] = current - mark
         mark = current
 
     skipped = ops.skip_reason(state, now)
@@ -205,9 +205,11 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         _take_corrections(ctx.broker, report)
         lap("execute")
 
-        after = portfolio_of(
-            cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
-        )
+        after = portfolio
+        if executed or not _same_book(state, portfolio):
+            after = portfolio_of(
+                cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
+            )
         state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=executed, now=now, settings=settings.risk)
         _record_equity(state, after.account.equity_usd)
         state.last_prices = prices
@@ -225,11 +227,23 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         report.message = f"internal error: {type(exc).__name__}: {exc}"
         return report
     finally:
-        report.duration_ms = {**timings, "total": round((ctx.clock() - started) * 1000, 1)}
+        timings["total"] = ctx.clock() - started
+        report.duration_ms = {stage: round(seconds * 1000, 1) for stage, seconds in timings.items()}
         report.sharpe = sharpe_ratio(state.return_stats)
         if recorded:
             _finish(ctx, state, report, now)
         structlog.contextvars.unbind_contextvars("tick_id")
+
+
+def _same_book(state: BotState, portfolio: Portfolio) -> bool:
+    """Nothing booked since ``portfolio`` was valued: same cash, the same position objects
+    (brokers replace a position they change), so the valuation still holds."""
+    held = portfolio.positions
+    return (
+        state.cash_usd == portfolio.account.cash_usd
+        and len(state.positions) == len(held)
+        and all(held.get(coin) is position for coin, position in state.positions.items())
+    )
 
 
 def _take_corrections(broker: Broker, report: TickReport) -> None:

@@ -10,7 +10,7 @@ There is no open-interest history, so it is reported as unknown rather than inve
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
@@ -38,6 +38,17 @@ def _read_csv(folder: Path, stem: str) -> np.ndarray:
 class _CoinHistory:
     candles: dict[str, np.ndarray]  # timeframe -> (n, 6)
     funding: np.ndarray  # (n, 2): settlement time ms, rate
+    # Per timeframe, candle open time -> index after that candle: a backtest asks for
+    # the window ending at a given candle twice per coin and tick.
+    ends: dict[str, dict[int, int]] = field(init=False)
+    funding_times: np.ndarray = field(init=False)
+    # The last window shown per timeframe, (end index, rows): a 4h window stays the same
+    # for 80 ticks and is handed out again instead of sliced anew.
+    windows: dict[str, tuple[int, np.ndarray]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ends = {tf: {int(t): end for end, t in enumerate(candles[:, 0].tolist(), start=1)} for tf, candles in self.candles.items()}
+        self.funding_times = np.ascontiguousarray(self.funding[:, 0])
 
 
 class HistoryMarket:
@@ -114,30 +125,33 @@ class HistoryMarket:
             except ConfigError as exc:
                 errors[coin] = str(exc)
                 continue
-            windows = {tf: self._window(candles, tf, now_ms) for tf, candles in history.candles.items()}
-            missing = [tf for tf, window in windows.items() if window is None]
-            if missing:
-                errors[coin] = f"no {'/'.join(missing)} history covering {now:%Y-%m-%d %H:%M} UTC"
+            candles_3m, candles_4h = self._window(history, "3m", now_ms), self._window(history, "4h", now_ms)
+            if candles_3m is None or candles_4h is None:
+                missing = "/".join(tf for tf, window in (("3m", candles_3m), ("4h", candles_4h)) if window is None)
+                errors[coin] = f"no {missing} history covering {now:%Y-%m-%d %H:%M} UTC"
                 continue
-            settled = history.funding[: int(history.funding[:, 0].searchsorted(now_ms, side="right"))]
+            settled = int(history.funding_times.searchsorted(now_ms, side="right"))
             loaded[coin] = CoinMarket(
                 coin=coin,
                 info=self.info(coin),
-                candles_3m=windows["3m"],
-                candles_4h=windows["4h"],
-                last_price=float(windows["3m"][-1, 4]),
+                candles_3m=candles_3m,
+                candles_4h=candles_4h,
+                last_price=float(candles_3m[-1, 4]),
                 open_interest=None,
-                funding_rate=float(settled[-1, 1]) if len(settled) else None,
+                funding_rate=float(history.funding[settled - 1, 1]) if settled else None,
             )
         return Snapshot(as_of=now, coins=loaded, errors=errors)
 
-    def _window(self, candles: np.ndarray, tf: str, now_ms: int) -> np.ndarray | None:
+    def _window(self, history: _CoinHistory, tf: str, now_ms: int) -> np.ndarray | None:
+        """The last ``need`` candles closed by ``now_ms``; None unless the newest one is the candle that just closed."""
         step = TIMEFRAME_MS[tf]
-        end = int(candles[:, 0].searchsorted(now_ms - step, side="right"))
-        newest_expected = (now_ms // step) * step - step
-        if end < self.need or int(candles[end - 1, 0]) != newest_expected:
+        end = history.ends[tf].get((now_ms // step) * step - step, 0)
+        if end < self.need:
             return None
-        return candles[end - self.need : end]
+        last = history.windows.get(tf)
+        if last is None or last[0] != end:
+            last = history.windows[tf] = (end, history.candles[tf][end - self.need : end])
+        return last[1]
 
 
 def _to_datetime(ms: int) -> datetime:

@@ -64,12 +64,9 @@ def _average_true_range(high, low, close, *, window: int):
 
 def coin_features(market: CoinMarket) -> CoinFeatures:
     """Features from the candles in the snapshot: what a live tick computes."""
+    s4 = _as_lists(indicator_series(market.candles_4h))
     return features_from_series(
-        market,
-        _as_lists(indicator_series(market.candles_3m)),
-        _as_lists(indicator_series(market.candles_4h)),
-        end_3m=len(market.candles_3m),
-        end_4h=len(market.candles_4h),
+        market, _as_lists(indicator_series(market.candles_3m)), context_4h(s4, end=len(market.candles_4h)), end_3m=len(market.candles_3m)
     )
 
 
@@ -79,15 +76,29 @@ def _as_lists(series: dict[str, np.ndarray]) -> dict[str, list[float]]:
     return {name: values.tolist() for name, values in series.items()}
 
 
-def features_from_series(market: CoinMarket, s3: dict[str, list[float]], s4: dict[str, list[float]], *, end_3m: int, end_4h: int) -> CoinFeatures:
-    """Features as of the candle before index ``end_*`` of the given indicator series.
+def context_4h(s4: dict[str, list[float]], *, end: int) -> Context4h:
+    """The 4h context as of the candle before index ``end`` of the 4h indicator series."""
+    last, tail = end - 1, slice(end - SERIES_LENGTH, end)
+    return Context4h(
+        ema20=s4["ema20"][last],
+        ema50=s4["ema50"][last],
+        atr3=s4["atr3"][last],
+        atr14=s4["atr14"][last],
+        volume=s4["volume"][last],
+        volume_avg=s4["volume_avg"][last],
+        macd=s4["macd"][tail],
+        rsi14=s4["rsi14"][tail],
+    )
+
+
+def features_from_series(market: CoinMarket, s3: dict[str, list[float]], h4: Context4h, *, end_3m: int) -> CoinFeatures:
+    """Features as of the candle before index ``end_3m`` of the 3m indicator series.
 
     The series may reach past the snapshot (a backtest computes them once over all of
-    history); only values before ``end_*``, i.e. candles closed at ``Snapshot.as_of``,
+    history); only values before ``end_3m``, i.e. candles closed at ``Snapshot.as_of``,
     are read.
     """
-    last, last_4h = end_3m - 1, end_4h - 1
-    tail_3m, tail_4h = slice(end_3m - SERIES_LENGTH, end_3m), slice(end_4h - SERIES_LENGTH, end_4h)
+    last, tail = end_3m - 1, slice(end_3m - SERIES_LENGTH, end_3m)
     return CoinFeatures(
         coin=market.coin,
         as_of_ms=int(market.candles_3m[-1, 0]),
@@ -101,17 +112,8 @@ def features_from_series(market: CoinMarket, s3: dict[str, list[float]], s4: dic
         atr3=s3["atr3"][last],
         atr14=s3["atr14"][last],
         volume=s3["volume"][last],
-        series={name: s3[name][tail_3m] for name in ("price", "ema20", "macd", "rsi7", "rsi14")},
-        h4=Context4h(
-            ema20=s4["ema20"][last_4h],
-            ema50=s4["ema50"][last_4h],
-            atr3=s4["atr3"][last_4h],
-            atr14=s4["atr14"][last_4h],
-            volume=s4["volume"][last_4h],
-            volume_avg=s4["volume_avg"][last_4h],
-            macd=s4["macd"][tail_4h],
-            rsi14=s4["rsi14"][tail_4h],
-        ),
+        series={name: s3[name][tail] for name in ("price", "ema20", "macd", "rsi7", "rsi14")},
+        h4=h4,
         open_interest=market.open_interest,
         funding_rate=market.funding_rate,
     )
@@ -131,15 +133,16 @@ class PrecomputedFeatures:
     """
 
     def __init__(self, history: dict[str, dict[str, np.ndarray]]) -> None:
-        self._times = {coin: {tf: candles[:, 0] for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
+        # per coin and timeframe: candle open time -> index after that candle
+        self._ends = {coin: {tf: {t: end for end, t in enumerate(candles[:, 0].tolist(), start=1)} for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
         self._series = {coin: {tf: _as_lists(indicator_series(candles)) for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
+        self._h4: dict[str, tuple[int, Context4h]] = {}  # per coin, the last 4h context: it holds for 80 ticks
 
     def _end(self, coin: str, timeframe: str, window: np.ndarray) -> int | None:
-        times = self._times.get(coin, {}).get(timeframe)
-        if times is None or not len(window):
-            return None
-        end = int(times.searchsorted(window[-1, 0], side="right"))
-        return end if end >= len(window) and times[end - 1] == window[-1, 0] else None
+        """Where ``window`` ends in the coin's history, if it is a part of it."""
+        ends = self._ends.get(coin, {}).get(timeframe)
+        end = ends.get(window[-1, 0]) if ends and len(window) else None
+        return end if end is not None and end >= len(window) else None
 
     def __call__(self, snapshot: Snapshot) -> dict[str, CoinFeatures]:
         features = {}
@@ -149,5 +152,8 @@ class PrecomputedFeatures:
                 features[coin] = coin_features(market)
                 continue
             series = self._series[coin]
-            features[coin] = features_from_series(market, series["3m"], series["4h"], end_3m=end_3m, end_4h=end_4h)
+            h4 = self._h4.get(coin)
+            if h4 is None or h4[0] != end_4h:
+                h4 = self._h4[coin] = (end_4h, context_4h(series["4h"], end=end_4h))
+            features[coin] = features_from_series(market, series["3m"], h4[1], end_3m=end_3m)
         return features

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, field_validator
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,7 +22,7 @@ TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
 def _as_candles(value: Any) -> np.ndarray:
     import numpy as np  # lazily: `bot status` loads these models and never sees a candle
 
-    array = np.asarray(value, dtype=np.float64)
+    array = value if type(value) is np.ndarray and value.dtype == np.float64 else np.asarray(value, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 6:
         raise ValueError(f"candles must be an (n, 6) array, got shape {array.shape}")
     return array
@@ -395,7 +395,12 @@ class RiskMemory(StrictModel):
     day_start_equity_usd: float | None = None  # equity at the first tick of that day
     halted_day: date | None = None  # the daily loss limit was hit on this UTC day
     stop_losses: dict[str, datetime] = Field(default_factory=dict)  # coin -> last stop-loss or liquidation
-    entries: list[datetime] = Field(default_factory=list)  # new entries and adds of the last 24 hours
+    entries: list[datetime] = Field(default_factory=list)  # new entries and adds of the last 24 hours, oldest first
+
+    @field_validator("entries")
+    @classmethod
+    def _oldest_first(cls, entries: list[datetime]) -> list[datetime]:
+        return sorted(entries)  # the risk step counts recent entries by bisection
 
 
 class Account(StrictModel):

@@ -30,8 +30,9 @@ stable ``RiskCode`` values and a sentence with the numbers. The limits are
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.config import RiskSettings, StopPolicy
 from bot.margin import liquidation_price
@@ -54,11 +55,14 @@ def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: d
     falls ``daily_loss_limit_pct`` below it, entries stay blocked until the next UTC day
     even if equity recovers.
     """
+    today = now.date()
+    cooldown = timedelta(minutes=settings.stop_loss_cooldown_min)
+    if _unchanged(memory, equity_usd=equity_usd, fills=fills, now=now, today=today, cooldown=cooldown, settings=settings):
+        return memory  # most ticks: nothing to remember, and the memory is never changed in place
     # A new memory, the old one untouched: its containers copied (their dates are
     # immutable), which is what a deep copy gives at a fraction of the cost (deepcopy was
     # a third of a backtest's time).
     memory = memory.model_copy(update={"stop_losses": dict(memory.stop_losses), "entries": list(memory.entries)})
-    today = now.date()
     if memory.day != today:
         memory.day, memory.day_start_equity_usd = today, equity_usd
     if _daily_loss_hit(memory, equity_usd=equity_usd, settings=settings):
@@ -68,10 +72,22 @@ def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: d
             memory.stop_losses[fill.coin] = max(fill.at, memory.stop_losses.get(fill.coin, fill.at))
         elif fill.reason is FillReason.DECISION and not fill.reduce_only:
             memory.entries.append(fill.at)
-    memory.entries = [at for at in memory.entries if now - at < _DAY]
-    cooldown = timedelta(minutes=settings.stop_loss_cooldown_min)
+    memory.entries = sorted(at for at in memory.entries if now - at < _DAY)
     memory.stop_losses = {coin: at for coin, at in memory.stop_losses.items() if now - at < cooldown}
     return memory
+
+
+def _unchanged(
+    memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: datetime, today: date, cooldown: timedelta, settings: RiskSettings
+) -> bool:
+    """True when ``remember`` would return an equal memory: same day, no fill, nothing expiring, no new halt."""
+    return (
+        not fills
+        and memory.day == today
+        and (memory.halted_day == today or not _daily_loss_hit(memory, equity_usd=equity_usd, settings=settings))
+        and (not memory.entries or now - memory.entries[0] < _DAY)
+        and all(now - at < cooldown for at in memory.stop_losses.values())
+    )
 
 
 def _daily_loss_hit(memory: RiskMemory, *, equity_usd: float, settings: RiskSettings) -> bool:
@@ -125,8 +141,8 @@ def review(
         available_usd=portfolio.account.available_usd,
         exposure_usd=sum(p.notional_usd(prices.get(coin, p.entry_price)) for coin, p in portfolio.positions.items()),
         positions=set(portfolio.positions),
-        entries_hour=sum(1 for at in memory.entries if now - at < _HOUR),
-        entries_day=sum(1 for at in memory.entries if now - at < _DAY),
+        entries_hour=_entries_since(memory, now - _HOUR),
+        entries_day=_entries_since(memory, now - _DAY),
     )
     verdicts: list[RiskVerdict] = []
     seen: set[str] = set()
@@ -139,6 +155,11 @@ def review(
         seen.add(decision.coin)
         verdicts += _review_one(decision, inputs=inputs, running=running)
     return verdicts
+
+
+def _entries_since(memory: RiskMemory, moment: datetime) -> int:
+    """Entries after ``moment``; ``remember`` keeps them in time order."""
+    return len(memory.entries) - bisect.bisect_right(memory.entries, moment)
 
 
 def _reject(decision: Decision, code: RiskCode, reason: str) -> RiskVerdict:

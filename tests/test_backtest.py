@@ -171,6 +171,9 @@ def test_span_refuses_a_start_before_the_history_can_show_500_candles():
         span_of(HistoryMarket(), COINS, start=datetime(2025, 6, 1, tzinfo=UTC), end=None)
     with pytest.raises(ConfigError, match="--to 2025-06-09T00:00: the history ends at 2025-06-05T00:00"):
         span_of(HistoryMarket(), COINS, start=None, end=datetime(2025, 6, 9, tzinfo=UTC))
+    # a start past the data is named as such, not as an end before the start
+    with pytest.raises(ConfigError, match="--from 2030-01-01T00:00: the history ends at 2025-06-05T00:00; pass an earlier --from"):
+        span_of(HistoryMarket(), COINS, start=datetime(2030, 1, 1, tzinfo=UTC), end=None)
 
 
 def _fill(coin, side, amount, price, *, fee, pnl=0.0, reduce_only=False, reason="decision", minute=0):

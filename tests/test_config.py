@@ -64,6 +64,20 @@ def test_bad_config_gives_one_line_naming_the_setting(tmp_path, text, message):
     assert "s3cr3t" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BOT_EXCHANGE__ENABLE_TRADING", "true", "BOT_EXCHANGE__ENABLE_TRADING (environment or {env}): unknown setting `exchange.enable_trading`"),
+        ("BOT_RISK__MAX_LEVERAGE", "-3", "BOT_RISK__MAX_LEVERAGE (environment or {env}): `risk.max_leverage`: Input should be greater than or equal to 1"),
+    ],
+)
+def test_a_bad_environment_variable_is_named_instead_of_config_toml(tmp_path, monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, "[risk]\nmin_confidence = 0.6\n")
+    assert str(error.value).startswith(message.format(env=tmp_path.resolve() / ".env"))
+
+
 def test_missing_explicit_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found: .*nope.toml"):
         load_settings(tmp_path / "nope.toml")

@@ -204,34 +204,34 @@ class PaperBroker:
             log.warning(
                 "settle_gap_not_covered", coin=coin, settled_until=_at(start_ms).isoformat(), oldest_candle=_at(candles[0, 0]).isoformat()
             )
-        rows = candles[candles[:, 0] + _CANDLE_MS > start_ms]
-        # Events in time order; funding at T comes before the candle that opens at T.
-        events = [(t, 0) for t in funding_times_ms(start_ms, horizon_ms)] + [(int(row[0]), 1) for row in rows]
-        by_open = {int(row[0]): row for row in rows}
-        for t, kind in sorted(events):
-            if kind == 0:
-                payment = self._fund(position, book=book, market=market, at_ms=t)
-                if payment is not None:
-                    payments.append(payment)
-                continue
-            fill = self._trigger(coin, book=book, row=by_open[t])
+        # The candles closing after start_ms, each with the funding due at or before its open
+        # first (funding at T comes before the candle that opens at T), then what is due after
+        # the last of them.
+        first = int(candles[:, 0].searchsorted(start_ms - _CANDLE_MS, side="right"))
+        funding = funding_times_ms(start_ms, horizon_ms)
+        for row in candles[first:]:
+            while funding and funding[0] <= row[0]:
+                self._pay(position, book=book, market=market, at_ms=funding.pop(0), payments=payments)
+            fill = self._trigger(coin, book=book, row=row)
             if fill is not None:
                 return fill
+        for at_ms in funding:
+            self._pay(position, book=book, market=market, at_ms=at_ms, payments=payments)
         position.settled_until = _at(max(start_ms, horizon_ms))
         return None
 
-    def _fund(self, position: Position, *, book: Book, market: CoinMarket, at_ms: int) -> FundingPayment | None:
+    def _pay(self, position: Position, *, book: Book, market: CoinMarket, at_ms: int, payments: list[FundingPayment]) -> None:
         rate = market.funding_rate
         if rate is None:
             log.warning("funding_rate_unknown", coin=position.coin, at=_at(at_ms).isoformat())
-            return None
+            return
         price = _price_at(market.candles_3m, at_ms, fallback=market.last_price)
         direction = 1.0 if position.side is Side.LONG else -1.0
         amount_usd = -direction * rate * position.amount * price
         book.cash_usd += amount_usd
         book.funding_usd += amount_usd
         position.funding_usd += amount_usd
-        return FundingPayment(coin=position.coin, side=position.side, at=_at(at_ms), rate=rate, price=price, amount_usd=amount_usd)
+        payments.append(FundingPayment(coin=position.coin, side=position.side, at=_at(at_ms), rate=rate, price=price, amount_usd=amount_usd))
 
     def _trigger(self, coin: str, *, book: Book, row: np.ndarray) -> Fill | None:
         """Close the position if this candle reaches its liquidation, stop-loss or take-profit."""
