@@ -202,7 +202,8 @@ def _review_one(decision: Decision, *, inputs: _Inputs, running: _Running) -> li
     if position is not None and position.entry_tick_id == inputs.tick_id:
         # A re-run of the tick (killed, or run twice in its minute): its entry is already filled, and
         # Binance would take the same client id again once that order is no longer open.
-        return [_reject(decision, RiskCode.DUPLICATE, f"{decision.coin} already got its opening order in this tick ({inputs.tick_id}): a re-run of a tick opens nothing more")]
+        why = f"{decision.coin} already got its opening order in this tick ({inputs.tick_id}): a re-run of a tick opens nothing more"
+        return [_reject(decision, RiskCode.DUPLICATE, why)]
     settings = inputs.settings
     side = Side.LONG if decision.action is Action.BUY else Side.SHORT
     if decision.confidence < settings.min_confidence:

@@ -328,14 +328,17 @@ def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_o
 
     (tmp_path / "config.toml").write_text(SAME_MINUTE_CONFIG)
     store = StateStore(tmp_path / "var" / "state.json")
-    with FakeExchange(data_dir(), now=NOW, coins=("BTC",), order_answer_delay_ms=30_000) as fake, FakeAnthropic() as llm:
+    landed = {"entry": "/fapi/v1/order", "sl": "/fapi/v1/algoOrder"}[killed_on]
+    with (
+        FakeExchange(data_dir(), now=NOW, coins=("BTC",), order_answer_delay_ms=30_000, order_answer_delay_path=landed) as fake,
+        FakeAnthropic() as llm,
+    ):
         fake.account.api_key, fake.account.api_secret = SECRETS["EXCHANGE_API_KEY"], SECRETS["EXCHANGE_SECRET"]
         env = _env(fake.url, llm.url)
         price = fake.price("BTC")
         buy = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
                "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "same minute"}
         llm.script(tool_call({"decisions": [buy]}), tool_call({"decisions": [buy]}))
-        landed = {"entry": "/fapi/v1/order", "sl": "/fapi/v1/algoOrder"}[killed_on]
 
         process = _start(tmp_path, env, NOW + timedelta(seconds=20))
         deadline = time.monotonic() + 30
@@ -346,6 +349,7 @@ def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_o
         assert process.returncode == -signal.SIGKILL
         [entry] = fake.account.orders[:1]
         assert (entry.client_id, entry.status) == ("bot-250603T1200-BTC-entry", "FILLED")
+        assert fake.count("/fapi/v1/order") == 1  # answered at once or held back: never timed out and looked up
         pending = [i.kind for i in store.load().pending_intents]
         assert pending == (["entry"] if killed_on == "entry" else ["stop_loss"])
 

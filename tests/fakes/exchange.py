@@ -100,6 +100,7 @@ class FakeExchange(LocalServer):
     # An order's answer held back AFTER the account acted on it: the window in which a killed
     # client has an order on the exchange that its state has not recorded (the crash soak's target).
     order_answer_delay_ms: float = 0.0
+    order_answer_delay_path: str | None = None  # e.g. "/algoOrder": only those answers are held back (default: every order)
     requests: list[Request] = field(default_factory=list)
     prices: dict[str, float] = field(default_factory=dict)
 
@@ -309,7 +310,8 @@ class _Handler(QuietHandler):
             return
         if "signature" in params:
             status, answer = self._private(method, parts.path, params, signed_query)
-            if method == "POST" and parts.path.endswith(("/order", "/algoOrder")) and fake.order_answer_delay_ms:
+            held = (fake.order_answer_delay_path,) if fake.order_answer_delay_path else ("/order", "/algoOrder")
+            if method == "POST" and parts.path.endswith(held) and fake.order_answer_delay_ms:
                 time.sleep(fake.order_answer_delay_ms / 1000)
         else:
             status, answer = self._route(parts.path, params)
