@@ -358,6 +358,26 @@ def test_a_position_closed_by_hand_is_booked_and_its_stops_cancelled(tmp_path, f
     assert report.outcome is Outcome.DEGRADED
 
 
+def test_a_take_profit_placed_again_then_replaced_by_a_flip_never_reuses_its_client_id(tmp_path, fake):
+    # Found by the 200-kill soak: reconciliation re-placed the missing take-profit as `tp`,
+    # the flip in the same tick cancelled it and placed the short's take-profit as `tp` again.
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW)
+    fake.account.orders[2].status = "CANCELED"  # the take-profit is gone (cancelled in the app)
+    bot.strategy.action = Action.SELL
+    report = bot.tick(NOW + TICK)
+
+    assert [(f.reduce_only, f.side) for f in report.fills] == [(True, "long"), (False, "short")]
+    assert orders(fake, "T1203-BTC-tp") == [
+        ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "CANCELED"),  # the long's, re-placed, then cancelled by the flip
+        ("bot-250603T1203-BTC-tp2", "TAKE_PROFIT_MARKET", "NEW"),  # the short's
+    ]
+    ids = [o.client_id for o in fake.account.orders]
+    assert len(ids) == len(set(ids)), ids
+    assert bot.state().positions["BTC"].take_profit_order_id == "bot-250603T1203-BTC-tp2"
+    assert bot.state().exchange.disagreements(bot.state().positions) == []
+
+
 def test_a_missing_stop_is_placed_again(tmp_path, fake):
     bot = Bot(tmp_path, fake)
     bot.tick(NOW)

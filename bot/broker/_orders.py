@@ -62,6 +62,10 @@ class OrderDesk:
         self._prices: dict[str, float] = {}
         self._reconciled = False  # settle() finished this tick: execute() may send
         self._changes = 0  # orders sent or cancelled: what was read before may be stale
+        # Client ids sent this tick: a reduce-only leg never reuses one, even of an order that
+        # is done (a stop re-placed by reconciliation, then cancelled by a flip): a later lookup
+        # by that id must find exactly one order.
+        self._sent: set[str] = set()
         self.corrections: list[Correction] = []
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -71,6 +75,8 @@ class OrderDesk:
             self._exchange = None
 
     def _begin(self, now: datetime) -> None:
+        if tick_id_for(now) != self._tick_id:
+            self._sent.clear()
         self._now, self._tick_id = now, tick_id_for(now)
 
     async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -142,6 +148,7 @@ class OrderDesk:
     async def _create(self, intent: OrderIntent) -> dict:
         exchange = self._exchange
         self._changes += 1
+        self._sent.add(intent.client_order_id)
         buying = (intent.side is Side.LONG) != intent.reduce_only
         params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
         if intent.reduce_only:

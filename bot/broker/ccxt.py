@@ -297,12 +297,13 @@ class CcxtBroker(OrderDesk):
     def _reduce_intent(self, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str] = frozenset()) -> OrderIntent:
         """A reduce-only order for the whole of ``position``: its stop-loss, take-profit or a close.
         Its client id is the leg's (``sl``, ``tp`` ...), or ``sl2``, ``sl3`` ... when that id is
-        one being replaced in the same tick (ids must be unique among open orders)."""
+        one being replaced or already sent this tick (ids must be unique among open orders,
+        and a lookup by id must find one order)."""
         trigger = {IntentKind.STOP_LOSS: position.stop_loss, IntentKind.TAKE_PROFIT: position.take_profit}.get(kind)
         leg = _LEGS[kind]
         cid = client_order_id(self._tick_id, position.coin, leg)
         for n in range(2, 10):
-            if cid not in avoid:
+            if cid not in avoid and cid not in self._sent:
                 break
             cid = client_order_id(self._tick_id, position.coin, f"{leg}{n}")
         return OrderIntent(
