@@ -147,13 +147,13 @@ def review(
     verdicts: list[RiskVerdict] = []
     seen: set[str] = set()
     for decision in decisions:
-        if decision.action is Action.HOLD:
-            continue
-        if decision.coin in seen:
-            verdicts.append(_reject(decision, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"))
+        if decision.coin in seen:  # the first decision for a coin stands, a HOLD included
+            if decision.action is not Action.HOLD:
+                verdicts.append(_reject(decision, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"))
             continue
         seen.add(decision.coin)
-        verdicts += _review_one(decision, inputs=inputs, running=running)
+        if decision.action is not Action.HOLD:
+            verdicts += _review_one(decision, inputs=inputs, running=running)
     return verdicts
 
 

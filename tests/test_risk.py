@@ -136,6 +136,8 @@ TODAY = NOW.date()
         (_decide("SOL"), {}, RiskCode.NO_MARKET_DATA, "no market data for this coin this tick"),
         (_decide(action=Action.CLOSE), {}, RiskCode.NO_POSITION, "CLOSE without an open position"),
         (_decide(), {"decisions_before": [_decide(size_pct=1)]}, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"),
+        # a HOLD first claims the coin too: the strategy contradicted itself, the first word stands
+        (_decide(), {"decisions_before": [_decide(action=Action.HOLD)]}, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"),
         # the day started at 10,600: equity 10,000 is 5.7 % down, the limit is 5 %
         (_decide(), {"memory": RiskMemory(day=TODAY, day_start_equity_usd=10_600)}, RiskCode.DAILY_LOSS_LIMIT,
          "daily loss limit: equity 10000.00 USD fell 5% below the day's start 10600.00; no entries until 00:00 UTC"),
