@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.errors import ConfigError
-from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
+from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot, candle_ends
 
 SAMPLE_DIR = Path(str(resources.files("bot") / "data" / "sample"))
 _MARKETS_FILE = Path(str(resources.files("bot") / "data" / "markets.json"))
@@ -47,7 +47,7 @@ class _CoinHistory:
     windows: dict[str, tuple[int, np.ndarray]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.ends = {tf: {int(t): end for end, t in enumerate(candles[:, 0].tolist(), start=1)} for tf, candles in self.candles.items()}
+        self.ends = {tf: candle_ends(candles) for tf, candles in self.candles.items()}
         self.funding_times = np.ascontiguousarray(self.funding[:, 0])
 
 

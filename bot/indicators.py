@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.models import CoinFeatures, CoinMarket, Context4h, Snapshot
+from bot.models import CoinFeatures, CoinMarket, Context4h, Snapshot, candle_ends
 
 SERIES_LENGTH = 10  # values of each 3m series shown to the strategy, oldest first
 VOLUME_AVERAGE_WINDOW = 20
@@ -133,15 +133,14 @@ class PrecomputedFeatures:
     """
 
     def __init__(self, history: dict[str, dict[str, np.ndarray]]) -> None:
-        # per coin and timeframe: candle open time -> index after that candle
-        self._ends = {coin: {tf: {t: end for end, t in enumerate(candles[:, 0].tolist(), start=1)} for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
+        self._ends = {coin: {tf: candle_ends(candles) for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
         self._series = {coin: {tf: _as_lists(indicator_series(candles)) for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
         self._h4: dict[str, tuple[int, Context4h]] = {}  # per coin, the last 4h context: it holds for 80 ticks
 
     def _end(self, coin: str, timeframe: str, window: np.ndarray) -> int | None:
         """Where ``window`` ends in the coin's history, if it is a part of it."""
         ends = self._ends.get(coin, {}).get(timeframe)
-        end = ends.get(window[-1, 0]) if ends and len(window) else None
+        end = ends.get(int(window[-1, 0])) if ends and len(window) else None
         return end if end is not None and end >= len(window) else None
 
     def __call__(self, snapshot: Snapshot) -> dict[str, CoinFeatures]:

@@ -35,6 +35,12 @@ Candles = Annotated[
 ]
 
 
+def candle_ends(candles: np.ndarray) -> dict[int, int]:
+    """Candle open time (ms) -> index just after that candle: where a window ending at it
+    ends in ``candles``, found in one lookup (a backtest asks several times a tick)."""
+    return {int(t): end for end, t in enumerate(candles[:, 0].tolist(), start=1)}
+
+
 def tick_id_for(now: datetime) -> str:
     """Minute resolution: unique per 3-minute tick, identical if the same tick is retried."""
     return now.strftime("%y%m%dT%H%M")

@@ -75,9 +75,10 @@ class OrderDesk:
             self._exchange = None
 
     def _begin(self, now: datetime) -> None:
-        if tick_id_for(now) != self._tick_id:
+        tick_id = tick_id_for(now)
+        if tick_id != self._tick_id:
             self._sent.clear()
-        self._now, self._tick_id = now, tick_id_for(now)
+        self._now, self._tick_id = now, tick_id
 
     async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import ccxt.async_support as ccxt
