@@ -47,11 +47,11 @@ def _data() -> Path:
 
 
 def _rules_in_process(data: Path) -> tuple[float, int, dict]:
-    from bot.backtest import run_backtest, span_of
+    from bot.backtest.loop import run_backtest, span_of
+    from bot.backtest.report import build_report
     from bot.config import Settings
-    from bot.history import HistoryMarket
-    from bot.report import build_report
     from bot.strategies.rules import RulesStrategy
+    from bot.venues.history import HistoryMarket
 
     settings = Settings()
     started = time.perf_counter()
@@ -79,10 +79,10 @@ def _rules_process(data: Path) -> float:
 def _ema_six(data: Path) -> tuple[float, int]:
     """Ours: EMA cross over the six coins in one backtest; (seconds, coin-bars). Timed
     like theirs: from candles in memory, indicators and the loop included."""
-    from bot.backtest import run_backtest, span_of
+    from bot.backtest.loop import run_backtest, span_of
     from bot.config import Settings
-    from bot.history import HistoryMarket
     from bot.strategies.ema_cross import EmaCrossStrategy
+    from bot.venues.history import HistoryMarket
 
     settings = Settings(trading={"coins": COINS}, paper={"slippage_pct": 0.0}, risk=REFERENCE_RISK)
     market = HistoryMarket(data)
@@ -95,12 +95,12 @@ def _ema_six(data: Path) -> tuple[float, int]:
 def _claude_span(data: Path, cache_file: Path, *, fake_url: str | None, ticks: int) -> tuple[float, int, int, int]:
     """(seconds, ticks, cache hits, cache misses) of a Claude backtest over the first ``ticks``
     ticks; ``fake_url`` None runs the rules over the same span instead."""
-    from bot.backtest import TICK, run_backtest, span_of
+    from bot.backtest.loop import TICK, run_backtest, span_of
     from bot.config import Settings
-    from bot.history import HistoryMarket
     from bot.strategies.cache import CachedStrategy, DecisionCache
     from bot.strategies.claude import ClaudeStrategy
     from bot.strategies.rules import RulesStrategy
+    from bot.venues.history import HistoryMarket
 
     settings = Settings(llm={"base_url": fake_url} if fake_url else {})
     if fake_url:
@@ -152,8 +152,8 @@ def main() -> None:
         ema_theirs.append(bars / seconds_theirs)
         ours, _ = run_ours(data, "BTC")
         btc_ours.append(ours.bars_per_s)
-        from bot.backtest import span_of
-        from bot.history import HistoryMarket
+        from bot.backtest.loop import span_of
+        from bot.venues.history import HistoryMarket
 
         start, _ = span_of(HistoryMarket(data), ["BTC"], start=None, end=None)
         btc_theirs.append(run_theirs(data, "BTC", int(start.timestamp() * 1000) - 180_000).bars_per_s)

@@ -64,10 +64,10 @@ class Side:
 def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
     """Our backtest; also what to add back to compare: the exit fee a still-open position
     would pay at the end, minus the funding it paid (backtesting.py has no funding)."""
-    from bot.backtest import TICK, run_backtest, span_of
+    from bot.backtest.loop import TICK, run_backtest, span_of
     from bot.config import Settings
-    from bot.history import HistoryMarket
     from bot.strategies.ema_cross import EmaCrossStrategy
+    from bot.venues.history import HistoryMarket
 
     settings = Settings(
         trading={"coins": [coin]},
@@ -99,7 +99,7 @@ def run_theirs(data_dir: Path | None, coin: str, first_ms: int) -> Side:
     from backtesting import Strategy
     from backtesting.lib import FractionalBacktest
 
-    from bot.history import SAMPLE_DIR, _read_csv
+    from bot.venues.history import SAMPLE_DIR, _read_csv
 
     candles = _read_csv((data_dir or SAMPLE_DIR) / "3m", f"{coin}USDT-3m")
     frame = pd.DataFrame(candles[:, 1:], columns=["Open", "High", "Low", "Close", "Volume"], index=pd.to_datetime(candles[:, 0], unit="ms"))
@@ -135,8 +135,8 @@ def run_theirs(data_dir: Path | None, coin: str, first_ms: int) -> Side:
 
 
 def compare(data_dir: Path | None, coin: str) -> dict:
-    from bot.backtest import span_of
-    from bot.history import HistoryMarket
+    from bot.backtest.loop import span_of
+    from bot.venues.history import HistoryMarket
 
     ours, adjustment = run_ours(data_dir, coin)
     start, _ = span_of(HistoryMarket(data_dir), [coin], start=None, end=None)

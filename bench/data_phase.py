@@ -79,7 +79,7 @@ def main() -> None:
     import structlog
 
     from bot.config import Settings
-    from bot.market import CcxtMarket
+    from bot.venues.market import CcxtMarket
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # warnings only
 

@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.broker.ccxt import CcxtBroker  # noqa: E402
 from bot.config import LIVE_CONFIRMATION, Settings  # noqa: E402
 from bot.models import OrderPlan, Side, Snapshot  # noqa: E402
-from bot.risk import client_order_id  # noqa: E402
-from bot.state import BotState, StateStore  # noqa: E402
+from bot.ops.state import BotState, StateStore  # noqa: E402
+from bot.tick.risk import client_order_id  # noqa: E402
+from bot.venues.ccxt_broker import CcxtBroker  # noqa: E402
 from tests.conftest import NOW, data_dir  # noqa: E402
 from tests.fakes.exchange import FakeExchange  # noqa: E402
 

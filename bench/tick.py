@@ -62,11 +62,11 @@ def _row(name: str, values: list[float], unit: str = "s") -> str:
 
 def prompt_size() -> tuple[int, int]:
     from bot.config import Settings
-    from bot.history import HistoryMarket
-    from bot.indicators import compute_features
     from bot.models import ReturnStats
-    from bot.portfolio import portfolio_of
-    from bot.prompt import build_prompt
+    from bot.tick.indicators import compute_features
+    from bot.tick.portfolio import portfolio_of
+    from bot.tick.prompt import build_prompt
+    from bot.venues.history import HistoryMarket
 
     now = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
     settings = Settings()

@@ -55,12 +55,12 @@ def _prompt_and_answer(positions: bool):
     """The 6-coin prompt on real data (with 6 open positions: the largest prompt) and a
     representative answer: two entries with a full exit plan, four holds."""
     from bot.config import Settings
-    from bot.history import HistoryMarket
-    from bot.indicators import compute_features
     from bot.models import Position, ReturnStats, Side
-    from bot.portfolio import portfolio_of
-    from bot.prompt import build_prompt
     from bot.strategies.claude import request_for
+    from bot.tick.indicators import compute_features
+    from bot.tick.portfolio import portfolio_of
+    from bot.tick.prompt import build_prompt
+    from bot.venues.history import HistoryMarket
 
     now = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
     settings = Settings()

@@ -6,6 +6,7 @@ raises these with a message that states the fix.
 
 from __future__ import annotations
 
+import difflib
 from enum import IntEnum
 
 
@@ -53,3 +54,10 @@ class LockedError(BotError):
 class LlmUnavailable(Exception):
     """The LLM gave no usable answer this tick (API error, timeout, no tool call, malformed
     answer). Not a BotError: the tick goes on holding every coin, and is marked degraded."""
+
+
+def did_you_mean(word: str, choices: list[str], prefix: str = "") -> str:
+    match = difflib.get_close_matches(word, choices, n=1)
+    if not match:
+        return ""
+    return f" — did you mean `{prefix + '.' if prefix else ''}{match[0]}`?"

@@ -11,13 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.backtest import END_OF_BACKTEST, EveryNthTick, run_backtest, span_of, trades_from_fills
+from bot.backtest.loop import (
+    END_OF_BACKTEST,
+    EveryNthTick,
+    run_backtest,
+    span_of,
+    trades_from_fills,
+)
 from bot.config import Settings
-from bot.history import SAMPLE_DIR, HistoryMarket, _read_csv
-from bot.indicators import PrecomputedFeatures, compute_features
 from bot.models import Action, Decision, Fill, Position, Side
-from bot.state import BotState
+from bot.ops.state import BotState
 from bot.strategies.rules import RulesStrategy
+from bot.tick.indicators import PrecomputedFeatures, compute_features
+from bot.venues.history import SAMPLE_DIR, HistoryMarket, _read_csv
 from tests.conftest import data_dir, run_bot
 
 COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]

@@ -7,14 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.backtest import run_backtest
-from bot.backtest_cmd import _CostGate, cutoff_warning
+from bot.backtest.loop import run_backtest
+from bot.backtest.runner import _CostGate, cutoff_warning
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.history import HistoryMarket
 from bot.models import Usage
-from bot.strategies import Trace
 from bot.strategies.cache import CachedStrategy, DecisionCache
+from bot.tick.protocols import Trace
+from bot.venues.history import HistoryMarket
 from tests.test_backtest import START
 
 CUTOFFS = {"claude-sonnet-4-6": date(2025, 8, 31)}

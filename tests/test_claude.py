@@ -13,16 +13,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.budget import LlmLedger, priced
 from bot.config import LlmSettings, Settings
 from bot.errors import LlmUnavailable
-from bot.history import HistoryMarket
-from bot.indicators import compute_features
 from bot.models import Action, Decision, Position, ReturnStats, Side, Usage
-from bot.portfolio import portfolio_of
-from bot.prompt import build_prompt
+from bot.ops.budget import LlmLedger, priced
 from bot.strategies.claude import ClaudeStrategy, request_for, tool_schema, validate
-from tests.fakes.anthropic import EMPTY, HANG, TRUNCATED, cut_at_max_tokens, error, text_reply, tool_call
+from bot.tick.indicators import compute_features
+from bot.tick.portfolio import portfolio_of
+from bot.tick.prompt import build_prompt
+from bot.venues.history import HistoryMarket
+from tests.fakes.anthropic import (
+    EMPTY,
+    HANG,
+    TRUNCATED,
+    cut_at_max_tokens,
+    error,
+    text_reply,
+    tool_call,
+)
 
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 SONNET = Settings().llm.prices["claude-sonnet-4-6"]

@@ -9,9 +9,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.history import HistoryMarket
+from bot.venues.history import HistoryMarket
 from tests.conftest import run_bot
-from tests.fakes.anthropic import EMPTY, HANG, TRUNCATED, cut_at_max_tokens, error, text_reply, tool_call
+from tests.fakes.anthropic import (
+    EMPTY,
+    HANG,
+    TRUNCATED,
+    cut_at_max_tokens,
+    error,
+    text_reply,
+    tool_call,
+)
 
 FIRST = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)  # the replay's first tick on the bundled sample
 USAGE = {"input_tokens": 1000, "output_tokens": 200, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2000}  # $0.0066

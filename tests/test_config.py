@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings
+from bot.config_file import load_settings
 from bot.errors import ConfigError
 
 
@@ -85,7 +85,7 @@ def test_missing_explicit_config_file(tmp_path):
 
 @pytest.mark.parametrize(("key", "refused"), [("secret", True), ("bot_token", True), ("apikey", True), ("max_tokens", False), ("secretive_mode", False)])
 def test_only_secret_named_keys_are_refused(tmp_path, key, refused):
-    from bot.config import _reject_secrets
+    from bot.config_file import _reject_secrets
 
     if refused:
         with pytest.raises(ConfigError, match="looks like a secret"):

@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import LIVE_CONFIRMATION
-from bot.state import StateStore
+from bot.ops.state import StateStore
 from tests.conftest import NOW, ROOT, data_dir
 
 FAST_KILLS = 12

@@ -9,13 +9,13 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from bot.backtest import run_backtest
+from bot.backtest.loop import run_backtest
 from bot.config import Settings
-from bot.history import HistoryMarket
 from bot.models import Action, Decision, Usage
-from bot.prompt import Prompt
-from bot.strategies import Trace
 from bot.strategies.cache import CachedStrategy, DecisionCache, cache_key
+from bot.tick.prompt import Prompt
+from bot.tick.protocols import Trace
+from bot.venues.history import HistoryMarket
 from tests.test_backtest import START
 
 
@@ -70,9 +70,9 @@ def test_a_second_identical_question_is_answered_from_disk_for_free(tmp_path):
     inner.random.random = lambda: 0.05  # always act
     first = CachedStrategy(inner, cache=DecisionCache(tmp_path / "d.sqlite"), identity="m")
     market = HistoryMarket()
-    from bot.indicators import compute_features
     from bot.models import ReturnStats
-    from bot.portfolio import portfolio_of
+    from bot.tick.indicators import compute_features
+    from bot.tick.portfolio import portfolio_of
 
     features = compute_features(market.snapshot_at(["BTC"], START))
     portfolio = portfolio_of(cash_usd=10_000, positions={}, prices={"BTC": features["BTC"].price}, initial_equity_usd=10_000, stats=ReturnStats())

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
-from bot.download import Downloader, missing_ranges
 from bot.errors import ConfigError, MarketDataError
-from bot.history import HistoryMarket, _read_csv
+from bot.venues.download import Downloader, missing_ranges
+from bot.venues.history import HistoryMarket, _read_csv
 from tests.conftest import NOW, data_dir, run_bot
 
 SINCE = datetime(2025, 5, 30, tzinfo=UTC)

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.broker.paper import PaperBroker
 from bot.config import Settings
-from bot.engine import TickContext, run_tick
 from bot.errors import ConfigError
-from bot.history import HistoryMarket
 from bot.models import Action, Decision, Outcome
-from bot.state import BotState
+from bot.ops.state import BotState
+from bot.tick.engine import TickContext, run_tick
+from bot.venues.history import HistoryMarket
+from bot.venues.paper import PaperBroker
 
 START = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 

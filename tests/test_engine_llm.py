@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.broker.paper import PaperBroker
 from bot.config import Settings
-from bot.engine import TickContext, run_tick
-from bot.history import HistoryMarket
 from bot.models import Action, Outcome
 from bot.strategies import HoldStrategy
 from bot.strategies.claude import ClaudeStrategy
 from bot.strategies.rules import RulesStrategy
+from bot.tick.engine import TickContext, run_tick
+from bot.venues.history import HistoryMarket
+from bot.venues.paper import PaperBroker
 from tests.fakes.anthropic import error, tool_call
 from tests.test_engine import MemoryJournal, MemoryStore
 

@@ -12,7 +12,7 @@ import asyncio
 import ccxt.async_support as ccxt
 import pytest
 
-from bot._urls import point_exchange_at
+from bot.venues.exchange import point_exchange_at
 from tests.conftest import NOW, data_dir
 from tests.fakes.account import TAKER_FEE
 from tests.fakes.exchange import FakeExchange

@@ -12,7 +12,17 @@ import time
 import anthropic
 import pytest
 
-from tests.fakes.anthropic import EMPTY, HANG, TRUNCATED, FakeAnthropic, Reply, cut_at_max_tokens, error, text_reply, tool_call
+from tests.fakes.anthropic import (
+    EMPTY,
+    HANG,
+    TRUNCATED,
+    FakeAnthropic,
+    Reply,
+    cut_at_max_tokens,
+    error,
+    text_reply,
+    tool_call,
+)
 
 SYSTEM = [{"type": "text", "text": "S" * 400, "cache_control": {"type": "ephemeral"}}]
 TOOLS = [{"name": "decide", "description": "d", "input_schema": {"type": "object"}}]

@@ -22,7 +22,7 @@ from pathlib import Path
 import ccxt.async_support as ccxt
 import pytest
 
-from bot._urls import point_exchange_at
+from bot.venues.exchange import point_exchange_at
 from tests.fakes.exchange import FakeExchange
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -151,7 +151,7 @@ def _claude_tick(project, fake_anthropic, decisions: list[dict]):
 
 
 def _btc_buy(**change) -> dict:
-    from bot.history import HistoryMarket
+    from bot.venues.history import HistoryMarket
 
     price = HistoryMarket().snapshot_at(["BTC"], REPLAY_FIRST).coins["BTC"].last_price
     return {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 2,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.errors import ConfigError
-from bot.history import SAMPLE_DIR, HistoryMarket
+from bot.venues.history import SAMPLE_DIR, HistoryMarket
 
 NOW = datetime(2025, 6, 3, 12, 4, tzinfo=UTC)  # inside a 3m candle that opened at 12:03
 MS = 1000
@@ -26,7 +26,7 @@ def test_snapshot_shows_only_closed_candles_and_settled_funding():
     assert btc.open_interest is None  # no history: unknown, never invented
     assert btc.info.min_notional_usd == 100 and btc.info.amount_step == 0.001
     # funding settled at 08:00 (the 16:00 one is in the future)
-    from bot.history import _read_csv
+    from bot.venues.history import _read_csv
 
     funding = _read_csv(SAMPLE_DIR / "funding_8h", "BTCUSDT-funding-8h")
     expected = funding[funding[:, 0] == datetime(2025, 6, 3, 8, tzinfo=UTC).timestamp() * MS][0, 1]

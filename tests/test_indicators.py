@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.indicators import coin_features, indicator_series
 from bot.models import CoinMarket, MarketInfo
+from bot.tick.indicators import coin_features, indicator_series
 from tests.conftest import data_dir
 
 
@@ -53,7 +53,7 @@ def test_rsi_of_alternating_moves_is_the_ratio_of_wilder_averages():
 
 
 def _real_candles(coin: str, timeframe: str) -> np.ndarray:
-    from bot.history import _read_csv
+    from bot.venues.history import _read_csv
 
     return _read_csv(data_dir() / timeframe, f"{coin}USDT-{timeframe}")
 

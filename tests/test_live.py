@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.broker.ccxt import CcxtBroker, SimulatedCrash
 from bot.config import LIVE_CONFIRMATION, Settings
-from bot.engine import TickContext, run_tick
-from bot.history import HistoryMarket
 from bot.models import Action, Decision, Outcome
-from bot.state import Journal, StateStore
+from bot.ops.state import Journal, StateStore
+from bot.tick.engine import TickContext, run_tick
+from bot.venues.ccxt_broker import CcxtBroker, SimulatedCrash
+from bot.venues.history import HistoryMarket
 from tests.conftest import NOW, data_dir, run_bot
 from tests.fakes.account import TAKER_FEE
 from tests.fakes.exchange import FakeExchange
@@ -467,7 +467,8 @@ def test_an_unexpected_exchange_error_degrades_the_tick_and_the_next_run_settles
 
 
 def test_status_names_every_disagreement_between_state_and_exchange():
-    from bot.models import ExchangeOrder, ExchangePosition, ExchangeView, Position, Side
+    from bot.exchange_models import ExchangeOrder, ExchangePosition, ExchangeView
+    from bot.models import Position, Side
 
     def position(coin, amount, stop_id):
         return Position(
@@ -537,8 +538,8 @@ def test_when_reconciliation_fails_nothing_is_sent(tmp_path, fake):
 
 def test_live_alerts_are_notified_and_quiet_corrections_are_not():
     from bot.models import Correction, TickReport
-    from bot.notify import tick_events
-    from bot.state import BotState
+    from bot.ops.notify import tick_events
+    from bot.ops.state import BotState
 
     report = TickReport(
         tick_id="250603T1200",

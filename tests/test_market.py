@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.market import CcxtMarket, CoinDataError, closed_candles
+from bot.venues.market import CcxtMarket, CoinDataError, closed_candles
 from tests.conftest import NOW
 
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -72,7 +72,7 @@ def test_snapshot_of_six_coins_matches_the_exchange_data(fake_exchange):
 
 
 def test_same_candles_as_the_history_market(fake_exchange):
-    from bot.history import HistoryMarket
+    from bot.venues.history import HistoryMarket
     from tests.conftest import data_dir
 
     _, live = _snapshot(fake_exchange, coins=["ETH"])

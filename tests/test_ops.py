@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import ops
-from bot.broker.paper import PaperBroker
 from bot.config import OpsSettings, Settings, TradingWindow
-from bot.engine import TickContext, run_tick
 from bot.errors import MarketDataError
-from bot.history import HistoryMarket
 from bot.models import Action, Decision, Outcome, Verdict
-from bot.notify import Event, EventKind, Notifier, claim
-from bot.state import BotState, PausedBy
+from bot.ops import backoff as ops
+from bot.ops.notify import Event, EventKind, Notifier, claim
+from bot.ops.state import BotState, PausedBy
+from bot.tick.engine import TickContext, run_tick
+from bot.venues.history import HistoryMarket
+from bot.venues.paper import PaperBroker
 from tests.fakes.notify import NotifyEndpoint
 from tests.test_engine import MemoryJournal, MemoryStore, ScriptedStrategy
 
@@ -200,7 +200,7 @@ def test_a_retried_tick_does_not_notify_twice():
 
 def test_exit_fills_notify_as_warnings_and_small_trades_can_be_muted():
     from bot.models import Fill, Side, TickReport
-    from bot.notify import Level, tick_events
+    from bot.ops.notify import Level, tick_events
 
     def fill(reason, amount, reduce_only):
         return Fill(coin="BTC", side=Side.LONG, amount=amount, price=100_000.0, fee_usd=0.5, realized_pnl_usd=-42.0,
@@ -217,7 +217,7 @@ def test_exit_fills_notify_as_warnings_and_small_trades_can_be_muted():
 
 
 def test_max_drawdown_is_the_largest_fall_from_a_peak():
-    from bot.engine import _record_equity
+    from bot.tick.stages import _record_equity
 
     state = BotState.fresh(mode="paper", initial_equity_usd=1000)
     for equity in (1100.0, 990.0, 1050.0, 1200.0, 1140.0):

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from bot.broker.paper import PaperBroker
 from bot.config import PaperSettings
 from bot.models import CoinMarket, FillReason, MarketInfo, OrderPlan, Side, Snapshot
-from bot.state import BotState
+from bot.ops.state import BotState
+from bot.venues.paper import PaperBroker
 
 NOW = datetime(2025, 6, 3, 12, tzinfo=UTC)
 BROKER = PaperBroker(PaperSettings(taker_fee_pct=0.05, slippage_pct=0.02))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.config import Settings
-from bot.history import HistoryMarket
-from bot.indicators import compute_features
 from bot.models import ReturnStats
-from bot.portfolio import portfolio_of
-from bot.prompt import _num, build_prompt
+from bot.tick.indicators import compute_features
+from bot.tick.portfolio import portfolio_of
+from bot.tick.prompt import _num, build_prompt
+from bot.venues.history import HistoryMarket
 
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from bot.backtest import Trade
-from bot.models import Side
-from bot.report import (
+from bot.backtest.loop import Trade
+from bot.backtest.report import (
     cagr_pct,
     curve_metrics,
     drawdown_pct,
@@ -22,6 +21,7 @@ from bot.report import (
     trade_metrics,
     win_rate_pct,
 )
+from bot.models import Side
 
 T0 = datetime(2025, 6, 2, tzinfo=UTC)
 

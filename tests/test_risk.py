@@ -11,10 +11,22 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bot.config import RiskSettings, StopPolicy
-from bot.margin import liquidation_price
-from bot.models import Action, Decision, Fill, FillReason, MarketInfo, Position, ReturnStats, RiskCode, RiskMemory, Side, Verdict
-from bot.portfolio import portfolio_of
-from bot.risk import client_order_id, remember, review
+from bot.models import (
+    Action,
+    Decision,
+    Fill,
+    FillReason,
+    MarketInfo,
+    Position,
+    ReturnStats,
+    RiskCode,
+    RiskMemory,
+    Side,
+    Verdict,
+)
+from bot.tick.margin import liquidation_price
+from bot.tick.portfolio import portfolio_of
+from bot.tick.risk import client_order_id, remember, review
 
 BTC = MarketInfo(symbol="BTC/USDT:USDT", amount_step=0.001, price_step=0.1, min_amount=0.001, min_notional_usd=100)
 ETH = MarketInfo(symbol="ETH/USDT:USDT", amount_step=0.001, price_step=0.01, min_amount=0.001, min_notional_usd=20)

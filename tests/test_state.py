@@ -8,7 +8,7 @@ import os
 import pytest
 
 from bot.errors import StateError
-from bot.state import BotState, Journal, StateStore
+from bot.ops.state import BotState, Journal, StateStore
 
 
 def _state(cash=10_000.0):
@@ -146,7 +146,7 @@ def test_the_lock_admits_one_holder_and_names_it(tmp_path):
     from datetime import UTC, datetime
 
     from bot.errors import LockedError
-    from bot.state import TickLock
+    from bot.ops.state import TickLock
 
     first = TickLock(tmp_path / "tick.lock").acquire(started_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
     with pytest.raises(LockedError) as error:

@@ -9,12 +9,12 @@ from datetime import datetime
 import pytest
 
 from bot.config import Settings
-from bot.history import HistoryMarket
-from bot.indicators import compute_features
 from bot.models import ReturnStats
-from bot.portfolio import portfolio_of
-from bot.prompt import build_prompt
 from bot.strategies.rules import RulesStrategy
+from bot.tick.indicators import compute_features
+from bot.tick.portfolio import portfolio_of
+from bot.tick.prompt import build_prompt
+from bot.venues.history import HistoryMarket
 from tests.conftest import data_dir, run_bot
 
 

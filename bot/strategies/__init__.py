@@ -1,36 +1,13 @@
-"""Strategies: one method, this tick's inputs in, a list of decisions out.
-
-A strategy that pays per call also exposes ``trace`` (a ``Trace``), refreshed by every
-``decide``: the engine reads it after deciding, whether ``decide`` returned or raised,
-to account the tokens, journal the refused entries and keep the audit record.
-"""
+"""Strategies: one method, this tick's inputs in, a list of decisions out (the
+``Strategy`` protocol lives with the tick, in ``bot.tick.protocols``)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-from pydantic import Field
-
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.models import CoinFeatures, Decision, Portfolio, StrictModel, Usage
-from bot.prompt import Prompt
-
-
-class Strategy(Protocol):
-    name: str
-
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
-        """Decisions for the coins the strategy wants to act on; coins left out HOLD."""
-        ...
-
-
-class Trace(StrictModel):
-    """What a paid strategy reports besides its decisions."""
-
-    usage: Usage = Field(default_factory=Usage)
-    invalid: dict[str, str] = Field(default_factory=dict)  # coin -> why its entry was refused and held
-    audit: dict[str, Any] | None = None  # prompt, raw answer, validated decisions: var/llm/<tick_id>.json
+from bot.models import CoinFeatures, Decision, Portfolio
+from bot.tick.prompt import Prompt
+from bot.tick.protocols import Strategy
 
 
 class HoldStrategy:

@@ -21,8 +21,8 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.models import CoinFeatures, Decision, Portfolio
-from bot.prompt import Prompt
-from bot.strategies import Strategy, Trace
+from bot.tick.prompt import Prompt
+from bot.tick.protocols import Strategy, Trace
 
 
 class DecisionCache:

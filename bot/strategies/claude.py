@@ -24,12 +24,12 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from bot.budget import priced
 from bot.config import LlmSettings
 from bot.errors import LlmUnavailable
 from bot.models import Action, CoinFeatures, Decision, Portfolio, StrictModel
-from bot.prompt import Prompt
-from bot.strategies import Trace
+from bot.ops.budget import priced
+from bot.tick.prompt import Prompt
+from bot.tick.protocols import Trace
 
 TOOL_NAME = "decide"
 TOOL_DESCRIPTION = "Record this tick's trading decisions: one entry per coin you act on; coins left out hold."

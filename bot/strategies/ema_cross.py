@@ -9,7 +9,7 @@ Long while the 3m EMA20 is above the EMA50, flat otherwise; one position per coi
 from __future__ import annotations
 
 from bot.models import Action, CoinFeatures, Decision, Portfolio
-from bot.prompt import Prompt
+from bot.tick.prompt import Prompt
 
 # The rule has no exit besides the cross; the stop is there because every entry must
 # carry one, and sits where an unlevered long can never reach it.

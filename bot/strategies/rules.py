@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bot.config import RulesSettings
 from bot.models import Action, CoinFeatures, Decision, Portfolio, Side
-from bot.prompt import Prompt
+from bot.tick.prompt import Prompt
 
 MAX_FUNDING = 0.0005  # 0.05 % per 8h
 

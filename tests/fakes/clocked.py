@@ -20,8 +20,9 @@ def main() -> None:
             return at if tz is not None else at.replace(tzinfo=None)
 
     import bot.cli
+    import bot.cli.base
 
-    bot.cli.datetime = _Clock
+    bot.cli.base.datetime = _Clock
     sys.argv = ["bot", *sys.argv[2:]]
     bot.cli.main()
 

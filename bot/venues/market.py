@@ -23,26 +23,20 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
 
-from bot._exchange import create_exchange, describe, with_retry
-from bot.config import Settings, did_you_mean
-from bot.errors import MarketDataError
+from bot.config import Settings
+from bot.errors import MarketDataError, did_you_mean
 from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
+from bot.venues.exchange import create_exchange, describe, with_retry
 
 if TYPE_CHECKING:
     import ccxt.async_support as ccxt_async
 
 log = structlog.get_logger(__name__)
-
-
-class Market(Protocol):
-    async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
-        """Closed candles and derivatives data for ``coins`` as of ``now``."""
-        ...
 
 
 class CoinDataError(Exception):

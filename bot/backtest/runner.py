@@ -21,13 +21,13 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from bot.backtest import TICK, BacktestResult, run_backtest, span_of
-from bot.config import PaperSettings, Settings, TradingSettings, did_you_mean
-from bot.errors import ConfigError
-from bot.history import HistoryMarket
+from bot.backtest.loop import TICK, BacktestResult, run_backtest, span_of
+from bot.config import PaperSettings, Settings, TradingSettings
+from bot.errors import ConfigError, did_you_mean
 from bot.models import CoinFeatures, Decision, Portfolio, StrictModel
-from bot.prompt import Prompt
-from bot.strategies import Strategy
+from bot.tick.prompt import Prompt
+from bot.tick.protocols import Strategy
+from bot.venues.history import HistoryMarket
 
 
 class StrategyName(StrEnum):
@@ -188,11 +188,11 @@ def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMark
 
 def _per_call_cost(settings: Settings, market: HistoryMarket, *, start: datetime) -> float:
     """One uncached call's upper-bound cost, from the prompt the first tick would send."""
-    from bot.budget import priced
-    from bot.indicators import compute_features
     from bot.models import ReturnStats
-    from bot.portfolio import portfolio_of
-    from bot.prompt import build_prompt
+    from bot.ops.budget import priced
+    from bot.tick.indicators import compute_features
+    from bot.tick.portfolio import portfolio_of
+    from bot.tick.prompt import build_prompt
 
     snapshot = market.snapshot_at(settings.trading.coins, start)
     features = compute_features(snapshot)
@@ -221,7 +221,14 @@ class _Progress:
         if not self.enabled:
             return None
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._bar = Progress(
             TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TextColumn("ticks"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

@@ -35,9 +35,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.config import RiskSettings, StopPolicy
-from bot.margin import liquidation_price
-from bot.models import Action, Decision, Fill, FillReason, MarketInfo, OrderPlan, Portfolio, Position, RiskCode, RiskMemory, RiskVerdict, Side, Verdict
-from bot.precision import floor_to_step, round_to_step
+from bot.models import (
+    Action,
+    Decision,
+    Fill,
+    FillReason,
+    MarketInfo,
+    OrderPlan,
+    Portfolio,
+    Position,
+    RiskCode,
+    RiskMemory,
+    RiskVerdict,
+    Side,
+    Verdict,
+)
+from bot.tick.margin import liquidation_price
+from bot.tick.precision import floor_to_step, round_to_step
 
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)

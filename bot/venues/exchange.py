@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from bot.config import Settings, did_you_mean
-from bot.errors import ConfigError
+from bot.config import Settings
+from bot.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     import ccxt.async_support as ccxt_async
@@ -40,8 +41,7 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
     if settings.exchange.sandbox:
         exchange.set_sandbox_mode(True)
     if settings.exchange.api_url:
-        from bot._urls import point_exchange_at
-
+        
         point_exchange_at(exchange, settings.exchange.api_url)
     return exchange
 
@@ -57,7 +57,12 @@ def is_transient(exc: BaseException) -> bool:
 
 async def with_retry(function: Callable[..., Awaitable[Any]], *args: Any, retries: int, **kwargs: Any) -> Any:
     """``await function(...)``, retried up to ``retries`` more times on transient errors only."""
-    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+    from tenacity import (
+        AsyncRetrying,
+        retry_if_exception,
+        stop_after_attempt,
+        wait_exponential,
+    )
 
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_transient),
@@ -74,3 +79,25 @@ def describe(exc: BaseException) -> str:
     """One line, exception class first; ccxt messages can be long JSON bodies."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+def point_exchange_at(exchange: Any, api_url: str) -> None:
+    """Replace scheme and host of every REST URL in ``exchange.urls['api']``.
+
+    ccxt maps Binance USD-M error codes only for URLs on the real fapi host, so the
+    linear exact-code table is merged into the generic one to keep e.g. -4116 mapped
+    to InvalidOrder after the rewrite.
+    """
+    target = urlsplit(api_url.rstrip("/"))
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, str):
+            parts = urlsplit(value)
+            return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+        if isinstance(value, dict):
+            return {key: rewrite(item) for key, item in value.items()}
+        return value
+
+    exchange.urls["api"] = rewrite(exchange.urls["api"])
+    linear = exchange.exceptions.get("linear", {}).get("exact", {}) if isinstance(exchange.exceptions, dict) else {}
+    if linear:
+        exchange.exceptions["exact"] = {**exchange.exceptions.get("exact", {}), **linear}

@@ -28,13 +28,11 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from bot.budget import LlmLedger
 from bot.errors import ConfigError, LockedError, StateError
+from bot.exchange_models import ExchangeView, OrderIntent
 from bot.models import (
     Decision,
-    ExchangeView,
     FundingPayment,
-    OrderIntent,
     Outcome,
     Position,
     ReturnStats,
@@ -42,6 +40,7 @@ from bot.models import (
     StrictModel,
     TickReport,
 )
+from bot.ops.budget import LlmLedger
 
 STATE_VERSION = 2
 NOTIFIED_KEEP = 500  # dedupe keys of sent notifications kept in state

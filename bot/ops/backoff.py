@@ -16,14 +16,14 @@ handed (it lives here, not in the engine, so a skipped cron run imports nothing 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from enum import StrEnum
-import logging
 from typing import Protocol
 
 from bot.config import OpsSettings
 from bot.models import Outcome, TickReport, tick_id_for
-from bot.state import BotState, PausedBy
+from bot.ops.state import BotState, PausedBy
 
 log = logging.getLogger(__name__)  # stdlib, not structlog: a skipped run stays light (same handlers)
 

@@ -40,9 +40,7 @@ from datetime import UTC, datetime
 import numpy as np
 import structlog
 
-from bot.broker import Book
 from bot.config import PaperSettings
-from bot.margin import add_to, bankruptcy_price, with_liquidation
 from bot.models import (
     TIMEFRAME_MS,
     CoinMarket,
@@ -55,6 +53,8 @@ from bot.models import (
     Snapshot,
     tick_id_for,
 )
+from bot.tick.margin import add_to, bankruptcy_price, with_liquidation
+from bot.tick.protocols import Book
 
 log = structlog.get_logger(__name__)
 

@@ -32,24 +32,19 @@ import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from bot._exchange import describe
-from bot.broker._ccxt_read import closing_trades
-from bot.broker._orders import OrderDesk, SimulatedCrash, log, reason_of
-from bot.models import (
-    CorrectionKind,
+from bot.exchange_models import (
     ExchangeOrder,
     ExchangePosition,
     ExchangeView,
-    Fill,
-    FillReason,
     IntentKind,
     OrderIntent,
-    OrderPlan,
-    Position,
-    Snapshot,
 )
-from bot.risk import client_order_id
-from bot.state import BotState
+from bot.models import CorrectionKind, Fill, FillReason, OrderPlan, Position, Snapshot
+from bot.ops.state import BotState
+from bot.tick.risk import client_order_id
+from bot.venues.ccxt_answers import closing_trades
+from bot.venues.exchange import describe
+from bot.venues.orders import OrderDesk, SimulatedCrash, log, reason_of
 
 __all__ = ["CcxtBroker", "SimulatedCrash"]
 

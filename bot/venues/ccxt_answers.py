@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models import ExchangeOrder, ExchangePosition, Side
+from bot.exchange_models import ExchangeOrder, ExchangePosition
+from bot.models import Side
 
 
 def positions_from(rows: list[dict[str, Any]], markets: dict[str, dict[str, Any]]) -> dict[str, ExchangePosition]:

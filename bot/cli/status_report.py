@@ -13,12 +13,13 @@ from pathlib import Path
 
 from pydantic import Field
 
-from bot.budget import utc_day
 from bot.config import Settings
-from bot.models import Decision, ExchangeView, Outcome, Side, StrictModel
-from bot.ops import backoff_seconds, opening_block
-from bot.portfolio import sharpe_ratio
-from bot.state import BotState, PausedBy
+from bot.exchange_models import ExchangeView
+from bot.models import Decision, Outcome, Side, StrictModel
+from bot.ops.backoff import backoff_seconds, opening_block
+from bot.ops.budget import utc_day
+from bot.ops.state import BotState, PausedBy
+from bot.tick.portfolio import sharpe_ratio
 
 STATUS_SCHEMA = 1
 TICK_INTERVAL = timedelta(minutes=3)

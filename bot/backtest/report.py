@@ -3,7 +3,7 @@
 Conventions (they matter when comparing with other tools):
 - Returns are per tick (3 minutes) on equity marked to market after each tick.
   Sharpe and Sortino annualise with sqrt(175,200), the number of 3-minute ticks in a
-  365-day year (crypto trades every day), the same as ``bot.portfolio``; the risk-free
+  365-day year (crypto trades every day), the same as ``bot.tick.portfolio``; the risk-free
   rate is 0. Sortino's downside deviation is the root mean square of the negative
   returns over ALL ticks (target 0), as in Sortino & Price (1994), not the standard
   deviation of the negative ones only.
@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from bot.models import StrictModel
-from bot.portfolio import TICKS_PER_YEAR
+from bot.tick.portfolio import TICKS_PER_YEAR
 
 YEAR = timedelta(days=365)
 _TICK_MS = 180_000

@@ -16,8 +16,8 @@ from enum import StrEnum
 import structlog
 
 from bot.models import StrictModel, TickReport
-from bot.ops import OpsEvent
-from bot.state import NOTIFIED_KEEP, BotState
+from bot.ops.backoff import OpsEvent
+from bot.ops.state import NOTIFIED_KEEP, BotState
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,5 @@
-"""Human renderings (rich on stdout): a tick report, `bot status`, `bot journal`."""
+"""Human renderings (rich on stdout) of the tick report, `bot status` and `bot journal`;
+imported only by the commands that print them."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bot.cli.status_report import StatusReport
 from bot.models import Action, Outcome, TickReport, Usage
-from bot.state import Journal
-from bot.status import StatusReport
+from bot.ops.state import Journal
 
 # Not a terminal (cron's log, a pipe): wide enough that tables keep whole numbers.
 _console = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from bot import ops
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import Outcome
-from bot.notify import Event, EventKind, Level, claim, notifier_for
-from bot.state import BotState, Journal, PausedBy, StateStore, TickLock
+from bot.ops import backoff
+from bot.ops.notify import Event, EventKind, Level, claim, notifier_for
+from bot.ops.state import BotState, Journal, PausedBy, StateStore, TickLock
 
 
 @contextmanager
@@ -32,7 +32,7 @@ def locked_state(settings: Settings, *, replay: bool, now: datetime) -> Iterator
 def pause_bot(settings: Settings, *, replay: bool, reason: str, now: datetime) -> BotState:
     with locked_state(settings, replay=replay, now=now) as state:
         when = state.last_run_at if replay and state.last_run_at else now  # replay: the simulated clock
-        ops.pause(state, by=PausedBy.USER, reason=reason or "paused by hand", now=when)
+        backoff.pause(state, by=PausedBy.USER, reason=reason or "paused by hand", now=when)
     return state
 
 
@@ -44,7 +44,7 @@ def resume_bot(settings: Settings, *, replay: bool, now: datetime) -> tuple[BotS
             lifted.append(f"pause ({state.pause_reason})")
         if state.backoff_until:
             lifted.append(f"backoff after {state.consecutive_errors} failed tick(s)")
-        ops.resume(state)
+        backoff.resume(state)
     return state, " and ".join(lifted) or "nothing: the bot was not paused"
 
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.config import Settings, did_you_mean
-from bot.errors import ConfigError, MarketDataError
+from bot.config import Settings
+from bot.errors import ConfigError, MarketDataError, did_you_mean
 from bot.models import TIMEFRAME_MS
 
 FUNDING = "funding"
@@ -95,7 +95,7 @@ class Downloader:
     """One exchange connection, every (coin, series) pair fetched concurrently page by page."""
 
     def __init__(self, settings: Settings, *, folder: Path, now: datetime, on_progress: Callable[[str, int, int], None] | None = None) -> None:
-        from bot.market import CcxtMarket
+        from bot.venues.market import CcxtMarket
 
         self.settings = settings
         self.folder = folder

@@ -11,29 +11,31 @@ from typing import Any
 
 import structlog
 
-from bot._exchange import create_exchange, describe, is_transient, with_retry
-from bot.broker._ccxt_read import fees_of, orders_from, positions_from
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.margin import add_to, with_liquidation
-from bot.models import (
-    Correction,
-    CorrectionKind,
+from bot.exchange_models import (
     ExchangeOrder,
     ExchangePosition,
     ExchangeView,
-    Fill,
-    FillReason,
     IntentKind,
     OrderIntent,
+)
+from bot.models import (
+    Correction,
+    CorrectionKind,
+    Fill,
+    FillReason,
     Position,
     Side,
     tick_id_for,
 )
-from bot.precision import round_to_step
-from bot.state import BotState
+from bot.ops.state import BotState
+from bot.tick.margin import add_to, with_liquidation
+from bot.tick.precision import round_to_step
+from bot.venues.ccxt_answers import fees_of, orders_from, positions_from
+from bot.venues.exchange import create_exchange, describe, is_transient, with_retry
 
-log = structlog.get_logger("bot.broker.ccxt")
+log = structlog.get_logger("bot.venues.ccxt_broker")
 
 KEYS_REJECTED = (
     "the exchange rejected the API keys ({error}): check EXCHANGE_API_KEY and EXCHANGE_SECRET "

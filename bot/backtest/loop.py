@@ -23,16 +23,25 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from bot.broker.paper import PaperBroker
 from bot.config import Settings
-from bot.engine import TickContext, run_tick
 from bot.errors import ConfigError
-from bot.history import HistoryMarket
-from bot.indicators import PrecomputedFeatures
-from bot.models import CoinFeatures, Decision, Fill, Outcome, Portfolio, Side, StrictModel, TickReport
-from bot.prompt import Prompt
-from bot.state import BotState
-from bot.strategies import Strategy
+from bot.models import (
+    CoinFeatures,
+    Decision,
+    Fill,
+    Outcome,
+    Portfolio,
+    Side,
+    StrictModel,
+    TickReport,
+)
+from bot.ops.state import BotState
+from bot.tick.engine import TickContext, run_tick
+from bot.tick.indicators import PrecomputedFeatures
+from bot.tick.prompt import Prompt
+from bot.tick.protocols import Strategy
+from bot.venues.history import HistoryMarket
+from bot.venues.paper import PaperBroker
 
 TICK = timedelta(minutes=3)
 END_OF_BACKTEST = "end_of_backtest"  # exit reason of a position still open when the span ends

@@ -1,0 +1,126 @@
+"""`bot backtest` and `bot download`: history through the same tick, and the history itself."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli.base import ConfigOption, app, coin_list, day_or_time, load, wall_clock
+from bot.errors import ConfigError, ExitCode
+
+
+@app.command()
+def backtest(
+    coins: Annotated[list[str] | None, typer.Option("--coins", help="coins to trade (default: trading.coins), e.g. --coins BTC ETH")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="first simulated tick, ISO date or time in UTC (default: the earliest with 500 closed candles)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="last simulated tick, ISO date or time in UTC (default: the end of the history)")] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="rules | claude")] = "rules",
+    initial_balance: Annotated[float | None, typer.Option("--initial-balance", help="starting cash, USDT (default: paper.initial_balance_usd)")] = None,
+    fee: Annotated[float | None, typer.Option("--fee", help="taker fee per fill, % of notional (default: paper.taker_fee_pct)")] = None,
+    slippage: Annotated[float | None, typer.Option("--slippage", help="adverse price move per fill, % (default: paper.slippage_pct)")] = None,
+    decide_every: Annotated[int, typer.Option("--decide-every", min=1, help="ask the strategy every N ticks; stops and take-profits still settle every tick")] = 1,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="history folder laid out like the bundled sample (default: paths.data_dir, else the bundled sample)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write trades.csv, equity.csv, report.json and equity.png into this folder")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of tables")] = False,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="stop before calling the LLM if the estimated cost is above this, USD (default: backtest.max_cost_usd)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="run an LLM backtest whatever its estimated cost")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Replay history through the same tick: same engine, paper fills, a report against buy-and-hold."""
+    settings = load(config)
+    from bot.backtest.runner import BacktestRequest, StrategyName, backtest_command
+    from bot.log import configure_logging
+
+    gc.enable()  # thousands of ticks in one process: collect what they leave behind (see main)
+
+    if strategy not in {name.value for name in StrategyName}:
+        raise ConfigError(f"--strategy {strategy!r}: use one of {', '.join(name.value for name in StrategyName)}")
+    configure_logging(
+        log_file=settings.var_dir / "logs" / "backtest.log", level="WARNING", console_level="ERROR", secrets=settings.secrets()
+    )
+    request = BacktestRequest(
+        coins=coin_list(coins),
+        start=day_or_time("--from", start),
+        end=day_or_time("--to", end),
+        strategy=StrategyName(strategy),
+        initial_balance_usd=initial_balance,
+        fee_pct=fee,
+        slippage_pct=slippage,
+        decide_every=decide_every,
+        data_dir=data_dir,
+        max_cost_usd=max_cost,
+        yes=yes,
+    )
+    result = backtest_command(settings, request, progress=sys.stderr.isatty(), notify=lambda line: print(line, file=sys.stderr))
+    from bot.backtest.report import build_report, print_report, write_folder
+
+    report = build_report(result)
+    if out is not None:
+        try:
+            written = write_folder(out, result, report)
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot write the report ({exc.strerror}); pick a writable folder") from None
+        print(f"report written: {', '.join(str(path) for path in written)}", file=sys.stderr)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        print_report(report)
+    raise typer.Exit(ExitCode.OK if set(report.outcomes) <= {"ok"} else ExitCode.DEGRADED)
+
+
+@app.command()
+def download(
+    since: Annotated[str, typer.Option("--since", help="first candle to fetch, ISO date or time in UTC")],
+    until: Annotated[str | None, typer.Option("--until", help="fetch candles opened before this, ISO date or time in UTC (default: now)")] = None,
+    coins: Annotated[list[str] | None, typer.Option("--coins", help="coins (default: trading.coins), e.g. --coins BTC ETH")] = None,
+    timeframes: Annotated[list[str] | None, typer.Option("--timeframes", help="candle timeframes (default: 3m 4h); funding history is always fetched")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="where to write (default: paths.data_dir, else var/data)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fetch OHLCV and funding history into a folder `bot backtest --data-dir` reads; re-runs fetch only what is missing."""
+    settings = load(config)
+    import asyncio
+
+    from bot.models import TIMEFRAME_MS
+    from bot.venues.download import FUNDING, Downloader
+
+    names = coin_list(coins) or list(settings.trading.coins)
+    frames = [name for value in timeframes or ["3m", "4h"] for name in value.split(",") if name]
+    for frame in frames:
+        if frame not in TIMEFRAME_MS:
+            raise ConfigError(f"--timeframes {frame!r}: use some of {', '.join(TIMEFRAME_MS)}")
+    start = day_or_time("--since", since)
+    now = wall_clock()
+    end = day_or_time("--until", until) or now
+    if start is None or end <= start:
+        raise ConfigError(f"--until {end:%Y-%m-%dT%H:%M} must be after --since {since}")
+    folder = data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else settings.var_dir / "data")
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+        tasks: dict[str, Any] = {}
+
+        def on_progress(key: str, done: int, total: int) -> None:
+            if key not in tasks:
+                tasks[key] = bar.add_task(key, total=total)
+            bar.update(tasks[key], completed=done, total=total)
+
+        downloader = Downloader(settings, folder=folder, now=now, on_progress=on_progress)
+        results = asyncio.run(downloader.run(names, [*frames, FUNDING], since_ms=int(start.timestamp() * 1000), until_ms=int(end.timestamp() * 1000)))
+    for result in results:
+        span = "empty" if result.first_ms is None else (
+            f"{datetime.fromtimestamp(result.first_ms / 1000, UTC):%Y-%m-%d %H:%M} → {datetime.fromtimestamp(result.last_ms / 1000, UTC):%Y-%m-%d %H:%M}"
+        )
+        typer.echo(f"{result.path}: +{result.added:,} rows, {result.rows:,} in all, {span} UTC")

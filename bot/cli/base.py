@@ -1,0 +1,72 @@
+"""The typer app and what every command shares: options, settings loading, time parsing
+and the wall clock (the one place a command reads it, so a test can set it).
+
+Exit codes (one place, see ``bot.errors.ExitCode``): 0 ok, 1 internal error, 2 usage
+or configuration error, 3 tick failed, 4 tick degraded, 5 state file unreadable or
+unwritable, 6 skipped (backing off) or ran paused, 7 locked (another tick is running).
+
+Nothing heavy is imported here or by the command modules at import time: `bot --help`
+and `bot status` must not load ccxt, anthropic, pandas or numpy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.errors import ConfigError
+
+app = typer.Typer(
+    name="bot",
+    help="LLM-driven crypto perpetual-futures trading bot: cron runs `bot tick` every 3 minutes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", envvar="BOT_CONFIG", help="config file (default ./config.toml); var/ lives beside it"),
+]
+ReplayOption = Annotated[bool, typer.Option("--replay", help="the replay account (var/replay/) instead of the live-data one")]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output (stable, documented in the README)")]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def load(config: Path | None):
+    """The settings of ``--config`` (or ./config.toml, or the defaults when there is none)."""
+    from bot.config_file import config_path, load_settings
+
+    path = config_path(config)
+    return load_settings(path, explicit=config is not None or path.name != "config.toml" or path.exists())
+
+
+def parse_time(value: str, option: str = "--replay") -> datetime:
+    """An ISO time in UTC, to the minute."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a time; use ISO format like 2025-06-02T01:00 (UTC)") from None
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed.replace(second=0, microsecond=0)
+
+
+def day_or_time(option: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ConfigError:
+        raise ConfigError(f"{option}: {value!r} is not a date; use ISO format like 2025-06-01 or 2025-06-01T12:00 (UTC)") from None
+
+
+def coin_list(values: list[str] | None) -> list[str] | None:
+    """`--coins BTC ETH`, `--coins BTC,ETH` or `--coins BTC --coins ETH`."""
+    names = [name.strip().upper() for value in values or [] for name in value.split(",") if name.strip()]
+    return names or None

@@ -1,0 +1,58 @@
+"""`bot pause`, `bot resume`, `bot notify-summary`: operations that change state under the tick lock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from bot.cli.base import ConfigOption, ReplayOption, app, load, wall_clock
+from bot.errors import ConfigError
+
+
+@app.command()
+def pause(
+    reason: Annotated[str, typer.Option("--reason", help="shown in status and notifications")] = "",
+    replay: ReplayOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Stop opening new positions until `bot resume`; open positions are still managed (stops, closes)."""
+    from bot.ops.control import pause_bot
+
+    settings = load(config)
+    state = pause_bot(settings, replay=replay, reason=reason, now=wall_clock())
+    typer.echo(f"paused: {state.pause_reason}. Ticks keep managing open positions; `bot resume` trades again.")
+
+
+@app.command()
+def resume(replay: ReplayOption = False, config: ConfigOption = None) -> None:
+    """Lift a pause (by hand or after failures) and any backoff: the next tick trades again."""
+    from bot.ops.control import resume_bot
+
+    settings = load(config)
+    _, lifted = resume_bot(settings, replay=replay, now=wall_clock())
+    typer.echo(f"resumed: lifted {lifted}")
+
+
+@app.command(name="notify-summary")
+def notify_summary(
+    day: Annotated[str | None, typer.Option("--day", help="UTC day YYYY-MM-DD (default today)")] = None,
+    replay: ReplayOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Send the daily summary (equity, PnL, ticks, trades) to notify.urls, once per day."""
+    settings = load(config)
+    from bot.log import configure_logging
+
+    configure_logging(log_file=settings.var_dir / "logs" / "bot.log", level=settings.log.level, console_level=settings.log.console_level, secrets=settings.secrets())
+    from bot.ops.control import send_summary
+
+    if day is not None:
+        try:
+            day = datetime.strptime(day, "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            raise ConfigError(f"--day: {day!r} is not a date; use YYYY-MM-DD") from None
+    event, sent = send_summary(settings, replay=replay, now=wall_clock(), day=day)
+    typer.echo(event.body)
+    typer.echo("sent" if sent else f"not sent: the summary for {event.key.removeprefix('summary:')} was already sent")

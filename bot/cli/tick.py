@@ -1,0 +1,166 @@
+"""`bot tick`: assemble one pass (market, strategy, broker, state files) and run it.
+
+This is the composition root of the tick: the only place that chooses between the
+live-data market and history, the paper and the live broker. The pass itself is
+``bot.tick.engine.run_tick``; what it printed is ``bot.cli.views.print_tick``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli.base import ConfigOption, app, load, parse_time, wall_clock
+from bot.errors import ConfigError, ExitCode
+
+
+@app.command()
+def tick(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="paper broker only: never send an order, never need keys")] = False,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            "--replay",
+            metavar="[TIME]",
+            help="read the market from history (bundled sample or --data-dir); the simulated clock starts at TIME "
+            "(ISO, UTC; default: the first time with enough history) and advances 3 minutes per tick",
+        ),
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="history folder laid out like the bundled sample")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run one pass: fetch, compute indicators, decide, check risk, execute, save state."""
+    settings = load(config)
+    live = settings.enable_trading and not dry_run and replay is None
+    if live:
+        from bot.config import require_live_ready
+
+        require_live_ready(settings)  # keys and the written confirmation, before anything runs
+    from bot.log import configure_logging
+    from bot.ops.state import TickLock
+
+    # The lock first: a second tick leaves at once, before any logging set-up or import.
+    with TickLock(settings.run_dir(replay=replay is not None) / "tick.lock").acquire():
+        configure_logging(
+            log_file=settings.var_dir / "logs" / "bot.log",
+            level=settings.log.level,
+            console_level=settings.log.console_level,
+            secrets=settings.secrets(),
+        )
+        report = _skip_if_backing_off(settings, dry_run=dry_run, mode="live" if live else "paper") if replay is None else None
+        if report is None:
+            import asyncio
+
+            report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
+    from bot.cli.views import print_tick
+
+    print_tick(report)
+    raise typer.Exit(_exit_code(report))
+
+
+def _exit_code(report: Any) -> ExitCode:
+    """Failed and degraded win; then skipped or paused (6) so monitoring sees a bot not trading."""
+    from bot.models import Outcome
+
+    codes = {Outcome.OK: ExitCode.OK, Outcome.DEGRADED: ExitCode.DEGRADED, Outcome.FAILED: ExitCode.FAILED, Outcome.SKIPPED: ExitCode.SKIPPED}
+    if report.outcome is Outcome.OK and report.paused:
+        return ExitCode.SKIPPED
+    return codes[report.outcome]
+
+
+def _skip_if_backing_off(settings: Any, *, dry_run: bool, mode: str):
+    """Live runs inside the backoff window end here: no market, no network, no asyncio."""
+    from bot.ops import backoff
+    from bot.ops.state import StateStore
+
+    store = StateStore(settings.var_dir / "state.json")
+    state = store.load()
+    now = wall_clock()
+    skipped = backoff.skip_reason(state, now) if state else None
+    if not skipped:
+        return None
+    return backoff.skip_run(store, state, now, reason=skipped, mode=mode, strategy=settings.strategy.name, dry_run=dry_run)
+
+
+async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
+    from bot.ops.state import AuditLog, Journal, StateStore, check_mode
+    from bot.strategies import build_strategies
+
+    strategy, fallback = build_strategies(settings)
+    if replay is not None:
+        from bot.venues.history import HistoryMarket
+
+        folder = data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else None)
+        market = HistoryMarket(folder, candles=settings.trading.candles, quote=settings.trading.quote)
+        var = settings.run_dir(replay=True)
+        store = StateStore(var / "state.json")
+        now = _replay_time(market, settings.trading.coins, store, replay)
+        mode = "replay"
+    else:
+        if data_dir is not None:
+            raise ConfigError("--data-dir only applies with --replay")
+        var = settings.var_dir
+        store = StateStore(var / "state.json")
+        now = wall_clock()
+        mode = "live" if settings.enable_trading and not dry_run else "paper"
+        from bot.venues.market import CcxtMarket
+
+        market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
+    from bot.ops.notify import notifier_for
+    from bot.tick.engine import TickContext, run_tick
+    from bot.venues.paper import PaperBroker
+
+    broker: Any = PaperBroker(settings.paper)
+    if mode == "live":
+        from bot.venues.ccxt_broker import CcxtBroker
+
+        broker = CcxtBroker(settings, save=store.save)
+    check_mode(store, mode)
+    ctx = TickContext(
+        settings=settings,
+        mode=mode,
+        dry_run=dry_run,
+        market=market,
+        strategy=strategy,
+        fallback=fallback,
+        broker=broker,
+        store=store,
+        journal=Journal(var / "journal.jsonl"),
+        notifier=notifier_for(settings) if settings.notify.urls else None,
+        audit=AuditLog(var / "llm"),
+    )
+    try:
+        return await run_tick(ctx, now)
+    finally:
+        if mode == "live":
+            await broker.aclose()
+
+
+def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> datetime:
+    """The simulated clock: TIME if given, else 3 minutes after the last replayed run."""
+    from bot.cli.status_report import TICK_INTERVAL
+
+    first, last = market.span(coins)
+    state = store.load()
+    previous = state.last_run_at if state else None
+    if requested:
+        now = parse_time(requested)
+        if previous and now <= previous:
+            raise ConfigError(
+                f"the replay in {store.path.parent} is already at {previous:%Y-%m-%d %H:%M} UTC and cannot go back in time; "
+                f"remove {store.path.parent} to start over"
+            )
+    else:
+        now = previous + TICK_INTERVAL if previous else first
+    now = now.replace(minute=now.minute - now.minute % 3)
+    if now < first:
+        raise ConfigError(f"--replay {now:%Y-%m-%dT%H:%M}: history needs 500 closed candles first; the earliest time is {first:%Y-%m-%dT%H:%M}")
+    if now > last:
+        raise ConfigError(
+            f"the replay reached the end of its history ({last:%Y-%m-%d %H:%M} UTC); remove {store.path.parent} to start over "
+            "or pass --data-dir with more history"
+        )
+    return now

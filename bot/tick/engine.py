@@ -1,0 +1,205 @@
+"""One tick: market -> settle -> features -> value the book -> decide -> risk -> execute -> record.
+
+``run_tick`` is the only orchestrator. ``bot tick``, ``bot tick --replay`` and the
+backtest call it with different parts plugged into ``TickContext``; nothing under it
+reads the wall clock: ``now`` is handed in. The stages themselves live in
+``bot.tick.stages``; this module runs them in order, times each the same way, and
+applies ``ON_ERROR``, the one statement of what a failure in each stage means.
+
+Operations (``bot.ops``): inside the backoff window after failed ticks the run is
+skipped before any market call; paused or outside the trading windows, BUY/SELL
+decisions are refused before the risk step while CLOSE decisions and the broker's
+protective exits run as usual. After the tick the failure counter, backoff and
+self-pause are updated and the owner is notified. Every tick, failed or not, is saved to
+state and appended to the journal; an error the user must fix (config, state file)
+reaches the CLI instead and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import structlog
+
+from bot.config import Settings
+from bot.errors import BotError, LlmUnavailable, MarketDataError
+from bot.models import CoinFeatures, Outcome, Snapshot, TickReport, tick_id_for
+from bot.ops import backoff
+from bot.ops.notify import Notifier, claim, tick_events
+from bot.ops.state import BotState
+from bot.tick import stages
+from bot.tick.indicators import compute_features
+from bot.tick.portfolio import sharpe_ratio
+from bot.tick.protocols import Auditor, Broker, Market, Recorder, Store, Strategy
+from bot.tick.stages import Pass
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class TickContext:
+    settings: Settings
+    mode: str  # paper | replay | live
+    dry_run: bool
+    market: Market
+    strategy: Strategy
+    broker: Broker
+    store: Store
+    journal: Recorder
+    fallback: Strategy | None = None  # decides instead of `strategy` once the LLM's daily budget is spent
+    audit: Auditor | None = None  # keeps each LLM exchange (prompt, raw answer, decisions)
+    clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
+    notifier: Notifier | None = None
+    # the indicator stage; a backtest plugs in bot.tick.indicators.PrecomputedFeatures (same values, computed once)
+    features: Callable[[Snapshot], dict[str, CoinFeatures]] = compute_features
+
+
+async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
+    """The pass, stage by stage; ``ON_ERROR`` says what a failure in each one means."""
+    state = ctx.store.load() or BotState.fresh(mode=ctx.mode, initial_equity_usd=ctx.settings.paper.initial_balance_usd)
+    structlog.contextvars.bind_contextvars(tick_id=tick_id_for(now))
+    try:
+        if skipped := backoff.skip_reason(state, now):
+            return backoff.skip_run(ctx.store, state, now, reason=skipped, mode=ctx.mode, strategy=ctx.strategy.name, dry_run=ctx.dry_run)
+        run = Pass.begin(ctx, state, now)
+        started = ctx.clock()
+        try:
+            for name, stage in STAGES:
+                await _run_stage(run, name, stage)
+        except _TickOver:
+            pass  # a stage whose failure fails the tick: the outcome and message are set
+        except BotError:
+            raise  # the user must fix something (config, state): this was not a tick, nothing is recorded
+        run.timings["total"] = ctx.clock() - started
+        _finish(run)
+        return run.report
+    finally:
+        structlog.contextvars.unbind_contextvars("tick_id")
+
+
+STAGES: list[tuple[str, Callable[[Pass], Awaitable[None] | None]]] = [
+    ("market", stages.load_market),  # closed candles, open interest, funding for the coins
+    ("settle", stages.settle),  # stops, take-profits, liquidations, funding since the last tick (live: reconcile)
+    ("indicators", stages.compute_indicators),
+    ("value", stages.value_book),  # the portfolio at this tick's prices, the risk memory, the (deferred) prompt
+    ("decide", stages.decide),
+    ("risk", stages.review_risk),  # approve, resize or reject every decision
+    ("execute", stages.execute),
+    ("record", stages.record_book),  # account after, equity statistics, last prices and decisions
+]
+
+
+class OnError(StrEnum):
+    FAIL = "fail"  # the tick fails here: nothing after this stage runs (the tick is still recorded)
+    DEGRADE = "degrade"  # log, say so in the report, go on with what the stage left
+    RAISE = "raise"  # a user error (config, state): reaches the CLI, the tick is not recorded
+
+
+@dataclass(frozen=True)
+class Rule:
+    catches: type[BaseException]
+    then: OnError
+    says: str = ""  # the report's message; {error} is the exception as "Type: text" (or its text alone when `plain`)
+    event: str = ""  # the log event, if any
+    plain: bool = False
+    modes: frozenset[str] = frozenset()  # only in these modes (empty: every mode)
+
+
+# What a failure in each stage means, first matching rule wins. A failing coin is not an
+# error here: the market leaves it out of the snapshot and the tick goes on degraded. Any
+# stage not listed, or an exception no rule catches, is a bug: a BotError reaches the CLI,
+# anything else fails the tick as an internal error ("tick_crashed", traceback in the log).
+ON_ERROR: dict[str, list[Rule]] = {
+    "market": [Rule(MarketDataError, OnError.FAIL, "no market data: {error}", plain=True)],
+    "settle": [
+        Rule(BotError, OnError.RAISE),
+        # the live book may be wrong (unresolved orders): trade nothing on it
+        Rule(Exception, OnError.FAIL, "could not reconcile with the exchange: {error}", "settlement_failed", modes=frozenset({"live"})),
+        Rule(Exception, OnError.DEGRADE, "settlement failed: {error}", "settlement_failed"),  # paper: like an execution failure
+    ],
+    # any strategy failure means HOLD for every coin (the decisions stay empty), never a crash
+    "decide": [
+        Rule(LlmUnavailable, OnError.DEGRADE, "{strategy} unavailable, holding every coin: {error}", "llm_unavailable", plain=True),
+        Rule(Exception, OnError.DEGRADE, "strategy failed, holding: {error}", "strategy_failed"),
+    ],
+    # an execution failure alerts and never crashes: the tick goes on with what the broker booked
+    "execute": [Rule(Exception, OnError.DEGRADE, "execution failed: {error}", "execution_failed")],
+}
+
+
+class _TickOver(Exception):
+    """A stage failed the tick; raised past the remaining stages."""
+
+
+async def _run_stage(run: Pass, name: str, stage: Callable[[Pass], Awaitable[None] | None]) -> None:
+    start = run.ctx.clock()
+    try:
+        result = stage(run)
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:
+        _on_error(run, name, exc)
+    finally:
+        run.timings[name] = run.ctx.clock() - start
+
+
+def _on_error(run: Pass, name: str, exc: Exception) -> None:
+    rule = next(
+        (r for r in ON_ERROR.get(name, []) if isinstance(exc, r.catches) and (not r.modes or run.ctx.mode in r.modes)),
+        Rule(BotError, OnError.RAISE) if isinstance(exc, BotError) else None,
+    )
+    if rule is None:  # a bug in a stage: record a failed tick instead of crashing cron
+        log.exception("tick_crashed")
+        run.report.outcome = Outcome.FAILED
+        run.report.message = f"internal error: {type(exc).__name__}: {exc}"
+        raise _TickOver from exc
+    if rule.then is OnError.RAISE:
+        raise exc
+    error = str(exc) if rule.plain else f"{type(exc).__name__}: {exc}"
+    if rule.event:
+        log.error(rule.event, error=error, **({"strategy": run.report.strategy} if name == "decide" else {}))
+    message = rule.says.format(error=error, strategy=run.report.strategy)
+    if rule.then is OnError.FAIL:
+        run.report.outcome = Outcome.FAILED
+        run.report.message = message
+        raise _TickOver from exc
+    stages.degrade(run.report, message)
+
+
+def _finish(run: Pass) -> None:
+    """Save state, append the journal line, notify: for every tick that ran, failed or not."""
+    ctx, state, report, now = run.ctx, run.state, run.report, run.now
+    report.duration_ms = {stage: round(seconds * 1000, 1) for stage, seconds in run.timings.items()}
+    report.sharpe = sharpe_ratio(state.return_stats)
+    state.tick = report.tick
+    state.mode = ctx.mode
+    state.last_tick_at = now
+    state.last_tick_id = report.tick_id
+    state.last_outcome = report.outcome
+    state.last_duration_ms = report.duration_ms.get("total")
+    state.last_message = report.message
+    ops_events = backoff.record_outcome(state, outcome=report.outcome, message=report.message, now=now, ops=ctx.settings.ops)
+    fresh = []
+    if ctx.notifier:
+        try:
+            fresh = claim(tick_events(report, ops_events, state, min_trade_usd=ctx.settings.notify.min_trade_usd), state)
+        except Exception:  # notifications never fail a tick, not even a bug in composing them
+            log.exception("notify_failed")
+    ctx.store.save(state)  # the notification keys are saved before sending: never twice
+    ctx.journal.append(report)
+    if fresh:
+        ctx.notifier.send(fresh)
+    log.info(
+        "tick_done",
+        outcome=report.outcome,
+        coins=len(report.coins_loaded),
+        decisions=len(report.decisions),
+        fills=len(report.fills),
+        equity_usd=round(report.account.equity_usd, 2) if report.account else None,
+        duration_ms=report.duration_ms.get("total"),
+    )

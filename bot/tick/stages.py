@@ -1,0 +1,274 @@
+"""The stages of one tick, in the order ``bot.tick.engine.STAGES`` runs them.
+
+Each stage reads what the stages before it left on the ``Pass`` and adds its own part;
+none of them catches its own failures: the engine's ``ON_ERROR`` says what a failure
+means. The arithmetic lives in the pure modules beside this one (indicators, portfolio,
+risk, prompt); these functions only wire it to the tick's parts and its report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from bot.errors import LlmUnavailable, MarketDataError
+from bot.models import (
+    Action,
+    CoinFeatures,
+    Decision,
+    Fill,
+    OrderPlan,
+    Outcome,
+    Portfolio,
+    RiskCode,
+    RiskVerdict,
+    Snapshot,
+    TickReport,
+    Verdict,
+    tick_id_for,
+)
+from bot.ops import backoff
+from bot.ops.budget import utc_day
+from bot.ops.state import BotState
+from bot.tick import risk
+from bot.tick.portfolio import portfolio_of
+from bot.tick.prompt import DeferredPrompt, build_prompt
+from bot.tick.protocols import Broker, Strategy, Trace
+
+if TYPE_CHECKING:
+    from bot.tick.engine import TickContext
+
+log = structlog.get_logger(__name__)
+
+# Verdicts that mean the account stopped opening positions: logged as warnings so the
+# operator (and notifications) hear about them.
+_HALTS = {RiskCode.DAILY_LOSS_LIMIT, RiskCode.MAX_DRAWDOWN}
+
+
+@dataclass
+class Pass:
+    """One tick in progress: its parts, its state, its report, and what each stage left."""
+
+    ctx: TickContext
+    state: BotState
+    report: TickReport
+    now: datetime
+    timings: dict[str, float] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
+    features: dict[str, CoinFeatures] = field(default_factory=dict)
+    prices: dict[str, float] = field(default_factory=dict)
+    portfolio: Portfolio | None = None
+    prompt: DeferredPrompt | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    plans: list[OrderPlan] = field(default_factory=list)
+    executed: list[Fill] = field(default_factory=list)
+
+    @classmethod
+    def begin(cls, ctx: TickContext, state: BotState, now: datetime) -> Pass:
+        report = TickReport(
+            tick_id=tick_id_for(now), tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now,
+            strategy=ctx.strategy.name, outcome=Outcome.OK, paused=state.paused,
+            new_positions_blocked=backoff.opening_block(state, now, ctx.settings.ops) or "",
+        )  # fmt: skip
+        return cls(ctx=ctx, state=state, report=report, now=now)
+
+
+async def load_market(run: Pass) -> None:
+    snapshot = await run.ctx.market.snapshot(run.ctx.settings.trading.coins, run.now)
+    run.report.coins_loaded = list(snapshot.coins)
+    run.report.errors = dict(snapshot.errors)
+    if not snapshot.coins:
+        raise MarketDataError("every coin failed")
+    if snapshot.errors:
+        run.report.outcome = Outcome.DEGRADED
+    run.snapshot = snapshot
+
+
+async def settle(run: Pass) -> None:
+    state, report = run.state, run.report
+    state.funding_payments = []
+    try:
+        report.fills = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
+    finally:
+        take_corrections(run.ctx.broker, report)
+        report.funding = list(state.funding_payments)
+    for fill in report.fills:
+        log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
+
+
+def compute_indicators(run: Pass) -> None:
+    run.features = run.ctx.features(run.snapshot)
+
+
+def value_book(run: Pass) -> None:
+    """The portfolio at this tick's prices; the risk memory sees the exits settled above."""
+    state, settings = run.state, run.ctx.settings
+    run.prices = {coin: market.last_price for coin, market in run.snapshot.coins.items()}
+    for coin, position in state.positions.items():
+        run.prices.setdefault(coin, position.entry_price)  # a coin that failed to load is valued at its entry
+    run.portfolio = _valued(state, run.prices)
+    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=run.report.fills, now=run.now, settings=settings.risk)
+    # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
+    features, portfolio, now, tick = run.features, run.portfolio, run.now, run.report.tick
+    run.prompt = DeferredPrompt(lambda: build_prompt(settings, features, portfolio, now=now, tick=tick))
+
+
+async def decide(run: Pass) -> None:
+    state, report = run.state, run.report
+    strategy = _strategy_for_today(run)
+    report.strategy = strategy.name
+    try:
+        run.decisions = await strategy.decide(features=run.features, portfolio=run.portfolio, prompt=run.prompt)
+    except LlmUnavailable as exc:
+        state.llm.last_error = str(exc)
+        raise
+    else:
+        if hasattr(strategy, "trace"):
+            state.llm.last_error = ""
+    finally:
+        _account_llm(run, getattr(strategy, "trace", None))
+        report.decisions = run.decisions
+        report.prompt_chars = run.prompt.chars if run.prompt.built else 0
+
+
+def review_risk(run: Pass) -> None:
+    settings, state, report = run.ctx.settings, run.state, run.report
+    decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked)
+    report.verdicts = refused + risk.review(
+        decisions,
+        portfolio=run.portfolio,
+        markets={coin: market.info for coin, market in run.snapshot.coins.items()},
+        settings=settings.risk,
+        memory=state.risk,
+        peak_equity_usd=state.peak_equity_usd,
+        atr_usd={coin: coin_features.h4.atr14 for coin, coin_features in run.features.items()},
+        now=run.now,
+        tick_id=report.tick_id,
+    )
+    for verdict in report.verdicts:
+        emit = log.warning if _HALTS.intersection(verdict.codes) else log.info
+        emit("risk_verdict", coin=verdict.coin, action=verdict.action, verdict=verdict.verdict, codes=verdict.codes, reason=verdict.reason)
+    run.plans = [verdict.plan for verdict in report.verdicts if verdict.plan]
+
+
+async def execute(run: Pass) -> None:
+    try:
+        run.executed = await run.ctx.broker.execute(run.plans, book=run.state, prices=run.prices, now=run.now)
+    finally:
+        run.report.fills = [*run.report.fills, *run.executed]
+        take_corrections(run.ctx.broker, run.report)
+
+
+def record_book(run: Pass) -> None:
+    """The account after execution, the equity statistics, what the next tick starts from."""
+    state, report = run.state, run.report
+    after = run.portfolio
+    if run.executed or not _same_book(state, after):
+        after = _valued(state, run.prices)
+    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=run.executed, now=run.now, settings=run.ctx.settings.risk)
+    _record_equity(state, after.account.equity_usd)
+    state.last_prices = run.prices
+    report.account = after.account
+    report.positions = list(state.positions.values())
+    report.return_pct = after.return_pct
+    state.last_decisions = run.decisions
+
+
+def degrade(report: TickReport, message: str) -> None:
+    if report.outcome is Outcome.OK:
+        report.outcome = Outcome.DEGRADED
+    _note(report, message)
+
+
+def take_corrections(broker: Broker, report: TickReport) -> None:
+    """The live broker's corrections and alerts go to the journal; an alert degrades the tick."""
+    corrections = getattr(broker, "corrections", None)
+    if not corrections:
+        return
+    for correction in corrections:
+        report.corrections.append(correction)
+        if correction.alert:
+            degrade(report, f"{correction.coin + ': ' if correction.coin else ''}{correction.message}")
+    corrections.clear()
+
+
+def _valued(state: BotState, prices: dict[str, float]) -> Portfolio:
+    return portfolio_of(
+        cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
+    )
+
+
+def _same_book(state: BotState, portfolio: Portfolio) -> bool:
+    """Nothing booked since ``portfolio`` was valued: same cash, the same position objects
+    (brokers replace a position they change), so the valuation still holds."""
+    held = portfolio.positions
+    return (
+        state.cash_usd == portfolio.account.cash_usd
+        and len(state.positions) == len(held)
+        and all(held.get(coin) is position for coin, position in state.positions.items())
+    )
+
+
+def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Decision], list[RiskVerdict]]:
+    """Paused or outside the windows: BUY/SELL never reach the risk step; CLOSE and HOLD do."""
+    if not blocked:
+        return decisions, []
+    opening = {Action.BUY, Action.SELL}
+    refused = [
+        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=f"no new positions: {blocked}")
+        for d in decisions
+        if d.action in opening
+    ]
+    return [d for d in decisions if d.action not in opening], refused
+
+
+def _note(report: TickReport, message: str) -> None:
+    report.message = f"{report.message}; {message}" if report.message else message
+
+
+def _strategy_for_today(run: Pass) -> Strategy:
+    """The configured strategy, or the fallback once today's LLM budget is spent (said once a day)."""
+    ctx, state = run.ctx, run.state
+    day, limit = utc_day(run.now), ctx.settings.llm.max_usd_per_day
+    if ctx.fallback is None or not state.llm.exhausted(day, max_usd=limit):
+        return ctx.strategy
+    if state.llm.budget_notice_day != day:
+        state.llm.budget_notice_day = day
+        spent = state.llm.spent(day).cost_usd
+        notice = (
+            f"LLM budget reached: {spent:.4f} USD spent on {day}, llm.max_usd_per_day = {limit:g}; "
+            f"{ctx.fallback.name} decides until 00:00 UTC"
+        )
+        log.warning("llm_budget_reached", spent_usd=round(spent, 4), max_usd_per_day=limit, fallback=ctx.fallback.name)
+        _note(run.report, notice)
+    return ctx.fallback
+
+
+def _account_llm(run: Pass, trace: Trace | None) -> None:
+    """Tokens and dollars into the report and today's spend; the exchange into the audit trail."""
+    if trace is None:
+        return
+    report, audit = run.report, run.ctx.audit
+    report.usage = trace.usage
+    report.invalid = dict(trace.invalid)
+    for coin, reason in trace.invalid.items():
+        log.warning("decision_invalid", coin=coin, reason=reason)
+    run.state.llm.add(utc_day(run.now), trace.usage)
+    if audit is not None and trace.audit is not None:
+        try:
+            audit.write(report.tick_id, trace.audit)
+        except OSError as exc:  # losing the audit must not lose the tick
+            log.error("audit_not_written", error=str(exc))
+            degrade(report, f"LLM audit record not written: {exc}")
+
+
+def _record_equity(state: BotState, equity: float) -> None:
+    if state.last_equity_usd > 0:
+        state.return_stats = state.return_stats.add(equity / state.last_equity_usd - 1.0)
+    state.last_equity_usd = equity
+    state.peak_equity_usd = max(state.peak_equity_usd, equity)
+    drawdown_pct = (1.0 - equity / state.peak_equity_usd) * 100.0 if state.peak_equity_usd > 0 else 0.0
+    state.max_drawdown_pct = max(state.max_drawdown_pct, drawdown_pct)

@@ -1,0 +1,87 @@
+"""The layout's one rule, checked from the code: imports flow one way between folders.
+
+Every ``import bot.…`` / ``from bot… import`` in every module under ``bot/`` is read
+with ``ast`` (imports inside functions included: a lazy import is still a dependency)
+and the folder it comes from is held against what that folder may use, as drawn in
+docs/architecture.md. Run alone with ``pytest tests/test_architecture.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+
+# folder -> the folders it may import (itself always allowed); "root" is models, config, errors, log
+MAY_IMPORT = {
+    "root": set(),
+    "ops": {"root"},
+    "tick": {"root", "ops"},
+    "strategies": {"root", "ops", "tick"},
+    "venues": {"root", "ops", "tick"},
+    "backtest": {"root", "ops", "tick", "strategies", "venues"},
+    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest"},
+}
+ROOT_MODULES = {"models", "exchange_models", "config", "config_file", "errors", "log", "__init__"}
+ENTRY = {"__main__"}  # `python -m bot` runs the CLI: the one module allowed to reach the top
+
+
+def folder_of(module: str) -> str:
+    """``bot.tick.risk`` -> ``tick``; ``bot.models`` -> ``root``."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "root"
+    head = parts[1]
+    return "root" if head in ROOT_MODULES else head
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "bot"]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "bot":
+            if node.module == "bot":  # `from bot import ops` names a folder (or a root module)
+                found += [(node.lineno, f"bot.{alias.name}") for alias in node.names]
+            else:
+                found.append((node.lineno, node.module))
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path}:{node.lineno}: relative import; write the absolute `bot.` path")
+    return found
+
+
+def modules() -> list[Path]:
+    return sorted(path for path in BOT.rglob("*.py") if path.stem not in ENTRY)
+
+
+def test_every_folder_is_known() -> None:
+    folders = {path.relative_to(BOT).parts[0] for path in modules() if len(path.relative_to(BOT).parts) > 1}
+    assert folders <= set(MAY_IMPORT), f"a new folder needs a row in MAY_IMPORT and docs/architecture.md: {folders - set(MAY_IMPORT)}"
+    assert {path.stem for path in BOT.glob("*.py")} <= ROOT_MODULES | ENTRY, "only the contracts live at the root"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda path: str(path.relative_to(BOT)))
+def test_imports_flow_one_way(path: Path) -> None:
+    relative = path.relative_to(BOT)
+    here = "root" if len(relative.parts) == 1 else relative.parts[0]
+    allowed = MAY_IMPORT[here] | {here}
+    wrong = [f"{relative}:{line} imports {module} ({folder_of(module)})" for line, module in imports_of(path) if folder_of(module) not in allowed]
+    assert not wrong, f"{here} may import only {sorted(allowed)}:\n" + "\n".join(wrong)
+
+
+def test_the_checker_sees_a_wrong_import(tmp_path: Path) -> None:
+    """The rule above must be able to fail: a tick module importing a venue is caught."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from bot.venues.paper import PaperBroker\n    import bot.cli\n")
+    found = imports_of(bad)
+    assert found == [(2, "bot.venues.paper"), (3, "bot.cli")]
+    assert {folder_of(module) for _, module in found} - (MAY_IMPORT["tick"] | {"tick"}) == {"venues", "cli"}
+
+
+def test_no_module_over_400_lines() -> None:
+    long = {str(path.relative_to(BOT)): n for path in modules() if (n := len(path.read_text().splitlines())) > 420}
+    assert not long, f"split these by what they hold: {long}"
