@@ -51,7 +51,7 @@ def journal(
     path = settings.run_dir(replay=replay) / "journal.jsonl"
     if not path.exists():
         raise ConfigError(f"no journal at {path} yet: run `bot tick --dry-run{' --replay' if replay else ''}` first")
-    rows = journal_rows(Journal(path), count=count, trades=trades)
+    rows = journal_rows(Journal(path).newest_first(), count=count, trades=trades)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -9,6 +9,7 @@ answers in well under a second however long the bot has run. The JSON form is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from bot.exchange_models import ExchangeView
 from bot.models import Action, Decision, Outcome, Side, StrictModel
 from bot.ops.backoff import backoff_seconds, opening_block
 from bot.ops.budget import utc_day
-from bot.ops.state import BotState, Journal, PausedBy
+from bot.ops.state import BotState, PausedBy
 from bot.tick.portfolio import sharpe_ratio
 
 STATUS_SCHEMA = 1
@@ -157,10 +158,11 @@ def _next_tick(state: BotState, now: datetime) -> datetime | None:
     return slot
 
 
-def journal_rows(journal: Journal, *, count: int, trades: bool) -> list[dict[str, Any]]:
-    """The last ``count`` ticks or fills, oldest first, as flat rows (the --json form)."""
+def journal_rows(records: Iterable[dict[str, Any]], *, count: int, trades: bool) -> list[dict[str, Any]]:
+    """The last ``count`` ticks or fills of journal ``records`` (newest first, as
+    ``Journal.newest_first`` yields them), oldest first, as flat rows (the --json form)."""
     rows: list[dict[str, Any]] = []
-    for record in journal.newest_first():
+    for record in records:
         if len(rows) >= count:
             break
         if not trades:
