@@ -32,7 +32,7 @@ from bot.serve.schemas import (
     TickRow,
     TradeRow,
 )
-from bot.serve.series import equity_curve, health_of
+from bot.serve.series import health_of
 from bot.tick.status import StatusPosition, StatusReport, build_status, journal_rows, status_time
 
 log = structlog.get_logger("bot.serve")
@@ -108,9 +108,11 @@ def decisions(src: Src, n: Count = 20) -> list[DecisionRecord]:
 
 
 @api.get("/equity", response_model=EquityCurve)
-def equity(src: Src, response: Response, points: Annotated[int, Query(ge=2, le=10_000, description="at most this many points")] = 1000) -> EquityCurve:
+def equity(src: Src, response: Response, points: Annotated[int, Query(ge=2, le=10_000, description="at most this many points")] = 1000) -> Response:
     state = _state(src, response)
-    return equity_curve(src.index.refresh().ticks, initial_equity_usd=state.initial_equity_usd, max_points=points)
+    body = src.curve_json(initial_equity_usd=state.initial_equity_usd, max_points=points)
+    warning = response.headers.get("X-Bot-Warning")
+    return Response(body, media_type="application/json", headers={"X-Bot-Warning": warning} if warning else None)
 
 
 @api.get("/metrics", response_model=Metrics)

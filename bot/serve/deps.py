@@ -29,7 +29,9 @@ from bot.errors import StateError
 from bot.models import Usage
 from bot.ops.state import BotState, Journal, StateStore
 from bot.serve.schemas import DecisionRecord
-from bot.serve.series import TickPoint
+from bot.serve.series import TickPoint, equity_curve
+
+_BLOCK = 1 << 20
 
 class StateReader:
     """The parsed state, re-read only when the file changed; the last good one kept."""
@@ -72,6 +74,7 @@ class JournalIndex:
     ticks: list[TickPoint] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
+    version: int = 0  # grows with every block read: what a cached curve is keyed by
     _key: tuple[int, int] | None = None
     _offset: int = 0
     _pending: bytes = b""
@@ -89,16 +92,21 @@ class JournalIndex:
                 if (stat.st_dev, stat.st_ino) != self._key or stat.st_size < self._offset:
                     self._reset((stat.st_dev, stat.st_ino))
                 handle.seek(self._offset)
-                chunk = handle.read(stat.st_size - self._offset)
-            self._offset += len(chunk)
-            lines = (self._pending + chunk).split(b"\n")
-            self._pending = lines.pop()  # "" after a newline, else a line still being written
-            for line in lines:
-                self._add(line)
+                while self._offset < stat.st_size:  # in blocks: a long journal is read once, in bounded memory
+                    chunk = handle.read(min(_BLOCK, stat.st_size - self._offset))
+                    if not chunk:
+                        break
+                    self._offset += len(chunk)
+                    lines = (self._pending + chunk).split(b"\n")
+                    self._pending = lines.pop()  # "" after a newline, else a line still being written
+                    for line in lines:
+                        self._add(line)
+                    self.version += 1
         return self
 
     def _reset(self, key: tuple[int, int] | None) -> None:
         self.ticks, self.outcomes, self.usage = [], Counter(), Usage()
+        self.version += 1
         self._key, self._offset, self._pending = key, 0, b""
 
     def _add(self, line: bytes) -> None:
@@ -113,10 +121,12 @@ class JournalIndex:
             return  # a torn or foreign line: skipped, as `bot journal` does
         self.ticks.append(point)
         self.outcomes[point.outcome] += 1
-        try:
-            self.usage = self.usage.plus(Usage.model_validate(record.get("usage") or {}))
-        except ValidationError:
-            pass
+        usage = record.get("usage")
+        if isinstance(usage, dict) and usage.get("calls"):
+            try:
+                self.usage = self.usage.plus(Usage.model_validate(usage))
+            except ValidationError:
+                pass
 
 
 def decision_records(journal: Journal, *, count: int) -> list[DecisionRecord]:
@@ -157,12 +167,23 @@ class Sources:
     state: StateReader = field(init=False)
     journal: Journal = field(init=False)
     index: JournalIndex = field(init=False)
+    _curve: tuple[tuple[int, float, int], bytes] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.var = self.settings.run_dir(replay=self.replay)
         self.state = StateReader(StateStore(self.var / "state.json"))
         self.journal = Journal(self.var / "journal.jsonl")
         self.index = JournalIndex(self.var / "journal.jsonl")
+
+    def curve_json(self, *, initial_equity_usd: float, max_points: int) -> bytes:
+        """The equity curve as JSON, computed again only when the journal grew."""
+        index = self.index.refresh()
+        key = (index.version, initial_equity_usd, max_points)
+        cached = self._curve
+        if cached is None or cached[0] != key:
+            curve = equity_curve(index.ticks, initial_equity_usd=initial_equity_usd, max_points=max_points)
+            cached = self._curve = (key, curve.model_dump_json().encode())
+        return cached[1]
 
     def journal_age_seconds(self, state: BotState) -> float | None:
         """Wall seconds since the last tick was recorded: the tick's own clock live, the

@@ -15,7 +15,7 @@ CADENCE_SECONDS = 180  # cron's */3
 STALE_AFTER_SECONDS = 2 * CADENCE_SECONDS  # one missed run is tolerated, two are not
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TickPoint:
     """What the server keeps of one journal line for the curve and the counters."""
 
@@ -30,38 +30,40 @@ def equity_curve(ticks: list[TickPoint], *, initial_equity_usd: float, max_point
     """Equity per valued tick, its fall below the running peak, and an equal-weight basket
     of the coins priced at the first tick that has prices, bought with that tick's equity
     (each coin then valued at its last known price). Thinned evenly to ``max_points``."""
-    points: list[EquityPoint] = []
+    valued = [tick for tick in ticks if tick.equity_usd is not None]
+    rows: list[tuple[float, float | None]] = []  # (drawdown %, basket value) per valued tick
     peak = initial_equity_usd
     worst = 0.0
     basket: dict[str, float] = {}
     capital = 0.0
     last_prices: dict[str, float] = {}
-    for tick in ticks:
-        if tick.equity_usd is None:
-            continue
+    for tick in valued:
         last_prices.update(tick.prices)
         if not basket and tick.prices:
             basket, capital = dict(tick.prices), tick.equity_usd
         peak = max(peak, tick.equity_usd)
         drawdown = (1.0 - tick.equity_usd / peak) * 100.0 if peak > 0 else 0.0
         worst = max(worst, drawdown)
-        held = capital * sum(last_prices[coin] / price for coin, price in basket.items()) / len(basket) if basket else None
-        points.append(EquityPoint(as_of=tick.as_of, tick=tick.tick, equity_usd=tick.equity_usd, drawdown_pct=drawdown, buy_hold_usd=held))
+        rows.append((drawdown, capital * sum(last_prices[coin] / price for coin, price in basket.items()) / len(basket) if basket else None))
+    points = [
+        EquityPoint(as_of=valued[i].as_of, tick=valued[i].tick, equity_usd=valued[i].equity_usd, drawdown_pct=rows[i][0], buy_hold_usd=rows[i][1])
+        for i in _kept(len(valued), max_points)
+    ]  # models only for the points shown: a long journal has tens of thousands of ticks
     return EquityCurve(
-        points=_thinned(points, max_points),
-        total_ticks=len(points),
+        points=points,
+        total_ticks=len(valued),
         initial_equity_usd=initial_equity_usd,
         max_drawdown_pct=worst,
         buy_hold_coins=sorted(basket),
     )
 
 
-def _thinned(points: list[EquityPoint], most: int) -> list[EquityPoint]:
-    if len(points) <= most:
-        return points
-    step = math.ceil(len(points) / most)
-    kept = points[::step]
-    return kept if kept[-1] is points[-1] else [*kept[: most - 1], points[-1]]
+def _kept(count: int, most: int) -> list[int]:
+    """Indices of every ``step``-th point, the last one always included."""
+    if count <= most:
+        return list(range(count))
+    kept = list(range(0, count, math.ceil(count / most)))
+    return kept if kept[-1] == count - 1 else [*kept[: most - 1], count - 1]
 
 
 def health_of(state: BotState | None, *, problem: str, age_seconds: float | None, lock_holder: str | None) -> Health:
