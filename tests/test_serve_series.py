@@ -143,3 +143,14 @@ def test_journal_index_waits_for_a_line_being_written_and_restarts_on_rotation(t
     assert [t.tick for t in index.refresh().ticks] == [4]
     path.unlink()
     assert index.refresh().ticks == []
+
+
+def test_lock_holder_names_the_running_tick_without_taking_the_lock(tmp_path):
+    from bot.ops.state import TickLock
+    from bot.serve.deps import lock_holder
+
+    path = tmp_path / "tick.lock"
+    assert lock_holder(path) is None  # no lock file yet
+    with TickLock(path).acquire(started_at=T0):
+        assert lock_holder(path) == f"pid {os.getpid()} since 2025-06-02 01:00:00 UTC"
+    assert lock_holder(path) is None  # released: the file stays, nobody holds it
