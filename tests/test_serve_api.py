@@ -141,6 +141,8 @@ def test_stop_closes_every_position_at_the_next_tick_and_resume_cancels_it(accou
         status = server.request("/api/v1/status").json()
         assert stopped.status == 200 and stopped.json()["stop_requested"] is True
         assert status["stop_requested"] and status["paused"] and status["pause_reason"] == "stopped (API, from 127.0.0.1)"
+        shown = run_bot("status", "--replay", cwd=account).stdout
+        assert "STOPPING since 2025-06-02 01:00 UTC: stopped (API, from 127.0.0.1) (every open position closes at the next tick" in shown
         tick = run_bot("tick", "--dry-run", "--replay", cwd=account)
         assert tick.returncode == 6
         record = json.loads((account / "var" / "replay" / "journal.jsonl").read_text().splitlines()[-1])
@@ -222,3 +224,11 @@ def test_help_and_status_do_not_load_the_server(account):
     for args in (["--help"], ["status", "--replay"], ["serve", "--help"]):
         result = subprocess.run([sys.executable, "-c", probe, *args], cwd=account, capture_output=True, text=True, timeout=60)
         assert "SERVER []" in result.stdout, (args, result.stdout, result.stderr)
+
+
+def test_the_token_can_come_from_dotenv_beside_the_config(account):
+    (account / ".env").write_text("BOT_SERVE__TOKEN=from-dotenv-7c1d9e2f\n")
+    with Server(account, token=None) as server:
+        assert "token required" in server.first_line
+        assert server.request("/api/v1/status", token=None).status == 401
+        assert server.request("/api/v1/status", token="from-dotenv-7c1d9e2f").status == 200

@@ -136,6 +136,8 @@ def test_journal_index_waits_for_a_line_being_written_and_restarts_on_rotation(t
     assert [t.tick for t in index.refresh().ticks] == [1, 2]
     with open(path, "a") as handle:
         handle.write(line[25:] + "not json\n")  # the rest, and a torn line
+        handle.write(journal_line(9, 10_000.0).replace('"equity_usd": 10000.0', '"equity_usd": "lots"') + "[1, 2]\n")  # foreign lines
+        handle.write(json.dumps({"tick": 9, "as_of": T0.isoformat(), "outcome": "ok", "prices": {"BTC": 0}}) + "\n")  # a price of 0
     assert [t.tick for t in index.refresh().ticks] == [1, 2, 3]
     assert index.outcomes["ok"] == 3 and index.usage.calls == 3 and index.usage.cost_usd == pytest.approx(1.5)
     os.rename(path, tmp_path / "journal.jsonl.1")  # rotated: a new, shorter file

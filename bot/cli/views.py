@@ -108,7 +108,9 @@ def print_status(status: StatusReport) -> None:
     if status.mode != "replay" and status.last_tick_at and status.generated_at - status.last_tick_at > _STALE:
         minutes = (status.generated_at - status.last_tick_at).total_seconds() / 60
         out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
-    if status.paused:
+    if status.stop_requested:
+        out(f"STOPPING since {_when(status.paused_at)}: {status.pause_reason} (every open position closes at the next tick; `bot resume` cancels it)")
+    elif status.paused:
         out(f"PAUSED by {status.paused_by} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
     elif status.new_positions_blocked:
         out(f"no new positions now: {status.new_positions_blocked}")

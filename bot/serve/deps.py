@@ -12,6 +12,7 @@ replace them, through the same plain-data functions the CLI uses.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -112,10 +113,11 @@ class JournalIndex:
     def _add(self, line: bytes) -> None:
         try:
             record = json.loads(line)
-            as_of = datetime.fromisoformat(record["as_of"])
+            equity = (record.get("account") or {}).get("equity_usd")
             point = TickPoint(
-                tick=int(record["tick"]), as_of=as_of, outcome=str(record["outcome"]),
-                equity_usd=(record.get("account") or {}).get("equity_usd"), prices=record.get("prices") or {},
+                tick=int(record["tick"]), as_of=datetime.fromisoformat(record["as_of"]), outcome=str(record["outcome"]),
+                equity_usd=None if equity is None else _number(equity),
+                prices={str(coin): _positive(price) for coin, price in (record.get("prices") or {}).items()},
             )  # fmt: skip
         except (ValueError, KeyError, TypeError, AttributeError):
             return  # a torn or foreign line: skipped, as `bot journal` does
@@ -127,6 +129,18 @@ class JournalIndex:
                 self.usage = self.usage.plus(Usage.model_validate(usage))
             except ValidationError:
                 pass
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"not a number: {value!r}")
+    return float(value)
+
+
+def _positive(value: object) -> float:
+    if _number(value) <= 0:
+        raise ValueError(f"not a price: {value!r}")
+    return float(value)
 
 
 def decision_records(journal: Journal, *, count: int) -> list[DecisionRecord]:
