@@ -100,24 +100,24 @@ def test_journal_pages_and_the_curve_follow_the_journal(account):
     assert metrics["ticks_by_outcome"] == {"ok": 3} and metrics["open_positions"] == len(records[-1]["positions"])
 
 
-@pytest.mark.parametrize(
-    ("path", "method", "body", "message"),
-    [
-        ("/api/v1/journal?n=0", "GET", None, "query.n: Input should be greater than or equal to 1"),
-        ("/api/v1/journal?n=abc", "GET", None, "query.n: Input should be a valid integer, unable to parse string as an integer"),
-        ("/api/v1/journal?before=0", "GET", None, "query.before: Input should be greater than or equal to 1"),
-        ("/api/v1/trades?n=1001", "GET", None, "query.n: Input should be less than or equal to 1000"),
-        ("/api/v1/equity?points=1", "GET", None, "query.points: Input should be greater than or equal to 2"),
-        ("/api/v1/control/pause", "POST", {"reason": 5}, "body.reason: Input should be a valid string"),
-        ("/api/v1/control/pause", "POST", {"reason": "x" * 201}, "body.reason: String should have at most 200 characters"),
-        ("/api/v1/control/stop", "POST", {"why": "typo"}, "body.why: Extra inputs are not permitted"),
-        ("/api/v1/control/stop", "POST", b"{not json", "body.1: JSON decode error"),
-    ],
-)
-def test_bad_input_is_a_422_naming_the_field(account, path, method, body, message):
+BAD_INPUT = [
+    ("/api/v1/journal?n=0", "GET", None, "query.n: Input should be greater than or equal to 1"),
+    ("/api/v1/journal?n=abc", "GET", None, "query.n: Input should be a valid integer, unable to parse string as an integer"),
+    ("/api/v1/journal?before=0", "GET", None, "query.before: Input should be greater than or equal to 1"),
+    ("/api/v1/trades?n=1001", "GET", None, "query.n: Input should be less than or equal to 1000"),
+    ("/api/v1/equity?points=1", "GET", None, "query.points: Input should be greater than or equal to 2"),
+    ("/api/v1/control/pause", "POST", {"reason": 5}, "body.reason: Input should be a valid string"),
+    ("/api/v1/control/pause", "POST", {"reason": "x" * 201}, "body.reason: String should have at most 200 characters"),
+    ("/api/v1/control/stop", "POST", {"why": "typo"}, "body.why: Extra inputs are not permitted"),
+    ("/api/v1/control/stop", "POST", b"{not json", "body.1: JSON decode error"),
+]
+
+
+def test_bad_input_is_a_422_naming_the_field(account):
     with Server(account) as server:
-        answer = server.request(path, method=method, body=body)
-    assert answer.status == 422 and answer.json()["message"] == message
+        for path, method, body, message in BAD_INPUT:
+            answer = server.request(path, method=method, body=body)
+            assert (answer.status, answer.json()["message"]) == (422, message), path
     assert json.loads((account / "var" / "replay" / "state.json").read_text())["paused"] is False
 
 
