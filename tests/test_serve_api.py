@@ -42,6 +42,9 @@ def test_every_endpoint_but_health_needs_the_token(account):
         for path in CONTROLS:
             assert server.request(path, token=None, method="POST", body={}).status == 401, path
         assert json.loads(account.joinpath("var/replay/state.json").read_text())["paused"] is False  # no control got through
+        schema = server.request("/api/v1/openapi.json").json()
+        assert {path.split("?")[0] for path in ENDPOINTS + CONTROLS if "openapi" not in path} | {"/api/v1/health"} == set(schema["paths"])
+        assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
         page = server.request("/", token=None)
         assert page.status == 200 and '<svg id="equity-chart"' in page.text
         assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=", page.text) and "url(" not in page.text  # self-contained: no CDN
@@ -232,3 +235,27 @@ def test_the_token_can_come_from_dotenv_beside_the_config(account):
         assert "token required" in server.first_line
         assert server.request("/api/v1/status", token=None).status == 401
         assert server.request("/api/v1/status", token="from-dotenv-7c1d9e2f").status == 200
+
+
+def test_prometheus_metrics_are_the_state_and_the_journal(account):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape(server) -> dict[tuple[str, tuple], float]:
+        text = server.request("/metrics").text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+
+    state = json.loads((account / "var" / "replay" / "state.json").read_text())
+    exposure = sum(p["amount"] * state["last_prices"][coin] for coin, p in state["positions"].items())
+    mode = (("mode", "replay"),)
+    with Server(account) as server:
+        before = scrape(server)
+        server.request("/api/v1/control/pause", method="POST")
+        after = scrape(server)
+    assert before[("bot_equity_usd", mode)] == state["last_equity_usd"]
+    assert before[("bot_open_positions", mode)] == 3 and before[("bot_exposure_usd", mode)] == pytest.approx(exposure)
+    assert before[("bot_ticks_total", (("mode", "replay"), ("outcome", "ok")))] == 1
+    assert before[("bot_ticks_total", (("mode", "replay"), ("outcome", "failed")))] == 0
+    assert before[("bot_last_tick_timestamp_seconds", mode)] == 1748826000  # 2025-06-02 01:00 UTC
+    assert before[("bot_last_tick_duration_seconds", mode)] == state["last_duration_ms"] / 1000
+    assert before[("bot_llm_cost_usd_total", mode)] == 0 and before[("bot_state_readable", ())] == 1
+    assert (before[("bot_paused", mode)], after[("bot_paused", mode)]) == (0, 1)
