@@ -109,3 +109,13 @@ class LiveIntel:
             if answer.points:
                 archive.save_points(self.archive_dir, answer.points)
             archive.append_items(self.archive_dir, answer.items)
+
+
+async def archive_sources(settings: Settings, folder: Path, now: datetime) -> tuple[int, int, dict[str, str]]:
+    """`bot download --intel`: the Fear & Greed history and the headlines the sources show
+    now, merged into ``folder``/intel; returns (days archived, headlines added, failures)."""
+    answers, failed = await ask_all(settings, sources(settings, settings.trading.coins, history=True), now, cache_dir=None)
+    points = answers.pop("fear_greed").points if "fear_greed" in answers else []
+    days = archive.save_points(folder, points) if points else len(archive.read_points(folder))
+    added = archive.append_items(folder, [item for answer in answers.values() for item in answer.items])
+    return days, added, failed
