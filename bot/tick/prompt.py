@@ -144,11 +144,11 @@ def context_block(briefing: Briefing, *, now: datetime, max_tokens: int) -> str:
     budget = max_tokens * 3 - sum(len(line) + 1 for line in lines)
     ranked = sorted(((h, group) for group, items in briefing.headlines.items() for h in items), key=lambda pair: rank_key(pair[0]))
     kept: set[int] = set()
-    for headline, group in ranked:
-        cost = len(_headline_line(group, headline, now)) + 1
-        if cost <= budget:
-            budget -= cost
-            kept.add(id(headline))
+    for headline, group in ranked:  # best first; the first that does not fit ends the list
+        budget -= len(_headline_line(group, headline, now)) + 1
+        if budget < 0:
+            break
+        kept.add(id(headline))
     order = [*[group for group in briefing.headlines if group != MARKET], *([MARKET] if MARKET in briefing.headlines else [])]
     lines += [_headline_line(group, h, now) for group in order for h in briefing.headlines[group] if id(h) in kept]
     return "\n".join(lines)
