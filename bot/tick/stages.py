@@ -76,7 +76,10 @@ async def gather_intel(run: Pass) -> None:
     task, run.intel_task = run.intel_task, None
     run.state.last_context = ""
     settings = run.ctx.settings.intel
-    briefing = (await asyncio.wait_for(task, timeout=settings.timeout_s + 1.0)).before(run.now)
+    try:
+        briefing = (await asyncio.wait_for(task, timeout=settings.timeout_s + 1.0)).before(run.now)
+    except TimeoutError:
+        raise TimeoutError(f"the sources took over {settings.timeout_s + 1.0:g} s") from None
     run.report.sources_skipped.update(briefing.skipped)
     run.briefing = briefing
     run.context = run.state.last_context = context_block(briefing, now=run.now, max_tokens=settings.max_tokens)
