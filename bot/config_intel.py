@@ -49,8 +49,8 @@ class IntelSettings(_Section):
         default_factory=lambda: dict(DEFAULT_TTL_MINUTES), description="reuse a source's answer cached in var/cache/intel this long"
     )
     max_age_hours: float = Field(24.0, gt=0, le=24 * 14, description="older headlines are left out")
-    headlines_per_coin: int = Field(3, ge=0, le=20, description="at most this many headlines per coin (and for the market as a whole)")
-    max_tokens: int = Field(400, ge=50, le=4000, description="the context block's cap, counted as 3 characters per token")
+    headlines_per_coin: int = Field(2, ge=0, le=20, description="at most this many headlines per coin (and for the market as a whole)")
+    max_tokens: int = Field(600, ge=50, le=4000, description="the context block's cap, counted as 3 characters per token")
     archive: bool = Field(False, description="append every fetched headline to <data folder>/intel/headlines.jsonl for backtests")
     coin_names: dict[str, list[str]] = Field(
         default_factory=lambda: dict(DEFAULT_COIN_NAMES), description="names a headline may use for a coin besides its symbol"

@@ -5,7 +5,8 @@ The recordings hold what real answers can hold: future-dated items (after the te
 tick, 2026-11-30 12:00 UTC), items without a date, old items, duplicates across feeds,
 posts about coins the bot does not trade. Routes can be made slow (``delay_s``), failing
 (``status``) or malformed (``body``); every request is recorded in ``requests``.
-Run by hand: ``python -m tests.fakes.intel`` prints the base URL and serves until Ctrl-C.
+Run by hand: ``python -m tests.fakes.intel [--delay-s 1] [--hang /feeds/decrypt.atom]`` prints the
+base URL and serves until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ class FakeIntel(LocalServer):
 
 
 if __name__ == "__main__":
-    fake = FakeIntel().start()
+    import argparse
+
+    parser = argparse.ArgumentParser(description="fake intel sources on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay-s", type=float, default=0.0, help="every route answers after this long")
+    parser.add_argument("--hang", default="", help="this path answers after 30 s instead")
+    args = parser.parse_args()
+    fake = FakeIntel()
+    for path, route in fake.routes.items():
+        route.delay_s = 30.0 if path == args.hang else max(route.delay_s, args.delay_s) if path == "/feeds/slow.rss" else args.delay_s
+    fake.start(args.port)
     print(fake.url, flush=True)
     fake.serve_until_interrupted()
