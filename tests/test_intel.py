@@ -134,3 +134,16 @@ def test_answers_are_reused_for_their_ttl_then_fetched_again(fake, tmp_path):
     _brief(settings, NOW + timedelta(minutes=10))
     assert sorted(fake.paths()[4:]) == ["/api/developer/v2/posts/", "/feeds/coindesk.rss", "/feeds/decrypt.atom"]
     assert read_answer(settings.var_dir / "cache" / "intel", "coindesk").fetched_at == NOW + timedelta(minutes=10)
+
+
+def test_config_toml_lists_every_intel_setting_with_its_default():
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    listed = tomllib.loads((ROOT / "config.toml").read_text())["intel"]
+    defaults = IntelSettings().model_dump(mode="json")
+    shown_in_comments = {"feeds", "coin_names"}  # lists of tables: written out as comments
+    assert {key: defaults[key] for key in defaults if key not in shown_in_comments} == listed
+    body = (ROOT / "config.toml").read_text().split("\n[intel]")[1]
+    assert all(f"# {key} = " in body for key in shown_in_comments)
