@@ -193,3 +193,24 @@ def test_a_replay_tick_with_intel_shows_the_context_in_bot_status(project):
     assert as_json["last_context"].splitlines()[2:] == [
         "BTC: 0m ago [low] Bitcoin tape 12:00 (tape)", "BTC: 10m ago [low] Bitcoin tape 11:50 (tape)"
     ]
+
+
+def test_a_live_dry_run_tick_asks_the_sources_and_names_the_broken_one(project, live_fake):
+    with FakeIntel() as fake:
+        env = {
+            "BOT_EXCHANGE__API_URL": live_fake.url, "BOT_INTEL__ENABLED": "true", "BOT_INTEL__FEAR_GREED_URL": f"{fake.url}/fng/",
+            "BOT_INTEL__FEEDS": json.dumps([{"name": "coindesk", "url": f"{fake.url}/feeds/coindesk.rss"}, {"name": "broken", "url": f"{fake.url}/feeds/broken.rss"}]),
+            "CRYPTOPANIC_TOKEN": "cp-T0KEN-s3cret-9f8e7d", "BOT_INTEL__CRYPTOPANIC_URL": f"{fake.url}/api/developer/v2/posts/",
+        }  # fmt: skip
+        ticked = run_bot("tick", "--dry-run", cwd=project, env=env)
+        asked = sorted(fake.paths())
+    assert ticked.returncode == 0, ticked.stderr  # a broken source does not degrade the tick
+    assert "  intel broken skipped: HTTP 502" in ticked.stdout.splitlines()
+    assert asked == ["/api/developer/v2/posts/", "/feeds/broken.rss", "/feeds/coindesk.rss", "/fng/"]
+    [record] = [json.loads(line) for line in (project / "var" / "journal.jsonl").read_text().splitlines()]
+    assert record["outcome"] == "ok" and record["sources_skipped"] == {"broken": "HTTP 502"}
+    assert sorted(path.name for path in (project / "var" / "cache" / "intel").iterdir()) == ["coindesk.json", "cryptopanic.json", "fear_greed.json"]
+    state = (project / "var" / "state.json").read_text()
+    assert json.loads(state)["last_context"].startswith("== CONTEXT (news and sentiment published before this tick) ==\n")
+    everything = state + ticked.stdout + ticked.stderr + (project / "var" / "logs" / "bot.log").read_text() + (project / "var" / "journal.jsonl").read_text()
+    assert "cp-T0KEN-s3cret-9f8e7d" not in everything
