@@ -147,3 +147,17 @@ def test_config_toml_lists_every_intel_setting_with_its_default():
     assert {key: defaults[key] for key in defaults if key not in shown_in_comments} == listed
     body = (ROOT / "config.toml").read_text().split("\n[intel]")[1]
     assert all(f"# {key} = " in body for key in shown_in_comments)
+
+
+def test_with_archive_on_each_fetched_headline_is_archived_once(fake, tmp_path):
+    from bot.intel.archive import read_items, read_points
+
+    settings = _settings(fake, tmp_path, token=None)
+    archive = tmp_path / "data"
+    intel = LiveIntel(settings, cache_dir=tmp_path / "cache", archive_dir=archive)
+    for minutes in (0, 5, 10):  # fetched, cached (nothing new), fetched again (the same items)
+        asyncio.run(intel.briefing(settings.trading.coins, NOW + timedelta(minutes=minutes)))
+    # coindesk's 5 dated items + decrypt's 3, future-dated ones too: a backtest cuts them at its own time
+    assert sorted((item.source, item.title) for item in read_items(archive))[:2] == [("coindesk", "Bitcoin hits record as ETF inflows surge"), ("coindesk", "Bitcoin steadies near $95,000 as traders wait for data")]
+    assert len(read_items(archive)) == 8
+    assert [point.value for point in read_points(archive)] == [40, 48, 55, 65, 72, 90]
