@@ -161,3 +161,15 @@ def test_with_archive_on_each_fetched_headline_is_archived_once(fake, tmp_path):
     assert sorted((item.source, item.title) for item in read_items(archive))[:2] == [("coindesk", "Bitcoin hits record as ETF inflows surge"), ("coindesk", "Bitcoin steadies near $95,000 as traders wait for data")]
     assert len(read_items(archive)) == 8
     assert [point.value for point in read_points(archive)] == [40, 48, 55, 65, 72, 90]
+
+
+def test_the_system_prompt_explains_the_context_block_only_when_intel_is_on():
+    from bot.tick.prompt import system_prompt
+
+    off, on = system_prompt(Settings()), system_prompt(Settings(intel=IntelSettings(enabled=True)))
+    assert "CONTEXT" not in off
+    assert on == off + (
+        "\n\nCONTEXT holds the Crypto Fear & Greed index (0 extreme fear .. 100 extreme greed) and recent headlines per coin, each with "
+        "its age and an impact class from a keyword and source rule. Headlines can be late, wrong or already priced in: let them weigh "
+        "a decision the market data supports, never make one alone."
+    )
