@@ -6,7 +6,7 @@ readable size; the token, CRYPTOPANIC_TOKEN, is a secret of ``Settings`` like th
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _URL = r"^https?://[^/]+"  # like bot.config's URLs: scheme and host at least
 
@@ -33,6 +33,7 @@ DEFAULT_COIN_NAMES = {
 DEFAULT_KEYWORDS = [
     "hack", "exploit", "etf", "sec", "lawsuit", "ban", "bankrupt", "delist", "halt", "outage", "liquidat", "tariff", "rate cut", "rate hike",
 ]  # fmt: skip
+RESERVED = {"fear_greed", "cryptopanic", "archive", "intel"}  # the other names in a tick's `sources_skipped`
 DEFAULT_TTL_MINUTES = {"fear_greed": 60.0, "feeds": 10.0, "cryptopanic": 10.0}
 
 
@@ -58,3 +59,13 @@ class IntelSettings(_Section):
     keywords: list[str] = Field(
         default_factory=lambda: list(DEFAULT_KEYWORDS), description="a headline with a word starting with one of these gets 2 impact points"
     )
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_names_are_unique(cls, feeds: list[Feed]) -> list[Feed]:
+        names = [feed.name for feed in feeds]
+        for name in names:
+            if names.count(name) > 1 or name in RESERVED:
+                raise ValueError(f"feed name {name!r} is {'listed twice' if name not in RESERVED else 'reserved'}: give each feed its own name")
+        return feeds
+

@@ -173,3 +173,12 @@ def test_the_system_prompt_explains_the_context_block_only_when_intel_is_on():
         "its age and an impact class from a keyword and source rule. Headlines can be late, wrong or already priced in: let them weigh "
         "a decision the market data supports, never make one alone."
     )
+
+
+def test_two_feeds_of_one_name_are_refused_in_one_line(tmp_path):
+    from bot.config_file import load_settings
+    from bot.errors import ConfigError
+
+    (tmp_path / "config.toml").write_text('[intel]\nfeeds = [{name = "news", url = "https://a.example/rss"}, {name = "news", url = "https://b.example/rss"}]\n')
+    with pytest.raises(ConfigError, match=r"`intel.feeds`: feed name 'news' is listed twice: give each feed its own name"):
+        load_settings(tmp_path / "config.toml")
