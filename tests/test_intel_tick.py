@@ -214,3 +214,22 @@ def test_a_live_dry_run_tick_asks_the_sources_and_names_the_broken_one(project, 
     assert json.loads(state)["last_context"].startswith("== CONTEXT (news and sentiment published before this tick) ==\n")
     everything = state + ticked.stdout + ticked.stderr + (project / "var" / "logs" / "bot.log").read_text() + (project / "var" / "journal.jsonl").read_text()
     assert "cp-T0KEN-s3cret-9f8e7d" not in everything
+
+
+def test_bot_backtest_with_intel_reports_the_archives_coverage(project):
+    import shutil
+
+    from tests.conftest import SAMPLE
+
+    shutil.copytree(SAMPLE, project / "data")
+    _archive(project / "data", minutes=range(0, 1), points=[_day(3, 61, "Greed")])  # one headline, at 12:00
+    env = {"BOT_INTEL__ENABLED": "true", "BOT_INTEL__MAX_AGE_HOURS": "1"}
+    args = ["backtest", "--data-dir", "data", "--coins", "BTC", "--from", "2025-06-03T12:00", "--to", "2025-06-03T14:00"]
+    text = run_bot(*args, cwd=project, env=env)
+    assert text.returncode == 0, text.stderr
+    # 41 ticks; the headline is in the 1 h window of 21 of them (12:00 .. 13:00): 51.2 %
+    assert "intel coverage: 100 % of the ticks (Fear & Greed 100 %, headlines 51.2 %)" in text.stdout
+    report = json.loads(run_bot(*args, "--json", cwd=project, env=env).stdout)
+    assert report["intel_coverage"] == {"sentiment_pct": 100.0, "headlines_pct": 51.2, "any_pct": 100.0}
+    without = json.loads(run_bot(*args, "--json", cwd=project).stdout)
+    assert without["intel_coverage"] == {}
