@@ -233,3 +233,37 @@ def test_bot_backtest_with_intel_reports_the_archives_coverage(project):
     assert report["intel_coverage"] == {"sentiment_pct": 100.0, "headlines_pct": 51.2, "any_pct": 100.0}
     without = json.loads(run_bot(*args, "--json", cwd=project).stdout)
     assert without["intel_coverage"] == {}
+
+
+def test_a_tick_whose_market_fails_leaves_no_intel_request_running():
+    from bot.errors import MarketDataError
+
+    class NoMarket:
+        async def snapshot(self, coins, now):
+            await asyncio.sleep(0.01)  # the intel request is under way by now
+            raise MarketDataError("every coin failed")
+
+    class Waiting:
+        cancelled = False
+
+        async def briefing(self, coins, now):
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                Waiting.cancelled = True
+                raise
+
+    settings = Settings(trading={"coins": COINS}, intel=IntelSettings(enabled=True))
+    ctx = TickContext(
+        settings=settings, mode="replay", dry_run=True, market=NoMarket(), strategy=Prompts(), broker=PaperBroker(settings.paper),
+        store=MemoryStore(), journal=MemoryJournal(), intel=Waiting(),
+    )  # fmt: skip
+
+    async def tick_then_yield():
+        report = await run_tick(ctx, START)
+        await asyncio.sleep(0)  # let the cancellation land, still inside the tick's event loop
+        return report
+
+    report = asyncio.run(tick_then_yield())
+    assert report.outcome is Outcome.FAILED and report.message == "no market data: every coin failed"
+    assert Waiting.cancelled
