@@ -262,8 +262,8 @@ def test_a_tick_whose_market_fails_leaves_no_intel_request_running():
     async def tick_then_yield():
         report = await run_tick(ctx, START)
         await asyncio.sleep(0)  # let the cancellation land, still inside the tick's event loop
-        return report
+        return report, Waiting.cancelled  # read here: asyncio.run cancels whatever is left when it ends
 
-    report = asyncio.run(tick_then_yield())
+    report, cancelled = asyncio.run(tick_then_yield())
     assert report.outcome is Outcome.FAILED and report.message == "no market data: every coin failed"
-    assert Waiting.cancelled
+    assert cancelled
