@@ -23,7 +23,8 @@ MAY_IMPORT = {
     "strategies": {"root", "ops", "tick"},
     "venues": {"root", "ops", "tick"},
     "backtest": {"root", "ops", "tick", "strategies", "venues"},
-    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest"},
+    "sweep": {"root", "ops", "tick", "strategies", "venues", "backtest"},
+    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "sweep"},
 }
 ROOT_MODULES = {"models", "exchange_models", "config", "config_file", "errors", "log", "__init__"}
 ENTRY = {"__main__"}  # `python -m bot` runs the CLI: the one module allowed to reach the top
