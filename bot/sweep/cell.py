@@ -115,10 +115,23 @@ def run_cell(task: CellTask, key: str) -> CellRow:
     import gc
 
     gc.enable()  # a worker forked from a command with the collector off runs thousands of ticks
+    _quiet_worker(task.settings)
     try:
         return _run(task, key)
     except Exception as exc:  # recorded, never raised: the sweep goes on
         return CellRow(key=key, ok=False, error=f"{type(exc).__name__}: {exc}" if not _is_user_error(exc) else str(exc))
+
+
+def _quiet_worker(settings: Settings) -> None:
+    """In a worker process, the engine's per-tick log lines would flood the worker's console: errors only."""
+    import multiprocessing
+
+    import structlog
+
+    if multiprocessing.parent_process() is not None and not structlog.is_configured():
+        from bot.log import configure_logging
+
+        configure_logging(log_file=None, level="ERROR", console_level="ERROR", secrets=settings.secrets())
 
 
 def _is_user_error(exc: Exception) -> bool:

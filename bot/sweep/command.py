@@ -13,6 +13,7 @@ there unless ``--yes``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -60,6 +61,7 @@ def sweep_command(
     notify: Callable[[str], None] = print,
 ) -> SweepReport:
     """Everything `bot sweep` does before rendering; ``on_progress(done, failed, total)`` per row."""
+    require_dask()
     spec = load_spec(spec_path)
     base = cell_settings(settings, spec.settings, where=f"{spec.path}: [settings]")
     folder, start, end = _span(base, spec, options)
@@ -79,13 +81,21 @@ def sweep_command(
         if (row := cache.get(cell.key)) is not None:
             rows[cell.key] = (row, "cached")
     _cost_gate(base, spec, options, [c for c in cells if c.key not in rows], folds=folds, grid=grid, folder=folder, notify=notify)
-    require_dask()
     total = len({cell.key for cell in cells}) + len(folds)
     progress = _Tally(total, on_progress, cache, rows)
     progress.skip(len(rows))
     workers = options.workers if options.workers is not None else _cores()
-    with dask_client(scheduler=options.scheduler, workers=workers) as client:
-        run_tasks(client, {c.key: c.task for c in cells if c.key not in rows}, on_row=progress.record)
+    with contextlib.ExitStack() as stack:
+        client = None
+
+        def run(batch: dict[str, CellTask]) -> None:
+            nonlocal client
+            if batch and client is None:  # a fully cached sweep starts no cluster
+                client = stack.enter_context(dask_client(scheduler=options.scheduler, workers=workers))
+            if batch:
+                run_tasks(client, batch, on_row=progress.record)
+
+        run({c.key: c.task for c in cells if c.key not in rows})
         tests = []
         for fold in folds:
             best = _best([c for c in cells if c.fold == fold.index], rows, spec.metric)
@@ -97,7 +107,7 @@ def sweep_command(
             if (row := cache.get(cell.key)) is not None:
                 rows[cell.key] = (row, "cached")
                 progress.skip(1)
-        run_tasks(client, {c.key: c.task for c in tests if c.key not in rows}, on_row=progress.record)
+        run({c.key: c.task for c in tests if c.key not in rows})
     results = [
         CellResult(values=c.values, window=c.window, fold=c.fold, start=c.task.start, end=c.task.end, source=rows[c.key][1], row=rows[c.key][0])
         for c in [*cells, *tests]

@@ -242,7 +242,12 @@ def heatmap_grid(report: SweepReport) -> tuple[list[Any], list[Any], dict[tuple[
         pair = (json.dumps(x), json.dumps(y))
         if value is not None and (pair not in best or value > best[pair]):
             best[pair] = value
-    return xs, ys, best
+    return _sorted(xs), _sorted(ys), best
+
+
+def _sorted(values: list[Any]) -> list[Any]:
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    return sorted(values) if numeric else values
 
 
 def _heatmap(path: Path, report: SweepReport) -> Path:
@@ -260,9 +265,11 @@ def _heatmap(path: Path, report: SweepReport) -> Path:
     axes.set_yticks(range(len(ys)), [_value(y) for y in ys])
     axes.set_xlabel(report.heatmap_axes[0])
     axes.set_ylabel(report.heatmap_axes[1])
+    low, high = np.nanmin(grid), np.nanmax(grid)
     for (row, column), value in np.ndenumerate(grid):
         if math.isfinite(value):
-            axes.text(column, row, f"{value:.2f}", ha="center", va="center", color="white", fontsize=9)
+            bright = high > low and (value - low) / (high - low) > 0.6  # viridis turns yellow: dark text there
+            axes.text(column, row, f"{value:.2f}", ha="center", va="center", color="black" if bright else "white", fontsize=9)
     figure.colorbar(image, ax=axes, label=f"best {report.metric}")
     axes.set_title(f"sweep {Path(report.spec).stem}: {report.metric}, best over the other axes")
     figure.tight_layout()

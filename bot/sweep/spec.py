@@ -74,7 +74,7 @@ class Spec(BaseModel):
     metric: str
     decide_every: int
     settings: dict[str, Any]  # dotted name -> value, every cell
-    axes: dict[str, list[Any] | dict[str, float]]  # dotted name -> values (or a range, random only)
+    axes: dict[str, list[Any] | dict[str, int | float]]  # dotted name -> values (or a range, random only)
     samples: int | None
     seed: int
     heatmap: list[str]
