@@ -137,11 +137,14 @@ def _span(base: Settings, spec: Spec, options: Options) -> tuple[Path | None, da
         folder = folder.resolve()
         if not folder.is_dir():
             raise ConfigError(f"--data-dir {folder}: no such folder; pass a folder laid out like the bundled sample (bot download writes one)")
-    market = history_for(base, BacktestRequest(data_dir=folder))
     try:
+        market = history_for(base, BacktestRequest(data_dir=folder))
         start, end = span_of(market, base.trading.coins, start=spec.start, end=spec.end)
     except ConfigError as exc:
-        raise ConfigError(f"{spec.path}: " + str(exc).replace("--from", "sweep.from").replace("--to", "sweep.to")) from None
+        raise ConfigError(f"{spec.path}: " + str(exc).replace("--from", "sweep.from").replace("--to", "sweep.to").replace("--coins", "trading.coins")) from None
+    except (OSError, EOFError, ValueError) as exc:  # a damaged history file (cut short, not CSV)
+        where = folder or "the bundled sample"
+        raise ConfigError(f"history in {where} is unreadable for {', '.join(base.trading.coins)} ({type(exc).__name__}: {exc}); download it again (bot download)") from None
     return folder, start, end
 
 

@@ -15,7 +15,7 @@ key (``ConfigError``, exit 2)::
     [settings]                   # every cell: any setting by its dotted name
     "trading.coins" = ["BTC", "ETH"]
 
-    [axes]                       # one value of each per cell
+    [axes]                       # one value of each per cell (over [settings])
     "risk.max_leverage" = [2, 3, 5]
     "rules.size_pct" = [5, 10, 20]
     "strategy.name" = ["rules", "claude"]
@@ -109,9 +109,6 @@ def load_spec(path: Path) -> Spec:
                 raise ConfigError(f"{path}: axis `{name}`: low {values['low']} is above high {values['high']}")
         elif not isinstance(values, list) or not values:
             raise ConfigError(f"{path}: axis `{name}` is empty; give it a list of at least one value, e.g. [2, 3, 5]")
-    overlap = sorted(set(settings) & set(axes))
-    if overlap:
-        raise ConfigError(f"{path}: `{overlap[0]}` is both in [settings] and in [axes]; keep it in one")
     metric = sweep.get("metric", "sharpe")
     if metric not in METRICS:
         raise ConfigError(f"{path}: sweep.metric {metric!r}: use one of {', '.join(METRICS)}")
