@@ -178,3 +178,43 @@ def test_claude_cells_without_a_key_or_above_max_cost_stop_before_anything_runs(
     assert lines[0].startswith("Claude cells: 2 not yet in the sweep cache, 242 decisions; estimated at up to ")  # 2 leverages x 121 ticks
     assert lines[1].startswith("error: the sweep's uncached Claude cells are estimated at up to ") and lines[1].endswith("above --max-cost 0.01 USD; raise --max-cost, shrink the grid or the span, raise sweep.decide_every, or pass --yes")
     assert key not in result.stderr and not (folder / "var" / "cache" / "sweep").exists() or not any((folder / "var" / "cache" / "sweep").iterdir())
+
+
+CLAUDE = """
+[sweep]
+from = "2025-06-02T01:00"
+to = "2025-06-02T01:30"
+
+[settings]
+"trading.coins" = ["BTC", "ETH"]
+
+[axes]
+"strategy.name" = ["claude"]
+"paper.initial_balance_usd" = [5000, 10000]
+"""
+
+
+def test_claude_cells_ask_the_real_sdk_once_per_decision_and_a_rerun_is_served_from_the_caches(tmp_path):
+    from tests.fakes.anthropic import FakeAnthropic
+
+    key = "sk-ant-test-sweep-0123456789"
+    folder = _folder(tmp_path, "claude-run", CLAUDE)
+    with FakeAnthropic() as fake:
+        env = {"ANTHROPIC_API_KEY": key, "BOT_LLM__BASE_URL": fake.url}
+        first = run_bot("sweep", "spec.toml", "--workers", "0", "--yes", "--json", cwd=folder, env=env, timeout=120)
+        assert first.returncode == 0, first.stderr
+        report = json.loads(first.stdout)
+        assert len(fake.requests) == 2 * 11  # two cells x 11 ticks (01:00 to 01:30), each asked once
+        assert [cell["row"]["cache"] for cell in report["cells"]] == [{"hits": 0, "misses": 11}] * 2
+        assert report["llm_cost_usd"] > 0 and report["computed"] == 2
+        shutil.rmtree(folder / "var" / "cache" / "sweep")  # forget the rows: the decisions are still cached
+        second = run_bot("sweep", "spec.toml", "--workers", "0", "--json", cwd=folder, env=env, timeout=120)
+        assert second.returncode == 0, second.stderr
+        again = json.loads(second.stdout)
+        assert len(fake.requests) == 22  # nothing asked again
+        assert [cell["row"]["cache"] for cell in again["cells"]] == [{"hits": 11, "misses": 0}] * 2 and again["llm_cost_usd"] == 0.0
+        assert _rows(again) == _rows(report)
+        third = run_bot("sweep", "spec.toml", "--workers", "0", "--json", cwd=folder, env=env, timeout=120)
+        assert json.loads(third.stdout)["cached"] == 2 and "Claude cells" not in third.stderr  # nothing left to price
+    for output in (first.stdout, first.stderr, second.stdout, second.stderr):
+        assert key not in output
