@@ -32,7 +32,12 @@ def require_dask() -> None:
 @contextlib.contextmanager
 def dask_client(*, scheduler: str | None, workers: int) -> Iterator:
     """A client on the cluster the options name; the cluster it started is closed on exit."""
+    import dask
     from distributed import Client, LocalCluster
+
+    # the workers' statistical profiler samples every task's stack every 10 ms: a third more
+    # time on a backtest's deep call stacks (bench/sweep.py), for a dashboard no one opened
+    dask.config.set({"distributed.worker.profile.enabled": False})
 
     if scheduler:
         try:
