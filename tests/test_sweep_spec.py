@@ -136,15 +136,23 @@ BAD_SPECS = [
 
 
 @pytest.mark.parametrize(("text", "message"), BAD_SPECS, ids=[m[:40] for _, m in BAD_SPECS])
-def test_a_bad_spec_is_one_line_and_exit_2(project, text, message):
+def test_a_bad_spec_is_one_line_before_anything_runs(project, text, message):
+    """``sweep_command`` in this process: the ConfigError the CLI prints as one line, exit 2
+    (the test below proves that mapping on a real run)."""
+    from bot.config_file import load_settings
+    from bot.errors import ConfigError
+    from bot.sweep.command import Options, sweep_command
+
     (project / "spec.toml").write_text(text)
-    result = run_bot("sweep", "spec.toml", "--workers", "0", cwd=project)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr
-    assert message in result.stderr
-    assert result.stdout == ""
+    with pytest.raises(ConfigError) as error:
+        sweep_command(load_settings(project / "config.toml"), project / "spec.toml", Options(workers=0), notify=lambda _line: None)
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert not (project / "var" / "cache" / "sweep").exists() or not any((project / "var" / "cache" / "sweep").iterdir())
 
 
-def test_a_missing_spec_is_one_line_and_exit_2(project):
+def test_a_bad_spec_in_a_real_run_is_one_line_and_exit_2(project):
     result = run_bot("sweep", "nowhere.toml", cwd=project)
-    assert (result.returncode, result.stderr) == (2, f"error: sweep spec not found: nowhere.toml\n")
+    assert (result.returncode, result.stderr, result.stdout) == (2, "error: sweep spec not found: nowhere.toml\n", "")
+    (project / "spec.toml").write_text(BAD_SPECS[0][0])
+    result = run_bot("sweep", "spec.toml", cwd=project)
+    assert result.returncode == 2 and result.stderr == f"error: spec.toml: {BAD_SPECS[0][1]}\n"
