@@ -13,7 +13,7 @@
    plain backtest the per-cell overhead; T4 - 4 x slope the fixed cost (cluster start,
    the span check). And a re-run answered from the cache, per cell.
 
-    .venv/bin/python bench/sweep.py [--runs 2]
+    .venv/bin/python bench/sweep.py [--runs 3]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _process(workers: int) -> float:
     return seconds
 
 
-def _overhead() -> dict[str, float]:
+def _overhead(runs: int) -> dict[str, float]:
     from bot.backtest.runner import BacktestRequest, backtest_command
     from bot.config_file import load_settings
     from bot.sweep.command import Options, sweep_command
@@ -90,23 +90,26 @@ def _overhead() -> dict[str, float]:
         settings = load_settings(Path(folder, "config.toml"))
         cells = [cell_settings(settings, point, where="bench") for point in points(load_spec(Path(folder, "spec.toml")))]
     sweep(HALF, expect="warm-up")  # imports (distributed, the engine) out of the figures
-    started = time.perf_counter()
-    for cell in cells:
-        backtest_command(cell, BacktestRequest(), progress=False, notify=lambda _line: None)
-    figures["plain"] = (time.perf_counter() - started) / len(cells)
-    figures["T4"] = sweep(HALF, expect="4")
-    figures["T8"] = sweep(SMALL, expect="8")
+    plain, t4, t8 = [], [], []
+    for _ in range(runs):  # interleaved, the minimum of each: the machine is shared
+        started = time.perf_counter()
+        for cell in cells:
+            backtest_command(cell, BacktestRequest(), progress=False, notify=lambda _line: None)
+        plain.append((time.perf_counter() - started) / len(cells))
+        t4.append(sweep(HALF, expect="4"))
+        t8.append(sweep(SMALL, expect="8"))
+    figures.update(plain=min(plain), T4=min(t4), T8=min(t8))
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # the engine's tick lines, off
-    print(f"cores: {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f}")
+    print(f"cores: {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f} before")
     one, two = [], []
     for _ in range(args.runs):
         one.append(_process(1))
@@ -114,11 +117,12 @@ def main() -> None:
     print(f"24-cell grid, `bot sweep --workers 1`: min {min(one):.2f} s, median {statistics.median(one):.2f} s")
     print(f"24-cell grid, `bot sweep --workers 2`: min {min(two):.2f} s, median {statistics.median(two):.2f} s")
     print(f"speed-up 2 workers vs 1: {min(one) / min(two):.2f}x (min), {statistics.median(one) / statistics.median(two):.2f}x (median)")
-    f = _overhead()
+    f = _overhead(args.runs)
     slope = (f["T8"] - f["T4"]) / 4
     print(f"plain backtest_command: {f['plain'] * 1000:.0f} ms a cell; in-process sweeps: 4 cells {f['T4']:.2f} s, 8 cells {f['T8']:.2f} s")
     print(f"sweep per cell (slope) {slope * 1000:.0f} ms: overhead {(slope - f['plain']) * 1000:+.0f} ms a cell ({(slope - f['plain']) / f['plain'] * 100:+.1f} %); fixed {f['T4'] - 4 * slope:.2f} s")
     print(f"a cached re-run of 8 cells: {f['8 cached'] * 1000:.0f} ms in all")
+    print(f"load average {os.getloadavg()[0]:.1f} after")
 
 if __name__ == "__main__":
     main()

@@ -156,3 +156,19 @@ def test_a_bad_spec_in_a_real_run_is_one_line_and_exit_2(project):
     (project / "spec.toml").write_text(BAD_SPECS[0][0])
     result = run_bot("sweep", "spec.toml", cwd=project)
     assert result.returncode == 2 and result.stderr == f"error: spec.toml: {BAD_SPECS[0][1]}\n"
+
+
+def test_the_readmes_example_spec_is_valid_on_the_bundled_sample(tmp_path):
+    from bot.backtest.loop import span_of
+    from bot.venues.history import HistoryMarket
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("```toml\n# sweep.toml\n")[1].split("```")[0]
+    spec = _spec(tmp_path, example)
+    assert len(points(spec)) == 9 and spec.heatmap == ["risk.max_leverage", "rules.size_pct"]
+    start, end = span_of(HistoryMarket(), spec.settings["trading.coins"], start=spec.start, end=spec.end)
+    folds = folds_of(spec, start=start, end=end)
+    assert [(f.test_start, f.test_end) for f in folds] == [
+        (T0 + timedelta(days=1), T0 + timedelta(days=1, hours=11, minutes=57)),
+        (T0 + timedelta(days=1, hours=12), T0 + timedelta(days=1, hours=23, minutes=57)),
+    ]
