@@ -67,6 +67,7 @@ class CellRow(StrictModel):
     kurtosis: float | None = None  # not excess: 3 for normal returns
     returns: int = 0
     cache: dict[str, int] = Field(default_factory=dict)  # decision cache hits / misses (Claude)
+    seconds: float = 0.0  # the cell's own wall time in its worker (not part of the result: it varies run to run)
 
 
 def strategy_of(settings: Settings) -> Literal["rules", "claude"]:
@@ -115,11 +116,15 @@ def run_cell(task: CellTask, key: str) -> CellRow:
     import gc
 
     gc.enable()  # a worker forked from a command with the collector off runs thousands of ticks
+    import time
+
     _quiet_worker(task.settings)
+    started = time.perf_counter()
     try:
-        return _run(task, key)
+        row = _run(task, key)
     except Exception as exc:  # recorded, never raised: the sweep goes on
-        return CellRow(key=key, ok=False, error=f"{type(exc).__name__}: {exc}" if not _is_user_error(exc) else str(exc))
+        row = CellRow(key=key, ok=False, error=f"{type(exc).__name__}: {exc}" if not _is_user_error(exc) else str(exc))
+    return row.model_copy(update={"seconds": time.perf_counter() - started})
 
 
 def _quiet_worker(settings: Settings) -> None:
