@@ -58,8 +58,8 @@ def _fresh(run) -> tuple[float, list[float]]:
         return run(folder)
 
 
-def _plain() -> float:
-    """Seconds per cell of the 24 cells through backtest_command, one after another in this process."""
+def _plain() -> list[float]:
+    """Seconds of each of the 24 cells through backtest_command, one after another in this process."""
     from bot.backtest.runner import BacktestRequest, backtest_command
     from bot.config_file import load_settings
     from bot.sweep.spec import cell_settings, load_spec, points
@@ -69,10 +69,12 @@ def _plain() -> float:
         Path(folder, "spec.toml").write_text(GRID)
         settings = load_settings(Path(folder, "config.toml"))
         cells = [cell_settings(settings, point, where="bench") for point in points(load_spec(Path(folder, "spec.toml")))]
-    started = time.perf_counter()
+    seconds = []
     for cell in cells:
+        started = time.perf_counter()
         backtest_command(cell, BacktestRequest(), progress=False, notify=lambda _line: None)
-    return (time.perf_counter() - started) / len(cells)
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def main() -> None:
@@ -96,13 +98,18 @@ def main() -> None:
         one.append(wall)
         cells.append(seconds)
         two.append(_fresh(lambda folder: _process(2, folder))[0])
-        plain.append(_plain())
+        plain += _plain()
     best = one.index(min(one))
     n = len(cells[best])
     print(f"24-cell grid, `bot sweep --workers 1`: min {min(one):.2f} s, median {statistics.median(one):.2f} s")
     print(f"24-cell grid, `bot sweep --workers 2`: min {min(two):.2f} s, median {statistics.median(two):.2f} s")
     print(f"speed-up 2 workers vs 1: {min(one) / min(two):.2f}x (min), {statistics.median(one) / statistics.median(two):.2f}x (median)")
-    print(f"plain backtest_command: {min(plain) * 1000:.0f} ms a cell (min of runs); the same cell in a Dask worker: {statistics.median(cells[best]) * 1000:.0f} ms (median)")
+    worker = [second for run in cells for second in run]
+    print(
+        f"a cell through plain backtest_command: median {statistics.median(plain) * 1000:.0f} ms (min {min(plain) * 1000:.0f}); "
+        f"the same cells in a Dask worker: median {statistics.median(worker) * 1000:.0f} ms (min {min(worker) * 1000:.0f}); "
+        f"difference of medians {(statistics.median(worker) - statistics.median(plain)) * 1000:+.0f} ms a cell"
+    )
     beyond = min(one) - sum(cells[best])
     print(f"the sweep beyond its cells (fastest --workers 1 run): {beyond:.2f} s in all, {beyond / n * 1000:.0f} ms a cell over {n} cells")
     print(f"a fully cached re-run of the 24 cells (whole process): min {min(cached):.2f} s")

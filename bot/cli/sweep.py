@@ -15,7 +15,7 @@ from bot.errors import ConfigError, ExitCode
 
 @app.command()
 def sweep(
-    spec: Annotated[Path, typer.Argument(help="the sweep's SPEC.toml: span, [settings], [axes], optional [walk_forward] (README: bot sweep)")],
+    spec: Annotated[Path, typer.Argument(help="the sweep's SPEC.toml: the span, the settings of every cell, the axes, optional walk-forward folds (README: Sweep)")],
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="history folder laid out like the bundled sample; workers must see the same path")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0, help="worker processes of the local cluster (default: one per core; 0: in this process)")] = None,
