@@ -35,8 +35,8 @@ def dask_client(*, scheduler: str | None, workers: int) -> Iterator:
     import dask
     from distributed import Client, LocalCluster
 
-    # the workers' statistical profiler samples every task's stack every 10 ms: a third more
-    # time on a backtest's deep call stacks (bench/sweep.py), for a dashboard no one opened
+    # the workers' statistical profiler samples every task's stack every 10 ms, for a
+    # dashboard a sweep never opens
     dask.config.set({"distributed.worker.profile.enabled": False})
 
     if scheduler:
