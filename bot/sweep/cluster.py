@@ -41,6 +41,7 @@ def dask_client(*, scheduler: str | None, workers: int) -> Iterator:
 
     if scheduler:
         try:
+            _knock(scheduler)  # a refused port fails here at once, not after the client's retries
             client = Client(scheduler, timeout=10)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one (dask scheduler) or drop --scheduler") from None
@@ -54,6 +55,16 @@ def dask_client(*, scheduler: str | None, workers: int) -> Iterator:
         cluster = LocalCluster(n_workers=workers, processes=True, **options)
     with cluster, Client(cluster) as client:
         yield client
+
+
+def _knock(address: str) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme in ("tcp", "tls") and parts.hostname and parts.port:
+        with socket.create_connection((parts.hostname, parts.port), timeout=5):
+            pass
 
 
 def run_tasks(client, tasks: dict[str, CellTask], *, on_row: Callable[[CellRow], None]) -> None:
