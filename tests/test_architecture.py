@@ -22,11 +22,12 @@ MAY_IMPORT = {
     "tick": {"root", "ops"},
     "strategies": {"root", "ops", "tick"},
     "venues": {"root", "ops", "tick"},
-    "backtest": {"root", "ops", "tick", "strategies", "venues"},
-    "sweep": {"root", "ops", "tick", "strategies", "venues", "backtest"},
-    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "sweep"},
+    "intel": {"root", "ops", "tick"},
+    "backtest": {"root", "ops", "tick", "strategies", "venues", "intel"},
+    "sweep": {"root", "ops", "tick", "strategies", "venues", "intel", "backtest"},
+    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep"},
 }
-ROOT_MODULES = {"models", "exchange_models", "config", "config_file", "errors", "log", "__init__"}
+ROOT_MODULES = {"models", "exchange_models", "config", "config_file", "config_intel", "errors", "log", "__init__"}
 ENTRY = {"__main__"}  # `python -m bot` runs the CLI: the one module allowed to reach the top
 
 
