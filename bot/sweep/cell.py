@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.models import StrictModel
 
 _NOT_HASHED = {"paths", "log", "notify", "anthropic_api_key", "exchange_api_key", "exchange_secret", "base_dir"}
-_DATA_FOLDERS = ("3m", "4h", "funding_8h")
+_DATA_FOLDERS = ("3m", "4h", "funding_8h", "intel")  # intel: the archive a backtest with [intel] reads
 
 
 class CellTask(StrictModel):
@@ -102,11 +102,11 @@ def engine_digest() -> str:
 
 
 def data_digest(folder: Path) -> str:
-    """The content of the history a backtest reads (3m, 4h, funding files), by name and bytes."""
+    """The content of the history a backtest reads (3m, 4h, funding, the intel archive), by name and bytes."""
     digest = hashlib.sha256()
     for sub in _DATA_FOLDERS:
-        for path in sorted((folder / sub).glob("*")) if (folder / sub).is_dir() else ():
-            digest.update(f"{sub}/{path.name}".encode())
+        for path in sorted(p for p in (folder / sub).rglob("*") if p.is_file()) if (folder / sub).is_dir() else ():
+            digest.update(str(path.relative_to(folder)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 
