@@ -139,9 +139,10 @@ class MarketInfo(StrictModel):
     min_amount: float = 0.0
     min_notional_usd: float = 0.0
     max_leverage: float = 125.0
-    # Maintenance margin as a fraction of notional (Binance's first tier is 0.4-0.5 %);
-    # it sets the liquidation price the risk step checks stop-losses against.
+    # Maintenance margin as a fraction of notional when ``tiers`` is empty.
     maintenance_margin_rate: float = 0.005
+    # Leverage brackets, ascending: (notional cap USD, MMR, maintenance amount USD, max leverage).
+    tiers: list[tuple[float, float, float, float]] = Field(default_factory=list)
 
 
 class CoinMarket(BaseModel):
@@ -223,7 +224,8 @@ class OrderPlan(StrictModel):
     stop_loss: float | None = None
     take_profit: float | None = None
     invalidation: str = ""
-    maintenance_margin_rate: float = 0.005  # the market's, so the broker prices liquidation as risk did
+    maintenance_margin_rate: float = 0.005  # the bracket's, so the broker prices liquidation as risk did
+    maintenance_amount_usd: float = 0.0
     client_order_id: str
 
 
@@ -254,6 +256,7 @@ class Position(StrictModel):
     stop_order_id: str | None = None  # live: client id of the open stop-loss order protecting it
     take_profit_order_id: str | None = None  # live: client id of the open take-profit order
     maintenance_margin_rate: float = 0.005
+    maintenance_amount_usd: float = 0.0  # the bracket's ``cum``
     liquidation_price: float | None = None  # isolated margin: where the whole margin is gone
     settled_until: datetime | None = None  # paper: candles and funding up to here are booked
     funding_usd: float = 0.0  # net funding received (+) or paid (-) while open

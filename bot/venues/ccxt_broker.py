@@ -398,5 +398,6 @@ def _entry_intent(plan: OrderPlan, now: datetime) -> OrderIntent:
         take_profit=plan.take_profit,
         invalidation=plan.invalidation,
         maintenance_margin_rate=plan.maintenance_margin_rate,
+        maintenance_amount_usd=plan.maintenance_amount_usd,
         created_at=now,
     )

@@ -145,12 +145,14 @@ class PaperBroker:
                 take_profit=plan.take_profit,
                 invalidation=plan.invalidation,
                 maintenance_margin_rate=plan.maintenance_margin_rate,
+                maintenance_amount_usd=plan.maintenance_amount_usd,
                 settled_until=now,
             )
         else:  # adding
             position = add_to(
                 position, amount=plan.amount, price=fill_price, margin_usd=margin, stop_loss=plan.stop_loss,
                 take_profit=plan.take_profit, invalidation=plan.invalidation, tick_id=tick_id_for(now),
+                maintenance_margin_rate=plan.maintenance_margin_rate, maintenance_amount_usd=plan.maintenance_amount_usd,
             )
         position = with_liquidation(position)
         book.positions[plan.coin] = position
