@@ -94,3 +94,17 @@ def test_gh16_2_a_coin_that_failed_to_load_is_valued_at_its_last_price(tmp_path)
     assert report.account.equity_usd == pytest.approx(9_500.0, abs=1e-9)
     assert "BTC valued at its last known price 95000 (stale" in report.message
     assert ctx.store.state.last_prices["BTC"] == 95_000.0
+
+
+def test_gh16_1_status_says_a_held_coin_outside_the_list_is_managed_only(tmp_path):
+    from bot.cli.status_report import build_status
+
+    since = datetime(2025, 6, 3, 20, 0, tzinfo=UTC)
+    state = BotState.fresh(mode="replay", initial_equity_usd=10_000.0)
+    state.positions = {"DOGE": _doge(stop=0.15, since=since)}
+    state.last_prices = {"DOGE": 0.19435}
+    status = build_status(state, settings=Settings(trading={"coins": ["BTC"]}), state_file=tmp_path / "state.json", now=since)
+    [doge] = status.positions
+    assert doge.managed_only and doge.unrealized_pnl_usd == pytest.approx(-6.30, abs=1e-9)
+    status = build_status(state, settings=Settings(trading={"coins": ["DOGE"]}), state_file=tmp_path / "state.json", now=since)
+    assert not status.positions[0].managed_only

@@ -150,6 +150,9 @@ def print_status(status: StatusReport) -> None:
                 position.invalidation or "-",
             )
         _console.print(table)
+        for position in status.positions:
+            if position.managed_only:
+                out(f"{position.coin} is not in `trading.coins`: its position is managed (stop-loss, take-profit, CLOSE), never added to")
     else:
         out("no open positions")
     if status.exchange is not None:
