@@ -3,6 +3,7 @@ property that no approved plan ever breaks a limit, whatever the inputs."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,10 +48,10 @@ def _decide(coin="BTC", action=Action.BUY, **fields):
     return Decision(coin=coin, action=action, **values)
 
 
-def _review(*decisions, positions=None, settings=DEFAULT_RISK, memory=None, peak=10_000.0, atr=None, cash=10_000.0):
+def _review(*decisions, positions=None, settings=DEFAULT_RISK, memory=None, peak=10_000.0, atr=None, cash=10_000.0, prices=PRICES, **costs):
     return review(
-        list(decisions), portfolio=_portfolio(positions, cash), markets=MARKETS, settings=settings, memory=memory,
-        peak_equity_usd=peak, atr_usd=atr, now=NOW, tick_id="250603T1200",
+        list(decisions), portfolio=_portfolio(positions, cash, prices), markets=MARKETS, settings=settings, memory=memory,
+        peak_equity_usd=peak, atr_usd=atr, now=NOW, tick_id="250603T1200", **costs,
     )
 
 
@@ -280,6 +281,99 @@ def test_a_flip_still_closes_when_the_new_side_is_refused():
 def test_hold_gets_no_verdict_and_client_ids_fit_binance_limit():
     assert _review(_decide(action=Action.HOLD)) == []
     assert len(client_order_id("250603T1200", "1000SHIBX", "entry")) <= 36
+
+
+# -- issue 16: money as the exchange counts it -----------------------------------------
+
+# A market with Binance-style brackets: up to 5,000 notional MMR 1 % (50x), up to 25,000
+# MMR 2.5 % with a maintenance amount of 5,000 x (2.5 % - 1 %) = 75 (20x), then 5 % (10x).
+TIERED = MarketInfo(
+    symbol="ALT/USDT:USDT", amount_step=1, price_step=0.01, max_leverage=50,
+    tiers=[(5_000, 0.01, 0.0, 50), (25_000, 0.025, 75.0, 20), (100_000, 0.05, 700.0, 10)],
+)
+
+
+def _alt(stop, take=115.0, leverage=10, size_pct=20):
+    return review(
+        [_decide("ALT", leverage=leverage, size_pct=size_pct, stop_loss=stop, take_profit=take)],
+        portfolio=_portfolio(prices={"ALT": 100.0}), markets={"ALT": TIERED}, settings=RiskSettings(max_leverage=50), now=NOW, tick_id="t",
+    )
+
+
+def test_gh16_3_the_liquidation_buffer_uses_the_bracket_of_the_notional():
+    # 20 % of 10,000 = 2,000 margin x 10 = 20,000 notional = 200 ALT at 100: tier 2.
+    # LP = (2,000 + 75 - 200 x 100) / (200 x 0.025 - 200) = 17,925 / 195 = 91.923; 90 % of the
+    # 8.077 to it is 7.269. A stop at 91.45 (8.55 away) passed with a flat 0.5 % (LP 90.452).
+    [refused] = _alt(stop=91.45)
+    assert refused.codes == [RiskCode.STOP_BEYOND_LIQUIDATION]
+    assert "liquidation price 91.9231 at 10x" in refused.reason
+    [approved] = _alt(stop=92.80)  # 7.20 away: inside 7.269
+    assert approved.plan.amount == 200
+    assert (approved.plan.maintenance_margin_rate, approved.plan.maintenance_amount_usd) == (0.025, 75.0)
+
+
+def test_gh16_3_notional_is_cut_to_what_the_brackets_allow_at_that_leverage():
+    # 25x: 2,000 x 25 = 50,000 wanted, cut to the 3 x equity exposure limit 30,000, then to
+    # 5,000 (tier 2 allows only 20x) = 50 ALT. Tier 1: LP = (5,000 - 200 - 0) / (50 x 0.99) = 96.97.
+    [verdict] = _alt(stop=97.5, take=104, leverage=25)
+    assert verdict.plan.amount == 50 and verdict.plan.leverage == 25
+    assert RiskCode.LEVERAGE_CAPPED in verdict.codes
+    assert "notional 30000.00 cut to 5000.00 USD (the exchange's leverage brackets allow at most that at 25x)" in verdict.reason
+    assert (verdict.plan.maintenance_margin_rate, verdict.plan.maintenance_amount_usd) == (0.01, 0.0)
+
+
+def test_gh16_4_reward_risk_is_net_of_fees_and_slippage():
+    # stop 0.50 % and take-profit 0.75 % from 100,000: gross 750 / 500 = 1.5. The round trip
+    # costs 2 x (0.05 % + 0.02 %) = 0.14 % = 140: net (750 - 140) / (500 + 140) = 0.953.
+    decision = _decide(stop_loss=99_500, take_profit=100_750)
+    [refused] = _review(decision, taker_fee_pct=0.05, slippage_pct=0.02)
+    assert refused.codes == [RiskCode.LOW_REWARD_RISK]
+    assert refused.reason == "reward:risk 0.95 below the minimum 1.5 (net of the round trip's fees and slippage; gross 1.50)"
+    [approved] = _review(decision, settings=RiskSettings(min_reward_risk=0.95), taker_fee_pct=0.05, slippage_pct=0.02)
+    assert approved.plan is not None
+    [still_refused] = _review(decision, settings=RiskSettings(min_reward_risk=0.96), taker_fee_pct=0.05, slippage_pct=0.02)
+    assert still_refused.codes == [RiskCode.LOW_REWARD_RISK]
+
+
+def test_gh16_5_leverage_is_planned_in_whole_numbers():
+    # 2.5x asked: Binance sets 2x, so risk plans 2x; the 20 % cap is 2,000 margin = 4,000
+    # notional = 0.04 BTC (at 2.5x it planned 0.05 BTC, which live locks 2,500 margin for).
+    [verdict] = _review(_decide(size_pct=100, leverage=2.5))
+    assert verdict.plan.leverage == 2 and verdict.plan.amount == 0.04
+    assert verdict.codes == [RiskCode.ENTRY, RiskCode.LEVERAGE_CAPPED, RiskCode.MARGIN_CAPPED]
+    assert verdict.reason.startswith("leverage 2.5x cut to 2x; margin 10000.00 cut to 2000.00 USD")
+
+
+def test_gh16_8_the_entry_keeps_its_fee_and_slippage_in_cash():
+    from bot.config import PaperSettings
+    from bot.venues.paper import PaperBroker
+    from bot.ops.state import BotState
+
+    settings = RiskSettings(max_position_margin_pct=100, max_exposure=10)
+    [verdict] = _review(_decide(size_pct=100, leverage=10), settings=settings, taker_fee_pct=0.05, slippage_pct=0.02)
+    # 10,000 / (1.0002 x (1 + 10 x 0.0005)) = 9,948.26 margin x 10 / 100,000 = 0.9948 -> 0.994 BTC
+    assert verdict.plan.amount == 0.994 and RiskCode.MARGIN_CAPPED in verdict.codes
+    assert "(the entry's fee and slippage kept in cash)" in verdict.reason
+    book = BotState.fresh(mode="paper", initial_equity_usd=10_000)
+    broker = PaperBroker(PaperSettings(taker_fee_pct=0.05, slippage_pct=0.02))
+    asyncio.run(broker.execute([verdict.plan], book=book, prices=PRICES, now=NOW))
+    # fills at 100,020: margin 0.994 x 100,020 / 10 = 9,941.988, fee 49.70994; before, 1 BTC left -52.01
+    assert book.positions["BTC"].margin_usd == pytest.approx(9_941.988, abs=1e-6)
+    assert book.cash_usd - book.positions["BTC"].margin_usd == pytest.approx(8.30206, abs=1e-6)
+
+
+def test_gh16_9_a_flip_frees_the_margin_and_books_the_loss_once():
+    # Long 0.1 BTC at 100,000, 10x (1,000 margin), now 99,000: PnL -100; available 8,900.
+    # Closing frees 1,000 and pays the fee 0.1 x 99,000 x 0.05 % = 4.95: available 9,895.05
+    # (counting the loss twice gave 9,800). 50 % of it = 4,947.525 x 10 / 99,000 = 0.49975 -> 0.499.
+    long = _position(amount=0.1, entry=100_000, leverage=10)
+    settings = RiskSettings(max_position_margin_pct=100, max_exposure=10)
+    close, entry = _review(
+        _decide(action=Action.SELL, size_pct=50, leverage=10, stop_loss=100_000, take_profit=96_000),
+        positions={"BTC": long}, settings=settings, prices={"BTC": 99_000.0}, taker_fee_pct=0.05,
+    )
+    assert close.codes == [RiskCode.FLIP_CLOSE] and entry.plan.side is Side.SHORT
+    assert entry.plan.amount == 0.499
 
 
 # -- memory ------------------------------------------------------------------------------
