@@ -27,6 +27,22 @@ class Bracket(NamedTuple):
     max_leverage: float
 
 
+def with_maintenance_amounts(brackets: list[tuple[float, float, float]]) -> list[tuple[float, float, float, float]]:
+    """(cap, MMR, max leverage) brackets with each one's maintenance amount added.
+
+    The maintenance margin is continuous where brackets meet, so
+    ``cum_n = cum_(n-1) + floor_n x (MMR_n - MMR_(n-1))`` with the floor the previous cap
+    (Binance BTCUSDT: 50,000 x (0.5 % - 0.4 %) = 50, then 50 + 250,000 x 0.5 % = 1,300).
+    """
+    tiers, cum, floor, previous_rate = [], 0.0, 0.0, None
+    for cap, rate, max_leverage in brackets:
+        if previous_rate is not None:
+            cum += floor * (rate - previous_rate)
+        tiers.append((float(cap), float(rate), cum, float(max_leverage)))
+        floor, previous_rate = float(cap), rate
+    return tiers
+
+
 def bracket_for(info: MarketInfo, notional_usd: float) -> Bracket:
     """The bracket a position of ``notional_usd`` falls in (the last one beyond every cap);
     a market without a table has one flat bracket at its ``maintenance_margin_rate``."""

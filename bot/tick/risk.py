@@ -267,11 +267,10 @@ def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, in
     if take is not None:
         if not direction * (take - price) > 0:
             return _reject(decision, RiskCode.INVALID_TAKE_PROFIT, f"take-profit {take:.6g} is not on the profit side of the price {price:.6g} for a {side}")
-        # The round trip costs the taker fee and the slippage twice, whichever exit fills.
-        cost = price * 2.0 * (inputs.fee_rate + inputs.slippage)
-        ratio = (abs(take - price) - cost) / (abs(price - stop) + cost)
+        ratio = _net_reward_risk(price, stop=stop, take=take, long=side is Side.LONG, inputs=inputs)
         if ratio < settings.min_reward_risk:
-            net = f" (net of the round trip's fees and slippage; gross {abs(take - price) / abs(price - stop):.2f})" if cost else ""
+            costs = inputs.fee_rate or inputs.slippage
+            net = f" (net of the round trip's fees and slippage; gross {abs(take - price) / abs(price - stop):.2f})" if costs else ""
             return _reject(decision, RiskCode.LOW_REWARD_RISK, f"reward:risk {ratio:.2f} below the minimum {settings.min_reward_risk:g}{net}")
     return stop, take
 
@@ -303,8 +302,10 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
     held_margin = position.margin_usd if position else 0.0
     wanted = running.available_usd * decision.size_pct / 100.0
     cap = equity * settings.max_position_margin_pct / 100.0 - held_margin
-    # The fill's slippage raises the margin and its fee leaves cash: both must fit in what is available.
-    spendable = running.available_usd / ((1.0 + inputs.slippage) * (1.0 + leverage * inputs.fee_rate))
+    # Per unit of margin the fill locks (1 + s) (slipped), pays L (1 + s) f in fee and starts L s
+    # under water (the slippage is an unrealized loss at the tick's price): all from what is free.
+    slip, fee = inputs.slippage, inputs.fee_rate
+    spendable = running.available_usd / ((1.0 + slip) * (1.0 + leverage * fee) + leverage * slip)
     margin = min(wanted, cap, spendable)
     if decision.size_pct <= 0:
         return _reject(decision, RiskCode.NO_MARGIN, "size_pct is 0")
@@ -358,7 +359,8 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
 
     fill_price = _fill_price(price, buying=side is Side.LONG, inputs=inputs)
     running.margin_usd += amount * fill_price / leverage
-    running.cash_usd -= amount * fill_price * inputs.fee_rate
+    running.cash_usd -= amount * fill_price * fee
+    running.unrealized_usd -= amount * abs(fill_price - price)
     running.exposure_usd += notional
     running.positions.add(decision.coin)
     running.entries_hour += 1
@@ -386,3 +388,16 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
 def _fill_price(price: float, *, buying: bool, inputs: _Inputs) -> float:
     """Where a market order fills: ``slippage`` against it, as the paper broker fills."""
     return price * (1.0 + inputs.slippage) if buying else price * (1.0 - inputs.slippage)
+
+
+def _net_reward_risk(price: float, *, stop: float, take: float, long: bool, inputs: _Inputs) -> float:
+    """What the take-profit earns over what the stop-loss loses, per unit, as the fills would
+    book them: entry and exit slipped against the order, the taker fee on both."""
+    entry = _fill_price(price, buying=long, inputs=inputs)
+    direction = 1.0 if long else -1.0
+
+    def net(exit_level: float) -> float:
+        exit_price = _fill_price(exit_level, buying=not long, inputs=inputs)
+        return direction * (exit_price - entry) - inputs.fee_rate * (entry + exit_price)
+
+    return net(take) / -net(stop)
