@@ -296,6 +296,7 @@ class CorrectionKind(StrEnum):
     REJECTED = "rejected"  # the exchange refused an order (margin, size, precision): not retried
     ERROR = "error"  # an unexpected exchange error: the order's fate is settled next tick
     BALANCE = "balance"  # cash adopted from the exchange (fees, funding, PnL)
+    FUNDING_UNKNOWN = "funding_unknown"  # paper: a settlement passed with no known rate, so nothing was charged
 
 
 class Correction(StrictModel):

@@ -275,3 +275,18 @@ def test_a_coin_missing_from_the_snapshot_is_settled_when_it_returns():
     rows = [(100_000, 100_100, 99_900, 100_000), (100_000, 100_100, 97_000, 97_500)]
     [fill] = _settle(book, _snapshot(NOW, rows))
     assert fill.reason is FillReason.STOP_LOSS and fill.at == NOW + 2 * M3
+
+
+def test_gh16_7_a_settlement_without_a_rate_is_not_charged_and_says_so():
+    broker = PaperBroker(PaperSettings(taker_fee_pct=0.05, slippage_pct=0.02))
+    book = BotState.fresh(mode="paper", initial_equity_usd=10_000)
+    opened = FUNDING_AT - 2 * M3
+    plan = OrderPlan(coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.1, reference_price=100_000, leverage=10, client_order_id="e")
+    asyncio.run(broker.execute([plan], book=book, prices={"BTC": 100_000.0}, now=opened))
+    cash = book.cash_usd
+    rows = [(100_000, 100_050, 99_950, 99_990), (99_990, 100_010, 99_900, 100_000), (100_000, 100_100, 99_990, 100_050)]
+    asyncio.run(broker.settle(book=book, snapshot=_snapshot(opened, rows, funding_rate=None), now=opened + 3 * M3))
+    assert book.cash_usd == cash and book.funding_payments == []
+    [correction] = broker.corrections
+    assert correction.kind == "funding_unknown" and correction.alert and correction.coin == "BTC"
+    assert correction.message == "funding at 2025-06-03 16:00 UTC not charged: no funding rate for BTC (a data folder needs funding_8h/)"

@@ -124,7 +124,7 @@ def print_status(status: StatusReport) -> None:
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
         f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "
-        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding {status.funding_usd:+,.2f}"
+        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding received {status.funding_usd:+,.2f}"
     )
     out(
         f"LLM spend today ({status.generated_at:%Y-%m-%d} UTC): {status.llm_spend_today_usd:.4f} of "
