@@ -156,7 +156,7 @@ class CoinMarket(BaseModel):
     candles_4h: Candles
     last_price: float
     open_interest: float | None = None  # contracts (base units); None when unknown
-    funding_rate: float | None = None  # last settled 8h rate, 0.0001 = 0.01 %
+    funding_rate: float | None = None  # last settled 8h rate (the exchange's estimate only without history), 0.0001 = 0.01 %
 
 
 class Snapshot(BaseModel):

@@ -260,12 +260,15 @@ class CcxtMarket:
 
     async def _fetch_coin(self, exchange: Any, coin: str, info: MarketInfo, now_ms: int) -> CoinMarket:
         has = exchange.has
-        candles_3m, candles_4h, open_interest, funding = await asyncio.gather(
+        candles_3m, candles_4h, open_interest, funding, settled = await asyncio.gather(
             self._candles(exchange, coin, info.symbol, "3m", now_ms),
             self._candles(exchange, coin, info.symbol, "4h", now_ms),
             self._call(exchange.fetch_open_interest, info.symbol) if has.get("fetchOpenInterest") else _none(),
             self._call(exchange.fetch_funding_rate, info.symbol) if has.get("fetchFundingRate") else _none(),
+            # ccxt's fundingRate is Binance's estimate of the next settlement; paper books the last settled one
+            self._call(exchange.fetch_funding_rate_history, info.symbol, None, 1) if has.get("fetchFundingRateHistory") else _none(),
         )
+        estimate = _number(funding, "fundingRate")
         return CoinMarket(
             coin=coin,
             info=info,
@@ -274,7 +277,7 @@ class CcxtMarket:
             # The mark price is fresher than the last closed candle's close.
             last_price=_number(funding, "markPrice", required=False) or float(candles_3m[-1, 4]),
             open_interest=_number(open_interest, "openInterestAmount"),
-            funding_rate=_number(funding, "fundingRate"),
+            funding_rate=_number(settled[-1], "fundingRate", required=False) if settled else estimate,
         )
 
     async def _candles(self, exchange: Any, coin: str, symbol: str, timeframe: str, now_ms: int) -> np.ndarray:
