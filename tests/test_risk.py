@@ -494,12 +494,12 @@ def _bracket_liquidation(side, amount, entry, wallet, info):
 
 def _round_trip_pnl(plan, exit_price, costs):
     """Net PnL of ``plan`` entered now and closed at ``exit_price``, as the paper broker books it."""
-    book = BotState.fresh(mode="paper", initial_equity_usd=1e12)
+    book = BotState.fresh(mode="paper", initial_equity_usd=1_000.0)  # small: the PnL keeps its precision
     broker = PaperBroker(costs)
     asyncio.run(broker.execute([plan.model_copy(update={"stop_loss": None, "take_profit": None})], book=book, prices={plan.coin: plan.reference_price}, now=NOW))
     close = plan.model_copy(update={"reduce_only": True, "client_order_id": "close"})
     asyncio.run(broker.execute([close], book=book, prices={plan.coin: exit_price}, now=NOW))
-    return book.cash_usd - 1e12
+    return book.cash_usd - 1_000.0
 
 
 def _spendable(book, prices):
