@@ -97,7 +97,7 @@ class RiskSettings(Section):
     max_exposure: float = Field(3.0, gt=0, description="total notional of all positions at most this multiple of equity")
     missing_stop_loss: StopPolicy = Field(StopPolicy.DERIVE, description="an entry without a stop-loss: derive one from ATR, or reject")
     stop_atr: float = Field(1.5, gt=0, description="derived stop-loss distance, in 4h ATR14")
-    min_reward_risk: float = Field(1.5, ge=0, description="take-profit distance / stop-loss distance at least this (when a TP is given)")
+    min_reward_risk: float = Field(1.5, ge=0, description="take-profit gain / stop-loss loss at least this, net of fees and slippage (when a TP is given)")
     liquidation_buffer_pct: float = Field(
         10.0, ge=0, lt=100, description="the stop-loss must stay this % of the entry-to-liquidation distance away from liquidation"
     )

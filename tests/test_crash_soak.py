@@ -65,6 +65,8 @@ max_entries_per_day = 10000
 stop_loss_cooldown_min = 0
 daily_loss_limit_pct = 100
 max_drawdown_pct = 100
+# its stops (0.4 %) and take-profits (0.6 %) are tight so exits fill between ticks: 0.92 net of costs
+min_reward_risk = 0.5
 
 [strategy]
 name = "claude"

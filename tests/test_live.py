@@ -308,6 +308,25 @@ def test_a_flip_closes_the_long_then_opens_a_protected_short(tmp_path, fake):
     assert bot.state().exchange.disagreements(bot.state().positions) == []
 
 
+def test_gh16_6_a_flip_whose_close_is_rejected_sends_no_entry(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW)
+    long = bot.state().positions["BTC"]
+    bot.strategy.action = Action.SELL
+    fake.inject("insufficient_margin", path="/fapi/v1/order", method="POST", times=1)  # the close leg
+    report = bot.tick(NOW + TICK)
+    assert report.fills == [] and report.outcome is Outcome.DEGRADED
+    # one market order this tick, the refused close: the short entry never went out
+    assert [row for row in orders(fake, "250603T1203-BTC-") if row[1] == "MARKET"] == []
+    assert posts(fake, "/fapi/v1/order") == 2  # tick 1's entry, tick 2's refused close
+    assert fake.account.positions["BTC"].amount == pytest.approx(long.amount)  # still the long, on both sides
+    state = bot.state()
+    assert state.positions["BTC"].side == "long" and state.positions["BTC"].amount == long.amount
+    assert [c.kind for c in report.corrections] == ["rejected", "error"]
+    assert report.corrections[1].message == "bot-250603T1203-BTC-entry not sent: the long it was to replace is still open (its close did not fill)"
+    assert state.exchange.disagreements(state.positions) == []
+
+
 def test_a_rejected_entry_is_not_retried_and_says_why(tmp_path, fake):
     bot = Bot(tmp_path, fake)
     fake.inject("insufficient_margin", path="/fapi/v1/order", method="POST")

@@ -39,10 +39,11 @@ _HALTS = {RiskCode.DAILY_LOSS_LIMIT, RiskCode.MAX_DRAWDOWN}
 
 
 async def load_market(run: Pass) -> None:
+    """The configured coins and the coins held outside them (managed, never opened)."""
     coins = run.ctx.settings.trading.coins
     if run.ctx.intel is not None:  # news and sentiment load while the market does; `gather_intel` collects them
         run.intel_task = asyncio.ensure_future(run.ctx.intel.briefing(coins, run.now))
-    snapshot = await run.ctx.market.snapshot(coins, run.now)
+    snapshot = await run.ctx.market.snapshot([*coins, *(coin for coin in run.state.positions if coin not in coins)], run.now)
     run.report.coins_loaded = list(snapshot.coins)
     run.report.errors = dict(snapshot.errors)
     if not snapshot.coins:
@@ -90,7 +91,9 @@ def value_book(run: Pass) -> None:
     state, settings = run.state, run.ctx.settings
     run.prices = {coin: market.last_price for coin, market in run.snapshot.coins.items()}
     for coin, position in state.positions.items():
-        run.prices.setdefault(coin, position.entry_price)  # a coin that failed to load is valued at its entry
+        if coin not in run.prices:  # failed to load: its last known price, said to be stale
+            run.prices[coin] = state.last_prices.get(coin, position.entry_price)
+            degrade(run.report, f"{coin} valued at its last known price {run.prices[coin]:.6g} (stale: no market data this tick)")
     run.portfolio = _valued(state, run.prices)
     state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=run.report.fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
@@ -123,7 +126,7 @@ def review_risk(run: Pass) -> None:
     settings, state, report = run.ctx.settings, run.state, run.report
     if state.stop_requested:
         run.decisions = report.decisions = _close_everything(run.decisions, state)
-    decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked)
+    decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked, settings.trading.coins)
     report.verdicts = refused + risk.review(
         decisions,
         portfolio=run.portfolio,
@@ -134,6 +137,8 @@ def review_risk(run: Pass) -> None:
         atr_usd={coin: coin_features.h4.atr14 for coin, coin_features in run.features.items()},
         now=run.now,
         tick_id=report.tick_id,
+        taker_fee_pct=settings.paper.taker_fee_pct,
+        slippage_pct=settings.paper.slippage_pct,
     )
     for verdict in report.verdicts:
         emit = log.warning if _HALTS.intersection(verdict.codes) else log.info
@@ -200,17 +205,25 @@ def _same_book(state: BotState, portfolio: Portfolio) -> bool:
     )
 
 
-def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Decision], list[RiskVerdict]]:
-    """Paused or outside the windows: BUY/SELL never reach the risk step; CLOSE and HOLD do."""
-    if not blocked:
-        return decisions, []
+def _refuse_openings(decisions: list[Decision], blocked: str, coins: list[str]) -> tuple[list[Decision], list[RiskVerdict]]:
+    """Paused or outside the windows, or a coin held but not in ``trading.coins``: BUY/SELL
+    never reach the risk step; CLOSE and HOLD do."""
     opening = {Action.BUY, Action.SELL}
+
+    def why(decision: Decision) -> str:
+        if decision.action not in opening:
+            return ""
+        if blocked:
+            return f"no new positions: {blocked}"
+        return "" if decision.coin in coins else f"{decision.coin} is not in `trading.coins`: its position is managed (exits, CLOSE), never opened or added to"
+
+    reasons = {id(d): why(d) for d in decisions}
     refused = [
-        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=f"no new positions: {blocked}")
+        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=reasons[id(d)])
         for d in decisions
-        if d.action in opening
+        if reasons[id(d)]
     ]
-    return [d for d in decisions if d.action not in opening], refused
+    return [d for d in decisions if not reasons[id(d)]], refused
 
 
 def _close_everything(decisions: list[Decision], state: BotState) -> list[Decision]:

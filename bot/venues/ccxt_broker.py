@@ -242,6 +242,10 @@ class CcxtBroker(OrderDesk):
                 if plan.reduce_only:
                     if plan.coin in book.positions:
                         fills += await self._close(plan.coin, book, IntentKind.CLOSE, plan=plan)
+                elif (held := book.positions.get(plan.coin)) is not None and held.side is not plan.side:
+                    # a flip whose close did not fill: the entry would be netted against the position it was to replace
+                    why = f"{plan.client_order_id} not sent: the {held.side} it was to replace is still open (its close did not fill)"
+                    self._note(CorrectionKind.ERROR, plan.coin, why, alert=True)
                 else:
                     fills += await self._open(_entry_intent(plan, now), book)
             except ccxt.BaseError as exc:
@@ -398,5 +402,6 @@ def _entry_intent(plan: OrderPlan, now: datetime) -> OrderIntent:
         take_profit=plan.take_profit,
         invalidation=plan.invalidation,
         maintenance_margin_rate=plan.maintenance_margin_rate,
+        maintenance_amount_usd=plan.maintenance_amount_usd,
         created_at=now,
     )

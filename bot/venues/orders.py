@@ -215,6 +215,7 @@ class OrderDesk:
                 take_profit=intent.take_profit,
                 invalidation=intent.invalidation,
                 maintenance_margin_rate=intent.maintenance_margin_rate,
+                maintenance_amount_usd=intent.maintenance_amount_usd,
             )
         else:  # an add
             position = add_to(
@@ -226,6 +227,8 @@ class OrderDesk:
                 take_profit=intent.take_profit,
                 invalidation=intent.invalidation,
                 tick_id=tick_id_for(intent.created_at),
+                maintenance_margin_rate=intent.maintenance_margin_rate,
+                maintenance_amount_usd=intent.maintenance_amount_usd,
             )
             position.amount = self._round_amount(intent.symbol, position.amount)
         position = with_liquidation(position)

@@ -259,11 +259,14 @@ class FakeExchange(LocalServer):
             return [self.premium_index(params, name) for name in self.coins]
         now = self._data_now()
         funding = self._series(coin, "funding_8h", f"{coin}USDT-funding-8h")
-        settled = funding[funding[:, 0] <= now] if len(funding) else funding
+        # Binance's `lastFundingRate` is the running estimate of the NEXT settlement (it ends
+        # there), not the last settled rate: serve the rate the data settles next.
+        upcoming = funding[funding[:, 0] > now] if len(funding) else funding
+        estimate = upcoming[0, 1] if len(upcoming) else (funding[-1, 1] if len(funding) else 0.0)
         price = str(self._last_close(coin))
         return {
             "symbol": f"{coin}USDT", "markPrice": price, "indexPrice": price, "estimatedSettlePrice": price,
-            "lastFundingRate": f"{settled[-1, 1]:.8f}" if len(settled) else "0.00000000", "interestRate": "0.00010000",
+            "lastFundingRate": f"{estimate:.8f}", "interestRate": "0.00010000",
             "nextFundingTime": (now // EIGHT_HOURS_MS + 1) * EIGHT_HOURS_MS + self.shift_ms, "time": now + self.shift_ms,
         }
 
