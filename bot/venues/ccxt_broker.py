@@ -42,7 +42,7 @@ from bot.exchange_models import (
 from bot.models import CorrectionKind, Fill, FillReason, OrderPlan, Position, Snapshot
 from bot.ops.state import BotState
 from bot.tick.risk import client_order_id
-from bot.venues.ccxt_answers import closing_trades
+from bot.venues.ccxt_answers import closing_trades, trades_from
 from bot.venues.exchange import describe
 from bot.venues.orders import OrderDesk, SimulatedCrash, log, reason_of
 
@@ -170,7 +170,7 @@ class CcxtBroker(OrderDesk):
         # The position was still there at the last reconciliation: its closing trades came after
         # (and Binance answers at most 7 days of trades from `since`).
         since = max(position.opened_at, book.exchange.as_of - TICK_MARGIN) if book.exchange else position.opened_at
-        trades = await self._call(self._exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000))
+        trades = await self._call(self._exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000), check=trades_from)
         amount, price, fee = closing_trades(trades, position.side)
         if amount <= 0:  # no trades to read (the exchange does not list them): valued at the tick's price
             price = self._prices.get(position.coin, position.entry_price)
