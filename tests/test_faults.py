@@ -59,12 +59,14 @@ SCENARIOS = {
         Expect(4, "degraded", tuple(c for c in ALL if c != "SOL"), errors={"SOL": "RequestTimeout"}),
     ),
     "connection refused": (Fault(refused=True), Expect(3, "failed", (), "cannot load markets (")),
-    "a body that is not JSON (3m or 4h, whichever answers first)": (
+    "a body that is not JSON (3m or 4h, whichever answers first), asked again, still not JSON": (
         Fault("malformed", path="/fapi/v1/klines", symbol="XRPUSDT"),
-        Expect(4, "degraded", tuple(c for c in ALL if c != "XRP"), errors={"XRP": "only 0 closed "}),
+        Expect(4, "degraded", tuple(c for c in ALL if c != "XRP"),
+               errors={"XRP": "BadResponse: binanceusdm GET /fapi/v1/klines: malformed answer (13 bytes that are not JSON)"}),
     ),
+    "one truncated candle answer, asked again": (Fault("truncated", path="/fapi/v1/klines", symbol="ETHUSDT", times=1), Expect(0, "ok", ALL)),
     "a funding answer with its fields missing": (
-        Fault("malformed", path="/fapi/v1/premiumIndex", symbol="BNBUSDT"),
+        Fault("empty_object", path="/fapi/v1/premiumIndex", symbol="BNBUSDT"),
         Expect(4, "degraded", tuple(c for c in ALL if c != "BNB"), errors={"BNB": "malformed answer: no fundingRate"}),
     ),
     "candle rows of nulls (3m or 4h, whichever answers first)": (

@@ -210,14 +210,14 @@ def test_killed_between_sent_and_recorded_the_next_tick_adopts_the_fill_and_neve
     assert state.pending_intents == [] and state.positions["BTC"].stop_order_id == "bot-250603T1203-BTC-sl"
 
 
-@pytest.mark.parametrize("rerun_after", [timedelta(seconds=20), TICK])
-def test_killed_before_sent_the_entry_is_sent_once_on_the_next_run(tmp_path, fake, rerun_after):
+@pytest.mark.parametrize("rerun_after", [timedelta(seconds=20), timedelta(seconds=59)])
+def test_killed_before_sent_the_entry_is_sent_once_when_the_same_tick_runs_again(tmp_path, fake, rerun_after):
     bot = Bot(tmp_path, fake)
     assert bot.tick(NOW, kill_at="entry_saved") is None
     assert orders(fake) == []
     assert [i.client_order_id for i in bot.state().pending_intents] == [ENTRY]
 
-    report = bot.tick(NOW + rerun_after)
+    report = bot.tick(NOW + rerun_after)  # the same tick id: this entry is still this tick's decision
 
     assert posts(fake, "/fapi/v1/order") == 1
     assert [o for o in orders(fake) if o[1] == "MARKET"] == [(ENTRY, "MARKET", "FILLED")]
@@ -225,12 +225,17 @@ def test_killed_before_sent_the_entry_is_sent_once_on_the_next_run(tmp_path, fak
     assert bot.state().positions["BTC"].stop_order_id is not None and bot.state().pending_intents == []
 
 
-def test_killed_before_sent_and_too_old_the_intent_is_dropped_and_the_strategy_decides_afresh(tmp_path, fake):
-    bot = Bot(tmp_path, fake, intent_max_age_s=60)
+@pytest.mark.parametrize(("rerun_after", "tick_id"), [(timedelta(seconds=60), "250603T1201"), (TICK, "250603T1203")])
+def test_killed_before_sent_a_later_tick_drops_the_intent_and_the_strategy_decides_afresh(tmp_path, fake, rerun_after, tick_id):
+    """Issue 25: the rule is the tick id, not an age in seconds equal to the cron cadence, so
+    start-up jitter cannot decide whether a three-minute-old entry is sent at its old price."""
+    bot = Bot(tmp_path, fake)
     bot.tick(NOW, kill_at="entry_saved")
-    report = bot.tick(NOW + TICK)
-    assert [c.kind for c in report.corrections][:1] == ["dropped_intent"]
-    assert [o for o in orders(fake) if o[1] == "MARKET"] == [("bot-250603T1203-BTC-entry", "MARKET", "FILLED")]
+    report = bot.tick(NOW + rerun_after)
+    assert [(c.kind, c.message) for c in report.corrections][:1] == [
+        ("dropped_intent", f"entry {ENTRY} dropped: never reached the exchange, and a later tick decides afresh")
+    ]
+    assert [o for o in orders(fake) if o[1] == "MARKET"] == [(f"bot-{tick_id}-BTC-entry", "MARKET", "FILLED")]
 
 
 def test_killed_after_the_stop_was_saved_the_next_tick_places_it(tmp_path, fake):
@@ -515,7 +520,9 @@ def test_killed_at_any_point_of_an_entry_the_next_tick_ends_with_one_protected_p
     report = bot.tick(NOW + TICK)
 
     entries = [o for o in fake.account.orders if o.type == "MARKET"]
-    assert [(o.client_id, o.status) for o in entries] == [(ENTRY, "FILLED")]
+    # never sent: dropped by the later tick, whose own decision (the same BUY) opens under its own id
+    entry = "bot-250603T1203-BTC-entry" if point == "entry_saved" else ENTRY
+    assert [(o.client_id, o.status) for o in entries] == [(entry, "FILLED")]
     open_stops = sorted((o.type, o.quantity) for o in fake.account.open_algo("BTC"))
     assert open_stops == [("STOP_MARKET", 0.028), ("TAKE_PROFIT_MARKET", 0.028)]
     state = bot.state()
