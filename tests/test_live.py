@@ -568,3 +568,51 @@ def test_live_alerts_are_notified_and_quiet_corrections_are_not():
         ("live_alert", "warning", "bot live: ETH rejected", "entry rejected: InsufficientFunds"),
     ]
     assert len({e.key for e in events}) == 2
+
+
+# -- issue 25: state and journal tell the same story after any kill ------------------------------
+
+
+def _journal_fills(bot: Bot) -> list[str]:
+    lines = bot.journal.path.read_text().splitlines() if bot.journal.path.exists() else []
+    return [fill["client_order_id"] for line in lines for fill in json.loads(line)["fills"]]
+
+
+def test_a_fill_saved_to_state_by_a_killed_tick_reaches_the_journal_and_the_risk_memory_once(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    assert bot.tick(NOW, kill_at="stop_saved") is None  # the entry is booked in state.json, the tick's journal line never written
+    assert _journal_fills(bot) == [] and bot.state().risk.entries == []
+
+    report = bot.tick(NOW + TICK)
+
+    assert [f.client_order_id for f in report.fills] == [ENTRY]
+    assert "1 fill(s) booked by a run killed before its journal line: recorded now" in report.message
+    assert bot.state().risk.entries == [NOW]  # max_entries_per_hour sees the killed tick's entry
+    bot.tick(NOW + 2 * TICK)
+    assert _journal_fills(bot) == [ENTRY] and bot.state().risk.entries == [NOW]  # once, not again
+    assert bot.state().booked_fills == []
+
+
+class _KilledAfterSave(BaseException):
+    pass
+
+
+def test_killed_between_the_state_save_and_the_journal_line_the_next_tick_writes_the_fill_once(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    append = bot.journal.append
+
+    def killed(report):
+        bot.journal.append = append
+        raise _KilledAfterSave
+
+    bot.journal.append = killed
+    with pytest.raises(_KilledAfterSave):
+        bot.tick(NOW)
+    assert _journal_fills(bot) == [] and bot.state().risk.entries == [NOW]  # counted in the state that was saved
+
+    report = bot.tick(NOW + TICK)
+
+    assert [f.client_order_id for f in report.fills] == [ENTRY]
+    assert bot.state().risk.entries == [NOW]  # not counted twice
+    bot.tick(NOW + 2 * TICK)
+    assert _journal_fills(bot) == [ENTRY]

@@ -32,7 +32,7 @@ from bot.models import (
 )
 from bot.ops import backoff
 from bot.ops.budget import utc_day
-from bot.ops.state import BotState
+from bot.ops.state import BookedFill, BotState
 from bot.tick import risk
 from bot.tick.portfolio import portfolio_of
 from bot.tick.prompt import DeferredPrompt, build_prompt
@@ -87,15 +87,45 @@ async def load_market(run: Pass) -> None:
     run.snapshot = snapshot
 
 
+def carry_booked(run: Pass) -> None:
+    """Before the stages: fills an earlier run booked into the state that the journal's last
+    line does not hold (it was killed between the two) go into this tick's report."""
+    state = run.state
+    if not state.booked_fills:
+        return
+    last = getattr(run.ctx.journal, "last", None)  # a backtest's recorder keeps every report: nothing to recover
+    record = last() if last else None
+    journaled = [Fill.model_validate(fill) for fill in (record or {}).get("fills", [])]
+    state.booked_fills = [booked for booked in state.booked_fills if last and booked.fill not in journaled]
+    run.report.fills = [booked.fill for booked in state.booked_fills]
+    if run.report.fills:
+        log.warning("fills_recovered", count=len(run.report.fills))
+        _note(run.report, f"{len(run.report.fills)} fill(s) booked by a run killed before its journal line: recorded now")
+
+
+def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
+    """Keep ``fills`` in the state until the journal holds them; return those the risk memory
+    has not counted yet, marked counted (the mark and the memory are saved together)."""
+    for fill in fills:
+        if not any(booked.fill == fill for booked in state.booked_fills):
+            state.booked_fills.append(BookedFill(fill=fill))
+    fresh = [booked for booked in state.booked_fills if not booked.counted]
+    for booked in fresh:
+        booked.counted = True
+    return [booked.fill for booked in fresh]
+
+
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
     state.funding_payments = []
+    settled: list[Fill] = []
     try:
-        report.fills = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
+        settled = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
     finally:
+        report.fills = [*report.fills, *settled]
         take_corrections(run.ctx.broker, report)
         report.funding = list(state.funding_payments)
-    for fill in report.fills:
+    for fill in settled:
         log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
 
 
@@ -110,7 +140,8 @@ def value_book(run: Pass) -> None:
     for coin, position in state.positions.items():
         run.prices.setdefault(coin, position.entry_price)  # a coin that failed to load is valued at its entry
     run.portfolio = _valued(state, run.prices)
-    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=run.report.fills, now=run.now, settings=settings.risk)
+    fills = book_fills(state, run.report.fills)
+    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
     features, portfolio, now, tick = run.features, run.portfolio, run.now, run.report.tick
     run.prompt = DeferredPrompt(lambda: build_prompt(settings, features, portfolio, now=now, tick=tick))
@@ -168,7 +199,8 @@ def record_book(run: Pass) -> None:
     after = run.portfolio
     if run.executed or not _same_book(state, after):
         after = _valued(state, run.prices)
-    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=run.executed, now=run.now, settings=run.ctx.settings.risk)
+    fills = book_fills(state, run.executed)
+    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
     _record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
     report.account = after.account

@@ -29,7 +29,7 @@ from bot.models import (
     Side,
     tick_id_for,
 )
-from bot.ops.state import BotState
+from bot.ops.state import BookedFill, BotState
 from bot.tick.margin import add_to, with_liquidation
 from bot.tick.precision import round_to_step
 from bot.venues.ccxt_answers import checked_order, equity_of, fees_of, orders_from, positions_from, trades_from
@@ -234,8 +234,7 @@ class OrderDesk:
         book.cash_usd -= fee
         book.fees_paid_usd += fee
         self._forget(intent, book)
-        self._save(book)
-        return Fill(
+        fill = Fill(
             coin=intent.coin,
             side=intent.side,
             amount=amount,
@@ -245,6 +244,9 @@ class OrderDesk:
             client_order_id=intent.client_order_id,
             at=self._now,
         )
+        book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it even after a kill
+        self._save(book)
+        return fill
 
     async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
         position = book.positions[intent.coin]
@@ -280,7 +282,7 @@ class OrderDesk:
         book.cash_usd += realized - fee_usd
         book.fees_paid_usd += fee_usd
         book.realized_pnl_usd += realized
-        return Fill(
+        fill = Fill(
             coin=position.coin,
             side=position.side,
             amount=amount,
@@ -292,6 +294,8 @@ class OrderDesk:
             client_order_id=client_order_id or "",
             at=self._now,
         )
+        book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it even after a kill
+        return fill
 
     def _round_amount(self, symbol: str, amount: float) -> float:
         """Sums of amounts in the market's precision (0.028 + 0.025 is 0.053, not 0.053000000000000005)."""
