@@ -13,15 +13,15 @@ open orders (regular and trigger), and each pending intent looked up by its clie
 What it does in each case is listed in README.md ("Live trading"); every change is a
 ``Correction`` that goes to the log and the journal.
 
-Protection: after an entry fills, a reduce-only stop-loss and take-profit are placed with
-ccxt's unified parameters (``stopLossPrice`` / ``takeProfitPrice``, ``reduceOnly``,
-``clientOrderId``). The stop-loss is tried ``live.stop_attempts`` times; if it still
-cannot be placed the position is closed at market and the owner alerted. Binance futures
-has no OCO: when one of the pair fills, the next reconciliation cancels the other.
+Protection (protection.py): after an entry fills, a reduce-only stop-loss and take-profit
+are placed with ccxt's unified parameters (``stopLossPrice`` / ``takeProfitPrice``,
+``reduceOnly``, ``clientOrderId``). A stop-loss is cancelled only when a well-formed answer
+shows its position closed; a position the bot adopts gets the rules' ATR stop-loss.
 
 Errors, classified from ccxt's hierarchy: insufficient margin, invalid order, below the
 minimum, bad request -> the order is rejected with its reason, never retried; network,
-timeout, exchange busy -> bounded retries, looking the client id up before each resend;
+timeout, exchange busy, a malformed answer (ccxt_answers.py) -> bounded retries, looking
+the client id up before each resend;
 anything else -> an alert, the tick is degraded, the intent stays pending for the next
 reconciliation; rejected keys -> one line, exit 2.
 """

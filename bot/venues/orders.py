@@ -1,6 +1,6 @@
 """The live broker's order desk: one ccxt exchange, the write-ahead ``send``, lookups by
-client order id, and booking fills into the state. ``CcxtBroker`` (bot/broker/ccxt.py)
-builds reconciliation and execution on it."""
+client order id, and booking fills into the state. ``ProtectedDesk`` (protection.py) and
+``CcxtBroker`` (ccxt_broker.py) build protection, reconciliation and execution on it."""
 
 from __future__ import annotations
 
