@@ -616,3 +616,30 @@ def test_killed_between_the_state_save_and_the_journal_line_the_next_tick_writes
     assert bot.state().risk.entries == [NOW]  # not counted twice
     bot.tick(NOW + 2 * TICK)
     assert _journal_fills(bot) == [ENTRY]
+
+
+def test_a_position_opened_outside_the_bot_is_adopted_and_protected_by_the_rules_atr_stop(tmp_path, fake):
+    """Issue 25: adopted positions are not left for a human; the stop is the one the risk step
+    derives for an entry without one: risk.stop_atr (1.5) 4h ATR14s below the tick's price."""
+    import pandas as pd
+    from ta.volatility import AverageTrueRange
+
+    fake.account.open_by_hand("ETH", "BUY", 0.5)
+    bot = Bot(tmp_path, fake)
+    report = bot.tick(NOW)
+
+    market = HistoryMarket(data_dir()).snapshot_at(["ETH"], NOW).coins["ETH"]  # what the tick saw
+    high, low, close = (pd.Series(market.candles_4h[:, i]) for i in (2, 3, 4))
+    atr = AverageTrueRange(high=high, low=low, close=close, window=14).average_true_range().iloc[-1]  # ta itself, the oracle
+    stop = market.last_price - 1.5 * atr
+    [adopted] = [c for c in report.corrections if c.kind == "position_adopted"]
+    assert adopted.alert and adopted.message.startswith("a long 0.5 opened outside the bot: adopted with a stop-loss at ")
+    [order] = [o for o in fake.account.open_algo("ETH")]
+    assert (order.type, order.side, order.quantity, order.reduce_only) == ("STOP_MARKET", "SELL", 0.5, True)
+    assert order.trigger_price == pytest.approx(stop, abs=0.01)  # ETH's tick size
+    held = bot.state().positions["ETH"]
+    assert (held.stop_loss, held.stop_order_id) == (order.trigger_price, order.client_id)
+
+    bot.tick(NOW + TICK)  # protected: the next tick sends nothing for it
+    assert [o.client_id for o in fake.account.orders if o.symbol == "ETHUSDT" and o.client_id.startswith("bot-")] == [order.client_id]
+    assert order.status == "NEW"
