@@ -84,7 +84,10 @@ def orders_from(rows: Any, markets: dict[str, dict[str, Any]]) -> list[ExchangeO
                 coin=market["base"],
                 side=order["side"],
                 kind=kind,
-                amount=_number(order.get("amount"), f"{market['base']} open order {cid} amount"),
+                # the bot's own orders must say their size; the owner's (a closePosition stop) may not
+                amount=_number(order.get("amount"), f"{market['base']} open order {cid} amount")
+                if str(cid).startswith("bot-")
+                else float(order.get("amount") or 0),
                 trigger_price=order.get("triggerPrice"),
                 reduce_only=bool(order.get("reduceOnly")),
             )
