@@ -394,7 +394,9 @@ def test_a_malformed_exchange_answer_is_never_an_empty_truth(project, live_fake,
     fee = amount * price * TAKER_FEE
     assert state["cash_usd"] == pytest.approx(10_000 - fee, abs=1e-6) == live_fake.account.wallet_usd
     assert state["exchange"]["equity_usd"] == pytest.approx(10_000 - fee, abs=1e-6)  # the fake's price has not moved
-    assert state["max_drawdown_pct"] == pytest.approx(fee / 10_000 * 100, abs=1e-9) and state["risk"]["halted_day"] is None
+    # the bot values its position at the candles' price, which a new 3m candle may move: the fee (0.0148 %) plus at
+    # most a few hundredths; a zeroed balance made it 100 % and latched the daily loss limit
+    assert state["max_drawdown_pct"] < 0.1 and state["risk"]["halted_day"] is None
     fills = [fill["client_order_id"] for record in records for fill in record["fills"]]
     assert [cid.rsplit("-", 1)[1] for cid in fills] == ["entry"]  # the journal holds the one fill the exchange made
 
