@@ -131,9 +131,6 @@ class LiveSettings(Section):
     confirm: str = Field("", description=f'must read exactly "{LIVE_CONFIRMATION}" before real orders are sent')
     margin_mode: Literal["isolated", "cross"] = Field("isolated", description="margin mode set on a symbol before its first order")
     stop_attempts: int = Field(3, ge=1, le=5, description="tries to place a stop-loss after an entry fills; then the position is closed")
-    intent_max_age_s: int = Field(
-        180, ge=0, le=3600, description="an entry saved but never sent (crash) is sent on the next run if younger than this, else dropped"
-    )
 
 
 class StrategySettings(Section):

@@ -156,11 +156,18 @@ def test_a_hanging_request_times_out_is_retried_once_and_skips_the_coin(fake_exc
     assert time.perf_counter() - started < 1.5  # bounded: 2 x 300 ms timeouts + backoff
 
 
-def test_a_malformed_body_skips_the_coin(fake_exchange):
-    fake_exchange.inject("malformed", path="/fapi/v1/premiumIndex", symbol="XRPUSDT")
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("malformed", "BadResponse: binanceusdm GET /fapi/v1/premiumIndex: malformed answer (13 bytes that are not JSON)"),  # asked again, still cut
+        ("empty_object", "malformed answer: no fundingRate in it"),
+    ],
+)
+def test_a_malformed_body_skips_the_coin(fake_exchange, kind, why):
+    fake_exchange.inject(kind, path="/fapi/v1/premiumIndex", symbol="XRPUSDT")
     _, snapshot = _snapshot(fake_exchange, coins=["XRP", "ETH"])
     assert list(snapshot.coins) == ["ETH"]
-    assert snapshot.errors["XRP"] == "malformed answer: no fundingRate in it"
+    assert snapshot.errors["XRP"] == why
 
 
 def test_a_tick_starting_just_before_a_candle_boundary_still_gets_500_closed_candles(fake_exchange):

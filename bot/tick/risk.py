@@ -246,6 +246,11 @@ def _halt(decision: Decision, *, inputs: _Inputs, running: _Running, adding: boo
     return None
 
 
+def derived_stop(*, side: Side, price: float, atr_usd: float, settings: RiskSettings) -> float:
+    """The stop-loss the bot's rules give a position that has none: ``stop_atr`` 4h ATR14s on its loss side."""
+    return price - (1.0 if side is Side.LONG else -1.0) * settings.stop_atr * atr_usd
+
+
 def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, inputs: _Inputs, notes: list[str], codes: list[RiskCode]) -> tuple[float, float | None] | RiskVerdict:
     """The rounded stop-loss and take-profit, or the rejection they earn."""
     settings = inputs.settings
@@ -257,7 +262,7 @@ def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, in
             return _reject(decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and `risk.missing_stop_loss` is reject")
         if not atr > 0:
             return _reject(decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and no ATR to derive one from")
-        stop = price - direction * settings.stop_atr * atr
+        stop = derived_stop(side=side, price=price, atr_usd=atr, settings=settings)
         codes.append(RiskCode.STOP_DERIVED)
         notes.append(f"stop-loss derived at {settings.stop_atr:g} x ATR {atr:.6g}")
     stop = round_to_step(stop, info.price_step)

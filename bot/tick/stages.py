@@ -16,6 +16,7 @@ from bot.errors import LlmUnavailable, MarketDataError
 from bot.models import (
     Action,
     Decision,
+    Fill,
     Outcome,
     Portfolio,
     RiskCode,
@@ -24,7 +25,7 @@ from bot.models import (
     Verdict,
 )
 from bot.ops.budget import utc_day
-from bot.ops.state import BotState
+from bot.ops.state import BookedFill, BotState
 from bot.tick import risk
 from bot.tick.context import Pass
 from bot.tick.portfolio import portfolio_of
@@ -53,15 +54,45 @@ async def load_market(run: Pass) -> None:
     run.snapshot = snapshot
 
 
+def carry_booked(run: Pass) -> None:
+    """Before the stages: fills an earlier run booked into the state that the journal's last
+    line does not hold (it was killed between the two) go into this tick's report."""
+    state = run.state
+    if not state.booked_fills:
+        return
+    last = getattr(run.ctx.journal, "last", None)  # a backtest's recorder keeps every report: nothing to recover
+    record = last() if last else None
+    journaled = [Fill.model_validate(fill) for fill in (record or {}).get("fills", [])]
+    state.booked_fills = [booked for booked in state.booked_fills if last and booked.fill not in journaled]
+    run.report.fills = [booked.fill for booked in state.booked_fills]
+    if run.report.fills:
+        log.warning("fills_recovered", count=len(run.report.fills))
+        _note(run.report, f"{len(run.report.fills)} fill(s) booked by a run killed before its journal line: recorded now")
+
+
+def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
+    """Keep ``fills`` in the state until the journal holds them; return those the risk memory
+    has not counted yet, marked counted (the mark and the memory are saved together)."""
+    for fill in fills:
+        if not any(booked.fill == fill for booked in state.booked_fills):
+            state.booked_fills.append(BookedFill(fill=fill))
+    fresh = [booked for booked in state.booked_fills if not booked.counted]
+    for booked in fresh:
+        booked.counted = True
+    return [booked.fill for booked in fresh]
+
+
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
     state.funding_payments = []
+    settled: list[Fill] = []
     try:
-        report.fills = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
+        settled = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
     finally:
+        report.fills = [*report.fills, *settled]
         take_corrections(run.ctx.broker, report)
         report.funding = list(state.funding_payments)
-    for fill in report.fills:
+    for fill in settled:
         log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
 
 
@@ -95,7 +126,8 @@ def value_book(run: Pass) -> None:
             run.prices[coin] = state.last_prices.get(coin, position.entry_price)
             degrade(run.report, f"{coin} valued at its last known price {run.prices[coin]:.6g} (stale: no market data this tick)")
     run.portfolio = _valued(state, run.prices)
-    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=run.report.fills, now=run.now, settings=settings.risk)
+    fills = book_fills(state, run.report.fills)
+    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
     features, portfolio, now, tick, context, briefing = run.features, run.portfolio, run.now, run.report.tick, run.context, run.briefing
     run.prompt = DeferredPrompt(
@@ -160,7 +192,8 @@ def record_book(run: Pass) -> None:
     after = run.portfolio
     if run.executed or not _same_book(state, after):
         after = _valued(state, run.prices)
-    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=run.executed, now=run.now, settings=run.ctx.settings.risk)
+    fills = book_fills(state, run.executed)
+    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
     _record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
     report.account = after.account

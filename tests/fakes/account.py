@@ -139,6 +139,10 @@ class FakeAccount:
         if position and position.amount:
             self._fill(self._new(REGULAR, f"web_{next(_ids)}", coin, "SELL" if position.amount > 0 else "BUY", "MARKET", abs(position.amount), True))
 
+    def open_by_hand(self, coin: str, side: str, quantity: float) -> None:
+        """The owner opens a position in the exchange's app: no stop-loss comes with it."""
+        self._fill(self._new(REGULAR, f"web_{next(_ids)}", coin, side, "MARKET", quantity, False))
+
     # -- trigger model ------------------------------------------------------------------------
     def process_triggers(self) -> None:
         for order in [o for o in self.orders if o.kind == ALGO and o.status == "NEW"]:
