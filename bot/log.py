@@ -8,19 +8,32 @@ that leaks into an exception message still never reaches a log file.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from bot.errors import StateError
+
+LOG_MAX_BYTES = 5_000_000  # bot.log rotates at 5 MB (~3 days of ticks), keeping 5 old files
+LOG_BACKUPS = 5
 _REDACTED = "***"
 _secrets: list[str] = []
+_pattern: list[re.Pattern[str]] = []
 
 
 def scrub(text: str) -> str:
-    """``text`` with every secret the bot was configured with replaced by ``***``."""
-    for secret in _secrets:
-        text = text.replace(secret, _REDACTED)
-    return text
+    """``text`` with every secret the bot was configured with replaced by ``***``: whole
+    tokens only (not inside a longer run of letters and digits), so a short secret such
+    as ``k`` cannot turn ``var/state.json`` into ``var/***tate.j***on``."""
+    return _pattern[0].sub(_REDACTED, text) if _pattern else text
+
+
+def _set_secrets(secrets: list[str]) -> None:
+    _secrets[:] = sorted({secret for secret in secrets if secret}, key=len, reverse=True)  # longest first
+    alternatives = "|".join(map(re.escape, _secrets))
+    _pattern[:] = [re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")] if _secrets else []
 
 
 def _redactor():
@@ -42,7 +55,7 @@ def _redactor():
 def configure_logging(*, log_file: Path | None, level: str = "INFO", console_level: str = "WARNING", secrets: list[str] = ()) -> None:
     import structlog  # here, not at the top: `scrub` is used on paths that never log (a locked run)
 
-    _secrets[:] = [secret for secret in secrets if secret]
+    _set_secrets(list(secrets))
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -64,8 +77,14 @@ def configure_logging(*, log_file: Path | None, level: str = "INFO", console_lev
     )
     handlers.append(console)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.handlers.RotatingFileHandler(log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+        except OSError as exc:
+            raise StateError(
+                f"{log_file}: cannot open the log ({exc.strerror or exc}); nothing ran: make {log_file.parent} writable by this user "
+                f"(`sudo chown -R $USER {log_file.parent}`), then run again"
+            ) from None
         to_file.setLevel(level)
         to_file.setFormatter(
             structlog.stdlib.ProcessorFormatter(

@@ -11,6 +11,7 @@ and `bot status` must not load ccxt, anthropic, pandas or numpy.
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -39,12 +40,24 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+SHORT_SECRET = 6  # characters: real API keys are dozens long; a shorter one is a typo or a placeholder
+
+
 def load(config: Path | None):
-    """The settings of ``--config`` (or ./config.toml, or the defaults when there is none)."""
+    """The settings of ``--config`` (or ./config.toml, or the defaults when there is none),
+    with a note on stderr when the defaults are in use and a warning for a too-short secret."""
     from bot.config_file import config_path, load_settings
 
     path = config_path(config)
-    return load_settings(path, explicit=config is not None or path.name != "config.toml" or path.exists())
+    explicit = config is not None or path.name != "config.toml" or path.exists()
+    settings = load_settings(path, explicit=explicit)
+    if not explicit and not settings.var_dir.exists():  # once: the first run creates var/
+        print(f"note: no config.toml in {path.parent}: using the defaults (paper trading); var/ will be {settings.var_dir}", file=sys.stderr)
+    for name in ("ANTHROPIC_API_KEY", "EXCHANGE_API_KEY", "EXCHANGE_SECRET"):
+        secret = getattr(settings, name.lower())
+        if secret is not None and 0 < len(secret.get_secret_value()) < SHORT_SECRET:
+            print(f"warning: {name} is only {len(secret.get_secret_value())} characters long, too short to be a real key: check .env and the environment", file=sys.stderr)
+    return settings
 
 
 def parse_time(value: str, option: str = "--replay") -> datetime:

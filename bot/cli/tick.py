@@ -119,6 +119,8 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
 
         broker = CcxtBroker(settings, save=store.save)
     check_mode(store, mode)
+    journal = Journal(var / "journal.jsonl")
+    journal.check_writable()
     ctx = TickContext(
         settings=settings,
         mode=mode,
@@ -128,7 +130,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         fallback=fallback,
         broker=broker,
         store=store,
-        journal=Journal(var / "journal.jsonl"),
+        journal=journal,
         notifier=notifier_for(settings) if settings.notify.urls else None,
         audit=AuditLog(var / "llm"),
     )
@@ -158,6 +160,8 @@ def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> d
     now = now.replace(minute=now.minute - now.minute % 3)
     if now < first:
         raise ConfigError(f"--replay {now:%Y-%m-%dT%H:%M}: history needs 500 closed candles first; the earliest time is {first:%Y-%m-%dT%H:%M}")
+    if now > last and (requested or not previous):
+        raise ConfigError(f"--replay {now:%Y-%m-%dT%H:%M}: past the end of the history ({last:%Y-%m-%d %H:%M} UTC); pick an earlier time or pass --data-dir with more history")
     if now > last:
         raise ConfigError(
             f"the replay reached the end of its history ({last:%Y-%m-%d %H:%M} UTC); remove {store.path.parent} to start over "

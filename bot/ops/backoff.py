@@ -102,7 +102,7 @@ def skip_run(store: _Store, state: BotState, now: datetime, *, reason: str, mode
     """A run inside the backoff window: no market call, no journal line; state notes the skip."""
     state.last_skipped_at = now
     store.save(state)
-    log.warning("tick_skipped: %s", reason)
+    log.info("tick_skipped", reason=reason)  # the CLI prints the reason once, on stdout
     return TickReport(
         tick_id=tick_id_for(now), tick=state.tick, mode=mode, dry_run=dry_run, as_of=now,
         strategy=strategy, outcome=Outcome.SKIPPED, message=reason, paused=state.paused,

@@ -159,7 +159,7 @@ class StateStore:
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StateError(f"{self.path} is corrupt or truncated ({exc.msg} at byte {exc.pos}); {recover}") from None
+            raise StateError(f"{self.path} is corrupt or truncated ({exc}); {recover}") from None
         if not isinstance(data, dict):
             raise StateError(f"{self.path} is not a state file (a JSON object was expected); {recover}")
         version = data.get("version", 1)
@@ -271,12 +271,30 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def check_writable(self) -> None:
+        """Before a tick runs: a journal it could not append to (say, left by `sudo bot
+        tick`) would let the state move on without the tick's record."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            open(self.path, "a").close()
+        except OSError as exc:
+            raise self._unwritable(exc, "nothing ran, the state is unchanged") from None
+
     def append(self, report: TickReport) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(report.model_dump_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(report.model_dump_json() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise self._unwritable(exc, f"tick {report.tick_id} is in the state but not in the journal") from None
+
+    def _unwritable(self, exc: OSError, what: str) -> StateError:
+        return StateError(
+            f"{self.path}: cannot append ({exc.strerror or exc}); {what}: make it writable by this user "
+            f"(`sudo chown $USER {self.path}`) or free disk space, then run again"
+        )
 
     def tail(self, count: int) -> list[dict]:
         """The last ``count`` records, oldest first."""
