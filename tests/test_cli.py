@@ -33,8 +33,8 @@ def test_replay_ticks_advance_the_simulated_clock_and_keep_the_paper_account(pro
     assert state["fees_paid_usd"] > 0 and abs(state["fees_paid_usd"] - fees) < 1e-9
     assert records[1]["account"]["cash_usd"] == records[0]["account"]["cash_usd"]
     assert set(state["positions"]) == {fill["coin"] for fill in records[0]["fills"]}
-    # Logs: JSON lines, every tick line bound to its tick id.
-    lines = [json.loads(line) for line in (project / "var" / "logs" / "bot.log").read_text().splitlines()]
+    # Logs: JSON lines, every tick line bound to its tick id; a replay has its own file.
+    lines = [json.loads(line) for line in (project / "var" / "logs" / "replay.log").read_text().splitlines()]
     done = [line for line in lines if line["event"] == "tick_done"]
     assert [line["tick_id"] for line in done] == ["250602T0100", "250602T0103"]
 
@@ -47,7 +47,9 @@ def test_replay_from_a_given_time_and_its_limits(project):
     assert back.returncode == 2
     assert back.stderr.startswith("error: the replay in ") and "cannot go back in time" in back.stderr
     too_late = run_bot("tick", "--dry-run", "--replay", "2025-06-09T00:00", cwd=project)
-    assert too_late.returncode == 2 and "reached the end of its history (2025-06-05 00:00 UTC)" in too_late.stderr
+    assert too_late.returncode == 2 and too_late.stderr == (  # a time asked for: nothing to remove, pick another
+        "error: --replay 2025-06-09T00:00: past the end of the history (2025-06-05 00:00 UTC); pick an earlier time or pass --data-dir with more history\n"
+    )
     bad = run_bot("tick", "--replay", "yesterday", cwd=project)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --replay: 'yesterday' is not a time; use ISO format like 2025-06-02T01:00 (UTC)"
 

@@ -47,7 +47,7 @@ def test_gh17_2_a_summary_no_url_accepted_is_not_marked_sent_and_replay_uses_the
     assert failed.returncode == 3 and failed.stdout == ""  # never "sent"
     assert failed.stderr.splitlines()[-1] == (
         "error: the summary for 2025-06-02 was not delivered: every URL in notify.urls failed "
-        f"(see `notify_failed` in {project / 'var' / 'logs' / 'bot.log'}); it is not marked sent, run the command again"
+        f"(see `notify_failed` in {project / 'var' / 'logs' / 'replay.log'}); it is not marked sent, run the command again"
     )
     state = json.loads((project / "var" / "replay" / "state.json").read_text())
     assert "summary:2025-06-02" not in state["notified"]
@@ -85,7 +85,7 @@ def test_gh17_4_an_unknown_coin_in_replay_is_skipped_with_did_you_mean(project):
 
 
 def test_gh17_5_an_unwritable_log_file_is_exit_5_with_a_fix(project):
-    log = project / "var" / "logs" / "bot.log"
+    log = project / "var" / "logs" / "replay.log"  # a replay's own log, beside the live ticks' bot.log
     log.mkdir(parents=True)
     result = _replay_tick(project)
     assert result.returncode == 5 and result.stdout == ""

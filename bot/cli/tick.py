@@ -45,7 +45,7 @@ def tick(
     # The lock first: a second tick leaves at once, before any logging set-up or import.
     with TickLock(settings.run_dir(replay=replay is not None) / "tick.lock").acquire():
         configure_logging(
-            log_file=settings.var_dir / "logs" / "bot.log",
+            log_file=settings.log_file(replay=replay is not None),
             level=settings.log.level,
             console_level=settings.log.console_level,
             secrets=settings.secrets(),

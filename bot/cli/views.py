@@ -110,17 +110,20 @@ def print_status(status: StatusReport) -> None:
         minutes = (status.generated_at - status.last_tick_at).total_seconds() / 60
         out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
     if status.paused:
-        out(f"PAUSED by {status.paused_by} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
+        out(f"PAUSED by {status.paused_by.who if status.paused_by else 'user'} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
     elif status.new_positions_blocked:
         out(f"no new positions now: {status.new_positions_blocked}")
     if status.consecutive_errors:
-        out(f"failed ticks in a row: {status.consecutive_errors} of {status.max_consecutive_errors} before the bot pauses itself")
+        if status.consecutive_errors < status.max_consecutive_errors:
+            out(f"failed ticks in a row: {status.consecutive_errors} (the bot pauses itself at {status.max_consecutive_errors})")
+        else:
+            out(f"failed ticks in a row: {status.consecutive_errors} (the bot paused itself at {status.max_consecutive_errors})")
     if status.backoff_until:
         out(f"backing off until {_when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s window); runs before then are skipped")
     if status.last_skipped_at:
         out(f"last skipped run: {_when(status.last_skipped_at)}")
     out(f"next tick expected {_when(status.next_tick_at)}")
-    sharpe = "-" if status.sharpe is None else f"{status.sharpe:.2f}"
+    sharpe = f"{status.sharpe:.2f}" if status.sharpe is not None else f"n/a (needs {status.sharpe_needs_ticks} more ticks)" if status.sharpe_needs_ticks else "n/a"
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
         f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "

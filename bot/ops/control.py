@@ -76,7 +76,7 @@ def daily_summary(state: BotState, journal: Journal, *, day: str) -> Event:
         f"LLM spend: {state.llm.spent(day).cost_usd:.2f} USD",
     ]
     if state.paused:
-        lines.append(f"PAUSED by {state.paused_by}: {state.pause_reason}")
+        lines.append(f"PAUSED by {(state.paused_by or PausedBy.USER).who}: {state.pause_reason}")
     return Event(key=f"summary:{day}", kind=EventKind.DAILY_SUMMARY, level=Level.INFO, title=f"bot {state.mode}: daily summary {day}", body="\n".join(lines))
 
 
@@ -98,6 +98,6 @@ def send_summary(settings: Settings, *, replay: bool, now: datetime, day: str | 
             state.notified = [key for key in state.notified if key != event.key]
         raise DeliveryError(
             f"the summary for {event.key.removeprefix('summary:')} was not delivered: every URL in notify.urls failed "
-            f"(see `notify_failed` in {settings.var_dir / 'logs' / 'bot.log'}); it is not marked sent, run the command again"
+            f"(see `notify_failed` in {settings.log_file(replay=replay)}); it is not marked sent, run the command again"
         )
     return event, bool(fresh)

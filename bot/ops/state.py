@@ -50,6 +50,11 @@ class PausedBy(StrEnum):
     USER = "user"  # `bot pause`
     AUTO = "auto"  # too many consecutive failed ticks
 
+    @property
+    def who(self) -> str:
+        """For messages: "paused by the bot itself", not "paused by auto"."""
+        return "the bot itself" if self is PausedBy.AUTO else "user"
+
 
 class BotState(StrictModel):
     version: int = STATE_VERSION
