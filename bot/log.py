@@ -18,6 +18,7 @@ from bot.errors import StateError
 
 LOG_MAX_BYTES = 5_000_000  # bot.log rotates at 5 MB (~3 days of ticks), keeping 5 old files
 LOG_BACKUPS = 5
+_NEVER = logging.CRITICAL + 100  # a MemoryHandler flush level no record reaches
 _REDACTED = "***"
 _secrets: list[str] = []
 _pattern: list[re.Pattern[str]] = []
@@ -52,7 +53,11 @@ def _redactor():
     return processor
 
 
-def configure_logging(*, log_file: Path | None, level: str = "INFO", console_level: str = "WARNING", secrets: list[str] = ()) -> None:
+def configure_logging(
+    *, log_file: Path | None, level: str = "INFO", console_level: str = "WARNING", secrets: list[str] = (), hold_console: bool = False
+) -> None:
+    """``hold_console``: keep console lines until ``release_console`` (a tick's summary
+    comes first, its warnings after it, not a log line before the tick's header)."""
     import structlog  # here, not at the top: `scrub` is used on paths that never log (a locked run)
 
     _set_secrets(list(secrets))
@@ -75,6 +80,9 @@ def configure_logging(*, log_file: Path | None, level: str = "INFO", console_lev
             foreign_pre_chain=shared,
         )
     )
+    if hold_console:
+        console = logging.handlers.MemoryHandler(10_000, flushLevel=_NEVER, target=console)
+        console.setLevel(console_level)
     handlers.append(console)
     if log_file is not None:
         try:
@@ -104,3 +112,11 @@ def configure_logging(*, log_file: Path | None, level: str = "INFO", console_lev
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+def release_console() -> None:
+    """Print the console lines held back so far; later ones go straight out."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.handlers.MemoryHandler):
+            handler.flushLevel = logging.NOTSET
+            handler.flush()

@@ -130,3 +130,61 @@ def test_gh17_9_output_into_a_closed_pipe_is_not_a_bug(project):
         assert reader_gone.wait(timeout=60) == 0, args
         assert reader_gone.stderr.read() == b"", args
         reader_gone.stderr.close()
+
+
+def test_gh17_10_a_failed_market_says_0_of_6_and_a_backoff_is_said_once(project, live_fake):
+    live_fake.inject("503")
+    env = {"BOT_EXCHANGE__API_URL": live_fake.url}
+    failed = run_bot("tick", "--dry-run", cwd=project, env=env)
+    assert failed.returncode == 3
+    lines = failed.stdout.splitlines()
+    assert lines[1:3] == ["coins 0/6 loaded: -", "  skipped BTC ETH SOL BNB DOGE XRP: not loaded: the market failed"]
+    skipped = run_bot("tick", "--dry-run", cwd=project, env=env)  # inside the 60 s backoff window
+    assert skipped.returncode == 6 and skipped.stderr == ""  # said once, on stdout (cron.log gets both streams)
+    assert skipped.stdout.startswith("PAPER (dry-run) run at ") and " skipped: backing off after 1 failed tick(s) in a row" in skipped.stdout
+
+
+def test_gh17_10_when_claude_fails_the_tick_header_comes_first(project, fake_anthropic):
+    from tests.fakes.anthropic import error
+
+    fake_anthropic.script(error(401))
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
+    env.update({"ANTHROPIC_API_KEY": "sk-test-0001", "ANTHROPIC_BASE_URL": fake_anthropic.url, "BOT_LLM__RETRIES": "0"})
+    both = subprocess.run(  # one stream, as a terminal shows it
+        [sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60
+    )
+    assert both.returncode == 4
+    lines = both.stdout.splitlines()
+    assert lines[0] == "REPLAY (dry-run) tick 1 · 2025-06-02 01:00 UTC · strategy claude · 250602T0100"
+    logged = [index for index, line in enumerate(lines) if "llm_unavailable" in line]
+    outcome = next(index for index, line in enumerate(lines) if line.startswith("outcome degraded"))
+    assert logged and min(logged) > outcome  # the warning still shows, after the summary
+
+
+def test_gh17_10_a_corrupt_state_names_the_json_error_once(tmp_path):
+    import pytest
+
+    from bot.errors import StateError
+    from bot.ops.state import StateStore
+
+    (tmp_path / "state.json").write_text('{"tick": ')
+    with pytest.raises(StateError) as caught:
+        StateStore(tmp_path / "state.json").load()
+    assert str(caught.value) == (
+        f"{tmp_path / 'state.json'} is corrupt or truncated (Expecting value: line 1 column 10 (char 9)); move it away to start a fresh account"
+    )
+
+
+def test_gh17_10_download_of_an_empty_span_and_a_failing_exchange_are_one_line_errors(project):
+    from tests.conftest import NOW, data_dir
+    from tests.fakes.exchange import FakeExchange
+
+    with FakeExchange(data_dir(), now=NOW) as fake:
+        env = {"BOT_EXCHANGE__API_URL": fake.url}
+        empty = run_bot("download", "--coins", "BTC", "--since", "2020-01-01", "--until", "2020-01-02", cwd=project, env=env)
+        fake.inject("503")
+        down = run_bot("download", "--coins", "BTC", "--since", "2025-06-01", "--until", "2025-06-02", cwd=project, env=env)
+    assert empty.returncode == 2 and empty.stdout == ""
+    assert empty.stderr == "error: --since/--until: binanceusdm has no candles for BTC in 2020-01-01 00:00 → 2020-01-02 00:00 UTC; pick a span when they traded\n"
+    assert down.returncode == 3 and down.stdout == ""
+    assert down.stderr == "error: binanceusdm: cannot load markets (ExchangeNotAvailable); check the network or `exchange.api_url`\n"  # no blank line first

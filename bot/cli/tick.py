@@ -49,6 +49,7 @@ def tick(
             level=settings.log.level,
             console_level=settings.log.console_level,
             secrets=settings.secrets(),
+            hold_console=True,
         )
         report = _skip_if_backing_off(settings, dry_run=dry_run, mode="live" if live else "paper") if replay is None else None
         if report is None:
@@ -56,8 +57,10 @@ def tick(
 
             report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
     from bot.cli.views import print_tick
+    from bot.log import release_console
 
     print_tick(report)
+    release_console()
     raise typer.Exit(_exit_code(report))
 
 

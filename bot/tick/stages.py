@@ -77,7 +77,12 @@ class Pass:
 
 
 async def load_market(run: Pass) -> None:
-    snapshot = await run.ctx.market.snapshot(run.ctx.settings.trading.coins, run.now)
+    coins = run.ctx.settings.trading.coins
+    try:
+        snapshot = await run.ctx.market.snapshot(coins, run.now)
+    except MarketDataError:  # no coin could even be asked for (markets did not load): each is missing
+        run.report.errors = dict.fromkeys(coins, "not loaded: the market failed")
+        raise
     run.report.coins_loaded = list(snapshot.coins)
     run.report.errors = dict(snapshot.errors)
     if not snapshot.coins:
