@@ -188,3 +188,16 @@ def test_gh17_10_download_of_an_empty_span_and_a_failing_exchange_are_one_line_e
     assert empty.stderr == "error: --since/--until: binanceusdm has no candles for BTC in 2020-01-01 00:00 → 2020-01-02 00:00 UTC; pick a span when they traded\n"
     assert down.returncode == 3 and down.stdout == ""
     assert down.stderr == "error: binanceusdm: cannot load markets (ExchangeNotAvailable); check the network or `exchange.api_url`\n"  # no blank line first
+
+
+def test_gh17_7_restoring_the_backup_runs_the_last_tick_again_as_documented(project):
+    import shutil
+
+    var = project / "var" / "replay"
+    assert _replay_tick(project).returncode == 0 and _replay_tick(project).returncode == 0
+    shutil.copy(var / "state.json.bak", var / "state.json")  # what the exit-5 message tells the user to run
+    assert _replay_tick(project).returncode == 0
+    records = [json.loads(line) for line in (var / "journal.jsonl").read_text().splitlines()]
+    assert [(r["tick"], r["tick_id"]) for r in records] == [(1, "250602T0100"), (2, "250602T0103"), (2, "250602T0103")]
+    state = json.loads((var / "state.json").read_text())
+    assert state["tick"] == 2 and state["last_tick_id"] == "250602T0103"  # the later record is the account's

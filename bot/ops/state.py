@@ -160,7 +160,11 @@ class StateStore:
             return None
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read ({exc.strerror})") from None
-        recover = f"restore the previous good copy with `cp {self.backup} {self.path}`" if self.backup.exists() else "move it away to start a fresh account"
+        recover = (
+            f"restore the copy from before the last tick with `cp {self.backup} {self.path}` (that tick then runs again: the journal keeps both records)"
+            if self.backup.exists()
+            else "move it away to start a fresh account"
+        )
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
