@@ -392,6 +392,7 @@ class TickReport(StrictModel):
     strategy: str
     outcome: Outcome
     coins_loaded: list[str] = Field(default_factory=list)
+    prices: dict[str, float] = Field(default_factory=dict)  # coin -> the last price the tick saw
     errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it was skipped
     decisions: list[Decision] = Field(default_factory=list)
     verdicts: list[RiskVerdict] = Field(default_factory=list)

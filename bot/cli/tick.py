@@ -59,9 +59,19 @@ def tick(
     from bot.cli.views import print_tick
     from bot.log import release_console
 
-    print_tick(report)
+    print_tick(report, previous=_previous_record(settings, replay=replay is not None, report=report))
     release_console()
     raise typer.Exit(_exit_code(report))
+
+
+def _previous_record(settings: Any, *, replay: bool, report: Any) -> dict | None:
+    """The journal's record of the tick before this one (the newest is this tick's own)."""
+    from bot.ops.state import Journal
+
+    for record in Journal(settings.run_dir(replay=replay) / "journal.jsonl").newest_first():
+        if record.get("tick_id") != report.tick_id:
+            return record
+    return None
 
 
 def _exit_code(report: Any) -> ExitCode:

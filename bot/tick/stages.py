@@ -84,6 +84,7 @@ async def load_market(run: Pass) -> None:
         run.report.errors = dict.fromkeys(coins, "not loaded: the market failed")
         raise
     run.report.coins_loaded = list(snapshot.coins)
+    run.report.prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
     run.report.errors = dict(snapshot.errors)
     if not snapshot.coins:
         raise MarketDataError("every coin failed")
