@@ -201,3 +201,46 @@ def test_gh17_7_restoring_the_backup_runs_the_last_tick_again_as_documented(proj
     assert [(r["tick"], r["tick_id"]) for r in records] == [(1, "250602T0100"), (2, "250602T0103"), (2, "250602T0103")]
     state = json.loads((var / "state.json").read_text())
     assert state["tick"] == 2 and state["last_tick_id"] == "250602T0103"  # the later record is the account's
+
+
+def test_version_short_help_and_help_without_type_noise(project):
+    from importlib.metadata import version
+
+    assert run_bot("--version", cwd=project).stdout == f"bot {version('bot')}\n"
+    short, long = run_bot("tick", "-h", cwd=project), run_bot("tick", "--help", cwd=project)
+    assert short.returncode == 0 and short.stdout == long.stdout
+    assert "  --dry-run  " in short.stdout and "<bool>" not in short.stdout and "<bool>" not in run_bot("-h", cwd=project).stdout
+
+
+def test_the_first_run_without_a_config_says_which_defaults_and_where_var_is_once(tmp_path):
+    first = run_bot("tick", "--dry-run", "--replay", cwd=tmp_path)
+    assert first.returncode == 0
+    assert first.stderr == f"note: no config.toml in {tmp_path}: using the defaults (paper trading); var/ will be {tmp_path / 'var'}\n"
+    assert run_bot("tick", "--dry-run", "--replay", cwd=tmp_path).stderr == ""  # once
+
+
+def test_after_the_quick_start_status_and_journal_point_to_the_replay_account(project):
+    fresh = run_bot("status", cwd=project)
+    assert fresh.returncode == 2 and fresh.stderr == (
+        f"error: no state in {project / 'var'} yet: run `bot tick --dry-run --replay` first (offline, on the bundled sample), "
+        "or `bot tick --dry-run` on live data\n"
+    )
+    assert _replay_tick(project).returncode == 0
+    status, journal = run_bot("status", cwd=project), run_bot("journal", cwd=project)
+    assert status.stderr == (
+        f"error: no state in {project / 'var'} yet: the replay ticks are in the replay account: `bot status --replay` "
+        "(`bot tick --dry-run` ticks on live data)\n"
+    )
+    assert journal.returncode == 2 and "`bot journal --replay`" in journal.stderr
+
+
+def test_the_log_rotates_at_its_size_with_the_standard_handler(project):
+    from bot.log import LOG_MAX_BYTES
+
+    log = project / "var" / "logs" / "replay.log"
+    log.parent.mkdir(parents=True)
+    with open(log, "wb") as handle:
+        handle.truncate(LOG_MAX_BYTES)  # a full log (sparse: no 5 MB written)
+    assert _replay_tick(project).returncode == 0
+    assert (log.parent / "replay.log.1").stat().st_size == LOG_MAX_BYTES
+    assert 0 < log.stat().st_size < 100_000 and '"event": "tick_done"' in log.read_text()

@@ -69,7 +69,7 @@ def load(config: Path | None):
     explicit = config is not None or path.name != "config.toml" or path.exists()
     settings = load_settings(path, explicit=explicit)
     if not explicit and not settings.var_dir.exists():  # once: the first run creates var/
-        print(f"note: no config.toml in {path.parent}: using the defaults (paper trading); var/ will be {settings.var_dir}", file=sys.stderr)
+        print(f"note: no config.toml in {path.parent.resolve()}: using the defaults (paper trading); var/ will be {settings.var_dir}", file=sys.stderr)
     for name in ("ANTHROPIC_API_KEY", "EXCHANGE_API_KEY", "EXCHANGE_SECRET"):
         secret = getattr(settings, name.lower())
         if secret is not None and 0 < len(secret.get_secret_value()) < SHORT_SECRET:
