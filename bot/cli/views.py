@@ -51,11 +51,8 @@ def print_tick(report: TickReport, previous: dict | None = None) -> None:
     out(f"{mode} tick {report.tick} · {report.as_of:%Y-%m-%d %H:%M} UTC · strategy {report.strategy} · {report.tick_id}")
     total = len(report.coins_loaded) + len(report.errors)
     out(f"coins {len(report.coins_loaded)}/{total} loaded: {' '.join(report.coins_loaded) or '-'}")
-    skipped: dict[str, list[str]] = {}
-    for coin, error in report.errors.items():  # one line per reason: six coins down for one cause is one line
-        skipped.setdefault(error, []).append(coin)
-    for error, coins in skipped.items():
-        out(f"  skipped {' '.join(coins)}: {error}")
+    for coin, error in report.errors.items():
+        out(f"  skipped {coin}: {error}")
     decided = {decision.coin: decision for decision in report.decisions}
     decision_of_llm = f"{report.strategy}'s decision"
     for coin in report.coins_loaded:
