@@ -59,7 +59,7 @@ def tick(
     from bot.cli.views import print_tick
     from bot.log import release_console
 
-    print_tick(report, previous=_previous_record(settings, replay=replay is not None, report=report))
+    print_tick(report, previous=_previous_record(settings, replay=replay is not None, report=report), coins=len(settings.trading.coins))
     release_console()
     raise typer.Exit(_exit_code(report))
 

@@ -38,10 +38,11 @@ def _same_rejections(previous: dict | None) -> set[tuple[str, str, str]]:
     return {(v.get("coin"), v.get("action"), v.get("reason")) for v in verdicts if v.get("verdict") == "rejected"}
 
 
-def print_tick(report: TickReport, previous: dict | None = None) -> None:
+def print_tick(report: TickReport, previous: dict | None = None, *, coins: int = 0) -> None:
     """The tick's summary; colour only on a terminal (rich leaves cron's log plain).
     ``previous`` is the journal's record of the tick before, so a rejection repeated tick
-    after tick says so instead of reading as news."""
+    after tick says so instead of reading as news. ``coins``: how many were asked for (a
+    market that failed as a whole loaded 0 of them, with no per-coin error)."""
     mode = report.mode.upper() + (" (dry-run)" if report.dry_run else "")
     out = _console.print
     repeated = _same_rejections(previous)
@@ -49,7 +50,7 @@ def print_tick(report: TickReport, previous: dict | None = None) -> None:
         out(f"{mode} run at {report.as_of:%Y-%m-%d %H:%M} UTC skipped: {report.message}")
         return
     out(f"{mode} tick {report.tick} · {report.as_of:%Y-%m-%d %H:%M} UTC · strategy {report.strategy} · {report.tick_id}")
-    total = len(report.coins_loaded) + len(report.errors)
+    total = max(len(report.coins_loaded) + len(report.errors), coins)
     out(f"coins {len(report.coins_loaded)}/{total} loaded: {' '.join(report.coins_loaded) or '-'}")
     for coin, error in report.errors.items():
         out(f"  skipped {coin}: {error}")

@@ -37,12 +37,7 @@ _HALTS = {RiskCode.DAILY_LOSS_LIMIT, RiskCode.MAX_DRAWDOWN}
 
 
 async def load_market(run: Pass) -> None:
-    coins = run.ctx.settings.trading.coins
-    try:
-        snapshot = await run.ctx.market.snapshot(coins, run.now)
-    except MarketDataError:  # no coin could even be asked for (markets did not load): each is missing
-        run.report.errors = dict.fromkeys(coins, "not loaded: the market failed")
-        raise
+    snapshot = await run.ctx.market.snapshot(run.ctx.settings.trading.coins, run.now)
     run.report.coins_loaded = list(snapshot.coins)
     run.report.prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
     run.report.errors = dict(snapshot.errors)
