@@ -17,6 +17,7 @@ kernel drops an flock when its holder dies, even by SIGKILL, so no stale lock su
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -291,8 +292,10 @@ class Journal:
         """Before a tick runs: a journal it could not append to (say, left by `sudo bot
         tick`) would let the state move on without the tick's record."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            open(self.path, "a").close()
+            if self.path.exists():
+                open(self.path, "a").close()  # opening an existing file for append creates nothing
+            elif not os.access(self.path.parent, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
         except OSError as exc:
             raise self._unwritable(exc, "nothing ran, the state is unchanged") from None
 
