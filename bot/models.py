@@ -394,6 +394,7 @@ class TickReport(StrictModel):
     coins_loaded: list[str] = Field(default_factory=list)
     prices: dict[str, float] = Field(default_factory=dict)  # coin -> the last price the tick saw
     errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it was skipped
+    sources_skipped: dict[str, str] = Field(default_factory=dict)  # intel source (or the intel stage) -> why the tick went without it
     decisions: list[Decision] = Field(default_factory=list)
     verdicts: list[RiskVerdict] = Field(default_factory=list)
     fills: list[Fill] = Field(default_factory=list)

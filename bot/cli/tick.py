@@ -134,6 +134,12 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     check_mode(store, mode)
     journal = Journal(var / "journal.jsonl")
     journal.check_writable()
+    intel = None
+    if settings.intel.enabled:
+        from bot.intel import live_intel
+        from bot.intel.archive import ArchiveIntel
+
+        intel = ArchiveIntel(market.data_dir, coins=settings.trading.coins, settings=settings.intel) if mode == "replay" else live_intel(settings)
     ctx = TickContext(
         settings=settings,
         mode=mode,
@@ -146,6 +152,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         journal=journal,
         notifier=notifier_for(settings) if settings.notify.urls else None,
         audit=AuditLog(var / "llm"),
+        intel=intel,
     )
     try:
         return await run_tick(ctx, now)
