@@ -113,8 +113,7 @@ def test_help_and_status_start_fast_without_heavy_imports(project):
     probe = (
         "import sys, runpy; sys.argv = ['bot', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta', 'apprise', 'numpy', 'feedparser', 'aiohttp', 'dask', 'distributed', 'matplotlib') if m in sys.modules]
-"
+        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta', 'apprise', 'numpy', 'feedparser', 'aiohttp', 'dask', 'distributed', 'matplotlib') if m in sys.modules]\n"
         "print('HEAVY', heavy, 'MODULES', len(sys.modules))"
     )
     for args, most in ((["--help"], 250), (["status", "--replay"], 480)):
