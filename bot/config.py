@@ -345,6 +345,10 @@ class Settings(BaseSettings):
         """Where one account's state, journal and lock live: var/, or var/replay/ for replays."""
         return self.var_dir / "replay" if replay else self.var_dir
 
+    def log_file(self, *, replay: bool) -> Path:
+        """var/logs/bot.log, or var/logs/replay.log: replays never mix into the live log."""
+        return self.var_dir / "logs" / ("replay.log" if replay else "bot.log")
+
     def secrets(self) -> list[str]:
         """Secret values, so logs and outputs can be scrubbed of them."""
         values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret, self.cryptopanic_token, self.serve.token)

@@ -14,7 +14,7 @@ class ExitCode(IntEnum):
     OK = 0
     INTERNAL = 1  # a bug: please report it
     USAGE = 2  # bad config, CLI input, unknown coin, missing key: fix and rerun
-    FAILED = 3  # the tick failed (no market data, broken stage): nothing traded
+    FAILED = 3  # the tick failed (no market data, broken stage): nothing traded; a download or summary that failed
     DEGRADED = 4  # the tick ran but skipped something (a coin, the LLM)
     STATE = 5  # the state file is unreadable or unwritable: recover it before the next tick
     SKIPPED = 6  # paused or backing off after failures: nothing new was traded
@@ -41,6 +41,12 @@ class StateError(BotError):
 
 class MarketDataError(BotError):
     """No usable market data this tick (exchange down, all coins failed)."""
+
+    exit_code = ExitCode.FAILED
+
+
+class DeliveryError(BotError):
+    """A notification no URL accepted (`bot notify-summary`); running again retries it."""
 
     exit_code = ExitCode.FAILED
 

@@ -8,19 +8,33 @@ that leaks into an exception message still never reaches a log file.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from bot.errors import StateError
+
+LOG_MAX_BYTES = 5_000_000  # bot.log rotates at 5 MB (~3 days of ticks), keeping 5 old files
+LOG_BACKUPS = 5
+_NEVER = logging.CRITICAL + 100  # a MemoryHandler flush level no record reaches
 _REDACTED = "***"
 _secrets: list[str] = []
+_pattern: list[re.Pattern[str]] = []
 
 
 def scrub(text: str) -> str:
-    """``text`` with every secret the bot was configured with replaced by ``***``."""
-    for secret in _secrets:
-        text = text.replace(secret, _REDACTED)
-    return text
+    """``text`` with every secret the bot was configured with replaced by ``***``: whole
+    tokens only (not inside a longer run of letters and digits), so a short secret such
+    as ``k`` cannot turn ``var/state.json`` into ``var/***tate.j***on``."""
+    return _pattern[0].sub(_REDACTED, text) if _pattern else text
+
+
+def _set_secrets(secrets: list[str]) -> None:
+    _secrets[:] = sorted({secret for secret in secrets if secret}, key=len, reverse=True)  # longest first
+    alternatives = "|".join(map(re.escape, _secrets))
+    _pattern[:] = [re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")] if _secrets else []
 
 
 def _redactor():
@@ -39,10 +53,14 @@ def _redactor():
     return processor
 
 
-def configure_logging(*, log_file: Path | None, level: str = "INFO", console_level: str = "WARNING", secrets: list[str] = ()) -> None:
+def configure_logging(
+    *, log_file: Path | None, level: str = "INFO", console_level: str = "WARNING", secrets: list[str] = (), hold_console: bool = False
+) -> None:
+    """``hold_console``: keep console lines until ``release_console`` (a tick's summary
+    comes first, its warnings after it, not a log line before the tick's header)."""
     import structlog  # here, not at the top: `scrub` is used on paths that never log (a locked run)
 
-    _secrets[:] = [secret for secret in secrets if secret]
+    _set_secrets(list(secrets))
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -62,10 +80,19 @@ def configure_logging(*, log_file: Path | None, level: str = "INFO", console_lev
             foreign_pre_chain=shared,
         )
     )
+    if hold_console:
+        console = logging.handlers.MemoryHandler(10_000, flushLevel=_NEVER, target=console)
+        console.setLevel(console_level)
     handlers.append(console)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.handlers.RotatingFileHandler(log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+        except OSError as exc:
+            raise StateError(
+                f"{log_file}: cannot open the log ({exc.strerror or exc}); nothing ran: make {log_file.parent} writable by this user "
+                f"(`sudo chown -R $USER {log_file.parent}`), then run again"
+            ) from None
         to_file.setLevel(level)
         to_file.setFormatter(
             structlog.stdlib.ProcessorFormatter(
@@ -85,3 +112,11 @@ def configure_logging(*, log_file: Path | None, level: str = "INFO", console_lev
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+def release_console() -> None:
+    """Print the console lines held back so far; later ones go straight out."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.handlers.MemoryHandler):
+            handler.flushLevel = logging.NOTSET
+            handler.flush()

@@ -396,6 +396,7 @@ class TickReport(StrictModel):
     strategy: str
     outcome: Outcome
     coins_loaded: list[str] = Field(default_factory=list)
+    prices: dict[str, float] = Field(default_factory=dict)  # coin -> the last price the tick saw
     errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it was skipped
     sources_skipped: dict[str, str] = Field(default_factory=dict)  # intel source (or the intel stage) -> why the tick went without it
     decisions: list[Decision] = Field(default_factory=list)

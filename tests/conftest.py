@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = ROOT.parent / "shared" / "data"  # the full data: only the slow cross-check and bench/ read it
 SAMPLE = ROOT / "bot" / "data" / "sample"
-# Inside the bundled sample and the shared data: 2025-06-03 12:00 UTC.
+FIXTURE = ROOT / "tests" / "data" / "market"  # the rows the tests need beyond the sample
+# Inside the bundled sample and the test market: 2025-06-03 12:00 UTC.
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 
 
+@cache
 def data_dir() -> Path:
-    """The full shared data when present (CI has it), else the bundled sample."""
-    return SHARED_DATA if (SHARED_DATA / "3m").is_dir() else SAMPLE
+    """The test market: the bundled sample plus tests/data/market (3m from 2025-05-29, 4h
+    and funding from 2025-01-25, 1h from 2025-05-29, all to 2025-06-06), merged once per run into a temporary
+    folder as plain CSV. Every test reads the project's own files, the same on a fresh
+    clone as in CI (tests/data/make_market.py says where the rows come from)."""
+    import pandas as pd
+
+    folder = Path(tempfile.mkdtemp(prefix="bot-test-market-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for part in sorted(FIXTURE.glob("*/*.csv.gz")):
+        in_sample = SAMPLE / part.parent.name / part.name
+        rows = pd.concat([pd.read_csv(part), *([pd.read_csv(in_sample)] if in_sample.exists() else [])]).sort_values("timestamp")
+        (folder / part.parent.name).mkdir(exist_ok=True)
+        rows.to_csv(folder / part.parent.name / part.name.removesuffix(".gz"), index=False)
+    return folder
 
 
 @pytest.fixture

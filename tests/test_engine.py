@@ -111,7 +111,7 @@ def test_no_market_data_fails_the_tick_and_counts_consecutive_failures():
         report = _run(ctx, minutes)
         assert report.outcome is Outcome.FAILED and report.message == "no market data: every coin failed"
     assert ctx.store.state.consecutive_errors == 2
-    assert "no history for NOPE" in report.errors["NOPE"]
+    assert report.errors["NOPE"].startswith("unknown coin 'NOPE' in ")
 
 
 def test_a_bug_in_a_stage_is_a_failed_tick_not_a_crash():

@@ -132,9 +132,9 @@ def test_failures_back_off_pause_the_bot_and_resume_over_simulated_time():
         market.down = False
         paused = _at(ctx, 39)
         assert paused.outcome is Outcome.OK and paused.paused
-        assert paused.new_positions_blocked.startswith("paused by auto: 5 failed ticks in a row")
+        assert paused.new_positions_blocked.startswith("paused by the bot itself: 5 failed ticks in a row")
         eth = next(v for v in paused.verdicts if v.coin == "ETH")
-        assert eth.verdict is Verdict.REJECTED and eth.reason.startswith("no new positions: paused by auto: 5 failed ticks")
+        assert eth.verdict is Verdict.REJECTED and eth.reason.startswith("no new positions: paused by the bot itself: 5 failed ticks")
         assert [(f.coin, f.reduce_only) for f in paused.fills] == [("BTC", True)]  # the protective close still ran
         assert store.state.positions == {} and store.state.consecutive_errors == 0 and store.state.backoff_until is None
         assert store.state.paused  # success does not lift an emergency pause: only the owner does

@@ -92,7 +92,8 @@ def test_a_newer_file_names_the_backup_and_is_not_touched(tmp_path):
         store.load()
     assert str(error.value) == (
         f"{store.path} has schema version 3, newer than this bot understands (2): it was written by a newer bot; "
-        f"upgrade the bot (pip install -U), or restore the previous good copy with `cp {store.backup} {store.path}`"
+        f"upgrade the bot (pip install -U), or restore the copy from before the last tick with `cp {store.backup} {store.path}` "
+        "(that tick then runs again: the journal keeps both records)"
     )
     assert store.path.read_text() == newer
 

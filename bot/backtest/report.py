@@ -326,6 +326,14 @@ def _iso(ms: int) -> str:
 
 
 def _plot(path: Path, result, report: BacktestReport) -> None:
+    import matplotlib.pyplot as plt
+
+    figure = _figure(result, report)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _figure(result, report: BacktestReport):
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on a server
@@ -344,7 +352,9 @@ def _plot(path: Path, result, report: BacktestReport) -> None:
     bottom.fill_between(times, -_drawdown_after_each_tick(result), 0, color="tab:red", alpha=0.5, label="drawdown")
     bottom.set_ylabel("drawdown (%)")
     bottom.grid(alpha=0.3)
-    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+    # the locator picks days or hours to fit the span; a fixed "%m-%d" labelled every 12 h repeated each date
+    locator = mdates.AutoDateLocator()
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return figure

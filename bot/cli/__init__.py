@@ -49,6 +49,33 @@ def _spread_list_options(argv: list[str]) -> list[str]:
     return result
 
 
+class _PipeSafe:
+    """stdout that drops what a closed pipe (`bot journal | head -1`) no longer takes, so
+    the command ends with its own exit code, not click's 1 (the code for a bug)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())  # what is still buffered goes nowhere
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main() -> None:
     """Entry point: every error a user can cause ends in one line and an exit code."""
     # A command is a short-lived process whose imports (ccxt alone defines thousands of
@@ -59,6 +86,7 @@ def main() -> None:
     # pydantic scans every installed package's metadata for plugins on its first model
     # (~25 ms of `bot status`); the bot uses none. A value the user set is respected.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    sys.stdout = _PipeSafe(sys.stdout)
     try:
         # standalone mode: the parser reports usage errors itself (exit 2) and Exit
         # becomes SystemExit; everything else reaches the handlers below.

@@ -40,9 +40,8 @@ def backtest(
 
     if strategy not in {name.value for name in StrategyName}:
         raise ConfigError(f"--strategy {strategy!r}: use one of {', '.join(name.value for name in StrategyName)}")
-    configure_logging(
-        log_file=settings.var_dir / "logs" / "backtest.log", level="WARNING", console_level="ERROR", secrets=settings.secrets()
-    )
+    # errors on stderr only: a backtest writes nothing under var/ but the report and the decision cache
+    configure_logging(log_file=None, console_level="ERROR", secrets=settings.secrets())
     request = BacktestRequest(
         coins=coin_list(coins),
         start=day_or_time("--from", start),
@@ -132,7 +131,9 @@ def _download_candles(settings: Any, folder: Path, *, since: str, until: str | N
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+    # the bar only on a terminal: in a log it left a blank line before an error
+    columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=not sys.stderr.isatty()) as bar:
         tasks: dict[str, Any] = {}
 
         def on_progress(key: str, done: int, total: int) -> None:
@@ -142,8 +143,12 @@ def _download_candles(settings: Any, folder: Path, *, since: str, until: str | N
 
         downloader = Downloader(settings, folder=folder, now=now, on_progress=on_progress)
         results = asyncio.run(downloader.run(names, [*frames, FUNDING], since_ms=int(start.timestamp() * 1000), until_ms=int(end.timestamp() * 1000)))
+    asked = f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC"
+    if all(result.rows == 0 for result in results):
+        raise ConfigError(f"--since/--until: {settings.exchange.id} has no candles for {', '.join(names)} in {asked}; pick a span when they traded")
     for result in results:
-        span = "empty" if result.first_ms is None else (
-            f"{datetime.fromtimestamp(result.first_ms / 1000, UTC):%Y-%m-%d %H:%M} → {datetime.fromtimestamp(result.last_ms / 1000, UTC):%Y-%m-%d %H:%M}"
-        )
+        if result.first_ms is None:
+            typer.echo(f"{result.path}: nothing in {asked}")
+            continue
+        span = f"{datetime.fromtimestamp(result.first_ms / 1000, UTC):%Y-%m-%d %H:%M} → {datetime.fromtimestamp(result.last_ms / 1000, UTC):%Y-%m-%d %H:%M}"
         typer.echo(f"{result.path}: +{result.added:,} rows, {result.rows:,} in all, {span} UTC")

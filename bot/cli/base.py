@@ -11,6 +11,7 @@ and `bot status` must not load ccxt, anthropic, pandas or numpy.
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: no box, no `<bool>` beside every flag
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"bot {version('bot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")] = False,
+) -> None:
+    """LLM-driven crypto perpetual-futures trading bot: cron runs `bot tick` every 3 minutes."""
 
 ConfigOption = Annotated[
     Path | None,
@@ -39,12 +57,24 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+SHORT_SECRET = 6  # characters: real API keys are dozens long; a shorter one is a typo or a placeholder
+
+
 def load(config: Path | None):
-    """The settings of ``--config`` (or ./config.toml, or the defaults when there is none)."""
+    """The settings of ``--config`` (or ./config.toml, or the defaults when there is none),
+    with a note on stderr when the defaults are in use and a warning for a too-short secret."""
     from bot.config_file import config_path, load_settings
 
     path = config_path(config)
-    return load_settings(path, explicit=config is not None or path.name != "config.toml" or path.exists())
+    explicit = config is not None or path.name != "config.toml" or path.exists()
+    settings = load_settings(path, explicit=explicit)
+    if not explicit and not settings.var_dir.exists():  # once: the first run creates var/
+        print(f"note: no config.toml in {path.parent.resolve()}: using the defaults (paper trading); var/ will be {settings.var_dir}", file=sys.stderr)
+    for name in ("ANTHROPIC_API_KEY", "EXCHANGE_API_KEY", "EXCHANGE_SECRET"):
+        secret = getattr(settings, name.lower())
+        if secret is not None and 0 < len(secret.get_secret_value()) < SHORT_SECRET:
+            print(f"warning: {name} is only {len(secret.get_secret_value())} characters long, too short to be a real key: check .env and the environment", file=sys.stderr)
+    return settings
 
 
 def parse_time(value: str, option: str = "--replay") -> datetime:

@@ -45,7 +45,7 @@ def notify_summary(
     settings = load(config)
     from bot.log import configure_logging
 
-    configure_logging(log_file=settings.var_dir / "logs" / "bot.log", level=settings.log.level, console_level=settings.log.console_level, secrets=settings.secrets())
+    configure_logging(log_file=settings.log_file(replay=replay), level=settings.log.level, console_level=settings.log.console_level, secrets=settings.secrets())
     from bot.ops.control import send_summary
 
     if day is not None:

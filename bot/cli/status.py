@@ -23,8 +23,7 @@ def status(replay: ReplayOption = False, as_json: JsonOption = False, config: Co
     store = StateStore(var / "state.json")
     state = store.load()
     if state is None:
-        hint = "bot tick --dry-run --replay" if replay else "bot tick --dry-run"
-        raise ConfigError(f"no state in {var} yet: run `{hint}` first")
+        raise ConfigError(f"no state in {var} yet: {_first_run_hint(settings, replay, 'status')}")
     report = build_status(state, settings=settings, state_file=store.path, now=status_time(state, wall_clock(), replay=replay))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
@@ -50,9 +49,19 @@ def journal(
     settings = load(config)
     path = settings.run_dir(replay=replay) / "journal.jsonl"
     if not path.exists():
-        raise ConfigError(f"no journal at {path} yet: run `bot tick --dry-run{' --replay' if replay else ''}` first")
+        raise ConfigError(f"no journal at {path} yet: {_first_run_hint(settings, replay, 'journal')}")
     rows = journal_rows(Journal(path).newest_first(), count=count, trades=trades)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     print_journal(rows, trades=trades)
+
+
+def _first_run_hint(settings, replay: bool, command: str) -> str:
+    """After the quick start (`bot tick --dry-run --replay`) the ticks are the replay
+    account's: point there, not to a live-data tick that needs the network."""
+    if not replay and (settings.run_dir(replay=True) / "state.json").exists():
+        return f"the replay ticks are in the replay account: `bot {command} --replay` (`bot tick --dry-run` ticks on live data)"
+    if replay:
+        return "run `bot tick --dry-run --replay` first"
+    return "run `bot tick --dry-run --replay` first (offline, on the bundled sample), or `bot tick --dry-run` on live data"

@@ -45,10 +45,11 @@ def tick(
     # The lock first: a second tick leaves at once, before any logging set-up or import.
     with TickLock(settings.run_dir(replay=replay is not None) / "tick.lock").acquire():
         configure_logging(
-            log_file=settings.var_dir / "logs" / "bot.log",
+            log_file=settings.log_file(replay=replay is not None),
             level=settings.log.level,
             console_level=settings.log.console_level,
             secrets=settings.secrets(),
+            hold_console=True,
         )
         report = _skip_if_backing_off(settings, dry_run=dry_run, mode="live" if live else "paper") if replay is None else None
         if report is None:
@@ -56,9 +57,21 @@ def tick(
 
             report = asyncio.run(_tick(settings, dry_run=dry_run, replay=replay, data_dir=data_dir))
     from bot.cli.views import print_tick
+    from bot.log import release_console
 
-    print_tick(report)
+    print_tick(report, previous=_previous_record(settings, replay=replay is not None, report=report), coins=len(settings.trading.coins))
+    release_console()
     raise typer.Exit(_exit_code(report))
+
+
+def _previous_record(settings: Any, *, replay: bool, report: Any) -> dict | None:
+    """The journal's record of the tick before this one (the newest is this tick's own)."""
+    from bot.ops.state import Journal
+
+    for record in Journal(settings.run_dir(replay=replay) / "journal.jsonl").newest_first():
+        if record.get("tick_id") != report.tick_id:
+            return record
+    return None
 
 
 def _exit_code(report: Any) -> ExitCode:
@@ -119,6 +132,8 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
 
         broker = CcxtBroker(settings, save=store.save)
     check_mode(store, mode)
+    journal = Journal(var / "journal.jsonl")
+    journal.check_writable()
     intel = None
     if settings.intel.enabled:
         from bot.intel import live_intel
@@ -134,7 +149,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         fallback=fallback,
         broker=broker,
         store=store,
-        journal=Journal(var / "journal.jsonl"),
+        journal=journal,
         notifier=notifier_for(settings) if settings.notify.urls else None,
         audit=AuditLog(var / "llm"),
         intel=intel,
@@ -165,6 +180,8 @@ def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> d
     now = now.replace(minute=now.minute - now.minute % 3)
     if now < first:
         raise ConfigError(f"--replay {now:%Y-%m-%dT%H:%M}: history needs 500 closed candles first; the earliest time is {first:%Y-%m-%dT%H:%M}")
+    if now > last and (requested or not previous):
+        raise ConfigError(f"--replay {now:%Y-%m-%dT%H:%M}: past the end of the history ({last:%Y-%m-%d %H:%M} UTC); pick an earlier time or pass --data-dir with more history")
     if now > last:
         raise ConfigError(
             f"the replay reached the end of its history ({last:%Y-%m-%d %H:%M} UTC); remove {store.path.parent} to start over "

@@ -25,14 +25,31 @@ def _price(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-def print_tick(report: TickReport) -> None:
+_OUTCOME_STYLE = {Outcome.OK: "green", Outcome.DEGRADED: "yellow", Outcome.FAILED: "bold red", Outcome.SKIPPED: "yellow"}
+_ACTION_STYLE = {Action.BUY: "green", Action.SELL: "red", Action.CLOSE: "cyan"}
+_VERDICT_STYLE = {"approved": "green", "resized": "yellow", "rejected": "red"}
+_REASONING_CHARS = 110  # one line of the strategy's reasoning per decision
+
+
+def _same_rejections(previous: dict | None) -> set[tuple[str, str, str]]:
+    """(coin, action, reason) of the rejections the previous journal record holds."""
+    verdicts = (previous or {}).get("verdicts", [])
+    return {(v.get("coin"), v.get("action"), v.get("reason")) for v in verdicts if v.get("verdict") == "rejected"}
+
+
+def print_tick(report: TickReport, previous: dict | None = None, *, coins: int = 0) -> None:
+    """The tick's summary; colour only on a terminal (rich leaves cron's log plain).
+    ``previous`` is the journal's record of the tick before, so a rejection repeated tick
+    after tick says so instead of reading as news. ``coins``: how many were asked for (a
+    market that failed as a whole loaded 0 of them, with no per-coin error)."""
     mode = report.mode.upper() + (" (dry-run)" if report.dry_run else "")
     out = _console.print
+    repeated = _same_rejections(previous)
     if report.outcome is Outcome.SKIPPED:
         out(f"{mode} run at {report.as_of:%Y-%m-%d %H:%M} UTC skipped: {report.message}")
         return
     out(f"{mode} tick {report.tick} · {report.as_of:%Y-%m-%d %H:%M} UTC · strategy {report.strategy} · {report.tick_id}")
-    total = len(report.coins_loaded) + len(report.errors)
+    total = max(len(report.coins_loaded) + len(report.errors), coins)
     out(f"coins {len(report.coins_loaded)}/{total} loaded: {' '.join(report.coins_loaded) or '-'}")
     for coin, error in report.errors.items():
         out(f"  skipped {coin}: {error}")
@@ -42,17 +59,22 @@ def print_tick(report: TickReport) -> None:
     decision_of_llm = f"{report.strategy}'s decision"
     for coin in report.coins_loaded:
         decision = decided.get(coin)
+        seen = f" @ {_price(report.prices.get(coin))}"
         if decision is None or decision.action is Action.HOLD:
             refused = f" (refused {decision_of_llm}: {report.invalid[coin]})" if coin in report.invalid else ""
-            out(f"  {coin:<5} HOLD{refused}")
+            out(f"  {coin:<5} HOLD {seen}{refused}")
+            _reasoning(out, decision)
             continue
-        line = f"  {coin:<5} {decision.action:<5} conf {decision.confidence:.2f}"
+        line = f"  {coin:<5} {decision.action:<5}{seen} conf {decision.confidence:.2f}"
         if decision.stop_loss or decision.take_profit:
             line += f" SL {_price(decision.stop_loss)} TP {_price(decision.take_profit)}"
-        out(line)
+        out(line, style=_ACTION_STYLE.get(decision.action))
+        _reasoning(out, decision)
         for verdict in report.verdicts:  # a flip has two: the close, then the new side
             if verdict.coin == coin:
-                out(f"        -> {verdict.verdict} ({', '.join(verdict.codes)}): {verdict.reason}")
+                again = (verdict.coin, str(verdict.action), verdict.reason) in repeated
+                why = "(same as last tick)" if again else f"({', '.join(verdict.codes)}): {verdict.reason}"
+                out(f"        -> {verdict.verdict} {why}", style=None if again else _VERDICT_STYLE.get(str(verdict.verdict)))
     for coin, reason in report.invalid.items():
         if coin not in report.coins_loaded:
             out(f"  ignored {decision_of_llm} for {coin}: {reason}")
@@ -75,13 +97,27 @@ def print_tick(report: TickReport) -> None:
             f"equity {_money(account.equity_usd)} USDT ({report.return_pct:+.2f}%) · cash {_money(account.cash_usd)} "
             f"· available {_money(account.available_usd)} · positions {len(report.positions)}"
         )
+    for position in report.positions:
+        mark = report.prices.get(position.coin, position.entry_price)
+        pnl = position.unrealized_pnl_usd(mark)
+        out(
+            f"  {position.side} {position.coin} {position.amount:g} @ {position.entry_price:.6g} · mark {mark:.6g} "
+            f"· uPnL {pnl:+,.2f} USDT · SL {_price(position.stop_loss)} TP {_price(position.take_profit)}",
+            style="green" if pnl > 0 else "red" if pnl < 0 else None,
+        )
     if report.new_positions_blocked:
         out(f"no new positions: {report.new_positions_blocked}")
     if report.usage.calls:
         out(f"llm {_usage(report.usage)}")
     total_ms = report.duration_ms.get("total", 0.0)
     message = f" · {report.message}" if report.message else ""
-    out(f"outcome {report.outcome} · {total_ms:.0f} ms{message}")
+    out(f"outcome {report.outcome} · {total_ms:.0f} ms{message}", style=_OUTCOME_STYLE.get(report.outcome))
+
+
+def _reasoning(out, decision) -> None:
+    if decision is not None and decision.reasoning:
+        text = " ".join(decision.reasoning.split())
+        out(f"        why: {text if len(text) <= _REASONING_CHARS else text[: _REASONING_CHARS - 1] + '…'}", style="dim")
 
 
 _STALE = timedelta(minutes=10)  # cron ticks every 3 minutes; three missed runs is worth a warning
@@ -113,17 +149,20 @@ def print_status(status: StatusReport) -> None:
     if status.stop_requested:
         out(f"STOPPING since {_when(status.paused_at)}: {status.pause_reason} (every open position closes at the next tick; `bot resume` cancels it)")
     elif status.paused:
-        out(f"PAUSED by {status.paused_by} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
+        out(f"PAUSED by {status.paused_by.who if status.paused_by else 'user'} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
     elif status.new_positions_blocked:
         out(f"no new positions now: {status.new_positions_blocked}")
     if status.consecutive_errors:
-        out(f"failed ticks in a row: {status.consecutive_errors} of {status.max_consecutive_errors} before the bot pauses itself")
+        if status.consecutive_errors < status.max_consecutive_errors:
+            out(f"failed ticks in a row: {status.consecutive_errors} (the bot pauses itself at {status.max_consecutive_errors})")
+        else:
+            out(f"failed ticks in a row: {status.consecutive_errors} (the bot paused itself at {status.max_consecutive_errors})")
     if status.backoff_until:
         out(f"backing off until {_when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s window); runs before then are skipped")
     if status.last_skipped_at:
         out(f"last skipped run: {_when(status.last_skipped_at)}")
     out(f"next tick expected {_when(status.next_tick_at)}")
-    sharpe = "-" if status.sharpe is None else f"{status.sharpe:.2f}"
+    sharpe = f"{status.sharpe:.2f}" if status.sharpe is not None else f"n/a (needs {status.sharpe_needs_ticks} more ticks)" if status.sharpe_needs_ticks else "n/a"
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
         f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "

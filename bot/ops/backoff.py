@@ -57,7 +57,7 @@ def skip_reason(state: BotState, now: datetime) -> str | None:
 def opening_block(state: BotState, now: datetime, ops: OpsSettings) -> str | None:
     """Why new positions may not open this tick (paused, outside the windows), else None."""
     if state.paused:
-        return f"paused by {state.paused_by or PausedBy.USER}: {state.pause_reason or 'no reason given'}"
+        return f"paused by {(state.paused_by or PausedBy.USER).who}: {state.pause_reason or 'no reason given'}"
     windows = ops.windows()
     if windows and not any(window.contains(now.weekday(), now.hour) for window in windows):
         return f"outside the trading windows ({', '.join(ops.trading_windows)} UTC)"
@@ -103,7 +103,7 @@ def skip_run(store: _Store, state: BotState, now: datetime, *, reason: str, mode
     """A run inside the backoff window: no market call, no journal line; state notes the skip."""
     state.last_skipped_at = now
     store.save(state)
-    log.warning("tick_skipped: %s", reason)
+    log.info("tick_skipped: %s", reason)  # the CLI prints the reason once, on stdout; the log file keeps it
     return TickReport(
         tick_id=tick_id_for(now), tick=state.tick, mode=mode, dry_run=dry_run, as_of=now,
         strategy=strategy, outcome=Outcome.SKIPPED, message=reason, paused=state.paused,

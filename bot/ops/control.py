@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DeliveryError
 from bot.models import Outcome
 from bot.ops import backoff
 from bot.ops.notify import Event, EventKind, Level, claim, notifier_for
@@ -85,20 +85,28 @@ def daily_summary(state: BotState, journal: Journal, *, day: str) -> Event:
         f"LLM spend: {state.llm.spent(day).cost_usd:.2f} USD",
     ]
     if state.paused:
-        lines.append(f"PAUSED by {state.paused_by}: {state.pause_reason}")
+        lines.append(f"PAUSED by {(state.paused_by or PausedBy.USER).who}: {state.pause_reason}")
     return Event(key=f"summary:{day}", kind=EventKind.DAILY_SUMMARY, level=Level.INFO, title=f"bot {state.mode}: daily summary {day}", body="\n".join(lines))
 
 
 def send_summary(settings: Settings, *, replay: bool, now: datetime, day: str | None = None) -> tuple[Event, bool]:
-    """Build and send the summary once per day; the bool says whether it was sent now."""
+    """Build and send the summary once per day; the bool says whether it was sent now.
+    The day defaults to today: the simulated one in replay. A summary no URL accepted is
+    not marked sent (DeliveryError), so the next run sends it."""
     if not settings.notify.urls:
         raise ConfigError("no notification URLs: set notify.urls (or BOT_NOTIFY__URLS in .env) to use notify-summary")
     var = settings.run_dir(replay=replay)
     if not (var / "state.json").exists():
-        raise ConfigError(f"no state in {var} yet: run `bot tick` first")
+        raise ConfigError(f"no state in {var} yet: run `bot tick{' --dry-run --replay' if replay else ''}` first")
     with locked_state(settings, replay=replay, now=now) as state:
-        event = daily_summary(state, Journal(var / "journal.jsonl"), day=day or now.date().isoformat())
+        today = state.last_run_at if replay and state.last_run_at else now
+        event = daily_summary(state, Journal(var / "journal.jsonl"), day=day or today.date().isoformat())
         fresh = claim([event], state)
-    if fresh:
-        notifier_for(settings).send(fresh)
+    if fresh and not notifier_for(settings).send(fresh):
+        with locked_state(settings, replay=replay, now=now) as state:
+            state.notified = [key for key in state.notified if key != event.key]
+        raise DeliveryError(
+            f"the summary for {event.key.removeprefix('summary:')} was not delivered: every URL in notify.urls failed "
+            f"(see `notify_failed` in {settings.log_file(replay=replay)}); it is not marked sent, run the command again"
+        )
     return event, bool(fresh)

@@ -17,6 +17,7 @@ kernel drops an flock when its holder dies, even by SIGKILL, so no stale lock su
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -50,6 +51,11 @@ NOTIFIED_KEEP = 500  # dedupe keys of sent notifications kept in state
 class PausedBy(StrEnum):
     USER = "user"  # `bot pause`
     AUTO = "auto"  # too many consecutive failed ticks
+
+    @property
+    def who(self) -> str:
+        """For messages: "paused by the bot itself", not "paused by auto"."""
+        return "the bot itself" if self is PausedBy.AUTO else "user"
 
 
 class BookedFill(StrictModel):
@@ -167,11 +173,15 @@ class StateStore:
             return None
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read ({exc.strerror})") from None
-        recover = f"restore the previous good copy with `cp {self.backup} {self.path}`" if self.backup.exists() else "move it away to start a fresh account"
+        recover = (
+            f"restore the copy from before the last tick with `cp {self.backup} {self.path}` (that tick then runs again: the journal keeps both records)"
+            if self.backup.exists()
+            else "move it away to start a fresh account"
+        )
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StateError(f"{self.path} is corrupt or truncated ({exc.msg} at byte {exc.pos}); {recover}") from None
+            raise StateError(f"{self.path} is corrupt or truncated ({exc}); {recover}") from None
         if not isinstance(data, dict):
             raise StateError(f"{self.path} is not a state file (a JSON object was expected); {recover}")
         version = data.get("version", 1)
@@ -277,18 +287,63 @@ class AuditLog:
         _write_atomic(self.folder / f"{tick_id}.json", json.dumps({"tick_id": tick_id, **record}, indent=1).encode())
 
 
-class Journal:
-    """Append-only JSON lines, one TickReport per tick."""
+JOURNAL_MAX_BYTES = 5_000_000  # ~3 days of ticks; then the file is compressed into a part
 
-    def __init__(self, path: Path) -> None:
+
+class Journal:
+    """Append-only JSON lines, one TickReport per tick. Past ``max_bytes`` the file becomes
+    a gzip part, ``journal.<last tick id>.jsonl.gz`` (about a tenth of the size), and a new
+    file starts; reading goes through the file, then the parts, newest first, so `bot
+    journal` and the daily summary see every record. Parts are never deleted."""
+
+    def __init__(self, path: Path, *, max_bytes: int = JOURNAL_MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
+
+    def check_writable(self) -> None:
+        """Before a tick runs: a journal it could not append to (say, left by `sudo bot
+        tick`) would let the state move on without the tick's record."""
+        try:
+            if self.path.exists():
+                open(self.path, "a").close()  # opening an existing file for append creates nothing
+            elif not os.access(self.path.parent, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        except OSError as exc:
+            raise self._unwritable(exc, "nothing ran, the state is unchanged") from None
 
     def append(self, report: TickReport) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(report.model_dump_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and self.path.stat().st_size >= self.max_bytes:
+                self._rotate()
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(report.model_dump_json() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise self._unwritable(exc, f"tick {report.tick_id} is in the state but not in the journal") from None
+
+    def _parts(self) -> list[Path]:
+        """The compressed parts, newest first (tick ids sort as times)."""
+        return sorted(self.path.parent.glob(f"{self.path.stem}.*{self.path.suffix}.gz"), reverse=True)
+
+    def _rotate(self) -> None:
+        """The file into a part, then a fresh file. Killed in between, the part is whole
+        (written atomically) and the next append only removes the file it came from."""
+        import gzip
+
+        last = next(self.newest_first(), {}).get("tick_id", "unknown")
+        part = self.path.with_name(f"{self.path.stem}.{last}{self.path.suffix}.gz")
+        if not part.exists():
+            _write_atomic(part, gzip.compress(self.path.read_bytes(), mtime=0))
+        self.path.unlink()
+        _fsync_dir(self.path.parent)
+
+    def _unwritable(self, exc: OSError, what: str) -> StateError:
+        return StateError(
+            f"{self.path}: cannot append ({exc.strerror or exc}); {what}: make it writable by this user "
+            f"(`sudo chown $USER {self.path}`) or free disk space, then run again"
+        )
 
     def last(self) -> dict | None:
         """The newest record, None if there is none."""
@@ -309,18 +364,23 @@ class Journal:
         try:
             handle = open(self.path, "rb")
         except FileNotFoundError:
-            return
-        with handle:
-            position = handle.seek(0, os.SEEK_END)
-            pending = b""
-            while position > 0:
-                step = min(block_bytes, position)
-                position -= step
-                handle.seek(position)
-                lines = (handle.read(step) + pending).split(b"\n")
-                pending = lines.pop(0)  # may be the tail of a line that starts in the previous block
-                yield from _parsed(reversed(lines))
-            yield from _parsed([pending])
+            handle = None
+        if handle is not None:
+            with handle:
+                position = handle.seek(0, os.SEEK_END)
+                pending = b""
+                while position > 0:
+                    step = min(block_bytes, position)
+                    position -= step
+                    handle.seek(position)
+                    lines = (handle.read(step) + pending).split(b"\n")
+                    pending = lines.pop(0)  # may be the tail of a line that starts in the previous block
+                    yield from _parsed(reversed(lines))
+                yield from _parsed([pending])
+        for part in self._parts():  # only reached when the reader wants older records
+            import gzip
+
+            yield from _parsed(reversed(gzip.decompress(part.read_bytes()).split(b"\n")))
 
 
 def _parsed(lines) -> Iterator[dict]:

@@ -3,7 +3,9 @@
 Sharpe here is the annualised mean / standard deviation of per-tick equity returns.
 Crypto trades every day of the year and cron ticks every 3 minutes, so one year is
 365 x 480 = 175,200 ticks (not 252 trading days as in equity markets). Ticks that
-cron missed make a few returns span longer than 3 minutes; that is ignored.
+cron missed make a few returns span longer than 3 minutes; that is ignored. Below a
+day of returns (SHARPE_MIN_RETURNS) the ratio is noise (a dozen ticks gave -296), so it
+is not given at all.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 from bot.models import Account, Portfolio, Position, ReturnStats
 
 TICKS_PER_YEAR = 365 * 24 * 20
+SHARPE_MIN_RETURNS = 24 * 20  # a day of 3-minute ticks
 
 
 def account_of(cash_usd: float, positions: dict[str, Position], prices: dict[str, float]) -> Account:
@@ -29,7 +32,7 @@ def account_of(cash_usd: float, positions: dict[str, Position], prices: dict[str
 
 
 def sharpe_ratio(stats: ReturnStats) -> float | None:
-    if stats.count < 2 or stats.std == 0:
+    if stats.count < SHARPE_MIN_RETURNS or stats.std == 0:
         return None
     return stats.mean / stats.std * math.sqrt(TICKS_PER_YEAR)
 

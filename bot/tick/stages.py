@@ -46,6 +46,7 @@ async def load_market(run: Pass) -> None:
         run.intel_task = asyncio.ensure_future(run.ctx.intel.briefing(coins, run.now))
     snapshot = await run.ctx.market.snapshot([*coins, *(coin for coin in run.state.positions if coin not in coins)], run.now)
     run.report.coins_loaded = list(snapshot.coins)
+    run.report.prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
     run.report.errors = dict(snapshot.errors)
     if not snapshot.coins:
         raise MarketDataError("every coin failed")

@@ -23,7 +23,7 @@ from bot.models import Action, Decision, Outcome, Side, StrictModel
 from bot.ops.backoff import backoff_seconds, opening_block
 from bot.ops.budget import utc_day
 from bot.ops.state import BotState, PausedBy
-from bot.tick.portfolio import sharpe_ratio
+from bot.tick.portfolio import SHARPE_MIN_RETURNS, sharpe_ratio
 
 STATUS_SCHEMA = 1
 TICK_INTERVAL = timedelta(minutes=3)
@@ -78,6 +78,7 @@ class StatusReport(StrictModel):
     peak_equity_usd: float
     max_drawdown_pct: float
     sharpe: float | None
+    sharpe_needs_ticks: int = 0  # ticks of returns still missing before Sharpe is given
     fees_paid_usd: float
     realized_pnl_usd: float
     funding_usd: float = 0.0  # net funding received (+) or paid (-)
@@ -122,6 +123,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         unrealized_pnl_usd=sum(position.unrealized_pnl_usd for position in positions),
         return_pct=(state.last_equity_usd / state.initial_equity_usd - 1.0) * 100.0,
         sharpe=sharpe_ratio(state.return_stats),
+        sharpe_needs_ticks=max(0, SHARPE_MIN_RETURNS - state.return_stats.count),
         positions=positions,
         last_decisions=state.last_decisions,
         llm_spend_today_usd=today.cost_usd,

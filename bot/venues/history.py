@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, did_you_mean
 from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot, candle_ends
 from bot.tick.margin import with_maintenance_amounts
 
@@ -78,18 +78,24 @@ class HistoryMarket:
         if not (self.data_dir / "3m").is_dir():
             raise ConfigError(f"history data dir {self.data_dir} has no 3m/ folder; point --data-dir at a folder laid out like the bundled sample")
 
-    def available_coins(self) -> list[str]:
+    @cached_property
+    def _available(self) -> list[str]:
         suffix = f"{self.quote}-3m.csv"
         names = (path.name.removesuffix(".gz") for path in (self.data_dir / "3m").iterdir())
         return sorted(name.removesuffix(suffix) for name in names if name.endswith(suffix))
 
+    def available_coins(self) -> list[str]:
+        return list(self._available)
+
     def _load(self, coin: str) -> _CoinHistory:
         if coin not in self._coins:
+            if coin not in self._available:  # worded as the live market words it
+                raise ConfigError(f"unknown coin {coin!r} in {self.data_dir}: fix `trading.coins`{did_you_mean(coin, self._available)}")
             pair = f"{coin}{self.quote}"
             try:
                 candles = {tf: _read_csv(self.data_dir / tf, f"{pair}-{tf}") for tf in ("3m", "4h")}
             except FileNotFoundError as exc:
-                raise ConfigError(f"no history for {coin}: {exc.args[0]} is missing") from None
+                raise ConfigError(f"no history for {coin}: {exc.args[0]}[.gz] is missing") from None
             try:
                 funding = _read_csv(self.data_dir / "funding_8h", f"{pair}-funding-8h")
             except FileNotFoundError:
@@ -100,7 +106,10 @@ class HistoryMarket:
     def span(self, coins: list[str]) -> tuple[datetime, datetime]:
         """First and last simulated time at which every coin has enough closed candles."""
         first, last = 0, None
-        for coin in coins:
+        known = [coin for coin in coins if coin in self._available]  # the others are skipped by snapshot_at
+        if not known:
+            raise ConfigError(f"no history in {self.data_dir} for {', '.join(coins)}: fix `trading.coins` (available: {', '.join(self._available)})")
+        for coin in known:
             history = self._load(coin)
             for tf, candles in history.candles.items():
                 if len(candles) < self.need:
