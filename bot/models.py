@@ -368,14 +368,23 @@ class Portfolio(StrictModel):
 
 
 class Usage(StrictModel):
-    """LLM tokens and their dollar cost. ``input_tokens`` excludes the cached ones, as the API counts them."""
+    """LLM tokens and their dollar cost. ``input_tokens`` excludes the cached ones, as the API counts them;
+    ``output_tokens`` includes the thinking ones (billed as output), ``thinking_tokens`` says how many."""
 
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    thinking_tokens: int = 0
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
+    cache_saved_usd: float = 0.0  # what the same prompt tokens would have cost uncached, minus what they cost
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        """The share of prompt tokens read from the cache; None before any prompt."""
+        prompt = self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
+        return self.cache_read_tokens / prompt if prompt else None
 
     def plus(self, other: Usage) -> Usage:
         return Usage(**{name: getattr(self, name) + getattr(other, name) for name in Usage.model_fields})

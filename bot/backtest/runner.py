@@ -175,10 +175,12 @@ def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMark
     per_call = _per_call_cost(settings, market, start=start)
     max_cost = None if request.yes else (request.max_cost_usd if request.max_cost_usd is not None else settings.backtest.max_cost_usd)
     notify(f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all")
-    claude = ClaudeStrategy(llm, max_leverage=settings.risk.max_leverage, api_key=key)
+    # capabilities: whatever var/cache holds, whatever its age (a missing model is looked up once)
+    claude = ClaudeStrategy(llm, max_leverage=settings.risk.max_leverage, api_key=key, cache_dir=settings.var_dir / "cache")
     # what shapes an answer besides the prompt: the model, its limits, the tool it must call
     identity = json.dumps(
-        {"model": llm.model, "max_tokens": llm.max_tokens, "max_leverage": settings.risk.max_leverage, "tool": tool_schema()}, sort_keys=True
+        {"model": llm.model, "max_tokens": llm.max_tokens, "max_leverage": settings.risk.max_leverage, "tool": tool_schema(),
+         "effort": llm.effort, "thinking": llm.thinking, "output": llm.output}, sort_keys=True
     )
     cached: CachedStrategy | None = None
     gate = _CostGate(claude, estimate=lambda n: n * per_call, remaining=lambda: calls - cached.hits - cached.misses, max_cost_usd=max_cost)

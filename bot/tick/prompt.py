@@ -17,10 +17,11 @@ from bot.models import CoinFeatures, Portfolio, Position, StrictModel
 class Prompt(StrictModel):
     system: str
     user: str
+    memory: str = ""  # the last closed trades: changes only when a trade closes, so it is cached after the system part
 
     @property
     def chars(self) -> int:
-        return len(self.system) + len(self.user)
+        return len(self.system) + len(self.memory) + len(self.user)
 
     @property
     def estimated_tokens(self) -> int:
@@ -60,7 +61,7 @@ Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry
 
 Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
 
-Answer by calling the tool `decide` with one entry per coin you act on; coins left out are HOLD. One sentence of reasoning per coin."""
+Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes."""
 
 
 def _coin_block(features: CoinFeatures) -> str:
@@ -150,6 +151,10 @@ class DeferredPrompt:
     @property
     def user(self) -> str:
         return self._prompt.user
+
+    @property
+    def memory(self) -> str:
+        return self._prompt.memory
 
     @property
     def chars(self) -> int:

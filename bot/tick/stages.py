@@ -256,7 +256,13 @@ def _account_llm(run: Pass, trace: Trace | None) -> None:
     report.invalid = dict(trace.invalid)
     for coin, reason in trace.invalid.items():
         log.warning("decision_invalid", coin=coin, reason=reason)
-    run.state.llm.add(utc_day(run.now), trace.usage)
+    ledger = run.state.llm
+    ledger.add(utc_day(run.now), trace.usage)
+    if trace.lifecycle:
+        ledger.model, ledger.lifecycle, ledger.retires_at = trace.model, trace.lifecycle, trace.retires_at
+    if trace.refusal:
+        ledger.last_refusal = f"{utc_day(run.now)} {trace.refusal}"
+        log.warning("llm_refused", category=trace.refusal, model=trace.model)
     if audit is not None and trace.audit is not None:
         try:
             audit.write(report.tick_id, trace.audit)
