@@ -85,7 +85,7 @@ class ClaudeStrategy:
             )
             audit["usage"] = self.trace.usage.model_dump()
             audit["response"] = {"id": message.id, "stop_reason": message.stop_reason}
-            answer = self._answer(message, shape, audit)
+            answer = audit["response"]["answer"] = self._answer(message, shape, audit)
             decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=self.max_leverage)
         except LlmUnavailable as exc:
             audit["error"] = str(exc)
