@@ -6,12 +6,14 @@ this tick's numbers, in the Alpha-Arena layout (series oldest -> newest).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 
 from bot.config import Settings
 from bot.models import CoinFeatures, Portfolio, Position, StrictModel
+from bot.ops.state import ClosedTrade
+from bot.tick.memory import memory_text
 
 
 class Prompt(StrictModel):
@@ -120,9 +122,13 @@ def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now:
     return "\n".join(blocks)
 
 
-def build_prompt(settings: Settings, features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int) -> Prompt:
+def build_prompt(
+    settings: Settings, features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int, trades: Sequence[ClosedTrade] = ()
+) -> Prompt:
     user = user_prompt(features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100)
-    return Prompt(system=system_prompt(settings), user=user)
+    llm = settings.llm
+    memory = memory_text(list(trades), now=now, limit=llm.memory_trades, max_tokens=llm.memory_max_tokens)
+    return Prompt(system=system_prompt(settings), user=user, memory=memory)
 
 
 class DeferredPrompt:

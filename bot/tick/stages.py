@@ -32,8 +32,9 @@ from bot.models import (
 )
 from bot.ops import backoff
 from bot.ops.budget import utc_day
-from bot.ops.state import BotState
+from bot.ops.state import CLOSED_TRADES_KEPT, BotState
 from bot.tick import risk
+from bot.tick.memory import closed_trades
 from bot.tick.portfolio import portfolio_of
 from bot.tick.prompt import DeferredPrompt, build_prompt
 from bot.tick.protocols import Broker, Strategy, Trace
@@ -90,11 +91,13 @@ async def load_market(run: Pass) -> None:
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
     state.funding_payments = []
+    before = dict(state.positions)  # brokers replace a position they change
     try:
         report.fills = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
     finally:
         take_corrections(run.ctx.broker, report)
         report.funding = list(state.funding_payments)
+        _remember_trades(run, before, report.fills)
     for fill in report.fills:
         log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
 
@@ -112,8 +115,8 @@ def value_book(run: Pass) -> None:
     run.portfolio = _valued(state, run.prices)
     state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=run.report.fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
-    features, portfolio, now, tick = run.features, run.portfolio, run.now, run.report.tick
-    run.prompt = DeferredPrompt(lambda: build_prompt(settings, features, portfolio, now=now, tick=tick))
+    features, portfolio, now, tick, trades = run.features, run.portfolio, run.now, run.report.tick, list(state.closed_trades)
+    run.prompt = DeferredPrompt(lambda: build_prompt(settings, features, portfolio, now=now, tick=tick, trades=trades))
 
 
 async def decide(run: Pass) -> None:
@@ -155,11 +158,28 @@ def review_risk(run: Pass) -> None:
 
 
 async def execute(run: Pass) -> None:
+    before = dict(run.state.positions)
     try:
         run.executed = await run.ctx.broker.execute(run.plans, book=run.state, prices=run.prices, now=run.now)
     finally:
         run.report.fills = [*run.report.fills, *run.executed]
         take_corrections(run.ctx.broker, run.report)
+        _remember_trades(run, before, run.executed)
+        reasons = {decision.coin: decision.reasoning for decision in run.decisions}
+        for coin, position in run.state.positions.items():
+            opened = before.get(coin) is None or before[coin].side != position.side
+            if opened and coin in reasons:
+                run.state.entry_reasons[coin] = reasons[coin]
+
+
+def _remember_trades(run: Pass, before: dict, fills: list[Fill]) -> None:
+    """Positions these fills closed go to the trade memory (``bot.tick.memory``)."""
+    state = run.state
+    trades = closed_trades(before, state.positions, fills, reasons=state.entry_reasons, fee_rate=run.ctx.settings.paper.taker_fee_pct / 100)
+    for trade in trades:
+        state.entry_reasons.pop(trade.coin, None)
+    if trades:
+        state.closed_trades = [*state.closed_trades, *trades][-CLOSED_TRADES_KEPT:]
 
 
 def record_book(run: Pass) -> None:
