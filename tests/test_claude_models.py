@@ -329,3 +329,20 @@ def test_claude_sees_the_trade_it_closed_with_the_reasoning_it_gave(fake_anthrop
     )
     assert ctx.store.state.entry_reasons == {} and report.decisions == []
     assert Action.CLOSE  # the close was Claude's decision, traded by the paper broker
+
+
+def test_status_shows_todays_cache_hit_ratio_and_the_dollars_it_saved(project, fake_anthropic):
+    env = _env(fake_anthropic.url, "claude-sonnet-5-5")
+    for _ in range(2):
+        assert run_bot("tick", "--dry-run", "--replay", cwd=project, env=env).returncode == 0
+    first, second = [json.loads(line)["usage"] for line in (project / "var" / "replay" / "journal.jsonl").read_text().splitlines()]
+    assert first["cache_read_tokens"] == 0 and second["cache_read_tokens"] == first["cache_write_tokens"] > 0
+    status = json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)
+    prompt = sum(usage[key] for usage in (first, second) for key in ("input_tokens", "cache_write_tokens", "cache_read_tokens"))
+    assert status["llm_cache_hit_ratio_today"] == pytest.approx(second["cache_read_tokens"] / prompt)
+    # Sonnet 5.5: a write costs $0.50 per million more than plain input ($2.50 vs $2), a read $1.80 less ($0.20)
+    saved = (second["cache_read_tokens"] * 1.80 - first["cache_write_tokens"] * 0.50) / 1e6
+    assert status["llm_cache_saved_usd_today"] == pytest.approx(saved, abs=1e-12)
+    assert status["llm_thinking_tokens_today"] == 240  # the fake's 120 at effort low, twice
+    text = run_bot("status", "--replay", cwd=project).stdout
+    assert f"cache hits {status['llm_cache_hit_ratio_today']:.0%} of prompt tokens, saved {saved:.4f} USD · thinking 240 tokens" in text

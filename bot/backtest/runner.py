@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError
 
 from bot.backtest.loop import TICK, BacktestResult, run_backtest, span_of
 from bot.config import PaperSettings, Settings, TradingSettings
-from bot.errors import ConfigError, did_you_mean
+from bot.errors import ConfigError, LlmUnavailable, did_you_mean
 from bot.models import CoinFeatures, Decision, Portfolio, StrictModel
 from bot.tick.prompt import Prompt
 from bot.tick.protocols import Strategy
@@ -148,7 +148,7 @@ class _CostGate:
                     f"--strategy claude: the {calls:,} uncached calls ahead are estimated at up to {cost:.4f} USD, above --max-cost "
                     f"{self.max_cost_usd:g} USD; raise --max-cost, shorten --from/--to, use --decide-every N, or pass --yes"
                 )
-                raise ConfigError(self._refusal)
+                raise LlmUnavailable(self._refusal)  # a ConfigError in `decide` would end the run at once, before stop_reason
         self._checked = True
         try:
             return await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
