@@ -9,10 +9,12 @@
    built, hashed, looked up, decisions validated, no request); the overhead is their
    per-tick time minus the rules' over the same ticks.
 3. Bars per second against backtesting.py on the same data and rule (EMA20/EMA50 long/flat,
-   bench/crosscheck.py): ours over six coins in one run (6 bars per tick), theirs one
-   backtest per coin; and both on BTC alone.
+   bench/crosscheck.py; the peer's idiomatic strategy, nothing checked per bar): ours over
+   six coins in one run (6 bars per tick), theirs one backtest per coin; each run times
+   both sides in turn, with the CSV read included and excluded; the ratio printed is the
+   median of the per-run ratios. Then both on BTC alone.
 
-    .venv/bin/python bench/backtest.py [--runs 3]
+    .venv/bin/python bench/backtest.py [--runs 5]
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from crosscheck import REFERENCE_RISK, quiet, run_ours, run_theirs  # noqa: E402
+from crosscheck import REFERENCE_RISK, load_frame, quiet, run_ours, run_theirs  # noqa: E402
 
 COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
 CLAUDE_TICKS = 1_000
@@ -76,20 +78,34 @@ def _rules_process(data: Path) -> float:
     return seconds
 
 
-def _ema_six(data: Path) -> tuple[float, int]:
-    """Ours: EMA cross over the six coins in one backtest; (seconds, coin-bars). Timed
-    like theirs: from candles in memory, indicators and the loop included."""
+def _ema_six(data: Path, *, with_csv: bool) -> tuple[float, int]:
+    """Ours: the EMA cross over the six coins in one backtest; (seconds, coin-bars). The
+    indicators and the loop are timed; with ``with_csv`` the CSV read too."""
     from bot.backtest.loop import run_backtest, span_of
     from bot.config import Settings
     from bot.strategies.ema_cross import EmaCrossStrategy
     from bot.venues.history import HistoryMarket
 
     settings = Settings(trading={"coins": COINS}, paper={"slippage_pct": 0.0}, risk=REFERENCE_RISK)
-    market = HistoryMarket(data)
-    start, end = span_of(market, COINS, start=None, end=None)  # reads the CSVs, as theirs is handed a loaded frame
     started = time.perf_counter()
+    market = HistoryMarket(data)
+    start, end = span_of(market, COINS, start=None, end=None)  # reads the CSVs
+    if not with_csv:
+        started = time.perf_counter()
     result = asyncio.run(run_backtest(settings, market=market, strategy=EmaCrossStrategy(size_pct=10.0), start=start, end=end))
     return time.perf_counter() - started, len(result.times_ms) * len(COINS)
+
+
+def _ema_six_theirs(data: Path, *, with_csv: bool) -> tuple[float, int]:
+    """backtesting.py: the same rule, one backtest per coin over its whole file; (seconds, bars)."""
+    started = time.perf_counter()
+    frames = {coin: load_frame(data, coin) for coin in COINS}
+    seconds = time.perf_counter() - started if with_csv else 0.0
+    bars = 0
+    for coin, frame in frames.items():
+        side = run_theirs(data, coin, first_ms=0, frame=frame)
+        bars, seconds = bars + side.bars, seconds + side.seconds
+    return seconds, bars
 
 
 def _claude_span(data: Path, cache_file: Path, *, fake_url: str | None, ticks: int) -> tuple[float, int, int, int]:
@@ -122,11 +138,12 @@ def _row(name: str, values: list[float], unit: str = "s") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     quiet()
     data = _data()
-    in_process, process, ema_ours, ema_theirs, btc_ours, btc_theirs = [], [], [], [], [], []
+    in_process, process, btc_ours, btc_theirs = [], [], [], []
+    ema: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     ticks, report, cached, rules_span = 0, {}, [], []
     from tests.fakes.anthropic import FakeAnthropic
 
@@ -143,13 +160,10 @@ def main() -> None:
         seconds, ticks, report = _rules_in_process(data)
         in_process.append(seconds)
         process.append(_rules_process(data))
-        ours_seconds, ours_bars = _ema_six(data)
-        ema_ours.append(ours_bars / ours_seconds)
-        bars = seconds_theirs = 0.0
-        for coin in COINS:
-            side = run_theirs(data, coin, first_ms=0)
-            bars, seconds_theirs = bars + side.bars, seconds_theirs + side.seconds
-        ema_theirs.append(bars / seconds_theirs)
+        for with_csv in (True, False):  # interleaved: ours, theirs, ours, theirs under the same load
+            seconds_ours, bars_ours = _ema_six(data, with_csv=with_csv)
+            seconds_theirs, bars_theirs = _ema_six_theirs(data, with_csv=with_csv)
+            ema[with_csv].append((bars_ours / seconds_ours, bars_theirs / seconds_theirs))
         ours, _ = run_ours(data, "BTC")
         btc_ours.append(ours.bars_per_s)
         from bot.backtest.loop import span_of
@@ -167,9 +181,13 @@ def main() -> None:
     print(_row(f"rules, per tick (same {CLAUDE_TICKS:,} ticks)", [s / CLAUDE_TICKS * 1000 for s in rules_span], "ms"))
     overhead = [(c - r) / CLAUDE_TICKS * 1000 for c, r in zip(sorted(cached), sorted(rules_span), strict=True)]
     print(_row("Claude-from-cache overhead per tick (minus the rules)", overhead, "ms"))
-    print("| | ours | backtesting.py | ours / theirs |\n|---|---|---|---|")
-    print(f"| EMA cross, 6 coins, bars/s (best of runs) | {max(ema_ours):,.0f} | {max(ema_theirs):,.0f} | {max(ema_ours) / max(ema_theirs):.2f} |")
-    print(f"| EMA cross, BTC only, bars/s (best of runs) | {max(btc_ours):,.0f} | {max(btc_theirs):,.0f} | {max(btc_ours) / max(btc_theirs):.2f} |")
+    print("| bars/s, EMA cross (median of runs) | ours | backtesting.py | ours / theirs (median of per-run ratios) |\n|---|---|---|---|")
+    for with_csv, label in ((True, "6 coins, CSV read included"), (False, "6 coins, candles in memory")):
+        ours_rates, theirs_rates = zip(*ema[with_csv], strict=True)
+        ratio = statistics.median(o / t for o, t in ema[with_csv])
+        print(f"| {label} | {statistics.median(ours_rates):,.0f} | {statistics.median(theirs_rates):,.0f} | {ratio:.3f} |")
+    btc_ratio = statistics.median(o / t for o, t in zip(btc_ours, btc_theirs, strict=True))
+    print(f"| BTC only, candles in memory | {statistics.median(btc_ours):,.0f} | {statistics.median(btc_theirs):,.0f} | {btc_ratio:.3f} |")
     metrics = report["strategy_metrics"]
     print(f"rules report: return {metrics['total_return_pct']:+.2f} % vs buy & hold {report['benchmark_metrics']['total_return_pct']:+.2f} %, "
           f"{report['trade_metrics']['trades']} trades")

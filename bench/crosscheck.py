@@ -93,27 +93,43 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
     return Side(trades, (final / CASH_USD - 1) * 100, len(result.times_ms), seconds), open_fee - result.funding_usd
 
 
-def run_theirs(data_dir: Path | None, coin: str, first_ms: int) -> Side:
-    """backtesting.py on the same candles, trading from the candle that opened at ``first_ms``."""
+def load_frame(data_dir: Path | None, coin: str):
+    """The coin's 3m candles as backtesting.py takes them: an OHLCV frame on a DatetimeIndex."""
     import pandas as pd
-    from backtesting import Strategy
-    from backtesting.lib import FractionalBacktest
 
     from bot.venues.history import SAMPLE_DIR, _read_csv
 
     candles = _read_csv((data_dir or SAMPLE_DIR) / "3m", f"{coin}USDT-3m")
-    frame = pd.DataFrame(candles[:, 1:], columns=["Open", "High", "Low", "Close", "Volume"], index=pd.to_datetime(candles[:, 0], unit="ms"))
-    first = pd.Timestamp(first_ms, unit="ms")
+    return pd.DataFrame(candles[:, 1:], columns=["Open", "High", "Low", "Close", "Volume"], index=pd.to_datetime(candles[:, 0], unit="ms"))
+
+
+def run_theirs(data_dir: Path | None, coin: str, first_ms: int, frame=None) -> Side:
+    """backtesting.py on the same candles, trading from the candle that opened at ``first_ms``.
+
+    The strategy is the idiomatic one, with nothing checked per bar: the EMAs are computed
+    over the whole history (as ours are) and masked with NaN before the bar that precedes
+    ``first_ms``, so backtesting.py's own warm-up rule (``next`` starts one bar after the
+    last NaN) makes its first call on the candle at ``first_ms``. ``frame``: candles already
+    in memory (else read here, outside the timed part either way)."""
+    import numpy as np
+    import pandas as pd
+    from backtesting import Strategy
+    from backtesting.lib import FractionalBacktest
+
+    frame = load_frame(data_dir, coin) if frame is None else frame
+    warmup = max(int(frame.index.searchsorted(pd.Timestamp(first_ms, unit="ms"))) - 1, 0)
+
+    def ema(span: int) -> np.ndarray:
+        values = pd.Series(frame.Close).ewm(span=span, adjust=False).mean().to_numpy(copy=True)
+        values[:warmup] = np.nan
+        return values
 
     class EmaCross(Strategy):
         def init(self) -> None:
-            close = pd.Series(self.data.Close)
-            self.fast = self.I(lambda: close.ewm(span=20, adjust=False).mean().to_numpy(), name="ema20")
-            self.slow = self.I(lambda: close.ewm(span=50, adjust=False).mean().to_numpy(), name="ema50")
+            self.fast = self.I(ema, 20, name="ema20")
+            self.slow = self.I(ema, 50, name="ema50")
 
         def next(self) -> None:
-            if self.data.index[-1] < first:
-                return
             if self.fast[-1] > self.slow[-1]:
                 if not self.position:
                     self.buy(size=SIZE_PCT / 100)
@@ -130,7 +146,7 @@ def run_theirs(data_dir: Path | None, coin: str, first_ms: int) -> Side:
         (int(row.EntryTime.value // 1_000_000), int(row.ExitTime.value // 1_000_000), float(row.EntryPrice), float(row.ExitPrice), float(row.Size))
         for row in stats["_trades"].itertuples()
     ]
-    bars = int((frame.index >= first).sum())
+    bars = len(frame) - max(warmup, 1)  # the bars `next` saw
     return Side(trades, float(stats["Return [%]"]), bars, seconds)
 
 

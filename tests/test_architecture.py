@@ -85,3 +85,39 @@ def test_the_checker_sees_a_wrong_import(tmp_path: Path) -> None:
 def test_no_module_over_400_lines() -> None:
     long = {str(path.relative_to(BOT)): n for path in modules() if (n := len(path.read_text().splitlines())) > 420}
     assert not long, f"split these by what they hold: {long}"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(BOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _eager_imports(path: Path, known: set[str]) -> set[str]:
+    """Modules of the bot imported when ``path`` is imported: module-level statements only
+    (not inside functions, not under ``if TYPE_CHECKING``)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in known else node.module for alias in node.names}
+    return {name for name in found if name in known}
+
+
+def test_no_import_cycles() -> None:
+    """Module-level imports form no cycle: each module can be read knowing only what it imports."""
+    paths = {_module_name(path): path for path in BOT.rglob("*.py")}
+    graph = {name: _eager_imports(path, set(paths)) - {name} for name, path in paths.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            raise AssertionError("import cycle: " + " -> ".join([*trail[trail.index(name):], name]))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])

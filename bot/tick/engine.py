@@ -18,45 +18,23 @@ reaches the CLI instead and nothing is recorded.
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 import structlog
 
-from bot.config import Settings
 from bot.errors import BotError, LlmUnavailable, MarketDataError
-from bot.models import CoinFeatures, Outcome, Snapshot, TickReport, tick_id_for
+from bot.models import Outcome, TickReport, tick_id_for
 from bot.ops import backoff
-from bot.ops.notify import Notifier, claim, tick_events
+from bot.ops.notify import claim, tick_events
 from bot.ops.state import BotState
 from bot.tick import stages
-from bot.tick.indicators import compute_features
+from bot.tick.context import Pass, TickContext
 from bot.tick.portfolio import sharpe_ratio
-from bot.tick.protocols import Auditor, Broker, Market, Recorder, Store, Strategy
-from bot.tick.stages import Pass
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class TickContext:
-    settings: Settings
-    mode: str  # paper | replay | live
-    dry_run: bool
-    market: Market
-    strategy: Strategy
-    broker: Broker
-    store: Store
-    journal: Recorder
-    fallback: Strategy | None = None  # decides instead of `strategy` once the LLM's daily budget is spent
-    audit: Auditor | None = None  # keeps each LLM exchange (prompt, raw answer, decisions)
-    clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
-    notifier: Notifier | None = None
-    # the indicator stage; a backtest plugs in bot.tick.indicators.PrecomputedFeatures (same values, computed once)
-    features: Callable[[Snapshot], dict[str, CoinFeatures]] = compute_features
 
 
 async def run_tick(ctx: TickContext, now: datetime) -> TickReport:

@@ -8,73 +8,34 @@ risk, prompt); these functions only wire it to the tick's parts and its report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING
-
 import structlog
 
 from bot.errors import LlmUnavailable, MarketDataError
 from bot.models import (
     Action,
-    CoinFeatures,
     Decision,
     Fill,
-    OrderPlan,
     Outcome,
     Portfolio,
     RiskCode,
     RiskVerdict,
-    Snapshot,
     TickReport,
     Verdict,
-    tick_id_for,
 )
-from bot.ops import backoff
 from bot.ops.budget import utc_day
 from bot.ops.state import CLOSED_TRADES_KEPT, BotState
 from bot.tick import risk
+from bot.tick.context import Pass
 from bot.tick.memory import closed_trades
 from bot.tick.portfolio import portfolio_of
 from bot.tick.prompt import DeferredPrompt, build_prompt
 from bot.tick.protocols import Broker, Strategy, Trace
-
-if TYPE_CHECKING:
-    from bot.tick.engine import TickContext
 
 log = structlog.get_logger(__name__)
 
 # Verdicts that mean the account stopped opening positions: logged as warnings so the
 # operator (and notifications) hear about them.
 _HALTS = {RiskCode.DAILY_LOSS_LIMIT, RiskCode.MAX_DRAWDOWN}
-
-
-@dataclass
-class Pass:
-    """One tick in progress: its parts, its state, its report, and what each stage left."""
-
-    ctx: TickContext
-    state: BotState
-    report: TickReport
-    now: datetime
-    timings: dict[str, float] = field(default_factory=dict)
-    snapshot: Snapshot | None = None
-    features: dict[str, CoinFeatures] = field(default_factory=dict)
-    prices: dict[str, float] = field(default_factory=dict)
-    portfolio: Portfolio | None = None
-    prompt: DeferredPrompt | None = None
-    decisions: list[Decision] = field(default_factory=list)
-    plans: list[OrderPlan] = field(default_factory=list)
-    executed: list[Fill] = field(default_factory=list)
-
-    @classmethod
-    def begin(cls, ctx: TickContext, state: BotState, now: datetime) -> Pass:
-        report = TickReport(
-            tick_id=tick_id_for(now), tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now,
-            strategy=ctx.strategy.name, outcome=Outcome.OK, paused=state.paused,
-            new_positions_blocked=backoff.opening_block(state, now, ctx.settings.ops) or "",
-        )  # fmt: skip
-        return cls(ctx=ctx, state=state, report=report, now=now)
 
 
 async def load_market(run: Pass) -> None:

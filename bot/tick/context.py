@@ -1,0 +1,74 @@
+"""What a tick is handed (``TickContext``: the parts plugged in) and the tick in progress
+(``Pass``: its state, its report, and what each stage has left for the next)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.config import Settings
+from bot.models import (
+    CoinFeatures,
+    Decision,
+    Fill,
+    OrderPlan,
+    Outcome,
+    Portfolio,
+    Snapshot,
+    TickReport,
+    tick_id_for,
+)
+from bot.ops import backoff
+from bot.ops.notify import Notifier
+from bot.ops.state import BotState
+from bot.tick.indicators import compute_features
+from bot.tick.prompt import DeferredPrompt
+from bot.tick.protocols import Auditor, Broker, Market, Recorder, Store, Strategy
+
+
+@dataclass
+class TickContext:
+    settings: Settings
+    mode: str  # paper | replay | live
+    dry_run: bool
+    market: Market
+    strategy: Strategy
+    broker: Broker
+    store: Store
+    journal: Recorder
+    fallback: Strategy | None = None  # decides instead of `strategy` once the LLM's daily budget is spent
+    audit: Auditor | None = None  # keeps each LLM exchange (prompt, raw answer, decisions)
+    clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
+    notifier: Notifier | None = None
+    # the indicator stage; a backtest plugs in bot.tick.indicators.PrecomputedFeatures (same values, computed once)
+    features: Callable[[Snapshot], dict[str, CoinFeatures]] = compute_features
+
+
+@dataclass
+class Pass:
+    """One tick in progress: its parts, its state, its report, and what each stage left."""
+
+    ctx: TickContext
+    state: BotState
+    report: TickReport
+    now: datetime
+    timings: dict[str, float] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
+    features: dict[str, CoinFeatures] = field(default_factory=dict)
+    prices: dict[str, float] = field(default_factory=dict)
+    portfolio: Portfolio | None = None
+    prompt: DeferredPrompt | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    plans: list[OrderPlan] = field(default_factory=list)
+    executed: list[Fill] = field(default_factory=list)
+
+    @classmethod
+    def begin(cls, ctx: TickContext, state: BotState, now: datetime) -> Pass:
+        report = TickReport(
+            tick_id=tick_id_for(now), tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now,
+            strategy=ctx.strategy.name, outcome=Outcome.OK, paused=state.paused,
+            new_positions_blocked=backoff.opening_block(state, now, ctx.settings.ops) or "",
+        )  # fmt: skip
+        return cls(ctx=ctx, state=state, report=report, now=now)
