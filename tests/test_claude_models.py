@@ -346,3 +346,17 @@ def test_status_shows_todays_cache_hit_ratio_and_the_dollars_it_saved(project, f
     assert status["llm_thinking_tokens_today"] == 240  # the fake's 120 at effort low, twice
     text = run_bot("status", "--replay", cwd=project).stdout
     assert f"cache hits {status['llm_cache_hit_ratio_today']:.0%} of prompt tokens, saved {saved:.4f} USD · thinking 240 tokens" in text
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking"),
+    [
+        ("claude-sonnet-5-5", {"type": "between_tools"}),  # no `disabled` on Sonnet 5.5: between_tools turns it off
+        ("claude-haiku-5-5", {"type": "disabled"}),
+        ("claude-opus-5-5", None),  # cannot be turned off: its default stays, effort low bounds it
+    ],
+)
+def test_thinking_off_is_sent_only_as_the_model_allows(fake_anthropic, model, thinking):
+    fake_anthropic.script(tool_call({"decisions": []}))
+    _decide(_strategy(fake_anthropic, model, thinking="off"))
+    assert fake_anthropic.requests[0].body.get("thinking") == thinking
