@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.config_intel import IntelSettings
 from bot.errors import ConfigError, did_you_mean
 
 DEFAULT_COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
@@ -116,6 +117,9 @@ class RulesSettings(Section):
     leverage: float = Field(3.0, ge=1, le=125)
     stop_atr: float = Field(1.5, gt=0, description="stop-loss distance in 4h ATR14")
     reward_risk: float = Field(2.0, gt=0, description="take-profit distance as a multiple of the stop distance")
+    sentiment_filter: bool = Field(False, description="with [intel]: no longs at Fear & Greed >= greed_above, no shorts at <= fear_below")
+    greed_above: int = Field(80, ge=0, le=100)
+    fear_below: int = Field(20, ge=0, le=100)
 
 
 LIVE_CONFIRMATION = "I understand this trades real money"
@@ -186,15 +190,9 @@ class LlmSettings(Section):
     model: str = Field(
         DEFAULT_MODEL, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", description="Anthropic model id; must have a price in `llm.prices`"
     )
-    effort: Literal["low", "medium", "high"] = Field(
-        "low", description="output_config.effort, sent only to models whose capabilities list the level"
-    )
-    thinking: Literal["adaptive", "off"] = Field(
-        "adaptive", description="adaptive where the model allows it; off where it can be turned off (thinking tokens are billed as output)"
-    )
-    output: Literal["auto", "tool"] = Field(
-        "auto", description="auto: structured outputs (output_config.format) where the model has them; tool: a strict tool instead"
-    )
+    effort: Literal["low", "medium", "high"] = Field("low", description="output_config.effort, sent only where the model lists the level")
+    thinking: Literal["adaptive", "off"] = Field("adaptive", description="adaptive where the model allows it; off where it can be turned off")
+    output: Literal["auto", "tool"] = Field("auto", description="auto: output_config.format where the model has structured outputs; tool: a strict tool")
     capabilities_ttl_hours: float = Field(24.0, ge=0, le=24 * 30, description="reuse the Models API answer cached in var/cache for this long")
     memory_trades: int = Field(10, ge=0, le=50, description="the last N closed trades shown in the prompt; 0 = no trade memory")
     memory_max_tokens: int = Field(600, ge=0, le=4000, description="cap on the trade memory's size in the prompt (about 4 characters a token)")
@@ -350,11 +348,13 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     ops: OpsSettings = OpsSettings()
     notify: NotifySettings = NotifySettings()
+    intel: IntelSettings = IntelSettings()
 
     # Secrets: environment or .env only (config.toml is rejected if it holds any).
     anthropic_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
     exchange_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("EXCHANGE_API_KEY"))
     exchange_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("EXCHANGE_SECRET"))
+    cryptopanic_token: SecretStr | None = Field(None, validation_alias=AliasChoices("CRYPTOPANIC_TOKEN"))
 
     base_dir: Path = Field(Path("."), exclude=True)
 
@@ -376,7 +376,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Secret values, so logs and outputs can be scrubbed of them."""
-        values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret)
+        values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret, self.cryptopanic_token)
         secrets = [value.get_secret_value() for value in values if value and value.get_secret_value()]
         for url in self.notify.urls:
             secrets.extend(url_secrets(url.get_secret_value()))

@@ -381,8 +381,7 @@ class Usage(StrictModel):
     cache_saved_usd: float = 0.0  # what the same prompt tokens would have cost uncached, minus what they cost
 
     @property
-    def cache_hit_ratio(self) -> float | None:
-        """The share of prompt tokens read from the cache; None before any prompt."""
+    def cache_hit_ratio(self) -> float | None:  # the share of prompt tokens read from the cache; None before any prompt
         prompt = self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
         return self.cache_read_tokens / prompt if prompt else None
 
@@ -402,6 +401,7 @@ class TickReport(StrictModel):
     outcome: Outcome
     coins_loaded: list[str] = Field(default_factory=list)
     errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it was skipped
+    sources_skipped: dict[str, str] = Field(default_factory=dict)  # intel source (or the intel stage) -> why the tick went without it
     decisions: list[Decision] = Field(default_factory=list)
     verdicts: list[RiskVerdict] = Field(default_factory=list)
     fills: list[Fill] = Field(default_factory=list)

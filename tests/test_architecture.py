@@ -22,10 +22,11 @@ MAY_IMPORT = {
     "tick": {"root", "ops"},
     "strategies": {"root", "ops", "tick"},
     "venues": {"root", "ops", "tick"},
-    "backtest": {"root", "ops", "tick", "strategies", "venues"},
-    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest"},
+    "intel": {"root", "ops", "tick"},
+    "backtest": {"root", "ops", "tick", "strategies", "venues", "intel"},
+    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel"},
 }
-ROOT_MODULES = {"models", "exchange_models", "config", "config_file", "errors", "log", "__init__"}
+ROOT_MODULES = {"models", "exchange_models", "config", "config_file", "config_intel", "errors", "log", "__init__"}
 ENTRY = {"__main__"}  # `python -m bot` runs the CLI: the one module allowed to reach the top
 
 

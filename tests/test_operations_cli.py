@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import data_dir, run_bot
 from tests.fakes.notify import NotifyEndpoint
 
-HEAVY = ("ccxt", "anthropic", "pandas", "ta", "apprise")
+HEAVY = ("ccxt", "anthropic", "pandas", "ta", "apprise", "feedparser", "aiohttp")
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
 from bot.tick.indicators import PrecomputedFeatures
 from bot.tick.prompt import Prompt
-from bot.tick.protocols import Strategy
+from bot.tick.protocols import Intel, Strategy
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
 
@@ -89,6 +89,7 @@ class BacktestResult:
     messages: list[str] = field(default_factory=list)  # first failed/degraded tick messages, for the report
     warnings: list[str] = field(default_factory=list)
     cache: dict[str, int] = field(default_factory=dict)  # decision cache hits / misses (LLM strategies)
+    intel_coverage: dict[str, float] = field(default_factory=dict)  # with [intel]: % of ticks the archive covered
 
     @property
     def initial_usd(self) -> float:
@@ -194,6 +195,7 @@ async def run_backtest(
     decide_every: int = 1,
     on_tick: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], str | None] | None = None,
+    intel: Intel | None = None,
 ) -> BacktestResult:
     """Run ``engine.run_tick`` every 3 simulated minutes from ``start`` to ``end`` inclusive.
 
@@ -212,6 +214,7 @@ async def run_backtest(
         store=_MemoryStore(),
         journal=recorder,
         features=PrecomputedFeatures({coin: market.candles(coin) for coin in coins}),
+        intel=intel,  # an archive: each tick sees only what was published by its simulated time
     )
     total = int((end - start) / TICK) + 1
     now = start

@@ -146,6 +146,7 @@ class BacktestReport(StrictModel):
     by_exit_reason: list[Group]
     outcomes: dict[str, int]  # tick outcome -> count
     cache: dict[str, int] = Field(default_factory=dict)
+    intel_coverage: dict[str, float] = Field(default_factory=dict)  # % of ticks with sentiment, headlines, either ({} without [intel])
     warnings: list[str] = Field(default_factory=list)
     messages: list[str] = Field(default_factory=list)
 
@@ -218,6 +219,7 @@ def build_report(result) -> BacktestReport:
         by_exit_reason=_groups(result.trades, lambda trade: trade.exit_reason),
         outcomes=result.outcomes,
         cache=result.cache,
+        intel_coverage=result.intel_coverage,
         warnings=result.warnings,
         messages=result.messages,
     )
@@ -288,6 +290,8 @@ def print_report(report: BacktestReport, *, console=None) -> None:
     console.print(f"ticks: {outcomes}" + (f" · decision cache: {report.cache}" if report.cache else ""))
     for message in report.messages:
         console.print(f"  {message}")
+    if c := report.intel_coverage:
+        console.print(f"intel coverage: {c['any_pct']:g} % of the ticks (Fear & Greed {c['sentiment_pct']:g} %, headlines {c['headlines_pct']:g} %)")
 
 
 def write_folder(folder: Path, result, report: BacktestReport) -> list[Path]:

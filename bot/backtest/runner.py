@@ -96,12 +96,20 @@ def backtest_command(settings: Settings, request: BacktestRequest, *, progress: 
         cached, gate = _claude(settings, request, market=market, start=start, calls=calls, notify=notify)
         strategy, should_stop = cached, gate.stop_reason
         warnings = [cutoff_warning(settings.backtest.knowledge_cutoffs, settings.llm.model, start=start, end=end)]
+    intel = None
+    if settings.intel.enabled:
+        from bot.intel.archive import ArchiveIntel
+
+        intel = ArchiveIntel(market.data_dir, coins=settings.trading.coins, settings=settings.intel)
     with _Progress(enabled=progress) as on_tick:
         result = asyncio.run(
             run_backtest(
-                settings, market=market, strategy=strategy, start=start, end=end, decide_every=request.decide_every, on_tick=on_tick, should_stop=should_stop
-            )
+                settings, market=market, strategy=strategy, start=start, end=end, decide_every=request.decide_every, on_tick=on_tick,
+                should_stop=should_stop, intel=intel,
+            )  # fmt: skip
         )
+    if intel is not None:
+        result.intel_coverage = intel.coverage(start, end, TICK)
     result.warnings = [warning for warning in warnings if warning] + result.warnings
     if cached is not None:
         result.cache = {"hits": cached.hits, "misses": cached.misses}
@@ -203,7 +211,7 @@ def _per_call_cost(settings: Settings, market: HistoryMarket, *, start: datetime
     portfolio = portfolio_of(cash_usd=initial, positions={}, prices=prices, initial_equity_usd=initial, stats=ReturnStats())
     prompt = build_prompt(settings, features, portfolio, now=start, tick=1)
     usage = priced(
-        input_tokens=prompt.estimated_tokens,
+        input_tokens=prompt.estimated_tokens + (settings.intel.max_tokens if settings.intel.enabled else 0),  # the context block at its cap
         output_tokens=settings.backtest.output_tokens_per_decision,
         cache_write_tokens=0,
         cache_read_tokens=0,

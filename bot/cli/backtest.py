@@ -75,15 +75,39 @@ def backtest(
 
 @app.command()
 def download(
-    since: Annotated[str, typer.Option("--since", help="first candle to fetch, ISO date or time in UTC")],
+    since: Annotated[str | None, typer.Option("--since", help="first candle to fetch, ISO date or time in UTC (not needed with --intel alone)")] = None,
     until: Annotated[str | None, typer.Option("--until", help="fetch candles opened before this, ISO date or time in UTC (default: now)")] = None,
     coins: Annotated[list[str] | None, typer.Option("--coins", help="coins (default: trading.coins), e.g. --coins BTC ETH")] = None,
     timeframes: Annotated[list[str] | None, typer.Option("--timeframes", help="candle timeframes (default: 3m 4h); funding history is always fetched")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="where to write (default: paths.data_dir, else var/data)")] = None,
+    intel: Annotated[bool, typer.Option("--intel", help="also archive the [intel] sources into DIR/intel: Fear & Greed history, the headlines shown now")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Fetch OHLCV and funding history into a folder `bot backtest --data-dir` reads; re-runs fetch only what is missing."""
     settings = load(config)
+    folder = data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else settings.var_dir / "data")
+    if since is None and not intel:
+        raise ConfigError("--since is required: the first candle to fetch, e.g. --since 2025-06-01 (or --intel alone to archive only news and sentiment)")
+    failed = _download_intel(settings, folder) if intel else {}
+    if since is not None:
+        _download_candles(settings, folder, since=since, until=until, coins=coins, timeframes=timeframes)
+    if failed:
+        raise typer.Exit(ExitCode.DEGRADED)
+
+
+def _download_intel(settings: Any, folder: Path) -> dict[str, str]:
+    import asyncio
+
+    from bot.intel.live import archive_sources
+
+    days, added, failed = asyncio.run(archive_sources(settings, folder, wall_clock()))
+    typer.echo(f"{folder / 'intel'}: Fear & Greed {days:,} days, +{added:,} headlines")
+    for source, why in sorted(failed.items()):
+        typer.echo(f"intel source {source} skipped: {why}", err=True)
+    return failed
+
+
+def _download_candles(settings: Any, folder: Path, *, since: str, until: str | None, coins: list[str] | None, timeframes: list[str] | None) -> None:
     import asyncio
 
     from bot.models import TIMEFRAME_MS
@@ -99,7 +123,6 @@ def download(
     end = day_or_time("--until", until) or now
     if start is None or end <= start:
         raise ConfigError(f"--until {end:%Y-%m-%dT%H:%M} must be after --since {since}")
-    folder = data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else settings.var_dir / "data")
     from rich.console import Console
     from rich.progress import (
         BarColumn,

@@ -77,6 +77,7 @@ class StatusReport(StrictModel):
     funding_usd: float = 0.0  # net funding received (+) or paid (-)
     positions: list[StatusPosition] = Field(default_factory=list)
     last_decisions: list[Decision] = Field(default_factory=list)
+    last_context: str = ""  # the news and sentiment block the last prompt held ("" without [intel])
     llm_spend_today_usd: float
     llm_calls_today: int
     llm_budget_usd: float  # llm.max_usd_per_day
@@ -144,7 +145,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
 _FROM_STATE = {
     "mode", "paused", "paused_by", "pause_reason", "paused_at", "last_tick_at", "last_tick_id", "last_outcome",
     "last_duration_ms", "last_message", "last_skipped_at", "consecutive_errors", "initial_equity_usd", "cash_usd",
-    "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd", "funding_usd",
+    "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd", "funding_usd", "last_context",
 }
 
 

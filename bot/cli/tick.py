@@ -119,6 +119,12 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
 
         broker = CcxtBroker(settings, save=store.save)
     check_mode(store, mode)
+    intel = None
+    if settings.intel.enabled:
+        from bot.intel import live_intel
+        from bot.intel.archive import ArchiveIntel
+
+        intel = ArchiveIntel(market.data_dir, coins=settings.trading.coins, settings=settings.intel) if mode == "replay" else live_intel(settings)
     ctx = TickContext(
         settings=settings,
         mode=mode,
@@ -131,6 +137,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         journal=Journal(var / "journal.jsonl"),
         notifier=notifier_for(settings) if settings.notify.urls else None,
         audit=AuditLog(var / "llm"),
+        intel=intel,
     )
     try:
         return await run_tick(ctx, now)

@@ -37,6 +37,8 @@ def print_tick(report: TickReport) -> None:
     out(f"coins {len(report.coins_loaded)}/{total} loaded: {' '.join(report.coins_loaded) or '-'}")
     for coin, error in report.errors.items():
         out(f"  skipped {coin}: {error}")
+    for source, why in report.sources_skipped.items():
+        out(f"  intel {source} skipped: {why}", markup=False)
     decided = {decision.coin: decision for decision in report.decisions}
     decision_of_llm = f"{report.strategy}'s decision"
     for coin in report.coins_loaded:
@@ -168,6 +170,8 @@ def print_status(status: StatusReport) -> None:
         _print_exchange(status)
     for decision in status.last_decisions:
         out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}): {decision.reasoning}")
+    if lines := status.last_context.splitlines()[1:]:  # its first line is the block's title
+        out(f"context the model saw: {lines[0]} · {sum(' ago [' in line for line in lines)} headlines (all: --json)", markup=False)
 
 
 def _print_exchange(status: StatusReport) -> None:

@@ -94,6 +94,7 @@ class BotState(StrictModel):
     peak_equity_usd: float
     return_stats: ReturnStats = Field(default_factory=ReturnStats)
     last_decisions: list[Decision] = Field(default_factory=list)
+    last_context: str = ""  # the news and sentiment block the last tick's prompt held ("" without [intel])
     fees_paid_usd: float = 0.0
     realized_pnl_usd: float = 0.0  # before fees and funding
     funding_usd: float = 0.0  # net funding received (+) or paid (-)

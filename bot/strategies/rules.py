@@ -5,7 +5,9 @@ its signal and RSI14 is between 50 and 70 (momentum, not exhaustion); shorts mir
 Entries against a crowded side (|funding| above ``MAX_FUNDING``) are skipped. The
 stop-loss sits ``stop_atr`` 4h-ATR14s away and the take-profit ``reward_risk`` times as
 far on the other side. An open position is closed when the 3m trend and MACD both turn
-against it.
+against it. With ``sentiment_filter`` (and `[intel]` on) no long opens at a Fear & Greed
+value of ``greed_above`` or more, no short at ``fear_below`` or less: the crowd is
+already all in on that side.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ class RulesStrategy:
 
     async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
         decisions = []
+        briefing = getattr(prompt, "briefing", None)  # read without building the prompt's text
+        sentiment = briefing.sentiment.value if briefing and briefing.sentiment and self.settings.sentiment_filter else None
         for coin, coin_features in features.items():
             position = portfolio.positions.get(coin)
-            decision = self._manage(coin_features, position.side) if position else self._enter(coin_features)
+            decision = self._manage(coin_features, position.side) if position else self._enter(coin_features, sentiment)
             if decision is not None:
                 decisions.append(decision)
         return decisions
@@ -44,13 +48,15 @@ class RulesStrategy:
             )
         return None
 
-    def _enter(self, f: CoinFeatures) -> Decision | None:
+    def _enter(self, f: CoinFeatures, sentiment: int | None = None) -> Decision | None:
         long_setup = f.h4.ema20 > f.h4.ema50 and f.ema20 > f.ema50 and f.macd > f.macd_signal and 50 < f.rsi14 < 70
         short_setup = f.h4.ema20 < f.h4.ema50 and f.ema20 < f.ema50 and f.macd < f.macd_signal and 30 < f.rsi14 < 50
         if not (long_setup or short_setup):
             return None
         funding = f.funding_rate or 0.0
         if (long_setup and funding > MAX_FUNDING) or (short_setup and funding < -MAX_FUNDING):
+            return None
+        if sentiment is not None and ((long_setup and sentiment >= self.settings.greed_above) or (short_setup and sentiment <= self.settings.fear_below)):
             return None
         direction = 1.0 if long_setup else -1.0
         stop_distance = self.settings.stop_atr * f.h4.atr14

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +24,10 @@ from bot.models import (
 from bot.ops import backoff
 from bot.ops.notify import Notifier
 from bot.ops.state import BotState
+from bot.tick.briefing import Briefing
 from bot.tick.indicators import compute_features
 from bot.tick.prompt import DeferredPrompt
-from bot.tick.protocols import Auditor, Broker, Market, Recorder, Store, Strategy
+from bot.tick.protocols import Auditor, Broker, Intel, Market, Recorder, Store, Strategy
 
 
 @dataclass
@@ -44,6 +46,7 @@ class TickContext:
     notifier: Notifier | None = None
     # the indicator stage; a backtest plugs in bot.tick.indicators.PrecomputedFeatures (same values, computed once)
     features: Callable[[Snapshot], dict[str, CoinFeatures]] = compute_features
+    intel: Intel | None = None  # news and sentiment for the prompt, fetched while the market loads
 
 
 @dataclass
@@ -60,6 +63,9 @@ class Pass:
     prices: dict[str, float] = field(default_factory=dict)
     portfolio: Portfolio | None = None
     prompt: DeferredPrompt | None = None
+    intel_task: asyncio.Task[Briefing] | None = None  # started by the market stage, awaited by the intel stage
+    briefing: Briefing | None = None
+    context: str = ""  # the briefing as the prompt shows it
     decisions: list[Decision] = field(default_factory=list)
     plans: list[OrderPlan] = field(default_factory=list)
     executed: list[Fill] = field(default_factory=list)
@@ -72,3 +78,11 @@ class Pass:
             new_positions_blocked=backoff.opening_block(state, now, ctx.settings.ops) or "",
         )  # fmt: skip
         return cls(ctx=ctx, state=state, report=report, now=now)
+
+    def cancel_background(self) -> None:
+        """A tick that ended before the intel stage leaves no task behind."""
+        task, self.intel_task = self.intel_task, None
+        if task is not None and not task.done():
+            task.cancel()
+        elif task is not None and not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" warning

@@ -53,6 +53,8 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
             pass  # a stage whose failure fails the tick: the outcome and message are set
         except BotError:
             raise  # the user must fix something (config, state): this was not a tick, nothing is recorded
+        finally:
+            run.cancel_background()
         run.timings["total"] = ctx.clock() - started
         _finish(run)
         return run.report
@@ -64,6 +66,7 @@ STAGES: list[tuple[str, Callable[[Pass], Awaitable[None] | None]]] = [
     ("market", stages.load_market),  # closed candles, open interest, funding for the coins
     ("settle", stages.settle),  # stops, take-profits, liquidations, funding since the last tick (live: reconcile)
     ("indicators", stages.compute_indicators),
+    ("intel", stages.gather_intel),  # news and sentiment, fetched since the market stage began (bot/intel)
     ("value", stages.value_book),  # the portfolio at this tick's prices, the risk memory, the (deferred) prompt
     ("decide", stages.decide),
     ("risk", stages.review_risk),  # approve, resize or reject every decision
@@ -76,6 +79,7 @@ class OnError(StrEnum):
     FAIL = "fail"  # the tick fails here: nothing after this stage runs (the tick is still recorded)
     DEGRADE = "degrade"  # log, say so in the report, go on with what the stage left
     RAISE = "raise"  # a user error (config, state): reaches the CLI, the tick is not recorded
+    SKIP = "skip"  # go on without what the stage adds; named in the report's `sources_skipped`, the outcome unchanged
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ ON_ERROR: dict[str, list[Rule]] = {
         Rule(LlmUnavailable, OnError.DEGRADE, "{strategy} unavailable, holding every coin: {error}", "llm_unavailable", plain=True),
         Rule(Exception, OnError.DEGRADE, "strategy failed, holding: {error}", "strategy_failed"),
     ],
+    # news and sentiment are extras: without them the model decides on the market alone, the tick is not degraded
+    "intel": [Rule(Exception, OnError.SKIP, "no news or sentiment this tick: {error}", "intel_failed")],
     # an execution failure alerts and never crashes: the tick goes on with what the broker booked
     "execute": [Rule(Exception, OnError.DEGRADE, "execution failed: {error}", "execution_failed")],
 }
@@ -143,6 +149,9 @@ def _on_error(run: Pass, name: str, exc: Exception) -> None:
     if rule.event:
         log.error(rule.event, error=error, **({"strategy": run.report.strategy} if name == "decide" else {}))
     message = rule.says.format(error=error, strategy=run.report.strategy)
+    if rule.then is OnError.SKIP:
+        run.report.sources_skipped[name] = message
+        return
     if rule.then is OnError.FAIL:
         run.report.outcome = Outcome.FAILED
         run.report.message = message

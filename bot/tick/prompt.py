@@ -13,6 +13,7 @@ from functools import cached_property
 from bot.config import Settings
 from bot.models import CoinFeatures, Portfolio, Position, StrictModel
 from bot.ops.state import ClosedTrade
+from bot.tick.briefing import MARKET, Briefing, Headline, rank_key
 from bot.tick.memory import memory_text
 
 
@@ -20,6 +21,7 @@ class Prompt(StrictModel):
     system: str
     user: str
     memory: str = ""  # the last closed trades: changes only when a trade closes, so it is cached after the system part
+    briefing: Briefing | None = None  # the news and sentiment rendered into `user` (a strategy may also read it directly)
 
     @property
     def chars(self) -> int:
@@ -63,7 +65,12 @@ Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry
 
 Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
 
-Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes."""
+Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes.{_CONTEXT_RULE if settings.intel.enabled else ""}"""
+
+
+_CONTEXT_RULE = """
+
+CONTEXT holds the Crypto Fear & Greed index (0 extreme fear .. 100 extreme greed) and recent headlines per coin, each with its age and an impact class from a keyword and source rule. Headlines can be late, wrong or already priced in: let them weigh a decision the market data supports, never make one alone."""
 
 
 def _coin_block(features: CoinFeatures) -> str:
@@ -115,17 +122,61 @@ def _account_block(portfolio: Portfolio, *, fee_rate: float) -> str:
     return "\n".join(lines)
 
 
-def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int, fee_rate: float) -> str:
+def _age(published_at: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - published_at).total_seconds() // 60))
+    return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h" if minutes < 48 * 60 else f"{minutes // 1440}d"
+
+
+def _headline_line(group: str, headline: Headline, now: datetime) -> str:
+    title = " ".join(headline.title.split())
+    title = title if len(title) <= 120 else title[:119] + "…"
+    return f"{group}: {_age(headline.published_at, now)} ago [{headline.impact}] {title} ({headline.source})"
+
+
+def context_block(briefing: Briefing, *, now: datetime, max_tokens: int) -> str:
+    """News and sentiment for the user prompt, at most ``max_tokens`` (3 characters each):
+    the lowest-ranked headlines are left out first. Groups in the briefing's order."""
+    lines = ["== CONTEXT (news and sentiment published before this tick) =="]
+    if (s := briefing.sentiment) is not None:
+        change = "" if s.previous is None else f" (yesterday {s.previous}, {s.value - s.previous:+d})"
+        lines.append(f"Fear & Greed {s.value} {s.label}{change}, {_age(s.at, now)} old")
+    if briefing.skipped:
+        lines.append("unavailable this tick: " + ", ".join(sorted(briefing.skipped)))
+    if len(lines) == 1 and not briefing.headlines:
+        lines.append("no news or sentiment available")
+    budget = max_tokens * 3 - sum(len(line) + 1 for line in lines)
+    ranked = sorted(((h, group) for group, items in briefing.headlines.items() for h in items), key=lambda pair: rank_key(pair[0]))
+    kept: set[int] = set()
+    for headline, group in ranked:  # best first; the first that does not fit ends the list
+        budget -= len(_headline_line(group, headline, now)) + 1
+        if budget < 0:
+            break
+        kept.add(id(headline))
+    order = [*[group for group in briefing.headlines if group != MARKET], *([MARKET] if MARKET in briefing.headlines else [])]
+    lines += [_headline_line(group, h, now) for group in order for h in briefing.headlines[group] if id(h) in kept]
+    return "\n".join(lines)
+
+
+def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int, fee_rate: float, context: str = "") -> str:
     blocks = [f"Time {now:%Y-%m-%d %H:%M} UTC, tick {tick}."]
     blocks += [_coin_block(features[coin]) for coin in features]
+    if context:
+        blocks.append(context)
     blocks.append(_account_block(portfolio, fee_rate=fee_rate))
     return "\n".join(blocks)
 
 
 def build_prompt(
-    settings: Settings, features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int, trades: Sequence[ClosedTrade] = ()
+    settings: Settings,
+    features: dict[str, CoinFeatures],
+    portfolio: Portfolio,
+    *,
+    now: datetime,
+    tick: int,
+    context: str = "",
+    trades: Sequence[ClosedTrade] = (),
 ) -> Prompt:
-    user = user_prompt(features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100)
+    user = user_prompt(features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100, context=context)
     llm = settings.llm
     memory = memory_text(list(trades), now=now, limit=llm.memory_trades, max_tokens=llm.memory_max_tokens)
     return Prompt(system=system_prompt(settings), user=user, memory=memory)
@@ -139,8 +190,9 @@ class DeferredPrompt:
     formatting a prompt nobody sends. Built at most once; ``built`` says whether it was.
     """
 
-    def __init__(self, build: Callable[[], Prompt]) -> None:
+    def __init__(self, build: Callable[[], Prompt], briefing: Briefing | None = None) -> None:
         self._build = build
+        self.briefing = briefing  # readable without building the prompt
 
     @cached_property
     def _prompt(self) -> Prompt:

@@ -27,6 +27,7 @@ from bot.models import (
     TickReport,
     Usage,
 )
+from bot.tick.briefing import Briefing
 from bot.tick.prompt import Prompt
 
 if TYPE_CHECKING:
@@ -62,6 +63,13 @@ class Broker(Protocol):
 class Market(Protocol):
     async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
         """Closed candles and derivatives data for ``coins`` as of ``now``."""
+        ...
+
+
+class Intel(Protocol):
+    async def briefing(self, coins: list[str], now: datetime) -> Briefing:
+        """News and sentiment for ``coins`` as of ``now``; a source that fails is named in
+        ``skipped``, never raised. The tick keeps only what was published by ``now``."""
         ...
 
 

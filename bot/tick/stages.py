@@ -8,6 +8,8 @@ risk, prompt); these functions only wire it to the tick's parts and its report.
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from bot.errors import LlmUnavailable, MarketDataError
@@ -28,7 +30,7 @@ from bot.tick import risk
 from bot.tick.context import Pass
 from bot.tick.memory import closed_trades
 from bot.tick.portfolio import portfolio_of
-from bot.tick.prompt import DeferredPrompt, build_prompt
+from bot.tick.prompt import DeferredPrompt, build_prompt, context_block
 from bot.tick.protocols import Broker, Strategy, Trace
 
 log = structlog.get_logger(__name__)
@@ -39,7 +41,10 @@ _HALTS = {RiskCode.DAILY_LOSS_LIMIT, RiskCode.MAX_DRAWDOWN}
 
 
 async def load_market(run: Pass) -> None:
-    snapshot = await run.ctx.market.snapshot(run.ctx.settings.trading.coins, run.now)
+    coins = run.ctx.settings.trading.coins
+    if run.ctx.intel is not None:  # news and sentiment load while the market does; `gather_intel` collects them
+        run.intel_task = asyncio.ensure_future(run.ctx.intel.briefing(coins, run.now))
+    snapshot = await run.ctx.market.snapshot(coins, run.now)
     run.report.coins_loaded = list(snapshot.coins)
     run.report.errors = dict(snapshot.errors)
     if not snapshot.coins:
@@ -67,6 +72,23 @@ def compute_indicators(run: Pass) -> None:
     run.features = run.ctx.features(run.snapshot)
 
 
+async def gather_intel(run: Pass) -> None:
+    """The briefing started with the market, cut to what was published by the tick's time;
+    this stage's duration is what intel added to the tick's wall time."""
+    if run.intel_task is None:
+        return
+    task, run.intel_task = run.intel_task, None
+    run.state.last_context = ""
+    settings = run.ctx.settings.intel
+    try:
+        briefing = (await asyncio.wait_for(task, timeout=settings.timeout_s + 1.0)).before(run.now)
+    except TimeoutError:
+        raise TimeoutError(f"the sources took over {settings.timeout_s + 1.0:g} s") from None
+    run.report.sources_skipped.update(briefing.skipped)
+    run.briefing = briefing
+    run.context = run.state.last_context = context_block(briefing, now=run.now, max_tokens=settings.max_tokens)
+
+
 def value_book(run: Pass) -> None:
     """The portfolio at this tick's prices; the risk memory sees the exits settled above."""
     state, settings = run.state, run.ctx.settings
@@ -76,8 +98,14 @@ def value_book(run: Pass) -> None:
     run.portfolio = _valued(state, run.prices)
     state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=run.report.fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
-    features, portfolio, now, tick, trades = run.features, run.portfolio, run.now, run.report.tick, list(state.closed_trades)
-    run.prompt = DeferredPrompt(lambda: build_prompt(settings, features, portfolio, now=now, tick=tick, trades=trades))
+    features, portfolio, now, tick, context, briefing = run.features, run.portfolio, run.now, run.report.tick, run.context, run.briefing
+    trades = list(state.closed_trades)
+    run.prompt = DeferredPrompt(
+        lambda: build_prompt(settings, features, portfolio, now=now, tick=tick, context=context, trades=trades).model_copy(
+            update={"briefing": briefing}
+        ),
+        briefing=briefing,
+    )
 
 
 async def decide(run: Pass) -> None:
