@@ -329,6 +329,15 @@ class NotifySettings(Section):
     min_trade_usd: float = Field(0.0, ge=0, description="skip trade notifications below this notional")
 
 
+class ServeSettings(Section):
+    """`bot serve`: the REST API, metrics and dashboard. The token is a secret: BOT_SERVE__TOKEN in .env."""
+
+    host: str = Field("127.0.0.1", description="address to listen on; anything but loopback needs a token")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port)")
+    token: SecretStr | None = Field(None, description="bearer token every endpoint but health requires (env or .env only)")
+    max_auth_failures: int = Field(5, ge=1, le=1000, description="wrong tokens from one address per minute before it is refused")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BOT_", env_nested_delimiter="__", extra="ignore", frozen=True, populate_by_name=True
@@ -349,6 +358,7 @@ class Settings(BaseSettings):
     ops: OpsSettings = OpsSettings()
     notify: NotifySettings = NotifySettings()
     intel: IntelSettings = IntelSettings()
+    serve: ServeSettings = ServeSettings()
 
     # Secrets: environment or .env only (config.toml is rejected if it holds any).
     anthropic_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
@@ -376,7 +386,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Secret values, so logs and outputs can be scrubbed of them."""
-        values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret, self.cryptopanic_token)
+        values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret, self.cryptopanic_token, self.serve.token)
         secrets = [value.get_secret_value() for value in values if value and value.get_secret_value()]
         for url in self.notify.urls:
             secrets.extend(url_secrets(url.get_secret_value()))

@@ -409,6 +409,7 @@ class TickReport(StrictModel):
     account: Account | None = None
     positions: list[Position] = Field(default_factory=list)
     return_pct: float | None = None
+    prices: dict[str, float] = Field(default_factory=dict)  # coin -> the price the book was valued at
     sharpe: float | None = None
     invalid: dict[str, str] = Field(default_factory=dict)  # coin -> why its decision was refused (it held)
     prompt_chars: int = 0

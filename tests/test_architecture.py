@@ -24,7 +24,9 @@ MAY_IMPORT = {
     "venues": {"root", "ops", "tick"},
     "intel": {"root", "ops", "tick"},
     "backtest": {"root", "ops", "tick", "strategies", "venues", "intel"},
-    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel"},
+    "serve": {"root", "ops", "tick"},
+    "sweep": {"root", "ops", "tick", "strategies", "venues", "intel", "backtest"},
+    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep", "serve"},
 }
 ROOT_MODULES = {"models", "exchange_models", "config", "config_file", "config_intel", "errors", "log", "__init__"}
 ENTRY = {"__main__"}  # `python -m bot` runs the CLI: the one module allowed to reach the top

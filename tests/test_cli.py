@@ -109,7 +109,7 @@ def test_help_and_status_start_fast_without_heavy_imports(project):
     probe = (
         "import sys, runpy; sys.argv = ['bot', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta', 'apprise', 'numpy', 'feedparser', 'aiohttp') if m in sys.modules]\n"
+        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta', 'apprise', 'numpy', 'feedparser', 'aiohttp', 'dask', 'distributed', 'matplotlib') if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
     for args in (["--help"], ["status", "--replay"]):

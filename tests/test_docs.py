@@ -30,7 +30,7 @@ def test_every_tick_report_field_is_documented():
 
 
 def test_every_status_json_field_is_documented():
-    from bot.cli.status_report import StatusReport
+    from bot.tick.status import StatusReport
 
     for field in StatusReport.model_fields:
         assert f"| `{field}` |" in README.split("## `bot status --json`")[1], field

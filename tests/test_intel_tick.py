@@ -164,7 +164,7 @@ def test_bot_download_intel_archives_what_answers_and_names_what_does_not(projec
             "BOT_INTEL__FEEDS": json.dumps([{"name": "coindesk", "url": f"{fake.url}/feeds/coindesk.rss"}, {"name": "broken", "url": f"{fake.url}/feeds/broken.rss"}]),
         }  # fmt: skip
         downloaded = run_bot("download", "--intel", "--data-dir", "data", cwd=project, env=env)
-        assert fake.requests[0] == ("/fng/", {"limit": "0"})  # the whole history
+        assert ("/fng/", {"limit": "0"}) in fake.requests  # the whole history (the sources are asked at once, in any order)
     intel = Path("data") / "intel"  # as --data-dir was given
     assert downloaded.returncode == 4, downloaded.stderr  # one source failed, the rest is archived: exit "degraded"
     assert downloaded.stdout.strip() == f"{intel}: Fear & Greed 6 days, +5 headlines"  # coindesk's 5 dated items, future ones too

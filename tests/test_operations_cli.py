@@ -150,7 +150,7 @@ def test_status_json_carries_every_documented_field_and_journal_lists_ticks_and_
     for _ in range(2):
         assert run_bot("tick", "--dry-run", "--replay", cwd=project).returncode == 0
     status = json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)
-    from bot.cli.status_report import StatusReport
+    from bot.tick.status import StatusReport
 
     assert set(status) == set(StatusReport.model_fields)
     assert status["ticks"] == 2 and status["mode"] == "replay" and status["next_tick_at"] == "2025-06-02T01:06:00Z"

@@ -180,7 +180,7 @@ def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMark
     from bot.strategies.claude import ClaudeStrategy, tool_schema
 
     llm = settings.llm
-    per_call = _per_call_cost(settings, market, start=start)
+    per_call = per_call_cost(settings, market, start=start)
     max_cost = None if request.yes else (request.max_cost_usd if request.max_cost_usd is not None else settings.backtest.max_cost_usd)
     notify(f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all")
     # capabilities: whatever var/cache holds, whatever its age (a missing model is looked up once)
@@ -196,7 +196,7 @@ def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMark
     return cached, gate
 
 
-def _per_call_cost(settings: Settings, market: HistoryMarket, *, start: datetime) -> float:
+def per_call_cost(settings: Settings, market: HistoryMarket, *, start: datetime) -> float:
     """One uncached call's upper-bound cost, from the prompt the first tick would send."""
     from bot.models import ReturnStats
     from bot.ops.budget import priced

@@ -1,5 +1,5 @@
 """`bot status` and `bot journal`: local files only, no network. The report is built in
-``bot.cli.status_report`` and drawn by ``bot.cli.views``, both imported when they run."""
+``bot.tick.status`` and drawn by ``bot.cli.views``, both imported when they run."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from bot.errors import ConfigError
 @app.command()
 def status(replay: ReplayOption = False, as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """Show mode, pause, last tick, backoff, equity, positions, last decisions (local files only, no network)."""
-    from bot.cli.status_report import TICK_INTERVAL, build_status
     from bot.ops.state import StateStore
+    from bot.tick.status import build_status, status_time
 
     settings = load(config)
     var = settings.run_dir(replay=replay)
@@ -25,10 +25,7 @@ def status(replay: ReplayOption = False, as_json: JsonOption = False, config: Co
     if state is None:
         hint = "bot tick --dry-run --replay" if replay else "bot tick --dry-run"
         raise ConfigError(f"no state in {var} yet: run `{hint}` first")
-    now = wall_clock()
-    if replay:  # the simulated clock: where the next replay tick would run
-        now = state.last_run_at + TICK_INTERVAL if state.last_run_at else now
-    report = build_status(state, settings=settings, state_file=store.path, now=now)
+    report = build_status(state, settings=settings, state_file=store.path, now=status_time(state, wall_clock(), replay=replay))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
@@ -46,14 +43,15 @@ def journal(
     config: ConfigOption = None,
 ) -> None:
     """Show the last N ticks (or trades) from the journal as a table."""
-    from bot.cli.views import journal_rows, print_journal
+    from bot.cli.views import print_journal
     from bot.ops.state import Journal
+    from bot.tick.status import journal_rows
 
     settings = load(config)
     path = settings.run_dir(replay=replay) / "journal.jsonl"
     if not path.exists():
         raise ConfigError(f"no journal at {path} yet: run `bot tick --dry-run{' --replay' if replay else ''}` first")
-    rows = journal_rows(Journal(path), count=count, trades=trades)
+    rows = journal_rows(Journal(path).newest_first(), count=count, trades=trades)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

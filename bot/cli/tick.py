@@ -148,7 +148,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
 
 def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> datetime:
     """The simulated clock: TIME if given, else 3 minutes after the last replayed run."""
-    from bot.cli.status_report import TICK_INTERVAL
+    from bot.tick.status import TICK_INTERVAL
 
     first, last = market.span(coins)
     state = store.load()

@@ -10,9 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.status_report import StatusReport
+from bot.tick.status import StatusReport
 from bot.models import Action, Outcome, TickReport, Usage
-from bot.ops.state import Journal
 
 # Not a terminal (cron's log, a pipe): wide enough that tables keep whole numbers.
 _console = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
@@ -112,7 +111,9 @@ def print_status(status: StatusReport) -> None:
     if status.mode != "replay" and status.last_tick_at and status.generated_at - status.last_tick_at > _STALE:
         minutes = (status.generated_at - status.last_tick_at).total_seconds() / 60
         out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
-    if status.paused:
+    if status.stop_requested:
+        out(f"STOPPING since {_when(status.paused_at)}: {status.pause_reason} (every open position closes at the next tick; `bot resume` cancels it)")
+    elif status.paused:
         out(f"PAUSED by {status.paused_by} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
     elif status.new_positions_blocked:
         out(f"no new positions now: {status.new_positions_blocked}")
@@ -194,51 +195,6 @@ def _print_exchange(status: StatusReport) -> None:
         out(f"DISAGREEMENT {line}")
     if not status.disagreements:
         out("state agrees with the exchange")
-
-
-def journal_rows(journal: Journal, *, count: int, trades: bool) -> list[dict[str, Any]]:
-    """The last ``count`` ticks or fills, oldest first, as flat rows (the --json form)."""
-    rows: list[dict[str, Any]] = []
-    for record in journal.newest_first():
-        if len(rows) >= count:
-            break
-        if not trades:
-            account = record.get("account") or {}
-            rows.append(
-                {
-                    "tick_id": record.get("tick_id"),
-                    "tick": record.get("tick"),
-                    "as_of": record.get("as_of"),
-                    "outcome": record.get("outcome"),
-                    "coins_loaded": len(record.get("coins_loaded", [])),
-                    "decisions": sum(1 for d in record.get("decisions", []) if d.get("action") != Action.HOLD),
-                    "fills": len(record.get("fills", [])),
-                    "equity_usd": account.get("equity_usd"),
-                    "return_pct": record.get("return_pct"),
-                    "duration_ms": (record.get("duration_ms") or {}).get("total"),
-                    "message": record.get("message", ""),
-                }
-            )
-            continue
-        for fill in reversed(record.get("fills", [])):
-            if len(rows) >= count:
-                break
-            rows.append(
-                {
-                    "at": fill.get("at"),
-                    "tick_id": record.get("tick_id"),
-                    "coin": fill.get("coin"),
-                    "side": fill.get("side"),
-                    "action": "close" if fill.get("reduce_only") else "open",
-                    "amount": fill.get("amount"),
-                    "price": fill.get("price"),
-                    "fee_usd": fill.get("fee_usd"),
-                    "realized_pnl_usd": fill.get("realized_pnl_usd", 0.0),
-                    "reason": fill.get("reason", ""),
-                    "client_order_id": fill.get("client_order_id"),
-                }
-            )
-    return rows[::-1]
 
 
 def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:

@@ -77,6 +77,7 @@ def resume(state: BotState) -> None:
     state.paused_by = None
     state.pause_reason = ""
     state.paused_at = None
+    state.stop_requested = False
     state.consecutive_errors = 0
     state.backoff_until = None
 

@@ -36,6 +36,15 @@ def pause_bot(settings: Settings, *, replay: bool, reason: str, now: datetime) -
     return state
 
 
+def stop_bot(settings: Settings, *, replay: bool, reason: str, now: datetime) -> BotState:
+    """Pause, and close every open position at the next tick (until resumed)."""
+    with locked_state(settings, replay=replay, now=now) as state:
+        when = state.last_run_at if replay and state.last_run_at else now
+        backoff.pause(state, by=PausedBy.USER, reason=reason or "stopped by hand", now=when)
+        state.stop_requested = True
+    return state
+
+
 def resume_bot(settings: Settings, *, replay: bool, now: datetime) -> tuple[BotState, str]:
     """Lift the pause and any backoff; also returns what was lifted, for the message."""
     with locked_state(settings, replay=replay, now=now) as state:

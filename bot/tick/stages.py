@@ -128,6 +128,8 @@ async def decide(run: Pass) -> None:
 
 def review_risk(run: Pass) -> None:
     settings, state, report = run.ctx.settings, run.state, run.report
+    if state.stop_requested:
+        run.decisions = report.decisions = _close_everything(run.decisions, state)
     decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked)
     report.verdicts = refused + risk.review(
         decisions,
@@ -183,6 +185,7 @@ def record_book(run: Pass) -> None:
     report.account = after.account
     report.positions = list(state.positions.values())
     report.return_pct = after.return_pct
+    report.prices = dict(run.prices)
     state.last_decisions = run.decisions
 
 
@@ -232,6 +235,15 @@ def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Deci
         if d.action in opening
     ]
     return [d for d in decisions if d.action not in opening], refused
+
+
+def _close_everything(decisions: list[Decision], state: BotState) -> list[Decision]:
+    """Stop requested: a CLOSE for every open position replaces what the strategy said of it."""
+    closes = [
+        Decision(coin=coin, action=Action.CLOSE, confidence=1.0, reasoning=f"stop requested: {state.pause_reason}")
+        for coin in state.positions
+    ]
+    return closes + [decision for decision in decisions if decision.coin not in state.positions]
 
 
 def _note(report: TickReport, message: str) -> None:

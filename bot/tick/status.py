@@ -1,4 +1,5 @@
-"""`bot status`: one model built from local files only, two renderers (rich, JSON).
+"""`bot status`: one model built from local files only, rendered by the CLI (rich, JSON)
+and by `bot serve` (the API, the dashboard); and the journal's rows for `bot journal`.
 
 Reads state.json and nothing else (no journal scan, no network, no ccxt/pandas), so it
 answers in well under a second however long the bot has run. The JSON form is
@@ -8,14 +9,17 @@ answers in well under a second however long the bot has run. The JSON form is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from typing import Any
 
 from pydantic import Field
 
 from bot.config import Settings
 from bot.exchange_models import ExchangeView
-from bot.models import Decision, Outcome, Side, StrictModel
+from bot.models import Action, Decision, Outcome, Side, StrictModel
 from bot.ops.backoff import backoff_seconds, opening_block
 from bot.ops.budget import utc_day
 from bot.ops.state import BotState, PausedBy
@@ -50,6 +54,7 @@ class StatusReport(StrictModel):
     paused: bool
     paused_by: PausedBy | None
     pause_reason: str
+    stop_requested: bool = False  # `bot serve`'s stop: every open position closes at the next tick
     paused_at: datetime | None
     new_positions_blocked: str  # why a tick now would refuse openings; "" when it would not
     trading_windows: list[str]
@@ -143,10 +148,18 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
 
 # Status fields that are the state's own, under the same name.
 _FROM_STATE = {
-    "mode", "paused", "paused_by", "pause_reason", "paused_at", "last_tick_at", "last_tick_id", "last_outcome",
+    "mode", "paused", "paused_by", "stop_requested", "pause_reason", "paused_at", "last_tick_at", "last_tick_id", "last_outcome",
     "last_duration_ms", "last_message", "last_skipped_at", "consecutive_errors", "initial_equity_usd", "cash_usd",
     "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd", "funding_usd", "last_context",
 }
+
+
+def status_time(state: BotState, wall_now: datetime, *, replay: bool) -> datetime:
+    """The status's "now": the wall clock, or in replay the simulated clock where the next
+    replay tick would run."""
+    if replay and state.last_run_at:
+        return state.last_run_at + TICK_INTERVAL
+    return wall_now
 
 
 def _next_tick(state: BotState, now: datetime) -> datetime | None:
@@ -158,3 +171,49 @@ def _next_tick(state: BotState, now: datetime) -> datetime | None:
     slot = start.replace(second=0, microsecond=0)
     slot += timedelta(minutes=3 - slot.minute % 3)
     return slot
+
+
+def journal_rows(records: Iterable[dict[str, Any]], *, count: int, trades: bool) -> list[dict[str, Any]]:
+    """The last ``count`` ticks or fills of journal ``records`` (newest first, as
+    ``Journal.newest_first`` yields them), oldest first, as flat rows (the --json form)."""
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        if len(rows) >= count:
+            break
+        if not trades:
+            account = record.get("account") or {}
+            rows.append(
+                {
+                    "tick_id": record.get("tick_id"),
+                    "tick": record.get("tick"),
+                    "as_of": record.get("as_of"),
+                    "outcome": record.get("outcome"),
+                    "coins_loaded": len(record.get("coins_loaded", [])),
+                    "decisions": sum(1 for d in record.get("decisions", []) if d.get("action") != Action.HOLD),
+                    "fills": len(record.get("fills", [])),
+                    "equity_usd": account.get("equity_usd"),
+                    "return_pct": record.get("return_pct"),
+                    "duration_ms": (record.get("duration_ms") or {}).get("total"),
+                    "message": record.get("message", ""),
+                }
+            )
+            continue
+        for fill in reversed(record.get("fills", [])):
+            if len(rows) >= count:
+                break
+            rows.append(
+                {
+                    "at": fill.get("at"),
+                    "tick_id": record.get("tick_id"),
+                    "coin": fill.get("coin"),
+                    "side": fill.get("side"),
+                    "action": "close" if fill.get("reduce_only") else "open",
+                    "amount": fill.get("amount"),
+                    "price": fill.get("price"),
+                    "fee_usd": fill.get("fee_usd"),
+                    "realized_pnl_usd": fill.get("realized_pnl_usd", 0.0),
+                    "reason": fill.get("reason", ""),
+                    "client_order_id": fill.get("client_order_id"),
+                }
+            )
+    return rows[::-1]

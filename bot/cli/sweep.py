@@ -1,0 +1,79 @@
+"""`bot sweep`: many backtests on Dask (grid, seeded random samples, walk-forward), ranked."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.base import ConfigOption, app, load
+from bot.errors import ConfigError, ExitCode
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="the sweep's SPEC.toml: the span, the settings of every cell, the axes, optional walk-forward folds (README: Sweep)")],
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="history folder laid out like the bundled sample; workers must see the same path")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=0, help="worker processes of the local cluster (default: one per core; 0: in this process)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write cells.csv, report.json and heatmap.png here (default: var/sweeps/<spec name>)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of tables")] = False,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="stop before starting if the uncached Claude cells are estimated above this, USD (default: backtest.max_cost_usd)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="run the Claude cells whatever their estimated cost")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Sweep settings over backtests on Dask: a ranked table, a heatmap, walk-forward, an overfitting check."""
+    settings = load(config)
+    from bot.log import configure_logging
+    from bot.sweep.command import Options, sweep_command
+    from bot.sweep.report import print_report, write_folder
+
+    gc.enable()  # many backtests in one process (see `bot backtest`)
+    configure_logging(log_file=settings.var_dir / "logs" / "sweep.log", level="WARNING", console_level="ERROR", secrets=settings.secrets())
+    options = Options(data_dir=data_dir, scheduler=scheduler, workers=workers, max_cost_usd=max_cost, yes=yes)
+    with _Progress(enabled=sys.stderr.isatty()) as on_progress:
+        report = sweep_command(settings, spec, options, on_progress=on_progress, notify=lambda line: print(line, file=sys.stderr))
+    folder = out or settings.var_dir / "sweeps" / spec.stem
+    try:
+        written = write_folder(folder, report)
+    except OSError as exc:
+        raise ConfigError(f"--out {folder}: cannot write the report ({exc.strerror}); pick a writable folder") from None
+    print(f"report written: {', '.join(str(path) for path in written)}", file=sys.stderr)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        print_report(report)
+    raise typer.Exit(ExitCode.DEGRADED if report.failed else ExitCode.OK)
+
+
+class _Progress:
+    """Cells done / failed and the ETA on stderr (stdout stays clean for --json)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("cells · {task.fields[failed]} failed"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        )
+        self._bar.start()
+        task = self._bar.add_task("sweep", total=None, failed=0)
+
+        def on_progress(done: int, failed: int, total: int) -> None:
+            self._bar.update(task, completed=done, total=total, failed=failed)
+
+        return on_progress
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,190 @@
+"""Routes under ``/api/v1``, thin: each reads through ``Sources`` and the plain-data
+functions the CLI uses (``bot.tick.status``), or changes state through ``bot.ops.control``
+under the tick lock, exactly as `bot pause` / `bot resume` do.
+
+Cron owns the loop, so the classic start/stop of a bot's loop map onto the state the
+ticks honour: ``start`` = resume; ``stop`` = pause and close every open position at the
+next tick (persisted in state, shown in status, cancelled by resume)."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from bot.errors import LockedError, StateError
+from bot.ops import control
+from bot.ops.state import BotState
+from bot.serve.auth import client_of, require_token
+from bot.serve.deps import Sources, decision_records, lock_holder
+from bot.serve.metrics import exposition
+from bot.serve.schemas import (
+    ControlRequest,
+    ControlResult,
+    DecisionRecord,
+    EquityCurve,
+    Health,
+    JournalPage,
+    Metrics,
+    TickRow,
+    TradeRow,
+)
+from bot.serve.series import health_of
+from bot.tick.status import StatusPosition, StatusReport, build_status, journal_rows, status_time
+
+log = structlog.get_logger("bot.serve")
+
+public = APIRouter(prefix="/api/v1", tags=["health"])
+api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], tags=["bot"])
+scrape = APIRouter(dependencies=[Depends(require_token)], tags=["metrics"])
+
+Count = Annotated[int, Query(ge=1, le=1000, description="how many records")]
+
+
+def sources(request: Request) -> Sources:
+    return request.app.state.sources
+
+
+Src = Annotated[Sources, Depends(sources)]
+
+
+def _state(src: Sources, response: Response) -> BotState:
+    """The state, or one clear error: 404 before the first tick, 503 when unreadable."""
+    state, problem = src.state.read()
+    if state is None and problem:
+        raise HTTPException(503, problem)
+    if state is None:
+        hint = "bot tick --dry-run --replay" if src.replay else "bot tick --dry-run"
+        raise HTTPException(404, f"no state in {src.var} yet: run `{hint}` first")
+    if problem:
+        response.headers["X-Bot-Warning"] = problem
+    return state
+
+
+def _status(src: Sources, response: Response) -> StatusReport:
+    state = _state(src, response)
+    now = status_time(state, src.clock(), replay=src.replay)
+    return build_status(state, settings=src.settings, state_file=src.state.store.path, now=now)
+
+
+@public.get("/health", response_model=Health, responses={503: {"model": Health, "description": "stale, failed or no tick yet"}})
+def health(src: Src) -> JSONResponse:
+    state, problem = src.state.read()
+    age = src.journal_age_seconds(state) if state else None
+    verdict = health_of(state, problem=problem, age_seconds=age, lock_holder=lock_holder(src.var / "tick.lock"))
+    return JSONResponse(verdict.model_dump(mode="json"), status_code=200 if verdict.ok else 503)
+
+
+@api.get("/status", response_model=StatusReport)
+def status(src: Src, response: Response) -> StatusReport:
+    return _status(src, response)
+
+
+@api.get("/positions", response_model=list[StatusPosition])
+def positions(src: Src, response: Response) -> list[StatusPosition]:
+    return _status(src, response).positions
+
+
+@api.get("/journal", response_model=JournalPage)
+def journal(src: Src, n: Count = 20, before: Annotated[int | None, Query(ge=1, description="only ticks numbered below this")] = None) -> JournalPage:
+    """Ticks newest-first from the end of the journal, ``n`` a page; ``next_before`` pages on."""
+    records = (r for r in src.journal.newest_first() if before is None or (isinstance(r.get("tick"), int) and r["tick"] < before))
+    page = list(islice(records, n + 1))
+    ticks = [TickRow.model_validate(row) for row in journal_rows(page[:n], count=n, trades=False)]
+    return JournalPage(ticks=ticks, next_before=ticks[0].tick if len(page) > n else None)
+
+
+@api.get("/trades", response_model=list[TradeRow])
+def trades(src: Src, n: Count = 50) -> list[dict[str, Any]]:
+    return journal_rows(src.journal.newest_first(), count=n, trades=True)
+
+
+@api.get("/decisions", response_model=list[DecisionRecord])
+def decisions(src: Src, n: Count = 20) -> list[DecisionRecord]:
+    return decision_records(src.journal, count=n)
+
+
+@api.get("/equity", response_model=EquityCurve)
+def equity(src: Src, response: Response, points: Annotated[int, Query(ge=2, le=10_000, description="at most this many points")] = 1000) -> Response:
+    state = _state(src, response)
+    body = src.curve_json(initial_equity_usd=state.initial_equity_usd, max_points=points)
+    warning = response.headers.get("X-Bot-Warning")
+    return Response(body, media_type="application/json", headers={"X-Bot-Warning": warning} if warning else None)
+
+
+@api.get("/metrics", response_model=Metrics)
+def metrics(src: Src, response: Response) -> Metrics:
+    report = _status(src, response)
+    state, _ = src.state.read()
+    index = src.index.refresh()
+    exposure = sum(p.amount * p.mark_price for p in report.positions)
+    return Metrics(
+        **report.model_dump(include={"equity_usd", "initial_equity_usd", "return_pct", "sharpe", "max_drawdown_pct", "realized_pnl_usd",
+                                     "unrealized_pnl_usd", "fees_paid_usd", "funding_usd", "llm_spend_today_usd", "llm_budget_usd"}),
+        drawdown_pct=(1.0 - report.equity_usd / report.peak_equity_usd) * 100.0 if report.peak_equity_usd > 0 else 0.0,
+        open_positions=len(report.positions),
+        exposure_usd=exposure,
+        ticks_by_outcome=dict(index.outcomes),
+        llm_usage_total=index.usage,
+        llm_spend_by_day=state.llm.spend_by_day if state else {},
+    )  # fmt: skip
+
+
+@scrape.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+def prometheus(src: Src) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return Response(exposition(src), media_type=CONTENT_TYPE_LATEST)
+
+
+ControlBody = Annotated[ControlRequest | None, Body()]
+
+
+def _control(action: str, src: Sources, request: Request, body: ControlRequest | None) -> ControlResult:
+    client = client_of(request)
+    reason = (body.reason if body else "").strip()
+    settings, now = src.settings, src.clock()
+    try:
+        if action == "pause":
+            state = control.pause_bot(settings, replay=src.replay, reason=f"{reason or 'paused'} (API, from {client})", now=now)
+            message = f"paused: {state.pause_reason}"
+        elif action == "stop":
+            state = control.stop_bot(settings, replay=src.replay, reason=f"{reason or 'stopped'} (API, from {client})", now=now)
+            message = f"stopping: every open position ({len(state.positions)}) closes at the next tick, then the bot stays paused"
+        else:
+            state, lifted = control.resume_bot(settings, replay=src.replay, now=now)
+            message = f"resumed: lifted {lifted}"
+    except (LockedError, StateError) as exc:
+        src.record_control({"action": action, "reason": reason, "client": client, "ok": False, "message": str(exc)})
+        log.warning("serve_control_failed", action=action, client=client, error=str(exc))
+        raise HTTPException(409 if isinstance(exc, LockedError) else 503, str(exc)) from None
+    src.record_control({"action": action, "reason": reason, "client": client, "ok": True, "message": message})
+    log.info("serve_control", action=action, client=client, reason=reason)
+    return ControlResult(action=action, paused=state.paused, stop_requested=state.stop_requested, message=message)
+
+
+@api.post("/control/pause", response_model=ControlResult)
+def pause(src: Src, request: Request, body: ControlBody = None) -> ControlResult:
+    """No new positions; open ones are still managed (as `bot pause`)."""
+    return _control("pause", src, request, body)
+
+
+@api.post("/control/stop", response_model=ControlResult)
+def stop(src: Src, request: Request, body: ControlBody = None) -> ControlResult:
+    """Pause, and close every open position at the next tick."""
+    return _control("stop", src, request, body)
+
+
+@api.post("/control/resume", response_model=ControlResult)
+def resume(src: Src, request: Request) -> ControlResult:
+    """Lift a pause, a stop and any backoff (as `bot resume`)."""
+    return _control("resume", src, request, None)
+
+
+@api.post("/control/start", response_model=ControlResult)
+def start(src: Src, request: Request) -> ControlResult:
+    """The same as resume: cron runs the loop, start lets it trade again."""
+    return _control("start", src, request, None)

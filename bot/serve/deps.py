@@ -1,0 +1,217 @@
+"""How a route gets the bot's data: state.json and the journal, read while cron's ticks
+replace them, through the same plain-data functions the CLI uses.
+
+- state.json is replaced atomically (rename), so a read sees the old file or the new one.
+  A read that still fails (a file left half-written by hand, a newer schema) is retried
+  briefly, then the last good state is served with a warning; none yet: 503, one line.
+- The journal is followed incrementally: only complete lines past the last offset are
+  parsed (a line being appended waits for its newline), and a file that shrank or was
+  replaced (rotated) is read again from its start. Each request costs one ``stat``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.errors import StateError
+from bot.models import Usage
+from bot.ops.state import BotState, Journal, StateStore
+from bot.serve.schemas import DecisionRecord
+from bot.serve.series import TickPoint, equity_curve
+
+_BLOCK = 1 << 20
+
+class StateReader:
+    """The parsed state, re-read only when the file changed; the last good one kept."""
+
+    def __init__(self, store: StateStore, *, retries: int = 3, pause_seconds: float = 0.02) -> None:
+        self.store = store
+        self._retries, self._pause = retries, pause_seconds
+        self._key: tuple[int, int, int] | None = None
+        self._state: BotState | None = None
+        self._lock = threading.Lock()
+
+    def read(self) -> tuple[BotState | None, str]:
+        """(state, problem): the problem is "" when the state is fresh from the file."""
+        problem = ""
+        with self._lock:
+            for attempt in range(self._retries):
+                try:
+                    stat = os.stat(self.store.path)
+                except FileNotFoundError:
+                    return self._state, "" if self._state is None else f"{self.store.path} disappeared; showing the last state read"
+                key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                if key == self._key:
+                    return self._state, ""
+                try:
+                    state = self.store.load()
+                except StateError as exc:
+                    problem = str(exc)
+                    time.sleep(self._pause * (attempt + 1))
+                    continue
+                self._key, self._state = key, state
+                return state, ""
+        return self._state, problem if self._state is None else f"{problem} (showing the last good state)"
+
+
+@dataclass
+class JournalIndex:
+    """What the dashboard needs from the whole journal, kept up to date incrementally."""
+
+    path: Path
+    ticks: list[TickPoint] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    usage: Usage = field(default_factory=Usage)
+    version: int = 0  # grows with every block read: what a cached curve is keyed by
+    _key: tuple[int, int] | None = None
+    _offset: int = 0
+    _pending: bytes = b""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self) -> JournalIndex:
+        with self._lock:
+            try:
+                handle = open(self.path, "rb")
+            except FileNotFoundError:
+                self._reset(None)
+                return self
+            with handle:
+                stat = os.fstat(handle.fileno())
+                if (stat.st_dev, stat.st_ino) != self._key or stat.st_size < self._offset:
+                    self._reset((stat.st_dev, stat.st_ino))
+                handle.seek(self._offset)
+                while self._offset < stat.st_size:  # in blocks: a long journal is read once, in bounded memory
+                    chunk = handle.read(min(_BLOCK, stat.st_size - self._offset))
+                    if not chunk:
+                        break
+                    self._offset += len(chunk)
+                    lines = (self._pending + chunk).split(b"\n")
+                    self._pending = lines.pop()  # "" after a newline, else a line still being written
+                    for line in lines:
+                        self._add(line)
+                    self.version += 1
+        return self
+
+    def _reset(self, key: tuple[int, int] | None) -> None:
+        self.ticks, self.outcomes, self.usage = [], Counter(), Usage()
+        self.version += 1
+        self._key, self._offset, self._pending = key, 0, b""
+
+    def _add(self, line: bytes) -> None:
+        try:
+            record = json.loads(line)
+            equity = (record.get("account") or {}).get("equity_usd")
+            point = TickPoint(
+                tick=int(record["tick"]), as_of=datetime.fromisoformat(record["as_of"]), outcome=str(record["outcome"]),
+                equity_usd=None if equity is None else _number(equity),
+                prices={str(coin): _positive(price) for coin, price in (record.get("prices") or {}).items()},
+            )  # fmt: skip
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return  # a torn or foreign line: skipped, as `bot journal` does
+        self.ticks.append(point)
+        self.outcomes[point.outcome] += 1
+        usage = record.get("usage")
+        if isinstance(usage, dict) and usage.get("calls"):
+            try:
+                self.usage = self.usage.plus(Usage.model_validate(usage))
+            except ValidationError:
+                pass
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"not a number: {value!r}")
+    return float(value)
+
+
+def _positive(value: object) -> float:
+    if _number(value) <= 0:
+        raise ValueError(f"not a price: {value!r}")
+    return float(value)
+
+
+def decision_records(journal: Journal, *, count: int) -> list[DecisionRecord]:
+    """The last ``count`` ticks' decisions and verdicts, oldest first."""
+    fields = ("tick_id", "tick", "as_of", "strategy", "outcome", "decisions", "verdicts")
+    records: list[DecisionRecord] = []
+    for record in journal.newest_first():
+        if len(records) >= count:
+            break
+        try:
+            records.append(DecisionRecord.model_validate({name: record.get(name) for name in fields}))
+        except ValidationError:
+            continue  # a line of another version: skipped
+    return records[::-1]
+
+
+def lock_holder(path: Path) -> str | None:
+    """Who holds the tick lock now ("pid N since …"), from /proc/locks: taking the lock to
+    find out would make a tick starting at that moment exit as locked."""
+    try:
+        inode = os.stat(path).st_ino
+        text = path.read_text(errors="replace").strip()
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    held = any("FLOCK" in line and any(part.endswith(f":{inode}") for part in line.split()) for line in locks.splitlines())
+    return (text or "unknown") if held else None
+
+
+@dataclass
+class Sources:
+    """Everything a route reads or changes, for one account (live-data or replay)."""
+
+    settings: Settings
+    replay: bool
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    var: Path = field(init=False)
+    state: StateReader = field(init=False)
+    journal: Journal = field(init=False)
+    index: JournalIndex = field(init=False)
+    _curve: tuple[tuple[int, float, int], bytes] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.var = self.settings.run_dir(replay=self.replay)
+        self.state = StateReader(StateStore(self.var / "state.json"))
+        self.journal = Journal(self.var / "journal.jsonl")
+        self.index = JournalIndex(self.var / "journal.jsonl")
+
+    def curve_json(self, *, initial_equity_usd: float, max_points: int) -> bytes:
+        """The equity curve as JSON, computed again only when the journal grew."""
+        index = self.index.refresh()
+        key = (index.version, initial_equity_usd, max_points)
+        cached = self._curve
+        if cached is None or cached[0] != key:
+            curve = equity_curve(index.ticks, initial_equity_usd=initial_equity_usd, max_points=max_points)
+            cached = self._curve = (key, curve.model_dump_json().encode())
+        return cached[1]
+
+    def journal_age_seconds(self, state: BotState) -> float | None:
+        """Wall seconds since the last tick was recorded: the tick's own clock live, the
+        journal's modification time in replay (its clock is simulated)."""
+        now = self.clock()
+        if not self.replay:
+            return (now - state.last_tick_at).total_seconds() if state.last_tick_at else None
+        try:
+            return now.timestamp() - os.stat(self.journal.path).st_mtime
+        except FileNotFoundError:
+            return None
+
+    def record_control(self, entry: dict[str, Any]) -> None:
+        """One JSON line per control request in control.jsonl (the tick journal holds ticks only)."""
+        self.var.mkdir(parents=True, exist_ok=True)
+        with open(self.var / "control.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"at": self.clock().isoformat(), **entry}) + "\n")
