@@ -153,12 +153,8 @@ class ModelPrice(Section):
 
 def _price(input_usd: float, output_usd: float) -> ModelPrice:
     """Anthropic's standard rates: 5-minute cache writes 1.25x input, cache reads 0.1x input."""
-    return ModelPrice(
-        input_usd_per_mtok=input_usd,
-        output_usd_per_mtok=output_usd,
-        cache_write_usd_per_mtok=round(input_usd * 1.25, 6),
-        cache_read_usd_per_mtok=round(input_usd * 0.1, 6),
-    )
+    cache = {"cache_write_usd_per_mtok": round(input_usd * 1.25, 6), "cache_read_usd_per_mtok": round(input_usd * 0.1, 6)}
+    return ModelPrice(input_usd_per_mtok=input_usd, output_usd_per_mtok=output_usd, **cache)
 
 
 # List prices of every model the Models API listed as active or deprecated, checked on
@@ -166,21 +162,15 @@ def _price(input_usd: float, output_usd: float) -> ModelPrice:
 # second rate card, for prompts above 100K tokens, never applies to a tick's prompt).
 PRICES_CHECKED = date(2026, 12, 1)
 DEFAULT_PRICES = {
-    "claude-fable-5-2": _price(10.0, 50.0),
-    "claude-fable-5-1": _price(10.0, 50.0),
-    "claude-fable-5": _price(10.0, 50.0),
-    "claude-opus-5-5": _price(4.0, 20.0),
-    "claude-opus-5": _price(5.0, 25.0),
-    "claude-opus-4-8": _price(5.0, 25.0),
-    "claude-opus-4-7": _price(5.0, 25.0),
-    "claude-opus-4-6": _price(5.0, 25.0),
-    "claude-opus-4-5": _price(5.0, 25.0),
-    "claude-sonnet-5-5": _price(2.0, 10.0),
-    "claude-sonnet-5": _price(2.0, 10.0),
-    "claude-sonnet-4-6": _price(3.0, 15.0),
-    "claude-haiku-5-5": _price(0.10, 0.50),
-    "claude-haiku-4-5": _price(1.0, 5.0),
-}
+    model: _price(input_usd, output_usd)
+    for model, input_usd, output_usd in [
+        ("claude-fable-5-2", 10.0, 50.0), ("claude-fable-5-1", 10.0, 50.0), ("claude-fable-5", 10.0, 50.0),
+        ("claude-opus-5-5", 4.0, 20.0), ("claude-opus-5", 5.0, 25.0), ("claude-opus-4-8", 5.0, 25.0), ("claude-opus-4-7", 5.0, 25.0),
+        ("claude-opus-4-6", 5.0, 25.0), ("claude-opus-4-5", 5.0, 25.0),
+        ("claude-sonnet-5-5", 2.0, 10.0), ("claude-sonnet-5", 2.0, 10.0), ("claude-sonnet-4-6", 3.0, 15.0),
+        ("claude-haiku-5-5", 0.10, 0.50), ("claude-haiku-4-5", 1.0, 5.0),
+    ]
+}  # fmt: skip
 DEFAULT_MODEL = "claude-sonnet-5-5"  # a current model fast enough for a 3-minute cadence: README "Choosing a model"
 
 

@@ -368,8 +368,7 @@ class Portfolio(StrictModel):
 
 
 class Usage(StrictModel):
-    """LLM tokens and their dollar cost. ``input_tokens`` excludes the cached ones, as the API counts them;
-    ``output_tokens`` includes the thinking ones (billed as output), ``thinking_tokens`` says how many."""
+    """LLM tokens and their cost: ``input_tokens`` without the cached ones, ``output_tokens`` with the thinking ones (as billed)."""
 
     calls: int = 0
     input_tokens: int = 0
