@@ -25,9 +25,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         result = soak(Path(folder), kills=args.kills, seed=args.seed, budget_s=args.budget_s)
     print(result.summary())
-    for problem in (*result.duplicates, *result.unprotected, *result.unknown, *result.unloadable, *result.tracebacks, *result.leaks):
+    problems = (
+        *result.duplicates, *result.unprotected, *result.unknown, *result.unloadable, *result.tracebacks, *result.leaks,
+        *result.account_off, *(f"journal missing {m}" for m in result.journal_missing), *(f"journal extra {e}" for e in result.journal_extra),
+    )
+    for problem in problems:
         print("  ", problem)
-    sys.exit(1 if result.duplicates or result.unprotected or result.unknown or result.unloadable or result.tracebacks or result.leaks else 0)
+    sys.exit(1 if problems else 0)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
         # report in candle open times, like backtesting.py: a tick at t acts on the candle that opened at t - 3m
         trades.append((entry_ms - tick_ms, exit_ms - tick_ms, trade.entry_price, trade.exit_price, trade.amount))
     final = result.equity_usd[-1]
-    return Side(trades, (final / CASH_USD - 1) * 100, len(result.times_ms), seconds), open_fee - result.funding_usd
+    return Side(trades, (final / CASH_USD - 1) * 100, len(result.times_ms), seconds), open_fee + result.funding_received_usd
 
 
 def load_frame(data_dir: Path | None, coin: str):

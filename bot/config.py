@@ -97,7 +97,7 @@ class RiskSettings(Section):
     max_exposure: float = Field(3.0, gt=0, description="total notional of all positions at most this multiple of equity")
     missing_stop_loss: StopPolicy = Field(StopPolicy.DERIVE, description="an entry without a stop-loss: derive one from ATR, or reject")
     stop_atr: float = Field(1.5, gt=0, description="derived stop-loss distance, in 4h ATR14")
-    min_reward_risk: float = Field(1.5, ge=0, description="take-profit distance / stop-loss distance at least this (when a TP is given)")
+    min_reward_risk: float = Field(1.5, ge=0, description="take-profit gain / stop-loss loss at least this, net of fees and slippage (when a TP is given)")
     liquidation_buffer_pct: float = Field(
         10.0, ge=0, lt=100, description="the stop-loss must stay this % of the entry-to-liquidation distance away from liquidation"
     )
@@ -131,9 +131,6 @@ class LiveSettings(Section):
     confirm: str = Field("", description=f'must read exactly "{LIVE_CONFIRMATION}" before real orders are sent')
     margin_mode: Literal["isolated", "cross"] = Field("isolated", description="margin mode set on a symbol before its first order")
     stop_attempts: int = Field(3, ge=1, le=5, description="tries to place a stop-loss after an entry fills; then the position is closed")
-    intent_max_age_s: int = Field(
-        180, ge=0, le=3600, description="an entry saved but never sent (crash) is sent on the next run if younger than this, else dropped"
-    )
 
 
 class StrategySettings(Section):

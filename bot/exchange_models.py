@@ -39,6 +39,7 @@ class OrderIntent(StrictModel):
     take_profit: float | None = None
     invalidation: str = ""
     maintenance_margin_rate: float = 0.005
+    maintenance_amount_usd: float = 0.0
     created_at: datetime
 
     @property

@@ -139,9 +139,10 @@ class MarketInfo(StrictModel):
     min_amount: float = 0.0
     min_notional_usd: float = 0.0
     max_leverage: float = 125.0
-    # Maintenance margin as a fraction of notional (Binance's first tier is 0.4-0.5 %);
-    # it sets the liquidation price the risk step checks stop-losses against.
+    # Maintenance margin as a fraction of notional when ``tiers`` is empty.
     maintenance_margin_rate: float = 0.005
+    # Leverage brackets, ascending: (notional cap USD, MMR, maintenance amount USD, max leverage).
+    tiers: list[tuple[float, float, float, float]] = Field(default_factory=list)
 
 
 class CoinMarket(BaseModel):
@@ -155,7 +156,7 @@ class CoinMarket(BaseModel):
     candles_4h: Candles
     last_price: float
     open_interest: float | None = None  # contracts (base units); None when unknown
-    funding_rate: float | None = None  # last settled 8h rate, 0.0001 = 0.01 %
+    funding_rate: float | None = None  # last settled 8h rate (the exchange's estimate only without history), 0.0001 = 0.01 %
 
 
 class Snapshot(BaseModel):
@@ -223,7 +224,8 @@ class OrderPlan(StrictModel):
     stop_loss: float | None = None
     take_profit: float | None = None
     invalidation: str = ""
-    maintenance_margin_rate: float = 0.005  # the market's, so the broker prices liquidation as risk did
+    maintenance_margin_rate: float = 0.005  # the bracket's, so the broker prices liquidation as risk did
+    maintenance_amount_usd: float = 0.0
     client_order_id: str
 
 
@@ -254,6 +256,7 @@ class Position(StrictModel):
     stop_order_id: str | None = None  # live: client id of the open stop-loss order protecting it
     take_profit_order_id: str | None = None  # live: client id of the open take-profit order
     maintenance_margin_rate: float = 0.005
+    maintenance_amount_usd: float = 0.0  # the bracket's ``cum``
     liquidation_price: float | None = None  # isolated margin: where the whole margin is gone
     settled_until: datetime | None = None  # paper: candles and funding up to here are booked
     funding_usd: float = 0.0  # net funding received (+) or paid (-) while open
@@ -293,6 +296,7 @@ class CorrectionKind(StrEnum):
     REJECTED = "rejected"  # the exchange refused an order (margin, size, precision): not retried
     ERROR = "error"  # an unexpected exchange error: the order's fate is settled next tick
     BALANCE = "balance"  # cash adopted from the exchange (fees, funding, PnL)
+    FUNDING_UNKNOWN = "funding_unknown"  # paper: a settlement passed with no known rate, so nothing was charged
 
 
 class Correction(StrictModel):
@@ -378,11 +382,6 @@ class Usage(StrictModel):
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
     cache_saved_usd: float = 0.0  # what the same prompt tokens would have cost uncached, minus what they cost
-
-    @property
-    def cache_hit_ratio(self) -> float | None:  # the share of prompt tokens read from the cache; None before any prompt
-        prompt = self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
-        return self.cache_read_tokens / prompt if prompt else None
 
     def plus(self, other: Usage) -> Usage:
         return Usage(**{name: getattr(self, name) + getattr(other, name) for name in Usage.model_fields})

@@ -18,6 +18,7 @@ from bot.backtest.loop import (
     span_of,
     trades_from_fills,
 )
+from bot.backtest.report import build_report
 from bot.config import Settings
 from bot.models import Action, Decision, Fill, Position, Side
 from bot.ops.state import BotState
@@ -216,11 +217,12 @@ def test_adds_average_in_partial_closes_average_out_and_funding_between_entry_an
         _fill("SOL", Side.LONG, 15.0, 150.0, fee=1.125, pnl=-75.0, reduce_only=True, reason="stop_loss", minute=90),  # (150 - 155) x 15
     ]
     at = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)
-    funding = [("SOL", at, 9.0), ("SOL", at + timedelta(minutes=45), 1.5), ("SOL", at + timedelta(minutes=90), 0.5), ("ETH", at + timedelta(minutes=45), 7.0)]
+    # received (+) or paid (-), the sign of every funding figure (issue 16 item 12): SOL paid 9.0, 1.5, 0.5
+    funding = [("SOL", at, -9.0), ("SOL", at + timedelta(minutes=45), -1.5), ("SOL", at + timedelta(minutes=90), -0.5), ("ETH", at + timedelta(minutes=45), -7.0)]
     state = BotState.fresh(mode="backtest", initial_equity_usd=10_000)
     (sol,) = trades_from_fills(fills, funding=funding, state=state, end=at + timedelta(hours=3), last_prices={})
     assert (sol.amount, sol.entry_price, sol.exit_price, sol.exit_reason) == (20.0, 155.0, 155.0, "stop_loss")  # exits: (5 x 170 + 15 x 150) / 20
-    assert sol.funding_usd == 2.0  # paid after the entry up to the exit, SOL only (not the 9.0 settled before the entry)
+    assert sol.funding_received_usd == -2.0  # paid after the entry up to the exit, SOL only (not the 9.0 settled before the entry)
     assert sol.fees_usd == pytest.approx(3.1) and sol.pnl_usd == pytest.approx(0.0 - 3.1 - 2.0)
 
 
@@ -279,3 +281,46 @@ def test_decisions_the_risk_step_rejects_do_not_stop_the_backtest():
     settings = Settings(trading={"coins": ["BTC"]})
     result = asyncio.run(run_backtest(settings, market=HistoryMarket(), strategy=Reckless(), start=START, end=START + timedelta(minutes=30)))
     assert result.outcomes == {"ok": 11} and result.trades == [] and result.equity_usd[-1] == 10_000
+
+
+class _BuyOnce:
+    """BTC long at the first tick (2x, 10 %: 0.018 BTC at 105,379.1), then nothing."""
+
+    name = "buy_once"
+
+    def __init__(self) -> None:
+        self.done = False
+
+    async def decide(self, *, features, portfolio, prompt):
+        if self.done:
+            return []
+        self.done = True
+        return [Decision(coin="BTC", action=Action.BUY, confidence=1.0, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000)]
+
+
+def _buy_once_backtest(market):
+    settings = Settings(trading={"coins": ["BTC"]})
+    end = datetime(2025, 6, 2, 8, 3, tzinfo=UTC)  # the 08:00 settlement included
+    return asyncio.run(run_backtest(settings, market=market, strategy=_BuyOnce(), start=START, end=end))
+
+
+def test_gh16_12_funding_is_received_plus_paid_minus_in_every_output():
+    result = _buy_once_backtest(HistoryMarket())
+    # The long pays the 08:00 rate 0.005593 % on 0.018 BTC valued at 105,346.4 (the close just
+    # before 08:00, the newest price the 08:00 tick has): 0.018 x 105,346.4 x 5.593e-05 = 0.106056 paid.
+    [trade] = result.trades
+    assert trade.funding_received_usd == pytest.approx(-0.106056, abs=1e-6)
+    assert result.funding_received_usd == pytest.approx(-0.106056, abs=1e-6)
+    assert build_report(result).funding_received_usd == pytest.approx(-0.106056, abs=1e-6)
+    assert result.warnings == []
+
+
+def test_gh16_7_a_backtest_without_funding_history_says_funding_was_not_charged(tmp_path):
+    folder = tmp_path / "history"
+    shutil.copytree(SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("funding_8h", "*DOGE*", "*XRP*", "*SOL*", "*BNB*", "*ETH*"))
+    result = _buy_once_backtest(HistoryMarket(folder))
+    assert result.funding_received_usd == 0.0  # before: the same 0.0, and not a word
+    assert result.warnings == [
+        "FUNDING UNKNOWN: 1 settlements of BTC had no funding rate and were not charged; add funding_8h/ to the data folder"
+    ]
+    assert result.outcomes == {"ok": 141, "degraded": 1}  # 142 ticks 01:00-08:03; the 08:00 one says so too

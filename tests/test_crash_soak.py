@@ -9,6 +9,8 @@ Promises checked (each a count that must stay 0):
 - unknown: an open order of the bot on the exchange that the state does not hold, or a
   position whose side or size differs between the exchange and the state;
 - unloadable: a state file that does not load after a kill;
+- journal missing / extra: an exchange trade with no fill in the journal, or the reverse;
+- account off: after a completed tick, the state's cash differs from the exchange's wallet;
 - leaks: an exchange or Anthropic key in any file under var/ or in any tick's output.
 
 Decisions are scripted through the fake Messages API (Claude is the strategy): a seeded mix
@@ -16,6 +18,14 @@ of BUY / SELL / CLOSE on BTC and ETH, chosen from what the exchange holds, so en
 flips and closes come every few ticks. Each tick runs at its own 3-minute boundary
 (tests/fakes/clocked.py) with the exchange's data clock set to the same time, so stops and
 take-profits trigger from the recorded prices between ticks.
+
+Malformed answers: before a quarter of the ticks one private endpoint is set to answer once
+with its own JSON cut in half after acting on the request (an order placed, its answer
+truncated); one tick in ten has a read endpoint (positions, balance, trigger orders)
+truncated on every try, so that tick fails and must change nothing. Re-runs: a third of the
+kills are followed by a run 20 s later, the same minute (the same tick id), before the next
+3-minute tick. At the end the journal's fills are matched with the exchange's trades by
+client order id (a triggered stop counts under the stop's id).
 
 Kills: 70 % of the ticks, the one after a kill included; half at a random moment inside the tick's measured runtime, half timed on an order
 reaching the exchange (whose answer is held back ``ORDER_ANSWER_DELAY_MS``), so a good share
@@ -47,6 +57,15 @@ FAST_KILLS = 12
 KILL_SHARE = 0.7  # of the ticks run: killed
 FULL_KILLS = 200
 ORDER_ANSWER_DELAY_MS = 150
+MALFORMED_SHARE = 0.25  # of the ticks: one private answer truncated once
+PERSISTENT_SHARE = 0.1  # of the ticks: a read endpoint truncated on every try (the tick fails)
+RERUN_SHARE = 1 / 3  # of the kills: followed by a re-run in the same minute
+TRUNCATED_ONCE = [
+    ("GET", "/fapi/v3/positionRisk"), ("GET", "/fapi/v3/account"), ("GET", "/fapi/v1/openOrders"), ("GET", "/fapi/v1/openAlgoOrders"),
+    ("GET", "/fapi/v1/order"), ("GET", "/fapi/v1/algoOrder"), ("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/algoOrder"),
+    ("GET", "/fapi/v1/userTrades"), ("DELETE", "/fapi/v1/algoOrder"),
+]
+TRUNCATED_ALWAYS = [("GET", "/fapi/v3/positionRisk"), ("GET", "/fapi/v3/account"), ("GET", "/fapi/v1/openAlgoOrders")]
 TICK = timedelta(minutes=3)
 COINS = ("BTC", "ETH")
 SECRETS = {"EXCHANGE_API_KEY": "soak-exchange-key-5d1c", "EXCHANGE_SECRET": "soak-exchange-secret-93b7", "ANTHROPIC_API_KEY": "sk-soak-8e2f"}
@@ -65,6 +84,8 @@ max_entries_per_day = 10000
 stop_loss_cooldown_min = 0
 daily_loss_limit_pct = 100
 max_drawdown_pct = 100
+# its stops (0.4 %) and take-profits (0.6 %) are tight so exits fill between ticks: 0.92 net of costs
+min_reward_risk = 0.5
 
 [strategy]
 name = "claude"
@@ -90,6 +111,14 @@ class SoakResult:
     unloadable: list[str] = field(default_factory=list)
     tracebacks: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)  # a key found in var/ or a tick's output
+    account_off: list[str] = field(default_factory=list)
+    journal_missing: list[str] = field(default_factory=list)  # exchange trades without a journal fill
+    journal_extra: list[str] = field(default_factory=list)  # journal fills without an exchange trade
+    malformed: int = 0  # ticks with a truncated answer injected
+    failed: int = 0  # completed ticks that failed (a read endpoint truncated on every try): nothing is promised of them
+    reruns: int = 0  # runs in the same minute as the killed one before them
+    exchange_fills: int = 0
+    journal_fills: int = 0
     kill_points: Counter = field(default_factory=Counter)  # where the state stood when the process died
     exit_codes: Counter = field(default_factory=Counter)
     orders: int = 0
@@ -101,6 +130,8 @@ class SoakResult:
             f"kills {self.kills} · ticks {self.ticks} ({self.completed} completed) · orders {self.orders} "
             f"({self.entries} entries/adds) · duplicates {len(self.duplicates)} · unprotected {len(self.unprotected)} · "
             f"unknown {len(self.unknown)} · unloadable {len(self.unloadable)} · tracebacks {len(self.tracebacks)} · leaks {len(self.leaks)} · "
+            f"account off {len(self.account_off)} · malformed {self.malformed} ({self.failed} failed ticks) · same-minute re-runs {self.reruns} · "
+            f"fills: exchange {self.exchange_fills}, journal {self.journal_fills}, missing {len(self.journal_missing)}, extra {len(self.journal_extra)} · "
             f"kill points {dict(self.kill_points)} · exit codes {dict(self.exit_codes)} · {self.seconds:.1f} s"
         )
 
@@ -192,6 +223,27 @@ def _check(store: StateStore, fake, result: SoakResult, label: str) -> None:
     for coin in state.positions:
         if coin not in positions:
             result.unknown.append(f"{label}: the state holds {coin}, the exchange does not")
+    if abs(state.cash_usd - fake.account.wallet_usd) > 1e-6:
+        result.account_off.append(f"{label}: cash {state.cash_usd:.6f}, the exchange's wallet {fake.account.wallet_usd:.6f}")
+
+
+def _journal_vs_exchange(project: Path, fake, result: SoakResult) -> None:
+    """Every exchange trade is a journal fill under the same client id (a triggered stop's under the stop's)."""
+    by_id = {o.id: o for o in fake.account.orders}
+    exchange = Counter()
+    for trade in fake.account.trades:
+        order = by_id[trade["orderId"]]
+        cid = order.client_id
+        if cid.startswith("algo_"):
+            cid = by_id[int(cid.removeprefix("algo_"))].client_id
+        exchange[cid] += 1
+    journal = Counter()
+    for line in (project / "var" / "journal.jsonl").read_text().splitlines():
+        for fill in json.loads(line)["fills"]:
+            journal[fill["client_order_id"]] += 1
+    result.exchange_fills, result.journal_fills = sum(exchange.values()), sum(journal.values())
+    result.journal_missing = [f"{cid} x{n}" for cid, n in (exchange - journal).items()]
+    result.journal_extra = [f"{cid or '(no id)'} x{n}" for cid, n in (journal - exchange).items()]
 
 
 def _duplicates(fake) -> tuple[list[str], int]:
@@ -222,9 +274,19 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
         fake.account.api_key, fake.account.api_secret = SECRETS["EXCHANGE_API_KEY"], SECRETS["EXCHANGE_SECRET"]
         env = _env(fake.url, llm.url)
 
-        def run(*, kill: bool) -> None:
-            nonlocal at
-            fake.now_ms = int(at.timestamp() * 1000)
+        def run(*, kill: bool, rerun: bool = False) -> bool:
+            """One run at the tick ``at`` (20 s into it for a re-run); True if it was killed."""
+            when = at + timedelta(seconds=20) if rerun else at
+            fake.now_ms = int(when.timestamp() * 1000)
+            fake.clear_faults()
+            if rng.random() < MALFORMED_SHARE:
+                result.malformed += 1
+                method, path = rng.choice(TRUNCATED_ONCE)
+                fake.inject("truncated", path=path, method=method, times=1)
+            elif rng.random() < PERSISTENT_SHARE / (1 - MALFORMED_SHARE):
+                result.malformed += 1
+                method, path = rng.choice(TRUNCATED_ALWAYS)
+                fake.inject("truncated", path=path, method=method)
             with llm._lock:
                 llm._script.clear()
             llm.script(tool_call({"decisions": [_decision(rng, fake, coin) for coin in COINS]}))
@@ -232,8 +294,9 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
             on_order = kill and rng.random() < 0.5
             delay_s = rng.uniform(0.05, sorted(durations)[len(durations) // 2])
             begun = time.monotonic()
-            process = _start(project, env, at)
+            process = _start(project, env, when)
             result.ticks += 1
+            result.reruns += rerun
             if kill:
                 while process.poll() is None:
                     if on_order and _order_posts(fake) > posts_before:
@@ -245,26 +308,35 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
                 process.send_signal(signal.SIGKILL)
             out, err = process.communicate(timeout=60)
             result.leaks += [f"{name} in the output at {at:%H:%M:%S}" for name, secret in SECRETS.items() if secret in out + err]
+            fake.clear_faults()
             if process.returncode == -signal.SIGKILL:
                 result.kills += 1
                 _kill_point(store, fake, result)
-                at += TICK  # cron runs the next tick 3 minutes later
-                return
+                return True
             durations.append(time.monotonic() - begun)
             result.completed += 1
             result.exit_codes[process.returncode] += 1
             if "Traceback" in out + err or process.returncode not in (0, 3, 4):
-                result.tracebacks.append(f"{at:%H:%M:%S} exit {process.returncode}: {err.strip()[-400:]}")
-            _check(store, fake, result, f"{at:%H:%M:%S}")
-            at += TICK
+                result.tracebacks.append(f"{when:%H:%M:%S} exit {process.returncode}: {err.strip()[-400:]}")
+            if process.returncode == 3:
+                result.failed += 1  # it could not see the account: it must not have acted (checked after the next one)
+            else:
+                _check(store, fake, result, f"{when:%H:%M:%S}")
+            return False
 
         run(kill=False)  # a first tick: the account adopted, no kill yet
+        at += TICK
         while result.kills < kills and time.monotonic() - started < budget_s:
-            run(kill=rng.random() < KILL_SHARE)  # the tick after a kill may be killed too
+            killed = run(kill=rng.random() < KILL_SHARE)  # the tick after a kill may be killed too
+            if killed and rng.random() < RERUN_SHARE:
+                run(kill=rng.random() < KILL_SHARE, rerun=True)  # the owner (or a retrying cron) runs it again within the minute
+            at += TICK  # cron runs the next tick 3 minutes later
+        fake.clear_faults()
         run(kill=False)
         result.duplicates, result.entries = _duplicates(fake)
         result.orders = len(fake.account.orders)
         _check(store, fake, result, "end")
+        _journal_vs_exchange(project, fake, result)
         for path in (project / "var").rglob("*"):
             text = path.read_text(errors="replace") if path.is_file() else ""
             result.leaks += [f"{name} in {path.relative_to(project)}" for name, secret in SECRETS.items() if secret in text]
@@ -281,6 +353,9 @@ def _assert_clean(result: SoakResult, kills: int) -> None:
     assert result.unloadable == [], result.unloadable
     assert result.tracebacks == [], result.tracebacks
     assert result.leaks == [], result.leaks
+    assert result.account_off == [], result.account_off
+    assert result.journal_missing == [] and result.journal_extra == [], (result.journal_missing, result.journal_extra)
+    assert result.malformed > 0 and result.reruns > 0, result.summary()
     assert result.entries >= kills // 2, "the soak must trade for its kills to mean anything"
     sent_not_recorded = sum(n for point, n in result.kill_points.items() if "sent, not recorded" in point)
     assert sent_not_recorded >= kills // 10, result.kill_points

@@ -169,8 +169,10 @@ def test_a_tick_after_hours_of_pause_books_the_missed_funding_before_the_strateg
 
 
 def test_a_tick_after_hours_of_pause_books_a_take_profit_hit_while_cron_was_stopped():
-    # the first 3m high at or above 106,500 is the 14:51 candle's: taken there, before 16:00's funding
-    buy = Decision(coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=104_500, take_profit=106_500)
+    # the first 3m high at or above 106,500 is the 14:51 candle's: taken there, before 16:00's funding.
+    # The stop at 104,800 is never touched (the low until then is 104,969.4) and keeps the reward:risk
+    # from 105,240.1 above 1.5 net of costs: (1,259.9 - 147.3) / (440.1 + 147.3) = 1.89.
+    buy = Decision(coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=104_800, take_profit=106_500)
     ctx = _ctx(ScriptedStrategy([buy], []))
     opened = _run(ctx)
     later = _run(ctx, PAUSE)

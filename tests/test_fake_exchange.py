@@ -144,12 +144,18 @@ def test_fetch_ohlcv_since_starts_there_and_never_passes_now(fake):
     assert rows[0][0] == since and rows[-1][0] == NOW_MS // H1 * H1 and len(rows) == 11
 
 
-def test_fetch_funding_rate_is_the_last_settled_rate(fake):
+def test_fetch_funding_rate_is_the_estimate_of_the_next_settlement(fake):
+    # As on Binance: premiumIndex's lastFundingRate runs toward the next settlement's rate;
+    # the last settled one is /fapi/v1/fundingRate's (issue 16 item 11).
     fake.now_ms = NOW_MS + 5 * 60_000
     rate = run(fake, lambda ex: ex.fetch_funding_rate(BTC))
+    next_at, next_rate = last_funding_at_or_before("BTC", NOW_MS + 4 * H1)
+    assert next_at == NOW_MS + 4 * H1  # 16:00 UTC
+    assert rate["fundingRate"] == next_rate
     settled_at, settled_rate = last_funding_at_or_before("BTC", NOW_MS + 5 * 60_000)
-    assert settled_at == NOW_MS - 4 * H1  # 08:00 UTC
-    assert rate["fundingRate"] == settled_rate
+    assert settled_at == NOW_MS - 4 * H1 and settled_rate != next_rate  # 08:00 UTC: a different number
+    [last] = run(fake, lambda ex: ex.fetch_funding_rate_history(BTC, None, 1))
+    assert (last["timestamp"], last["fundingRate"]) == (settled_at, settled_rate)
     assert rate["fundingTimestamp"] == NOW_MS + 4 * H1  # next settlement, 16:00 UTC
     assert rate["markPrice"] == csv_rows("3m", "BTCUSDT-3m")[NOW_MS + 3 * 60_000][3]
     assert rate["symbol"] == BTC

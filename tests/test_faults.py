@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import data_dir, run_bot
+from tests.fakes.account import TAKER_FEE
 
 ALL = ("BTC", "ETH", "SOL", "BNB", "DOGE", "XRP")
 
@@ -59,12 +60,14 @@ SCENARIOS = {
         Expect(4, "degraded", tuple(c for c in ALL if c != "SOL"), errors={"SOL": "RequestTimeout"}),
     ),
     "connection refused": (Fault(refused=True), Expect(3, "failed", (), "cannot load markets (")),
-    "a body that is not JSON (3m or 4h, whichever answers first)": (
+    "a body that is not JSON (3m or 4h, whichever answers first), asked again, still not JSON": (
         Fault("malformed", path="/fapi/v1/klines", symbol="XRPUSDT"),
-        Expect(4, "degraded", tuple(c for c in ALL if c != "XRP"), errors={"XRP": "only 0 closed "}),
+        Expect(4, "degraded", tuple(c for c in ALL if c != "XRP"),
+               errors={"XRP": "BadResponse: binanceusdm GET /fapi/v1/klines: malformed answer (13 bytes that are not JSON)"}),
     ),
+    "one truncated candle answer, asked again": (Fault("truncated", path="/fapi/v1/klines", symbol="ETHUSDT", times=1), Expect(0, "ok", ALL)),
     "a funding answer with its fields missing": (
-        Fault("malformed", path="/fapi/v1/premiumIndex", symbol="BNBUSDT"),
+        Fault("empty_object", path="/fapi/v1/premiumIndex", symbol="BNBUSDT"),
         Expect(4, "degraded", tuple(c for c in ALL if c != "BNB"), errors={"BNB": "malformed answer: no fundingRate"}),
     ),
     "candle rows of nulls (3m or 4h, whichever answers first)": (
@@ -317,6 +320,85 @@ def test_a_take_profit_the_price_already_passed_leaves_the_stop_loss_protecting_
     assert state["positions"]["BTC"]["stop_order_id"] == live_fake.account.orders[1].client_id
     assert state["positions"]["BTC"]["amount"] == amount == live_fake.account.positions["BTC"].amount
     assert state["cash_usd"] == pytest.approx(live_fake.account.wallet_usd, abs=1e-6)
+
+
+# -- malformed answers to the live broker (issue 25): a truncated 200 is never an empty truth ----
+
+
+@dataclass
+class Garbled:
+    faults: list[tuple[str, str, str, int | None]]  # (kind, method, path, times): answers cut short or emptied
+    during_entry: bool  # in the tick that opens the position (else in a holding tick after it)
+    exit_code: int
+    message: str = ""  # the start of the faulty tick's message ("" for ok)
+
+
+_CUT = "could not reconcile with the exchange: BadResponse: binanceusdm GET {path}: malformed answer ("
+GARBLED = {
+    "positions truncated on every try: nothing booked closed, no stop cancelled": (
+        Garbled([("truncated", "GET", "/fapi/v3/positionRisk", None)], False, 3, _CUT.format(path="/fapi/v3/positionRisk"))),
+    "positions truncated once: asked again within the tick": (Garbled([("truncated", "GET", "/fapi/v3/positionRisk", 1)], False, 0)),
+    "balance truncated on every try: no cash -3.14, no loss latch": (
+        Garbled([("truncated", "GET", "/fapi/v3/account", None)], False, 3, _CUT.format(path="/fapi/v3/account"))),
+    "balance without the quote currency on every try": (
+        Garbled([("empty_object", "GET", "/fapi/v3/account", None)], False, 3,
+                "could not reconcile with the exchange: BadResponse: malformed answer: the balance holds no USDT total")),
+    "open trigger orders truncated on every try: no AttributeError": (
+        Garbled([("truncated", "GET", "/fapi/v1/openAlgoOrders", None)], False, 3, _CUT.format(path="/fapi/v1/openAlgoOrders"))),
+    "entry filled, its answer truncated, the lookup truncated once": (
+        Garbled([("truncated", "POST", "/fapi/v1/order", 1), ("truncated", "GET", "/fapi/v1/order", 1)], True, 0)),
+    "entry filled, its answer truncated, every lookup {}: settled the next tick": (
+        Garbled([("truncated", "POST", "/fapi/v1/order", 1), ("empty_object", "GET", "/fapi/v1/order", None)], True, 4,
+                "BTC: bot-")),
+    "stop-loss placed, its answer truncated, the lookup {} once": (
+        Garbled([("truncated", "POST", "/fapi/v1/algoOrder", 1), ("empty_object", "GET", "/fapi/v1/algoOrder", 1)], True, 0)),
+}
+
+
+@pytest.mark.parametrize("name", list(GARBLED))
+def test_a_malformed_exchange_answer_is_never_an_empty_truth(project, live_fake, fake_anthropic, name):
+    """The faulty tick fails or settles nothing it cannot see; after the next clean tick the
+    exchange holds one entry and its stop-loss and take-profit for the whole size, and the
+    state's cash, equity and risk figures are the exchange's."""
+    from tests.fakes.anthropic import tool_call
+
+    case = GARBLED[name]
+    price = live_fake.price("BTC")
+    live_fake.set_price("BTC", price)  # held still: a new 3m candle between two reads would move the unrealized PnL
+    decision = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
+                "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "fault matrix"}
+    fake_anthropic.script(tool_call({"decisions": [decision]}))  # then the fake answers HOLD
+    env = {**_live_env(live_fake, fake_anthropic), "BOT_OPS__RECOVERY_BACKOFF_SECONDS": "0"}  # the clean tick runs at once
+    if not case.during_entry:
+        assert run_bot("tick", cwd=project, env=env).returncode == 0
+    for kind, method, path, times in case.faults:
+        live_fake.inject(kind, path=path, method=method, times=times)
+    faulty = run_bot("tick", cwd=project, env=env)
+    live_fake.clear_faults()
+    clean = run_bot("tick", cwd=project, env=env)
+
+    assert faulty.returncode == case.exit_code, faulty.stdout + faulty.stderr
+    assert "Traceback" not in faulty.stdout + faulty.stderr + clean.stdout + clean.stderr
+    records = [json.loads(line) for line in (project / "var" / "journal.jsonl").read_text().splitlines()]
+    assert records[-2]["message"].startswith(case.message), records[-2]["message"]
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    orders = [(o.client_id.rsplit("-", 1)[1], o.type, o.status) for o in live_fake.account.orders]
+    assert orders == FILLED_AND_PROTECTED  # one entry, one stop-loss, one take-profit: nothing cancelled, nothing twice
+    state = json.loads((project / "var" / "state.json").read_text())
+    amount = int(10_000 * 0.10 * 3 / price * 1000) / 1000
+    position = state["positions"]["BTC"]
+    assert position["amount"] == amount == live_fake.account.positions["BTC"].amount
+    [stop] = [o for o in live_fake.account.open_algo("BTC") if o.type == "STOP_MARKET"]
+    assert (position["stop_order_id"], position["stop_loss"], stop.quantity) == (stop.client_id, round(price * 0.98), amount)
+    assert state["pending_intents"] == []
+    fee = amount * price * TAKER_FEE
+    assert state["cash_usd"] == pytest.approx(10_000 - fee, abs=1e-6) == live_fake.account.wallet_usd
+    assert state["exchange"]["equity_usd"] == pytest.approx(10_000 - fee, abs=1e-6)  # the fake's price has not moved
+    # the bot values its position at the candles' price, which a new 3m candle may move: the fee (0.0148 %) plus at
+    # most a few hundredths; a zeroed balance made it 100 % and latched the daily loss limit
+    assert state["max_drawdown_pct"] < 0.1 and state["risk"]["halted_day"] is None
+    fills = [fill["client_order_id"] for record in records for fill in record["fills"]]
+    assert [cid.rsplit("-", 1)[1] for cid in fills] == ["entry"]  # the journal holds the one fill the exchange made
 
 
 # -- the state file: unwritable or unreadable, as a replayed CLI tick ---------------------------

@@ -210,14 +210,14 @@ def test_killed_between_sent_and_recorded_the_next_tick_adopts_the_fill_and_neve
     assert state.pending_intents == [] and state.positions["BTC"].stop_order_id == "bot-250603T1203-BTC-sl"
 
 
-@pytest.mark.parametrize("rerun_after", [timedelta(seconds=20), TICK])
-def test_killed_before_sent_the_entry_is_sent_once_on_the_next_run(tmp_path, fake, rerun_after):
+@pytest.mark.parametrize("rerun_after", [timedelta(seconds=20), timedelta(seconds=59)])
+def test_killed_before_sent_the_entry_is_sent_once_when_the_same_tick_runs_again(tmp_path, fake, rerun_after):
     bot = Bot(tmp_path, fake)
     assert bot.tick(NOW, kill_at="entry_saved") is None
     assert orders(fake) == []
     assert [i.client_order_id for i in bot.state().pending_intents] == [ENTRY]
 
-    report = bot.tick(NOW + rerun_after)
+    report = bot.tick(NOW + rerun_after)  # the same tick id: this entry is still this tick's decision
 
     assert posts(fake, "/fapi/v1/order") == 1
     assert [o for o in orders(fake) if o[1] == "MARKET"] == [(ENTRY, "MARKET", "FILLED")]
@@ -225,12 +225,17 @@ def test_killed_before_sent_the_entry_is_sent_once_on_the_next_run(tmp_path, fak
     assert bot.state().positions["BTC"].stop_order_id is not None and bot.state().pending_intents == []
 
 
-def test_killed_before_sent_and_too_old_the_intent_is_dropped_and_the_strategy_decides_afresh(tmp_path, fake):
-    bot = Bot(tmp_path, fake, intent_max_age_s=60)
+@pytest.mark.parametrize(("rerun_after", "tick_id"), [(timedelta(seconds=60), "250603T1201"), (TICK, "250603T1203")])
+def test_killed_before_sent_a_later_tick_drops_the_intent_and_the_strategy_decides_afresh(tmp_path, fake, rerun_after, tick_id):
+    """Issue 25: the rule is the tick id, not an age in seconds equal to the cron cadence, so
+    start-up jitter cannot decide whether a three-minute-old entry is sent at its old price."""
+    bot = Bot(tmp_path, fake)
     bot.tick(NOW, kill_at="entry_saved")
-    report = bot.tick(NOW + TICK)
-    assert [c.kind for c in report.corrections][:1] == ["dropped_intent"]
-    assert [o for o in orders(fake) if o[1] == "MARKET"] == [("bot-250603T1203-BTC-entry", "MARKET", "FILLED")]
+    report = bot.tick(NOW + rerun_after)
+    assert [(c.kind, c.message) for c in report.corrections][:1] == [
+        ("dropped_intent", f"entry {ENTRY} dropped: never reached the exchange, and a later tick decides afresh")
+    ]
+    assert [o for o in orders(fake) if o[1] == "MARKET"] == [(f"bot-{tick_id}-BTC-entry", "MARKET", "FILLED")]
 
 
 def test_killed_after_the_stop_was_saved_the_next_tick_places_it(tmp_path, fake):
@@ -306,6 +311,25 @@ def test_a_flip_closes_the_long_then_opens_a_protected_short(tmp_path, fake):
     assert orders(fake, "250603T1200-BTC-")[1:] == [(SL, "STOP_MARKET", "CANCELED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
     assert fake.account.positions["BTC"].amount < 0 and bot.state().positions["BTC"].side == "short"
     assert bot.state().exchange.disagreements(bot.state().positions) == []
+
+
+def test_gh16_6_a_flip_whose_close_is_rejected_sends_no_entry(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW)
+    long = bot.state().positions["BTC"]
+    bot.strategy.action = Action.SELL
+    fake.inject("insufficient_margin", path="/fapi/v1/order", method="POST", times=1)  # the close leg
+    report = bot.tick(NOW + TICK)
+    assert report.fills == [] and report.outcome is Outcome.DEGRADED
+    # one market order this tick, the refused close: the short entry never went out
+    assert [row for row in orders(fake, "250603T1203-BTC-") if row[1] == "MARKET"] == []
+    assert posts(fake, "/fapi/v1/order") == 2  # tick 1's entry, tick 2's refused close
+    assert fake.account.positions["BTC"].amount == pytest.approx(long.amount)  # still the long, on both sides
+    state = bot.state()
+    assert state.positions["BTC"].side == "long" and state.positions["BTC"].amount == long.amount
+    assert [c.kind for c in report.corrections] == ["rejected", "error"]
+    assert report.corrections[1].message == "bot-250603T1203-BTC-entry not sent: the long it was to replace is still open (its close did not fill)"
+    assert state.exchange.disagreements(state.positions) == []
 
 
 def test_a_rejected_entry_is_not_retried_and_says_why(tmp_path, fake):
@@ -515,7 +539,9 @@ def test_killed_at_any_point_of_an_entry_the_next_tick_ends_with_one_protected_p
     report = bot.tick(NOW + TICK)
 
     entries = [o for o in fake.account.orders if o.type == "MARKET"]
-    assert [(o.client_id, o.status) for o in entries] == [(ENTRY, "FILLED")]
+    # never sent: dropped by the later tick, whose own decision (the same BUY) opens under its own id
+    entry = "bot-250603T1203-BTC-entry" if point == "entry_saved" else ENTRY
+    assert [(o.client_id, o.status) for o in entries] == [(entry, "FILLED")]
     open_stops = sorted((o.type, o.quantity) for o in fake.account.open_algo("BTC"))
     assert open_stops == [("STOP_MARKET", 0.028), ("TAKE_PROFIT_MARKET", 0.028)]
     state = bot.state()
@@ -561,3 +587,78 @@ def test_live_alerts_are_notified_and_quiet_corrections_are_not():
         ("live_alert", "warning", "bot live: ETH rejected", "entry rejected: InsufficientFunds"),
     ]
     assert len({e.key for e in events}) == 2
+
+
+# -- issue 25: state and journal tell the same story after any kill ------------------------------
+
+
+def _journal_fills(bot: Bot) -> list[str]:
+    lines = bot.journal.path.read_text().splitlines() if bot.journal.path.exists() else []
+    return [fill["client_order_id"] for line in lines for fill in json.loads(line)["fills"]]
+
+
+def test_a_fill_saved_to_state_by_a_killed_tick_reaches_the_journal_and_the_risk_memory_once(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    assert bot.tick(NOW, kill_at="stop_saved") is None  # the entry is booked in state.json, the tick's journal line never written
+    assert _journal_fills(bot) == [] and bot.state().risk.entries == []
+
+    report = bot.tick(NOW + TICK)
+
+    assert [f.client_order_id for f in report.fills] == [ENTRY]
+    assert "1 fill(s) booked by a run killed before its journal line: recorded now" in report.message
+    assert bot.state().risk.entries == [NOW]  # max_entries_per_hour sees the killed tick's entry
+    bot.tick(NOW + 2 * TICK)
+    assert _journal_fills(bot) == [ENTRY] and bot.state().risk.entries == [NOW]  # once, not again
+    assert bot.state().booked_fills == []
+
+
+class _KilledAfterSave(BaseException):
+    pass
+
+
+def test_killed_between_the_state_save_and_the_journal_line_the_next_tick_writes_the_fill_once(tmp_path, fake):
+    bot = Bot(tmp_path, fake)
+    append = bot.journal.append
+
+    def killed(report):
+        bot.journal.append = append
+        raise _KilledAfterSave
+
+    bot.journal.append = killed
+    with pytest.raises(_KilledAfterSave):
+        bot.tick(NOW)
+    assert _journal_fills(bot) == [] and bot.state().risk.entries == [NOW]  # counted in the state that was saved
+
+    report = bot.tick(NOW + TICK)
+
+    assert [f.client_order_id for f in report.fills] == [ENTRY]
+    assert bot.state().risk.entries == [NOW]  # not counted twice
+    bot.tick(NOW + 2 * TICK)
+    assert _journal_fills(bot) == [ENTRY]
+
+
+def test_a_position_opened_outside_the_bot_is_adopted_and_protected_by_the_rules_atr_stop(tmp_path, fake):
+    """Issue 25: adopted positions are not left for a human; the stop is the one the risk step
+    derives for an entry without one: risk.stop_atr (1.5) 4h ATR14s below the tick's price."""
+    import pandas as pd
+    from ta.volatility import AverageTrueRange
+
+    fake.account.open_by_hand("ETH", "BUY", 0.5)
+    bot = Bot(tmp_path, fake)
+    report = bot.tick(NOW)
+
+    market = HistoryMarket(data_dir()).snapshot_at(["ETH"], NOW).coins["ETH"]  # what the tick saw
+    high, low, close = (pd.Series(market.candles_4h[:, i]) for i in (2, 3, 4))
+    atr = AverageTrueRange(high=high, low=low, close=close, window=14).average_true_range().iloc[-1]  # ta itself, the oracle
+    stop = market.last_price - 1.5 * atr
+    [adopted] = [c for c in report.corrections if c.kind == "position_adopted"]
+    assert adopted.alert and adopted.message.startswith("a long 0.5 opened outside the bot: adopted with a stop-loss at ")
+    [order] = [o for o in fake.account.open_algo("ETH")]
+    assert (order.type, order.side, order.quantity, order.reduce_only) == ("STOP_MARKET", "SELL", 0.5, True)
+    assert order.trigger_price == pytest.approx(stop, abs=0.01)  # ETH's tick size
+    held = bot.state().positions["ETH"]
+    assert (held.stop_loss, held.stop_order_id) == (order.trigger_price, order.client_id)
+
+    bot.tick(NOW + TICK)  # protected: the next tick sends nothing for it
+    assert [o.client_id for o in fake.account.orders if o.symbol == "ETHUSDT" and o.client_id.startswith("bot-")] == [order.client_id]
+    assert order.status == "NEW"

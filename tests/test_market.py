@@ -65,10 +65,11 @@ def test_snapshot_of_six_coins_matches_the_exchange_data(fake_exchange):
     assert btc.candles_3m[-1, 0] == NOW_MS - STEP  # the open candle was dropped
     assert btc.candles_4h[-1, 0] == NOW_MS - 14_400_000
     assert btc.funding_rate is not None and btc.open_interest > 0
-    # one exchangeInfo, then 4 requests per coin
+    # one exchangeInfo, then 5 requests per coin: 3m, 4h, open interest, premiumIndex (mark
+    # price) and the last settled funding rate (issue 16 item 11: premiumIndex's is an estimate)
     assert fake_exchange.count("/fapi/v1/exchangeInfo") == 1
-    assert fake_exchange.count("/fapi/v1/klines") == 12
-    assert market.request_count == 25
+    assert fake_exchange.count("/fapi/v1/klines") == 12 and fake_exchange.count("/fapi/v1/fundingRate") == 6
+    assert market.request_count == 31
 
 
 def test_same_candles_as_the_history_market(fake_exchange):
@@ -84,7 +85,7 @@ def test_same_candles_as_the_history_market(fake_exchange):
 
 def test_requests_go_out_concurrently(fake_exchange):
     # Each answer takes 1 s: requests made one after another would arrive >= 1 s apart, so
-    # all 24 data requests arriving within that window proves none waited for another
+    # all 30 data requests arriving within that window proves none waited for another
     # (arrival times, not wall time, so a loaded machine does not fail the test).
     # The timeout is well above the latency: 24 answers of 502 candles parsed under one GIL
     # (server threads and client in this process) once took over the default 1.5 s, and the
@@ -93,7 +94,7 @@ def test_requests_go_out_concurrently(fake_exchange):
     _, snapshot = _snapshot(fake_exchange, timeout_ms=10_000)
     assert len(snapshot.coins) == 6
     data = [request.at for request in fake_exchange.requests if "exchangeInfo" not in request.path]
-    assert len(data) == 24
+    assert len(data) == 30
     assert max(data) - min(data) < 1.0
 
 
@@ -155,11 +156,18 @@ def test_a_hanging_request_times_out_is_retried_once_and_skips_the_coin(fake_exc
     assert time.perf_counter() - started < 1.5  # bounded: 2 x 300 ms timeouts + backoff
 
 
-def test_a_malformed_body_skips_the_coin(fake_exchange):
-    fake_exchange.inject("malformed", path="/fapi/v1/premiumIndex", symbol="XRPUSDT")
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("malformed", "BadResponse: binanceusdm GET /fapi/v1/premiumIndex: malformed answer (13 bytes that are not JSON)"),  # asked again, still cut
+        ("empty_object", "malformed answer: no fundingRate in it"),
+    ],
+)
+def test_a_malformed_body_skips_the_coin(fake_exchange, kind, why):
+    fake_exchange.inject(kind, path="/fapi/v1/premiumIndex", symbol="XRPUSDT")
     _, snapshot = _snapshot(fake_exchange, coins=["XRP", "ETH"])
     assert list(snapshot.coins) == ["ETH"]
-    assert snapshot.errors["XRP"] == "malformed answer: no fundingRate in it"
+    assert snapshot.errors["XRP"] == why
 
 
 def test_a_tick_starting_just_before_a_candle_boundary_still_gets_500_closed_candles(fake_exchange):
@@ -290,3 +298,57 @@ def test_an_incremental_fetch_at_a_candle_boundary_still_has_every_closed_candle
     snapshot = asyncio.run(market.snapshot(["SOL"], NOW + timedelta(minutes=3, milliseconds=-100)))
     assert snapshot.errors == {}
     assert snapshot.coins["SOL"].candles_3m[-1, 0] == NOW_MS - STEP  # 11:57, the newest closed by our clock
+
+
+# -- issue 16 item 3: leverage brackets, the exchange's when trading live, else the bundled ones --
+
+
+def _live_settings(fake):
+    from bot.config import LIVE_CONFIRMATION
+
+    return Settings(
+        enable_trading=True, exchange={"api_url": fake.url, "timeout_ms": 1500, "retries": 1},
+        live={"confirm": LIVE_CONFIRMATION}, exchange_api_key="test-key", exchange_secret="test-secret",
+    )  # fmt: skip
+
+
+def test_gh16_3_live_brackets_come_from_the_exchange_and_are_cached_with_the_markets(fake_exchange, tmp_path):
+    market = CcxtMarket(_live_settings(fake_exchange), cache_dir=tmp_path)
+    snapshot = asyncio.run(market.snapshot(["BTC", "DOGE"], NOW))
+    # what the fake's /fapi/v1/leverageBracket serves, Binance's ``cum`` included
+    assert snapshot.coins["BTC"].info.tiers == [(50_000, 0.004, 0.0, 125), (250_000, 0.005, 50.0, 100), (3_000_000, 0.01, 1_300.0, 50)]
+    assert snapshot.coins["DOGE"].info.tiers == [(5_000, 0.01, 0.0, 50), (25_000, 0.025, 75.0, 20)]
+    assert fake_exchange.count("/fapi/v1/leverageBracket") == 1
+    again = asyncio.run(CcxtMarket(_live_settings(fake_exchange), cache_dir=tmp_path).snapshot(["BTC", "DOGE"], NOW))
+    assert again.coins["DOGE"].info.tiers == snapshot.coins["DOGE"].info.tiers
+    assert fake_exchange.count("/fapi/v1/leverageBracket") == 1  # the markets cache held them
+
+
+def test_gh16_3_without_live_trading_the_bundled_brackets_stand_in(fake_exchange):
+    _, snapshot = _snapshot(fake_exchange, coins=("BTC", "DOGE"))
+    assert fake_exchange.count("/fapi/v1/leverageBracket") == 0  # paper: no signed request
+    btc = snapshot.coins["BTC"].info.tiers
+    # Binance's BTCUSDT answer lists cum 0, 50, 1,300, 46,300, 546,300: the bundled table derives the same.
+    assert [tier[2] for tier in btc[:5]] == pytest.approx([0, 50, 1_300, 46_300, 546_300], abs=1e-6)
+    assert btc[0] == (50_000, 0.004, 0.0, 125) and snapshot.coins["DOGE"].info.tiers[0] == (10_000, 0.005, 0.0, 75)
+
+
+@pytest.mark.parametrize(
+    "brackets",
+    [
+        {"code": -1000, "msg": "An unknown error occured while processing the request."},
+        [{"symbol": "DOGEUSDT", "brackets": [{"bracket": 1, "initialLeverage": 50, "notionalCap": None, "maintMarginRatio": 0.01, "cum": 0}]}],
+    ],
+    ids=["refused", "malformed"],
+)
+def test_gh16_3_a_refused_or_malformed_bracket_answer_falls_back_to_the_bundled_table(fake_exchange, brackets, monkeypatch):
+    status = 400 if isinstance(brackets, dict) else 200
+    monkeypatch.setattr(fake_exchange.account, "leverage_bracket", lambda: brackets if status == 200 else _raise_reject())
+    snapshot = asyncio.run(CcxtMarket(_live_settings(fake_exchange)).snapshot(["DOGE"], NOW))
+    assert snapshot.errors == {} and snapshot.coins["DOGE"].info.tiers[0] == (10_000, 0.005, 0.0, 75)
+
+
+def _raise_reject():
+    from tests.fakes.account import Reject
+
+    raise Reject(-1000, "An unknown error occured while processing the request.")

@@ -106,6 +106,22 @@ def test_an_entry_gets_its_isolated_liquidation_price():
     assert _open(Side.LONG, leverage=1).positions["BTC"].liquidation_price is None  # a 1x long cannot be liquidated
 
 
+
+def test_gh16_3_paper_liquidates_at_the_bracket_price_with_its_maintenance_amount():
+    # 200 at 100 (no slippage or fee here), 10x: 2,000 margin, 20,000 notional in the bracket
+    # MMR 2.5 %, cum 75: LP = (2,000 + 75 - 20,000) / (200 x 0.025 - 200) = 17,925 / 195 = 91.923077.
+    # A flat 0.5 % priced it at 18,000 / 199 = 90.452 and a low of 91.90 left it open.
+    broker = PaperBroker(PaperSettings(taker_fee_pct=0, slippage_pct=0))
+    book = BotState.fresh(mode="paper", initial_equity_usd=10_000)
+    plan = OrderPlan(
+        coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=200, reference_price=100, leverage=10,
+        maintenance_margin_rate=0.025, maintenance_amount_usd=75, client_order_id="bot-x-BTC-entry",
+    )
+    asyncio.run(broker.execute([plan], book=book, prices={"BTC": 100.0}, now=NOW))
+    assert book.positions["BTC"].liquidation_price == pytest.approx(91.923077, abs=1e-6)
+    [fill] = asyncio.run(broker.settle(book=book, snapshot=_snapshot(NOW, [(100, 100.5, 91.90, 92.5)]), now=NOW + M3))
+    assert fill.reason is FillReason.LIQUIDATION and fill.realized_pnl_usd == pytest.approx(-2_000)
+
 # Long 0.1 BTC entered at 100,020 (100,000 + 0.02 % slippage) at 10x: SL 98,000, TP 104,000,
 # liquidation 90,470.35. Each candle row: open, high, low, close.
 LONG_CASES = {
@@ -259,3 +275,18 @@ def test_a_coin_missing_from_the_snapshot_is_settled_when_it_returns():
     rows = [(100_000, 100_100, 99_900, 100_000), (100_000, 100_100, 97_000, 97_500)]
     [fill] = _settle(book, _snapshot(NOW, rows))
     assert fill.reason is FillReason.STOP_LOSS and fill.at == NOW + 2 * M3
+
+
+def test_gh16_7_a_settlement_without_a_rate_is_not_charged_and_says_so():
+    broker = PaperBroker(PaperSettings(taker_fee_pct=0.05, slippage_pct=0.02))
+    book = BotState.fresh(mode="paper", initial_equity_usd=10_000)
+    opened = FUNDING_AT - 2 * M3
+    plan = OrderPlan(coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.1, reference_price=100_000, leverage=10, client_order_id="e")
+    asyncio.run(broker.execute([plan], book=book, prices={"BTC": 100_000.0}, now=opened))
+    cash = book.cash_usd
+    rows = [(100_000, 100_050, 99_950, 99_990), (99_990, 100_010, 99_900, 100_000), (100_000, 100_100, 99_990, 100_050)]
+    asyncio.run(broker.settle(book=book, snapshot=_snapshot(opened, rows, funding_rate=None), now=opened + 3 * M3))
+    assert book.cash_usd == cash and book.funding_payments == []
+    [correction] = broker.corrections
+    assert correction.kind == "funding_unknown" and correction.alert and correction.coin == "BTC"
+    assert correction.message == "funding at 2025-06-03 16:00 UTC not charged: no funding rate for BTC (a data folder needs funding_8h/)"

@@ -3,6 +3,7 @@ property that no approved plan ever breaks a limit, whatever the inputs."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from bot.config import RiskSettings, StopPolicy
+from bot.config import PaperSettings, RiskSettings, StopPolicy
 from bot.models import (
     Action,
     Decision,
@@ -24,9 +25,10 @@ from bot.models import (
     Side,
     Verdict,
 )
-from bot.tick.margin import liquidation_price
 from bot.tick.portfolio import portfolio_of
+from bot.ops.state import BotState
 from bot.tick.risk import client_order_id, remember, review
+from bot.venues.paper import PaperBroker
 
 BTC = MarketInfo(symbol="BTC/USDT:USDT", amount_step=0.001, price_step=0.1, min_amount=0.001, min_notional_usd=100)
 ETH = MarketInfo(symbol="ETH/USDT:USDT", amount_step=0.001, price_step=0.01, min_amount=0.001, min_notional_usd=20)
@@ -47,10 +49,10 @@ def _decide(coin="BTC", action=Action.BUY, **fields):
     return Decision(coin=coin, action=action, **values)
 
 
-def _review(*decisions, positions=None, settings=DEFAULT_RISK, memory=None, peak=10_000.0, atr=None, cash=10_000.0):
+def _review(*decisions, positions=None, settings=DEFAULT_RISK, memory=None, peak=10_000.0, atr=None, cash=10_000.0, prices=PRICES, **costs):
     return review(
-        list(decisions), portfolio=_portfolio(positions, cash), markets=MARKETS, settings=settings, memory=memory,
-        peak_equity_usd=peak, atr_usd=atr, now=NOW, tick_id="250603T1200",
+        list(decisions), portfolio=_portfolio(positions, cash, prices), markets=MARKETS, settings=settings, memory=memory,
+        peak_equity_usd=peak, atr_usd=atr, now=NOW, tick_id="250603T1200", **costs,
     )
 
 
@@ -282,6 +284,102 @@ def test_hold_gets_no_verdict_and_client_ids_fit_binance_limit():
     assert len(client_order_id("250603T1200", "1000SHIBX", "entry")) <= 36
 
 
+# -- issue 16: money as the exchange counts it -----------------------------------------
+
+# A market with Binance-style brackets: up to 5,000 notional MMR 1 % (50x), up to 25,000
+# MMR 2.5 % with a maintenance amount of 5,000 x (2.5 % - 1 %) = 75 (20x), then 5 % (10x).
+TIERED = MarketInfo(
+    symbol="ALT/USDT:USDT", amount_step=1, price_step=0.01, max_leverage=50,
+    tiers=[(5_000, 0.01, 0.0, 50), (25_000, 0.025, 75.0, 20), (100_000, 0.05, 700.0, 10)],
+)
+
+
+def _alt(stop, take=115.0, leverage=10, size_pct=20):
+    return review(
+        [_decide("ALT", leverage=leverage, size_pct=size_pct, stop_loss=stop, take_profit=take)],
+        portfolio=_portfolio(prices={"ALT": 100.0}), markets={"ALT": TIERED}, settings=RiskSettings(max_leverage=50), now=NOW, tick_id="t",
+    )
+
+
+def test_gh16_3_the_liquidation_buffer_uses_the_bracket_of_the_notional():
+    # 20 % of 10,000 = 2,000 margin x 10 = 20,000 notional = 200 ALT at 100: tier 2.
+    # LP = (2,000 + 75 - 200 x 100) / (200 x 0.025 - 200) = 17,925 / 195 = 91.923; 90 % of the
+    # 8.077 to it is 7.269. A stop at 91.45 (8.55 away) passed with a flat 0.5 % (LP 90.452).
+    [refused] = _alt(stop=91.45)
+    assert refused.codes == [RiskCode.STOP_BEYOND_LIQUIDATION]
+    assert "liquidation price 91.9231 at 10x" in refused.reason
+    [approved] = _alt(stop=92.80)  # 7.20 away: inside 7.269
+    assert approved.plan.amount == 200
+    assert (approved.plan.maintenance_margin_rate, approved.plan.maintenance_amount_usd) == (0.025, 75.0)
+
+
+def test_gh16_3_notional_is_cut_to_what_the_brackets_allow_at_that_leverage():
+    # 25x: 2,000 x 25 = 50,000 wanted, cut to the 3 x equity exposure limit 30,000, then to
+    # 5,000 (tier 2 allows only 20x) = 50 ALT. Tier 1: LP = (5,000 - 200 - 0) / (50 x 0.99) = 96.97.
+    [verdict] = _alt(stop=97.5, take=104, leverage=25)
+    assert verdict.plan.amount == 50 and verdict.plan.leverage == 25
+    assert RiskCode.LEVERAGE_CAPPED in verdict.codes
+    assert "notional 30000.00 cut to 5000.00 USD (the exchange's leverage brackets allow at most that at 25x)" in verdict.reason
+    assert (verdict.plan.maintenance_margin_rate, verdict.plan.maintenance_amount_usd) == (0.01, 0.0)
+
+
+def test_gh16_4_reward_risk_is_net_of_fees_and_slippage():
+    # stop 0.50 % and take-profit 0.75 % from 100,000: gross 750 / 500 = 1.5. Filled as the
+    # paper broker fills: entry 100,020; TP exit 100,750 x 0.9998 = 100,729.85, fees 0.05 % of
+    # 200,749.85 = 100.374925, earns 609.475075; SL exit 99,500 x 0.9998 = 99,480.1, fees
+    # 99.75005, loses 639.65005: net 0.9528 (about (750 - 140) / (500 + 140), 0.14 % each way).
+    decision = _decide(stop_loss=99_500, take_profit=100_750)
+    [refused] = _review(decision, taker_fee_pct=0.05, slippage_pct=0.02)
+    assert refused.codes == [RiskCode.LOW_REWARD_RISK]
+    assert refused.reason == "reward:risk 0.95 below the minimum 1.5 (net of the round trip's fees and slippage; gross 1.50)"
+    [approved] = _review(decision, settings=RiskSettings(min_reward_risk=0.95), taker_fee_pct=0.05, slippage_pct=0.02)
+    assert approved.plan is not None
+    [still_refused] = _review(decision, settings=RiskSettings(min_reward_risk=0.96), taker_fee_pct=0.05, slippage_pct=0.02)
+    assert still_refused.codes == [RiskCode.LOW_REWARD_RISK]
+
+
+def test_gh16_5_leverage_is_planned_in_whole_numbers():
+    # 2.5x asked: Binance sets 2x, so risk plans 2x; the 20 % cap is 2,000 margin = 4,000
+    # notional = 0.04 BTC (at 2.5x it planned 0.05 BTC, which live locks 2,500 margin for).
+    [verdict] = _review(_decide(size_pct=100, leverage=2.5))
+    assert verdict.plan.leverage == 2 and verdict.plan.amount == 0.04
+    assert verdict.codes == [RiskCode.ENTRY, RiskCode.LEVERAGE_CAPPED, RiskCode.MARGIN_CAPPED]
+    assert verdict.reason.startswith("leverage 2.5x cut to 2x; margin 10000.00 cut to 2000.00 USD")
+
+
+def test_gh16_8_the_entry_keeps_its_fee_and_slippage_in_cash():
+    settings = RiskSettings(max_position_margin_pct=100, max_exposure=10)
+    [verdict] = _review(_decide(size_pct=100, leverage=10), settings=settings, taker_fee_pct=0.05, slippage_pct=0.02)
+    # Per unit of margin: 1.0002 locked, 10 x 1.0002 x 0.0005 = 0.005001 fee, 10 x 0.0002 = 0.002
+    # under water at once: 10,000 / 1.007201 = 9,928.50 margin x 10 / 100,000 = 0.99285 -> 0.992 BTC
+    assert verdict.plan.amount == 0.992 and RiskCode.MARGIN_CAPPED in verdict.codes
+    assert "(the entry's fee and slippage kept in cash)" in verdict.reason
+    book = BotState.fresh(mode="paper", initial_equity_usd=10_000)
+    broker = PaperBroker(PaperSettings(taker_fee_pct=0.05, slippage_pct=0.02))
+    asyncio.run(broker.execute([verdict.plan], book=book, prices=PRICES, now=NOW))
+    # fills at 100,020: margin 0.992 x 100,020 / 10 = 9,921.984, fee 49.60992, unrealized at 100,000
+    # 0.992 x -20 = -19.84: 10,000 - 49.60992 - 9,921.984 - 19.84 = 8.56608 still free
+    # (before, 1 BTC: 10,000 - 50.01 - 10,002 = -52.01, and -72.01 with the unrealized slippage).
+    assert book.positions["BTC"].margin_usd == pytest.approx(9_921.984, abs=1e-6)
+    account = portfolio_of(cash_usd=book.cash_usd, positions=book.positions, prices=PRICES, initial_equity_usd=10_000, stats=ReturnStats()).account
+    assert book.cash_usd - book.positions["BTC"].margin_usd == pytest.approx(28.40608, abs=1e-6)
+    assert account.available_usd == pytest.approx(8.56608, abs=1e-6)
+
+
+def test_gh16_9_a_flip_frees_the_margin_and_books_the_loss_once():
+    # Long 0.1 BTC at 100,000, 10x (1,000 margin), now 99,000: PnL -100; available 8,900.
+    # Closing frees 1,000 and pays the fee 0.1 x 99,000 x 0.05 % = 4.95: available 9,895.05
+    # (counting the loss twice gave 9,800). 50 % of it = 4,947.525 x 10 / 99,000 = 0.49975 -> 0.499.
+    long = _position(amount=0.1, entry=100_000, leverage=10)
+    settings = RiskSettings(max_position_margin_pct=100, max_exposure=10)
+    close, entry = _review(
+        _decide(action=Action.SELL, size_pct=50, leverage=10, stop_loss=100_000, take_profit=96_000),
+        positions={"BTC": long}, settings=settings, prices={"BTC": 99_000.0}, taker_fee_pct=0.05,
+    )
+    assert close.codes == [RiskCode.FLIP_CLOSE] and entry.plan.side is Side.SHORT
+    assert entry.plan.amount == 0.499
+
+
 # -- memory ------------------------------------------------------------------------------
 
 
@@ -304,7 +402,9 @@ def test_memory_rolls_the_day_latches_the_loss_limit_and_notes_stops_and_entries
 
 # -- property: no approved plan breaks a limit -----------------------------------------
 
-PROP_MARKETS = {"BTC": BTC, "ETH": ETH, "SOL": SOL}
+# SOL with brackets that bind at the property's sizes: 1 % to 2,000 (20x), 2.5 % to 10,000 (10x), 5 % (5x).
+SOL_TIERED = SOL.model_copy(update={"tiers": [(2_000, 0.01, 0.0, 20), (10_000, 0.025, 30.0, 10), (1e12, 0.05, 280.0, 5)]})
+PROP_MARKETS = {"BTC": BTC, "ETH": ETH, "SOL": SOL_TIERED}
 PROP_PRICES = {"BTC": 100_000.0, "ETH": 2_500.0, "SOL": 150.0}
 COINS = ["BTC", "ETH", "SOL", "DOGE"]
 
@@ -339,7 +439,7 @@ def _decision(draw):
     take_side = draw(st.sampled_from([1, 1, 1, 1, -1]))
     take = price * max(0.01, 1 + take_side * direction * stop_distance * draw(st.floats(0.5, 5)))
     return Decision(
-        coin=coin, action=action, confidence=draw(st.floats(0.3, 1)), size_pct=draw(st.floats(0, 100)),
+        coin=coin, action=action, confidence=draw(st.floats(0.3, 1)), size_pct=draw(st.floats(0, 100) | st.just(100.0)),
         leverage=draw(st.floats(1, 20) | st.floats(1, 125)), stop_loss=stop, take_profit=draw(st.sampled_from([take, take, None])),
     )
 
@@ -348,7 +448,7 @@ _settings = st.builds(
     RiskSettings,
     min_confidence=st.floats(0, 0.7),
     max_leverage=st.floats(1, 50),
-    max_position_margin_pct=st.floats(1, 100),
+    max_position_margin_pct=st.floats(1, 100) | st.just(100.0),
     max_open_positions=st.integers(1, 4),
     max_exposure=st.floats(0.5, 10),
     missing_stop_loss=st.sampled_from(StopPolicy),
@@ -370,7 +470,7 @@ def _scenario(draw):
     positions = draw(_positions(cash))
     memory = RiskMemory(
         day=draw(st.sampled_from([None, TODAY, TODAY, TODAY - timedelta(days=1)])),
-        day_start_equity_usd=cash * draw(st.floats(0.7, 1.06)),
+        day_start_equity_usd=cash * draw(st.floats(0.7, 1.06) | st.just(1.0)),  # often the loss limit is far
         halted_day=TODAY if draw(_rarely) else None,
         stop_losses=draw(st.dictionaries(st.sampled_from(COINS), _minutes_ago, max_size=2)),
         entries=draw(st.lists(_minutes_ago, max_size=4)),
@@ -382,19 +482,123 @@ def _scenario(draw):
     return cash, positions, memory, peak, atr, decisions
 
 
+def _bracket_liquidation(side, amount, entry, wallet, info):
+    """Binance's isolated liquidation price, written from its documentation:
+    LP = (WB + cum - side Q EP) / (Q MMR - side Q), with the bracket of the notional Q EP."""
+    tiers = info.tiers or [(float("inf"), info.maintenance_margin_rate, 0.0, info.max_leverage)]
+    _, mmr, cum, _ = next((tier for tier in tiers if amount * entry <= tier[0]), tiers[-1])
+    sign = 1 if side is Side.LONG else -1
+    price = (wallet + cum - sign * amount * entry) / (amount * mmr - sign * amount)
+    return price if price > 0 else None
+
+
+def _round_trip_pnl(plan, exit_price, costs):
+    """Net PnL of ``plan`` entered now and closed at ``exit_price``, as the paper broker books it."""
+    book = BotState.fresh(mode="paper", initial_equity_usd=1_000.0)  # small: the PnL keeps its precision
+    broker = PaperBroker(costs)
+    asyncio.run(broker.execute([plan.model_copy(update={"stop_loss": None, "take_profit": None})], book=book, prices={plan.coin: plan.reference_price}, now=NOW))
+    close = plan.model_copy(update={"reduce_only": True, "client_order_id": "close"})
+    asyncio.run(broker.execute([close], book=book, prices={plan.coin: exit_price}, now=NOW))
+    return book.cash_usd - 1_000.0
+
+
+def _spendable(book, prices):
+    """What the account could still lock: cash less the margins, less unrealized losses."""
+    unrealized = sum((1 if p.side is Side.LONG else -1) * (prices[coin] - p.entry_price) * p.amount for coin, p in book.positions.items())
+    return book.cash_usd - sum(p.margin_usd for p in book.positions.values()) + min(0.0, unrealized)
+
+
+_costs = st.builds(PaperSettings, taker_fee_pct=st.sampled_from([0.0, 0.02, 0.05, 0.1]), slippage_pct=st.sampled_from([0.0, 0.02, 0.1]))
+
+
+def _book_as_paper(verdict, decision, *, book, broker, costs, settings):
+    """Execute an approved plan in the paper broker and check the account against it: an entry
+    not cut gets ``size_pct`` % of what was free, and afterwards nothing is overspent (fee and
+    slipped margin included); its take-profit earns ``min_reward_risk`` times what its stop loses."""
+    plan, price = verdict.plan, PROP_PRICES[verdict.plan.coin]
+    if not plan.reduce_only:
+        if plan.take_profit is not None:
+            direction = 1 if plan.side is Side.LONG else -1
+            assert direction * (plan.take_profit - price) > 0
+            earned, lost = _round_trip_pnl(plan, plan.take_profit, costs), -_round_trip_pnl(plan, plan.stop_loss, costs)
+            assert lost > 0 and earned >= settings.min_reward_risk * lost - 1e-6 * plan.amount * price
+        if set(verdict.codes) <= {RiskCode.ENTRY, RiskCode.ADD, RiskCode.STOP_DERIVED}:  # not cut: size_pct of what is free
+            wanted = max(0.0, _spendable(book, PROP_PRICES)) * decision.size_pct / 100
+            step = PROP_MARKETS[plan.coin].amount_step * price / plan.leverage
+            assert wanted - step - 1e-6 <= plan.amount * price / plan.leverage <= wanted + 1e-6
+    asyncio.run(broker.execute([plan], book=book, prices=PROP_PRICES, now=NOW))
+    if not plan.reduce_only:
+        assert _spendable(book, PROP_PRICES) >= -1e-6  # the fee and the slipped margin fitted in what was free
+
+
+@st.composite
+def _account_scenario(draw):
+    """A flat or one-position account and valid entries that pass every gate but sizing."""
+    cash = draw(st.floats(1_000, 100_000))
+    positions = {}
+    if draw(st.booleans()):
+        coin = draw(st.sampled_from(["BTC", "SOL"]))
+        info, leverage = PROP_MARKETS[coin], draw(st.sampled_from([1.0, 3.0, 10.0, 20.0]))
+        entry = PROP_PRICES[coin] * draw(st.floats(0.9, 1.1))
+        amount = max(info.amount_step, round(cash * draw(st.floats(0.01, 0.6)) * leverage / entry / info.amount_step) * info.amount_step)
+        positions[coin] = Position(
+            coin=coin, symbol=info.symbol, side=draw(st.sampled_from(Side)), amount=amount, entry_price=entry, leverage=leverage,
+            margin_usd=amount * entry / leverage, opened_at=NOW - timedelta(hours=3),
+        )
+    decisions = []
+    for coin in draw(st.lists(st.sampled_from(["BTC", "ETH", "SOL"]), unique=True, min_size=1, max_size=3)):
+        price, action = PROP_PRICES[coin], draw(st.sampled_from([Action.BUY, Action.SELL]))
+        direction = 1 if action is Action.BUY else -1
+        stop_distance = draw(st.floats(0.002, 0.05))
+        decisions.append(Decision(
+            coin=coin, action=action, confidence=1.0, size_pct=draw(st.floats(1, 100) | st.just(100.0)),
+            leverage=draw(st.floats(1, 30)), stop_loss=price * (1 - direction * stop_distance),
+            take_profit=price * (1 + direction * stop_distance * draw(st.floats(0.5, 4))),
+        ))  # fmt: skip
+    settings = RiskSettings(
+        min_confidence=0, max_leverage=50, max_position_margin_pct=draw(st.floats(10, 100) | st.just(100.0)),
+        max_exposure=draw(st.floats(1, 20)), min_reward_risk=draw(st.floats(0, 2.5)), liquidation_buffer_pct=draw(st.floats(0, 30)),
+        max_entries_per_hour=10, max_entries_per_day=10,
+    )  # fmt: skip
+    return cash, positions, decisions, settings
+
+
+@hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=_account_scenario(), costs=_costs)
+def test_approved_plans_booked_by_the_paper_broker_fit_the_account(scenario, costs):
+    """Issue 16's oracle for sizing: the paper broker books the plans, the test counts the money."""
+    cash, positions, decisions, settings = scenario
+    verdicts = review(
+        decisions, portfolio=_portfolio(positions, cash, prices=PROP_PRICES), markets=PROP_MARKETS, settings=settings,
+        peak_equity_usd=cash, now=NOW, tick_id="t", taker_fee_pct=costs.taker_fee_pct, slippage_pct=costs.slippage_pct,
+    )
+    book = BotState.fresh(mode="paper", initial_equity_usd=cash)
+    book.positions = {coin: position.model_copy() for coin, position in positions.items()}
+    broker = PaperBroker(costs)
+    by_coin = {d.coin: d for d in decisions}
+    for verdict in verdicts:
+        if verdict.plan is not None:
+            _book_as_paper(verdict, by_coin[verdict.coin], book=book, broker=broker, costs=costs, settings=settings)
+
+
 @hypothesis_settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario=_scenario(), settings=_settings)
-def test_no_approved_plan_breaks_a_limit(scenario, settings):
+@given(scenario=_scenario(), settings=_settings, costs=_costs)
+def test_no_approved_plan_breaks_a_limit(scenario, settings, costs):
+    """The oracle is the paper broker: the approved plans, executed in order with the same
+    fees and slippage, never leave the account spending more than it has; each take-profit
+    pays ``min_reward_risk`` times what its stop-loss costs, as the fills book them."""
     cash, positions, memory, peak, atr, decisions = scenario
     portfolio = _portfolio(positions, cash, prices=PROP_PRICES)
     verdicts = review(
         decisions, portfolio=portfolio, markets=PROP_MARKETS, settings=settings, memory=memory, peak_equity_usd=peak,
-        atr_usd=atr, now=NOW, tick_id="t",
+        atr_usd=atr, now=NOW, tick_id="t", taker_fee_pct=costs.taker_fee_pct, slippage_pct=costs.slippage_pct,
     )
     equity = portfolio.account.equity_usd
     by_coin = {d.coin: d for d in reversed(decisions)}  # the first decision per coin is the one reviewed
     held = {coin: (p.side, p.amount, p.amount * p.entry_price, p.margin_usd) for coin, p in positions.items()}
-    available = portfolio.account.available_usd
+    book = BotState.fresh(mode="paper", initial_equity_usd=cash)
+    book.positions = {coin: position.model_copy() for coin, position in positions.items()}
+    broker = PaperBroker(costs)
     new_entries, opened_coins = 0, False
     halted = (
         memory.halted_day == TODAY
@@ -410,30 +614,28 @@ def test_no_approved_plan_breaks_a_limit(scenario, settings):
         if plan.reduce_only:  # closes exactly what is open
             side, amount, _, margin = held.pop(plan.coin)
             assert plan.side is side and plan.amount == amount
-            available += margin + min(0.0, positions[plan.coin].unrealized_pnl_usd(price))
+            _book_as_paper(verdict, None, book=book, broker=broker, costs=costs, settings=settings)
             continue
         decision = by_coin[plan.coin]
         direction = 1 if plan.side is Side.LONG else -1
         assert decision.confidence >= settings.min_confidence and not halted
         stopped = memory.stop_losses.get(plan.coin)
         assert stopped is None or NOW - stopped >= timedelta(minutes=settings.stop_loss_cooldown_min)
-        assert plan.leverage <= min(settings.max_leverage, info.max_leverage)
+        assert plan.leverage <= min(settings.max_leverage, info.max_leverage) and plan.leverage == int(plan.leverage)
         steps = plan.amount / info.amount_step
         assert abs(steps - round(steps)) < 1e-6 and plan.amount >= info.min_amount and plan.amount * price >= info.min_notional_usd - 1e-9
         assert plan.stop_loss is not None and direction * (price - plan.stop_loss) > 0
-        if plan.take_profit is not None:
-            assert direction * (plan.take_profit - price) > 0
-            assert abs(plan.take_profit - price) / abs(price - plan.stop_loss) >= settings.min_reward_risk - 1e-9
+        _book_as_paper(verdict, decision, book=book, broker=broker, costs=costs, settings=settings)
         margin = plan.amount * price / plan.leverage
-        assert margin <= available + 1e-6
-        available -= margin
         side, amount, cost, held_margin = held.get(plan.coin, (plan.side, 0.0, 0.0, 0.0))
         assert side is plan.side
         if amount == 0:
             opened_coins = True
         amount, cost, total_margin = amount + plan.amount, cost + plan.amount * price, held_margin + margin
         assert total_margin <= equity * settings.max_position_margin_pct / 100 + 1e-6
-        liquidation = liquidation_price(side=side, amount=amount, entry_price=cost / amount, margin_usd=total_margin, maintenance_margin_rate=info.maintenance_margin_rate)
+        tiers = info.tiers or [(float("inf"), 0.0, 0.0, info.max_leverage)]
+        assert plan.leverage <= next(tier for tier in tiers if cost <= tier[0] + 1e-6)[3]  # the bracket allows the leverage
+        liquidation = _bracket_liquidation(side, amount, cost / amount, total_margin, info)
         if liquidation is not None:  # the stop keeps liquidation_buffer_pct of the way to liquidation
             assert direction * (price - plan.stop_loss) <= (1 - settings.liquidation_buffer_pct / 100) * direction * (price - liquidation) + 1e-9
         held[plan.coin] = (side, amount, cost, total_margin)

@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import (
     CoinFeatures,
+    CorrectionKind,
     Decision,
     Fill,
     Outcome,
@@ -59,7 +60,7 @@ class Trade(StrictModel):
     exit_price: float
     exit_reason: str  # decision, stop_loss, take_profit, liquidation ... or end_of_backtest (valued at the last price, no exit fee)
     fees_usd: float
-    funding_usd: float  # paid (+) or received (-) while open
+    funding_received_usd: float  # received (+) or paid (-) while open, the sign of every funding figure
     pnl_usd: float
 
     @property
@@ -83,7 +84,7 @@ class BacktestResult:
     benchmark_usd: np.ndarray  # equal-weight buy-and-hold of the same coins, same initial balance
     trades: list[Trade]
     fees_usd: float
-    funding_usd: float
+    funding_received_usd: float
     llm_cost_usd: float
     outcomes: dict[str, int]
     messages: list[str] = field(default_factory=list)  # first failed/degraded tick messages, for the report
@@ -119,8 +120,9 @@ class _Recorder:
         self.equity: list[float] = []
         self.exposed: list[bool] = []
         self.fills: list[Fill] = []
-        self.funding: list[tuple[str, datetime, float]] = []  # coin, settlement time, USD paid (+) or received (-)
+        self.funding: list[tuple[str, datetime, float]] = []  # coin, settlement time, USD received (+) or paid (-)
         self.cost_usd = 0.0
+        self.unknown_funding: list[str] = []  # coins of settlements passed without a rate
         self.outcomes: Counter[str] = Counter()
         self.messages: list[str] = []
         self._last_equity = initial_usd
@@ -133,7 +135,8 @@ class _Recorder:
         self.exposed.append(bool(report.positions))
         self.fills.extend(report.fills)
         for payment in getattr(report, "funding", ()):  # the paper broker's funding settlements
-            self.funding.append((payment.coin, payment.at, -payment.amount_usd))
+            self.funding.append((payment.coin, payment.at, payment.amount_usd))
+        self.unknown_funding += [c.coin for c in report.corrections if c.kind is CorrectionKind.FUNDING_UNKNOWN]
         self.cost_usd += report.usage.cost_usd
         self.outcomes[report.outcome.value] += 1
         if report.outcome is not Outcome.OK and report.message and len(self.messages) < self._MESSAGES:
@@ -242,11 +245,17 @@ async def run_backtest(
         benchmark_usd=buy_and_hold(market, coins, times, initial_usd=settings.paper.initial_balance_usd),
         trades=trades_from_fills(recorder.fills, funding=recorder.funding, state=state, end=end, last_prices=_last_prices(market, coins, times[-1])),
         fees_usd=state.fees_paid_usd,
-        funding_usd=sum(paid for _, _, paid in recorder.funding),
+        funding_received_usd=sum(received for _, _, received in recorder.funding),
         llm_cost_usd=recorder.cost_usd,
         outcomes=dict(recorder.outcomes),
         messages=recorder.messages,
+        warnings=[_unknown_funding_warning(recorder.unknown_funding)] if recorder.unknown_funding else [],
     )
+
+
+def _unknown_funding_warning(coins: list[str]) -> str:
+    names = ", ".join(sorted(set(coins)))
+    return f"FUNDING UNKNOWN: {len(coins)} settlements of {names} had no funding rate and were not charged; add funding_8h/ to the data folder"
 
 
 def _closes_at(candles: np.ndarray, times_ms: np.ndarray) -> np.ndarray:
@@ -284,7 +293,7 @@ def trades_from_fills(fills: list[Fill], *, funding: list[tuple[str, datetime, f
     """Round trips (flat -> position -> flat) from the fill log, in exit order.
 
     Adds average into the entry price, partial closes into the exit price; the exit
-    reason is the last fill's. ``funding`` holds (coin, time, USD paid) settlements: a
+    reason is the last fill's. ``funding`` holds (coin, time, USD received) settlements: a
     trade carries those after its entry and up to its exit. A position still open at
     ``end`` is valued at the last price without an exit fee (``end_of_backtest``).
     """
@@ -292,7 +301,7 @@ def trades_from_fills(fills: list[Fill], *, funding: list[tuple[str, datetime, f
     trades: list[Trade] = []
 
     def trade(run: _Open, *, at: datetime, reason: str) -> Trade:
-        paid = sum(usd for coin, moment, usd in funding if coin == run.first.coin and run.first.at < moment <= at)
+        received = sum(usd for coin, moment, usd in funding if coin == run.first.coin and run.first.at < moment <= at)
         return Trade(
             coin=run.first.coin,
             side=run.first.side,
@@ -303,8 +312,8 @@ def trades_from_fills(fills: list[Fill], *, funding: list[tuple[str, datetime, f
             exit_price=run.exit_value / run.exited if run.exited else run.entry_value / run.bought,
             exit_reason=reason,
             fees_usd=run.fees,
-            funding_usd=paid,
-            pnl_usd=run.realized - run.fees - paid,
+            funding_received_usd=received,
+            pnl_usd=run.realized - run.fees + received,
         )
 
     for fill in fills:

@@ -9,7 +9,7 @@ Conventions (they matter when comparing with other tools):
   deviation of the negative ones only.
 - CAGR extrapolates the span's return to 365 days: on a span of weeks it is a huge,
   noisy number, shown because people expect it; Calmar = CAGR / max drawdown.
-- A trade's PnL is net of its entry and exit fees and of the funding it paid. A
+- A trade's PnL is net of its entry and exit fees and of its funding (received +, paid -). A
   position still open at the end is valued at the last price with no exit fee.
 - Exposure is the share of ticks that ended with at least one position open.
 - Buy-and-hold is an equal-weight basket of the same coins bought at the first tick's
@@ -139,7 +139,7 @@ class BacktestReport(StrictModel):
     trade_metrics: TradeMetrics
     exposure_pct: float
     fees_usd: float
-    funding_usd: float  # paid (+) or received (-)
+    funding_received_usd: float  # received (+) or paid (-), as in state, status and the journal
     llm_cost_usd: float
     by_coin: list[Group]
     by_side: list[Group]
@@ -212,7 +212,7 @@ def build_report(result) -> BacktestReport:
         trade_metrics=trade_metrics(result.trades),
         exposure_pct=float(result.exposed.mean()) * 100.0 if len(result.exposed) else 0.0,
         fees_usd=result.fees_usd,
-        funding_usd=result.funding_usd,
+        funding_received_usd=result.funding_received_usd,
         llm_cost_usd=result.llm_cost_usd,
         by_coin=_groups(result.trades, lambda trade: trade.coin),
         by_side=_groups(result.trades, lambda trade: trade.side),
@@ -264,7 +264,7 @@ def print_report(report: BacktestReport, *, console=None) -> None:
         ("average hold", _fmt(t.avg_hold_hours, ".2f", " h"), "-"),
         ("exposure", _fmt(report.exposure_pct, ".1f", " %"), "100.0 %"),
         ("fees paid (USDT)", _fmt(report.fees_usd, ",.2f"), "0.00"),
-        ("funding paid (USDT)", _fmt(report.funding_usd, "+,.2f"), "0.00"),
+        ("funding received (USDT)", _fmt(report.funding_received_usd, "+,.2f"), "0.00"),
         ("LLM cost (USD)", _fmt(report.llm_cost_usd, ",.4f"), "-"),
     ]
     for row in rows:
@@ -298,13 +298,13 @@ def write_folder(folder: Path, result, report: BacktestReport) -> list[Path]:
     """trades.csv, equity.csv, report.json and equity.png in ``folder``; the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     trades_path, equity_path, json_path, png_path = (folder / name for name in ("trades.csv", "equity.csv", "report.json", "equity.png"))
-    fields = ["coin", "side", "amount", "entry_at", "entry_price", "exit_at", "exit_price", "exit_reason", "fees_usd", "funding_usd", "pnl_usd"]
+    fields = ["coin", "side", "amount", "entry_at", "entry_price", "exit_at", "exit_price", "exit_reason", "fees_usd", "funding_received_usd", "pnl_usd"]
     with open(trades_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for trade in result.trades:
             writer.writerow(trade.model_dump(mode="json"))
-    drawdown = drawdown_pct(result.equity_usd)
+    drawdown = _drawdown_after_each_tick(result)
     with open(equity_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["time", "equity_usd", "drawdown_pct", "buy_and_hold_usd", "exposed"])
@@ -313,6 +313,12 @@ def write_folder(folder: Path, result, report: BacktestReport) -> list[Path]:
     json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     _plot(png_path, result, report)
     return [trades_path, equity_path, json_path, png_path]
+
+
+def _drawdown_after_each_tick(result) -> np.ndarray:
+    """The drawdown column and chart, from a running peak that starts at the initial
+    balance (as ``max_drawdown_pct`` does): a first tick below it is already a drawdown."""
+    return drawdown_pct(np.concatenate([[result.initial_usd], result.equity_usd]))[1:]
 
 
 def _iso(ms: int) -> str:
@@ -335,7 +341,7 @@ def _plot(path: Path, result, report: BacktestReport) -> None:
     top.set_title(f"{report.strategy} backtest · {', '.join(report.coins)} · {report.start:%Y-%m-%d} → {report.end:%Y-%m-%d}")
     top.legend(loc="best")
     top.grid(alpha=0.3)
-    bottom.fill_between(times, -drawdown_pct(result.equity_usd), 0, color="tab:red", alpha=0.5, label="drawdown")
+    bottom.fill_between(times, -_drawdown_after_each_tick(result), 0, color="tab:red", alpha=0.5, label="drawdown")
     bottom.set_ylabel("drawdown (%)")
     bottom.grid(alpha=0.3)
     bottom.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))

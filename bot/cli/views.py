@@ -128,7 +128,7 @@ def print_status(status: StatusReport) -> None:
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
         f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "
-        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding {status.funding_usd:+,.2f}"
+        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding received {status.funding_usd:+,.2f}"
     )
     out(
         f"LLM spend today ({status.generated_at:%Y-%m-%d} UTC): {status.llm_spend_today_usd:.4f} of "
@@ -165,6 +165,9 @@ def print_status(status: StatusReport) -> None:
                 position.invalidation or "-",
             )
         _console.print(table)
+        for position in status.positions:
+            if position.managed_only:
+                out(f"{position.coin} is not in `trading.coins`: its position is managed (stop-loss, take-profit, CLOSE), never added to")
     else:
         out("no open positions")
     if status.exchange is not None:

@@ -43,6 +43,12 @@ def priced(
     )
 
 
+def cache_hit_ratio(usage: Usage) -> float | None:
+    """The share of prompt tokens read from the cache; None before any prompt."""
+    prompt = usage.input_tokens + usage.cache_write_tokens + usage.cache_read_tokens
+    return usage.cache_read_tokens / prompt if prompt else None
+
+
 def utc_day(now: datetime) -> str:
     return now.date().isoformat()
 

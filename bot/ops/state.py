@@ -32,6 +32,7 @@ from bot.errors import ConfigError, LockedError, StateError
 from bot.exchange_models import ExchangeView, OrderIntent
 from bot.models import (
     Decision,
+    Fill,
     FundingPayment,
     Outcome,
     Position,
@@ -66,6 +67,14 @@ class ClosedTrade(StrictModel):
     net_pnl_usd: float  # realized PnL after the entry and exit fees, funding included
     exit_reason: str  # decision | stop_loss | take_profit | liquidation | ...
     reasoning: str = ""  # the one line Claude (or the rules) gave when opening it
+
+
+class BookedFill(StrictModel):
+    """A fill booked into the state that the journal may not hold yet: a kill between the two
+    must lose neither the fill nor its count. ``counted``: the risk memory has it."""
+
+    fill: Fill
+    counted: bool = False
 
 
 class BotState(StrictModel):
@@ -107,6 +116,7 @@ class BotState(StrictModel):
     pending_intents: list[OrderIntent] = Field(default_factory=list)  # live: saved before sending, removed once recorded
     leverage_set: dict[str, float] = Field(default_factory=dict)  # live: symbol -> leverage set on the exchange
     exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
+    booked_fills: list[BookedFill] = Field(default_factory=list)  # since the last journal line (see BookedFill)
 
     @property
     def last_run_at(self) -> datetime | None:
@@ -298,6 +308,10 @@ class Journal:
             handle.write(report.model_dump_json() + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+    def last(self) -> dict | None:
+        """The newest record, None if there is none."""
+        return next(self.newest_first(), None)
 
     def tail(self, count: int) -> list[dict]:
         """The last ``count`` records, oldest first."""

@@ -55,7 +55,7 @@ class CellRow(StrictModel):
     trades: int | None = None
     win_rate_pct: float | None = None
     fees_usd: float | None = None
-    funding_usd: float | None = None
+    funding_received_usd: float | None = None  # received (+) or paid (-), as in the backtest report
     exposure_pct: float | None = None
     llm_cost_usd: float | None = None
     final_equity_usd: float | None = None
@@ -171,7 +171,7 @@ def _run(task: CellTask, key: str) -> CellRow:
         trades=t.trades,
         win_rate_pct=t.win_rate_pct,
         fees_usd=report.fees_usd,
-        funding_usd=report.funding_usd,
+        funding_received_usd=report.funding_received_usd,
         exposure_pct=report.exposure_pct,
         llm_cost_usd=report.llm_cost_usd,
         final_equity_usd=s.final_equity_usd,

@@ -30,7 +30,7 @@ from bot.models import Outcome, TickReport, tick_id_for
 from bot.ops import backoff
 from bot.ops.notify import claim, tick_events
 from bot.ops.state import BotState
-from bot.tick import stages
+from bot.tick import risk, stages
 from bot.tick.context import Pass, TickContext
 from bot.tick.portfolio import sharpe_ratio
 
@@ -45,6 +45,7 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
         if skipped := backoff.skip_reason(state, now):
             return backoff.skip_run(ctx.store, state, now, reason=skipped, mode=ctx.mode, strategy=ctx.strategy.name, dry_run=ctx.dry_run)
         run = Pass.begin(ctx, state, now)
+        stages.carry_booked(run)
         started = ctx.clock()
         try:
             for name, stage in STAGES:
@@ -171,6 +172,11 @@ def _finish(run: Pass) -> None:
     state.last_outcome = report.outcome
     state.last_duration_ms = report.duration_ms.get("total")
     state.last_message = report.message
+    # A stage that failed after the broker booked a fill (or a kill before this run) did not
+    # report or count it: the journal line and the risk memory get every booked fill.
+    report.fills += [booked.fill for booked in state.booked_fills if booked.fill not in report.fills]
+    if uncounted := stages.book_fills(state, report.fills):
+        state.risk = risk.remember(state.risk, equity_usd=state.last_equity_usd, fills=uncounted, now=now, settings=ctx.settings.risk)
     ops_events = backoff.record_outcome(state, outcome=report.outcome, message=report.message, now=now, ops=ctx.settings.ops)
     fresh = []
     if ctx.notifier:

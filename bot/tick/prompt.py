@@ -57,7 +57,7 @@ Rules the risk manager enforces (orders that break them are rejected or cut):
 - One position per coin. BUY on an open long (SELL on a short) adds to it at its leverage; SELL on a long (BUY on a short) closes it and opens the other side.
 - Entries with confidence below {risk.min_confidence:g} are rejected. CLOSE is always allowed.
 - Leverage at most {risk.max_leverage:g}x; size_pct is the % of the available balance used as margin, one position's margin at most {risk.max_position_margin_pct:g}% of equity; all positions together at most {risk.max_exposure:g}x equity in notional; at most {risk.max_open_positions} positions.
-- Every entry needs a stop_loss (below the price for a long, above for a short), well before the liquidation price; a take_profit, if given, at least {risk.min_reward_risk:g}x as far from the price as the stop.
+- Every entry needs a stop_loss (below the price for a long, above for a short), well before the liquidation price; a take_profit, if given, that earns at least {risk.min_reward_risk:g}x what the stop loses, both net of the round trip's fees and slippage.
 - No entries after a {risk.daily_loss_limit_pct:g}% loss in a UTC day, below {risk.max_drawdown_pct:g}% drawdown from peak equity, within {risk.stop_loss_cooldown_min:g} min of a stop-out on the same coin, or beyond {risk.max_entries_per_hour} entries an hour.
 An entry that breaks a rule (unknown coin, wrong-side stop, leverage above the maximum, CLOSE with no position) is discarded and that coin holds.
 

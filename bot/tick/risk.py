@@ -19,27 +19,32 @@ stable ``RiskCode`` values and a sentence with the numbers. The limits are
 - A stop-loss is required: without one, one is placed ``stop_atr`` 4h ATR14s away
   (``missing_stop_loss = "derive"``) or the entry is rejected (``"reject"``). It must lie
   on the loss side of the price and keep ``liquidation_buffer_pct`` of the distance to
-  the liquidation price; a take-profit must lie on the profit side and pay at least
-  ``min_reward_risk`` times the stop distance.
-- Sizing: margin = ``size_pct`` % of the available balance, cut to keep the position's
-  margin within ``max_position_margin_pct`` % of equity; leverage cut to
-  ``max_leverage`` and the market's maximum; notional cut so the total notional of all
-  positions stays within ``max_exposure`` x equity; amount rounded DOWN to the lot
-  step, rejected under the market's minimum amount or notional.
+  the liquidation price (from the market's leverage bracket for the position's
+  notional); a take-profit must lie on the profit side and pay at least
+  ``min_reward_risk`` times the stop distance, both distances net of the round trip's
+  cost (taker fee and slippage on entry and exit, the costs the prompt states).
+- Sizing: leverage cut to ``max_leverage`` and the market's maximum, then down to a
+  whole number (what Binance sets, so paper and live lock the same margin); margin =
+  ``size_pct`` % of the available balance, cut to keep the position's margin within
+  ``max_position_margin_pct`` % of equity and to leave the entry's fee and slippage in
+  cash; notional cut so the total notional of all positions stays within
+  ``max_exposure`` x equity and within what the brackets allow at that leverage; amount
+  rounded DOWN to the lot step, rejected under the market's minimum amount or notional.
+- The account a later decision sees is the one the plans before it leave, costs
+  included: a close frees its margin and books its PnL and fee into cash.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.config import RiskSettings, StopPolicy
 from bot.models import (
     Action,
     Decision,
-    Fill,
-    FillReason,
     MarketInfo,
     OrderPlan,
     Portfolio,
@@ -50,11 +55,14 @@ from bot.models import (
     Side,
     Verdict,
 )
-from bot.tick.margin import liquidation_price
+from bot.tick.margin import bracket_for, liquidation_price, max_notional_at
 from bot.tick.precision import floor_to_step, round_to_step
+from bot.tick.risk_memory import daily_loss_hit, remember
+
+__all__ = ["client_order_id", "remember", "review"]
 
 _HOUR = timedelta(hours=1)
-_DAY = timedelta(days=1)
+_DAY = timedelta(days=1)  # the window of ``max_entries_per_day``
 
 
 def client_order_id(tick_id: str, coin: str, leg: str) -> str:
@@ -62,62 +70,22 @@ def client_order_id(tick_id: str, coin: str, leg: str) -> str:
     return f"bot-{tick_id}-{coin}-{leg}"[:36]  # Binance caps client ids at 36 characters
 
 
-def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: datetime, settings: RiskSettings) -> RiskMemory:
-    """The risk memory after this tick's events: day roll, daily-loss latch, stop-outs, entries.
-
-    The day-start equity is the equity at the first tick of each UTC day. Once equity
-    falls ``daily_loss_limit_pct`` below it, entries stay blocked until the next UTC day
-    even if equity recovers.
-    """
-    today = now.date()
-    cooldown = timedelta(minutes=settings.stop_loss_cooldown_min)
-    if _unchanged(memory, equity_usd=equity_usd, fills=fills, now=now, today=today, cooldown=cooldown, settings=settings):
-        return memory  # most ticks: nothing to remember, and the memory is never changed in place
-    # A new memory, the old one untouched: its containers copied (their dates are
-    # immutable), which is what a deep copy gives at a fraction of the cost (deepcopy was
-    # a third of a backtest's time).
-    memory = memory.model_copy(update={"stop_losses": dict(memory.stop_losses), "entries": list(memory.entries)})
-    if memory.day != today:
-        memory.day, memory.day_start_equity_usd = today, equity_usd
-    if _daily_loss_hit(memory, equity_usd=equity_usd, settings=settings):
-        memory.halted_day = today
-    for fill in fills:
-        if fill.reason in (FillReason.STOP_LOSS, FillReason.LIQUIDATION):
-            memory.stop_losses[fill.coin] = max(fill.at, memory.stop_losses.get(fill.coin, fill.at))
-        elif fill.reason is FillReason.DECISION and not fill.reduce_only:
-            memory.entries.append(fill.at)
-    memory.entries = sorted(at for at in memory.entries if now - at < _DAY)
-    memory.stop_losses = {coin: at for coin, at in memory.stop_losses.items() if now - at < cooldown}
-    return memory
-
-
-def _unchanged(
-    memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: datetime, today: date, cooldown: timedelta, settings: RiskSettings
-) -> bool:
-    """True when ``remember`` would return an equal memory: same day, no fill, nothing expiring, no new halt."""
-    return (
-        not fills
-        and memory.day == today
-        and (memory.halted_day == today or not _daily_loss_hit(memory, equity_usd=equity_usd, settings=settings))
-        and (not memory.entries or now - memory.entries[0] < _DAY)
-        and all(now - at < cooldown for at in memory.stop_losses.values())
-    )
-
-
-def _daily_loss_hit(memory: RiskMemory, *, equity_usd: float, settings: RiskSettings) -> bool:
-    start = memory.day_start_equity_usd
-    return start is not None and start > 0 and equity_usd <= start * (1.0 - settings.daily_loss_limit_pct / 100.0)
-
-
 @dataclass
 class _Running:
     """The account as the plans approved so far this tick leave it."""
 
-    available_usd: float
+    cash_usd: float
+    margin_usd: float
+    unrealized_usd: float
     exposure_usd: float
     positions: set[str]
     entries_hour: int
     entries_day: int
+
+    @property
+    def available_usd(self) -> float:
+        """As ``portfolio.account_of`` values it: unrealized losses are not spendable."""
+        return max(0.0, self.cash_usd - self.margin_usd + min(0.0, self.unrealized_usd))
 
 
 @dataclass
@@ -130,6 +98,8 @@ class _Inputs:
     atr_usd: dict[str, float]
     now: datetime
     tick_id: str
+    fee_rate: float
+    slippage: float
 
 
 def review(
@@ -143,16 +113,22 @@ def review(
     atr_usd: dict[str, float] | None = None,
     now: datetime,
     tick_id: str,
+    taker_fee_pct: float = 0.0,
+    slippage_pct: float = 0.0,
 ) -> list[RiskVerdict]:
     """Verdicts for every decision that is not HOLD, in the order given (a flip gives two).
 
-    ``atr_usd`` is each coin's 4h ATR14, used to derive missing stop-losses.
+    ``atr_usd`` is each coin's 4h ATR14, used to derive missing stop-losses;
+    ``taker_fee_pct`` and ``slippage_pct`` are what each fill costs (``[paper]``).
     """
     memory = memory or RiskMemory()
-    inputs = _Inputs(portfolio, markets, settings, memory, peak_equity_usd, atr_usd or {}, now, tick_id)
+    inputs = _Inputs(portfolio, markets, settings, memory, peak_equity_usd, atr_usd or {}, now, tick_id, taker_fee_pct / 100.0, slippage_pct / 100.0)
     prices = portfolio.prices
+    account = portfolio.account
     running = _Running(
-        available_usd=portfolio.account.available_usd,
+        cash_usd=account.cash_usd,
+        margin_usd=account.margin_used_usd,
+        unrealized_usd=account.unrealized_pnl_usd,
         exposure_usd=sum(p.notional_usd(prices.get(coin, p.entry_price)) for coin, p in portfolio.positions.items()),
         positions=set(portfolio.positions),
         entries_hour=_entries_since(memory, now - _HOUR),
@@ -190,10 +166,14 @@ def _close(decision: Decision, position: Position, *, info: MarketInfo, price: f
         leverage=position.leverage,
         reduce_only=True,
         maintenance_margin_rate=position.maintenance_margin_rate,
+        maintenance_amount_usd=position.maintenance_amount_usd,
         client_order_id=client_order_id(inputs.tick_id, decision.coin, "close"),
     )
     pnl = position.unrealized_pnl_usd(price)
-    running.available_usd += position.margin_usd + min(0.0, pnl)
+    exit_price = _fill_price(price, buying=position.side is Side.SHORT, inputs=inputs)  # closing a long sells
+    running.cash_usd += position.unrealized_pnl_usd(exit_price) - position.amount * exit_price * inputs.fee_rate
+    running.margin_usd -= position.margin_usd
+    running.unrealized_usd -= pnl
     running.exposure_usd -= position.notional_usd(price)
     running.positions.discard(decision.coin)
     reason = f"close the {position.side} of {position.amount:g} {decision.coin} (unrealized {pnl:+.2f} USD)"
@@ -238,7 +218,7 @@ def _halt(decision: Decision, *, inputs: _Inputs, running: _Running, adding: boo
     """The account-level limits that block every entry, whatever its size."""
     settings, memory, now = inputs.settings, inputs.memory, inputs.now
     equity = inputs.portfolio.account.equity_usd
-    if memory.halted_day == now.date() or (memory.day == now.date() and _daily_loss_hit(memory, equity_usd=equity, settings=settings)):
+    if memory.halted_day == now.date() or (memory.day == now.date() and daily_loss_hit(memory, equity_usd=equity, settings=settings)):
         start = memory.day_start_equity_usd or 0.0
         return _reject(
             decision,
@@ -266,6 +246,11 @@ def _halt(decision: Decision, *, inputs: _Inputs, running: _Running, adding: boo
     return None
 
 
+def derived_stop(*, side: Side, price: float, atr_usd: float, settings: RiskSettings) -> float:
+    """The stop-loss the bot's rules give a position that has none: ``stop_atr`` 4h ATR14s on its loss side."""
+    return price - (1.0 if side is Side.LONG else -1.0) * settings.stop_atr * atr_usd
+
+
 def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, inputs: _Inputs, notes: list[str], codes: list[RiskCode]) -> tuple[float, float | None] | RiskVerdict:
     """The rounded stop-loss and take-profit, or the rejection they earn."""
     settings = inputs.settings
@@ -277,7 +262,7 @@ def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, in
             return _reject(decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and `risk.missing_stop_loss` is reject")
         if not atr > 0:
             return _reject(decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and no ATR to derive one from")
-        stop = price - direction * settings.stop_atr * atr
+        stop = derived_stop(side=side, price=price, atr_usd=atr, settings=settings)
         codes.append(RiskCode.STOP_DERIVED)
         notes.append(f"stop-loss derived at {settings.stop_atr:g} x ATR {atr:.6g}")
     stop = round_to_step(stop, info.price_step)
@@ -287,9 +272,11 @@ def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, in
     if take is not None:
         if not direction * (take - price) > 0:
             return _reject(decision, RiskCode.INVALID_TAKE_PROFIT, f"take-profit {take:.6g} is not on the profit side of the price {price:.6g} for a {side}")
-        ratio = abs(take - price) / abs(price - stop)
+        ratio = _net_reward_risk(price, stop=stop, take=take, long=side is Side.LONG, inputs=inputs)
         if ratio < settings.min_reward_risk:
-            return _reject(decision, RiskCode.LOW_REWARD_RISK, f"reward:risk {ratio:.2f} below the minimum {settings.min_reward_risk:g}")
+            costs = inputs.fee_rate or inputs.slippage
+            net = f" (net of the round trip's fees and slippage; gross {abs(take - price) / abs(price - stop):.2f})" if costs else ""
+            return _reject(decision, RiskCode.LOW_REWARD_RISK, f"reward:risk {ratio:.2f} below the minimum {settings.min_reward_risk:g}{net}")
     return stop, take
 
 
@@ -306,7 +293,7 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
         if leverage > min(settings.max_leverage, info.max_leverage):
             return _reject(decision, RiskCode.MAX_LEVERAGE, f"the open position's leverage {leverage:g}x is above the limit; adds are refused")
     else:
-        leverage = min(decision.leverage, settings.max_leverage, info.max_leverage)
+        leverage = float(max(1, math.floor(min(decision.leverage, settings.max_leverage, info.max_leverage) + 1e-9)))
         if leverage < decision.leverage:
             codes.append(RiskCode.LEVERAGE_CAPPED)
             notes.append(f"leverage {decision.leverage:g}x cut to {leverage:g}x")
@@ -320,14 +307,19 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
     held_margin = position.margin_usd if position else 0.0
     wanted = running.available_usd * decision.size_pct / 100.0
     cap = equity * settings.max_position_margin_pct / 100.0 - held_margin
-    margin = min(wanted, cap, running.available_usd)
+    # Per unit of margin the fill locks (1 + s) (slipped), pays L (1 + s) f in fee and starts L s
+    # under water (the slippage is an unrealized loss at the tick's price): all from what is free.
+    slip, fee = inputs.slippage, inputs.fee_rate
+    spendable = running.available_usd / ((1.0 + slip) * (1.0 + leverage * fee) + leverage * slip)
+    margin = min(wanted, cap, spendable)
     if decision.size_pct <= 0:
         return _reject(decision, RiskCode.NO_MARGIN, "size_pct is 0")
     if margin <= 0:
         return _reject(decision, RiskCode.NO_MARGIN, f"no margin left (available {running.available_usd:.2f} USD, position cap {max(cap, 0):.2f} USD)")
     if margin < wanted:
         codes.append(RiskCode.MARGIN_CAPPED)
-        notes.append(f"margin {wanted:.2f} cut to {margin:.2f} USD (max {settings.max_position_margin_pct:g}% of equity per position)")
+        why = f"max {settings.max_position_margin_pct:g}% of equity per position" if margin == cap else "the entry's fee and slippage kept in cash"
+        notes.append(f"margin {wanted:.2f} cut to {margin:.2f} USD ({why})")
     notional = margin * leverage
     room = settings.max_exposure * equity - running.exposure_usd
     if room <= 0:
@@ -336,6 +328,14 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
         codes.append(RiskCode.EXPOSURE_CAPPED)
         notes.append(f"notional {notional:.2f} cut to {room:.2f} USD (max {settings.max_exposure:g} x equity in all positions)")
         notional = room
+    held_notional = position.amount * position.entry_price if position else 0.0
+    allowed = max_notional_at(info, leverage) - held_notional
+    if notional > allowed:
+        if allowed <= 0:
+            return _reject(decision, RiskCode.MAX_LEVERAGE, f"the exchange allows no more notional at {leverage:g}x on {decision.coin} (leverage brackets)")
+        codes.append(RiskCode.LEVERAGE_CAPPED)
+        notes.append(f"notional {notional:.2f} cut to {allowed:.2f} USD (the exchange's leverage brackets allow at most that at {leverage:g}x)")
+        notional = allowed
     amount = floor_to_step(notional / price, info.amount_step)
     notional = amount * price
     if amount <= 0 or amount < info.min_amount:
@@ -345,10 +345,12 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
 
     margin = notional / leverage
     total_amount = amount + (position.amount if position else 0.0)
-    entry_price = (notional + (position.amount * position.entry_price if position else 0.0)) / total_amount
+    entry_price = (notional + held_notional) / total_amount
+    bracket = bracket_for(info, notional + held_notional)
     liquidation = liquidation_price(
-        side=side, amount=total_amount, entry_price=entry_price, margin_usd=margin + held_margin, maintenance_margin_rate=info.maintenance_margin_rate
-    )
+        side=side, amount=total_amount, entry_price=entry_price, margin_usd=margin + held_margin,
+        maintenance_margin_rate=bracket.maintenance_margin_rate, maintenance_amount_usd=bracket.maintenance_amount_usd,
+    )  # fmt: skip
     if liquidation is not None:
         direction = 1.0 if side is Side.LONG else -1.0
         distance = direction * (price - liquidation)
@@ -360,7 +362,10 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
                 f"(keep {settings.liquidation_buffer_pct:g}% of the distance); use a tighter stop or less leverage",
             )
 
-    running.available_usd -= margin
+    fill_price = _fill_price(price, buying=side is Side.LONG, inputs=inputs)
+    running.margin_usd += amount * fill_price / leverage
+    running.cash_usd -= amount * fill_price * fee
+    running.unrealized_usd -= amount * abs(fill_price - price)
     running.exposure_usd += notional
     running.positions.add(decision.coin)
     running.entries_hour += 1
@@ -375,10 +380,29 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
         stop_loss=stop,
         take_profit=take,
         invalidation=decision.invalidation,
-        maintenance_margin_rate=info.maintenance_margin_rate,
+        maintenance_margin_rate=bracket.maintenance_margin_rate,
+        maintenance_amount_usd=bracket.maintenance_amount_usd,
         client_order_id=client_order_id(inputs.tick_id, decision.coin, "add" if position else "entry"),
     )
     verdict = Verdict.RESIZED if len(codes) > 1 else Verdict.APPROVED
     summary = f"{'add: ' if position else ''}margin {margin:.2f} USD x {leverage:g} = {notional:.2f} USD notional"
     reason = "; ".join([*notes, summary]) if notes else summary
     return RiskVerdict(coin=decision.coin, action=decision.action, verdict=verdict, codes=codes, reason=reason, plan=plan)
+
+
+def _fill_price(price: float, *, buying: bool, inputs: _Inputs) -> float:
+    """Where a market order fills: ``slippage`` against it, as the paper broker fills."""
+    return price * (1.0 + inputs.slippage) if buying else price * (1.0 - inputs.slippage)
+
+
+def _net_reward_risk(price: float, *, stop: float, take: float, long: bool, inputs: _Inputs) -> float:
+    """What the take-profit earns over what the stop-loss loses, per unit, as the fills would
+    book them: entry and exit slipped against the order, the taker fee on both."""
+    entry = _fill_price(price, buying=long, inputs=inputs)
+    direction = 1.0 if long else -1.0
+
+    def net(exit_level: float) -> float:
+        exit_price = _fill_price(exit_level, buying=not long, inputs=inputs)
+        return direction * (exit_price - entry) - inputs.fee_rate * (entry + exit_price)
+
+    return net(take) / -net(stop)

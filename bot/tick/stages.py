@@ -25,7 +25,7 @@ from bot.models import (
     Verdict,
 )
 from bot.ops.budget import utc_day
-from bot.ops.state import CLOSED_TRADES_KEPT, BotState
+from bot.ops.state import CLOSED_TRADES_KEPT, BookedFill, BotState
 from bot.tick import risk
 from bot.tick.context import Pass
 from bot.tick.memory import closed_trades
@@ -41,10 +41,11 @@ _HALTS = {RiskCode.DAILY_LOSS_LIMIT, RiskCode.MAX_DRAWDOWN}
 
 
 async def load_market(run: Pass) -> None:
+    """The configured coins and the coins held outside them (managed, never opened)."""
     coins = run.ctx.settings.trading.coins
     if run.ctx.intel is not None:  # news and sentiment load while the market does; `gather_intel` collects them
         run.intel_task = asyncio.ensure_future(run.ctx.intel.briefing(coins, run.now))
-    snapshot = await run.ctx.market.snapshot(coins, run.now)
+    snapshot = await run.ctx.market.snapshot([*coins, *(coin for coin in run.state.positions if coin not in coins)], run.now)
     run.report.coins_loaded = list(snapshot.coins)
     run.report.errors = dict(snapshot.errors)
     if not snapshot.coins:
@@ -54,17 +55,47 @@ async def load_market(run: Pass) -> None:
     run.snapshot = snapshot
 
 
+def carry_booked(run: Pass) -> None:
+    """Before the stages: fills an earlier run booked into the state that the journal's last
+    line does not hold (it was killed between the two) go into this tick's report."""
+    state = run.state
+    if not state.booked_fills:
+        return
+    last = getattr(run.ctx.journal, "last", None)  # a backtest's recorder keeps every report: nothing to recover
+    record = last() if last else None
+    journaled = [Fill.model_validate(fill) for fill in (record or {}).get("fills", [])]
+    state.booked_fills = [booked for booked in state.booked_fills if last and booked.fill not in journaled]
+    run.report.fills = [booked.fill for booked in state.booked_fills]
+    if run.report.fills:
+        log.warning("fills_recovered", count=len(run.report.fills))
+        _note(run.report, f"{len(run.report.fills)} fill(s) booked by a run killed before its journal line: recorded now")
+
+
+def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
+    """Keep ``fills`` in the state until the journal holds them; return those the risk memory
+    has not counted yet, marked counted (the mark and the memory are saved together)."""
+    for fill in fills:
+        if not any(booked.fill == fill for booked in state.booked_fills):
+            state.booked_fills.append(BookedFill(fill=fill))
+    fresh = [booked for booked in state.booked_fills if not booked.counted]
+    for booked in fresh:
+        booked.counted = True
+    return [booked.fill for booked in fresh]
+
+
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
     state.funding_payments = []
     before = dict(state.positions)  # brokers replace a position they change
+    settled: list[Fill] = []
     try:
-        report.fills = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
+        settled = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
     finally:
+        report.fills = [*report.fills, *settled]
         take_corrections(run.ctx.broker, report)
         report.funding = list(state.funding_payments)
-        _remember_trades(run, before, report.fills)
-    for fill in report.fills:
+        _remember_trades(run, before, settled)
+    for fill in settled:
         log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
 
 
@@ -94,9 +125,12 @@ def value_book(run: Pass) -> None:
     state, settings = run.state, run.ctx.settings
     run.prices = {coin: market.last_price for coin, market in run.snapshot.coins.items()}
     for coin, position in state.positions.items():
-        run.prices.setdefault(coin, position.entry_price)  # a coin that failed to load is valued at its entry
+        if coin not in run.prices:  # failed to load: its last known price, said to be stale
+            run.prices[coin] = state.last_prices.get(coin, position.entry_price)
+            degrade(run.report, f"{coin} valued at its last known price {run.prices[coin]:.6g} (stale: no market data this tick)")
     run.portfolio = _valued(state, run.prices)
-    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=run.report.fills, now=run.now, settings=settings.risk)
+    fills = book_fills(state, run.report.fills)
+    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
     features, portfolio, now, tick, context, briefing = run.features, run.portfolio, run.now, run.report.tick, run.context, run.briefing
     trades = list(state.closed_trades)
@@ -130,7 +164,7 @@ def review_risk(run: Pass) -> None:
     settings, state, report = run.ctx.settings, run.state, run.report
     if state.stop_requested:
         run.decisions = report.decisions = _close_everything(run.decisions, state)
-    decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked)
+    decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked, settings.trading.coins)
     report.verdicts = refused + risk.review(
         decisions,
         portfolio=run.portfolio,
@@ -141,6 +175,8 @@ def review_risk(run: Pass) -> None:
         atr_usd={coin: coin_features.h4.atr14 for coin, coin_features in run.features.items()},
         now=run.now,
         tick_id=report.tick_id,
+        taker_fee_pct=settings.paper.taker_fee_pct,
+        slippage_pct=settings.paper.slippage_pct,
     )
     for verdict in report.verdicts:
         emit = log.warning if _HALTS.intersection(verdict.codes) else log.info
@@ -179,7 +215,8 @@ def record_book(run: Pass) -> None:
     after = run.portfolio
     if run.executed or not _same_book(state, after):
         after = _valued(state, run.prices)
-    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=run.executed, now=run.now, settings=run.ctx.settings.risk)
+    fills = book_fills(state, run.executed)
+    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
     _record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
     report.account = after.account
@@ -224,17 +261,25 @@ def _same_book(state: BotState, portfolio: Portfolio) -> bool:
     )
 
 
-def _refuse_openings(decisions: list[Decision], blocked: str) -> tuple[list[Decision], list[RiskVerdict]]:
-    """Paused or outside the windows: BUY/SELL never reach the risk step; CLOSE and HOLD do."""
-    if not blocked:
-        return decisions, []
+def _refuse_openings(decisions: list[Decision], blocked: str, coins: list[str]) -> tuple[list[Decision], list[RiskVerdict]]:
+    """Paused or outside the windows, or a coin held but not in ``trading.coins``: BUY/SELL
+    never reach the risk step; CLOSE and HOLD do."""
     opening = {Action.BUY, Action.SELL}
+
+    def why(decision: Decision) -> str:
+        if decision.action not in opening:
+            return ""
+        if blocked:
+            return f"no new positions: {blocked}"
+        return "" if decision.coin in coins else f"{decision.coin} is not in `trading.coins`: its position is managed (exits, CLOSE), never opened or added to"
+
+    reasons = {id(d): why(d) for d in decisions}
     refused = [
-        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=f"no new positions: {blocked}")
+        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=reasons[id(d)])
         for d in decisions
-        if d.action in opening
+        if reasons[id(d)]
     ]
-    return [d for d in decisions if d.action not in opening], refused
+    return [d for d in decisions if not reasons[id(d)]], refused
 
 
 def _close_everything(decisions: list[Decision], state: BotState) -> list[Decision]:

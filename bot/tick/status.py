@@ -43,6 +43,7 @@ class StatusPosition(StrictModel):
     take_profit: float | None
     liquidation_price: float | None = None
     invalidation: str
+    managed_only: bool = False  # its coin is not in `trading.coins`: exits and CLOSE only, no entries
 
 
 class StatusReport(StrictModel):
@@ -109,6 +110,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
                 **position.model_dump(include=set(StatusPosition.model_fields) - {"mark_price", "unrealized_pnl_usd"}),
                 mark_price=mark,
                 unrealized_pnl_usd=position.unrealized_pnl_usd(mark),
+                managed_only=position.coin not in settings.trading.coins,
             )
         )
     backing_off = state.backoff_until is not None and state.backoff_until > now

@@ -41,22 +41,50 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
     if settings.exchange.sandbox:
         exchange.set_sandbox_mode(True)
     if settings.exchange.api_url:
-        
         point_exchange_at(exchange, settings.exchange.api_url)
+    _refuse_malformed(exchange)
     return exchange
 
 
+def _refuse_malformed(exchange: Any) -> None:
+    """A 2xx answer whose body is not JSON (truncated, empty, an HTML page) raises BadResponse.
+
+    ccxt parses such a body into None and hands the raw text to the parser, which makes an
+    empty result of it without raising (no positions, a balance of 0): the bot would act on
+    a false picture. ``handle_errors`` is ccxt's hook for exchange-specific error answers;
+    this runs the exchange's own first, then refuses the malformed success.
+    """
+    import ccxt.async_support as ccxt
+
+    vendor = exchange.handle_errors
+
+    def handle_errors(code, reason, url, method, headers, body, response, request_headers, request_body):  # noqa: ANN001, ANN202
+        result = vendor(code, reason, url, method, headers, body, response, request_headers, request_body)
+        if response is None and 200 <= (code or 0) < 300:
+            path = urlsplit(url).path  # the query carries the signature: keep it out of messages
+            raise ccxt.BadResponse(f"{exchange.id} {method} {path}: malformed answer ({len(body or '')} bytes that are not JSON)")
+        return result
+
+    exchange.handle_errors = handle_errors
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Retry network hiccups and Binance's -1001 'try again'; never bans, bad requests or auth."""
+    """Retry network hiccups, Binance's -1001 'try again' and a malformed answer (BadResponse:
+    truncated, or missing what the bot needs); never bans, bad requests or auth."""
     import ccxt.async_support as ccxt
 
     if isinstance(exc, ccxt.DDoSProtection):
         return False  # 418/429: back off until the next tick instead of hammering
-    return isinstance(exc, ccxt.NetworkError) or type(exc) is ccxt.OperationFailed
+    return isinstance(exc, ccxt.NetworkError | ccxt.BadResponse) or type(exc) is ccxt.OperationFailed
 
 
-async def with_retry(function: Callable[..., Awaitable[Any]], *args: Any, retries: int, **kwargs: Any) -> Any:
-    """``await function(...)``, retried up to ``retries`` more times on transient errors only."""
+async def with_retry(
+    function: Callable[..., Awaitable[Any]], *args: Any, retries: int, check: Callable[[Any], Any] | None = None, **kwargs: Any
+) -> Any:
+    """``await function(...)``, retried up to ``retries`` more times on transient errors only.
+
+    ``check`` validates the answer inside the retry: a malformed one (BadResponse) is asked
+    again like a timeout, and what ``check`` returns is the result."""
     from tenacity import (
         AsyncRetrying,
         retry_if_exception,
@@ -72,13 +100,15 @@ async def with_retry(function: Callable[..., Awaitable[Any]], *args: Any, retrie
     )
     async for attempt in retrying:
         with attempt:
-            return await function(*args, **kwargs)
+            answer = await function(*args, **kwargs)
+            return check(answer) if check else answer
 
 
 def describe(exc: BaseException) -> str:
     """One line, exception class first; ccxt messages can be long JSON bodies."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
 
 def point_exchange_at(exchange: Any, api_url: str) -> None:
     """Replace scheme and host of every REST URL in ``exchange.urls['api']``.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -20,9 +20,24 @@ import numpy as np
 
 from bot.errors import ConfigError
 from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot, candle_ends
+from bot.tick.margin import with_maintenance_amounts
 
 SAMPLE_DIR = Path(str(resources.files("bot") / "data" / "sample"))
 _MARKETS_FILE = Path(str(resources.files("bot") / "data" / "markets.json"))
+
+
+@cache
+def _bundled_markets() -> dict[str, dict]:
+    return {k: v for k, v in json.loads(_MARKETS_FILE.read_text()).items() if not k.startswith("_")}
+
+
+def bundled_info(coin: str, quote: str = "USDT") -> MarketInfo | None:
+    """The bundled trading rules and leverage brackets of ``coin``; None for a coin not bundled."""
+    spec = dict(_bundled_markets().get(coin) or {})
+    if not spec:
+        return None
+    tiers = with_maintenance_amounts(spec.pop("brackets", []))
+    return MarketInfo(**spec, tiers=tiers)
 
 
 def _read_csv(folder: Path, stem: str) -> np.ndarray:
@@ -63,10 +78,6 @@ class HistoryMarket:
         if not (self.data_dir / "3m").is_dir():
             raise ConfigError(f"history data dir {self.data_dir} has no 3m/ folder; point --data-dir at a folder laid out like the bundled sample")
 
-    @cached_property
-    def _markets(self) -> dict[str, dict]:
-        return {k: v for k, v in json.loads(_MARKETS_FILE.read_text()).items() if not k.startswith("_")}
-
     def available_coins(self) -> list[str]:
         suffix = f"{self.quote}-3m.csv"
         names = (path.name.removesuffix(".gz") for path in (self.data_dir / "3m").iterdir())
@@ -105,11 +116,9 @@ class HistoryMarket:
 
     def info(self, coin: str) -> MarketInfo:
         if coin not in self._infos:
-            spec = self._markets.get(coin)
-            if spec is None:  # a coin outside the bundled rules: fine-grained defaults
-                self._infos[coin] = MarketInfo(symbol=f"{coin}/{self.quote}:{self.quote}", amount_step=1e-8, price_step=1e-8)
-            else:
-                self._infos[coin] = MarketInfo(**spec)
+            # a coin outside the bundled rules: fine-grained defaults
+            fallback = MarketInfo(symbol=f"{coin}/{self.quote}:{self.quote}", amount_step=1e-8, price_step=1e-8)
+            self._infos[coin] = bundled_info(coin) or fallback
         return self._infos[coin]
 
     async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:

@@ -11,6 +11,10 @@ a tick with a fresh copy neither downloads nor parses the full list. Closed cand
 final, so they are kept there too and a tick asks only for the candles that opened since
 the newest one it holds (a few rows instead of 502: less to parse, and Binance weighs a
 klines request by its limit, 5 for 502 rows, 1 under 100).
+
+Leverage brackets (maintenance margin per notional tier) are cached with the markets:
+the exchange's own when trading live (ccxt ``fetch_leverage_tiers``, a signed request),
+else the table bundled in bot/data/markets.json.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import structlog
 from bot.config import Settings
 from bot.errors import MarketDataError, did_you_mean
 from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
+from bot.tick.margin import with_maintenance_amounts
 from bot.venues.exchange import create_exchange, describe, with_retry
+from bot.venues.history import bundled_info
 
 if TYPE_CHECKING:
     import ccxt.async_support as ccxt_async
@@ -122,11 +128,11 @@ class _MarketsCache:
     def __init__(self, path: Path, *, ttl_ms: int, source: str) -> None:
         self.path, self.ttl_ms, self.source = path, ttl_ms, source
 
-    def load(self, coins: list[str], now_ms: int) -> tuple[dict[str, dict], list[str]] | None:
+    def load(self, coins: list[str], now_ms: int) -> tuple[dict[str, dict], list[str], dict[str, list]] | None:
         try:
             cached = json.loads(self.path.read_text(encoding="utf-8"))
             fresh = cached["source"] == self.source and 0 <= now_ms - cached["saved_at_ms"] < self.ttl_ms
-            swaps, names = cached["swaps"], cached["names"]
+            swaps, names, tiers = cached["swaps"], cached["names"], dict(cached.get("tiers") or {})
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -134,10 +140,10 @@ class _MarketsCache:
             return None
         if not fresh or not all(coin in swaps or coin not in names for coin in coins):
             return None
-        return swaps, names
+        return swaps, names, tiers
 
-    def save(self, swaps: dict[str, dict], names: list[str], now_ms: int) -> None:
-        payload = {"source": self.source, "saved_at_ms": now_ms, "swaps": swaps, "names": names}
+    def save(self, swaps: dict[str, dict], names: list[str], tiers: dict[str, list], now_ms: int) -> None:
+        payload = {"source": self.source, "saved_at_ms": now_ms, "swaps": swaps, "names": names, "tiers": tiers}
         _replace_file(self.path, lambda tmp: tmp.write_text(json.dumps(payload), encoding="utf-8"))
 
 
@@ -151,7 +157,8 @@ class CcxtMarket:
         self.settings = settings
         self.request_count = 0
         exchange = settings.exchange
-        source = f"{exchange.id}|{exchange.api_url or ''}|sandbox={exchange.sandbox}|{settings.trading.quote}"
+        keys = settings.enable_trading and bool(settings.exchange_api_key and settings.exchange_secret)  # for the exchange's brackets
+        source = f"{exchange.id}|{exchange.api_url or ''}|sandbox={exchange.sandbox}|{settings.trading.quote}|tiers={'live' if keys else 'bundled'}"
         self.markets_cache = (
             _MarketsCache(cache_dir / f"markets-{exchange.id}.json", ttl_ms=exchange.markets_ttl_minutes * 60_000, source=source)
             if cache_dir is not None and exchange.markets_ttl_minutes > 0
@@ -179,7 +186,7 @@ class CcxtMarket:
     async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
         import ccxt.async_support as ccxt
 
-        exchange = create_exchange(self.settings)
+        exchange = create_exchange(self.settings, credentials=self.settings.enable_trading)  # keys sign only the brackets request
         now_ms = int(now.timestamp() * 1000)
         try:
             infos, errors = await self._load_markets(exchange, coins, now_ms)
@@ -207,7 +214,7 @@ class CcxtMarket:
         started = time.perf_counter()
         cached = self.markets_cache.load(coins, now_ms) if self.markets_cache else None
         if cached is not None:
-            swaps, names = cached
+            swaps, names, tiers = cached
             exchange.set_markets(list(swaps.values()))
         else:
             try:
@@ -221,20 +228,47 @@ class CcxtMarket:
                 if market.get("swap") and market.get("linear") and market.get("quote") == quote and market.get("active", True)
             }
             swaps, names = {coin: every[coin] for coin in coins if coin in every}, sorted(every)
+            tiers = await self._leverage_tiers(exchange, swaps)
             if self.markets_cache:
-                self.markets_cache.save(swaps, names, now_ms)
+                self.markets_cache.save(swaps, names, tiers, now_ms)
         log.debug("markets_loaded", cached=cached is not None, duration_ms=round((time.perf_counter() - started) * 1000, 1))
-        return _map_coins(exchange.id, coins, swaps, names)
+        return _map_coins(exchange.id, coins, swaps, names, tiers)
+
+    async def _leverage_tiers(self, exchange: Any, swaps: dict[str, dict]) -> dict[str, list]:
+        """The exchange's leverage brackets per coin; {} without keys or when it will not say
+        (the bundled table stands in), a coin whose answer is malformed left out."""
+        import ccxt.async_support as ccxt
+
+        if not self.settings.enable_trading or not exchange.apiKey or not exchange.has.get("fetchLeverageTiers") or not swaps:
+            return {}
+        try:
+            answer = await self._call(exchange.fetch_leverage_tiers, [market["symbol"] for market in swaps.values()])
+        except ccxt.BaseError as exc:  # rejected keys are the live broker's one line to say, right after
+            (log.info if isinstance(exc, ccxt.AuthenticationError) else log.warning)(
+                "leverage_tiers_unavailable", error=_describe(exc), fallback="the bundled brackets"
+            )
+            return {}
+        tiers = {}
+        for coin, market in swaps.items():
+            brackets = _brackets(answer.get(market["symbol"]) if isinstance(answer, dict) else None)
+            if brackets:
+                tiers[coin] = brackets
+            else:
+                log.warning("leverage_tiers_malformed", coin=coin, fallback="the bundled brackets")
+        return tiers
 
 
     async def _fetch_coin(self, exchange: Any, coin: str, info: MarketInfo, now_ms: int) -> CoinMarket:
         has = exchange.has
-        candles_3m, candles_4h, open_interest, funding = await asyncio.gather(
+        candles_3m, candles_4h, open_interest, funding, settled = await asyncio.gather(
             self._candles(exchange, coin, info.symbol, "3m", now_ms),
             self._candles(exchange, coin, info.symbol, "4h", now_ms),
             self._call(exchange.fetch_open_interest, info.symbol) if has.get("fetchOpenInterest") else _none(),
             self._call(exchange.fetch_funding_rate, info.symbol) if has.get("fetchFundingRate") else _none(),
+            # ccxt's fundingRate is Binance's estimate of the next settlement; paper books the last settled one
+            self._call(exchange.fetch_funding_rate_history, info.symbol, None, 1) if has.get("fetchFundingRateHistory") else _none(),
         )
+        estimate = _number(funding, "fundingRate")
         return CoinMarket(
             coin=coin,
             info=info,
@@ -243,7 +277,7 @@ class CcxtMarket:
             # The mark price is fresher than the last closed candle's close.
             last_price=_number(funding, "markPrice", required=False) or float(candles_3m[-1, 4]),
             open_interest=_number(open_interest, "openInterestAmount"),
-            funding_rate=_number(funding, "fundingRate"),
+            funding_rate=_number(settled[-1], "fundingRate", required=False) if settled else estimate,
         )
 
     async def _candles(self, exchange: Any, coin: str, symbol: str, timeframe: str, now_ms: int) -> np.ndarray:
@@ -289,7 +323,32 @@ def _merge_candles(cached: np.ndarray, rows: list[list[Any]]) -> np.ndarray:
     return newest_first[first]
 
 
-def _map_coins(exchange_id: str, coins: list[str], swaps: dict[str, dict], names: list[str]) -> tuple[dict[str, MarketInfo], dict[str, str]]:
+def _brackets(rows: Any) -> list[tuple[float, float, float, float]]:
+    """ccxt leverage tiers as (cap, MMR, maintenance amount, max leverage); [] unless every
+    number is there, finite and positive and the caps ascend. The amount is Binance's ``cum``
+    when it sends one, else derived from the rates."""
+    try:
+        plain = [(float(row["maxNotional"]), float(row["maintenanceMarginRate"]), float(row["maxLeverage"])) for row in rows]
+        sent = [(row.get("info") or {}).get("cum") for row in rows]
+        cums = [float(cum) for cum in sent] if None not in sent else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return []
+    numbers = np.array([value for row in plain for value in row] + (cums or []))
+    caps = [cap for cap, _, _ in plain]
+    if not plain or not np.isfinite(numbers).all() or (numbers < 0).any() or min(caps) <= 0 or caps != sorted(set(caps)):
+        return []
+    derived = with_maintenance_amounts(plain)
+    return [(cap, rate, cums[i] if cums else cum, leverage) for i, (cap, rate, cum, leverage) in enumerate(derived)]
+
+
+def _bundled_tiers(coin: str) -> list[tuple[float, float, float, float]]:
+    info = bundled_info(coin)
+    return info.tiers if info else []
+
+
+def _map_coins(
+    exchange_id: str, coins: list[str], swaps: dict[str, dict], names: list[str], tiers: dict[str, list]
+) -> tuple[dict[str, MarketInfo], dict[str, str]]:
     """Map base coin names to the exchange's active linear swap on the quote currency."""
     infos: dict[str, MarketInfo] = {}
     errors: dict[str, str] = {}
@@ -307,6 +366,7 @@ def _map_coins(exchange_id: str, coins: list[str], swaps: dict[str, dict], names
             min_amount=float((limits.get("amount") or {}).get("min") or 0.0),
             min_notional_usd=float((limits.get("cost") or {}).get("min") or 0.0),
             max_leverage=float((limits.get("leverage") or {}).get("max") or 125.0),
+            tiers=[tuple(tier) for tier in tiers[coin]] if coin in tiers else _bundled_tiers(coin),
         )
     return infos, errors
 

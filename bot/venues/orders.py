@@ -1,6 +1,6 @@
 """The live broker's order desk: one ccxt exchange, the write-ahead ``send``, lookups by
-client order id, and booking fills into the state. ``CcxtBroker`` (bot/broker/ccxt.py)
-builds reconciliation and execution on it."""
+client order id, and booking fills into the state. ``ProtectedDesk`` (protection.py) and
+``CcxtBroker`` (ccxt_broker.py) build protection, reconciliation and execution on it."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ from bot.models import (
     Side,
     tick_id_for,
 )
-from bot.ops.state import BotState
+from bot.ops.state import BookedFill, BotState
 from bot.tick.margin import add_to, with_liquidation
 from bot.tick.precision import round_to_step
-from bot.venues.ccxt_answers import fees_of, orders_from, positions_from
+from bot.venues.ccxt_answers import checked_order, equity_of, fees_of, orders_from, positions_from, trades_from
 from bot.venues.exchange import create_exchange, describe, is_transient, with_retry
 
 log = structlog.get_logger("bot.venues.ccxt_broker")
@@ -161,7 +161,8 @@ class OrderDesk:
         elif intent.kind is IntentKind.TAKE_PROFIT:
             params["takeProfitPrice"] = exchange.price_to_precision(intent.symbol, intent.trigger_price)
         amount = float(exchange.amount_to_precision(intent.symbol, intent.amount))
-        return await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, None, params)
+        order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, None, params)
+        return checked_order(order, intent.client_order_id)  # malformed: transient, looked up before any resend
 
     async def _lookup(self, intent: OrderIntent) -> dict | None:
         return await self._lookup_id(intent.symbol, intent.client_order_id, conditional=intent.conditional)
@@ -172,7 +173,7 @@ class OrderDesk:
 
         params: dict[str, Any] = {"clientOrderId": cid, **({"trigger": True} if conditional else {})}
         try:
-            return await self._call(self._exchange.fetch_order, None, symbol, params)
+            return await self._call(self._exchange.fetch_order, None, symbol, params, check=lambda order: checked_order(order, cid))
         except ccxt.OrderNotFound:
             return None
 
@@ -215,6 +216,7 @@ class OrderDesk:
                 take_profit=intent.take_profit,
                 invalidation=intent.invalidation,
                 maintenance_margin_rate=intent.maintenance_margin_rate,
+                maintenance_amount_usd=intent.maintenance_amount_usd,
             )
         else:  # an add
             position = add_to(
@@ -226,6 +228,8 @@ class OrderDesk:
                 take_profit=intent.take_profit,
                 invalidation=intent.invalidation,
                 tick_id=tick_id_for(intent.created_at),
+                maintenance_margin_rate=intent.maintenance_margin_rate,
+                maintenance_amount_usd=intent.maintenance_amount_usd,
             )
             position.amount = self._round_amount(intent.symbol, position.amount)
         position = with_liquidation(position)
@@ -233,8 +237,7 @@ class OrderDesk:
         book.cash_usd -= fee
         book.fees_paid_usd += fee
         self._forget(intent, book)
-        self._save(book)
-        return Fill(
+        fill = Fill(
             coin=intent.coin,
             side=intent.side,
             amount=amount,
@@ -244,6 +247,9 @@ class OrderDesk:
             client_order_id=intent.client_order_id,
             at=self._now,
         )
+        book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it even after a kill
+        self._save(book)
+        return fill
 
     async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
         position = book.positions[intent.coin]
@@ -279,7 +285,7 @@ class OrderDesk:
         book.cash_usd += realized - fee_usd
         book.fees_paid_usd += fee_usd
         book.realized_pnl_usd += realized
-        return Fill(
+        fill = Fill(
             coin=position.coin,
             side=position.side,
             amount=amount,
@@ -291,6 +297,8 @@ class OrderDesk:
             client_order_id=client_order_id or "",
             at=self._now,
         )
+        book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it even after a kill
+        return fill
 
     def _round_amount(self, symbol: str, amount: float) -> float:
         """Sums of amounts in the market's precision (0.028 + 0.025 is 0.053, not 0.053000000000000005)."""
@@ -304,30 +312,35 @@ class OrderDesk:
             return float(fee)
         if not self._exchange.has.get("fetchMyTrades") or not order.get("id"):
             return 0.0
-        trades = await self._call(self._exchange.fetch_my_trades, symbol, None, None, {"orderId": order["id"]})
+        trades = await self._call(self._exchange.fetch_my_trades, symbol, None, None, {"orderId": order["id"]}, check=trades_from)
         return fees_of(trades)
 
     # -- what the exchange holds ------------------------------------------------------------------
     async def _positions(self) -> dict[str, ExchangePosition]:
-        return positions_from(await self._call(self._exchange.fetch_positions), self._exchange.markets)
+        markets = self._exchange.markets
+        return await self._call(self._exchange.fetch_positions, check=lambda rows: positions_from(rows, markets))
 
     async def _open_orders(self, book: BotState) -> list[ExchangeOrder]:
         """Regular and trigger orders, one request each per configured or held coin (sent together)."""
         coins = list(dict.fromkeys([*self.settings.trading.coins, *book.positions]))
         symbols = [self._symbol(coin) for coin in coins if self._symbol(coin) in self._exchange.markets]
-        fetch = self._exchange.fetch_open_orders
+        fetch, markets = self._exchange.fetch_open_orders, self._exchange.markets
         batches = await asyncio.gather(
-            *(self._call(fetch, symbol, None, None, params) for symbol in symbols for params in ({}, {"trigger": True}))
+            *(
+                self._call(fetch, symbol, None, None, params, check=lambda rows: orders_from(rows, markets))
+                for symbol in symbols
+                for params in ({}, {"trigger": True})
+            )
         )
-        return orders_from([order for batch in batches for order in batch], self._exchange.markets)
+        return [order for batch in batches for order in batch]
 
     async def _view(self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None) -> ExchangeView:
         """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
-        balance, (positions, orders) = await asyncio.gather(
-            self._call(self._exchange.fetch_balance),
+        quote = self.settings.trading.quote
+        equity, (positions, orders) = await asyncio.gather(
+            self._call(self._exchange.fetch_balance, check=lambda balance: equity_of(balance, quote)),
             _value(known) if known else asyncio.gather(self._positions(), self._open_orders(book)),
         )
-        equity = float((balance.get(self.settings.trading.quote) or {}).get("total") or 0.0)
         return ExchangeView(
             as_of=self._now,
             cash_usd=equity - sum(p.unrealized_pnl_usd for p in positions.values()),

@@ -16,7 +16,9 @@ The rules, which docs/paper-broker.md explains for users:
     ``rate x amount x price`` when long and the rate is positive (receives it when short;
     reversed when negative); the price is the open of the candle at T. The snapshot
     carries only the latest funding rate, so every settlement since the last tick uses
-    it: exact for ticks every 3 minutes, an approximation after a pause of hours.
+    it: exact for ticks every 3 minutes, an approximation after a pause of hours. With
+    no rate at all the settlement is not charged and the tick is degraded with a
+    ``funding_unknown`` correction saying so.
   * a candle that OPENS beyond a trigger (a gap): beyond the liquidation price -> the
     position is liquidated; beyond the stop-loss -> stopped at the open; beyond the
     take-profit -> taken at the open.
@@ -44,6 +46,8 @@ from bot.config import PaperSettings
 from bot.models import (
     TIMEFRAME_MS,
     CoinMarket,
+    Correction,
+    CorrectionKind,
     Fill,
     FillReason,
     FundingPayment,
@@ -80,6 +84,7 @@ class PaperBroker:
     def __init__(self, settings: PaperSettings) -> None:
         self.fee_rate = settings.taker_fee_pct / 100.0
         self.slippage = settings.slippage_pct / 100.0
+        self.corrections: list[Correction] = []  # the tick takes them: a funding left uncharged degrades it
 
     def fill_price(self, price: float, *, buying: bool) -> float:
         return price * (1.0 + self.slippage) if buying else price * (1.0 - self.slippage)
@@ -145,12 +150,14 @@ class PaperBroker:
                 take_profit=plan.take_profit,
                 invalidation=plan.invalidation,
                 maintenance_margin_rate=plan.maintenance_margin_rate,
+                maintenance_amount_usd=plan.maintenance_amount_usd,
                 settled_until=now,
             )
         else:  # adding
             position = add_to(
                 position, amount=plan.amount, price=fill_price, margin_usd=margin, stop_loss=plan.stop_loss,
                 take_profit=plan.take_profit, invalidation=plan.invalidation, tick_id=tick_id_for(now),
+                maintenance_margin_rate=plan.maintenance_margin_rate, maintenance_amount_usd=plan.maintenance_amount_usd,
             )
         position = with_liquidation(position)
         book.positions[plan.coin] = position
@@ -222,8 +229,9 @@ class PaperBroker:
 
     def _pay(self, position: Position, *, book: Book, market: CoinMarket, at_ms: int, payments: list[FundingPayment]) -> None:
         rate = market.funding_rate
-        if rate is None:
-            log.warning("funding_rate_unknown", coin=position.coin, at=_at(at_ms).isoformat())
+        if rate is None:  # said loudly: the settlement passes uncharged, the account is off by it
+            message = f"funding at {_at(at_ms):%Y-%m-%d %H:%M} UTC not charged: no funding rate for {position.coin} (a data folder needs funding_8h/)"
+            self.corrections.append(Correction(kind=CorrectionKind.FUNDING_UNKNOWN, coin=position.coin, message=message, alert=True))
             return
         price = _price_at(market.candles_3m, at_ms, fallback=market.last_price)
         direction = 1.0 if position.side is Side.LONG else -1.0

@@ -139,6 +139,10 @@ class FakeAccount:
         if position and position.amount:
             self._fill(self._new(REGULAR, f"web_{next(_ids)}", coin, "SELL" if position.amount > 0 else "BUY", "MARKET", abs(position.amount), True))
 
+    def open_by_hand(self, coin: str, side: str, quantity: float) -> None:
+        """The owner opens a position in the exchange's app: no stop-loss comes with it."""
+        self._fill(self._new(REGULAR, f"web_{next(_ids)}", coin, side, "MARKET", quantity, False))
+
     # -- trigger model ------------------------------------------------------------------------
     def process_triggers(self) -> None:
         for order in [o for o in self.orders if o.kind == ALGO and o.status == "NEW"]:
@@ -195,10 +199,16 @@ class FakeAccount:
         return rows
 
     def leverage_bracket(self) -> list[dict]:
+        """GET /fapi/v1/leverageBracket: BTC's first three brackets as Binance publishes them, and
+        for every other coin the review's example table (1 % to 5,000, then 2.5 % with cum 75)."""
+        btc = [(50_000, 0.004, 125, 0.0), (250_000, 0.005, 100, 50.0), (3_000_000, 0.01, 50, 1_300.0)]
+        other = [(5_000, 0.01, 50, 0.0), (25_000, 0.025, 20, 75.0)]
         return [
-            {"symbol": f"{coin}USDT", "brackets": [{"bracket": 1, "initialLeverage": 125, "notionalCap": 50_000, "notionalFloor": 0,
-                                                    "maintMarginRatio": 0.004, "cum": 0.0}]}
-            for coin in self.rules
+            {"symbol": f"{coin}USDT", "brackets": [
+                {"bracket": n, "initialLeverage": leverage, "notionalCap": cap, "notionalFloor": floor, "maintMarginRatio": rate, "cum": cum}
+                for n, ((cap, rate, leverage, cum), floor) in enumerate(zip(table, [0, *(row[0] for row in table)], strict=False), start=1)
+            ]}  # fmt: skip
+            for coin, table in ((coin, btc if coin == "BTC" else other) for coin in self.rules)
         ]
 
     def set_leverage(self, coin: str, params: dict[str, str]) -> dict:

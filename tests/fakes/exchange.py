@@ -8,7 +8,8 @@ wall clock and every timestamp is shifted by a whole number of 8-hour periods, s
 reading its local clock sees a current market built from real prices.
 
 Faults are injected per path, method and symbol: HTTP 429 / 418 / 500 / 502 / 503, a
-hang (timeout), a malformed body, null candle rows, an invalid symbol, and Binance's order
+hang (timeout), a malformed body, any endpoint's own answer truncated after it acted,
+a well-formed but empty object, null candle rows, an invalid symbol, and Binance's order
 rejections (margin insufficient, notional too small, precision, a stop that would trigger
 at once, a duplicate client id, an invalid key). Requests are logged.
 
@@ -60,7 +61,9 @@ BINANCE_ERRORS = {
     "invalid_key": (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}),
 }
 
-FAULT_KINDS = {*BINANCE_ERRORS, "502", "503", "timeout", "malformed", "null_rows"}
+# "truncated": the endpoint does its work (an order is placed), then only the first half of its
+# JSON answer is sent, as a connection cut mid-body; "empty_object": a well-formed `{}`.
+FAULT_KINDS = {*BINANCE_ERRORS, "502", "503", "timeout", "malformed", "null_rows", "truncated", "empty_object"}
 
 
 @dataclass
@@ -259,11 +262,14 @@ class FakeExchange(LocalServer):
             return [self.premium_index(params, name) for name in self.coins]
         now = self._data_now()
         funding = self._series(coin, "funding_8h", f"{coin}USDT-funding-8h")
-        settled = funding[funding[:, 0] <= now] if len(funding) else funding
+        # Binance's `lastFundingRate` is the running estimate of the NEXT settlement (it ends
+        # there), not the last settled rate: serve the rate the data settles next.
+        upcoming = funding[funding[:, 0] > now] if len(funding) else funding
+        estimate = upcoming[0, 1] if len(upcoming) else (funding[-1, 1] if len(funding) else 0.0)
         price = str(self._last_close(coin))
         return {
             "symbol": f"{coin}USDT", "markPrice": price, "indexPrice": price, "estimatedSettlePrice": price,
-            "lastFundingRate": f"{settled[-1, 1]:.8f}" if len(settled) else "0.00000000", "interestRate": "0.00010000",
+            "lastFundingRate": f"{estimate:.8f}", "interestRate": "0.00010000",
             "nextFundingTime": (now // EIGHT_HOURS_MS + 1) * EIGHT_HOURS_MS + self.shift_ms, "time": now + self.shift_ms,
         }
 
@@ -306,7 +312,7 @@ class _Handler(QuietHandler):
         if fake.latency_ms:
             time.sleep(fake.latency_ms / 1000)
         fault = fake._take_fault(method, parts.path, params)
-        if fault is not None and self._fail(fault):
+        if fault is not None and fault.kind != "truncated" and self._fail(fault):
             return
         if "signature" in params:
             status, answer = self._private(method, parts.path, params, signed_query)
@@ -315,7 +321,8 @@ class _Handler(QuietHandler):
                 time.sleep(fake.order_answer_delay_ms / 1000)
         else:
             status, answer = self._route(parts.path, params)
-        self._send(status, json.dumps(answer))
+        text = json.dumps(answer)
+        self._send(status, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)
 
     def _private(self, method: str, path: str, params: dict[str, str], signed_query: str) -> tuple[int, object]:
         fake = self.fake
@@ -380,6 +387,8 @@ class _Handler(QuietHandler):
             self.close_connection = True
         elif fault.kind == "malformed":
             self._send(200, '{"symbols": [')
+        elif fault.kind == "empty_object":
+            self._send(200, "{}")
         elif fault.kind == "null_rows":
             self._send(200, json.dumps([[7, None, None, None, None, None, None, None, None, None, None, None]] * 600))
         else:

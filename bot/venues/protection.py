@@ -1,0 +1,167 @@
+"""Protection of the live broker's positions: the reduce-only stop-loss and take-profit
+every position carries, re-placed when missing, replaced (new ids, full size) after an add
+or a partial close, and the market exit when no stop-loss can be placed.
+
+The stop-loss is tried ``live.stop_attempts`` times, looking its client id up before each
+retry (a try that timed out may have landed); if it still cannot be placed the position is
+closed at market and the owner alerted. Binance futures has no OCO: when one of the pair
+fills, the next reconciliation cancels the other.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bot.exchange_models import IntentKind, OrderIntent
+from bot.models import CorrectionKind, Fill, OrderPlan, Position
+from bot.ops.state import BotState
+from bot.tick.risk import client_order_id
+from bot.venues.exchange import describe
+from bot.venues.orders import OrderDesk, log, reason_of
+
+_LEGS = {IntentKind.STOP_LOSS: "sl", IntentKind.TAKE_PROFIT: "tp", IntentKind.CLOSE: "close", IntentKind.EXIT: "exit"}
+
+
+class ProtectedDesk(OrderDesk):
+    """Opening, closing and protecting positions on top of the order desk."""
+
+    async def _protect(
+        self, coin: str, book: BotState, open_ids: set[str], *, avoid: frozenset[str] | set[str] = frozenset()
+    ) -> list[Fill]:
+        """Re-place a missing stop-loss / take-profit of an open position (the stop first)."""
+        position = book.positions[coin]
+        fills: list[Fill] = []
+        if position.stop_loss is not None and position.stop_order_id not in open_ids:
+            if position.stop_order_id:
+                self._note(CorrectionKind.STOP_REPLACED, coin, f"stop-loss {position.stop_order_id} is not open: placing it again")
+            book.positions[coin] = position.model_copy(update={"stop_order_id": None})
+            fills += await self._place_protection(coin, IntentKind.STOP_LOSS, book, avoid=avoid | open_ids)
+        position = book.positions.get(coin)
+        if position is not None and position.take_profit is not None and position.take_profit_order_id not in open_ids:
+            if position.take_profit_order_id:
+                self._note(CorrectionKind.STOP_REPLACED, coin, f"take-profit {position.take_profit_order_id} is not open: placing it again")
+            book.positions[coin] = position.model_copy(update={"take_profit_order_id": None})
+            fills += await self._place_protection(coin, IntentKind.TAKE_PROFIT, book, avoid=avoid | open_ids)
+        return fills
+
+    async def _open(self, intent: OrderIntent, book: BotState) -> list[Fill]:
+        await self._prepare_symbol(intent.symbol, intent.leverage, book)
+        intent = intent.model_copy(update={"leverage": book.leverage_set.get(intent.symbol, intent.leverage)})
+        order = await self._send(intent, book, "entry")
+        if order is None:
+            return []
+        before = book.positions.get(intent.coin)
+        fill = await self._record_entry(intent, order, book)
+        if fill is None:
+            return []
+        return [fill, *await self._reprotect(intent.coin, book, old=before)]
+
+    async def _reprotect(self, coin: str, book: BotState, *, old: Position | None) -> list[Fill]:
+        """Protect the position as it is now (new ids, full size), then cancel the orders that
+        protected it before (an add or a partial close): never a moment without a stop."""
+        stale = {cid for cid in ((old.stop_order_id, old.take_profit_order_id) if old else ()) if cid}
+        if coin in book.positions:
+            book.positions[coin] = book.positions[coin].model_copy(update={"stop_order_id": None, "take_profit_order_id": None})
+        fills = await self._protect(coin, book, set(), avoid=stale) if coin in book.positions else []
+        for cid in sorted(stale):
+            await self._cancel(coin, cid, conditional=True)
+        self._save(book)
+        return fills
+
+    async def _close(self, coin: str, book: BotState, kind: IntentKind, *, plan: OrderPlan | None = None) -> list[Fill]:
+        """Close ``plan.amount`` (all when there is no plan) at market, then fix the protection."""
+        position = book.positions[coin]
+        intent = self._reduce_intent(position, kind)
+        if plan is not None:
+            intent = intent.model_copy(update={"client_order_id": plan.client_order_id, "amount": min(plan.amount, position.amount)})
+        order = await self._send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
+        if order is None:
+            return []
+        fill = await self._record_close(intent, order, book, reason=reason_of(intent))
+        return [fill, *await self._reprotect(coin, book, old=position)]
+
+    def _reduce_intent(self, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str] = frozenset()) -> OrderIntent:
+        """A reduce-only order for the whole of ``position``: its stop-loss, take-profit or a close.
+        Its client id is the leg's (``sl``, ``tp`` ...), or ``sl2``, ``sl3`` ... when that id is
+        one being replaced or already sent this tick (ids must be unique among open orders,
+        and a lookup by id must find one order)."""
+        trigger = {IntentKind.STOP_LOSS: position.stop_loss, IntentKind.TAKE_PROFIT: position.take_profit}.get(kind)
+        leg = _LEGS[kind]
+        cid = client_order_id(self._tick_id, position.coin, leg)
+        for n in range(2, 10):
+            if cid not in avoid and cid not in self._sent:
+                break
+            cid = client_order_id(self._tick_id, position.coin, f"{leg}{n}")
+        return OrderIntent(
+            kind=kind,
+            client_order_id=cid,
+            coin=position.coin,
+            symbol=position.symbol,
+            side=position.side,
+            amount=position.amount,
+            reference_price=self._prices.get(position.coin, position.entry_price),
+            leverage=position.leverage,
+            trigger_price=trigger,
+            created_at=self._now,
+        )
+
+    async def _place_protection(
+        self, coin: str, kind: IntentKind, book: BotState, *, avoid: frozenset[str] | set[str] = frozenset()
+    ) -> list[Fill]:
+        """Place the stop-loss (``live.stop_attempts`` tries, then close) or the take-profit (one try)."""
+        import ccxt.async_support as ccxt
+
+        position = book.positions[coin]
+        intent = self._reduce_intent(position, kind, avoid=avoid)
+        attempts = self.settings.live.stop_attempts if kind is IntentKind.STOP_LOSS else 1
+        error: BaseException | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                landed = await self._lookup(intent) if attempt > 1 else None  # a try that timed out may have landed
+                if (landed is not None and landed.get("status") == "open") or await self._send(intent, book, "stop", reject_quietly=False):
+                    key = "stop_order_id" if kind is IntentKind.STOP_LOSS else "take_profit_order_id"
+                    book.positions[coin] = book.positions[coin].model_copy(update={key: intent.client_order_id})
+                    self._forget(intent, book)
+                    self._save(book)
+                    return []
+            except ccxt.BaseError as exc:
+                error = exc
+                log.warning("protection_failed", coin=coin, kind=kind, attempt=attempt, error=describe(exc))
+                if isinstance(exc, ccxt.OrderImmediatelyFillable):
+                    break  # the price is already past the level: trying again cannot help
+        self._forget(intent, book)
+        why = describe(error) if error else "unknown"
+        if kind is IntentKind.TAKE_PROFIT:
+            self._note(CorrectionKind.ERROR, coin, f"take-profit could not be placed ({why}); the stop-loss still protects it", alert=True)
+            return []
+        try:
+            fills = await self._close(coin, book, IntentKind.EXIT)
+        except ccxt.BaseError as exc:
+            self._note(
+                CorrectionKind.UNPROTECTED,
+                coin,
+                f"OPEN WITHOUT A STOP-LOSS: placing it failed ({why}) and closing failed ({describe(exc)}); close it by hand now",
+                alert=True,
+            )
+            return []
+        self._note(
+            CorrectionKind.STOP_FAILED,
+            coin,
+            f"stop-loss could not be placed after {attempt} tries ({why}): position closed at market",
+            alert=True,
+        )
+        return fills
+
+    async def _prepare_symbol(self, symbol: str, leverage: float, book: BotState) -> None:
+        """Before the first order on a symbol: margin mode, then leverage (whole numbers on most exchanges)."""
+        import ccxt.async_support as ccxt
+
+        wanted = float(max(1, math.floor(leverage)))
+        if symbol not in book.leverage_set:
+            try:
+                await self._call(self._exchange.set_margin_mode, self.settings.live.margin_mode, symbol)
+            except ccxt.MarginModeAlreadySet:
+                pass
+        if book.leverage_set.get(symbol) != wanted:
+            await self._call(self._exchange.set_leverage, int(wanted), symbol)
+            book.leverage_set[symbol] = wanted
