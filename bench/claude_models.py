@@ -95,6 +95,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bot.config import LlmSettings
+    from bot.ops.budget import cache_hit_ratio
     from bot.strategies.claude import ClaudeStrategy
     from bot.strategies.request import PAD_LINE, estimated_tokens
     from tests.fakes.anthropic import FakeAnthropic, ModelSpec, tool_call
@@ -130,7 +131,7 @@ def main() -> None:
         def tokens(u):
             return f"{u.input_tokens:,} / {u.output_tokens:,} ({u.thinking_tokens:,}) / {u.cache_write_tokens:,} / {u.cache_read_tokens:,}"
 
-        ratio = later.cache_hit_ratio or 0.0
+        ratio = cache_hit_ratio(later) or 0.0
         print(f"| {model} | {role} | {shape} | {tokens(first)} | {tokens(later)} | {padding:,} | {ratio:.0%} | {cached:.2f} | {plain:.2f} |")
     print(f"\n{TICKS_PER_DAY} ticks a day: one cache write then reads (cached), or every prompt token at the input price (uncached); "
           "prices from bot.config.DEFAULT_PRICES (the -test models at $3 / $15).")

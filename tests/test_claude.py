@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bot.config import LlmSettings, Settings
 from bot.errors import LlmUnavailable
 from bot.models import Action, Decision, Position, ReturnStats, Side, Usage
-from bot.ops.budget import LlmLedger, priced
+from bot.ops.budget import LlmLedger, cache_hit_ratio, priced
 from bot.strategies.claude import ClaudeStrategy, tool_schema, validate
 from bot.strategies.request import ANSWER, TOOL_DESCRIPTION
 from bot.tick.indicators import compute_features
@@ -154,7 +154,7 @@ def test_cost_of_a_first_call_and_of_a_cache_hit_at_sonnet_prices():
         "calls": 2, "input_tokens": 2636, "output_tokens": 278, "thinking_tokens": 0, "cache_write_tokens": 778, "cache_read_tokens": 778,
         "cost_usd": pytest.approx(0.0152289, abs=1e-12), "cache_saved_usd": pytest.approx(0.0015171, abs=1e-12),
     }
-    assert first.plus(hit).cache_hit_ratio == pytest.approx(778 / (2636 + 778 + 778))
+    assert cache_hit_ratio(first.plus(hit)) == pytest.approx(778 / (2636 + 778 + 778))
 
 
 def test_the_ledger_sums_per_day_keeps_31_days_and_knows_when_the_budget_is_spent():

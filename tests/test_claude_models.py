@@ -16,6 +16,7 @@ import pytest
 from bot.config import LlmSettings, Settings
 from bot.errors import ConfigError, LlmUnavailable
 from bot.models import Action, Fill, FillReason, Position, ReturnStats, Side, TickReport
+from bot.ops.budget import cache_hit_ratio
 from bot.ops.notify import EventKind, claim, tick_events
 from bot.ops.state import BotState, ClosedTrade
 from bot.strategies.claude import ClaudeStrategy
@@ -145,7 +146,7 @@ def test_the_prompt_cache_hits_from_the_second_tick_at_each_models_minimum(fake_
     assert second.cache_read_tokens == first.cache_write_tokens and second.cache_write_tokens == 0
     # what is not cached is this tick's user turn only: 400 characters = 100 tokens
     assert first.input_tokens == second.input_tokens == 100
-    assert second.cache_hit_ratio == second.cache_read_tokens / (second.cache_read_tokens + 100)
+    assert cache_hit_ratio(second) == second.cache_read_tokens / (second.cache_read_tokens + 100)
     assert second.cache_saved_usd == pytest.approx(second.cache_read_tokens * (strategy.llm.price.input_usd_per_mtok - strategy.llm.price.cache_read_usd_per_mtok) / 1e6)
 
 

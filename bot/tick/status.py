@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.exchange_models import ExchangeView
 from bot.models import Action, Decision, Outcome, Side, StrictModel
 from bot.ops.backoff import backoff_seconds, opening_block
-from bot.ops.budget import utc_day
+from bot.ops.budget import cache_hit_ratio, utc_day
 from bot.ops.state import BotState, PausedBy
 from bot.tick.portfolio import sharpe_ratio
 
@@ -140,7 +140,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         llm_model_retires_at=state.llm.retires_at,
         llm_last_refusal=state.llm.last_refusal,
         llm_thinking_tokens_today=today.thinking_tokens,
-        llm_cache_hit_ratio_today=today.cache_hit_ratio,
+        llm_cache_hit_ratio_today=cache_hit_ratio(today),
         llm_cache_saved_usd_today=today.cache_saved_usd,
         exchange=state.exchange,
         pending_orders=[intent.client_order_id for intent in state.pending_intents],
