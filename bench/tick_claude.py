@@ -56,7 +56,8 @@ def _prompt_and_answer(positions: bool):
     representative answer: two entries with a full exit plan, four holds."""
     from bot.config import Settings
     from bot.models import Position, ReturnStats, Side
-    from bot.strategies.claude import request_for
+    from bot.strategies.capabilities import ModelCaps
+    from bot.strategies.request import build_request
     from bot.tick.indicators import compute_features
     from bot.tick.portfolio import portfolio_of
     from bot.tick.prompt import build_prompt
@@ -74,7 +75,8 @@ def _prompt_and_answer(positions: bool):
     } if positions else {}
     portfolio = portfolio_of(cash_usd=10_000, positions=held, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
     prompt = build_prompt(settings, compute_features(snapshot), portfolio, now=now, tick=1)
-    request = request_for(prompt, settings.llm)
+    caps = ModelCaps(id=settings.llm.model, lifecycle="active", structured_outputs=True, fetched_at=now)  # the default model's shape
+    _, request = build_request(system=prompt.system, memory=prompt.memory, user=prompt.user, caps=caps, llm=settings.llm)
     entry = {"coin": "BTC", "action": "BUY", "confidence": 0.72, "size_pct": 10, "leverage": 3, "stop_loss": 103850.5, "take_profit": 108420.0,
              "invalidation": "4h close below the 4h EMA50", "reasoning": "4h and 3m trends up, MACD rising, RSI14 58: room well beyond fees"}
     hold = {"coin": "XRP", "action": "HOLD", "confidence": 0.5, "reasoning": "no edge after costs: range-bound, MACD flat"}
@@ -130,7 +132,7 @@ def main() -> None:
     print()
     for positions in (False, True):
         prompt, request, answer = _prompt_and_answer(positions)
-        tools = json.dumps(request["tools"])
+        tools = json.dumps(request.get("tools") or request["output_config"]["format"]["schema"])  # the answer's schema
         prefix_chars, user_chars, out_chars = len(tools) + len(prompt.system), len(prompt.user), len(json.dumps(answer))
         label = "6 open positions" if positions else "no positions"
         print(f"Prompt for 6 coins, {label}: system {len(prompt.system):,} + tool definition {len(tools):,} + user {user_chars:,} "

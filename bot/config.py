@@ -148,19 +148,41 @@ class ModelPrice(Section):
     cache_read_usd_per_mtok: float = Field(ge=0)
 
 
+def _price(input_usd: float, output_usd: float) -> ModelPrice:
+    """Anthropic's standard rates: 5-minute cache writes 1.25x input, cache reads 0.1x input."""
+    cache = {"cache_write_usd_per_mtok": round(input_usd * 1.25, 6), "cache_read_usd_per_mtok": round(input_usd * 0.1, 6)}
+    return ModelPrice(input_usd_per_mtok=input_usd, output_usd_per_mtok=output_usd, **cache)
+
+
+# List prices of every model the Models API listed as active or deprecated, checked on
+# PRICES_CHECKED against Anthropic's models overview and pricing pages (Haiku 5.5's
+# second rate card, for prompts above 100K tokens, never applies to a tick's prompt).
+PRICES_CHECKED = date(2026, 12, 1)
 DEFAULT_PRICES = {
-    "claude-sonnet-4-6": ModelPrice(input_usd_per_mtok=3.0, output_usd_per_mtok=15.0, cache_write_usd_per_mtok=3.75, cache_read_usd_per_mtok=0.30),
-    "claude-haiku-4-5": ModelPrice(input_usd_per_mtok=1.0, output_usd_per_mtok=5.0, cache_write_usd_per_mtok=1.25, cache_read_usd_per_mtok=0.10),
-    "claude-opus-4-6": ModelPrice(input_usd_per_mtok=5.0, output_usd_per_mtok=25.0, cache_write_usd_per_mtok=6.25, cache_read_usd_per_mtok=0.50),
-}
+    model: _price(input_usd, output_usd)
+    for model, input_usd, output_usd in [
+        ("claude-fable-5-2", 10.0, 50.0), ("claude-fable-5-1", 10.0, 50.0), ("claude-fable-5", 10.0, 50.0),
+        ("claude-opus-5-5", 4.0, 20.0), ("claude-opus-5", 5.0, 25.0), ("claude-opus-4-8", 5.0, 25.0), ("claude-opus-4-7", 5.0, 25.0),
+        ("claude-opus-4-6", 5.0, 25.0), ("claude-opus-4-5", 5.0, 25.0),
+        ("claude-sonnet-5-5", 2.0, 10.0), ("claude-sonnet-5", 2.0, 10.0), ("claude-sonnet-4-6", 3.0, 15.0),
+        ("claude-haiku-5-5", 0.10, 0.50), ("claude-haiku-4-5", 1.0, 5.0),
+    ]
+}  # fmt: skip
+DEFAULT_MODEL = "claude-sonnet-5-5"  # a current model fast enough for a 3-minute cadence: README "Choosing a model"
 
 
 class LlmSettings(Section):
     """Claude as the strategy: the model, its limits, the daily budget and the price table."""
 
     model: str = Field(
-        "claude-sonnet-4-6", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", description="Anthropic model id; must have a price in `llm.prices`"
+        DEFAULT_MODEL, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", description="Anthropic model id; must have a price in `llm.prices`"
     )
+    effort: Literal["low", "medium", "high"] = Field("low", description="output_config.effort, sent only where the model lists the level")
+    thinking: Literal["adaptive", "off"] = Field("adaptive", description="adaptive where the model allows it; off where it can be turned off")
+    output: Literal["auto", "tool"] = Field("auto", description="auto: output_config.format where the model has structured outputs; tool: a strict tool")
+    capabilities_ttl_hours: float = Field(24.0, ge=0, le=24 * 30, description="reuse the Models API answer cached in var/cache for this long")
+    memory_trades: int = Field(10, ge=0, le=50, description="the last N closed trades shown in the prompt; 0 = no trade memory")
+    memory_max_tokens: int = Field(600, ge=0, le=4000, description="cap on the trade memory's size in the prompt (about 4 characters a token)")
     base_url: str | None = Field(None, description="Messages API host (proxy, local fake); default: ANTHROPIC_BASE_URL or Anthropic's")
     max_tokens: int = Field(2048, ge=256, le=16_000, description="cap on the answer's tokens")
     timeout_s: float = Field(40.0, gt=0, le=150, description="per HTTP request")
@@ -202,6 +224,10 @@ DEFAULT_KNOWLEDGE_CUTOFFS = {
     "claude-sonnet-4-6": date(2025, 8, 31),
     "claude-haiku-4-5": date(2025, 7, 31),
     "claude-opus-4-6": date(2025, 8, 31),
+    "claude-sonnet-5": date(2026, 1, 31),
+    "claude-sonnet-5-5": date(2026, 6, 30),
+    "claude-opus-5-5": date(2026, 6, 30),
+    "claude-fable-5-1": date(2026, 6, 30),
 }
 
 

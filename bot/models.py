@@ -372,14 +372,16 @@ class Portfolio(StrictModel):
 
 
 class Usage(StrictModel):
-    """LLM tokens and their dollar cost. ``input_tokens`` excludes the cached ones, as the API counts them."""
+    """LLM tokens and their cost: ``input_tokens`` without the cached ones, ``output_tokens`` with the thinking ones (as billed)."""
 
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    thinking_tokens: int = 0
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
+    cache_saved_usd: float = 0.0  # what the same prompt tokens would have cost uncached, minus what they cost
 
     def plus(self, other: Usage) -> Usage:
         return Usage(**{name: getattr(self, name) + getattr(other, name) for name in Usage.model_fields})

@@ -20,7 +20,7 @@ def anthropic_fake():
 
 
 def _env(fake) -> dict[str, str]:
-    return {"ANTHROPIC_API_KEY": KEY, "BOT_LLM__BASE_URL": fake.url}
+    return {"ANTHROPIC_API_KEY": KEY, "BOT_LLM__BASE_URL": fake.url, "BOT_LLM__MODEL": "claude-sonnet-4-6"}  # its cutoff and prices
 
 
 def test_a_claude_backtest_asks_once_per_tick_and_a_rerun_asks_nothing(project, anthropic_fake):

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from bot.config import LlmSettings, Settings
 from bot.errors import LlmUnavailable
 from bot.models import Action, Decision, Position, ReturnStats, Side, Usage
-from bot.ops.budget import LlmLedger, priced
-from bot.strategies.claude import ClaudeStrategy, request_for, tool_schema, validate
+from bot.ops.budget import LlmLedger, cache_hit_ratio, priced
+from bot.strategies.claude import ClaudeStrategy, tool_schema, validate
+from bot.strategies.request import ANSWER, TOOL_DESCRIPTION
 from bot.tick.indicators import compute_features
 from bot.tick.portfolio import portfolio_of
 from bot.tick.prompt import build_prompt
@@ -34,6 +35,8 @@ from tests.fakes.anthropic import (
 
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 SONNET = Settings().llm.prices["claude-sonnet-4-6"]
+LEGACY = "claude-legacy-test"  # a model without structured outputs, its thinking off by default: the forced tool
+LEGACY_PRICE = {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0, "cache_write_usd_per_mtok": 3.75, "cache_read_usd_per_mtok": 0.30}
 
 
 @pytest.fixture(scope="module")
@@ -146,10 +149,12 @@ def test_cost_of_a_first_call_and_of_a_cache_hit_at_sonnet_prices():
     # the same prefix read from the cache: 1318*3 + 139*15 + 778*0.30 = 6,272.4 µ$
     hit = priced(input_tokens=1318, output_tokens=139, cache_write_tokens=0, cache_read_tokens=778, price=SONNET)
     assert hit.cost_usd == pytest.approx(0.0062724, abs=1e-12)
+    # saved against uncached input: the write costs 778 x (3.75 - 3) = 583.5 µ$ more, the read 778 x (3 - 0.30) = 2,100.6 µ$ less
     assert first.plus(hit).model_dump() == {
-        "calls": 2, "input_tokens": 2636, "output_tokens": 278, "cache_write_tokens": 778, "cache_read_tokens": 778,
-        "cost_usd": pytest.approx(0.0152289, abs=1e-12),
+        "calls": 2, "input_tokens": 2636, "output_tokens": 278, "thinking_tokens": 0, "cache_write_tokens": 778, "cache_read_tokens": 778,
+        "cost_usd": pytest.approx(0.0152289, abs=1e-12), "cache_saved_usd": pytest.approx(0.0015171, abs=1e-12),
     }
+    assert cache_hit_ratio(first.plus(hit)) == pytest.approx(778 / (2636 + 778 + 778))
 
 
 def test_the_ledger_sums_per_day_keeps_31_days_and_knows_when_the_budget_is_spent():
@@ -183,32 +188,40 @@ def _decide(strategy, tick):
     return asyncio.run(strategy.decide(features=features, portfolio=portfolio, prompt=_prompt(tick)))
 
 
-def test_the_request_forces_the_tool_caches_the_system_part_and_sends_only_this_tick_as_user(fake_anthropic, tick):
+def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_off_and_only_this_tick_as_user(fake_anthropic, tick):
+    from tests.fakes.anthropic import ModelSpec
+
+    fake_anthropic.models[LEGACY] = ModelSpec(LEGACY, "Legacy", structured_outputs=False, thinking_types=frozenset({"enabled", "disabled"}))
     usage = {"input_tokens": 1000, "output_tokens": 200, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2000}
     fake_anthropic.script(tool_call({"decisions": [_buy()]}, usage=usage))
-    strategy = _strategy(fake_anthropic.url)
+    strategy = _strategy(fake_anthropic.url, model=LEGACY, prices={LEGACY: LEGACY_PRICE})
     decisions = _decide(strategy, tick)
 
     assert [(d.coin, d.action) for d in decisions] == [("BTC", Action.BUY)]
     [request] = fake_anthropic.requests
     prompt = _prompt(tick)
+    [system] = request.body["system"]
+    assert system["text"].startswith(f"{prompt.system}\n\n{ANSWER['forced_tool']}")  # then padding up to the cache minimum
     assert request.body == {
-        "model": "claude-sonnet-4-6",
+        "model": LEGACY,
         "max_tokens": 2048,
-        "system": [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}],
+        "system": [{"type": "text", "text": system["text"], "cache_control": {"type": "ephemeral"}}],
         "messages": [{"role": "user", "content": prompt.user}],
-        "tools": [{"name": "decide", "description": request_for(prompt, strategy.llm)["tools"][0]["description"], "input_schema": tool_schema()}],
+        "tools": [{"name": "decide", "description": TOOL_DESCRIPTION, "input_schema": tool_schema()}],
         "tool_choice": {"type": "tool", "name": "decide"},
+        "thinking": {"type": "disabled"},  # thinking with a forced tool is a 400 on every model
     }
     schema = tool_schema()
     entry = schema["properties"]["decisions"]["items"]
     assert entry["properties"]["action"]["enum"] == ["BUY", "SELL", "CLOSE", "HOLD"]
     assert entry["required"] == ["coin", "action", "confidence"] and "$ref" not in str(schema)
     # 1000 x $3 + 200 x $15 + 2000 x $0.30 per million = $0.0066
+    # saved: 2000 x ($3 - $0.30) per million = $0.0054
     assert strategy.trace.usage.model_dump() == {
-        "calls": 1, "input_tokens": 1000, "output_tokens": 200, "cache_write_tokens": 0, "cache_read_tokens": 2000,
-        "cost_usd": pytest.approx(0.0066, abs=1e-12),
+        "calls": 1, "input_tokens": 1000, "output_tokens": 200, "thinking_tokens": 0, "cache_write_tokens": 0, "cache_read_tokens": 2000,
+        "cost_usd": pytest.approx(0.0066, abs=1e-12), "cache_saved_usd": pytest.approx(0.0054, abs=1e-12),
     }
+    assert strategy.trace.shape == "forced_tool"
     audit = strategy.trace.audit
     assert audit["user"] == prompt.user and audit["response"]["tool_input"] == {"decisions": [_buy()]}
     assert audit["decisions"][0]["action"] == "BUY" and audit["invalid"] == {}
@@ -225,7 +238,7 @@ def _refused_port() -> str:
     [
         (error(401), "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env", 0),
         (error(403), "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in the console", 0),
-        (error(404), "Anthropic does not know the model 'claude-sonnet-4-6' (404): fix llm.model in config.toml", 0),
+        (error(404), "Anthropic does not know the model 'claude-sonnet-5-5' (404): fix llm.model in config.toml", 0),
         (error(400), "Anthropic refused the request (400 invalid_request_error: messages: at least one message is required)", 0),
         (error(429), "Claude rate limit (429 rate_limit_error) after 1 retry: holding this tick", 0),
         (error(500), "Anthropic API error 500 (api_error) after 1 retry: holding this tick", 0),
@@ -240,7 +253,7 @@ def _refused_port() -> str:
 )
 def test_every_failure_is_one_line_and_tokens_already_spent_are_counted(fake_anthropic, tick, reply, message, calls):
     fake_anthropic.script(reply, reply)
-    strategy = _strategy(fake_anthropic.url, timeout_s=0.3)
+    strategy = _strategy(fake_anthropic.url, timeout_s=0.3, output="tool")  # the tool's failures; structured outputs' below
     with pytest.raises(LlmUnavailable) as caught:
         _decide(strategy, tick)
     assert str(caught.value) == message

@@ -26,7 +26,9 @@ USAGE = {"input_tokens": 1000, "output_tokens": 200, "cache_creation_input_token
 
 
 def _env(url, **extra):
-    return {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": url, "BOT_LLM__RETRIES": "0", "BOT_LLM__TIMEOUT_S": "1", **extra}
+    # Sonnet 4.6: the dollar figures below are at its prices
+    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": url, "BOT_LLM__RETRIES": "0", "BOT_LLM__TIMEOUT_S": "1"}
+    return {**env, "BOT_LLM__MODEL": "claude-sonnet-4-6", **extra}
 
 
 def _tick(project, url, **extra):
@@ -59,14 +61,15 @@ def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
     amount = int(10_000 * 0.10 * 2 / btc * 1000) / 1000  # margin 1,000 USD x 2, lot step 0.001 rounded down
     assert (fill["coin"], fill["side"], fill["amount"]) == ("BTC", "long", pytest.approx(amount, abs=1e-9))
     assert fill["price"] == pytest.approx(btc * 1.0002, rel=1e-12)  # 0.02 % slippage against the buy
-    assert record["usage"] == {"calls": 1, "input_tokens": 1000, "output_tokens": 200, "cache_write_tokens": 0,
-                               "cache_read_tokens": 2000, "cost_usd": pytest.approx(0.0066, abs=1e-12)}
+    assert record["usage"] == {"calls": 1, "input_tokens": 1000, "output_tokens": 200, "thinking_tokens": 0, "cache_write_tokens": 0,
+                               "cache_read_tokens": 2000, "cost_usd": pytest.approx(0.0066, abs=1e-12),
+                               "cache_saved_usd": pytest.approx(0.0054, abs=1e-12)}  # 2,000 x (3 - 0.30) µ$
     state = _state(project)
     assert state["positions"]["BTC"]["invalidation"] == "4h close below EMA50"
     assert state["llm"]["spend_by_day"]["2025-06-02"]["cost_usd"] == pytest.approx(0.0066, abs=1e-12)
 
     audit = json.loads((project / "var" / "replay" / "llm" / "250602T0100.json").read_text())
-    assert audit["response"]["tool_input"] == answer and audit["decisions"][0]["coin"] == "BTC"
+    assert audit["shape"] == "json_schema" and audit["response"]["answer"] == answer and audit["decisions"][0]["coin"] == "BTC"
     assert audit["user"] == fake_anthropic.requests[0].body["messages"][0]["content"]
 
     status = run_bot("status", "--replay", cwd=project)
@@ -95,7 +98,7 @@ def _closed_port_url() -> str:
         (HANG, "no answer from Claude within llm.timeout_s = 1 s (no retries: llm.retries = 0): holding this tick"),
         (TRUNCATED, "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 (char 52))"),
         (EMPTY, "malformed answer from the Anthropic API (not JSON: Expecting value: line 1 column 1 (char 0))"),
-        (text_reply("Markets are choppy."), "Claude answered without calling the `decide` tool: 'Markets are choppy.'"),
+        (text_reply("Markets are choppy."), "Claude's structured answer is not JSON: 'Markets are choppy.'"),  # output_config.format
         (cut_at_max_tokens({"decisions": [{"coin": "BT"}]}), "Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml"),
         (tool_call({"decisions": "all in"}), 'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})'),
         (None, "cannot reach the Anthropic API at {url} (ConnectError) (no retries: llm.retries = 0)"),

@@ -116,11 +116,15 @@ def test_notify_urls_that_are_not_json_are_a_config_error_without_the_value(tmp_
 def test_a_priced_model_adds_to_the_default_price_table(tmp_path):
     settings = _load(
         tmp_path,
-        '[llm]\nmodel = "claude-sonnet-5"\n[llm.prices."claude-sonnet-5"]\ninput_usd_per_mtok = 2\noutput_usd_per_mtok = 10\n'
-        "cache_write_usd_per_mtok = 2.5\ncache_read_usd_per_mtok = 0.2\n",
+        '[llm]\nmodel = "claude-mythos-5-1"\n[llm.prices."claude-mythos-5-1"]\ninput_usd_per_mtok = 10\noutput_usd_per_mtok = 50\n'
+        "cache_write_usd_per_mtok = 12.5\ncache_read_usd_per_mtok = 1\n",
     )
-    assert settings.llm.price.output_usd_per_mtok == 10
-    assert sorted(settings.llm.prices) == ["claude-haiku-4-5", "claude-opus-4-6", "claude-sonnet-4-6", "claude-sonnet-5"]
+    assert settings.llm.price.output_usd_per_mtok == 50
+    assert sorted(settings.llm.prices) == [
+        "claude-fable-5", "claude-fable-5-1", "claude-fable-5-2", "claude-haiku-4-5", "claude-haiku-5-5", "claude-mythos-5-1",
+        "claude-opus-4-5", "claude-opus-4-6", "claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-opus-5-5",
+        "claude-sonnet-4-6", "claude-sonnet-5", "claude-sonnet-5-5",
+    ]  # fmt: skip
 
 
 def test_the_shipped_config_toml_holds_the_defaults(monkeypatch):

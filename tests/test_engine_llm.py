@@ -31,7 +31,7 @@ class MemoryAudit(dict):
 
 
 def _ctx(fake, *, budget=5.0, fallback="rules"):
-    settings = Settings(trading={"coins": ["BTC", "ETH"]}, llm={"base_url": fake.url, "retries": 0, "max_usd_per_day": budget, "fallback": fallback})
+    settings = Settings(trading={"coins": ["BTC", "ETH"]}, llm={"model": "claude-sonnet-4-6", "base_url": fake.url, "retries": 0, "max_usd_per_day": budget, "fallback": fallback})
     return TickContext(
         settings=settings, mode="replay", dry_run=True, market=HistoryMarket(),
         strategy=ClaudeStrategy(settings.llm, max_leverage=settings.risk.max_leverage, api_key="sk-test"),
@@ -70,7 +70,7 @@ def test_claude_decisions_trade_and_a_refused_entry_holds_with_its_reason(fake_a
     assert report.usage.cost_usd == pytest.approx(0.0066, abs=1e-12)
     assert ctx.store.state.llm.spent("2025-06-03").cost_usd == pytest.approx(0.0066, abs=1e-12)
     record = ctx.audit["250603T1200"]
-    assert record["response"]["tool_input"] == answer and record["invalid"] == report.invalid
+    assert record["response"]["answer"] == answer and record["invalid"] == report.invalid
     assert "== BTC ==" in record["user"] and record["system"].startswith("You trade USDT-margined perpetual futures")
 
 

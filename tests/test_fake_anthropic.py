@@ -139,3 +139,30 @@ def test_a_typo_in_a_scripted_reply_is_refused():
         Reply("tool-use")
     with pytest.raises(ValueError, match="no Anthropic error body for HTTP 418"):
         error(418)
+
+
+def _cached_call(fake, memory: str):
+    async def call():
+        async with anthropic.AsyncAnthropic(api_key="sk-test", base_url=fake.url, max_retries=0) as client:
+            system = [
+                {"type": "text", "text": "S" * 4100, "cache_control": {"type": "ephemeral"}},  # 1,025 tokens
+                {"type": "text", "text": memory, "cache_control": {"type": "ephemeral"}},  # 100 tokens
+            ]
+            return await client.messages.create(
+                model="claude-sonnet-4-6", max_tokens=512, system=system, messages=[{"role": "user", "content": "U" * 40}],
+                output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}},
+            )
+
+    return asyncio.run(call())
+
+
+def test_each_breakpoint_caches_its_prefix_and_the_longest_one_written_before_is_read(fake_anthropic):
+    # the format schema {"type": "object"} is 18 characters: 5 tokens in front of the system blocks
+    first = _cached_call(fake_anthropic, "M" * 400)
+    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens, first.usage.input_tokens) == (1130, 0, 10)
+    again = _cached_call(fake_anthropic, "M" * 400)
+    assert (again.usage.cache_creation_input_tokens, again.usage.cache_read_input_tokens, again.usage.input_tokens) == (0, 1130, 10)
+    changed = _cached_call(fake_anthropic, "N" * 400)  # a new memory: the static prefix is read, the memory written
+    assert (changed.usage.cache_creation_input_tokens, changed.usage.cache_read_input_tokens, changed.usage.input_tokens) == (100, 1030, 10)
+    [block] = changed.content  # output_config.format: the answer is JSON text
+    assert block.type == "text" and json.loads(block.text) == {"decisions": []}

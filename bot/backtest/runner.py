@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError
 
 from bot.backtest.loop import TICK, BacktestResult, run_backtest, span_of
 from bot.config import PaperSettings, Settings, TradingSettings
-from bot.errors import ConfigError, did_you_mean
+from bot.errors import ConfigError, LlmUnavailable, did_you_mean
 from bot.models import CoinFeatures, Decision, Portfolio, StrictModel
 from bot.tick.prompt import Prompt
 from bot.tick.protocols import Strategy
@@ -156,7 +156,7 @@ class _CostGate:
                     f"--strategy claude: the {calls:,} uncached calls ahead are estimated at up to {cost:.4f} USD, above --max-cost "
                     f"{self.max_cost_usd:g} USD; raise --max-cost, shorten --from/--to, use --decide-every N, or pass --yes"
                 )
-                raise ConfigError(self._refusal)
+                raise LlmUnavailable(self._refusal)  # a ConfigError in `decide` would end the run at once, before stop_reason
         self._checked = True
         try:
             return await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
@@ -183,10 +183,12 @@ def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMark
     per_call = per_call_cost(settings, market, start=start)
     max_cost = None if request.yes else (request.max_cost_usd if request.max_cost_usd is not None else settings.backtest.max_cost_usd)
     notify(f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all")
-    claude = ClaudeStrategy(llm, max_leverage=settings.risk.max_leverage, api_key=key)
+    # capabilities: whatever var/cache holds, whatever its age (a missing model is looked up once)
+    claude = ClaudeStrategy(llm, max_leverage=settings.risk.max_leverage, api_key=key, cache_dir=settings.var_dir / "cache")
     # what shapes an answer besides the prompt: the model, its limits, the tool it must call
     identity = json.dumps(
-        {"model": llm.model, "max_tokens": llm.max_tokens, "max_leverage": settings.risk.max_leverage, "tool": tool_schema()}, sort_keys=True
+        {"model": llm.model, "max_tokens": llm.max_tokens, "max_leverage": settings.risk.max_leverage, "tool": tool_schema(),
+         "effort": llm.effort, "thinking": llm.thinking, "output": llm.output}, sort_keys=True
     )
     cached: CachedStrategy | None = None
     gate = _CostGate(claude, estimate=lambda n: n * per_call, remaining=lambda: calls - cached.hits - cached.misses, max_cost_usd=max_cost)

@@ -102,7 +102,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     from bot.ops.state import AuditLog, Journal, StateStore, check_mode
     from bot.strategies import build_strategies
 
-    strategy, fallback = build_strategies(settings)
+    strategy, fallback = build_strategies(settings, clock=wall_clock)
     if replay is not None:
         from bot.venues.history import HistoryMarket
 

@@ -131,6 +131,7 @@ def _usage(usage: Usage) -> str:
     return (
         f"{usage.cost_usd:.4f} USD · {usage.calls} call{'s' if usage.calls != 1 else ''} · tokens in {usage.input_tokens:,} "
         f"+ cache write {usage.cache_write_tokens:,} + cache read {usage.cache_read_tokens:,} · out {usage.output_tokens:,}"
+        + (f" (thinking {usage.thinking_tokens:,})" if usage.thinking_tokens else "")
     )
 
 
@@ -171,7 +172,18 @@ def print_status(status: StatusReport) -> None:
     out(
         f"LLM spend today ({status.generated_at:%Y-%m-%d} UTC): {status.llm_spend_today_usd:.4f} of "
         f"{status.llm_budget_usd:.2f} USD budget · {status.llm_calls_today} calls"
+        + (
+            f" · cache hits {status.llm_cache_hit_ratio_today:.0%} of prompt tokens, saved {status.llm_cache_saved_usd_today:.4f} USD"
+            if status.llm_cache_hit_ratio_today is not None
+            else ""
+        )
+        + (f" · thinking {status.llm_thinking_tokens_today:,} tokens" if status.llm_thinking_tokens_today else "")
     )
+    if status.llm_model_lifecycle == "deprecated":
+        retires = f"{status.llm_model_retires_at:%Y-%m-%d}" if status.llm_model_retires_at else "a date not yet scheduled"
+        out(f"LLM model {status.llm_model} is DEPRECATED: Anthropic retires it on {retires}; set llm.model to an active model")
+    if status.llm_last_refusal:
+        out(f"LLM last refusal: {status.llm_last_refusal}")
     if status.llm_last_error:
         out(f"LLM: {status.llm_last_error}")
     if status.positions:

@@ -18,22 +18,35 @@ from bot.models import StrictModel, Usage
 KEEP_DAYS = 31  # days of spend kept in state.json; the journal keeps every tick's usage
 
 
-def priced(*, input_tokens: int, output_tokens: int, cache_write_tokens: int, cache_read_tokens: int, price: ModelPrice) -> Usage:
-    """One call's usage with its dollar cost (prices are USD per million tokens)."""
+def priced(
+    *, input_tokens: int, output_tokens: int, cache_write_tokens: int, cache_read_tokens: int, price: ModelPrice, thinking_tokens: int = 0
+) -> Usage:
+    """One call's usage with its dollar cost (prices are USD per million tokens). Thinking
+    tokens are part of ``output_tokens`` (the API's total is inclusive): priced once, as output."""
     cost = (
         input_tokens * price.input_usd_per_mtok
         + output_tokens * price.output_usd_per_mtok
         + cache_write_tokens * price.cache_write_usd_per_mtok
         + cache_read_tokens * price.cache_read_usd_per_mtok
     ) / 1_000_000
+    uncached = (cache_write_tokens + cache_read_tokens) * price.input_usd_per_mtok / 1_000_000
+    cached = (cache_write_tokens * price.cache_write_usd_per_mtok + cache_read_tokens * price.cache_read_usd_per_mtok) / 1_000_000
     return Usage(
         calls=1,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
+        thinking_tokens=min(thinking_tokens, output_tokens),
         cache_write_tokens=cache_write_tokens,
         cache_read_tokens=cache_read_tokens,
         cost_usd=cost,
+        cache_saved_usd=uncached - cached,
     )
+
+
+def cache_hit_ratio(usage: Usage) -> float | None:
+    """The share of prompt tokens read from the cache; None before any prompt."""
+    prompt = usage.input_tokens + usage.cache_write_tokens + usage.cache_read_tokens
+    return usage.cache_read_tokens / prompt if prompt else None
 
 
 def utc_day(now: datetime) -> str:
@@ -46,6 +59,10 @@ class LlmLedger(StrictModel):
     spend_by_day: dict[str, Usage] = Field(default_factory=dict)  # "YYYY-MM-DD" -> summed usage
     budget_notice_day: str = ""  # the day the budget fallback was announced (announced once a day)
     last_error: str = ""  # the last LLM failure; empty after a successful call
+    last_refusal: str = ""  # "<day> <category>" of the last answer Claude refused; empty after an answer
+    model: str = ""  # the model of the last call, its lifecycle and scheduled retirement (Models API)
+    lifecycle: str = ""
+    retires_at: datetime | None = None
 
     def spent(self, day: str) -> Usage:
         return self.spend_by_day.get(day, Usage())

@@ -37,6 +37,7 @@ class EventKind(StrEnum):
     TICK_FAILED = "tick_failed"
     EMERGENCY_PAUSE = "emergency_pause"
     DAILY_SUMMARY = "daily_summary"
+    MODEL_DEPRECATED = "model_deprecated"
 
 
 class Level(StrEnum):
@@ -101,6 +102,18 @@ def tick_events(report: TickReport, ops_events: list[OpsEvent], state: BotState,
         if state.backoff_until:
             body += f"; next attempt after {state.backoff_until:%H:%M:%S} UTC"
         events.append(Event(key=f"{report.tick_id}:failed", kind=EventKind.TICK_FAILED, level=Level.FAILURE, title=f"{prefix}: tick failed", body=body))
+    llm = state.llm
+    if llm.lifecycle == "deprecated" and report.usage.calls:
+        when = f"on {llm.retires_at:%Y-%m-%d}" if llm.retires_at else "on a date not yet scheduled"
+        events.append(
+            Event(
+                key=f"{report.as_of:%Y-%m-%d}:deprecated:{llm.model}",  # once a UTC day
+                kind=EventKind.MODEL_DEPRECATED,
+                level=Level.WARNING,
+                title=f"{prefix}: {llm.model} is deprecated",
+                body=f"Anthropic retires {llm.model} {when}; after that every tick would hold. Set llm.model in config.toml to an active model.",
+            )
+        )
     if OpsEvent.EMERGENCY_PAUSE in ops_events:
         body = f"paused itself: {state.pause_reason}. Open positions are still managed; run `bot resume` once fixed."
         events.append(Event(key=f"{report.tick_id}:pause", kind=EventKind.EMERGENCY_PAUSE, level=Level.FAILURE, title=f"{prefix}: EMERGENCY PAUSE", body=body))

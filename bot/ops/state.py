@@ -39,6 +39,7 @@ from bot.models import (
     Position,
     ReturnStats,
     RiskMemory,
+    Side,
     StrictModel,
     TickReport,
 )
@@ -46,6 +47,7 @@ from bot.ops.budget import LlmLedger
 
 STATE_VERSION = 2
 NOTIFIED_KEEP = 500  # dedupe keys of sent notifications kept in state
+CLOSED_TRADES_KEPT = 50  # llm.memory_trades is at most 50; older trades are in the journal
 
 
 class PausedBy(StrEnum):
@@ -56,6 +58,21 @@ class PausedBy(StrEnum):
     def who(self) -> str:
         """For messages: "paused by the bot itself", not "paused by auto"."""
         return "the bot itself" if self is PausedBy.AUTO else "user"
+
+
+class ClosedTrade(StrictModel):
+    """A position from its opening to its full close: what the trade memory shows Claude."""
+
+    coin: str
+    side: Side
+    amount: float
+    entry_price: float
+    exit_price: float  # the closing fills' volume-weighted price
+    opened_at: datetime
+    closed_at: datetime
+    net_pnl_usd: float  # realized PnL after the entry and exit fees, funding included
+    exit_reason: str  # decision | stop_loss | take_profit | liquidation | ...
+    reasoning: str = ""  # the one line Claude (or the rules) gave when opening it
 
 
 class BookedFill(StrictModel):
@@ -99,6 +116,8 @@ class BotState(StrictModel):
     funding_usd: float = 0.0  # net funding received (+) or paid (-)
     funding_payments: list[FundingPayment] = Field(default_factory=list)  # booked by the last tick (all of them are in the journal)
     risk: RiskMemory = Field(default_factory=RiskMemory)
+    closed_trades: list[ClosedTrade] = Field(default_factory=list)  # the last CLOSED_TRADES_KEPT, oldest first (the trade memory)
+    entry_reasons: dict[str, str] = Field(default_factory=dict)  # coin -> the reasoning given when its open position was opened
     llm: LlmLedger = Field(default_factory=LlmLedger)
     pending_intents: list[OrderIntent] = Field(default_factory=list)  # live: saved before sending, removed once recorded
     leverage_set: dict[str, float] = Field(default_factory=dict)  # live: symbol -> leverage set on the exchange

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import CoinFeatures, Decision, Portfolio
@@ -19,11 +22,12 @@ class HoldStrategy:
         return []
 
 
-def build_strategies(settings: Settings) -> tuple[Strategy, Strategy | None]:
+def build_strategies(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> tuple[Strategy, Strategy | None]:
     """The configured strategy and, for Claude, the one that decides once the daily budget is spent.
 
     `strategy.name = "auto"` picks Claude when ANTHROPIC_API_KEY is set, else the rules;
-    "claude" without a key is a configuration error rather than a silent switch.
+    "claude" without a key is a configuration error rather than a silent switch. ``clock``
+    ages the cached Models API answer (``llm.capabilities_ttl_hours``).
     """
     from bot.strategies.rules import RulesStrategy
 
@@ -40,4 +44,12 @@ def build_strategies(settings: Settings) -> tuple[Strategy, Strategy | None]:
     from bot.strategies.claude import ClaudeStrategy
 
     fallback: Strategy = rules if settings.llm.fallback == "rules" else HoldStrategy()
-    return ClaudeStrategy(settings.llm, max_leverage=settings.risk.max_leverage, api_key=key), fallback
+    claude = ClaudeStrategy(
+        settings.llm,
+        max_leverage=settings.risk.max_leverage,
+        api_key=key,
+        cache_dir=settings.var_dir / "cache",
+        capabilities_ttl=timedelta(hours=settings.llm.capabilities_ttl_hours),
+        **({"clock": clock} if clock else {}),
+    )
+    return claude, fallback

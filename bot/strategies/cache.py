@@ -55,7 +55,8 @@ class DecisionCache:
 
 def cache_key(identity: str, prompt: Prompt) -> str:
     digest = hashlib.sha256()
-    for part in (identity, prompt.system, prompt.user):
+    parts = (identity, prompt.system, prompt.user, prompt.memory) if prompt.memory else (identity, prompt.system, prompt.user)
+    for part in parts:  # without a memory, the key of a run before trade memories existed
         digest.update(part.encode())
         digest.update(b"\x00")
     return digest.hexdigest()

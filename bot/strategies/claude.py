@@ -1,109 +1,92 @@
-"""Claude decides: one forced tool call per tick, its answer checked before anything trades.
+"""Claude decides: one request per tick, shaped by what the model accepts, its answer
+checked before anything trades.
 
-The request forces the tool ``decide`` (``tool_choice``), whose input schema is generated
-from the ``Decision`` model, so the answer is structured data, never scraped text. The
-system prompt (and the tool definition before it) carries ``cache_control``: it is
-byte-identical from tick to tick, so after the first tick it is read from Anthropic's
-prompt cache (0.1x the input price) as long as ticks come less than 5 minutes apart
-and the prefix reaches the model's minimum cacheable length.
+The model's capabilities come from the Models API (``bot.strategies.capabilities``,
+cached under var/cache); the request is built from them (``bot.strategies.request``):
+structured outputs, a strict tool or the forced tool, thinking and effort only as the
+model allows. The static system part is byte-identical from tick to tick and reaches the
+model's minimum cacheable prefix, so after the first tick it is read from the prompt
+cache (0.1x the input price) as long as ticks come less than 5 minutes apart.
 
 Failure policy: any failure to get a usable answer (auth, 429, 5xx / overloaded,
-timeout, connection error, malformed or empty body, no tool call, an answer cut at
-max_tokens) raises ``LlmUnavailable`` with one line saying what happened and what to do;
-the engine then holds every coin. Retries are the SDK's own (``llm.retries``, with its
-backoff and Retry-After handling), not tenacity on top; ``llm.deadline_s`` bounds the
-whole step, retries included. An answer that IS a tool call is validated entry by
-entry (``validate``): a bad entry holds that coin only, with the reason journaled.
+timeout, connection error, malformed or empty body, no answer in the expected shape, an
+answer cut at max_tokens, a refusal) raises ``LlmUnavailable`` with one line saying what
+happened and what to do; the engine then holds every coin. A retired or unknown model is
+a ``ConfigError`` (exit 2). Retries are the SDK's own (``llm.retries``), not tenacity on
+top; ``llm.deadline_s`` bounds the whole step, the capability lookup and retries
+included. An answer in the expected shape is validated entry by entry (``validate``): a
+bad entry holds that coin only, with the reason journaled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from bot.config import LlmSettings
 from bot.errors import LlmUnavailable
-from bot.models import Action, CoinFeatures, Decision, Portfolio, StrictModel
+from bot.models import Action, CoinFeatures, Decision, Portfolio
 from bot.ops.budget import priced
+from bot.strategies.capabilities import ModelCaps, read_caps
+from bot.strategies.request import TOOL_NAME, Shape, build_request, tool_schema
 from bot.tick.prompt import Prompt
 from bot.tick.protocols import Trace
 
-TOOL_NAME = "decide"
-TOOL_DESCRIPTION = "Record this tick's trading decisions: one entry per coin you act on; coins left out hold."
+__all__ = ["ClaudeStrategy", "tool_schema", "validate"]
 
 
-class DecisionBatch(StrictModel):
-    """The tool's input."""
-
-    decisions: list[Decision] = Field(description="one entry per coin you act on; coins left out HOLD")
-
-
-def tool_schema() -> dict[str, Any]:
-    """``DecisionBatch``'s JSON schema with references inlined and titles dropped (lean, and
-    the same bytes every tick so the cached prefix stays valid)."""
-    schema = DecisionBatch.model_json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: inline(value) for key, value in node.items() if key != "title"}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
-
-    return inline(schema)
-
-
-def request_for(prompt: Prompt, llm: LlmSettings) -> dict[str, Any]:
-    """The Messages API request: cached static system part, this tick's data as the user turn."""
-    return {
-        "model": llm.model,
-        "max_tokens": llm.max_tokens,
-        "system": [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}],
-        "messages": [{"role": "user", "content": prompt.user}],
-        "tools": [{"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": tool_schema()}],
-        "tool_choice": {"type": "tool", "name": TOOL_NAME},
-    }
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class ClaudeStrategy:
     name = "claude"
 
-    def __init__(self, llm: LlmSettings, *, max_leverage: float, api_key: str) -> None:
+    def __init__(
+        self,
+        llm: LlmSettings,
+        *,
+        max_leverage: float,
+        api_key: str,
+        cache_dir: Path | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        capabilities_ttl: timedelta | None = None,
+    ) -> None:
         self.llm = llm
         self.max_leverage = max_leverage
         self._api_key = api_key
+        self._cache_dir = cache_dir
+        self._clock = clock  # only for the capability cache's age: nothing here trades on it
+        self._ttl = capabilities_ttl
+        self.caps: ModelCaps | None = None
         self.trace = Trace()
 
     async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
-        request = request_for(prompt, self.llm)
-        audit: dict[str, Any] = {
-            "model": self.llm.model,
-            "max_tokens": self.llm.max_tokens,
-            "system": prompt.system,
-            "user": prompt.user,
-        }
-        self.trace = Trace(audit=audit)
+        audit: dict[str, Any] = {"model": self.llm.model, "system": prompt.system, "memory": prompt.memory, "user": prompt.user}
+        self.trace = Trace(audit=audit, model=self.llm.model)
         audit = self.trace.audit  # pydantic copied it: fill in the copy the engine will read
         try:
-            message = await self._call(request)
+            message, shape = await self._call(prompt, audit)
             usage = message.usage
+            details = getattr(usage, "output_tokens_details", None)
             self.trace.usage = priced(
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
+                thinking_tokens=getattr(details, "thinking_tokens", 0) or 0,
                 cache_write_tokens=usage.cache_creation_input_tokens or 0,
                 cache_read_tokens=usage.cache_read_input_tokens or 0,
                 price=self.llm.price,
             )
             audit["usage"] = self.trace.usage.model_dump()
             audit["response"] = {"id": message.id, "stop_reason": message.stop_reason}
-            tool_input = self._tool_input(message, audit)
-            decisions, invalid = validate(tool_input, features=features, portfolio=portfolio, max_leverage=self.max_leverage)
+            answer = audit["response"]["answer"] = self._answer(message, shape, audit)
+            decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=self.max_leverage)
         except LlmUnavailable as exc:
             audit["error"] = str(exc)
             raise
@@ -112,14 +95,20 @@ class ClaudeStrategy:
         audit["invalid"] = invalid
         return decisions
 
-    async def _call(self, request: dict[str, Any]) -> Any:
+    async def _call(self, prompt: Prompt, audit: dict[str, Any]) -> tuple[Any, Shape]:
         import anthropic
 
         llm = self.llm
         client = anthropic.AsyncAnthropic(api_key=self._api_key, base_url=llm.base_url, max_retries=llm.retries, timeout=llm.timeout_s)
         try:
             async with client, asyncio.timeout(llm.deadline_s):
-                return await client.messages.create(**request)
+                caps = await read_caps(client, llm.model, cache_dir=self._cache_dir, now=self._clock(), ttl=self._ttl)
+                self.caps = caps
+                self.trace.lifecycle, self.trace.retires_at = caps.lifecycle, caps.retires_at
+                shape, request = build_request(system=prompt.system, memory=prompt.memory, user=prompt.user, caps=caps, llm=llm)
+                audit["shape"] = self.trace.shape = shape.value
+                audit["request"] = {key: value for key, value in request.items() if key not in ("system", "messages")}
+                return await client.messages.create(**request), shape
         except TimeoutError:
             raise LlmUnavailable(f"no answer from Claude within llm.deadline_s = {llm.deadline_s:g} s (retries included)") from None
         except anthropic.APIError as exc:
@@ -127,16 +116,29 @@ class ClaudeStrategy:
         except ValueError as exc:  # the SDK lets a 200 with a broken JSON body through as JSONDecodeError
             raise LlmUnavailable(f"malformed answer from the Anthropic API (not JSON: {exc})") from None
 
-    @staticmethod
-    def _tool_input(message: Any, audit: dict[str, Any]) -> Any:
+    def _answer(self, message: Any, shape: Shape, audit: dict[str, Any]) -> Any:
+        """The decision batch as data: the tool's input, or the JSON text (structured outputs)."""
         calls = [block for block in message.content if block.type == "tool_use" and block.name == TOOL_NAME]
         texts = [block.text for block in message.content if block.type == "text"]
         if texts:
             audit["response"]["text"] = "\n".join(texts)
         if calls:
             audit["response"]["tool_input"] = calls[0].input
+        if message.stop_reason == "refusal":
+            details = getattr(message, "stop_details", None)
+            category = getattr(details, "category", None) or "uncategorised"
+            self.trace.refusal = category
+            audit["response"]["refusal"] = category
+            raise LlmUnavailable(f"Claude refused to answer (stop_reason refusal, category {category}): holding every coin")
         if message.stop_reason == "max_tokens":
             raise LlmUnavailable("Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml")
+        if shape is Shape.JSON_SCHEMA:
+            if not texts:
+                raise LlmUnavailable("Claude answered without the JSON text that output_config.format asks for")
+            try:
+                return json.loads("".join(texts))
+            except ValueError:
+                raise LlmUnavailable(f"Claude's structured answer is not JSON: {''.join(texts)[:80]!r}") from None
         if not calls:
             said = f": {texts[0][:80]!r}" if texts else ""
             raise LlmUnavailable(f"Claude answered without calling the `{TOOL_NAME}` tool{said}")
@@ -178,7 +180,7 @@ def validate(
 ) -> tuple[list[Decision], dict[str, str]]:
     """Decisions that may go to the risk step, and coin -> reason for each refused entry.
 
-    The tool input must be ``{"decisions": [...]}`` (else ``LlmUnavailable``: the whole
+    The answer must be ``{"decisions": [...]}`` (else ``LlmUnavailable``: the whole
     answer is unusable). Each entry is checked by the ``Decision`` model, then against
     this tick's data: a known coin, listed once, stop-loss and take-profit on the right
     sides of the last price, leverage within ``risk.max_leverage``, CLOSE only for an

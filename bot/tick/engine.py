@@ -107,6 +107,7 @@ ON_ERROR: dict[str, list[Rule]] = {
     ],
     # any strategy failure means HOLD for every coin (the decisions stay empty), never a crash
     "decide": [
+        Rule(BotError, OnError.RAISE),  # e.g. a retired model: the user must change llm.model
         Rule(LlmUnavailable, OnError.DEGRADE, "{strategy} unavailable, holding every coin: {error}", "llm_unavailable", plain=True),
         Rule(Exception, OnError.DEGRADE, "strategy failed, holding: {error}", "strategy_failed"),
     ],

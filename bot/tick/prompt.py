@@ -6,23 +6,26 @@ this tick's numbers, in the Alpha-Arena layout (series oldest -> newest).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 
 from bot.config import Settings
 from bot.models import CoinFeatures, Portfolio, Position, StrictModel
+from bot.ops.state import ClosedTrade
 from bot.tick.briefing import MARKET, Briefing, Headline, rank_key
+from bot.tick.memory import memory_text
 
 
 class Prompt(StrictModel):
     system: str
     user: str
+    memory: str = ""  # the last closed trades: changes only when a trade closes, so it is cached after the system part
     briefing: Briefing | None = None  # the news and sentiment rendered into `user` (a strategy may also read it directly)
 
     @property
     def chars(self) -> int:
-        return len(self.system) + len(self.user)
+        return len(self.system) + len(self.memory) + len(self.user)
 
     @property
     def estimated_tokens(self) -> int:
@@ -62,7 +65,7 @@ Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry
 
 Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
 
-Answer by calling the tool `decide` with one entry per coin you act on; coins left out are HOLD. One sentence of reasoning per coin.{_CONTEXT_RULE if settings.intel.enabled else ""}"""
+Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes.{_CONTEXT_RULE if settings.intel.enabled else ""}"""
 
 
 _CONTEXT_RULE = """
@@ -164,10 +167,19 @@ def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now:
 
 
 def build_prompt(
-    settings: Settings, features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int, context: str = ""
+    settings: Settings,
+    features: dict[str, CoinFeatures],
+    portfolio: Portfolio,
+    *,
+    now: datetime,
+    tick: int,
+    context: str = "",
+    trades: Sequence[ClosedTrade] = (),
 ) -> Prompt:
     user = user_prompt(features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100, context=context)
-    return Prompt(system=system_prompt(settings), user=user)
+    llm = settings.llm
+    memory = memory_text(list(trades), now=now, limit=llm.memory_trades, max_tokens=llm.memory_max_tokens)
+    return Prompt(system=system_prompt(settings), user=user, memory=memory)
 
 
 class DeferredPrompt:
@@ -197,6 +209,10 @@ class DeferredPrompt:
     @property
     def user(self) -> str:
         return self._prompt.user
+
+    @property
+    def memory(self) -> str:
+        return self._prompt.memory
 
     @property
     def chars(self) -> int:

@@ -87,6 +87,11 @@ class Trace(StrictModel):
     usage: Usage = Field(default_factory=Usage)
     invalid: dict[str, str] = Field(default_factory=dict)  # coin -> why its entry was refused and held
     audit: dict[str, Any] | None = None  # prompt, raw answer, validated decisions: var/llm/<tick_id>.json
+    model: str = ""
+    shape: str = ""  # how the answer was asked for (json_schema, strict_tool, forced_tool, auto_tool)
+    lifecycle: str = ""  # the model's, from the Models API: active | deprecated
+    retires_at: datetime | None = None
+    refusal: str = ""  # the category, when Claude refused to answer
 
 
 class Store(Protocol):

@@ -25,9 +25,10 @@ from bot.models import (
     Verdict,
 )
 from bot.ops.budget import utc_day
-from bot.ops.state import BookedFill, BotState
+from bot.ops.state import CLOSED_TRADES_KEPT, BookedFill, BotState
 from bot.tick import risk
 from bot.tick.context import Pass
+from bot.tick.memory import closed_trades
 from bot.tick.portfolio import portfolio_of
 from bot.tick.prompt import DeferredPrompt, build_prompt, context_block
 from bot.tick.protocols import Broker, Strategy, Trace
@@ -86,6 +87,7 @@ def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
     state.funding_payments = []
+    before = dict(state.positions)  # brokers replace a position they change
     settled: list[Fill] = []
     try:
         settled = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
@@ -93,6 +95,7 @@ async def settle(run: Pass) -> None:
         report.fills = [*report.fills, *settled]
         take_corrections(run.ctx.broker, report)
         report.funding = list(state.funding_payments)
+        _remember_trades(run, before, settled)
     for fill in settled:
         log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
 
@@ -131,8 +134,11 @@ def value_book(run: Pass) -> None:
     state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
     features, portfolio, now, tick, context, briefing = run.features, run.portfolio, run.now, run.report.tick, run.context, run.briefing
+    trades = list(state.closed_trades)
     run.prompt = DeferredPrompt(
-        lambda: build_prompt(settings, features, portfolio, now=now, tick=tick, context=context).model_copy(update={"briefing": briefing}),
+        lambda: build_prompt(settings, features, portfolio, now=now, tick=tick, context=context, trades=trades).model_copy(
+            update={"briefing": briefing}
+        ),
         briefing=briefing,
     )
 
@@ -180,11 +186,28 @@ def review_risk(run: Pass) -> None:
 
 
 async def execute(run: Pass) -> None:
+    before = dict(run.state.positions)
     try:
         run.executed = await run.ctx.broker.execute(run.plans, book=run.state, prices=run.prices, now=run.now)
     finally:
         run.report.fills = [*run.report.fills, *run.executed]
         take_corrections(run.ctx.broker, run.report)
+        _remember_trades(run, before, run.executed)
+        reasons = {decision.coin: decision.reasoning for decision in run.decisions}
+        for coin, position in run.state.positions.items():
+            opened = before.get(coin) is None or before[coin].side != position.side
+            if opened and coin in reasons:
+                run.state.entry_reasons[coin] = reasons[coin]
+
+
+def _remember_trades(run: Pass, before: dict, fills: list[Fill]) -> None:
+    """Positions these fills closed go to the trade memory (``bot.tick.memory``)."""
+    state = run.state
+    trades = closed_trades(before, state.positions, fills, reasons=state.entry_reasons, fee_rate=run.ctx.settings.paper.taker_fee_pct / 100)
+    for trade in trades:
+        state.entry_reasons.pop(trade.coin, None)
+    if trades:
+        state.closed_trades = [*state.closed_trades, *trades][-CLOSED_TRADES_KEPT:]
 
 
 def record_book(run: Pass) -> None:
@@ -300,7 +323,13 @@ def _account_llm(run: Pass, trace: Trace | None) -> None:
     report.invalid = dict(trace.invalid)
     for coin, reason in trace.invalid.items():
         log.warning("decision_invalid", coin=coin, reason=reason)
-    run.state.llm.add(utc_day(run.now), trace.usage)
+    ledger = run.state.llm
+    ledger.add(utc_day(run.now), trace.usage)
+    if trace.lifecycle:
+        ledger.model, ledger.lifecycle, ledger.retires_at = trace.model, trace.lifecycle, trace.retires_at
+    if trace.refusal:
+        ledger.last_refusal = f"{utc_day(run.now)} {trace.refusal}"
+        log.warning("llm_refused", category=trace.refusal, model=trace.model)
     if audit is not None and trace.audit is not None:
         try:
             audit.write(report.tick_id, trace.audit)

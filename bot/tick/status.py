@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.exchange_models import ExchangeView
 from bot.models import Action, Decision, Outcome, Side, StrictModel
 from bot.ops.backoff import backoff_seconds, opening_block
-from bot.ops.budget import utc_day
+from bot.ops.budget import cache_hit_ratio, utc_day
 from bot.ops.state import BotState, PausedBy
 from bot.tick.portfolio import SHARPE_MIN_RETURNS, sharpe_ratio
 
@@ -89,6 +89,13 @@ class StatusReport(StrictModel):
     llm_calls_today: int
     llm_budget_usd: float  # llm.max_usd_per_day
     llm_last_error: str  # the last LLM failure (a refused key shows here); "" after a successful call
+    llm_model: str = ""  # the model of the last Claude call, its lifecycle and scheduled retirement
+    llm_model_lifecycle: str = ""  # active | deprecated (a retired model stops the tick with exit 2)
+    llm_model_retires_at: datetime | None = None
+    llm_last_refusal: str = ""  # "<day> <category>" of the last answer Claude refused
+    llm_thinking_tokens_today: int = 0  # part of the output tokens, billed as output
+    llm_cache_hit_ratio_today: float | None = None  # prompt tokens read from the cache / all prompt tokens
+    llm_cache_saved_usd_today: float = 0.0  # what the cache saved today against sending the same tokens uncached
     exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
     pending_orders: list[str] = Field(default_factory=list)  # live: client ids saved but not yet settled
     disagreements: list[str] = Field(default_factory=list)  # live: where state and the exchange differ
@@ -130,6 +137,13 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         llm_calls_today=today.calls,
         llm_budget_usd=settings.llm.max_usd_per_day,
         llm_last_error=state.llm.last_error,
+        llm_model=state.llm.model,
+        llm_model_lifecycle=state.llm.lifecycle,
+        llm_model_retires_at=state.llm.retires_at,
+        llm_last_refusal=state.llm.last_refusal,
+        llm_thinking_tokens_today=today.thinking_tokens,
+        llm_cache_hit_ratio_today=cache_hit_ratio(today),
+        llm_cache_saved_usd_today=today.cache_saved_usd,
         exchange=state.exchange,
         pending_orders=[intent.client_order_id for intent in state.pending_intents],
         disagreements=state.exchange.disagreements(state.positions) if state.exchange else [],

@@ -1,18 +1,28 @@
-"""A fake Anthropic Messages API on 127.0.0.1 that the real ``anthropic`` SDK talks to.
+"""A fake Anthropic API on 127.0.0.1 that the real ``anthropic`` SDK talks to.
 
-``POST /v1/messages`` answers with the next scripted reply, or with the default one (a
-``decide`` tool call holding every coin named in the prompt) when the script is empty.
-Replies: a tool call with a given input, a text-only answer, an answer cut at
-``max_tokens``, an HTTP error in Anthropic's own body format (400, 401, 403, 404, 429,
-500, 529 overloaded), a hang longer than any client timeout, a 200 with a truncated
-JSON body, a 200 with an empty body. Every request is recorded (headers and JSON body)
-so tests can assert the model, tool schema, forced tool choice and cache_control.
+``GET /v1/models/{id}`` and ``GET /v1/models`` serve ``MODELS`` (capabilities and
+lifecycle, as the Models API shapes them). ``POST /v1/messages`` first enforces the
+model's rules as the API does, with a 400 or 404 in Anthropic's body format: unknown or
+retired model 404; a forced tool choice (``tool`` / ``any``) where the model refuses it,
+and on every model together with thinking (explicit, or on by default); a thinking type,
+effort level, ``output_config.format`` or ``strict`` tool the model does not list;
+``temperature`` / ``top_p`` / ``top_k`` and an assistant prefill where rejected;
+``max_tokens`` above the model's. Then it answers with the next scripted reply, or with
+the default one (HOLD for every coin named in the prompt): as JSON text when the request
+asked for ``output_config.format``, else as a ``decide`` tool call. Replies: a decision
+batch, a text-only answer, an answer cut at ``max_tokens``, a refusal with its category,
+an HTTP error (400, 401, 403, 404, 429, 500, 529 overloaded), a hang longer than any
+client timeout, a 200 with a truncated or empty body. Every messages request is recorded
+(headers and JSON body); model lookups go to ``model_lookups``.
 
 Usage numbers: a scripted reply may carry exact ``usage``; otherwise they are estimated
-at 4 characters per token (the fake has no tokenizer) and prompt caching is simulated:
-the first request with a ``cache_control`` block writes the prefix (tools + system) to
-the cache, a later identical prefix reads it, provided it reaches ``cache_min_tokens``
-(below it the API caches nothing and bills the prefix as plain input).
+at 4 characters per token (the fake has no tokenizer). Thinking, when on, adds a fixed
+number of thinking tokens per effort level to the output (``THINKING_TOKENS``), reported
+in ``output_tokens_details``. Prompt caching follows the API: the prompt is laid out as
+format schema, tools, system blocks, messages; each ``cache_control`` block (or the last
+block, for a top-level ``cache_control``) is a breakpoint whose prefix is cached only if
+it reaches the model's minimum; the longest prefix written before is read, the rest up
+to the last breakpoint is written, and the cache key includes model, thinking and effort.
 
 Run it by hand: ``python -m tests.fakes.anthropic --port 8766``.
 """
@@ -49,7 +59,78 @@ ERROR_MESSAGES = {
     500: "Internal server error",
     529: "Overloaded",
 }
-KINDS = {"tool_use", "text", "max_tokens", "error", "hang", "truncated", "empty"}
+KINDS = {"tool_use", "text", "max_tokens", "refusal", "error", "hang", "truncated", "empty"}
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+THINKING_TOKENS = {"low": 120, "medium": 400, "high": 1200, "xhigh": 2400, "max": 4000}
+
+
+@dataclass
+class ModelSpec:
+    """What one model accepts, and what the Models API says of it."""
+
+    id: str
+    display_name: str
+    lifecycle: str = "active"  # active | deprecated | retired
+    retires_at: str | None = None
+    created_at: str = "2026-01-01T00:00:00Z"
+    structured_outputs: bool = True
+    thinking_types: frozenset[str] = frozenset({"adaptive", "disabled"})  # accepted thinking.type values; empty = no thinking
+    thinking_default: bool = False  # thinking on when the request does not say
+    effort_levels: tuple[str, ...] = ()
+    default_effort: str = "high"
+    forced_tool: bool = True  # tool_choice tool / any accepted (never with thinking)
+    sampling: bool = False  # temperature / top_p / top_k accepted
+    prefill: bool = False  # a last assistant turn accepted
+    cache_min_tokens: int = 1024
+    max_tokens: int = 64_000
+
+    def info(self) -> dict[str, Any]:
+        def on(flag: bool) -> dict[str, bool]:
+            return {"supported": flag}
+
+        types = self.thinking_types
+        return {
+            "type": "model", "id": self.id, "display_name": self.display_name, "created_at": self.created_at,
+            "lifecycle": self.lifecycle, "retires_at": self.retires_at,
+            "deprecated_at": "2026-06-01T00:00:00Z" if self.lifecycle != "active" else None,
+            "max_input_tokens": 1_000_000, "max_tokens": self.max_tokens,
+            "capabilities": {
+                "batch": on(True), "citations": on(True), "code_execution": on(False), "image_input": on(True), "pdf_input": on(True),
+                "context_management": {"supported": False}, "server_tools": {"supported": False},
+                "structured_outputs": on(self.structured_outputs),
+                "effort": {"supported": bool(self.effort_levels), **{level: on(level in self.effort_levels) for level in EFFORTS}},
+                "thinking": {
+                    "supported": bool(types - {"disabled"}),
+                    "types": {name: on(name in types or (name == "disabled" and not types)) for name in ("adaptive", "between_tools", "disabled", "enabled")},
+                },
+            },
+        }  # fmt: skip
+
+
+_LATEST = {"structured_outputs": True, "forced_tool": False, "thinking_default": True}
+MODELS = {
+    spec.id: spec
+    for spec in [
+        ModelSpec("claude-fable-5-1", "Claude Fable 5.1", **_LATEST, thinking_types=frozenset({"adaptive"}), effort_levels=EFFORTS, cache_min_tokens=512),
+        ModelSpec("claude-opus-5-5", "Claude Opus 5.5", **_LATEST, thinking_types=frozenset({"adaptive"}), effort_levels=EFFORTS, default_effort="medium"),
+        ModelSpec(
+            "claude-sonnet-5-5", "Claude Sonnet 5.5", **_LATEST, thinking_types=frozenset({"adaptive", "between_tools"}), effort_levels=EFFORTS,
+            cache_min_tokens=2048,
+        ),
+        ModelSpec(
+            "claude-haiku-5-5", "Claude Haiku 5.5", thinking_default=True, effort_levels=("low", "medium", "high"), default_effort="medium",
+            cache_min_tokens=2048,
+        ),
+        ModelSpec("claude-sonnet-5", "Claude Sonnet 5", thinking_default=True, effort_levels=EFFORTS),
+        ModelSpec("claude-sonnet-4-6", "Claude Sonnet 4.6", thinking_types=frozenset({"adaptive", "enabled", "disabled"}), effort_levels=("low", "medium", "high")),
+        ModelSpec("claude-haiku-4-5", "Claude Haiku 4.5", thinking_types=frozenset({"enabled", "disabled"}), sampling=True, prefill=True, cache_min_tokens=4096),
+        ModelSpec(
+            "claude-opus-4-5", "Claude Opus 4.5", lifecycle="deprecated", retires_at="2027-01-22T00:00:00Z",
+            thinking_types=frozenset({"enabled", "disabled"}), effort_levels=("low", "medium", "high"), cache_min_tokens=4096,
+        ),
+        ModelSpec("claude-sonnet-4-5", "Claude Sonnet 4.5", lifecycle="retired", retires_at="2026-11-30T00:00:00Z", sampling=True, prefill=True),
+    ]
+}
 
 
 @dataclass
@@ -59,6 +140,7 @@ class Reply:
     text: str = ""
     status: int = 200
     usage: dict[str, int] | None = None
+    category: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -68,7 +150,11 @@ class Reply:
 
 
 def tool_call(tool_input: Any, *, usage: dict[str, int] | None = None) -> Reply:
+    """A decision batch: a tool call, or the JSON text when the request asked for output_config.format."""
     return Reply("tool_use", tool_input=tool_input, usage=usage)
+
+
+answer = tool_call
 
 
 def text_reply(text: str, *, usage: dict[str, int] | None = None) -> Reply:
@@ -78,6 +164,11 @@ def text_reply(text: str, *, usage: dict[str, int] | None = None) -> Reply:
 def cut_at_max_tokens(tool_input: Any) -> Reply:
     """The answer hit max_tokens: the API stops with stop_reason max_tokens."""
     return Reply("max_tokens", tool_input=tool_input)
+
+
+def refusal(category: str | None = "general_harms") -> Reply:
+    """The safety classifiers declined: HTTP 200, stop_reason refusal, stop_details.category."""
+    return Reply("refusal", category=category)
 
 
 def error(status: int) -> Reply:
@@ -97,12 +188,19 @@ class Recorded:
     at: float
 
 
+def _error_body(status: int, message: str) -> str:
+    return json.dumps({"type": "error", "error": {"type": ERROR_TYPES[status], "message": message}})
+
+
 @dataclass
 class FakeAnthropic(LocalServer):
     hang_seconds: float = 30.0
     latency_ms: float = 0.0
-    cache_min_tokens: int = 1024  # the documented minimum cacheable prefix of claude-sonnet-4-6
+    cache_min_tokens: int | None = None  # overrides every model's minimum cacheable prefix
     requests: list[Recorded] = field(default_factory=list)
+    model_lookups: list[str] = field(default_factory=list)  # paths of GET /v1/models requests
+    models: dict[str, ModelSpec] = field(default_factory=lambda: dict(MODELS))
+    enforce: bool = True  # the per-model rules (off: any request is answered, as before they existed)
 
     def __post_init__(self) -> None:
         self._script: list[Reply] = []
@@ -123,12 +221,65 @@ class FakeAnthropic(LocalServer):
         with self._lock:
             return self._script.pop(0) if self._script else None
 
+    # -- the Models API ----------------------------------------------------------------------
+    def model_answer(self, path: str) -> tuple[int, str]:
+        route, _, query = path.partition("?")
+        if route.rstrip("/") == "/v1/models":
+            wanted = set(re.findall(r"lifecycle(?:%5B%5D|\[\])?=(\w+)", query)) or {"active", "deprecated"}
+            data = [spec.info() for spec in self.models.values() if spec.lifecycle in wanted]
+            page = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
+            return 200, json.dumps(page)
+        spec = self.models.get(route.rsplit("/", 1)[-1])
+        if spec is None:
+            return 404, _error_body(404, f"model: {route.rsplit('/', 1)[-1]}")
+        return 200, json.dumps(spec.info())
+
+    # -- the rules ---------------------------------------------------------------------------
+    def rejection(self, body: dict[str, Any]) -> tuple[int, str] | None:
+        """The 400 / 404 the API answers this request with, or None when it is accepted."""
+        model = body.get("model", "")
+        spec = self.models.get(model)
+        if spec is None or spec.lifecycle == "retired":
+            return 404, _error_body(404, f"model: {model}")
+        choice = (body.get("tool_choice") or {}).get("type")
+        forced = choice in ("tool", "any")
+        thinking = self._thinking_on(spec, body)
+        effort = (body.get("output_config") or {}).get("effort")
+        kind = (body.get("thinking") or {}).get("type")
+        checks = [
+            (forced and not spec.forced_tool, f"tool_choice {choice!r} is not supported with {model}: use tool_choice auto or structured outputs"),
+            (forced and thinking, "Thinking may not be enabled when tool_choice forces tool use."),
+            (kind is not None and kind not in (spec.thinking_types or {"disabled"}), f"thinking.type {kind!r} is not supported with {model}"),
+            (kind == "enabled" and "enabled" not in spec.thinking_types, f"thinking.budget_tokens is not supported with {model}"),
+            (effort is not None and effort not in spec.effort_levels, f"output_config.effort {effort!r} is not supported with {model}"),
+            ("format" in (body.get("output_config") or {}) and not spec.structured_outputs, f"output_config.format is not supported with {model}"),
+            (any(tool.get("strict") for tool in body.get("tools") or []) and not spec.structured_outputs, f"strict tools are not supported with {model}"),
+            (any(name in body for name in ("temperature", "top_p", "top_k")) and not spec.sampling, f"temperature, top_p and top_k may not be set with {model}"),
+            (bool(body.get("messages")) and body["messages"][-1].get("role") == "assistant" and not spec.prefill,
+             f"assistant message prefill is not supported with {model}"),
+            (int(body.get("max_tokens") or 0) > spec.max_tokens, f"max_tokens: {body.get('max_tokens')} > {spec.max_tokens}, the maximum for {model}"),
+        ]  # fmt: skip
+        for broken, message in checks:
+            if broken:
+                return 400, _error_body(400, message)
+        return None
+
+    @staticmethod
+    def _thinking_on(spec: ModelSpec, body: dict[str, Any]) -> bool:
+        kind = (body.get("thinking") or {}).get("type")
+        if kind is None:
+            return spec.thinking_default
+        return kind in ("adaptive", "enabled")
+
     # -- answers -----------------------------------------------------------------------------
     def answer(self, body: dict[str, Any], reply: Reply | None) -> tuple[int, str, dict[str, str]]:
+        if reply is None or reply.kind != "error":
+            rejected = self.rejection(body) if self.enforce else None
+            if rejected is not None:
+                return rejected[0], rejected[1], {"request-id": self._next_id("req")}
         reply = reply or tool_call(_hold_everything(body))
         if reply.kind == "error":
-            payload = {"type": "error", "error": {"type": ERROR_TYPES[reply.status], "message": ERROR_MESSAGES[reply.status]}}
-            return reply.status, json.dumps(payload), {"request-id": self._next_id("req")}
+            return reply.status, _error_body(reply.status, ERROR_MESSAGES[reply.status]), {"request-id": self._next_id("req")}
         if reply.kind == "truncated":
             return 200, json.dumps(self._message(body, tool_call({"decisions": []})))[:60], {}
         if reply.kind == "empty":
@@ -141,14 +292,27 @@ class FakeAnthropic(LocalServer):
             return f"{prefix}_fake{self._ids:06d}"
 
     def _message(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        as_json = "format" in (body.get("output_config") or {})
+        stop_details = None
         if reply.kind == "text":
             content = [{"type": "text", "text": reply.text}]
             stop_reason, produced = "end_turn", reply.text
+        elif reply.kind == "refusal":
+            content, stop_reason, produced = [], "refusal", ""
+            stop_details = {"type": "refusal", "category": reply.category, "explanation": None}
+        elif as_json:
+            produced = json.dumps(reply.tool_input)
+            content = [{"type": "text", "text": produced}]
+            stop_reason = "max_tokens" if reply.kind == "max_tokens" else "end_turn"
         else:
             tool = (body.get("tools") or [{"name": "decide"}])[0]["name"]
             content = [{"type": "tool_use", "id": self._next_id("toolu"), "name": tool, "input": reply.tool_input}]
             stop_reason = "max_tokens" if reply.kind == "max_tokens" else "tool_use"
             produced = json.dumps(reply.tool_input)
+        spec = self.models.get(body.get("model", ""))
+        thinking = spec is not None and self._thinking_on(spec, body)
+        if thinking and content:
+            content.insert(0, {"type": "thinking", "thinking": "", "signature": "fake-signature"})
         return {
             "id": self._next_id("msg"),
             "type": "message",
@@ -157,30 +321,61 @@ class FakeAnthropic(LocalServer):
             "content": content,
             "stop_reason": stop_reason,
             "stop_sequence": None,
-            "usage": reply.usage or self._usage(body, produced),
+            "stop_details": stop_details,
+            "usage": reply.usage or self._usage(body, produced, spec=spec, thinking=thinking),
         }
 
-    def _usage(self, body: dict[str, Any], produced: str) -> dict[str, int]:
-        """Estimated at 4 characters per token; the cached prefix is tools + system."""
-        system = body.get("system") or []
-        blocks = system if isinstance(system, list) else [{"type": "text", "text": system}]
-        prefix = json.dumps(body.get("tools") or []) + "".join(block.get("text", "") for block in blocks)
-        prefix_tokens = _tokens(prefix)
-        cached = any("cache_control" in block for block in blocks) and prefix_tokens >= self.cache_min_tokens
-        write = read = 0
-        if cached:
-            key = hashlib.sha256((body.get("model", "") + prefix).encode()).hexdigest()
-            with self._lock:
-                hit = key in self._cached
-                self._cached.add(key)
-            write, read = (0, prefix_tokens) if hit else (prefix_tokens, 0)
-        uncached_prefix = 0 if cached else prefix_tokens
-        return {
-            "input_tokens": uncached_prefix + _tokens(json.dumps(body.get("messages") or [])),
-            "output_tokens": _tokens(produced),
+    def _usage(self, body: dict[str, Any], produced: str, *, spec: ModelSpec | None, thinking: bool) -> dict[str, Any]:
+        """Estimated at 4 characters per token; caching as the module docstring says."""
+        blocks = _prompt_blocks(body)
+        minimum = self.cache_min_tokens if self.cache_min_tokens is not None else (spec.cache_min_tokens if spec else 1024)
+        marks = [index for index, (_, marked) in enumerate(blocks) if marked]
+        if body.get("cache_control") and blocks:
+            marks.append(len(blocks) - 1)
+        total = sum(_tokens(text) for text, _ in blocks)
+        salt = json.dumps([body.get("model"), body.get("thinking"), (body.get("output_config") or {}).get("effort")])
+        read = write = 0
+        with self._lock:
+            prefixes = []
+            for mark in sorted(set(marks)):
+                text = "".join(text for text, _ in blocks[: mark + 1])
+                tokens = sum(_tokens(part) for part, _ in blocks[: mark + 1])
+                if tokens >= minimum:
+                    prefixes.append((tokens, hashlib.sha256((salt + text).encode()).hexdigest()))
+            hits = [tokens for tokens, key in prefixes if key in self._cached]
+            read = max(hits, default=0)
+            if prefixes:
+                write = prefixes[-1][0] - read
+                self._cached.update(key for _, key in prefixes)
+        effort = (body.get("output_config") or {}).get("effort") or (spec.default_effort if spec else "high")
+        thought = THINKING_TOKENS[effort] if thinking else 0
+        usage: dict[str, Any] = {
+            "input_tokens": total - read - write,
+            "output_tokens": _tokens(produced) + thought,
             "cache_creation_input_tokens": write,
             "cache_read_input_tokens": read,
         }
+        if thought:
+            usage["output_tokens_details"] = {"thinking_tokens": thought}
+        return usage
+
+
+def _prompt_blocks(body: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The prompt in the API's order, as (text, has a cache breakpoint) per block."""
+    blocks: list[tuple[str, bool]] = []
+    schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
+    if schema is not None:
+        blocks.append((json.dumps(schema), False))
+    for tool in body.get("tools") or []:
+        blocks.append((json.dumps({k: v for k, v in tool.items() if k != "cache_control"}), "cache_control" in tool))
+    system = body.get("system") or []
+    for block in system if isinstance(system, list) else [{"type": "text", "text": system}]:
+        blocks.append((block.get("text", ""), "cache_control" in block))
+    for message in body.get("messages") or []:
+        content = message.get("content", "")
+        for block in [{"type": "text", "text": content}] if isinstance(content, str) else content:
+            blocks.append((block.get("text", "") or json.dumps(block), "cache_control" in block))
+    return blocks
 
 
 def _tokens(text: str) -> int:
@@ -199,6 +394,16 @@ def _hold_everything(body: dict[str, Any]) -> dict[str, Any]:
 class _Handler(QuietHandler):
     fake: FakeAnthropic
 
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        fake = self.fake
+        with fake._lock:
+            fake.model_lookups.append(self.path)
+        if not self.path.startswith("/v1/models"):
+            self._send(404, _error_body(404, f"not found: {self.path}"))
+            return
+        status, text = fake.model_answer(self.path)
+        self._send(status, text, headers={"request-id": fake._next_id("req")})
+
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         fake = self.fake
         length = int(self.headers.get("Content-Length") or 0)
@@ -212,7 +417,7 @@ class _Handler(QuietHandler):
         if fake.latency_ms:
             time.sleep(fake.latency_ms / 1000)
         if self.path.split("?")[0] != "/v1/messages":
-            self._send(404, json.dumps({"type": "error", "error": {"type": "not_found_error", "message": f"not found: {self.path}"}}))
+            self._send(404, _error_body(404, f"not found: {self.path}"))
             return
         reply = fake._next()
         if reply is not None and reply.kind == "hang":

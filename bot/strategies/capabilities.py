@@ -1,0 +1,154 @@
+"""What the configured model accepts, read from the Models API once and cached under var/cache.
+
+``GET /v1/models/{id}`` answers the model's capabilities (structured outputs, thinking
+types, effort levels, max tokens) and its lifecycle (active, deprecated with a
+retirement date, retired). The request is built from them (``bot.strategies.request``)
+so the bot never sends a parameter the model rejects. The answer is kept in
+``var/cache/models/<id>.json`` for ``llm.capabilities_ttl_hours``; a backtest reads the
+cache whatever its age (a missing entry is fetched once). When a refresh fails for a
+passing reason (network, 5xx) a stale entry is used rather than holding the tick.
+
+A retired or unknown model is the user's to fix: a ``ConfigError`` (exit 2) naming
+active models. A deprecated one works; its retirement date reaches ``bot status``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+from pydantic import Field, ValidationError
+
+from bot.errors import ConfigError
+from bot.models import StrictModel
+
+log = structlog.get_logger(__name__)
+
+
+class ModelCaps(StrictModel):
+    """The part of the Models API's ``ModelInfo`` a request depends on."""
+
+    id: str
+    display_name: str = ""
+    lifecycle: Literal["active", "deprecated", "retired"]
+    retires_at: datetime | None = None
+    max_tokens: int | None = None
+    structured_outputs: bool = False
+    thinking: bool = False
+    thinking_types: list[str] = Field(default_factory=list)  # accepted `thinking.type` values
+    effort_levels: list[str] = Field(default_factory=list)  # accepted `output_config.effort` values; [] = no effort
+    fetched_at: datetime
+
+
+def caps_of(info: Any, *, fetched_at: datetime) -> ModelCaps:
+    """``ModelCaps`` from the SDK's ``ModelInfo`` (absent capabilities read as unsupported)."""
+    caps = info.capabilities
+    thinking = getattr(caps, "thinking", None)
+    effort = getattr(caps, "effort", None)
+    types = getattr(thinking, "types", None)
+    return ModelCaps(
+        id=info.id,
+        display_name=info.display_name or "",
+        lifecycle=info.lifecycle,
+        retires_at=info.retires_at,
+        max_tokens=info.max_tokens,
+        structured_outputs=bool(caps and caps.structured_outputs.supported),
+        thinking=bool(thinking and thinking.supported),
+        thinking_types=[name for name in ("adaptive", "between_tools", "disabled", "enabled") if types and _on(types, name)],
+        effort_levels=[level for level in ("low", "medium", "high", "xhigh", "max") if effort and effort.supported and _on(effort, level)],
+        fetched_at=fetched_at,
+    )
+
+
+def _on(group: Any, name: str) -> bool:
+    support = getattr(group, name, None)
+    return bool(support and support.supported)
+
+
+async def read_caps(client: Any, model: str, *, cache_dir: Path | None, now: datetime, ttl: timedelta | None) -> ModelCaps:
+    """The model's capabilities: from the cache when fresh enough, else from the Models API.
+
+    ``ttl`` None (backtests): any cached entry is used. Raises ``ConfigError`` for a
+    retired or unknown model; other API failures propagate (the caller holds the tick).
+    """
+    import anthropic
+
+    cached = _load(cache_dir, model)
+    if cached is not None and (ttl is None or now - cached.fetched_at < ttl):
+        return _usable(cached, await _alternatives(client) if cached.lifecycle == "retired" else [])
+    try:
+        caps = caps_of(await client.models.retrieve(model), fetched_at=now)
+    except anthropic.NotFoundError:
+        raise ConfigError(
+            f"llm.model {model!r} is not a model the Anthropic API knows (404): set llm.model in config.toml to an active one"
+            f"{_named(await _alternatives(client))}"
+        ) from None
+    except (anthropic.APIConnectionError, anthropic.InternalServerError, anthropic.RateLimitError):
+        if cached is None:
+            raise
+        log.warning("model_capabilities_stale", model=model, fetched_at=cached.fetched_at.isoformat())
+        return _usable(cached, [])
+    _save(cache_dir, caps)
+    return _usable(caps, await _alternatives(client) if caps.lifecycle == "retired" else [])
+
+
+def _usable(caps: ModelCaps, alternatives: list[str]) -> ModelCaps:
+    if caps.lifecycle == "retired":
+        raise ConfigError(
+            f"llm.model {caps.id!r} is retired: Anthropic no longer serves it; set llm.model in config.toml to an active model{_named(alternatives)}"
+        )
+    return caps
+
+
+def _named(models: list[str]) -> str:
+    return f", e.g. {', '.join(models)}" if models else ""
+
+
+async def _alternatives(client: Any, limit: int = 5) -> list[str]:
+    """Active models, newest first, as the Models API lists them (empty if it cannot)."""
+    import anthropic
+
+    names: list[str] = []
+    try:
+        async for info in client.models.list(lifecycle=["active"], limit=20):
+            names.append(info.id)
+            if len(names) >= limit:
+                break
+    except anthropic.APIError:
+        return []
+    return names
+
+
+def _path(cache_dir: Path, model: str) -> Path:
+    return cache_dir / "models" / f"{model.replace('/', '_')}.json"
+
+
+def _load(cache_dir: Path | None, model: str) -> ModelCaps | None:
+    if cache_dir is None:
+        return None
+    try:
+        return ModelCaps.model_validate_json(_path(cache_dir, model).read_bytes())
+    except (OSError, ValidationError):
+        return None  # absent or unreadable: fetched again
+
+
+def _save(cache_dir: Path | None, caps: ModelCaps) -> None:
+    if cache_dir is None:
+        return
+    path = _path(cache_dir, caps.id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(caps.model_dump(mode="json"), indent=1))
+        os.replace(temporary, path)
+    except OSError as exc:  # a cache that cannot be written costs one more lookup next tick, nothing else
+        log.warning("model_capabilities_not_cached", path=str(path), error=str(exc))
+
+
+def cached_caps(cache_dir: Path, model: str) -> ModelCaps | None:
+    """The cached entry, for ``bot status`` (no network, no SDK import)."""
+    return _load(cache_dir, model)

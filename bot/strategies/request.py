@@ -1,0 +1,168 @@
+"""The Messages API request, built from what the model accepts (``ModelCaps``): pure.
+
+Three shapes carry the same ``DecisionBatch`` schema, tried in this order:
+
+- ``json_schema``: ``output_config.format``, where the model has structured outputs;
+  decoding is constrained to the schema and the answer is one JSON text block.
+- ``strict_tool``: a ``strict`` tool with ``tool_choice`` auto (``llm.output = "tool"``
+  on a structured-output model); the newest models refuse a forced tool choice.
+- ``forced_tool``: the tool forced by ``tool_choice``, for a model without structured
+  outputs whose thinking can be turned off (thinking with a forced tool is a 400 on
+  every model); one whose thinking cannot be turned off gets the tool with ``auto``.
+
+Never sent: sampling parameters, ``budget_tokens``, an assistant prefill, a thinking type
+or effort level the model does not list. Prompt cache: the static system text (the same
+bytes every tick) and the trade memory (it changes when a trade closes) are the system
+blocks, each ending in a cache breakpoint; when they fall short of the model's minimum
+cacheable prefix, a padding line takes the first one there, because reading 4,096 cached
+tokens at 0.1x costs less than sending 1,500 uncached ones at 1x.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from bot.config import LlmSettings
+from bot.models import Decision, StrictModel
+from bot.strategies.capabilities import ModelCaps
+
+TOOL_NAME = "decide"
+TOOL_DESCRIPTION = "Record this tick's trading decisions: one entry per coin you act on; coins left out hold."
+ANSWER = {
+    "json_schema": 'Answer with the JSON object {"decisions": [...]}, one entry per coin you act on.',
+    "strict_tool": f"Answer by calling the tool `{TOOL_NAME}` once, with one entry per coin you act on.",
+    "forced_tool": f"Answer by calling the tool `{TOOL_NAME}` with one entry per coin you act on.",
+    "auto_tool": f"Answer by calling the tool `{TOOL_NAME}` once, with one entry per coin you act on.",
+}
+
+# Minimum cacheable prefix per model, tokens, as Anthropic's prompt-caching page and model
+# notes gave them on 2026-12-01 (where two sources disagreed, the larger). Below it a
+# breakpoint silently caches nothing. A model missing here is assumed to need the most.
+CACHE_MIN_TOKENS = {
+    "claude-opus-5": 512,
+    "claude-opus-4-8": 1024,
+    "claude-sonnet-5": 1024,
+    "claude-sonnet-4-6": 2048,
+    "claude-opus-4-7": 2048,
+    "claude-fable-5": 2048,
+    "claude-opus-4-6": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-haiku-4-5": 4096,
+}
+CACHE_MIN_DEFAULT = 4096
+CHARS_PER_TOKEN = 4  # the estimate everywhere in the bot; newer tokenizers count ~30 % more, which only helps
+PAD_MARGIN = 1.1  # pad 10 % past the minimum: the estimate is not the model's tokenizer
+PAD_LINE = "(padding that keeps this prefix long enough for the prompt cache; ignore it)"
+
+
+class Shape(StrEnum):
+    JSON_SCHEMA = "json_schema"
+    STRICT_TOOL = "strict_tool"
+    FORCED_TOOL = "forced_tool"
+    AUTO_TOOL = "auto_tool"
+
+
+class DecisionBatch(StrictModel):
+    """The answer: the tool's input, or the JSON text."""
+
+    decisions: list[Decision] = Field(description="one entry per coin you act on; coins left out HOLD")
+
+
+def tool_schema() -> dict[str, Any]:
+    """``DecisionBatch``'s JSON schema with references inlined and titles dropped (lean, and
+    the same bytes every tick so the cached prefix stays valid). Objects say
+    ``additionalProperties: false``, which structured outputs require."""
+    schema = DecisionBatch.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items() if key != "title"}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return inline(schema)
+
+
+def choose_shape(caps: ModelCaps, llm: LlmSettings) -> Shape:
+    if caps.structured_outputs:
+        return Shape.STRICT_TOOL if llm.output == "tool" else Shape.JSON_SCHEMA
+    if not caps.thinking or "disabled" in caps.thinking_types:
+        return Shape.FORCED_TOOL
+    return Shape.AUTO_TOOL
+
+
+def thinking_param(caps: ModelCaps, llm: LlmSettings, shape: Shape) -> dict[str, str] | None:
+    """The ``thinking`` parameter, or None to leave the model's default."""
+    if not caps.thinking:
+        return None
+    if shape is Shape.FORCED_TOOL:
+        return {"type": "disabled"}  # choose_shape made sure the model accepts it
+    if llm.thinking == "adaptive":
+        return {"type": "adaptive"} if "adaptive" in caps.thinking_types else None
+    for off in ("disabled", "between_tools"):
+        if off in caps.thinking_types:
+            return {"type": off}
+    return None  # thinking cannot be turned off on this model: its default (adaptive) stays
+
+
+def cache_min_tokens(model: str) -> int:
+    return CACHE_MIN_TOKENS.get(model, CACHE_MIN_DEFAULT)
+
+
+def estimated_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def system_blocks(system: str, memory: str, *, prefix_tokens: int, minimum: int) -> list[dict[str, Any]]:
+    """The system blocks with their cache breakpoints; ``prefix_tokens`` is what comes before
+    them (tools, schema). Padding is added only when it reaches the minimum at a lower cost:
+    ``minimum`` read at 0.1x is cheaper than the uncached prefix at 1x."""
+    static_tokens = prefix_tokens + estimated_tokens(system)
+    total = static_tokens + (estimated_tokens(memory) if memory else 0)
+    target = math.ceil(minimum * PAD_MARGIN)
+    text = system
+    if total < target and target * 0.1 < total:
+        missing = target - static_tokens
+        lines = math.ceil(missing * CHARS_PER_TOKEN / (len(PAD_LINE) + 1)) if missing > 0 else 0
+        text = system + "".join("\n" + PAD_LINE for _ in range(lines))
+    blocks = [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]
+    if memory:
+        blocks.append({"type": "text", "text": memory, "cache_control": {"type": "ephemeral"}})
+    return blocks
+
+
+def build_request(*, system: str, memory: str, user: str, caps: ModelCaps, llm: LlmSettings) -> tuple[Shape, dict[str, Any]]:
+    """The shape chosen and the keyword arguments of ``messages.create``."""
+    shape = choose_shape(caps, llm)
+    schema = tool_schema()
+    system = f"{system}\n\n{ANSWER[shape]}"
+    request: dict[str, Any] = {"model": llm.model, "max_tokens": min(llm.max_tokens, caps.max_tokens or llm.max_tokens)}
+    tool: dict[str, Any] = {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": schema}
+    output_config: dict[str, Any] = {}
+    if shape is Shape.JSON_SCHEMA:
+        output_config["format"] = {"type": "json_schema", "schema": schema}
+        prefix = json.dumps(schema)
+    else:
+        if shape is Shape.STRICT_TOOL:
+            tool["strict"] = True
+        request["tools"] = [tool]
+        request["tool_choice"] = {"type": "tool", "name": TOOL_NAME} if shape is Shape.FORCED_TOOL else {"type": "auto"}
+        prefix = json.dumps([tool])
+    request["system"] = system_blocks(system, memory, prefix_tokens=estimated_tokens(prefix), minimum=cache_min_tokens(llm.model))
+    request["messages"] = [{"role": "user", "content": user}]
+    if (thinking := thinking_param(caps, llm, shape)) is not None:
+        request["thinking"] = thinking
+    if llm.effort in caps.effort_levels:
+        output_config["effort"] = llm.effort
+    if output_config:
+        request["output_config"] = output_config
+    return shape, request
