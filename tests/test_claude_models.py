@@ -226,7 +226,7 @@ def test_a_refusal_reaches_the_journal_the_log_and_status(project, fake_anthropi
     said = "Claude refused to answer (stop_reason refusal, category general_harms): holding every coin"
     [record] = [json.loads(line) for line in (project / "var" / "replay" / "journal.jsonl").read_text().splitlines()]
     assert record["decisions"] == [] and record["message"] == f"claude unavailable, holding every coin: {said}"
-    log = (project / "var" / "logs" / "bot.log").read_text()
+    log = (project / "var" / "logs" / "replay.log").read_text()  # a replay logs to its own file
     assert '"event": "llm_refused"' in log and '"category": "general_harms"' in log
     status = json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)
     assert status["llm_last_refusal"] == "2025-06-02 general_harms" and status["llm_last_error"] == said
