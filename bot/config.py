@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.config_arena import ArenaSettings
 from bot.config_intel import IntelSettings
 from bot.errors import ConfigError, did_you_mean
 
@@ -345,6 +346,7 @@ class Settings(BaseSettings):
     ops: OpsSettings = OpsSettings()
     notify: NotifySettings = NotifySettings()
     intel: IntelSettings = IntelSettings()
+    arena: ArenaSettings = ArenaSettings()
     serve: ServeSettings = ServeSettings()
 
     # Secrets: environment or .env only (config.toml is rejected if it holds any).

@@ -161,6 +161,23 @@ async def decide(run: Pass) -> None:
         report.prompt_chars = run.prompt.chars if run.prompt.built else 0
 
 
+def start_arena(run: Pass) -> None:
+    """The candidates' passes start here and run while the account's strategy decides."""
+    if run.ctx.arena is not None:
+        run.arena_task = asyncio.ensure_future(run.ctx.arena.play(run))
+
+
+async def finish_arena(run: Pass) -> None:
+    """A candidate that failed held alone: named in `sources_skipped`; then the rotation rule."""
+    if run.arena_task is None:
+        return
+    task, run.arena_task = run.arena_task, None
+    failed = await task
+    run.report.sources_skipped.update({f"arena:{name}": why for name, why in failed.items()})
+    if note := run.ctx.arena.rotate(run):
+        _note(run.report, note)
+
+
 def review_risk(run: Pass) -> None:
     settings, state, report = run.ctx.settings, run.state, run.report
     if state.stop_requested:
