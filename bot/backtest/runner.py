@@ -93,7 +93,7 @@ def backtest_command(settings: Settings, request: BacktestRequest, *, progress: 
         strategy: Strategy = RulesStrategy(settings.rules)
         warnings, should_stop, cached = [], None, None
     else:
-        cached, gate = _claude(settings, request, market=market, start=start, calls=calls, notify=notify)
+        cached, gate = claude_for_backtest(settings, request, market=market, start=start, calls=calls, notify=notify)
         strategy, should_stop = cached, gate.stop_reason
         warnings = [cutoff_warning(settings.backtest.knowledge_cutoffs, settings.llm.model, start=start, end=end)]
     intel = None
@@ -172,7 +172,7 @@ class _CostGate:
         return None
 
 
-def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMarket, start: datetime, calls: int, notify: Callable[[str], None]):
+def claude_for_backtest(settings: Settings, request: BacktestRequest, *, market: HistoryMarket, start: datetime, calls: int, notify: Callable[[str], None]):
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
     if not key:
         raise ConfigError("--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)")
