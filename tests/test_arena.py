@@ -244,3 +244,45 @@ def test_rotation_runs_once_a_day_at_its_time_on_the_window_scores():
     next_noon = _Run(noon + timedelta(days=1))
     note = arena.rotate(next_noon)
     assert arena.active == "new" and arena.record.since == next_noon.now and "beats inc" in note
+
+
+# ----- bot backtest --arena -----------------------------------------------------------------
+
+
+def test_arena_backtest_books_match_each_candidates_own_backtest():
+    from bot.arena.backtest import arena_backtest
+    from bot.backtest.runner import BacktestRequest, backtest_command
+    from bot.config_file import with_overrides
+
+    base = Settings(_env_file=None, strategy={"name": "rules"}, trading={"coins": ["BTC", "ETH"]})
+    candidates = [{"name": "small", "strategy": "rules"}, {"name": "big", "strategy": "rules", "rules": {"size_pct": 20, "leverage": 2}}]
+    settings = base.model_copy(update={"arena": Settings(_env_file=None, arena={"candidates": candidates, "active": "big"}).arena})
+    request = BacktestRequest(start=FIRST, end=FIRST + timedelta(hours=12))
+    arena = arena_backtest(settings, request, notify=lambda _line: None)
+    alone = {
+        "small": backtest_command(base, request, progress=False),
+        "big": backtest_command(with_overrides(base, {"rules.size_pct": 20, "rules.leverage": 2}, where="test"), request, progress=False),
+    }
+    board = {entry.name: entry for entry in arena.board.standings}
+    for name, result in alone.items():  # the same decisions, fills and equity as a plain backtest of the candidate
+        assert list(arena.curves[name]) == pytest.approx(list(result.equity_usd), rel=1e-12)
+        assert board[name].trades == len(result.trades) and board[name].fees_usd == pytest.approx(result.fees_usd, rel=1e-12)
+        assert board[name].return_pct == pytest.approx((result.equity_usd[-1] / 10_000 - 1) * 100, rel=1e-12)
+    assert arena.curves["small"][-1] != arena.curves["big"][-1]  # the two books diverged
+    # rotation off: the account follows the active candidate, tick for tick
+    assert list(arena.account.equity_usd) == pytest.approx(list(alone["big"].equity_usd), rel=1e-12)
+    assert arena.account.strategy == "arena (big)"
+
+
+def test_a_candidate_over_its_budget_holds_and_says_so_once_a_day(project, fake_anthropic):
+    (project / "config.toml").write_text(
+        '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC"]\n[[arena.candidates]]\nname = "r"\nstrategy = "rules"\n'
+        '[[arena.candidates]]\nname = "broke"\nstrategy = "claude"\nmax_usd_per_day = 0\nllm = { model = "claude-haiku-5-5" }\n'
+    )
+    for _ in range(2):
+        assert _tick(project, fake_anthropic.url).returncode == 0
+    records = [json.loads(line) for line in (project / "var/replay/arena/broke/journal.jsonl").read_text().splitlines()]
+    assert [r["strategy"] for r in records] == ["hold", "hold"] and [r["fills"] for r in records] == [[], []]
+    assert "LLM budget reached: 0.0000 USD spent on 2025-06-02, llm.max_usd_per_day = 0; hold decides until 00:00 UTC" in records[0]["message"]
+    assert "LLM budget" not in records[1]["message"]
+    assert not [r for r in fake_anthropic.requests if r.body.get("model") == "claude-haiku-5-5"]
