@@ -7,6 +7,10 @@ history, two coins); the active candidate also decides for the account, so N can
 mean N + 1 calls, and they all run concurrently. Reported: the whole process (wall) and
 the tick's own `duration_ms.total` from the journal, min / median over ``--runs``.
 
+Then the leaderboard's cost (what the daily rotation adds to one tick, and `bot arena`):
+six candidates with a week of journal each (3,360 ticks, copies of a real tick's record a
+tick apart), in-process.
+
     .venv/bin/python bench/arena.py [--runs 3] [--latency-ms 2000]
 """
 
@@ -66,6 +70,40 @@ def main() -> None:
                 f"{label:<28} process {min(walls):.2f} / {statistics.median(walls):.2f} s · "
                 f"tick total {min(totals):.2f} / {statistics.median(totals):.2f} s"
             )
+    times = _leaderboard(args.runs)
+    print(f"leaderboard, 6 candidates x 3,360 journal ticks (7 days): {min(times):.2f} / {statistics.median(times):.2f} s")
+
+
+def _leaderboard(runs: int, *, candidates: int = 6, ticks: int = 3360) -> list[float]:
+    from datetime import datetime, timedelta
+
+    from bot.arena.arena import open_arena
+    from bot.config_file import load_settings
+    from bot.strategies import HoldStrategy
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC", "ETH"]\n' + "".join(
+            f'[[arena.candidates]]\nname = "c{i}"\nstrategy = "rules"\n' for i in range(candidates)
+        )
+        Path(folder, "config.toml").write_text(config)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))}
+        subprocess.run([sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=folder, env=env, capture_output=True, check=False)
+        arena_dir = Path(folder, "var", "replay", "arena")
+        record = json.loads((arena_dir / "c0" / "journal.jsonl").read_text().splitlines()[-1])
+        start = datetime.fromisoformat(record["as_of"])
+        for i in range(candidates):
+            lines = [json.dumps({**record, "as_of": (start + timedelta(minutes=3 * n)).isoformat()}) for n in range(ticks)]
+            (arena_dir / f"c{i}" / "journal.jsonl").write_text("\n".join(lines) + "\n")
+        settings = load_settings(Path(folder, "config.toml"))
+        arena = open_arena(settings, arena_dir, make_strategy=lambda _own: HoldStrategy())
+        end = start + timedelta(minutes=3 * (ticks - 1))
+        times = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            board = arena.leaderboard(end)
+            times.append(time.perf_counter() - began)
+        assert all(entry.ticks == ticks for entry in board.standings), [entry.ticks for entry in board.standings]
+        return times
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -21,10 +22,12 @@ from bot.arena.arena import ReportList, memory_arena
 from bot.arena.leaderboard import choose, standing
 from bot.config import Settings
 from bot.models import Account, Fill, FundingPayment, Outcome, Side, TickReport, Usage
+from bot.ops.notify import Notifier
 from bot.ops.state import StateStore
 from bot.strategies import HoldStrategy
 from bot.venues.history import HistoryMarket
 from tests.conftest import run_bot
+from tests.fakes.notify import NotifyEndpoint
 from tests.fakes.anthropic import tool_call
 
 FIRST = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)  # the replay's first tick on the bundled sample
@@ -109,6 +112,8 @@ def test_each_candidate_trades_its_own_book_and_the_active_one_the_account(arena
     assert {c: (p.side, p.amount) for c, p in account.positions.items()} == {"BTC": (Side.LONG, pytest.approx(lots(10, 2, btc)))}
     [main] = [json.loads(line) for line in (arena_project / "var/replay/journal.jsonl").read_text().splitlines()]
     assert main["strategy"] == "haiku" and main["outcome"] == "ok"
+    audit = json.loads((arena_project / "var/replay/arena/sonnet/llm/250602T0100.json").read_text())
+    assert audit["decisions"][0]["coin"] == "ETH" and audit["decisions"][0]["action"] == "SELL"
     assert sorted(r.body["model"] for r in fake_anthropic.requests) == ["claude-haiku-5-5", "claude-haiku-5-5", "claude-sonnet-4-6"]
     # each candidate's LLM dollars are its own (Haiku 5.5 0.10 / 0.50, Sonnet 4.6 3 / 15 per MTok)
     assert haiku.llm.spent("2025-06-02").cost_usd == pytest.approx((1000 * 0.10 + 200 * 0.50) / 1e6, abs=1e-12)
@@ -131,7 +136,7 @@ def test_a_killed_tick_leaves_every_candidates_book_loadable(arena_project, fake
     env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
     assert _tick(arena_project, fake_anthropic.url).returncode == 0  # one whole tick: every book exists
     before = {name: _book(arena_project, name).tick for name in ("rules-a", "rules-b", "haiku", "sonnet")}
-    full_env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))} | env
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))} | env
     process = subprocess.Popen([sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=arena_project, env=full_env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 30
@@ -242,8 +247,14 @@ def test_rotation_runs_once_a_day_at_its_time_on_the_window_scores():
     new.journal.reports.append(_report(3, 10_302))  # +3.02 %: beyond the margin, but the day was scored already
     assert arena.rotate(_Run(noon + timedelta(minutes=3))) == "" and arena.active == "inc"
     next_noon = _Run(noon + timedelta(days=1))
-    note = arena.rotate(next_noon)
+    with NotifyEndpoint() as endpoint:
+        arena.notifier = Notifier([endpoint.url])
+        note = arena.rotate(next_noon)
+        [message] = endpoint.messages()
     assert arena.active == "new" and arena.record.since == next_noon.now and "beats inc" in note
+    assert message["title"] == "arena: new now runs the account"
+    assert message["message"] == "new (3.02) beats inc (2) by more than the margin 1. Scores (return, 3 days): inc 2, new 3.02"
+    assert [(r.incumbent, r.chosen) for r in arena.record.rotations] == [("inc", "inc"), ("inc", "new")]  # both journaled
 
 
 # ----- bot backtest --arena -----------------------------------------------------------------

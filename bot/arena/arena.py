@@ -23,7 +23,7 @@ from pathlib import Path
 
 import structlog
 
-from bot.arena.leaderboard import Standing, choose, score, standing
+from bot.arena.leaderboard import JournalRow, Standing, choose, score, standing
 from bot.config import Settings
 from bot.config_arena import Candidate
 from bot.config_file import with_overrides
@@ -32,13 +32,13 @@ from bot.models import CoinFeatures, Decision, Portfolio, Snapshot, StrictModel,
 from bot.ops.arena_state import ArenaRecord, ArenaStore, RotationRecord
 from bot.ops.budget import utc_day
 from bot.ops.notify import Event, EventKind, Level, Notifier
-from bot.ops.state import Journal, StateStore
+from bot.ops.state import AuditLog, Journal, StateStore
 from bot.strategies import HoldStrategy
 from bot.tick.briefing import Briefing
 from bot.tick.context import Pass, TickContext
 from bot.tick.engine import run_tick
 from bot.tick.prompt import Prompt
-from bot.tick.protocols import Recorder, Store, Strategy
+from bot.tick.protocols import Auditor, Recorder, Store, Strategy
 from bot.venues.paper import PaperBroker
 
 log = structlog.get_logger(__name__)
@@ -64,6 +64,7 @@ class Player:
     strategy: Strategy
     store: Store
     journal: Recorder
+    audit: Auditor | None = None  # var/arena/NAME/llm/: each of its LLM exchanges, like the account's var/llm/
 
 
 class ReportList:
@@ -136,7 +137,7 @@ class Arena:
             ctx = TickContext(
                 settings=player.settings, mode=mode, dry_run=True, market=handed, strategy=player.strategy,
                 broker=PaperBroker(player.settings.paper), store=player.store, journal=player.journal, fallback=HoldStrategy(),
-                features=lambda _snapshot: features, intel=handed if run.briefing is not None else None, clock=run.ctx.clock,
+                features=lambda _snapshot: features, intel=handed if run.briefing is not None else None, clock=run.ctx.clock, audit=player.audit,
             )  # fmt: skip
             return await run_tick(ctx, run.now)
 
@@ -214,7 +215,7 @@ class ActiveStrategy:
             self.trace = getattr(strategy, "trace", None)
 
 
-def history(player: Player, start: datetime | None) -> tuple[list[TickReport], float]:
+def history(player: Player, start: datetime | None) -> tuple[list[TickReport] | list[JournalRow], float]:
     """A candidate's reports since ``start`` (oldest first) and its equity before the first."""
     book = player.store.load()
     initial = book.initial_equity_usd if book else player.settings.paper.initial_balance_usd
@@ -229,7 +230,7 @@ def history(player: Player, start: datetime | None) -> tuple[list[TickReport], f
             opening = (record.get("account") or {}).get("equity_usd", initial)
             break
         records.append(record)
-    return [TickReport.model_validate(record) for record in reversed(records)], opening
+    return [JournalRow.model_validate(record) for record in reversed(records)], opening
 
 
 def account_fallback(settings: Settings) -> Strategy:
@@ -252,7 +253,9 @@ def open_arena(settings: Settings, folder: Path, *, make_strategy: Callable[[Set
     for candidate in settings.arena.candidates:
         own = candidate_settings(settings, candidate)
         books = folder / candidate.name
-        players.append(Player(candidate.name, own, make_strategy(own), StateStore(books / "state.json"), Journal(books / "journal.jsonl")))
+        players.append(
+            Player(candidate.name, own, make_strategy(own), StateStore(books / "state.json"), Journal(books / "journal.jsonl"), AuditLog(books / "llm"))
+        )
     store = ArenaStore(folder / "arena.json")
     record = store.load() or ArenaRecord(active=settings.arena.initial)
     if settings.arena.candidate(record.active) is None:  # the config dropped it: start again from `arena.active`

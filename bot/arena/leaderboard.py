@@ -16,10 +16,36 @@ import numpy as np
 
 from bot.backtest.loop import trades_from_fills
 from bot.backtest.report import curve_metrics, trade_metrics
-from bot.models import Side, StrictModel, TickReport
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.models import Fill, FundingPayment, Side, StrictModel, TickReport
 from bot.ops.state import BotState
 
 DRAWDOWN_FLOOR_PCT = 0.1  # return_over_drawdown: a book that never fell is divided by 0.1 %, not 0
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Equity(_Part):
+    equity_usd: float
+
+
+class _Spend(_Part):
+    cost_usd: float = 0.0
+
+
+class JournalRow(_Part):
+    """What the leaderboard reads of a journal line: a week of six candidates' journals is
+    ~20,000 lines, read for every `bot arena` and every daily rotation (bench/arena.py)."""
+
+    as_of: datetime
+    account: _Equity | None = None
+    usage: _Spend = Field(default_factory=_Spend)
+    fills: list[Fill] = Field(default_factory=list)
+    funding: list[FundingPayment] = Field(default_factory=list)
+    prices: dict[str, float] = Field(default_factory=dict)
 
 
 class Standing(StrictModel):
@@ -42,7 +68,7 @@ class Standing(StrictModel):
     score: float | None = None  # by `arena.rotation.metric`; None below `min_ticks`
 
 
-def standing(name: str, strategy: str, reports: Sequence[TickReport], *, opening_usd: float, book: BotState | None) -> Standing:
+def standing(name: str, strategy: str, reports: Sequence[TickReport | JournalRow], *, opening_usd: float, book: BotState | None) -> Standing:
     """One candidate over ``reports`` (oldest first); ``opening_usd``: its equity before the first."""
     equity, llm_usd, last = [], 0.0, opening_usd
     for report in reports:
