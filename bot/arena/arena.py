@@ -224,13 +224,13 @@ def history(player: Player, start: datetime | None) -> tuple[list[TickReport] | 
         reports = [report for report in everything if start is None or report.as_of >= start]
         before = everything[len(everything) - len(reports) - 1] if len(reports) < len(everything) else None
         return reports, before.account.equity_usd if before is not None and before.account else initial
-    records, opening = [], initial
-    for record in player.journal.newest_first():  # type: ignore[attr-defined]  (a Journal)
-        if start is not None and datetime.fromisoformat(record["as_of"]) < start:
-            opening = (record.get("account") or {}).get("equity_usd", initial)
+    rows, opening = [], initial
+    for row in player.journal.newest_first(decode=JournalRow.model_validate_json):  # type: ignore[attr-defined]  (a Journal)
+        if start is not None and row.as_of < start:
+            opening = row.account.equity_usd if row.account else initial
             break
-        records.append(record)
-    return [JournalRow.model_validate(record) for record in reversed(records)], opening
+        rows.append(row)
+    return rows[::-1], opening
 
 
 def account_fallback(settings: Settings) -> Strategy:

@@ -75,12 +75,12 @@ def _set(ctx: typer.Context, *, name: str | None, pinned: bool) -> None:
 
     if name is not None:
         check_name(settings, name)
-    var = settings.run_dir(replay=bool(options.get("replay")))
-    with TickLock(var / "tick.lock").acquire(wait_seconds=10.0):  # never between a tick's rotation and its save
-        arena = _arena(settings, replay=bool(options.get("replay")))
+    replay = bool(options.get("replay"))
+    with TickLock(settings.run_dir(replay=replay) / "tick.lock").acquire(wait_seconds=10.0):  # never between a tick's rotation and its save
+        arena = _arena(settings, replay=replay)
         record = arena.record
         if name is not None and name != record.active:
-            record.active, record.since = name, wall_clock()
+            record.active, record.since = name, _now(settings, replay=replay) or wall_clock()
         record.pinned = pinned
         arena.save_record(record)
     typer.echo(f"arena: {record.active} runs the account" + (" (pinned: rotation is off until `bot arena unpin`)" if pinned else " (rotation may change it)"))
