@@ -297,3 +297,29 @@ def test_a_candidate_over_its_budget_holds_and_says_so_once_a_day(project, fake_
     assert "LLM budget reached: 0.0000 USD spent on 2025-06-02, llm.max_usd_per_day = 0; hold decides until 00:00 UTC" in records[0]["message"]
     assert "LLM budget" not in records[1]["message"]
     assert not [r for r in fake_anthropic.requests if r.body.get("model") == "claude-haiku-5-5"]
+
+
+def test_arena_backtest_rerun_from_the_cache_asks_nothing_and_scores_the_same(tmp_path, fake_anthropic, monkeypatch):
+    """A cached answer is billed what it first cost: the budgets, the net-of-LLM scores and so
+    the rotation come out the same on a free re-run (here Sonnet's budget runs out mid-day)."""
+    from bot.arena.backtest import arena_backtest
+    from bot.backtest.runner import BacktestRequest
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    llm = {"base_url": fake_anthropic.url, "retries": 0}
+    settings = Settings(
+        _env_file=None, base_dir=tmp_path, strategy={"name": "rules"}, trading={"coins": ["BTC"]},
+        arena={"candidates": [{"name": "rules", "strategy": "rules"},
+                              {"name": "haiku", "strategy": "claude", "llm": {**llm, "model": "claude-haiku-5-5"}},
+                              {"name": "sonnet", "strategy": "claude", "max_usd_per_day": 0.02, "llm": {**llm, "model": "claude-sonnet-4-6"}}]},
+    )  # fmt: skip
+    request = BacktestRequest(start=FIRST, end=FIRST + timedelta(minutes=3 * 11), yes=True)
+    first = arena_backtest(settings, request, notify=lambda _line: None)
+    asked = len(fake_anthropic.requests)
+    again = arena_backtest(settings, request, notify=lambda _line: None)
+    assert len(fake_anthropic.requests) == asked  # every answer came from the cache
+    assert again.board.model_dump() == first.board.model_dump()
+    board = {entry.name: entry for entry in first.board.standings}
+    sonnet_calls = sum(r.body["model"] == "claude-sonnet-4-6" for r in fake_anthropic.requests)
+    assert 0 < sonnet_calls < 12 and board["sonnet"].llm_usd >= 0.02  # it held once over its budget
+    assert board["haiku"].llm_usd > 0 and first.account.cache == {"hits": 0, "misses": asked - 0} and again.account.cache["misses"] == 0

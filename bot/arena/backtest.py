@@ -3,7 +3,9 @@
 The backtest loop runs the account's ``run_tick`` as for any backtest, with the arena
 plugged in: features are computed once for the whole history and shared by every
 candidate's pass, Claude candidates go through the decision cache (one identity per
-candidate: its model, effort, ...), and the rotation rule runs at `arena.rotation.time`
+candidate: its model, effort, ...; a cached answer is billed what it cost when first
+asked, so a re-run costs nothing yet scores, budgets and rotates exactly as the first run),
+and the rotation rule runs at `arena.rotation.time`
 as it would live, so the account's curve is what rotation would have done (with
 rotation off it is the active candidate's decisions on the account).
 """
@@ -47,7 +49,7 @@ def arena_backtest(settings: Settings, request: BacktestRequest, *, notify: Call
             from bot.strategies.rules import RulesStrategy
 
             return RulesStrategy(own.rules)
-        cached, gate = claude_for_backtest(own, request, market=market, start=start, calls=calls, notify=notify)
+        cached, gate = claude_for_backtest(own, request, market=market, start=start, calls=calls, notify=notify, bill_hits=True)
         gates.append(gate)
         caches.append(cached)
         return cached

@@ -172,7 +172,7 @@ class _CostGate:
         return None
 
 
-def claude_for_backtest(settings: Settings, request: BacktestRequest, *, market: HistoryMarket, start: datetime, calls: int, notify: Callable[[str], None]):
+def claude_for_backtest(settings: Settings, request: BacktestRequest, *, market: HistoryMarket, start: datetime, calls: int, notify: Callable[[str], None], bill_hits: bool = False):
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
     if not key:
         raise ConfigError("--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)")
@@ -192,7 +192,7 @@ def claude_for_backtest(settings: Settings, request: BacktestRequest, *, market:
     )
     cached: CachedStrategy | None = None
     gate = _CostGate(claude, estimate=lambda n: n * per_call, remaining=lambda: calls - cached.hits - cached.misses, max_cost_usd=max_cost)
-    cached = CachedStrategy(gate, cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"), identity=identity)
+    cached = CachedStrategy(gate, cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"), identity=identity, bill_hits=bill_hits)
     return cached, gate
 
 
