@@ -49,13 +49,12 @@ def _start_tick(project, fake):
 def test_a_second_tick_while_one_runs_exits_at_once_with_code_7(project, live_fake):
     live_fake.latency_ms = 1500  # the first tick is slow: it holds the lock for seconds
     first = _start_tick(project, live_fake)
-    started = time.monotonic()
     second = run_bot("tick", "--dry-run", cwd=project, env=_env(live_fake))
-    elapsed = time.monotonic() - started
+    assert first.poll() is None  # the second did not wait for the first to release the lock
     assert second.returncode == 7
     assert second.stderr.startswith(f"error: another bot process is running on {project / 'var'} (holder: pid {first.pid} since ")
     assert second.stderr.endswith("; this run did nothing. It ends on its own; the lock is released even if that process is killed\n")
-    assert second.stdout == "" and elapsed < 5
+    assert second.stdout == ""
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     journal = (project / "var" / "journal.jsonl").read_text().splitlines()
