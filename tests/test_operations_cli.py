@@ -133,6 +133,23 @@ def test_pause_and_resume_by_hand_in_replay(project):
     assert json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)["paused"] is False
 
 
+def test_stop_by_hand_closes_every_position_at_the_next_tick(project):
+    assert run_bot("tick", "--dry-run", "--replay", cwd=project).returncode == 0
+    state_file = project / "var" / "replay" / "state.json"
+    held = sorted(json.loads(state_file.read_text())["positions"])
+    assert held  # the replay's first tick opens positions (see test_pause_and_resume_by_hand_in_replay)
+    stopped = run_bot("stop", "--replay", "--reason", "exchange incident", cwd=project)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout == f"stopping: exchange incident. The next tick closes every open position ({', '.join(held)}) and opens none; `bot resume` cancels.\n"
+    assert json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)["stop_requested"] is True
+    run_bot("tick", "--dry-run", "--replay", cwd=project)
+    record = json.loads((project / "var" / "replay" / "journal.jsonl").read_text().splitlines()[-1])
+    assert sorted(f["coin"] for f in record["fills"]) == held and all(f["reduce_only"] for f in record["fills"])
+    assert json.loads(state_file.read_text())["positions"] == {}
+    assert run_bot("resume", "--replay", cwd=project).stdout == "resumed: lifted pause (exchange incident)\n"
+    assert json.loads(state_file.read_text())["stop_requested"] is False
+
+
 def test_newer_state_stops_tick_and_status_with_code_5(project):
     state = project / "var" / "replay" / "state.json"
     state.parent.mkdir(parents=True)
