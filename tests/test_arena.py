@@ -223,6 +223,16 @@ def test_rotation_switches_only_beyond_the_margin(incumbent, challenger, chosen)
     assert choose("inc", {"inc": incumbent, "new": challenger}, margin=1.0)[0] == chosen
 
 
+def test_a_flat_book_scores_zero_sharpe_and_a_short_one_none():
+    from bot.arena.leaderboard import score
+
+    flat = standing("flat", "rules", [_report(1, 10_000), _report(2, 10_000)], opening_usd=10_000, book=None)
+    assert flat.sharpe is None  # no variance: no ratio
+    assert score(flat, metric="sharpe", min_ticks=2) == 0.0  # but a track record: it keeps the account against a loser
+    assert score(flat, metric="sharpe", min_ticks=3) is None
+    assert choose("flat", {"flat": 0.0, "loser": -3.0}, margin=0.25)[0] == "flat"
+
+
 class _Run:
     def __init__(self, now):
         self.now = now

@@ -110,7 +110,7 @@ def score(entry: Standing, *, metric: str, min_ticks: int) -> float | None:
     if entry.ticks < min_ticks:
         return None
     if metric == "sharpe":
-        return entry.sharpe
+        return entry.sharpe if entry.sharpe is not None else 0.0  # a flat book: no return for no risk, not "no track record"
     if metric == "return":
         return entry.return_pct
     return entry.return_pct / max(entry.max_drawdown_pct, DRAWDOWN_FLOOR_PCT)
