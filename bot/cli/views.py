@@ -54,7 +54,8 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     for coin, error in report.errors.items():
         out(f"  skipped {coin}: {error}")
     for source, why in report.sources_skipped.items():
-        out(f"  intel {source} skipped: {why}", markup=False)
+        candidate = source.removeprefix("arena:")
+        out(f"  arena candidate {candidate} failed: {why}" if candidate != source else f"  intel {source} skipped: {why}", markup=False)
     decided = {decision.coin: decision for decision in report.decisions}
     decision_of_llm = f"{report.strategy}'s decision"
     for coin in report.coins_loaded:
