@@ -129,6 +129,15 @@ def test_each_candidate_trades_its_own_book_and_the_active_one_the_account(arena
     assert json.loads(run_bot("arena", "--replay", "--json", cwd=arena_project).stdout)["active"] == "sonnet"
     assert "pinned" in run_bot("status", "--replay", cwd=arena_project).stdout
 
+    # a candidate whose pass raises (its book is corrupt) holds alone: the account's tick is ok and names it
+    (arena_project / "var/replay/arena/rules-b/state.json").write_text("{not json")
+    result = _tick(arena_project, fake_anthropic.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "arena candidate rules-b failed: StateError:" in result.stdout and "strategy sonnet" in result.stdout
+    last = json.loads((arena_project / "var/replay/journal.jsonl").read_text().splitlines()[-1])
+    assert last["outcome"] == "ok" and last["sources_skipped"]["arena:rules-b"].startswith("StateError:")
+    assert _book(arena_project, "rules-a").tick == 2 and _book(arena_project, "sonnet").tick == 2
+
 
 def test_a_killed_tick_leaves_every_candidates_book_loadable(arena_project, fake_anthropic):
     (arena_project / "config.toml").write_text(ARENA)
