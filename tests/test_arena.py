@@ -141,7 +141,7 @@ def test_each_candidate_trades_its_own_book_and_the_active_one_the_account(arena
 
 def test_a_killed_tick_leaves_every_candidates_book_loadable(arena_project, fake_anthropic):
     (arena_project / "config.toml").write_text(ARENA)
-    fake_anthropic.latency_ms = 1500
+    fake_anthropic.latency_ms = 600
     env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
     assert _tick(arena_project, fake_anthropic.url).returncode == 0  # one whole tick: every book exists
     before = {name: _book(arena_project, name).tick for name in ("rules-a", "rules-b", "haiku", "sonnet")}
