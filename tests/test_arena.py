@@ -342,3 +342,19 @@ def test_arena_backtest_rerun_from_the_cache_asks_nothing_and_scores_the_same(tm
     sonnet_calls = sum(r.body["model"] == "claude-sonnet-4-6" for r in fake_anthropic.requests)
     assert 0 < sonnet_calls < 12 and board["sonnet"].llm_usd >= 0.02  # it held once over its budget
     assert board["haiku"].llm_usd > 0 and first.account.cache == {"hits": 0, "misses": asked - 0} and again.account.cache["misses"] == 0
+
+
+def test_backtest_arena_command_prints_the_leaderboard_and_writes_the_chart(project):
+    (project / "config.toml").write_text(
+        '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC"]\n[[arena.candidates]]\nname = "small"\nstrategy = "rules"\n'
+        '[[arena.candidates]]\nname = "big"\nstrategy = "rules"\nrules = { size_pct = 20 }\n'
+    )
+    out = project / "report"
+    result = run_bot("backtest", "--arena", "--from", "2025-06-02T01:00", "--to", "2025-06-02T04:00", "--out", str(out), "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert {s["name"] for s in shown["leaderboard"]["standings"]} == {"small", "big"} and shown["leaderboard"]["active"] == "small"
+    assert shown["account"]["strategy"] == "arena (small)" and shown["account"]["ticks"] == 61  # 3 hours of 3-minute ticks, both ends
+    assert {s["ticks"] for s in shown["leaderboard"]["standings"]} == {61}
+    assert json.loads((out / "leaderboard.json").read_text()) == shown["leaderboard"]
+    assert (out / "arena.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
