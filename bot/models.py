@@ -46,8 +46,9 @@ class CandleEnds:
 
 
 def tick_id_for(now: datetime) -> str:
-    """Minute resolution: unique per 3-minute tick, identical if the same tick is retried."""
-    return now.strftime("%y%m%dT%H%M")
+    """Minute resolution: unique per 3-minute tick, identical if the same tick is retried
+    (``%y%m%dT%H%M``, formatted by hand: strftime costs four times as much)."""
+    return "%02d%02d%02dT%02d%02d" % (now.year % 100, now.month, now.day, now.hour, now.minute)
 
 
 class Action(StrEnum):

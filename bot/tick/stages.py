@@ -45,10 +45,13 @@ async def load_market(run: Pass) -> None:
     coins = run.ctx.settings.trading.coins
     if run.ctx.intel is not None:  # news and sentiment load while the market does; `gather_intel` collects them
         run.intel_task = asyncio.ensure_future(run.ctx.intel.briefing(coins, run.now))
-    snapshot = await run.ctx.market.snapshot([*coins, *(coin for coin in run.state.positions if coin not in coins)], run.now)
+    held = [coin for coin in run.state.positions if coin not in coins]
+    snapshot = await run.ctx.market.snapshot([*coins, *held] if held else coins, run.now)
     run.report.coins_loaded = list(snapshot.coins)
-    run.report.prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
-    run.report.errors = dict(snapshot.errors)
+    run.prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
+    run.report.prices = dict(run.prices)
+    if snapshot.errors:
+        run.report.errors = dict(snapshot.errors)
     if not snapshot.coins:
         raise MarketDataError("every coin failed")
     if snapshot.errors:
@@ -86,16 +89,19 @@ def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
 
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
-    state.funding_payments = []
+    if state.funding_payments:
+        state.funding_payments = []
     before = dict(state.positions)  # brokers replace a position they change
     settled: list[Fill] = []
     try:
         settled = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
     finally:
-        report.fills = [*report.fills, *settled]
+        if settled:
+            report.fills = [*report.fills, *settled]
+            _remember_trades(run, before, settled)
         take_corrections(run.ctx.broker, report)
-        report.funding = list(state.funding_payments)
-        _remember_trades(run, before, settled)
+        if state.funding_payments:
+            report.funding = list(state.funding_payments)
     for fill in settled:
         log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
 
@@ -124,7 +130,6 @@ async def gather_intel(run: Pass) -> None:
 def value_book(run: Pass) -> None:
     """The portfolio at this tick's prices; the risk memory sees the exits settled above."""
     state, settings = run.state, run.ctx.settings
-    run.prices = {coin: market.last_price for coin, market in run.snapshot.coins.items()}
     for coin, position in state.positions.items():
         if coin not in run.prices:  # failed to load: its last known price, said to be stale
             run.prices[coin] = state.last_prices.get(coin, position.entry_price)
@@ -134,7 +139,7 @@ def value_book(run: Pass) -> None:
     state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
     features, portfolio, now, tick, context, briefing = run.features, run.portfolio, run.now, run.report.tick, run.context, run.briefing
-    trades = list(state.closed_trades)
+    trades = state.closed_trades  # replaced, never changed in place, when a trade closes
     run.prompt = DeferredPrompt(
         lambda: build_prompt(settings, features, portfolio, now=now, tick=tick, context=context, trades=trades).model_copy(
             update={"briefing": briefing}
@@ -157,14 +162,18 @@ async def decide(run: Pass) -> None:
             state.llm.last_error = ""
     finally:
         _account_llm(run, getattr(strategy, "trace", None))
-        report.decisions = run.decisions
-        report.prompt_chars = run.prompt.chars if run.prompt.built else 0
+        if run.decisions:
+            report.decisions = run.decisions
+        if run.prompt.built:
+            report.prompt_chars = run.prompt.chars
 
 
 def review_risk(run: Pass) -> None:
     settings, state, report = run.ctx.settings, run.state, run.report
     if state.stop_requested:
         run.decisions = report.decisions = _close_everything(run.decisions, state)
+    if not run.decisions:
+        return  # nothing to review: no verdicts, no plans
     decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked, settings.trading.coins)
     report.verdicts = refused + risk.review(
         decisions,
@@ -190,11 +199,12 @@ async def execute(run: Pass) -> None:
     try:
         run.executed = await run.ctx.broker.execute(run.plans, book=run.state, prices=run.prices, now=run.now)
     finally:
-        run.report.fills = [*run.report.fills, *run.executed]
+        if run.executed:
+            run.report.fills = [*run.report.fills, *run.executed]
+            _remember_trades(run, before, run.executed)
         take_corrections(run.ctx.broker, run.report)
-        _remember_trades(run, before, run.executed)
         reasons = {decision.coin: decision.reasoning for decision in run.decisions}
-        for coin, position in run.state.positions.items():
+        for coin, position in run.state.positions.items() if reasons else ():
             opened = before.get(coin) is None or before[coin].side != position.side
             if opened and coin in reasons:
                 run.state.entry_reasons[coin] = reasons[coin]
