@@ -329,8 +329,10 @@ class ReturnStats(StrictModel):
         return (self.m2 / (self.count - 1)) ** 0.5 if self.count > 1 else 0.0
 
 
-class Portfolio(StrictModel):
-    """The account as the strategy and the prompt see it."""
+@dataclass(slots=True)
+class Portfolio:
+    """The account as the strategy and the prompt see it: built by the bot every tick from
+    the validated state (a plain dataclass, like the snapshot)."""
 
     account: Account
     positions: dict[str, Position]

@@ -136,7 +136,7 @@ def value_book(run: Pass) -> None:
             degrade(run.report, f"{coin} valued at its last known price {run.prices[coin]:.6g} (stale: no market data this tick)")
     run.portfolio = _valued(state, run.prices)
     fills = book_fills(state, run.report.fills)
-    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
+    _remember_risk(state, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
     features, portfolio, now, tick, context, briefing = run.features, run.portfolio, run.now, run.report.tick, run.context, run.briefing
     trades = state.closed_trades  # replaced, never changed in place, when a trade closes
@@ -227,14 +227,23 @@ def record_book(run: Pass) -> None:
     if run.executed or not _same_book(state, after):
         after = _valued(state, run.prices)
     fills = book_fills(state, run.executed)
-    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
+    _remember_risk(state, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
     _record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
     report.account = after.account
-    report.positions = list(state.positions.values())
+    if state.positions:
+        report.positions = list(state.positions.values())
     report.return_pct = after.return_pct
     report.prices = dict(run.prices)
-    state.last_decisions = run.decisions
+    if run.decisions or state.last_decisions:
+        state.last_decisions = run.decisions
+
+
+def _remember_risk(state: BotState, **tick: object) -> None:
+    """The risk memory after this tick's events, written back only when it changed."""
+    memory = risk.remember(state.risk, **tick)
+    if memory is not state.risk:
+        state.risk = memory
 
 
 def degrade(report: TickReport, message: str) -> None:
@@ -352,6 +361,8 @@ def _record_equity(state: BotState, equity: float) -> None:
     if state.last_equity_usd > 0:
         state.return_stats = state.return_stats.add(equity / state.last_equity_usd - 1.0)
     state.last_equity_usd = equity
-    state.peak_equity_usd = max(state.peak_equity_usd, equity)
+    if equity > state.peak_equity_usd:
+        state.peak_equity_usd = equity
     drawdown_pct = (1.0 - equity / state.peak_equity_usd) * 100.0 if state.peak_equity_usd > 0 else 0.0
-    state.max_drawdown_pct = max(state.max_drawdown_pct, drawdown_pct)
+    if drawdown_pct > state.max_drawdown_pct:
+        state.max_drawdown_pct = drawdown_pct
