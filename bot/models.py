@@ -32,11 +32,13 @@ class CandleEnds:
     __slots__ = ("_first", "_step", "_count", "_ends")
 
     def __init__(self, candles: np.ndarray) -> None:
-        times = candles[:, 0].tolist()
+        import numpy as np  # lazily: `bot status` loads these models and never sees a candle
+
+        times = candles[:, 0]
         step = int(times[1] - times[0]) if len(times) > 1 else 0
-        regular = step > 0 and all(later - earlier == step for earlier, later in zip(times, times[1:]))
-        self._first, self._step, self._count = (int(times[0]) if times else 0), step, len(times)
-        self._ends = None if regular else {int(t): end for end, t in enumerate(times, start=1)}
+        regular = step > 0 and bool((np.diff(times) == step).all())
+        self._first, self._step, self._count = (int(times[0]) if len(times) else 0), step, len(times)
+        self._ends = None if regular else {int(t): end for end, t in enumerate(times.tolist(), start=1)}
 
     def get(self, open_ms: int, default: int | None = None) -> int | None:
         if self._ends is not None:

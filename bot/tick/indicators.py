@@ -66,10 +66,11 @@ def _average_true_range(high, low, close, *, window: int):
 
 
 def indicator_table(candles: np.ndarray) -> np.ndarray:
-    """``indicator_series`` as one C-ordered table, a row per candle, the columns ``COLUMNS``:
-    a tick reads a coin's row in one call (``CoinFeatures.at``)."""
+    """``indicator_series`` as one table, a row per candle, the columns ``COLUMNS``: a tick
+    reads a coin's row in one call (``CoinFeatures.at``). Stored column by column (the
+    transpose of a stack of the series: no copy into rows, which cost more than the read)."""
     series = indicator_series(candles)
-    return np.ascontiguousarray(np.column_stack([series[name] for name in COLUMNS]))
+    return np.stack([series[name] for name in COLUMNS]).T
 
 
 def coin_features(market: CoinMarket) -> CoinFeatures:
