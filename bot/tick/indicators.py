@@ -116,26 +116,32 @@ class PrecomputedFeatures:
     """
 
     def __init__(self, history: dict[str, dict[str, np.ndarray]]) -> None:
-        self._ends = {coin: {tf: CandleEnds(candles) for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
-        self._tables = {coin: {tf: indicator_table(candles) for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
-        self._h4: dict[str, tuple[int, Context4h]] = {}  # per coin, the last 4h context: it holds for 80 ticks
-
-    def _end(self, coin: str, timeframe: str, window: np.ndarray) -> int | None:
-        """Where ``window`` ends in the coin's history, if it is a part of it."""
-        ends = self._ends.get(coin, {}).get(timeframe)
-        end = ends.get(int(window[-1, 0])) if ends and len(window) else None
-        return end if end is not None and end >= len(window) else None
+        # per coin: where each candle's window ends (3m, 4h) and the indicator tables (3m, 4h)
+        self._coins = {
+            coin: (CandleEnds(by_tf["3m"]), CandleEnds(by_tf["4h"]), indicator_table(by_tf["3m"]), indicator_table(by_tf["4h"]))
+            for coin, by_tf in history.items()
+        }
+        # per coin, the last 4h window seen and its context: the market hands out the same
+        # window object for the 80 ticks it holds (kept here, so its id is never reused)
+        self._h4: dict[str, tuple[np.ndarray, Context4h]] = {}
 
     def __call__(self, snapshot: Snapshot) -> dict[str, CoinFeatures]:
         features = {}
         for coin, market in snapshot.coins.items():
-            end_3m, end_4h = self._end(coin, "3m", market.candles_3m), self._end(coin, "4h", market.candles_4h)
-            if end_3m is None or end_4h is None:
+            known, window_4h = self._coins.get(coin), market.candles_4h
+            end_3m = _end_in(known[0], market.candles_3m) if known else None
+            h4 = self._h4.get(coin)
+            if end_3m is not None and (h4 is None or h4[0] is not window_4h):
+                end_4h = _end_in(known[1], window_4h)
+                h4 = self._h4[coin] = (window_4h, context_4h(known[3], end=end_4h)) if end_4h is not None else None
+            if end_3m is None or h4 is None:
                 features[coin] = coin_features(market)
                 continue
-            tables = self._tables[coin]
-            h4 = self._h4.get(coin)
-            if h4 is None or h4[0] != end_4h:
-                h4 = self._h4[coin] = (end_4h, context_4h(tables["4h"], end=end_4h))
-            features[coin] = features_at(market, tables["3m"], h4[1], end_3m=end_3m)
+            features[coin] = features_at(market, known[2], h4[1], end_3m=end_3m)
         return features
+
+
+def _end_in(ends: CandleEnds, window: np.ndarray) -> int | None:
+    """Where ``window`` ends in a coin's history, if it is a part of it."""
+    end = ends.get(int(window[-1, 0])) if len(window) else None
+    return end if end is not None and end >= len(window) else None
