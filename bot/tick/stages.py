@@ -78,6 +78,8 @@ def carry_booked(run: Pass) -> None:
 def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
     """Keep ``fills`` in the state until the journal holds them; return those the risk memory
     has not counted yet, marked counted (the mark and the memory are saved together)."""
+    if not fills and not state.booked_fills:
+        return []  # most ticks
     for fill in fills:
         if not any(booked.fill == fill for booked in state.booked_fills):
             state.booked_fills.append(BookedFill(fill=fill))
