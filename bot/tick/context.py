@@ -30,7 +30,7 @@ from bot.tick.prompt import DeferredPrompt
 from bot.tick.protocols import Auditor, Broker, Intel, Market, Recorder, Store, Strategy
 
 
-@dataclass
+@dataclass(slots=True)
 class TickContext:
     settings: Settings
     mode: str  # paper | replay | live
@@ -49,7 +49,7 @@ class TickContext:
     intel: Intel | None = None  # news and sentiment for the prompt, fetched while the market loads
 
 
-@dataclass
+@dataclass(slots=True)
 class Pass:
     """One tick in progress: its parts, its state, its report, and what each stage left."""
 

@@ -229,7 +229,8 @@ def record_book(run: Pass) -> None:
     if run.executed or not _same_book(state, after):
         after = _valued(state, run.prices)
     fills = book_fills(state, run.executed)
-    _remember_risk(state, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
+    if fills or after is not run.portfolio:  # else the memory is what `value_book` left: same equity, same time, no fill
+        _remember_risk(state, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
     _record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
     report.account = after.account
