@@ -67,6 +67,17 @@ class _CoinHistory:
         self.ends = {tf: CandleEnds(candles) for tf, candles in self.candles.items()}
         self.funding_times, self.funding_rates = self.funding[:, 0].tolist(), self.funding[:, 1].tolist()
 
+    def window(self, tf: str, now_ms: int, need: int) -> np.ndarray | None:
+        """The last ``need`` candles closed by ``now_ms``; None unless the newest one is the candle that just closed."""
+        step = TIMEFRAME_MS[tf]
+        end = self.ends[tf].get(now_ms - now_ms % step - step, 0)
+        if end < need:
+            return None
+        last = self.windows.get(tf)
+        if last is None or last[0] != end:
+            last = self.windows[tf] = (end, self.candles[tf][end - need : end])
+        return last[1]
+
 
 class HistoryMarket:
     """Replays recorded candles as if the exchange were answering at a chosen time."""
@@ -140,31 +151,23 @@ class HistoryMarket:
         loaded: dict[str, CoinMarket] = {}
         errors: dict[str, str] = {}
         for coin in coins:
-            try:
-                history = self._load(coin)
-            except ConfigError as exc:
-                errors[coin] = str(exc)
-                continue
-            candles_3m, candles_4h = self._window(history, "3m", now_ms), self._window(history, "4h", now_ms)
+            history = self._coins.get(coin)
+            if history is None:
+                try:
+                    history = self._load(coin)
+                except ConfigError as exc:
+                    errors[coin] = str(exc)
+                    continue
+            candles_3m, candles_4h = history.window("3m", now_ms, self.need), history.window("4h", now_ms, self.need)
             if candles_3m is None or candles_4h is None:
                 missing = "/".join(tf for tf, window in (("3m", candles_3m), ("4h", candles_4h)) if window is None)
                 errors[coin] = f"no {missing} history covering {now:%Y-%m-%d %H:%M} UTC"
                 continue
             settled = bisect_right(history.funding_times, now_ms)
             rate = history.funding_rates[settled - 1] if settled else None
-            loaded[coin] = CoinMarket(coin, self.info(coin), candles_3m, candles_4h, float(candles_3m[-1, 4]), None, rate)
+            info = self._infos.get(coin) or self.info(coin)
+            loaded[coin] = CoinMarket(coin, info, candles_3m, candles_4h, float(candles_3m[-1, 4]), None, rate)
         return Snapshot(as_of=now, coins=loaded, errors=errors)
-
-    def _window(self, history: _CoinHistory, tf: str, now_ms: int) -> np.ndarray | None:
-        """The last ``need`` candles closed by ``now_ms``; None unless the newest one is the candle that just closed."""
-        step = TIMEFRAME_MS[tf]
-        end = history.ends[tf].get((now_ms // step) * step - step, 0)
-        if end < self.need:
-            return None
-        last = history.windows.get(tf)
-        if last is None or last[0] != end:
-            last = history.windows[tf] = (end, history.candles[tf][end - self.need : end])
-        return last[1]
 
 
 def _to_datetime(ms: int) -> datetime:
