@@ -9,7 +9,7 @@ days before 2025-01-01 (500 closed 4h candles) and the backtest runs the rules f
 once (``--data-dir``, default /tmp/bot-year-data) and reused.
 
 Each run is `bot backtest --data-dir DIR --from ... --to ... --json` in a fresh folder;
-its wall time and its peak RSS (``ru_maxrss`` of that child alone, from ``os.wait4``).
+its wall time, its CPU time and its peak RSS (``ru_maxrss`` of that child alone, from ``os.wait4``).
 
     .venv/bin/python bench/year.py [--runs 3] [--data-dir /tmp/bot-year-data]
 """
@@ -67,8 +67,8 @@ def generate(folder: Path) -> None:
     (folder / "GENERATED").write_text("bench/year.py: seeded random walks, not market data\n")
 
 
-def run_once(data: Path) -> tuple[float, float, dict]:
-    """(seconds, peak RSS in MiB, the report) of one whole `bot backtest` process."""
+def run_once(data: Path) -> tuple[float, float, float, dict]:
+    """(seconds, CPU seconds, peak RSS in MiB, the report) of one whole `bot backtest` process."""
     with tempfile.TemporaryDirectory() as cwd:
         Path(cwd, "config.toml").write_text("")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))}
@@ -83,7 +83,7 @@ def run_once(data: Path) -> tuple[float, float, dict]:
             if child.returncode != 0:
                 raise SystemExit(f"bot backtest failed ({child.returncode}): {err.read().decode()[-2000:]}")
             report = json.loads(out.read())
-    return seconds, usage.ru_maxrss / 1024, report  # Linux: kilobytes
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, report  # Linux: kilobytes
 
 
 def main() -> None:
@@ -96,13 +96,14 @@ def main() -> None:
         generate(args.data_dir)
         print(f"generated {args.data_dir} in {time.perf_counter() - started:.1f} s")
     runs = [run_once(args.data_dir) for _ in range(args.runs)]
-    seconds, rss = [run[0] for run in runs], [run[1] for run in runs]
-    report = runs[0][2]
-    ticks = report.get("ticks") or len(report.get("equity", [])) or 175_200
+    seconds, cpu, rss = [run[0] for run in runs], [run[1] for run in runs], [run[2] for run in runs]
+    report = runs[0][3]
+    ticks = int((datetime.fromisoformat(LAST) - datetime.fromisoformat(FIRST)) / timedelta(minutes=3)) + 1  # 175,200
     print(f"one-year rules backtest, 6 coins, {report['start']} -> {report['end']}, {args.runs} whole processes, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores")
     print("| figure | min | median |\n|---|---|---|")
     print(f"| whole process | {min(seconds):.2f} s | {statistics.median(seconds):.2f} s |")
     print(f"| per tick (whole process / {ticks:,} ticks) | {min(seconds) / ticks * 1e6:.0f} us | {statistics.median(seconds) / ticks * 1e6:.0f} us |")
+    print(f"| CPU (user + system; what the other processes' load does not add) | {min(cpu):.2f} s | {statistics.median(cpu):.2f} s |")
     print(f"| peak RSS | {min(rss):.0f} MiB | {statistics.median(rss):.0f} MiB |")
     metrics = report["strategy_metrics"]
     print(f"report: return {metrics['total_return_pct']:+.2f} %, {report['trade_metrics']['trades']} trades")
