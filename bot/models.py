@@ -139,8 +139,8 @@ class MarketInfo(StrictModel):
     min_amount: float = 0.0
     min_notional_usd: float = 0.0
     max_leverage: float = 125.0
-    # Maintenance margin as a fraction of notional when ``tiers`` is empty.
-    maintenance_margin_rate: float = 0.005
+    maintenance_margin_rate: float = 0.005  # fraction of notional, when ``tiers`` is empty
+    funding_interval_h: float = Field(8.0, gt=0)  # hours between funding settlements (Hyperliquid 1, Bybit per symbol)
     # Leverage brackets, ascending: (notional cap USD, MMR, maintenance amount USD, max leverage).
     tiers: list[tuple[float, float, float, float]] = Field(default_factory=list)
 

@@ -34,6 +34,7 @@ from bot.tick.margin import add_to, with_liquidation
 from bot.tick.precision import round_to_step
 from bot.venues.ccxt_answers import checked_order, equity_of, fees_of, orders_from, positions_from, trades_from
 from bot.venues.exchange import create_exchange, describe, is_transient, with_retry
+from bot.venues.profiles import profile_for
 
 log = structlog.get_logger("bot.venues.ccxt_broker")
 
@@ -56,6 +57,7 @@ class OrderDesk:
 
     def __init__(self, settings: Settings, *, save: Callable[[BotState], None], checkpoint: Callable[[str], None] = _no_checkpoint) -> None:
         self.settings = settings
+        self.profile = profile_for(settings.exchange.id)
         self._save = save
         self._checkpoint = checkpoint  # tests crash the broker at named points through this
         self._exchange: Any = None
@@ -161,7 +163,9 @@ class OrderDesk:
         elif intent.kind is IntentKind.TAKE_PROFIT:
             params["takeProfitPrice"] = exchange.price_to_precision(intent.symbol, intent.trigger_price)
         amount = float(exchange.amount_to_precision(intent.symbol, intent.amount))
-        order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, None, params)
+        # Hyperliquid has no true market order: an IOC limit at the reference price +- ccxt's slippage cap
+        price = (intent.trigger_price or intent.reference_price) if self.profile.market_price else None
+        order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, price, params)
         return checked_order(order, intent.client_order_id)  # malformed: transient, looked up before any resend
 
     async def _lookup(self, intent: OrderIntent) -> dict | None:
@@ -171,7 +175,7 @@ class OrderDesk:
         """The exchange's order with client id ``cid``, None if it never got there."""
         import ccxt.async_support as ccxt
 
-        params: dict[str, Any] = {"clientOrderId": cid, **({"trigger": True} if conditional else {})}
+        params: dict[str, Any] = {"clientOrderId": cid, **({"trigger": True} if conditional and self.profile.trigger_orders_apart else {})}
         try:
             return await self._call(self._exchange.fetch_order, None, symbol, params, check=lambda order: checked_order(order, cid))
         except ccxt.OrderNotFound:
@@ -183,7 +187,10 @@ class OrderDesk:
         self._changes += 1
         try:
             await self._call(
-                self._exchange.cancel_order, None, self._symbol(coin), {"clientOrderId": cid, **({"trigger": True} if conditional else {})}
+                self._exchange.cancel_order,
+                None,
+                self._symbol(coin),
+                {"clientOrderId": cid, **({"trigger": True} if conditional and self.profile.trigger_orders_apart else {})},
             )
         except ccxt.OrderNotFound:
             pass  # already filled, cancelled or expired
@@ -329,7 +336,7 @@ class OrderDesk:
             *(
                 self._call(fetch, symbol, None, None, params, check=lambda rows: orders_from(rows, markets))
                 for symbol in symbols
-                for params in ({}, {"trigger": True})
+                for params in (({}, {"trigger": True}) if self.profile.trigger_orders_apart else ({},))
             )
         )
         return [order for batch in batches for order in batch]

@@ -73,7 +73,8 @@ class ProtectedDesk(OrderDesk):
         position = book.positions[coin]
         intent = self._reduce_intent(position, kind)
         if plan is not None:
-            intent = intent.model_copy(update={"client_order_id": plan.client_order_id, "amount": min(plan.amount, position.amount)})
+            cid = self.profile.client_id(plan.client_order_id)
+            intent = intent.model_copy(update={"client_order_id": cid, "amount": min(plan.amount, position.amount)})
         order = await self._send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
         if order is None:
             return []
@@ -87,11 +88,11 @@ class ProtectedDesk(OrderDesk):
         and a lookup by id must find one order)."""
         trigger = {IntentKind.STOP_LOSS: position.stop_loss, IntentKind.TAKE_PROFIT: position.take_profit}.get(kind)
         leg = _LEGS[kind]
-        cid = client_order_id(self._tick_id, position.coin, leg)
+        cid = self.profile.client_id(client_order_id(self._tick_id, position.coin, leg))
         for n in range(2, 10):
             if cid not in avoid and cid not in self._sent:
                 break
-            cid = client_order_id(self._tick_id, position.coin, f"{leg}{n}")
+            cid = self.profile.client_id(client_order_id(self._tick_id, position.coin, f"{leg}{n}"))
         return OrderIntent(
             kind=kind,
             client_order_id=cid,
@@ -157,6 +158,11 @@ class ProtectedDesk(OrderDesk):
         import ccxt.async_support as ccxt
 
         wanted = float(max(1, math.floor(leverage)))
+        if self.profile.leverage_sets_margin:  # one call sets both (Hyperliquid: cross unless told isolated)
+            if book.leverage_set.get(symbol) != wanted:
+                await self._call(self._exchange.set_leverage, int(wanted), symbol, {"marginMode": self.settings.live.margin_mode})
+                book.leverage_set[symbol] = wanted
+            return
         if symbol not in book.leverage_set:
             try:
                 await self._call(self._exchange.set_margin_mode, self.settings.live.margin_mode, symbol)
