@@ -38,7 +38,7 @@ from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
 from bot.tick.margin import with_maintenance_amounts
 from bot.venues.exchange import create_exchange, describe, with_retry
 from bot.venues.history import bundled_info
-from bot.venues.profiles import profile_for
+from bot.venues.profiles import VenueProfile, profile_for
 
 if TYPE_CHECKING:
     import ccxt.async_support as ccxt_async
@@ -342,7 +342,10 @@ def _brackets(rows: Any) -> list[tuple[float, float, float, float]]:
     return [(cap, rate, cums[i] if cums else cum, leverage) for i, (cap, rate, cum, leverage) in enumerate(derived)]
 
 
-def _bundled_tiers(coin: str) -> list[tuple[float, float, float, float]]:
+def _fallback_tiers(profile: VenueProfile, coin: str, market: dict) -> list[tuple[float, float, float, float]]:
+    """Brackets when the exchange's own are not read: Binance's bundled table, or the venue's rule."""
+    if not profile.bundled_tiers:
+        return profile.flat_tiers(float(((market.get("limits") or {}).get("leverage") or {}).get("max") or 0))
     info = bundled_info(coin)
     return info.tiers if info else []
 
@@ -368,7 +371,7 @@ def map_coins(
             min_amount=float((limits.get("amount") or {}).get("min") or 0.0),
             min_notional_usd=float((limits.get("cost") or {}).get("min") or 0.0),
             max_leverage=float((limits.get("leverage") or {}).get("max") or 125.0),
-            tiers=[tuple(tier) for tier in tiers[coin]] if coin in tiers else _bundled_tiers(coin),
+            tiers=[tuple(tier) for tier in tiers[coin]] if coin in tiers else _fallback_tiers(profile, coin, market),
             funding_interval_h=profile.funding_interval_h(market),
         )
     return infos, errors

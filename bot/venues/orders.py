@@ -166,7 +166,7 @@ class OrderDesk:
         # Hyperliquid has no true market order: an IOC limit at the reference price +- ccxt's slippage cap
         price = (intent.trigger_price or intent.reference_price) if self.profile.market_price else None
         order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, price, params)
-        return checked_order(order, intent.client_order_id)  # malformed: transient, looked up before any resend
+        return checked_order(self._completed(intent, order), intent.client_order_id)  # malformed: transient, looked up before any resend
 
     async def _lookup(self, intent: OrderIntent) -> dict | None:
         return await self._lookup_id(intent.symbol, intent.client_order_id, conditional=intent.conditional)
@@ -204,8 +204,7 @@ class OrderDesk:
             self._drop(intent, book, f"ended {order.get('status')} unfilled")
             self._save(book)
             return None
-        price = float(order.get("average") or order.get("price") or intent.reference_price)
-        fee = await self._fee(intent.symbol, order)
+        price, fee = await self._price_and_fee(intent, order)
         margin = amount * price / intent.leverage
         held = book.positions.get(intent.coin)
         if held is None:
@@ -260,8 +259,7 @@ class OrderDesk:
 
     async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
         position = book.positions[intent.coin]
-        price = float(order.get("average") or order.get("price") or intent.reference_price)
-        fee = await self._fee(intent.symbol, order)
+        price, fee = await self._price_and_fee(intent, order)
         fill = self._book_close(
             position,
             book,
@@ -312,15 +310,33 @@ class OrderDesk:
         step = float((self._exchange.markets[symbol].get("precision") or {}).get("amount") or 0)
         return round_to_step(amount, step) if step > 0 else amount
 
-    async def _fee(self, symbol: str, order: dict) -> float:
-        """The order's fee from its trades (an order answer rarely carries it)."""
-        fee = (order.get("fee") or {}).get("cost")
-        if fee is not None:
-            return float(fee)
-        if not self._exchange.has.get("fetchMyTrades") or not order.get("id"):
-            return 0.0
-        trades = await self._call(self._exchange.fetch_my_trades, symbol, None, None, {"orderId": order["id"]}, check=trades_from)
-        return fees_of(trades)
+    async def _price_and_fee(self, intent: OrderIntent, order: dict) -> tuple[float, float]:
+        """The order's average fill price and fee: from the answer when it says them, else from the
+        order's own trades (an order answer rarely carries the fee; Hyperliquid's order status
+        carries no average either: its ``price`` is the slippage cap, not the fill)."""
+        average, fee = order.get("average"), (order.get("fee") or {}).get("cost")
+        if fee is not None and average is not None:
+            return float(average), float(fee)
+        trades: list[dict] = []
+        if self._exchange.has.get("fetchMyTrades") and order.get("id"):
+            answer = await self._call(self._exchange.fetch_my_trades, intent.symbol, None, None, {"orderId": order["id"]}, check=trades_from)
+            trades = [trade for trade in answer if str(trade.get("order")) == str(order["id"])]  # Hyperliquid answers every fill
+        amount = sum(float(trade["amount"]) for trade in trades)
+        if average is None and amount > 0:
+            average = sum(float(trade["amount"]) * float(trade["price"]) for trade in trades) / amount
+        price = float(average or order.get("price") or intent.reference_price)
+        return price, float(fee) if fee is not None else fees_of(trades)
+
+    def _completed(self, intent: OrderIntent, order: dict) -> dict:
+        """Hyperliquid answers an order with ``{filled: {totalSz, avgPx, oid}}`` or ``{resting: {oid}}``:
+        no status, no client id. A filled IOC order is done; anything else is read back by its id."""
+        if order.get("status") is not None or not self.profile.market_price:
+            return order
+        if order.get("id") is not None and float(order.get("filled") or 0) > 0 and not intent.conditional:
+            return {**order, "status": "closed", "clientOrderId": intent.client_order_id}
+        if order.get("id") is not None and intent.conditional and (order.get("info") or {}).get("resting"):
+            return {**order, "status": "open", "clientOrderId": intent.client_order_id}
+        return order
 
     # -- what the exchange holds ------------------------------------------------------------------
     async def _positions(self) -> dict[str, ExchangePosition]:

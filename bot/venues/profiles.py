@@ -41,6 +41,7 @@ class VenueProfile:
     trigger_orders_apart: bool = True  # open trigger orders are listed with `trigger: True` (Hyperliquid: in one list)
     leverage_sets_margin: bool = False  # the margin mode travels with set_leverage (Hyperliquid's updateLeverage)
     zero_balance_hint: str = ""  # why a first reading of 0 is a credentials mistake
+    bundled_tiers: bool = True  # without the exchange's own brackets, use Binance's bundled table (else: from max leverage)
     builder_fee_pct: float = 0.0  # what ccxt's builder takes per fill when `exchange.builder_fee` is on
 
     def client_id(self, bot_id: str) -> str:
@@ -59,6 +60,11 @@ class VenueProfile:
             except (TypeError, ValueError):
                 pass
         return self.funding_hours
+
+    def flat_tiers(self, max_leverage: float) -> list[tuple[float, float, float, float]]:
+        """One bracket when the venue publishes no table: maintenance margin is half the initial
+        margin at the market's maximum leverage (Hyperliquid's rule)."""
+        return [(1e15, 1.0 / (2.0 * max_leverage), 0.0, max_leverage)] if max_leverage > 0 else []
 
     def check(self, *, quote: str) -> None:
         """Refuse settings this venue cannot trade with, naming the fix."""
@@ -86,6 +92,7 @@ PROFILES = {
         market_price=True,
         funding_hours=1.0,
         trigger_orders_apart=False,
+        bundled_tiers=False,
         leverage_sets_margin=True,
         zero_balance_hint=(
             "hyperliquid reads a balance of 0 for EXCHANGE_API_KEY: it must be the MAIN account's wallet address "
