@@ -77,9 +77,10 @@ class Scripted:
 class Bot:
     """One live bot on disk: run ticks, optionally killed at a named point."""
 
-    def __init__(self, folder: Path, fake: FakeExchange, **options) -> None:
+    def __init__(self, folder: Path, fake: FakeExchange, *, settings: Settings | None = None, market=None, **options) -> None:
         self.fake = fake
-        self.settings = live_settings(fake, **options)
+        self.settings = settings or live_settings(fake, **options)
+        self.market = market or HistoryMarket(data_dir())
         self.store = StateStore(folder / "state.json")
         self.journal = Journal(folder / "journal.jsonl")
         self.strategy = Scripted(lambda: fake.price("BTC"))
@@ -99,7 +100,7 @@ class Bot:
             settings=self.settings,
             mode="live",
             dry_run=False,
-            market=HistoryMarket(data_dir()),
+            market=self.market,
             strategy=self.strategy,
             broker=broker,
             store=self.store,

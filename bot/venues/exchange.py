@@ -29,6 +29,7 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
     profile = profile_for(settings.exchange.id)
     profile.check(quote=settings.trading.quote)
     config: dict[str, Any] = {
+        **profile.config,
         "enableRateLimit": True,
         "rateLimiterAlgorithm": "rollingWindow",
         "timeout": settings.exchange.timeout_ms,

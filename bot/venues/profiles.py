@@ -38,6 +38,7 @@ class VenueProfile:
     one_way_check: bool = False  # read the position mode before the first order (hedge mode would open a second leg)
     attach_protection: bool = False  # stop-loss / take-profit attached to the entry order (then verified)
     options: dict[str, Any] = field(default_factory=dict)  # ccxt options for this venue
+    config: dict[str, Any] = field(default_factory=dict)  # ccxt constructor settings for this venue
     trigger_orders_apart: bool = True  # open trigger orders are listed with `trigger: True` (Hyperliquid: in one list)
     leverage_sets_margin: bool = False  # the margin mode travels with set_leverage (Hyperliquid's updateLeverage)
     zero_balance_hint: str = ""  # why a first reading of 0 is a credentials mistake
@@ -100,6 +101,9 @@ PROFILES = {
         ),
         builder_fee_pct=0.01,  # ccxt's options.feeRate '0.01%' (feeInt 10, tenths of a basis point)
         options={"fetchMarkets": {"types": ["swap"]}, "refSet": True, "defaultSlippage": 0.05},
+        # ccxt meters Hyperliquid with a leaky bucket (one /info every 0.5 s); its published limit is
+        # 1,200 weight per minute, which a rolling window counts exactly while sending a tick's requests together
+        config={"rollingWindowSize": 60_000},
     ),
     # Bybit (ccxt bybit.py): USDT linear; instruments-info publishes `fundingInterval` in
     # minutes per symbol; orderLinkId <= 36 characters; stopLoss / takeProfit ride on the

@@ -19,7 +19,8 @@ as the Binance fake (tests/fakes/exchange.py), spoken in Hyperliquid's shapes as
 
 SYNTHETIC: Hyperliquid funds hourly; the data holds Binance's 8-hour rates, so each hour is
 served an eighth of the 8-hour rate it falls in. Faults: ``inject(kind, path="/exchange",
-order_type="order")`` matches the info ``type`` or action ``type``; rejections
+order_type="order/sl")`` matches the info ``type`` or action ``type`` (an order action
+carrying a trigger is ``order/sl`` or ``order/tp``); rejections
 (insufficient_margin, min_notional, precision, would_trigger) answer as Hyperliquid does:
 200 with the error in ``statuses``.
 
@@ -165,7 +166,7 @@ class FakeHyperliquid(FakeExchange):
     def order_status(self, user: str, oid: object) -> dict:
         for order in reversed(self.account.orders):
             if user.lower() == self.wallet.lower() and (order.client_id == oid or order.id == oid):
-                status = {"NEW": "open", "FILLED": "filled", "EXPIRED": "filled", "FINISHED": "triggered", "CANCELED": "canceled"}[order.status]
+                status = {"NEW": "open", "FILLED": "filled", "EXPIRED": "filled", "FINISHED": "filled", "CANCELED": "canceled"}[order.status]
                 if order.kind == ALGO and order.status == "EXPIRED":
                     status = "canceled"
                 return {"status": "order", "order": {"order": self.hl_order(order), "status": status, "statusTimestamp": order.updated_ms or order.created_ms}}
@@ -237,13 +238,16 @@ class _HlHandler(_Handler):
         action = body.get("action") if isinstance(body.get("action"), dict) else {}
         kind = str(body.get("type") or action.get("type") or "")
         coin = (body.get("req") or {}).get("coin") or body.get("coin")
+        wires = action.get("orders") or []
+        if kind == "order" and wires and "trigger" in (wires[0].get("t") or {}):  # faults can target "order/sl" or "order/tp" only
+            kind = f"order/{wires[0]['t']['trigger'].get('tpsl')}"
         params = {"type": kind, **({"symbol": coin} if coin else {})}
         with fake._lock:
             fake.requests.append(Request(method, self.path, params, time.monotonic()))
         if fake.latency_ms:
             time.sleep(fake.latency_ms / 1000)
         fault = fake._take_fault(method, self.path, params)
-        if fault is not None and fault.kind in INJECTED_REJECTS and kind == "order":
+        if fault is not None and fault.kind in INJECTED_REJECTS and kind.startswith("order"):
             message = HL_REJECTS[INJECTED_REJECTS[fault.kind]].format(asset=0)
             return self._send(200, json.dumps(_ok("order", [{"error": message}] * len(action.get("orders", [1])))))
         if fault is not None and fault.kind != "truncated" and self._fail(fault):
@@ -254,7 +258,7 @@ class _HlHandler(_Handler):
             status, answer = self._info(kind, body)
         else:
             status, answer = self._exchange(action, body)
-            if kind == "order" and fake.order_answer_delay_ms:
+            if kind.startswith("order") and fake.order_answer_delay_ms:
                 time.sleep(fake.order_answer_delay_ms / 1000)
         text = json.dumps(answer) if answer is not None else ""
         self._send(status, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)
