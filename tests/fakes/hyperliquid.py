@@ -100,14 +100,21 @@ class FakeHyperliquid(FakeExchange):
         ahead = funding[funding[:, 0] >= at_ms]  # the 8-hour settlement this hour belongs to
         return float((ahead[0, 1] if len(ahead) else funding[-1, 1]) / 8.0)
 
+    def _window(self, start_ms: int, end_ms: int) -> tuple[int, int]:
+        """A client's [start, end] in data time. ccxt computes Hyperliquid's windows from the real
+        clock (``milliseconds()``); a client running ahead of the data clock (the crash soak's
+        processes, whose clock is set only for the bot) gets the same span ending at the data's now."""
+        start, end, now = start_ms - self.shift_ms, end_ms - self.shift_ms, self._data_now()
+        return (start - (end - now), now) if end > now else (start, end)
+
     def candle_snapshot(self, req: dict) -> object:
         coin, interval = req.get("coin"), req.get("interval")
         step = INTERVAL_MS.get(interval or "")
         if coin not in self.coins or step is None:
             return 500, None  # Hyperliquid answers a bad request with a 500 and no body
         candles = self._candles(coin, interval)
-        start, end = int(req["startTime"]) - self.shift_ms, int(req["endTime"]) - self.shift_ms
-        rows = candles[(candles[:, 0] >= start) & (candles[:, 0] <= min(end, self._data_now()))][-5000:]
+        start, end = self._window(int(req["startTime"]), int(req["endTime"]))
+        rows = candles[(candles[:, 0] >= start) & (candles[:, 0] <= end)][-5000:]
         return [
             {"t": int(t) + self.shift_ms, "T": int(t) + self.shift_ms + step - 1, "s": coin, "i": interval,
              "o": _text(o), "h": _text(h), "l": _text(low), "c": _text(c), "v": _text(v), "n": 100}
@@ -116,8 +123,7 @@ class FakeHyperliquid(FakeExchange):
 
     def funding_history(self, body: dict) -> object:
         coin = body.get("coin")
-        start = int(body["startTime"]) - self.shift_ms
-        end = min(int(body.get("endTime") or 1 << 62) - self.shift_ms, self._data_now())
+        start, end = self._window(int(body["startTime"]), int(body.get("endTime") or self._data_now() + self.shift_ms))
         first = (start + 3_599_999) // 3_600_000 * 3_600_000
         hours = range(first, end + 1, 3_600_000)
         return [{"coin": coin, "fundingRate": f"{self._hourly_rate(coin, t):.8f}", "premium": "0.0001", "time": t + self.shift_ms} for t in hours][:500]
