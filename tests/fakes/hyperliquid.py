@@ -103,9 +103,13 @@ class FakeHyperliquid(FakeExchange):
     def _window(self, start_ms: int, end_ms: int) -> tuple[int, int]:
         """A client's [start, end] in data time. ccxt computes Hyperliquid's windows from the real
         clock (``milliseconds()``); a client running ahead of the data clock (the crash soak's
-        processes, whose clock is set only for the bot) gets the same span ending at the data's now."""
+        processes, whose clock is set only for the bot) asking for a span that lies wholly after the
+        data's now gets the same span ending there; a span that starts before it (a download's
+        ``since``) ends there."""
         start, end, now = start_ms - self.shift_ms, end_ms - self.shift_ms, self._data_now()
-        return (start - (end - now), now) if end > now else (start, end)
+        if start > now:
+            return start - (end - now), now
+        return start, min(end, now)
 
     def candle_snapshot(self, req: dict) -> object:
         coin, interval = req.get("coin"), req.get("interval")
