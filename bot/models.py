@@ -195,6 +195,7 @@ class CoinFeatures(StrictModel):
     h4: Context4h
     open_interest: float | None = None
     funding_rate: float | None = None
+    funding_interval_h: float = 8.0  # the rate above is per this many hours (the market's settlement interval)
 
 
 class Decision(StrictModel):
@@ -247,8 +248,7 @@ class Position(StrictModel):
     leverage: float
     margin_usd: float
     opened_at: datetime
-    # The tick whose order last opened or added to it: a re-run of that tick (same minute,
-    # same client ids) must not open more, since a filled order's client id can be reused.
+    # The tick that last opened or added to it: its re-run (same client ids) must not open more (a filled id can be reused).
     entry_tick_id: str = ""
     stop_loss: float | None = None
     take_profit: float | None = None

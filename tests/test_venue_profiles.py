@@ -133,3 +133,15 @@ def test_the_interval_of_recorded_settlements_is_their_usual_spacing():
     assert funding_interval_h(np.array([0, 8 * HOUR, 16 * HOUR, 24 * HOUR])) == 8.0
     assert funding_interval_h(np.array([0, HOUR, 2 * HOUR, 5 * HOUR, 6 * HOUR])) == 1.0  # a gap does not change it
     assert funding_interval_h(np.array([0])) is None
+
+
+def test_the_prompt_says_when_a_coins_funding_is_not_8_hourly():
+    from bot.tick.prompt import _coin_block
+
+    from bot.models import Context4h, CoinFeatures
+
+    h4 = Context4h(ema20=1, ema50=1, atr3=1, atr14=1, volume=1, volume_avg=1, macd=[0.0], rsi14=[50.0])
+    base = dict(coin="BTC", as_of_ms=0, price=1, ema20=1, ema50=1, macd=0, macd_signal=0, rsi7=50, rsi14=50, atr3=1, atr14=1, volume=1,
+                series={name: [1.0] for name in ("price", "ema20", "macd", "rsi7", "rsi14")}, h4=h4, funding_rate=0.0000125)
+    assert "| funding 0.0013% | OI" in _coin_block(CoinFeatures(**base))  # 8-hourly: as before
+    assert "| funding 0.0013% per 1h (settles every 1 h, not 8 h) | OI" in _coin_block(CoinFeatures(**base, funding_interval_h=1.0))

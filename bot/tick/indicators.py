@@ -116,6 +116,7 @@ def features_from_series(market: CoinMarket, s3: dict[str, list[float]], h4: Con
         h4=h4,
         open_interest=market.open_interest,
         funding_rate=market.funding_rate,
+        funding_interval_h=market.info.funding_interval_h,
     )
 
 
