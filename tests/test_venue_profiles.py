@@ -145,3 +145,16 @@ def test_the_prompt_says_when_a_coins_funding_is_not_8_hourly():
                 series={name: [1.0] for name in ("price", "ema20", "macd", "rsi7", "rsi14")}, h4=h4, funding_rate=0.0000125)
     assert "| funding 0.0013% | OI" in _coin_block(CoinFeatures(**base))  # 8-hourly: as before
     assert "| funding 0.0013% per 1h (settles every 1 h, not 8 h) | OI" in _coin_block(CoinFeatures(**base, funding_interval_h=1.0))
+
+
+@pytest.mark.parametrize(
+    ("venue", "quote", "host"),
+    [("hyperliquid", "USDC", "api.hyperliquid-testnet.xyz"), ("bybit", "USDT", "api-testnet.{hostname}"), ("binanceusdm", "USDT", "testnet.binancefuture.com")],
+)
+def test_sandbox_points_every_venue_at_its_testnet(venue, quote, host):
+    exchange = create_exchange(Settings(exchange={"id": venue, "sandbox": True}, trading={"quote": quote}))
+    try:
+        urls = exchange.urls["api"]
+        assert any(host in url for url in (urls.values() if isinstance(urls, dict) else [urls]) if isinstance(url, str))
+    finally:
+        asyncio.run(exchange.close())

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.fakes.account import _text
-from tests.fakes.exchange import INTERVAL_MS, MARKET_RULES, FakeExchange, Request, _Handler
+from tests.fakes.exchange import MARKET_RULES, FakeExchange, Request, _Handler
 
 FUNDING_MINUTES = {"BTC": 480, "ETH": 240}
-INTERVALS = {"3": "3m", "60": "1h", "240": "4h", "1": "1m"}
+INTERVALS = {"3": "3m", "60": "1h", "240": "4h", "1": "1m"}  # Bybit's kline intervals -> the data's folders
 
 
 def _ok(result: object) -> dict:
@@ -53,7 +53,6 @@ class FakeBybit(FakeExchange):
         interval = INTERVALS.get(params.get("interval", ""))
         if interval is None:
             return 200, {"retCode": 10001, "retMsg": "Invalid period!", "result": {}, "retExtInfo": {}, "time": 0}
-        step = INTERVAL_MS[interval]
         candles = self._candles(coin, interval)
         visible = candles[candles[:, 0] <= self._data_now()]  # the still-open candle last, as on Bybit
         if "start" in params:
@@ -62,7 +61,6 @@ class FakeBybit(FakeExchange):
         if "end" in params:
             visible = visible[visible[:, 0] <= int(params["end"]) - self.shift_ms]
         rows = visible[-min(int(params.get("limit", 200)), 1000) :]
-        del step
         listed = [[str(int(t) + self.shift_ms), _text(o), _text(h), _text(low), _text(c), _text(v), _text(v * c)] for t, o, h, low, c, v in rows]
         return _ok({"symbol": f"{coin}USDT", "category": "linear", "list": listed[::-1]})
 

@@ -35,11 +35,10 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
-
-from tests.fakes.account import ALGO, OPEN_STATUSES, REGULAR, TAKER_FEE, FakeOrder, Reject, _text
+from tests.fakes.account import ALGO, OPEN_STATUSES, REGULAR, FakeOrder, Reject, _text
 from tests.fakes.exchange import INTERVAL_MS, FakeExchange, Request, _Handler
 
 WALLET = "0x" + "1a" * 20  # the main account
@@ -69,8 +68,9 @@ class FakeHyperliquid(FakeExchange):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.account.rules = {coin: ("0.1", f"{10 ** -SZ_DECIMALS.get(coin, 2):.{SZ_DECIMALS.get(coin, 2)}f}" if SZ_DECIMALS.get(coin, 2) else "1", "10") for coin in self.coins}
-        # Hyperliquid's taker fee at the base tier is 0.045 %; the account model charges TAKER_FEE.
+        # (tick, lot step, min notional): the lot is 10^-szDecimals, every order at least $10. The
+        # account model charges its 0.05 % taker fee (Hyperliquid's base tier is 0.045 %).
+        self.account.rules = {coin: ("0.1", str(Decimal(1).scaleb(-SZ_DECIMALS.get(coin, 2))), "10") for coin in self.coins}
 
     def _handler(self) -> type:
         return _HlHandler
@@ -339,6 +339,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-
