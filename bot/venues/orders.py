@@ -334,7 +334,8 @@ class OrderDesk:
 
     def _completed(self, intent: OrderIntent, order: dict) -> dict:
         """Hyperliquid answers an order with ``{filled: {totalSz, avgPx, oid}}`` or ``{resting: {oid}}``:
-        no status, no client id. A filled IOC order is done; anything else is read back by its id."""
+        no status, no client id. A filled IOC order is done, a resting trigger open; anything else
+        stays as answered, so ``checked_order`` refuses it and the send looks the id up before any resend."""
         if order.get("status") is not None or not self.profile.market_price:
             return order
         if order.get("id") is not None and float(order.get("filled") or 0) > 0 and not intent.conditional:
