@@ -9,6 +9,7 @@ account's 0.05 % taker fee on its own price.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -102,6 +103,21 @@ def test_one_live_tick_places_a_protected_entry_at_the_fill_price(tmp_path, venu
     assert (stop.side, stop.quantity, stop.reduce_only) == ("SELL", AMOUNT, True) and (take.side, take.reduce_only) == ("SELL", True)
     state = bot.state()
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6) and state.pending_intents == []
+    assert Counter(r.params["type"] for r in fake.requests) == LIVE_TICK_CALLS[venue.id]
+
+
+# What ccxt asks in that first live tick (market data comes from the recorded candles here; a
+# paper tick's calls are in test_venue_data.py): markets, reconciliation, leverage, the entry,
+# its fee from the fills, the stop-loss and take-profit, and the account read back.
+LIVE_TICK_CALLS = {
+    "hyperliquid": Counter({
+        "approveBuilderFee": 1,  # ccxt approves its builder once per process, at 0 % here
+        "spotMeta": 1, "metaAndAssetCtxs": 1,  # load_markets: currencies, perpetuals
+        "userAbstraction": 6,  # ccxt asks the account type when it starts and before each balance and order
+        "clearinghouseState": 4, "frontendOpenOrders": 4,  # balance / positions, open orders (BTC, ETH) twice
+        "updateLeverage": 1, "order": 1, "order/sl": 1, "order/tp": 1, "userFills": 1,
+    }),  # fmt: skip
+}
 
 
 def test_hyperliquid_market_orders_carry_a_slippage_cap_and_no_builder_fee(tmp_path, venue, fake):
