@@ -243,6 +243,11 @@ def _order_posts(fake, venue: SoakVenue) -> int:
         return sum(venue.is_order(r) for r in fake.requests)
 
 
+def _posted(fake, path: str) -> int:
+    with fake._lock:
+        return sum(r.method == "POST" and r.path.endswith(path) for r in fake.requests)
+
+
 def _kill_point(store: StateStore, fake, result: SoakResult) -> None:
     """Where the killed tick stood: the state must load, and its pending intents say how far it got."""
     try:
@@ -474,7 +479,7 @@ def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_o
 
         process = _start(tmp_path, env, NOW + timedelta(seconds=20))
         deadline = time.monotonic() + 30
-        while not fake.count(landed) and process.poll() is None and time.monotonic() < deadline:
+        while not _posted(fake, landed) and process.poll() is None and time.monotonic() < deadline:  # the order itself, not a lookup
             time.sleep(0.01)
         process.send_signal(signal.SIGKILL)  # the order reached the exchange; its answer is held back
         process.communicate(timeout=30)

@@ -116,6 +116,7 @@ LIVE_TICK_CALLS = {
         "userAbstraction": 6,  # ccxt asks the account type when it starts and before each balance and order
         "clearinghouseState": 4, "frontendOpenOrders": 4,  # balance / positions, open orders (BTC, ETH) twice
         "updateLeverage": 1, "order": 1, "order/sl": 1, "order/tp": 1, "userFills": 1,
+        "orderStatus": 2,  # each protection id looked up before it is used (a killed run of this tick may have sent it)
     }),  # fmt: skip
 }
 

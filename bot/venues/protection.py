@@ -118,6 +118,8 @@ class ProtectedDesk(OrderDesk):
         error: BaseException | None = None
         for attempt in range(1, attempts + 1):
             try:
+                if attempt == 1:
+                    intent = await self._unused(intent, position, kind, avoid=avoid)
                 landed = await self._lookup(intent) if attempt > 1 else None  # a try that timed out may have landed
                 if (landed is not None and landed.get("status") == "open") or await self._send(intent, book, "stop", reject_quietly=False):
                     key = "stop_order_id" if kind is IntentKind.STOP_LOSS else "take_profit_order_id"
@@ -152,6 +154,19 @@ class ProtectedDesk(OrderDesk):
             alert=True,
         )
         return fills
+
+    async def _unused(self, intent: OrderIntent, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str]) -> OrderIntent:
+        """The intent under an id the exchange has never seen. A run of this same tick that was
+        killed (same tick id, same leg ids) may have sent it for an order since cancelled, e.g.
+        before a same-minute re-run flips the position: the exchange would accept it again, and
+        a lookup by id must find one order."""
+        while await self._lookup(intent) is not None:
+            self._sent.add(intent.client_order_id)
+            again = self._reduce_intent(position, kind, avoid=avoid)
+            if again.client_order_id == intent.client_order_id:
+                break  # every suffix taken: the exchange's own duplicate check is left
+            intent = again
+        return intent
 
     async def _prepare_symbol(self, symbol: str, leverage: float, book: BotState) -> None:
         """Before the first order on a symbol: margin mode, then leverage (whole numbers on most exchanges)."""
