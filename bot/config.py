@@ -136,9 +136,7 @@ class LiveSettings(Section):
 
 
 class StrategySettings(Section):
-    name: Literal["auto", "claude", "rules"] = Field(
-        "auto", description="auto: Claude when ANTHROPIC_API_KEY is set, else the rule-based baseline"
-    )
+    name: Literal["auto", "claude", "rules"] = Field("auto", description="auto: Claude when ANTHROPIC_API_KEY is set, else the rule-based baseline")
 
 
 class ModelPrice(Section):

@@ -40,6 +40,7 @@ from bot.tick.engine import run_tick
 from bot.tick.prompt import Prompt
 from bot.tick.protocols import Auditor, Recorder, Store, Strategy
 from bot.venues.paper import PaperBroker
+from bot.venues.profiles import builder_fee_pct
 
 log = structlog.get_logger(__name__)
 
@@ -131,12 +132,14 @@ class Arena:
         handed = _Handed(run.snapshot, run.briefing)
         mode = "paper" if run.ctx.mode == "live" else run.ctx.mode
         features = run.features
+        exchange = self.settings.exchange  # the account's venue: the same fees on every book
+        fee = builder_fee_pct(exchange.id, opted_in=exchange.builder_fee)
 
         async def one(player: Player) -> TickReport:
             structlog.contextvars.bind_contextvars(candidate=player.name)  # this task's context only
             ctx = TickContext(
                 settings=player.settings, mode=mode, dry_run=True, market=handed, strategy=player.strategy,
-                broker=PaperBroker(player.settings.paper), store=player.store, journal=player.journal, fallback=HoldStrategy(),
+                broker=PaperBroker(player.settings.paper, builder_fee_pct=fee), store=player.store, journal=player.journal, fallback=HoldStrategy(),
                 features=lambda _snapshot: features, intel=handed if run.briefing is not None else None, clock=run.ctx.clock, audit=player.audit,
             )  # fmt: skip
             return await run_tick(ctx, run.now)
