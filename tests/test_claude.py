@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -272,12 +271,12 @@ def test_nothing_listening_is_one_line(tick):
 def test_the_deadline_bounds_the_whole_step_retries_included(fake_anthropic, tick):
     fake_anthropic.script(HANG, HANG, HANG, HANG)
     strategy = _strategy(fake_anthropic.url, timeout_s=0.4, retries=3, deadline_s=1.0)
-    started = time.perf_counter()
     with pytest.raises(LlmUnavailable) as caught:
         _decide(strategy, tick)
-    elapsed = time.perf_counter() - started
     assert str(caught.value) == "no answer from Claude within llm.deadline_s = 1 s (retries included)"
-    assert 1.0 <= elapsed < 1.5
+    # 1 + 3 retries would reach the fake 4 times; 0.4 s attempts plus the SDK's >= 0.5 s
+    # backoff leave room for at most 2 inside the 1 s deadline.
+    assert 1 <= len(fake_anthropic.requests) <= 2
     assert len(fake_anthropic.requests) == 2  # 0.4 s + ~0.5 s backoff + the second attempt cut short
 
 

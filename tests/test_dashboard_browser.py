@@ -55,6 +55,8 @@ def test_dashboard_shows_the_replayed_account_and_pauses_it(tmp_path, browser):
         assert page.locator("#buyhold-line").count() == 1 and page.locator("#drawdown-area").count() == 1
         assert page.text_content("text.axis-max") == money(max(equities + [p["buy_hold_usd"] for p in server.request("/api/v1/equity").json()["points"]]))
         assert page.inner_text("#equity") == money(state["last_equity_usd"])
+        # three ticks are far from a day of returns (24 h x 20 ticks = 480): no Sharpe yet, and how long to wait
+        assert page.inner_text("#sharpe") == f"n/a (needs {480 - state['return_stats']['count']} more ticks)"
 
         # open positions with their unrealized PnL from state.json: a short gains (entry - mark) x amount
         rows = page.locator("#positions tr.position")

@@ -98,8 +98,13 @@ def test_strategy_failure_means_hold_and_a_degraded_tick():
 
 
 def test_execution_failure_is_recorded_and_the_book_is_unchanged():
+    from structlog.testing import capture_logs
+
     ctx = _ctx(ScriptedStrategy([_buy()]), broker=BrokenBroker())
-    report = _run(ctx)
+    with capture_logs() as logged:
+        report = _run(ctx)
+    failed = [event for event in logged if event["event"] == "execution_failed"]
+    assert [(e["stage"], e["strategy"], e["error"], e["log_level"]) for e in failed] == [("execute", report.strategy, "RuntimeError: exchange said no", "error")]
     assert report.outcome is Outcome.DEGRADED
     assert report.message == "execution failed: RuntimeError: exchange said no"
     assert ctx.store.state.positions == {} and ctx.store.state.cash_usd == 10_000

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 
 import anthropic
 import pytest
@@ -70,12 +69,9 @@ def test_overloaded_is_an_internal_server_error_with_the_api_error_type(fake_ant
 
 def test_a_hang_is_a_timeout_after_each_attempt(fake_anthropic):
     fake_anthropic.script(HANG, HANG)
-    started = time.perf_counter()
     with pytest.raises(anthropic.APITimeoutError):
         _create(fake_anthropic, retries=1, timeout=0.5)
-    elapsed = time.perf_counter() - started
-    assert len(fake_anthropic.requests) == 2
-    assert 1.0 <= elapsed < 4.0  # two 0.5 s timeouts plus the SDK's backoff (0.5-1 s)
+    assert len(fake_anthropic.requests) == 2  # each attempt timed out and was retried once
 
 
 def test_nothing_listening_is_a_connection_error():

@@ -182,3 +182,16 @@ def test_two_feeds_of_one_name_are_refused_in_one_line(tmp_path):
     (tmp_path / "config.toml").write_text('[intel]\nfeeds = [{name = "news", url = "https://a.example/rss"}, {name = "news", url = "https://b.example/rss"}]\n')
     with pytest.raises(ConfigError, match=r"`intel.feeds`: feed name 'news' is listed twice: give each feed its own name"):
         load_settings(tmp_path / "config.toml")
+
+
+def test_answers_are_parsed_off_the_event_loop(fake, tmp_path, monkeypatch):
+    """feedparser takes milliseconds a feed: parsed on the loop, it would hold up the
+    market's requests that run beside intel in the same tick."""
+    import threading
+
+    import bot.intel.live as live
+
+    threads, parse = [], live.parse
+    monkeypatch.setattr(live, "parse", lambda *args: threads.append(threading.current_thread()) or parse(*args))
+    assert _brief(_settings(fake, tmp_path)).skipped == {}
+    assert len(threads) == 4 and threading.main_thread() not in threads  # Fear & Greed, two feeds, CryptoPanic

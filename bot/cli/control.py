@@ -1,4 +1,4 @@
-"""`bot pause`, `bot resume`, `bot notify-summary`: operations that change state under the tick lock."""
+"""`bot pause`, `bot stop`, `bot resume`, `bot notify-summary`: operations that change state under the tick lock."""
 
 from __future__ import annotations
 
@@ -23,6 +23,21 @@ def pause(
     settings = load(config)
     state = pause_bot(settings, replay=replay, reason=reason, now=wall_clock())
     typer.echo(f"paused: {state.pause_reason}. Ticks keep managing open positions; `bot resume` trades again.")
+
+
+@app.command()
+def stop(
+    reason: Annotated[str, typer.Option("--reason", help="shown in status and notifications")] = "",
+    replay: ReplayOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Pause and close every open position at the next tick (market orders); `bot resume` cancels it."""
+    from bot.ops.control import stop_bot
+
+    settings = load(config)
+    state = stop_bot(settings, replay=replay, reason=reason, now=wall_clock())
+    held = ", ".join(sorted(state.positions)) or "none open now"
+    typer.echo(f"stopping: {state.pause_reason}. The next tick closes every open position ({held}) and opens none; `bot resume` cancels.")
 
 
 @app.command()

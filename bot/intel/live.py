@@ -57,7 +57,8 @@ async def ask_all(settings: Settings, wanted: list[_Source], now: datetime, *, c
         cached = archive.read_answer(cache_dir, source.key) if cache_dir else None
         if archive.fresh(cached, now=now, ttl_minutes=settings.intel.ttl_minutes.get(source.ttl, 0.0)):
             return cached
-        answer = parse(source, await fetch(session, source.url, params=source.params, timeout_s=settings.intel.timeout_s), settings, now)
+        data = await fetch(session, source.url, params=source.params, timeout_s=settings.intel.timeout_s)
+        answer = await asyncio.to_thread(parse, source, data, settings, now)  # feedparser is slow: the market's requests go on meanwhile
         if cache_dir:
             archive.write_answer(cache_dir, source.key, answer)
         return answer

@@ -148,7 +148,7 @@ def _on_error(run: Pass, name: str, exc: Exception) -> None:
         raise exc
     error = str(exc) if rule.plain else f"{type(exc).__name__}: {exc}"
     if rule.event:
-        log.error(rule.event, error=error, **({"strategy": run.report.strategy} if name == "decide" else {}))
+        log.error(rule.event, stage=name, strategy=run.report.strategy, error=error)
     message = rule.says.format(error=error, strategy=run.report.strategy)
     if rule.then is OnError.SKIP:
         run.report.sources_skipped[name] = message
