@@ -178,12 +178,10 @@ def compare(data_dir: Path | None, coin: str) -> dict:
 
 
 def quiet() -> None:
-    """Warnings only: a per-tick info line would cost more than the tick."""
-    import logging
+    """Logging as `bot backtest` sets it up: errors on stderr, nothing below built."""
+    from bot.log import configure_logging
 
-    import structlog
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    configure_logging(log_file=None, console_level="ERROR")
 
 
 def main() -> None:

@@ -101,15 +101,19 @@ def configure_logging(
             )
         )
         handlers.append(to_file)
+    # The lowest level any handler writes: an event below it is dropped by the bound
+    # logger's method itself, before a processor runs (a backtest's ~2 info events a tick
+    # cost more than the tick when the console's level dropped them only at the end).
+    threshold = min(logging.getLevelName(level) if log_file is not None else logging.CRITICAL, logging.getLevelName(console_level))
     root = logging.getLogger()
     root.handlers[:] = handlers
-    root.setLevel(min(logging.getLevelName(level), logging.getLevelName(console_level)))
+    root.setLevel(threshold)
     for noisy in ("asyncio", "urllib3", "httpx", "httpcore", "anthropic", "ccxt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         cache_logger_on_first_use=True,
     )
 

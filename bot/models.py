@@ -1,24 +1,21 @@
 """The contracts between the stages of a tick (see DESIGN.md).
 
 Candles travel as numpy arrays (rows of ``timestamp_ms, open, high, low, close,
-volume``), never one model per candle. Everything else is a pydantic model so each
-stage's input and output is validated and serialisable to the journal.
+volume``), never one model per candle. What the bot builds every tick from checked parts
+(the snapshot, the features) are plain slotted classes; everything that crosses an edge
+or reaches the journal is a pydantic model, validated and serialisable.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    PlainValidator,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.features import CoinFeatures, Context4h  # noqa: F401  (contracts of the tick, defined beside)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,31 +23,34 @@ if TYPE_CHECKING:
 TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
 
 
-def _as_candles(value: Any) -> np.ndarray:
-    import numpy as np  # lazily: `bot status` loads these models and never sees a candle
-
-    array = value if type(value) is np.ndarray and value.dtype == np.float64 else np.asarray(value, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 6:
-        raise ValueError(f"candles must be an (n, 6) array, got shape {array.shape}")
-    return array
-
-
-Candles = Annotated[
-    Any,  # a float64 numpy array of shape (n, 6)
-    PlainValidator(_as_candles),
-    PlainSerializer(lambda array: array.tolist(), when_used="json"),
-]
-
-
-def candle_ends(candles: np.ndarray) -> dict[int, int]:
+class CandleEnds:
     """Candle open time (ms) -> index just after that candle: where a window ending at it
-    ends in ``candles``, found in one lookup (a backtest asks several times a tick)."""
-    return {int(t): end for end, t in enumerate(candles[:, 0].tolist(), start=1)}
+    ends in ``candles``, in one lookup (a backtest asks several times a tick). Evenly
+    spaced candles (every file the bot reads) are found by arithmetic, with no memory per
+    candle (a year of 3m candles would hold 175k dict entries); others through a dict."""
+
+    __slots__ = ("_first", "_step", "_count", "_ends")
+
+    def __init__(self, candles: np.ndarray) -> None:
+        import numpy as np  # lazily: `bot status` loads these models and never sees a candle
+
+        times = candles[:, 0]
+        step = int(times[1] - times[0]) if len(times) > 1 else 0
+        regular = step > 0 and bool((np.diff(times) == step).all())
+        self._first, self._step, self._count = (int(times[0]) if len(times) else 0), step, len(times)
+        self._ends = None if regular else {int(t): end for end, t in enumerate(times.tolist(), start=1)}
+
+    def get(self, open_ms: int, default: int | None = None) -> int | None:
+        if self._ends is not None:
+            return self._ends.get(open_ms, default)
+        index, rest = divmod(open_ms - self._first, self._step)
+        return index + 1 if rest == 0 and 0 <= index < self._count else default
 
 
 def tick_id_for(now: datetime) -> str:
-    """Minute resolution: unique per 3-minute tick, identical if the same tick is retried."""
-    return now.strftime("%y%m%dT%H%M")
+    """Minute resolution: unique per 3-minute tick, identical if the same tick is retried
+    (``%y%m%dT%H%M``, formatted by hand: strftime costs four times as much)."""
+    return "%02d%02d%02dT%02d%02d" % (now.year % 100, now.month, now.day, now.hour, now.minute)
 
 
 class Action(StrEnum):
@@ -145,56 +145,27 @@ class MarketInfo(StrictModel):
     tiers: list[tuple[float, float, float, float]] = Field(default_factory=list)
 
 
-class CoinMarket(BaseModel):
-    """One coin's closed candles and derivatives data at ``Snapshot.as_of``."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+@dataclass(slots=True)
+class CoinMarket:
+    """One coin's closed candles (float64 arrays of shape (n, 6), checked where they are
+    read: ccxt answers, CSV files) and derivatives data at ``Snapshot.as_of``."""
 
     coin: str
     info: MarketInfo
-    candles_3m: Candles
-    candles_4h: Candles
+    candles_3m: np.ndarray
+    candles_4h: np.ndarray
     last_price: float
     open_interest: float | None = None  # contracts (base units); None when unknown
     funding_rate: float | None = None  # last settled 8h rate (the exchange's estimate only without history), 0.0001 = 0.01 %
 
 
-class Snapshot(BaseModel):
+@dataclass(slots=True)
+class Snapshot:
+    """The market a tick sees; a plain dataclass, built every tick from checked parts."""
+
     as_of: datetime
-    coins: dict[str, CoinMarket] = Field(default_factory=dict)
-    errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it is missing
-
-
-class Context4h(StrictModel):
-    ema20: float
-    ema50: float
-    atr3: float
-    atr14: float
-    volume: float
-    volume_avg: float  # mean volume of the last 20 closed 4h candles
-    macd: list[float]
-    rsi14: list[float]
-
-
-class CoinFeatures(StrictModel):
-    """What a strategy sees of one coin: last values plus short series, oldest first."""
-
-    coin: str
-    as_of_ms: int  # open time of the last closed 3m candle
-    price: float
-    ema20: float
-    ema50: float
-    macd: float
-    macd_signal: float
-    rsi7: float
-    rsi14: float
-    atr3: float
-    atr14: float
-    volume: float
-    series: dict[str, list[float]]  # price, ema20, macd, rsi7, rsi14: last 10 of the 3m series
-    h4: Context4h
-    open_interest: float | None = None
-    funding_rate: float | None = None
+    coins: dict[str, CoinMarket] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # coin -> why it is missing
 
 
 class Decision(StrictModel):
@@ -360,8 +331,10 @@ class ReturnStats(StrictModel):
         return (self.m2 / (self.count - 1)) ** 0.5 if self.count > 1 else 0.0
 
 
-class Portfolio(StrictModel):
-    """The account as the strategy and the prompt see it."""
+@dataclass(slots=True)
+class Portfolio:
+    """The account as the strategy and the prompt see it: built by the bot every tick from
+    the validated state (a plain dataclass, like the snapshot)."""
 
     account: Account
     positions: dict[str, Position]

@@ -28,7 +28,7 @@ MAY_IMPORT = {
     "sweep": {"root", "ops", "tick", "strategies", "venues", "intel", "backtest"},
     "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep", "serve"},
 }
-ROOT_MODULES = {"models", "exchange_models", "config", "config_file", "config_intel", "errors", "log", "__init__"}
+ROOT_MODULES = {"models", "features", "exchange_models", "config", "config_file", "config_intel", "errors", "log", "__init__"}
 ENTRY = {"__main__"}  # `python -m bot` runs the CLI: the one module allowed to reach the top
 
 

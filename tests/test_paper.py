@@ -290,3 +290,15 @@ def test_gh16_7_a_settlement_without_a_rate_is_not_charged_and_says_so():
     [correction] = broker.corrections
     assert correction.kind == "funding_unknown" and correction.alert and correction.coin == "BTC"
     assert correction.message == "funding at 2025-06-03 16:00 UTC not charged: no funding rate for BTC (a data folder needs funding_8h/)"
+
+
+def test_settlement_walks_only_the_candles_since_the_entry_when_a_candle_is_missing():
+    # Long entered at NOW (SL 98,000). The candle before the entry dips below the stop (it
+    # must not count), the one opening at NOW + 3m is missing, the one at NOW + 6m crosses it.
+    book = _open(Side.LONG, stop_loss=98_000.0)
+    rows = [(NOW - M3, 100_000, 100_100, 97_000, 100_000), (NOW, 100_000, 100_200, 99_800, 100_000), (NOW + 2 * M3, 100_000, 100_100, 97_900, 98_500)]
+    candles = np.array([[at.timestamp() * 1000, *prices, 1.0] for at, *prices in rows])
+    market = CoinMarket(coin="BTC", info=BTC_INFO, candles_3m=candles, candles_4h=np.empty((0, 6)), last_price=98_500.0, funding_rate=0.0)
+    [fill] = _settle(book, Snapshot(as_of=NOW + 3 * M3, coins={"BTC": market}))
+    assert fill.reason is FillReason.STOP_LOSS and fill.at == NOW + 3 * M3  # the close of the candle opening at NOW + 6m
+    assert fill.price == pytest.approx(98_000 * 0.9998)

@@ -85,8 +85,9 @@ def resume(state: BotState) -> None:
 def record_outcome(state: BotState, *, outcome: Outcome, message: str, now: datetime, ops: OpsSettings) -> list[OpsEvent]:
     """Update the failure counter, backoff and self-pause after a tick; the events to notify."""
     if outcome is not Outcome.FAILED:
-        state.consecutive_errors = 0
-        state.backoff_until = None
+        if state.consecutive_errors or state.backoff_until is not None:  # most ticks: nothing to reset
+            state.consecutive_errors = 0
+            state.backoff_until = None
         return []
     failures = state.consecutive_errors + 1
     state.consecutive_errors = failures

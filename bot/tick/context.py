@@ -30,7 +30,7 @@ from bot.tick.prompt import DeferredPrompt
 from bot.tick.protocols import Auditor, Broker, Intel, Market, Recorder, Store, Strategy
 
 
-@dataclass
+@dataclass(slots=True)
 class TickContext:
     settings: Settings
     mode: str  # paper | replay | live
@@ -49,7 +49,7 @@ class TickContext:
     intel: Intel | None = None  # news and sentiment for the prompt, fetched while the market loads
 
 
-@dataclass
+@dataclass(slots=True)
 class Pass:
     """One tick in progress: its parts, its state, its report, and what each stage left."""
 
@@ -71,9 +71,9 @@ class Pass:
     executed: list[Fill] = field(default_factory=list)
 
     @classmethod
-    def begin(cls, ctx: TickContext, state: BotState, now: datetime) -> Pass:
+    def begin(cls, ctx: TickContext, state: BotState, now: datetime, *, tick_id: str | None = None) -> Pass:
         report = TickReport(
-            tick_id=tick_id_for(now), tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now,
+            tick_id=tick_id or tick_id_for(now), tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now,
             strategy=ctx.strategy.name, outcome=Outcome.OK, paused=state.paused,
             new_positions_blocked=backoff.opening_block(state, now, ctx.settings.ops) or "",
         )  # fmt: skip

@@ -17,7 +17,6 @@ reaches the CLI instead and nothing is recorded.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,16 +39,26 @@ log = structlog.get_logger(__name__)
 async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
     """The pass, stage by stage; ``ON_ERROR`` says what a failure in each one means."""
     state = ctx.store.load() or BotState.fresh(mode=ctx.mode, initial_equity_usd=ctx.settings.paper.initial_balance_usd)
-    structlog.contextvars.bind_contextvars(tick_id=tick_id_for(now))
+    tick_id = tick_id_for(now)
+    structlog.contextvars.bind_contextvars(tick_id=tick_id)
     try:
         if skipped := backoff.skip_reason(state, now):
             return backoff.skip_run(ctx.store, state, now, reason=skipped, mode=ctx.mode, strategy=ctx.strategy.name, dry_run=ctx.dry_run)
-        run = Pass.begin(ctx, state, now)
+        run = Pass.begin(ctx, state, now, tick_id=tick_id)
         stages.carry_booked(run)
-        started = ctx.clock()
+        clock = ctx.clock
+        started = clock()
         try:
-            for name, stage in STAGES:
-                await _run_stage(run, name, stage)
+            for name, stage in STAGES:  # each timed the same way; a failure goes to ON_ERROR
+                start = clock()
+                try:
+                    result = stage(run)
+                    if result is not None:  # an async stage's coroutine
+                        await result
+                except Exception as exc:
+                    _on_error(run, name, exc)
+                finally:
+                    run.timings[name] = clock() - start
         except _TickOver:
             pass  # a stage whose failure fails the tick: the outcome and message are set
         except BotError:
@@ -122,18 +131,6 @@ class _TickOver(Exception):
     """A stage failed the tick; raised past the remaining stages."""
 
 
-async def _run_stage(run: Pass, name: str, stage: Callable[[Pass], Awaitable[None] | None]) -> None:
-    start = run.ctx.clock()
-    try:
-        result = stage(run)
-        if inspect.isawaitable(result):
-            await result
-    except Exception as exc:
-        _on_error(run, name, exc)
-    finally:
-        run.timings[name] = run.ctx.clock() - start
-
-
 def _on_error(run: Pass, name: str, exc: Exception) -> None:
     rule = next(
         (r for r in ON_ERROR.get(name, []) if isinstance(exc, r.catches) and (not r.modes or run.ctx.mode in r.modes)),
@@ -166,15 +163,19 @@ def _finish(run: Pass) -> None:
     report.duration_ms = {stage: round(seconds * 1000, 1) for stage, seconds in run.timings.items()}
     report.sharpe = sharpe_ratio(state.return_stats)
     state.tick = report.tick
-    state.mode = ctx.mode
+    if state.mode != ctx.mode:
+        state.mode = ctx.mode
     state.last_tick_at = now
     state.last_tick_id = report.tick_id
-    state.last_outcome = report.outcome
+    if state.last_outcome is not report.outcome:
+        state.last_outcome = report.outcome
     state.last_duration_ms = report.duration_ms.get("total")
-    state.last_message = report.message
+    if state.last_message != report.message:
+        state.last_message = report.message
     # A stage that failed after the broker booked a fill (or a kill before this run) did not
     # report or count it: the journal line and the risk memory get every booked fill.
-    report.fills += [booked.fill for booked in state.booked_fills if booked.fill not in report.fills]
+    if missing := [booked.fill for booked in state.booked_fills if booked.fill not in report.fills]:
+        report.fills += missing
     if uncounted := stages.book_fills(state, report.fills):
         state.risk = risk.remember(state.risk, equity_usd=state.last_equity_usd, fills=uncounted, now=now, settings=ctx.settings.risk)
     ops_events = backoff.record_outcome(state, outcome=report.outcome, message=report.message, now=now, ops=ctx.settings.ops)

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.models import CoinFeatures, CoinMarket, Context4h, Snapshot, candle_ends
+from bot.features import COLUMNS, SERIES_LENGTH
+from bot.models import CandleEnds, CoinFeatures, CoinMarket, Context4h, Snapshot
 
-SERIES_LENGTH = 10  # values of each 3m series shown to the strategy, oldest first
 VOLUME_AVERAGE_WINDOW = 20
+_MACD, _RSI14 = COLUMNS.index("macd"), COLUMNS.index("rsi14")
+_EMA20, _EMA50, _ATR3, _ATR14 = COLUMNS.index("ema20"), COLUMNS.index("ema50"), COLUMNS.index("atr3"), COLUMNS.index("atr14")
+_VOLUME, _VOLUME_AVG = COLUMNS.index("volume"), COLUMNS.index("volume_avg")
 
 
 def indicator_series(candles: np.ndarray) -> dict[str, np.ndarray]:
@@ -62,61 +65,41 @@ def _average_true_range(high, low, close, *, window: int):
     return atr
 
 
+def indicator_table(candles: np.ndarray) -> np.ndarray:
+    """``indicator_series`` as one table, a row per candle, the columns ``COLUMNS``: a tick
+    reads a coin's row in one call (``CoinFeatures.at``). Stored column by column (the
+    transpose of a stack of the series: no copy into rows, which cost more than the read)."""
+    series = indicator_series(candles)
+    return np.stack([series[name] for name in COLUMNS]).T
+
+
 def coin_features(market: CoinMarket) -> CoinFeatures:
     """Features from the candles in the snapshot: what a live tick computes."""
-    s4 = _as_lists(indicator_series(market.candles_4h))
-    return features_from_series(
-        market, _as_lists(indicator_series(market.candles_3m)), context_4h(s4, end=len(market.candles_4h)), end_3m=len(market.candles_3m)
-    )
+    h4 = context_4h(indicator_table(market.candles_4h), end=len(market.candles_4h))
+    return features_at(market, indicator_table(market.candles_3m), h4, end_3m=len(market.candles_3m))
 
 
-def _as_lists(series: dict[str, np.ndarray]) -> dict[str, list[float]]:
-    """Plain floats: reading single values and short slices of a list is several times
-    cheaper than of an array, which a backtest does thousands of times per coin."""
-    return {name: values.tolist() for name, values in series.items()}
-
-
-def context_4h(s4: dict[str, list[float]], *, end: int) -> Context4h:
-    """The 4h context as of the candle before index ``end`` of the 4h indicator series."""
-    last, tail = end - 1, slice(end - SERIES_LENGTH, end)
+def context_4h(table: np.ndarray, *, end: int) -> Context4h:
+    """The 4h context as of the candle before index ``end`` of a 4h indicator table."""
+    last = table[end - 1].tolist()
+    tail = table[max(end - SERIES_LENGTH, 0) : end]
     return Context4h(
-        ema20=s4["ema20"][last],
-        ema50=s4["ema50"][last],
-        atr3=s4["atr3"][last],
-        atr14=s4["atr14"][last],
-        volume=s4["volume"][last],
-        volume_avg=s4["volume_avg"][last],
-        macd=s4["macd"][tail],
-        rsi14=s4["rsi14"][tail],
-    )
+        ema20=last[_EMA20], ema50=last[_EMA50], atr3=last[_ATR3], atr14=last[_ATR14], volume=last[_VOLUME], volume_avg=last[_VOLUME_AVG],
+        macd=tail[:, _MACD].tolist(), rsi14=tail[:, _RSI14].tolist(),
+    )  # fmt: skip
 
 
-def features_from_series(market: CoinMarket, s3: dict[str, list[float]], h4: Context4h, *, end_3m: int) -> CoinFeatures:
-    """Features as of the candle before index ``end_3m`` of the 3m indicator series.
+def features_at(market: CoinMarket, table: np.ndarray, h4: Context4h, *, end_3m: int) -> CoinFeatures:
+    """Features as of the candle before index ``end_3m`` of the 3m indicator table.
 
-    The series may reach past the snapshot (a backtest computes them once over all of
-    history); only values before ``end_3m``, i.e. candles closed at ``Snapshot.as_of``,
+    The table may reach past the snapshot (a backtest computes it once over all of
+    history); only rows before ``end_3m``, i.e. candles closed at ``Snapshot.as_of``,
     are read.
     """
-    last, tail = end_3m - 1, slice(end_3m - SERIES_LENGTH, end_3m)
-    return CoinFeatures(
-        coin=market.coin,
-        as_of_ms=int(market.candles_3m[-1, 0]),
-        price=market.last_price,
-        ema20=s3["ema20"][last],
-        ema50=s3["ema50"][last],
-        macd=s3["macd"][last],
-        macd_signal=s3["macd_signal"][last],
-        rsi7=s3["rsi7"][last],
-        rsi14=s3["rsi14"][last],
-        atr3=s3["atr3"][last],
-        atr14=s3["atr14"][last],
-        volume=s3["volume"][last],
-        series={name: s3[name][tail] for name in ("price", "ema20", "macd", "rsi7", "rsi14")},
-        h4=h4,
-        open_interest=market.open_interest,
-        funding_rate=market.funding_rate,
-    )
+    return CoinFeatures.at(
+        table, end_3m, coin=market.coin, price=market.last_price, as_of_ms=int(market.candles_3m[-1, 0]), h4=h4,
+        open_interest=market.open_interest, funding_rate=market.funding_rate,
+    )  # fmt: skip
 
 
 def compute_features(snapshot: Snapshot) -> dict[str, CoinFeatures]:
@@ -125,7 +108,7 @@ def compute_features(snapshot: Snapshot) -> dict[str, CoinFeatures]:
 
 class PrecomputedFeatures:
     """``compute_features`` for a backtest: each coin's indicators computed once over its
-    whole history with ``indicator_series``, then read up to the snapshot's last closed
+    whole history with ``indicator_table``, then read up to the snapshot's last closed
     candle. Recursive indicators have forgotten their seed after 500 candles (see the
     module docstring), so the values equal those a live tick computes from its fetched
     window (tests/test_backtest.py checks 1e-9 relative). A coin whose snapshot window
@@ -133,26 +116,32 @@ class PrecomputedFeatures:
     """
 
     def __init__(self, history: dict[str, dict[str, np.ndarray]]) -> None:
-        self._ends = {coin: {tf: candle_ends(candles) for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
-        self._series = {coin: {tf: _as_lists(indicator_series(candles)) for tf, candles in by_tf.items()} for coin, by_tf in history.items()}
-        self._h4: dict[str, tuple[int, Context4h]] = {}  # per coin, the last 4h context: it holds for 80 ticks
-
-    def _end(self, coin: str, timeframe: str, window: np.ndarray) -> int | None:
-        """Where ``window`` ends in the coin's history, if it is a part of it."""
-        ends = self._ends.get(coin, {}).get(timeframe)
-        end = ends.get(int(window[-1, 0])) if ends and len(window) else None
-        return end if end is not None and end >= len(window) else None
+        # per coin: where each candle's window ends (3m, 4h) and the indicator tables (3m, 4h)
+        self._coins = {
+            coin: (CandleEnds(by_tf["3m"]), CandleEnds(by_tf["4h"]), indicator_table(by_tf["3m"]), indicator_table(by_tf["4h"]))
+            for coin, by_tf in history.items()
+        }
+        # per coin, the last 4h window seen and its context: the market hands out the same
+        # window object for the 80 ticks it holds (kept here, so its id is never reused)
+        self._h4: dict[str, tuple[np.ndarray, Context4h]] = {}
 
     def __call__(self, snapshot: Snapshot) -> dict[str, CoinFeatures]:
         features = {}
         for coin, market in snapshot.coins.items():
-            end_3m, end_4h = self._end(coin, "3m", market.candles_3m), self._end(coin, "4h", market.candles_4h)
-            if end_3m is None or end_4h is None:
+            known, window_4h = self._coins.get(coin), market.candles_4h
+            end_3m = _end_in(known[0], market.candles_3m) if known else None
+            h4 = self._h4.get(coin)
+            if end_3m is not None and (h4 is None or h4[0] is not window_4h):
+                end_4h = _end_in(known[1], window_4h)
+                h4 = self._h4[coin] = (window_4h, context_4h(known[3], end=end_4h)) if end_4h is not None else None
+            if end_3m is None or h4 is None:
                 features[coin] = coin_features(market)
                 continue
-            series = self._series[coin]
-            h4 = self._h4.get(coin)
-            if h4 is None or h4[0] != end_4h:
-                h4 = self._h4[coin] = (end_4h, context_4h(series["4h"], end=end_4h))
-            features[coin] = features_from_series(market, series["3m"], h4[1], end_3m=end_3m)
+            features[coin] = features_at(market, known[2], h4[1], end_3m=end_3m)
         return features
+
+
+def _end_in(ends: CandleEnds, window: np.ndarray) -> int | None:
+    """Where ``window`` ends in a coin's history, if it is a part of it."""
+    end = ends.get(int(window[-1, 0])) if len(window) else None
+    return end if end is not None and end >= len(window) else None

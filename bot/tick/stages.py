@@ -45,10 +45,13 @@ async def load_market(run: Pass) -> None:
     coins = run.ctx.settings.trading.coins
     if run.ctx.intel is not None:  # news and sentiment load while the market does; `gather_intel` collects them
         run.intel_task = asyncio.ensure_future(run.ctx.intel.briefing(coins, run.now))
-    snapshot = await run.ctx.market.snapshot([*coins, *(coin for coin in run.state.positions if coin not in coins)], run.now)
+    held = [coin for coin in run.state.positions if coin not in coins]
+    snapshot = await run.ctx.market.snapshot([*coins, *held] if held else coins, run.now)
     run.report.coins_loaded = list(snapshot.coins)
-    run.report.prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
-    run.report.errors = dict(snapshot.errors)
+    run.prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
+    run.report.prices = dict(run.prices)
+    if snapshot.errors:
+        run.report.errors = dict(snapshot.errors)
     if not snapshot.coins:
         raise MarketDataError("every coin failed")
     if snapshot.errors:
@@ -75,6 +78,8 @@ def carry_booked(run: Pass) -> None:
 def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
     """Keep ``fills`` in the state until the journal holds them; return those the risk memory
     has not counted yet, marked counted (the mark and the memory are saved together)."""
+    if not fills and not state.booked_fills:
+        return []  # most ticks
     for fill in fills:
         if not any(booked.fill == fill for booked in state.booked_fills):
             state.booked_fills.append(BookedFill(fill=fill))
@@ -86,16 +91,19 @@ def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
 
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
-    state.funding_payments = []
+    if state.funding_payments:
+        state.funding_payments = []
     before = dict(state.positions)  # brokers replace a position they change
     settled: list[Fill] = []
     try:
         settled = await run.ctx.broker.settle(book=state, snapshot=run.snapshot, now=run.now)
     finally:
-        report.fills = [*report.fills, *settled]
+        if settled:
+            report.fills = [*report.fills, *settled]
+            _remember_trades(run, before, settled)
         take_corrections(run.ctx.broker, report)
-        report.funding = list(state.funding_payments)
-        _remember_trades(run, before, settled)
+        if state.funding_payments:
+            report.funding = list(state.funding_payments)
     for fill in settled:
         log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
 
@@ -124,17 +132,16 @@ async def gather_intel(run: Pass) -> None:
 def value_book(run: Pass) -> None:
     """The portfolio at this tick's prices; the risk memory sees the exits settled above."""
     state, settings = run.state, run.ctx.settings
-    run.prices = {coin: market.last_price for coin, market in run.snapshot.coins.items()}
     for coin, position in state.positions.items():
         if coin not in run.prices:  # failed to load: its last known price, said to be stale
             run.prices[coin] = state.last_prices.get(coin, position.entry_price)
             degrade(run.report, f"{coin} valued at its last known price {run.prices[coin]:.6g} (stale: no market data this tick)")
     run.portfolio = _valued(state, run.prices)
     fills = book_fills(state, run.report.fills)
-    state.risk = risk.remember(state.risk, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
+    _remember_risk(state, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
     features, portfolio, now, tick, context, briefing = run.features, run.portfolio, run.now, run.report.tick, run.context, run.briefing
-    trades = list(state.closed_trades)
+    trades = state.closed_trades  # replaced, never changed in place, when a trade closes
     run.prompt = DeferredPrompt(
         lambda: build_prompt(settings, features, portfolio, now=now, tick=tick, context=context, trades=trades).model_copy(
             update={"briefing": briefing}
@@ -157,14 +164,18 @@ async def decide(run: Pass) -> None:
             state.llm.last_error = ""
     finally:
         _account_llm(run, getattr(strategy, "trace", None))
-        report.decisions = run.decisions
-        report.prompt_chars = run.prompt.chars if run.prompt.built else 0
+        if run.decisions:
+            report.decisions = run.decisions
+        if run.prompt.built:
+            report.prompt_chars = run.prompt.chars
 
 
 def review_risk(run: Pass) -> None:
     settings, state, report = run.ctx.settings, run.state, run.report
     if state.stop_requested:
         run.decisions = report.decisions = _close_everything(run.decisions, state)
+    if not run.decisions:
+        return  # nothing to review: no verdicts, no plans
     decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked, settings.trading.coins)
     report.verdicts = refused + risk.review(
         decisions,
@@ -190,11 +201,12 @@ async def execute(run: Pass) -> None:
     try:
         run.executed = await run.ctx.broker.execute(run.plans, book=run.state, prices=run.prices, now=run.now)
     finally:
-        run.report.fills = [*run.report.fills, *run.executed]
+        if run.executed:
+            run.report.fills = [*run.report.fills, *run.executed]
+            _remember_trades(run, before, run.executed)
         take_corrections(run.ctx.broker, run.report)
-        _remember_trades(run, before, run.executed)
         reasons = {decision.coin: decision.reasoning for decision in run.decisions}
-        for coin, position in run.state.positions.items():
+        for coin, position in run.state.positions.items() if reasons else ():
             opened = before.get(coin) is None or before[coin].side != position.side
             if opened and coin in reasons:
                 run.state.entry_reasons[coin] = reasons[coin]
@@ -217,14 +229,24 @@ def record_book(run: Pass) -> None:
     if run.executed or not _same_book(state, after):
         after = _valued(state, run.prices)
     fills = book_fills(state, run.executed)
-    state.risk = risk.remember(state.risk, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
+    if fills or after is not run.portfolio:  # else the memory is what `value_book` left: same equity, same time, no fill
+        _remember_risk(state, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
     _record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
     report.account = after.account
-    report.positions = list(state.positions.values())
+    if state.positions:
+        report.positions = list(state.positions.values())
     report.return_pct = after.return_pct
     report.prices = dict(run.prices)
-    state.last_decisions = run.decisions
+    if run.decisions or state.last_decisions:
+        state.last_decisions = run.decisions
+
+
+def _remember_risk(state: BotState, **tick: object) -> None:
+    """The risk memory after this tick's events, written back only when it changed."""
+    memory = risk.remember(state.risk, **tick)
+    if memory is not state.risk:
+        state.risk = memory
 
 
 def degrade(report: TickReport, message: str) -> None:
@@ -342,6 +364,8 @@ def _record_equity(state: BotState, equity: float) -> None:
     if state.last_equity_usd > 0:
         state.return_stats = state.return_stats.add(equity / state.last_equity_usd - 1.0)
     state.last_equity_usd = equity
-    state.peak_equity_usd = max(state.peak_equity_usd, equity)
+    if equity > state.peak_equity_usd:
+        state.peak_equity_usd = equity
     drawdown_pct = (1.0 - equity / state.peak_equity_usd) * 100.0 if state.peak_equity_usd > 0 else 0.0
-    state.max_drawdown_pct = max(state.max_drawdown_pct, drawdown_pct)
+    if drawdown_pct > state.max_drawdown_pct:
+        state.max_drawdown_pct = drawdown_pct

@@ -10,6 +10,7 @@ There is no open-interest history, so it is reported as unknown rather than inve
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, cached_property
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.errors import ConfigError, did_you_mean
-from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot, candle_ends
+from bot.models import TIMEFRAME_MS, CandleEnds, CoinMarket, MarketInfo, Snapshot
 from bot.tick.margin import with_maintenance_amounts
 
 SAMPLE_DIR = Path(str(resources.files("bot") / "data" / "sample"))
@@ -55,15 +56,27 @@ class _CoinHistory:
     funding: np.ndarray  # (n, 2): settlement time ms, rate
     # Per timeframe, candle open time -> index after that candle: a backtest asks for
     # the window ending at a given candle twice per coin and tick.
-    ends: dict[str, dict[int, int]] = field(init=False)
-    funding_times: np.ndarray = field(init=False)
+    ends: dict[str, CandleEnds] = field(init=False)
+    funding_times: list[float] = field(init=False)  # searched by bisect: cheaper than numpy for one value
+    funding_rates: list[float] = field(init=False)
     # The last window shown per timeframe, (end index, rows): a 4h window stays the same
     # for 80 ticks and is handed out again instead of sliced anew.
     windows: dict[str, tuple[int, np.ndarray]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.ends = {tf: candle_ends(candles) for tf, candles in self.candles.items()}
-        self.funding_times = np.ascontiguousarray(self.funding[:, 0])
+        self.ends = {tf: CandleEnds(candles) for tf, candles in self.candles.items()}
+        self.funding_times, self.funding_rates = self.funding[:, 0].tolist(), self.funding[:, 1].tolist()
+
+    def window(self, tf: str, now_ms: int, need: int) -> np.ndarray | None:
+        """The last ``need`` candles closed by ``now_ms``; None unless the newest one is the candle that just closed."""
+        step = TIMEFRAME_MS[tf]
+        end = self.ends[tf].get(now_ms - now_ms % step - step, 0)
+        if end < need:
+            return None
+        last = self.windows.get(tf)
+        if last is None or last[0] != end:
+            last = self.windows[tf] = (end, self.candles[tf][end - need : end])
+        return last[1]
 
 
 class HistoryMarket:
@@ -138,38 +151,23 @@ class HistoryMarket:
         loaded: dict[str, CoinMarket] = {}
         errors: dict[str, str] = {}
         for coin in coins:
-            try:
-                history = self._load(coin)
-            except ConfigError as exc:
-                errors[coin] = str(exc)
-                continue
-            candles_3m, candles_4h = self._window(history, "3m", now_ms), self._window(history, "4h", now_ms)
+            history = self._coins.get(coin)
+            if history is None:
+                try:
+                    history = self._load(coin)
+                except ConfigError as exc:
+                    errors[coin] = str(exc)
+                    continue
+            candles_3m, candles_4h = history.window("3m", now_ms, self.need), history.window("4h", now_ms, self.need)
             if candles_3m is None or candles_4h is None:
                 missing = "/".join(tf for tf, window in (("3m", candles_3m), ("4h", candles_4h)) if window is None)
                 errors[coin] = f"no {missing} history covering {now:%Y-%m-%d %H:%M} UTC"
                 continue
-            settled = int(history.funding_times.searchsorted(now_ms, side="right"))
-            loaded[coin] = CoinMarket(
-                coin=coin,
-                info=self.info(coin),
-                candles_3m=candles_3m,
-                candles_4h=candles_4h,
-                last_price=float(candles_3m[-1, 4]),
-                open_interest=None,
-                funding_rate=float(history.funding[settled - 1, 1]) if settled else None,
-            )
+            settled = bisect_right(history.funding_times, now_ms)
+            rate = history.funding_rates[settled - 1] if settled else None
+            info = self._infos.get(coin) or self.info(coin)
+            loaded[coin] = CoinMarket(coin, info, candles_3m, candles_4h, float(candles_3m[-1, 4]), None, rate)
         return Snapshot(as_of=now, coins=loaded, errors=errors)
-
-    def _window(self, history: _CoinHistory, tf: str, now_ms: int) -> np.ndarray | None:
-        """The last ``need`` candles closed by ``now_ms``; None unless the newest one is the candle that just closed."""
-        step = TIMEFRAME_MS[tf]
-        end = history.ends[tf].get((now_ms // step) * step - step, 0)
-        if end < self.need:
-            return None
-        last = history.windows.get(tf)
-        if last is None or last[0] != end:
-            last = history.windows[tf] = (end, history.candles[tf][end - self.need : end])
-        return last[1]
 
 
 def _to_datetime(ms: int) -> datetime:

@@ -214,9 +214,9 @@ class PaperBroker:
         # The candles closing after start_ms, each with the funding due at or before its open
         # first (funding at T comes before the candle that opens at T), then what is due after
         # the last of them.
-        first = int(candles[:, 0].searchsorted(start_ms - _CANDLE_MS, side="right"))
+        first = _first_closing_after(candles, start_ms)
         funding = funding_times_ms(start_ms, horizon_ms)
-        for row in candles[first:]:
+        for row in candles[first:].tolist():
             while funding and funding[0] <= row[0]:
                 self._pay(position, book=book, market=market, at_ms=funding.pop(0), payments=payments)
             fill = self._trigger(coin, book=book, row=row)
@@ -241,10 +241,10 @@ class PaperBroker:
         position.funding_usd += amount_usd
         payments.append(FundingPayment(coin=position.coin, side=position.side, at=_at(at_ms), rate=rate, price=price, amount_usd=amount_usd))
 
-    def _trigger(self, coin: str, *, book: Book, row: np.ndarray) -> Fill | None:
+    def _trigger(self, coin: str, *, book: Book, row: list[float]) -> Fill | None:
         """Close the position if this candle reaches its liquidation, stop-loss or take-profit."""
         position = book.positions[coin]
-        open_ms, open_, high, low = int(row[0]), float(row[1]), float(row[2]), float(row[3])
+        open_ms, open_, high, low = int(row[0]), row[1], row[2], row[3]
         long = position.side is Side.LONG
         worst, best = (low, high) if long else (high, low)
         liq, stop, take = position.liquidation_price, position.stop_loss, position.take_profit
@@ -280,6 +280,17 @@ class PaperBroker:
         at = _at(at_ms)
         client_order_id = f"paper-{coin}-{reason.value}-{at:%y%m%dT%H%M}"[:36]
         return self._close(book, coin, price=price, amount=position.amount, reason=reason, client_order_id=client_order_id, at=at)
+
+
+def _first_closing_after(candles: np.ndarray, start_ms: int) -> int:
+    """The index of the first candle that closes after ``start_ms``. A tick settles the one
+    or two candles since the last: counted back from the newest when the candles are evenly
+    spaced there, else searched."""
+    newer = -(-(int(candles[-1, 0]) + _CANDLE_MS - start_ms) // _CANDLE_MS)  # candles closing after start_ms, if evenly spaced
+    first = len(candles) - newer
+    if 0 < first < len(candles) and candles[first, 0] + _CANDLE_MS > start_ms >= candles[first - 1, 0] + _CANDLE_MS:
+        return first
+    return int(candles[:, 0].searchsorted(start_ms - _CANDLE_MS, side="right"))
 
 
 def _price_at(candles: np.ndarray, at_ms: int, *, fallback: float) -> float:
