@@ -1,7 +1,7 @@
 """The crash soak's figures: live `bot tick` processes SIGKILLed at random points against the
 fake exchange (tests/test_crash_soak.py holds the soak and what it checks).
 
-    python bench/crash_soak.py --kills 200 --seed 2011
+    python bench/crash_soak.py --kills 200 --seed 2011 [--venue hyperliquid]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.test_crash_soak import soak  # noqa: E402 (after the path is set)
+from tests.test_crash_soak import SOAK_VENUES, soak  # noqa: E402 (after the path is set)
 
 
 def main() -> None:
@@ -21,10 +21,11 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2011)
     parser.add_argument("--budget-s", type=float, default=3600)
+    parser.add_argument("--venue", choices=list(SOAK_VENUES), default="binanceusdm", help="which venue's fake the live ticks trade on")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        result = soak(Path(folder), kills=args.kills, seed=args.seed, budget_s=args.budget_s)
-    print(result.summary())
+        result = soak(Path(folder), kills=args.kills, seed=args.seed, budget_s=args.budget_s, venue=args.venue)
+    print(f"{args.venue}: {result.summary()}")
     problems = (
         *result.duplicates, *result.unprotected, *result.unknown, *result.unloadable, *result.tracebacks, *result.leaks,
         *result.account_off, *(f"journal missing {m}" for m in result.journal_missing), *(f"journal extra {e}" for e in result.journal_extra),

@@ -41,6 +41,7 @@ class ExchangeSettings(Section):
     id: str = Field("binanceusdm", description="ccxt exchange id with linear (USDT-margined) swaps")
     api_url: str | None = Field(None, description="replace scheme and host of every REST URL (proxy, mirror, local fake)")
     sandbox: bool = Field(False, description="use ccxt's testnet URLs")
+    builder_fee: bool = Field(False, description="Hyperliquid: let ccxt add its builder fee (0.01 %) to each order; paper charges it too")
     timeout_ms: int = Field(8_000, gt=0, le=60_000, description="per-request timeout")
     retries: int = Field(2, ge=0, le=5, description="extra attempts on transient errors (network, rate limit)")
     markets_ttl_minutes: int = Field(60, ge=0, le=7 * 24 * 60, description="reuse the market list cached in var/cache for this long; 0 = never cache")

@@ -139,8 +139,8 @@ class MarketInfo(StrictModel):
     min_amount: float = 0.0
     min_notional_usd: float = 0.0
     max_leverage: float = 125.0
-    # Maintenance margin as a fraction of notional when ``tiers`` is empty.
-    maintenance_margin_rate: float = 0.005
+    maintenance_margin_rate: float = 0.005  # fraction of notional, when ``tiers`` is empty
+    funding_interval_h: float = Field(8.0, gt=0)  # hours between funding settlements (Hyperliquid 1, Bybit per symbol)
     # Leverage brackets, ascending: (notional cap USD, MMR, maintenance amount USD, max leverage).
     tiers: list[tuple[float, float, float, float]] = Field(default_factory=list)
 
@@ -218,8 +218,7 @@ class Position(StrictModel):
     leverage: float
     margin_usd: float
     opened_at: datetime
-    # The tick whose order last opened or added to it: a re-run of that tick (same minute,
-    # same client ids) must not open more, since a filled order's client id can be reused.
+    # The tick that last opened or added to it: its re-run (same client ids) must not open more (a filled id can be reused).
     entry_tick_id: str = ""
     stop_loss: float | None = None
     take_profit: float | None = None

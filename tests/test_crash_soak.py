@@ -60,15 +60,73 @@ ORDER_ANSWER_DELAY_MS = 150
 MALFORMED_SHARE = 0.25  # of the ticks: one private answer truncated once
 PERSISTENT_SHARE = 0.1  # of the ticks: a read endpoint truncated on every try (the tick fails)
 RERUN_SHARE = 1 / 3  # of the kills: followed by a re-run in the same minute
+SECRETS = {"EXCHANGE_API_KEY": "soak-exchange-key-5d1c", "EXCHANGE_SECRET": "soak-exchange-secret-93b7", "ANTHROPIC_API_KEY": "sk-soak-8e2f"}
 TRUNCATED_ONCE = [
     ("GET", "/fapi/v3/positionRisk"), ("GET", "/fapi/v3/account"), ("GET", "/fapi/v1/openOrders"), ("GET", "/fapi/v1/openAlgoOrders"),
     ("GET", "/fapi/v1/order"), ("GET", "/fapi/v1/algoOrder"), ("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/algoOrder"),
     ("GET", "/fapi/v1/userTrades"), ("DELETE", "/fapi/v1/algoOrder"),
 ]
 TRUNCATED_ALWAYS = [("GET", "/fapi/v3/positionRisk"), ("GET", "/fapi/v3/account"), ("GET", "/fapi/v1/openAlgoOrders")]
+
+
+@dataclass(frozen=True)
+class SoakVenue:
+    """What the soak needs to know of a venue: its fake, its settings, the endpoints it truncates
+    (method, path, the fake's request type or None) and which requests place orders."""
+
+    id: str
+    exchange: str  # lines added to CONFIG's [exchange]
+    trading: str  # ... and to its [trading]
+    secrets: dict[str, str]
+    truncated_once: list[tuple[str, str, str | None]]
+    truncated_always: list[tuple[str, str, str | None]]
+    order_requests: tuple[str, ...]  # paths (Binance) or /exchange action types (Hyperliquid) that place orders
+
+    def fake(self, **options):
+        if self.id == "hyperliquid":
+            from tests.fakes.hyperliquid import FakeHyperliquid
+
+            fake = FakeHyperliquid(data_dir(), now=NOW, coins=COINS, wallet=self.secrets["EXCHANGE_API_KEY"], **options)
+        else:
+            from tests.fakes.exchange import FakeExchange
+
+            fake = FakeExchange(data_dir(), now=NOW, coins=COINS, **options)
+            fake.account.api_key, fake.account.api_secret = self.secrets["EXCHANGE_API_KEY"], self.secrets["EXCHANGE_SECRET"]
+        return fake
+
+    def is_order(self, request) -> bool:
+        return request.method == "POST" and (request.path in self.order_requests or request.params.get("type") in self.order_requests)
+
+    def bot_ids(self, at, ticks: int) -> dict[str, str]:
+        """The venue's client id -> the bot's ``bot-<tick>-<coin>-<leg>`` for every tick of the soak."""
+        from bot.models import tick_id_for
+        from bot.tick.risk import client_order_id
+        from bot.venues.profiles import profile_for
+
+        profile = profile_for(self.id)
+        legs = ["entry", "add", "close", "exit", *(f"{leg}{n}" for leg in ("sl", "tp") for n in ("", *range(2, 10)))]
+        ids = [client_order_id(tick_id_for(at + i * TICK + lag), coin, leg) for i in range(ticks) for lag in (timedelta(0), timedelta(seconds=20)) for coin in COINS for leg in legs]
+        return {profile.client_id(bot_id): bot_id for bot_id in ids}
+
+
+_INFO = [("POST", "/info", kind) for kind in ("clearinghouseState", "frontendOpenOrders", "orderStatus", "userFills", "userFillsByTime")]
+SOAK_VENUES = {
+    "binanceusdm": SoakVenue(
+        "binanceusdm", "", "", SECRETS, [(m, p, None) for m, p in TRUNCATED_ONCE], [(m, p, None) for m, p in TRUNCATED_ALWAYS],
+        ("/fapi/v1/order", "/fapi/v1/algoOrder"),
+    ),
+    "hyperliquid": SoakVenue(
+        "hyperliquid",
+        'id = "hyperliquid"\n',
+        'quote = "USDC"\n',
+        {**SECRETS, "EXCHANGE_API_KEY": "0x5d1c" + "ab" * 18, "EXCHANGE_SECRET": "0x93b7" + "cd" * 30},
+        [*_INFO, ("POST", "/exchange", "order"), ("POST", "/exchange", "order/sl"), ("POST", "/exchange", "order/tp"), ("POST", "/exchange", "cancelByCloid")],
+        [("POST", "/info", "clearinghouseState"), ("POST", "/info", "frontendOpenOrders")],
+        ("order", "order/sl", "order/tp"),
+    ),
+}
 TICK = timedelta(minutes=3)
 COINS = ("BTC", "ETH")
-SECRETS = {"EXCHANGE_API_KEY": "soak-exchange-key-5d1c", "EXCHANGE_SECRET": "soak-exchange-secret-93b7", "ANTHROPIC_API_KEY": "sk-soak-8e2f"}
 CONFIG = """\
 [exchange]
 timeout_ms = 3000
@@ -157,11 +215,11 @@ def _decision(rng: random.Random, fake, coin: str) -> dict:
     }
 
 
-def _env(exchange_url: str, anthropic_url: str) -> dict[str, str]:
+def _env(exchange_url: str, anthropic_url: str, secrets: dict[str, str] = SECRETS) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
     return {
         **keep,
-        **SECRETS,
+        **secrets,
         "BOT_EXCHANGE__API_URL": exchange_url,
         "ANTHROPIC_BASE_URL": anthropic_url,
         "BOT_ENABLE_TRADING": "true",
@@ -180,9 +238,14 @@ def _start(project: Path, env: dict[str, str], at) -> subprocess.Popen:
     )
 
 
-def _order_posts(fake) -> int:
+def _order_posts(fake, venue: SoakVenue) -> int:
     with fake._lock:
-        return sum(r.method == "POST" and r.path in ("/fapi/v1/order", "/fapi/v1/algoOrder") for r in fake.requests)
+        return sum(venue.is_order(r) for r in fake.requests)
+
+
+def _posted(fake, path: str) -> int:
+    with fake._lock:
+        return sum(r.method == "POST" and r.path.endswith(path) for r in fake.requests)
 
 
 def _kill_point(store: StateStore, fake, result: SoakResult) -> None:
@@ -246,33 +309,31 @@ def _journal_vs_exchange(project: Path, fake, result: SoakResult) -> None:
     result.journal_extra = [f"{cid or '(no id)'} x{n}" for cid, n in (journal - exchange).items()]
 
 
-def _duplicates(fake) -> tuple[list[str], int]:
+def _duplicates(fake, names: dict[str, str]) -> tuple[list[str], int]:
     ids = Counter(o.client_id for o in fake.account.orders)
     found = [f"client id {cid} sent {n} times" for cid, n in ids.items() if n > 1]
-    entries = [o for o in fake.account.orders if o.type == "MARKET" and o.client_id.endswith(("-entry", "-add"))]
-    per_decision = Counter(o.client_id.rsplit("-", 1)[0] for o in entries)  # bot-<tick>-<coin>
+    entries = [names.get(o.client_id, o.client_id) for o in fake.account.orders if o.type == "MARKET"]
+    entries = [bot_id for bot_id in entries if bot_id.endswith(("-entry", "-add"))]
+    per_decision = Counter(bot_id.rsplit("-", 1)[0] for bot_id in entries)  # bot-<tick>-<coin>
     found += [f"{key}: {n} entries for one decision" for key, n in per_decision.items() if n > 1]
     return found, len(entries)
 
 
-def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult:
+def soak(project: Path, *, kills: int, seed: int, budget_s: float, venue: str = "binanceusdm") -> SoakResult:
     """Kill `kills` live ticks (or stop at `budget_s`), each followed by a tick that completes."""
     from tests.fakes.anthropic import FakeAnthropic, tool_call
-    from tests.fakes.exchange import FakeExchange
 
-    (project / "config.toml").write_text(CONFIG)
+    spec = SOAK_VENUES[venue]
+    secrets = spec.secrets
+    (project / "config.toml").write_text(CONFIG.replace("[exchange]\n", f"[exchange]\n{spec.exchange}", 1).replace("[trading]\n", f"[trading]\n{spec.trading}", 1))
     rng = random.Random(seed)
     result = SoakResult()
     store = StateStore(project / "var" / "state.json")
     started = time.monotonic()
     durations = [2.0]
     at = NOW
-    with (
-        FakeExchange(data_dir(), now=NOW, coins=COINS, order_answer_delay_ms=ORDER_ANSWER_DELAY_MS) as fake,
-        FakeAnthropic() as llm,
-    ):
-        fake.account.api_key, fake.account.api_secret = SECRETS["EXCHANGE_API_KEY"], SECRETS["EXCHANGE_SECRET"]
-        env = _env(fake.url, llm.url)
+    with spec.fake(order_answer_delay_ms=ORDER_ANSWER_DELAY_MS) as fake, FakeAnthropic() as llm:
+        env = _env(fake.url, llm.url, secrets)
 
         def run(*, kill: bool, rerun: bool = False) -> bool:
             """One run at the tick ``at`` (20 s into it for a re-run); True if it was killed."""
@@ -281,16 +342,16 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
             fake.clear_faults()
             if rng.random() < MALFORMED_SHARE:
                 result.malformed += 1
-                method, path = rng.choice(TRUNCATED_ONCE)
-                fake.inject("truncated", path=path, method=method, times=1)
+                method, path, kind = rng.choice(spec.truncated_once)
+                fake.inject("truncated", path=path, method=method, order_type=kind, times=1)
             elif rng.random() < PERSISTENT_SHARE / (1 - MALFORMED_SHARE):
                 result.malformed += 1
-                method, path = rng.choice(TRUNCATED_ALWAYS)
-                fake.inject("truncated", path=path, method=method)
+                method, path, kind = rng.choice(spec.truncated_always)
+                fake.inject("truncated", path=path, method=method, order_type=kind)
             with llm._lock:
                 llm._script.clear()
             llm.script(tool_call({"decisions": [_decision(rng, fake, coin) for coin in COINS]}))
-            posts_before = _order_posts(fake)
+            posts_before = _order_posts(fake, spec)
             on_order = kill and rng.random() < 0.5
             delay_s = rng.uniform(0.05, sorted(durations)[len(durations) // 2])
             begun = time.monotonic()
@@ -299,7 +360,7 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
             result.reruns += rerun
             if kill:
                 while process.poll() is None:
-                    if on_order and _order_posts(fake) > posts_before:
+                    if on_order and _order_posts(fake, spec) > posts_before:
                         time.sleep(rng.uniform(0, ORDER_ANSWER_DELAY_MS / 1000))
                         break
                     if not on_order and time.monotonic() - begun >= delay_s:
@@ -307,7 +368,7 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
                     time.sleep(0.005)
                 process.send_signal(signal.SIGKILL)
             out, err = process.communicate(timeout=60)
-            result.leaks += [f"{name} in the output at {at:%H:%M:%S}" for name, secret in SECRETS.items() if secret in out + err]
+            result.leaks += [f"{name} in the output at {at:%H:%M:%S}" for name, secret in secrets.items() if secret in out + err]
             fake.clear_faults()
             if process.returncode == -signal.SIGKILL:
                 result.kills += 1
@@ -333,13 +394,13 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float) -> SoakResult
             at += TICK  # cron runs the next tick 3 minutes later
         fake.clear_faults()
         run(kill=False)
-        result.duplicates, result.entries = _duplicates(fake)
+        result.duplicates, result.entries = _duplicates(fake, spec.bot_ids(NOW, result.ticks + 2))
         result.orders = len(fake.account.orders)
         _check(store, fake, result, "end")
         _journal_vs_exchange(project, fake, result)
         for path in (project / "var").rglob("*"):
             text = path.read_text(errors="replace") if path.is_file() else ""
-            result.leaks += [f"{name} in {path.relative_to(project)}" for name, secret in SECRETS.items() if secret in text]
+            result.leaks += [f"{name} in {path.relative_to(project)}" for name, secret in secrets.items() if secret in text]
     result.seconds = time.monotonic() - started
     return result
 
@@ -366,8 +427,9 @@ def test_crash_soak_fast(tmp_path):
 
 
 @pytest.mark.slow
-def test_crash_soak_full(tmp_path):
-    _assert_clean(soak(tmp_path, kills=FULL_KILLS, seed=2011, budget_s=1800), FULL_KILLS)
+@pytest.mark.parametrize("venue", list(SOAK_VENUES))
+def test_crash_soak_full(tmp_path, venue):
+    _assert_clean(soak(tmp_path, kills=FULL_KILLS, seed=2011, budget_s=1800, venue=venue), FULL_KILLS)
 
 
 
@@ -417,7 +479,7 @@ def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_o
 
         process = _start(tmp_path, env, NOW + timedelta(seconds=20))
         deadline = time.monotonic() + 30
-        while not fake.count(landed) and process.poll() is None and time.monotonic() < deadline:
+        while not _posted(fake, landed) and process.poll() is None and time.monotonic() < deadline:  # the order itself, not a lookup
             time.sleep(0.01)
         process.send_signal(signal.SIGKILL)  # the order reached the exchange; its answer is held back
         process.communicate(timeout=30)

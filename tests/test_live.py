@@ -77,9 +77,10 @@ class Scripted:
 class Bot:
     """One live bot on disk: run ticks, optionally killed at a named point."""
 
-    def __init__(self, folder: Path, fake: FakeExchange, **options) -> None:
+    def __init__(self, folder: Path, fake: FakeExchange, *, settings: Settings | None = None, market=None, **options) -> None:
         self.fake = fake
-        self.settings = live_settings(fake, **options)
+        self.settings = settings or live_settings(fake, **options)
+        self.market = market or HistoryMarket(data_dir())
         self.store = StateStore(folder / "state.json")
         self.journal = Journal(folder / "journal.jsonl")
         self.strategy = Scripted(lambda: fake.price("BTC"))
@@ -99,7 +100,7 @@ class Bot:
             settings=self.settings,
             mode="live",
             dry_run=False,
-            market=HistoryMarket(data_dir()),
+            market=self.market,
             strategy=self.strategy,
             broker=broker,
             store=self.store,
@@ -662,3 +663,24 @@ def test_a_position_opened_outside_the_bot_is_adopted_and_protected_by_the_rules
     bot.tick(NOW + TICK)  # protected: the next tick sends nothing for it
     assert [o.client_id for o in fake.account.orders if o.symbol == "ETHUSDT" and o.client_id.startswith("bot-")] == [order.client_id]
     assert order.status == "NEW"
+
+
+def test_gh22_a_same_minute_rerun_that_flips_never_reuses_a_stop_id_the_killed_run_sent(tmp_path, fake):
+    """Found by the crash soak (seed 7): the killed 12:03 run re-placed the stop as
+    bot-250603T1203-BTC-sl; its re-run in the same minute flipped the position, cancelled that
+    stop and, knowing nothing of the ids the killed process sent, placed the short's stop under
+    the same id. Binance accepts it (the first is no longer open): two orders, one id."""
+    bot = Bot(tmp_path, fake)
+    bot.tick(NOW)  # long, protected by the 12:00 stop and take-profit
+    [stop] = [o for o in fake.account.open_algo("BTC") if o.type == "STOP_MARKET"]
+    stop.status = "CANCELED"  # gone by hand: 12:03 places it again
+    assert bot.tick(NOW + TICK, kill_at="stop_sent") is None
+    bot.strategy.action = Action.SELL  # the re-run in the same minute flips
+    report = bot.tick(NOW + TICK + timedelta(seconds=20))
+
+    ids = [o.client_id for o in fake.account.orders]
+    assert len(ids) == len(set(ids)), ids
+    assert [(o.client_id, o.status) for o in fake.account.orders if o.type == "STOP_MARKET"] == [
+        (SL, "CANCELED"), ("bot-250603T1203-BTC-sl", "CANCELED"), ("bot-250603T1203-BTC-sl2", "NEW"),
+    ]
+    assert bot.state().positions["BTC"].stop_order_id == "bot-250603T1203-BTC-sl2" and report.outcome is Outcome.OK

@@ -44,6 +44,7 @@ from bot.tick.prompt import Prompt
 from bot.tick.protocols import Intel, Strategy
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
+from bot.venues.profiles import builder_fee_pct
 
 TICK = timedelta(minutes=3)
 END_OF_BACKTEST = "end_of_backtest"  # exit reason of a position still open when the span ends
@@ -214,7 +215,7 @@ async def run_backtest(
         dry_run=True,
         market=market,
         strategy=EveryNthTick(strategy, decide_every) if decide_every > 1 else strategy,
-        broker=PaperBroker(settings.paper),
+        broker=PaperBroker(settings.paper, builder_fee_pct=builder_fee_pct(settings.exchange.id, opted_in=settings.exchange.builder_fee)),
         store=_MemoryStore(),
         journal=recorder,
         features=PrecomputedFeatures({coin: market.candles(coin) for coin in coins}),

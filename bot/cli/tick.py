@@ -125,8 +125,9 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     from bot.ops.notify import notifier_for
     from bot.tick.engine import TickContext, run_tick
     from bot.venues.paper import PaperBroker
+    from bot.venues.profiles import builder_fee_pct
 
-    broker: Any = PaperBroker(settings.paper)
+    broker: Any = PaperBroker(settings.paper, builder_fee_pct=builder_fee_pct(settings.exchange.id, opted_in=settings.exchange.builder_fee))
     if mode == "live":
         from bot.venues.ccxt_broker import CcxtBroker
 

@@ -98,7 +98,7 @@ def features_at(market: CoinMarket, table: np.ndarray, h4: Context4h, *, end_3m:
     """
     return CoinFeatures.at(
         table, end_3m, coin=market.coin, price=market.last_price, as_of_ms=int(market.candles_3m[-1, 0]), h4=h4,
-        open_interest=market.open_interest, funding_rate=market.funding_rate,
+        open_interest=market.open_interest, funding_rate=market.funding_rate, funding_interval_h=market.info.funding_interval_h,
     )  # fmt: skip
 
 

@@ -77,6 +77,8 @@ def _coin_block(features: CoinFeatures) -> str:
     f, h4 = features, features.h4
     series = f.series
     funding = "n/a" if f.funding_rate is None else f"{f.funding_rate * 100:.4f}%"
+    if f.funding_rate is not None and f.funding_interval_h != 8.0:  # Hyperliquid hourly, some Bybit symbols 4-hourly
+        funding += f" per {f.funding_interval_h:g}h (settles every {f.funding_interval_h:g} h, not 8 h)"
     return "\n".join(
         [
             f"== {f.coin} ==",

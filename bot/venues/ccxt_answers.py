@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from bot.exchange_models import ExchangeOrder, ExchangePosition
 from bot.models import Side
+from bot.venues.profiles import is_bot_order
 
 ORDER_STATUSES = {"open", "closed", "canceled", "canceling", "expired", "rejected"}
 
@@ -86,7 +87,7 @@ def orders_from(rows: Any, markets: dict[str, dict[str, Any]]) -> list[ExchangeO
                 kind=kind,
                 # the bot's own orders must say their size; the owner's (a closePosition stop) may not
                 amount=_number(order.get("amount"), f"{market['base']} open order {cid} amount")
-                if str(cid).startswith("bot-")
+                if is_bot_order(str(cid))
                 else float(order.get("amount") or 0),
                 trigger_price=order.get("triggerPrice"),
                 reduce_only=bool(order.get("reduceOnly")),

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from bot.errors import ConfigError
 from bot.exchange_models import (
     ExchangeOrder,
     ExchangePosition,
@@ -46,6 +47,7 @@ from bot.tick.risk import derived_stop
 from bot.venues.ccxt_answers import closing_trades, trades_from
 from bot.venues.exchange import describe
 from bot.venues.orders import SimulatedCrash, log, reason_of
+from bot.venues.profiles import VenueProfile, is_bot_order
 from bot.venues.protection import ProtectedDesk
 
 __all__ = ["CcxtBroker", "SimulatedCrash"]
@@ -88,7 +90,7 @@ class CcxtBroker(ProtectedDesk):
             fills += await self._protect(coin, book, open_ids)
         wanted = {i for p in book.positions.values() for i in (p.stop_order_id, p.take_profit_order_id) if i}
         for order in orders:
-            if order.client_order_id.startswith("bot-") and order.reduce_only and order.client_order_id not in wanted:
+            if is_bot_order(order.client_order_id) and order.reduce_only and order.client_order_id not in wanted:
                 await self._cancel(order.coin, order.client_order_id, conditional=order.kind in ("stop_loss", "take_profit"))
                 self._note(
                     CorrectionKind.ORPHAN_CANCELLED, order.coin, f"{order.kind} {order.client_order_id} had no position left: cancelled"
@@ -212,6 +214,8 @@ class CcxtBroker(ProtectedDesk):
     ) -> ExchangeView:
         """Cash is the exchange's wallet balance: its equity minus the positions' unrealized PnL."""
         view = await self._view(book, known=known)
+        if first and view.equity_usd <= 0 and self.profile.zero_balance_hint:
+            raise ConfigError(self.profile.zero_balance_hint)
         if first:
             book.initial_equity_usd = book.last_equity_usd = book.peak_equity_usd = view.equity_usd
         elif abs(view.cash_usd - book.cash_usd) >= 0.01:
@@ -253,7 +257,7 @@ class CcxtBroker(ProtectedDesk):
                     why = f"{plan.client_order_id} not sent: the {held.side} it was to replace is still open (its close did not fill)"
                     self._note(CorrectionKind.ERROR, plan.coin, why, alert=True)
                 else:
-                    fills += await self._open(_entry_intent(plan, now), book)
+                    fills += await self._open(_entry_intent(plan, now, self.profile), book)
             except ccxt.BaseError as exc:
                 self._note(
                     CorrectionKind.ERROR, plan.coin, f"{plan.client_order_id}: {describe(exc)}; its fate is settled next tick", alert=True
@@ -271,10 +275,10 @@ def _adopt_liquidation(book: BotState, seen: Iterable[ExchangePosition]) -> None
             held.liquidation_price = position.liquidation_price
 
 
-def _entry_intent(plan: OrderPlan, now: datetime) -> OrderIntent:
+def _entry_intent(plan: OrderPlan, now: datetime, profile: VenueProfile) -> OrderIntent:
     return OrderIntent(
         kind=IntentKind.ENTRY,
-        client_order_id=plan.client_order_id,
+        client_order_id=profile.client_id(plan.client_order_id),
         coin=plan.coin,
         symbol=plan.symbol,
         side=plan.side,

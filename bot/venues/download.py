@@ -2,8 +2,9 @@
 
 Layout as in the project's data folder and the bundled sample, so `bot backtest
 --data-dir` and `bot tick --replay` read it as is: ``3m/BTCUSDT-3m.csv``,
-``4h/BTCUSDT-4h.csv``, ``funding_8h/BTCUSDT-funding-8h.csv``; timestamps are candle OPEN
-times (funding: settlement times) in ms, UTC.
+``4h/BTCUSDT-4h.csv``, ``funding_8h/BTCUSDT-funding-8h.csv`` (the folder keeps its name
+whatever the venue's funding interval: Hyperliquid's rows are hourly); timestamps are candle
+OPEN times (funding: settlement times) in ms, UTC. ``markets.json`` holds the venue's rules.
 
 Resumable: a file already there is extended, never fetched again: only the candles
 before its first row (when ``--since`` reaches earlier) and after its last row are
@@ -15,6 +16,7 @@ from there. Only closed candles are kept: the still-open one is never written.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from bot.errors import ConfigError, MarketDataError, did_you_mean
 from bot.models import TIMEFRAME_MS
 
 FUNDING = "funding"
-FUNDING_STEP_MS = 8 * 3_600_000
+MARKETS_FILE = "markets.json"  # the venue's trading rules per coin, read by HistoryMarket
 _PAGE = {"ohlcv": 1500, FUNDING: 1000}  # Binance USD-M maxima per request
 _HEADERS = {"ohlcv": "timestamp,open,high,low,close,volume", FUNDING: "timestamp,funding_rate"}
 
@@ -113,6 +115,7 @@ class Downloader:
             except ccxt.BaseError as exc:
                 raise MarketDataError(f"{exchange.id}: cannot load markets ({type(exc).__name__}); check the network or `exchange.api_url`") from None
             symbols = self._symbols(exchange, coins)
+            self._save_rules(exchange, coins)
             jobs = [self._one(exchange, coin, symbols[coin], name, since_ms=since_ms, until_ms=until_ms) for coin in coins for name in series]
             return list(await asyncio.gather(*jobs))
         finally:
@@ -127,11 +130,30 @@ class Downloader:
             raise ConfigError(f"--coins: {coin} has no {quote} perpetual on {exchange.id}{did_you_mean(coin, sorted(swaps))}")
         return {coin: swaps[coin] for coin in coins}
 
+    def _save_rules(self, exchange: Any, coins: list[str]) -> None:
+        """The venue's rules for these coins (steps, minimums, funding interval) as ``markets.json``
+        beside the candles: a backtest of this folder trades by them, not by Binance's bundled ones."""
+        from bot.venues.market import map_coins
+
+        path = self.folder / MARKETS_FILE
+        swaps = {m["base"]: m for m in exchange.markets.values() if m["base"] in coins and m.get("swap") and m.get("linear") and m.get("quote") == self.settings.trading.quote}
+        infos, _ = map_coins(exchange.id, coins, swaps, sorted(swaps), {})
+        old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        rules = {**old, **{coin: info.model_dump(mode="json") for coin, info in infos.items()}}
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(rules, indent=1), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path} ({exc.strerror}); check that --data-dir is a writable folder with free space") from None
+
     async def _one(self, exchange: Any, coin: str, symbol: str, series: str, *, since_ms: int, until_ms: int) -> FileResult:
         import ccxt.async_support as ccxt
 
+        from bot.venues.profiles import profile_for
+
         kind = FUNDING if series == FUNDING else "ohlcv"
-        step = FUNDING_STEP_MS if kind == FUNDING else TIMEFRAME_MS[series]
+        funding_ms = round(profile_for(exchange.id).funding_interval_h(exchange.markets[symbol]) * 3_600_000)
+        step = funding_ms if kind == FUNDING else TIMEFRAME_MS[series]
         path = path_for(self.folder, coin, self.settings.trading.quote, series)
         existing = _read(path, 2 if kind == FUNDING else 6)
         # closed candles only (open + step <= now); funding settled by now

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.config import Settings
 from bot.errors import ConfigError, did_you_mean
+from bot.venues.profiles import profile_for
 
 if TYPE_CHECKING:
     import ccxt.async_support as ccxt_async
@@ -25,15 +26,20 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
     if exchange_cls is None:
         hint = did_you_mean(settings.exchange.id, ccxt.exchanges)
         raise ConfigError(f"`exchange.id`: unknown ccxt exchange {settings.exchange.id!r}{hint}")
+    profile = profile_for(settings.exchange.id)
+    profile.check(quote=settings.trading.quote)
     config: dict[str, Any] = {
+        **profile.config,
         "enableRateLimit": True,
         "rateLimiterAlgorithm": "rollingWindow",
         "timeout": settings.exchange.timeout_ms,
-        "options": {"defaultType": "swap", "fetchCurrencies": False},
+        # builderFee: Hyperliquid's ccxt adds its builder's fee to every order unless told not to
+        "options": {"defaultType": "swap", "fetchCurrencies": False, **profile.options, "builderFee": settings.exchange.builder_fee},
     }
     if credentials and settings.exchange_api_key and settings.exchange_secret:
-        config["apiKey"] = settings.exchange_api_key.get_secret_value()
-        config["secret"] = settings.exchange_secret.get_secret_value()
+        key_field, secret_field = profile.credentials
+        config[key_field] = settings.exchange_api_key.get_secret_value()
+        config[secret_field] = settings.exchange_secret.get_secret_value()
     exchange = exchange_cls(config)
     # ccxt sleeps 250 ms in close() so TLS connections can shut down gracefully; a
     # cron tick exits right after, so that quarter second is pure latency.

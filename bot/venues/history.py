@@ -136,11 +136,25 @@ class HistoryMarket:
         """All of a coin's recorded candles per timeframe (a backtest precomputes over them)."""
         return self._load(coin).candles
 
+    @cached_property
+    def _recorded_rules(self) -> dict[str, MarketInfo]:
+        """The venue's rules `bot download` saved beside the candles (markets.json), if any."""
+        path = self.data_dir / "markets.json"
+        if not path.exists():
+            return {}
+        try:
+            return {coin: MarketInfo.model_validate(spec) for coin, spec in json.loads(path.read_text(encoding="utf-8")).items()}
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{path} is not the rules file `bot download` writes ({type(exc).__name__}): move it away or download again") from None
+
     def info(self, coin: str) -> MarketInfo:
-        if coin not in self._infos:
-            # a coin outside the bundled rules: fine-grained defaults
-            fallback = MarketInfo(symbol=f"{coin}/{self.quote}:{self.quote}", amount_step=1e-8, price_step=1e-8)
-            self._infos[coin] = bundled_info(coin) or fallback
+        if (known := self._infos.get(coin)) is not None:  # asked for every coin every tick
+            return known
+        # a coin outside the bundled rules: fine-grained defaults
+        fallback = MarketInfo(symbol=f"{coin}/{self.quote}:{self.quote}", amount_step=1e-8, price_step=1e-8)
+        info = self._recorded_rules.get(coin) or bundled_info(coin) or fallback
+        interval_h = funding_interval_h(self._load(coin).funding_times) if coin in self._available else None
+        self._infos[coin] = info.model_copy(update={"funding_interval_h": interval_h}) if interval_h else info
         return self._infos[coin]
 
     async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
@@ -165,9 +179,18 @@ class HistoryMarket:
                 continue
             settled = bisect_right(history.funding_times, now_ms)
             rate = history.funding_rates[settled - 1] if settled else None
-            info = self._infos.get(coin) or self.info(coin)
-            loaded[coin] = CoinMarket(coin, info, candles_3m, candles_4h, float(candles_3m[-1, 4]), None, rate)
+            loaded[coin] = CoinMarket(coin, self.info(coin), candles_3m, candles_4h, float(candles_3m[-1, 4]), None, rate)
         return Snapshot(as_of=now, coins=loaded, errors=errors)
+
+
+def funding_interval_h(times_ms: np.ndarray) -> float | None:
+    """The interval the recorded settlements keep (their most common spacing, in hours): a
+    data folder downloaded from Hyperliquid settles hourly, one from Binance every 8 hours."""
+    if len(times_ms) < 2:
+        return None
+    spacing, counts = np.unique(np.diff(times_ms), return_counts=True)
+    step = float(spacing[counts.argmax()])
+    return step / 3_600_000 if step > 0 else None
 
 
 def _to_datetime(ms: int) -> datetime:

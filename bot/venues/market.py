@@ -38,6 +38,7 @@ from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
 from bot.tick.margin import with_maintenance_amounts
 from bot.venues.exchange import create_exchange, describe, with_retry
 from bot.venues.history import bundled_info
+from bot.venues.profiles import VenueProfile, profile_for
 
 if TYPE_CHECKING:
     import ccxt.async_support as ccxt_async
@@ -232,7 +233,7 @@ class CcxtMarket:
             if self.markets_cache:
                 self.markets_cache.save(swaps, names, tiers, now_ms)
         log.debug("markets_loaded", cached=cached is not None, duration_ms=round((time.perf_counter() - started) * 1000, 1))
-        return _map_coins(exchange.id, coins, swaps, names, tiers)
+        return map_coins(exchange.id, coins, swaps, names, tiers)
 
     async def _leverage_tiers(self, exchange: Any, swaps: dict[str, dict]) -> dict[str, list]:
         """The exchange's leverage brackets per coin; {} without keys or when it will not say
@@ -341,17 +342,21 @@ def _brackets(rows: Any) -> list[tuple[float, float, float, float]]:
     return [(cap, rate, cums[i] if cums else cum, leverage) for i, (cap, rate, cum, leverage) in enumerate(derived)]
 
 
-def _bundled_tiers(coin: str) -> list[tuple[float, float, float, float]]:
+def _fallback_tiers(profile: VenueProfile, coin: str, market: dict) -> list[tuple[float, float, float, float]]:
+    """Brackets when the exchange's own are not read: Binance's bundled table, or the venue's rule."""
+    if not profile.bundled_tiers:
+        return profile.flat_tiers(float(((market.get("limits") or {}).get("leverage") or {}).get("max") or 0))
     info = bundled_info(coin)
     return info.tiers if info else []
 
 
-def _map_coins(
+def map_coins(
     exchange_id: str, coins: list[str], swaps: dict[str, dict], names: list[str], tiers: dict[str, list]
 ) -> tuple[dict[str, MarketInfo], dict[str, str]]:
     """Map base coin names to the exchange's active linear swap on the quote currency."""
     infos: dict[str, MarketInfo] = {}
     errors: dict[str, str] = {}
+    profile = profile_for(exchange_id)
     for coin in coins:
         market = swaps.get(coin)
         if market is None:
@@ -366,7 +371,8 @@ def _map_coins(
             min_amount=float((limits.get("amount") or {}).get("min") or 0.0),
             min_notional_usd=float((limits.get("cost") or {}).get("min") or 0.0),
             max_leverage=float((limits.get("leverage") or {}).get("max") or 125.0),
-            tiers=[tuple(tier) for tier in tiers[coin]] if coin in tiers else _bundled_tiers(coin),
+            tiers=[tuple(tier) for tier in tiers[coin]] if coin in tiers else _fallback_tiers(profile, coin, market),
+            funding_interval_h=profile.funding_interval_h(market),
         )
     return infos, errors
 

@@ -34,6 +34,7 @@ from bot.tick.margin import add_to, with_liquidation
 from bot.tick.precision import round_to_step
 from bot.venues.ccxt_answers import checked_order, equity_of, fees_of, orders_from, positions_from, trades_from
 from bot.venues.exchange import create_exchange, describe, is_transient, with_retry
+from bot.venues.profiles import profile_for
 
 log = structlog.get_logger("bot.venues.ccxt_broker")
 
@@ -56,6 +57,12 @@ class OrderDesk:
 
     def __init__(self, settings: Settings, *, save: Callable[[BotState], None], checkpoint: Callable[[str], None] = _no_checkpoint) -> None:
         self.settings = settings
+        self.profile = profile_for(settings.exchange.id)
+        if not self.profile.live_tested:
+            raise ConfigError(
+                f"live trading on {self.profile.id} is not supported yet (its order path is untested; paper ticks, "
+                "`bot download` and backtests work): set enable_trading = false, or use binanceusdm or hyperliquid"
+            )
         self._save = save
         self._checkpoint = checkpoint  # tests crash the broker at named points through this
         self._exchange: Any = None
@@ -161,8 +168,10 @@ class OrderDesk:
         elif intent.kind is IntentKind.TAKE_PROFIT:
             params["takeProfitPrice"] = exchange.price_to_precision(intent.symbol, intent.trigger_price)
         amount = float(exchange.amount_to_precision(intent.symbol, intent.amount))
-        order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, None, params)
-        return checked_order(order, intent.client_order_id)  # malformed: transient, looked up before any resend
+        # Hyperliquid has no true market order: an IOC limit at the reference price +- ccxt's slippage cap
+        price = (intent.trigger_price or intent.reference_price) if self.profile.market_price else None
+        order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, price, params)
+        return checked_order(self._completed(intent, order), intent.client_order_id)  # malformed: transient, looked up before any resend
 
     async def _lookup(self, intent: OrderIntent) -> dict | None:
         return await self._lookup_id(intent.symbol, intent.client_order_id, conditional=intent.conditional)
@@ -171,7 +180,7 @@ class OrderDesk:
         """The exchange's order with client id ``cid``, None if it never got there."""
         import ccxt.async_support as ccxt
 
-        params: dict[str, Any] = {"clientOrderId": cid, **({"trigger": True} if conditional else {})}
+        params: dict[str, Any] = {"clientOrderId": cid, **({"trigger": True} if conditional and self.profile.trigger_orders_apart else {})}
         try:
             return await self._call(self._exchange.fetch_order, None, symbol, params, check=lambda order: checked_order(order, cid))
         except ccxt.OrderNotFound:
@@ -183,7 +192,10 @@ class OrderDesk:
         self._changes += 1
         try:
             await self._call(
-                self._exchange.cancel_order, None, self._symbol(coin), {"clientOrderId": cid, **({"trigger": True} if conditional else {})}
+                self._exchange.cancel_order,
+                None,
+                self._symbol(coin),
+                {"clientOrderId": cid, **({"trigger": True} if conditional and self.profile.trigger_orders_apart else {})},
             )
         except ccxt.OrderNotFound:
             pass  # already filled, cancelled or expired
@@ -197,8 +209,7 @@ class OrderDesk:
             self._drop(intent, book, f"ended {order.get('status')} unfilled")
             self._save(book)
             return None
-        price = float(order.get("average") or order.get("price") or intent.reference_price)
-        fee = await self._fee(intent.symbol, order)
+        price, fee = await self._price_and_fee(intent, order)
         margin = amount * price / intent.leverage
         held = book.positions.get(intent.coin)
         if held is None:
@@ -253,8 +264,7 @@ class OrderDesk:
 
     async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
         position = book.positions[intent.coin]
-        price = float(order.get("average") or order.get("price") or intent.reference_price)
-        fee = await self._fee(intent.symbol, order)
+        price, fee = await self._price_and_fee(intent, order)
         fill = self._book_close(
             position,
             book,
@@ -305,15 +315,34 @@ class OrderDesk:
         step = float((self._exchange.markets[symbol].get("precision") or {}).get("amount") or 0)
         return round_to_step(amount, step) if step > 0 else amount
 
-    async def _fee(self, symbol: str, order: dict) -> float:
-        """The order's fee from its trades (an order answer rarely carries it)."""
-        fee = (order.get("fee") or {}).get("cost")
-        if fee is not None:
-            return float(fee)
-        if not self._exchange.has.get("fetchMyTrades") or not order.get("id"):
-            return 0.0
-        trades = await self._call(self._exchange.fetch_my_trades, symbol, None, None, {"orderId": order["id"]}, check=trades_from)
-        return fees_of(trades)
+    async def _price_and_fee(self, intent: OrderIntent, order: dict) -> tuple[float, float]:
+        """The order's average fill price and fee: from the answer when it says them, else from the
+        order's own trades (an order answer rarely carries the fee; Hyperliquid's order status
+        carries no average either: its ``price`` is the slippage cap, not the fill)."""
+        average, fee = order.get("average"), (order.get("fee") or {}).get("cost")
+        if fee is not None and average is not None:
+            return float(average), float(fee)
+        trades: list[dict] = []
+        if self._exchange.has.get("fetchMyTrades") and order.get("id"):
+            answer = await self._call(self._exchange.fetch_my_trades, intent.symbol, None, None, {"orderId": order["id"]}, check=trades_from)
+            trades = [trade for trade in answer if str(trade.get("order")) == str(order["id"])]  # Hyperliquid answers every fill
+        amount = sum(float(trade["amount"]) for trade in trades)
+        if average is None and amount > 0:
+            average = sum(float(trade["amount"]) * float(trade["price"]) for trade in trades) / amount
+        price = float(average or order.get("price") or intent.reference_price)
+        return price, float(fee) if fee is not None else fees_of(trades)
+
+    def _completed(self, intent: OrderIntent, order: dict) -> dict:
+        """Hyperliquid answers an order with ``{filled: {totalSz, avgPx, oid}}`` or ``{resting: {oid}}``:
+        no status, no client id. A filled IOC order is done, a resting trigger open; anything else
+        stays as answered, so ``checked_order`` refuses it and the send looks the id up before any resend."""
+        if order.get("status") is not None or not self.profile.market_price:
+            return order
+        if order.get("id") is not None and float(order.get("filled") or 0) > 0 and not intent.conditional:
+            return {**order, "status": "closed", "clientOrderId": intent.client_order_id}
+        if order.get("id") is not None and intent.conditional and (order.get("info") or {}).get("resting"):
+            return {**order, "status": "open", "clientOrderId": intent.client_order_id}
+        return order
 
     # -- what the exchange holds ------------------------------------------------------------------
     async def _positions(self) -> dict[str, ExchangePosition]:
@@ -329,7 +358,7 @@ class OrderDesk:
             *(
                 self._call(fetch, symbol, None, None, params, check=lambda rows: orders_from(rows, markets))
                 for symbol in symbols
-                for params in ({}, {"trigger": True})
+                for params in (({}, {"trigger": True}) if self.profile.trigger_orders_apart else ({},))
             )
         )
         return [order for batch in batches for order in batch]

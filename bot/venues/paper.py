@@ -11,7 +11,8 @@ The rules, which docs/paper-broker.md explains for users:
   and the market's maintenance-margin rate (bot/margin.py).
 - ``settle`` runs before the strategy decides and walks, per open position and in time
   order, every 3m candle that closed since the position was last settled and every
-  funding settlement (00:00, 08:00, 16:00 UTC) in between:
+  funding settlement in between, at the market's own interval (``MarketInfo.funding_interval_h``:
+  Binance 00:00, 08:00, 16:00 UTC; Hyperliquid every hour; Bybit per symbol):
   * funding at time T (before the candle that opens at T): a position open at T pays
     ``rate x amount x price`` when long and the rate is positive (receives it when short;
     reversed when negative); the price is the open of the candle at T. The snapshot
@@ -62,7 +63,6 @@ from bot.tick.protocols import Book
 
 log = structlog.get_logger(__name__)
 
-FUNDING_INTERVAL_MS = 8 * 3_600_000  # Binance USD-M settles at 00:00, 08:00 and 16:00 UTC
 _CANDLE_MS = TIMEFRAME_MS["3m"]
 
 
@@ -74,15 +74,18 @@ def _at(ms: float) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def funding_times_ms(after_ms: int, until_ms: int) -> list[int]:
-    """Funding settlement times T with ``after_ms < T <= until_ms``."""
-    first = (after_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
-    return list(range(first, until_ms + 1, FUNDING_INTERVAL_MS))
+def funding_times_ms(after_ms: int, until_ms: int, *, interval_h: float = 8.0) -> list[int]:
+    """Funding settlement times T with ``after_ms < T <= until_ms``: whole multiples of the
+    market's interval since the epoch (Binance 00:00, 08:00, 16:00 UTC; Hyperliquid every hour)."""
+    step = round(interval_h * 3_600_000)
+    first = (after_ms // step + 1) * step
+    return list(range(first, until_ms + 1, step))
 
 
 class PaperBroker:
-    def __init__(self, settings: PaperSettings) -> None:
-        self.fee_rate = settings.taker_fee_pct / 100.0
+    def __init__(self, settings: PaperSettings, *, builder_fee_pct: float = 0.0) -> None:
+        # Hyperliquid with `exchange.builder_fee` on: ccxt's builder takes its cut of every fill too
+        self.fee_rate = (settings.taker_fee_pct + builder_fee_pct) / 100.0
         self.slippage = settings.slippage_pct / 100.0
         self.corrections: list[Correction] = []  # the tick takes them: a funding left uncharged degrades it
 
@@ -215,7 +218,7 @@ class PaperBroker:
         # first (funding at T comes before the candle that opens at T), then what is due after
         # the last of them.
         first = _first_closing_after(candles, start_ms)
-        funding = funding_times_ms(start_ms, horizon_ms)
+        funding = funding_times_ms(start_ms, horizon_ms, interval_h=market.info.funding_interval_h)
         for row in candles[first:].tolist():
             while funding and funding[0] <= row[0]:
                 self._pay(position, book=book, market=market, at_ms=funding.pop(0), payments=payments)

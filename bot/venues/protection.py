@@ -73,7 +73,8 @@ class ProtectedDesk(OrderDesk):
         position = book.positions[coin]
         intent = self._reduce_intent(position, kind)
         if plan is not None:
-            intent = intent.model_copy(update={"client_order_id": plan.client_order_id, "amount": min(plan.amount, position.amount)})
+            cid = self.profile.client_id(plan.client_order_id)
+            intent = intent.model_copy(update={"client_order_id": cid, "amount": min(plan.amount, position.amount)})
         order = await self._send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
         if order is None:
             return []
@@ -87,11 +88,11 @@ class ProtectedDesk(OrderDesk):
         and a lookup by id must find one order)."""
         trigger = {IntentKind.STOP_LOSS: position.stop_loss, IntentKind.TAKE_PROFIT: position.take_profit}.get(kind)
         leg = _LEGS[kind]
-        cid = client_order_id(self._tick_id, position.coin, leg)
+        cid = self.profile.client_id(client_order_id(self._tick_id, position.coin, leg))
         for n in range(2, 10):
             if cid not in avoid and cid not in self._sent:
                 break
-            cid = client_order_id(self._tick_id, position.coin, f"{leg}{n}")
+            cid = self.profile.client_id(client_order_id(self._tick_id, position.coin, f"{leg}{n}"))
         return OrderIntent(
             kind=kind,
             client_order_id=cid,
@@ -117,6 +118,8 @@ class ProtectedDesk(OrderDesk):
         error: BaseException | None = None
         for attempt in range(1, attempts + 1):
             try:
+                if attempt == 1:
+                    intent = await self._unused(intent, position, kind, avoid=avoid)
                 landed = await self._lookup(intent) if attempt > 1 else None  # a try that timed out may have landed
                 if (landed is not None and landed.get("status") == "open") or await self._send(intent, book, "stop", reject_quietly=False):
                     key = "stop_order_id" if kind is IntentKind.STOP_LOSS else "take_profit_order_id"
@@ -152,11 +155,29 @@ class ProtectedDesk(OrderDesk):
         )
         return fills
 
+    async def _unused(self, intent: OrderIntent, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str]) -> OrderIntent:
+        """The intent under an id the exchange has never seen. A run of this same tick that was
+        killed (same tick id, same leg ids) may have sent it for an order since cancelled, e.g.
+        before a same-minute re-run flips the position: the exchange would accept it again, and
+        a lookup by id must find one order."""
+        while await self._lookup(intent) is not None:
+            self._sent.add(intent.client_order_id)
+            again = self._reduce_intent(position, kind, avoid=avoid)
+            if again.client_order_id == intent.client_order_id:
+                break  # every suffix taken: the exchange's own duplicate check is left
+            intent = again
+        return intent
+
     async def _prepare_symbol(self, symbol: str, leverage: float, book: BotState) -> None:
         """Before the first order on a symbol: margin mode, then leverage (whole numbers on most exchanges)."""
         import ccxt.async_support as ccxt
 
         wanted = float(max(1, math.floor(leverage)))
+        if self.profile.leverage_sets_margin:  # one call sets both (Hyperliquid: cross unless told isolated)
+            if book.leverage_set.get(symbol) != wanted:
+                await self._call(self._exchange.set_leverage, int(wanted), symbol, {"marginMode": self.settings.live.margin_mode})
+                book.leverage_set[symbol] = wanted
+            return
         if symbol not in book.leverage_set:
             try:
                 await self._call(self._exchange.set_margin_mode, self.settings.live.margin_mode, symbol)

@@ -1,0 +1,341 @@
+"""A fake Hyperliquid API on 127.0.0.1 for the real ccxt: ``POST /info`` and ``POST /exchange``.
+
+The same recorded candles, account model (tests/fakes/account.py) and fault machinery
+as the Binance fake (tests/fakes/exchange.py), spoken in Hyperliquid's shapes as ccxt
+4.5.90's ``hyperliquid.py`` reads them:
+
+- ``/info`` by ``type``: ``spotMeta`` (ccxt's currencies: USDC only), ``metaAndAssetCtxs`` (markets, funding, open interest, mark
+  price), ``candleSnapshot`` (``req.startTime``..``req.endTime``, the still-open candle
+  included), ``fundingHistory`` (hourly), ``userAbstraction``, ``clearinghouseState``
+  (balance and positions of ``user``), ``frontendOpenOrders`` (regular and trigger orders
+  in one list), ``orderStatus`` (by order id or client id), ``userFills`` / ``userFillsByTime``.
+- ``/exchange`` by ``action.type``: ``order`` (an IOC limit fills at the current price when
+  its limit is on the right side of it, else "could not immediately match"; a trigger order
+  rests), ``cancelByCloid``, ``updateLeverage``, ``approveBuilderFee``, ``setReferrer``.
+  Signing happens in ccxt; the fake checks the envelope's shape (``nonce``, ``signature``
+  with r, s, v), that client ids are 0x + 32 hex digits, and records the builder and its fee.
+- ``wallet`` is the main account: any other ``user`` (an API wallet's own address) reads an
+  empty account with a value of 0, as on Hyperliquid.
+
+SYNTHETIC: Hyperliquid funds hourly; the data holds Binance's 8-hour rates, so each hour is
+served an eighth of the 8-hour rate it falls in. Faults: ``inject(kind, path="/exchange",
+order_type="order/sl")`` matches the info ``type`` or action ``type`` (an order action
+carrying a trigger is ``order/sl`` or ``order/tp``); rejections
+(insufficient_margin, min_notional, precision, would_trigger) answer as Hyperliquid does:
+200 with the error in ``statuses``.
+
+Run it by hand: ``python -m tests.fakes.hyperliquid --port 8766``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from tests.fakes.account import ALGO, OPEN_STATUSES, REGULAR, FakeOrder, Reject, _text
+from tests.fakes.exchange import INTERVAL_MS, FakeExchange, Request, _Handler
+
+WALLET = "0x" + "1a" * 20  # the main account
+AGENT = "0x" + "2b" * 20  # an API wallet's own address: it holds nothing
+SZ_DECIMALS = {"BTC": 5, "ETH": 4, "SOL": 2, "BNB": 3, "DOGE": 0, "XRP": 0}
+_CLOID = re.compile(r"^0x[0-9a-f]{32}$")
+# The account model's (Binance) codes, as Hyperliquid words them (ccxt maps these texts).
+HL_REJECTS = {
+    -2019: "Insufficient margin to place order. asset={asset}",
+    -4164: "Order must have minimum value of $10. asset={asset}",
+    -1111: "Order has invalid size. asset={asset}",
+    -2021: "Invalid TP/SL price. asset={asset}",
+    -2022: "Reduce only order would increase position. asset={asset}",
+    -4116: "Duplicate cloid. asset={asset}",
+}
+INJECTED_REJECTS = {"insufficient_margin": -2019, "min_notional": -4164, "precision": -1111, "would_trigger": -2021}
+TYPES = {"STOP_MARKET": "Stop Market", "TAKE_PROFIT_MARKET": "Take Profit Market", "MARKET": "Limit"}
+
+
+@dataclass
+class FakeHyperliquid(FakeExchange):
+    wallet: str = WALLET
+    builder_fees: list[tuple[str, str]] = field(default_factory=list)  # (builder, maxFeeRate) approvals
+    order_builders: list[dict | None] = field(default_factory=list)  # the builder attached to each order action
+    last_actions: list[dict] = field(default_factory=list)
+    limits: dict[int, float] = field(default_factory=dict)  # order id -> the limit price it was sent with (the slippage cap)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # (tick, lot step, min notional): the lot is 10^-szDecimals, every order at least $10. The
+        # account model charges its 0.05 % taker fee (Hyperliquid's base tier is 0.045 %).
+        self.account.rules = {coin: ("0.1", str(Decimal(1).scaleb(-SZ_DECIMALS.get(coin, 2))), "10") for coin in self.coins}
+
+    def _handler(self) -> type:
+        return _HlHandler
+
+    def asset(self, coin: str) -> int:
+        return self.coins.index(coin)
+
+    # -- /info ------------------------------------------------------------------------------
+    def meta_and_ctxs(self) -> list:
+        universe = [{"name": coin, "szDecimals": SZ_DECIMALS.get(coin, 2), "maxLeverage": 40 if coin == "BTC" else 25, "onlyIsolated": False} for coin in self.coins]
+        ctxs = []
+        for coin in self.coins:
+            price = _text(self._last_close(coin))
+            candles = self._candles(coin, "3m")
+            visible = candles[candles[:, 0] <= self._data_now()][-480:]
+            ctxs.append({
+                "funding": f"{self._hourly_rate(coin, self._data_now()):.8f}", "openInterest": f"{visible[:, 5].sum() * 0.5:.3f}",
+                "prevDayPx": price, "dayNtlVlm": "1000000.0", "premium": "0.0001", "oraclePx": price, "markPx": price,
+                "midPx": price, "impactPxs": [price, price], "dayBaseVlm": "100.0",
+            })  # fmt: skip
+        return [{"universe": universe}, ctxs]
+
+    def _hourly_rate(self, coin: str, at_ms: int) -> float:
+        funding = self._series(coin, "funding_8h", f"{coin}USDT-funding-8h")
+        if not len(funding):
+            return 0.0
+        ahead = funding[funding[:, 0] >= at_ms]  # the 8-hour settlement this hour belongs to
+        return float((ahead[0, 1] if len(ahead) else funding[-1, 1]) / 8.0)
+
+    def _window(self, start_ms: int, end_ms: int) -> tuple[int, int]:
+        """A client's [start, end] in data time. ccxt computes Hyperliquid's windows from the real
+        clock (``milliseconds()``); a client running ahead of the data clock (the crash soak's
+        processes, whose clock is set only for the bot) asking for a span that lies wholly after the
+        data's now gets the same span ending there; a span that starts before it (a download's
+        ``since``) ends there."""
+        start, end, now = start_ms - self.shift_ms, end_ms - self.shift_ms, self._data_now()
+        if start > now:
+            return start - (end - now), now
+        return start, min(end, now)
+
+    def candle_snapshot(self, req: dict) -> object:
+        coin, interval = req.get("coin"), req.get("interval")
+        step = INTERVAL_MS.get(interval or "")
+        if coin not in self.coins or step is None:
+            return 500, None  # Hyperliquid answers a bad request with a 500 and no body
+        candles = self._candles(coin, interval)
+        start, end = self._window(int(req["startTime"]), int(req["endTime"]))
+        rows = candles[(candles[:, 0] >= start) & (candles[:, 0] <= end)][-5000:]
+        return [
+            {"t": int(t) + self.shift_ms, "T": int(t) + self.shift_ms + step - 1, "s": coin, "i": interval,
+             "o": _text(o), "h": _text(h), "l": _text(low), "c": _text(c), "v": _text(v), "n": 100}
+            for t, o, h, low, c, v in rows
+        ]  # fmt: skip
+
+    def funding_history(self, body: dict) -> object:
+        coin = body.get("coin")
+        start, end = self._window(int(body["startTime"]), int(body.get("endTime") or self._data_now() + self.shift_ms))
+        first = (start + 3_599_999) // 3_600_000 * 3_600_000
+        hours = range(first, end + 1, 3_600_000)
+        return [{"coin": coin, "fundingRate": f"{self._hourly_rate(coin, t):.8f}", "premium": "0.0001", "time": t + self.shift_ms} for t in hours][:500]
+
+    def clearinghouse(self, user: str) -> dict:
+        account = self.account
+        mine = user.lower() == self.wallet.lower()
+        positions = []
+        for coin, position in (account.positions.items() if mine else ()):
+            if not position.amount:
+                continue
+            price = self.price(coin)
+            leverage = account.leverage.get(coin, 20)
+            margin = account._margin(coin)
+            positions.append({"type": "oneWay", "position": {
+                "coin": coin, "szi": _text(position.amount), "entryPx": _text(position.entry_price),
+                "positionValue": _text(abs(position.amount) * price), "unrealizedPnl": _text(account._unrealized(coin)),
+                "returnOnEquity": "0.0", "liquidationPx": None, "marginUsed": _text(margin), "maxLeverage": 40,
+                "leverage": {"type": account.margin_type.get(coin, "cross"), "value": leverage},
+                "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
+            }})  # fmt: skip
+        unrealized = sum(account._unrealized(c) for c in account.positions) if mine else 0.0
+        value = account.wallet_usd + unrealized if mine else 0.0
+        used = sum(account._margin(c) for c in account.positions) if mine else 0.0
+        summary = {"accountValue": _text(value), "totalNtlPos": "0.0", "totalRawUsd": _text(value), "totalMarginUsed": _text(used)}
+        return {"marginSummary": summary, "crossMarginSummary": summary, "crossMaintenanceMarginUsed": "0.0",
+                "withdrawable": _text(value - used), "assetPositions": positions, "time": self._data_now() + self.shift_ms}  # fmt: skip
+
+    def hl_order(self, order: FakeOrder) -> dict:
+        coin = order.symbol.removesuffix("USDT")
+        trigger = order.kind == ALGO
+        return {
+            "coin": coin, "side": "B" if order.side == "BUY" else "A", "limitPx": _text(self.limits.get(order.id, order.trigger_price or 0)),
+            "sz": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity), "oid": order.id,
+            "timestamp": order.created_ms, "origSz": _text(order.quantity), "cloid": order.client_id if order.client_id.startswith("0x") else None,
+            "reduceOnly": order.reduce_only, "orderType": TYPES[order.type], "isTrigger": trigger,
+            "triggerPx": _text(order.trigger_price or 0), "triggerCondition": "N/A", "isPositionTpsl": False,
+            "tif": None if trigger else "Ioc", "children": [],
+        }  # fmt: skip
+
+    def open_orders(self, user: str) -> list:
+        if user.lower() != self.wallet.lower():
+            return []
+        return [self.hl_order(o) for o in self.account.orders if o.status in OPEN_STATUSES]
+
+    def order_status(self, user: str, oid: object) -> dict:
+        for order in reversed(self.account.orders):
+            if user.lower() == self.wallet.lower() and (order.client_id == oid or order.id == oid):
+                status = {"NEW": "open", "FILLED": "filled", "EXPIRED": "filled", "FINISHED": "filled", "CANCELED": "canceled"}[order.status]
+                if order.kind == ALGO and order.status == "EXPIRED":
+                    status = "canceled"
+                return {"status": "order", "order": {"order": self.hl_order(order), "status": status, "statusTimestamp": order.updated_ms or order.created_ms}}
+        return {"status": "unknownOid"}
+
+    def fills(self, user: str, start_ms: int = 0) -> list:
+        if user.lower() != self.wallet.lower():
+            return []
+        return [
+            {"coin": t["symbol"].removesuffix("USDT"), "px": t["price"], "sz": t["qty"], "side": "B" if t["side"] == "BUY" else "A",
+             "time": t["time"], "startPosition": "0.0", "dir": "Open Long", "closedPnl": t["realizedPnl"], "hash": "0x" + "0" * 64,
+             "oid": t["orderId"], "crossed": True, "fee": t["commission"], "tid": t["id"], "feeToken": "USDC"}
+            for t in self.account.trades if t["time"] >= start_ms
+        ]  # fmt: skip
+
+    # -- /exchange ---------------------------------------------------------------------------
+    def place(self, wire: dict) -> dict:
+        """One order of an ``order`` action: {a, b, p, s, r, t, c}."""
+        coin = self.coins[int(wire["a"])]
+        cloid = wire.get("c")
+        if cloid is not None and not _CLOID.match(cloid):
+            return {"error": f"Invalid cloid {cloid!r}: must be 0x and 32 hex digits"}
+        side, quantity, reduce_only = ("BUY" if wire["b"] else "SELL"), float(wire["s"]), bool(wire["r"])
+        account = self.account
+        try:
+            if "trigger" in wire["t"]:
+                trigger = wire["t"]["trigger"]
+                kind = "TAKE_PROFIT_MARKET" if trigger["tpsl"] == "tp" else "STOP_MARKET"
+                params = {"type": kind, "side": side, "quantity": wire["s"], "triggerPrice": trigger["triggerPx"],
+                          "reduceOnly": "true" if reduce_only else "false", "clientAlgoId": cloid or f"auto_{time.monotonic_ns()}"}  # fmt: skip
+                order = account.create_algo_order(coin, params)
+                return {"resting": {"oid": order["algoId"], **({"cloid": cloid} if cloid else {})}}
+            price, limit = self.price(coin), float(wire["p"])
+            if (side == "BUY" and limit < price) or (side == "SELL" and limit > price):
+                return {"error": f"Order could not immediately match against any resting orders. asset={wire['a']}"}
+            order = account._new(REGULAR, cloid or f"auto_{time.monotonic_ns()}", coin, side, "MARKET", quantity, reduce_only)
+            account._fill(order)
+            self.limits[order.id] = limit
+        except Reject as reject:
+            return {"error": HL_REJECTS.get(reject.code, reject.msg).format(asset=wire["a"])}
+        return {"filled": {"totalSz": _text(order.executed_qty), "avgPx": _text(order.avg_price), "oid": order.id, **({"cloid": cloid} if cloid else {})}}
+
+    def cancel_by_cloid(self, cancels: list[dict]) -> list:
+        statuses = []
+        for cancel in cancels:
+            order = next((o for o in reversed(self.account.orders) if o.client_id == cancel["cloid"] and o.status in OPEN_STATUSES), None)
+            if order is None:
+                statuses.append({"error": f"Order was never placed, already canceled, or filled. asset={cancel['asset']}"})
+            else:
+                order.status, order.updated_ms = "CANCELED", self.account.clock_ms()
+                statuses.append("success")
+        return statuses
+
+
+def _ok(kind: str, statuses: list | None = None) -> dict:
+    return {"status": "ok", "response": {"type": kind, **({"data": {"statuses": statuses}} if statuses is not None else {})}}
+
+
+class _HlHandler(_Handler):
+    fake: FakeHyperliquid
+
+    def _handle(self, method: str) -> None:
+        fake = self.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return self._send(400, json.dumps({"status": "err", "response": "Failed to deserialize the JSON body"}))
+        action = body.get("action") if isinstance(body.get("action"), dict) else {}
+        kind = str(body.get("type") or action.get("type") or "")
+        coin = (body.get("req") or {}).get("coin") or body.get("coin")
+        wires = action.get("orders") or []
+        if kind == "order" and wires and "trigger" in (wires[0].get("t") or {}):  # faults can target "order/sl" or "order/tp" only
+            kind = f"order/{wires[0]['t']['trigger'].get('tpsl')}"
+        params = {"type": kind, **({"symbol": coin} if coin else {})}
+        with fake._lock:
+            fake.requests.append(Request(method, self.path, params, time.monotonic()))
+        if fake.latency_ms:
+            time.sleep(fake.latency_ms / 1000)
+        fault = fake._take_fault(method, self.path, params)
+        if fault is not None and fault.kind in INJECTED_REJECTS and kind.startswith("order"):
+            message = HL_REJECTS[INJECTED_REJECTS[fault.kind]].format(asset=0)
+            return self._send(200, json.dumps(_ok("order", [{"error": message}] * len(action.get("orders", [1])))))
+        if fault is not None and fault.kind != "truncated" and self._fail(fault):
+            return
+        if method != "POST" or self.path not in ("/info", "/exchange"):
+            status, answer = 404, None
+        elif self.path == "/info":
+            status, answer = self._info(kind, body)
+        else:
+            status, answer = self._exchange(action, body)
+            if kind.startswith("order") and fake.order_answer_delay_ms:
+                time.sleep(fake.order_answer_delay_ms / 1000)
+        text = json.dumps(answer) if answer is not None else ""
+        self._send(status, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)
+
+    def _info(self, kind: str, body: dict) -> tuple[int, object]:
+        fake, user = self.fake, str(body.get("user") or "")
+        with fake._lock:
+            fake.account.process_triggers()
+            routes = {
+                "metaAndAssetCtxs": lambda: fake.meta_and_ctxs(),
+                "meta": lambda: fake.meta_and_ctxs()[0],
+                "spotMeta": lambda: {"universe": [], "tokens": [{"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0, "isCanonical": True, "fullName": None}]},
+                "candleSnapshot": lambda: fake.candle_snapshot(body.get("req") or {}),
+                "fundingHistory": lambda: fake.funding_history(body),
+                "userAbstraction": lambda: "default",
+                "clearinghouseState": lambda: fake.clearinghouse(user),
+                "frontendOpenOrders": lambda: fake.open_orders(user),
+                "openOrders": lambda: fake.open_orders(user),
+                "orderStatus": lambda: fake.order_status(user, body.get("oid")),
+                "userFills": lambda: fake.fills(user),
+                "userFillsByTime": lambda: fake.fills(user, int(body.get("startTime") or 0)),
+            }
+            if kind not in routes:
+                return 422, None  # Hyperliquid: "Failed to deserialize the JSON body into the target type"
+            result = routes[kind]()
+        return result if isinstance(result, tuple) else (200, result)
+
+    def _exchange(self, action: dict, body: dict) -> tuple[int, object]:
+        fake = self.fake
+        signature = body.get("signature")
+        if not isinstance(body.get("nonce"), int) or not (isinstance(signature, dict) and {"r", "s", "v"} <= set(signature)):
+            return 422, {"status": "err", "response": "Failed to deserialize the JSON body: nonce and signature {r, s, v} are required"}
+        kind = action.get("type")
+        with fake._lock:
+            fake.last_actions.append(action)
+            fake.account.process_triggers()
+            if kind == "approveBuilderFee":
+                fake.builder_fees.append((action["builder"], action["maxFeeRate"]))
+                return 200, _ok("default")
+            if kind == "setReferrer":
+                return 200, {"status": "err", "response": "Referrer already set"}
+            if kind == "updateLeverage":
+                coin = fake.coins[int(action["asset"])]
+                fake.account.leverage[coin] = int(action["leverage"])
+                fake.account.margin_type[coin] = "cross" if action["isCross"] else "isolated"
+                return 200, _ok("default")
+            if kind == "order":
+                fake.order_builders.append(action.get("builder"))
+                return 200, _ok("order", [fake.place(wire) for wire in action["orders"]])
+            if kind == "cancelByCloid":
+                return 200, _ok("cancel", fake.cancel_by_cloid(action["cancels"]))
+        return 200, {"status": "err", "response": f"unknown action {kind!r}"}
+
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Fake Hyperliquid API on 127.0.0.1")
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    parser.add_argument("--now", default="2025-06-03T12:00", help="data time that corresponds to the wall clock now (UTC)")
+    parser.add_argument("--port", type=int, default=8766, help="0 picks a free port")
+    args = parser.parse_args()
+    now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
+    fake = FakeHyperliquid(args.data_dir, now=now, follow_wall_clock=True).start(args.port)
+    print(f"fake hyperliquid at {fake.url} (wallet {fake.wallet}); Ctrl-C stops", flush=True)
+    fake.serve_until_interrupted()
+
+
+if __name__ == "__main__":
+    main()
