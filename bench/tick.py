@@ -13,6 +13,8 @@ machines are noisy:
 - the same tick decided by Claude: the fake Messages API in its own process (answers at
   once, HOLD for every coin), next to the floor with ``anthropic`` added to the imports;
 - ``bot status`` and ``bot --help``, and which heavy modules they import;
+- what each heavy library costs on its own (``import`` of it alone: seconds, peak RSS,
+  modules), so the Claude tick's RSS can be read as the sum of its parts;
 - the prompt's size for 6 coins.
 
     .venv/bin/python bench/tick.py [--runs 5] [--latency-ms 0]
@@ -57,7 +59,31 @@ def start_fake_anthropic() -> tuple[subprocess.Popen, str]:
 
 def _row(name: str, values: list[float], unit: str = "s") -> str:
     fmt = "{:.3f} s" if unit == "s" else "{:.0f} MB"
-    return f"| {name} | {fmt.format(min(values))} | {fmt.format(statistics.median(values))} |"
+    return f"| {name} | {fmt.format(min(values))} | {fmt.format(statistics.median(values))} | {fmt.format(max(values))} |"
+
+
+# Each heavy library imported alone (the GC off, as the bot runs): what it adds to a tick.
+LIBRARIES = {
+    "python -c pass": "pass",
+    "ccxt (the sync package: every exchange)": "import ccxt",
+    "ccxt.async_support (which imports ccxt first)": "import ccxt.async_support",
+    "pandas, ta": "import pandas, ta",
+    "anthropic": "import anthropic",
+    "the tick's floor (ccxt.async_support, pandas, ta, anthropic)": "import ccxt.async_support, pandas, ta, anthropic",
+}
+
+
+def library_costs(runs: int, *, cwd: Path, env: dict[str, str]) -> list[str]:
+    """Rows: seconds (min / median / max), peak RSS and modules of each import alone."""
+    rows = []
+    for name, code in LIBRARIES.items():
+        probe = f"import gc, sys; gc.disable(); {code}; print(len(sys.modules), file=sys.stderr)"
+        timed = [_run([sys.executable, "-c", probe], cwd=cwd, env=env) for _ in range(runs)]
+        modules = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True).stderr.split()[-1]
+        seconds = [t for t, _ in timed]
+        rss = statistics.median(r for _, r in timed)
+        rows.append(f"| {name} | {min(seconds):.3f} / {statistics.median(seconds):.3f} / {max(seconds):.3f} s | {rss:.0f} MB | {int(modules):,} |")
+    return rows
 
 
 def prompt_size() -> tuple[int, int]:
@@ -123,6 +149,7 @@ def main() -> None:
                 figures["status"].append(_run([python, "-m", "bot", "status"], cwd=cwd, env=env)[0])
                 figures["help"].append(_run([python, "-m", "bot", "--help"], cwd=cwd, env=env)[0])
             imports = {command: heavy_imports(command, cwd=cwd, env=env) for command in ("status", "--help")}
+            libraries = library_costs(args.runs, cwd=cwd, env=env)
     finally:
         for process in (server, llm_server):
             process.terminate()
@@ -130,7 +157,7 @@ def main() -> None:
     chars, tokens = prompt_size()
     median = {name: statistics.median(values) for name, values in figures.items()}
     print(f"whole processes, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}")
-    print("| figure | min | median |\n|---|---|---|")
+    print("| figure | min | median | max |\n|---|---|---|---|")
     print(_row("import floor (ccxt.async_support, pandas, ta)", figures["floor"]))
     print(_row("import floor, garbage collector off", figures["floor_nogc"]))
     print(_row("`bot tick --dry-run` (rules, markets and candle caches warm)", figures["tick"]))
@@ -145,6 +172,8 @@ def main() -> None:
     print(f"Claude tick minus the floor with anthropic, medians: {median['claude'] - median['floor_llm']:.3f} s (goal <= 0.5 s)")
     for command, modules in imports.items():
         print(f"heavy modules imported by `bot {command}`: {modules}")
+    print("\n| imported alone, GC off | seconds min / median / max | peak RSS | modules |\n|---|---|---|---|")
+    print("\n".join(libraries))
     print(f"prompt for 6 coins: {chars:,} characters, ~{tokens:,} tokens (estimated at 4 characters per token)")
 
 
