@@ -106,6 +106,21 @@ def test_leverage_is_also_cut_to_the_market_maximum():
     assert RiskCode.LEVERAGE_CAPPED in verdict.codes
 
 
+def test_a_limit_just_below_a_whole_leverage_is_never_rounded_up_to_it():
+    """Found by the property test: max_leverage 1.999999999999993 let a 2x plan through."""
+    markets = {"SOL": SOL}
+    [verdict] = review(
+        [_decide("SOL", leverage=2, stop_loss=148, take_profit=156)], portfolio=_portfolio(prices={"SOL": 150.0}),
+        markets=markets, settings=RiskSettings(max_leverage=1.999999999999993), now=NOW, tick_id="t",
+    )
+    assert verdict.plan.leverage == 1 and RiskCode.LEVERAGE_CAPPED in verdict.codes
+    [verdict] = review(
+        [_decide("SOL", leverage=2.9999999999999996, stop_loss=148, take_profit=156)], portfolio=_portfolio(prices={"SOL": 150.0}),
+        markets=markets, settings=RiskSettings(max_leverage=5), now=NOW, tick_id="t",
+    )
+    assert verdict.plan.leverage == 3  # the model's float noise still means 3x
+
+
 def test_notional_is_cut_to_the_total_exposure_limit():
     eth = _position("ETH", amount=10.8, entry=2_500, leverage=10)  # 27,000 notional, 2,700 margin
     [verdict] = _review(_decide(size_pct=20), positions={"ETH": eth})

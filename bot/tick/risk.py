@@ -293,7 +293,8 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
         if leverage > min(settings.max_leverage, info.max_leverage):
             return _reject(decision, RiskCode.MAX_LEVERAGE, f"the open position's leverage {leverage:g}x is above the limit; adds are refused")
     else:
-        leverage = float(max(1, math.floor(min(decision.leverage, settings.max_leverage, info.max_leverage) + 1e-9)))
+        # whole leverage, never above a limit: the float tolerance is the model's (2.9999999999 asks for 3), not the limits'
+        leverage = float(max(1, math.floor(min(decision.leverage + 1e-9, settings.max_leverage, info.max_leverage))))
         if leverage < decision.leverage:
             codes.append(RiskCode.LEVERAGE_CAPPED)
             notes.append(f"leverage {decision.leverage:g}x cut to {leverage:g}x")
