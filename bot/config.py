@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.config_arena import ArenaSettings
 from bot.config_intel import IntelSettings
 from bot.errors import ConfigError, did_you_mean
 
@@ -135,9 +136,7 @@ class LiveSettings(Section):
 
 
 class StrategySettings(Section):
-    name: Literal["auto", "claude", "rules"] = Field(
-        "auto", description="auto: Claude when ANTHROPIC_API_KEY is set, else the rule-based baseline"
-    )
+    name: Literal["auto", "claude", "rules"] = Field("auto", description="auto: Claude when ANTHROPIC_API_KEY is set, else the rule-based baseline")
 
 
 class ModelPrice(Section):
@@ -346,6 +345,7 @@ class Settings(BaseSettings):
     ops: OpsSettings = OpsSettings()
     notify: NotifySettings = NotifySettings()
     intel: IntelSettings = IntelSettings()
+    arena: ArenaSettings = ArenaSettings()
     serve: ServeSettings = ServeSettings()
 
     # Secrets: environment or .env only (config.toml is rejected if it holds any).

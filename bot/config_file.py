@@ -102,3 +102,22 @@ def _suggest(loc: tuple[Any, ...]) -> str:
             return ""
         model = field.annotation
     return did_you_mean(str(loc[-1]), list(model.model_fields), prefix=".".join(map(str, loc[:-1])))
+
+
+def with_overrides(base: Settings, overrides: dict[str, Any], *, where: str) -> Settings:
+    """``base`` with dotted-name ``overrides``; each changed section validated as config.toml is."""
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in overrides.items():
+        section, _, field = name.partition(".")
+        changes.setdefault(section, {})[field] = value
+    update = {}
+    for section, fields in changes.items():
+        current = getattr(base, section)
+        try:
+            update[section] = type(current)(**{**current.model_dump(), **fields})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(part) for part in error["loc"]) or next(iter(fields))
+            shown = overrides.get(f"{section}.{error['loc'][0]}", error.get("input")) if error["loc"] else fields
+            raise ConfigError(f"{where} `{section}.{field}`: {error['msg'].removeprefix('Value error, ')} (got {shown!r})") from None
+    return base.model_copy(update=update)

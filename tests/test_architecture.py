@@ -26,9 +26,10 @@ MAY_IMPORT = {
     "backtest": {"root", "ops", "tick", "strategies", "venues", "intel"},
     "serve": {"root", "ops", "tick"},
     "sweep": {"root", "ops", "tick", "strategies", "venues", "intel", "backtest"},
-    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep", "serve"},
+    "arena": {"root", "ops", "tick", "strategies", "venues", "intel", "backtest"},
+    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep", "serve", "arena"},
 }
-ROOT_MODULES = {"models", "features", "exchange_models", "config", "config_file", "config_intel", "errors", "log", "__init__"}
+ROOT_MODULES = {"models", "features", "exchange_models", "config", "config_file", "config_intel", "config_arena", "errors", "log", "__init__"}
 ENTRY = {"__main__"}  # `python -m bot` runs the CLI: the one module allowed to reach the top
 
 

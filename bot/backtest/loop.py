@@ -41,7 +41,7 @@ from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
 from bot.tick.indicators import PrecomputedFeatures
 from bot.tick.prompt import Prompt
-from bot.tick.protocols import Intel, Strategy
+from bot.tick.protocols import Arena, Intel, Strategy
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
 from bot.venues.profiles import builder_fee_pct
@@ -201,6 +201,7 @@ async def run_backtest(
     on_tick: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], str | None] | None = None,
     intel: Intel | None = None,
+    arena: Arena | None = None,
 ) -> BacktestResult:
     """Run ``engine.run_tick`` every 3 simulated minutes from ``start`` to ``end`` inclusive.
 
@@ -220,6 +221,7 @@ async def run_backtest(
         journal=recorder,
         features=PrecomputedFeatures({coin: market.candles(coin) for coin in coins}),
         intel=intel,  # an archive: each tick sees only what was published by its simulated time
+        arena=arena,  # `bot backtest --arena`: the candidates' books beside the account (bot.arena.backtest)
     )
     total = int((end - start) / TICK) + 1
     now = start

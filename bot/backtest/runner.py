@@ -93,7 +93,7 @@ def backtest_command(settings: Settings, request: BacktestRequest, *, progress: 
         strategy: Strategy = RulesStrategy(settings.rules)
         warnings, should_stop, cached = [], None, None
     else:
-        cached, gate = _claude(settings, request, market=market, start=start, calls=calls, notify=notify)
+        cached, gate = claude_for_backtest(settings, request, market=market, start=start, calls=calls, notify=notify)
         strategy, should_stop = cached, gate.stop_reason
         warnings = [cutoff_warning(settings.backtest.knowledge_cutoffs, settings.llm.model, start=start, end=end)]
     intel = None
@@ -172,7 +172,7 @@ class _CostGate:
         return None
 
 
-def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMarket, start: datetime, calls: int, notify: Callable[[str], None]):
+def claude_for_backtest(settings: Settings, request: BacktestRequest, *, market: HistoryMarket, start: datetime, calls: int, notify: Callable[[str], None], bill_hits: bool = False):
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
     if not key:
         raise ConfigError("--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)")
@@ -192,7 +192,7 @@ def _claude(settings: Settings, request: BacktestRequest, *, market: HistoryMark
     )
     cached: CachedStrategy | None = None
     gate = _CostGate(claude, estimate=lambda n: n * per_call, remaining=lambda: calls - cached.hits - cached.misses, max_cost_usd=max_cost)
-    cached = CachedStrategy(gate, cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"), identity=identity)
+    cached = CachedStrategy(gate, cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"), identity=identity, bill_hits=bill_hits)
     return cached, gate
 
 

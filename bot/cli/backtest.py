@@ -29,6 +29,7 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of tables")] = False,
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="stop before calling the LLM if the estimated cost is above this, USD (default: backtest.max_cost_usd)")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="run an LLM backtest whatever its estimated cost")] = False,
+    arena: Annotated[bool, typer.Option("--arena", help="every [arena] candidate in one pass: the leaderboard, the rotation simulated, one chart")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Replay history through the same tick: same engine, paper fills, a report against buy-and-hold."""
@@ -55,6 +56,8 @@ def backtest(
         max_cost_usd=max_cost,
         yes=yes,
     )
+    if arena:
+        _arena(settings, request, out=out, as_json=as_json)
     result = backtest_command(settings, request, progress=sys.stderr.isatty(), notify=lambda line: print(line, file=sys.stderr))
     from bot.backtest.report import build_report, print_report, write_folder
 
@@ -68,6 +71,32 @@ def backtest(
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
+        print_report(report)
+    raise typer.Exit(ExitCode.OK if set(report.outcomes) <= {"ok"} else ExitCode.DEGRADED)
+
+
+def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> None:
+    """`--arena`: the leaderboard over the span, then the account's own report (what rotation did)."""
+    import json
+
+    from bot.arena.backtest import arena_backtest, plot_arena
+    from bot.backtest.report import build_report, print_report, write_folder
+    from bot.cli.views import print_leaderboard
+
+    result = arena_backtest(settings, request, notify=lambda line: print(line, file=sys.stderr))
+    report = build_report(result.account)
+    if out is not None:
+        try:
+            written = [*write_folder(out, result.account, report), out / "leaderboard.json", out / "arena.png"]
+            written[-2].write_text(result.board.model_dump_json(indent=2), encoding="utf-8")
+            plot_arena(written[-1], result)
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot write the report ({exc.strerror}); pick a writable folder") from None
+        print(f"report written: {', '.join(str(path) for path in written)}", file=sys.stderr)
+    if as_json:
+        typer.echo(json.dumps({"leaderboard": result.board.model_dump(mode="json"), "account": report.model_dump(mode="json")}, indent=2))
+    else:
+        print_leaderboard(result.board)
         print_report(report)
     raise typer.Exit(ExitCode.OK if set(report.outcomes) <= {"ok"} else ExitCode.DEGRADED)
 

@@ -141,6 +141,13 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         from bot.intel.archive import ArchiveIntel
 
         intel = ArchiveIntel(market.data_dir, coins=settings.trading.coins, settings=settings.intel) if mode == "replay" else live_intel(settings)
+    notifier = notifier_for(settings) if settings.notify.urls else None
+    arena = None
+    if settings.arena.candidates:  # every candidate on its own paper book; the active one decides for this account
+        from bot.arena.arena import ActiveStrategy, account_fallback, open_arena
+
+        arena = open_arena(settings, var / "arena", make_strategy=lambda own: build_strategies(own, clock=wall_clock)[0], notifier=notifier)
+        strategy, fallback = ActiveStrategy(arena), account_fallback(settings)
     ctx = TickContext(
         settings=settings,
         mode=mode,
@@ -151,9 +158,10 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         broker=broker,
         store=store,
         journal=journal,
-        notifier=notifier_for(settings) if settings.notify.urls else None,
+        notifier=notifier,
         audit=AuditLog(var / "llm"),
         intel=intel,
+        arena=arena,
     )
     try:
         return await run_tick(ctx, now)

@@ -54,7 +54,8 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     for coin, error in report.errors.items():
         out(f"  skipped {coin}: {error}")
     for source, why in report.sources_skipped.items():
-        out(f"  intel {source} skipped: {why}", markup=False)
+        candidate = source.removeprefix("arena:")
+        out(f"  arena candidate {candidate} failed: {why}" if candidate != source else f"  intel {source} skipped: {why}", markup=False)
     decided = {decision.coin: decision for decision in report.decisions}
     decision_of_llm = f"{report.strategy}'s decision"
     for coin in report.coins_loaded:
@@ -163,6 +164,9 @@ def print_status(status: StatusReport) -> None:
     if status.last_skipped_at:
         out(f"last skipped run: {_when(status.last_skipped_at)}")
     out(f"next tick expected {_when(status.next_tick_at)}")
+    if status.arena_active:
+        since = f" since {_when(status.arena_since)}" if status.arena_since else ""
+        out(f"arena: {status.arena_active} runs the account{since}" + (" (pinned: `bot arena unpin`)" if status.arena_pinned else "") + " · `bot arena` for the leaderboard")
     sharpe = f"{status.sharpe:.2f}" if status.sharpe is not None else f"n/a (needs {status.sharpe_needs_ticks} more ticks)" if status.sharpe_needs_ticks else "n/a"
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
@@ -262,3 +266,28 @@ def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:
                 str(row["decisions"]), str(row["fills"]), equity, ret, ms, row["message"],
             )
     _console.print(table)
+
+
+def print_leaderboard(board) -> None:
+    """`bot arena`: one row per candidate, best score first; figures net of fees, funding and LLM cost."""
+
+    def num(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    span = f"since {_when(board.window_start)}" if board.window_start else "all history"
+    table = Table(
+        "candidate", "kind", "ticks", "return", "Sharpe", "max DD", "trades", "win rate", "fees", "funding", "LLM $", "avg hold", "long/short",
+        f"score ({board.metric})", title=f"arena · {span} · net of fees, funding and LLM cost",
+    )  # fmt: skip
+    for s in board.standings:
+        table.add_row(
+            s.name + (" *" if s.name == board.active else ""), s.strategy, str(s.ticks), f"{s.return_pct:+.2f}%", num(s.sharpe, ".2f"),
+            f"{s.max_drawdown_pct:.2f}%", str(s.trades), num(s.win_rate_pct, ".1f"), f"{s.fees_usd:.2f}", f"{s.funding_usd:+.2f}",
+            f"{s.llm_usd:.4f}", num(s.avg_hold_hours, ".2f") + (" h" if s.avg_hold_hours is not None else ""), f"{s.longs}/{s.shorts}", num(s.score, ".3f"),
+        )  # fmt: skip
+    _console.print(table)
+    since = f" since {_when(board.since)}" if board.since else ""
+    rotation = "pinned (`bot arena unpin`)" if board.pinned else "rotation on" if board.rotation_enabled else "rotation off"
+    _console.print(f"* {board.active} runs the account{since} · {rotation}")
+    for record in board.rotations[-3:]:
+        _console.print(f"  {_when(record.at)}: {record.reason}")

@@ -38,6 +38,7 @@ class EventKind(StrEnum):
     EMERGENCY_PAUSE = "emergency_pause"
     DAILY_SUMMARY = "daily_summary"
     MODEL_DEPRECATED = "model_deprecated"
+    ARENA_ROTATION = "arena_rotation"  # another candidate got the account (bot.arena)
 
 
 class Level(StrEnum):

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationError
 
@@ -377,9 +378,10 @@ class Journal:
             records.append(record)
         return records[::-1]
 
-    def newest_first(self, block_bytes: int = 1 << 16) -> Iterator[dict]:
+    def newest_first(self, block_bytes: int = 1 << 16, *, decode: Callable[[bytes], Any] | None = None) -> Iterator[Any]:
         """Records from the end of the file backwards, reading only as much as is consumed:
-        months of ticks make a large journal, and status/journal must stay fast."""
+        months of ticks make a large journal, and status/journal must stay fast. ``decode``
+        (e.g. a model's ``model_validate_json``) replaces ``json.loads`` for a reader that needs a few fields."""
         try:
             handle = open(self.path, "rb")
         except FileNotFoundError:
@@ -394,21 +396,21 @@ class Journal:
                     handle.seek(position)
                     lines = (handle.read(step) + pending).split(b"\n")
                     pending = lines.pop(0)  # may be the tail of a line that starts in the previous block
-                    yield from _parsed(reversed(lines))
-                yield from _parsed([pending])
+                    yield from _parsed(reversed(lines), decode)
+                yield from _parsed([pending], decode)
         for part in self._parts():  # only reached when the reader wants older records
             import gzip
 
-            yield from _parsed(reversed(gzip.decompress(part.read_bytes()).split(b"\n")))
+            yield from _parsed(reversed(gzip.decompress(part.read_bytes()).split(b"\n")), decode)
 
 
-def _parsed(lines) -> Iterator[dict]:
+def _parsed(lines, decode: Callable[[bytes], Any] | None = None) -> Iterator[Any]:
     for line in lines:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue  # a line torn by a crash mid-append: skip it, keep the rest
-        if isinstance(record, dict):
+            record = decode(line) if decode else json.loads(line)
+        except ValueError:  # a line torn by a crash mid-append (bad JSON, bad UTF-8, not the model): skip it, keep the rest
+            continue
+        if decode or isinstance(record, dict):
             yield record

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.models import CoinFeatures, Decision, Portfolio
+from bot.models import CoinFeatures, Decision, Portfolio, Usage
 from bot.tick.prompt import Prompt
 from bot.tick.protocols import Strategy, Trace
 
@@ -66,8 +66,9 @@ class CachedStrategy:
     """``inner`` behind the cache. ``trace`` is the inner strategy's after a call it
     answered, and one with no cost after a cache hit (nothing was paid)."""
 
-    def __init__(self, inner: Strategy, *, cache: DecisionCache, identity: str) -> None:
+    def __init__(self, inner: Strategy, *, cache: DecisionCache, identity: str, bill_hits: bool = False) -> None:
         self.inner, self.cache, self.identity = inner, cache, identity
+        self.bill_hits = bill_hits  # a hit reports what the answer cost when first asked (the arena's books: a re-run scores the same)
         self.name = inner.name
         self.hits = self.misses = 0
         self.saved_usd = 0.0  # what the cached answers cost when they were first asked
@@ -80,6 +81,8 @@ class CachedStrategy:
             self.hits += 1
             self.saved_usd += answer.get("usage", {}).get("cost_usd", 0.0)
             self.trace = _free_trace(answer)
+            if self.bill_hits and answer.get("usage"):
+                self.trace.usage = Usage.model_validate(answer["usage"])
             return [Decision.model_validate(decision) for decision in answer["decisions"]]
         decisions = await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
         self.misses += 1

@@ -46,6 +46,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bot.config import Section, Settings
+from bot.config_file import with_overrides as cell_settings  # noqa: F401 (the sweep's name for it)
 from bot.errors import ConfigError, did_you_mean
 
 TICK = timedelta(minutes=3)
@@ -231,25 +232,6 @@ def _draw(rng: random.Random, values: list[Any] | dict[str, float]) -> Any:
         return values[rng.randrange(len(values))]
     low, high = values["low"], values["high"]
     return rng.randint(low, high) if isinstance(low, int) and isinstance(high, int) else rng.uniform(low, high)
-
-
-def cell_settings(base: Settings, overrides: dict[str, Any], *, where: str) -> Settings:
-    """``base`` with dotted-name ``overrides``; each changed section validated as config.toml is."""
-    changes: dict[str, dict[str, Any]] = {}
-    for name, value in overrides.items():
-        section, _, field = name.partition(".")
-        changes.setdefault(section, {})[field] = value
-    update = {}
-    for section, fields in changes.items():
-        current = getattr(base, section)
-        try:
-            update[section] = type(current)(**{**current.model_dump(), **fields})
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(part) for part in error["loc"]) or next(iter(fields))
-            shown = overrides.get(f"{section}.{error['loc'][0]}", error.get("input")) if error["loc"] else fields
-            raise ConfigError(f"{where} `{section}.{field}`: {error['msg'].removeprefix('Value error, ')} (got {shown!r})") from None
-    return base.model_copy(update=update)
 
 
 def folds_of(spec: Spec, *, start: datetime, end: datetime) -> list[Fold]:

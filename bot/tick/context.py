@@ -27,7 +27,7 @@ from bot.ops.state import BotState
 from bot.tick.briefing import Briefing
 from bot.tick.indicators import compute_features
 from bot.tick.prompt import DeferredPrompt
-from bot.tick.protocols import Auditor, Broker, Intel, Market, Recorder, Store, Strategy
+from bot.tick.protocols import Arena, Auditor, Broker, Intel, Market, Recorder, Store, Strategy
 
 
 @dataclass(slots=True)
@@ -47,6 +47,7 @@ class TickContext:
     # the indicator stage; a backtest plugs in bot.tick.indicators.PrecomputedFeatures (same values, computed once)
     features: Callable[[Snapshot], dict[str, CoinFeatures]] = compute_features
     intel: Intel | None = None  # news and sentiment for the prompt, fetched while the market loads
+    arena: Arena | None = None  # candidate strategies on their own paper books; `strategy` is then the active one
 
 
 @dataclass(slots=True)
@@ -65,6 +66,7 @@ class Pass:
     prompt: DeferredPrompt | None = None
     intel_task: asyncio.Task[Briefing] | None = None  # started by the market stage, awaited by the intel stage
     briefing: Briefing | None = None
+    arena_task: asyncio.Task[dict[str, str]] | None = None  # the candidates' passes, started before deciding
     context: str = ""  # the briefing as the prompt shows it
     decisions: list[Decision] = field(default_factory=list)
     plans: list[OrderPlan] = field(default_factory=list)
@@ -80,9 +82,10 @@ class Pass:
         return cls(ctx=ctx, state=state, report=report, now=now)
 
     def cancel_background(self) -> None:
-        """A tick that ended before the intel stage leaves no task behind."""
-        task, self.intel_task = self.intel_task, None
-        if task is not None and not task.done():
-            task.cancel()
-        elif task is not None and not task.cancelled():
-            task.exception()  # retrieved: no "exception was never retrieved" warning
+        """A tick that ended before the intel (or arena) stage leaves no task behind."""
+        for task in (self.intel_task, self.arena_task):
+            if task is not None and not task.done():
+                task.cancel()
+            elif task is not None and not task.cancelled():
+                task.exception()  # retrieved: no "exception was never retrieved" warning
+        self.intel_task = self.arena_task = None

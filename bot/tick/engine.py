@@ -78,10 +78,12 @@ STAGES: list[tuple[str, Callable[[Pass], Awaitable[None] | None]]] = [
     ("indicators", stages.compute_indicators),
     ("intel", stages.gather_intel),  # news and sentiment, fetched since the market stage began (bot/intel)
     ("value", stages.value_book),  # the portfolio at this tick's prices, the risk memory, the (deferred) prompt
+    ("arena", stages.start_arena),  # the candidates trade this tick on their own paper books (bot/arena), concurrently
     ("decide", stages.decide),
     ("risk", stages.review_risk),  # approve, resize or reject every decision
     ("execute", stages.execute),
     ("record", stages.record_book),  # account after, equity statistics, last prices and decisions
+    ("rotate", stages.finish_arena),  # the candidates' passes collected; the rotation rule, once a day
 ]
 
 
@@ -122,6 +124,8 @@ ON_ERROR: dict[str, list[Rule]] = {
     ],
     # news and sentiment are extras: without them the model decides on the market alone, the tick is not degraded
     "intel": [Rule(Exception, OnError.SKIP, "no news or sentiment this tick: {error}", "intel_failed")],
+    # the arena never fails the account's tick, not even arena.json unwritable (the account's fills are booked by now)
+    "rotate": [Rule(Exception, OnError.DEGRADE, "arena: {error}", "arena_failed")],
     # an execution failure alerts and never crashes: the tick goes on with what the broker booked
     "execute": [Rule(Exception, OnError.DEGRADE, "execution failed: {error}", "execution_failed")],
 }

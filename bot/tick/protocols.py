@@ -32,6 +32,7 @@ from bot.tick.prompt import Prompt
 
 if TYPE_CHECKING:
     from bot.ops.state import BotState
+    from bot.tick.context import Pass
 
 
 class Book(Protocol):
@@ -92,6 +93,19 @@ class Trace(StrictModel):
     lifecycle: str = ""  # the model's, from the Models API: active | deprecated
     retires_at: datetime | None = None
     refusal: str = ""  # the category, when Claude refused to answer
+
+
+class Arena(Protocol):
+    """Candidate strategies on their own paper books (``bot.arena``): they trade each tick
+    on its snapshot and features while the account's strategy decides."""
+
+    async def play(self, run: Pass) -> dict[str, str]:
+        """Every candidate's pass on this tick; returns candidate -> why it failed (it held)."""
+        ...
+
+    def rotate(self, run: Pass) -> str:
+        """The rotation rule, once a day; what to note in the account's report ("" if nothing)."""
+        ...
 
 
 class Store(Protocol):

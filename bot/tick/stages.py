@@ -9,6 +9,7 @@ risk, prompt); these functions only wire it to the tick's parts and its report.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import structlog
 
@@ -168,6 +169,26 @@ async def decide(run: Pass) -> None:
             report.decisions = run.decisions
         if run.prompt.built:
             report.prompt_chars = run.prompt.chars
+
+
+def start_arena(run: Pass) -> None:
+    """The candidates' passes start here and run while the account's strategy decides."""
+    if run.ctx.arena is not None:
+        run.arena_task = asyncio.ensure_future(run.ctx.arena.play(run))
+
+
+def finish_arena(run: Pass) -> Awaitable[None] | None:
+    """A candidate that failed held alone: named in `sources_skipped`; then the rotation rule.
+    Without an arena nothing to await (no coroutine on every backtest tick)."""
+    return _collect_arena(run) if run.arena_task is not None else None
+
+
+async def _collect_arena(run: Pass) -> None:
+    task, run.arena_task = run.arena_task, None
+    failed = await task
+    run.report.sources_skipped.update({f"arena:{name}": why for name, why in failed.items()})
+    if note := run.ctx.arena.rotate(run):
+        _note(run.report, note)
 
 
 def review_risk(run: Pass) -> None:

@@ -99,6 +99,9 @@ class StatusReport(StrictModel):
     exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
     pending_orders: list[str] = Field(default_factory=list)  # live: client ids saved but not yet settled
     disagreements: list[str] = Field(default_factory=list)  # live: where state and the exchange differ
+    arena_active: str = ""  # the [arena] candidate running the account ("" without an arena), since when, pinned
+    arena_since: datetime | None = None
+    arena_pinned: bool = False
 
 
 def build_status(state: BotState, *, settings: Settings, state_file: Path, now: datetime) -> StatusReport:
@@ -147,7 +150,20 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         exchange=state.exchange,
         pending_orders=[intent.client_order_id for intent in state.pending_intents],
         disagreements=state.exchange.disagreements(state.positions) if state.exchange else [],
+        **_arena(settings, state_file),
     )
+
+
+def _arena(settings: Settings, state_file: Path) -> dict[str, Any]:
+    """Who runs the account when [arena] has candidates: var/arena/arena.json, else `arena.active`."""
+    if not settings.arena.candidates:
+        return {}
+    from bot.ops.arena_state import ArenaStore
+
+    record = ArenaStore(state_file.parent / "arena" / "arena.json").load()
+    if record is None or settings.arena.candidate(record.active) is None:
+        return {"arena_active": settings.arena.initial}
+    return {"arena_active": record.active, "arena_since": record.since, "arena_pinned": record.pinned}
 
 
 # Status fields that are the state's own, under the same name.

@@ -204,6 +204,7 @@ class FakeAnthropic(LocalServer):
 
     def __post_init__(self) -> None:
         self._script: list[Reply] = []
+        self._by_model: dict[str, list[Reply]] = {}  # model -> its own queue, ahead of the shared one
         self._cached: set[str] = set()
         self._lock = threading.Lock()
         self._ids = 0
@@ -217,8 +218,15 @@ class FakeAnthropic(LocalServer):
         with self._lock:
             self._script.extend(replies)
 
-    def _next(self) -> Reply | None:
+    def script_for(self, model: str, *replies: Reply) -> None:
+        """Answer the next requests for ``model`` with ``replies`` (candidates asking at once get their own)."""
         with self._lock:
+            self._by_model.setdefault(model, []).extend(replies)
+
+    def _next(self, model: str = "") -> Reply | None:
+        with self._lock:
+            if queue := self._by_model.get(model):
+                return queue.pop(0)
             return self._script.pop(0) if self._script else None
 
     # -- the Models API ----------------------------------------------------------------------
@@ -419,7 +427,7 @@ class _Handler(QuietHandler):
         if self.path.split("?")[0] != "/v1/messages":
             self._send(404, _error_body(404, f"not found: {self.path}"))
             return
-        reply = fake._next()
+        reply = fake._next(str(body.get("model", "")))
         if reply is not None and reply.kind == "hang":
             time.sleep(fake.hang_seconds)
             self.close_connection = True

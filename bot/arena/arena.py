@@ -1,0 +1,278 @@
+"""The arena: every candidate of `[arena]` trades every tick on its own paper book, and
+the active one decides for the account.
+
+A candidate's tick is ``run_tick`` itself, nested inside the account's: the same stages,
+the same risk step, the paper broker, its own state.json and journal.jsonl in
+var/arena/NAME/ (written atomically like the account's), its own LLM budget (over it,
+it holds: said once a day). What the account's tick already fetched is handed down: the
+snapshot, the features and the briefing, computed once. The candidates run concurrently
+(``asyncio.gather``) while the account's strategy decides; one that fails holds alone.
+
+The account's strategy is ``ActiveStrategy``: the active candidate's strategy (its model,
+effort, rules) asked on the account's own prompt, so it sees the account's positions;
+its decisions go through the account's risk and execute stages like any strategy's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+from bot.arena.leaderboard import JournalRow, Standing, choose, score, standing
+from bot.config import Settings
+from bot.config_arena import Candidate
+from bot.config_file import with_overrides
+from bot.errors import ConfigError, did_you_mean
+from bot.models import CoinFeatures, Decision, Portfolio, Snapshot, StrictModel, TickReport
+from bot.ops.arena_state import ArenaRecord, ArenaStore, RotationRecord
+from bot.ops.budget import utc_day
+from bot.ops.notify import Event, EventKind, Level, Notifier
+from bot.ops.state import AuditLog, Journal, StateStore
+from bot.strategies import HoldStrategy
+from bot.tick.briefing import Briefing
+from bot.tick.context import Pass, TickContext
+from bot.tick.engine import run_tick
+from bot.tick.prompt import Prompt
+from bot.tick.protocols import Auditor, Recorder, Store, Strategy
+from bot.venues.paper import PaperBroker
+from bot.venues.profiles import builder_fee_pct
+
+log = structlog.get_logger(__name__)
+
+
+def candidate_settings(base: Settings, candidate: Candidate, *, own_budget: bool = True) -> Settings:
+    """The account's settings with the candidate's strategy, [llm] and [rules] keys (and,
+    for its book, its own daily LLM budget); a bad key is one line naming the candidate."""
+    overrides = {"strategy.name": candidate.strategy}
+    overrides |= {f"llm.{key}": value for key, value in candidate.llm.items()}
+    overrides |= {f"rules.{key}": value for key, value in candidate.rules.items()}
+    if own_budget:
+        overrides["llm.max_usd_per_day"] = candidate.max_usd_per_day
+    return with_overrides(base, overrides, where=f"[[arena.candidates]] {candidate.name!r}:")
+
+
+@dataclass
+class Player:
+    """One candidate: its settings, its strategy, its book."""
+
+    name: str
+    settings: Settings
+    strategy: Strategy
+    store: Store
+    journal: Recorder
+    audit: Auditor | None = None  # var/arena/NAME/llm/: each of its LLM exchanges, like the account's var/llm/
+
+
+class ReportList:
+    """A candidate's journal in a backtest: its reports, in memory."""
+
+    def __init__(self) -> None:
+        self.reports: list[TickReport] = []
+
+    def append(self, report: TickReport) -> None:
+        self.reports.append(report)
+
+
+class _Handed:
+    """The account's snapshot and briefing, handed to a candidate's pass as its market and intel."""
+
+    def __init__(self, snapshot: Snapshot, briefing: Briefing | None) -> None:
+        self._snapshot, self._briefing = snapshot, briefing
+
+    async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
+        return self._snapshot
+
+    async def briefing(self, coins: list[str], now: datetime) -> Briefing:
+        assert self._briefing is not None
+        return self._briefing
+
+
+class Leaderboard(StrictModel):
+    """`bot arena` and `--json`: the standings, best score first, and who runs the account."""
+
+    as_of: datetime | None
+    window_start: datetime | None  # None: since each book's first tick
+    metric: str
+    active: str
+    since: datetime | None
+    pinned: bool
+    rotation_enabled: bool
+    standings: list[Standing]
+    rotations: list[RotationRecord]
+
+
+@dataclass
+class Arena:
+    settings: Settings
+    players: list[Player]
+    record: ArenaRecord
+    save_record: Callable[[ArenaRecord], None]
+    make_strategy: Callable[[Settings], Strategy]  # a candidate's strategy from its settings
+    notifier: Notifier | None = None
+    _account: tuple[str, Strategy] | None = field(default=None, repr=False)
+
+    @property
+    def active(self) -> str:
+        return self.record.active
+
+    def account_strategy(self) -> Strategy:
+        """The active candidate's strategy for the account: its keys, the account's budget."""
+        if self._account is None or self._account[0] != self.active:
+            candidate = self.settings.arena.candidate(self.active)
+            assert candidate is not None  # open_arena checked the record against the candidates
+            self._account = (self.active, self.make_strategy(candidate_settings(self.settings, candidate, own_budget=False)))
+        return self._account[1]
+
+    async def play(self, run: Pass) -> dict[str, str]:
+        handed = _Handed(run.snapshot, run.briefing)
+        mode = "paper" if run.ctx.mode == "live" else run.ctx.mode
+        features = run.features
+        exchange = self.settings.exchange  # the account's venue: the same fees on every book
+        fee = builder_fee_pct(exchange.id, opted_in=exchange.builder_fee)
+
+        async def one(player: Player) -> TickReport:
+            structlog.contextvars.bind_contextvars(candidate=player.name)  # this task's context only
+            ctx = TickContext(
+                settings=player.settings, mode=mode, dry_run=True, market=handed, strategy=player.strategy,
+                broker=PaperBroker(player.settings.paper, builder_fee_pct=fee), store=player.store, journal=player.journal, fallback=HoldStrategy(),
+                features=lambda _snapshot: features, intel=handed if run.briefing is not None else None, clock=run.ctx.clock, audit=player.audit,
+            )  # fmt: skip
+            return await run_tick(ctx, run.now)
+
+        results = await asyncio.gather(*(one(player) for player in self.players), return_exceptions=True)
+        failed = {}
+        for player, result in zip(self.players, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("arena_candidate_failed", candidate=player.name, error=f"{type(result).__name__}: {result}")
+                failed[player.name] = f"{type(result).__name__}: {result} (it held this tick)"
+        return failed
+
+    def rotate(self, run: Pass) -> str:
+        rotation, record, now = self.settings.arena.rotation, self.record, run.now
+        day = utc_day(now)
+        if not rotation.enabled or record.pinned or record.last_rotation_day == day or now.time() < rotation.time:
+            return ""
+        board = self.leaderboard(now)
+        scores = {entry.name: entry.score for entry in sorted(board.standings, key=lambda entry: self._order(entry.name))}
+        incumbent = record.active
+        chosen, reason = choose(incumbent, scores, margin=rotation.margin)
+        record.last_rotation_day = day
+        record.rotations.append(RotationRecord(at=now, incumbent=incumbent, chosen=chosen, scores=scores, reason=reason))
+        if chosen != incumbent:
+            record.active, record.since = chosen, now
+        self.save_record(record)  # saved before notifying: a rerun of the day never scores (or notifies) twice
+        shown = ", ".join(f"{name} {'-' if value is None else f'{value:.4g}'}" for name, value in scores.items())
+        log.info("arena_rotation", incumbent=incumbent, chosen=chosen, scores=scores, reason=reason)
+        if chosen != incumbent and self.notifier is not None:
+            body = f"{reason}. Scores ({rotation.metric}, {rotation.window_days:g} days): {shown}"
+            self.notifier.send([Event(key=f"arena:{day}", kind=EventKind.ARENA_ROTATION, level=Level.WARNING, title=f"arena: {chosen} now runs the account", body=body)])
+        return f"arena rotation ({rotation.metric} over {rotation.window_days:g} days: {shown}): {reason}"
+
+    def leaderboard(self, now: datetime | None, *, window_days: float | None = None) -> Leaderboard:
+        """Every candidate over the rotation window ending at ``now`` (``window_days`` 0: all history)."""
+        rotation = self.settings.arena.rotation
+        days = rotation.window_days if window_days is None else window_days
+        start = now - timedelta(days=days) if now is not None and days > 0 else None
+        standings = []
+        for player in self.players:
+            reports, opening = history(player, start)
+            entry = standing(player.name, self._kind(player.name), reports, opening_usd=opening, book=player.store.load())
+            entry.score = score(entry, metric=rotation.metric, min_ticks=rotation.min_ticks)
+            standings.append(entry)
+        standings.sort(key=lambda entry: (entry.score is None, -(entry.score or 0.0), self._order(entry.name)))
+        return Leaderboard(
+            as_of=now, window_start=start, metric=rotation.metric, active=self.active, since=self.record.since, pinned=self.record.pinned,
+            rotation_enabled=rotation.enabled, standings=standings, rotations=self.record.rotations,
+        )  # fmt: skip
+
+    def _kind(self, name: str) -> str:
+        candidate = self.settings.arena.candidate(name)
+        return candidate.strategy if candidate else "?"
+
+    def _order(self, name: str) -> int:
+        return [player.name for player in self.players].index(name)
+
+
+class ActiveStrategy:
+    """The account's `Strategy`: whichever candidate is active when the tick decides."""
+
+    def __init__(self, arena: Arena) -> None:
+        self.arena = arena
+        self.trace = None  # the active candidate's, read by the engine after deciding
+
+    @property
+    def name(self) -> str:
+        return self.arena.active
+
+    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+        strategy = self.arena.account_strategy()
+        self.trace = None
+        try:
+            return await strategy.decide(features=features, portfolio=portfolio, prompt=prompt)
+        finally:
+            self.trace = getattr(strategy, "trace", None)
+
+
+def history(player: Player, start: datetime | None) -> tuple[list[TickReport] | list[JournalRow], float]:
+    """A candidate's reports since ``start`` (oldest first) and its equity before the first."""
+    book = player.store.load()
+    initial = book.initial_equity_usd if book else player.settings.paper.initial_balance_usd
+    if isinstance(player.journal, ReportList):
+        everything = player.journal.reports
+        reports = [report for report in everything if start is None or report.as_of >= start]
+        before = everything[len(everything) - len(reports) - 1] if len(reports) < len(everything) else None
+        return reports, before.account.equity_usd if before is not None and before.account else initial
+    rows, opening = [], initial
+    for row in player.journal.newest_first(decode=JournalRow.model_validate_json):  # type: ignore[attr-defined]  (a Journal)
+        if start is not None and row.as_of < start:
+            opening = row.account.equity_usd if row.account else initial
+            break
+        rows.append(row)
+    return rows[::-1], opening
+
+
+def account_fallback(settings: Settings) -> Strategy:
+    """Who decides for the account once its own LLM budget is spent (`llm.fallback`)."""
+    from bot.strategies.rules import RulesStrategy
+
+    return RulesStrategy(settings.rules) if settings.llm.fallback == "rules" else HoldStrategy()
+
+
+def check_name(settings: Settings, name: str) -> str:
+    names = [candidate.name for candidate in settings.arena.candidates]
+    if name not in names:
+        raise ConfigError(f"no arena candidate named {name!r}{did_you_mean(name, names)} (candidates: {', '.join(names) or 'none: add [[arena.candidates]]'})")
+    return name
+
+
+def open_arena(settings: Settings, folder: Path, *, make_strategy: Callable[[Settings], Strategy], notifier: Notifier | None = None) -> Arena:
+    """The arena on var/arena/: arena.json and one state.json + journal.jsonl per candidate."""
+    players = []
+    for candidate in settings.arena.candidates:
+        own = candidate_settings(settings, candidate)
+        books = folder / candidate.name
+        players.append(
+            Player(candidate.name, own, make_strategy(own), StateStore(books / "state.json"), Journal(books / "journal.jsonl"), AuditLog(books / "llm"))
+        )
+    store = ArenaStore(folder / "arena.json")
+    record = store.load() or ArenaRecord(active=settings.arena.initial)
+    if settings.arena.candidate(record.active) is None:  # the config dropped it: start again from `arena.active`
+        record = ArenaRecord(active=settings.arena.initial, rotations=record.rotations)
+    return Arena(settings=settings, players=players, record=record, save_record=store.save, make_strategy=make_strategy, notifier=notifier)
+
+
+def memory_arena(settings: Settings, *, make_strategy: Callable[[Settings], Strategy]) -> Arena:
+    """The arena of a backtest: books and journals in memory, the same rotation."""
+    from bot.backtest.loop import _MemoryStore
+
+    players = []
+    for candidate in settings.arena.candidates:
+        own = candidate_settings(settings, candidate)
+        players.append(Player(candidate.name, own, make_strategy(own), _MemoryStore(), ReportList()))
+    return Arena(settings=settings, players=players, record=ArenaRecord(active=settings.arena.initial), save_record=lambda _record: None, make_strategy=make_strategy)
+

@@ -1,0 +1,133 @@
+"""The leaderboard (pure): each candidate's book over a window, scored, and the rotation rule.
+
+Every figure comes from the candidate's own tick reports (its journal), through the
+backtest report's metric functions: the curve's return, Sharpe and max drawdown are on
+equity NET of fees, funding AND the LLM dollars spent in the window (what the candidate
+would have left), so a costly model has to earn its bill. Trades are round trips from the
+fills (``trades_from_fills``); one still open is valued at the window's last price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+
+from bot.backtest.loop import trades_from_fills
+from bot.backtest.report import curve_metrics, trade_metrics
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.models import Fill, FundingPayment, Side, StrictModel, TickReport
+from bot.ops.state import BotState
+
+DRAWDOWN_FLOOR_PCT = 0.1  # return_over_drawdown: a book that never fell is divided by 0.1 %, not 0
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Equity(_Part):
+    equity_usd: float
+
+
+class _Spend(_Part):
+    cost_usd: float = 0.0
+
+
+class JournalRow(_Part):
+    """What the leaderboard reads of a journal line: a week of six candidates' journals is
+    ~20,000 lines, read for every `bot arena` and every daily rotation (bench/arena.py)."""
+
+    as_of: datetime
+    account: _Equity | None = None
+    usage: _Spend = Field(default_factory=_Spend)
+    fills: list[Fill] = Field(default_factory=list)
+    funding: list[FundingPayment] = Field(default_factory=list)
+    prices: dict[str, float] = Field(default_factory=dict)
+
+
+class Standing(StrictModel):
+    name: str
+    strategy: str
+    ticks: int
+    equity_usd: float  # the book's equity after the last tick (before LLM cost)
+    return_pct: float  # net of fees, funding and LLM cost, over the window
+    sharpe: float | None
+    max_drawdown_pct: float
+    trades: int
+    win_rate_pct: float | None
+    fees_usd: float
+    funding_usd: float  # received (+) or paid (-)
+    llm_usd: float
+    avg_hold_hours: float | None
+    longs: int
+    shorts: int
+    long_short_ratio: float | None  # longs / shorts (None without shorts)
+    score: float | None = None  # by `arena.rotation.metric`; None below `min_ticks`
+
+
+def standing(name: str, strategy: str, reports: Sequence[TickReport | JournalRow], *, opening_usd: float, book: BotState | None) -> Standing:
+    """One candidate over ``reports`` (oldest first); ``opening_usd``: its equity before the first."""
+    equity, llm_usd, last = [], 0.0, opening_usd
+    for report in reports:
+        llm_usd += report.usage.cost_usd
+        last = report.account.equity_usd if report.account else last
+        equity.append(last - llm_usd)
+    times = np.array([int(report.as_of.timestamp() * 1000) for report in reports], dtype=np.int64)
+    curve = curve_metrics(np.array(equity, dtype=float), times, initial_usd=opening_usd)
+    fills = [fill for report in reports for fill in report.fills]
+    funding = [(payment.coin, payment.at, payment.amount_usd) for report in reports for payment in report.funding]
+    end = reports[-1].as_of if reports else datetime.min
+    book = book or BotState.fresh(mode="paper", initial_equity_usd=opening_usd)
+    trades = trades_from_fills(fills, funding=funding, state=book, end=end, last_prices=reports[-1].prices if reports else {})
+    metrics = trade_metrics(trades)
+    longs = sum(trade.side is Side.LONG for trade in trades)
+    shorts = len(trades) - longs
+    return Standing(
+        name=name,
+        strategy=strategy,
+        ticks=len(reports),
+        equity_usd=last,
+        return_pct=curve.total_return_pct,
+        sharpe=curve.sharpe,
+        max_drawdown_pct=curve.max_drawdown_pct,
+        trades=metrics.trades,
+        win_rate_pct=metrics.win_rate_pct,
+        fees_usd=sum(fill.fee_usd for fill in fills),
+        funding_usd=sum(usd for _, _, usd in funding),
+        llm_usd=llm_usd,
+        avg_hold_hours=metrics.avg_hold_hours,
+        longs=longs,
+        shorts=shorts,
+        long_short_ratio=longs / shorts if shorts else None,
+    )
+
+
+def score(entry: Standing, *, metric: str, min_ticks: int) -> float | None:
+    """The rotation's score of a standing; None below the minimum track record."""
+    if entry.ticks < min_ticks:
+        return None
+    if metric == "sharpe":
+        return entry.sharpe if entry.sharpe is not None else 0.0  # a flat book: no return for no risk, not "no track record"
+    if metric == "return":
+        return entry.return_pct
+    return entry.return_pct / max(entry.max_drawdown_pct, DRAWDOWN_FLOOR_PCT)
+
+
+def choose(incumbent: str, scores: dict[str, float | None], *, margin: float) -> tuple[str, str]:
+    """The candidate that gets the account and why: the best score wins only if it beats the
+    incumbent's by more than ``margin`` (an incumbent without a score loses to any score)."""
+    scored = {name: value for name, value in scores.items() if value is not None}
+    if not scored:
+        return incumbent, "no candidate has a long enough track record yet"
+    best = max(scored, key=lambda name: scored[name])  # ties: the first in config order
+    mine = scores.get(incumbent)
+    if best == incumbent:
+        return incumbent, f"{incumbent} scores best ({mine:.4g})"
+    if mine is None:
+        return best, f"{best} ({scored[best]:.4g}) replaces {incumbent} (no score: too short a track record)"
+    if scored[best] > mine + margin:
+        return best, f"{best} ({scored[best]:.4g}) beats {incumbent} ({mine:.4g}) by more than the margin {margin:g}"
+    return incumbent, f"{best} ({scored[best]:.4g}) is within the margin {margin:g} of {incumbent} ({mine:.4g}): no switch"

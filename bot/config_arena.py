@@ -1,0 +1,63 @@
+"""The `[arena]` settings: candidate strategies trading the same ticks on their own paper
+books, and the rotation that picks which one runs the account (``bot.arena``).
+
+Kept beside ``bot.config`` (which holds them as ``Settings.arena``). A candidate changes
+only what makes a strategy: its kind, its `[llm]` and `[rules]` keys and its own daily LLM
+budget; risk, fees and coins are the account's, so every book faces the same rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.errors import did_you_mean
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Candidate(_Section):
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,30}$", description="short name: `bot arena pin NAME`, the leaderboard, var/arena/NAME/")
+    strategy: Literal["rules", "claude"] = Field(description="rules: the baseline; claude: asks Claude with this candidate's [llm] keys")
+    llm: dict[str, Any] = Field(default_factory=dict, description="[llm] keys for this candidate, e.g. model, effort, thinking, memory_trades")
+    rules: dict[str, Any] = Field(default_factory=dict, description="[rules] keys for this candidate, e.g. stop_atr, size_pct")
+    max_usd_per_day: float = Field(2.0, ge=0, description="this candidate's own daily LLM budget (UTC day); reached: it holds until midnight")
+
+
+class Rotation(_Section):
+    """Off by default: the account stays with `arena.active` (or the pinned candidate)."""
+
+    enabled: bool = Field(False, description="once a day at `time`, hand the account to the best candidate")
+    time: dt.time = Field(dt.time(0, 0), description="UTC time of day of the rotation, HH:MM")
+    window_days: float = Field(7.0, gt=0, le=365, description="trailing window the candidates are scored over")
+    metric: Literal["sharpe", "return_over_drawdown", "return"] = Field(
+        "sharpe", description="score over the window, on equity net of fees, funding and LLM cost"
+    )
+    min_ticks: int = Field(480, ge=2, description="minimum track record: ticks in the window (480 = one day) before a candidate can win")
+    margin: float = Field(0.25, ge=0, description="a challenger must beat the incumbent's score by this much: no flapping")
+
+
+class ArenaSettings(_Section):
+    candidates: list[Candidate] = Field(default_factory=list, description="empty: no arena, the account's own strategy decides")
+    active: str = Field("", description="the candidate running the account until a rotation or a pin; default: the first one")
+    rotation: Rotation = Rotation()
+
+    @model_validator(mode="after")
+    def _names(self) -> ArenaSettings:
+        names = [candidate.name for candidate in self.candidates]
+        if twice := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"candidate name {twice[0]!r} is used twice: give every [[arena.candidates]] its own name")
+        if self.active and self.active not in names:
+            raise ValueError(f"active = {self.active!r} is not a candidate{did_you_mean(self.active, names)} (candidates: {', '.join(names) or 'none'})")
+        return self
+
+    @property
+    def initial(self) -> str:
+        return self.active or (self.candidates[0].name if self.candidates else "")
+
+    def candidate(self, name: str) -> Candidate | None:
+        return next((candidate for candidate in self.candidates if candidate.name == name), None)
