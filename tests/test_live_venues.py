@@ -22,6 +22,7 @@ from bot.venues.history import HistoryMarket
 from bot.venues.profiles import profile_for
 from tests.conftest import NOW, data_dir
 from tests.fakes.account import TAKER_FEE
+from tests.fakes.bybit import FakeBybit
 from tests.fakes.hyperliquid import AGENT, WALLET, FakeHyperliquid
 from tests.test_live import TICK, Bot
 
@@ -47,9 +48,10 @@ class Venue:
     key: str
     secret: str
     rules: dict
+    server: type = FakeHyperliquid
 
     def fake(self):
-        return FakeHyperliquid(data_dir(), now=NOW, coins=("BTC", "ETH"))
+        return self.server(data_dir(), now=NOW, coins=("BTC", "ETH"))
 
     def cid(self, tick: str, leg: str) -> str:
         return profile_for(self.id).client_id(f"bot-{tick}-BTC-{leg}")
@@ -68,6 +70,7 @@ class Venue:
 
 VENUES = {
     "hyperliquid": Venue("hyperliquid", "USDC", WALLET, "0x" + "42" * 32, {"min_notional_usd": 10.0, "funding_interval_h": 1.0}),
+    "bybit": Venue("bybit", "USDT", "test-key", "test-secret", {}, FakeBybit),
 }
 
 
@@ -103,7 +106,18 @@ def test_one_live_tick_places_a_protected_entry_at_the_fill_price(tmp_path, venu
     assert (stop.side, stop.quantity, stop.reduce_only) == ("SELL", AMOUNT, True) and (take.side, take.reduce_only) == ("SELL", True)
     state = bot.state()
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6) and state.pending_intents == []
-    assert Counter(r.params["type"] for r in fake.requests) == LIVE_TICK_CALLS[venue.id]
+    assert Counter(_call(r) for r in fake.requests) == LIVE_TICK_CALLS[venue.id]
+
+
+def _call(request) -> str:
+    """Hyperliquid's info / action type; Bybit's path (an order's kind, a lookup's filter)."""
+    if request.path.startswith("/v5/"):
+        params = request.params
+        words = [params.get("type") or params.get("orderFilter"), "by id" if "orderLinkId" in params and "type" not in params else None]
+        if request.path == "/v5/position/list":
+            words = [params.get("symbol")]
+        return " ".join([request.path.removeprefix("/v5/"), *(w for w in words if w)])
+    return request.params["type"]
 
 
 # What ccxt asks in that first live tick (market data comes from the recorded candles here; a
@@ -117,6 +131,17 @@ LIVE_TICK_CALLS = {
         "clearinghouseState": 4, "frontendOpenOrders": 4,  # balance / positions, open orders (BTC, ETH) twice
         "updateLeverage": 1, "order": 1, "order/sl": 1, "order/tp": 1, "userFills": 1,
         "orderStatus": 2,  # each protection id looked up before it is used (a killed run of this tick may have sent it)
+    }),  # fmt: skip
+    "bybit": Counter({
+        "asset/coin/query-info": 1, "market/instruments-info": 2,  # load_markets: currencies (asked when keys are set), perpetuals, pre-listed
+        "user/query-api": 1, "account/info": 1,  # is the account unified (once per process)
+        "account/wallet-balance": 2, "position/list": 2,  # the account before and after
+        "order/realtime": 4, "order/realtime StopOrder": 4,  # open regular and conditional orders (BTC, ETH), before and after
+        "position/list BTCUSDT": 1,  # one-way mode checked before the first order on the symbol
+        "account/set-margin-mode": 1, "position/set-leverage": 1,
+        "order/create order": 1, "order/create order/sl": 1, "order/create order/tp": 1,
+        "order/realtime by id": 1, "execution/list": 1,  # the entry read back (its answer is ids only), its fee from its fill
+        "order/realtime StopOrder by id": 4,  # each protection id looked up before it is sent, and read back after
     }),  # fmt: skip
 }
 

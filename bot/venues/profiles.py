@@ -43,6 +43,15 @@ class VenueProfile:
     zero_balance_hint: str = ""  # why a first reading of 0 is a credentials mistake
     bundled_tiers: bool = True  # without the exchange's own brackets, use Binance's bundled table (else: from max leverage)
     builder_fee_pct: float = 0.0  # what ccxt's builder takes per fill when `exchange.builder_fee` is on
+    id_param: str = "clientOrderId"  # the param ccxt's fetch_order / cancel_order read a client id from
+    lookup_options: dict[str, Any] = field(default_factory=dict)  # extra params of every lookup by client id
+    ack_only: bool = False  # an order's answer is an acknowledgement (ids only): its fill is read back
+    one_way: bool = False  # refuse a hedge-mode account (positionIdx != 0) before sending anything
+
+    def id_params(self, client_order_id: str, *, conditional: bool) -> dict[str, Any]:
+        """Params that name an order by client id in a lookup or a cancel."""
+        trigger = {"trigger": True} if conditional and self.trigger_orders_apart else {}
+        return {self.id_param: client_order_id, **self.lookup_options, **trigger}
 
     def client_id(self, bot_id: str) -> str:
         """The id the venue accepts for the bot's deterministic ``bot-<tick>-<coin>-<leg>``."""
@@ -105,15 +114,19 @@ PROFILES = {
         config={"rollingWindowSize": 60_000},
     ),
     # Bybit (ccxt bybit.py): USDT linear; instruments-info publishes `fundingInterval` in
-    # minutes per symbol. Market data, paper, downloads and backtests are tested; its order
-    # path (a unified account's fetchOrder needs `acknowledged`, positionIdx 0 for one-way
-    # mode, stopLoss / takeProfit on the entry) is not yet, so live trading is refused.
+    # minutes per symbol. A unified account's fetchOrder reads `orderLinkId` (not clientOrderId)
+    # and wants `acknowledged` (it sees the last 500 orders); /v5/order/create answers only
+    # {orderId, orderLinkId}; a stopLossPrice / takeProfitPrice alone is a reduce-only
+    # conditional market order (orderFilter StopOrder lists those); positionIdx 0 is one-way mode.
     "bybit": VenueProfile(
         id="bybit",
         settle="USDT",
         funding_interval_key="fundingInterval",
-        live_tested=False,
         options={"defaultSettle": "USDT", "fetchMarkets": {"types": ["linear"]}},
+        id_param="orderLinkId",
+        lookup_options={"acknowledged": True},
+        ack_only=True,
+        one_way=True,
     ),
 }
 
