@@ -49,6 +49,7 @@ class Venue:
     secret: str
     rules: dict
     server: type = FakeHyperliquid
+    orders_path: str = "/exchange"  # where the fake's order faults are injected
 
     def fake(self):
         return self.server(data_dir(), now=NOW, coins=("BTC", "ETH"))
@@ -70,7 +71,7 @@ class Venue:
 
 VENUES = {
     "hyperliquid": Venue("hyperliquid", "USDC", WALLET, "0x" + "42" * 32, {"min_notional_usd": 10.0, "funding_interval_h": 1.0}),
-    "bybit": Venue("bybit", "USDT", "test-key", "test-secret", {}, FakeBybit),
+    "bybit": Venue("bybit", "USDT", "test-key", "test-secret", {}, FakeBybit, "/v5/order/create"),
 }
 
 
@@ -146,6 +147,7 @@ LIVE_TICK_CALLS = {
 }
 
 
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
 def test_hyperliquid_market_orders_carry_a_slippage_cap_and_no_builder_fee(tmp_path, venue, fake):
     bot = _bot(tmp_path, venue, fake)
     bot.tick(NOW)
@@ -218,8 +220,14 @@ class Row:
 
 ORDER_ROWS = {
     # fault -> (orders on the exchange by leg, fills, first correction kind and its message's end)
-    "entry rejected: insufficient margin": (Row("insufficient_margin"), [], [], ("rejected", "Insufficient margin to place order. asset=0")),
-    "entry rejected: below the $10 minimum": (Row("min_notional"), [], [], ("rejected", "Order must have minimum value of $10. asset=0")),
+    "entry rejected: insufficient margin": (
+        Row("insufficient_margin"), [], [],
+        ("rejected", {"hyperliquid": "Insufficient margin to place order. asset=0", "bybit": "ab not enough for new order"}),
+    ),
+    "entry rejected: below the minimum": (
+        Row("min_notional"), [], [],
+        ("rejected", {"hyperliquid": "Order must have minimum value of $10. asset=0", "bybit": "Order does not meet minimum order value"}),
+    ),
     "entry partly filled": (Row(None, fill_fraction=0.5), [("entry", "EXPIRED"), ("sl", "NEW"), ("tp", "NEW")], ["decision"], None),
     "one 503 on the entry: looked up, then sent once": (Row("503", times=1), [("entry", "FILLED"), ("sl", "NEW"), ("tp", "NEW")], ["decision"], None),
     "stop-loss cannot be placed: closed at market": (
@@ -237,7 +245,7 @@ def test_the_order_rows_of_the_fault_matrix(tmp_path, venue, fake, name):
     row, legs, reasons, correction = ORDER_ROWS[name]
     fake.account.fill_fraction = row.fill_fraction
     if row.kind:
-        fake.inject(row.kind, path="/exchange", order_type=row.order_type, times=row.times)
+        fake.inject(row.kind, path=venue.orders_path, order_type=row.order_type, times=row.times)
     bot = _bot(tmp_path, venue, fake)
     report = bot.tick(NOW)
     names = {venue.cid("250603T1200", leg): leg for leg in ("entry", "sl", "tp", "exit")}
@@ -245,7 +253,8 @@ def test_the_order_rows_of_the_fault_matrix(tmp_path, venue, fake, name):
     assert [f.reason for f in report.fills] == reasons
     if correction:
         kinds = [(c.kind, c.message) for c in report.corrections if c.alert]
-        assert kinds[0][0] == correction[0] and correction[1] in kinds[0][1], kinds
+        text = correction[1][venue.id] if isinstance(correction[1], dict) else correction[1]
+        assert kinds[0][0] == correction[0] and text in kinds[0][1], kinds
     state = bot.state()
     held = fake.account.positions.get("BTC")
     assert (state.positions["BTC"].amount if "BTC" in state.positions else 0.0) == (abs(held.amount) if held else 0.0)
@@ -265,7 +274,7 @@ def test_hyperliquid_an_api_wallets_own_address_is_refused_in_one_line(tmp_path)
 def test_a_later_tick_does_not_resend_after_a_timeout(tmp_path, venue, fake):
     """A rerun inside the same tick after the entry's answer was lost: looked up by its id, found filled."""
     bot = _bot(tmp_path, venue, fake)
-    fake.inject("truncated", path="/exchange", order_type="order", times=1)
+    fake.inject("truncated", path=venue.orders_path, order_type="order", times=1)
     report = bot.tick(NOW)
     assert [o.status for o in fake.account.orders if o.type == "MARKET"] == ["FILLED"]
     assert report.fills[0].price == pytest.approx(PRICE, abs=1e-6) and bot.state().positions["BTC"].amount == AMOUNT

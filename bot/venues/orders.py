@@ -374,13 +374,15 @@ class OrderDesk:
     async def _view(self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None) -> ExchangeView:
         """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
         quote = self.settings.trading.quote
-        equity, (positions, orders) = await asyncio.gather(
+        total, (positions, orders) = await asyncio.gather(
             self._call(self._exchange.fetch_balance, check=lambda balance: equity_of(balance, quote)),
             _value(known) if known else asyncio.gather(self._positions(), self._open_orders(book)),
         )
+        unrealized = sum(p.unrealized_pnl_usd for p in positions.values())
+        equity = total + unrealized if self.profile.balance_is_wallet else total
         return ExchangeView(
             as_of=self._now,
-            cash_usd=equity - sum(p.unrealized_pnl_usd for p in positions.values()),
+            cash_usd=equity - unrealized,
             equity_usd=equity,
             positions=list(positions.values()),
             open_orders=orders,

@@ -46,6 +46,7 @@ class VenueProfile:
     id_param: str = "clientOrderId"  # the param ccxt's fetch_order / cancel_order read a client id from
     lookup_options: dict[str, Any] = field(default_factory=dict)  # extra params of every lookup by client id
     ack_only: bool = False  # an order's answer is an acknowledgement (ids only): its fill is read back
+    balance_is_wallet: bool = False  # ccxt's balance total excludes unrealized PnL (Bybit's walletBalance, not its equity)
     one_way: bool = False  # refuse a hedge-mode account (positionIdx != 0) before sending anything
 
     def id_params(self, client_order_id: str, *, conditional: bool) -> dict[str, Any]:
@@ -126,6 +127,7 @@ PROFILES = {
         id_param="orderLinkId",
         lookup_options={"acknowledged": True},
         ack_only=True,
+        balance_is_wallet=True,
         one_way=True,
     ),
 }
