@@ -138,7 +138,7 @@ LIVE_TICK_CALLS = {
         "user/query-api": 1, "account/info": 1,  # is the account unified (once per process)
         "account/wallet-balance": 2, "position/list": 2,  # the account before and after
         "order/realtime": 4, "order/realtime StopOrder": 4,  # open regular and conditional orders (BTC, ETH), before and after
-        "position/list BTCUSDT": 1,  # one-way mode checked before the first order on the symbol
+        "position/list BTCUSDT": 1, "position/list ETHUSDT": 1,  # one-way mode checked before the bot's first order on each symbol
         "account/set-margin-mode": 1, "position/set-leverage": 1,
         "order/create order": 1, "order/create order/sl": 1, "order/create order/tp": 1,
         "order/realtime by id": 1, "execution/list": 1,  # the entry read back (its answer is ids only), its fee from its fill
@@ -279,3 +279,23 @@ def test_a_later_tick_does_not_resend_after_a_timeout(tmp_path, venue, fake):
     assert [o.status for o in fake.account.orders if o.type == "MARKET"] == ["FILLED"]
     assert report.fills[0].price == pytest.approx(PRICE, abs=1e-6) and bot.state().positions["BTC"].amount == AMOUNT
     assert bot.tick(NOW + timedelta(seconds=30)).fills == []
+
+
+def test_bybit_a_hedge_mode_account_is_refused_before_the_first_order(tmp_path):
+    """No position yet: the symbol's two empty rows (positionIdx 1 and 2) show the mode."""
+    venue = VENUES["bybit"]
+    with venue.fake() as fake:
+        fake.hedged = True
+        bot = _bot(tmp_path, venue, fake)
+        with pytest.raises(ConfigError) as error:
+            bot.tick(NOW)
+    assert "the bybit account is in hedge mode (positionIdx 1 / 2)" in str(error.value) and "\n" not in str(error.value)
+    assert fake.account.orders == [] and [r.path for r in fake.requests if r.method == "POST"] == []
+
+
+@pytest.mark.parametrize("venue", ["bybit"], indirect=True)
+def test_bybit_order_link_ids_are_the_bots_own_and_fit_36_characters(tmp_path, venue, fake):
+    _bot(tmp_path, venue, fake).tick(NOW)
+    sent = [r.params["orderLinkId"] for r in fake.requests if r.path == "/v5/order/create"]
+    assert sent == ["bot-250603T1200-BTC-entry", "bot-250603T1200-BTC-sl", "bot-250603T1200-BTC-tp"]
+    assert max(len(s) for s in sent) <= 36

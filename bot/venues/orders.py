@@ -70,6 +70,7 @@ class OrderDesk:
         self._tick_id = ""
         self._prices: dict[str, float] = {}
         self._reconciled = False  # settle() finished this tick: execute() may send
+        self._mode_checked = False  # one-way mode confirmed for the symbols the bot has not traded yet
         self._changes = 0  # orders sent or cancelled: what was read before may be stale
         # Client ids sent this tick: a reduce-only leg never reuses one, even of an order that
         # is done (a stop re-placed by reconciliation, then cancelled by a flip): a later lookup
@@ -374,6 +375,10 @@ class OrderDesk:
     async def _view(self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None) -> ExchangeView:
         """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
         quote = self.settings.trading.quote
+        if self.profile.one_way and not self._mode_checked:  # a symbol's empty rows show the mode before its first order
+            fresh = [self._symbol(c) for c in self.settings.trading.coins if self._symbol(c) not in book.leverage_set]
+            await asyncio.gather(*(self._call(self._exchange.fetch_positions, [s], check=self._one_way) for s in fresh if s in self._exchange.markets))
+            self._mode_checked = True
         total, (positions, orders) = await asyncio.gather(
             self._call(self._exchange.fetch_balance, check=lambda balance: equity_of(balance, quote)),
             _value(known) if known else asyncio.gather(self._positions(), self._open_orders(book)),

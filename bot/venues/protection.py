@@ -173,8 +173,6 @@ class ProtectedDesk(OrderDesk):
         import ccxt.async_support as ccxt
 
         wanted = float(max(1, math.floor(leverage)))
-        if self.profile.one_way and symbol not in book.leverage_set:  # before the first order: empty rows show the mode too
-            await self._call(self._exchange.fetch_positions, [symbol], check=self._one_way)
         if self.profile.leverage_sets_margin:  # one call sets both (Hyperliquid: cross unless told isolated)
             if book.leverage_set.get(symbol) != wanted:
                 await self._call(self._exchange.set_leverage, int(wanted), symbol, {"marginMode": self.settings.live.margin_mode})

@@ -1,6 +1,6 @@
 """A fake Bybit v5 API on 127.0.0.1 for the real ccxt: the public market endpoints a paper
 tick and `bot download` call (``/v5/market/instruments-info``, ``kline``, ``tickers``,
-``open-interest``, ``funding/history``, ``time``), in Bybit's shapes (``retCode`` /
+``open-interest``, ``funding/history``, ``time``; ``risk-limit`` for a live tick's brackets), in Bybit's shapes (``retCode`` /
 ``result.list``, newest row first), over the same recorded candles and with the same fault
 machinery as the Binance fake (tests/fakes/exchange.py).
 
@@ -120,6 +120,17 @@ class FakeBybit(FakeExchange):
             "nextFundingTime": str((now // step + 1) * step + self.shift_ms), "predictedDeliveryPrice": "", "basisRate": "",
             "deliveryFeeRate": "", "deliveryTime": "0", "ask1Size": "1", "bid1Price": price, "ask1Price": price, "bid1Size": "1", "basis": "",
         }]})  # fmt: skip
+
+    def risk_limits(self) -> dict:
+        """The account model's (Binance-shaped) brackets as Bybit's risk limits, lowest first."""
+        rows = [
+            {"id": bracket["bracket"], "symbol": entry["symbol"], "riskLimitValue": str(bracket["notionalCap"]),
+             "maintenanceMargin": str(bracket["maintMarginRatio"]), "initialMargin": str(1 / bracket["initialLeverage"]),
+             "isLowestRisk": int(bracket["bracket"] == 1), "maxLeverage": str(bracket["initialLeverage"]), "mmDeduction": str(bracket["cum"])}
+            for entry in self.account.leverage_bracket() if entry["symbol"].removesuffix("USDT") in self.coins
+            for bracket in entry["brackets"]
+        ]  # fmt: skip
+        return _ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     def open_interest(self, params: dict[str, str], coin: str) -> object:
         # SYNTHETIC, as in the Binance fake: half the last day's 3m volume
@@ -301,6 +312,7 @@ class _BybitHandler(_Handler):
                 "/v5/market/tickers": lambda: fake.tickers(coin),
                 "/v5/market/open-interest": lambda: fake.open_interest(params, coin),
                 "/v5/market/funding/history": lambda: fake.funding(coin, params),
+                "/v5/market/risk-limit": lambda: fake.risk_limits(),
                 "/v5/market/time": lambda: _ok({"timeSecond": str(fake._data_now() // 1000), "timeNano": "0"}),
             }
             route = routes.get(parts.path)
