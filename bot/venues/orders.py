@@ -58,11 +58,6 @@ class OrderDesk:
     def __init__(self, settings: Settings, *, save: Callable[[BotState], None], checkpoint: Callable[[str], None] = _no_checkpoint) -> None:
         self.settings = settings
         self.profile = profile_for(settings.exchange.id)
-        if not self.profile.live_tested:  # no venue today; kept for the next one
-            raise ConfigError(
-                f"live trading on {self.profile.id} is not supported yet (its order path is untested; paper ticks, "
-                "`bot download` and backtests work): set enable_trading = false, or use binanceusdm or hyperliquid"
-            )
         self._save = save
         self._checkpoint = checkpoint  # tests crash the broker at named points through this
         self._exchange: Any = None

@@ -5,7 +5,7 @@ the settlement currency of its linear perpetuals, which ccxt credentials the two
 (EXCHANGE_API_KEY / EXCHANGE_SECRET) fill, the shape a client order id must have, whether
 a market order must carry a reference price (a slippage cap), the funding interval when
 the market does not say it, the ccxt options that keep the account as the owner set it,
-and whether its order path is tested. Checked against ccxt 4.5.90's
+and how its orders are named, answered and looked up. Checked against ccxt 4.5.90's
 sources (``ccxt/async_support/{binanceusdm,hyperliquid,bybit}.py``).
 
 An exchange without a profile gets Binance's rules (the generic ccxt behaviour).
@@ -35,7 +35,6 @@ class VenueProfile:
     market_price: bool = False  # a market order needs a reference price; ccxt caps the fill at +-slippage from it
     funding_hours: float = 8.0  # when the market does not publish its own interval
     funding_interval_key: str | None = None  # the market's `info` field holding its interval in minutes
-    live_tested: bool = True  # its order path is tested against a fake of the venue (else live trading is refused)
     options: dict[str, Any] = field(default_factory=dict)  # ccxt options for this venue
     config: dict[str, Any] = field(default_factory=dict)  # ccxt constructor settings for this venue
     trigger_orders_apart: bool = True  # open trigger orders are listed with `trigger: True` (Hyperliquid: in one list)
