@@ -87,6 +87,11 @@ class SoakVenue:
             from tests.fakes.hyperliquid import FakeHyperliquid
 
             fake = FakeHyperliquid(data_dir(), now=NOW, coins=COINS, wallet=self.secrets["EXCHANGE_API_KEY"], **options)
+        elif self.id == "bybit":
+            from tests.fakes.bybit import FakeBybit
+
+            fake = FakeBybit(data_dir(), now=NOW, coins=COINS, **options)
+            fake.account.api_key, fake.account.api_secret = self.secrets["EXCHANGE_API_KEY"], self.secrets["EXCHANGE_SECRET"]
         else:
             from tests.fakes.exchange import FakeExchange
 
@@ -110,6 +115,7 @@ class SoakVenue:
 
 
 _INFO = [("POST", "/info", kind) for kind in ("clearinghouseState", "frontendOpenOrders", "orderStatus", "userFills", "userFillsByTime")]
+_BYBIT_READS = [("GET", p) for p in ("position/list", "account/wallet-balance", "order/realtime", "execution/list")]
 SOAK_VENUES = {
     "binanceusdm": SoakVenue(
         "binanceusdm", "", "", SECRETS, [(m, p, None) for m, p in TRUNCATED_ONCE], [(m, p, None) for m, p in TRUNCATED_ALWAYS],
@@ -122,6 +128,16 @@ SOAK_VENUES = {
         {**SECRETS, "EXCHANGE_API_KEY": "0x5d1c" + "ab" * 18, "EXCHANGE_SECRET": "0x93b7" + "cd" * 30},
         [*_INFO, ("POST", "/exchange", "order"), ("POST", "/exchange", "order/sl"), ("POST", "/exchange", "order/tp"), ("POST", "/exchange", "cancelByCloid")],
         [("POST", "/info", "clearinghouseState"), ("POST", "/info", "frontendOpenOrders")],
+        ("order", "order/sl", "order/tp"),
+    ),
+    "bybit": SoakVenue(
+        "bybit",
+        'id = "bybit"\n',
+        "",
+        SECRETS,
+        [*((m, f"/v5/{p}", None) for m, p in _BYBIT_READS), ("POST", "/v5/order/create", "order"), ("POST", "/v5/order/create", "order/sl"),
+         ("POST", "/v5/order/create", "order/tp"), ("POST", "/v5/order/cancel", None)],
+        [("GET", "/v5/position/list", None), ("GET", "/v5/account/wallet-balance", None), ("GET", "/v5/order/realtime", None)],
         ("order", "order/sl", "order/tp"),
     ),
 }

@@ -22,6 +22,7 @@ from bot.venues.history import HistoryMarket
 from bot.venues.profiles import profile_for
 from tests.conftest import NOW, data_dir
 from tests.fakes.account import TAKER_FEE
+from tests.fakes.bybit import FakeBybit
 from tests.fakes.hyperliquid import AGENT, WALLET, FakeHyperliquid
 from tests.test_live import TICK, Bot
 
@@ -47,9 +48,11 @@ class Venue:
     key: str
     secret: str
     rules: dict
+    server: type = FakeHyperliquid
+    orders_path: str = "/exchange"  # where the fake's order faults are injected
 
     def fake(self):
-        return FakeHyperliquid(data_dir(), now=NOW, coins=("BTC", "ETH"))
+        return self.server(data_dir(), now=NOW, coins=("BTC", "ETH"))
 
     def cid(self, tick: str, leg: str) -> str:
         return profile_for(self.id).client_id(f"bot-{tick}-BTC-{leg}")
@@ -68,6 +71,7 @@ class Venue:
 
 VENUES = {
     "hyperliquid": Venue("hyperliquid", "USDC", WALLET, "0x" + "42" * 32, {"min_notional_usd": 10.0, "funding_interval_h": 1.0}),
+    "bybit": Venue("bybit", "USDT", "test-key", "test-secret", {}, FakeBybit, "/v5/order/create"),
 }
 
 
@@ -103,7 +107,18 @@ def test_one_live_tick_places_a_protected_entry_at_the_fill_price(tmp_path, venu
     assert (stop.side, stop.quantity, stop.reduce_only) == ("SELL", AMOUNT, True) and (take.side, take.reduce_only) == ("SELL", True)
     state = bot.state()
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6) and state.pending_intents == []
-    assert Counter(r.params["type"] for r in fake.requests) == LIVE_TICK_CALLS[venue.id]
+    assert Counter(_call(r) for r in fake.requests) == LIVE_TICK_CALLS[venue.id]
+
+
+def _call(request) -> str:
+    """Hyperliquid's info / action type; Bybit's path (an order's kind, a lookup's filter)."""
+    if request.path.startswith("/v5/"):
+        params = request.params
+        words = [params.get("type") or params.get("orderFilter"), "by id" if "orderLinkId" in params and "type" not in params else None]
+        if request.path == "/v5/position/list":
+            words = [params.get("symbol")]
+        return " ".join([request.path.removeprefix("/v5/"), *(w for w in words if w)])
+    return request.params["type"]
 
 
 # What ccxt asks in that first live tick (market data comes from the recorded candles here; a
@@ -118,9 +133,21 @@ LIVE_TICK_CALLS = {
         "updateLeverage": 1, "order": 1, "order/sl": 1, "order/tp": 1, "userFills": 1,
         "orderStatus": 2,  # each protection id looked up before it is used (a killed run of this tick may have sent it)
     }),  # fmt: skip
+    "bybit": Counter({
+        "asset/coin/query-info": 1, "market/instruments-info": 2,  # load_markets: currencies (asked when keys are set), perpetuals, pre-listed
+        "user/query-api": 1, "account/info": 1,  # is the account unified (once per process)
+        "account/wallet-balance": 2, "position/list": 2,  # the account before and after
+        "order/realtime": 4, "order/realtime StopOrder": 4,  # open regular and conditional orders (BTC, ETH), before and after
+        "position/list BTCUSDT": 1, "position/list ETHUSDT": 1,  # one-way mode checked before the bot's first order on each symbol
+        "account/set-margin-mode": 1, "position/set-leverage": 1,
+        "order/create order": 1, "order/create order/sl": 1, "order/create order/tp": 1,
+        "order/realtime by id": 1, "execution/list": 1,  # the entry read back (its answer is ids only), its fee from its fill
+        "order/realtime StopOrder by id": 4,  # each protection id looked up before it is sent, and read back after
+    }),  # fmt: skip
 }
 
 
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
 def test_hyperliquid_market_orders_carry_a_slippage_cap_and_no_builder_fee(tmp_path, venue, fake):
     bot = _bot(tmp_path, venue, fake)
     bot.tick(NOW)
@@ -193,8 +220,14 @@ class Row:
 
 ORDER_ROWS = {
     # fault -> (orders on the exchange by leg, fills, first correction kind and its message's end)
-    "entry rejected: insufficient margin": (Row("insufficient_margin"), [], [], ("rejected", "Insufficient margin to place order. asset=0")),
-    "entry rejected: below the $10 minimum": (Row("min_notional"), [], [], ("rejected", "Order must have minimum value of $10. asset=0")),
+    "entry rejected: insufficient margin": (
+        Row("insufficient_margin"), [], [],
+        ("rejected", {"hyperliquid": "Insufficient margin to place order. asset=0", "bybit": "ab not enough for new order"}),
+    ),
+    "entry rejected: below the minimum": (
+        Row("min_notional"), [], [],
+        ("rejected", {"hyperliquid": "Order must have minimum value of $10. asset=0", "bybit": "Order does not meet minimum order value"}),
+    ),
     "entry partly filled": (Row(None, fill_fraction=0.5), [("entry", "EXPIRED"), ("sl", "NEW"), ("tp", "NEW")], ["decision"], None),
     "one 503 on the entry: looked up, then sent once": (Row("503", times=1), [("entry", "FILLED"), ("sl", "NEW"), ("tp", "NEW")], ["decision"], None),
     "stop-loss cannot be placed: closed at market": (
@@ -212,7 +245,7 @@ def test_the_order_rows_of_the_fault_matrix(tmp_path, venue, fake, name):
     row, legs, reasons, correction = ORDER_ROWS[name]
     fake.account.fill_fraction = row.fill_fraction
     if row.kind:
-        fake.inject(row.kind, path="/exchange", order_type=row.order_type, times=row.times)
+        fake.inject(row.kind, path=venue.orders_path, order_type=row.order_type, times=row.times)
     bot = _bot(tmp_path, venue, fake)
     report = bot.tick(NOW)
     names = {venue.cid("250603T1200", leg): leg for leg in ("entry", "sl", "tp", "exit")}
@@ -220,7 +253,8 @@ def test_the_order_rows_of_the_fault_matrix(tmp_path, venue, fake, name):
     assert [f.reason for f in report.fills] == reasons
     if correction:
         kinds = [(c.kind, c.message) for c in report.corrections if c.alert]
-        assert kinds[0][0] == correction[0] and correction[1] in kinds[0][1], kinds
+        text = correction[1][venue.id] if isinstance(correction[1], dict) else correction[1]
+        assert kinds[0][0] == correction[0] and text in kinds[0][1], kinds
     state = bot.state()
     held = fake.account.positions.get("BTC")
     assert (state.positions["BTC"].amount if "BTC" in state.positions else 0.0) == (abs(held.amount) if held else 0.0)
@@ -240,8 +274,28 @@ def test_hyperliquid_an_api_wallets_own_address_is_refused_in_one_line(tmp_path)
 def test_a_later_tick_does_not_resend_after_a_timeout(tmp_path, venue, fake):
     """A rerun inside the same tick after the entry's answer was lost: looked up by its id, found filled."""
     bot = _bot(tmp_path, venue, fake)
-    fake.inject("truncated", path="/exchange", order_type="order", times=1)
+    fake.inject("truncated", path=venue.orders_path, order_type="order", times=1)
     report = bot.tick(NOW)
     assert [o.status for o in fake.account.orders if o.type == "MARKET"] == ["FILLED"]
     assert report.fills[0].price == pytest.approx(PRICE, abs=1e-6) and bot.state().positions["BTC"].amount == AMOUNT
     assert bot.tick(NOW + timedelta(seconds=30)).fills == []
+
+
+def test_bybit_a_hedge_mode_account_is_refused_before_the_first_order(tmp_path):
+    """No position yet: the symbol's two empty rows (positionIdx 1 and 2) show the mode."""
+    venue = VENUES["bybit"]
+    with venue.fake() as fake:
+        fake.hedged = True
+        bot = _bot(tmp_path, venue, fake)
+        with pytest.raises(ConfigError) as error:
+            bot.tick(NOW)
+    assert "the bybit account is in hedge mode (positionIdx 1 / 2)" in str(error.value) and "\n" not in str(error.value)
+    assert fake.account.orders == [] and [r.path for r in fake.requests if r.method == "POST"] == []
+
+
+@pytest.mark.parametrize("venue", ["bybit"], indirect=True)
+def test_bybit_order_link_ids_are_the_bots_own_and_fit_36_characters(tmp_path, venue, fake):
+    _bot(tmp_path, venue, fake).tick(NOW)
+    sent = [r.params["orderLinkId"] for r in fake.requests if r.path == "/v5/order/create"]
+    assert sent == ["bot-250603T1200-BTC-entry", "bot-250603T1200-BTC-sl", "bot-250603T1200-BTC-tp"]
+    assert max(len(s) for s in sent) <= 36

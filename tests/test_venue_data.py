@@ -94,17 +94,19 @@ def test_a_download_keeps_the_venues_funding_interval_and_rules_for_the_backtest
     assert HistoryMarket(tmp_path, quote=quote).info("ETH").funding_interval_h == hours
 
 
-def test_live_trading_on_bybit_is_refused_in_one_line_before_any_order(project):
+def test_live_trading_on_a_bybit_account_in_hedge_mode_is_refused_in_one_line_before_any_order(project):
     from bot.config import LIVE_CONFIRMATION
 
-    with FakeBybit(data_dir(), now=NOW, follow_wall_clock=True, coins=("BTC", "ETH")) as fake:
+    with FakeBybit(data_dir(), now=NOW, follow_wall_clock=True, coins=("BTC", "ETH"), hedged=True) as fake:
+        fake.account.api_key, fake.account.api_secret = "bybit-key-123", "bybit-secret-456"
+        fake.account.open_by_hand("ETH", "BUY", 1.0)  # the owner's own position, listed with positionIdx 1
         env = {"BOT_EXCHANGE__ID": "bybit", "BOT_EXCHANGE__API_URL": fake.url, "BOT_TRADING__COINS": '["BTC", "ETH"]', "BOT_ENABLE_TRADING": "true",
                "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION, "EXCHANGE_API_KEY": "bybit-key-123", "EXCHANGE_SECRET": "bybit-secret-456"}
         result = run_bot("tick", cwd=project, env=env)
-        private = [r.path for r in fake.requests if not r.path.startswith("/v5/market/")]
+        sent = [r.path for r in fake.requests if r.method == "POST"]
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr == (
-        "error: live trading on bybit is not supported yet (its order path is untested; paper ticks, `bot download` and backtests work): "
-        "set enable_trading = false, or use binanceusdm or hyperliquid\n"
+        "error: the bybit account is in hedge mode (positionIdx 1 / 2), and the bot trades one-way mode only: "
+        "switch the USDT perpetuals to one-way mode in the exchange's position settings, then run again\n"
     )
-    assert private == []
+    assert sent == [] and "bybit-secret-456" not in result.stdout + result.stderr

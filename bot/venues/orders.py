@@ -58,11 +58,6 @@ class OrderDesk:
     def __init__(self, settings: Settings, *, save: Callable[[BotState], None], checkpoint: Callable[[str], None] = _no_checkpoint) -> None:
         self.settings = settings
         self.profile = profile_for(settings.exchange.id)
-        if not self.profile.live_tested:
-            raise ConfigError(
-                f"live trading on {self.profile.id} is not supported yet (its order path is untested; paper ticks, "
-                "`bot download` and backtests work): set enable_trading = false, or use binanceusdm or hyperliquid"
-            )
         self._save = save
         self._checkpoint = checkpoint  # tests crash the broker at named points through this
         self._exchange: Any = None
@@ -70,6 +65,7 @@ class OrderDesk:
         self._tick_id = ""
         self._prices: dict[str, float] = {}
         self._reconciled = False  # settle() finished this tick: execute() may send
+        self._mode_checked = False  # one-way mode confirmed for the symbols the bot has not traded yet
         self._changes = 0  # orders sent or cancelled: what was read before may be stale
         # Client ids sent this tick: a reduce-only leg never reuses one, even of an order that
         # is done (a stop re-placed by reconciliation, then cancelled by a flip): a later lookup
@@ -171,6 +167,8 @@ class OrderDesk:
         # Hyperliquid has no true market order: an IOC limit at the reference price +- ccxt's slippage cap
         price = (intent.trigger_price or intent.reference_price) if self.profile.market_price else None
         order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, price, params)
+        if self.profile.ack_only and order.get("status") is None and order.get("id") is not None:
+            order = await self._lookup(intent) or order  # Bybit answers ids only: read the order back
         return checked_order(self._completed(intent, order), intent.client_order_id)  # malformed: transient, looked up before any resend
 
     async def _lookup(self, intent: OrderIntent) -> dict | None:
@@ -180,9 +178,11 @@ class OrderDesk:
         """The exchange's order with client id ``cid``, None if it never got there."""
         import ccxt.async_support as ccxt
 
-        params: dict[str, Any] = {"clientOrderId": cid, **({"trigger": True} if conditional and self.profile.trigger_orders_apart else {})}
+        params = self.profile.id_params(cid, conditional=conditional)
         try:
-            return await self._call(self._exchange.fetch_order, None, symbol, params, check=lambda order: checked_order(order, cid))
+            # "" not None: ccxt would send Bybit an orderId "None"
+            order_id = "" if self.profile.id_param != "clientOrderId" else None
+            return await self._call(self._exchange.fetch_order, order_id, symbol, params, check=lambda order: checked_order(order, cid))
         except ccxt.OrderNotFound:
             return None
 
@@ -191,12 +191,7 @@ class OrderDesk:
 
         self._changes += 1
         try:
-            await self._call(
-                self._exchange.cancel_order,
-                None,
-                self._symbol(coin),
-                {"clientOrderId": cid, **({"trigger": True} if conditional and self.profile.trigger_orders_apart else {})},
-            )
+            await self._call(self._exchange.cancel_order, None, self._symbol(coin), self.profile.id_params(cid, conditional=conditional))
         except ccxt.OrderNotFound:
             pass  # already filled, cancelled or expired
 
@@ -347,7 +342,16 @@ class OrderDesk:
     # -- what the exchange holds ------------------------------------------------------------------
     async def _positions(self) -> dict[str, ExchangePosition]:
         markets = self._exchange.markets
-        return await self._call(self._exchange.fetch_positions, check=lambda rows: positions_from(rows, markets))
+        return await self._call(self._exchange.fetch_positions, check=lambda rows: positions_from(self._one_way(rows), markets))
+
+    def _one_way(self, rows: Any) -> Any:
+        """The bot books one position per coin: a hedge-mode account is refused before anything is sent."""
+        if self.profile.one_way and isinstance(rows, list) and any(isinstance(r, dict) and r.get("hedged") for r in rows):
+            raise ConfigError(
+                f"the {self.profile.id} account is in hedge mode (positionIdx 1 / 2), and the bot trades one-way mode only: "
+                "switch the USDT perpetuals to one-way mode in the exchange's position settings, then run again"
+            )
+        return rows
 
     async def _open_orders(self, book: BotState) -> list[ExchangeOrder]:
         """Regular and trigger orders, one request each per configured or held coin (sent together)."""
@@ -366,13 +370,19 @@ class OrderDesk:
     async def _view(self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None) -> ExchangeView:
         """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
         quote = self.settings.trading.quote
-        equity, (positions, orders) = await asyncio.gather(
+        if self.profile.one_way and not self._mode_checked:  # a symbol's empty rows show the mode before its first order
+            fresh = [self._symbol(c) for c in self.settings.trading.coins if self._symbol(c) not in book.leverage_set]
+            await asyncio.gather(*(self._call(self._exchange.fetch_positions, [s], check=self._one_way) for s in fresh if s in self._exchange.markets))
+            self._mode_checked = True
+        total, (positions, orders) = await asyncio.gather(
             self._call(self._exchange.fetch_balance, check=lambda balance: equity_of(balance, quote)),
             _value(known) if known else asyncio.gather(self._positions(), self._open_orders(book)),
         )
+        unrealized = sum(p.unrealized_pnl_usd for p in positions.values())
+        equity = total + unrealized if self.profile.balance_is_wallet else total
         return ExchangeView(
             as_of=self._now,
-            cash_usd=equity - sum(p.unrealized_pnl_usd for p in positions.values()),
+            cash_usd=equity - unrealized,
             equity_usd=equity,
             positions=list(positions.values()),
             open_orders=orders,

@@ -5,7 +5,7 @@ the settlement currency of its linear perpetuals, which ccxt credentials the two
 (EXCHANGE_API_KEY / EXCHANGE_SECRET) fill, the shape a client order id must have, whether
 a market order must carry a reference price (a slippage cap), the funding interval when
 the market does not say it, the ccxt options that keep the account as the owner set it,
-and whether its order path is tested. Checked against ccxt 4.5.90's
+and how its orders are named, answered and looked up. Checked against ccxt 4.5.90's
 sources (``ccxt/async_support/{binanceusdm,hyperliquid,bybit}.py``).
 
 An exchange without a profile gets Binance's rules (the generic ccxt behaviour).
@@ -35,7 +35,6 @@ class VenueProfile:
     market_price: bool = False  # a market order needs a reference price; ccxt caps the fill at +-slippage from it
     funding_hours: float = 8.0  # when the market does not publish its own interval
     funding_interval_key: str | None = None  # the market's `info` field holding its interval in minutes
-    live_tested: bool = True  # its order path is tested against a fake of the venue (else live trading is refused)
     options: dict[str, Any] = field(default_factory=dict)  # ccxt options for this venue
     config: dict[str, Any] = field(default_factory=dict)  # ccxt constructor settings for this venue
     trigger_orders_apart: bool = True  # open trigger orders are listed with `trigger: True` (Hyperliquid: in one list)
@@ -43,6 +42,16 @@ class VenueProfile:
     zero_balance_hint: str = ""  # why a first reading of 0 is a credentials mistake
     bundled_tiers: bool = True  # without the exchange's own brackets, use Binance's bundled table (else: from max leverage)
     builder_fee_pct: float = 0.0  # what ccxt's builder takes per fill when `exchange.builder_fee` is on
+    id_param: str = "clientOrderId"  # the param ccxt's fetch_order / cancel_order read a client id from
+    lookup_options: dict[str, Any] = field(default_factory=dict)  # extra params of every lookup by client id
+    ack_only: bool = False  # an order's answer is an acknowledgement (ids only): its fill is read back
+    balance_is_wallet: bool = False  # ccxt's balance total excludes unrealized PnL (Bybit's walletBalance, not its equity)
+    one_way: bool = False  # refuse a hedge-mode account (positionIdx != 0) before sending anything
+
+    def id_params(self, client_order_id: str, *, conditional: bool) -> dict[str, Any]:
+        """Params that name an order by client id in a lookup or a cancel."""
+        trigger = {"trigger": True} if conditional and self.trigger_orders_apart else {}
+        return {self.id_param: client_order_id, **self.lookup_options, **trigger}
 
     def client_id(self, bot_id: str) -> str:
         """The id the venue accepts for the bot's deterministic ``bot-<tick>-<coin>-<leg>``."""
@@ -105,15 +114,20 @@ PROFILES = {
         config={"rollingWindowSize": 60_000},
     ),
     # Bybit (ccxt bybit.py): USDT linear; instruments-info publishes `fundingInterval` in
-    # minutes per symbol. Market data, paper, downloads and backtests are tested; its order
-    # path (a unified account's fetchOrder needs `acknowledged`, positionIdx 0 for one-way
-    # mode, stopLoss / takeProfit on the entry) is not yet, so live trading is refused.
+    # minutes per symbol. A unified account's fetchOrder reads `orderLinkId` (not clientOrderId)
+    # and wants `acknowledged` (it sees the last 500 orders); /v5/order/create answers only
+    # {orderId, orderLinkId}; a stopLossPrice / takeProfitPrice alone is a reduce-only
+    # conditional market order (orderFilter StopOrder lists those); positionIdx 0 is one-way mode.
     "bybit": VenueProfile(
         id="bybit",
         settle="USDT",
         funding_interval_key="fundingInterval",
-        live_tested=False,
         options={"defaultSettle": "USDT", "fetchMarkets": {"types": ["linear"]}},
+        id_param="orderLinkId",
+        lookup_options={"acknowledged": True},
+        ack_only=True,
+        balance_is_wallet=True,
+        one_way=True,
     ),
 }
 

@@ -1,23 +1,37 @@
 """A fake Bybit v5 API on 127.0.0.1 for the real ccxt: the public market endpoints a paper
 tick and `bot download` call (``/v5/market/instruments-info``, ``kline``, ``tickers``,
-``open-interest``, ``funding/history``, ``time``), in Bybit's shapes (``retCode`` /
+``open-interest``, ``funding/history``, ``time``; ``risk-limit`` for a live tick's brackets), in Bybit's shapes (``retCode`` /
 ``result.list``, newest row first), over the same recorded candles and with the same fault
 machinery as the Binance fake (tests/fakes/exchange.py).
 
 Funding intervals are per symbol, as on Bybit: ``FUNDING_MINUTES`` (BTC 480, ETH 240). The
 data holds 8-hour rates; a 4-hour symbol is served half of the 8-hour rate it falls in at
-each 4-hour settlement (SYNTHETIC). The private endpoints (orders, positions) are not
-served: live trading on Bybit is not tested yet.
+each 4-hour settlement (SYNTHETIC).
+
+The private half (a unified trading account, one-way mode) speaks what ccxt 4.5.90's
+``bybit.py`` calls in a live tick, over the Binance fake's account model
+(tests/fakes/account.py): ``/v5/user/query-api`` and ``/v5/account/info`` (ccxt asks whether
+the account is unified), ``/v5/account/wallet-balance``, ``/v5/position/list`` (one row per
+position, ``positionIdx`` 0; ``hedged = True`` answers as a hedge-mode account, 1 and 2),
+``/v5/order/realtime`` (open orders; any status when asked by ``orderId`` / ``orderLinkId``;
+``orderFilter=StopOrder`` lists conditional orders, else regular ones), ``/v5/order/create``
+(answers only ``{orderId, orderLinkId}``, as Bybit does: the fill is read back),
+``/v5/order/cancel``, ``/v5/execution/list``, ``/v5/position/set-leverage`` and
+``/v5/account/set-margin-mode``. ``/v5/asset/coin/query-info`` (ccxt's currencies, whenever keys are set). Auth: ``X-BAPI-API-KEY`` and the HMAC-SHA256 of
+timestamp + key + recv window + payload. Faults on order creation match ``order_type``
+"order", "order/sl" or "order/tp" (a conditional order's trigger direction says which).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.account import _text
+from tests.fakes.account import ALGO, OPEN_STATUSES, REGULAR, FakeOrder, Reject, _text
 from tests.fakes.exchange import MARKET_RULES, FakeExchange, Request, _Handler
 
 FUNDING_MINUTES = {"BTC": 480, "ETH": 240}
@@ -28,8 +42,31 @@ def _ok(result: object) -> dict:
     return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": int(time.time() * 1000)}
 
 
+# The account model's (Binance) codes as Bybit answers them (ccxt maps each retCode to an error class).
+BYBIT_REJECTS = {
+    -2019: (110007, "ab not enough for new order"),
+    -4164: (110094, "Order does not meet minimum order value"),
+    -1111: (10001, "Qty invalid"),
+    -2021: (110093, "expect Falling, but trigger_price[{price}] >= current[{price}]"),
+    -2022: (110017, "current position is zero, cannot fix reduce-only order qty"),
+    -4116: (110072, "OrderLinkedID is duplicate"),
+    -4015: (10001, "orderLinkId is too long"),
+    -2013: (110001, "order not exists or too late to cancel"),
+    -2011: (110001, "order not exists or too late to cancel"),
+}
+INJECTED_REJECTS = {"insufficient_margin": -2019, "min_notional": -4164, "precision": -1111, "would_trigger": -2021}
+# A triggered conditional order fills under its own id on Bybit; the account model's fill is a separate order.
+STATUSES = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled", "EXPIRED": "PartiallyFilledCanceled", "FINISHED": "Filled"}
+
+
+def _error(code: int, message: str) -> dict:
+    return {"retCode": code, "retMsg": message, "result": {}, "retExtInfo": {}, "time": int(time.time() * 1000)}
+
+
 @dataclass
 class FakeBybit(FakeExchange):
+    hedged: bool = False  # the account is in hedge mode (positionIdx 1 / 2)
+
     def _handler(self) -> type:
         return _BybitHandler
 
@@ -84,6 +121,17 @@ class FakeBybit(FakeExchange):
             "deliveryFeeRate": "", "deliveryTime": "0", "ask1Size": "1", "bid1Price": price, "ask1Price": price, "bid1Size": "1", "basis": "",
         }]})  # fmt: skip
 
+    def risk_limits(self) -> dict:
+        """The account model's (Binance-shaped) brackets as Bybit's risk limits, lowest first."""
+        rows = [
+            {"id": bracket["bracket"], "symbol": entry["symbol"], "riskLimitValue": str(bracket["notionalCap"]),
+             "maintenanceMargin": str(bracket["maintMarginRatio"]), "initialMargin": str(1 / bracket["initialLeverage"]),
+             "isLowestRisk": int(bracket["bracket"] == 1), "maxLeverage": str(bracket["initialLeverage"]), "mmDeduction": str(bracket["cum"])}
+            for entry in self.account.leverage_bracket() if entry["symbol"].removesuffix("USDT") in self.coins
+            for bracket in entry["brackets"]
+        ]  # fmt: skip
+        return _ok({"category": "linear", "list": rows, "nextPageCursor": ""})
+
     def open_interest(self, params: dict[str, str], coin: str) -> object:
         # SYNTHETIC, as in the Binance fake: half the last day's 3m volume
         candles = self._candles(coin, "3m")
@@ -102,6 +150,130 @@ class FakeBybit(FakeExchange):
         return _ok({"category": "linear", "list": rows[::-1]})
 
 
+    # -- the private half -----------------------------------------------------------------------
+    def bybit_order(self, order: FakeOrder) -> dict:
+        conditional = order.kind == ALGO
+        status = "Deactivated" if conditional and order.status == "EXPIRED" else STATUSES[order.status]
+        falling = (order.type == "STOP_MARKET") == (order.side == "SELL")
+        return {
+            "orderId": str(order.id), "orderLinkId": order.client_id, "symbol": order.symbol, "side": order.side.capitalize(),
+            "orderType": "Market", "price": "0", "qty": _text(order.quantity), "cumExecQty": _text(order.executed_qty),
+            "cumExecValue": _text(order.executed_qty * order.avg_price), "cumExecFee": _text(order.executed_qty * order.avg_price * 0.0005),
+            "avgPrice": _text(order.avg_price) if order.executed_qty else "", "leavesQty": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity - order.executed_qty),
+            "orderStatus": status, "timeInForce": "IOC" if not conditional else "GTC", "reduceOnly": order.reduce_only, "positionIdx": 0,
+            "triggerPrice": _text(order.trigger_price or 0), "triggerDirection": (2 if falling else 1) if conditional else 0,
+            "stopOrderType": ("StopLoss" if order.type == "STOP_MARKET" else "TakeProfit") if conditional else "",
+            "takeProfit": "", "stopLoss": "", "createdTime": str(order.created_ms), "updatedTime": str(order.updated_ms or order.created_ms),
+        }  # fmt: skip
+
+    def positions(self, coin: str | None) -> list:
+        account, rows = self.account, []
+        for name, position in account.positions.items():
+            if not position.amount or (coin and name != coin):
+                continue
+            price = self.price(name)
+            idx = (1 if position.amount > 0 else 2) if self.hedged else 0
+            rows.append({
+                "positionIdx": idx, "symbol": f"{name}USDT", "side": "Buy" if position.amount > 0 else "Sell",
+                "size": _text(abs(position.amount)), "avgPrice": _text(position.entry_price), "positionValue": _text(abs(position.amount) * position.entry_price),
+                "tradeMode": 1 if account.margin_type.get(name) == "ISOLATED" else 0, "leverage": str(account.leverage.get(name, 20)),
+                "markPrice": _text(price), "liqPrice": "", "positionIM": _text(account._margin(name)), "positionMM": "0",
+                "unrealisedPnl": _text(account._unrealized(name)), "curRealisedPnl": "0", "positionStatus": "Normal",
+                "createdTime": str(account.clock_ms()), "updatedTime": str(account.clock_ms()),
+            })  # fmt: skip
+        if self.hedged and coin and not rows:  # a hedge-mode account lists both (empty) sides of a symbol
+            rows = [{"positionIdx": idx, "symbol": f"{coin}USDT", "side": "", "size": "0", "avgPrice": "0", "leverage": "20",
+                     "markPrice": _text(self.price(coin)), "positionStatus": "Normal"} for idx in (1, 2)]  # fmt: skip
+        elif coin and not rows:  # one-way mode: one empty row per symbol asked for
+            rows = [{"positionIdx": 0, "symbol": f"{coin}USDT", "side": "", "size": "0", "avgPrice": "0", "leverage": "20",
+                     "markPrice": _text(self.price(coin)), "positionStatus": "Normal"}]  # fmt: skip
+        return rows
+
+    def wallet(self) -> dict:
+        account = self.account
+        unrealized = sum(account._unrealized(c) for c in account.positions)
+        margin = sum(account._margin(c) for c in account.positions)
+        coin = {"coin": "USDT", "walletBalance": _text(account.wallet_usd), "equity": _text(account.wallet_usd + unrealized),
+                "unrealisedPnl": _text(unrealized), "totalPositionIM": _text(margin), "totalOrderIM": "0", "locked": "0", "borrowAmount": "0",
+                "accruedInterest": "0", "usdValue": _text(account.wallet_usd + unrealized)}  # fmt: skip
+        return {"list": [{"accountType": "UNIFIED", "totalEquity": coin["equity"], "totalWalletBalance": coin["walletBalance"], "coin": [coin]}]}
+
+    def create(self, body: dict) -> dict:
+        coin = body["symbol"].removesuffix("USDT")
+        account = self.account
+        side, quantity = body["side"].upper(), float(body["qty"])
+        link = body.get("orderLinkId") or f"auto_{time.monotonic_ns()}"
+        if len(link) > 36:
+            raise Reject(-4015, "orderLinkId is too long")
+        if any(o.client_id == link for o in account.orders):  # Bybit: an orderLinkId is unique for good, not only while open
+            raise Reject(-4116, "OrderLinkedID is duplicate")
+        if body.get("triggerPrice"):
+            falling = int(body.get("triggerDirection") or 0) == 2
+            kind = "STOP_MARKET" if falling == (side == "SELL") else "TAKE_PROFIT_MARKET"
+            params = {"type": kind, "side": side, "quantity": body["qty"], "triggerPrice": body["triggerPrice"],
+                      "reduceOnly": "true" if body.get("reduceOnly") else "false", "clientAlgoId": link}  # fmt: skip
+            order = account.create_algo_order(coin, params)
+            return {"orderId": str(order["algoId"]), "orderLinkId": link}
+        order = account._new(REGULAR, link, coin, side, "MARKET", quantity, bool(body.get("reduceOnly")))
+        account._fill(order)
+        return {"orderId": str(order.id), "orderLinkId": link}
+
+    def find(self, params: dict) -> list[FakeOrder]:
+        by_id, by_link = params.get("orderId"), params.get("orderLinkId")
+        conditional = params.get("orderFilter") == "StopOrder"
+        found = []
+        for order in self.account.orders:
+            if (order.kind == ALGO) != conditional or ("symbol" in params and order.symbol != params["symbol"]):
+                continue
+            if by_id not in (None, "", "None") or by_link:
+                if str(order.id) == by_id or order.client_id == by_link:
+                    found.append(order)
+            elif order.status in OPEN_STATUSES:
+                found.append(order)
+        return found[::-1]
+
+    def cancel(self, body: dict) -> dict:
+        for order in reversed(self.account.orders):
+            if (order.client_id == body.get("orderLinkId") or str(order.id) == body.get("orderId")) and order.status in OPEN_STATUSES:
+                order.status, order.updated_ms = "CANCELED", self.account.clock_ms()
+                return {"orderId": str(order.id), "orderLinkId": order.client_id}
+        raise Reject(-2011, "order not exists or too late to cancel")
+
+    def executions(self, params: dict) -> list:
+        return [
+            {"symbol": t["symbol"], "orderId": str(t["orderId"]), "orderLinkId": "", "side": t["side"].capitalize(), "orderPrice": t["price"],
+             "orderQty": t["qty"], "orderType": "Market", "execFee": t["commission"], "execId": str(t["id"]), "execPrice": t["price"],
+             "execQty": t["qty"], "execType": "Trade", "execValue": t["quoteQty"], "execTime": str(t["time"]), "isMaker": False,
+             "feeRate": "0.0005", "closedSize": "0", "feeCurrency": "USDT"}
+            for t in self.account.trades
+            if ("symbol" not in params or t["symbol"] == params["symbol"]) and ("orderId" not in params or str(t["orderId"]) == params["orderId"])
+        ][::-1]  # fmt: skip
+
+    def private(self, method: str, path: str, params: dict) -> object:
+        account = self.account
+        routes = {
+            "/v5/asset/coin/query-info": lambda: {"rows": [{"name": "USDT", "coin": "USDT", "remainAmount": "5000000", "chains": []}]},  # load_markets with keys
+            "/v5/user/query-api": lambda: {"id": "1", "readOnly": 0, "unified": 0, "uta": 1, "isMaster": True, "permissions": {"ContractTrade": ["Order", "Position"]}},
+            "/v5/account/info": lambda: {"unifiedMarginStatus": 5, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False, "spotHedgingStatus": "OFF"},
+            "/v5/account/wallet-balance": self.wallet,
+            "/v5/position/list": lambda: {"category": "linear", "list": self.positions(params["symbol"].removesuffix("USDT") if "symbol" in params else None), "nextPageCursor": ""},
+            "/v5/order/realtime": lambda: {"category": "linear", "list": [self.bybit_order(o) for o in self.find(params)], "nextPageCursor": ""},
+            "/v5/order/create": lambda: self.create(params),
+            "/v5/order/cancel": lambda: self.cancel(params),
+            "/v5/execution/list": lambda: {"category": "linear", "list": self.executions(params), "nextPageCursor": ""},
+            "/v5/position/set-leverage": lambda: account.leverage.__setitem__(params["symbol"].removesuffix("USDT"), int(float(params["buyLeverage"]))) or {},
+            "/v5/account/set-margin-mode": lambda: self._margin_mode(params),
+        }  # fmt: skip
+        route = routes.get(path)
+        return None if route is None else _ok(route())
+
+    def _margin_mode(self, params: dict) -> dict:
+        mode = {"ISOLATED_MARGIN": "ISOLATED", "REGULAR_MARGIN": "CROSSED"}.get(params.get("setMarginMode", ""), "CROSSED")
+        for coin in self.coins:  # on a unified account the margin mode is the account's, not a symbol's
+            self.account.margin_type[coin] = mode
+        return {"reasons": []}
+
+
 class _BybitHandler(_Handler):
     fake: FakeBybit
 
@@ -109,13 +281,27 @@ class _BybitHandler(_Handler):
         fake = self.fake
         parts = urlsplit(self.path)
         params = dict(parse_qsl(parts.query))
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode() if method == "POST" else ""
+        private = parts.path.startswith(("/v5/order", "/v5/position", "/v5/account", "/v5/user", "/v5/execution", "/v5/asset"))
+        if method == "POST":
+            try:
+                params = {k: v for k, v in json.loads(raw or "{}").items()}
+            except ValueError:
+                return self._send(200, json.dumps(_error(10001, "request body is not JSON")))
+        if parts.path == "/v5/order/create":
+            params["type"] = "order" if not params.get("triggerPrice") else (
+                "order/sl" if (int(params.get("triggerDirection") or 0) == 2) == (params.get("side") == "Sell") else "order/tp")
         with fake._lock:
             fake.requests.append(Request(method, parts.path, params, time.monotonic()))
         if fake.latency_ms:
             time.sleep(fake.latency_ms / 1000)
         fault = fake._take_fault(method, parts.path, params)
+        if fault is not None and fault.kind in INJECTED_REJECTS and parts.path == "/v5/order/create":
+            return self._send(200, json.dumps(_error(*BYBIT_REJECTS[INJECTED_REJECTS[fault.kind]])).replace("{price}", str(params.get("triggerPrice"))))
         if fault is not None and fault.kind != "truncated" and self._fail(fault):
             return
+        if private:
+            return self._private(method, parts, params, raw, fault)
         coin = params["symbol"].removesuffix("USDT") if "symbol" in params else None
         if coin is not None and coin not in fake.coins:
             answer: object = {"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}, "retExtInfo": {}, "time": 0}
@@ -126,6 +312,7 @@ class _BybitHandler(_Handler):
                 "/v5/market/tickers": lambda: fake.tickers(coin),
                 "/v5/market/open-interest": lambda: fake.open_interest(params, coin),
                 "/v5/market/funding/history": lambda: fake.funding(coin, params),
+                "/v5/market/risk-limit": lambda: fake.risk_limits(),
                 "/v5/market/time": lambda: _ok({"timeSecond": str(fake._data_now() // 1000), "timeNano": "0"}),
             }
             route = routes.get(parts.path)
@@ -134,5 +321,28 @@ class _BybitHandler(_Handler):
                 answer = answer[1]
         if answer is None:
             return self._send(404, json.dumps({"retCode": 404, "retMsg": f"not found: {parts.path}"}))
+        text = json.dumps(answer)
+        self._send(200, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)
+
+    def _private(self, method: str, parts: object, params: dict, raw: str, fault: object) -> None:
+        fake = self.fake
+        account = fake.account
+        stamp, key, window = (self.headers.get(h) or "" for h in ("X-BAPI-TIMESTAMP", "X-BAPI-API-KEY", "X-BAPI-RECV-WINDOW"))
+        expected = hmac.new(account.api_secret.encode(), (stamp + key + window + (raw if method == "POST" else parts.query)).encode(), hashlib.sha256).hexdigest()
+        if key != account.api_key:
+            return self._send(401, json.dumps(_error(10003, "API key is invalid.")))
+        if not hmac.compare_digest(self.headers.get("X-BAPI-SIGN") or "", expected):
+            return self._send(200, json.dumps(_error(10004, "error sign! origin_string[...]")))
+        with fake._lock:
+            account.process_triggers()
+            try:
+                answer = fake.private(method, parts.path, params)
+            except Reject as reject:
+                code, message = BYBIT_REJECTS.get(reject.code, (10001, reject.msg))
+                answer = _error(code, message.replace("{price}", str(params.get("triggerPrice"))))
+        if answer is None:
+            return self._send(404, json.dumps({"retCode": 404, "retMsg": f"not found: {parts.path}"}))
+        if parts.path == "/v5/order/create" and fake.order_answer_delay_ms:
+            time.sleep(fake.order_answer_delay_ms / 1000)
         text = json.dumps(answer)
         self._send(200, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)
