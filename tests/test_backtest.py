@@ -226,6 +226,15 @@ def test_adds_average_in_partial_closes_average_out_and_funding_between_entry_an
     assert sol.fees_usd == pytest.approx(3.1) and sol.pnl_usd == pytest.approx(0.0 - 3.1 - 2.0)
 
 
+def test_an_out_folder_that_cannot_be_written_is_one_line_and_exit_2(project):
+    taken = project / "taken"
+    taken.write_text("a file the user keeps\n")
+    result = run_bot("backtest", "--coins", "BTC", "--to", "2025-06-02T06:00", "--out", str(taken), cwd=project, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == f"error: --out {taken}: cannot write the report (File exists); pick a writable folder\n"
+    assert taken.read_text() == "a file the user keeps\n"  # nothing lost
+
+
 def test_backtest_command_runs_offline_on_the_bundled_sample_and_writes_its_report(project):
     out = project / "report"
     result = run_bot("backtest", "--coins", "BTC", "ETH", "--to", "2025-06-03", "--json", "--out", str(out), cwd=project, timeout=120)

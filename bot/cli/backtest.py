@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli.base import ConfigOption, app, coin_list, day_or_time, load, wall_clock
+from bot.cli.base import ConfigOption, app, coin_list, day_or_time, load, wall_clock, write_report
 from bot.errors import ConfigError, ExitCode
 
 
@@ -63,11 +63,7 @@ def backtest(
 
     report = build_report(result)
     if out is not None:
-        try:
-            written = write_folder(out, result, report)
-        except OSError as exc:
-            raise ConfigError(f"--out {out}: cannot write the report ({exc.strerror}); pick a writable folder") from None
-        print(f"report written: {', '.join(str(path) for path in written)}", file=sys.stderr)
+        write_report(out, lambda: write_folder(out, result, report))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -85,14 +81,14 @@ def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> N
 
     result = arena_backtest(settings, request, notify=lambda line: print(line, file=sys.stderr))
     report = build_report(result.account)
+    def write() -> list[Path]:
+        written = [*write_folder(out, result.account, report), out / "leaderboard.json", out / "arena.png"]
+        written[-2].write_text(result.board.model_dump_json(indent=2), encoding="utf-8")
+        plot_arena(written[-1], result)
+        return written
+
     if out is not None:
-        try:
-            written = [*write_folder(out, result.account, report), out / "leaderboard.json", out / "arena.png"]
-            written[-2].write_text(result.board.model_dump_json(indent=2), encoding="utf-8")
-            plot_arena(written[-1], result)
-        except OSError as exc:
-            raise ConfigError(f"--out {out}: cannot write the report ({exc.strerror}); pick a writable folder") from None
-        print(f"report written: {', '.join(str(path) for path in written)}", file=sys.stderr)
+        write_report(out, write)
     if as_json:
         typer.echo(json.dumps({"leaderboard": result.board.model_dump(mode="json"), "account": report.model_dump(mode="json")}, indent=2))
     else:

@@ -12,6 +12,7 @@ and `bot status` must not load ccxt, anthropic, pandas or numpy.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -100,3 +101,13 @@ def coin_list(values: list[str] | None) -> list[str] | None:
     """`--coins BTC ETH`, `--coins BTC,ETH` or `--coins BTC --coins ETH`."""
     names = [name.strip().upper() for value in values or [] for name in value.split(",") if name.strip()]
     return names or None
+
+
+def write_report(folder: Path, write: Callable[[], list[Path]]) -> None:
+    """Run ``write`` (the report's files into ``folder``) and say which files it wrote; a
+    folder that cannot be written is the user's to fix (one line, exit 2)."""
+    try:
+        written = write()
+    except OSError as exc:
+        raise ConfigError(f"--out {folder}: cannot write the report ({exc.strerror}); pick a writable folder") from None
+    print(f"report written: {', '.join(str(path) for path in written)}", file=sys.stderr)

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.base import ConfigOption, app, load
-from bot.errors import ConfigError, ExitCode
+from bot.cli.base import ConfigOption, app, load, write_report
+from bot.errors import ExitCode
 
 
 @app.command()
@@ -37,11 +37,7 @@ def sweep(
     with _Progress(enabled=sys.stderr.isatty()) as on_progress:
         report = sweep_command(settings, spec, options, on_progress=on_progress, notify=lambda line: print(line, file=sys.stderr))
     folder = out or settings.var_dir / "sweeps" / spec.stem
-    try:
-        written = write_folder(folder, report)
-    except OSError as exc:
-        raise ConfigError(f"--out {folder}: cannot write the report ({exc.strerror}); pick a writable folder") from None
-    print(f"report written: {', '.join(str(path) for path in written)}", file=sys.stderr)
+    write_report(folder, lambda: write_folder(folder, report))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
