@@ -42,12 +42,18 @@ def _json(data: bytes) -> Any:
         raise SourceError("malformed JSON") from None
 
 
+def _list_at(data: bytes, key: str) -> list[Any]:
+    """The list under ``key`` of a JSON object answer, or a SourceError naming what is missing."""
+    answer = _json(data)
+    found = answer.get(key) if isinstance(answer, dict) else None
+    if not isinstance(found, list):
+        raise SourceError(f"no `{key}` list in the answer")
+    return found
+
+
 def parse_fear_greed(data: bytes) -> list[Sentiment]:
     """Daily values, oldest first; entries without a timestamp or a 0..100 value are dropped."""
-    answer = _json(data)
-    rows = answer.get("data") if isinstance(answer, dict) else None
-    if not isinstance(rows, list):
-        raise SourceError("no `data` list in the answer")
+    rows = _list_at(data, "data")
     points = []
     for row in rows:
         try:
@@ -80,10 +86,7 @@ def parse_feed(data: bytes, *, source: str, priority: int) -> list[Item]:
 
 
 def parse_cryptopanic(data: bytes, *, priority: int) -> list[Item]:
-    answer = _json(data)
-    posts = answer.get("results") if isinstance(answer, dict) else None
-    if not isinstance(posts, list):
-        raise SourceError("no `results` list in the answer")
+    posts = _list_at(data, "results")
     items = []
     for post in posts:
         try:
