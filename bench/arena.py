@@ -28,13 +28,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-MODELS = ["claude-haiku-5-5", "claude-sonnet-4-6", "claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-4-5", "claude-sonnet-5"]
+MODELS = [
+    "claude-haiku-5-5",
+    "claude-sonnet-4-6",
+    "claude-sonnet-5-5",
+    "claude-opus-5-5",
+    "claude-haiku-4-5",
+    "claude-sonnet-5",
+]
 
 
 def _config(candidates: int) -> str:
     head = '[trading]\ncoins = ["BTC", "ETH"]\n[strategy]\nname = "claude"\n[llm]\nmodel = "claude-haiku-5-5"\nretries = 0\n'
     arena = "".join(
-        f'[[arena.candidates]]\nname = "c{i}"\nstrategy = "claude"\nllm = {{ model = "{MODELS[i]}", retries = 0 }}\n' for i in range(candidates)
+        f'[[arena.candidates]]\nname = "c{i}"\nstrategy = "claude"\nllm = {{ model = "{MODELS[i]}", retries = 0 }}\n'
+        for i in range(candidates)
     )
     return head + arena
 
@@ -43,7 +51,13 @@ def _tick(candidates: int, env: dict[str, str]) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "config.toml").write_text(_config(candidates))
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=folder, env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - started
         if result.returncode not in (0, 4):
             raise SystemExit(f"tick failed ({result.returncode}): {result.stderr}")
@@ -65,13 +79,19 @@ def main() -> None:
         for candidates in (0, 1, 3, 6):
             runs = [_tick(candidates, env) for _ in range(args.runs)]
             walls, totals = [run[0] for run in runs], [run[1] for run in runs]
-            label = "no arena (Claude alone)" if candidates == 0 else f"{candidates} candidate{'s' if candidates > 1 else ''} ({candidates + 1} calls)"
+            label = (
+                "no arena (Claude alone)"
+                if candidates == 0
+                else f"{candidates} candidate{'s' if candidates > 1 else ''} ({candidates + 1} calls)"
+            )
             print(
                 f"{label:<28} process {min(walls):.2f} / {statistics.median(walls):.2f} s · "
                 f"tick total {min(totals):.2f} / {statistics.median(totals):.2f} s"
             )
     times = _leaderboard(args.runs)
-    print(f"leaderboard, 6 candidates x 3,360 journal ticks (7 days): {min(times):.2f} / {statistics.median(times):.2f} s")
+    print(
+        f"leaderboard, 6 candidates x 3,360 journal ticks (7 days): {min(times):.2f} / {statistics.median(times):.2f} s"
+    )
 
 
 def _leaderboard(runs: int, *, candidates: int = 6, ticks: int = 3360) -> list[float]:
@@ -87,12 +107,20 @@ def _leaderboard(runs: int, *, candidates: int = 6, ticks: int = 3360) -> list[f
         )
         Path(folder, "config.toml").write_text(config)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))}
-        subprocess.run([sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=folder, env=env, capture_output=True, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            check=False,
+        )
         arena_dir = Path(folder, "var", "replay", "arena")
         record = json.loads((arena_dir / "c0" / "journal.jsonl").read_text().splitlines()[-1])
         start = datetime.fromisoformat(record["as_of"])
         for i in range(candidates):
-            lines = [json.dumps({**record, "as_of": (start + timedelta(minutes=3 * n)).isoformat()}) for n in range(ticks)]
+            lines = [
+                json.dumps({**record, "as_of": (start + timedelta(minutes=3 * n)).isoformat()}) for n in range(ticks)
+            ]
             (arena_dir / f"c{i}" / "journal.jsonl").write_text("\n".join(lines) + "\n")
         settings = load_settings(Path(folder, "config.toml"))
         arena = open_arena(settings, arena_dir, make_strategy=lambda _own: HoldStrategy())

@@ -59,7 +59,9 @@ def _rules_in_process(data: Path) -> tuple[float, int, dict]:
     started = time.perf_counter()
     market = HistoryMarket(data)
     start, end = span_of(market, COINS, start=None, end=None)
-    result = asyncio.run(run_backtest(settings, market=market, strategy=RulesStrategy(settings.rules), start=start, end=end))
+    result = asyncio.run(
+        run_backtest(settings, market=market, strategy=RulesStrategy(settings.rules), start=start, end=end)
+    )
     seconds = time.perf_counter() - started
     return seconds, len(result.times_ms), json.loads(build_report(result).model_dump_json())
 
@@ -70,7 +72,12 @@ def _rules_process(data: Path) -> float:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))}
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "bot", "backtest", "--data-dir", str(data), "--json"], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+            [sys.executable, "-m", "bot", "backtest", "--data-dir", str(data), "--json"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         seconds = time.perf_counter() - started
     if result.returncode != 0:
@@ -92,7 +99,9 @@ def _ema_six(data: Path, *, with_csv: bool) -> tuple[float, int]:
     start, end = span_of(market, COINS, start=None, end=None)  # reads the CSVs
     if not with_csv:
         started = time.perf_counter()
-    result = asyncio.run(run_backtest(settings, market=market, strategy=EmaCrossStrategy(size_pct=10.0), start=start, end=end))
+    result = asyncio.run(
+        run_backtest(settings, market=market, strategy=EmaCrossStrategy(size_pct=10.0), start=start, end=end)
+    )
     return time.perf_counter() - started, len(result.times_ms) * len(COINS)
 
 
@@ -127,7 +136,9 @@ def _claude_span(data: Path, cache_file: Path, *, fake_url: str | None, ticks: i
     started = time.perf_counter()
     market = HistoryMarket(data)
     start, _ = span_of(market, COINS, start=None, end=None)
-    result = asyncio.run(run_backtest(settings, market=market, strategy=strategy, start=start, end=start + TICK * (ticks - 1)))
+    result = asyncio.run(
+        run_backtest(settings, market=market, strategy=strategy, start=start, end=start + TICK * (ticks - 1))
+    )
     seconds = time.perf_counter() - started
     return seconds, len(result.times_ms), getattr(strategy, "hits", 0), getattr(strategy, "misses", 0)
 
@@ -153,7 +164,9 @@ def main() -> None:
         assert misses == CLAUDE_TICKS and len(fake.requests) == CLAUDE_TICKS
         for _ in range(args.runs):
             seconds, _, hits, misses = _claude_span(data, cache_file, fake_url=fake.url, ticks=CLAUDE_TICKS)
-            assert (hits, misses) == (CLAUDE_TICKS, 0) and len(fake.requests) == CLAUDE_TICKS, "every decision should come from the cache"
+            assert (hits, misses) == (CLAUDE_TICKS, 0) and len(fake.requests) == CLAUDE_TICKS, (
+                "every decision should come from the cache"
+            )
             cached.append(seconds)
             rules_span.append(_claude_span(data, cache_file, fake_url=None, ticks=CLAUDE_TICKS)[0])
     for _ in range(args.runs):
@@ -177,20 +190,32 @@ def main() -> None:
     print(_row("rules backtest in-process (load + precompute + loop)", in_process))
     print(_row("whole `bot backtest --json` process", process))
     print(_row("per tick, in-process", [s / ticks * 1000 for s in in_process], "ms"))
-    print(_row(f"Claude from the cache, per tick ({CLAUDE_TICKS:,} ticks)", [s / CLAUDE_TICKS * 1000 for s in cached], "ms"))
+    print(
+        _row(
+            f"Claude from the cache, per tick ({CLAUDE_TICKS:,} ticks)", [s / CLAUDE_TICKS * 1000 for s in cached], "ms"
+        )
+    )
     print(_row(f"rules, per tick (same {CLAUDE_TICKS:,} ticks)", [s / CLAUDE_TICKS * 1000 for s in rules_span], "ms"))
     overhead = [(c - r) / CLAUDE_TICKS * 1000 for c, r in zip(sorted(cached), sorted(rules_span), strict=True)]
     print(_row("Claude-from-cache overhead per tick (minus the rules)", overhead, "ms"))
-    print("| bars/s, EMA cross (median of runs) | ours | backtesting.py | ours / theirs (median of per-run ratios) |\n|---|---|---|---|")
+    print(
+        "| bars/s, EMA cross (median of runs) | ours | backtesting.py | ours / theirs (median of per-run ratios) |\n|---|---|---|---|"
+    )
     for with_csv, label in ((True, "6 coins, CSV read included"), (False, "6 coins, candles in memory")):
         ours_rates, theirs_rates = zip(*ema[with_csv], strict=True)
         ratio = statistics.median(o / t for o, t in ema[with_csv])
-        print(f"| {label} | {statistics.median(ours_rates):,.0f} | {statistics.median(theirs_rates):,.0f} | {ratio:.3f} |")
+        print(
+            f"| {label} | {statistics.median(ours_rates):,.0f} | {statistics.median(theirs_rates):,.0f} | {ratio:.3f} |"
+        )
     btc_ratio = statistics.median(o / t for o, t in zip(btc_ours, btc_theirs, strict=True))
-    print(f"| BTC only, candles in memory | {statistics.median(btc_ours):,.0f} | {statistics.median(btc_theirs):,.0f} | {btc_ratio:.3f} |")
+    print(
+        f"| BTC only, candles in memory | {statistics.median(btc_ours):,.0f} | {statistics.median(btc_theirs):,.0f} | {btc_ratio:.3f} |"
+    )
     metrics = report["strategy_metrics"]
-    print(f"rules report: return {metrics['total_return_pct']:+.2f} % vs buy & hold {report['benchmark_metrics']['total_return_pct']:+.2f} %, "
-          f"{report['trade_metrics']['trades']} trades")
+    print(
+        f"rules report: return {metrics['total_return_pct']:+.2f} % vs buy & hold {report['benchmark_metrics']['total_return_pct']:+.2f} %, "
+        f"{report['trade_metrics']['trades']} trades"
+    )
 
 
 if __name__ == "__main__":

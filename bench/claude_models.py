@@ -53,7 +53,9 @@ def _prompt(memory: bool):
     settings = Settings()
     snapshot = HistoryMarket().snapshot_at(settings.trading.coins, now)
     prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
-    portfolio = portfolio_of(cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    portfolio = portfolio_of(
+        cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats()
+    )
     coins = list(prices)
     trades = [
         ClosedTrade(
@@ -101,15 +103,31 @@ def main() -> None:
     from tests.fakes.anthropic import FakeAnthropic, ModelSpec, tool_call
 
     prompt = _prompt(memory=not args.no_memory)
-    legacy = ModelSpec("claude-legacy-test", "legacy", structured_outputs=False, thinking_types=frozenset({"enabled", "disabled"}), cache_min_tokens=1024)
+    legacy = ModelSpec(
+        "claude-legacy-test",
+        "legacy",
+        structured_outputs=False,
+        thinking_types=frozenset({"enabled", "disabled"}),
+        cache_min_tokens=1024,
+    )
     always_on = ModelSpec("claude-always-on-test", "always on", structured_outputs=False, forced_tool=False, thinking_types=frozenset({"adaptive"}),
                           thinking_default=True, effort_levels=("low", "medium", "high"))  # fmt: skip
-    test_price = {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0, "cache_write_usd_per_mtok": 3.75, "cache_read_usd_per_mtok": 0.30}
+    test_price = {
+        "input_usd_per_mtok": 3.0,
+        "output_usd_per_mtok": 15.0,
+        "cache_write_usd_per_mtok": 3.75,
+        "cache_read_usd_per_mtok": 0.30,
+    }
     rows = []
     with FakeAnthropic() as fake:
         fake.models.update({legacy.id: legacy, always_on.id: always_on})
         for model, role in MODELS:
-            llm = LlmSettings(base_url=fake.url, model=model, effort=args.effort, prices={model: test_price} if model.endswith("-test") else {})
+            llm = LlmSettings(
+                base_url=fake.url,
+                model=model,
+                effort=args.effort,
+                prices={model: test_price} if model.endswith("-test") else {},
+            )
             strategy = ClaudeStrategy(llm, max_leverage=10, api_key="sk-bench")
             usages = []
             for _ in range(3):
@@ -123,18 +141,27 @@ def main() -> None:
             rows.append((model, role, strategy.trace.shape, first, later, cached, plain, padding))
 
     memory_tokens = estimated_tokens(prompt.memory) if prompt.memory else 0
-    print(f"Claude per model on the fake API, effort {args.effort}, 6 coins, trade memory of "
-          f"{'10 trades = ' + format(memory_tokens, ',') + ' tokens' if memory_tokens else 'none'}, {datetime.now(UTC):%Y-%m-%d}")
-    print("| model | role | request shape | tick 1: in / out (thinking) / cache write / read | later ticks: in / out (thinking) / write / read "
-          "| padding | hit ratio from tick 2 | $/day cached | $/day uncached |\n|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"Claude per model on the fake API, effort {args.effort}, 6 coins, trade memory of "
+        f"{'10 trades = ' + format(memory_tokens, ',') + ' tokens' if memory_tokens else 'none'}, {datetime.now(UTC):%Y-%m-%d}"
+    )
+    print(
+        "| model | role | request shape | tick 1: in / out (thinking) / cache write / read | later ticks: in / out (thinking) / write / read "
+        "| padding | hit ratio from tick 2 | $/day cached | $/day uncached |\n|---|---|---|---|---|---|---|---|---|"
+    )
     for model, role, shape, first, later, cached, plain, padding in rows:
+
         def tokens(u):
             return f"{u.input_tokens:,} / {u.output_tokens:,} ({u.thinking_tokens:,}) / {u.cache_write_tokens:,} / {u.cache_read_tokens:,}"
 
         ratio = cache_hit_ratio(later) or 0.0
-        print(f"| {model} | {role} | {shape} | {tokens(first)} | {tokens(later)} | {padding:,} | {ratio:.0%} | {cached:.2f} | {plain:.2f} |")
-    print(f"\n{TICKS_PER_DAY} ticks a day: one cache write then reads (cached), or every prompt token at the input price (uncached); "
-          "prices from bot.config.DEFAULT_PRICES (the -test models at $3 / $15).")
+        print(
+            f"| {model} | {role} | {shape} | {tokens(first)} | {tokens(later)} | {padding:,} | {ratio:.0%} | {cached:.2f} | {plain:.2f} |"
+        )
+    print(
+        f"\n{TICKS_PER_DAY} ticks a day: one cache write then reads (cached), or every prompt token at the input price (uncached); "
+        "prices from bot.config.DEFAULT_PRICES (the -test models at $3 / $15)."
+    )
 
 
 if __name__ == "__main__":

@@ -21,14 +21,23 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2011)
     parser.add_argument("--budget-s", type=float, default=3600)
-    parser.add_argument("--venue", choices=list(SOAK_VENUES), default="binanceusdm", help="which venue's fake the live ticks trade on")
+    parser.add_argument(
+        "--venue", choices=list(SOAK_VENUES), default="binanceusdm", help="which venue's fake the live ticks trade on"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         result = soak(Path(folder), kills=args.kills, seed=args.seed, budget_s=args.budget_s, venue=args.venue)
     print(f"{args.venue}: {result.summary()}")
     problems = (
-        *result.duplicates, *result.unprotected, *result.unknown, *result.unloadable, *result.tracebacks, *result.leaks,
-        *result.account_off, *(f"journal missing {m}" for m in result.journal_missing), *(f"journal extra {e}" for e in result.journal_extra),
+        *result.duplicates,
+        *result.unprotected,
+        *result.unknown,
+        *result.unloadable,
+        *result.tracebacks,
+        *result.leaks,
+        *result.account_off,
+        *(f"journal missing {m}" for m in result.journal_missing),
+        *(f"journal extra {e}" for e in result.journal_extra),
     )
     for problem in problems:
         print("  ", problem)

@@ -75,10 +75,14 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
         risk=REFERENCE_RISK,
     )
     market = HistoryMarket(data_dir)
-    start, end = span_of(market, [coin], start=None, end=None)  # reads the CSVs: timed from candles in memory, like theirs
+    start, end = span_of(
+        market, [coin], start=None, end=None
+    )  # reads the CSVs: timed from candles in memory, like theirs
     end -= TICK  # see the module docstring
     started = time.perf_counter()
-    result = asyncio.run(run_backtest(settings, market=market, strategy=EmaCrossStrategy(size_pct=SIZE_PCT), start=start, end=end))
+    result = asyncio.run(
+        run_backtest(settings, market=market, strategy=EmaCrossStrategy(size_pct=SIZE_PCT), start=start, end=end)
+    )
     seconds = time.perf_counter() - started
     tick_ms = 180_000
     trades, open_fee = [], 0.0
@@ -90,7 +94,9 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
         # report in candle open times, like backtesting.py: a tick at t acts on the candle that opened at t - 3m
         trades.append((entry_ms - tick_ms, exit_ms - tick_ms, trade.entry_price, trade.exit_price, trade.amount))
     final = result.equity_usd[-1]
-    return Side(trades, (final / CASH_USD - 1) * 100, len(result.times_ms), seconds), open_fee + result.funding_received_usd
+    return Side(
+        trades, (final / CASH_USD - 1) * 100, len(result.times_ms), seconds
+    ), open_fee + result.funding_received_usd
 
 
 def load_frame(data_dir: Path | None, coin: str):
@@ -100,7 +106,11 @@ def load_frame(data_dir: Path | None, coin: str):
     from bot.venues.history import SAMPLE_DIR, _read_csv
 
     candles = _read_csv((data_dir or SAMPLE_DIR) / "3m", f"{coin}USDT-3m")
-    return pd.DataFrame(candles[:, 1:], columns=["Open", "High", "Low", "Close", "Volume"], index=pd.to_datetime(candles[:, 0], unit="ms"))
+    return pd.DataFrame(
+        candles[:, 1:],
+        columns=["Open", "High", "Low", "Close", "Volume"],
+        index=pd.to_datetime(candles[:, 0], unit="ms"),
+    )
 
 
 def run_theirs(data_dir: Path | None, coin: str, first_ms: int, frame=None) -> Side:
@@ -138,12 +148,24 @@ def run_theirs(data_dir: Path | None, coin: str, first_ms: int, frame=None) -> S
 
     started = time.perf_counter()
     backtest = FractionalBacktest(
-        frame, EmaCross, cash=CASH_USD, commission=FEE_PCT / 100, trade_on_close=True, finalize_trades=True, fractional_unit=LOT
+        frame,
+        EmaCross,
+        cash=CASH_USD,
+        commission=FEE_PCT / 100,
+        trade_on_close=True,
+        finalize_trades=True,
+        fractional_unit=LOT,
     )
     stats = backtest.run()
     seconds = time.perf_counter() - started
     trades = [
-        (int(row.EntryTime.value // 1_000_000), int(row.ExitTime.value // 1_000_000), float(row.EntryPrice), float(row.ExitPrice), float(row.Size))
+        (
+            int(row.EntryTime.value // 1_000_000),
+            int(row.ExitTime.value // 1_000_000),
+            float(row.EntryPrice),
+            float(row.ExitPrice),
+            float(row.Size),
+        )
         for row in stats["_trades"].itertuples()
     ]
     bars = len(frame) - max(warmup, 1)  # the bars `next` saw
@@ -173,7 +195,9 @@ def compare(data_dir: Path | None, coin: str) -> dict:
         "trades_ours": len(ours.trades),
         "trades_theirs": len(theirs.trades),
         "trades_matched": matched,
-        "max_size_diff_rel": max((abs(a[4] - b[4]) / b[4] for a, b in zip(ours.trades, theirs.trades, strict=False)), default=0.0),
+        "max_size_diff_rel": max(
+            (abs(a[4] - b[4]) / b[4] for a, b in zip(ours.trades, theirs.trades, strict=False)), default=0.0
+        ),
     }
 
 
@@ -196,7 +220,9 @@ def main() -> None:
         data = shared if (shared / "3m").is_dir() else None
     result = compare(data, args.coin)
     ours, theirs = result["ours"], result["theirs"]
-    print(f"EMA20/EMA50 long/flat on {args.coin} 3m, {ours.bars:,} bars, fee {FEE_PCT}% per fill, no slippage, no leverage")
+    print(
+        f"EMA20/EMA50 long/flat on {args.coin} 3m, {ours.bars:,} bars, fee {FEE_PCT}% per fill, no slippage, no leverage"
+    )
     print("| | bot backtest | backtesting.py |\n|---|---|---|")
     print(f"| trades | {result['trades_ours']} | {result['trades_theirs']} |")
     print(f"| return | {result['ours_return_pct']:+.6f} % | {result['theirs_return_pct']:+.6f} % |")

@@ -36,7 +36,17 @@ def start_fake_exchange(latency_ms: float) -> tuple[subprocess.Popen, str]:
     data = ROOT.parent / "shared" / "data"
     data = data if (data / "3m").is_dir() else ROOT / "bot" / "data" / "sample"
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.exchange", "--data-dir", str(data), "--port", "0", "--latency-ms", str(latency_ms)],
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.exchange",
+            "--data-dir",
+            str(data),
+            "--port",
+            "0",
+            "--latency-ms",
+            str(latency_ms),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -102,13 +112,17 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"data phase, 6 coins, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}")
+    print(
+        f"data phase, 6 coins, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}"
+    )
     print("| figure | min | median |\n|---|---|---|")
     print(_row(f"concurrent, caches warm: markets + candles ({requests_cached} requests)", cached))
     print(_row(f"concurrent, no cache ({requests_cold} requests, 502 rows per klines)", cold))
     print(_row(f"sequential, one request after another ({1 + 4 * len(COINS)} requests)", sequential))
-    print(f"speed-up sequential / concurrent (medians): {statistics.median(sequential) / statistics.median(cached):.1f}x "
-          f"(caches warm), {statistics.median(sequential) / statistics.median(cold):.1f}x (no cache)")
+    print(
+        f"speed-up sequential / concurrent (medians): {statistics.median(sequential) / statistics.median(cached):.1f}x "
+        f"(caches warm), {statistics.median(sequential) / statistics.median(cold):.1f}x (no cache)"
+    )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,11 @@ def _start_fake_intel(*options: str):
     """The fake sources in their own process, as real hosts would be; returns (process, url)."""
     import subprocess
 
-    server = subprocess.Popen([sys.executable, "-m", "tests.fakes.intel", *options], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.intel", *options], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     return server, server.stdout.readline().strip()
+
 
 RECORDED_NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -65,7 +68,10 @@ def _full_briefing(now: datetime) -> Briefing:
 def _settings(exchange_url: str, var: Path, intel_url: str | None, *, timeout_s: float = 4.0) -> Settings:
     if intel_url is None:
         return Settings(exchange={"api_url": exchange_url}, base_dir=var)
-    feeds = [Feed(name="coindesk", url=f"{intel_url}/feeds/coindesk.rss"), Feed(name="decrypt", url=f"{intel_url}/feeds/decrypt.atom")]
+    feeds = [
+        Feed(name="coindesk", url=f"{intel_url}/feeds/coindesk.rss"),
+        Feed(name="decrypt", url=f"{intel_url}/feeds/decrypt.atom"),
+    ]
     intel = IntelSettings(enabled=True, fear_greed_url=f"{intel_url}/fng/", feeds=feeds, timeout_s=timeout_s)
     return Settings(exchange={"api_url": exchange_url}, intel=intel, base_dir=var)
 
@@ -99,10 +105,18 @@ def main() -> None:
     print("## context block, 6 coins\n")
     full = _full_briefing(RECORDED_NOW)
     defaults = IntelSettings()
-    two = full.model_copy(update={"headlines": {group: items[: defaults.headlines_per_coin] for group, items in full.headlines.items()}})
+    two = full.model_copy(
+        update={"headlines": {group: items[: defaults.headlines_per_coin] for group, items in full.headlines.items()}}
+    )
     for name, text in (
-        (f"defaults: {defaults.headlines_per_coin} per coin and market, cap {defaults.max_tokens}", context_block(two, now=RECORDED_NOW, max_tokens=defaults.max_tokens)),
-        (f"3 per coin and market, cap {defaults.max_tokens}", context_block(full, now=RECORDED_NOW, max_tokens=defaults.max_tokens)),
+        (
+            f"defaults: {defaults.headlines_per_coin} per coin and market, cap {defaults.max_tokens}",
+            context_block(two, now=RECORDED_NOW, max_tokens=defaults.max_tokens),
+        ),
+        (
+            f"3 per coin and market, cap {defaults.max_tokens}",
+            context_block(full, now=RECORDED_NOW, max_tokens=defaults.max_tokens),
+        ),
         ("3 per coin and market, uncapped", context_block(full, now=RECORDED_NOW, max_tokens=4000)),
     ):
         print(f"- {name}: {text.count(' ago [')} headlines, {_sizes(text)}")
@@ -114,21 +128,32 @@ def main() -> None:
             from bot.intel.live import LiveIntel
 
             intel = LiveIntel(_settings(exchange_url, Path(tmp), fake.url), cache_dir=Path(tmp) / "recorded")
-            recorded = context_block(asyncio.run(intel.briefing(COINS, RECORDED_NOW)).before(RECORDED_NOW), now=RECORDED_NOW, max_tokens=400)
-            print(f"- from the recorded answers (Fear & Greed, coindesk RSS, decrypt Atom; no CryptoPanic): {_sizes(recorded)}\n")
+            recorded = context_block(
+                asyncio.run(intel.briefing(COINS, RECORDED_NOW)).before(RECORDED_NOW), now=RECORDED_NOW, max_tokens=400
+            )
+            print(
+                f"- from the recorded answers (Fear & Greed, coindesk RSS, decrypt Atom; no CryptoPanic): {_sizes(recorded)}\n"
+            )
             print("sample excerpt (the recorded answers):\n```\n" + recorded + "\n```\n")
             market_cache = Path(tmp) / "market-cache"
-            asyncio.run(_tick(_settings(exchange_url, Path(tmp) / "warm", None), market_cache))  # imports; markets and candles cached
-            scenarios = [("no intel", None, 0.0, 4.0), ("sources answer in 0.1 s", ["--delay-s", "0.1"], 0.0, 4.0),
-                         ("sources answer in 1.0 s", ["--delay-s", "1.0"], 0.0, 4.0),
-                         ("one source hangs, timeout_s 1", ["--hang", "/feeds/decrypt.atom"], 0.0, 1.0)]
+            asyncio.run(
+                _tick(_settings(exchange_url, Path(tmp) / "warm", None), market_cache)
+            )  # imports; markets and candles cached
+            scenarios = [
+                ("no intel", None, 0.0, 4.0),
+                ("sources answer in 0.1 s", ["--delay-s", "0.1"], 0.0, 4.0),
+                ("sources answer in 1.0 s", ["--delay-s", "1.0"], 0.0, 4.0),
+                ("one source hangs, timeout_s 1", ["--hang", "/feeds/decrypt.atom"], 0.0, 1.0),
+            ]
             for name, options, _, timeout in scenarios:
                 intel_server, url = _start_fake_intel(*options) if options is not None else (None, None)
                 figures = []
                 try:
                     for run in range(args.runs):
                         var = Path(tmp) / f"{name}-{run}"  # a cold intel cache every run: every source is asked
-                        figures.append(asyncio.run(_tick(_settings(exchange_url, var, url, timeout_s=timeout), market_cache)))
+                        figures.append(
+                            asyncio.run(_tick(_settings(exchange_url, var, url, timeout_s=timeout), market_cache))
+                        )
                 finally:
                     if intel_server is not None:
                         intel_server.terminate()
@@ -137,14 +162,20 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"## a tick's wall time, fake exchange {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n")
-    print("| scenario | total ms (min / median) | market stage ms (median) | intel stage ms: waited after the market (median) | sources skipped |")
+    print(
+        f"## a tick's wall time, fake exchange {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
+    )
+    print(
+        "| scenario | total ms (min / median) | market stage ms (median) | intel stage ms: waited after the market (median) | sources skipped |"
+    )
     print("|---|---|---|---|---|")
     for name, figures in rows:
         total = [f["total"] for f in figures]
         market = statistics.median(f["market"] for f in figures)
         waited = statistics.median(f.get("intel", 0.0) for f in figures)
-        print(f"| {name} | {min(total):.0f} / {statistics.median(total):.0f} | {market:.0f} | {waited:.0f} | {figures[0]['skipped']} |")
+        print(
+            f"| {name} | {min(total):.0f} / {statistics.median(total):.0f} | {market:.0f} | {waited:.0f} | {figures[0]['skipped']} |"
+        )
 
 
 if __name__ == "__main__":

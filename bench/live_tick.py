@@ -58,18 +58,31 @@ def main() -> None:
     with FakeExchange(data_dir(), now=NOW) as fake, tempfile.TemporaryDirectory() as tmp:
         fake.latency_ms = args.latency_ms
         settings = Settings(
-            enable_trading=True, exchange={"api_url": fake.url}, live={"confirm": LIVE_CONFIRMATION},
-            exchange_api_key="test-key", exchange_secret="test-secret",
+            enable_trading=True,
+            exchange={"api_url": fake.url},
+            live={"confirm": LIVE_CONFIRMATION},
+            exchange_api_key="test-key",
+            exchange_secret="test-secret",
         )
         store = StateStore(Path(tmp) / "state.json")
         price = fake.price("BTC")
         plan = OrderPlan(
-            coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.028, reference_price=price, leverage=3,
-            stop_loss=round(price * 0.98, 1), take_profit=round(price * 1.04, 1), client_order_id=client_order_id("b", "BTC", "entry"),
+            coin="BTC",
+            symbol="BTC/USDT:USDT",
+            side=Side.LONG,
+            amount=0.028,
+            reference_price=price,
+            leverage=3,
+            stop_loss=round(price * 0.98, 1),
+            take_profit=round(price * 1.04, 1),
+            client_order_id=client_order_id("b", "BTC", "entry"),
         )
         print(f"fake exchange latency {args.latency_ms:g} ms per request, 6 coins")
-        for name, now, plans in (("empty account", NOW, []), ("one entry", NOW + timedelta(minutes=3), [plan]),
-                                 ("one position held", NOW + timedelta(minutes=6), [])):
+        for name, now, plans in (
+            ("empty account", NOW, []),
+            ("one entry", NOW + timedelta(minutes=3), [plan]),
+            ("one position held", NOW + timedelta(minutes=6), []),
+        ):
             fake.requests.clear()
             seconds = asyncio.run(_tick(settings, store, now, plans))
             counts = Counter(f"{r.method} {r.path}" for r in fake.requests)

@@ -53,15 +53,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
         (project / "config.toml").write_text("")
-        subprocess.run([python, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=project, check=True, capture_output=True)
+        subprocess.run(
+            [python, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=project, check=True, capture_output=True
+        )
         # The replayed account (3 open positions) becomes the live one, backing off for an hour.
         state = json.loads((project / "var" / "replay" / "state.json").read_text())
-        state.update(mode="paper", consecutive_errors=3, backoff_until=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+        state.update(
+            mode="paper", consecutive_errors=3, backoff_until=(datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        )
         (project / "var" / "state.json").write_text(json.dumps(state))
 
         commands = {
             "python -c pass (floor)": ([python, "-c", "pass"], 0),
-            "import typer, pydantic_settings, rich (floor)": ([python, "-c", "import typer, pydantic_settings, rich.console, rich.table"], 0),
+            "import typer, pydantic_settings, rich (floor)": (
+                [python, "-c", "import typer, pydantic_settings, rich.console, rich.table"],
+                0,
+            ),
             "`bot status` (goal <= 0.3 s)": ([python, "-m", "bot", "status"], 0),
             "`bot status --json`": ([python, "-m", "bot", "status", "--json"], 0),
             "`bot tick` inside the backoff window (exit 6)": ([python, "-m", "bot", "tick", "--dry-run"], 6),
@@ -72,7 +79,9 @@ def main() -> None:
                 figures[name].append(_time(command, cwd=project, expect=expect))
             with open(project / "var" / "tick.lock", "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
-                figures["`bot tick` while locked (exit 7)"].append(_time([python, "-m", "bot", "tick", "--dry-run"], cwd=project, expect=7))
+                figures["`bot tick` while locked (exit 7)"].append(
+                    _time([python, "-m", "bot", "tick", "--dry-run"], cwd=project, expect=7)
+                )
         print(f"{args.runs} cold runs each, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}\n")
         print("| figure | min | median |\n|---|---|---|")
         for name, values in figures.items():

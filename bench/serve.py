@@ -36,7 +36,13 @@ def env() -> dict[str, str]:
 def make_account(folder: Path, ticks: int) -> None:
     (folder / "config.toml").write_text("")
     for _ in range(ticks):
-        subprocess.run([sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=folder, env=env(), capture_output=True, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"],
+            cwd=folder,
+            env=env(),
+            capture_output=True,
+            check=False,
+        )
 
 
 def grow_journal(folder: Path, lines: int) -> None:
@@ -58,7 +64,13 @@ def rss_kib(pid: int) -> dict[str, int]:
 
 
 def measure(folder: Path, requests: int) -> None:
-    server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--replay", "--port", "0"], cwd=folder, env=env(), stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--replay", "--port", "0"],
+        cwd=folder,
+        env=env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = server.stdout.readline()
         host, port = line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)
@@ -81,7 +93,9 @@ def measure(folder: Path, requests: int) -> None:
             p99 = rest[min(len(rest) - 1, int(len(rest) * 0.99))]
             print(f"  {path:<28} {first:9.2f} {statistics.median(rest):8.2f} {p99:8.2f} {rest[-1]:8.2f}  {size}")
         memory = rss_kib(server.pid)
-        print(f"  server RSS after {requests * len(ENDPOINTS):,} requests: {memory['VmRSS'] / 1024:.1f} MiB (peak {memory['VmHWM'] / 1024:.1f} MiB)")
+        print(
+            f"  server RSS after {requests * len(ENDPOINTS):,} requests: {memory['VmRSS'] / 1024:.1f} MiB (peak {memory['VmHWM'] / 1024:.1f} MiB)"
+        )
         connection.close()
     finally:
         server.terminate()
@@ -95,7 +109,9 @@ def main() -> None:
     parser.add_argument("--journal-ticks", type=int, default=20_000)
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    print(f"bot serve, {args.requests} requests per endpoint, one keep-alive connection; load average {load:.1f}, {os.cpu_count()} cores")
+    print(
+        f"bot serve, {args.requests} requests per endpoint, one keep-alive connection; load average {load:.1f}, {os.cpu_count()} cores"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_account(folder, args.ticks)

@@ -42,7 +42,12 @@ def _process(workers: int, folder: str) -> tuple[float, list[float]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))}
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "sweep", "spec.toml", "--workers", str(workers), "--json"], cwd=folder, env=env, capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", "bot", "sweep", "spec.toml", "--workers", str(workers), "--json"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
@@ -68,7 +73,9 @@ def _plain() -> list[float]:
         Path(folder, "config.toml").write_text("")
         Path(folder, "spec.toml").write_text(GRID)
         settings = load_settings(Path(folder, "config.toml"))
-        cells = [cell_settings(settings, point, where="bench") for point in points(load_spec(Path(folder, "spec.toml")))]
+        cells = [
+            cell_settings(settings, point, where="bench") for point in points(load_spec(Path(folder, "spec.toml")))
+        ]
     seconds = []
     for cell in cells:
         started = time.perf_counter()
@@ -87,6 +94,7 @@ def main() -> None:
     print(f"cores: {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f} before")
     one, two, cells, plain, cached = [], [], [], [], []
     for _ in range(args.runs):  # interleaved, minimum and median of each: the machine is shared
+
         def both(folder: str) -> tuple[float, list[float]]:
             first = _process(1, folder)
             started = time.perf_counter()
@@ -103,7 +111,9 @@ def main() -> None:
     n = len(cells[best])
     print(f"24-cell grid, `bot sweep --workers 1`: min {min(one):.2f} s, median {statistics.median(one):.2f} s")
     print(f"24-cell grid, `bot sweep --workers 2`: min {min(two):.2f} s, median {statistics.median(two):.2f} s")
-    print(f"speed-up 2 workers vs 1: {min(one) / min(two):.2f}x (min), {statistics.median(one) / statistics.median(two):.2f}x (median)")
+    print(
+        f"speed-up 2 workers vs 1: {min(one) / min(two):.2f}x (min), {statistics.median(one) / statistics.median(two):.2f}x (median)"
+    )
     worker = [second for run in cells for second in run]
     print(
         f"a cell through plain backtest_command: median {statistics.median(plain) * 1000:.0f} ms (min {min(plain) * 1000:.0f}); "
@@ -111,7 +121,9 @@ def main() -> None:
         f"difference of medians {(statistics.median(worker) - statistics.median(plain)) * 1000:+.0f} ms a cell"
     )
     beyond = min(one) - sum(cells[best])
-    print(f"the sweep beyond its cells (fastest --workers 1 run): {beyond:.2f} s in all, {beyond / n * 1000:.0f} ms a cell over {n} cells")
+    print(
+        f"the sweep beyond its cells (fastest --workers 1 run): {beyond:.2f} s in all, {beyond / n * 1000:.0f} ms a cell over {n} cells"
+    )
     print(f"a fully cached re-run of the 24 cells (whole process): min {min(cached):.2f} s")
     print(f"load average {os.getloadavg()[0]:.1f} after")
 

@@ -53,13 +53,17 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, 
 
 
 def start_fake_anthropic() -> tuple[subprocess.Popen, str]:
-    server = subprocess.Popen([sys.executable, "-m", "tests.fakes.anthropic", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.anthropic", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     return server, server.stdout.readline().split()[3]
 
 
 def _row(name: str, values: list[float], unit: str = "s") -> str:
     fmt = "{:.3f} s" if unit == "s" else "{:.0f} MB"
-    return f"| {name} | {fmt.format(min(values))} | {fmt.format(statistics.median(values))} | {fmt.format(max(values))} |"
+    return (
+        f"| {name} | {fmt.format(min(values))} | {fmt.format(statistics.median(values))} | {fmt.format(max(values))} |"
+    )
 
 
 # Each heavy library imported alone (the GC off, as the bot runs): what it adds to a tick.
@@ -79,10 +83,14 @@ def library_costs(runs: int, *, cwd: Path, env: dict[str, str]) -> list[str]:
     for name, code in LIBRARIES.items():
         probe = f"import gc, sys; gc.disable(); {code}; print(len(sys.modules), file=sys.stderr)"
         timed = [_run([sys.executable, "-c", probe], cwd=cwd, env=env) for _ in range(runs)]
-        modules = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True).stderr.split()[-1]
+        modules = subprocess.run(
+            [sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True
+        ).stderr.split()[-1]
         seconds = [t for t, _ in timed]
         rss = statistics.median(r for _, r in timed)
-        rows.append(f"| {name} | {min(seconds):.3f} / {statistics.median(seconds):.3f} / {max(seconds):.3f} s | {rss:.0f} MB | {int(modules):,} |")
+        rows.append(
+            f"| {name} | {min(seconds):.3f} / {statistics.median(seconds):.3f} / {max(seconds):.3f} s | {rss:.0f} MB | {int(modules):,} |"
+        )
     return rows
 
 
@@ -98,7 +106,9 @@ def prompt_size() -> tuple[int, int]:
     settings = Settings()
     snapshot = HistoryMarket().snapshot_at(settings.trading.coins, now)
     prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
-    portfolio = portfolio_of(cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    portfolio = portfolio_of(
+        cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats()
+    )
     prompt = build_prompt(settings, compute_features(snapshot), portfolio, now=now, tick=1)
     return prompt.chars, prompt.estimated_tokens
 
@@ -135,7 +145,9 @@ def main() -> None:
             (cwd / "config.toml").write_text("")
             _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=env)  # warms the caches
             for _ in range(args.runs):
-                figures["floor"].append(_run([python, "-c", "import ccxt.async_support, pandas, ta"], cwd=cwd, env=env)[0])
+                figures["floor"].append(
+                    _run([python, "-c", "import ccxt.async_support, pandas, ta"], cwd=cwd, env=env)[0]
+                )
                 nogc = "import gc; gc.disable(); import ccxt.async_support, pandas, ta"
                 figures["floor_nogc"].append(_run([python, "-c", nogc], cwd=cwd, env=env)[0])
                 seconds, rss = _run([python, "-m", "bot", "tick", "--dry-run"], cwd=cwd, env=env)
@@ -156,7 +168,9 @@ def main() -> None:
             process.wait()
     chars, tokens = prompt_size()
     median = {name: statistics.median(values) for name, values in figures.items()}
-    print(f"whole processes, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}")
+    print(
+        f"whole processes, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}"
+    )
     print("| figure | min | median | max |\n|---|---|---|---|")
     print(_row("import floor (ccxt.async_support, pandas, ta)", figures["floor"]))
     print(_row("import floor, garbage collector off", figures["floor_nogc"]))
@@ -167,9 +181,13 @@ def main() -> None:
     print(_row("peak RSS of the Claude tick", figures["claude_rss"], unit="MB"))
     print(_row("`bot status` (goal <= 0.3 s)", figures["status"]))
     print(_row("`bot --help` (goal <= 0.3 s)", figures["help"]))
-    print(f"tick minus floor, medians: {median['tick'] - median['floor']:.3f} s (goal <= 0.4 s); "
-          f"minus the GC-off floor: {median['tick'] - median['floor_nogc']:.3f} s")
-    print(f"Claude tick minus the floor with anthropic, medians: {median['claude'] - median['floor_llm']:.3f} s (goal <= 0.5 s)")
+    print(
+        f"tick minus floor, medians: {median['tick'] - median['floor']:.3f} s (goal <= 0.4 s); "
+        f"minus the GC-off floor: {median['tick'] - median['floor_nogc']:.3f} s"
+    )
+    print(
+        f"Claude tick minus the floor with anthropic, medians: {median['claude'] - median['floor_llm']:.3f} s (goal <= 0.5 s)"
+    )
     for command, modules in imports.items():
         print(f"heavy modules imported by `bot {command}`: {modules}")
     print("\n| imported alone, GC off | seconds min / median / max | peak RSS | modules |\n|---|---|---|---|")

@@ -67,31 +67,75 @@ def _prompt_and_answer(positions: bool):
     settings = Settings()
     snapshot = HistoryMarket().snapshot_at(settings.trading.coins, now)
     prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
-    held = {
-        coin: Position(coin=coin, symbol=f"{coin}/USDT:USDT", side=Side.LONG, amount=round(1000 / price, 3) or 0.001, entry_price=price * 0.99,
-                       leverage=3, margin_usd=333.0, opened_at=now, stop_loss=price * 0.97, take_profit=price * 1.05,
-                       invalidation="4h close below the 4h EMA50")
-        for coin, price in prices.items()
-    } if positions else {}
-    portfolio = portfolio_of(cash_usd=10_000, positions=held, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    held = (
+        {
+            coin: Position(
+                coin=coin,
+                symbol=f"{coin}/USDT:USDT",
+                side=Side.LONG,
+                amount=round(1000 / price, 3) or 0.001,
+                entry_price=price * 0.99,
+                leverage=3,
+                margin_usd=333.0,
+                opened_at=now,
+                stop_loss=price * 0.97,
+                take_profit=price * 1.05,
+                invalidation="4h close below the 4h EMA50",
+            )
+            for coin, price in prices.items()
+        }
+        if positions
+        else {}
+    )
+    portfolio = portfolio_of(
+        cash_usd=10_000, positions=held, prices=prices, initial_equity_usd=10_000, stats=ReturnStats()
+    )
     prompt = build_prompt(settings, compute_features(snapshot), portfolio, now=now, tick=1)
-    caps = ModelCaps(id=settings.llm.model, lifecycle="active", structured_outputs=True, fetched_at=now)  # the default model's shape
-    _, request = build_request(system=prompt.system, memory=prompt.memory, user=prompt.user, caps=caps, llm=settings.llm)
-    entry = {"coin": "BTC", "action": "BUY", "confidence": 0.72, "size_pct": 10, "leverage": 3, "stop_loss": 103850.5, "take_profit": 108420.0,
-             "invalidation": "4h close below the 4h EMA50", "reasoning": "4h and 3m trends up, MACD rising, RSI14 58: room well beyond fees"}
-    hold = {"coin": "XRP", "action": "HOLD", "confidence": 0.5, "reasoning": "no edge after costs: range-bound, MACD flat"}
-    answer = {"decisions": [entry, dict(entry, coin="ETH", stop_loss=2480.1, take_profit=2610.0), *[dict(hold, coin=c) for c in "SOL BNB DOGE XRP".split()]]}
+    caps = ModelCaps(
+        id=settings.llm.model, lifecycle="active", structured_outputs=True, fetched_at=now
+    )  # the default model's shape
+    _, request = build_request(
+        system=prompt.system, memory=prompt.memory, user=prompt.user, caps=caps, llm=settings.llm
+    )
+    entry = {
+        "coin": "BTC",
+        "action": "BUY",
+        "confidence": 0.72,
+        "size_pct": 10,
+        "leverage": 3,
+        "stop_loss": 103850.5,
+        "take_profit": 108420.0,
+        "invalidation": "4h close below the 4h EMA50",
+        "reasoning": "4h and 3m trends up, MACD rising, RSI14 58: room well beyond fees",
+    }
+    hold = {
+        "coin": "XRP",
+        "action": "HOLD",
+        "confidence": 0.5,
+        "reasoning": "no edge after costs: range-bound, MACD flat",
+    }
+    answer = {
+        "decisions": [
+            entry,
+            dict(entry, coin="ETH", stop_loss=2480.1, take_profit=2610.0),
+            *[dict(hold, coin=c) for c in ["SOL", "BNB", "DOGE", "XRP"]],
+        ]
+    }
     return prompt, request, answer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="the fake's answer delay (a model's generation time)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="the fake's answer delay (a model's generation time)"
+    )
     args = parser.parse_args()
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.anthropic", "--port", "0", "--latency-ms", str(args.latency_ms)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))}
     floor, rules, claude, rules_decide, claude_decide = [], [], [], [], []
@@ -108,15 +152,19 @@ def main() -> None:
                     elapsed, record = _run(command, cwd=Path(folder), env=env)
                     expected = "claude" if env is claude_env else "rules"
                     if record.get("strategy") != expected or record.get("outcome") != "ok":
-                        raise SystemExit(f"unexpected tick: {record.get('strategy')} {record.get('outcome')} {record.get('message')}")
+                        raise SystemExit(
+                            f"unexpected tick: {record.get('strategy')} {record.get('outcome')} {record.get('message')}"
+                        )
                     times.append(elapsed)
                     decide.append(record["duration_ms"]["decide"] / 1000)
     finally:
         server.terminate()
         server.wait()
 
-    print(f"`bot tick --dry-run --replay`, rules vs Claude on the fake Messages API ({args.latency_ms:g} ms answer delay), "
-          f"{args.runs} cold runs each, {datetime.now(UTC):%Y-%m-%d}")
+    print(
+        f"`bot tick --dry-run --replay`, rules vs Claude on the fake Messages API ({args.latency_ms:g} ms answer delay), "
+        f"{args.runs} cold runs each, {datetime.now(UTC):%Y-%m-%d}"
+    )
     print("| figure | min | median |\n|---|---|---|")
     print(_row("`python -c 'import anthropic'`", floor))
     print(_row("whole process, rules", rules))
@@ -135,22 +183,38 @@ def main() -> None:
         tools = json.dumps(request.get("tools") or request["output_config"]["format"]["schema"])  # the answer's schema
         prefix_chars, user_chars, out_chars = len(tools) + len(prompt.system), len(prompt.user), len(json.dumps(answer))
         label = "6 open positions" if positions else "no positions"
-        print(f"Prompt for 6 coins, {label}: system {len(prompt.system):,} + tool definition {len(tools):,} + user {user_chars:,} "
-              f"= {prefix_chars + user_chars:,} characters; representative answer {out_chars:,} characters")
-        print("| estimate | cached prefix (tools+system) | user | total input | output | $/tick no cache | $/tick cache hit "
-              "| $/day no cache | $/day cache hits |\n|---|---|---|---|---|---|---|---|---|")
+        print(
+            f"Prompt for 6 coins, {label}: system {len(prompt.system):,} + tool definition {len(tools):,} + user {user_chars:,} "
+            f"= {prefix_chars + user_chars:,} characters; representative answer {out_chars:,} characters"
+        )
+        print(
+            "| estimate | cached prefix (tools+system) | user | total input | output | $/tick no cache | $/tick cache hit "
+            "| $/day no cache | $/day cache hits |\n|---|---|---|---|---|---|---|---|---|"
+        )
         for ratio in (4, 3):
             prefix, user, out = (math.ceil(chars / ratio) for chars in (prefix_chars, user_chars, out_chars))
             miss = ((prefix + user) * price.input_usd_per_mtok + out * price.output_usd_per_mtok) / 1e6
-            hit = (user * price.input_usd_per_mtok + prefix * price.cache_read_usd_per_mtok + out * price.output_usd_per_mtok) / 1e6
-            write = (user * price.input_usd_per_mtok + prefix * price.cache_write_usd_per_mtok + out * price.output_usd_per_mtok) / 1e6
+            hit = (
+                user * price.input_usd_per_mtok
+                + prefix * price.cache_read_usd_per_mtok
+                + out * price.output_usd_per_mtok
+            ) / 1e6
+            write = (
+                user * price.input_usd_per_mtok
+                + prefix * price.cache_write_usd_per_mtok
+                + out * price.output_usd_per_mtok
+            ) / 1e6
             day_hits = write + hit * (TICKS_PER_DAY - 1)  # one cache write, then every tick within 5 minutes reads it
-            print(f"| {ratio} chars/token | {prefix:,} | {user:,} | {prefix + user:,} | {out:,} | {miss:.4f} | {hit:.4f} "
-                  f"| {miss * TICKS_PER_DAY:.2f} | {day_hits:.2f} |")
+            print(
+                f"| {ratio} chars/token | {prefix:,} | {user:,} | {prefix + user:,} | {out:,} | {miss:.4f} | {hit:.4f} "
+                f"| {miss * TICKS_PER_DAY:.2f} | {day_hits:.2f} |"
+            )
         print()
-    print(f"Prices: {model} at ${price.input_usd_per_mtok:g} in / ${price.output_usd_per_mtok:g} out / "
-          f"${price.cache_write_usd_per_mtok:g} cache write / ${price.cache_read_usd_per_mtok:g} cache read per million tokens; "
-          f"{TICKS_PER_DAY} ticks a day.")
+    print(
+        f"Prices: {model} at ${price.input_usd_per_mtok:g} in / ${price.output_usd_per_mtok:g} out / "
+        f"${price.cache_write_usd_per_mtok:g} cache write / ${price.cache_read_usd_per_mtok:g} cache read per million tokens; "
+        f"{TICKS_PER_DAY} ticks a day."
+    )
 
 
 if __name__ == "__main__":

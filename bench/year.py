@@ -49,7 +49,9 @@ def generate(folder: Path) -> None:
     times = start_ms + STEP_MS * np.arange(count, dtype=np.int64)
     for index, (coin, price) in enumerate(COINS.items()):
         rng = np.random.default_rng(24 + index)
-        volatility = 0.0012 * np.exp(np.cumsum(rng.normal(0, 0.002, count)).clip(-1, 1))  # per 3m, ~1.4 %/day .. 4 %/day
+        volatility = 0.0012 * np.exp(
+            np.cumsum(rng.normal(0, 0.002, count)).clip(-1, 1)
+        )  # per 3m, ~1.4 %/day .. 4 %/day
         returns = rng.normal(0, 1, count) * volatility
         close = price * np.exp(np.cumsum(returns))
         open_ = np.concatenate([[price], close[:-1]])
@@ -57,10 +59,29 @@ def generate(folder: Path) -> None:
         high, low = np.maximum(open_, close) * (1 + wick[0]), np.minimum(open_, close) * (1 - wick[1])
         volume = rng.lognormal(3.0, 0.6, count) * 1_000 / price
         m3 = np.column_stack([times, open_, high, low, close, volume])
-        _write(folder / "3m" / f"{coin}USDT-3m.csv", "timestamp,open,high,low,close,volume", m3, "%d,%.8g,%.8g,%.8g,%.8g,%.8g")
+        _write(
+            folder / "3m" / f"{coin}USDT-3m.csv",
+            "timestamp,open,high,low,close,volume",
+            m3,
+            "%d,%.8g,%.8g,%.8g,%.8g,%.8g",
+        )
         blocks = m3.reshape(-1, 80, 6)
-        h4 = np.column_stack([blocks[:, 0, 0], blocks[:, 0, 1], blocks[:, :, 2].max(1), blocks[:, :, 3].min(1), blocks[:, -1, 4], blocks[:, :, 5].sum(1)])
-        _write(folder / "4h" / f"{coin}USDT-4h.csv", "timestamp,open,high,low,close,volume", h4, "%d,%.8g,%.8g,%.8g,%.8g,%.8g")
+        h4 = np.column_stack(
+            [
+                blocks[:, 0, 0],
+                blocks[:, 0, 1],
+                blocks[:, :, 2].max(1),
+                blocks[:, :, 3].min(1),
+                blocks[:, -1, 4],
+                blocks[:, :, 5].sum(1),
+            ]
+        )
+        _write(
+            folder / "4h" / f"{coin}USDT-4h.csv",
+            "timestamp,open,high,low,close,volume",
+            h4,
+            "%d,%.8g,%.8g,%.8g,%.8g,%.8g",
+        )
         settlements = np.arange((start_ms // FUNDING_MS + 1) * FUNDING_MS, end_ms, FUNDING_MS)
         funding = np.column_stack([settlements, rng.normal(1e-4, 1e-4, len(settlements))])
         _write(folder / "funding_8h" / f"{coin}USDT-funding-8h.csv", "timestamp,funding_rate", funding, "%d,%.6g")
@@ -72,7 +93,19 @@ def run_once(data: Path) -> tuple[float, float, float, dict]:
     with tempfile.TemporaryDirectory() as cwd:
         Path(cwd, "config.toml").write_text("")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_"))}
-        command = [sys.executable, "-m", "bot", "backtest", "--data-dir", str(data), "--from", FIRST, "--to", LAST, "--json"]
+        command = [
+            sys.executable,
+            "-m",
+            "bot",
+            "backtest",
+            "--data-dir",
+            str(data),
+            "--from",
+            FIRST,
+            "--to",
+            LAST,
+            "--json",
+        ]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             started = time.perf_counter()
             child = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
@@ -99,11 +132,17 @@ def main() -> None:
     seconds, cpu, rss = [run[0] for run in runs], [run[1] for run in runs], [run[2] for run in runs]
     report = runs[0][3]
     ticks = int((datetime.fromisoformat(LAST) - datetime.fromisoformat(FIRST)) / timedelta(minutes=3)) + 1  # 175,200
-    print(f"one-year rules backtest, 6 coins, {report['start']} -> {report['end']}, {args.runs} whole processes, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores")
+    print(
+        f"one-year rules backtest, 6 coins, {report['start']} -> {report['end']}, {args.runs} whole processes, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores"
+    )
     print("| figure | min | median |\n|---|---|---|")
     print(f"| whole process | {min(seconds):.2f} s | {statistics.median(seconds):.2f} s |")
-    print(f"| per tick (whole process / {ticks:,} ticks) | {min(seconds) / ticks * 1e6:.0f} us | {statistics.median(seconds) / ticks * 1e6:.0f} us |")
-    print(f"| CPU (user + system; what the other processes' load does not add) | {min(cpu):.2f} s | {statistics.median(cpu):.2f} s |")
+    print(
+        f"| per tick (whole process / {ticks:,} ticks) | {min(seconds) / ticks * 1e6:.0f} us | {statistics.median(seconds) / ticks * 1e6:.0f} us |"
+    )
+    print(
+        f"| CPU (user + system; what the other processes' load does not add) | {min(cpu):.2f} s | {statistics.median(cpu):.2f} s |"
+    )
     print(f"| peak RSS | {min(rss):.0f} MiB | {statistics.median(rss):.0f} MiB |")
     metrics = report["strategy_metrics"]
     print(f"report: return {metrics['total_return_pct']:+.2f} %, {report['trade_metrics']['trades']} trades")

@@ -40,12 +40,18 @@ class Section(BaseModel):
 
 class ExchangeSettings(Section):
     id: str = Field("binanceusdm", description="ccxt exchange id with linear (USDT-margined) swaps")
-    api_url: str | None = Field(None, description="replace scheme and host of every REST URL (proxy, mirror, local fake)")
+    api_url: str | None = Field(
+        None, description="replace scheme and host of every REST URL (proxy, mirror, local fake)"
+    )
     sandbox: bool = Field(False, description="use ccxt's testnet URLs")
-    builder_fee: bool = Field(False, description="Hyperliquid: let ccxt add its builder fee (0.01 %) to each order; paper charges it too")
+    builder_fee: bool = Field(
+        False, description="Hyperliquid: let ccxt add its builder fee (0.01 %) to each order; paper charges it too"
+    )
     timeout_ms: int = Field(8_000, gt=0, le=60_000, description="per-request timeout")
     retries: int = Field(2, ge=0, le=5, description="extra attempts on transient errors (network, rate limit)")
-    markets_ttl_minutes: int = Field(60, ge=0, le=7 * 24 * 60, description="reuse the market list cached in var/cache for this long; 0 = never cache")
+    markets_ttl_minutes: int = Field(
+        60, ge=0, le=7 * 24 * 60, description="reuse the market list cached in var/cache for this long; 0 = never cache"
+    )
 
     @field_validator("api_url")
     @classmethod
@@ -94,18 +100,37 @@ class RiskSettings(Section):
 
     min_confidence: float = Field(0.55, ge=0, le=1, description="entries below this confidence are rejected")
     max_leverage: float = Field(10.0, ge=1, le=125, description="higher requested leverage is cut to this")
-    max_position_margin_pct: float = Field(20.0, gt=0, le=100, description="margin of one position at most this % of equity")
-    max_open_positions: int = Field(4, ge=1, description="entries on new coins beyond this many positions are rejected")
-    max_exposure: float = Field(3.0, gt=0, description="total notional of all positions at most this multiple of equity")
-    missing_stop_loss: StopPolicy = Field(StopPolicy.DERIVE, description="an entry without a stop-loss: derive one from ATR, or reject")
-    stop_atr: float = Field(1.5, gt=0, description="derived stop-loss distance, in 4h ATR14")
-    min_reward_risk: float = Field(1.5, ge=0, description="take-profit gain / stop-loss loss at least this, net of fees and slippage (when a TP is given)")
-    liquidation_buffer_pct: float = Field(
-        10.0, ge=0, lt=100, description="the stop-loss must stay this % of the entry-to-liquidation distance away from liquidation"
+    max_position_margin_pct: float = Field(
+        20.0, gt=0, le=100, description="margin of one position at most this % of equity"
     )
-    daily_loss_limit_pct: float = Field(5.0, gt=0, le=100, description="equity this % below the UTC day's start: no entries until the next UTC day")
-    max_drawdown_pct: float = Field(20.0, gt=0, le=100, description="equity this % below its peak: no entries while it stays there")
-    stop_loss_cooldown_min: float = Field(60.0, ge=0, description="no entry on a coin for this many minutes after its stop-loss or liquidation")
+    max_open_positions: int = Field(4, ge=1, description="entries on new coins beyond this many positions are rejected")
+    max_exposure: float = Field(
+        3.0, gt=0, description="total notional of all positions at most this multiple of equity"
+    )
+    missing_stop_loss: StopPolicy = Field(
+        StopPolicy.DERIVE, description="an entry without a stop-loss: derive one from ATR, or reject"
+    )
+    stop_atr: float = Field(1.5, gt=0, description="derived stop-loss distance, in 4h ATR14")
+    min_reward_risk: float = Field(
+        1.5,
+        ge=0,
+        description="take-profit gain / stop-loss loss at least this, net of fees and slippage (when a TP is given)",
+    )
+    liquidation_buffer_pct: float = Field(
+        10.0,
+        ge=0,
+        lt=100,
+        description="the stop-loss must stay this % of the entry-to-liquidation distance away from liquidation",
+    )
+    daily_loss_limit_pct: float = Field(
+        5.0, gt=0, le=100, description="equity this % below the UTC day's start: no entries until the next UTC day"
+    )
+    max_drawdown_pct: float = Field(
+        20.0, gt=0, le=100, description="equity this % below its peak: no entries while it stays there"
+    )
+    stop_loss_cooldown_min: float = Field(
+        60.0, ge=0, description="no entry on a coin for this many minutes after its stop-loss or liquidation"
+    )
     max_entries_per_hour: int = Field(4, ge=0, description="new entries and adds in any rolling hour")
     max_entries_per_day: int = Field(20, ge=0, description="new entries and adds in any rolling 24 hours")
     allow_adding: bool = Field(True, description="BUY on a long / SELL on a short adds to it")
@@ -119,7 +144,9 @@ class RulesSettings(Section):
     leverage: float = Field(3.0, ge=1, le=125)
     stop_atr: float = Field(1.5, gt=0, description="stop-loss distance in 4h ATR14")
     reward_risk: float = Field(2.0, gt=0, description="take-profit distance as a multiple of the stop distance")
-    sentiment_filter: bool = Field(False, description="with [intel]: no longs at Fear & Greed >= greed_above, no shorts at <= fear_below")
+    sentiment_filter: bool = Field(
+        False, description="with [intel]: no longs at Fear & Greed >= greed_above, no shorts at <= fear_below"
+    )
     greed_above: int = Field(80, ge=0, le=100)
     fear_below: int = Field(20, ge=0, le=100)
 
@@ -131,12 +158,18 @@ class LiveSettings(Section):
     """Live trading through ccxt (``enable_trading = true``, keys set, and ``confirm``)."""
 
     confirm: str = Field("", description=f'must read exactly "{LIVE_CONFIRMATION}" before real orders are sent')
-    margin_mode: Literal["isolated", "cross"] = Field("isolated", description="margin mode set on a symbol before its first order")
-    stop_attempts: int = Field(3, ge=1, le=5, description="tries to place a stop-loss after an entry fills; then the position is closed")
+    margin_mode: Literal["isolated", "cross"] = Field(
+        "isolated", description="margin mode set on a symbol before its first order"
+    )
+    stop_attempts: int = Field(
+        3, ge=1, le=5, description="tries to place a stop-loss after an entry fills; then the position is closed"
+    )
 
 
 class StrategySettings(Section):
-    name: Literal["auto", "claude", "rules"] = Field("auto", description="auto: Claude when ANTHROPIC_API_KEY is set, else the rule-based baseline")
+    name: Literal["auto", "claude", "rules"] = Field(
+        "auto", description="auto: Claude when ANTHROPIC_API_KEY is set, else the rule-based baseline"
+    )
 
 
 class ModelPrice(Section):
@@ -150,7 +183,10 @@ class ModelPrice(Section):
 
 def _price(input_usd: float, output_usd: float) -> ModelPrice:
     """Anthropic's standard rates: 5-minute cache writes 1.25x input, cache reads 0.1x input."""
-    cache = {"cache_write_usd_per_mtok": round(input_usd * 1.25, 6), "cache_read_usd_per_mtok": round(input_usd * 0.1, 6)}
+    cache = {
+        "cache_write_usd_per_mtok": round(input_usd * 1.25, 6),
+        "cache_read_usd_per_mtok": round(input_usd * 0.1, 6),
+    }
     return ModelPrice(input_usd_per_mtok=input_usd, output_usd_per_mtok=output_usd, **cache)
 
 
@@ -161,13 +197,22 @@ PRICES_CHECKED = date(2026, 12, 1)
 DEFAULT_PRICES = {
     model: _price(input_usd, output_usd)
     for model, input_usd, output_usd in [
-        ("claude-fable-5-2", 10.0, 50.0), ("claude-fable-5-1", 10.0, 50.0), ("claude-fable-5", 10.0, 50.0),
-        ("claude-opus-5-5", 4.0, 20.0), ("claude-opus-5", 5.0, 25.0), ("claude-opus-4-8", 5.0, 25.0), ("claude-opus-4-7", 5.0, 25.0),
-        ("claude-opus-4-6", 5.0, 25.0), ("claude-opus-4-5", 5.0, 25.0),
-        ("claude-sonnet-5-5", 2.0, 10.0), ("claude-sonnet-5", 2.0, 10.0), ("claude-sonnet-4-6", 3.0, 15.0),
-        ("claude-haiku-5-5", 0.10, 0.50), ("claude-haiku-4-5", 1.0, 5.0),
+        ("claude-fable-5-2", 10.0, 50.0),
+        ("claude-fable-5-1", 10.0, 50.0),
+        ("claude-fable-5", 10.0, 50.0),
+        ("claude-opus-5-5", 4.0, 20.0),
+        ("claude-opus-5", 5.0, 25.0),
+        ("claude-opus-4-8", 5.0, 25.0),
+        ("claude-opus-4-7", 5.0, 25.0),
+        ("claude-opus-4-6", 5.0, 25.0),
+        ("claude-opus-4-5", 5.0, 25.0),
+        ("claude-sonnet-5-5", 2.0, 10.0),
+        ("claude-sonnet-5", 2.0, 10.0),
+        ("claude-sonnet-4-6", 3.0, 15.0),
+        ("claude-haiku-5-5", 0.10, 0.50),
+        ("claude-haiku-4-5", 1.0, 5.0),
     ]
-}  # fmt: skip
+}
 DEFAULT_MODEL = "claude-sonnet-5-5"  # a current model fast enough for a 3-minute cadence: README "Choosing a model"
 
 
@@ -175,22 +220,44 @@ class LlmSettings(Section):
     """Claude as the strategy: the model, its limits, the daily budget and the price table."""
 
     model: str = Field(
-        DEFAULT_MODEL, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", description="Anthropic model id; must have a price in `llm.prices`"
+        DEFAULT_MODEL,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$",
+        description="Anthropic model id; must have a price in `llm.prices`",
     )
-    effort: Literal["low", "medium", "high"] = Field("low", description="output_config.effort, sent only where the model lists the level")
-    thinking: Literal["adaptive", "off"] = Field("adaptive", description="adaptive where the model allows it; off where it can be turned off")
-    output: Literal["auto", "tool"] = Field("auto", description="auto: output_config.format where the model has structured outputs; tool: a strict tool")
-    capabilities_ttl_hours: float = Field(24.0, ge=0, le=24 * 30, description="reuse the Models API answer cached in var/cache for this long")
-    memory_trades: int = Field(10, ge=0, le=50, description="the last N closed trades shown in the prompt; 0 = no trade memory")
-    memory_max_tokens: int = Field(600, ge=0, le=4000, description="cap on the trade memory's size in the prompt (about 4 characters a token)")
-    base_url: str | None = Field(None, description="Messages API host (proxy, local fake); default: ANTHROPIC_BASE_URL or Anthropic's")
+    effort: Literal["low", "medium", "high"] = Field(
+        "low", description="output_config.effort, sent only where the model lists the level"
+    )
+    thinking: Literal["adaptive", "off"] = Field(
+        "adaptive", description="adaptive where the model allows it; off where it can be turned off"
+    )
+    output: Literal["auto", "tool"] = Field(
+        "auto", description="auto: output_config.format where the model has structured outputs; tool: a strict tool"
+    )
+    capabilities_ttl_hours: float = Field(
+        24.0, ge=0, le=24 * 30, description="reuse the Models API answer cached in var/cache for this long"
+    )
+    memory_trades: int = Field(
+        10, ge=0, le=50, description="the last N closed trades shown in the prompt; 0 = no trade memory"
+    )
+    memory_max_tokens: int = Field(
+        600, ge=0, le=4000, description="cap on the trade memory's size in the prompt (about 4 characters a token)"
+    )
+    base_url: str | None = Field(
+        None, description="Messages API host (proxy, local fake); default: ANTHROPIC_BASE_URL or Anthropic's"
+    )
     max_tokens: int = Field(2048, ge=256, le=16_000, description="cap on the answer's tokens")
     timeout_s: float = Field(40.0, gt=0, le=150, description="per HTTP request")
-    retries: int = Field(2, ge=0, le=5, description="the SDK's own retries on 408/409/429/5xx/overloaded and connection errors")
+    retries: int = Field(
+        2, ge=0, le=5, description="the SDK's own retries on 408/409/429/5xx/overloaded and connection errors"
+    )
     deadline_s: float = Field(90.0, gt=0, le=150, description="the whole LLM step, retries included; then HOLD")
-    max_usd_per_day: float = Field(10.0, ge=0, description="daily budget (UTC day); reached: `llm.fallback` decides until midnight")
+    max_usd_per_day: float = Field(
+        10.0, ge=0, description="daily budget (UTC day); reached: `llm.fallback` decides until midnight"
+    )
     fallback: Literal["rules", "hold"] = Field("rules", description="who decides once the daily budget is spent")
-    prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model"
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -234,8 +301,14 @@ DEFAULT_KNOWLEDGE_CUTOFFS = {
 class BacktestSettings(Section):
     """`bot backtest`: LLM cost guard and look-ahead warnings."""
 
-    max_cost_usd: float = Field(1.0, ge=0, description="an LLM backtest estimated above this stops before calling the API (override: --max-cost, --yes)")
-    output_tokens_per_decision: int = Field(400, ge=1, le=16_000, description="answer tokens assumed per LLM call in the cost estimate")
+    max_cost_usd: float = Field(
+        1.0,
+        ge=0,
+        description="an LLM backtest estimated above this stops before calling the API (override: --max-cost, --yes)",
+    )
+    output_tokens_per_decision: int = Field(
+        400, ge=1, le=16_000, description="answer tokens assumed per LLM call in the cost estimate"
+    )
     knowledge_cutoffs: dict[str, date] = Field(
         default_factory=lambda: dict(DEFAULT_KNOWLEDGE_CUTOFFS),
         description="training-data cutoff per model: a backtest over earlier prices is flagged as look-ahead",
@@ -258,7 +331,9 @@ class LogSettings(Section):
 
 
 _WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-_WINDOW = re.compile(r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))? (?P<start>\d{1,2})(?::00)?-(?P<end>\d{1,2})(?::00)?$")
+_WINDOW = re.compile(
+    r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))? (?P<start>\d{1,2})(?::00)?-(?P<end>\d{1,2})(?::00)?$"
+)
 
 
 class TradingWindow(Section):
@@ -273,13 +348,17 @@ class TradingWindow(Section):
         match = _WINDOW.match(text.strip().lower())
         days = [match[group] for group in ("first", "last") if match and match[group]] if match else []
         if not match or any(day not in _WEEKDAYS for day in days):
-            raise ValueError(f"{text!r} is not a window; write e.g. \"mon-fri 08-20\" (UTC weekdays, hours from-to)")
+            raise ValueError(f'{text!r} is not a window; write e.g. "mon-fri 08-20" (UTC weekdays, hours from-to)')
         first = _WEEKDAYS.index(days[0])
         last = _WEEKDAYS.index(days[-1])
         start, end = int(match["start"]), int(match["end"])
         if not 0 <= start < end <= 24:
-            raise ValueError(f"{text!r}: hours must satisfy 0 <= from < to <= 24 (split a window that crosses midnight in two)")
-        weekdays = frozenset(range(first, last + 1)) if first <= last else frozenset([*range(first, 7), *range(0, last + 1)])
+            raise ValueError(
+                f"{text!r}: hours must satisfy 0 <= from < to <= 24 (split a window that crosses midnight in two)"
+            )
+        weekdays = (
+            frozenset(range(first, last + 1)) if first <= last else frozenset([*range(first, 7), *range(0, last + 1)])
+        )
         return cls(weekdays=weekdays, start_hour=start, end_hour=end)
 
     def contains(self, weekday: int, hour: int) -> bool:
@@ -289,13 +368,20 @@ class TradingWindow(Section):
 class OpsSettings(Section):
     """Unattended operation: self-pause after repeated failures, backoff, trading windows."""
 
-    max_consecutive_errors: int = Field(5, ge=1, le=1000, description="failed ticks in a row before the bot pauses itself")
-    recovery_backoff_seconds: int = Field(60, ge=0, le=3600, description="wait after a failed tick, doubled per further failure")
+    max_consecutive_errors: int = Field(
+        5, ge=1, le=1000, description="failed ticks in a row before the bot pauses itself"
+    )
+    recovery_backoff_seconds: int = Field(
+        60, ge=0, le=3600, description="wait after a failed tick, doubled per further failure"
+    )
     max_backoff_seconds: int = Field(3600, ge=0, le=86_400, description="cap of the doubling backoff")
     trading_windows: list[str] = Field(
-        default_factory=list, description='UTC windows when new positions may open, e.g. "mon-fri 08-20"; empty = always'
+        default_factory=list,
+        description='UTC windows when new positions may open, e.g. "mon-fri 08-20"; empty = always',
     )
-    lock_wait_seconds: float = Field(90.0, ge=0, le=600, description="how long pause/resume wait for a running tick to finish")
+    lock_wait_seconds: float = Field(
+        90.0, ge=0, le=600, description="how long pause/resume wait for a running tick to finish"
+    )
 
     @field_validator("trading_windows")
     @classmethod
@@ -311,7 +397,9 @@ class OpsSettings(Section):
 class NotifySettings(Section):
     """Apprise notifications. URLs carry tokens: put them in .env as BOT_NOTIFY__URLS='["tgram://..."]'."""
 
-    urls: list[SecretStr] = Field(default_factory=list, description="apprise URLs (Telegram, Discord, Slack, email, json:// ...)")
+    urls: list[SecretStr] = Field(
+        default_factory=list, description="apprise URLs (Telegram, Discord, Slack, email, json:// ...)"
+    )
     timeout_seconds: float = Field(10.0, gt=0, le=60, description="per notification attempt")
     min_trade_usd: float = Field(0.0, ge=0, description="skip trade notifications below this notional")
 
@@ -321,8 +409,12 @@ class ServeSettings(Section):
 
     host: str = Field("127.0.0.1", description="address to listen on; anything but loopback needs a token")
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port)")
-    token: SecretStr | None = Field(None, description="bearer token every endpoint but health requires (env or .env only)")
-    max_auth_failures: int = Field(5, ge=1, le=1000, description="wrong tokens from one address per minute before it is refused")
+    token: SecretStr | None = Field(
+        None, description="bearer token every endpoint but health requires (env or .env only)"
+    )
+    max_auth_failures: int = Field(
+        5, ge=1, le=1000, description="wrong tokens from one address per minute before it is refused"
+    )
 
 
 class Settings(BaseSettings):
@@ -357,7 +449,9 @@ class Settings(BaseSettings):
     base_dir: Path = Field(Path("."), exclude=True)
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         # config.toml arrives as init kwargs and must rank BELOW the environment.
         return (env_settings, dotenv_settings, init_settings)
 
@@ -378,7 +472,13 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Secret values, so logs and outputs can be scrubbed of them."""
-        values = (self.anthropic_api_key, self.exchange_api_key, self.exchange_secret, self.cryptopanic_token, self.serve.token)
+        values = (
+            self.anthropic_api_key,
+            self.exchange_api_key,
+            self.exchange_secret,
+            self.cryptopanic_token,
+            self.serve.token,
+        )
         secrets = [value.get_secret_value() for value in values if value and value.get_secret_value()]
         for url in self.notify.urls:
             secrets.extend(url_secrets(url.get_secret_value()))
@@ -405,7 +505,10 @@ def require_live_ready(settings: Settings) -> None:
     """Live trading starts only with keys AND the written confirmation; say which is missing."""
     missing = [
         name
-        for name, value in (("EXCHANGE_API_KEY", settings.exchange_api_key), ("EXCHANGE_SECRET", settings.exchange_secret))
+        for name, value in (
+            ("EXCHANGE_API_KEY", settings.exchange_api_key),
+            ("EXCHANGE_SECRET", settings.exchange_secret),
+        )
         if value is None or not value.get_secret_value()
     ]
     if missing:

@@ -21,11 +21,21 @@ class _Section(BaseModel):
 
 
 class Candidate(_Section):
-    name: str = Field(pattern=r"^[a-z0-9_-]{1,30}$", description="short name: `bot arena pin NAME`, the leaderboard, var/arena/NAME/")
-    strategy: Literal["rules", "claude"] = Field(description="rules: the baseline; claude: asks Claude with this candidate's [llm] keys")
-    llm: dict[str, Any] = Field(default_factory=dict, description="[llm] keys for this candidate, e.g. model, effort, thinking, memory_trades")
-    rules: dict[str, Any] = Field(default_factory=dict, description="[rules] keys for this candidate, e.g. stop_atr, size_pct")
-    max_usd_per_day: float = Field(2.0, ge=0, description="this candidate's own daily LLM budget (UTC day); reached: it holds until midnight")
+    name: str = Field(
+        pattern=r"^[a-z0-9_-]{1,30}$", description="short name: `bot arena pin NAME`, the leaderboard, var/arena/NAME/"
+    )
+    strategy: Literal["rules", "claude"] = Field(
+        description="rules: the baseline; claude: asks Claude with this candidate's [llm] keys"
+    )
+    llm: dict[str, Any] = Field(
+        default_factory=dict, description="[llm] keys for this candidate, e.g. model, effort, thinking, memory_trades"
+    )
+    rules: dict[str, Any] = Field(
+        default_factory=dict, description="[rules] keys for this candidate, e.g. stop_atr, size_pct"
+    )
+    max_usd_per_day: float = Field(
+        2.0, ge=0, description="this candidate's own daily LLM budget (UTC day); reached: it holds until midnight"
+    )
 
 
 class Rotation(_Section):
@@ -37,13 +47,21 @@ class Rotation(_Section):
     metric: Literal["sharpe", "return_over_drawdown", "return"] = Field(
         "sharpe", description="score over the window, on equity net of fees, funding and LLM cost"
     )
-    min_ticks: int = Field(480, ge=2, description="minimum track record: ticks in the window (480 = one day) before a candidate can win")
-    margin: float = Field(0.25, ge=0, description="a challenger must beat the incumbent's score by this much: no flapping")
+    min_ticks: int = Field(
+        480, ge=2, description="minimum track record: ticks in the window (480 = one day) before a candidate can win"
+    )
+    margin: float = Field(
+        0.25, ge=0, description="a challenger must beat the incumbent's score by this much: no flapping"
+    )
 
 
 class ArenaSettings(_Section):
-    candidates: list[Candidate] = Field(default_factory=list, description="empty: no arena, the account's own strategy decides")
-    active: str = Field("", description="the candidate running the account until a rotation or a pin; default: the first one")
+    candidates: list[Candidate] = Field(
+        default_factory=list, description="empty: no arena, the account's own strategy decides"
+    )
+    active: str = Field(
+        "", description="the candidate running the account until a rotation or a pin; default: the first one"
+    )
     rotation: Rotation = Rotation()
 
     @model_validator(mode="after")
@@ -52,7 +70,9 @@ class ArenaSettings(_Section):
         if twice := sorted({name for name in names if names.count(name) > 1}):
             raise ValueError(f"candidate name {twice[0]!r} is used twice: give every [[arena.candidates]] its own name")
         if self.active and self.active not in names:
-            raise ValueError(f"active = {self.active!r} is not a candidate{did_you_mean(self.active, names)} (candidates: {', '.join(names) or 'none'})")
+            raise ValueError(
+                f"active = {self.active!r} is not a candidate{did_you_mean(self.active, names)} (candidates: {', '.join(names) or 'none'})"
+            )
         return self
 
     @property

@@ -27,7 +27,9 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax or restore config.toml from the project") from None
+            raise ConfigError(
+                f"{path}: not valid TOML ({exc}); fix the syntax or restore config.toml from the project"
+            ) from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
         _reject_secrets(path, data)
@@ -60,7 +62,9 @@ def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:
 def _reject_unknown_top_level(path: Path, data: dict[str, Any]) -> None:
     # Settings ignores unknown top-level keys (a .env holds unrelated variables), so
     # config.toml's own top level is checked here.
-    known = [name for name, field in Settings.model_fields.items() if not field.exclude and field.validation_alias is None]
+    known = [
+        name for name, field in Settings.model_fields.items() if not field.exclude and field.validation_alias is None
+    ]
     for key in data:
         if key not in known:
             raise ConfigError(f"{path}: unknown setting `{key}`{did_you_mean(key, known)}")
@@ -119,5 +123,7 @@ def with_overrides(base: Settings, overrides: dict[str, Any], *, where: str) -> 
             error = exc.errors()[0]
             field = ".".join(str(part) for part in error["loc"]) or next(iter(fields))
             shown = overrides.get(f"{section}.{error['loc'][0]}", error.get("input")) if error["loc"] else fields
-            raise ConfigError(f"{where} `{section}.{field}`: {error['msg'].removeprefix('Value error, ')} (got {shown!r})") from None
+            raise ConfigError(
+                f"{where} `{section}.{field}`: {error['msg'].removeprefix('Value error, ')} (got {shown!r})"
+            ) from None
     return base.model_copy(update=update)

@@ -91,7 +91,9 @@ class ExchangeView(StrictModel):
                 lines.append(f"{coin}: the bot holds a {position.side} {position.amount:g} the exchange does not show")
                 continue
             if live.side != position.side or abs(live.amount - position.amount) > 1e-9 * max(1.0, position.amount):
-                lines.append(f"{coin}: the bot holds {position.side} {position.amount:g}, the exchange {live.side} {live.amount:g}")
+                lines.append(
+                    f"{coin}: the bot holds {position.side} {position.amount:g}, the exchange {live.side} {live.amount:g}"
+                )
             if position.stop_loss is not None and position.stop_order_id not in orders:
                 lines.append(f"{coin}: no open stop-loss order on the exchange")
         for coin, live in seen.items():

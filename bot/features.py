@@ -21,7 +21,17 @@ if TYPE_CHECKING:
 COLUMNS = ("price", "ema20", "ema50", "macd", "macd_signal", "rsi7", "rsi14", "atr3", "atr14", "volume", "volume_avg")
 SERIES = ("price", "ema20", "macd", "rsi7", "rsi14")  # the 3m series shown to the strategy
 SERIES_LENGTH = 10  # values of each series shown, oldest first
-_LAST = ("ema20", "ema50", "macd", "macd_signal", "rsi7", "rsi14", "atr3", "atr14", "volume")  # the 3m values a CoinFeatures shows
+_LAST = (
+    "ema20",
+    "ema50",
+    "macd",
+    "macd_signal",
+    "rsi7",
+    "rsi14",
+    "atr3",
+    "atr14",
+    "volume",
+)  # the 3m values a CoinFeatures shows
 
 
 @dataclass(slots=True)
@@ -50,11 +60,33 @@ class CoinFeatures:
     ``as_of_ms`` is the open time of the last closed 3m candle.
     """
 
-    __slots__ = ("coin", "as_of_ms", "price", "h4", "open_interest", "funding_rate", "funding_interval_h", "_row", "_table", "_end", "_series")
+    __slots__ = (
+        "coin",
+        "as_of_ms",
+        "price",
+        "h4",
+        "open_interest",
+        "funding_rate",
+        "funding_interval_h",
+        "_row",
+        "_table",
+        "_end",
+        "_series",
+    )
 
-    def __init__(self, *, coin: str, as_of_ms: int, price: float, series: dict[str, list[float]], h4: Context4h,
-                 open_interest: float | None = None, funding_rate: float | None = None, funding_interval_h: float = 8.0,
-                 **last: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        coin: str,
+        as_of_ms: int,
+        price: float,
+        series: dict[str, list[float]],
+        h4: Context4h,
+        open_interest: float | None = None,
+        funding_rate: float | None = None,
+        funding_interval_h: float = 8.0,
+        **last: float,
+    ) -> None:
         """From explicit values (``model_copy``, tests): the nine 3m values of ``_LAST`` by name."""
         if set(last) != set(_LAST):
             raise TypeError(f"CoinFeatures needs exactly {', '.join(_LAST)}; got {', '.join(sorted(last)) or 'none'}")
@@ -63,19 +95,40 @@ class CoinFeatures:
         self._table, self._end, self._series = None, 0, {name: list(values) for name, values in series.items()}
 
     @classmethod
-    def at(cls, table: np.ndarray, end: int, *, coin: str, price: float, as_of_ms: int, h4: Context4h,
-           open_interest: float | None, funding_rate: float | None, funding_interval_h: float = 8.0) -> CoinFeatures:  # fmt: skip
+    def at(
+        cls,
+        table: np.ndarray,
+        end: int,
+        *,
+        coin: str,
+        price: float,
+        as_of_ms: int,
+        h4: Context4h,
+        open_interest: float | None,
+        funding_rate: float | None,
+        funding_interval_h: float = 8.0,
+    ) -> CoinFeatures:
         """The view of row ``end - 1`` of ``table`` (columns ``COLUMNS``): the candle before index ``end``."""
         self = cls.__new__(cls)
         self._set(coin, as_of_ms, price, h4, open_interest, funding_rate, funding_interval_h)
         self._row, self._table, self._end, self._series = table[end - 1].tolist(), table, end, None
         return self
 
-    def _set(self, coin: str, as_of_ms: int, price: float, h4: Context4h, open_interest: float | None, funding_rate: float | None,
-             funding_interval_h: float) -> None:  # fmt: skip
+    def _set(
+        self,
+        coin: str,
+        as_of_ms: int,
+        price: float,
+        h4: Context4h,
+        open_interest: float | None,
+        funding_rate: float | None,
+        funding_interval_h: float,
+    ) -> None:
         self.coin, self.as_of_ms, self.price, self.h4 = coin, as_of_ms, price, h4
         self.open_interest, self.funding_rate = open_interest, funding_rate
-        self.funding_interval_h = funding_interval_h  # the rate above is per this many hours (the market's settlement interval)
+        self.funding_interval_h = (
+            funding_interval_h  # the rate above is per this many hours (the market's settlement interval)
+        )
 
     ema20, ema50, macd, macd_signal = _value(1), _value(2), _value(3), _value(4)
     rsi7, rsi14, atr3, atr14, volume = _value(5), _value(6), _value(7), _value(8), _value(9)
@@ -91,10 +144,16 @@ class CoinFeatures:
     def model_dump(self) -> dict[str, Any]:
         """Every field as plain data, in the contract's order (as the pydantic model dumped)."""
         return {
-            "coin": self.coin, "as_of_ms": self.as_of_ms, "price": self.price, **{name: getattr(self, name) for name in _LAST},
-            "series": {name: list(values) for name, values in self.series.items()}, "h4": self.h4.model_dump(),
-            "open_interest": self.open_interest, "funding_rate": self.funding_rate, "funding_interval_h": self.funding_interval_h,
-        }  # fmt: skip
+            "coin": self.coin,
+            "as_of_ms": self.as_of_ms,
+            "price": self.price,
+            **{name: getattr(self, name) for name in _LAST},
+            "series": {name: list(values) for name, values in self.series.items()},
+            "h4": self.h4.model_dump(),
+            "open_interest": self.open_interest,
+            "funding_rate": self.funding_rate,
+            "funding_interval_h": self.funding_interval_h,
+        }
 
     def model_copy(self, *, update: dict[str, Any] | None = None) -> CoinFeatures:
         fields = {**self.model_dump(), "h4": self.h4, **(update or {})}

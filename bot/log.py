@@ -54,7 +54,12 @@ def _redactor():
 
 
 def configure_logging(
-    *, log_file: Path | None, level: str = "INFO", console_level: str = "WARNING", secrets: list[str] = (), hold_console: bool = False
+    *,
+    log_file: Path | None,
+    level: str = "INFO",
+    console_level: str = "WARNING",
+    secrets: list[str] = (),
+    hold_console: bool = False,
 ) -> None:
     """``hold_console``: keep console lines until ``release_console`` (a tick's summary
     comes first, its warnings after it, not a log line before the tick's header)."""
@@ -87,7 +92,9 @@ def configure_logging(
     if log_file is not None:
         try:
             log_file.parent.mkdir(parents=True, exist_ok=True)
-            to_file = logging.handlers.RotatingFileHandler(log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+            to_file = logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+            )
         except OSError as exc:
             raise StateError(
                 f"{log_file}: cannot open the log ({exc.strerror or exc}); nothing ran: make {log_file.parent} writable by this user "
@@ -96,7 +103,10 @@ def configure_logging(
         to_file.setLevel(level)
         to_file.setFormatter(
             structlog.stdlib.ProcessorFormatter(
-                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.JSONRenderer()],
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.JSONRenderer(),
+                ],
                 foreign_pre_chain=shared,
             )
         )
@@ -104,7 +114,9 @@ def configure_logging(
     # The lowest level any handler writes: an event below it is dropped by the bound
     # logger's method itself, before a processor runs (a backtest's ~2 info events a tick
     # cost more than the tick when the console's level dropped them only at the end).
-    threshold = min(logging.getLevelName(level) if log_file is not None else logging.CRITICAL, logging.getLevelName(console_level))
+    threshold = min(
+        logging.getLevelName(level) if log_file is not None else logging.CRITICAL, logging.getLevelName(console_level)
+    )
     root = logging.getLogger()
     root.handlers[:] = handlers
     root.setLevel(threshold)

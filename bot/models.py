@@ -95,7 +95,8 @@ class RiskCode(StrEnum):
     NO_MARKET_DATA = "no_market_data"
     NO_POSITION = "no_position"
     BLOCKED = "blocked"  # paused or outside the trading windows (bot.ops): no openings at all
-    DUPLICATE = "duplicate"  # a second decision for the same coin in one tick, or an opening on a re-run of the tick that opened it
+    # a second decision for the same coin in one tick, or an opening on a re-run of the tick that opened it
+    DUPLICATE = "duplicate"
     LOW_CONFIDENCE = "low_confidence"
     DAILY_LOSS_LIMIT = "daily_loss_limit"
     MAX_DRAWDOWN = "max_drawdown"
@@ -156,7 +157,9 @@ class CoinMarket:
     candles_4h: np.ndarray
     last_price: float
     open_interest: float | None = None  # contracts (base units); None when unknown
-    funding_rate: float | None = None  # last settled 8h rate (the exchange's estimate only without history), 0.0001 = 0.01 %
+    funding_rate: float | None = (
+        None  # last settled 8h rate (the exchange's estimate only without history), 0.0001 = 0.01 %
+    )
 
 
 @dataclass(slots=True)
@@ -172,12 +175,18 @@ class Decision(StrictModel):
     """One coin's decision. The field descriptions are also the LLM tool's schema."""
 
     coin: str = Field(description="base coin name as in the data, e.g. BTC")
-    action: Action = Field(description="BUY opens a long, SELL opens a short, CLOSE closes the open position, HOLD does nothing")
+    action: Action = Field(
+        description="BUY opens a long, SELL opens a short, CLOSE closes the open position, HOLD does nothing"
+    )
     confidence: float = Field(ge=0.0, le=1.0, description="0..1")
     size_pct: float = Field(default=0.0, ge=0.0, le=100.0, description="% of available balance used as margin")
     leverage: float = Field(default=1.0, ge=1.0, le=125.0, description="x")
-    stop_loss: float | None = Field(default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL")
-    take_profit: float | None = Field(default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL")
+    stop_loss: float | None = Field(
+        default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL"
+    )
+    take_profit: float | None = Field(
+        default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL"
+    )
     invalidation: str = Field(default="", description="the condition that voids this trade's thesis")
     reasoning: str = Field(default="", description="one short sentence")
 
@@ -218,7 +227,8 @@ class Position(StrictModel):
     leverage: float
     margin_usd: float
     opened_at: datetime
-    # The tick that last opened or added to it: its re-run (same client ids) must not open more (a filled id can be reused).
+    # The tick that last opened or added to it: its re-run (same client ids) must not open more (a filled id can be
+    # reused).
     entry_tick_id: str = ""
     stop_loss: float | None = None
     take_profit: float | None = None
@@ -372,7 +382,9 @@ class TickReport(StrictModel):
     coins_loaded: list[str] = Field(default_factory=list)
     prices: dict[str, float] = Field(default_factory=dict)  # coin -> the last price the tick saw
     errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it was skipped
-    sources_skipped: dict[str, str] = Field(default_factory=dict)  # intel source (or the intel stage) -> why the tick went without it
+    sources_skipped: dict[str, str] = Field(
+        default_factory=dict
+    )  # intel source (or the intel stage) -> why the tick went without it
     decisions: list[Decision] = Field(default_factory=list)
     verdicts: list[RiskVerdict] = Field(default_factory=list)
     fills: list[Fill] = Field(default_factory=list)

@@ -34,7 +34,9 @@ def data_dir() -> Path:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for part in sorted(FIXTURE.glob("*/*.csv.gz")):
         in_sample = SAMPLE / part.parent.name / part.name
-        rows = pd.concat([pd.read_csv(part), *([pd.read_csv(in_sample)] if in_sample.exists() else [])]).sort_values("timestamp")
+        rows = pd.concat([pd.read_csv(part), *([pd.read_csv(in_sample)] if in_sample.exists() else [])]).sort_values(
+            "timestamp"
+        )
         (folder / part.parent.name).mkdir(exist_ok=True)
         rows.to_csv(folder / part.parent.name / part.name.removesuffix(".gz"), index=False)
     return folder
@@ -72,9 +74,13 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_bot(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_bot(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run the real CLI as a subprocess, the way cron does."""
-    full_env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
+    full_env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))
+    }
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout

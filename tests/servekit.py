@@ -48,14 +48,22 @@ class Answer:
 class Server:
     """`bot serve --replay --port 0` in ``folder``; stopped on exit (SIGTERM, then kill)."""
 
-    def __init__(self, folder: Path, *, token: str | None = TOKEN, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
-        full_env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
+    def __init__(
+        self, folder: Path, *, token: str | None = TOKEN, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
+        full_env = {
+            key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))
+        }
         full_env |= ({"BOT_SERVE__TOKEN": token} if token else {}) | (env or {})
         self.folder, self.token = folder, token
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--replay", "--port", "0", *args],
-            cwd=folder, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=folder,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         line = self.process.stdout.readline()
         if " at http://" not in line:
             self.stop()
@@ -63,7 +71,9 @@ class Server:
         self.first_line = line
         self.url = line.split(" at ", 1)[1].split(" ", 1)[0].rstrip("/")
 
-    def request(self, path: str, *, token: str | None = "default", method: str = "GET", body: bytes | dict | None = None) -> Answer:
+    def request(
+        self, path: str, *, token: str | None = "default", method: str = "GET", body: bytes | dict | None = None
+    ) -> Answer:
         token = self.token if token == "default" else token
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         request = urllib.request.Request(self.url + path, data=data, method=method)
@@ -73,7 +83,9 @@ class Server:
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode())
+                return Answer(
+                    response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode()
+                )
         except urllib.error.HTTPError as error:
             return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode())
 

@@ -29,7 +29,18 @@ MAY_IMPORT = {
     "arena": {"root", "ops", "tick", "strategies", "venues", "intel", "backtest"},
     "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep", "serve", "arena"},
 }
-ROOT_MODULES = {"models", "features", "exchange_models", "config", "config_file", "config_intel", "config_arena", "errors", "log", "__init__"}
+ROOT_MODULES = {
+    "models",
+    "features",
+    "exchange_models",
+    "config",
+    "config_file",
+    "config_intel",
+    "config_arena",
+    "errors",
+    "log",
+    "__init__",
+}
 ENTRY = {"__main__"}  # `python -m bot` runs the CLI: the one module allowed to reach the top
 
 
@@ -48,7 +59,9 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "bot"]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "bot":
+        elif (
+            isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "bot"
+        ):
             if node.module == "bot":  # `from bot import ops` names a folder (or a root module)
                 found += [(node.lineno, f"bot.{alias.name}") for alias in node.names]
             else:
@@ -64,7 +77,9 @@ def modules() -> list[Path]:
 
 def test_every_folder_is_known() -> None:
     folders = {path.relative_to(BOT).parts[0] for path in modules() if len(path.relative_to(BOT).parts) > 1}
-    assert folders <= set(MAY_IMPORT), f"a new folder needs a row in MAY_IMPORT and docs/architecture.md: {folders - set(MAY_IMPORT)}"
+    assert folders <= set(MAY_IMPORT), (
+        f"a new folder needs a row in MAY_IMPORT and docs/architecture.md: {folders - set(MAY_IMPORT)}"
+    )
     assert {path.stem for path in BOT.glob("*.py")} <= ROOT_MODULES | ENTRY, "only the contracts live at the root"
 
 
@@ -73,7 +88,11 @@ def test_imports_flow_one_way(path: Path) -> None:
     relative = path.relative_to(BOT)
     here = "root" if len(relative.parts) == 1 else relative.parts[0]
     allowed = MAY_IMPORT[here] | {here}
-    wrong = [f"{relative}:{line} imports {module} ({folder_of(module)})" for line, module in imports_of(path) if folder_of(module) not in allowed]
+    wrong = [
+        f"{relative}:{line} imports {module} ({folder_of(module)})"
+        for line, module in imports_of(path)
+        if folder_of(module) not in allowed
+    ]
     assert not wrong, f"{here} may import only {sorted(allowed)}:\n" + "\n".join(wrong)
 
 
@@ -104,7 +123,10 @@ def _eager_imports(path: Path, known: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found |= {f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in known else node.module for alias in node.names}
+            found |= {
+                f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in known else node.module
+                for alias in node.names
+            }
     return {name for name in found if name in known}
 
 
@@ -116,7 +138,7 @@ def test_no_import_cycles() -> None:
 
     def visit(name: str, trail: list[str]) -> None:
         if name in trail:
-            raise AssertionError("import cycle: " + " -> ".join([*trail[trail.index(name):], name]))
+            raise AssertionError("import cycle: " + " -> ".join([*trail[trail.index(name) :], name]))
         if name in done:
             return
         for imported in sorted(graph[name]):

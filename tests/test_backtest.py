@@ -129,6 +129,7 @@ def test_perturbing_every_candle_after_t_changes_no_decision_at_or_before_t(tmp_
     assert len(before) == 201  # ticks 01:00 .. 11:00 every 3 minutes
     assert perturbed.seen[: len(before)] == before  # features, prompt and decisions, tick by tick
     assert any(item[3] for item in before), "the rules never acted before t: the test would prove nothing"
+
     def entries(result):
         return sorted((t.entry_at, t.coin, t.side, t.amount, t.entry_price) for t in result.trades if t.entry_at <= cut)
 
@@ -161,7 +162,9 @@ def test_a_backtest_starting_at_the_first_tick_ends_with_the_equity_its_trades_e
     settings = Settings(trading={"coins": COINS})
     market = HistoryMarket()
     start, end = span_of(market, COINS, start=None, end=START + timedelta(hours=24))
-    result = asyncio.run(run_backtest(settings, market=market, strategy=RulesStrategy(settings.rules), start=start, end=end))
+    result = asyncio.run(
+        run_backtest(settings, market=market, strategy=RulesStrategy(settings.rules), start=start, end=end)
+    )
     assert len(result.times_ms) == 481 and result.outcomes == {"ok": 481}
     assert result.trades, "the rules should trade within a day of the sample"
     # Equity = initial + every trade's net PnL (open ones marked at the last price).
@@ -174,20 +177,33 @@ def test_a_backtest_starting_at_the_first_tick_ends_with_the_equity_its_trades_e
 def test_span_refuses_a_start_before_the_history_can_show_500_candles():
     from bot.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="--from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is 2025-06-02T01:00"):
+    with pytest.raises(
+        ConfigError,
+        match="--from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is 2025-06-02T01:00",
+    ):
         span_of(HistoryMarket(), COINS, start=datetime(2025, 6, 1, tzinfo=UTC), end=None)
     with pytest.raises(ConfigError, match="--to 2025-06-09T00:00: the history ends at 2025-06-05T00:00"):
         span_of(HistoryMarket(), COINS, start=None, end=datetime(2025, 6, 9, tzinfo=UTC))
     # a start past the data is named as such, not as an end before the start
-    with pytest.raises(ConfigError, match="--from 2030-01-01T00:00: the history ends at 2025-06-05T00:00; pass an earlier --from"):
+    with pytest.raises(
+        ConfigError, match="--from 2030-01-01T00:00: the history ends at 2025-06-05T00:00; pass an earlier --from"
+    ):
         span_of(HistoryMarket(), COINS, start=datetime(2030, 1, 1, tzinfo=UTC), end=None)
 
 
 def _fill(coin, side, amount, price, *, fee, pnl=0.0, reduce_only=False, reason="decision", minute=0):
     at = datetime(2025, 6, 2, 1, 0, tzinfo=UTC) + timedelta(minutes=minute)
     return Fill(
-        coin=coin, side=side, amount=amount, price=price, fee_usd=fee, realized_pnl_usd=pnl, reduce_only=reduce_only,
-        reason=reason, client_order_id=f"id-{coin}-{minute}", at=at,
+        coin=coin,
+        side=side,
+        amount=amount,
+        price=price,
+        fee_usd=fee,
+        realized_pnl_usd=pnl,
+        reduce_only=reduce_only,
+        reason=reason,
+        client_order_id=f"id-{coin}-{minute}",
+        at=at,
     )
 
 
@@ -201,12 +217,29 @@ def test_trades_pair_entries_with_exits_and_value_what_is_still_open_at_the_last
     end = datetime(2025, 6, 2, 3, 0, tzinfo=UTC)
     state = BotState.fresh(mode="backtest", initial_equity_usd=10_000)
     state.positions["ETH"] = Position(
-        coin="ETH", symbol="ETH/USDT:USDT", side=Side.SHORT, amount=2.0, entry_price=2_500.0, leverage=1, margin_usd=5_000, opened_at=fills[1].at
+        coin="ETH",
+        symbol="ETH/USDT:USDT",
+        side=Side.SHORT,
+        amount=2.0,
+        entry_price=2_500.0,
+        leverage=1,
+        margin_usd=5_000,
+        opened_at=fills[1].at,
     )
     btc, eth = trades_from_fills(fills, funding=[], state=state, end=end, last_prices={"ETH": 2_450.0})
-    assert (btc.exit_reason, btc.pnl_usd, btc.fees_usd, btc.hold_minutes) == ("take_profit", pytest.approx(89.95), pytest.approx(10.05), 30.0)
+    assert (btc.exit_reason, btc.pnl_usd, btc.fees_usd, btc.hold_minutes) == (
+        "take_profit",
+        pytest.approx(89.95),
+        pytest.approx(10.05),
+        30.0,
+    )
     # ETH short still open: (2,500 - 2,450) x 2 = +100, minus the entry fee only.
-    assert (eth.exit_reason, eth.exit_at, eth.exit_price, eth.pnl_usd) == (END_OF_BACKTEST, end, 2_450.0, pytest.approx(97.5))
+    assert (eth.exit_reason, eth.exit_at, eth.exit_price, eth.pnl_usd) == (
+        END_OF_BACKTEST,
+        end,
+        2_450.0,
+        pytest.approx(97.5),
+    )
 
 
 def test_adds_average_in_partial_closes_average_out_and_funding_between_entry_and_exit_counts():
@@ -214,22 +247,38 @@ def test_adds_average_in_partial_closes_average_out_and_funding_between_entry_an
         _fill("SOL", Side.LONG, 10.0, 150.0, fee=0.75, minute=0),
         _fill("SOL", Side.LONG, 10.0, 160.0, fee=0.80, minute=30),  # add: entry averages to 155
         _fill("SOL", Side.LONG, 5.0, 170.0, fee=0.425, pnl=75.0, reduce_only=True, minute=60),  # (170 - 155) x 5
-        _fill("SOL", Side.LONG, 15.0, 150.0, fee=1.125, pnl=-75.0, reduce_only=True, reason="stop_loss", minute=90),  # (150 - 155) x 15
+        _fill(
+            "SOL", Side.LONG, 15.0, 150.0, fee=1.125, pnl=-75.0, reduce_only=True, reason="stop_loss", minute=90
+        ),  # (150 - 155) x 15
     ]
     at = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)
     # received (+) or paid (-), the sign of every funding figure (issue 16 item 12): SOL paid 9.0, 1.5, 0.5
-    funding = [("SOL", at, -9.0), ("SOL", at + timedelta(minutes=45), -1.5), ("SOL", at + timedelta(minutes=90), -0.5), ("ETH", at + timedelta(minutes=45), -7.0)]
+    funding = [
+        ("SOL", at, -9.0),
+        ("SOL", at + timedelta(minutes=45), -1.5),
+        ("SOL", at + timedelta(minutes=90), -0.5),
+        ("ETH", at + timedelta(minutes=45), -7.0),
+    ]
     state = BotState.fresh(mode="backtest", initial_equity_usd=10_000)
     (sol,) = trades_from_fills(fills, funding=funding, state=state, end=at + timedelta(hours=3), last_prices={})
-    assert (sol.amount, sol.entry_price, sol.exit_price, sol.exit_reason) == (20.0, 155.0, 155.0, "stop_loss")  # exits: (5 x 170 + 15 x 150) / 20
-    assert sol.funding_received_usd == -2.0  # paid after the entry up to the exit, SOL only (not the 9.0 settled before the entry)
+    assert (sol.amount, sol.entry_price, sol.exit_price, sol.exit_reason) == (
+        20.0,
+        155.0,
+        155.0,
+        "stop_loss",
+    )  # exits: (5 x 170 + 15 x 150) / 20
+    assert (
+        sol.funding_received_usd == -2.0
+    )  # paid after the entry up to the exit, SOL only (not the 9.0 settled before the entry)
     assert sol.fees_usd == pytest.approx(3.1) and sol.pnl_usd == pytest.approx(0.0 - 3.1 - 2.0)
 
 
 def test_an_out_folder_that_cannot_be_written_is_one_line_and_exit_2(project):
     taken = project / "taken"
     taken.write_text("a file the user keeps\n")
-    result = run_bot("backtest", "--coins", "BTC", "--to", "2025-06-02T06:00", "--out", str(taken), cwd=project, timeout=120)
+    result = run_bot(
+        "backtest", "--coins", "BTC", "--to", "2025-06-02T06:00", "--out", str(taken), cwd=project, timeout=120
+    )
     assert result.returncode == 2
     assert result.stderr == f"error: --out {taken}: cannot write the report (File exists); pick a writable folder\n"
     assert taken.read_text() == "a file the user keeps\n"  # nothing lost
@@ -237,7 +286,9 @@ def test_an_out_folder_that_cannot_be_written_is_one_line_and_exit_2(project):
 
 def test_backtest_command_runs_offline_on_the_bundled_sample_and_writes_its_report(project):
     out = project / "report"
-    result = run_bot("backtest", "--coins", "BTC", "ETH", "--to", "2025-06-03", "--json", "--out", str(out), cwd=project, timeout=120)
+    result = run_bot(
+        "backtest", "--coins", "BTC", "ETH", "--to", "2025-06-03", "--json", "--out", str(out), cwd=project, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["coins"] == ["BTC", "ETH"] and report["strategy"] == "rules"
@@ -260,7 +311,10 @@ def test_backtest_command_runs_offline_on_the_bundled_sample_and_writes_its_repo
         (["--from", "yesterday"], "error: --from: 'yesterday' is not a date; use ISO format like 2025-06-01"),
         (["--fee", "7"], "error: --fee: Input should be less than or equal to 1 (got 7.0)"),
         (["--strategy", "magic"], "error: --strategy 'magic': use one of rules, claude"),
-        (["--from", "2025-06-04", "--to", "2025-06-03"], "error: --to 2025-06-03T00:00 is before --from 2025-06-04T00:00"),
+        (
+            ["--from", "2025-06-04", "--to", "2025-06-03"],
+            "error: --to 2025-06-03T00:00 is before --from 2025-06-04T00:00",
+        ),
     ],
 )
 def test_backtest_command_errors_are_one_line_with_exit_code_2(project, args, message):
@@ -273,7 +327,9 @@ def test_backtest_command_errors_are_one_line_with_exit_code_2(project, args, me
 def test_backtest_command_reads_a_data_dir_laid_out_like_the_sample(project, tmp_path):
     folder = tmp_path / "history"
     shutil.copytree(SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("*DOGE*", "*XRP*", "*SOL*", "*BNB*", "*ETH*"))
-    result = run_bot("backtest", "--data-dir", str(folder), "--coins", "BTC", "--to", "2025-06-02T06:00", "--json", cwd=project)
+    result = run_bot(
+        "backtest", "--data-dir", str(folder), "--coins", "BTC", "--to", "2025-06-02T06:00", "--json", cwd=project
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ticks"] == 101
     missing = run_bot("backtest", "--data-dir", str(folder), "--coins", "ETH", cwd=project)
@@ -288,7 +344,11 @@ def test_decisions_the_risk_step_rejects_do_not_stop_the_backtest():
             return [Decision(coin=coin, action=Action.CLOSE, confidence=1.0) for coin in features]
 
     settings = Settings(trading={"coins": ["BTC"]})
-    result = asyncio.run(run_backtest(settings, market=HistoryMarket(), strategy=Reckless(), start=START, end=START + timedelta(minutes=30)))
+    result = asyncio.run(
+        run_backtest(
+            settings, market=HistoryMarket(), strategy=Reckless(), start=START, end=START + timedelta(minutes=30)
+        )
+    )
     assert result.outcomes == {"ok": 11} and result.trades == [] and result.equity_usd[-1] == 10_000
 
 
@@ -304,7 +364,17 @@ class _BuyOnce:
         if self.done:
             return []
         self.done = True
-        return [Decision(coin="BTC", action=Action.BUY, confidence=1.0, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000)]
+        return [
+            Decision(
+                coin="BTC",
+                action=Action.BUY,
+                confidence=1.0,
+                size_pct=10,
+                leverage=2,
+                stop_loss=100_000,
+                take_profit=115_000,
+            )
+        ]
 
 
 def _buy_once_backtest(market):
@@ -326,7 +396,9 @@ def test_gh16_12_funding_is_received_plus_paid_minus_in_every_output():
 
 def test_gh16_7_a_backtest_without_funding_history_says_funding_was_not_charged(tmp_path):
     folder = tmp_path / "history"
-    shutil.copytree(SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("funding_8h", "*DOGE*", "*XRP*", "*SOL*", "*BNB*", "*ETH*"))
+    shutil.copytree(
+        SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("funding_8h", "*DOGE*", "*XRP*", "*SOL*", "*BNB*", "*ETH*")
+    )
     result = _buy_once_backtest(HistoryMarket(folder))
     assert result.funding_received_usd == 0.0  # before: the same 0.0, and not a word
     assert result.warnings == [

@@ -20,7 +20,11 @@ def anthropic_fake():
 
 
 def _env(fake) -> dict[str, str]:
-    return {"ANTHROPIC_API_KEY": KEY, "BOT_LLM__BASE_URL": fake.url, "BOT_LLM__MODEL": "claude-sonnet-4-6"}  # its cutoff and prices
+    return {
+        "ANTHROPIC_API_KEY": KEY,
+        "BOT_LLM__BASE_URL": fake.url,
+        "BOT_LLM__MODEL": "claude-sonnet-4-6",
+    }  # its cutoff and prices
 
 
 def test_a_claude_backtest_asks_once_per_tick_and_a_rerun_asks_nothing(project, anthropic_fake):
@@ -41,9 +45,14 @@ def test_a_claude_backtest_asks_once_per_tick_and_a_rerun_asks_nothing(project, 
 
 
 def test_a_claude_backtest_above_max_cost_stops_before_asking(project, anthropic_fake):
-    result = run_bot("backtest", "--strategy", "claude", *SPAN, "--max-cost", "0.001", cwd=project, env=_env(anthropic_fake))
+    result = run_bot(
+        "backtest", "--strategy", "claude", *SPAN, "--max-cost", "0.001", cwd=project, env=_env(anthropic_fake)
+    )
     assert result.returncode == 2
-    assert "error: stopped at 2025-06-02 01:00 UTC (1 of 21 ticks): --strategy claude: the 21 uncached calls ahead are estimated at up to" in result.stderr
+    assert (
+        "error: stopped at 2025-06-02 01:00 UTC (1 of 21 ticks): --strategy claude: the 21 uncached calls ahead are estimated at up to"
+        in result.stderr
+    )
     assert "above --max-cost 0.001 USD; raise --max-cost" in result.stderr
     assert anthropic_fake.requests == []
 
@@ -51,4 +60,7 @@ def test_a_claude_backtest_above_max_cost_stops_before_asking(project, anthropic
 def test_claude_without_a_key_is_a_one_line_usage_error(project):
     result = run_bot("backtest", "--strategy", "claude", cwd=project)
     assert result.returncode == 2
-    assert result.stderr == "error: --strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)\n"
+    assert (
+        result.stderr
+        == "error: --strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)\n"
+    )

@@ -21,13 +21,28 @@ CUTOFFS = {"claude-sonnet-4-6": date(2025, 8, 31)}
 
 
 def test_a_span_before_the_training_cutoff_is_flagged_loudly():
-    before = cutoff_warning(CUTOFFS, "claude-sonnet-4-6", start=datetime(2025, 6, 1, tzinfo=UTC), end=datetime(2025, 6, 14, tzinfo=UTC))
-    assert before.startswith("LOOK-AHEAD: claude-sonnet-4-6 was trained on data up to 2025-08-31: it may remember the prices of the whole span.")
-    straddling = cutoff_warning(CUTOFFS, "claude-sonnet-4-6", start=datetime(2025, 8, 1, tzinfo=UTC), end=datetime(2025, 10, 1, tzinfo=UTC))
+    before = cutoff_warning(
+        CUTOFFS, "claude-sonnet-4-6", start=datetime(2025, 6, 1, tzinfo=UTC), end=datetime(2025, 6, 14, tzinfo=UTC)
+    )
+    assert before.startswith(
+        "LOOK-AHEAD: claude-sonnet-4-6 was trained on data up to 2025-08-31: it may remember the prices of the whole span."
+    )
+    straddling = cutoff_warning(
+        CUTOFFS, "claude-sonnet-4-6", start=datetime(2025, 8, 1, tzinfo=UTC), end=datetime(2025, 10, 1, tzinfo=UTC)
+    )
     assert "it may remember the prices of 2025-08-01 to 2025-08-31 of this span" in straddling
-    assert cutoff_warning(CUTOFFS, "claude-sonnet-4-6", start=datetime(2025, 9, 1, tzinfo=UTC), end=datetime(2025, 10, 1, tzinfo=UTC)) == ""
-    unknown = cutoff_warning(CUTOFFS, "claude-next", start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC))
-    assert unknown.startswith("LOOK-AHEAD UNKNOWN: no knowledge cutoff is configured for claude-next (backtest.knowledge_cutoffs)")
+    assert (
+        cutoff_warning(
+            CUTOFFS, "claude-sonnet-4-6", start=datetime(2025, 9, 1, tzinfo=UTC), end=datetime(2025, 10, 1, tzinfo=UTC)
+        )
+        == ""
+    )
+    unknown = cutoff_warning(
+        CUTOFFS, "claude-next", start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    assert unknown.startswith(
+        "LOOK-AHEAD UNKNOWN: no knowledge cutoff is configured for claude-next (backtest.knowledge_cutoffs)"
+    )
 
 
 class Paid:
@@ -48,26 +63,41 @@ class Paid:
 def _guarded(tmp_path, *, max_cost: float | None, per_call: float, calls: int):
     paid = Paid()
     cached = None
-    gate = _CostGate(paid, estimate=lambda n: n * per_call, remaining=lambda: calls - cached.hits - cached.misses, max_cost_usd=max_cost)
+    gate = _CostGate(
+        paid,
+        estimate=lambda n: n * per_call,
+        remaining=lambda: calls - cached.hits - cached.misses,
+        max_cost_usd=max_cost,
+    )
     cached = CachedStrategy(gate, cache=DecisionCache(tmp_path / "d.sqlite"), identity="m")
     return paid, gate, cached
 
 
 def _run(cached, gate, end):
     settings = Settings(trading={"coins": ["BTC"]})
-    return asyncio.run(run_backtest(settings, market=HistoryMarket(), strategy=cached, start=START, end=end, should_stop=gate.stop_reason))
+    return asyncio.run(
+        run_backtest(
+            settings, market=HistoryMarket(), strategy=cached, start=START, end=end, should_stop=gate.stop_reason
+        )
+    )
 
 
 def test_an_estimate_above_max_cost_stops_before_the_first_paid_call(tmp_path):
     paid, gate, cached = _guarded(tmp_path, max_cost=1.0, per_call=0.3, calls=11)
-    with pytest.raises(ConfigError, match=r"stopped at 2025-06-02 01:00 UTC \(1 of 11 ticks\): --strategy claude: the 11 uncached calls ahead are estimated at up to 3.3000 USD, above --max-cost 1 USD"):
+    with pytest.raises(
+        ConfigError,
+        match=r"stopped at 2025-06-02 01:00 UTC \(1 of 11 ticks\): --strategy claude: the 11 uncached calls ahead are estimated at up to 3.3000 USD, above --max-cost 1 USD",
+    ):
         _run(cached, gate, START + timedelta(minutes=30))
     assert paid.calls == 0 and len(cached.cache) == 0  # nothing asked, no refusal cached as an answer
 
 
 def test_spend_beyond_max_cost_stops_the_run_and_a_rerun_repeats_the_cached_part_for_free(tmp_path):
     paid, gate, cached = _guarded(tmp_path, max_cost=2.0, per_call=0.1, calls=11)  # estimate 1.10 passes
-    with pytest.raises(ConfigError, match=r"stopped at 2025-06-02 01:12 UTC \(5 of 11 ticks\): the LLM spend reached 2.5000 USD, above --max-cost 2 USD"):
+    with pytest.raises(
+        ConfigError,
+        match=r"stopped at 2025-06-02 01:12 UTC \(5 of 11 ticks\): the LLM spend reached 2.5000 USD, above --max-cost 2 USD",
+    ):
         _run(cached, gate, START + timedelta(minutes=30))
     assert paid.calls == 5 and len(cached.cache) == 5
     again_paid, again_gate, again_cached = _guarded(tmp_path, max_cost=None, per_call=0.1, calls=11)  # --yes

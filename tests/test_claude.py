@@ -35,7 +35,12 @@ from tests.fakes.anthropic import (
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 SONNET = Settings().llm.prices["claude-sonnet-4-6"]
 LEGACY = "claude-legacy-test"  # a model without structured outputs, its thinking off by default: the forced tool
-LEGACY_PRICE = {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0, "cache_write_usd_per_mtok": 3.75, "cache_read_usd_per_mtok": 0.30}
+LEGACY_PRICE = {
+    "input_usd_per_mtok": 3.0,
+    "output_usd_per_mtok": 15.0,
+    "cache_write_usd_per_mtok": 3.75,
+    "cache_read_usd_per_mtok": 0.30,
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +53,35 @@ def tick():
         "ETH": features["ETH"].model_copy(update={"price": 2_500.0}),
     }
     position = Position(
-        coin="ETH", symbol="ETH/USDT:USDT", side=Side.SHORT, amount=1.0, entry_price=2_600.0, leverage=5, margin_usd=520.0, opened_at=NOW,
-        stop_loss=2_700.0, take_profit=2_300.0, invalidation="4h close above 2650",
+        coin="ETH",
+        symbol="ETH/USDT:USDT",
+        side=Side.SHORT,
+        amount=1.0,
+        entry_price=2_600.0,
+        leverage=5,
+        margin_usd=520.0,
+        opened_at=NOW,
+        stop_loss=2_700.0,
+        take_profit=2_300.0,
+        invalidation="4h close above 2650",
     )
     prices = {"BTC": 100_000.0, "ETH": 2_500.0}
-    portfolio = portfolio_of(cash_usd=10_000, positions={"ETH": position}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    portfolio = portfolio_of(
+        cash_usd=10_000, positions={"ETH": position}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats()
+    )
     return features, portfolio
 
 
 def _buy(**changes):
-    entry = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3, "stop_loss": 98_000, "take_profit": 104_000}
+    entry = {
+        "coin": "BTC",
+        "action": "BUY",
+        "confidence": 0.8,
+        "size_pct": 10,
+        "leverage": 3,
+        "stop_loss": 98_000,
+        "take_profit": 104_000,
+    }
     return {**entry, **changes}
 
 
@@ -70,10 +94,16 @@ def _buy(**changes):
         (_buy(stop_loss=101_000), "stop_loss 101000 is not below the price 100000 for a long"),
         (_buy(take_profit=99_500), "take_profit 99500 is not above the price 100000 for a long"),
         (_buy(action="SELL"), "take_profit 104000 is not below the price 100000 for a short"),
-        (_buy(action="SELL", stop_loss=99_000, take_profit=97_000), "stop_loss 99000 is not above the price 100000 for a short"),
+        (
+            _buy(action="SELL", stop_loss=99_000, take_profit=97_000),
+            "stop_loss 99000 is not above the price 100000 for a short",
+        ),
         (_buy(leverage=20), "leverage 20x above the configured maximum 10x"),
         (_buy(leverage=200), "`leverage`: Input should be less than or equal to 125 (got 200)"),
-        (_buy(confidence="high"), "`confidence`: Input should be a valid number, unable to parse string as a number (got 'high')"),
+        (
+            _buy(confidence="high"),
+            "`confidence`: Input should be a valid number, unable to parse string as a number (got 'high')",
+        ),
         (_buy(confidence=1.5), "`confidence`: Input should be less than or equal to 1 (got 1.5)"),
         (_buy(action="LONG"), "`action`: Input should be 'BUY', 'SELL', 'CLOSE' or 'HOLD' (got 'LONG')"),
         (_buy(stop_loss=-5), "`stop_loss`: Input should be greater than 0 (got -5)"),
@@ -88,7 +118,9 @@ def test_an_invalid_entry_holds_its_coin_with_the_reason(tick, entry, reason):
     features, portfolio = tick
     decisions, invalid = validate({"decisions": [entry]}, features=features, portfolio=portfolio, max_leverage=10)
     assert invalid == {"BTC": reason}
-    assert decisions == [Decision(coin="BTC", action=Action.HOLD, confidence=0.0, reasoning=f"invalid, holding: {reason}")]
+    assert decisions == [
+        Decision(coin="BTC", action=Action.HOLD, confidence=0.0, reasoning=f"invalid, holding: {reason}")
+    ]
 
 
 def test_valid_entries_go_ahead_next_to_an_invalid_one(tick):
@@ -110,7 +142,9 @@ def test_valid_entries_go_ahead_next_to_an_invalid_one(tick):
 
 def test_a_coin_listed_twice_holds(tick):
     features, portfolio = tick
-    decisions, invalid = validate({"decisions": [_buy(), _buy(action="HOLD")]}, features=features, portfolio=portfolio, max_leverage=10)
+    decisions, invalid = validate(
+        {"decisions": [_buy(), _buy(action="HOLD")]}, features=features, portfolio=portfolio, max_leverage=10
+    )
     assert invalid == {"BTC": "listed more than once"}
     assert [(d.coin, d.action) for d in decisions] == [("BTC", Action.HOLD)]
 
@@ -126,7 +160,10 @@ def test_hold_entries_pass_and_entries_without_a_coin_are_reported(tick):
 @pytest.mark.parametrize(
     ("tool_input", "message"),
     [
-        ({"decisions": "all in"}, 'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})'),
+        (
+            {"decisions": "all in"},
+            'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})',
+        ),
         ([], 'malformed tool input from Claude (expected {"decisions": [...]}, got [])'),
         ({"decision": []}, 'malformed tool input from Claude (expected {"decisions": [...]}, got {"decision": []})'),
     ],
@@ -148,10 +185,17 @@ def test_cost_of_a_first_call_and_of_a_cache_hit_at_sonnet_prices():
     # the same prefix read from the cache: 1318*3 + 139*15 + 778*0.30 = 6,272.4 µ$
     hit = priced(input_tokens=1318, output_tokens=139, cache_write_tokens=0, cache_read_tokens=778, price=SONNET)
     assert hit.cost_usd == pytest.approx(0.0062724, abs=1e-12)
-    # saved against uncached input: the write costs 778 x (3.75 - 3) = 583.5 µ$ more, the read 778 x (3 - 0.30) = 2,100.6 µ$ less
+    # saved against uncached input: the write costs 778 x (3.75 - 3) = 583.5 µ$ more, the read 778 x (3 - 0.30) =
+    # 2,100.6 µ$ less
     assert first.plus(hit).model_dump() == {
-        "calls": 2, "input_tokens": 2636, "output_tokens": 278, "thinking_tokens": 0, "cache_write_tokens": 778, "cache_read_tokens": 778,
-        "cost_usd": pytest.approx(0.0152289, abs=1e-12), "cache_saved_usd": pytest.approx(0.0015171, abs=1e-12),
+        "calls": 2,
+        "input_tokens": 2636,
+        "output_tokens": 278,
+        "thinking_tokens": 0,
+        "cache_write_tokens": 778,
+        "cache_read_tokens": 778,
+        "cost_usd": pytest.approx(0.0152289, abs=1e-12),
+        "cache_saved_usd": pytest.approx(0.0015171, abs=1e-12),
     }
     assert cache_hit_ratio(first.plus(hit)) == pytest.approx(778 / (2636 + 778 + 778))
 
@@ -187,11 +231,20 @@ def _decide(strategy, tick):
     return asyncio.run(strategy.decide(features=features, portfolio=portfolio, prompt=_prompt(tick)))
 
 
-def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_off_and_only_this_tick_as_user(fake_anthropic, tick):
+def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_off_and_only_this_tick_as_user(
+    fake_anthropic, tick
+):
     from tests.fakes.anthropic import ModelSpec
 
-    fake_anthropic.models[LEGACY] = ModelSpec(LEGACY, "Legacy", structured_outputs=False, thinking_types=frozenset({"enabled", "disabled"}))
-    usage = {"input_tokens": 1000, "output_tokens": 200, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2000}
+    fake_anthropic.models[LEGACY] = ModelSpec(
+        LEGACY, "Legacy", structured_outputs=False, thinking_types=frozenset({"enabled", "disabled"})
+    )
+    usage = {
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 2000,
+    }
     fake_anthropic.script(tool_call({"decisions": [_buy()]}, usage=usage))
     strategy = _strategy(fake_anthropic.url, model=LEGACY, prices={LEGACY: LEGACY_PRICE})
     decisions = _decide(strategy, tick)
@@ -200,7 +253,9 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
     [request] = fake_anthropic.requests
     prompt = _prompt(tick)
     [system] = request.body["system"]
-    assert system["text"].startswith(f"{prompt.system}\n\n{ANSWER['forced_tool']}")  # then padding up to the cache minimum
+    assert system["text"].startswith(
+        f"{prompt.system}\n\n{ANSWER['forced_tool']}"
+    )  # then padding up to the cache minimum
     assert request.body == {
         "model": LEGACY,
         "max_tokens": 2048,
@@ -217,8 +272,14 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
     # 1000 x $3 + 200 x $15 + 2000 x $0.30 per million = $0.0066
     # saved: 2000 x ($3 - $0.30) per million = $0.0054
     assert strategy.trace.usage.model_dump() == {
-        "calls": 1, "input_tokens": 1000, "output_tokens": 200, "thinking_tokens": 0, "cache_write_tokens": 0, "cache_read_tokens": 2000,
-        "cost_usd": pytest.approx(0.0066, abs=1e-12), "cache_saved_usd": pytest.approx(0.0054, abs=1e-12),
+        "calls": 1,
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "thinking_tokens": 0,
+        "cache_write_tokens": 0,
+        "cache_read_tokens": 2000,
+        "cost_usd": pytest.approx(0.0066, abs=1e-12),
+        "cache_saved_usd": pytest.approx(0.0054, abs=1e-12),
     }
     assert strategy.trace.shape == "forced_tool"
     audit = strategy.trace.audit
@@ -235,24 +296,54 @@ def _refused_port() -> str:
 @pytest.mark.parametrize(
     ("reply", "message", "calls"),
     [
-        (error(401), "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env", 0),
-        (error(403), "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in the console", 0),
+        (
+            error(401),
+            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env",
+            0,
+        ),
+        (
+            error(403),
+            "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in the console",
+            0,
+        ),
         (error(404), "Anthropic does not know the model 'claude-sonnet-5-5' (404): fix llm.model in config.toml", 0),
-        (error(400), "Anthropic refused the request (400 invalid_request_error: messages: at least one message is required)", 0),
+        (
+            error(400),
+            "Anthropic refused the request (400 invalid_request_error: messages: at least one message is required)",
+            0,
+        ),
         (error(429), "Claude rate limit (429 rate_limit_error) after 1 retry: holding this tick", 0),
         (error(500), "Anthropic API error 500 (api_error) after 1 retry: holding this tick", 0),
         (error(529), "Claude is overloaded (529 overloaded_error) after 1 retry: holding this tick", 0),
         (HANG, "no answer from Claude within llm.timeout_s = 0.3 s after 1 retry: holding this tick", 0),
-        (TRUNCATED, "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 (char 52))", 0),
+        (
+            TRUNCATED,
+            "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 (char 52))",
+            0,
+        ),
         (EMPTY, "malformed answer from the Anthropic API (not JSON: Expecting value: line 1 column 1 (char 0))", 0),
-        (text_reply("BTC looks bullish to me."), "Claude answered without calling the `decide` tool: 'BTC looks bullish to me.'", 1),
-        (cut_at_max_tokens({"decisions": [{"coin": "BT"}]}), "Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml", 1),
-        (tool_call({"decisions": "all in"}), 'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})', 1),
+        (
+            text_reply("BTC looks bullish to me."),
+            "Claude answered without calling the `decide` tool: 'BTC looks bullish to me.'",
+            1,
+        ),
+        (
+            cut_at_max_tokens({"decisions": [{"coin": "BT"}]}),
+            "Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml",
+            1,
+        ),
+        (
+            tool_call({"decisions": "all in"}),
+            'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})',
+            1,
+        ),
     ],
 )
 def test_every_failure_is_one_line_and_tokens_already_spent_are_counted(fake_anthropic, tick, reply, message, calls):
     fake_anthropic.script(reply, reply)
-    strategy = _strategy(fake_anthropic.url, timeout_s=0.3, output="tool")  # the tool's failures; structured outputs' below
+    strategy = _strategy(
+        fake_anthropic.url, timeout_s=0.3, output="tool"
+    )  # the tool's failures; structured outputs' below
     with pytest.raises(LlmUnavailable) as caught:
         _decide(strategy, tick)
     assert str(caught.value) == message
@@ -283,12 +374,15 @@ def test_the_deadline_bounds_the_whole_step_retries_included(fake_anthropic, tic
 # -- whatever Claude answers, nothing unchecked gets through ------------------------------------
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
 _entry = st.fixed_dictionaries(
-    {"coin": st.sampled_from(["BTC", "eth", "PEPE", "", 7]), "action": st.sampled_from(["BUY", "SELL", "CLOSE", "HOLD", "LONG", None])},
+    {
+        "coin": st.sampled_from(["BTC", "eth", "PEPE", "", 7]),
+        "action": st.sampled_from(["BUY", "SELL", "CLOSE", "HOLD", "LONG", None]),
+    },
     optional={
         "confidence": st.floats(-1, 2) | st.text(max_size=3),
         "size_pct": st.floats(-5, 120) | st.just(float("nan")),
@@ -314,11 +408,22 @@ def test_any_answer_is_either_refused_whole_or_yields_only_checked_decisions(tic
     for decision in decisions:
         price = features[decision.coin].price
         if decision.action is Action.BUY:
-            assert decision.stop_loss < price < decision.take_profit and 1 <= decision.leverage <= 10 and decision.size_pct > 0
+            assert (
+                decision.stop_loss < price < decision.take_profit
+                and 1 <= decision.leverage <= 10
+                and decision.size_pct > 0
+            )
         elif decision.action is Action.SELL:
-            assert decision.take_profit < price < decision.stop_loss and 1 <= decision.leverage <= 10 and decision.size_pct > 0
+            assert (
+                decision.take_profit < price < decision.stop_loss
+                and 1 <= decision.leverage <= 10
+                and decision.size_pct > 0
+            )
         elif decision.action is Action.CLOSE:
             assert decision.coin in portfolio.positions
         assert 0 <= decision.confidence <= 1
-        assert all(math.isfinite(value) for value in (decision.stop_loss or 1, decision.take_profit or 1, decision.leverage, decision.size_pct))
+        assert all(
+            math.isfinite(value)
+            for value in (decision.stop_loss or 1, decision.take_profit or 1, decision.leverage, decision.size_pct)
+        )
     assert all(coin not in invalid for coin in (d.coin for d in decisions if d.action is not Action.HOLD))

@@ -22,12 +22,22 @@ from tests.fakes.anthropic import (
 )
 
 FIRST = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)  # the replay's first tick on the bundled sample
-USAGE = {"input_tokens": 1000, "output_tokens": 200, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2000}  # $0.0066
+USAGE = {
+    "input_tokens": 1000,
+    "output_tokens": 200,
+    "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 2000,
+}  # $0.0066
 
 
 def _env(url, **extra):
     # Sonnet 4.6: the dollar figures below are at its prices
-    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": url, "BOT_LLM__RETRIES": "0", "BOT_LLM__TIMEOUT_S": "1"}
+    env = {
+        "ANTHROPIC_API_KEY": "sk-test",
+        "ANTHROPIC_BASE_URL": url,
+        "BOT_LLM__RETRIES": "0",
+        "BOT_LLM__TIMEOUT_S": "1",
+    }
     return {**env, "BOT_LLM__MODEL": "claude-sonnet-4-6", **extra}
 
 
@@ -45,9 +55,21 @@ def _state(project):
 
 def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
     btc = HistoryMarket().snapshot_at(["BTC"], FIRST).coins["BTC"].last_price
-    answer = {"decisions": [{"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 2,
-                             "stop_loss": round(btc * 0.98), "take_profit": round(btc * 1.04), "invalidation": "4h close below EMA50",
-                             "reasoning": "trend up, room above costs"}]}
+    answer = {
+        "decisions": [
+            {
+                "coin": "BTC",
+                "action": "BUY",
+                "confidence": 0.8,
+                "size_pct": 10,
+                "leverage": 2,
+                "stop_loss": round(btc * 0.98),
+                "take_profit": round(btc * 1.04),
+                "invalidation": "4h close below EMA50",
+                "reasoning": "trend up, room above costs",
+            }
+        ]
+    }
     fake_anthropic.script(tool_call(answer, usage=USAGE))
     result = _tick(project, fake_anthropic.url)
     assert result.returncode == 0, result.stderr
@@ -61,15 +83,26 @@ def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
     amount = int(10_000 * 0.10 * 2 / btc * 1000) / 1000  # margin 1,000 USD x 2, lot step 0.001 rounded down
     assert (fill["coin"], fill["side"], fill["amount"]) == ("BTC", "long", pytest.approx(amount, abs=1e-9))
     assert fill["price"] == pytest.approx(btc * 1.0002, rel=1e-12)  # 0.02 % slippage against the buy
-    assert record["usage"] == {"calls": 1, "input_tokens": 1000, "output_tokens": 200, "thinking_tokens": 0, "cache_write_tokens": 0,
-                               "cache_read_tokens": 2000, "cost_usd": pytest.approx(0.0066, abs=1e-12),
-                               "cache_saved_usd": pytest.approx(0.0054, abs=1e-12)}  # 2,000 x (3 - 0.30) µ$
+    assert record["usage"] == {
+        "calls": 1,
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "thinking_tokens": 0,
+        "cache_write_tokens": 0,
+        "cache_read_tokens": 2000,
+        "cost_usd": pytest.approx(0.0066, abs=1e-12),
+        "cache_saved_usd": pytest.approx(0.0054, abs=1e-12),
+    }  # 2,000 x (3 - 0.30) µ$
     state = _state(project)
     assert state["positions"]["BTC"]["invalidation"] == "4h close below EMA50"
     assert state["llm"]["spend_by_day"]["2025-06-02"]["cost_usd"] == pytest.approx(0.0066, abs=1e-12)
 
     audit = json.loads((project / "var" / "replay" / "llm" / "250602T0100.json").read_text())
-    assert audit["shape"] == "json_schema" and audit["response"]["answer"] == answer and audit["decisions"][0]["coin"] == "BTC"
+    assert (
+        audit["shape"] == "json_schema"
+        and audit["response"]["answer"] == answer
+        and audit["decisions"][0]["coin"] == "BTC"
+    )
     assert audit["user"] == fake_anthropic.requests[0].body["messages"][0]["content"]
 
     status = run_bot("status", "--replay", cwd=project)
@@ -79,7 +112,11 @@ def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
     fake_anthropic.script(tool_call({"decisions": []}, usage=USAGE))
     assert _tick(project, fake_anthropic.url).returncode == 0
     user = fake_anthropic.requests[1].body["messages"][0]["content"]
-    assert f"BTC long {amount:g} @ " in user and "| PnL net of fees " in user and "invalidation: 4h close below EMA50" in user
+    assert (
+        f"BTC long {amount:g} @ " in user
+        and "| PnL net of fees " in user
+        and "invalidation: 4h close below EMA50" in user
+    )
 
 
 def _closed_port_url() -> str:
@@ -91,16 +128,31 @@ def _closed_port_url() -> str:
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
-        (error(401), "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"),
+        (
+            error(401),
+            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env",
+        ),
         (error(429), "Claude rate limit (429 rate_limit_error) (no retries: llm.retries = 0): holding this tick"),
         (error(500), "Anthropic API error 500 (api_error) (no retries: llm.retries = 0): holding this tick"),
         (error(529), "Claude is overloaded (529 overloaded_error) (no retries: llm.retries = 0): holding this tick"),
         (HANG, "no answer from Claude within llm.timeout_s = 1 s (no retries: llm.retries = 0): holding this tick"),
-        (TRUNCATED, "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 (char 52))"),
+        (
+            TRUNCATED,
+            "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 (char 52))",
+        ),
         (EMPTY, "malformed answer from the Anthropic API (not JSON: Expecting value: line 1 column 1 (char 0))"),
-        (text_reply("Markets are choppy."), "Claude's structured answer is not JSON: 'Markets are choppy.'"),  # output_config.format
-        (cut_at_max_tokens({"decisions": [{"coin": "BT"}]}), "Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml"),
-        (tool_call({"decisions": "all in"}), 'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})'),
+        (
+            text_reply("Markets are choppy."),
+            "Claude's structured answer is not JSON: 'Markets are choppy.'",
+        ),  # output_config.format
+        (
+            cut_at_max_tokens({"decisions": [{"coin": "BT"}]}),
+            "Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml",
+        ),
+        (
+            tool_call({"decisions": "all in"}),
+            'malformed tool input from Claude (expected {"decisions": [...]}, got {"decisions": "all in"})',
+        ),
         (None, "cannot reach the Anthropic API at {url} (ConnectError) (no retries: llm.retries = 0)"),
     ],
     ids=["401", "429", "500", "529", "hang", "truncated", "empty", "text", "max_tokens", "malformed_input", "refused"],
@@ -128,7 +180,10 @@ def test_a_bad_key_shows_in_status_until_a_call_succeeds(project, fake_anthropic
     assert _tick(project, fake_anthropic.url).returncode == 4
     status = run_bot("status", "--replay", cwd=project)
     assert status.returncode == 0
-    assert "LLM: Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env" in status.stdout
+    assert (
+        "LLM: Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
+        in status.stdout
+    )
     assert _tick(project, fake_anthropic.url).returncode == 0
     assert "LLM: " not in run_bot("status", "--replay", cwd=project).stdout
 
@@ -137,8 +192,15 @@ def test_the_daily_budget_falls_back_to_rules_and_says_so_once(project, fake_ant
     fake_anthropic.script(*[tool_call({"decisions": []}, usage=USAGE)] * 2)
     results = [_tick(project, fake_anthropic.url, BOT_LLM__MAX_USD_PER_DAY="0.013") for _ in range(4)]
     assert [result.returncode for result in results] == [0, 0, 0, 0]
-    assert [r.stdout.split(" · ")[2] for r in results] == ["strategy claude", "strategy claude", "strategy rules", "strategy rules"]
-    notice = "LLM budget reached: 0.0132 USD spent on 2025-06-02, llm.max_usd_per_day = 0.013; rules decides until 00:00 UTC"
+    assert [r.stdout.split(" · ")[2] for r in results] == [
+        "strategy claude",
+        "strategy claude",
+        "strategy rules",
+        "strategy rules",
+    ]
+    notice = (
+        "LLM budget reached: 0.0132 USD spent on 2025-06-02, llm.max_usd_per_day = 0.013; rules decides until 00:00 UTC"
+    )
     assert results[2].stdout.splitlines()[-1].endswith(f" ms · {notice}")
     [warning] = results[2].stderr.splitlines()
     assert "llm_budget_reached" in warning
@@ -156,7 +218,9 @@ def test_no_key_runs_the_rules_and_claude_without_a_key_is_a_config_error(projec
         'error: `strategy.name = "claude"` needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml '
         '(or set strategy.name = "rules")\n'
     )
-    rules = run_bot("tick", "--dry-run", "--replay", cwd=project, env=_env(fake_anthropic.url, BOT_STRATEGY__NAME="rules"))
+    rules = run_bot(
+        "tick", "--dry-run", "--replay", cwd=project, env=_env(fake_anthropic.url, BOT_STRATEGY__NAME="rules")
+    )
     assert rules.returncode == 0 and " · strategy rules · " in rules.stdout and fake_anthropic.requests == []
 
 
@@ -164,13 +228,32 @@ def test_a_live_dry_run_tick_trades_claudes_decision(project, live_fake, fake_an
     # live market from the fake exchange: exit levels around BTC's price at this wall-clock time,
     # the stop well inside the liquidation price the risk step checks
     price = live_fake._last_close("BTC")
-    answer = {"decisions": [{"coin": "BTC", "action": "BUY", "confidence": 0.9, "size_pct": 5, "leverage": 2,
-                             "stop_loss": round(price * 0.97), "take_profit": round(price * 1.1), "reasoning": "scripted"}]}
+    answer = {
+        "decisions": [
+            {
+                "coin": "BTC",
+                "action": "BUY",
+                "confidence": 0.9,
+                "size_pct": 5,
+                "leverage": 2,
+                "stop_loss": round(price * 0.97),
+                "take_profit": round(price * 1.1),
+                "reasoning": "scripted",
+            }
+        ]
+    }
     fake_anthropic.script(tool_call(answer))
-    env = {"BOT_EXCHANGE__API_URL": live_fake.url, "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    env = {
+        "BOT_EXCHANGE__API_URL": live_fake.url,
+        "ANTHROPIC_API_KEY": "sk-test",
+        "ANTHROPIC_BASE_URL": fake_anthropic.url,
+    }
     result = run_bot("tick", "--dry-run", cwd=project, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("PAPER (dry-run) tick 1 · ") and " · strategy claude · " in result.stdout.splitlines()[0]
+    assert (
+        result.stdout.startswith("PAPER (dry-run) tick 1 · ")
+        and " · strategy claude · " in result.stdout.splitlines()[0]
+    )
     record = json.loads((project / "var" / "journal.jsonl").read_text().splitlines()[-1])
     assert [(fill["coin"], fill["side"]) for fill in record["fills"]] == [("BTC", "long")]
     assert record["usage"]["calls"] == 1 and record["usage"]["cost_usd"] > 0

@@ -51,7 +51,11 @@ def test_replay_from_a_given_time_and_its_limits(project):
         "error: --replay 2025-06-09T00:00: past the end of the history (2025-06-05 00:00 UTC); pick an earlier time or pass --data-dir with more history\n"
     )
     bad = run_bot("tick", "--replay", "yesterday", cwd=project)
-    assert bad.returncode == 2 and bad.stderr.strip() == "error: --replay: 'yesterday' is not a time; use ISO format like 2025-06-02T01:00 (UTC)"
+    assert (
+        bad.returncode == 2
+        and bad.stderr.strip()
+        == "error: --replay: 'yesterday' is not a time; use ISO format like 2025-06-02T01:00 (UTC)"
+    )
 
 
 def test_config_errors_are_one_line_with_exit_code_2(project):
@@ -77,9 +81,15 @@ def test_live_trading_without_keys_stops_with_one_line_and_touches_nothing(proje
 
 
 def test_live_trading_without_the_written_confirmation_is_refused(project):
-    result = run_bot("tick", cwd=project, env={"BOT_ENABLE_TRADING": "true", "EXCHANGE_API_KEY": "key-0001", "EXCHANGE_SECRET": "secret-0002"})
+    result = run_bot(
+        "tick",
+        cwd=project,
+        env={"BOT_ENABLE_TRADING": "true", "EXCHANGE_API_KEY": "key-0001", "EXCHANGE_SECRET": "secret-0002"},
+    )
     assert result.returncode == 2
-    assert result.stderr.startswith('error: `enable_trading = true` also needs `[live] confirm = "I understand this trades real money"`')
+    assert result.stderr.startswith(
+        'error: `enable_trading = true` also needs `[live] confirm = "I understand this trades real money"`'
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -118,10 +128,13 @@ def test_help_and_status_start_fast_without_heavy_imports(project):
         "print('BUILT', built, 'HEAVY', heavy, 'MODULES', len(sys.modules))"
     )
     for args, most in ((["--help"], 250), (["status", "--replay"], 480)):
-        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True, timeout=30
+        )
         assert "HEAVY []" in result.stdout, (args, result.stdout, result.stderr)
         assert int(result.stdout.split("MODULES")[1]) <= most, (args, result.stdout)
-        # The tick's contracts defer their validators (StrictModel's defer_build): status never builds one (TickReport, OrderPlan, RiskVerdict).
+        # The tick's contracts defer their validators (StrictModel's defer_build): status never builds one (TickReport,
+        # OrderPlan, RiskVerdict).
         assert "BUILT []" in result.stdout, (args, result.stdout)
 
 

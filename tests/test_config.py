@@ -40,19 +40,43 @@ def test_environment_overrides_the_file_and_secrets_come_from_dotenv(tmp_path, m
     [
         ('[trading]\ncoin = ["BTC"]', "config.toml: unknown setting `trading.coin` — did you mean `trading.coins`?"),
         ("[tradng]\n", "config.toml: unknown setting `tradng` — did you mean `trading`?"),
-        ("[risk]\nmax_leverage = -2", "config.toml: `risk.max_leverage`: Input should be greater than or equal to 1 (got -2)"),
-        ('[trading]\ncoins = ["BTC", "B-T"]', "config.toml: `trading.coins`: 'B-T' is not a coin name (use base names like BTC, ETH)"),
+        (
+            "[risk]\nmax_leverage = -2",
+            "config.toml: `risk.max_leverage`: Input should be greater than or equal to 1 (got -2)",
+        ),
+        (
+            '[trading]\ncoins = ["BTC", "B-T"]',
+            "config.toml: `trading.coins`: 'B-T' is not a coin name (use base names like BTC, ETH)",
+        ),
         ("[paper]\nslippage_pct = 'lots'", "config.toml: `paper.slippage_pct`: Input should be a valid number"),
-        ('[exchange]\nsecret = "s3cr3t"', "config.toml: `exchange.secret` looks like a secret; secrets belong in the environment"),
+        (
+            '[exchange]\nsecret = "s3cr3t"',
+            "config.toml: `exchange.secret` looks like a secret; secrets belong in the environment",
+        ),
         ("enable_trading = ", "config.toml: not valid TOML"),
         ('[exchange]\napi_url = "localhost:80"', "config.toml: `exchange.api_url`: must look like http://host:port"),
-        ('[llm]\nmodel = "claude-sonet-4-6"', """config.toml: `llm`: model 'claude-sonet-4-6' has no price: add [llm.prices."claude-sonet-4-6"] """
-         "to config.toml — did you mean `claude-sonnet-4-6`?"),
-        ("[llm]\ntimeout_s = 60\ndeadline_s = 30", "config.toml: `llm`: deadline_s (30) must be at least timeout_s (60)"),
-        ("[llm]\ndeadline_s = 600", "config.toml: `llm.deadline_s`: Input should be less than or equal to 150 (got 600)"),
+        (
+            '[llm]\nmodel = "claude-sonet-4-6"',
+            """config.toml: `llm`: model 'claude-sonet-4-6' has no price: add [llm.prices."claude-sonet-4-6"] """
+            "to config.toml — did you mean `claude-sonnet-4-6`?",
+        ),
+        (
+            "[llm]\ntimeout_s = 60\ndeadline_s = 30",
+            "config.toml: `llm`: deadline_s (30) must be at least timeout_s (60)",
+        ),
+        (
+            "[llm]\ndeadline_s = 600",
+            "config.toml: `llm.deadline_s`: Input should be less than or equal to 150 (got 600)",
+        ),
         ('[llm]\nfallback = "claude"', "config.toml: `llm.fallback`: Input should be 'rules' or 'hold' (got 'claude')"),
-        ('[strategy]\nname = "gpt"', "config.toml: `strategy.name`: Input should be 'auto', 'claude' or 'rules' (got 'gpt')"),
-        ('[llm]\napi_key = "sk-ant-s3cr3t"', "config.toml: `llm.api_key` looks like a secret; secrets belong in the environment"),
+        (
+            '[strategy]\nname = "gpt"',
+            "config.toml: `strategy.name`: Input should be 'auto', 'claude' or 'rules' (got 'gpt')",
+        ),
+        (
+            '[llm]\napi_key = "sk-ant-s3cr3t"',
+            "config.toml: `llm.api_key` looks like a secret; secrets belong in the environment",
+        ),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_setting(tmp_path, text, message):
@@ -67,8 +91,16 @@ def test_bad_config_gives_one_line_naming_the_setting(tmp_path, text, message):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("BOT_EXCHANGE__ENABLE_TRADING", "true", "BOT_EXCHANGE__ENABLE_TRADING (environment or {env}): unknown setting `exchange.enable_trading`"),
-        ("BOT_RISK__MAX_LEVERAGE", "-3", "BOT_RISK__MAX_LEVERAGE (environment or {env}): `risk.max_leverage`: Input should be greater than or equal to 1"),
+        (
+            "BOT_EXCHANGE__ENABLE_TRADING",
+            "true",
+            "BOT_EXCHANGE__ENABLE_TRADING (environment or {env}): unknown setting `exchange.enable_trading`",
+        ),
+        (
+            "BOT_RISK__MAX_LEVERAGE",
+            "-3",
+            "BOT_RISK__MAX_LEVERAGE (environment or {env}): `risk.max_leverage`: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_a_bad_environment_variable_is_named_instead_of_config_toml(tmp_path, monkeypatch, name, value, message):
@@ -83,7 +115,10 @@ def test_missing_explicit_config_file(tmp_path):
         load_settings(tmp_path / "nope.toml")
 
 
-@pytest.mark.parametrize(("key", "refused"), [("secret", True), ("bot_token", True), ("apikey", True), ("max_tokens", False), ("secretive_mode", False)])
+@pytest.mark.parametrize(
+    ("key", "refused"),
+    [("secret", True), ("bot_token", True), ("apikey", True), ("max_tokens", False), ("secretive_mode", False)],
+)
 def test_only_secret_named_keys_are_refused(tmp_path, key, refused):
     from bot.config_file import _reject_secrets
 
@@ -121,10 +156,22 @@ def test_a_priced_model_adds_to_the_default_price_table(tmp_path):
     )
     assert settings.llm.price.output_usd_per_mtok == 50
     assert sorted(settings.llm.prices) == [
-        "claude-fable-5", "claude-fable-5-1", "claude-fable-5-2", "claude-haiku-4-5", "claude-haiku-5-5", "claude-mythos-5-1",
-        "claude-opus-4-5", "claude-opus-4-6", "claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-opus-5-5",
-        "claude-sonnet-4-6", "claude-sonnet-5", "claude-sonnet-5-5",
-    ]  # fmt: skip
+        "claude-fable-5",
+        "claude-fable-5-1",
+        "claude-fable-5-2",
+        "claude-haiku-4-5",
+        "claude-haiku-5-5",
+        "claude-mythos-5-1",
+        "claude-opus-4-5",
+        "claude-opus-4-6",
+        "claude-opus-4-7",
+        "claude-opus-4-8",
+        "claude-opus-5",
+        "claude-opus-5-5",
+        "claude-sonnet-4-6",
+        "claude-sonnet-5",
+        "claude-sonnet-5-5",
+    ]
 
 
 def test_the_shipped_config_toml_holds_the_defaults(monkeypatch):
@@ -141,5 +188,7 @@ def test_the_shipped_config_toml_holds_the_defaults(monkeypatch):
 def test_an_unparsable_list_in_the_environment_is_one_clear_line(tmp_path, monkeypatch):
     # Found by tests/test_config_fuzz.py: pydantic-settings' SettingsError used to escape.
     monkeypatch.setenv("BOT_TRADING__COINS", "BTC:ETH")
-    with pytest.raises(ConfigError, match=r"""field "trading" .* must be JSON, e\.g\. BOT_TRADING__COINS='\["BTC","ETH"\]'"""):
+    with pytest.raises(
+        ConfigError, match=r"""field "trading" .* must be JSON, e\.g\. BOT_TRADING__COINS='\["BTC","ETH"\]'"""
+    ):
         _load(tmp_path, "")

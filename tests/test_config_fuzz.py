@@ -77,7 +77,11 @@ def _load_or_explain(folder: Path):
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(KEYS + [("trading", "coin"), ("nonsense",), ("risk", "max_leverage_x")]), values, max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(KEYS + [("trading", "coin"), ("nonsense",), ("risk", "max_leverage_x")]), values, max_size=6
+    )
+)
 def test_any_typed_values_for_any_keys_load_or_fail_with_one_line(tmp_path_factory, entries):
     folder = tmp_path_factory.mktemp("cfg")
     (folder / "config.toml").write_text(_toml(entries), encoding="utf-8")

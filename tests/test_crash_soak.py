@@ -60,11 +60,22 @@ ORDER_ANSWER_DELAY_MS = 150
 MALFORMED_SHARE = 0.25  # of the ticks: one private answer truncated once
 PERSISTENT_SHARE = 0.1  # of the ticks: a read endpoint truncated on every try (the tick fails)
 RERUN_SHARE = 1 / 3  # of the kills: followed by a re-run in the same minute
-SECRETS = {"EXCHANGE_API_KEY": "soak-exchange-key-5d1c", "EXCHANGE_SECRET": "soak-exchange-secret-93b7", "ANTHROPIC_API_KEY": "sk-soak-8e2f"}
+SECRETS = {
+    "EXCHANGE_API_KEY": "soak-exchange-key-5d1c",
+    "EXCHANGE_SECRET": "soak-exchange-secret-93b7",
+    "ANTHROPIC_API_KEY": "sk-soak-8e2f",
+}
 TRUNCATED_ONCE = [
-    ("GET", "/fapi/v3/positionRisk"), ("GET", "/fapi/v3/account"), ("GET", "/fapi/v1/openOrders"), ("GET", "/fapi/v1/openAlgoOrders"),
-    ("GET", "/fapi/v1/order"), ("GET", "/fapi/v1/algoOrder"), ("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/algoOrder"),
-    ("GET", "/fapi/v1/userTrades"), ("DELETE", "/fapi/v1/algoOrder"),
+    ("GET", "/fapi/v3/positionRisk"),
+    ("GET", "/fapi/v3/account"),
+    ("GET", "/fapi/v1/openOrders"),
+    ("GET", "/fapi/v1/openAlgoOrders"),
+    ("GET", "/fapi/v1/order"),
+    ("GET", "/fapi/v1/algoOrder"),
+    ("POST", "/fapi/v1/order"),
+    ("POST", "/fapi/v1/algoOrder"),
+    ("GET", "/fapi/v1/userTrades"),
+    ("DELETE", "/fapi/v1/algoOrder"),
 ]
 TRUNCATED_ALWAYS = [("GET", "/fapi/v3/positionRisk"), ("GET", "/fapi/v3/account"), ("GET", "/fapi/v1/openAlgoOrders")]
 
@@ -91,16 +102,24 @@ class SoakVenue:
             from tests.fakes.bybit import FakeBybit
 
             fake = FakeBybit(data_dir(), now=NOW, coins=COINS, **options)
-            fake.account.api_key, fake.account.api_secret = self.secrets["EXCHANGE_API_KEY"], self.secrets["EXCHANGE_SECRET"]
+            fake.account.api_key, fake.account.api_secret = (
+                self.secrets["EXCHANGE_API_KEY"],
+                self.secrets["EXCHANGE_SECRET"],
+            )
         else:
             from tests.fakes.exchange import FakeExchange
 
             fake = FakeExchange(data_dir(), now=NOW, coins=COINS, **options)
-            fake.account.api_key, fake.account.api_secret = self.secrets["EXCHANGE_API_KEY"], self.secrets["EXCHANGE_SECRET"]
+            fake.account.api_key, fake.account.api_secret = (
+                self.secrets["EXCHANGE_API_KEY"],
+                self.secrets["EXCHANGE_SECRET"],
+            )
         return fake
 
     def is_order(self, request) -> bool:
-        return request.method == "POST" and (request.path in self.order_requests or request.params.get("type") in self.order_requests)
+        return request.method == "POST" and (
+            request.path in self.order_requests or request.params.get("type") in self.order_requests
+        )
 
     def bot_ids(self, at, ticks: int) -> dict[str, str]:
         """The venue's client id -> the bot's ``bot-<tick>-<coin>-<leg>`` for every tick of the soak."""
@@ -110,15 +129,29 @@ class SoakVenue:
 
         profile = profile_for(self.id)
         legs = ["entry", "add", "close", "exit", *(f"{leg}{n}" for leg in ("sl", "tp") for n in ("", *range(2, 10)))]
-        ids = [client_order_id(tick_id_for(at + i * TICK + lag), coin, leg) for i in range(ticks) for lag in (timedelta(0), timedelta(seconds=20)) for coin in COINS for leg in legs]
+        ids = [
+            client_order_id(tick_id_for(at + i * TICK + lag), coin, leg)
+            for i in range(ticks)
+            for lag in (timedelta(0), timedelta(seconds=20))
+            for coin in COINS
+            for leg in legs
+        ]
         return {profile.client_id(bot_id): bot_id for bot_id in ids}
 
 
-_INFO = [("POST", "/info", kind) for kind in ("clearinghouseState", "frontendOpenOrders", "orderStatus", "userFills", "userFillsByTime")]
+_INFO = [
+    ("POST", "/info", kind)
+    for kind in ("clearinghouseState", "frontendOpenOrders", "orderStatus", "userFills", "userFillsByTime")
+]
 _BYBIT_READS = [("GET", p) for p in ("position/list", "account/wallet-balance", "order/realtime", "execution/list")]
 SOAK_VENUES = {
     "binanceusdm": SoakVenue(
-        "binanceusdm", "", "", SECRETS, [(m, p, None) for m, p in TRUNCATED_ONCE], [(m, p, None) for m, p in TRUNCATED_ALWAYS],
+        "binanceusdm",
+        "",
+        "",
+        SECRETS,
+        [(m, p, None) for m, p in TRUNCATED_ONCE],
+        [(m, p, None) for m, p in TRUNCATED_ALWAYS],
         ("/fapi/v1/order", "/fapi/v1/algoOrder"),
     ),
     "hyperliquid": SoakVenue(
@@ -126,7 +159,13 @@ SOAK_VENUES = {
         'id = "hyperliquid"\n',
         'quote = "USDC"\n',
         {**SECRETS, "EXCHANGE_API_KEY": "0x5d1c" + "ab" * 18, "EXCHANGE_SECRET": "0x93b7" + "cd" * 30},
-        [*_INFO, ("POST", "/exchange", "order"), ("POST", "/exchange", "order/sl"), ("POST", "/exchange", "order/tp"), ("POST", "/exchange", "cancelByCloid")],
+        [
+            *_INFO,
+            ("POST", "/exchange", "order"),
+            ("POST", "/exchange", "order/sl"),
+            ("POST", "/exchange", "order/tp"),
+            ("POST", "/exchange", "cancelByCloid"),
+        ],
         [("POST", "/info", "clearinghouseState"), ("POST", "/info", "frontendOpenOrders")],
         ("order", "order/sl", "order/tp"),
     ),
@@ -135,9 +174,18 @@ SOAK_VENUES = {
         'id = "bybit"\n',
         "",
         SECRETS,
-        [*((m, f"/v5/{p}", None) for m, p in _BYBIT_READS), ("POST", "/v5/order/create", "order"), ("POST", "/v5/order/create", "order/sl"),
-         ("POST", "/v5/order/create", "order/tp"), ("POST", "/v5/order/cancel", None)],
-        [("GET", "/v5/position/list", None), ("GET", "/v5/account/wallet-balance", None), ("GET", "/v5/order/realtime", None)],
+        [
+            *((m, f"/v5/{p}", None) for m, p in _BYBIT_READS),
+            ("POST", "/v5/order/create", "order"),
+            ("POST", "/v5/order/create", "order/sl"),
+            ("POST", "/v5/order/create", "order/tp"),
+            ("POST", "/v5/order/cancel", None),
+        ],
+        [
+            ("GET", "/v5/position/list", None),
+            ("GET", "/v5/account/wallet-balance", None),
+            ("GET", "/v5/order/realtime", None),
+        ],
         ("order", "order/sl", "order/tp"),
     ),
 }
@@ -298,12 +346,16 @@ def _check(store: StateStore, fake, result: SoakResult, label: str) -> None:
             result.unknown.append(f"{label}: {coin} exchange {amount:g}, state {signed:g}")
         stops = [o for o in open_orders if o.symbol == f"{coin}USDT" and o.type == "STOP_MARKET" and o.reduce_only]
         if not any(abs(o.quantity - abs(amount)) < 1e-9 for o in stops):
-            result.unprotected.append(f"{label}: {coin} {amount:g} has no stop-loss for its size ({[o.client_id for o in stops]})")
+            result.unprotected.append(
+                f"{label}: {coin} {amount:g} has no stop-loss for its size ({[o.client_id for o in stops]})"
+            )
     for coin in state.positions:
         if coin not in positions:
             result.unknown.append(f"{label}: the state holds {coin}, the exchange does not")
     if abs(state.cash_usd - fake.account.wallet_usd) > 1e-6:
-        result.account_off.append(f"{label}: cash {state.cash_usd:.6f}, the exchange's wallet {fake.account.wallet_usd:.6f}")
+        result.account_off.append(
+            f"{label}: cash {state.cash_usd:.6f}, the exchange's wallet {fake.account.wallet_usd:.6f}"
+        )
 
 
 def _journal_vs_exchange(project: Path, fake, result: SoakResult) -> None:
@@ -341,7 +393,11 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float, venue: str = 
 
     spec = SOAK_VENUES[venue]
     secrets = spec.secrets
-    (project / "config.toml").write_text(CONFIG.replace("[exchange]\n", f"[exchange]\n{spec.exchange}", 1).replace("[trading]\n", f"[trading]\n{spec.trading}", 1))
+    (project / "config.toml").write_text(
+        CONFIG.replace("[exchange]\n", f"[exchange]\n{spec.exchange}", 1).replace(
+            "[trading]\n", f"[trading]\n{spec.trading}", 1
+        )
+    )
     rng = random.Random(seed)
     result = SoakResult()
     store = StateStore(project / "var" / "state.json")
@@ -384,7 +440,9 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float, venue: str = 
                     time.sleep(0.005)
                 process.send_signal(signal.SIGKILL)
             out, err = process.communicate(timeout=60)
-            result.leaks += [f"{name} in the output at {at:%H:%M:%S}" for name, secret in secrets.items() if secret in out + err]
+            result.leaks += [
+                f"{name} in the output at {at:%H:%M:%S}" for name, secret in secrets.items() if secret in out + err
+            ]
             fake.clear_faults()
             if process.returncode == -signal.SIGKILL:
                 result.kills += 1
@@ -406,7 +464,9 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float, venue: str = 
         while result.kills < kills and time.monotonic() - started < budget_s:
             killed = run(kill=rng.random() < KILL_SHARE)  # the tick after a kill may be killed too
             if killed and rng.random() < RERUN_SHARE:
-                run(kill=rng.random() < KILL_SHARE, rerun=True)  # the owner (or a retrying cron) runs it again within the minute
+                run(
+                    kill=rng.random() < KILL_SHARE, rerun=True
+                )  # the owner (or a retrying cron) runs it again within the minute
             at += TICK  # cron runs the next tick 3 minutes later
         fake.clear_faults()
         run(kill=False)
@@ -416,7 +476,9 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float, venue: str = 
         _journal_vs_exchange(project, fake, result)
         for path in (project / "var").rglob("*"):
             text = path.read_text(errors="replace") if path.is_file() else ""
-            result.leaks += [f"{name} in {path.relative_to(project)}" for name, secret in secrets.items() if secret in text]
+            result.leaks += [
+                f"{name} in {path.relative_to(project)}" for name, secret in secrets.items() if secret in text
+            ]
     result.seconds = time.monotonic() - started
     return result
 
@@ -439,14 +501,15 @@ def _assert_clean(result: SoakResult, kills: int) -> None:
 
 
 def test_crash_soak_fast(tmp_path):
-    _assert_clean(soak(tmp_path, kills=FAST_KILLS, seed=11, budget_s=240), FAST_KILLS)  # the bound guards against a hang; idle, it takes ~50 s
+    _assert_clean(
+        soak(tmp_path, kills=FAST_KILLS, seed=11, budget_s=240), FAST_KILLS
+    )  # the bound guards against a hang; idle, it takes ~50 s
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("venue", list(SOAK_VENUES))
 def test_crash_soak_full(tmp_path, venue):
     _assert_clean(soak(tmp_path, kills=FULL_KILLS, seed=2011, budget_s=1800, venue=venue), FULL_KILLS)
-
 
 
 # -- a killed tick run again in the same minute: the same tick id, so no second opening order ----
@@ -483,19 +546,31 @@ def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_o
     store = StateStore(tmp_path / "var" / "state.json")
     landed = {"entry": "/fapi/v1/order", "sl": "/fapi/v1/algoOrder"}[killed_on]
     with (
-        FakeExchange(data_dir(), now=NOW, coins=("BTC",), order_answer_delay_ms=30_000, order_answer_delay_path=landed) as fake,
+        FakeExchange(
+            data_dir(), now=NOW, coins=("BTC",), order_answer_delay_ms=30_000, order_answer_delay_path=landed
+        ) as fake,
         FakeAnthropic() as llm,
     ):
         fake.account.api_key, fake.account.api_secret = SECRETS["EXCHANGE_API_KEY"], SECRETS["EXCHANGE_SECRET"]
         env = _env(fake.url, llm.url)
         price = fake.price("BTC")
-        buy = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
-               "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "same minute"}
+        buy = {
+            "coin": "BTC",
+            "action": "BUY",
+            "confidence": 0.8,
+            "size_pct": 10,
+            "leverage": 3,
+            "stop_loss": round(price * 0.98),
+            "take_profit": round(price * 1.04),
+            "reasoning": "same minute",
+        }
         llm.script(tool_call({"decisions": [buy]}), tool_call({"decisions": [buy]}))
 
         process = _start(tmp_path, env, NOW + timedelta(seconds=20))
         deadline = time.monotonic() + 30
-        while not _posted(fake, landed) and process.poll() is None and time.monotonic() < deadline:  # the order itself, not a lookup
+        while (
+            not _posted(fake, landed) and process.poll() is None and time.monotonic() < deadline
+        ):  # the order itself, not a lookup
             time.sleep(0.01)
         process.send_signal(signal.SIGKILL)  # the order reached the exchange; its answer is held back
         process.communicate(timeout=30)
@@ -517,10 +592,15 @@ def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_o
     state = store.load()
     assert state.pending_intents == []
     assert state.positions["BTC"].amount == entry.quantity == fake.account.positions["BTC"].amount
-    assert {o.quantity for o in fake.account.open_algo("BTC")} == {entry.quantity}  # its stop-loss and take-profit, once
+    assert {o.quantity for o in fake.account.open_algo("BTC")} == {
+        entry.quantity
+    }  # its stop-loss and take-profit, once
     records = [json.loads(line) for line in (tmp_path / "var" / "journal.jsonl").read_text().splitlines()]
     [record] = records  # the killed run wrote no journal line
     assert record["tick_id"] == "250603T1200"
     [verdict] = record["verdicts"]
     assert (verdict["verdict"], verdict["codes"]) == ("rejected", ["duplicate"])
-    assert verdict["reason"] == "BTC already got its opening order in this tick (250603T1200): a re-run of a tick opens nothing more"
+    assert (
+        verdict["reason"]
+        == "BTC already got its opening order in this tick (250603T1200): a re-run of a tick opens nothing more"
+    )

@@ -19,12 +19,16 @@ from tests.servekit import TOKEN, Server, replay_account
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "var" / "artifacts"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no system Chromium (`apt-get install chromium`; .ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no system Chromium (`apt-get install chromium`; .ci/run installs it)"
+)
 
 
 @pytest.fixture
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'"
+    )
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield chromium
@@ -53,7 +57,9 @@ def test_dashboard_shows_the_replayed_account_and_pauses_it(tmp_path, browser):
         assert len(vertices) == len(records) == 3
         assert page.text_content("#equity-last") == money(equities[-1])
         assert page.locator("#buyhold-line").count() == 1 and page.locator("#drawdown-area").count() == 1
-        assert page.text_content("text.axis-max") == money(max(equities + [p["buy_hold_usd"] for p in server.request("/api/v1/equity").json()["points"]]))
+        assert page.text_content("text.axis-max") == money(
+            max(equities + [p["buy_hold_usd"] for p in server.request("/api/v1/equity").json()["points"]])
+        )
         assert page.inner_text("#equity") == money(state["last_equity_usd"])
         # three ticks are far from a day of returns (24 h x 20 ticks = 480): no Sharpe yet, and how long to wait
         assert page.inner_text("#sharpe") == f"n/a (needs {480 - state['return_stats']['count']} more ticks)"
@@ -74,13 +80,17 @@ def test_dashboard_shows_the_replayed_account_and_pauses_it(tmp_path, browser):
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
         phone.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
         phone.wait_for_selector("body[data-updated]")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling: tables scroll in their boxes
+        assert (
+            phone.evaluate("document.documentElement.scrollWidth") <= 390
+        )  # no sideways scrolling: tables scroll in their boxes
         phone.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
 
         # pause from the page: the prompt's reason reaches the state
         page.once("dialog", lambda dialog: dialog.accept("checked from the browser"))
         page.click("#pause")
-        page.locator("#state-chip", has_text="PAUSED").wait_for()  # (the page's CSP forbids eval, so no wait_for_function)
+        page.locator(
+            "#state-chip", has_text="PAUSED"
+        ).wait_for()  # (the page's CSP forbids eval, so no wait_for_function)
         status = server.request("/api/v1/status").json()
         assert status["paused"] and status["pause_reason"] == "checked from the browser (API, from 127.0.0.1)"
         assert page.inner_text("#banner") == "PAUSED by user: checked from the browser (API, from 127.0.0.1)"

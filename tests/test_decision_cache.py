@@ -31,7 +31,10 @@ class Moody:
 
     async def decide(self, *, features, portfolio, prompt):
         self.calls += 1
-        self.trace = Trace(usage=Usage(calls=1, input_tokens=1000, output_tokens=100, cost_usd=0.0045), invalid={"XRP": "stop on the wrong side"})
+        self.trace = Trace(
+            usage=Usage(calls=1, input_tokens=1000, output_tokens=100, cost_usd=0.0045),
+            invalid={"XRP": "stop on the wrong side"},
+        )
         decisions = []
         for coin, f in features.items():
             if coin in portfolio.positions:
@@ -40,7 +43,16 @@ class Moody:
             elif self.random.random() < 0.1:
                 buy = self.random.random() < 0.5
                 stop = f.price * (0.98 if buy else 1.02)
-                decisions.append(Decision(coin=coin, action=Action.BUY if buy else Action.SELL, confidence=0.8, size_pct=10, leverage=2, stop_loss=stop))
+                decisions.append(
+                    Decision(
+                        coin=coin,
+                        action=Action.BUY if buy else Action.SELL,
+                        confidence=0.8,
+                        size_pct=10,
+                        leverage=2,
+                        stop_loss=stop,
+                    )
+                )
         return decisions
 
 
@@ -62,7 +74,9 @@ def test_the_key_changes_with_identity_system_and_user_part():
         cache_key("claude-sonnet-4-6|t=0.2", Prompt(system="rules", user=PROMPT.user + " ")),
     }
     assert len(keys) == 4
-    assert cache_key("claude-sonnet-4-6|t=0.2", PROMPT) == cache_key("claude-sonnet-4-6|t=0.2", Prompt(system="rules", user=PROMPT.user))
+    assert cache_key("claude-sonnet-4-6|t=0.2", PROMPT) == cache_key(
+        "claude-sonnet-4-6|t=0.2", Prompt(system="rules", user=PROMPT.user)
+    )
 
 
 def test_a_second_identical_question_is_answered_from_disk_for_free(tmp_path):
@@ -75,7 +89,13 @@ def test_a_second_identical_question_is_answered_from_disk_for_free(tmp_path):
     from bot.tick.portfolio import portfolio_of
 
     features = compute_features(market.snapshot_at(["BTC"], START))
-    portfolio = portfolio_of(cash_usd=10_000, positions={}, prices={"BTC": features["BTC"].price}, initial_equity_usd=10_000, stats=ReturnStats())
+    portfolio = portfolio_of(
+        cash_usd=10_000,
+        positions={},
+        prices={"BTC": features["BTC"].price},
+        initial_equity_usd=10_000,
+        stats=ReturnStats(),
+    )
     answer = asyncio.run(first.decide(features=features, portfolio=portfolio, prompt=PROMPT))
     assert first.trace.usage.cost_usd == 0.0045 and (first.hits, first.misses) == (0, 1)
     # a new process: a new cache object on the same file

@@ -12,7 +12,9 @@ README = (ROOT / "README.md").read_text()
 
 def test_readme_opens_with_the_offline_tick_and_the_test_command():
     blocks = README.split("```sh\n")
-    assert blocks[1].startswith("python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/bot tick --dry-run --replay\n")
+    assert blocks[1].startswith(
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/bot tick --dry-run --replay\n"
+    )
     assert blocks[2].startswith(".venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest\n")
     ci = (ROOT / ".ci" / "run").read_text()
     assert ".venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest" in ci

@@ -43,7 +43,10 @@ def test_missing_ranges_are_the_head_and_the_tail_around_what_is_there():
 
 def test_download_writes_exactly_the_closed_candles_and_settled_funding(fake_exchange, tmp_path):
     results = _download(fake_exchange, tmp_path)
-    three, four, funding = (_read_csv(tmp_path / folder, stem) for folder, stem in (("3m", "BTCUSDT-3m"), ("4h", "BTCUSDT-4h"), ("funding_8h", "BTCUSDT-funding-8h")))
+    three, four, funding = (
+        _read_csv(tmp_path / folder, stem)
+        for folder, stem in (("3m", "BTCUSDT-3m"), ("4h", "BTCUSDT-4h"), ("funding_8h", "BTCUSDT-funding-8h"))
+    )
     np.testing.assert_array_equal(three, _source("3m", "BTCUSDT-3m", SINCE, 180_000))
     np.testing.assert_array_equal(four, _source("4h", "BTCUSDT-4h", SINCE, 14_400_000))
     assert len(three) == 4.5 * 480 and three[-1, 0] == _ms(NOW) - 180_000  # 05-30 00:00 .. 06-03 11:57
@@ -61,7 +64,7 @@ def test_a_rerun_fetches_nothing_and_an_earlier_since_fetches_only_the_head(fake
     assert (fake_exchange.count("/klines"), fake_exchange.count("/fundingRate")) == before
     earlier = _download(fake_exchange, tmp_path, since=datetime(2025, 5, 29, tzinfo=UTC))
     assert [r.added for r in earlier] == [480, 6, 3]
-    requests = [r for r in fake_exchange.requests if r.path == "/fapi/v1/klines"][before[0]:]
+    requests = [r for r in fake_exchange.requests if r.path == "/fapi/v1/klines"][before[0] :]
     assert all(int(r.params["startTime"]) == _ms(datetime(2025, 5, 29, tzinfo=UTC)) for r in requests)
 
 
@@ -73,12 +76,17 @@ def test_an_interrupted_download_keeps_its_pages_and_the_next_run_resumes(fake_e
             pages.append(done)
             fake_exchange.inject("503", path="/klines")  # every later klines request fails
 
-    with pytest.raises(MarketDataError, match=r"BTC 3m: ExchangeNotAvailable from binanceusdm after 1000 new rows \(saved\); run the same command again to resume"):
+    with pytest.raises(
+        MarketDataError,
+        match=r"BTC 3m: ExchangeNotAvailable from binanceusdm after 1000 new rows \(saved\); run the same command again to resume",
+    ):
         # 3m alone: with 4h fetched at once, whichever klines request met the fault first would be named
         _download(fake_exchange, tmp_path, on_progress=fail_after_first_page, timeframes=("3m",))
     kept = _read_csv(tmp_path / "3m", "BTCUSDT-3m")
     assert pages == [1000]  # ccxt asks binanceusdm for 1,000 candles a page
-    np.testing.assert_array_equal(kept, _source("3m", "BTCUSDT-3m", SINCE, 180_000)[:1000])  # written before the failure
+    np.testing.assert_array_equal(
+        kept, _source("3m", "BTCUSDT-3m", SINCE, 180_000)[:1000]
+    )  # written before the failure
     fake_exchange.clear_faults()
     results = _download(fake_exchange, tmp_path)
     assert results[0].added == 1160 and results[0].rows == 2160
@@ -103,7 +111,10 @@ def test_download_command_errors_are_one_line_with_exit_code_2(project):
     bad_frame = run_bot("download", "--since", "2025-06-01", "--timeframes", "3m", "5m", cwd=project)
     assert bad_frame.returncode == 2 and bad_frame.stderr == "error: --timeframes '5m': use some of 1m, 3m, 1h, 4h\n"
     backwards = run_bot("download", "--since", "2025-06-02", "--until", "2025-06-01", cwd=project)
-    assert backwards.returncode == 2 and backwards.stderr == "error: --until 2025-06-01T00:00 must be after --since 2025-06-02\n"
+    assert (
+        backwards.returncode == 2
+        and backwards.stderr == "error: --until 2025-06-01T00:00 must be after --since 2025-06-02\n"
+    )
     assert not (project / "var" / "data").exists()
 
 
@@ -113,9 +124,23 @@ def test_download_command_fetches_into_the_data_dir(project, tmp_path):
     with FakeExchange(data_dir(), now=NOW, follow_wall_clock=True) as fake:
         now = datetime.now(UTC)
         since = datetime.fromtimestamp(now.timestamp() - 86_400, tz=UTC).strftime("%Y-%m-%dT%H:%M")
-        result = run_bot("download", "--coins", "ETH", "--since", since, "--data-dir", "hist", cwd=project, env={"BOT_EXCHANGE__API_URL": fake.url})
+        result = run_bot(
+            "download",
+            "--coins",
+            "ETH",
+            "--since",
+            since,
+            "--data-dir",
+            "hist",
+            cwd=project,
+            env={"BOT_EXCHANGE__API_URL": fake.url},
+        )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 3 and lines[0].startswith("hist/3m/ETHUSDT-3m.csv: +") and "funding_8h/ETHUSDT-funding-8h.csv" in lines[2]
+    assert (
+        len(lines) == 3
+        and lines[0].startswith("hist/3m/ETHUSDT-3m.csv: +")
+        and "funding_8h/ETHUSDT-funding-8h.csv" in lines[2]
+    )
     rows = _read_csv(project / "hist" / "3m", "ETHUSDT-3m")
     assert 478 <= len(rows) <= 480 and (np.diff(rows[:, 0]) == 180_000).all()

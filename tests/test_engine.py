@@ -61,8 +61,14 @@ class BrokenBroker:
 def _ctx(strategy, *, market=None, broker=None, coins=("BTC", "ETH")):
     settings = Settings(trading={"coins": list(coins)})
     return TickContext(
-        settings=settings, mode="replay", dry_run=True, market=market or HistoryMarket(), strategy=strategy,
-        broker=broker or PaperBroker(settings.paper), store=MemoryStore(), journal=MemoryJournal(),
+        settings=settings,
+        mode="replay",
+        dry_run=True,
+        market=market or HistoryMarket(),
+        strategy=strategy,
+        broker=broker or PaperBroker(settings.paper),
+        store=MemoryStore(),
+        journal=MemoryJournal(),
     )
 
 
@@ -71,7 +77,9 @@ def _run(ctx, minutes=0):
 
 
 def _buy(coin="BTC"):
-    return Decision(coin=coin, action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000)  # BTC ~105,200: reward:risk 1.9
+    return Decision(
+        coin=coin, action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000
+    )  # BTC ~105,200: reward:risk 1.9
 
 
 def test_a_timeline_open_hold_close():
@@ -104,7 +112,9 @@ def test_execution_failure_is_recorded_and_the_book_is_unchanged():
     with capture_logs() as logged:
         report = _run(ctx)
     failed = [event for event in logged if event["event"] == "execution_failed"]
-    assert [(e["stage"], e["strategy"], e["error"], e["log_level"]) for e in failed] == [("execute", report.strategy, "RuntimeError: exchange said no", "error")]
+    assert [(e["stage"], e["strategy"], e["error"], e["log_level"]) for e in failed] == [
+        ("execute", report.strategy, "RuntimeError: exchange said no", "error")
+    ]
     assert report.outcome is Outcome.DEGRADED
     assert report.message == "execution failed: RuntimeError: exchange said no"
     assert ctx.store.state.positions == {} and ctx.store.state.cash_usd == 10_000
@@ -147,7 +157,9 @@ SIXTEEN = datetime(2025, 6, 3, 16, tzinfo=UTC)
 
 def test_a_tick_after_hours_of_pause_books_the_missed_funding_before_the_strategy_decides():
     # BTC stays between 104,969 and 106,775 from 12:00 to 20:03: neither exit triggers
-    buy = Decision(coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000)
+    buy = Decision(
+        coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=100_000, take_profit=115_000
+    )
     seen = []
 
     class Recording(ScriptedStrategy):
@@ -177,7 +189,9 @@ def test_a_tick_after_hours_of_pause_books_a_take_profit_hit_while_cron_was_stop
     # the first 3m high at or above 106,500 is the 14:51 candle's: taken there, before 16:00's funding.
     # The stop at 104,800 is never touched (the low until then is 104,969.4) and keeps the reward:risk
     # from 105,240.1 above 1.5 net of costs: (1,259.9 - 147.3) / (440.1 + 147.3) = 1.89.
-    buy = Decision(coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=104_800, take_profit=106_500)
+    buy = Decision(
+        coin="BTC", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=104_800, take_profit=106_500
+    )
     ctx = _ctx(ScriptedStrategy([buy], []))
     opened = _run(ctx)
     later = _run(ctx, PAUSE)

@@ -31,12 +31,27 @@ class MemoryAudit(dict):
 
 
 def _ctx(fake, *, budget=5.0, fallback="rules"):
-    settings = Settings(trading={"coins": ["BTC", "ETH"]}, llm={"model": "claude-sonnet-4-6", "base_url": fake.url, "retries": 0, "max_usd_per_day": budget, "fallback": fallback})
+    settings = Settings(
+        trading={"coins": ["BTC", "ETH"]},
+        llm={
+            "model": "claude-sonnet-4-6",
+            "base_url": fake.url,
+            "retries": 0,
+            "max_usd_per_day": budget,
+            "fallback": fallback,
+        },
+    )
     return TickContext(
-        settings=settings, mode="replay", dry_run=True, market=HistoryMarket(),
+        settings=settings,
+        mode="replay",
+        dry_run=True,
+        market=HistoryMarket(),
         strategy=ClaudeStrategy(settings.llm, max_leverage=settings.risk.max_leverage, api_key="sk-test"),
         fallback=RulesStrategy(settings.rules) if fallback == "rules" else HoldStrategy(),
-        broker=PaperBroker(settings.paper), store=MemoryStore(), journal=MemoryJournal(), audit=MemoryAudit(),
+        broker=PaperBroker(settings.paper),
+        store=MemoryStore(),
+        journal=MemoryJournal(),
+        audit=MemoryAudit(),
     )
 
 
@@ -52,8 +67,24 @@ def test_claude_decisions_trade_and_a_refused_entry_holds_with_its_reason(fake_a
     btc = _price("BTC")
     answer = {
         "decisions": [
-            {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 2, "stop_loss": btc * 0.98, "take_profit": btc * 1.04},
-            {"coin": "ETH", "action": "SELL", "confidence": 0.8, "size_pct": 10, "leverage": 2, "stop_loss": 1.0, "take_profit": 1.0},
+            {
+                "coin": "BTC",
+                "action": "BUY",
+                "confidence": 0.8,
+                "size_pct": 10,
+                "leverage": 2,
+                "stop_loss": btc * 0.98,
+                "take_profit": btc * 1.04,
+            },
+            {
+                "coin": "ETH",
+                "action": "SELL",
+                "confidence": 0.8,
+                "size_pct": 10,
+                "leverage": 2,
+                "stop_loss": 1.0,
+                "take_profit": 1.0,
+            },
         ]
     }
     fake_anthropic.script(tool_call(answer, usage=USAGE))
@@ -98,7 +129,9 @@ def test_the_hold_fallback_decides_nothing(fake_anthropic):
     ctx = _ctx(fake_anthropic, budget=0.0, fallback="hold")
     report = _run(ctx)
     assert report.strategy == "hold" and report.decisions == [] and report.fills == []
-    assert report.message.startswith("LLM budget reached: 0.0000 USD spent on 2025-06-03, llm.max_usd_per_day = 0;") and report.message.endswith("hold decides until 00:00 UTC")
+    assert report.message.startswith(
+        "LLM budget reached: 0.0000 USD spent on 2025-06-03, llm.max_usd_per_day = 0;"
+    ) and report.message.endswith("hold decides until 00:00 UTC")
     assert fake_anthropic.requests == []
 
 
@@ -107,7 +140,9 @@ def test_an_api_failure_holds_everything_degrades_and_is_remembered_until_a_succ
     fake_anthropic.script(error(401))
     failed = _run(ctx)
     assert failed.outcome is Outcome.DEGRADED and failed.decisions == [] and failed.fills == []
-    message = "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
+    message = (
+        "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
+    )
     assert failed.message == f"claude unavailable, holding every coin: {message}"
     assert ctx.store.state.llm.last_error == message
     assert ctx.audit["250603T1200"]["error"] == message

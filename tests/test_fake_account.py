@@ -28,7 +28,9 @@ def fake():
 
 def run(fake: FakeExchange, body, *, key: str = "test-key", secret: str = "test-secret"):
     async def main():
-        exchange = ccxt.binanceusdm({"apiKey": key, "secret": secret, "options": {"defaultType": "swap", "fetchCurrencies": False}})
+        exchange = ccxt.binanceusdm(
+            {"apiKey": key, "secret": secret, "options": {"defaultType": "swap", "fetchCurrencies": False}}
+        )
         point_exchange_at(exchange, fake.url)
         exchange.timeout_on_exit = 0
         try:
@@ -48,11 +50,20 @@ def test_a_market_order_fills_at_the_price_and_pays_the_taker_fee(fake):
         return order, await ex.fetch_balance(), await ex.fetch_positions(), await ex.fetch_my_trades(BTC)
 
     order, balance, [position], [trade] = run(fake, body)
-    assert (order["status"], order["filled"], order["average"], order["clientOrderId"]) == ("closed", 0.01, price, "c-1")
+    assert (order["status"], order["filled"], order["average"], order["clientOrderId"]) == (
+        "closed",
+        0.01,
+        price,
+        "c-1",
+    )
     assert order["fee"] is None  # the order answer has no fee: it comes from the trades
     assert trade["fee"]["cost"] == pytest.approx(0.01 * price * TAKER_FEE, abs=1e-12) and trade["order"] == order["id"]
     assert balance["USDT"]["total"] == pytest.approx(10_000 - 0.01 * price * TAKER_FEE, abs=1e-9)
-    assert (position["side"], position["contracts"], position["leverage"]) == ("long", 0.01, None)  # v3 positionRisk: no leverage
+    assert (position["side"], position["contracts"], position["leverage"]) == (
+        "long",
+        0.01,
+        None,
+    )  # v3 positionRisk: no leverage
 
 
 def test_stops_live_on_the_algo_api_and_are_seen_only_with_the_trigger_flag(fake):
@@ -60,8 +71,18 @@ def test_stops_live_on_the_algo_api_and_are_seen_only_with_the_trigger_flag(fake
 
     async def body(ex):
         await ex.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "e"})
-        stop = await ex.create_order(BTC, "market", "sell", 0.01, None, {"stopLossPrice": round(price * 0.98, 1), "reduceOnly": True, "clientOrderId": "s"})
-        regular, trigger = await ex.fetch_open_orders(BTC), await ex.fetch_open_orders(BTC, None, None, {"trigger": True})
+        stop = await ex.create_order(
+            BTC,
+            "market",
+            "sell",
+            0.01,
+            None,
+            {"stopLossPrice": round(price * 0.98, 1), "reduceOnly": True, "clientOrderId": "s"},
+        )
+        regular, trigger = (
+            await ex.fetch_open_orders(BTC),
+            await ex.fetch_open_orders(BTC, None, None, {"trigger": True}),
+        )
         found = await ex.fetch_order(None, BTC, {"clientOrderId": "s", "trigger": True})
         try:
             await ex.fetch_order(None, BTC, {"clientOrderId": "s"})
@@ -82,10 +103,28 @@ def test_client_ids_are_unique_among_open_orders_only(fake):
 
     async def body(ex):
         await ex.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "same"})
-        await ex.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "same"})  # filled ids can be reused: fills twice
-        await ex.create_order(BTC, "market", "sell", 0.01, None, {"stopLossPrice": round(price * 0.9, 1), "reduceOnly": True, "clientOrderId": "s"})
-        with pytest.raises(ccxt.InvalidOrder, match="-4116"):  # an OPEN id is refused (needs the linear error table merge)
-            await ex.create_order(BTC, "market", "sell", 0.01, None, {"stopLossPrice": round(price * 0.9, 1), "reduceOnly": True, "clientOrderId": "s"})
+        await ex.create_order(
+            BTC, "market", "buy", 0.01, None, {"clientOrderId": "same"}
+        )  # filled ids can be reused: fills twice
+        await ex.create_order(
+            BTC,
+            "market",
+            "sell",
+            0.01,
+            None,
+            {"stopLossPrice": round(price * 0.9, 1), "reduceOnly": True, "clientOrderId": "s"},
+        )
+        with pytest.raises(
+            ccxt.InvalidOrder, match="-4116"
+        ):  # an OPEN id is refused (needs the linear error table merge)
+            await ex.create_order(
+                BTC,
+                "market",
+                "sell",
+                0.01,
+                None,
+                {"stopLossPrice": round(price * 0.9, 1), "reduceOnly": True, "clientOrderId": "s"},
+            )
         return await ex.fetch_positions()
 
     [position] = run(fake, body)
@@ -97,7 +136,9 @@ def test_a_stop_triggers_when_the_price_crosses_and_fills_reduce_only(fake):
 
     async def place(ex):
         await ex.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "e"})
-        await ex.create_order(BTC, "market", "sell", 0.01, None, {"stopLossPrice": 100_000.0, "reduceOnly": True, "clientOrderId": "s"})
+        await ex.create_order(
+            BTC, "market", "sell", 0.01, None, {"stopLossPrice": 100_000.0, "reduceOnly": True, "clientOrderId": "s"}
+        )
 
     run(fake, place)
     fake.set_price("BTC", 99_000.0)
@@ -107,7 +148,9 @@ def test_a_stop_triggers_when_the_price_crosses_and_fills_reduce_only(fake):
 
     stop, positions = run(fake, after)
     assert stop["status"] == "closed" and positions == []
-    assert fake.account.wallet_usd == pytest.approx(10_000 + (99_000 - price) * 0.01 - (price + 99_000) * 0.01 * TAKER_FEE, abs=1e-9)
+    assert fake.account.wallet_usd == pytest.approx(
+        10_000 + (99_000 - price) * 0.01 - (price + 99_000) * 0.01 * TAKER_FEE, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize(
@@ -140,12 +183,23 @@ def test_the_fill_model_rejects_like_binance(fake):
             except ccxt.BaseError as exc:
                 errors.append(type(exc))
         await ex.create_order(BTC, "market", "buy", 0.01, None)
-        errors.append(type(await _raises(ex.create_order(BTC, "market", "sell", 0.01, None, {"stopLossPrice": 10**6, "reduceOnly": True}))))
+        errors.append(
+            type(
+                await _raises(
+                    ex.create_order(BTC, "market", "sell", 0.01, None, {"stopLossPrice": 10**6, "reduceOnly": True})
+                )
+            )
+        )
         return errors
 
     # 0.0001 BTC is below the 100 USDT minimum notional; 10 BTC needs more margin than 10,000 USDT;
     # reduce-only with no position; a sell stop above the price would trigger at once
-    assert run(fake, body) == [ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.OrderImmediatelyFillable]
+    assert run(fake, body) == [
+        ccxt.InvalidOrder,
+        ccxt.InsufficientFunds,
+        ccxt.InvalidOrder,
+        ccxt.OrderImmediatelyFillable,
+    ]
 
 
 async def _raises(awaitable):

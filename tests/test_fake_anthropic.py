@@ -30,10 +30,16 @@ TOOLS = [{"name": "decide", "description": "d", "input_schema": {"type": "object
 def _create(fake: FakeAnthropic | str, *, retries: int = 0, timeout: float = 5.0, user: str = "== BTC ==\nprice 1"):
     async def call():
         url = fake if isinstance(fake, str) else fake.url
-        async with anthropic.AsyncAnthropic(api_key="sk-test", base_url=url, max_retries=retries, timeout=timeout) as client:
+        async with anthropic.AsyncAnthropic(
+            api_key="sk-test", base_url=url, max_retries=retries, timeout=timeout
+        ) as client:
             return await client.messages.create(
-                model="claude-sonnet-4-6", max_tokens=512, system=SYSTEM, tools=TOOLS,
-                tool_choice={"type": "tool", "name": "decide"}, messages=[{"role": "user", "content": user}],
+                model="claude-sonnet-4-6",
+                max_tokens=512,
+                system=SYSTEM,
+                tools=TOOLS,
+                tool_choice={"type": "tool", "name": "decide"},
+                messages=[{"role": "user", "content": user}],
             )
 
     return asyncio.run(call())
@@ -84,10 +90,16 @@ def test_nothing_listening_is_a_connection_error():
 
 
 def test_a_tool_call_comes_back_parsed_with_usage(fake_anthropic):
-    fake_anthropic.script(tool_call({"decisions": [{"coin": "BTC", "action": "HOLD"}]}, usage={"input_tokens": 7, "output_tokens": 3}))
+    fake_anthropic.script(
+        tool_call({"decisions": [{"coin": "BTC", "action": "HOLD"}]}, usage={"input_tokens": 7, "output_tokens": 3})
+    )
     message = _create(fake_anthropic)
     [block] = message.content
-    assert (block.type, block.name, block.input) == ("tool_use", "decide", {"decisions": [{"coin": "BTC", "action": "HOLD"}]})
+    assert (block.type, block.name, block.input) == (
+        "tool_use",
+        "decide",
+        {"decisions": [{"coin": "BTC", "action": "HOLD"}]},
+    )
     assert message.stop_reason == "tool_use"
     assert (message.usage.input_tokens, message.usage.output_tokens) == (7, 3)
 
@@ -145,7 +157,10 @@ def _cached_call(fake, memory: str):
                 {"type": "text", "text": memory, "cache_control": {"type": "ephemeral"}},  # 100 tokens
             ]
             return await client.messages.create(
-                model="claude-sonnet-4-6", max_tokens=512, system=system, messages=[{"role": "user", "content": "U" * 40}],
+                model="claude-sonnet-4-6",
+                max_tokens=512,
+                system=system,
+                messages=[{"role": "user", "content": "U" * 40}],
                 output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}},
             )
 
@@ -155,10 +170,22 @@ def _cached_call(fake, memory: str):
 def test_each_breakpoint_caches_its_prefix_and_the_longest_one_written_before_is_read(fake_anthropic):
     # the format schema {"type": "object"} is 18 characters: 5 tokens in front of the system blocks
     first = _cached_call(fake_anthropic, "M" * 400)
-    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens, first.usage.input_tokens) == (1130, 0, 10)
+    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens, first.usage.input_tokens) == (
+        1130,
+        0,
+        10,
+    )
     again = _cached_call(fake_anthropic, "M" * 400)
-    assert (again.usage.cache_creation_input_tokens, again.usage.cache_read_input_tokens, again.usage.input_tokens) == (0, 1130, 10)
+    assert (again.usage.cache_creation_input_tokens, again.usage.cache_read_input_tokens, again.usage.input_tokens) == (
+        0,
+        1130,
+        10,
+    )
     changed = _cached_call(fake_anthropic, "N" * 400)  # a new memory: the static prefix is read, the memory written
-    assert (changed.usage.cache_creation_input_tokens, changed.usage.cache_read_input_tokens, changed.usage.input_tokens) == (100, 1030, 10)
+    assert (
+        changed.usage.cache_creation_input_tokens,
+        changed.usage.cache_read_input_tokens,
+        changed.usage.input_tokens,
+    ) == (100, 1030, 10)
     [block] = changed.content  # output_config.format: the answer is JSON text
     assert block.type == "text" and json.loads(block.text) == {"decisions": []}

@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 
 import ccxt.async_support as ccxt
 import pytest
@@ -71,7 +70,9 @@ def run(fake: FakeExchange, body, timeout_ms: int = 2000):
     """Run ``await body(exchange)`` with a real ccxt binanceusdm pointed at the fake."""
 
     async def main():
-        exchange = ccxt.binanceusdm({"enableRateLimit": True, "rateLimiterAlgorithm": "rollingWindow", "timeout": timeout_ms})
+        exchange = ccxt.binanceusdm(
+            {"enableRateLimit": True, "rateLimiterAlgorithm": "rollingWindow", "timeout": timeout_ms}
+        )
         point_exchange_at(exchange, fake.url)
         exchange.timeout_on_exit = 0  # ccxt sleeps 250 ms in close() for TLS shutdown; plain HTTP needs none
         try:
@@ -207,8 +208,14 @@ def test_http_faults_raise_these_ccxt_classes(fake, kind, error):
 
 @pytest.mark.parametrize(
     ("kind", "status", "code"),
-    [("429", 429, -1003), ("418", 418, -1003), ("500", 500, -1001), ("502", 502, None), ("503", 503, None),
-     ("invalid_symbol", 400, -1121)],
+    [
+        ("429", 429, -1003),
+        ("418", 418, -1003),
+        ("500", 500, -1001),
+        ("502", 502, None),
+        ("503", 503, None),
+        ("invalid_symbol", 400, -1121),
+    ],
 )
 def test_http_faults_send_binance_status_and_body(fake, kind, status, code):
     """ccxt maps some faults by body code before status, so check the raw answer as well."""
@@ -252,7 +259,11 @@ def test_malformed_200_does_not_raise_in_ccxt(fake):
     async def body(ex):
         await ex.load_markets()
         fake.inject("malformed", times=3)
-        return await ex.fetch_ohlcv(BTC, "3m", limit=500), await ex.fetch_funding_rate(BTC), await ex.fetch_open_interest(BTC)
+        return (
+            await ex.fetch_ohlcv(BTC, "3m", limit=500),
+            await ex.fetch_funding_rate(BTC),
+            await ex.fetch_open_interest(BTC),
+        )
 
     candles, funding, interest = run(fake, body)
     assert candles and all(row == [None] * 6 for row in candles)
@@ -302,8 +313,12 @@ def test_rolling_window_sends_24_requests_together_despite_latency(fake):
         calls = []
         for coin in COINS:
             symbol = f"{coin}/USDT:USDT"
-            calls += [ex.fetch_ohlcv(symbol, "3m", limit=501), ex.fetch_ohlcv(symbol, "4h", limit=120),
-                      ex.fetch_funding_rate(symbol), ex.fetch_open_interest(symbol)]
+            calls += [
+                ex.fetch_ohlcv(symbol, "3m", limit=501),
+                ex.fetch_ohlcv(symbol, "4h", limit=120),
+                ex.fetch_funding_rate(symbol),
+                ex.fetch_open_interest(symbol),
+            ]
         return await asyncio.gather(*calls)
 
     results = run(fake, body)

@@ -49,13 +49,19 @@ SCENARIOS = {
         Fault("429", path="/fapi/v1/klines"),
         Expect(3, "failed", (), "every coin failed", {coin: "DDoSProtection" for coin in ALL}),
     ),
-    "418 IP ban on exchangeInfo": (Fault("418", path="/fapi/v1/exchangeInfo"), Expect(3, "failed", (), "cannot load markets (DDoSProtection")),
+    "418 IP ban on exchangeInfo": (
+        Fault("418", path="/fapi/v1/exchangeInfo"),
+        Expect(3, "failed", (), "cannot load markets (DDoSProtection"),
+    ),
     "500 with Binance's -1001 body for one coin": (
         Fault("500", symbol="ETHUSDT"),
         Expect(4, "degraded", tuple(c for c in ALL if c != "ETH"), errors={"ETH": "OperationFailed"}),
     ),
     "502 everywhere": (Fault("502"), Expect(3, "failed", (), "cannot load markets (ExchangeNotAvailable")),
-    "one 503 on open interest, retried": (Fault("503", path="/fapi/v1/openInterest", symbol="BTCUSDT", times=1), Expect(0, "ok", ALL)),
+    "one 503 on open interest, retried": (
+        Fault("503", path="/fapi/v1/openInterest", symbol="BTCUSDT", times=1),
+        Expect(0, "ok", ALL),
+    ),
     "a hanging funding request times out": (
         Fault("timeout", path="/fapi/v1/premiumIndex", symbol="SOLUSDT", env={"BOT_EXCHANGE__TIMEOUT_MS": "1500"}),
         Expect(4, "degraded", tuple(c for c in ALL if c != "SOL"), errors={"SOL": "RequestTimeout"}),
@@ -63,17 +69,31 @@ SCENARIOS = {
     "connection refused": (Fault(refused=True), Expect(3, "failed", (), "cannot load markets (")),
     "a body that is not JSON (3m or 4h, whichever answers first), asked again, still not JSON": (
         Fault("malformed", path="/fapi/v1/klines", symbol="XRPUSDT"),
-        Expect(4, "degraded", tuple(c for c in ALL if c != "XRP"),
-               errors={"XRP": "BadResponse: binanceusdm GET /fapi/v1/klines: malformed answer (13 bytes that are not JSON)"}),
+        Expect(
+            4,
+            "degraded",
+            tuple(c for c in ALL if c != "XRP"),
+            errors={
+                "XRP": "BadResponse: binanceusdm GET /fapi/v1/klines: malformed answer (13 bytes that are not JSON)"
+            },
+        ),
     ),
-    "one truncated candle answer, asked again": (Fault("truncated", path="/fapi/v1/klines", symbol="ETHUSDT", times=1), Expect(0, "ok", ALL)),
+    "one truncated candle answer, asked again": (
+        Fault("truncated", path="/fapi/v1/klines", symbol="ETHUSDT", times=1),
+        Expect(0, "ok", ALL),
+    ),
     "a funding answer with its fields missing": (
         Fault("empty_object", path="/fapi/v1/premiumIndex", symbol="BNBUSDT"),
         Expect(4, "degraded", tuple(c for c in ALL if c != "BNB"), errors={"BNB": "malformed answer: no fundingRate"}),
     ),
     "candle rows of nulls (3m or 4h, whichever answers first)": (
         Fault("null_rows", path="/fapi/v1/klines", symbol="DOGEUSDT"),
-        Expect(4, "degraded", tuple(c for c in ALL if c != "DOGE"), errors={"DOGE": "candles hold missing or non-positive values"}),
+        Expect(
+            4,
+            "degraded",
+            tuple(c for c in ALL if c != "DOGE"),
+            errors={"DOGE": "candles hold missing or non-positive values"},
+        ),
     ),
     "an invalid symbol answer": (
         Fault("invalid_symbol", path="/fapi/v1/openInterest", symbol="BTCUSDT"),
@@ -81,7 +101,9 @@ SCENARIOS = {
     ),
     "a delisted coin": (
         Fault(delisted=("DOGE",)),
-        Expect(4, "degraded", tuple(c for c in ALL if c != "DOGE"), errors={"DOGE": "unknown coin 'DOGE' on binanceusdm"}),
+        Expect(
+            4, "degraded", tuple(c for c in ALL if c != "DOGE"), errors={"DOGE": "unknown coin 'DOGE' on binanceusdm"}
+        ),
     ),
     "stale candles: the feed (or our clock) 30 minutes off": (
         Fault(lag=timedelta(minutes=30)),
@@ -89,7 +111,13 @@ SCENARIOS = {
     ),
     "our clock 30 minutes behind the exchange's": (
         Fault(lag=-timedelta(minutes=30)),
-        Expect(3, "failed", (), "every coin failed", {coin: "min ahead of the local clock: set the system clock" for coin in ALL}),
+        Expect(
+            3,
+            "failed",
+            (),
+            "every coin failed",
+            {coin: "min ahead of the local clock: set the system clock" for coin in ALL},
+        ),
     ),
 }
 
@@ -106,7 +134,9 @@ def test_exchange_fault(project, name):
 
     fault, expect = SCENARIOS[name]
     coins = tuple(coin for coin in ALL if coin not in fault.delisted)
-    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), coins=coins, follow_wall_clock=True, hang_seconds=4.0) as fake:
+    with FakeExchange(
+        data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), coins=coins, follow_wall_clock=True, hang_seconds=4.0
+    ) as fake:
         if fault.lag:  # the feed serves candles only up to `lag` ago
             data_now, lag_ms = fake._data_now, int(fault.lag.total_seconds() * 1000)
             fake._data_now = lambda: data_now() - lag_ms
@@ -126,7 +156,9 @@ def test_exchange_fault(project, name):
     for coin, why in expect.errors.items():
         assert why in record["errors"][coin], record["errors"][coin]
         assert f"skipped {coin}: " in result.stdout
-        if fault.lag < timedelta(0):  # our clock behind: 30 min, or 33 when the tick's clock and the fake's answer straddle a 3-minute boundary
+        if fault.lag < timedelta(
+            0
+        ):  # our clock behind: 30 min, or 33 when the tick's clock and the fake's answer straddle a 3-minute boundary
             assert re.search(r"^3m candles run (30|33) min ahead", record["errors"][coin]), record["errors"][coin]
     state = json.loads((project / "var" / "state.json").read_text())
     assert state["tick"] == 1
@@ -148,7 +180,12 @@ def _claude_tick(project, fake_anthropic, decisions: list[dict]):
     from tests.fakes.anthropic import tool_call
 
     fake_anthropic.script(tool_call({"decisions": decisions}))
-    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": fake_anthropic.url, "BOT_LLM__RETRIES": "0", "BOT_LLM__TIMEOUT_S": "2"}
+    env = {
+        "ANTHROPIC_API_KEY": "sk-test",
+        "ANTHROPIC_BASE_URL": fake_anthropic.url,
+        "BOT_LLM__RETRIES": "0",
+        "BOT_LLM__TIMEOUT_S": "2",
+    }
     result = run_bot("tick", "--dry-run", "--replay", cwd=project, env=env)
     assert "Traceback" not in result.stdout + result.stderr
     var = project / "var" / "replay"
@@ -160,15 +197,36 @@ def _btc_buy(**change) -> dict:
     from bot.venues.history import HistoryMarket
 
     price = HistoryMarket().snapshot_at(["BTC"], REPLAY_FIRST).coins["BTC"].last_price
-    return {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 2,
-            "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "fault matrix", **change}
+    return {
+        "coin": "BTC",
+        "action": "BUY",
+        "confidence": 0.8,
+        "size_pct": 10,
+        "leverage": 2,
+        "stop_loss": round(price * 0.98),
+        "take_profit": round(price * 1.04),
+        "reasoning": "fault matrix",
+        **change,
+    }
 
 
 CLAUDE_SCENARIOS = {
     "leverage above risk.max_leverage": (_btc_buy(leverage=50), "BTC", "leverage 50x above the configured maximum 10x"),
-    "size_pct out of range": (_btc_buy(size_pct=250), "BTC", "`size_pct`: Input should be less than or equal to 100 (got 250)"),
-    "a stop-loss above the price of a long": (_btc_buy(stop_loss=10_000_000), "BTC", "stop_loss 1e+07 is not below the price 105379 for a long"),
-    "a coin the tick does not trade": ({**_btc_buy(), "coin": "PEPE"}, "PEPE", "unknown coin 'PEPE' (this tick: BTC, ETH, SOL, BNB, DOGE, XRP)"),
+    "size_pct out of range": (
+        _btc_buy(size_pct=250),
+        "BTC",
+        "`size_pct`: Input should be less than or equal to 100 (got 250)",
+    ),
+    "a stop-loss above the price of a long": (
+        _btc_buy(stop_loss=10_000_000),
+        "BTC",
+        "stop_loss 1e+07 is not below the price 105379 for a long",
+    ),
+    "a coin the tick does not trade": (
+        {**_btc_buy(), "coin": "PEPE"},
+        "PEPE",
+        "unknown coin 'PEPE' (this tick: BTC, ETH, SOL, BNB, DOGE, XRP)",
+    ),
 }
 
 
@@ -204,31 +262,58 @@ class OrderExpect:
     held: float = 0.0  # share of the decided amount the bot and the exchange hold after the tick
 
 
-FILLED_AND_PROTECTED = [("entry", "MARKET", "FILLED"), ("sl", "STOP_MARKET", "NEW"), ("tp", "TAKE_PROFIT_MARKET", "NEW")]
+FILLED_AND_PROTECTED = [
+    ("entry", "MARKET", "FILLED"),
+    ("sl", "STOP_MARKET", "NEW"),
+    ("tp", "TAKE_PROFIT_MARKET", "NEW"),
+]
 ORDER_SCENARIOS = {
     "entry rejected: insufficient margin": (
         OrderFault("insufficient_margin"),
-        OrderExpect(4, "degraded", [], [], ("rejected", 'InsufficientFunds: binanceusdm {"code": -2019, "msg": "Margin is insufficient."}')),
+        OrderExpect(
+            4,
+            "degraded",
+            [],
+            [],
+            ("rejected", 'InsufficientFunds: binanceusdm {"code": -2019, "msg": "Margin is insufficient."}'),
+        ),
     ),
     "entry rejected: below the minimum notional": (
         OrderFault("min_notional"),
-        OrderExpect(4, "degraded", [], [], ("rejected", "InvalidOrder: binanceusdm {\"code\": -4164")),
+        OrderExpect(4, "degraded", [], [], ("rejected", 'InvalidOrder: binanceusdm {"code": -4164')),
     ),
     "entry rejected: precision": (
         OrderFault("precision"),
-        OrderExpect(4, "degraded", [], [], ("rejected", "BadRequest: binanceusdm {\"code\": -1111")),
+        OrderExpect(4, "degraded", [], [], ("rejected", 'BadRequest: binanceusdm {"code": -1111')),
     ),
-    "entry partly filled": (OrderFault(fill_fraction=0.5), OrderExpect(0, "ok", [("entry", "MARKET", "EXPIRED"), *FILLED_AND_PROTECTED[1:]], ["decision"], held=0.5)),
+    "entry partly filled": (
+        OrderFault(fill_fraction=0.5),
+        OrderExpect(0, "ok", [("entry", "MARKET", "EXPIRED"), *FILLED_AND_PROTECTED[1:]], ["decision"], held=0.5),
+    ),
     "stop-loss cannot be placed after the entry filled": (
         OrderFault("precision", path="/fapi/v1/algoOrder"),
-        OrderExpect(4, "degraded", [("entry", "MARKET", "FILLED"), ("exit", "MARKET", "FILLED")], ["decision", "stop_failed"],
-                    ("stop_failed", "stop-loss could not be placed after 3 tries")),
+        OrderExpect(
+            4,
+            "degraded",
+            [("entry", "MARKET", "FILLED"), ("exit", "MARKET", "FILLED")],
+            ["decision", "stop_failed"],
+            ("stop_failed", "stop-loss could not be placed after 3 tries"),
+        ),
     ),
-    "one 503 on the entry: looked up, then sent once": (OrderFault("503", times=1), OrderExpect(0, "ok", FILLED_AND_PROTECTED, ["decision"], held=1.0)),
+    "one 503 on the entry: looked up, then sent once": (
+        OrderFault("503", times=1),
+        OrderExpect(0, "ok", FILLED_AND_PROTECTED, ["decision"], held=1.0),
+    ),
     "take-profit cannot be placed after the entry filled, the stop-loss can": (
         OrderFault("502", path="/fapi/v1/algoOrder", order_type="TAKE_PROFIT_MARKET"),
-        OrderExpect(4, "degraded", FILLED_AND_PROTECTED[:2], ["decision"],
-                    ("error", "take-profit could not be placed (ExchangeNotAvailable: "), held=1.0),
+        OrderExpect(
+            4,
+            "degraded",
+            FILLED_AND_PROTECTED[:2],
+            ["decision"],
+            ("error", "take-profit could not be placed (ExchangeNotAvailable: "),
+            held=1.0,
+        ),
     ),
 }
 
@@ -236,9 +321,17 @@ ORDER_SCENARIOS = {
 def _live_env(live_fake, fake_anthropic) -> dict[str, str]:
     from bot.config import LIVE_CONFIRMATION
 
-    return {"BOT_EXCHANGE__API_URL": live_fake.url, "BOT_ENABLE_TRADING": "true", "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
-            "EXCHANGE_API_KEY": "test-key", "EXCHANGE_SECRET": "test-secret", "ANTHROPIC_API_KEY": "sk-test",
-            "ANTHROPIC_BASE_URL": fake_anthropic.url, "BOT_LLM__RETRIES": "0", "BOT_TRADING__COINS": '["BTC"]'}
+    return {
+        "BOT_EXCHANGE__API_URL": live_fake.url,
+        "BOT_ENABLE_TRADING": "true",
+        "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
+        "EXCHANGE_API_KEY": "test-key",
+        "EXCHANGE_SECRET": "test-secret",
+        "ANTHROPIC_API_KEY": "sk-test",
+        "ANTHROPIC_BASE_URL": fake_anthropic.url,
+        "BOT_LLM__RETRIES": "0",
+        "BOT_TRADING__COINS": '["BTC"]',
+    }
 
 
 @pytest.mark.parametrize("name", list(ORDER_SCENARIOS))
@@ -247,8 +340,16 @@ def test_live_order_fault(project, live_fake, fake_anthropic, name):
 
     fault, expect = ORDER_SCENARIOS[name]
     price = live_fake.price("BTC")
-    decision = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
-                "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "fault matrix"}
+    decision = {
+        "coin": "BTC",
+        "action": "BUY",
+        "confidence": 0.8,
+        "size_pct": 10,
+        "leverage": 3,
+        "stop_loss": round(price * 0.98),
+        "take_profit": round(price * 1.04),
+        "reasoning": "fault matrix",
+    }
     fake_anthropic.script(tool_call({"decisions": [decision]}))
     live_fake.account.fill_fraction = fault.fill_fraction
     if fault.kind:
@@ -275,11 +376,15 @@ def test_live_order_fault(project, live_fake, fake_anthropic, name):
     assert (exchange.amount if exchange else 0.0) == pytest.approx(held, abs=1e-9)
     assert (state["positions"]["BTC"]["amount"] if held else 0.0) == pytest.approx(held, abs=1e-9)
     if held:
-        assert {o.quantity for o in live_fake.account.open_algo("BTC")} == {held}  # the stops cover what filled, no more
+        assert {o.quantity for o in live_fake.account.open_algo("BTC")} == {
+            held
+        }  # the stops cover what filled, no more
     assert state["cash_usd"] == pytest.approx(live_fake.account.wallet_usd, abs=1e-6)
 
 
-def test_a_take_profit_the_price_already_passed_leaves_the_stop_loss_protecting_and_is_placed_the_next_tick(project, live_fake, fake_anthropic):
+def test_a_take_profit_the_price_already_passed_leaves_the_stop_loss_protecting_and_is_placed_the_next_tick(
+    project, live_fake, fake_anthropic
+):
     """The price runs 5 % up between the snapshot and the fill: the entry and its stop-loss go
     through, the take-profit at +4 % would trigger at once (-2021). The position is kept under
     its stop-loss with an alert; the next tick's reconciliation places the take-profit."""
@@ -287,8 +392,16 @@ def test_a_take_profit_the_price_already_passed_leaves_the_stop_loss_protecting_
 
     price = live_fake.price("BTC")
     stop, take = round(price * 0.98), round(price * 1.04)
-    decision = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
-                "stop_loss": stop, "take_profit": take, "reasoning": "fault matrix"}
+    decision = {
+        "coin": "BTC",
+        "action": "BUY",
+        "confidence": 0.8,
+        "size_pct": 10,
+        "leverage": 3,
+        "stop_loss": stop,
+        "take_profit": take,
+        "reasoning": "fault matrix",
+    }
     fake_anthropic.script(tool_call({"decisions": [decision]}))
     live_fake.set_price("BTC", price * 1.05)  # what orders fill and trigger at; the candles still say `price`
     env = _live_env(live_fake, fake_anthropic)
@@ -303,21 +416,34 @@ def test_a_take_profit_the_price_already_passed_leaves_the_stop_loss_protecting_
     assert orders == [("entry", "MARKET", "FILLED", amount), ("sl", "STOP_MARKET", "NEW", amount)]
     [record] = [json.loads(line) for line in (project / "var" / "journal.jsonl").read_text().splitlines()]
     assert (record["outcome"], record["message"]) == ("degraded", f"BTC: {why}")
-    assert [(c["kind"], c["coin"], c["message"]) for c in record["corrections"] if c["alert"]] == [("error", "BTC", why)]
+    assert [(c["kind"], c["coin"], c["message"]) for c in record["corrections"] if c["alert"]] == [
+        ("error", "BTC", why)
+    ]
     assert [(f["reason"], f["amount"]) for f in record["fills"]] == [("decision", amount)]
     state = json.loads((project / "var" / "state.json").read_text())
     position = state["positions"]["BTC"]
     assert state["pending_intents"] == []
-    assert (position["amount"], position["stop_loss"], position["take_profit"]) == (amount, stop, take)  # the plan is kept
-    assert position["stop_order_id"] == live_fake.account.orders[1].client_id and position["take_profit_order_id"] is None
+    assert (position["amount"], position["stop_loss"], position["take_profit"]) == (
+        amount,
+        stop,
+        take,
+    )  # the plan is kept
+    assert (
+        position["stop_order_id"] == live_fake.account.orders[1].client_id and position["take_profit_order_id"] is None
+    )
     assert position["entry_price"] == pytest.approx(price * 1.05, abs=1e-6)
 
     live_fake.set_price("BTC", price)  # back under the take-profit; the next tick holds (the fake's default answer)
     again = run_bot("tick", cwd=project, env=env)
 
     assert again.returncode == 0, again.stdout + again.stderr
-    later = [(o.client_id.rsplit("-", 1)[1], o.type, o.status, o.quantity, o.trigger_price) for o in live_fake.account.orders[2:]]
-    assert later == [("tp", "TAKE_PROFIT_MARKET", "NEW", amount, take)]  # the take-profit, for the whole size; nothing else sent
+    later = [
+        (o.client_id.rsplit("-", 1)[1], o.type, o.status, o.quantity, o.trigger_price)
+        for o in live_fake.account.orders[2:]
+    ]
+    assert later == [
+        ("tp", "TAKE_PROFIT_MARKET", "NEW", amount, take)
+    ]  # the take-profit, for the whole size; nothing else sent
     state = json.loads((project / "var" / "state.json").read_text())
     assert state["positions"]["BTC"]["take_profit_order_id"] == live_fake.account.orders[2].client_id
     assert state["positions"]["BTC"]["stop_order_id"] == live_fake.account.orders[1].client_id
@@ -339,22 +465,48 @@ class Garbled:
 _CUT = "could not reconcile with the exchange: BadResponse: binanceusdm GET {path}: malformed answer ("
 GARBLED = {
     "positions truncated on every try: nothing booked closed, no stop cancelled": (
-        Garbled([("truncated", "GET", "/fapi/v3/positionRisk", None)], False, 3, _CUT.format(path="/fapi/v3/positionRisk"))),
-    "positions truncated once: asked again within the tick": (Garbled([("truncated", "GET", "/fapi/v3/positionRisk", 1)], False, 0)),
+        Garbled(
+            [("truncated", "GET", "/fapi/v3/positionRisk", None)], False, 3, _CUT.format(path="/fapi/v3/positionRisk")
+        )
+    ),
+    "positions truncated once: asked again within the tick": (
+        Garbled([("truncated", "GET", "/fapi/v3/positionRisk", 1)], False, 0)
+    ),
     "balance truncated on every try: no cash -3.14, no loss latch": (
-        Garbled([("truncated", "GET", "/fapi/v3/account", None)], False, 3, _CUT.format(path="/fapi/v3/account"))),
+        Garbled([("truncated", "GET", "/fapi/v3/account", None)], False, 3, _CUT.format(path="/fapi/v3/account"))
+    ),
     "balance without the quote currency on every try": (
-        Garbled([("empty_object", "GET", "/fapi/v3/account", None)], False, 3,
-                "could not reconcile with the exchange: BadResponse: malformed answer: the balance holds no USDT total")),
+        Garbled(
+            [("empty_object", "GET", "/fapi/v3/account", None)],
+            False,
+            3,
+            "could not reconcile with the exchange: BadResponse: malformed answer: the balance holds no USDT total",
+        )
+    ),
     "open trigger orders truncated on every try: no AttributeError": (
-        Garbled([("truncated", "GET", "/fapi/v1/openAlgoOrders", None)], False, 3, _CUT.format(path="/fapi/v1/openAlgoOrders"))),
+        Garbled(
+            [("truncated", "GET", "/fapi/v1/openAlgoOrders", None)],
+            False,
+            3,
+            _CUT.format(path="/fapi/v1/openAlgoOrders"),
+        )
+    ),
     "entry filled, its answer truncated, the lookup truncated once": (
-        Garbled([("truncated", "POST", "/fapi/v1/order", 1), ("truncated", "GET", "/fapi/v1/order", 1)], True, 0)),
+        Garbled([("truncated", "POST", "/fapi/v1/order", 1), ("truncated", "GET", "/fapi/v1/order", 1)], True, 0)
+    ),
     "entry filled, its answer truncated, every lookup {}: settled the next tick": (
-        Garbled([("truncated", "POST", "/fapi/v1/order", 1), ("empty_object", "GET", "/fapi/v1/order", None)], True, 4,
-                "BTC: bot-")),
+        Garbled(
+            [("truncated", "POST", "/fapi/v1/order", 1), ("empty_object", "GET", "/fapi/v1/order", None)],
+            True,
+            4,
+            "BTC: bot-",
+        )
+    ),
     "stop-loss placed, its answer truncated, the lookup {} once": (
-        Garbled([("truncated", "POST", "/fapi/v1/algoOrder", 1), ("empty_object", "GET", "/fapi/v1/algoOrder", 1)], True, 0)),
+        Garbled(
+            [("truncated", "POST", "/fapi/v1/algoOrder", 1), ("empty_object", "GET", "/fapi/v1/algoOrder", 1)], True, 0
+        )
+    ),
 }
 
 
@@ -368,10 +520,21 @@ def test_a_malformed_exchange_answer_is_never_an_empty_truth(project, live_fake,
     case = GARBLED[name]
     price = live_fake.price("BTC")
     live_fake.set_price("BTC", price)  # held still: a new 3m candle between two reads would move the unrealized PnL
-    decision = {"coin": "BTC", "action": "BUY", "confidence": 0.8, "size_pct": 10, "leverage": 3,
-                "stop_loss": round(price * 0.98), "take_profit": round(price * 1.04), "reasoning": "fault matrix"}
+    decision = {
+        "coin": "BTC",
+        "action": "BUY",
+        "confidence": 0.8,
+        "size_pct": 10,
+        "leverage": 3,
+        "stop_loss": round(price * 0.98),
+        "take_profit": round(price * 1.04),
+        "reasoning": "fault matrix",
+    }
     fake_anthropic.script(tool_call({"decisions": [decision]}))  # then the fake answers HOLD
-    env = {**_live_env(live_fake, fake_anthropic), "BOT_OPS__RECOVERY_BACKOFF_SECONDS": "0"}  # the clean tick runs at once
+    env = {
+        **_live_env(live_fake, fake_anthropic),
+        "BOT_OPS__RECOVERY_BACKOFF_SECONDS": "0",
+    }  # the clean tick runs at once
     if not case.during_entry:
         assert run_bot("tick", cwd=project, env=env).returncode == 0
     for kind, method, path, times in case.faults:
@@ -392,7 +555,11 @@ def test_a_malformed_exchange_answer_is_never_an_empty_truth(project, live_fake,
     position = state["positions"]["BTC"]
     assert position["amount"] == amount == live_fake.account.positions["BTC"].amount
     [stop] = [o for o in live_fake.account.open_algo("BTC") if o.type == "STOP_MARKET"]
-    assert (position["stop_order_id"], position["stop_loss"], stop.quantity) == (stop.client_id, round(price * 0.98), amount)
+    assert (position["stop_order_id"], position["stop_loss"], stop.quantity) == (
+        stop.client_id,
+        round(price * 0.98),
+        amount,
+    )
     assert state["pending_intents"] == []
     fee = amount * price * TAKER_FEE
     assert state["cash_usd"] == pytest.approx(10_000 - fee, abs=1e-6) == live_fake.account.wallet_usd
@@ -418,8 +585,15 @@ def _disk_full() -> None:
 
 def _tick_with(project, preexec=None) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
-    return subprocess.run([sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=60, preexec_fn=preexec)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=preexec,
+    )
 
 
 @pytest.mark.parametrize("fault", ["disk full", "read-only var/"])
@@ -438,7 +612,9 @@ def test_a_state_that_cannot_be_written_stops_with_exit_5_and_the_previous_state
         f"error: {var / 'state.json'}: cannot write the new state ({why}); the previous state is intact: "
         f"free disk space or make {var} writable, then run again\n"
     )
-    assert {name: (var / name).read_bytes() for name in before} == before  # nothing half-written, no journal line for a lost tick
+    assert {
+        name: (var / name).read_bytes() for name in before
+    } == before  # nothing half-written, no journal line for a lost tick
     if blocker.is_dir():
         blocker.rmdir()
     again = _tick_with(project)  # space freed: the tick that could not be saved runs again
@@ -455,6 +631,9 @@ def test_a_truncated_or_corrupt_state_stops_with_exit_5_and_is_kept(project, con
     result = _tick_with(project)
     assert result.returncode == 5 and "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
-    assert line.startswith(f"error: {var / 'state.json'} is corrupt or truncated") and f"cp {var / 'state.json.bak'}" in line
+    assert (
+        line.startswith(f"error: {var / 'state.json'} is corrupt or truncated")
+        and f"cp {var / 'state.json.bak'}" in line
+    )
     assert (var / "state.json").read_text() == content
     assert len((var / "journal.jsonl").read_text().splitlines()) == 2  # no tick ran on a state it could not read

@@ -57,7 +57,9 @@ def test_outside_the_history_the_coin_is_reported_missing():
 def test_unknown_coin_and_bad_data_dir(tmp_path):
     market = HistoryMarket()
     snapshot = market.snapshot_at(["BTCC", "ETH"], NOW)
-    assert snapshot.errors == {"BTCC": f"unknown coin 'BTCC' in {market.data_dir}: fix `trading.coins` — did you mean `BTC`?"}
+    assert snapshot.errors == {
+        "BTCC": f"unknown coin 'BTCC' in {market.data_dir}: fix `trading.coins` — did you mean `BTC`?"
+    }
     assert list(snapshot.coins) == ["ETH"]  # skipped, as the live market skips it; the others go on
     assert market.span(["BTCC", "ETH"]) == market.span(["ETH"])
     with pytest.raises(ConfigError, match="has no 3m/ folder"):

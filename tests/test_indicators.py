@@ -69,7 +69,9 @@ def test_values_do_not_depend_on_where_a_500_candle_window_starts(timeframe):
 def test_coin_features_show_the_last_ten_values_oldest_first():
     candles = _linear_candles()
     info = MarketInfo(symbol="X/USDT:USDT", amount_step=0.001, price_step=0.1)
-    market = CoinMarket(coin="X", info=info, candles_3m=candles, candles_4h=candles, last_price=699.5, funding_rate=0.0001)
+    market = CoinMarket(
+        coin="X", info=info, candles_3m=candles, candles_4h=candles, last_price=699.5, funding_rate=0.0001
+    )
     features = coin_features(market)
     assert features.price == 699.5  # the market's last price, not the last close
     assert features.series["price"] == [690.0 + i for i in range(10)]

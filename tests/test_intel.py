@@ -40,10 +40,21 @@ def fake():
         yield server
 
 
-def _settings(fake: FakeIntel, tmp_path: Path, *, feeds: list[str] = ("coindesk.rss", "decrypt.atom"), token: str | None = TOKEN, **intel) -> Settings:
+def _settings(
+    fake: FakeIntel,
+    tmp_path: Path,
+    *,
+    feeds: list[str] = ("coindesk.rss", "decrypt.atom"),
+    token: str | None = TOKEN,
+    **intel,
+) -> Settings:
     feeds_ = [Feed(name=name.split(".")[0], url=f"{fake.url}/feeds/{name}") for name in feeds]
     section = IntelSettings(
-        enabled=True, fear_greed_url=f"{fake.url}/fng/", feeds=feeds_, cryptopanic_url=f"{fake.url}/api/developer/v2/posts/", **intel
+        enabled=True,
+        fear_greed_url=f"{fake.url}/fng/",
+        feeds=feeds_,
+        cryptopanic_url=f"{fake.url}/api/developer/v2/posts/",
+        **intel,
     )
     return Settings(intel=section, cryptopanic_token=token, base_dir=tmp_path)
 
@@ -57,8 +68,13 @@ def test_recorded_answers_parse_and_items_without_a_date_are_dropped():
     fear_greed = parse_fear_greed((ANSWERS / "fear_greed.json").read_bytes())
     # 8 rows: "oops" is no value and one has no timestamp; oldest first, the future 12-01 included (the tick cuts it)
     assert [(p.at.day, p.value, p.label) for p in fear_greed] == [
-        (26, 40, "Fear"), (27, 48, "Neutral"), (28, 55, "Neutral"), (29, 65, "Greed"), (30, 72, "Greed"), (1, 90, "Extreme Greed"),
-    ]  # fmt: skip
+        (26, 40, "Fear"),
+        (27, 48, "Neutral"),
+        (28, 55, "Neutral"),
+        (29, 65, "Greed"),
+        (30, 72, "Greed"),
+        (1, 90, "Extreme Greed"),
+    ]
     rss = parse_feed((ANSWERS / "coindesk.rss").read_bytes(), source="coindesk", priority=1)
     assert [item.title for item in rss] == [
         "SEC approves spot Solana ETF",
@@ -69,11 +85,18 @@ def test_recorded_answers_parse_and_items_without_a_date_are_dropped():
     ]  # the upgrade item has no pubDate
     assert rss[0].published_at == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
     atom = parse_feed((ANSWERS / "decrypt.atom").read_bytes(), source="decrypt", priority=1)
-    assert [(item.title, item.published_at.hour) for item in atom] == [("SEC Approves Spot Solana ETF!", 10), ("XRP and ETH lead altcoin gains", 8), ("PEPE soars", 7)]
+    assert [(item.title, item.published_at.hour) for item in atom] == [
+        ("SEC Approves Spot Solana ETF!", 10),
+        ("XRP and ETH lead altcoin gains", 8),
+        ("PEPE soars", 7),
+    ]
     posts = parse_cryptopanic((ANSWERS / "cryptopanic.json").read_bytes(), priority=2)
     assert [(p.title[:12], p.votes, p.coins) for p in posts] == [
-        ("Bitcoin mine", 12, ["BTC"]), ("Shiba Inu bu", 30, ["SHIB"]), ("BNB Chain up", 0, ["BNB"]), ("Ethereum ETF", 40, ["ETH"]),
-    ]  # fmt: skip
+        ("Bitcoin mine", 12, ["BTC"]),
+        ("Shiba Inu bu", 30, ["SHIB"]),
+        ("BNB Chain up", 0, ["BNB"]),
+        ("Ethereum ETF", 40, ["ETH"]),
+    ]
 
 
 def test_the_context_block_from_the_recorded_sources_is_exact(fake, tmp_path):
@@ -102,9 +125,15 @@ def test_the_token_budget_leaves_out_the_lowest_ranked_headlines_first(fake, tmp
 
 
 def test_a_slow_a_failing_and_a_malformed_feed_are_skipped_by_name_the_rest_still_count(fake, tmp_path):
-    settings = _settings(fake, tmp_path, feeds=["coindesk.rss", "slow.rss", "broken.rss", "garbage.rss"], token=None, timeout_s=0.5)
+    settings = _settings(
+        fake, tmp_path, feeds=["coindesk.rss", "slow.rss", "broken.rss", "garbage.rss"], token=None, timeout_s=0.5
+    )
     briefing = _brief(settings)
-    assert briefing.skipped == {"slow": "no answer within 0.5 s", "broken": "HTTP 502", "garbage": "not an RSS or Atom feed"}
+    assert briefing.skipped == {
+        "slow": "no answer within 0.5 s",
+        "broken": "HTTP 502",
+        "garbage": "not an RSS or Atom feed",
+    }
     block = context_block(briefing, now=NOW, max_tokens=400)
     assert block.splitlines()[:3] == [
         "== CONTEXT (news and sentiment published before this tick) ==",
@@ -121,7 +150,11 @@ def test_a_failing_cryptopanic_is_named_without_its_token(fake, tmp_path):
     assert briefing.skipped == {"cryptopanic": "HTTP 401"}
     assert TOKEN in settings.secrets()  # so the log scrubber replaces it wherever it appears
     cached = (settings.var_dir / "cache" / "intel").rglob("*")
-    for text in [briefing.model_dump_json(), context_block(briefing, now=NOW, max_tokens=400), *(p.read_text() for p in cached)]:
+    for text in [
+        briefing.model_dump_json(),
+        context_block(briefing, now=NOW, max_tokens=400),
+        *(p.read_text() for p in cached),
+    ]:
         assert TOKEN not in text
 
 
@@ -158,7 +191,10 @@ def test_with_archive_on_each_fetched_headline_is_archived_once(fake, tmp_path):
     for minutes in (0, 5, 10):  # fetched, cached (nothing new), fetched again (the same items)
         asyncio.run(intel.briefing(settings.trading.coins, NOW + timedelta(minutes=minutes)))
     # coindesk's 5 dated items + decrypt's 3, future-dated ones too: a backtest cuts them at its own time
-    assert sorted((item.source, item.title) for item in read_items(archive))[:2] == [("coindesk", "Bitcoin hits record as ETF inflows surge"), ("coindesk", "Bitcoin steadies near $95,000 as traders wait for data")]
+    assert sorted((item.source, item.title) for item in read_items(archive))[:2] == [
+        ("coindesk", "Bitcoin hits record as ETF inflows surge"),
+        ("coindesk", "Bitcoin steadies near $95,000 as traders wait for data"),
+    ]
     assert len(read_items(archive)) == 8
     assert [point.value for point in read_points(archive)] == [40, 48, 55, 65, 72, 90]
 
@@ -179,8 +215,12 @@ def test_two_feeds_of_one_name_are_refused_in_one_line(tmp_path):
     from bot.config_file import load_settings
     from bot.errors import ConfigError
 
-    (tmp_path / "config.toml").write_text('[intel]\nfeeds = [{name = "news", url = "https://a.example/rss"}, {name = "news", url = "https://b.example/rss"}]\n')
-    with pytest.raises(ConfigError, match=r"`intel.feeds`: feed name 'news' is listed twice: give each feed its own name"):
+    (tmp_path / "config.toml").write_text(
+        '[intel]\nfeeds = [{name = "news", url = "https://a.example/rss"}, {name = "news", url = "https://b.example/rss"}]\n'
+    )
+    with pytest.raises(
+        ConfigError, match=r"`intel.feeds`: feed name 'news' is listed twice: give each feed its own name"
+    ):
         load_settings(tmp_path / "config.toml")
 
 

@@ -14,7 +14,15 @@ T0 = datetime(2025, 6, 2, 23, 51, tzinfo=UTC)
 
 def _report(index: int) -> TickReport:
     at = T0 + timedelta(minutes=3 * index)
-    return TickReport(tick_id=f"{at:%y%m%dT%H%M}", tick=index + 1, mode="replay", dry_run=True, as_of=at, strategy="rules", outcome=Outcome.OK)
+    return TickReport(
+        tick_id=f"{at:%y%m%dT%H%M}",
+        tick=index + 1,
+        mode="replay",
+        dry_run=True,
+        as_of=at,
+        strategy="rules",
+        outcome=Outcome.OK,
+    )
 
 
 def test_a_full_journal_becomes_a_gzip_part_and_every_record_is_still_read(tmp_path):
@@ -23,7 +31,11 @@ def test_a_full_journal_becomes_a_gzip_part_and_every_record_is_still_read(tmp_p
     for index in range(8):
         journal.append(_report(index))
     # 8 records: two full parts of three, then two in the file
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["journal.250602T2357.jsonl.gz", "journal.250603T0006.jsonl.gz", "journal.jsonl"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "journal.250602T2357.jsonl.gz",
+        "journal.250603T0006.jsonl.gz",
+        "journal.jsonl",
+    ]
     assert [record["tick"] for record in journal.tail(20)] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [record["tick"] for record in journal.tail(3)] == [6, 7, 8]
     assert len(gzip.decompress((tmp_path / "journal.250602T2357.jsonl.gz").read_bytes()).splitlines()) == 3

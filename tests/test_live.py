@@ -77,7 +77,9 @@ class Scripted:
 class Bot:
     """One live bot on disk: run ticks, optionally killed at a named point."""
 
-    def __init__(self, folder: Path, fake: FakeExchange, *, settings: Settings | None = None, market=None, **options) -> None:
+    def __init__(
+        self, folder: Path, fake: FakeExchange, *, settings: Settings | None = None, market=None, **options
+    ) -> None:
         self.fake = fake
         self.settings = settings or live_settings(fake, **options)
         self.market = market or HistoryMarket(data_dir())
@@ -147,8 +149,18 @@ def test_entry_is_a_market_order_then_reduce_only_stop_and_take_profit(tmp_path,
     entry, stop, take = fake.account.orders
     # sizing: 10 % of 10,000 USDT x 3 = 3,000 USDT notional at the snapshot price, floored to 0.001 BTC
     assert entry.quantity == 0.028 and entry.side == "BUY" and not entry.reduce_only
-    assert (stop.side, stop.quantity, stop.reduce_only, stop.trigger_price) == ("SELL", 0.028, True, round(price * 0.98, 1))
-    assert (take.side, take.quantity, take.reduce_only, take.trigger_price) == ("SELL", 0.028, True, round(price * 1.04, 1))
+    assert (stop.side, stop.quantity, stop.reduce_only, stop.trigger_price) == (
+        "SELL",
+        0.028,
+        True,
+        round(price * 0.98, 1),
+    )
+    assert (take.side, take.quantity, take.reduce_only, take.trigger_price) == (
+        "SELL",
+        0.028,
+        True,
+        round(price * 1.04, 1),
+    )
     assert fake.account.margin_type["BTC"] == "ISOLATED" and fake.account.leverage["BTC"] == 3
 
     [fill] = report.fills
@@ -227,7 +239,9 @@ def test_killed_before_sent_the_entry_is_sent_once_when_the_same_tick_runs_again
 
 
 @pytest.mark.parametrize(("rerun_after", "tick_id"), [(timedelta(seconds=60), "250603T1201"), (TICK, "250603T1203")])
-def test_killed_before_sent_a_later_tick_drops_the_intent_and_the_strategy_decides_afresh(tmp_path, fake, rerun_after, tick_id):
+def test_killed_before_sent_a_later_tick_drops_the_intent_and_the_strategy_decides_afresh(
+    tmp_path, fake, rerun_after, tick_id
+):
     """Issue 25: the rule is the tick id, not an age in seconds equal to the cron cadence, so
     start-up jitter cannot decide whether a three-minute-old entry is sent at its old price."""
     bot = Bot(tmp_path, fake)
@@ -259,7 +273,9 @@ def test_killed_after_a_close_was_sent_the_next_tick_books_it_and_sends_nothing(
     bot.strategy.action = Action.CLOSE
     fake.set_price("BTC", 106_000.0)
     assert bot.tick(NOW + TICK, kill_at="close_sent") is None
-    assert fake.account.positions["BTC"].amount == 0 and len(fake.account.open_algo("BTC")) == 2  # closed; stops not yet cancelled
+    assert (
+        fake.account.positions["BTC"].amount == 0 and len(fake.account.open_algo("BTC")) == 2
+    )  # closed; stops not yet cancelled
 
     report = bot.tick(NOW + 2 * TICK)
 
@@ -267,7 +283,10 @@ def test_killed_after_a_close_was_sent_the_next_tick_books_it_and_sends_nothing(
     assert closes == [("bot-250603T1203-BTC-close", "FILLED")]  # sent once
     [fill] = report.fills
     assert (fill.reason, fill.price, fill.client_order_id) == ("decision", 106_000.0, "bot-250603T1203-BTC-close")
-    assert orders(fake, "250603T1200-BTC-")[1:] == [(SL, "STOP_MARKET", "CANCELED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
+    assert orders(fake, "250603T1200-BTC-")[1:] == [
+        (SL, "STOP_MARKET", "CANCELED"),
+        (TP, "TAKE_PROFIT_MARKET", "CANCELED"),
+    ]
     assert bot.state().positions == {} and bot.state().pending_intents == []
     assert bot.state().cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
 
@@ -286,7 +305,10 @@ def test_an_add_grows_the_position_and_replaces_its_stops_with_ones_for_the_whol
     assert position.entry_price == pytest.approx((0.028 * first + add.amount * 105_500.0) / position.amount, rel=1e-12)
     assert position.entry_tick_id == "250603T1203"  # a re-run of this tick opens nothing more
     assert orders(fake, "-sl") == [(SL, "STOP_MARKET", "CANCELED"), ("bot-250603T1203-BTC-sl", "STOP_MARKET", "NEW")]
-    assert orders(fake, "-tp") == [(TP, "TAKE_PROFIT_MARKET", "CANCELED"), ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "NEW")]
+    assert orders(fake, "-tp") == [
+        (TP, "TAKE_PROFIT_MARKET", "CANCELED"),
+        ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "NEW"),
+    ]
     assert {o.quantity for o in fake.account.open_algo("BTC")} == {position.amount}
     assert bot.state().exchange.disagreements(bot.state().positions) == []
 
@@ -299,7 +321,9 @@ def test_a_flip_closes_the_long_then_opens_a_protected_short(tmp_path, fake):
 
     assert [(f.reduce_only, f.side) for f in report.fills] == [(True, "long"), (False, "short")]
     later = [
-        (o.client_id.removeprefix("bot-250603T1203-BTC-"), o.side, o.type, o.status) for o in fake.account.orders if "T1203" in o.client_id
+        (o.client_id.removeprefix("bot-250603T1203-BTC-"), o.side, o.type, o.status)
+        for o in fake.account.orders
+        if "T1203" in o.client_id
     ]
     assert [row for row in later if row[2] == "MARKET"] == [
         (report.fills[0].client_order_id.removeprefix("bot-250603T1203-BTC-"), "SELL", "MARKET", "FILLED"),
@@ -309,7 +333,10 @@ def test_a_flip_closes_the_long_then_opens_a_protected_short(tmp_path, fake):
         ("sl", "BUY", "STOP_MARKET", "NEW"),
         ("tp", "BUY", "TAKE_PROFIT_MARKET", "NEW"),
     ]
-    assert orders(fake, "250603T1200-BTC-")[1:] == [(SL, "STOP_MARKET", "CANCELED"), (TP, "TAKE_PROFIT_MARKET", "CANCELED")]
+    assert orders(fake, "250603T1200-BTC-")[1:] == [
+        (SL, "STOP_MARKET", "CANCELED"),
+        (TP, "TAKE_PROFIT_MARKET", "CANCELED"),
+    ]
     assert fake.account.positions["BTC"].amount < 0 and bot.state().positions["BTC"].side == "short"
     assert bot.state().exchange.disagreements(bot.state().positions) == []
 
@@ -329,7 +356,10 @@ def test_gh16_6_a_flip_whose_close_is_rejected_sends_no_entry(tmp_path, fake):
     state = bot.state()
     assert state.positions["BTC"].side == "long" and state.positions["BTC"].amount == long.amount
     assert [c.kind for c in report.corrections] == ["rejected", "error"]
-    assert report.corrections[1].message == "bot-250603T1203-BTC-entry not sent: the long it was to replace is still open (its close did not fill)"
+    assert (
+        report.corrections[1].message
+        == "bot-250603T1203-BTC-entry not sent: the long it was to replace is still open (its close did not fill)"
+    )
     assert state.exchange.disagreements(state.positions) == []
 
 
@@ -343,7 +373,8 @@ def test_a_rejected_entry_is_not_retried_and_says_why(tmp_path, fake):
     [correction] = report.corrections
     assert correction.kind == "rejected" and correction.alert
     assert (
-        correction.message == f'entry {ENTRY} rejected: InsufficientFunds: binanceusdm {{"code": -2019, "msg": "Margin is insufficient."}}'
+        correction.message
+        == f'entry {ENTRY} rejected: InsufficientFunds: binanceusdm {{"code": -2019, "msg": "Margin is insufficient."}}'
     )
     state = bot.state()
     assert state.positions == {} and state.pending_intents == [] and state.cash_usd == 10_000
@@ -394,7 +425,11 @@ def test_a_take_profit_placed_again_then_replaced_by_a_flip_never_reuses_its_cli
 
     assert [(f.reduce_only, f.side) for f in report.fills] == [(True, "long"), (False, "short")]
     assert orders(fake, "T1203-BTC-tp") == [
-        ("bot-250603T1203-BTC-tp", "TAKE_PROFIT_MARKET", "CANCELED"),  # the long's, re-placed, then cancelled by the flip
+        (
+            "bot-250603T1203-BTC-tp",
+            "TAKE_PROFIT_MARKET",
+            "CANCELED",
+        ),  # the long's, re-placed, then cancelled by the flip
         ("bot-250603T1203-BTC-tp2", "TAKE_PROFIT_MARKET", "NEW"),  # the short's
     ]
     ids = [o.client_id for o in fake.account.orders]
@@ -464,7 +499,9 @@ def test_cli_live_tick_says_live_first_and_status_shows_the_exchange(project, li
             assert "test-secret" not in path.read_text(errors="replace"), path
 
 
-@pytest.mark.parametrize("env", [{"EXCHANGE_SECRET": "wrong-secret"}, {"EXCHANGE_API_KEY": "wrong-key"}])  # -1022, -2015
+@pytest.mark.parametrize(
+    "env", [{"EXCHANGE_SECRET": "wrong-secret"}, {"EXCHANGE_API_KEY": "wrong-key"}]
+)  # -1022, -2015
 def test_cli_wrong_keys_stop_with_one_line_and_exit_2(project, live_fake, env):
     result = run_bot("tick", cwd=project, env=_live_env(live_fake, **env))
     assert result.returncode == 2
@@ -518,9 +555,17 @@ def test_status_names_every_disagreement_between_state_and_exchange():
             ExchangePosition(coin="ETH", side=Side.LONG, amount=2, entry_price=10),
             ExchangePosition(coin="SOL", side=Side.SHORT, amount=3, entry_price=10),
         ],
-        open_orders=[ExchangeOrder(client_order_id="bot-1-BTC-sl", coin="BTC", side="sell", kind="stop_loss", amount=1, trigger_price=9)],
+        open_orders=[
+            ExchangeOrder(
+                client_order_id="bot-1-BTC-sl", coin="BTC", side="sell", kind="stop_loss", amount=1, trigger_price=9
+            )
+        ],
     )
-    held = {"BTC": position("BTC", 1, "bot-1-BTC-sl"), "ETH": position("ETH", 1.5, "bot-1-ETH-sl"), "XRP": position("XRP", 4, None)}
+    held = {
+        "BTC": position("BTC", 1, "bot-1-BTC-sl"),
+        "ETH": position("ETH", 1.5, "bot-1-ETH-sl"),
+        "XRP": position("XRP", 4, None),
+    }
     assert view.disagreements(held) == [
         "ETH: the bot holds long 1.5, the exchange long 2",
         "ETH: no open stop-loss order on the exchange",
@@ -578,13 +623,23 @@ def test_live_alerts_are_notified_and_quiet_corrections_are_not():
         outcome=Outcome.DEGRADED,
         corrections=[
             Correction(kind="balance", message="cash 1.00 -> 2.00 USDT as on the exchange"),
-            Correction(kind="stop_failed", coin="BTC", message="stop-loss could not be placed: position closed at market", alert=True),
+            Correction(
+                kind="stop_failed",
+                coin="BTC",
+                message="stop-loss could not be placed: position closed at market",
+                alert=True,
+            ),
             Correction(kind="rejected", coin="ETH", message="entry rejected: InsufficientFunds", alert=True),
         ],
     )
     events = tick_events(report, [], BotState.fresh(mode="live", initial_equity_usd=100.0))
     assert [(e.kind, e.level, e.title, e.body) for e in events] == [
-        ("live_alert", "failure", "bot live: BTC stop failed", "stop-loss could not be placed: position closed at market"),
+        (
+            "live_alert",
+            "failure",
+            "bot live: BTC stop failed",
+            "stop-loss could not be placed: position closed at market",
+        ),
         ("live_alert", "warning", "bot live: ETH rejected", "entry rejected: InsufficientFunds"),
     ]
     assert len({e.key for e in events}) == 2
@@ -600,7 +655,9 @@ def _journal_fills(bot: Bot) -> list[str]:
 
 def test_a_fill_saved_to_state_by_a_killed_tick_reaches_the_journal_and_the_risk_memory_once(tmp_path, fake):
     bot = Bot(tmp_path, fake)
-    assert bot.tick(NOW, kill_at="stop_saved") is None  # the entry is booked in state.json, the tick's journal line never written
+    assert (
+        bot.tick(NOW, kill_at="stop_saved") is None
+    )  # the entry is booked in state.json, the tick's journal line never written
     assert _journal_fills(bot) == [] and bot.state().risk.entries == []
 
     report = bot.tick(NOW + TICK)
@@ -650,10 +707,14 @@ def test_a_position_opened_outside_the_bot_is_adopted_and_protected_by_the_rules
 
     market = HistoryMarket(data_dir()).snapshot_at(["ETH"], NOW).coins["ETH"]  # what the tick saw
     high, low, close = (pd.Series(market.candles_4h[:, i]) for i in (2, 3, 4))
-    atr = AverageTrueRange(high=high, low=low, close=close, window=14).average_true_range().iloc[-1]  # ta itself, the oracle
+    atr = (
+        AverageTrueRange(high=high, low=low, close=close, window=14).average_true_range().iloc[-1]
+    )  # ta itself, the oracle
     stop = market.last_price - 1.5 * atr
     [adopted] = [c for c in report.corrections if c.kind == "position_adopted"]
-    assert adopted.alert and adopted.message.startswith("a long 0.5 opened outside the bot: adopted with a stop-loss at ")
+    assert adopted.alert and adopted.message.startswith(
+        "a long 0.5 opened outside the bot: adopted with a stop-loss at "
+    )
     [order] = [o for o in fake.account.open_algo("ETH")]
     assert (order.type, order.side, order.quantity, order.reduce_only) == ("STOP_MARKET", "SELL", 0.5, True)
     assert order.trigger_price == pytest.approx(stop, abs=0.01)  # ETH's tick size
@@ -661,7 +722,9 @@ def test_a_position_opened_outside_the_bot_is_adopted_and_protected_by_the_rules
     assert (held.stop_loss, held.stop_order_id) == (order.trigger_price, order.client_id)
 
     bot.tick(NOW + TICK)  # protected: the next tick sends nothing for it
-    assert [o.client_id for o in fake.account.orders if o.symbol == "ETHUSDT" and o.client_id.startswith("bot-")] == [order.client_id]
+    assert [o.client_id for o in fake.account.orders if o.symbol == "ETHUSDT" and o.client_id.startswith("bot-")] == [
+        order.client_id
+    ]
     assert order.status == "NEW"
 
 
@@ -681,6 +744,8 @@ def test_gh22_a_same_minute_rerun_that_flips_never_reuses_a_stop_id_the_killed_r
     ids = [o.client_id for o in fake.account.orders]
     assert len(ids) == len(set(ids)), ids
     assert [(o.client_id, o.status) for o in fake.account.orders if o.type == "STOP_MARKET"] == [
-        (SL, "CANCELED"), ("bot-250603T1203-BTC-sl", "CANCELED"), ("bot-250603T1203-BTC-sl2", "NEW"),
+        (SL, "CANCELED"),
+        ("bot-250603T1203-BTC-sl", "CANCELED"),
+        ("bot-250603T1203-BTC-sl2", "NEW"),
     ]
     assert bot.state().positions["BTC"].stop_order_id == "bot-250603T1203-BTC-sl2" and report.outcome is Outcome.OK

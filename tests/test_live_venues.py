@@ -38,7 +38,11 @@ class VenueHistory(HistoryMarket):
         self.venue = venue
 
     def info(self, coin):
-        return super().info(coin).model_copy(update={"symbol": f"{coin}/{self.venue.quote}:{self.venue.quote}", **self.venue.rules})
+        return (
+            super()
+            .info(coin)
+            .model_copy(update={"symbol": f"{coin}/{self.venue.quote}:{self.venue.quote}", **self.venue.rules})
+        )
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,9 @@ class Venue:
 
 
 VENUES = {
-    "hyperliquid": Venue("hyperliquid", "USDC", WALLET, "0x" + "42" * 32, {"min_notional_usd": 10.0, "funding_interval_h": 1.0}),
+    "hyperliquid": Venue(
+        "hyperliquid", "USDC", WALLET, "0x" + "42" * 32, {"min_notional_usd": 10.0, "funding_interval_h": 1.0}
+    ),
     "bybit": Venue("bybit", "USDT", "test-key", "test-secret", {}, FakeBybit, "/v5/order/create"),
 }
 
@@ -104,7 +110,10 @@ def test_one_live_tick_places_a_protected_entry_at_the_fill_price(tmp_path, venu
     assert (fill.price, fill.amount, fill.client_order_id) == (PRICE, AMOUNT, entry)
     assert fill.fee_usd == pytest.approx(AMOUNT * PRICE * TAKER_FEE, abs=1e-9)
     stop, take = fake.account.orders[1:]
-    assert (stop.side, stop.quantity, stop.reduce_only) == ("SELL", AMOUNT, True) and (take.side, take.reduce_only) == ("SELL", True)
+    assert (stop.side, stop.quantity, stop.reduce_only) == ("SELL", AMOUNT, True) and (take.side, take.reduce_only) == (
+        "SELL",
+        True,
+    )
     state = bot.state()
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6) and state.pending_intents == []
     assert Counter(_call(r) for r in fake.requests) == LIVE_TICK_CALLS[venue.id]
@@ -114,7 +123,10 @@ def _call(request) -> str:
     """Hyperliquid's info / action type; Bybit's path (an order's kind, a lookup's filter)."""
     if request.path.startswith("/v5/"):
         params = request.params
-        words = [params.get("type") or params.get("orderFilter"), "by id" if "orderLinkId" in params and "type" not in params else None]
+        words = [
+            params.get("type") or params.get("orderFilter"),
+            "by id" if "orderLinkId" in params and "type" not in params else None,
+        ]
         if request.path == "/v5/position/list":
             words = [params.get("symbol")]
         return " ".join([request.path.removeprefix("/v5/"), *(w for w in words if w)])
@@ -125,25 +137,44 @@ def _call(request) -> str:
 # paper tick's calls are in test_venue_data.py): markets, reconciliation, leverage, the entry,
 # its fee from the fills, the stop-loss and take-profit, and the account read back.
 LIVE_TICK_CALLS = {
-    "hyperliquid": Counter({
-        "approveBuilderFee": 1,  # ccxt approves its builder once per process, at 0 % here
-        "spotMeta": 1, "metaAndAssetCtxs": 1,  # load_markets: currencies, perpetuals
-        "userAbstraction": 6,  # ccxt asks the account type when it starts and before each balance and order
-        "clearinghouseState": 4, "frontendOpenOrders": 4,  # balance / positions, open orders (BTC, ETH) twice
-        "updateLeverage": 1, "order": 1, "order/sl": 1, "order/tp": 1, "userFills": 1,
-        "orderStatus": 2,  # each protection id looked up before it is used (a killed run of this tick may have sent it)
-    }),  # fmt: skip
-    "bybit": Counter({
-        "asset/coin/query-info": 1, "market/instruments-info": 2,  # load_markets: currencies (asked when keys are set), perpetuals, pre-listed
-        "user/query-api": 1, "account/info": 1,  # is the account unified (once per process)
-        "account/wallet-balance": 2, "position/list": 2,  # the account before and after
-        "order/realtime": 4, "order/realtime StopOrder": 4,  # open regular and conditional orders (BTC, ETH), before and after
-        "position/list BTCUSDT": 1, "position/list ETHUSDT": 1,  # one-way mode checked before the bot's first order on each symbol
-        "account/set-margin-mode": 1, "position/set-leverage": 1,
-        "order/create order": 1, "order/create order/sl": 1, "order/create order/tp": 1,
-        "order/realtime by id": 1, "execution/list": 1,  # the entry read back (its answer is ids only), its fee from its fill
-        "order/realtime StopOrder by id": 4,  # each protection id looked up before it is sent, and read back after
-    }),  # fmt: skip
+    "hyperliquid": Counter(
+        {
+            "approveBuilderFee": 1,  # ccxt approves its builder once per process, at 0 % here
+            "spotMeta": 1,
+            "metaAndAssetCtxs": 1,  # load_markets: currencies, perpetuals
+            "userAbstraction": 6,  # ccxt asks the account type when it starts and before each balance and order
+            "clearinghouseState": 4,
+            "frontendOpenOrders": 4,  # balance / positions, open orders (BTC, ETH) twice
+            "updateLeverage": 1,
+            "order": 1,
+            "order/sl": 1,
+            "order/tp": 1,
+            "userFills": 1,
+            "orderStatus": 2,  # each protection id looked up before it is used (a killed run of this tick may have sent it)
+        }
+    ),
+    "bybit": Counter(
+        {
+            "asset/coin/query-info": 1,
+            "market/instruments-info": 2,  # load_markets: currencies (asked when keys are set), perpetuals, pre-listed
+            "user/query-api": 1,
+            "account/info": 1,  # is the account unified (once per process)
+            "account/wallet-balance": 2,
+            "position/list": 2,  # the account before and after
+            "order/realtime": 4,
+            "order/realtime StopOrder": 4,  # open regular and conditional orders (BTC, ETH), before and after
+            "position/list BTCUSDT": 1,
+            "position/list ETHUSDT": 1,  # one-way mode checked before the bot's first order on each symbol
+            "account/set-margin-mode": 1,
+            "position/set-leverage": 1,
+            "order/create order": 1,
+            "order/create order/sl": 1,
+            "order/create order/tp": 1,
+            "order/realtime by id": 1,
+            "execution/list": 1,  # the entry read back (its answer is ids only), its fee from its fill
+            "order/realtime StopOrder by id": 4,  # each protection id looked up before it is sent, and read back after
+        }
+    ),
 }
 
 
@@ -169,13 +200,18 @@ def test_killed_at_any_point_of_an_entry_the_next_tick_ends_with_one_protected_p
     # never sent: dropped by the later tick, whose own decision opens under its own id
     entry = venue.cid("250603T1203" if point == "entry_saved" else "250603T1200", "entry")
     assert [(o.client_id, o.status) for o in fake.account.orders if o.type == "MARKET"] == [(entry, "FILLED")]
-    assert sorted((o.type, o.quantity) for o in fake.account.open_algo("BTC")) == [("STOP_MARKET", AMOUNT), ("TAKE_PROFIT_MARKET", AMOUNT)]
+    assert sorted((o.type, o.quantity) for o in fake.account.open_algo("BTC")) == [
+        ("STOP_MARKET", AMOUNT),
+        ("TAKE_PROFIT_MARKET", AMOUNT),
+    ]
     state = bot.state()
     position = state.positions["BTC"]
     assert state.pending_intents == [] and position.amount == AMOUNT
     # the fill's price (12:03's for an entry sent then), never the slippage cap the order was sent with
     assert position.entry_price == pytest.approx(105_184.4 if point == "entry_saved" else PRICE, abs=1e-6)
-    assert {position.stop_order_id, position.take_profit_order_id} == {o.client_id for o in fake.account.open_algo("BTC")}
+    assert {position.stop_order_id, position.take_profit_order_id} == {
+        o.client_id for o in fake.account.open_algo("BTC")
+    }
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
     assert state.exchange.disagreements(state.positions) == [] and report.outcome is Outcome.OK
 
@@ -213,7 +249,9 @@ def test_a_stop_loss_fill_cancels_the_orphan_take_profit_and_books_the_loss(tmp_
 @dataclass(frozen=True)
 class Row:
     kind: str | None
-    order_type: str = "order"  # the fake's action type: the entry or a close ("order"), or a trigger ("order/sl", "order/tp")
+    order_type: str = (
+        "order"  # the fake's action type: the entry or a close ("order"), or a trigger ("order/sl", "order/tp")
+    )
     times: int | None = None
     fill_fraction: float = 1.0
 
@@ -221,21 +259,49 @@ class Row:
 ORDER_ROWS = {
     # fault -> (orders on the exchange by leg, fills, first correction kind and its message's end)
     "entry rejected: insufficient margin": (
-        Row("insufficient_margin"), [], [],
-        ("rejected", {"hyperliquid": "Insufficient margin to place order. asset=0", "bybit": "ab not enough for new order"}),
+        Row("insufficient_margin"),
+        [],
+        [],
+        (
+            "rejected",
+            {"hyperliquid": "Insufficient margin to place order. asset=0", "bybit": "ab not enough for new order"},
+        ),
     ),
     "entry rejected: below the minimum": (
-        Row("min_notional"), [], [],
-        ("rejected", {"hyperliquid": "Order must have minimum value of $10. asset=0", "bybit": "Order does not meet minimum order value"}),
+        Row("min_notional"),
+        [],
+        [],
+        (
+            "rejected",
+            {
+                "hyperliquid": "Order must have minimum value of $10. asset=0",
+                "bybit": "Order does not meet minimum order value",
+            },
+        ),
     ),
-    "entry partly filled": (Row(None, fill_fraction=0.5), [("entry", "EXPIRED"), ("sl", "NEW"), ("tp", "NEW")], ["decision"], None),
-    "one 503 on the entry: looked up, then sent once": (Row("503", times=1), [("entry", "FILLED"), ("sl", "NEW"), ("tp", "NEW")], ["decision"], None),
+    "entry partly filled": (
+        Row(None, fill_fraction=0.5),
+        [("entry", "EXPIRED"), ("sl", "NEW"), ("tp", "NEW")],
+        ["decision"],
+        None,
+    ),
+    "one 503 on the entry: looked up, then sent once": (
+        Row("503", times=1),
+        [("entry", "FILLED"), ("sl", "NEW"), ("tp", "NEW")],
+        ["decision"],
+        None,
+    ),
     "stop-loss cannot be placed: closed at market": (
-        Row("precision", order_type="order/sl"), [("entry", "FILLED"), ("exit", "FILLED")], ["decision", "stop_failed"],
+        Row("precision", order_type="order/sl"),
+        [("entry", "FILLED"), ("exit", "FILLED")],
+        ["decision", "stop_failed"],
         ("stop_failed", "position closed at market"),
     ),
     "take-profit cannot be placed: the stop-loss protects": (
-        Row("502", order_type="order/tp"), [("entry", "FILLED"), ("sl", "NEW")], ["decision"], ("error", "the stop-loss still protects it"),
+        Row("502", order_type="order/tp"),
+        [("entry", "FILLED"), ("sl", "NEW")],
+        ["decision"],
+        ("error", "the stop-loss still protects it"),
     ),
 }
 
@@ -264,7 +330,14 @@ def test_the_order_rows_of_the_fault_matrix(tmp_path, venue, fake, name):
 def test_hyperliquid_an_api_wallets_own_address_is_refused_in_one_line(tmp_path):
     venue = VENUES["hyperliquid"]
     with venue.fake() as fake:
-        bot = Bot(tmp_path, fake, settings=venue.settings(fake).model_copy(update={"exchange_api_key": Settings(exchange_api_key=AGENT).exchange_api_key}), market=VenueHistory(venue))
+        bot = Bot(
+            tmp_path,
+            fake,
+            settings=venue.settings(fake).model_copy(
+                update={"exchange_api_key": Settings(exchange_api_key=AGENT).exchange_api_key}
+            ),
+            market=VenueHistory(venue),
+        )
         with pytest.raises(ConfigError) as error:
             bot.tick(NOW)
     assert "must be the MAIN account's wallet address" in str(error.value) and "\n" not in str(error.value)

@@ -25,7 +25,9 @@ def test_events_below_every_handlers_level_never_reach_a_processor(tmp_path):
         log.error("settlement_failed")
         assert seen == ["settlement_failed"]
         seen.clear()
-        configure_logging(log_file=tmp_path / "bot.log", level="INFO", console_level="WARNING")  # `bot tick`: the file keeps info
+        configure_logging(
+            log_file=tmp_path / "bot.log", level="INFO", console_level="WARNING"
+        )  # `bot tick`: the file keeps info
         structlog.get_config()["processors"].insert(0, counting)
         structlog.get_logger("test_log_file").info("tick_done")
         assert seen == ["tick_done"]

@@ -156,7 +156,10 @@ def test_a_hanging_request_times_out_is_retried_once_and_skips_the_coin(fake_exc
 @pytest.mark.parametrize(
     ("kind", "why"),
     [
-        ("malformed", "BadResponse: binanceusdm GET /fapi/v1/premiumIndex: malformed answer (13 bytes that are not JSON)"),  # asked again, still cut
+        (
+            "malformed",
+            "BadResponse: binanceusdm GET /fapi/v1/premiumIndex: malformed answer (13 bytes that are not JSON)",
+        ),  # asked again, still cut
         ("empty_object", "malformed answer: no fundingRate in it"),
     ],
 )
@@ -304,16 +307,23 @@ def _live_settings(fake):
     from bot.config import LIVE_CONFIRMATION
 
     return Settings(
-        enable_trading=True, exchange={"api_url": fake.url, "timeout_ms": 1500, "retries": 1},
-        live={"confirm": LIVE_CONFIRMATION}, exchange_api_key="test-key", exchange_secret="test-secret",
-    )  # fmt: skip
+        enable_trading=True,
+        exchange={"api_url": fake.url, "timeout_ms": 1500, "retries": 1},
+        live={"confirm": LIVE_CONFIRMATION},
+        exchange_api_key="test-key",
+        exchange_secret="test-secret",
+    )
 
 
 def test_gh16_3_live_brackets_come_from_the_exchange_and_are_cached_with_the_markets(fake_exchange, tmp_path):
     market = CcxtMarket(_live_settings(fake_exchange), cache_dir=tmp_path)
     snapshot = asyncio.run(market.snapshot(["BTC", "DOGE"], NOW))
     # what the fake's /fapi/v1/leverageBracket serves, Binance's ``cum`` included
-    assert snapshot.coins["BTC"].info.tiers == [(50_000, 0.004, 0.0, 125), (250_000, 0.005, 50.0, 100), (3_000_000, 0.01, 1_300.0, 50)]
+    assert snapshot.coins["BTC"].info.tiers == [
+        (50_000, 0.004, 0.0, 125),
+        (250_000, 0.005, 50.0, 100),
+        (3_000_000, 0.01, 1_300.0, 50),
+    ]
     assert snapshot.coins["DOGE"].info.tiers == [(5_000, 0.01, 0.0, 50), (25_000, 0.025, 75.0, 20)]
     assert fake_exchange.count("/fapi/v1/leverageBracket") == 1
     again = asyncio.run(CcxtMarket(_live_settings(fake_exchange), cache_dir=tmp_path).snapshot(["BTC", "DOGE"], NOW))
@@ -334,13 +344,24 @@ def test_gh16_3_without_live_trading_the_bundled_brackets_stand_in(fake_exchange
     "brackets",
     [
         {"code": -1000, "msg": "An unknown error occured while processing the request."},
-        [{"symbol": "DOGEUSDT", "brackets": [{"bracket": 1, "initialLeverage": 50, "notionalCap": None, "maintMarginRatio": 0.01, "cum": 0}]}],
+        [
+            {
+                "symbol": "DOGEUSDT",
+                "brackets": [
+                    {"bracket": 1, "initialLeverage": 50, "notionalCap": None, "maintMarginRatio": 0.01, "cum": 0}
+                ],
+            }
+        ],
     ],
     ids=["refused", "malformed"],
 )
-def test_gh16_3_a_refused_or_malformed_bracket_answer_falls_back_to_the_bundled_table(fake_exchange, brackets, monkeypatch):
+def test_gh16_3_a_refused_or_malformed_bracket_answer_falls_back_to_the_bundled_table(
+    fake_exchange, brackets, monkeypatch
+):
     status = 400 if isinstance(brackets, dict) else 200
-    monkeypatch.setattr(fake_exchange.account, "leverage_bracket", lambda: brackets if status == 200 else _raise_reject())
+    monkeypatch.setattr(
+        fake_exchange.account, "leverage_bracket", lambda: brackets if status == 200 else _raise_reject()
+    )
     snapshot = asyncio.run(CcxtMarket(_live_settings(fake_exchange)).snapshot(["DOGE"], NOW))
     assert snapshot.errors == {} and snapshot.coins["DOGE"].info.tiers[0] == (10_000, 0.005, 0.0, 75)
 

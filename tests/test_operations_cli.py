@@ -35,8 +35,12 @@ def _start_tick(project, fake):
     """A `bot tick` in the background, returned once it holds the lock."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "tick", "--dry-run"], cwd=project, env={**env, **_env(fake)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "bot", "tick", "--dry-run"],
+        cwd=project,
+        env={**env, **_env(fake)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lock = project / "var" / "tick.lock"
     deadline = time.monotonic() + 30
@@ -52,8 +56,12 @@ def test_a_second_tick_while_one_runs_exits_at_once_with_code_7(project, live_fa
     second = run_bot("tick", "--dry-run", cwd=project, env=_env(live_fake))
     assert first.poll() is None  # the second did not wait for the first to release the lock
     assert second.returncode == 7
-    assert second.stderr.startswith(f"error: another bot process is running on {project / 'var'} (holder: pid {first.pid} since ")
-    assert second.stderr.endswith("; this run did nothing. It ends on its own; the lock is released even if that process is killed\n")
+    assert second.stderr.startswith(
+        f"error: another bot process is running on {project / 'var'} (holder: pid {first.pid} since "
+    )
+    assert second.stderr.endswith(
+        "; this run did nothing. It ends on its own; the lock is released even if that process is killed\n"
+    )
     assert second.stdout == ""
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
@@ -83,7 +91,9 @@ def _probe(args, *, cwd, env):
         f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\nsys.exit(code)"
     )
     full = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env={**full, **env}, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, env={**full, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_a_failed_tick_backs_off_without_network_until_resume(project, live_fake):
@@ -99,7 +109,10 @@ def test_a_failed_tick_backs_off_without_network_until_resume(project, live_fake
     skipped = _probe(["tick", "--dry-run"], cwd=project, env=_env(live_fake))
     assert skipped.returncode == 6, skipped.stderr
     assert skipped.stdout.startswith("PAPER (dry-run) run at ")
-    assert f"skipped: backing off after 1 failed tick(s) in a row until {backoff_until:%Y-%m-%d %H:%M:%S} UTC" in skipped.stdout
+    assert (
+        f"skipped: backing off after 1 failed tick(s) in a row until {backoff_until:%Y-%m-%d %H:%M:%S} UTC"
+        in skipped.stdout
+    )
     assert "HEAVY []" in skipped.stderr  # decided before the market: no ccxt, no pandas
     assert len(live_fake.requests) == requests  # and no network call
 
@@ -122,7 +135,9 @@ def test_pause_and_resume_by_hand_in_replay(project):
     assert paused.returncode == 0
     assert paused.stdout == "paused: FOMC tonight. Ticks keep managing open positions; `bot resume` trades again.\n"
     status = run_bot("status", "--replay", cwd=project)
-    assert "PAUSED by user since " in status.stdout and ": FOMC tonight (open positions are still managed" in status.stdout
+    assert (
+        "PAUSED by user since " in status.stdout and ": FOMC tonight (open positions are still managed" in status.stdout
+    )
     tick = run_bot("tick", "--dry-run", "--replay", cwd=project)
     assert tick.returncode == 6  # ran, managed positions, opened nothing
     assert "no new positions: paused by user: FOMC tonight" in tick.stdout
@@ -140,7 +155,10 @@ def test_stop_by_hand_closes_every_position_at_the_next_tick(project):
     assert held  # the replay's first tick opens positions (see test_pause_and_resume_by_hand_in_replay)
     stopped = run_bot("stop", "--replay", "--reason", "exchange incident", cwd=project)
     assert stopped.returncode == 0, stopped.stderr
-    assert stopped.stdout == f"stopping: exchange incident. The next tick closes every open position ({', '.join(held)}) and opens none; `bot resume` cancels.\n"
+    assert (
+        stopped.stdout
+        == f"stopping: exchange incident. The next tick closes every open position ({', '.join(held)}) and opens none; `bot resume` cancels.\n"
+    )
     assert json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)["stop_requested"] is True
     run_bot("tick", "--dry-run", "--replay", cwd=project)
     record = json.loads((project / "var" / "replay" / "journal.jsonl").read_text().splitlines()[-1])
@@ -174,7 +192,9 @@ def test_status_json_carries_every_documented_field_and_journal_lists_ticks_and_
     assert positions and all(p["stop_loss"] and p["take_profit"] for p in positions)
     for p in positions:
         direction = 1 if p["side"] == "long" else -1
-        assert p["unrealized_pnl_usd"] == pytest.approx(direction * (p["mark_price"] - p["entry_price"]) * p["amount"], abs=1e-9)
+        assert p["unrealized_pnl_usd"] == pytest.approx(
+            direction * (p["mark_price"] - p["entry_price"]) * p["amount"], abs=1e-9
+        )
     assert status["equity_usd"] == pytest.approx(status["cash_usd"] + status["unrealized_pnl_usd"], abs=1e-6)
 
     ticks = json.loads(run_bot("journal", "--replay", "-n", "1", "--json", cwd=project).stdout)
@@ -207,17 +227,34 @@ def test_secrets_and_notification_tokens_never_reach_files_or_output(project, li
     """Keys and a notification token set; ticks that trade, fail, notify (to an endpoint that
     also fails) and every read command: none of them may show up anywhere the bot writes."""
     token = "hooktoken-N0T1FY-s3cr3t"
-    secrets = {"ANTHROPIC_API_KEY": "sk-ant-SECRET-0001", "EXCHANGE_API_KEY": "KEY-SECRET-0002", "EXCHANGE_SECRET": "SECRET-0003"}
+    secrets = {
+        "ANTHROPIC_API_KEY": "sk-ant-SECRET-0001",
+        "EXCHANGE_API_KEY": "KEY-SECRET-0002",
+        "EXCHANGE_SECRET": "SECRET-0003",
+    }
     with NotifyEndpoint(token=token) as good, NotifyEndpoint(token=token, status=500) as bad:
-        (project / ".env").write_text(f"BOT_NOTIFY__URLS='{json.dumps([good.url, bad.url])}'\nEXCHANGE_SECRET=SECRET-0003\n")
+        (project / ".env").write_text(
+            f"BOT_NOTIFY__URLS='{json.dumps([good.url, bad.url])}'\nEXCHANGE_SECRET=SECRET-0003\n"
+        )
         # rules decide: with strategy "auto" the key would send the tick to Anthropic
-        env = {**_env(live_fake), "BOT_STRATEGY__NAME": "rules", "BOT_LOG__CONSOLE_LEVEL": "DEBUG", "BOT_LOG__LEVEL": "DEBUG", **secrets}
+        env = {
+            **_env(live_fake),
+            "BOT_STRATEGY__NAME": "rules",
+            "BOT_LOG__CONSOLE_LEVEL": "DEBUG",
+            "BOT_LOG__LEVEL": "DEBUG",
+            **secrets,
+        }
         outputs = [run_bot("tick", "--dry-run", cwd=project, env=env)]
         live_fake.inject("503")
         for _ in range(2):
             outputs.append(run_bot("tick", "--dry-run", cwd=project, env=env))  # failed, then skipped by the backoff
-        outputs += [run_bot(*args, cwd=project, env=env) for args in (["status", "--json"], ["status"], ["journal", "--trades"], ["notify-summary"])]
-        outputs.append(run_bot("tick", "--dry-run", cwd=project, env={**env, "BOT_OPS__MAX_CONSECUTIVE_ERRORS": "0"}))  # a config error
+        outputs += [
+            run_bot(*args, cwd=project, env=env)
+            for args in (["status", "--json"], ["status"], ["journal", "--trades"], ["notify-summary"])
+        ]
+        outputs.append(
+            run_bot("tick", "--dry-run", cwd=project, env={**env, "BOT_OPS__MAX_CONSECUTIVE_ERRORS": "0"})
+        )  # a config error
     assert [result.returncode for result in outputs] == [0, 3, 6, 0, 0, 0, 0, 2]
     titles = [body["title"] for body in good.messages()]
     assert "bot paper: tick failed" in titles and any(title.startswith("bot paper: daily summary ") for title in titles)
@@ -239,4 +276,7 @@ def test_status_warns_when_cron_has_not_ticked_for_a_while(project):
     (project / "var" / "state.json").write_text(json.dumps({**state, "mode": "paper"}))
     status = run_bot("status", cwd=project)
     assert status.returncode == 0
-    assert "WARNING: no tick for " in status.stdout and "minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)" in status.stdout
+    assert (
+        "WARNING: no tick for " in status.stdout
+        and "minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)" in status.stdout
+    )

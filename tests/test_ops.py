@@ -45,8 +45,15 @@ def _decision(coin, action):
 def _ctx(strategy, *, notifier=None, **ops_settings):
     settings = Settings(trading={"coins": ["BTC", "ETH"]}, ops=ops_settings)
     return TickContext(
-        settings=settings, mode="replay", dry_run=True, market=FlakyMarket(), strategy=strategy,
-        broker=PaperBroker(settings.paper), store=MemoryStore(), journal=MemoryJournal(), notifier=notifier,
+        settings=settings,
+        mode="replay",
+        dry_run=True,
+        market=FlakyMarket(),
+        strategy=strategy,
+        broker=PaperBroker(settings.paper),
+        store=MemoryStore(),
+        journal=MemoryJournal(),
+        notifier=notifier,
     )
 
 
@@ -64,7 +71,11 @@ def test_backoff_doubles_per_failure_and_is_capped_at_an_hour(failures, seconds)
 
 @pytest.mark.parametrize(
     ("text", "weekdays", "hours"),
-    [("mon-fri 08-20", {0, 1, 2, 3, 4}, (8, 20)), ("sat 10:00-14:00", {5}, (10, 14)), ("fri-mon 00-24", {4, 5, 6, 0}, (0, 24))],
+    [
+        ("mon-fri 08-20", {0, 1, 2, 3, 4}, (8, 20)),
+        ("sat 10:00-14:00", {5}, (10, 14)),
+        ("fri-mon 00-24", {4, 5, 6, 0}, (0, 24)),
+    ],
 )
 def test_trading_windows_parse(text, weekdays, hours):
     window = TradingWindow.parse(text)
@@ -125,7 +136,10 @@ def test_failures_back_off_pause_the_bot_and_resume_over_simulated_time():
         assert report.message.startswith("backing off after 5 failed tick(s) in a row until 2025-06-03 12:37:00 UTC")
         assert store.state.last_skipped_at == T0 + timedelta(minutes=36)
         assert store.state.paused_by is PausedBy.AUTO and store.state.paused_at == T0 + timedelta(minutes=21)
-        assert store.state.pause_reason == "5 failed ticks in a row, last: no market data: cannot load markets: ExchangeNotAvailable 503"
+        assert (
+            store.state.pause_reason
+            == "5 failed ticks in a row, last: no market data: cannot load markets: ExchangeNotAvailable 503"
+        )
         assert [r.outcome for r in ctx.journal].count(Outcome.SKIPPED) == 0  # skipped runs are not journaled
         assert store.state.positions.keys() == {"BTC"}
 
@@ -134,7 +148,9 @@ def test_failures_back_off_pause_the_bot_and_resume_over_simulated_time():
         assert paused.outcome is Outcome.OK and paused.paused
         assert paused.new_positions_blocked.startswith("paused by the bot itself: 5 failed ticks in a row")
         eth = next(v for v in paused.verdicts if v.coin == "ETH")
-        assert eth.verdict is Verdict.REJECTED and eth.reason.startswith("no new positions: paused by the bot itself: 5 failed ticks")
+        assert eth.verdict is Verdict.REJECTED and eth.reason.startswith(
+            "no new positions: paused by the bot itself: 5 failed ticks"
+        )
         assert [(f.coin, f.reduce_only) for f in paused.fills] == [("BTC", True)]  # the protective close still ran
         assert store.state.positions == {} and store.state.consecutive_errors == 0 and store.state.backoff_until is None
         assert store.state.paused  # success does not lift an emergency pause: only the owner does
@@ -162,7 +178,9 @@ def test_failures_back_off_pause_the_bot_and_resume_over_simulated_time():
 
 
 def test_outside_the_trading_windows_a_tick_only_manages_open_positions():
-    strategy = ScriptedStrategy([_decision("BTC", Action.BUY)], [_decision("ETH", Action.SELL), _decision("BTC", Action.CLOSE)])
+    strategy = ScriptedStrategy(
+        [_decision("BTC", Action.BUY)], [_decision("ETH", Action.SELL), _decision("BTC", Action.CLOSE)]
+    )
     ctx = _ctx(strategy, trading_windows=["mon-fri 08-13"])
     assert _at(ctx, 0).fills[0].coin == "BTC"  # Tuesday 12:00: inside
     late = _at(ctx, 60)  # 13:00: outside
@@ -173,7 +191,10 @@ def test_outside_the_trading_windows_a_tick_only_manages_open_positions():
 
 def test_a_failing_notification_endpoint_never_fails_the_tick():
     with NotifyEndpoint(status=500) as endpoint:
-        ctx = _ctx(ScriptedStrategy([_decision("BTC", Action.BUY)]), notifier=Notifier([endpoint.url, "json://127.0.0.1:9/closed"], timeout_seconds=1))
+        ctx = _ctx(
+            ScriptedStrategy([_decision("BTC", Action.BUY)]),
+            notifier=Notifier([endpoint.url, "json://127.0.0.1:9/closed"], timeout_seconds=1),
+        )
         report = _at(ctx, 0)
     assert report.outcome is Outcome.OK and len(report.fills) == 1
     assert ctx.store.state.notified == ["250603T1200:bot-250603T1200-BTC-entry"]  # claimed: a retry will not resend
@@ -203,14 +224,35 @@ def test_exit_fills_notify_as_warnings_and_small_trades_can_be_muted():
     from bot.ops.notify import Level, tick_events
 
     def fill(reason, amount, reduce_only):
-        return Fill(coin="BTC", side=Side.LONG, amount=amount, price=100_000.0, fee_usd=0.5, realized_pnl_usd=-42.0,
-                    reduce_only=reduce_only, reason=reason, client_order_id=f"bot-250603T1200-BTC-{reason}", at=T0)
+        return Fill(
+            coin="BTC",
+            side=Side.LONG,
+            amount=amount,
+            price=100_000.0,
+            fee_usd=0.5,
+            realized_pnl_usd=-42.0,
+            reduce_only=reduce_only,
+            reason=reason,
+            client_order_id=f"bot-250603T1200-BTC-{reason}",
+            at=T0,
+        )
 
-    report = TickReport(tick_id="250603T1200", tick=7, mode="paper", dry_run=True, as_of=T0, strategy="rules", outcome=Outcome.OK,
-                        fills=[fill("stop_loss", 0.01, True), fill("decision", 0.0001, False), fill("decision", 0.01, False)])
+    report = TickReport(
+        tick_id="250603T1200",
+        tick=7,
+        mode="paper",
+        dry_run=True,
+        as_of=T0,
+        strategy="rules",
+        outcome=Outcome.OK,
+        fills=[fill("stop_loss", 0.01, True), fill("decision", 0.0001, False), fill("decision", 0.01, False)],
+    )
     state = BotState.fresh(mode="paper", initial_equity_usd=1000)
     events = tick_events(report, [], state, min_trade_usd=50.0)
-    assert [(e.kind, e.level) for e in events] == [(EventKind.STOP_LOSS, Level.WARNING), (EventKind.TRADE_OPENED, Level.INFO)]
+    assert [(e.kind, e.level) for e in events] == [
+        (EventKind.STOP_LOSS, Level.WARNING),
+        (EventKind.TRADE_OPENED, Level.INFO),
+    ]
     assert events[0].title == "bot paper: BTC stop-loss hit"
     assert events[0].body == "stop-loss hit: closed long BTC 0.01 @ 100000 (fee 0.50 USDT), PnL -42.00 USDT"
     assert events[1].key == "250603T1200:bot-250603T1200-BTC-decision"  # the 10 USD opening was muted

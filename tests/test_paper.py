@@ -20,8 +20,14 @@ BROKER = PaperBroker(PaperSettings(taker_fee_pct=0.05, slippage_pct=0.02))
 
 def _plan(coin, side, amount, price, *, reduce_only=False, leverage=3):
     return OrderPlan(
-        coin=coin, symbol=f"{coin}/USDT:USDT", side=side, amount=amount, reference_price=price, leverage=leverage,
-        reduce_only=reduce_only, client_order_id=f"bot-x-{coin}-{'close' if reduce_only else 'entry'}",
+        coin=coin,
+        symbol=f"{coin}/USDT:USDT",
+        side=side,
+        amount=amount,
+        reference_price=price,
+        leverage=leverage,
+        reduce_only=reduce_only,
+        client_order_id=f"bot-x-{coin}-{'close' if reduce_only else 'entry'}",
     )
 
 
@@ -76,7 +82,12 @@ def _snapshot(start, rows, *, funding_rate=0.0, coin="BTC"):
     """3m candles opening at ``start``, ``start`` + 3m, ...; the snapshot is taken as the last one closes."""
     candles = np.array([[(start + i * M3).timestamp() * 1000, *row, 1.0] for i, row in enumerate(rows)])
     market = CoinMarket(
-        coin=coin, info=BTC_INFO, candles_3m=candles, candles_4h=np.empty((0, 6)), last_price=rows[-1][3], funding_rate=funding_rate
+        coin=coin,
+        info=BTC_INFO,
+        candles_3m=candles,
+        candles_4h=np.empty((0, 6)),
+        last_price=rows[-1][3],
+        funding_rate=funding_rate,
     )
     return Snapshot(as_of=start + len(rows) * M3, coins={coin: market})
 
@@ -84,8 +95,15 @@ def _snapshot(start, rows, *, funding_rate=0.0, coin="BTC"):
 def _open(side, *, amount=0.1, price=100_000.0, leverage=10, stop_loss=None, take_profit=None, at=NOW, cash=10_000.0):
     book = BotState.fresh(mode="paper", initial_equity_usd=cash)
     plan = OrderPlan(
-        coin="BTC", symbol="BTC/USDT:USDT", side=side, amount=amount, reference_price=price, leverage=leverage,
-        stop_loss=stop_loss, take_profit=take_profit, client_order_id="bot-x-BTC-entry",
+        coin="BTC",
+        symbol="BTC/USDT:USDT",
+        side=side,
+        amount=amount,
+        reference_price=price,
+        leverage=leverage,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        client_order_id="bot-x-BTC-entry",
     )
     asyncio.run(BROKER.execute([plan], book=book, prices={"BTC": price}, now=at))
     return book
@@ -106,7 +124,6 @@ def test_an_entry_gets_its_isolated_liquidation_price():
     assert _open(Side.LONG, leverage=1).positions["BTC"].liquidation_price is None  # a 1x long cannot be liquidated
 
 
-
 def test_gh16_3_paper_liquidates_at_the_bracket_price_with_its_maintenance_amount():
     # 200 at 100 (no slippage or fee here), 10x: 2,000 margin, 20,000 notional in the bracket
     # MMR 2.5 %, cum 75: LP = (2,000 + 75 - 20,000) / (200 x 0.025 - 200) = 17,925 / 195 = 91.923077.
@@ -114,38 +131,60 @@ def test_gh16_3_paper_liquidates_at_the_bracket_price_with_its_maintenance_amoun
     broker = PaperBroker(PaperSettings(taker_fee_pct=0, slippage_pct=0))
     book = BotState.fresh(mode="paper", initial_equity_usd=10_000)
     plan = OrderPlan(
-        coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=200, reference_price=100, leverage=10,
-        maintenance_margin_rate=0.025, maintenance_amount_usd=75, client_order_id="bot-x-BTC-entry",
+        coin="BTC",
+        symbol="BTC/USDT:USDT",
+        side=Side.LONG,
+        amount=200,
+        reference_price=100,
+        leverage=10,
+        maintenance_margin_rate=0.025,
+        maintenance_amount_usd=75,
+        client_order_id="bot-x-BTC-entry",
     )
     asyncio.run(broker.execute([plan], book=book, prices={"BTC": 100.0}, now=NOW))
     assert book.positions["BTC"].liquidation_price == pytest.approx(91.923077, abs=1e-6)
     [fill] = asyncio.run(broker.settle(book=book, snapshot=_snapshot(NOW, [(100, 100.5, 91.90, 92.5)]), now=NOW + M3))
     assert fill.reason is FillReason.LIQUIDATION and fill.realized_pnl_usd == pytest.approx(-2_000)
 
+
 # Long 0.1 BTC entered at 100,020 (100,000 + 0.02 % slippage) at 10x: SL 98,000, TP 104,000,
 # liquidation 90,470.35. Each candle row: open, high, low, close.
 LONG_CASES = {
     "stop-loss hit intrabar": (
-        [(100_000, 100_500, 99_500, 100_100),   # nothing
-         (100_100, 100_200, 97_900, 98_200)],   # low 97,900 crosses the stop at 98,000
-        FillReason.STOP_LOSS, 98_000 * 0.9998, 2,  # sells 0.02 % under the stop, at the candle's close
+        [
+            (100_000, 100_500, 99_500, 100_100),  # nothing
+            (100_100, 100_200, 97_900, 98_200),
+        ],  # low 97,900 crosses the stop at 98,000
+        FillReason.STOP_LOSS,
+        98_000 * 0.9998,
+        2,  # sells 0.02 % under the stop, at the candle's close
     ),
     "take-profit hit intrabar": (
         [(100_000, 104_100, 99_900, 104_000)],  # high 104,100 crosses the TP at 104,000
-        FillReason.TAKE_PROFIT, 104_000 * 0.9998, 1,
+        FillReason.TAKE_PROFIT,
+        104_000 * 0.9998,
+        1,
     ),
     "both in one candle: the stop-loss first": (
         [(100_000, 104_500, 97_500, 100_000)],  # range covers both SL and TP
-        FillReason.STOP_LOSS, 98_000 * 0.9998, 1,
+        FillReason.STOP_LOSS,
+        98_000 * 0.9998,
+        1,
     ),
     "a gap through the stop fills at the open": (
-        [(100_000, 100_100, 99_000, 99_000),    # nothing
-         (97_000, 97_500, 96_500, 97_200)],     # opens at 97,000, below the stop
-        FillReason.STOP_LOSS, 97_000 * 0.9998, 1,  # stamped at the candle's open
+        [
+            (100_000, 100_100, 99_000, 99_000),  # nothing
+            (97_000, 97_500, 96_500, 97_200),
+        ],  # opens at 97,000, below the stop
+        FillReason.STOP_LOSS,
+        97_000 * 0.9998,
+        1,  # stamped at the candle's open
     ),
     "a gap through the take-profit fills at the (better) open": (
         [(105_000, 105_500, 104_800, 105_100)],  # opens above the TP
-        FillReason.TAKE_PROFIT, 105_000 * 0.9998, 0,
+        FillReason.TAKE_PROFIT,
+        105_000 * 0.9998,
+        0,
     ),
 }
 
@@ -166,7 +205,12 @@ def test_long_exits_from_the_candles_since_the_last_tick(rows, reason, price, cl
 # Short 0.1 BTC entered at 99,980 at 10x: SL 102,000, TP 96,000, liquidation 109,430.85.
 SHORT_CASES = {
     "short stopped out: loss": ([(100_000, 102_100, 99_900, 101_900)], FillReason.STOP_LOSS, 102_000 * 1.0002, -204.04),
-    "short take-profit: profit": ([(100_000, 100_100, 95_900, 96_100)], FillReason.TAKE_PROFIT, 96_000 * 1.0002, 396.08),
+    "short take-profit: profit": (
+        [(100_000, 100_100, 95_900, 96_100)],
+        FillReason.TAKE_PROFIT,
+        96_000 * 1.0002,
+        396.08,
+    ),
 }
 
 
@@ -182,7 +226,10 @@ def test_short_exits_buy_back_with_slippage_against_them(rows, reason, price, pn
     "rows, at",
     [
         ([(100_000, 100_100, 90_400, 90_500)], NOW + M3),  # no stop: the low crosses liquidation (90,470.35)
-        ([(100_000, 100_100, 99_000, 99_500), (89_000, 89_500, 88_000, 88_500)], NOW + M3),  # a gap past it, stop or not
+        (
+            [(100_000, 100_100, 99_000, 99_500), (89_000, 89_500, 88_000, 88_500)],
+            NOW + M3,
+        ),  # a gap past it, stop or not
     ],
     ids=["intrabar without a stop-loss", "gap past liquidation"],
 )
@@ -193,7 +240,9 @@ def test_liquidation_loses_the_whole_margin_and_no_more(rows, at):
     [fill] = _settle(book, _snapshot(NOW, rows))
     assert fill.reason is FillReason.LIQUIDATION and fill.at == at
     # bankruptcy price 100,020 - 1,000.2 / 0.1 = 90,018: the loss is exactly the margin, no fee
-    assert fill.price == pytest.approx(90_018.0) and fill.realized_pnl_usd == pytest.approx(-1_000.2) and fill.fee_usd == 0
+    assert (
+        fill.price == pytest.approx(90_018.0) and fill.realized_pnl_usd == pytest.approx(-1_000.2) and fill.fee_usd == 0
+    )
     assert book.cash_usd == pytest.approx(10_000 - 5.001 - 1_000.2)
 
 
@@ -203,9 +252,9 @@ FUNDING_AT = datetime(2025, 6, 3, 16, tzinfo=UTC)
 @pytest.mark.parametrize(
     "side, rate, paid",
     [
-        (Side.LONG, 0.0001, -1.0),   # positive rate: longs pay 0.01 % x 0.1 x 100,000
-        (Side.SHORT, 0.0001, 1.0),   # ... to shorts
-        (Side.LONG, -0.0002, 2.0),   # negative rate: shorts pay longs
+        (Side.LONG, 0.0001, -1.0),  # positive rate: longs pay 0.01 % x 0.1 x 100,000
+        (Side.SHORT, 0.0001, 1.0),  # ... to shorts
+        (Side.LONG, -0.0002, 2.0),  # negative rate: shorts pay longs
         (Side.SHORT, -0.0002, -2.0),
     ],
 )
@@ -213,9 +262,11 @@ def test_funding_is_settled_at_16_utc_on_the_notional_at_that_time(side, rate, p
     opened = FUNDING_AT - 2 * M3
     book = _open(side, at=opened)
     cash = book.cash_usd
-    rows = [(100_000, 100_050, 99_950, 99_990),   # 15:54
-            (99_990, 100_050, 99_950, 100_000),    # 15:57, closes at 16:00
-            (100_000, 100_050, 99_950, 100_010)]   # 16:00: funding is valued at this open
+    rows = [
+        (100_000, 100_050, 99_950, 99_990),  # 15:54
+        (99_990, 100_050, 99_950, 100_000),  # 15:57, closes at 16:00
+        (100_000, 100_050, 99_950, 100_010),
+    ]  # 16:00: funding is valued at this open
     assert _settle(book, _snapshot(opened, rows, funding_rate=rate)) == []
     [payment] = book.funding_payments
     assert payment.at == FUNDING_AT and payment.rate == rate and payment.price == 100_000
@@ -223,14 +274,18 @@ def test_funding_is_settled_at_16_utc_on_the_notional_at_that_time(side, rate, p
     assert book.cash_usd == pytest.approx(cash + paid) and book.funding_usd == pytest.approx(paid)
     assert book.positions["BTC"].funding_usd == pytest.approx(paid)
     assert book.positions["BTC"].settled_until == FUNDING_AT + M3
-    assert _settle(book, _snapshot(opened, rows, funding_rate=rate)) == [] and book.funding_payments == []  # never twice
+    assert (
+        _settle(book, _snapshot(opened, rows, funding_rate=rate)) == [] and book.funding_payments == []
+    )  # never twice
 
 
 def test_a_tick_after_a_long_pause_settles_every_funding_then_the_trigger_in_order():
     book = _open(Side.LONG, stop_loss=98_000, take_profit=104_000)  # opened 12:00
     cash = book.cash_usd
     quiet = (100_000, 100_050, 99_950, 100_000)
-    rows = [quiet] * 240 + [(100_000, 104_200, 99_950, 104_100)] + [quiet] * 9  # 12:00 .. 00:30; the TP candle opens at 00:00
+    rows = (
+        [quiet] * 240 + [(100_000, 104_200, 99_950, 104_100)] + [quiet] * 9
+    )  # 12:00 .. 00:30; the TP candle opens at 00:00
     fills = _settle(book, _snapshot(NOW, rows, funding_rate=0.0001))
     # funding at 16:00 and at 00:00 (before the candle opening at 00:00 takes profit): 1 USD paid each
     assert [p.at.strftime("%d %H:%M") for p in book.funding_payments] == ["03 16:00", "04 00:00"]
@@ -242,12 +297,23 @@ def test_a_tick_after_a_long_pause_settles_every_funding_then_the_trigger_in_ord
 
 
 def test_a_position_opened_added_to_and_closed_over_several_ticks():
-    book = _open(Side.LONG, amount=0.1, leverage=5, stop_loss=95_000, take_profit=110_000)  # 12:00: 100,020, fee 5.001, margin 2,000.4
+    book = _open(
+        Side.LONG, amount=0.1, leverage=5, stop_loss=95_000, take_profit=110_000
+    )  # 12:00: 100,020, fee 5.001, margin 2,000.4
     quiet = [(100_000, 100_100, 99_900, 101_000)]
     assert _settle(book, _snapshot(NOW, quiet)) == []  # 12:03: nothing triggers
     assert book.positions["BTC"].entry_tick_id == "250603T1200"
-    add = OrderPlan(coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.1, reference_price=101_000, leverage=5,
-                    stop_loss=97_000, take_profit=112_000, client_order_id="bot-y-BTC-add")
+    add = OrderPlan(
+        coin="BTC",
+        symbol="BTC/USDT:USDT",
+        side=Side.LONG,
+        amount=0.1,
+        reference_price=101_000,
+        leverage=5,
+        stop_loss=97_000,
+        take_profit=112_000,
+        client_order_id="bot-y-BTC-add",
+    )
     [fill] = asyncio.run(BROKER.execute([add], book=book, prices={"BTC": 101_000}, now=NOW + M3))
     # adds 0.1 at 101,020.2 (fee 5.05101): entry averages to 100,520.1, margin 2,000.4 + 2,020.404
     position = book.positions["BTC"]
@@ -281,7 +347,15 @@ def test_gh16_7_a_settlement_without_a_rate_is_not_charged_and_says_so():
     broker = PaperBroker(PaperSettings(taker_fee_pct=0.05, slippage_pct=0.02))
     book = BotState.fresh(mode="paper", initial_equity_usd=10_000)
     opened = FUNDING_AT - 2 * M3
-    plan = OrderPlan(coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.1, reference_price=100_000, leverage=10, client_order_id="e")
+    plan = OrderPlan(
+        coin="BTC",
+        symbol="BTC/USDT:USDT",
+        side=Side.LONG,
+        amount=0.1,
+        reference_price=100_000,
+        leverage=10,
+        client_order_id="e",
+    )
     asyncio.run(broker.execute([plan], book=book, prices={"BTC": 100_000.0}, now=opened))
     cash = book.cash_usd
     rows = [(100_000, 100_050, 99_950, 99_990), (99_990, 100_010, 99_900, 100_000), (100_000, 100_100, 99_990, 100_050)]
@@ -289,16 +363,32 @@ def test_gh16_7_a_settlement_without_a_rate_is_not_charged_and_says_so():
     assert book.cash_usd == cash and book.funding_payments == []
     [correction] = broker.corrections
     assert correction.kind == "funding_unknown" and correction.alert and correction.coin == "BTC"
-    assert correction.message == "funding at 2025-06-03 16:00 UTC not charged: no funding rate for BTC (a data folder needs funding_8h/)"
+    assert (
+        correction.message
+        == "funding at 2025-06-03 16:00 UTC not charged: no funding rate for BTC (a data folder needs funding_8h/)"
+    )
 
 
 def test_settlement_walks_only_the_candles_since_the_entry_when_a_candle_is_missing():
     # Long entered at NOW (SL 98,000). The candle before the entry dips below the stop (it
     # must not count), the one opening at NOW + 3m is missing, the one at NOW + 6m crosses it.
     book = _open(Side.LONG, stop_loss=98_000.0)
-    rows = [(NOW - M3, 100_000, 100_100, 97_000, 100_000), (NOW, 100_000, 100_200, 99_800, 100_000), (NOW + 2 * M3, 100_000, 100_100, 97_900, 98_500)]
+    rows = [
+        (NOW - M3, 100_000, 100_100, 97_000, 100_000),
+        (NOW, 100_000, 100_200, 99_800, 100_000),
+        (NOW + 2 * M3, 100_000, 100_100, 97_900, 98_500),
+    ]
     candles = np.array([[at.timestamp() * 1000, *prices, 1.0] for at, *prices in rows])
-    market = CoinMarket(coin="BTC", info=BTC_INFO, candles_3m=candles, candles_4h=np.empty((0, 6)), last_price=98_500.0, funding_rate=0.0)
+    market = CoinMarket(
+        coin="BTC",
+        info=BTC_INFO,
+        candles_3m=candles,
+        candles_4h=np.empty((0, 6)),
+        last_price=98_500.0,
+        funding_rate=0.0,
+    )
     [fill] = _settle(book, Snapshot(as_of=NOW + 3 * M3, coins={"BTC": market}))
-    assert fill.reason is FillReason.STOP_LOSS and fill.at == NOW + 3 * M3  # the close of the candle opening at NOW + 6m
+    assert (
+        fill.reason is FillReason.STOP_LOSS and fill.at == NOW + 3 * M3
+    )  # the close of the candle opening at NOW + 6m
     assert fill.price == pytest.approx(98_000 * 0.9998)

@@ -19,7 +19,9 @@ def _prompt(now=NOW):
     snapshot = HistoryMarket().snapshot_at(COINS, now)
     features = compute_features(snapshot)
     prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
-    portfolio = portfolio_of(cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    portfolio = portfolio_of(
+        cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats()
+    )
     return build_prompt(Settings(), features, portfolio, now=now, tick=7)
 
 
@@ -63,10 +65,26 @@ def test_an_open_position_shows_its_pnl_net_of_fees_and_its_exit_plan():
     snapshot = HistoryMarket().snapshot_at(["BTC"], NOW)
     features = compute_features(snapshot)
     position = Position(
-        coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.02, entry_price=100_000.0, leverage=3, margin_usd=666.67,
-        opened_at=NOW, stop_loss=98_000.0, take_profit=104_000.0, invalidation="4h close below EMA50", liquidation_price=67_001.7,
+        coin="BTC",
+        symbol="BTC/USDT:USDT",
+        side=Side.LONG,
+        amount=0.02,
+        entry_price=100_000.0,
+        leverage=3,
+        margin_usd=666.67,
+        opened_at=NOW,
+        stop_loss=98_000.0,
+        take_profit=104_000.0,
+        invalidation="4h close below EMA50",
+        liquidation_price=67_001.7,
     )
-    portfolio = portfolio_of(cash_usd=10_000, positions={"BTC": position}, prices={"BTC": 101_000.0}, initial_equity_usd=10_000, stats=ReturnStats())
+    portfolio = portfolio_of(
+        cash_usd=10_000,
+        positions={"BTC": position},
+        prices={"BTC": 101_000.0},
+        initial_equity_usd=10_000,
+        stats=ReturnStats(),
+    )
     user = build_prompt(Settings(trading={"coins": ["BTC"]}), features, portfolio, now=NOW, tick=8).user
     # +1,000 x 0.02 = +20.00 USD; fees 0.05 % of (100,000 + 101,000) x 0.02 = 2.01 USD -> +17.99 net
     assert user.splitlines()[-1] == (

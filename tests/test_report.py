@@ -73,8 +73,17 @@ def test_trade_statistics():
 
 def _trade(pnl: float, hours: float) -> Trade:
     return Trade(
-        coin="BTC", side=Side.LONG, amount=1.0, entry_at=T0, entry_price=100.0, exit_at=T0 + timedelta(hours=hours), exit_price=101.0,
-        exit_reason="decision", fees_usd=0.1, funding_received_usd=0.0, pnl_usd=pnl,
+        coin="BTC",
+        side=Side.LONG,
+        amount=1.0,
+        entry_at=T0,
+        entry_price=100.0,
+        exit_at=T0 + timedelta(hours=hours),
+        exit_price=101.0,
+        exit_reason="decision",
+        fees_usd=0.1,
+        funding_received_usd=0.0,
+        pnl_usd=pnl,
     )
 
 
@@ -94,7 +103,9 @@ def test_curve_metrics_start_from_the_initial_balance_one_tick_before_the_first(
     metrics = curve_metrics(equity, times, initial_usd=10_000)
     assert metrics.total_return_pct == pytest.approx(10.0)
     assert metrics.max_drawdown_pct == pytest.approx(10.0)  # the first tick fell 10 % from the initial balance
-    assert metrics.max_drawdown_duration_hours == pytest.approx(48 + 3 / 60)  # from 3 minutes before tick 1 until 11,000 at tick 3
+    assert metrics.max_drawdown_duration_hours == pytest.approx(
+        48 + 3 / 60
+    )  # from 3 minutes before tick 1 until 11,000 at tick 3
     returns = np.array([-0.1, 0.1, 1_100 / 9_900])
     assert metrics.sharpe == pytest.approx(returns.mean() / returns.std(ddof=1) * math.sqrt(175_200))
     assert metrics.cagr_pct == pytest.approx((1.1 ** (365 / 2) - 1) * 100)
@@ -112,11 +123,22 @@ def test_gh16_10_equity_csv_drawdown_starts_from_the_initial_balance(tmp_path):
     # the second 1 % (9,900 / 10,000), the third a new high. It read 0, 0, 0 (peak from tick 1 on).
     day = 86_400_000
     result = BacktestResult(
-        settings=Settings(), coins=["BTC"], strategy="rules", start=T0, end=T0 + timedelta(days=2), decide_every=1,
-        times_ms=np.array([0, day, 2 * day]), equity_usd=np.array([9_000.0, 9_900.0, 11_000.0]), exposed=np.array([True, True, False]),
-        benchmark_usd=np.array([10_000.0, 10_000.0, 10_000.0]), trades=[], fees_usd=0.0, funding_received_usd=0.0, llm_cost_usd=0.0,
+        settings=Settings(),
+        coins=["BTC"],
+        strategy="rules",
+        start=T0,
+        end=T0 + timedelta(days=2),
+        decide_every=1,
+        times_ms=np.array([0, day, 2 * day]),
+        equity_usd=np.array([9_000.0, 9_900.0, 11_000.0]),
+        exposed=np.array([True, True, False]),
+        benchmark_usd=np.array([10_000.0, 10_000.0, 10_000.0]),
+        trades=[],
+        fees_usd=0.0,
+        funding_received_usd=0.0,
+        llm_cost_usd=0.0,
         outcomes={"ok": 3},
-    )  # fmt: skip
+    )
     report = build_report(result)
     write_folder(tmp_path, result, report)
     with open(tmp_path / "equity.csv", encoding="utf-8") as handle:

@@ -25,14 +25,16 @@ from bot.models import (
     Side,
     Verdict,
 )
-from bot.tick.portfolio import portfolio_of
 from bot.ops.state import BotState
+from bot.tick.portfolio import portfolio_of
 from bot.tick.risk import client_order_id, remember, review
 from bot.venues.paper import PaperBroker
 
 BTC = MarketInfo(symbol="BTC/USDT:USDT", amount_step=0.001, price_step=0.1, min_amount=0.001, min_notional_usd=100)
 ETH = MarketInfo(symbol="ETH/USDT:USDT", amount_step=0.001, price_step=0.01, min_amount=0.001, min_notional_usd=20)
-SOL = MarketInfo(symbol="SOL/USDT:USDT", amount_step=0.01, price_step=0.01, min_amount=0.01, min_notional_usd=5, max_leverage=20)
+SOL = MarketInfo(
+    symbol="SOL/USDT:USDT", amount_step=0.01, price_step=0.01, min_amount=0.01, min_notional_usd=5, max_leverage=20
+)
 MARKETS = {"BTC": BTC, "ETH": ETH}
 PRICES = {"BTC": 100_000.0, "ETH": 2_500.0}
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
@@ -40,7 +42,9 @@ DEFAULT_RISK = RiskSettings()
 
 
 def _portfolio(positions=None, cash=10_000.0, prices=PRICES):
-    return portfolio_of(cash_usd=cash, positions=positions or {}, prices=prices, initial_equity_usd=10_000.0, stats=ReturnStats())
+    return portfolio_of(
+        cash_usd=cash, positions=positions or {}, prices=prices, initial_equity_usd=10_000.0, stats=ReturnStats()
+    )
 
 
 def _decide(coin="BTC", action=Action.BUY, **fields):
@@ -49,17 +53,41 @@ def _decide(coin="BTC", action=Action.BUY, **fields):
     return Decision(coin=coin, action=action, **values)
 
 
-def _review(*decisions, positions=None, settings=DEFAULT_RISK, memory=None, peak=10_000.0, atr=None, cash=10_000.0, prices=PRICES, **costs):
+def _review(
+    *decisions,
+    positions=None,
+    settings=DEFAULT_RISK,
+    memory=None,
+    peak=10_000.0,
+    atr=None,
+    cash=10_000.0,
+    prices=PRICES,
+    **costs,
+):
     return review(
-        list(decisions), portfolio=_portfolio(positions, cash, prices), markets=MARKETS, settings=settings, memory=memory,
-        peak_equity_usd=peak, atr_usd=atr, now=NOW, tick_id="250603T1200", **costs,
+        list(decisions),
+        portfolio=_portfolio(positions, cash, prices),
+        markets=MARKETS,
+        settings=settings,
+        memory=memory,
+        peak_equity_usd=peak,
+        atr_usd=atr,
+        now=NOW,
+        tick_id="250603T1200",
+        **costs,
     )
 
 
 def _position(coin="BTC", side=Side.LONG, amount=0.02, entry=95_000.0, leverage=2.0):
     return Position(
-        coin=coin, symbol=f"{coin}/USDT:USDT", side=side, amount=amount, entry_price=entry, leverage=leverage,
-        margin_usd=amount * entry / leverage, opened_at=NOW - timedelta(hours=5),
+        coin=coin,
+        symbol=f"{coin}/USDT:USDT",
+        side=side,
+        amount=amount,
+        entry_price=entry,
+        leverage=leverage,
+        margin_usd=amount * entry / leverage,
+        opened_at=NOW - timedelta(hours=5),
     )
 
 
@@ -84,7 +112,9 @@ def test_amount_is_rounded_down_to_the_lot_step():
 
 
 def test_leverage_and_margin_above_the_limits_are_cut():
-    [verdict] = _review(_decide(size_pct=50, leverage=20), settings=RiskSettings(max_leverage=5, max_position_margin_pct=25))
+    [verdict] = _review(
+        _decide(size_pct=50, leverage=20), settings=RiskSettings(max_leverage=5, max_position_margin_pct=25)
+    )
     assert verdict.verdict is Verdict.RESIZED
     assert verdict.codes == [RiskCode.ENTRY, RiskCode.LEVERAGE_CAPPED, RiskCode.MARGIN_CAPPED]
     assert verdict.reason == (
@@ -98,8 +128,12 @@ def test_leverage_and_margin_above_the_limits_are_cut():
 def test_leverage_is_also_cut_to_the_market_maximum():
     markets = {"SOL": SOL}
     [verdict] = review(
-        [_decide("SOL", leverage=50, stop_loss=148, take_profit=156)], portfolio=_portfolio(prices={"SOL": 150.0}),
-        markets=markets, settings=RiskSettings(max_leverage=100), now=NOW, tick_id="t",
+        [_decide("SOL", leverage=50, stop_loss=148, take_profit=156)],
+        portfolio=_portfolio(prices={"SOL": 150.0}),
+        markets=markets,
+        settings=RiskSettings(max_leverage=100),
+        now=NOW,
+        tick_id="t",
     )
     # SOL's market allows 20x: 1,000 margin x 20 = 20,000 notional / 150 = 133.33 SOL
     assert verdict.plan.leverage == 20 and verdict.plan.amount == 133.33
@@ -110,13 +144,21 @@ def test_a_limit_just_below_a_whole_leverage_is_never_rounded_up_to_it():
     """Found by the property test: max_leverage 1.999999999999993 let a 2x plan through."""
     markets = {"SOL": SOL}
     [verdict] = review(
-        [_decide("SOL", leverage=2, stop_loss=148, take_profit=156)], portfolio=_portfolio(prices={"SOL": 150.0}),
-        markets=markets, settings=RiskSettings(max_leverage=1.999999999999993), now=NOW, tick_id="t",
+        [_decide("SOL", leverage=2, stop_loss=148, take_profit=156)],
+        portfolio=_portfolio(prices={"SOL": 150.0}),
+        markets=markets,
+        settings=RiskSettings(max_leverage=1.999999999999993),
+        now=NOW,
+        tick_id="t",
     )
     assert verdict.plan.leverage == 1 and RiskCode.LEVERAGE_CAPPED in verdict.codes
     [verdict] = review(
-        [_decide("SOL", leverage=2.9999999999999996, stop_loss=148, take_profit=156)], portfolio=_portfolio(prices={"SOL": 150.0}),
-        markets=markets, settings=RiskSettings(max_leverage=5), now=NOW, tick_id="t",
+        [_decide("SOL", leverage=2.9999999999999996, stop_loss=148, take_profit=156)],
+        portfolio=_portfolio(prices={"SOL": 150.0}),
+        markets=markets,
+        settings=RiskSettings(max_leverage=5),
+        now=NOW,
+        tick_id="t",
     )
     assert verdict.plan.leverage == 3  # the model's float noise still means 3x
 
@@ -161,54 +203,142 @@ TODAY = NOW.date()
         # 0.3 % of 10,000 = 30 x 3 / 100,000 = 0.0009 BTC -> 0 after the lot step
         (_decide(size_pct=0.3), {}, RiskCode.BELOW_MIN_ORDER, "order size 0 BTC below the market minimum 0.001"),
         # 5 USD x 3 = 15 USD, ETH's minimum notional is 20
-        (_decide("ETH", size_pct=0.05, stop_loss=2400, take_profit=2700), {}, RiskCode.BELOW_MIN_ORDER, "order notional 15.00 USD below the market minimum 20 USD"),
+        (
+            _decide("ETH", size_pct=0.05, stop_loss=2400, take_profit=2700),
+            {},
+            RiskCode.BELOW_MIN_ORDER,
+            "order notional 15.00 USD below the market minimum 20 USD",
+        ),
         (_decide("SOL"), {}, RiskCode.NO_MARKET_DATA, "no market data for this coin this tick"),
         (_decide(action=Action.CLOSE), {}, RiskCode.NO_POSITION, "CLOSE without an open position"),
-        (_decide(), {"decisions_before": [_decide(size_pct=1)]}, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"),
+        (
+            _decide(),
+            {"decisions_before": [_decide(size_pct=1)]},
+            RiskCode.DUPLICATE,
+            "a second decision for the same coin in one tick",
+        ),
         # a HOLD first claims the coin too: the strategy contradicted itself, the first word stands
-        (_decide(), {"decisions_before": [_decide(action=Action.HOLD)]}, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"),
+        (
+            _decide(),
+            {"decisions_before": [_decide(action=Action.HOLD)]},
+            RiskCode.DUPLICATE,
+            "a second decision for the same coin in one tick",
+        ),
         # the day started at 10,600: equity 10,000 is 5.7 % down, the limit is 5 %
-        (_decide(), {"memory": RiskMemory(day=TODAY, day_start_equity_usd=10_600)}, RiskCode.DAILY_LOSS_LIMIT,
-         "daily loss limit: equity 10000.00 USD fell 5% below the day's start 10600.00; no entries until 00:00 UTC"),
+        (
+            _decide(),
+            {"memory": RiskMemory(day=TODAY, day_start_equity_usd=10_600)},
+            RiskCode.DAILY_LOSS_LIMIT,
+            "daily loss limit: equity 10000.00 USD fell 5% below the day's start 10600.00; no entries until 00:00 UTC",
+        ),
         # hit earlier today and latched, even though equity is back at the day's start
-        (_decide(), {"memory": RiskMemory(day=TODAY, day_start_equity_usd=10_000, halted_day=TODAY)}, RiskCode.DAILY_LOSS_LIMIT,
-         "daily loss limit: equity 10000.00 USD fell 5% below the day's start 10000.00; no entries until 00:00 UTC"),
+        (
+            _decide(),
+            {"memory": RiskMemory(day=TODAY, day_start_equity_usd=10_000, halted_day=TODAY)},
+            RiskCode.DAILY_LOSS_LIMIT,
+            "daily loss limit: equity 10000.00 USD fell 5% below the day's start 10000.00; no entries until 00:00 UTC",
+        ),
         # peak 12,600: equity 10,000 is 20.6 % below it, the limit is 20 %
-        (_decide(), {"peak": 12_600}, RiskCode.MAX_DRAWDOWN, "max drawdown: equity 10000.00 USD is 20.6% below its peak 12600.00 (limit 20%); exits only"),
+        (
+            _decide(),
+            {"peak": 12_600},
+            RiskCode.MAX_DRAWDOWN,
+            "max drawdown: equity 10000.00 USD is 20.6% below its peak 12600.00 (limit 20%); exits only",
+        ),
         # stopped out 30 minutes ago, cooldown 60 minutes
-        (_decide(), {"memory": RiskMemory(stop_losses={"BTC": NOW - timedelta(minutes=30)})}, RiskCode.COOLDOWN,
-         "stopped out at 11:30 UTC; no entry on BTC before 12:30 UTC"),
+        (
+            _decide(),
+            {"memory": RiskMemory(stop_losses={"BTC": NOW - timedelta(minutes=30)})},
+            RiskCode.COOLDOWN,
+            "stopped out at 11:30 UTC; no entry on BTC before 12:30 UTC",
+        ),
         # 4 entries in the last hour
-        (_decide(), {"memory": RiskMemory(entries=[NOW - timedelta(minutes=m) for m in (5, 20, 40, 59)])}, RiskCode.TOO_MANY_ENTRIES,
-         "4 entries in the last hour, the limit is 4"),
+        (
+            _decide(),
+            {"memory": RiskMemory(entries=[NOW - timedelta(minutes=m) for m in (5, 20, 40, 59)])},
+            RiskCode.TOO_MANY_ENTRIES,
+            "4 entries in the last hour, the limit is 4",
+        ),
         # 20 entries spread over the last 24 hours, none in the last hour
-        (_decide(), {"memory": RiskMemory(entries=[NOW - timedelta(hours=h + 2) for h in range(20)])}, RiskCode.TOO_MANY_ENTRIES,
-         "20 entries in the last 24 hours, the limit is 20"),
-        (_decide(), {"positions": LONG_ETH, "settings": RiskSettings(max_open_positions=1)}, RiskCode.MAX_POSITIONS, "1 positions open, the limit is 1"),
-        (_decide(stop_loss=None), {"settings": RiskSettings(missing_stop_loss=StopPolicy.REJECT)}, RiskCode.MISSING_STOP_LOSS,
-         "no stop-loss given and `risk.missing_stop_loss` is reject"),
+        (
+            _decide(),
+            {"memory": RiskMemory(entries=[NOW - timedelta(hours=h + 2) for h in range(20)])},
+            RiskCode.TOO_MANY_ENTRIES,
+            "20 entries in the last 24 hours, the limit is 20",
+        ),
+        (
+            _decide(),
+            {"positions": LONG_ETH, "settings": RiskSettings(max_open_positions=1)},
+            RiskCode.MAX_POSITIONS,
+            "1 positions open, the limit is 1",
+        ),
+        (
+            _decide(stop_loss=None),
+            {"settings": RiskSettings(missing_stop_loss=StopPolicy.REJECT)},
+            RiskCode.MISSING_STOP_LOSS,
+            "no stop-loss given and `risk.missing_stop_loss` is reject",
+        ),
         (_decide(stop_loss=None), {}, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and no ATR to derive one from"),
-        (_decide(stop_loss=101_000), {}, RiskCode.INVALID_STOP_LOSS, "stop-loss 101000 is not on the loss side of the price 100000 for a long"),
-        (_decide(action=Action.SELL, stop_loss=102_000, take_profit=104_000), {}, RiskCode.INVALID_TAKE_PROFIT,
-         "take-profit 104000 is not on the profit side of the price 100000 for a short"),
+        (
+            _decide(stop_loss=101_000),
+            {},
+            RiskCode.INVALID_STOP_LOSS,
+            "stop-loss 101000 is not on the loss side of the price 100000 for a long",
+        ),
+        (
+            _decide(action=Action.SELL, stop_loss=102_000, take_profit=104_000),
+            {},
+            RiskCode.INVALID_TAKE_PROFIT,
+            "take-profit 104000 is not on the profit side of the price 100000 for a short",
+        ),
         # reward 2,000 / risk 2,000 = 1.0 < 1.5
         (_decide(take_profit=102_000), {}, RiskCode.LOW_REWARD_RISK, "reward:risk 1.00 below the minimum 1.5"),
         # 10x long at 100,000: liquidation (10,000 - 1,000) / (0.1 x 0.995) = 90,452.3; the stop sits below it
-        (_decide(leverage=10, stop_loss=85_000, take_profit=130_000), {}, RiskCode.STOP_BEYOND_LIQUIDATION,
-         "stop-loss 85000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the distance); use a tighter stop or less leverage"),
+        (
+            _decide(leverage=10, stop_loss=85_000, take_profit=130_000),
+            {},
+            RiskCode.STOP_BEYOND_LIQUIDATION,
+            "stop-loss 85000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the distance); use a tighter stop or less leverage",
+        ),
         # 91,000 is above the liquidation price but inside its 10 % buffer (90,452.3 + 954.8 = 91,407.1)
-        (_decide(leverage=10, stop_loss=91_000, take_profit=120_000), {}, RiskCode.STOP_BEYOND_LIQUIDATION,
-         "stop-loss 91000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the distance); use a tighter stop or less leverage"),
-        (_decide(), {"positions": FULL_ETH}, RiskCode.MAX_EXPOSURE, "total notional 30000.00 USD already at 3 x equity"),
-        (_decide(), {"positions": ALL_CASH_IN_ETH}, RiskCode.NO_MARGIN, "no margin left (available 0.00 USD, position cap 2000.00 USD)"),
+        (
+            _decide(leverage=10, stop_loss=91_000, take_profit=120_000),
+            {},
+            RiskCode.STOP_BEYOND_LIQUIDATION,
+            "stop-loss 91000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the distance); use a tighter stop or less leverage",
+        ),
+        (
+            _decide(),
+            {"positions": FULL_ETH},
+            RiskCode.MAX_EXPOSURE,
+            "total notional 30000.00 USD already at 3 x equity",
+        ),
+        (
+            _decide(),
+            {"positions": ALL_CASH_IN_ETH},
+            RiskCode.NO_MARGIN,
+            "no margin left (available 0.00 USD, position cap 2000.00 USD)",
+        ),
         (_decide(size_pct=0), {}, RiskCode.NO_MARGIN, "size_pct is 0"),
-        (_decide("ETH", stop_loss=2400, take_profit=2700), {"positions": LONG_ETH, "settings": RiskSettings(allow_adding=False)}, RiskCode.ADDING_DISABLED,
-         "a long is already open and adding is disabled (`risk.allow_adding`)"),
-        (_decide("ETH", Action.SELL, stop_loss=2600, take_profit=2300), {"positions": LONG_ETH, "settings": RiskSettings(allow_flipping=False)},
-         RiskCode.FLIPPING_DISABLED, "a long is open and flipping is disabled (`risk.allow_flipping`); CLOSE it first"),
+        (
+            _decide("ETH", stop_loss=2400, take_profit=2700),
+            {"positions": LONG_ETH, "settings": RiskSettings(allow_adding=False)},
+            RiskCode.ADDING_DISABLED,
+            "a long is already open and adding is disabled (`risk.allow_adding`)",
+        ),
+        (
+            _decide("ETH", Action.SELL, stop_loss=2600, take_profit=2300),
+            {"positions": LONG_ETH, "settings": RiskSettings(allow_flipping=False)},
+            RiskCode.FLIPPING_DISABLED,
+            "a long is open and flipping is disabled (`risk.allow_flipping`); CLOSE it first",
+        ),
         # an ETH long at 20x (opened under an older, looser config) takes no adds at today's 10x limit
-        (_decide("ETH", stop_loss=2450, take_profit=2600), {"positions": {"ETH": _position("ETH", amount=1, entry=2_500, leverage=20)}},
-         RiskCode.MAX_LEVERAGE, "the open position's leverage 20x is above the limit; adds are refused"),
+        (
+            _decide("ETH", stop_loss=2450, take_profit=2600),
+            {"positions": {"ETH": _position("ETH", amount=1, entry=2_500, leverage=20)}},
+            RiskCode.MAX_LEVERAGE,
+            "the open position's leverage 20x is above the limit; adds are refused",
+        ),
     ],
 )
 def test_each_limit_rejects_with_its_code_and_reason(decision, context, code, reason):
@@ -239,7 +369,9 @@ def test_close_is_allowed_whatever_limit_blocks_entries(context):
 
 
 def test_entries_resume_the_day_after_the_daily_loss_limit_and_after_the_cooldown():
-    yesterday = RiskMemory(day=TODAY - timedelta(days=1), day_start_equity_usd=20_000, halted_day=TODAY - timedelta(days=1))
+    yesterday = RiskMemory(
+        day=TODAY - timedelta(days=1), day_start_equity_usd=20_000, halted_day=TODAY - timedelta(days=1)
+    )
     assert _review(_decide(), memory=yesterday)[0].verdict is Verdict.APPROVED
     cooled = RiskMemory(stop_losses={"BTC": NOW - timedelta(minutes=60)})
     assert _review(_decide(), memory=cooled)[0].verdict is Verdict.APPROVED
@@ -266,7 +398,9 @@ def test_an_add_is_cut_so_the_whole_position_stays_under_the_margin_cap():
 
 
 def test_an_opposite_signal_closes_the_position_then_opens_the_other_side():
-    close, entry = _review(_decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000), positions={"BTC": _position()})
+    close, entry = _review(
+        _decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000), positions={"BTC": _position()}
+    )
     assert close.verdict is Verdict.APPROVED and close.codes == [RiskCode.FLIP_CLOSE]
     assert close.plan.reduce_only and close.plan.side is Side.LONG and close.plan.amount == 0.02
     assert close.reason == "flip, first leg: close the long of 0.02 BTC (unrealized +100.00 USD)"
@@ -281,7 +415,12 @@ def test_a_rerun_of_the_tick_that_opened_a_position_opens_nothing_more_but_may_c
     why = "BTC already got its opening order in this tick (250603T1200): a re-run of a tick opens nothing more"
     for decision in (_decide(), _decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000)):  # an add, a flip
         [verdict] = _review(decision, positions=opened_now)
-        assert (verdict.verdict, verdict.codes, verdict.reason, verdict.plan) == (Verdict.REJECTED, [RiskCode.DUPLICATE], why, None)
+        assert (verdict.verdict, verdict.codes, verdict.reason, verdict.plan) == (
+            Verdict.REJECTED,
+            [RiskCode.DUPLICATE],
+            why,
+            None,
+        )
     [close] = _review(_decide(action=Action.CLOSE), positions=opened_now)
     assert close.verdict is Verdict.APPROVED and close.plan.reduce_only
     opened_before = {"BTC": _position().model_copy(update={"entry_tick_id": "250603T1157"})}
@@ -289,7 +428,9 @@ def test_a_rerun_of_the_tick_that_opened_a_position_opens_nothing_more_but_may_c
 
 
 def test_a_flip_still_closes_when_the_new_side_is_refused():
-    close, entry = _review(_decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000), positions={"BTC": _position()}, peak=20_000)
+    close, entry = _review(
+        _decide(action=Action.SELL, stop_loss=102_000, take_profit=96_000), positions={"BTC": _position()}, peak=20_000
+    )
     assert close.plan.reduce_only
     assert entry.verdict is Verdict.REJECTED and entry.codes == [RiskCode.MAX_DRAWDOWN]
 
@@ -304,7 +445,10 @@ def test_hold_gets_no_verdict_and_client_ids_fit_binance_limit():
 # A market with Binance-style brackets: up to 5,000 notional MMR 1 % (50x), up to 25,000
 # MMR 2.5 % with a maintenance amount of 5,000 x (2.5 % - 1 %) = 75 (20x), then 5 % (10x).
 TIERED = MarketInfo(
-    symbol="ALT/USDT:USDT", amount_step=1, price_step=0.01, max_leverage=50,
+    symbol="ALT/USDT:USDT",
+    amount_step=1,
+    price_step=0.01,
+    max_leverage=50,
     tiers=[(5_000, 0.01, 0.0, 50), (25_000, 0.025, 75.0, 20), (100_000, 0.05, 700.0, 10)],
 )
 
@@ -312,7 +456,11 @@ TIERED = MarketInfo(
 def _alt(stop, take=115.0, leverage=10, size_pct=20):
     return review(
         [_decide("ALT", leverage=leverage, size_pct=size_pct, stop_loss=stop, take_profit=take)],
-        portfolio=_portfolio(prices={"ALT": 100.0}), markets={"ALT": TIERED}, settings=RiskSettings(max_leverage=50), now=NOW, tick_id="t",
+        portfolio=_portfolio(prices={"ALT": 100.0}),
+        markets={"ALT": TIERED},
+        settings=RiskSettings(max_leverage=50),
+        now=NOW,
+        tick_id="t",
     )
 
 
@@ -334,7 +482,10 @@ def test_gh16_3_notional_is_cut_to_what_the_brackets_allow_at_that_leverage():
     [verdict] = _alt(stop=97.5, take=104, leverage=25)
     assert verdict.plan.amount == 50 and verdict.plan.leverage == 25
     assert RiskCode.LEVERAGE_CAPPED in verdict.codes
-    assert "notional 30000.00 cut to 5000.00 USD (the exchange's leverage brackets allow at most that at 25x)" in verdict.reason
+    assert (
+        "notional 30000.00 cut to 5000.00 USD (the exchange's leverage brackets allow at most that at 25x)"
+        in verdict.reason
+    )
     assert (verdict.plan.maintenance_margin_rate, verdict.plan.maintenance_amount_usd) == (0.01, 0.0)
 
 
@@ -346,10 +497,15 @@ def test_gh16_4_reward_risk_is_net_of_fees_and_slippage():
     decision = _decide(stop_loss=99_500, take_profit=100_750)
     [refused] = _review(decision, taker_fee_pct=0.05, slippage_pct=0.02)
     assert refused.codes == [RiskCode.LOW_REWARD_RISK]
-    assert refused.reason == "reward:risk 0.95 below the minimum 1.5 (net of the round trip's fees and slippage; gross 1.50)"
+    assert (
+        refused.reason
+        == "reward:risk 0.95 below the minimum 1.5 (net of the round trip's fees and slippage; gross 1.50)"
+    )
     [approved] = _review(decision, settings=RiskSettings(min_reward_risk=0.95), taker_fee_pct=0.05, slippage_pct=0.02)
     assert approved.plan is not None
-    [still_refused] = _review(decision, settings=RiskSettings(min_reward_risk=0.96), taker_fee_pct=0.05, slippage_pct=0.02)
+    [still_refused] = _review(
+        decision, settings=RiskSettings(min_reward_risk=0.96), taker_fee_pct=0.05, slippage_pct=0.02
+    )
     assert still_refused.codes == [RiskCode.LOW_REWARD_RISK]
 
 
@@ -376,7 +532,9 @@ def test_gh16_8_the_entry_keeps_its_fee_and_slippage_in_cash():
     # 0.992 x -20 = -19.84: 10,000 - 49.60992 - 9,921.984 - 19.84 = 8.56608 still free
     # (before, 1 BTC: 10,000 - 50.01 - 10,002 = -52.01, and -72.01 with the unrealized slippage).
     assert book.positions["BTC"].margin_usd == pytest.approx(9_921.984, abs=1e-6)
-    account = portfolio_of(cash_usd=book.cash_usd, positions=book.positions, prices=PRICES, initial_equity_usd=10_000, stats=ReturnStats()).account
+    account = portfolio_of(
+        cash_usd=book.cash_usd, positions=book.positions, prices=PRICES, initial_equity_usd=10_000, stats=ReturnStats()
+    ).account
     assert book.cash_usd - book.positions["BTC"].margin_usd == pytest.approx(28.40608, abs=1e-6)
     assert account.available_usd == pytest.approx(8.56608, abs=1e-6)
 
@@ -389,7 +547,10 @@ def test_gh16_9_a_flip_frees_the_margin_and_books_the_loss_once():
     settings = RiskSettings(max_position_margin_pct=100, max_exposure=10)
     close, entry = _review(
         _decide(action=Action.SELL, size_pct=50, leverage=10, stop_loss=100_000, take_profit=96_000),
-        positions={"BTC": long}, settings=settings, prices={"BTC": 99_000.0}, taker_fee_pct=0.05,
+        positions={"BTC": long},
+        settings=settings,
+        prices={"BTC": 99_000.0},
+        taker_fee_pct=0.05,
     )
     assert close.codes == [RiskCode.FLIP_CLOSE] and entry.plan.side is Side.SHORT
     assert entry.plan.amount == 0.499
@@ -399,17 +560,33 @@ def test_gh16_9_a_flip_frees_the_margin_and_books_the_loss_once():
 
 
 def _fill(reason, at, *, reduce_only=True):
-    return Fill(coin="BTC", side=Side.LONG, amount=0.01, price=1, fee_usd=0, reduce_only=reduce_only, reason=reason, client_order_id="x", at=at)
+    return Fill(
+        coin="BTC",
+        side=Side.LONG,
+        amount=0.01,
+        price=1,
+        fee_usd=0,
+        reduce_only=reduce_only,
+        reason=reason,
+        client_order_id="x",
+        at=at,
+    )
 
 
 def test_memory_rolls_the_day_latches_the_loss_limit_and_notes_stops_and_entries():
     memory = remember(RiskMemory(), equity_usd=10_000, fills=[], now=NOW, settings=DEFAULT_RISK)
     assert memory.day == TODAY and memory.day_start_equity_usd == 10_000 and memory.halted_day is None
-    fills = [_fill(FillReason.STOP_LOSS, NOW - timedelta(minutes=2)), _fill(FillReason.DECISION, NOW, reduce_only=False), _fill(FillReason.DECISION, NOW)]
+    fills = [
+        _fill(FillReason.STOP_LOSS, NOW - timedelta(minutes=2)),
+        _fill(FillReason.DECISION, NOW, reduce_only=False),
+        _fill(FillReason.DECISION, NOW),
+    ]
     memory = remember(memory, equity_usd=9_500, fills=fills, now=NOW, settings=DEFAULT_RISK)  # exactly 5 % down
     assert memory.halted_day == TODAY and memory.day_start_equity_usd == 10_000
     assert memory.stop_losses == {"BTC": NOW - timedelta(minutes=2)} and memory.entries == [NOW]
-    later = remember(memory, equity_usd=10_000, fills=[], now=NOW + timedelta(hours=12, minutes=3), settings=DEFAULT_RISK)
+    later = remember(
+        memory, equity_usd=10_000, fills=[], now=NOW + timedelta(hours=12, minutes=3), settings=DEFAULT_RISK
+    )
     assert later.day == TODAY + timedelta(days=1) and later.day_start_equity_usd == 10_000
     assert later.halted_day == TODAY  # yesterday's halt no longer applies
     assert later.stop_losses == {} and later.entries == [NOW]  # cooldown over, entry still within 24 h
@@ -418,7 +595,9 @@ def test_memory_rolls_the_day_latches_the_loss_limit_and_notes_stops_and_entries
 # -- property: no approved plan breaks a limit -----------------------------------------
 
 # SOL with brackets that bind at the property's sizes: 1 % to 2,000 (20x), 2.5 % to 10,000 (10x), 5 % (5x).
-SOL_TIERED = SOL.model_copy(update={"tiers": [(2_000, 0.01, 0.0, 20), (10_000, 0.025, 30.0, 10), (1e12, 0.05, 280.0, 5)]})
+SOL_TIERED = SOL.model_copy(
+    update={"tiers": [(2_000, 0.01, 0.0, 20), (10_000, 0.025, 30.0, 10), (1e12, 0.05, 280.0, 5)]}
+)
 PROP_MARKETS = {"BTC": BTC, "ETH": ETH, "SOL": SOL_TIERED}
 PROP_PRICES = {"BTC": 100_000.0, "ETH": 2_500.0, "SOL": 150.0}
 COINS = ["BTC", "ETH", "SOL", "DOGE"]
@@ -434,8 +613,14 @@ def _positions(draw, cash):
         entry = price * draw(st.floats(0.8, 1.2))
         amount = max(info.amount_step, round(margin * leverage / entry / info.amount_step) * info.amount_step)
         positions[coin] = Position(
-            coin=coin, symbol=info.symbol, side=draw(st.sampled_from(Side)), amount=amount, entry_price=entry, leverage=leverage,
-            margin_usd=amount * entry / leverage, opened_at=NOW - timedelta(hours=3),
+            coin=coin,
+            symbol=info.symbol,
+            side=draw(st.sampled_from(Side)),
+            amount=amount,
+            entry_price=entry,
+            leverage=leverage,
+            margin_usd=amount * entry / leverage,
+            opened_at=NOW - timedelta(hours=3),
         )
     return positions
 
@@ -454,8 +639,13 @@ def _decision(draw):
     take_side = draw(st.sampled_from([1, 1, 1, 1, -1]))
     take = price * max(0.01, 1 + take_side * direction * stop_distance * draw(st.floats(0.5, 5)))
     return Decision(
-        coin=coin, action=action, confidence=draw(st.floats(0.3, 1)), size_pct=draw(st.floats(0, 100) | st.just(100.0)),
-        leverage=draw(st.floats(1, 20) | st.floats(1, 125)), stop_loss=stop, take_profit=draw(st.sampled_from([take, take, None])),
+        coin=coin,
+        action=action,
+        confidence=draw(st.floats(0.3, 1)),
+        size_pct=draw(st.floats(0, 100) | st.just(100.0)),
+        leverage=draw(st.floats(1, 20) | st.floats(1, 125)),
+        stop_loss=stop,
+        take_profit=draw(st.sampled_from([take, take, None])),
     )
 
 
@@ -491,7 +681,10 @@ def _scenario(draw):
         entries=draw(st.lists(_minutes_ago, max_size=4)),
     )
     peak = cash * draw(st.floats(0, 1.4))
-    atr = {coin: PROP_PRICES.get(coin, 1.0) * fraction for coin, fraction in draw(st.dictionaries(st.sampled_from(COINS), st.floats(0.001, 0.05))).items()}
+    atr = {
+        coin: PROP_PRICES.get(coin, 1.0) * fraction
+        for coin, fraction in draw(st.dictionaries(st.sampled_from(COINS), st.floats(0.001, 0.05))).items()
+    }
     unique = st.lists(_decision(), max_size=6, unique_by=lambda d: d.coin)
     decisions = draw(unique | unique | unique | st.lists(_decision(), max_size=4))
     return cash, positions, memory, peak, atr, decisions
@@ -511,7 +704,14 @@ def _round_trip_pnl(plan, exit_price, costs):
     """Net PnL of ``plan`` entered now and closed at ``exit_price``, as the paper broker books it."""
     book = BotState.fresh(mode="paper", initial_equity_usd=1_000.0)  # small: the PnL keeps its precision
     broker = PaperBroker(costs)
-    asyncio.run(broker.execute([plan.model_copy(update={"stop_loss": None, "take_profit": None})], book=book, prices={plan.coin: plan.reference_price}, now=NOW))
+    asyncio.run(
+        broker.execute(
+            [plan.model_copy(update={"stop_loss": None, "take_profit": None})],
+            book=book,
+            prices={plan.coin: plan.reference_price},
+            now=NOW,
+        )
+    )
     close = plan.model_copy(update={"reduce_only": True, "client_order_id": "close"})
     asyncio.run(broker.execute([close], book=book, prices={plan.coin: exit_price}, now=NOW))
     return book.cash_usd - 1_000.0
@@ -519,11 +719,16 @@ def _round_trip_pnl(plan, exit_price, costs):
 
 def _spendable(book, prices):
     """What the account could still lock: cash less the margins, less unrealized losses."""
-    unrealized = sum((1 if p.side is Side.LONG else -1) * (prices[coin] - p.entry_price) * p.amount for coin, p in book.positions.items())
+    unrealized = sum(
+        (1 if p.side is Side.LONG else -1) * (prices[coin] - p.entry_price) * p.amount
+        for coin, p in book.positions.items()
+    )
     return book.cash_usd - sum(p.margin_usd for p in book.positions.values()) + min(0.0, unrealized)
 
 
-_costs = st.builds(PaperSettings, taker_fee_pct=st.sampled_from([0.0, 0.02, 0.05, 0.1]), slippage_pct=st.sampled_from([0.0, 0.02, 0.1]))
+_costs = st.builds(
+    PaperSettings, taker_fee_pct=st.sampled_from([0.0, 0.02, 0.05, 0.1]), slippage_pct=st.sampled_from([0.0, 0.02, 0.1])
+)
 
 
 def _book_as_paper(verdict, decision, *, book, broker, costs, settings):
@@ -537,7 +742,11 @@ def _book_as_paper(verdict, decision, *, book, broker, costs, settings):
             assert direction * (plan.take_profit - price) > 0
             earned, lost = _round_trip_pnl(plan, plan.take_profit, costs), -_round_trip_pnl(plan, plan.stop_loss, costs)
             assert lost > 0 and earned >= settings.min_reward_risk * lost - 1e-6 * plan.amount * price
-        if set(verdict.codes) <= {RiskCode.ENTRY, RiskCode.ADD, RiskCode.STOP_DERIVED}:  # not cut: size_pct of what is free
+        if set(verdict.codes) <= {
+            RiskCode.ENTRY,
+            RiskCode.ADD,
+            RiskCode.STOP_DERIVED,
+        }:  # not cut: size_pct of what is free
             wanted = max(0.0, _spendable(book, PROP_PRICES)) * decision.size_pct / 100
             step = PROP_MARKETS[plan.coin].amount_step * price / plan.leverage
             assert wanted - step - 1e-6 <= plan.amount * price / plan.leverage <= wanted + 1e-6
@@ -555,26 +764,46 @@ def _account_scenario(draw):
         coin = draw(st.sampled_from(["BTC", "SOL"]))
         info, leverage = PROP_MARKETS[coin], draw(st.sampled_from([1.0, 3.0, 10.0, 20.0]))
         entry = PROP_PRICES[coin] * draw(st.floats(0.9, 1.1))
-        amount = max(info.amount_step, round(cash * draw(st.floats(0.01, 0.6)) * leverage / entry / info.amount_step) * info.amount_step)
+        amount = max(
+            info.amount_step,
+            round(cash * draw(st.floats(0.01, 0.6)) * leverage / entry / info.amount_step) * info.amount_step,
+        )
         positions[coin] = Position(
-            coin=coin, symbol=info.symbol, side=draw(st.sampled_from(Side)), amount=amount, entry_price=entry, leverage=leverage,
-            margin_usd=amount * entry / leverage, opened_at=NOW - timedelta(hours=3),
+            coin=coin,
+            symbol=info.symbol,
+            side=draw(st.sampled_from(Side)),
+            amount=amount,
+            entry_price=entry,
+            leverage=leverage,
+            margin_usd=amount * entry / leverage,
+            opened_at=NOW - timedelta(hours=3),
         )
     decisions = []
     for coin in draw(st.lists(st.sampled_from(["BTC", "ETH", "SOL"]), unique=True, min_size=1, max_size=3)):
         price, action = PROP_PRICES[coin], draw(st.sampled_from([Action.BUY, Action.SELL]))
         direction = 1 if action is Action.BUY else -1
         stop_distance = draw(st.floats(0.002, 0.05))
-        decisions.append(Decision(
-            coin=coin, action=action, confidence=1.0, size_pct=draw(st.floats(1, 100) | st.just(100.0)),
-            leverage=draw(st.floats(1, 30)), stop_loss=price * (1 - direction * stop_distance),
-            take_profit=price * (1 + direction * stop_distance * draw(st.floats(0.5, 4))),
-        ))  # fmt: skip
+        decisions.append(
+            Decision(
+                coin=coin,
+                action=action,
+                confidence=1.0,
+                size_pct=draw(st.floats(1, 100) | st.just(100.0)),
+                leverage=draw(st.floats(1, 30)),
+                stop_loss=price * (1 - direction * stop_distance),
+                take_profit=price * (1 + direction * stop_distance * draw(st.floats(0.5, 4))),
+            )
+        )
     settings = RiskSettings(
-        min_confidence=0, max_leverage=50, max_position_margin_pct=draw(st.floats(10, 100) | st.just(100.0)),
-        max_exposure=draw(st.floats(1, 20)), min_reward_risk=draw(st.floats(0, 2.5)), liquidation_buffer_pct=draw(st.floats(0, 30)),
-        max_entries_per_hour=10, max_entries_per_day=10,
-    )  # fmt: skip
+        min_confidence=0,
+        max_leverage=50,
+        max_position_margin_pct=draw(st.floats(10, 100) | st.just(100.0)),
+        max_exposure=draw(st.floats(1, 20)),
+        min_reward_risk=draw(st.floats(0, 2.5)),
+        liquidation_buffer_pct=draw(st.floats(0, 30)),
+        max_entries_per_hour=10,
+        max_entries_per_day=10,
+    )
     return cash, positions, decisions, settings
 
 
@@ -584,8 +813,15 @@ def test_approved_plans_booked_by_the_paper_broker_fit_the_account(scenario, cos
     """Issue 16's oracle for sizing: the paper broker books the plans, the test counts the money."""
     cash, positions, decisions, settings = scenario
     verdicts = review(
-        decisions, portfolio=_portfolio(positions, cash, prices=PROP_PRICES), markets=PROP_MARKETS, settings=settings,
-        peak_equity_usd=cash, now=NOW, tick_id="t", taker_fee_pct=costs.taker_fee_pct, slippage_pct=costs.slippage_pct,
+        decisions,
+        portfolio=_portfolio(positions, cash, prices=PROP_PRICES),
+        markets=PROP_MARKETS,
+        settings=settings,
+        peak_equity_usd=cash,
+        now=NOW,
+        tick_id="t",
+        taker_fee_pct=costs.taker_fee_pct,
+        slippage_pct=costs.slippage_pct,
     )
     book = BotState.fresh(mode="paper", initial_equity_usd=cash)
     book.positions = {coin: position.model_copy() for coin, position in positions.items()}
@@ -605,8 +841,17 @@ def test_no_approved_plan_breaks_a_limit(scenario, settings, costs):
     cash, positions, memory, peak, atr, decisions = scenario
     portfolio = _portfolio(positions, cash, prices=PROP_PRICES)
     verdicts = review(
-        decisions, portfolio=portfolio, markets=PROP_MARKETS, settings=settings, memory=memory, peak_equity_usd=peak,
-        atr_usd=atr, now=NOW, tick_id="t", taker_fee_pct=costs.taker_fee_pct, slippage_pct=costs.slippage_pct,
+        decisions,
+        portfolio=portfolio,
+        markets=PROP_MARKETS,
+        settings=settings,
+        memory=memory,
+        peak_equity_usd=peak,
+        atr_usd=atr,
+        now=NOW,
+        tick_id="t",
+        taker_fee_pct=costs.taker_fee_pct,
+        slippage_pct=costs.slippage_pct,
     )
     equity = portfolio.account.equity_usd
     by_coin = {d.coin: d for d in reversed(decisions)}  # the first decision per coin is the one reviewed
@@ -617,7 +862,11 @@ def test_no_approved_plan_breaks_a_limit(scenario, settings, costs):
     new_entries, opened_coins = 0, False
     halted = (
         memory.halted_day == TODAY
-        or (memory.day == TODAY and memory.day_start_equity_usd and equity <= memory.day_start_equity_usd * (1 - settings.daily_loss_limit_pct / 100))
+        or (
+            memory.day == TODAY
+            and memory.day_start_equity_usd
+            and equity <= memory.day_start_equity_usd * (1 - settings.daily_loss_limit_pct / 100)
+        )
         or equity <= max(peak, equity) * (1 - settings.max_drawdown_pct / 100)
     )
     for verdict in verdicts:
@@ -638,7 +887,11 @@ def test_no_approved_plan_breaks_a_limit(scenario, settings, costs):
         assert stopped is None or NOW - stopped >= timedelta(minutes=settings.stop_loss_cooldown_min)
         assert plan.leverage <= min(settings.max_leverage, info.max_leverage) and plan.leverage == int(plan.leverage)
         steps = plan.amount / info.amount_step
-        assert abs(steps - round(steps)) < 1e-6 and plan.amount >= info.min_amount and plan.amount * price >= info.min_notional_usd - 1e-9
+        assert (
+            abs(steps - round(steps)) < 1e-6
+            and plan.amount >= info.min_amount
+            and plan.amount * price >= info.min_notional_usd - 1e-9
+        )
         assert plan.stop_loss is not None and direction * (price - plan.stop_loss) > 0
         _book_as_paper(verdict, decision, book=book, broker=broker, costs=costs, settings=settings)
         margin = plan.amount * price / plan.leverage
@@ -649,10 +902,15 @@ def test_no_approved_plan_breaks_a_limit(scenario, settings, costs):
         amount, cost, total_margin = amount + plan.amount, cost + plan.amount * price, held_margin + margin
         assert total_margin <= equity * settings.max_position_margin_pct / 100 + 1e-6
         tiers = info.tiers or [(float("inf"), 0.0, 0.0, info.max_leverage)]
-        assert plan.leverage <= next(tier for tier in tiers if cost <= tier[0] + 1e-6)[3]  # the bracket allows the leverage
+        assert (
+            plan.leverage <= next(tier for tier in tiers if cost <= tier[0] + 1e-6)[3]
+        )  # the bracket allows the leverage
         liquidation = _bracket_liquidation(side, amount, cost / amount, total_margin, info)
         if liquidation is not None:  # the stop keeps liquidation_buffer_pct of the way to liquidation
-            assert direction * (price - plan.stop_loss) <= (1 - settings.liquidation_buffer_pct / 100) * direction * (price - liquidation) + 1e-9
+            assert (
+                direction * (price - plan.stop_loss)
+                <= (1 - settings.liquidation_buffer_pct / 100) * direction * (price - liquidation) + 1e-9
+            )
         held[plan.coin] = (side, amount, cost, total_margin)
         new_entries += 1
     if new_entries:

@@ -111,7 +111,12 @@ def test_gh17_8_the_equity_chart_labels_each_date_once(project):
     from bot.backtest.runner import BacktestRequest, backtest_command
     from bot.config import Settings
 
-    request = BacktestRequest(coins=["BTC"], start=datetime(2025, 6, 2, 1, 0, tzinfo=UTC), end=datetime(2025, 6, 4, 23, 0, tzinfo=UTC), decide_every=20)
+    request = BacktestRequest(
+        coins=["BTC"],
+        start=datetime(2025, 6, 2, 1, 0, tzinfo=UTC),
+        end=datetime(2025, 6, 4, 23, 0, tzinfo=UTC),
+        decide_every=20,
+    )
     result = backtest_command(Settings(base_dir=project), request, progress=False, notify=lambda line: None)
     figure = _figure(result, build_report(result))
     figure.canvas.draw()
@@ -125,7 +130,9 @@ def test_gh17_9_output_into_a_closed_pipe_is_not_a_bug(project):
     assert _replay_tick(project).returncode == 0
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
     for args in (["journal", "--replay"], ["status", "--replay"], ["--help"]):
-        reader_gone = subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        reader_gone = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         reader_gone.stdout.close()  # before the command prints anything: its first write meets a closed pipe
         assert reader_gone.wait(timeout=60) == 0, args
         assert reader_gone.stderr.read() == b"", args
@@ -139,10 +146,16 @@ def test_gh17_10_a_failed_market_says_0_of_6_and_a_backoff_is_said_once(project,
     assert failed.returncode == 3
     lines = failed.stdout.splitlines()
     assert lines[1] == "coins 0/6 loaded: -"  # was 0/0
-    assert lines[2].startswith("outcome failed · ") and " ms · no market data: binanceusdm: cannot load markets (ExchangeNotAvailable" in lines[2]
+    assert (
+        lines[2].startswith("outcome failed · ")
+        and " ms · no market data: binanceusdm: cannot load markets (ExchangeNotAvailable" in lines[2]
+    )
     skipped = run_bot("tick", "--dry-run", cwd=project, env=env)  # inside the 60 s backoff window
     assert skipped.returncode == 6 and skipped.stderr == ""  # said once, on stdout (cron.log gets both streams)
-    assert skipped.stdout.startswith("PAPER (dry-run) run at ") and " skipped: backing off after 1 failed tick(s) in a row" in skipped.stdout
+    assert (
+        skipped.stdout.startswith("PAPER (dry-run) run at ")
+        and " skipped: backing off after 1 failed tick(s) in a row" in skipped.stdout
+    )
 
 
 def test_gh17_10_when_claude_fails_the_tick_header_comes_first(project, fake_anthropic):
@@ -152,7 +165,13 @@ def test_gh17_10_when_claude_fails_the_tick_header_comes_first(project, fake_ant
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "ANTHROPIC_", "EXCHANGE_"))}
     env.update({"ANTHROPIC_API_KEY": "sk-test-0001", "ANTHROPIC_BASE_URL": fake_anthropic.url, "BOT_LLM__RETRIES": "0"})
     both = subprocess.run(  # one stream, as a terminal shows it
-        [sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60
+        [sys.executable, "-m", "bot", "tick", "--dry-run", "--replay"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
     )
     assert both.returncode == 4
     lines = both.stdout.splitlines()
@@ -182,13 +201,23 @@ def test_gh17_10_download_of_an_empty_span_and_a_failing_exchange_are_one_line_e
 
     with FakeExchange(data_dir(), now=NOW) as fake:
         env = {"BOT_EXCHANGE__API_URL": fake.url}
-        empty = run_bot("download", "--coins", "BTC", "--since", "2020-01-01", "--until", "2020-01-02", cwd=project, env=env)
+        empty = run_bot(
+            "download", "--coins", "BTC", "--since", "2020-01-01", "--until", "2020-01-02", cwd=project, env=env
+        )
         fake.inject("503")
-        down = run_bot("download", "--coins", "BTC", "--since", "2025-06-01", "--until", "2025-06-02", cwd=project, env=env)
+        down = run_bot(
+            "download", "--coins", "BTC", "--since", "2025-06-01", "--until", "2025-06-02", cwd=project, env=env
+        )
     assert empty.returncode == 2 and empty.stdout == ""
-    assert empty.stderr == "error: --since/--until: binanceusdm has no candles for BTC in 2020-01-01 00:00 → 2020-01-02 00:00 UTC; pick a span when they traded\n"
+    assert (
+        empty.stderr
+        == "error: --since/--until: binanceusdm has no candles for BTC in 2020-01-01 00:00 → 2020-01-02 00:00 UTC; pick a span when they traded\n"
+    )
     assert down.returncode == 3 and down.stdout == ""
-    assert down.stderr == "error: binanceusdm: cannot load markets (ExchangeNotAvailable); check the network or `exchange.api_url`\n"  # no blank line first
+    assert (
+        down.stderr
+        == "error: binanceusdm: cannot load markets (ExchangeNotAvailable); check the network or `exchange.api_url`\n"
+    )  # no blank line first
 
 
 def test_gh17_7_restoring_the_backup_runs_the_last_tick_again_as_documented(project):
@@ -210,13 +239,20 @@ def test_version_short_help_and_help_without_type_noise(project):
     assert run_bot("--version", cwd=project).stdout == f"bot {version('bot')}\n"
     short, long = run_bot("tick", "-h", cwd=project), run_bot("tick", "--help", cwd=project)
     assert short.returncode == 0 and short.stdout == long.stdout
-    assert "  --dry-run  " in short.stdout and "<bool>" not in short.stdout and "<bool>" not in run_bot("-h", cwd=project).stdout
+    assert (
+        "  --dry-run  " in short.stdout
+        and "<bool>" not in short.stdout
+        and "<bool>" not in run_bot("-h", cwd=project).stdout
+    )
 
 
 def test_the_first_run_without_a_config_says_which_defaults_and_where_var_is_once(tmp_path):
     first = run_bot("tick", "--dry-run", "--replay", cwd=tmp_path)
     assert first.returncode == 0
-    assert first.stderr == f"note: no config.toml in {tmp_path}: using the defaults (paper trading); var/ will be {tmp_path / 'var'}\n"
+    assert (
+        first.stderr
+        == f"note: no config.toml in {tmp_path}: using the defaults (paper trading); var/ will be {tmp_path / 'var'}\n"
+    )
     assert run_bot("tick", "--dry-run", "--replay", cwd=tmp_path).stderr == ""  # once
 
 

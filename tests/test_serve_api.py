@@ -16,8 +16,17 @@ import pytest
 from tests.conftest import run_bot
 from tests.servekit import TOKEN, Server, copy_account, replay_account
 
-ENDPOINTS = ["/api/v1/status", "/api/v1/positions", "/api/v1/journal", "/api/v1/trades", "/api/v1/decisions",
-             "/api/v1/metrics", "/api/v1/equity", "/api/v1/openapi.json", "/metrics"]  # fmt: skip
+ENDPOINTS = [
+    "/api/v1/status",
+    "/api/v1/positions",
+    "/api/v1/journal",
+    "/api/v1/trades",
+    "/api/v1/decisions",
+    "/api/v1/metrics",
+    "/api/v1/equity",
+    "/api/v1/openapi.json",
+    "/metrics",
+]
 CONTROLS = ["/api/v1/control/pause", "/api/v1/control/stop", "/api/v1/control/resume", "/api/v1/control/start"]
 
 
@@ -41,14 +50,23 @@ def test_every_endpoint_but_health_needs_the_token(account):
             assert server.request(path).status == 200, path
         for path in CONTROLS:
             assert server.request(path, token=None, method="POST", body={}).status == 401, path
-        assert json.loads(account.joinpath("var/replay/state.json").read_text())["paused"] is False  # no control got through
+        assert (
+            json.loads(account.joinpath("var/replay/state.json").read_text())["paused"] is False
+        )  # no control got through
         schema = server.request("/api/v1/openapi.json").json()
-        assert {path.split("?")[0] for path in ENDPOINTS + CONTROLS if "openapi" not in path} | {"/api/v1/health"} == set(schema["paths"])
+        assert {path.split("?")[0] for path in ENDPOINTS + CONTROLS if "openapi" not in path} | {
+            "/api/v1/health"
+        } == set(schema["paths"])
         assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
         page = server.request("/", token=None)
         assert page.status == 200 and '<svg id="equity-chart"' in page.text
-        assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=", page.text) and "url(" not in page.text  # self-contained: no CDN
-        assert page.headers["content-security-policy"].startswith("default-src 'none';") and "connect-src 'self'" in page.headers["content-security-policy"]
+        assert (
+            not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=", page.text) and "url(" not in page.text
+        )  # self-contained: no CDN
+        assert (
+            page.headers["content-security-policy"].startswith("default-src 'none';")
+            and "connect-src 'self'" in page.headers["content-security-policy"]
+        )
         assert "set-cookie" not in {key.lower() for key in page.headers}
 
 
@@ -60,7 +78,9 @@ def test_wrong_tokens_are_rate_limited_and_logged_without_the_token(account):
         assert locked.status == 429 and 1 <= int(locked.headers["retry-after"]) <= 61
     log = (account / "var" / "logs" / "bot.log").read_text()
     failures = [json.loads(line) for line in log.splitlines() if "serve_auth_failed" in line]
-    assert [f["failures_last_minute"] for f in failures] == [1, 2, 3, 4, 5] and {f["client"] for f in failures} == {"127.0.0.1"}
+    assert [f["failures_last_minute"] for f in failures] == [1, 2, 3, 4, 5] and {f["client"] for f in failures} == {
+        "127.0.0.1"
+    }
     assert "guess-" not in log and TOKEN not in log
 
 
@@ -74,8 +94,14 @@ def test_status_is_bot_status_json_and_positions_carry_their_pnl(account):
     assert sorted(p["coin"] for p in positions) == ["BTC", "DOGE", "XRP"]
     for shown in positions:
         held, mark = state["positions"][shown["coin"]], state["last_prices"][shown["coin"]]
-        assert shown["side"] == held["side"] == "short" and shown["amount"] == held["amount"] and shown["mark_price"] == mark
-        assert shown["unrealized_pnl_usd"] == pytest.approx((held["entry_price"] - mark) * held["amount"], abs=1e-9)  # a short gains as the price falls
+        assert (
+            shown["side"] == held["side"] == "short"
+            and shown["amount"] == held["amount"]
+            and shown["mark_price"] == mark
+        )
+        assert shown["unrealized_pnl_usd"] == pytest.approx(
+            (held["entry_price"] - mark) * held["amount"], abs=1e-9
+        )  # a short gains as the price falls
 
 
 def test_journal_pages_and_the_curve_follow_the_journal(account):
@@ -105,7 +131,12 @@ def test_journal_pages_and_the_curve_follow_the_journal(account):
 
 BAD_INPUT = [
     ("/api/v1/journal?n=0", "GET", None, "query.n: Input should be greater than or equal to 1"),
-    ("/api/v1/journal?n=abc", "GET", None, "query.n: Input should be a valid integer, unable to parse string as an integer"),
+    (
+        "/api/v1/journal?n=abc",
+        "GET",
+        None,
+        "query.n: Input should be a valid integer, unable to parse string as an integer",
+    ),
     ("/api/v1/journal?before=0", "GET", None, "query.before: Input should be greater than or equal to 1"),
     ("/api/v1/trades?n=1001", "GET", None, "query.n: Input should be less than or equal to 1000"),
     ("/api/v1/equity?points=1", "GET", None, "query.points: Input should be greater than or equal to 2"),
@@ -129,13 +160,23 @@ def test_pause_is_journaled_and_honoured_by_the_next_tick(account):
         answer = server.request("/api/v1/control/pause", method="POST", body={"reason": "checking the model"})
         status = server.request("/api/v1/status").json()
     assert answer.status == 200 and answer.json()["paused"] is True
-    assert status["paused"] and status["paused_by"] == "user" and status["pause_reason"] == "checking the model (API, from 127.0.0.1)"
+    assert (
+        status["paused"]
+        and status["paused_by"] == "user"
+        and status["pause_reason"] == "checking the model (API, from 127.0.0.1)"
+    )
     control = [json.loads(line) for line in (account / "var" / "replay" / "control.jsonl").read_text().splitlines()]
-    assert [(c["action"], c["reason"], c["client"], c["ok"]) for c in control] == [("pause", "checking the model", "127.0.0.1", True)]
+    assert [(c["action"], c["reason"], c["client"], c["ok"]) for c in control] == [
+        ("pause", "checking the model", "127.0.0.1", True)
+    ]
     tick = run_bot("tick", "--dry-run", "--replay", cwd=account)
     assert tick.returncode == 6  # ran paused
     record = json.loads((account / "var" / "replay" / "journal.jsonl").read_text().splitlines()[-1])
-    assert record["paused"] and sorted(p["coin"] for p in record["positions"]) == ["BTC", "DOGE", "XRP"]  # still held, still managed
+    assert record["paused"] and sorted(p["coin"] for p in record["positions"]) == [
+        "BTC",
+        "DOGE",
+        "XRP",
+    ]  # still held, still managed
 
 
 def test_stop_closes_every_position_at_the_next_tick_and_resume_cancels_it(account):
@@ -143,14 +184,25 @@ def test_stop_closes_every_position_at_the_next_tick_and_resume_cancels_it(accou
         stopped = server.request("/api/v1/control/stop", method="POST")
         status = server.request("/api/v1/status").json()
         assert stopped.status == 200 and stopped.json()["stop_requested"] is True
-        assert status["stop_requested"] and status["paused"] and status["pause_reason"] == "stopped (API, from 127.0.0.1)"
+        assert (
+            status["stop_requested"] and status["paused"] and status["pause_reason"] == "stopped (API, from 127.0.0.1)"
+        )
         shown = run_bot("status", "--replay", cwd=account).stdout
-        assert "STOPPING since 2025-06-02 01:00 UTC: stopped (API, from 127.0.0.1) (every open position closes at the next tick" in shown
+        assert (
+            "STOPPING since 2025-06-02 01:00 UTC: stopped (API, from 127.0.0.1) (every open position closes at the next tick"
+            in shown
+        )
         tick = run_bot("tick", "--dry-run", "--replay", cwd=account)
         assert tick.returncode == 6
         record = json.loads((account / "var" / "replay" / "journal.jsonl").read_text().splitlines()[-1])
-        assert record["positions"] == [] and sorted((f["coin"], f["reduce_only"]) for f in record["fills"]) == [("BTC", True), ("DOGE", True), ("XRP", True)]
-        assert {(v["coin"], v["action"], v["verdict"]) for v in record["verdicts"]} == {(c, "CLOSE", "approved") for c in ("BTC", "DOGE", "XRP")}
+        assert record["positions"] == [] and sorted((f["coin"], f["reduce_only"]) for f in record["fills"]) == [
+            ("BTC", True),
+            ("DOGE", True),
+            ("XRP", True),
+        ]
+        assert {(v["coin"], v["action"], v["verdict"]) for v in record["verdicts"]} == {
+            (c, "CLOSE", "approved") for c in ("BTC", "DOGE", "XRP")
+        }
         assert server.request("/api/v1/positions").json() == []
         started = server.request("/api/v1/control/start", method="POST").json()
         assert started["paused"] is False and started["stop_requested"] is False
@@ -175,7 +227,14 @@ def test_reads_never_fail_while_ticks_replace_the_files(account):
         runner.start()
         seen = []
         while not done.is_set() or len(codes) < 50:
-            for path in ("/api/v1/status", "/api/v1/equity", "/api/v1/journal?n=5", "/api/v1/health", "/metrics", "/api/v1/decisions"):
+            for path in (
+                "/api/v1/status",
+                "/api/v1/equity",
+                "/api/v1/journal?n=5",
+                "/api/v1/health",
+                "/metrics",
+                "/api/v1/decisions",
+            ):
                 answer = server.request(path)
                 codes.append(answer.status)
                 if path == "/api/v1/equity":
@@ -188,12 +247,18 @@ def test_reads_never_fail_while_ticks_replace_the_files(account):
 
 def test_refuses_a_public_host_without_a_token_and_a_busy_port(account):
     public = run_bot("serve", "--host", "0.0.0.0", "--port", "0", cwd=account)
-    assert public.returncode == 2 and public.stderr.startswith("error: --host 0.0.0.0: refusing to listen beyond this machine without a token")
+    assert public.returncode == 2 and public.stderr.startswith(
+        "error: --host 0.0.0.0: refusing to listen beyond this machine without a token"
+    )
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = run_bot("serve", "--port", str(busy.getsockname()[1]), cwd=account)
-    assert taken.returncode == 2 and "cannot listen on 127.0.0.1:" in taken.stderr and "pick another --port" in taken.stderr
+    assert (
+        taken.returncode == 2
+        and "cannot listen on 127.0.0.1:" in taken.stderr
+        and "pick another --port" in taken.stderr
+    )
     assert "Traceback" not in public.stderr + taken.stderr
     token_in_file = account / "config.toml"
     token_in_file.write_text('[serve]\ntoken = "abc"\n')
@@ -202,7 +267,11 @@ def test_refuses_a_public_host_without_a_token_and_a_busy_port(account):
 
 
 def test_no_secret_in_any_response_page_or_log(account):
-    secrets = {"ANTHROPIC_API_KEY": "sk-ant-test-9b8c7d6e5f4a3b2c", "EXCHANGE_API_KEY": "exkey-0f1e2d3c4b5a6978", "EXCHANGE_SECRET": "exsecret-a1b2c3d4e5f6"}
+    secrets = {
+        "ANTHROPIC_API_KEY": "sk-ant-test-9b8c7d6e5f4a3b2c",
+        "EXCHANGE_API_KEY": "exkey-0f1e2d3c4b5a6978",
+        "EXCHANGE_SECRET": "exsecret-a1b2c3d4e5f6",
+    }
     with Server(account, env=secrets) as server:
         texts = []
         for path in ["/", "/api/v1/health", *ENDPOINTS]:
@@ -225,7 +294,9 @@ def test_help_and_status_do_not_load_the_server(account):
         "print('SERVER', [m for m in ('fastapi', 'starlette', 'uvicorn', 'prometheus_client') if m in sys.modules])"
     )
     for args in (["--help"], ["status", "--replay"], ["serve", "--help"]):
-        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=account, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args], cwd=account, capture_output=True, text=True, timeout=60
+        )
         assert "SERVER []" in result.stdout, (args, result.stdout, result.stderr)
 
 
@@ -242,7 +313,11 @@ def test_prometheus_metrics_are_the_state_and_the_journal(account):
 
     def scrape(server) -> dict[tuple[str, tuple], float]:
         text = server.request("/metrics").text
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+        }
 
     state = json.loads((account / "var" / "replay" / "state.json").read_text())
     exposure = sum(p["amount"] * state["last_prices"][coin] for coin, p in state["positions"].items())

@@ -21,7 +21,9 @@ T0 = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)
 
 
 def tick(n: int, equity: float | None, prices: dict[str, float], outcome: str = "ok") -> TickPoint:
-    return TickPoint(tick=n, as_of=T0 + timedelta(minutes=3 * (n - 1)), outcome=outcome, equity_usd=equity, prices=prices)
+    return TickPoint(
+        tick=n, as_of=T0 + timedelta(minutes=3 * (n - 1)), outcome=outcome, equity_usd=equity, prices=prices
+    )
 
 
 TICKS = [
@@ -54,7 +56,9 @@ def test_a_journal_without_prices_has_no_basket_and_a_long_curve_is_thinned_keep
 
 
 def state_at(last_tick_at, **changes) -> BotState:
-    return BotState.fresh(mode="paper", initial_equity_usd=10_000.0).model_copy(update={"last_tick_at": last_tick_at, "last_outcome": Outcome.OK, **changes})
+    return BotState.fresh(mode="paper", initial_equity_usd=10_000.0).model_copy(
+        update={"last_tick_at": last_tick_at, "last_outcome": Outcome.OK, **changes}
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,8 +125,19 @@ def test_state_reader_serves_the_last_good_state_while_the_file_is_torn(tmp_path
 
 
 def journal_line(n: int, equity: float) -> str:
-    return json.dumps({"tick_id": f"t{n}", "tick": n, "as_of": (T0 + timedelta(minutes=3 * n)).isoformat(), "outcome": "ok",
-                       "account": {"equity_usd": equity}, "usage": {"calls": 1, "input_tokens": 100, "cost_usd": 0.5}}) + "\n"  # fmt: skip
+    return (
+        json.dumps(
+            {
+                "tick_id": f"t{n}",
+                "tick": n,
+                "as_of": (T0 + timedelta(minutes=3 * n)).isoformat(),
+                "outcome": "ok",
+                "account": {"equity_usd": equity},
+                "usage": {"calls": 1, "input_tokens": 100, "cost_usd": 0.5},
+            }
+        )
+        + "\n"
+    )
 
 
 def test_journal_index_waits_for_a_line_being_written_and_restarts_on_rotation(tmp_path):
@@ -136,8 +151,12 @@ def test_journal_index_waits_for_a_line_being_written_and_restarts_on_rotation(t
     assert [t.tick for t in index.refresh().ticks] == [1, 2]
     with open(path, "a") as handle:
         handle.write(line[25:] + "not json\n")  # the rest, and a torn line
-        handle.write(journal_line(9, 10_000.0).replace('"equity_usd": 10000.0', '"equity_usd": "lots"') + "[1, 2]\n")  # foreign lines
-        handle.write(json.dumps({"tick": 9, "as_of": T0.isoformat(), "outcome": "ok", "prices": {"BTC": 0}}) + "\n")  # a price of 0
+        handle.write(
+            journal_line(9, 10_000.0).replace('"equity_usd": 10000.0', '"equity_usd": "lots"') + "[1, 2]\n"
+        )  # foreign lines
+        handle.write(
+            json.dumps({"tick": 9, "as_of": T0.isoformat(), "outcome": "ok", "prices": {"BTC": 0}}) + "\n"
+        )  # a price of 0
     assert [t.tick for t in index.refresh().ticks] == [1, 2, 3]
     assert index.outcomes["ok"] == 3 and index.usage.calls == 3 and index.usage.cost_usd == pytest.approx(1.5)
     os.rename(path, tmp_path / "journal.jsonl.1")  # rotated: a new, shorter file

@@ -64,7 +64,18 @@ def test_journal_skips_a_line_torn_by_a_crash(tmp_path):
 
 def test_a_version_1_file_is_migrated_and_rewritten_in_version_2_keeping_the_old_as_backup(tmp_path):
     store = StateStore(tmp_path / "state.json")
-    v1 = _state(1234.5).model_dump(mode="json", exclude={"paused_at", "paused_by", "backoff_until", "last_skipped_at", "last_prices", "max_drawdown_pct", "notified"})
+    v1 = _state(1234.5).model_dump(
+        mode="json",
+        exclude={
+            "paused_at",
+            "paused_by",
+            "backoff_until",
+            "last_skipped_at",
+            "last_prices",
+            "max_drawdown_pct",
+            "notified",
+        },
+    )
     v1.update(version=1, paused=True, pause_reason="by hand")
     store.path.write_text(json.dumps(v1))
     state = store.load()
@@ -77,7 +88,9 @@ def test_a_version_1_file_is_migrated_and_rewritten_in_version_2_keeping_the_old
 
 def test_a_file_without_a_version_is_read_as_version_1(tmp_path):
     store = StateStore(tmp_path / "state.json")
-    data = _state().model_dump(mode="json", include={"initial_equity_usd", "cash_usd", "last_equity_usd", "peak_equity_usd"})
+    data = _state().model_dump(
+        mode="json", include={"initial_equity_usd", "cash_usd", "last_equity_usd", "peak_equity_usd"}
+    )
     store.path.write_text(json.dumps(data))
     assert store.load().version == 2
 
@@ -138,7 +151,9 @@ def test_an_unwritable_folder_stops_with_one_line(tmp_path):
     store = StateStore(tmp_path / "state.json")
     store.save(_state(1.0))
     (tmp_path / ".state.json.tmp").mkdir()  # the temporary file cannot be created (as in a read-only folder)
-    with pytest.raises(StateError, match=r"cannot write the new state \(Is a directory\); the previous state is intact"):
+    with pytest.raises(
+        StateError, match=r"cannot write the new state \(Is a directory\); the previous state is intact"
+    ):
         store.save(_state(2.0))
     assert store.load().cash_usd == 1.0
 

@@ -63,12 +63,23 @@ def test_walk_forward_folds_roll_and_a_test_window_never_holds_a_training_tick(t
     # by hand: fold 0 trains 01:00..12:57 and tests 13:00..18:57; fold 1 trains 07:00..18:57, tests 19:00..00:57
     assert [(f.train_start, f.train_end, f.test_start, f.test_end) for f in folds] == [
         (T0, T0 + timedelta(hours=11, minutes=57), T0 + timedelta(hours=12), T0 + timedelta(hours=17, minutes=57)),
-        (T0 + timedelta(hours=6), T0 + timedelta(hours=17, minutes=57), T0 + timedelta(hours=18), T0 + timedelta(hours=23, minutes=57)),
+        (
+            T0 + timedelta(hours=6),
+            T0 + timedelta(hours=17, minutes=57),
+            T0 + timedelta(hours=18),
+            T0 + timedelta(hours=23, minutes=57),
+        ),
     ]
-    anchored = _spec(tmp_path, '[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12h"\ntest = "6h"\nfolds = 2\nanchored = true\n')
+    anchored = _spec(
+        tmp_path,
+        '[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12h"\ntest = "6h"\nfolds = 2\nanchored = true\n',
+    )
     assert [f.train_start for f in folds_of(anchored, start=T0, end=T0 + timedelta(days=1))] == [T0, T0]
     for train, test, count in [("90m", "30m", 5), ("1d", "3m", 7), ("3h", "3h", 4)]:
-        spec = _spec(tmp_path, f'[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "{train}"\ntest = "{test}"\nfolds = {count}\n')
+        spec = _spec(
+            tmp_path,
+            f'[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "{train}"\ntest = "{test}"\nfolds = {count}\n',
+        )
         for fold in folds_of(spec, start=T0, end=T0 + timedelta(days=2)):
             train_ticks = set(_ticks(fold.train_start, fold.train_end))
             test_ticks = set(_ticks(fold.test_start, fold.test_end))
@@ -101,7 +112,9 @@ def test_the_deflated_sharpe_ratio_matches_the_papers_worked_example():
     # the same through the trials themselves: 100 Sharpes of +-a with sample variance 0.002
     a = math.sqrt(0.002 * 99 / 100)
     trials = [a] * 50 + [-a] * 50
-    assert deflated_sharpe(2.5 / math.sqrt(250), trial_sharpes=trials, observations=1250, skewness=-3.0, kurtosis=10.0) == pytest.approx(dsr, rel=1e-12)
+    assert deflated_sharpe(
+        2.5 / math.sqrt(250), trial_sharpes=trials, observations=1250, skewness=-3.0, kurtosis=10.0
+    ) == pytest.approx(dsr, rel=1e-12)
 
 
 def test_one_trial_is_no_selection_and_the_psr_of_a_normal_series_is_its_t_statistic():
@@ -109,28 +122,57 @@ def test_one_trial_is_no_selection_and_the_psr_of_a_normal_series_is_its_t_stati
     (skew 0, kurtosis 3) and SR = 0.1 over T = 101: z = 0.1 x 10 / sqrt(1 + 0.005) = 0.997509,
     Z(z) = 0.84074 (tables: 0.83891 + 0.7509 x 0.00243)."""
     assert expected_max_sharpe(trials=1, variance=0.3) == 0.0
-    assert deflated_sharpe(0.1, trial_sharpes=[0.1], observations=101, skewness=0.0, kurtosis=3.0) == pytest.approx(0.84074, abs=1e-5)
+    assert deflated_sharpe(0.1, trial_sharpes=[0.1], observations=101, skewness=0.0, kurtosis=3.0) == pytest.approx(
+        0.84074, abs=1e-5
+    )
     assert probabilistic_sharpe(0.1, benchmark=0.0, observations=1, skewness=0.0, kurtosis=3.0) is None
 
 
 # ----- every bad spec: one line, exit 2 ------------------------------------------------------
 
 BAD_SPECS = [
-    ('[axes]\n"risk.max_levrage" = [2, 3]\n', "[axes] `risk.max_levrage`: unknown setting — did you mean `risk.max_leverage`?"),
-    ('[axes]\n"rsk.max_leverage" = [2, 3]\n', "[axes] `rsk.max_leverage`: unknown setting — did you mean `risk`?; name a setting as section.key, e.g. risk.max_leverage"),
+    (
+        '[axes]\n"risk.max_levrage" = [2, 3]\n',
+        "[axes] `risk.max_levrage`: unknown setting — did you mean `risk.max_leverage`?",
+    ),
+    (
+        '[axes]\n"rsk.max_leverage" = [2, 3]\n',
+        "[axes] `rsk.max_leverage`: unknown setting — did you mean `risk`?; name a setting as section.key, e.g. risk.max_leverage",
+    ),
     ('[settings]\n"paper.fee" = 0.1\n', "[settings] `paper.fee`: unknown setting"),
-    ('[axes]\n"risk.max_leverage" = ["high"]\n', "[axes] `risk.max_leverage`: Input should be a valid number, unable to parse string as a number (got 'high')"),
-    ('[axes]\n"risk.max_leverage" = [2, 200]\n', "[axes] `risk.max_leverage`: Input should be less than or equal to 125 (got 200)"),
-    ('[axes]\n"risk.max_leverage" = []\n', "axis `risk.max_leverage` is empty; give it a list of at least one value, e.g. [2, 3, 5]"),
-    ('[axes]\n"rules.stop_atr" = { low = 1, high = 2 }\n', "axis `rules.stop_atr`: a range is { low = A, high = B } and needs `samples` in [sweep]; or give a list of values"),
-    ('[sweep]\nmetric = "profit"\n[axes]\n"risk.max_leverage" = [2]\n', "sweep.metric 'profit': use one of sharpe, sortino, return, calmar"),
-    ('[sweep]\nfrom = "2025-06-01T00:00"\n[axes]\n"risk.max_leverage" = [2]\n', "sweep.from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is 2025-06-02T01:00"),
+    (
+        '[axes]\n"risk.max_leverage" = ["high"]\n',
+        "[axes] `risk.max_leverage`: Input should be a valid number, unable to parse string as a number (got 'high')",
+    ),
+    (
+        '[axes]\n"risk.max_leverage" = [2, 200]\n',
+        "[axes] `risk.max_leverage`: Input should be less than or equal to 125 (got 200)",
+    ),
+    (
+        '[axes]\n"risk.max_leverage" = []\n',
+        "axis `risk.max_leverage` is empty; give it a list of at least one value, e.g. [2, 3, 5]",
+    ),
+    (
+        '[axes]\n"rules.stop_atr" = { low = 1, high = 2 }\n',
+        "axis `rules.stop_atr`: a range is { low = A, high = B } and needs `samples` in [sweep]; or give a list of values",
+    ),
+    (
+        '[sweep]\nmetric = "profit"\n[axes]\n"risk.max_leverage" = [2]\n',
+        "sweep.metric 'profit': use one of sharpe, sortino, return, calmar",
+    ),
+    (
+        '[sweep]\nfrom = "2025-06-01T00:00"\n[axes]\n"risk.max_leverage" = [2]\n',
+        "sweep.from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is 2025-06-02T01:00",
+    ),
     (
         '[sweep]\nto = "2025-06-03T01:00"\n[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12h"\ntest = "6h"\nfolds = 3\n',
         "[walk_forward] 3 folds of train 12h + test 6h need until 2025-06-03T06:57, but the span ends at 2025-06-03T01:00; use at most 2 folds, shorter windows or more history",
     ),
-    ('[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12 hours"\ntest = "6h"\n', "`walk_forward.train` '12 hours' is not a duration; write e.g. \"90m\", \"12h\" or \"2d\""),
-    ('[sweeps]\nseed = 1\n', "unknown table [sweeps] — did you mean `sweep`?"),
+    (
+        '[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12 hours"\ntest = "6h"\n',
+        '`walk_forward.train` \'12 hours\' is not a duration; write e.g. "90m", "12h" or "2d"',
+    ),
+    ("[sweeps]\nseed = 1\n", "unknown table [sweeps] — did you mean `sweep`?"),
     ("[axes\n", "not valid TOML"),
 ]
 
@@ -145,9 +187,13 @@ def test_a_bad_spec_is_one_line_before_anything_runs(project, text, message):
 
     (project / "spec.toml").write_text(text)
     with pytest.raises(ConfigError) as error:
-        sweep_command(load_settings(project / "config.toml"), project / "spec.toml", Options(workers=0), notify=lambda _line: None)
+        sweep_command(
+            load_settings(project / "config.toml"), project / "spec.toml", Options(workers=0), notify=lambda _line: None
+        )
     assert message in str(error.value) and "\n" not in str(error.value)
-    assert not (project / "var" / "cache" / "sweep").exists() or not any((project / "var" / "cache" / "sweep").iterdir())
+    assert not (project / "var" / "cache" / "sweep").exists() or not any(
+        (project / "var" / "cache" / "sweep").iterdir()
+    )
 
 
 def test_a_bad_spec_in_a_real_run_is_one_line_and_exit_2(project):

@@ -23,9 +23,13 @@ def _expected_decisions(data_time: datetime) -> dict[str, str]:
     snapshot = HistoryMarket(data_dir()).snapshot_at(Settings().trading.coins, data_time)
     features = compute_features(snapshot)
     prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
-    portfolio = portfolio_of(cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats())
+    portfolio = portfolio_of(
+        cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats()
+    )
     prompt = build_prompt(Settings(), features, portfolio, now=data_time, tick=1)
-    decisions = asyncio.run(RulesStrategy(Settings().rules).decide(features=features, portfolio=portfolio, prompt=prompt))
+    decisions = asyncio.run(
+        RulesStrategy(Settings().rules).decide(features=features, portfolio=portfolio, prompt=prompt)
+    )
     return {decision.coin: decision.action.value for decision in decisions}
 
 
@@ -89,9 +93,18 @@ def test_exchange_down_fails_the_tick_and_trades_nothing(project, live_fake):
 def test_secrets_never_reach_files_or_output(project, live_fake, fake_anthropic):
     from tests.fakes.anthropic import error
 
-    secrets = {"ANTHROPIC_API_KEY": "sk-ant-SECRET-0001", "EXCHANGE_API_KEY": "KEY-SECRET-0002", "EXCHANGE_SECRET": "SECRET-0003"}
+    secrets = {
+        "ANTHROPIC_API_KEY": "sk-ant-SECRET-0001",
+        "EXCHANGE_API_KEY": "KEY-SECRET-0002",
+        "EXCHANGE_SECRET": "SECRET-0003",
+    }
     (project / ".env").write_text("EXCHANGE_SECRET=SECRET-0003\n")
-    env = {"BOT_EXCHANGE__API_URL": live_fake.url, "BOT_LLM__BASE_URL": fake_anthropic.url, "BOT_LOG__CONSOLE_LEVEL": "DEBUG", **secrets}
+    env = {
+        "BOT_EXCHANGE__API_URL": live_fake.url,
+        "BOT_LLM__BASE_URL": fake_anthropic.url,
+        "BOT_LOG__CONSOLE_LEVEL": "DEBUG",
+        **secrets,
+    }
     outputs = [run_bot("tick", "--dry-run", cwd=project, env=env)]  # Claude decides (the key is set)
     fake_anthropic.script(error(401))
     outputs.append(run_bot("tick", "--dry-run", cwd=project, env=env))  # the key refused
@@ -100,7 +113,9 @@ def test_secrets_never_reach_files_or_output(project, live_fake, fake_anthropic)
     outputs.append(run_bot("status", cwd=project, env=env))
     outputs.append(run_bot("status", "--json", cwd=project, env=env))
     assert [result.returncode for result in outputs] == [0, 4, 3, 0, 0]
-    assert [request.headers["authorization"] for request in fake_anthropic.requests] == ["Bearer sk-ant-SECRET-0001"] * 2  # anthropic 2.12 sends the key as a bearer token
+    assert [request.headers["authorization"] for request in fake_anthropic.requests] == [
+        "Bearer sk-ant-SECRET-0001"
+    ] * 2  # anthropic 2.12 sends the key as a bearer token
     assert any((project / "var" / "llm").iterdir())
     written = [path for path in (project / "var").rglob("*") if path.is_file()]
     assert any(path.name == "bot.log" for path in written)

@@ -16,20 +16,55 @@ REJECTED = "confidence 0.40 is below risk.min_confidence 0.60"
 
 
 def _report() -> TickReport:
-    sell = Decision(coin="ETH", action=Action.SELL, confidence=0.4, stop_loss=2600.0, take_profit=2400.0, reasoning="4h down,\n  3m   flat")
-    position = Position(coin="BTC", symbol="BTC/USDT:USDT", side=Side.SHORT, amount=0.028, entry_price=105_358.0, leverage=3.0,
-                        margin_usd=983.0, opened_at=AT, stop_loss=106_939.0, take_profit=102_258.0)  # fmt: skip
+    sell = Decision(
+        coin="ETH",
+        action=Action.SELL,
+        confidence=0.4,
+        stop_loss=2600.0,
+        take_profit=2400.0,
+        reasoning="4h down,\n  3m   flat",
+    )
+    position = Position(
+        coin="BTC",
+        symbol="BTC/USDT:USDT",
+        side=Side.SHORT,
+        amount=0.028,
+        entry_price=105_358.0,
+        leverage=3.0,
+        margin_usd=983.0,
+        opened_at=AT,
+        stop_loss=106_939.0,
+        take_profit=102_258.0,
+    )
     return TickReport(
-        tick_id="250602T0103", tick=2, mode="replay", dry_run=True, as_of=AT, strategy="rules", outcome=Outcome.OK,
-        coins_loaded=["BTC", "ETH"], prices={"BTC": 105_420.0, "ETH": 2533.2}, decisions=[sell],
-        verdicts=[RiskVerdict(coin="ETH", action=Action.SELL, verdict=Verdict.REJECTED, codes=[RiskCode.LOW_CONFIDENCE], reason=REJECTED)],
+        tick_id="250602T0103",
+        tick=2,
+        mode="replay",
+        dry_run=True,
+        as_of=AT,
+        strategy="rules",
+        outcome=Outcome.OK,
+        coins_loaded=["BTC", "ETH"],
+        prices={"BTC": 105_420.0, "ETH": 2533.2},
+        decisions=[sell],
+        verdicts=[
+            RiskVerdict(
+                coin="ETH",
+                action=Action.SELL,
+                verdict=Verdict.REJECTED,
+                codes=[RiskCode.LOW_CONFIDENCE],
+                reason=REJECTED,
+            )
+        ],
         positions=[position],
-    )  # fmt: skip
+    )
 
 
 def _printed(monkeypatch, previous=None, *, terminal=False) -> str:
     buffer = io.StringIO()
-    monkeypatch.setattr(views, "_console", Console(file=buffer, force_terminal=terminal, width=200, highlight=False, markup=False))
+    monkeypatch.setattr(
+        views, "_console", Console(file=buffer, force_terminal=terminal, width=200, highlight=False, markup=False)
+    )
     views.print_tick(_report(), previous=previous)
     return buffer.getvalue()
 
@@ -48,7 +83,10 @@ def test_each_decision_shows_its_price_and_one_line_of_reasoning_and_each_positi
 
 
 def test_a_rejection_the_last_tick_also_had_says_so(monkeypatch):
-    previous = {"tick_id": "250602T0100", "verdicts": [{"coin": "ETH", "action": "SELL", "verdict": "rejected", "reason": REJECTED}]}
+    previous = {
+        "tick_id": "250602T0100",
+        "verdicts": [{"coin": "ETH", "action": "SELL", "verdict": "rejected", "reason": REJECTED}],
+    }
     assert "        -> rejected (same as last tick)" in _printed(monkeypatch, previous).splitlines()
     other = {"verdicts": [{"coin": "ETH", "action": "SELL", "verdict": "rejected", "reason": "another reason"}]}
     assert f"        -> rejected (low_confidence): {REJECTED}" in _printed(monkeypatch, other).splitlines()

@@ -26,15 +26,29 @@ def _ctx(strategy, *, positions, coins=("BTC", "ETH"), market=None, last_prices=
     state.last_prices = last_prices or {}
     store.state = state
     return TickContext(
-        settings=settings, mode="replay", dry_run=True, market=market or HistoryMarket(), strategy=strategy,
-        broker=PaperBroker(settings.paper), store=store, journal=MemoryJournal(),
+        settings=settings,
+        mode="replay",
+        dry_run=True,
+        market=market or HistoryMarket(),
+        strategy=strategy,
+        broker=PaperBroker(settings.paper),
+        store=store,
+        journal=MemoryJournal(),
     )
 
 
 def _doge(*, stop: float, since: datetime) -> Position:
     return Position(
-        coin="DOGE", symbol="DOGE/USDT:USDT", side=Side.LONG, amount=10_000, entry_price=0.19498, leverage=2,
-        margin_usd=974.9, opened_at=since, settled_until=since, stop_loss=stop,
+        coin="DOGE",
+        symbol="DOGE/USDT:USDT",
+        side=Side.LONG,
+        amount=10_000,
+        entry_price=0.19498,
+        leverage=2,
+        margin_usd=974.9,
+        opened_at=since,
+        settled_until=since,
+        stop_loss=stop,
     )
 
 
@@ -59,7 +73,9 @@ def test_gh16_1_a_position_outside_the_coin_list_is_still_stopped_out():
 
 def test_gh16_1_a_held_coin_outside_the_list_takes_a_close_but_no_entry():
     since = datetime(2025, 6, 3, 20, 0, tzinfo=UTC)
-    buy = Decision(coin="DOGE", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=0.18, take_profit=0.25)
+    buy = Decision(
+        coin="DOGE", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=0.18, take_profit=0.25
+    )
     close = Decision(coin="DOGE", action=Action.CLOSE, confidence=0.9)
     ctx = _ctx(ScriptedStrategy([buy], [close]), positions={"DOGE": _doge(stop=0.15, since=since)})
     first = asyncio.run(run_tick(ctx, datetime(2025, 6, 3, 21, 0, tzinfo=UTC)))
@@ -83,10 +99,19 @@ def test_gh16_2_a_coin_that_failed_to_load_is_valued_at_its_last_price(tmp_path)
         shutil.copy(SAMPLE_DIR / folder / f"{name}.csv.gz", tmp_path / folder)
     now = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
     btc = Position(
-        coin="BTC", symbol="BTC/USDT:USDT", side=Side.LONG, amount=0.1, entry_price=100_000, leverage=5,
-        margin_usd=2_000, opened_at=now - timedelta(hours=1), settled_until=now - timedelta(hours=1),
+        coin="BTC",
+        symbol="BTC/USDT:USDT",
+        side=Side.LONG,
+        amount=0.1,
+        entry_price=100_000,
+        leverage=5,
+        margin_usd=2_000,
+        opened_at=now - timedelta(hours=1),
+        settled_until=now - timedelta(hours=1),
     )
-    ctx = _ctx(ScriptedStrategy([]), positions={"BTC": btc}, market=HistoryMarket(tmp_path), last_prices={"BTC": 95_000.0})
+    ctx = _ctx(
+        ScriptedStrategy([]), positions={"BTC": btc}, market=HistoryMarket(tmp_path), last_prices={"BTC": 95_000.0}
+    )
     report = asyncio.run(run_tick(ctx, now))
     assert "BTC" in report.errors and report.outcome is Outcome.DEGRADED
     # Valued at 95,000, not its entry: 0.1 x (95,000 - 100,000) = -500 unrealized.
@@ -103,8 +128,12 @@ def test_gh16_1_status_says_a_held_coin_outside_the_list_is_managed_only(tmp_pat
     state = BotState.fresh(mode="replay", initial_equity_usd=10_000.0)
     state.positions = {"DOGE": _doge(stop=0.15, since=since)}
     state.last_prices = {"DOGE": 0.19435}
-    status = build_status(state, settings=Settings(trading={"coins": ["BTC"]}), state_file=tmp_path / "state.json", now=since)
+    status = build_status(
+        state, settings=Settings(trading={"coins": ["BTC"]}), state_file=tmp_path / "state.json", now=since
+    )
     [doge] = status.positions
     assert doge.managed_only and doge.unrealized_pnl_usd == pytest.approx(-6.30, abs=1e-9)
-    status = build_status(state, settings=Settings(trading={"coins": ["DOGE"]}), state_file=tmp_path / "state.json", now=since)
+    status = build_status(
+        state, settings=Settings(trading={"coins": ["DOGE"]}), state_file=tmp_path / "state.json", now=since
+    )
     assert not status.positions[0].managed_only

@@ -21,18 +21,38 @@ VENUES = {"hyperliquid": (FakeHyperliquid, "USDC"), "bybit": (FakeBybit, "USDT")
 # What one paper tick asks for, per venue (the live tick's calls are in tests/test_live_venues.py).
 TICK_CALLS = {
     "hyperliquid": [
-        ("/info", "spotMeta"), ("/info", "metaAndAssetCtxs"),  # markets (ccxt always loads the currencies)
-        *[("/info", kind) for _ in ("BTC", "ETH") for kind in ("candleSnapshot", "candleSnapshot", "metaAndAssetCtxs", "metaAndAssetCtxs", "fundingHistory")],
+        ("/info", "spotMeta"),
+        ("/info", "metaAndAssetCtxs"),  # markets (ccxt always loads the currencies)
+        *[
+            ("/info", kind)
+            for _ in ("BTC", "ETH")
+            for kind in ("candleSnapshot", "candleSnapshot", "metaAndAssetCtxs", "metaAndAssetCtxs", "fundingHistory")
+        ],
     ],
     "bybit": [
-        ("/v5/market/instruments-info", None), ("/v5/market/instruments-info", "PreLaunch"),
-        *[(path, None) for _ in ("BTC", "ETH") for path in ("/v5/market/kline", "/v5/market/kline", "/v5/market/open-interest", "/v5/market/tickers", "/v5/market/funding/history")],
+        ("/v5/market/instruments-info", None),
+        ("/v5/market/instruments-info", "PreLaunch"),
+        *[
+            (path, None)
+            for _ in ("BTC", "ETH")
+            for path in (
+                "/v5/market/kline",
+                "/v5/market/kline",
+                "/v5/market/open-interest",
+                "/v5/market/tickers",
+                "/v5/market/funding/history",
+            )
+        ],
     ],
 }
 
 
 def _settings(venue: str, fake, **extra) -> Settings:
-    return Settings(exchange={"id": venue, "api_url": fake.url, "timeout_ms": 2000, "retries": 0}, trading={"coins": ["BTC", "ETH"], "quote": VENUES[venue][1]}, **extra)
+    return Settings(
+        exchange={"id": venue, "api_url": fake.url, "timeout_ms": 2000, "retries": 0},
+        trading={"coins": ["BTC", "ETH"], "quote": VENUES[venue][1]},
+        **extra,
+    )
 
 
 def _calls(venue: str, fake) -> list:
@@ -49,19 +69,32 @@ def test_a_snapshot_reads_the_venues_symbols_rules_and_funding_interval(venue):
     btc, eth = snapshot.coins["BTC"], snapshot.coins["ETH"]
     assert len(btc.candles_3m) == len(eth.candles_4h) == 500
     if venue == "hyperliquid":
-        assert (btc.info.symbol, btc.info.min_notional_usd, btc.info.amount_step, btc.info.max_leverage) == ("BTC/USDC:USDC", 10.0, 1e-05, 40.0)
+        assert (btc.info.symbol, btc.info.min_notional_usd, btc.info.amount_step, btc.info.max_leverage) == (
+            "BTC/USDC:USDC",
+            10.0,
+            1e-05,
+            40.0,
+        )
         assert (btc.info.funding_interval_h, eth.info.funding_interval_h) == (1.0, 1.0)
         assert btc.info.tiers == [(1e15, 1 / 80, 0.0, 40.0)]  # maintenance: half the initial margin at 40x
     else:
         assert (btc.info.symbol, btc.info.min_notional_usd, btc.info.amount_step) == ("BTC/USDT:USDT", 100.0, 0.001)
-        assert (btc.info.funding_interval_h, eth.info.funding_interval_h) == (8.0, 4.0)  # per symbol: fundingInterval 480 / 240 min
+        assert (btc.info.funding_interval_h, eth.info.funding_interval_h) == (
+            8.0,
+            4.0,
+        )  # per symbol: fundingInterval 480 / 240 min
     assert calls == sorted(TICK_CALLS[venue], key=str)
 
 
 @pytest.mark.parametrize("venue", list(VENUES))
 def test_a_paper_tick_on_the_venues_live_data(project, venue):
     with VENUES[venue][0](data_dir(), now=NOW, follow_wall_clock=True, coins=("BTC", "ETH")) as fake:
-        env = {"BOT_EXCHANGE__ID": venue, "BOT_EXCHANGE__API_URL": fake.url, "BOT_TRADING__QUOTE": VENUES[venue][1], "BOT_TRADING__COINS": '["BTC", "ETH"]'}
+        env = {
+            "BOT_EXCHANGE__ID": venue,
+            "BOT_EXCHANGE__API_URL": fake.url,
+            "BOT_TRADING__QUOTE": VENUES[venue][1],
+            "BOT_TRADING__COINS": '["BTC", "ETH"]',
+        }
         result = run_bot("tick", "--dry-run", cwd=project, env=env)
     assert result.returncode in (0, 4), result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -72,7 +105,10 @@ def test_a_paper_tick_on_the_venues_live_data(project, venue):
 def test_hyperliquid_with_a_usdt_quote_stops_in_one_line(project):
     result = run_bot("tick", "--dry-run", cwd=project, env={"BOT_EXCHANGE__ID": "hyperliquid"})
     assert result.returncode == 2
-    assert result.stderr == 'error: `trading.quote` is \'USDT\', but hyperliquid settles its perpetuals in USDC: set trading.quote = "USDC"\n'
+    assert (
+        result.stderr
+        == "error: `trading.quote` is 'USDT', but hyperliquid settles its perpetuals in USDC: set trading.quote = \"USDC\"\n"
+    )
 
 
 @pytest.mark.parametrize(("venue", "hours"), [("hyperliquid", 1), ("bybit", 4)])
@@ -82,7 +118,14 @@ def test_a_download_keeps_the_venues_funding_interval_and_rules_for_the_backtest
     since, until = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 4, tzinfo=UTC)
     with VENUES[venue][0](data_dir(), now=NOW, coins=("BTC", "ETH")) as fake:
         downloader = Downloader(_settings(venue, fake), folder=tmp_path, now=NOW)
-        asyncio.run(downloader.run(["ETH"], ["3m", "4h", "funding"], since_ms=int(since.timestamp() * 1000), until_ms=int(until.timestamp() * 1000)))
+        asyncio.run(
+            downloader.run(
+                ["ETH"],
+                ["3m", "4h", "funding"],
+                since_ms=int(since.timestamp() * 1000),
+                until_ms=int(until.timestamp() * 1000),
+            )
+        )
     quote = VENUES[venue][1]
     funding = (tmp_path / "funding_8h" / f"ETH{quote}-funding-8h.csv").read_text().splitlines()[1:]
     times = [int(line.split(",")[0]) for line in funding]
@@ -100,8 +143,15 @@ def test_live_trading_on_a_bybit_account_in_hedge_mode_is_refused_in_one_line_be
     with FakeBybit(data_dir(), now=NOW, follow_wall_clock=True, coins=("BTC", "ETH"), hedged=True) as fake:
         fake.account.api_key, fake.account.api_secret = "bybit-key-123", "bybit-secret-456"
         fake.account.open_by_hand("ETH", "BUY", 1.0)  # the owner's own position, listed with positionIdx 1
-        env = {"BOT_EXCHANGE__ID": "bybit", "BOT_EXCHANGE__API_URL": fake.url, "BOT_TRADING__COINS": '["BTC", "ETH"]', "BOT_ENABLE_TRADING": "true",
-               "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION, "EXCHANGE_API_KEY": "bybit-key-123", "EXCHANGE_SECRET": "bybit-secret-456"}
+        env = {
+            "BOT_EXCHANGE__ID": "bybit",
+            "BOT_EXCHANGE__API_URL": fake.url,
+            "BOT_TRADING__COINS": '["BTC", "ETH"]',
+            "BOT_ENABLE_TRADING": "true",
+            "BOT_LIVE__CONFIRM": LIVE_CONFIRMATION,
+            "EXCHANGE_API_KEY": "bybit-key-123",
+            "EXCHANGE_SECRET": "bybit-secret-456",
+        }
         result = run_bot("tick", cwd=project, env=env)
         sent = [r.path for r in fake.requests if r.method == "POST"]
     assert result.returncode == 2, result.stdout + result.stderr

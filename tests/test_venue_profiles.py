@@ -56,13 +56,18 @@ def test_hyperliquid_refuses_a_usdt_quote_with_the_fix():
     settings = Settings(exchange={"id": "hyperliquid"})
     with pytest.raises(ConfigError) as error:
         create_exchange(settings)
-    assert str(error.value) == '`trading.quote` is \'USDT\', but hyperliquid settles its perpetuals in USDC: set trading.quote = "USDC"'
+    assert (
+        str(error.value)
+        == "`trading.quote` is 'USDT', but hyperliquid settles its perpetuals in USDC: set trading.quote = \"USDC\""
+    )
 
 
 def test_hyperliquid_credentials_are_the_wallet_address_and_the_api_wallets_key_and_the_builder_fee_is_off():
     settings = Settings(
-        exchange={"id": "hyperliquid"}, trading={"quote": "USDC", "coins": ["BTC"]},
-        exchange_api_key="0x" + "ab" * 20, exchange_secret="0x" + "cd" * 32,
+        exchange={"id": "hyperliquid"},
+        trading={"quote": "USDC", "coins": ["BTC"]},
+        exchange_api_key="0x" + "ab" * 20,
+        exchange_secret="0x" + "cd" * 32,
     )
     exchange = create_exchange(settings, credentials=True)
     try:
@@ -80,16 +85,32 @@ def test_builder_fee_is_charged_in_paper_only_when_the_owner_opted_in():
     assert builder_fee_pct("binanceusdm", opted_in=True) == 0.0
     broker = PaperBroker(PaperSettings(taker_fee_pct=0.045, slippage_pct=0.0), builder_fee_pct=0.01)
     book = BotState.fresh(mode="paper", initial_equity_usd=10_000.0)
-    plan = OrderPlan(coin="BTC", symbol="BTC/USDC:USDC", side=Side.LONG, amount=0.1, reference_price=100_000.0, leverage=5, client_order_id="bot-x-BTC-entry")
-    [fill] = asyncio.run(broker.execute([plan], book=book, prices={"BTC": 100_000.0}, now=datetime(2025, 6, 3, 12, tzinfo=UTC)))
+    plan = OrderPlan(
+        coin="BTC",
+        symbol="BTC/USDC:USDC",
+        side=Side.LONG,
+        amount=0.1,
+        reference_price=100_000.0,
+        leverage=5,
+        client_order_id="bot-x-BTC-entry",
+    )
+    [fill] = asyncio.run(
+        broker.execute([plan], book=book, prices={"BTC": 100_000.0}, now=datetime(2025, 6, 3, 12, tzinfo=UTC))
+    )
     assert fill.fee_usd == pytest.approx(10_000 * 0.00055)  # 0.1 BTC x 100,000 x (0.045 % + 0.01 %) = 5.50
 
 
 def test_funding_times_follow_the_interval():
     start = 1_748_952_000_000  # 2025-06-03 12:00 UTC
-    assert funding_times_ms(start, start + 3 * HOUR, interval_h=1.0) == [start + HOUR, start + 2 * HOUR, start + 3 * HOUR]
+    assert funding_times_ms(start, start + 3 * HOUR, interval_h=1.0) == [
+        start + HOUR,
+        start + 2 * HOUR,
+        start + 3 * HOUR,
+    ]
     assert funding_times_ms(start, start + 5 * HOUR, interval_h=8.0) == [start + 4 * HOUR]  # 16:00 only
-    assert funding_times_ms(start, start + 5 * HOUR, interval_h=4.0) == [start + 4 * HOUR]  # 16:00 (12:00 itself is not after start)
+    assert funding_times_ms(start, start + 5 * HOUR, interval_h=4.0) == [
+        start + 4 * HOUR
+    ]  # 16:00 (12:00 itself is not after start)
 
 
 def test_an_hourly_market_is_charged_every_hour_in_paper():
@@ -100,11 +121,30 @@ def test_an_hourly_market_is_charged_every_hour_in_paper():
     info = MarketInfo(symbol="BTC/USDC:USDC", amount_step=0.001, price_step=0.1, funding_interval_h=1.0)
     broker = PaperBroker(PaperSettings(taker_fee_pct=0.0, slippage_pct=0.0))
     book = BotState.fresh(mode="paper", initial_equity_usd=10_000.0)
-    plan = OrderPlan(coin="BTC", symbol=info.symbol, side=Side.LONG, amount=0.1, reference_price=100_000.0, leverage=5, client_order_id="bot-x-BTC-entry")
+    plan = OrderPlan(
+        coin="BTC",
+        symbol=info.symbol,
+        side=Side.LONG,
+        amount=0.1,
+        reference_price=100_000.0,
+        leverage=5,
+        client_order_id="bot-x-BTC-entry",
+    )
     asyncio.run(broker.execute([plan], book=book, prices={"BTC": 100_000.0}, now=opened))
-    candles = np.array([[(opened + i * M3).timestamp() * 1000, 100_000, 100_050, 99_950, 100_000, 1.0] for i in range(61)])  # to 15:03
-    market = CoinMarket(coin="BTC", info=info, candles_3m=candles, candles_4h=np.empty((0, 6)), last_price=100_000.0, funding_rate=0.0001)
-    asyncio.run(broker.settle(book=book, snapshot=Snapshot(as_of=opened + 61 * M3, coins={"BTC": market}), now=opened + 61 * M3))
+    candles = np.array(
+        [[(opened + i * M3).timestamp() * 1000, 100_000, 100_050, 99_950, 100_000, 1.0] for i in range(61)]
+    )  # to 15:03
+    market = CoinMarket(
+        coin="BTC",
+        info=info,
+        candles_3m=candles,
+        candles_4h=np.empty((0, 6)),
+        last_price=100_000.0,
+        funding_rate=0.0001,
+    )
+    asyncio.run(
+        broker.settle(book=book, snapshot=Snapshot(as_of=opened + 61 * M3, coins={"BTC": market}), now=opened + 61 * M3)
+    )
     assert [p.at.hour for p in book.funding_payments] == [13, 14, 15]
     assert book.funding_usd == pytest.approx(-3.0) and book.cash_usd == pytest.approx(10_000.0 - 3.0)
 
@@ -121,10 +161,24 @@ def test_a_data_folder_keeps_its_venues_interval_and_rules(tmp_path):
     (tmp_path / "funding_8h" / "BTCUSDC-funding-8h.csv").write_text(
         "timestamp,funding_rate\n" + "\n".join(f"{start + i * HOUR},0.0000125" for i in range(5)) + "\n"
     )
-    rules = {"BTC": {"symbol": "BTC/USDC:USDC", "amount_step": 0.00001, "price_step": 1.0, "min_notional_usd": 10.0, "max_leverage": 40.0, "funding_interval_h": 1.0}}
+    rules = {
+        "BTC": {
+            "symbol": "BTC/USDC:USDC",
+            "amount_step": 0.00001,
+            "price_step": 1.0,
+            "min_notional_usd": 10.0,
+            "max_leverage": 40.0,
+            "funding_interval_h": 1.0,
+        }
+    }
     (tmp_path / "markets.json").write_text(json.dumps(rules))
     info = HistoryMarket(tmp_path, quote="USDC").info("BTC")
-    assert (info.symbol, info.min_notional_usd, info.max_leverage, info.funding_interval_h) == ("BTC/USDC:USDC", 10.0, 40.0, 1.0)
+    assert (info.symbol, info.min_notional_usd, info.max_leverage, info.funding_interval_h) == (
+        "BTC/USDC:USDC",
+        10.0,
+        40.0,
+        1.0,
+    )
     (tmp_path / "markets.json").unlink()
     assert HistoryMarket(tmp_path, quote="USDC").info("BTC").funding_interval_h == 1.0  # from the settlements' spacing
 
@@ -136,20 +190,40 @@ def test_the_interval_of_recorded_settlements_is_their_usual_spacing():
 
 
 def test_the_prompt_says_when_a_coins_funding_is_not_8_hourly():
+    from bot.models import CoinFeatures, Context4h
     from bot.tick.prompt import _coin_block
 
-    from bot.models import Context4h, CoinFeatures
-
     h4 = Context4h(ema20=1, ema50=1, atr3=1, atr14=1, volume=1, volume_avg=1, macd=[0.0], rsi14=[50.0])
-    base = dict(coin="BTC", as_of_ms=0, price=1, ema20=1, ema50=1, macd=0, macd_signal=0, rsi7=50, rsi14=50, atr3=1, atr14=1, volume=1,
-                series={name: [1.0] for name in ("price", "ema20", "macd", "rsi7", "rsi14")}, h4=h4, funding_rate=0.0000125)
+    base = dict(
+        coin="BTC",
+        as_of_ms=0,
+        price=1,
+        ema20=1,
+        ema50=1,
+        macd=0,
+        macd_signal=0,
+        rsi7=50,
+        rsi14=50,
+        atr3=1,
+        atr14=1,
+        volume=1,
+        series={name: [1.0] for name in ("price", "ema20", "macd", "rsi7", "rsi14")},
+        h4=h4,
+        funding_rate=0.0000125,
+    )
     assert "| funding 0.0013% | OI" in _coin_block(CoinFeatures(**base))  # 8-hourly: as before
-    assert "| funding 0.0013% per 1h (settles every 1 h, not 8 h) | OI" in _coin_block(CoinFeatures(**base, funding_interval_h=1.0))
+    assert "| funding 0.0013% per 1h (settles every 1 h, not 8 h) | OI" in _coin_block(
+        CoinFeatures(**base, funding_interval_h=1.0)
+    )
 
 
 @pytest.mark.parametrize(
     ("venue", "quote", "host"),
-    [("hyperliquid", "USDC", "api.hyperliquid-testnet.xyz"), ("bybit", "USDT", "api-testnet.{hostname}"), ("binanceusdm", "USDT", "testnet.binancefuture.com")],
+    [
+        ("hyperliquid", "USDC", "api.hyperliquid-testnet.xyz"),
+        ("bybit", "USDT", "api-testnet.{hostname}"),
+        ("binanceusdm", "USDT", "testnet.binancefuture.com"),
+    ],
 )
 def test_sandbox_points_every_venue_at_its_testnet(venue, quote, host):
     exchange = create_exchange(Settings(exchange={"id": venue, "sandbox": True}, trading={"quote": quote}))

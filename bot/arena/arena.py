@@ -125,7 +125,10 @@ class Arena:
         if self._account is None or self._account[0] != self.active:
             candidate = self.settings.arena.candidate(self.active)
             assert candidate is not None  # open_arena checked the record against the candidates
-            self._account = (self.active, self.make_strategy(candidate_settings(self.settings, candidate, own_budget=False)))
+            self._account = (
+                self.active,
+                self.make_strategy(candidate_settings(self.settings, candidate, own_budget=False)),
+            )
         return self._account[1]
 
     async def play(self, run: Pass) -> dict[str, str]:
@@ -138,10 +141,20 @@ class Arena:
         async def one(player: Player) -> TickReport:
             structlog.contextvars.bind_contextvars(candidate=player.name)  # this task's context only
             ctx = TickContext(
-                settings=player.settings, mode=mode, dry_run=True, market=handed, strategy=player.strategy,
-                broker=PaperBroker(player.settings.paper, builder_fee_pct=fee), store=player.store, journal=player.journal, fallback=HoldStrategy(),
-                features=lambda _snapshot: features, intel=handed if run.briefing is not None else None, clock=run.ctx.clock, audit=player.audit,
-            )  # fmt: skip
+                settings=player.settings,
+                mode=mode,
+                dry_run=True,
+                market=handed,
+                strategy=player.strategy,
+                broker=PaperBroker(player.settings.paper, builder_fee_pct=fee),
+                store=player.store,
+                journal=player.journal,
+                fallback=HoldStrategy(),
+                features=lambda _snapshot: features,
+                intel=handed if run.briefing is not None else None,
+                clock=run.ctx.clock,
+                audit=player.audit,
+            )
             return await run_tick(ctx, run.now)
 
         results = await asyncio.gather(*(one(player) for player in self.players), return_exceptions=True)
@@ -158,11 +171,15 @@ class Arena:
         if not rotation.enabled or record.pinned or record.last_rotation_day == day or now.time() < rotation.time:
             return ""
         board = self.leaderboard(now)
-        scores = {entry.name: entry.score for entry in sorted(board.standings, key=lambda entry: self._order(entry.name))}
+        scores = {
+            entry.name: entry.score for entry in sorted(board.standings, key=lambda entry: self._order(entry.name))
+        }
         incumbent = record.active
         chosen, reason = choose(incumbent, scores, margin=rotation.margin)
         record.last_rotation_day = day
-        record.rotations.append(RotationRecord(at=now, incumbent=incumbent, chosen=chosen, scores=scores, reason=reason))
+        record.rotations.append(
+            RotationRecord(at=now, incumbent=incumbent, chosen=chosen, scores=scores, reason=reason)
+        )
         if chosen != incumbent:
             record.active, record.since = chosen, now
         self.save_record(record)  # saved before notifying: a rerun of the day never scores (or notifies) twice
@@ -170,7 +187,17 @@ class Arena:
         log.info("arena_rotation", incumbent=incumbent, chosen=chosen, scores=scores, reason=reason)
         if chosen != incumbent and self.notifier is not None:
             body = f"{reason}. Scores ({rotation.metric}, {rotation.window_days:g} days): {shown}"
-            self.notifier.send([Event(key=f"arena:{day}", kind=EventKind.ARENA_ROTATION, level=Level.WARNING, title=f"arena: {chosen} now runs the account", body=body)])
+            self.notifier.send(
+                [
+                    Event(
+                        key=f"arena:{day}",
+                        kind=EventKind.ARENA_ROTATION,
+                        level=Level.WARNING,
+                        title=f"arena: {chosen} now runs the account",
+                        body=body,
+                    )
+                ]
+            )
         return f"arena rotation ({rotation.metric} over {rotation.window_days:g} days: {shown}): {reason}"
 
     def leaderboard(self, now: datetime | None, *, window_days: float | None = None) -> Leaderboard:
@@ -181,14 +208,23 @@ class Arena:
         standings = []
         for player in self.players:
             reports, opening = history(player, start)
-            entry = standing(player.name, self._kind(player.name), reports, opening_usd=opening, book=player.store.load())
+            entry = standing(
+                player.name, self._kind(player.name), reports, opening_usd=opening, book=player.store.load()
+            )
             entry.score = score(entry, metric=rotation.metric, min_ticks=rotation.min_ticks)
             standings.append(entry)
         standings.sort(key=lambda entry: (entry.score is None, -(entry.score or 0.0), self._order(entry.name)))
         return Leaderboard(
-            as_of=now, window_start=start, metric=rotation.metric, active=self.active, since=self.record.since, pinned=self.record.pinned,
-            rotation_enabled=rotation.enabled, standings=standings, rotations=self.record.rotations,
-        )  # fmt: skip
+            as_of=now,
+            window_start=start,
+            metric=rotation.metric,
+            active=self.active,
+            since=self.record.since,
+            pinned=self.record.pinned,
+            rotation_enabled=rotation.enabled,
+            standings=standings,
+            rotations=self.record.rotations,
+        )
 
     def _kind(self, name: str) -> str:
         candidate = self.settings.arena.candidate(name)
@@ -209,7 +245,9 @@ class ActiveStrategy:
     def name(self) -> str:
         return self.arena.active
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
         strategy = self.arena.account_strategy()
         self.trace = None
         try:
@@ -228,7 +266,8 @@ def history(player: Player, start: datetime | None) -> tuple[list[TickReport] | 
         before = everything[len(everything) - len(reports) - 1] if len(reports) < len(everything) else None
         return reports, before.account.equity_usd if before is not None and before.account else initial
     rows, opening = [], initial
-    for row in player.journal.newest_first(decode=JournalRow.model_validate_json):  # type: ignore[attr-defined]  (a Journal)
+    # type: ignore[attr-defined]  (a Journal)
+    for row in player.journal.newest_first(decode=JournalRow.model_validate_json):
         if start is not None and row.as_of < start:
             opening = row.account.equity_usd if row.account else initial
             break
@@ -246,24 +285,42 @@ def account_fallback(settings: Settings) -> Strategy:
 def check_name(settings: Settings, name: str) -> str:
     names = [candidate.name for candidate in settings.arena.candidates]
     if name not in names:
-        raise ConfigError(f"no arena candidate named {name!r}{did_you_mean(name, names)} (candidates: {', '.join(names) or 'none: add [[arena.candidates]]'})")
+        raise ConfigError(
+            f"no arena candidate named {name!r}{did_you_mean(name, names)} (candidates: {', '.join(names) or 'none: add [[arena.candidates]]'})"
+        )
     return name
 
 
-def open_arena(settings: Settings, folder: Path, *, make_strategy: Callable[[Settings], Strategy], notifier: Notifier | None = None) -> Arena:
+def open_arena(
+    settings: Settings, folder: Path, *, make_strategy: Callable[[Settings], Strategy], notifier: Notifier | None = None
+) -> Arena:
     """The arena on var/arena/: arena.json and one state.json + journal.jsonl per candidate."""
     players = []
     for candidate in settings.arena.candidates:
         own = candidate_settings(settings, candidate)
         books = folder / candidate.name
         players.append(
-            Player(candidate.name, own, make_strategy(own), StateStore(books / "state.json"), Journal(books / "journal.jsonl"), AuditLog(books / "llm"))
+            Player(
+                candidate.name,
+                own,
+                make_strategy(own),
+                StateStore(books / "state.json"),
+                Journal(books / "journal.jsonl"),
+                AuditLog(books / "llm"),
+            )
         )
     store = ArenaStore(folder / "arena.json")
     record = store.load() or ArenaRecord(active=settings.arena.initial)
     if settings.arena.candidate(record.active) is None:  # the config dropped it: start again from `arena.active`
         record = ArenaRecord(active=settings.arena.initial, rotations=record.rotations)
-    return Arena(settings=settings, players=players, record=record, save_record=store.save, make_strategy=make_strategy, notifier=notifier)
+    return Arena(
+        settings=settings,
+        players=players,
+        record=record,
+        save_record=store.save,
+        make_strategy=make_strategy,
+        notifier=notifier,
+    )
 
 
 def memory_arena(settings: Settings, *, make_strategy: Callable[[Settings], Strategy]) -> Arena:
@@ -274,5 +331,10 @@ def memory_arena(settings: Settings, *, make_strategy: Callable[[Settings], Stra
     for candidate in settings.arena.candidates:
         own = candidate_settings(settings, candidate)
         players.append(Player(candidate.name, own, make_strategy(own), _MemoryStore(), ReportList()))
-    return Arena(settings=settings, players=players, record=ArenaRecord(active=settings.arena.initial), save_record=lambda _record: None, make_strategy=make_strategy)
-
+    return Arena(
+        settings=settings,
+        players=players,
+        record=ArenaRecord(active=settings.arena.initial),
+        save_record=lambda _record: None,
+        make_strategy=make_strategy,
+    )

@@ -35,9 +35,13 @@ class ArenaResult:
     curves: dict[str, np.ndarray]  # candidate -> equity after each tick
 
 
-def arena_backtest(settings: Settings, request: BacktestRequest, *, notify: Callable[[str], None] = print) -> ArenaResult:
+def arena_backtest(
+    settings: Settings, request: BacktestRequest, *, notify: Callable[[str], None] = print
+) -> ArenaResult:
     if not settings.arena.candidates:
-        raise ConfigError("--arena needs [arena] candidates in the config: add [[arena.candidates]] entries (README, Arena)")
+        raise ConfigError(
+            "--arena needs [arena] candidates in the config: add [[arena.candidates]] entries (README, Arena)"
+        )
     settings = configure(settings, request)
     market = history_for(settings, request)
     start, end = span_of(market, settings.trading.coins, start=request.start, end=request.end)
@@ -49,7 +53,9 @@ def arena_backtest(settings: Settings, request: BacktestRequest, *, notify: Call
             from bot.strategies.rules import RulesStrategy
 
             return RulesStrategy(own.rules)
-        cached, gate = claude_for_backtest(own, request, market=market, start=start, calls=calls, notify=notify, bill_hits=True)
+        cached, gate = claude_for_backtest(
+            own, request, market=market, start=start, calls=calls, notify=notify, bill_hits=True
+        )
         gates.append(gate)
         caches.append(cached)
         return cached
@@ -61,9 +67,15 @@ def arena_backtest(settings: Settings, request: BacktestRequest, *, notify: Call
 
     result = asyncio.run(
         run_backtest(
-            settings, market=market, strategy=ActiveStrategy(arena), start=start, end=end, decide_every=request.decide_every,
-            should_stop=should_stop, arena=arena,
-        )  # fmt: skip
+            settings,
+            market=market,
+            strategy=ActiveStrategy(arena),
+            start=start,
+            end=end,
+            decide_every=request.decide_every,
+            should_stop=should_stop,
+            arena=arena,
+        )
     )
     result.strategy = "arena (rotation)" if settings.arena.rotation.enabled else f"arena ({settings.arena.initial})"
     result.cache = {"hits": sum(c.hits for c in caches), "misses": sum(c.misses for c in caches)} if caches else {}
@@ -73,7 +85,9 @@ def arena_backtest(settings: Settings, request: BacktestRequest, *, notify: Call
     curves = {}
     for player in arena.players:
         assert isinstance(player.journal, ReportList)
-        curves[player.name] = np.array([report.account.equity_usd if report.account else np.nan for report in player.journal.reports])
+        curves[player.name] = np.array(
+            [report.account.equity_usd if report.account else np.nan for report in player.journal.reports]
+        )
     return ArenaResult(account=result, board=board, curves=curves)
 
 

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.backtest.loop import trades_from_fills
 from bot.backtest.report import curve_metrics, trade_metrics
-from pydantic import BaseModel, ConfigDict, Field
-
 from bot.models import Fill, FundingPayment, Side, StrictModel, TickReport
 from bot.ops.state import BotState
 
@@ -68,7 +67,9 @@ class Standing(StrictModel):
     score: float | None = None  # by `arena.rotation.metric`; None below `min_ticks`
 
 
-def standing(name: str, strategy: str, reports: Sequence[TickReport | JournalRow], *, opening_usd: float, book: BotState | None) -> Standing:
+def standing(
+    name: str, strategy: str, reports: Sequence[TickReport | JournalRow], *, opening_usd: float, book: BotState | None
+) -> Standing:
     """One candidate over ``reports`` (oldest first); ``opening_usd``: its equity before the first."""
     equity, llm_usd, last = [], 0.0, opening_usd
     for report in reports:
@@ -81,7 +82,9 @@ def standing(name: str, strategy: str, reports: Sequence[TickReport | JournalRow
     funding = [(payment.coin, payment.at, payment.amount_usd) for report in reports for payment in report.funding]
     end = reports[-1].as_of if reports else datetime.min
     book = book or BotState.fresh(mode="paper", initial_equity_usd=opening_usd)
-    trades = trades_from_fills(fills, funding=funding, state=book, end=end, last_prices=reports[-1].prices if reports else {})
+    trades = trades_from_fills(
+        fills, funding=funding, state=book, end=end, last_prices=reports[-1].prices if reports else {}
+    )
     metrics = trade_metrics(trades)
     longs = sum(trade.side is Side.LONG for trade in trades)
     shorts = len(trades) - longs
@@ -110,7 +113,9 @@ def score(entry: Standing, *, metric: str, min_ticks: int) -> float | None:
     if entry.ticks < min_ticks:
         return None
     if metric == "sharpe":
-        return entry.sharpe if entry.sharpe is not None else 0.0  # a flat book: no return for no risk, not "no track record"
+        return (
+            entry.sharpe if entry.sharpe is not None else 0.0
+        )  # a flat book: no return for no risk, not "no track record"
     if metric == "return":
         return entry.return_pct
     return entry.return_pct / max(entry.max_drawdown_pct, DRAWDOWN_FLOOR_PCT)
@@ -130,4 +135,7 @@ def choose(incumbent: str, scores: dict[str, float | None], *, margin: float) ->
         return best, f"{best} ({scored[best]:.4g}) replaces {incumbent} (no score: too short a track record)"
     if scored[best] > mine + margin:
         return best, f"{best} ({scored[best]:.4g}) beats {incumbent} ({mine:.4g}) by more than the margin {margin:g}"
-    return incumbent, f"{best} ({scored[best]:.4g}) is within the margin {margin:g} of {incumbent} ({mine:.4g}): no switch"
+    return (
+        incumbent,
+        f"{best} ({scored[best]:.4g}) is within the margin {margin:g} of {incumbent} ({mine:.4g}): no switch",
+    )

@@ -60,7 +60,8 @@ class Trade(StrictModel):
     entry_price: float
     exit_at: datetime
     exit_price: float
-    exit_reason: str  # decision, stop_loss, take_profit, liquidation ... or end_of_backtest (valued at the last price, no exit fee)
+    # decision, stop_loss, take_profit, liquidation ... or end_of_backtest (valued at the last price, no exit fee)
+    exit_reason: str
     fees_usd: float
     funding_received_usd: float  # received (+) or paid (-) while open, the sign of every funding figure
     pnl_usd: float
@@ -157,7 +158,9 @@ class EveryNthTick:
         self._calls = 0
         self.trace = None  # what the engine reads after a tick; the inner strategy's only on ticks it decided
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
         due = self._calls % self.n == 0
         self._calls += 1
         self.trace = None
@@ -169,17 +172,25 @@ class EveryNthTick:
             self.trace = getattr(self.inner, "trace", None)
 
 
-def span_of(market: HistoryMarket, coins: list[str], *, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def span_of(
+    market: HistoryMarket, coins: list[str], *, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
     """The simulated span, inside what the history can show with 500 closed candles."""
     first, last = market.span(coins)
     start = _on_tick(start) if start else first
     end = _on_tick(end) if end else last
     if start < first:
-        raise ConfigError(f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; the earliest start is {first:%Y-%m-%dT%H:%M}")
+        raise ConfigError(
+            f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; the earliest start is {first:%Y-%m-%dT%H:%M}"
+        )
     if start > last:
-        raise ConfigError(f"--from {start:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --from or --data-dir with more history")
+        raise ConfigError(
+            f"--from {start:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --from or --data-dir with more history"
+        )
     if end > last:
-        raise ConfigError(f"--to {end:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --to or --data-dir with more history")
+        raise ConfigError(
+            f"--to {end:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --to or --data-dir with more history"
+        )
     if end < start:
         raise ConfigError(f"--to {end:%Y-%m-%dT%H:%M} is before --from {start:%Y-%m-%dT%H:%M}")
     return start, end
@@ -216,7 +227,10 @@ async def run_backtest(
         dry_run=True,
         market=market,
         strategy=EveryNthTick(strategy, decide_every) if decide_every > 1 else strategy,
-        broker=PaperBroker(settings.paper, builder_fee_pct=builder_fee_pct(settings.exchange.id, opted_in=settings.exchange.builder_fee)),
+        broker=PaperBroker(
+            settings.paper,
+            builder_fee_pct=builder_fee_pct(settings.exchange.id, opted_in=settings.exchange.builder_fee),
+        ),
         store=_MemoryStore(),
         journal=recorder,
         features=PrecomputedFeatures({coin: market.candles(coin) for coin in coins}),
@@ -247,7 +261,13 @@ async def run_backtest(
         equity_usd=np.array(recorder.equity),
         exposed=np.array(recorder.exposed, dtype=bool),
         benchmark_usd=buy_and_hold(market, coins, times, initial_usd=settings.paper.initial_balance_usd),
-        trades=trades_from_fills(recorder.fills, funding=recorder.funding, state=state, end=end, last_prices=_last_prices(market, coins, times[-1])),
+        trades=trades_from_fills(
+            recorder.fills,
+            funding=recorder.funding,
+            state=state,
+            end=end,
+            last_prices=_last_prices(market, coins, times[-1]),
+        ),
         fees_usd=state.fees_paid_usd,
         funding_received_usd=sum(received for _, _, received in recorder.funding),
         llm_cost_usd=recorder.cost_usd,
@@ -293,7 +313,14 @@ class _Open:
     realized: float = 0.0
 
 
-def trades_from_fills(fills: list[Fill], *, funding: list[tuple[str, datetime, float]], state: BotState, end: datetime, last_prices: dict[str, float]) -> list[Trade]:
+def trades_from_fills(
+    fills: list[Fill],
+    *,
+    funding: list[tuple[str, datetime, float]],
+    state: BotState,
+    end: datetime,
+    last_prices: dict[str, float],
+) -> list[Trade]:
     """Round trips (flat -> position -> flat) from the fill log, in exit order.
 
     Adds average into the entry price, partial closes into the exit price; the exit

@@ -146,7 +146,9 @@ class BacktestReport(StrictModel):
     by_exit_reason: list[Group]
     outcomes: dict[str, int]  # tick outcome -> count
     cache: dict[str, int] = Field(default_factory=dict)
-    intel_coverage: dict[str, float] = Field(default_factory=dict)  # % of ticks with sentiment, headlines, either ({} without [intel])
+    intel_coverage: dict[str, float] = Field(
+        default_factory=dict
+    )  # % of ticks with sentiment, headlines, either ({} without [intel])
     warnings: list[str] = Field(default_factory=list)
     messages: list[str] = Field(default_factory=list)
 
@@ -253,7 +255,11 @@ def print_report(report: BacktestReport, *, console=None) -> None:
         ("Sortino", _fmt(s.sortino), _fmt(b.sortino)),
         ("Calmar", _fmt(s.calmar), _fmt(b.calmar)),
         ("max drawdown", _fmt(s.max_drawdown_pct, ".2f", " %"), _fmt(b.max_drawdown_pct, ".2f", " %")),
-        ("max drawdown duration", _fmt(s.max_drawdown_duration_hours, ".1f", " h"), _fmt(b.max_drawdown_duration_hours, ".1f", " h")),
+        (
+            "max drawdown duration",
+            _fmt(s.max_drawdown_duration_hours, ".1f", " h"),
+            _fmt(b.max_drawdown_duration_hours, ".1f", " h"),
+        ),
     ]
     t = report.trade_metrics
     rows += [
@@ -270,10 +276,16 @@ def print_report(report: BacktestReport, *, console=None) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    for title, column, groups in (("per coin", "coin", report.by_coin), ("long / short", "side", report.by_side), ("exit reason", "reason", report.by_exit_reason)):
+    for title, column, groups in (
+        ("per coin", "coin", report.by_coin),
+        ("long / short", "side", report.by_side),
+        ("exit reason", "reason", report.by_exit_reason),
+    ):
         if not groups:
             continue
-        group_table = Table(column, "trades", "win rate", "profit factor", "expectancy", "avg hold", "PnL (USDT)", title=title)
+        group_table = Table(
+            column, "trades", "win rate", "profit factor", "expectancy", "avg hold", "PnL (USDT)", title=title
+        )
         group_table.columns[0].min_width = max(len(g.name) for g in groups)  # exit reasons are long words
         for g in groups:
             group_table.add_row(
@@ -291,14 +303,30 @@ def print_report(report: BacktestReport, *, console=None) -> None:
     for message in report.messages:
         console.print(f"  {message}")
     if c := report.intel_coverage:
-        console.print(f"intel coverage: {c['any_pct']:g} % of the ticks (Fear & Greed {c['sentiment_pct']:g} %, headlines {c['headlines_pct']:g} %)")
+        console.print(
+            f"intel coverage: {c['any_pct']:g} % of the ticks (Fear & Greed {c['sentiment_pct']:g} %, headlines {c['headlines_pct']:g} %)"
+        )
 
 
 def write_folder(folder: Path, result, report: BacktestReport) -> list[Path]:
     """trades.csv, equity.csv, report.json and equity.png in ``folder``; the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
-    trades_path, equity_path, json_path, png_path = (folder / name for name in ("trades.csv", "equity.csv", "report.json", "equity.png"))
-    fields = ["coin", "side", "amount", "entry_at", "entry_price", "exit_at", "exit_price", "exit_reason", "fees_usd", "funding_received_usd", "pnl_usd"]
+    trades_path, equity_path, json_path, png_path = (
+        folder / name for name in ("trades.csv", "equity.csv", "report.json", "equity.png")
+    )
+    fields = [
+        "coin",
+        "side",
+        "amount",
+        "entry_at",
+        "entry_price",
+        "exit_at",
+        "exit_price",
+        "exit_reason",
+        "fees_usd",
+        "funding_received_usd",
+        "pnl_usd",
+    ]
     with open(trades_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
@@ -308,7 +336,9 @@ def write_folder(folder: Path, result, report: BacktestReport) -> list[Path]:
     with open(equity_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["time", "equity_usd", "drawdown_pct", "buy_and_hold_usd", "exposed"])
-        for ms, equity, dd, bench, exposed in zip(result.times_ms, result.equity_usd, drawdown, result.benchmark_usd, result.exposed, strict=True):
+        for ms, equity, dd, bench, exposed in zip(
+            result.times_ms, result.equity_usd, drawdown, result.benchmark_usd, result.exposed, strict=True
+        ):
             writer.writerow([_iso(ms), f"{equity:.6f}", f"{dd:.6f}", f"{bench:.6f}", int(exposed)])
     json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     _plot(png_path, result, report)
@@ -342,11 +372,24 @@ def _figure(result, report: BacktestReport):
 
     times = [datetime.fromtimestamp(int(ms) / 1000, tz=UTC) for ms in result.times_ms]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.plot(times, result.equity_usd, label=f"{report.strategy} ({report.strategy_metrics.total_return_pct:+.2f} %)", color="tab:blue")
-    top.plot(times, result.benchmark_usd, label=f"buy & hold ({report.benchmark_metrics.total_return_pct:+.2f} %)", color="tab:gray", alpha=0.8)
+    top.plot(
+        times,
+        result.equity_usd,
+        label=f"{report.strategy} ({report.strategy_metrics.total_return_pct:+.2f} %)",
+        color="tab:blue",
+    )
+    top.plot(
+        times,
+        result.benchmark_usd,
+        label=f"buy & hold ({report.benchmark_metrics.total_return_pct:+.2f} %)",
+        color="tab:gray",
+        alpha=0.8,
+    )
     top.axhline(result.initial_usd, color="black", linewidth=0.5)
     top.set_ylabel("equity (USDT)")
-    top.set_title(f"{report.strategy} backtest · {', '.join(report.coins)} · {report.start:%Y-%m-%d} → {report.end:%Y-%m-%d}")
+    top.set_title(
+        f"{report.strategy} backtest · {', '.join(report.coins)} · {report.start:%Y-%m-%d} → {report.end:%Y-%m-%d}"
+    )
     top.legend(loc="best")
     top.grid(alpha=0.3)
     bottom.fill_between(times, -_drawdown_after_each_tick(result), 0, color="tab:red", alpha=0.5, label="drawdown")

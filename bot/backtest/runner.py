@@ -54,7 +54,11 @@ class BacktestRequest(StrictModel):
 def configure(settings: Settings, request: BacktestRequest) -> Settings:
     """Settings with the command line's overrides, validated like config.toml."""
     paper = settings.paper.model_dump()
-    for key, value in (("initial_balance_usd", request.initial_balance_usd), ("taker_fee_pct", request.fee_pct), ("slippage_pct", request.slippage_pct)):
+    for key, value in (
+        ("initial_balance_usd", request.initial_balance_usd),
+        ("taker_fee_pct", request.fee_pct),
+        ("slippage_pct", request.slippage_pct),
+    ):
         if value is not None:
             paper[key] = value
     trading = settings.trading.model_dump()
@@ -64,9 +68,16 @@ def configure(settings: Settings, request: BacktestRequest) -> Settings:
         return settings.model_copy(update={"paper": PaperSettings(**paper), "trading": TradingSettings(**trading)})
     except ValidationError as exc:
         error = exc.errors()[0]
-        option = {"initial_balance_usd": "--initial-balance", "taker_fee_pct": "--fee", "slippage_pct": "--slippage", "coins": "--coins"}
+        option = {
+            "initial_balance_usd": "--initial-balance",
+            "taker_fee_pct": "--fee",
+            "slippage_pct": "--slippage",
+            "coins": "--coins",
+        }
         name = option.get(str(error["loc"][0]), str(error["loc"][0]))
-        raise ConfigError(f"{name}: {error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})") from None
+        raise ConfigError(
+            f"{name}: {error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})"
+        ) from None
 
 
 def history_for(settings: Settings, request: BacktestRequest) -> HistoryMarket:
@@ -75,11 +86,15 @@ def history_for(settings: Settings, request: BacktestRequest) -> HistoryMarket:
     available = market.available_coins()
     for coin in settings.trading.coins:
         if coin not in available:
-            raise ConfigError(f"--coins: no history for {coin} in {market.data_dir}{did_you_mean(coin, available)} (available: {', '.join(available)})")
+            raise ConfigError(
+                f"--coins: no history for {coin} in {market.data_dir}{did_you_mean(coin, available)} (available: {', '.join(available)})"
+            )
     return market
 
 
-def backtest_command(settings: Settings, request: BacktestRequest, *, progress: bool = True, notify: Callable[[str], None] = print) -> BacktestResult:
+def backtest_command(
+    settings: Settings, request: BacktestRequest, *, progress: bool = True, notify: Callable[[str], None] = print
+) -> BacktestResult:
     """Everything `bot backtest` does before rendering: overrides, span, strategy, the run."""
     import asyncio
 
@@ -104,9 +119,16 @@ def backtest_command(settings: Settings, request: BacktestRequest, *, progress: 
     with _Progress(enabled=progress) as on_tick:
         result = asyncio.run(
             run_backtest(
-                settings, market=market, strategy=strategy, start=start, end=end, decide_every=request.decide_every, on_tick=on_tick,
-                should_stop=should_stop, intel=intel,
-            )  # fmt: skip
+                settings,
+                market=market,
+                strategy=strategy,
+                start=start,
+                end=end,
+                decide_every=request.decide_every,
+                on_tick=on_tick,
+                should_stop=should_stop,
+                intel=intel,
+            )
         )
     if intel is not None:
         result.intel_coverage = intel.coverage(start, end, TICK)
@@ -137,7 +159,14 @@ def cutoff_warning(cutoffs: dict, model: str, *, start: datetime, end: datetime)
 class _CostGate:
     """Sits between the cache and Claude, so it only sees the calls that cost money."""
 
-    def __init__(self, inner: Strategy, *, estimate: Callable[[int], float], remaining: Callable[[], int], max_cost_usd: float | None) -> None:
+    def __init__(
+        self,
+        inner: Strategy,
+        *,
+        estimate: Callable[[int], float],
+        remaining: Callable[[], int],
+        max_cost_usd: float | None,
+    ) -> None:
         self.inner, self.name = inner, inner.name
         self.estimate, self.remaining, self.max_cost_usd = estimate, remaining, max_cost_usd
         self.spent_usd = 0.0
@@ -145,7 +174,9 @@ class _CostGate:
         self._checked = False
         self._refusal: str | None = None
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
         if not self._checked and self.max_cost_usd is not None:
             calls = self.remaining()
             cost = self.estimate(calls)
@@ -156,7 +187,9 @@ class _CostGate:
                     f"--strategy claude: the {calls:,} uncached calls ahead are estimated at up to {cost:.4f} USD, above --max-cost "
                     f"{self.max_cost_usd:g} USD; raise --max-cost, shorten --from/--to, use --decide-every N, or pass --yes"
                 )
-                raise LlmUnavailable(self._refusal)  # a ConfigError in `decide` would end the run at once, before stop_reason
+                raise LlmUnavailable(
+                    self._refusal
+                )  # a ConfigError in `decide` would end the run at once, before stop_reason
         self._checked = True
         try:
             return await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
@@ -172,27 +205,64 @@ class _CostGate:
         return None
 
 
-def claude_for_backtest(settings: Settings, request: BacktestRequest, *, market: HistoryMarket, start: datetime, calls: int, notify: Callable[[str], None], bill_hits: bool = False):
+def claude_for_backtest(
+    settings: Settings,
+    request: BacktestRequest,
+    *,
+    market: HistoryMarket,
+    start: datetime,
+    calls: int,
+    notify: Callable[[str], None],
+    bill_hits: bool = False,
+):
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
     if not key:
-        raise ConfigError("--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)")
+        raise ConfigError(
+            "--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)"
+        )
     from bot.strategies.cache import CachedStrategy, DecisionCache
     from bot.strategies.claude import ClaudeStrategy, tool_schema
 
     llm = settings.llm
     per_call = per_call_cost(settings, market, start=start)
-    max_cost = None if request.yes else (request.max_cost_usd if request.max_cost_usd is not None else settings.backtest.max_cost_usd)
-    notify(f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all")
+    max_cost = (
+        None
+        if request.yes
+        else (request.max_cost_usd if request.max_cost_usd is not None else settings.backtest.max_cost_usd)
+    )
+    notify(
+        f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all"
+    )
     # capabilities: whatever var/cache holds, whatever its age (a missing model is looked up once)
-    claude = ClaudeStrategy(llm, max_leverage=settings.risk.max_leverage, api_key=key, cache_dir=settings.var_dir / "cache")
+    claude = ClaudeStrategy(
+        llm, max_leverage=settings.risk.max_leverage, api_key=key, cache_dir=settings.var_dir / "cache"
+    )
     # what shapes an answer besides the prompt: the model, its limits, the tool it must call
     identity = json.dumps(
-        {"model": llm.model, "max_tokens": llm.max_tokens, "max_leverage": settings.risk.max_leverage, "tool": tool_schema(),
-         "effort": llm.effort, "thinking": llm.thinking, "output": llm.output}, sort_keys=True
+        {
+            "model": llm.model,
+            "max_tokens": llm.max_tokens,
+            "max_leverage": settings.risk.max_leverage,
+            "tool": tool_schema(),
+            "effort": llm.effort,
+            "thinking": llm.thinking,
+            "output": llm.output,
+        },
+        sort_keys=True,
     )
     cached: CachedStrategy | None = None
-    gate = _CostGate(claude, estimate=lambda n: n * per_call, remaining=lambda: calls - cached.hits - cached.misses, max_cost_usd=max_cost)
-    cached = CachedStrategy(gate, cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"), identity=identity, bill_hits=bill_hits)
+    gate = _CostGate(
+        claude,
+        estimate=lambda n: n * per_call,
+        remaining=lambda: calls - cached.hits - cached.misses,
+        max_cost_usd=max_cost,
+    )
+    cached = CachedStrategy(
+        gate,
+        cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"),
+        identity=identity,
+        bill_hits=bill_hits,
+    )
     return cached, gate
 
 
@@ -208,10 +278,13 @@ def per_call_cost(settings: Settings, market: HistoryMarket, *, start: datetime)
     features = compute_features(snapshot)
     prices = {coin: coin_market.last_price for coin, coin_market in snapshot.coins.items()}
     initial = settings.paper.initial_balance_usd
-    portfolio = portfolio_of(cash_usd=initial, positions={}, prices=prices, initial_equity_usd=initial, stats=ReturnStats())
+    portfolio = portfolio_of(
+        cash_usd=initial, positions={}, prices=prices, initial_equity_usd=initial, stats=ReturnStats()
+    )
     prompt = build_prompt(settings, features, portfolio, now=start, tick=1)
     usage = priced(
-        input_tokens=prompt.estimated_tokens + (settings.intel.max_tokens if settings.intel.enabled else 0),  # the context block at its cap
+        input_tokens=prompt.estimated_tokens
+        + (settings.intel.max_tokens if settings.intel.enabled else 0),  # the context block at its cap
         output_tokens=settings.backtest.output_tokens_per_decision,
         cache_write_tokens=0,
         cache_read_tokens=0,
@@ -241,8 +314,15 @@ class _Progress:
         )
 
         self._bar = Progress(
-            TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TextColumn("ticks"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn("backtest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("ticks"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
         )
         self._bar.start()
         task = self._bar.add_task("backtest", total=None)

@@ -105,5 +105,8 @@ def main() -> None:
 
         if logging.getLogger().handlers:  # only once logging goes to the log file: never a traceback on the console
             structlog.get_logger("bot").exception("internal_error")
-        print(f"internal error: {type(exc).__name__}: {scrub(str(exc))} (details in the log; please report it)", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {scrub(str(exc))} (details in the log; please report it)",
+            file=sys.stderr,
+        )
         sys.exit(ExitCode.INTERNAL)

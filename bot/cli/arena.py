@@ -9,7 +9,11 @@ import typer
 from bot.cli.base import ConfigOption, JsonOption, ReplayOption, app, load, wall_clock
 from bot.errors import ConfigError
 
-arena_app = typer.Typer(no_args_is_help=False, invoke_without_command=True, help="The strategy arena: leaderboard, pin, unpin (see README, Arena).")
+arena_app = typer.Typer(
+    no_args_is_help=False,
+    invoke_without_command=True,
+    help="The strategy arena: leaderboard, pin, unpin (see README, Arena).",
+)
 app.add_typer(arena_app, name="arena")
 
 
@@ -26,7 +30,12 @@ def _arena(settings: Any, *, replay: bool):
 @arena_app.callback()
 def arena(
     ctx: typer.Context,
-    window: Annotated[float | None, typer.Option("--window", min=0, help="days the figures cover (default: arena.rotation.window_days; 0: all history)")] = None,
+    window: Annotated[
+        float | None,
+        typer.Option(
+            "--window", min=0, help="days the figures cover (default: arena.rotation.window_days; 0: all history)"
+        ),
+    ] = None,
     replay: ReplayOption = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
@@ -56,7 +65,10 @@ def _now(settings: Any, *, replay: bool):
 
 
 @arena_app.command()
-def pin(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the candidate that runs the account from the next tick")]) -> None:
+def pin(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="the candidate that runs the account from the next tick")],
+) -> None:
     """Give the account to NAME and keep it there: rotation leaves it alone until `unpin`."""
     _set(ctx, name=name, pinned=True)
 
@@ -76,11 +88,16 @@ def _set(ctx: typer.Context, *, name: str | None, pinned: bool) -> None:
     if name is not None:
         check_name(settings, name)
     replay = bool(options.get("replay"))
-    with TickLock(settings.run_dir(replay=replay) / "tick.lock").acquire(wait_seconds=10.0):  # never between a tick's rotation and its save
+    with TickLock(settings.run_dir(replay=replay) / "tick.lock").acquire(
+        wait_seconds=10.0
+    ):  # never between a tick's rotation and its save
         arena = _arena(settings, replay=replay)
         record = arena.record
         if name is not None and name != record.active:
             record.active, record.since = name, _now(settings, replay=replay) or wall_clock()
         record.pinned = pinned
         arena.save_record(record)
-    typer.echo(f"arena: {record.active} runs the account" + (" (pinned: rotation is off until `bot arena unpin`)" if pinned else " (rotation may change it)"))
+    typer.echo(
+        f"arena: {record.active} runs the account"
+        + (" (pinned: rotation is off until `bot arena unpin`)" if pinned else " (rotation may change it)")
+    )

@@ -16,20 +16,64 @@ from bot.errors import ConfigError, ExitCode
 
 @app.command()
 def backtest(
-    coins: Annotated[list[str] | None, typer.Option("--coins", help="coins to trade (default: trading.coins), e.g. --coins BTC ETH")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="first simulated tick, ISO date or time in UTC (default: the earliest with 500 closed candles)")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="last simulated tick, ISO date or time in UTC (default: the end of the history)")] = None,
+    coins: Annotated[
+        list[str] | None, typer.Option("--coins", help="coins to trade (default: trading.coins), e.g. --coins BTC ETH")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="first simulated tick, ISO date or time in UTC (default: the earliest with 500 closed candles)",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="last simulated tick, ISO date or time in UTC (default: the end of the history)"),
+    ] = None,
     strategy: Annotated[str, typer.Option("--strategy", help="rules | claude")] = "rules",
-    initial_balance: Annotated[float | None, typer.Option("--initial-balance", help="starting cash, USDT (default: paper.initial_balance_usd)")] = None,
-    fee: Annotated[float | None, typer.Option("--fee", help="taker fee per fill, % of notional (default: paper.taker_fee_pct)")] = None,
-    slippage: Annotated[float | None, typer.Option("--slippage", help="adverse price move per fill, % (default: paper.slippage_pct)")] = None,
-    decide_every: Annotated[int, typer.Option("--decide-every", min=1, help="ask the strategy every N ticks; stops and take-profits still settle every tick")] = 1,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="history folder laid out like the bundled sample (default: paths.data_dir, else the bundled sample)")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="write trades.csv, equity.csv, report.json and equity.png into this folder")] = None,
+    initial_balance: Annotated[
+        float | None, typer.Option("--initial-balance", help="starting cash, USDT (default: paper.initial_balance_usd)")
+    ] = None,
+    fee: Annotated[
+        float | None, typer.Option("--fee", help="taker fee per fill, % of notional (default: paper.taker_fee_pct)")
+    ] = None,
+    slippage: Annotated[
+        float | None, typer.Option("--slippage", help="adverse price move per fill, % (default: paper.slippage_pct)")
+    ] = None,
+    decide_every: Annotated[
+        int,
+        typer.Option(
+            "--decide-every",
+            min=1,
+            help="ask the strategy every N ticks; stops and take-profits still settle every tick",
+        ),
+    ] = 1,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="history folder laid out like the bundled sample (default: paths.data_dir, else the bundled sample)",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="write trades.csv, equity.csv, report.json and equity.png into this folder"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of tables")] = False,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", help="stop before calling the LLM if the estimated cost is above this, USD (default: backtest.max_cost_usd)")] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            help="stop before calling the LLM if the estimated cost is above this, USD (default: backtest.max_cost_usd)",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="run an LLM backtest whatever its estimated cost")] = False,
-    arena: Annotated[bool, typer.Option("--arena", help="every [arena] candidate in one pass: the leaderboard, the rotation simulated, one chart")] = False,
+    arena: Annotated[
+        bool,
+        typer.Option(
+            "--arena", help="every [arena] candidate in one pass: the leaderboard, the rotation simulated, one chart"
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Replay history through the same tick: same engine, paper fills, a report against buy-and-hold."""
@@ -58,7 +102,9 @@ def backtest(
     )
     if arena:
         _arena(settings, request, out=out, as_json=as_json)
-    result = backtest_command(settings, request, progress=sys.stderr.isatty(), notify=lambda line: print(line, file=sys.stderr))
+    result = backtest_command(
+        settings, request, progress=sys.stderr.isatty(), notify=lambda line: print(line, file=sys.stderr)
+    )
     from bot.backtest.report import build_report, print_report, write_folder
 
     report = build_report(result)
@@ -81,6 +127,7 @@ def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> N
 
     result = arena_backtest(settings, request, notify=lambda line: print(line, file=sys.stderr))
     report = build_report(result.account)
+
     def write() -> list[Path]:
         written = [*write_folder(out, result.account, report), out / "leaderboard.json", out / "arena.png"]
         written[-2].write_text(result.board.model_dump_json(indent=2), encoding="utf-8")
@@ -90,7 +137,12 @@ def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> N
     if out is not None:
         write_report(out, write)
     if as_json:
-        typer.echo(json.dumps({"leaderboard": result.board.model_dump(mode="json"), "account": report.model_dump(mode="json")}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"leaderboard": result.board.model_dump(mode="json"), "account": report.model_dump(mode="json")},
+                indent=2,
+            )
+        )
     else:
         print_leaderboard(result.board)
         print_report(report)
@@ -99,19 +151,42 @@ def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> N
 
 @app.command()
 def download(
-    since: Annotated[str | None, typer.Option("--since", help="first candle to fetch, ISO date or time in UTC (not needed with --intel alone)")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="fetch candles opened before this, ISO date or time in UTC (default: now)")] = None,
-    coins: Annotated[list[str] | None, typer.Option("--coins", help="coins (default: trading.coins), e.g. --coins BTC ETH")] = None,
-    timeframes: Annotated[list[str] | None, typer.Option("--timeframes", help="candle timeframes (default: 3m 4h); funding history is always fetched")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="where to write (default: paths.data_dir, else var/data)")] = None,
-    intel: Annotated[bool, typer.Option("--intel", help="also archive the [intel] sources into DIR/intel: Fear & Greed history, the headlines shown now")] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="first candle to fetch, ISO date or time in UTC (not needed with --intel alone)"),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="fetch candles opened before this, ISO date or time in UTC (default: now)"),
+    ] = None,
+    coins: Annotated[
+        list[str] | None, typer.Option("--coins", help="coins (default: trading.coins), e.g. --coins BTC ETH")
+    ] = None,
+    timeframes: Annotated[
+        list[str] | None,
+        typer.Option("--timeframes", help="candle timeframes (default: 3m 4h); funding history is always fetched"),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="where to write (default: paths.data_dir, else var/data)")
+    ] = None,
+    intel: Annotated[
+        bool,
+        typer.Option(
+            "--intel",
+            help="also archive the [intel] sources into DIR/intel: Fear & Greed history, the headlines shown now",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Fetch OHLCV and funding history into a folder `bot backtest --data-dir` reads; re-runs fetch only what is missing."""
     settings = load(config)
-    folder = data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else settings.var_dir / "data")
+    folder = data_dir or (
+        settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else settings.var_dir / "data"
+    )
     if since is None and not intel:
-        raise ConfigError("--since is required: the first candle to fetch, e.g. --since 2025-06-01 (or --intel alone to archive only news and sentiment)")
+        raise ConfigError(
+            "--since is required: the first candle to fetch, e.g. --since 2025-06-01 (or --intel alone to archive only news and sentiment)"
+        )
     failed = _download_intel(settings, folder) if intel else {}
     if since is not None:
         _download_candles(settings, folder, since=since, until=until, coins=coins, timeframes=timeframes)
@@ -131,7 +206,9 @@ def _download_intel(settings: Any, folder: Path) -> dict[str, str]:
     return failed
 
 
-def _download_candles(settings: Any, folder: Path, *, since: str, until: str | None, coins: list[str] | None, timeframes: list[str] | None) -> None:
+def _download_candles(
+    settings: Any, folder: Path, *, since: str, until: str | None, coins: list[str] | None, timeframes: list[str] | None
+) -> None:
     import asyncio
 
     from bot.models import TIMEFRAME_MS
@@ -167,10 +244,16 @@ def _download_candles(settings: Any, folder: Path, *, since: str, until: str | N
             bar.update(tasks[key], completed=done, total=total)
 
         downloader = Downloader(settings, folder=folder, now=now, on_progress=on_progress)
-        results = asyncio.run(downloader.run(names, [*frames, FUNDING], since_ms=int(start.timestamp() * 1000), until_ms=int(end.timestamp() * 1000)))
+        results = asyncio.run(
+            downloader.run(
+                names, [*frames, FUNDING], since_ms=int(start.timestamp() * 1000), until_ms=int(end.timestamp() * 1000)
+            )
+        )
     asked = f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC"
     if all(result.rows == 0 for result in results):
-        raise ConfigError(f"--since/--until: {settings.exchange.id} has no candles for {', '.join(names)} in {asked}; pick a span when they traded")
+        raise ConfigError(
+            f"--since/--until: {settings.exchange.id} has no candles for {', '.join(names)} in {asked}; pick a span when they traded"
+        )
     for result in results:
         if result.first_ms is None:
             typer.echo(f"{result.path}: nothing in {asked}")

@@ -42,15 +42,22 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
+    ] = False,
 ) -> None:
     """LLM-driven crypto perpetual-futures trading bot: cron runs `bot tick` every 3 minutes."""
 
+
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", envvar="BOT_CONFIG", help="config file (default ./config.toml); var/ lives beside it"),
+    typer.Option(
+        "--config", "-c", envvar="BOT_CONFIG", help="config file (default ./config.toml); var/ lives beside it"
+    ),
 ]
-ReplayOption = Annotated[bool, typer.Option("--replay", help="the replay account (var/replay/) instead of the live-data one")]
+ReplayOption = Annotated[
+    bool, typer.Option("--replay", help="the replay account (var/replay/) instead of the live-data one")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output (stable, documented in the README)")]
 
 
@@ -70,11 +77,17 @@ def load(config: Path | None):
     explicit = config is not None or path.name != "config.toml" or path.exists()
     settings = load_settings(path, explicit=explicit)
     if not explicit and not settings.var_dir.exists():  # once: the first run creates var/
-        print(f"note: no config.toml in {path.parent.resolve()}: using the defaults (paper trading); var/ will be {settings.var_dir}", file=sys.stderr)
+        print(
+            f"note: no config.toml in {path.parent.resolve()}: using the defaults (paper trading); var/ will be {settings.var_dir}",
+            file=sys.stderr,
+        )
     for name in ("ANTHROPIC_API_KEY", "EXCHANGE_API_KEY", "EXCHANGE_SECRET"):
         secret = getattr(settings, name.lower())
         if secret is not None and 0 < len(secret.get_secret_value()) < SHORT_SECRET:
-            print(f"warning: {name} is only {len(secret.get_secret_value())} characters long, too short to be a real key: check .env and the environment", file=sys.stderr)
+            print(
+                f"warning: {name} is only {len(secret.get_secret_value())} characters long, too short to be a real key: check .env and the environment",
+                file=sys.stderr,
+            )
     return settings
 
 
@@ -94,7 +107,9 @@ def day_or_time(option: str, value: str | None) -> datetime | None:
     try:
         return parse_time(value)
     except ConfigError:
-        raise ConfigError(f"{option}: {value!r} is not a date; use ISO format like 2025-06-01 or 2025-06-01T12:00 (UTC)") from None
+        raise ConfigError(
+            f"{option}: {value!r} is not a date; use ISO format like 2025-06-01 or 2025-06-01T12:00 (UTC)"
+        ) from None
 
 
 def coin_list(values: list[str] | None) -> list[str] | None:

@@ -37,7 +37,9 @@ def stop(
     settings = load(config)
     state = stop_bot(settings, replay=replay, reason=reason, now=wall_clock())
     held = ", ".join(sorted(state.positions)) or "none open now"
-    typer.echo(f"stopping: {state.pause_reason}. The next tick closes every open position ({held}) and opens none; `bot resume` cancels.")
+    typer.echo(
+        f"stopping: {state.pause_reason}. The next tick closes every open position ({held}) and opens none; `bot resume` cancels."
+    )
 
 
 @app.command()
@@ -60,7 +62,12 @@ def notify_summary(
     settings = load(config)
     from bot.log import configure_logging
 
-    configure_logging(log_file=settings.log_file(replay=replay), level=settings.log.level, console_level=settings.log.console_level, secrets=settings.secrets())
+    configure_logging(
+        log_file=settings.log_file(replay=replay),
+        level=settings.log.level,
+        console_level=settings.log.console_level,
+        secrets=settings.secrets(),
+    )
     from bot.ops.control import send_summary
 
     if day is not None:

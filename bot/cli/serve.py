@@ -12,8 +12,16 @@ from bot.cli.base import ConfigOption, ReplayOption, app, load
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option("--host", help="listen address (default serve.host, 127.0.0.1); beyond loopback needs BOT_SERVE__TOKEN")] = None,
-    port: Annotated[int | None, typer.Option("--port", min=0, max=65535, help="TCP port (default serve.port, 8080; 0: any free port)")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="listen address (default serve.host, 127.0.0.1); beyond loopback needs BOT_SERVE__TOKEN"
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=0, max=65535, help="TCP port (default serve.port, 8080; 0: any free port)"),
+    ] = None,
     replay: ReplayOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -23,8 +31,19 @@ def serve(
     settings = load(config)
     from bot.log import configure_logging
 
-    configure_logging(log_file=settings.var_dir / "logs" / "bot.log", level=settings.log.level, console_level=settings.log.console_level, secrets=settings.secrets())
+    configure_logging(
+        log_file=settings.var_dir / "logs" / "bot.log",
+        level=settings.log.level,
+        console_level=settings.log.console_level,
+        secrets=settings.secrets(),
+    )
     gc.enable()  # a long-running process: collect as usual (see bot.cli.main)
     from bot.serve.app import run
 
-    run(settings, replay=replay, host=host or settings.serve.host, port=settings.serve.port if port is None else port, echo=lambda line: typer.echo(line, err=False))
+    run(
+        settings,
+        replay=replay,
+        host=host or settings.serve.host,
+        port=settings.serve.port if port is None else port,
+        echo=lambda line: typer.echo(line, err=False),
+    )

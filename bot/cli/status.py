@@ -24,7 +24,9 @@ def status(replay: ReplayOption = False, as_json: JsonOption = False, config: Co
     state = store.load()
     if state is None:
         raise ConfigError(f"no state in {var} yet: {_first_run_hint(settings, replay, 'status')}")
-    report = build_status(state, settings=settings, state_file=store.path, now=status_time(state, wall_clock(), replay=replay))
+    report = build_status(
+        state, settings=settings, state_file=store.path, now=status_time(state, wall_clock(), replay=replay)
+    )
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
@@ -64,4 +66,6 @@ def _first_run_hint(settings, replay: bool, command: str) -> str:
         return f"the replay ticks are in the replay account: `bot {command} --replay` (`bot tick --dry-run` ticks on live data)"
     if replay:
         return "run `bot tick --dry-run --replay` first"
-    return "run `bot tick --dry-run --replay` first (offline, on the bundled sample), or `bot tick --dry-run` on live data"
+    return (
+        "run `bot tick --dry-run --replay` first (offline, on the bundled sample), or `bot tick --dry-run` on live data"
+    )

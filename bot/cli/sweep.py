@@ -15,13 +15,42 @@ from bot.errors import ExitCode
 
 @app.command()
 def sweep(
-    spec: Annotated[Path, typer.Argument(help="the sweep's SPEC.toml: the span, the settings of every cell, the axes, optional walk-forward folds (README: Sweep)")],
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="history folder laid out like the bundled sample; workers must see the same path")] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=0, help="worker processes of the local cluster (default: one per core; 0: in this process)")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="write cells.csv, report.json and heatmap.png here (default: var/sweeps/<spec name>)")] = None,
+    spec: Annotated[
+        Path,
+        typer.Argument(
+            help="the sweep's SPEC.toml: the span, the settings of every cell, the axes, optional walk-forward folds (README: Sweep)"
+        ),
+    ],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="history folder laid out like the bundled sample; workers must see the same path"
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)"),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=0, help="worker processes of the local cluster (default: one per core; 0: in this process)"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="write cells.csv, report.json and heatmap.png here (default: var/sweeps/<spec name>)"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of tables")] = False,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", help="stop before starting if the uncached Claude cells are estimated above this, USD (default: backtest.max_cost_usd)")] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            help="stop before starting if the uncached Claude cells are estimated above this, USD (default: backtest.max_cost_usd)",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="run the Claude cells whatever their estimated cost")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -32,10 +61,17 @@ def sweep(
     from bot.sweep.report import print_report, write_folder
 
     gc.enable()  # many backtests in one process (see `bot backtest`)
-    configure_logging(log_file=settings.var_dir / "logs" / "sweep.log", level="WARNING", console_level="ERROR", secrets=settings.secrets())
+    configure_logging(
+        log_file=settings.var_dir / "logs" / "sweep.log",
+        level="WARNING",
+        console_level="ERROR",
+        secrets=settings.secrets(),
+    )
     options = Options(data_dir=data_dir, scheduler=scheduler, workers=workers, max_cost_usd=max_cost, yes=yes)
     with _Progress(enabled=sys.stderr.isatty()) as on_progress:
-        report = sweep_command(settings, spec, options, on_progress=on_progress, notify=lambda line: print(line, file=sys.stderr))
+        report = sweep_command(
+            settings, spec, options, on_progress=on_progress, notify=lambda line: print(line, file=sys.stderr)
+        )
     folder = out or settings.var_dir / "sweeps" / spec.stem
     write_report(folder, lambda: write_folder(folder, report))
     if as_json:
@@ -56,11 +92,25 @@ class _Progress:
         if not self.enabled:
             return None
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._bar = Progress(
-            TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("cells · {task.fields[failed]} failed"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            TextColumn("sweep"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("cells · {task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
         )
         self._bar.start()
         task = self._bar.add_task("sweep", total=None, failed=0)

@@ -19,7 +19,9 @@ from bot.errors import ConfigError, ExitCode
 
 @app.command()
 def tick(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="paper broker only: never send an order, never need keys")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="paper broker only: never send an order, never need keys")
+    ] = False,
     replay: Annotated[
         str | None,
         typer.Option(
@@ -29,7 +31,9 @@ def tick(
             "(ISO, UTC; default: the first time with enough history) and advances 3 minutes per tick",
         ),
     ] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="history folder laid out like the bundled sample")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="history folder laid out like the bundled sample")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run one pass: fetch, compute indicators, decide, check risk, execute, save state."""
@@ -51,7 +55,11 @@ def tick(
             secrets=settings.secrets(),
             hold_console=True,
         )
-        report = _skip_if_backing_off(settings, dry_run=dry_run, mode="live" if live else "paper") if replay is None else None
+        report = (
+            _skip_if_backing_off(settings, dry_run=dry_run, mode="live" if live else "paper")
+            if replay is None
+            else None
+        )
         if report is None:
             import asyncio
 
@@ -59,7 +67,11 @@ def tick(
     from bot.cli.views import print_tick
     from bot.log import release_console
 
-    print_tick(report, previous=_previous_record(settings, replay=replay is not None, report=report), coins=len(settings.trading.coins))
+    print_tick(
+        report,
+        previous=_previous_record(settings, replay=replay is not None, report=report),
+        coins=len(settings.trading.coins),
+    )
     release_console()
     raise typer.Exit(_exit_code(report))
 
@@ -78,7 +90,12 @@ def _exit_code(report: Any) -> ExitCode:
     """Failed and degraded win; then skipped or paused (6) so monitoring sees a bot not trading."""
     from bot.models import Outcome
 
-    codes = {Outcome.OK: ExitCode.OK, Outcome.DEGRADED: ExitCode.DEGRADED, Outcome.FAILED: ExitCode.FAILED, Outcome.SKIPPED: ExitCode.SKIPPED}
+    codes = {
+        Outcome.OK: ExitCode.OK,
+        Outcome.DEGRADED: ExitCode.DEGRADED,
+        Outcome.FAILED: ExitCode.FAILED,
+        Outcome.SKIPPED: ExitCode.SKIPPED,
+    }
     if report.outcome is Outcome.OK and report.paused:
         return ExitCode.SKIPPED
     return codes[report.outcome]
@@ -95,7 +112,9 @@ def _skip_if_backing_off(settings: Any, *, dry_run: bool, mode: str):
     skipped = backoff.skip_reason(state, now) if state else None
     if not skipped:
         return None
-    return backoff.skip_run(store, state, now, reason=skipped, mode=mode, strategy=settings.strategy.name, dry_run=dry_run)
+    return backoff.skip_run(
+        store, state, now, reason=skipped, mode=mode, strategy=settings.strategy.name, dry_run=dry_run
+    )
 
 
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
@@ -127,7 +146,9 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     from bot.venues.paper import PaperBroker
     from bot.venues.profiles import builder_fee_pct
 
-    broker: Any = PaperBroker(settings.paper, builder_fee_pct=builder_fee_pct(settings.exchange.id, opted_in=settings.exchange.builder_fee))
+    broker: Any = PaperBroker(
+        settings.paper, builder_fee_pct=builder_fee_pct(settings.exchange.id, opted_in=settings.exchange.builder_fee)
+    )
     if mode == "live":
         from bot.venues.ccxt_broker import CcxtBroker
 
@@ -140,13 +161,22 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         from bot.intel import live_intel
         from bot.intel.archive import ArchiveIntel
 
-        intel = ArchiveIntel(market.data_dir, coins=settings.trading.coins, settings=settings.intel) if mode == "replay" else live_intel(settings)
+        intel = (
+            ArchiveIntel(market.data_dir, coins=settings.trading.coins, settings=settings.intel)
+            if mode == "replay"
+            else live_intel(settings)
+        )
     notifier = notifier_for(settings) if settings.notify.urls else None
     arena = None
     if settings.arena.candidates:  # every candidate on its own paper book; the active one decides for this account
         from bot.arena.arena import ActiveStrategy, account_fallback, open_arena
 
-        arena = open_arena(settings, var / "arena", make_strategy=lambda own: build_strategies(own, clock=wall_clock)[0], notifier=notifier)
+        arena = open_arena(
+            settings,
+            var / "arena",
+            make_strategy=lambda own: build_strategies(own, clock=wall_clock)[0],
+            notifier=notifier,
+        )
         strategy, fallback = ActiveStrategy(arena), account_fallback(settings)
     ctx = TickContext(
         settings=settings,
@@ -188,9 +218,13 @@ def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> d
         now = previous + TICK_INTERVAL if previous else first
     now = now.replace(minute=now.minute - now.minute % 3)
     if now < first:
-        raise ConfigError(f"--replay {now:%Y-%m-%dT%H:%M}: history needs 500 closed candles first; the earliest time is {first:%Y-%m-%dT%H:%M}")
+        raise ConfigError(
+            f"--replay {now:%Y-%m-%dT%H:%M}: history needs 500 closed candles first; the earliest time is {first:%Y-%m-%dT%H:%M}"
+        )
     if now > last and (requested or not previous):
-        raise ConfigError(f"--replay {now:%Y-%m-%dT%H:%M}: past the end of the history ({last:%Y-%m-%d %H:%M} UTC); pick an earlier time or pass --data-dir with more history")
+        raise ConfigError(
+            f"--replay {now:%Y-%m-%dT%H:%M}: past the end of the history ({last:%Y-%m-%d %H:%M} UTC); pick an earlier time or pass --data-dir with more history"
+        )
     if now > last:
         raise ConfigError(
             f"the replay reached the end of its history ({last:%Y-%m-%d %H:%M} UTC); remove {store.path.parent} to start over "

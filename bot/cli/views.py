@@ -10,8 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.tick.status import StatusReport
 from bot.models import Action, Outcome, TickReport, Usage
+from bot.tick.status import StatusReport
 
 # Not a terminal (cron's log, a pipe): wide enough that tables keep whole numbers.
 _console = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
@@ -25,7 +25,12 @@ def _price(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-_OUTCOME_STYLE = {Outcome.OK: "green", Outcome.DEGRADED: "yellow", Outcome.FAILED: "bold red", Outcome.SKIPPED: "yellow"}
+_OUTCOME_STYLE = {
+    Outcome.OK: "green",
+    Outcome.DEGRADED: "yellow",
+    Outcome.FAILED: "bold red",
+    Outcome.SKIPPED: "yellow",
+}
 _ACTION_STYLE = {Action.BUY: "green", Action.SELL: "red", Action.CLOSE: "cyan"}
 _VERDICT_STYLE = {"approved": "green", "resized": "yellow", "rejected": "red"}
 _REASONING_CHARS = 110  # one line of the strategy's reasoning per decision
@@ -48,14 +53,21 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     if report.outcome is Outcome.SKIPPED:
         out(f"{mode} run at {report.as_of:%Y-%m-%d %H:%M} UTC skipped: {report.message}")
         return
-    out(f"{mode} tick {report.tick} · {report.as_of:%Y-%m-%d %H:%M} UTC · strategy {report.strategy} · {report.tick_id}")
+    out(
+        f"{mode} tick {report.tick} · {report.as_of:%Y-%m-%d %H:%M} UTC · strategy {report.strategy} · {report.tick_id}"
+    )
     total = max(len(report.coins_loaded) + len(report.errors), coins)
     out(f"coins {len(report.coins_loaded)}/{total} loaded: {' '.join(report.coins_loaded) or '-'}")
     for coin, error in report.errors.items():
         out(f"  skipped {coin}: {error}")
     for source, why in report.sources_skipped.items():
         candidate = source.removeprefix("arena:")
-        out(f"  arena candidate {candidate} failed: {why}" if candidate != source else f"  intel {source} skipped: {why}", markup=False)
+        out(
+            f"  arena candidate {candidate} failed: {why}"
+            if candidate != source
+            else f"  intel {source} skipped: {why}",
+            markup=False,
+        )
     decided = {decision.coin: decision for decision in report.decisions}
     decision_of_llm = f"{report.strategy}'s decision"
     for coin in report.coins_loaded:
@@ -75,13 +87,18 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
             if verdict.coin == coin:
                 again = (verdict.coin, str(verdict.action), verdict.reason) in repeated
                 why = "(same as last tick)" if again else f"({', '.join(verdict.codes)}): {verdict.reason}"
-                out(f"        -> {verdict.verdict} {why}", style=None if again else _VERDICT_STYLE.get(str(verdict.verdict)))
+                out(
+                    f"        -> {verdict.verdict} {why}",
+                    style=None if again else _VERDICT_STYLE.get(str(verdict.verdict)),
+                )
     for coin, reason in report.invalid.items():
         if coin not in report.coins_loaded:
             out(f"  ignored {decision_of_llm} for {coin}: {reason}")
     for payment in report.funding:
         verb = "received" if payment.amount_usd >= 0 else "paid"
-        out(f"  funding {payment.coin} {payment.side} {payment.at:%H:%M} rate {payment.rate * 100:+.4f}%: {verb} {abs(payment.amount_usd):.2f} USDT")
+        out(
+            f"  funding {payment.coin} {payment.side} {payment.at:%H:%M} rate {payment.rate * 100:+.4f}%: {verb} {abs(payment.amount_usd):.2f} USDT"
+        )
     for fill in report.fills:
         verb = "closed" if fill.reduce_only else "opened"
         pnl = f" pnl {fill.realized_pnl_usd:+.2f}" if fill.reduce_only else ""
@@ -118,7 +135,9 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
 def _reasoning(out, decision) -> None:
     if decision is not None and decision.reasoning:
         text = " ".join(decision.reasoning.split())
-        out(f"        why: {text if len(text) <= _REASONING_CHARS else text[: _REASONING_CHARS - 1] + '…'}", style="dim")
+        out(
+            f"        why: {text if len(text) <= _REASONING_CHARS else text[: _REASONING_CHARS - 1] + '…'}", style="dim"
+        )
 
 
 _STALE = timedelta(minutes=10)  # cron ticks every 3 minutes; three missed runs is worth a warning
@@ -149,25 +168,45 @@ def print_status(status: StatusReport) -> None:
         minutes = (status.generated_at - status.last_tick_at).total_seconds() / 60
         out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
     if status.stop_requested:
-        out(f"STOPPING since {_when(status.paused_at)}: {status.pause_reason} (every open position closes at the next tick; `bot resume` cancels it)")
+        out(
+            f"STOPPING since {_when(status.paused_at)}: {status.pause_reason} (every open position closes at the next tick; `bot resume` cancels it)"
+        )
     elif status.paused:
-        out(f"PAUSED by {status.paused_by.who if status.paused_by else 'user'} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)")
+        out(
+            f"PAUSED by {status.paused_by.who if status.paused_by else 'user'} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)"
+        )
     elif status.new_positions_blocked:
         out(f"no new positions now: {status.new_positions_blocked}")
     if status.consecutive_errors:
         if status.consecutive_errors < status.max_consecutive_errors:
-            out(f"failed ticks in a row: {status.consecutive_errors} (the bot pauses itself at {status.max_consecutive_errors})")
+            out(
+                f"failed ticks in a row: {status.consecutive_errors} (the bot pauses itself at {status.max_consecutive_errors})"
+            )
         else:
-            out(f"failed ticks in a row: {status.consecutive_errors} (the bot paused itself at {status.max_consecutive_errors})")
+            out(
+                f"failed ticks in a row: {status.consecutive_errors} (the bot paused itself at {status.max_consecutive_errors})"
+            )
     if status.backoff_until:
-        out(f"backing off until {_when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s window); runs before then are skipped")
+        out(
+            f"backing off until {_when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s window); runs before then are skipped"
+        )
     if status.last_skipped_at:
         out(f"last skipped run: {_when(status.last_skipped_at)}")
     out(f"next tick expected {_when(status.next_tick_at)}")
     if status.arena_active:
         since = f" since {_when(status.arena_since)}" if status.arena_since else ""
-        out(f"arena: {status.arena_active} runs the account{since}" + (" (pinned: `bot arena unpin`)" if status.arena_pinned else "") + " · `bot arena` for the leaderboard")
-    sharpe = f"{status.sharpe:.2f}" if status.sharpe is not None else f"n/a (needs {status.sharpe_needs_ticks} more ticks)" if status.sharpe_needs_ticks else "n/a"
+        out(
+            f"arena: {status.arena_active} runs the account{since}"
+            + (" (pinned: `bot arena unpin`)" if status.arena_pinned else "")
+            + " · `bot arena` for the leaderboard"
+        )
+    sharpe = (
+        f"{status.sharpe:.2f}"
+        if status.sharpe is not None
+        else f"n/a (needs {status.sharpe_needs_ticks} more ticks)"
+        if status.sharpe_needs_ticks
+        else "n/a"
+    )
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
         f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "
@@ -184,14 +223,32 @@ def print_status(status: StatusReport) -> None:
         + (f" · thinking {status.llm_thinking_tokens_today:,} tokens" if status.llm_thinking_tokens_today else "")
     )
     if status.llm_model_lifecycle == "deprecated":
-        retires = f"{status.llm_model_retires_at:%Y-%m-%d}" if status.llm_model_retires_at else "a date not yet scheduled"
-        out(f"LLM model {status.llm_model} is DEPRECATED: Anthropic retires it on {retires}; set llm.model to an active model")
+        retires = (
+            f"{status.llm_model_retires_at:%Y-%m-%d}" if status.llm_model_retires_at else "a date not yet scheduled"
+        )
+        out(
+            f"LLM model {status.llm_model} is DEPRECATED: Anthropic retires it on {retires}; set llm.model to an active model"
+        )
     if status.llm_last_refusal:
         out(f"LLM last refusal: {status.llm_last_refusal}")
     if status.llm_last_error:
         out(f"LLM: {status.llm_last_error}")
     if status.positions:
-        table = Table("coin", "side", "amount", "entry", "mark", "uPnL", "lev", "SL", "TP", "liq", "opened", "invalidation", title="open positions")
+        table = Table(
+            "coin",
+            "side",
+            "amount",
+            "entry",
+            "mark",
+            "uPnL",
+            "lev",
+            "SL",
+            "TP",
+            "liq",
+            "opened",
+            "invalidation",
+            title="open positions",
+        )
         for position in status.positions:
             table.add_row(
                 position.coin,
@@ -210,7 +267,9 @@ def print_status(status: StatusReport) -> None:
         _console.print(table)
         for position in status.positions:
             if position.managed_only:
-                out(f"{position.coin} is not in `trading.coins`: its position is managed (stop-loss, take-profit, CLOSE), never added to")
+                out(
+                    f"{position.coin} is not in `trading.coins`: its position is managed (stop-loss, take-profit, CLOSE), never added to"
+                )
     else:
         out("no open positions")
     if status.exchange is not None:
@@ -218,22 +277,35 @@ def print_status(status: StatusReport) -> None:
     for decision in status.last_decisions:
         out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}): {decision.reasoning}")
     if lines := status.last_context.splitlines()[1:]:  # its first line is the block's title
-        out(f"context the model saw: {lines[0]} · {sum(' ago [' in line for line in lines)} headlines (all: --json)", markup=False)
+        out(
+            f"context the model saw: {lines[0]} · {sum(' ago [' in line for line in lines)} headlines (all: --json)",
+            markup=False,
+        )
 
 
 def _print_exchange(status: StatusReport) -> None:
     """The exchange's account as the last live reconciliation saw it, and where the bot differs."""
     view = status.exchange
     out = _console.print
-    out(f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash {_money(view.cash_usd)}")
+    out(
+        f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash {_money(view.cash_usd)}"
+    )
     table = Table("coin", "side", "amount", "entry", "uPnL", "liq.", title="exchange positions")
     for position in view.positions:
-        table.add_row(position.coin, str(position.side), f"{position.amount:g}", f"{position.entry_price:.6g}",
-                      f"{position.unrealized_pnl_usd:+.2f}", _price(position.liquidation_price))
+        table.add_row(
+            position.coin,
+            str(position.side),
+            f"{position.amount:g}",
+            f"{position.entry_price:.6g}",
+            f"{position.unrealized_pnl_usd:+.2f}",
+            _price(position.liquidation_price),
+        )
     _console.print(table) if view.positions else out("exchange positions: none")
     table = Table("client id", "coin", "kind", "side", "amount", "trigger", title="exchange open orders")
     for order in view.open_orders:
-        table.add_row(order.client_order_id, order.coin, order.kind, order.side, f"{order.amount:g}", _price(order.trigger_price))
+        table.add_row(
+            order.client_order_id, order.coin, order.kind, order.side, f"{order.amount:g}", _price(order.trigger_price)
+        )
     _console.print(table) if view.open_orders else out("exchange open orders: none")
     if status.pending_orders:
         out("pending orders (settled next tick): " + ", ".join(status.pending_orders))
@@ -248,22 +320,60 @@ def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:
         _console.print("no trades in the journal yet" if trades else "no ticks in the journal yet")
         return
     if trades:
-        table = Table("time", "coin", "side", "open/close", "amount", "price", "fee", "PnL", "reason", title=f"last {len(rows)} trades")
+        table = Table(
+            "time",
+            "coin",
+            "side",
+            "open/close",
+            "amount",
+            "price",
+            "fee",
+            "PnL",
+            "reason",
+            title=f"last {len(rows)} trades",
+        )
         for row in rows:
             pnl = f"{row['realized_pnl_usd']:+,.2f}" if row["action"] == "close" else "-"
             table.add_row(
-                row["at"][:16].replace("T", " "), row["coin"], row["side"], row["action"], f"{row['amount']:g}",
-                f"{row['price']:.6g}", f"{row['fee_usd']:.2f}", pnl, row["reason"] or "-",
+                row["at"][:16].replace("T", " "),
+                row["coin"],
+                row["side"],
+                row["action"],
+                f"{row['amount']:g}",
+                f"{row['price']:.6g}",
+                f"{row['fee_usd']:.2f}",
+                pnl,
+                row["reason"] or "-",
             )
     else:
-        table = Table("tick", "time", "outcome", "coins", "decisions", "fills", "equity", "return", "ms", "message", title=f"last {len(rows)} ticks")
+        table = Table(
+            "tick",
+            "time",
+            "outcome",
+            "coins",
+            "decisions",
+            "fills",
+            "equity",
+            "return",
+            "ms",
+            "message",
+            title=f"last {len(rows)} ticks",
+        )
         for row in rows:
             equity = "-" if row["equity_usd"] is None else _money(row["equity_usd"])
             ret = "-" if row["return_pct"] is None else f"{row['return_pct']:+.2f}%"
             ms = "-" if row["duration_ms"] is None else f"{row['duration_ms']:.0f}"
             table.add_row(
-                str(row["tick"]), (row["as_of"] or "")[:16].replace("T", " "), row["outcome"], str(row["coins_loaded"]),
-                str(row["decisions"]), str(row["fills"]), equity, ret, ms, row["message"],
+                str(row["tick"]),
+                (row["as_of"] or "")[:16].replace("T", " "),
+                row["outcome"],
+                str(row["coins_loaded"]),
+                str(row["decisions"]),
+                str(row["fills"]),
+                equity,
+                ret,
+                ms,
+                row["message"],
             )
     _console.print(table)
 
@@ -276,18 +386,44 @@ def print_leaderboard(board) -> None:
 
     span = f"since {_when(board.window_start)}" if board.window_start else "all history"
     table = Table(
-        "candidate", "kind", "ticks", "return", "Sharpe", "max DD", "trades", "win rate", "fees", "funding", "LLM $", "avg hold", "long/short",
-        f"score ({board.metric})", title=f"arena · {span} · net of fees, funding and LLM cost",
-    )  # fmt: skip
+        "candidate",
+        "kind",
+        "ticks",
+        "return",
+        "Sharpe",
+        "max DD",
+        "trades",
+        "win rate",
+        "fees",
+        "funding",
+        "LLM $",
+        "avg hold",
+        "long/short",
+        f"score ({board.metric})",
+        title=f"arena · {span} · net of fees, funding and LLM cost",
+    )
     for s in board.standings:
         table.add_row(
-            s.name + (" *" if s.name == board.active else ""), s.strategy, str(s.ticks), f"{s.return_pct:+.2f}%", num(s.sharpe, ".2f"),
-            f"{s.max_drawdown_pct:.2f}%", str(s.trades), num(s.win_rate_pct, ".1f"), f"{s.fees_usd:.2f}", f"{s.funding_usd:+.2f}",
-            f"{s.llm_usd:.4f}", num(s.avg_hold_hours, ".2f") + (" h" if s.avg_hold_hours is not None else ""), f"{s.longs}/{s.shorts}", num(s.score, ".3f"),
-        )  # fmt: skip
+            s.name + (" *" if s.name == board.active else ""),
+            s.strategy,
+            str(s.ticks),
+            f"{s.return_pct:+.2f}%",
+            num(s.sharpe, ".2f"),
+            f"{s.max_drawdown_pct:.2f}%",
+            str(s.trades),
+            num(s.win_rate_pct, ".1f"),
+            f"{s.fees_usd:.2f}",
+            f"{s.funding_usd:+.2f}",
+            f"{s.llm_usd:.4f}",
+            num(s.avg_hold_hours, ".2f") + (" h" if s.avg_hold_hours is not None else ""),
+            f"{s.longs}/{s.shorts}",
+            num(s.score, ".3f"),
+        )
     _console.print(table)
     since = f" since {_when(board.since)}" if board.since else ""
-    rotation = "pinned (`bot arena unpin`)" if board.pinned else "rotation on" if board.rotation_enabled else "rotation off"
+    rotation = (
+        "pinned (`bot arena unpin`)" if board.pinned else "rotation on" if board.rotation_enabled else "rotation off"
+    )
     _console.print(f"* {board.active} runs the account{since} · {rotation}")
     for record in board.rotations[-3:]:
         _console.print(f"  {_when(record.at)}: {record.reason}")

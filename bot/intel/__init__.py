@@ -26,4 +26,8 @@ def live_intel(settings: Settings) -> Intel | None:
         return None
     from bot.intel.live import LiveIntel
 
-    return LiveIntel(settings, cache_dir=settings.var_dir / "cache" / "intel", archive_dir=archive_dir(settings) if settings.intel.archive else None)
+    return LiveIntel(
+        settings,
+        cache_dir=settings.var_dir / "cache" / "intel",
+        archive_dir=archive_dir(settings) if settings.intel.archive else None,
+    )

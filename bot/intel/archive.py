@@ -70,7 +70,9 @@ def read_points(folder: Path) -> list[Sentiment]:
     except (OSError, ValidationError, ValueError) as exc:
         from bot.errors import ConfigError
 
-        raise ConfigError(f"{folder / 'intel' / FEAR_GREED} is unreadable ({type(exc).__name__}); move it away and run `bot download --intel` again") from None
+        raise ConfigError(
+            f"{folder / 'intel' / FEAR_GREED} is unreadable ({type(exc).__name__}); move it away and run `bot download --intel` again"
+        ) from None
 
 
 def save_points(folder: Path, points: list[Sentiment]) -> int:
@@ -125,7 +127,9 @@ class ArchiveIntel:
         self.folder, self.coins, self.settings = folder, coins, settings
         self.points = read_points(folder)
         self._point_times = [point.at for point in self.points]
-        found = sorted(headlines(read_items(folder), coins=coins, settings=settings), key=lambda headline: headline.published_at)
+        found = sorted(
+            headlines(read_items(folder), coins=coins, settings=settings), key=lambda headline: headline.published_at
+        )
         self.headlines = found
         self._times = [headline.published_at for headline in found]
 

@@ -36,7 +36,14 @@ def sources(settings: Settings, coins: list[str], *, history: bool = False) -> l
     found += [_Source(feed.name, "feeds", feed.url, {}) for feed in intel.feeds]
     token = settings.cryptopanic_token.get_secret_value() if settings.cryptopanic_token else ""
     if token:
-        found.append(_Source("cryptopanic", "cryptopanic", intel.cryptopanic_url, {"auth_token": token, "public": "true", "currencies": ",".join(coins)}))
+        found.append(
+            _Source(
+                "cryptopanic",
+                "cryptopanic",
+                intel.cryptopanic_url,
+                {"auth_token": token, "public": "true", "currencies": ",".join(coins)},
+            )
+        )
     return found
 
 
@@ -44,12 +51,16 @@ def parse(source: _Source, data: bytes, settings: Settings, now: datetime) -> ar
     if source.key == "fear_greed":
         return archive.Answer(fetched_at=now, points=parse_fear_greed(data))
     if source.key == "cryptopanic":
-        return archive.Answer(fetched_at=now, items=parse_cryptopanic(data, priority=settings.intel.cryptopanic_priority))
+        return archive.Answer(
+            fetched_at=now, items=parse_cryptopanic(data, priority=settings.intel.cryptopanic_priority)
+        )
     priority = next(feed.priority for feed in settings.intel.feeds if feed.name == source.key)
     return archive.Answer(fetched_at=now, items=parse_feed(data, source=source.key, priority=priority))
 
 
-async def ask_all(settings: Settings, wanted: list[_Source], now: datetime, *, cache_dir: Path | None) -> tuple[dict[str, archive.Answer], dict[str, str]]:
+async def ask_all(
+    settings: Settings, wanted: list[_Source], now: datetime, *, cache_dir: Path | None
+) -> tuple[dict[str, archive.Answer], dict[str, str]]:
     """Each source's answer (cached while fresh), and why each failing one failed."""
     import aiohttp
 
@@ -58,7 +69,9 @@ async def ask_all(settings: Settings, wanted: list[_Source], now: datetime, *, c
         if archive.fresh(cached, now=now, ttl_minutes=settings.intel.ttl_minutes.get(source.ttl, 0.0)):
             return cached
         data = await fetch(session, source.url, params=source.params, timeout_s=settings.intel.timeout_s)
-        answer = await asyncio.to_thread(parse, source, data, settings, now)  # feedparser is slow: the market's requests go on meanwhile
+        answer = await asyncio.to_thread(
+            parse, source, data, settings, now
+        )  # feedparser is slow: the market's requests go on meanwhile
         if cache_dir:
             archive.write_answer(cache_dir, source.key, answer)
         return answer
@@ -84,7 +97,11 @@ class LiveIntel:
 
     async def briefing(self, coins: list[str], now: datetime) -> Briefing:
         wanted = sources(self.settings, coins)
-        previous = {source.key: archive.read_answer(self.cache_dir, source.key) for source in wanted} if self.archive_dir else {}
+        previous = (
+            {source.key: archive.read_answer(self.cache_dir, source.key) for source in wanted}
+            if self.archive_dir
+            else {}
+        )
         answers, failed = await ask_all(self.settings, wanted, now, cache_dir=self.cache_dir)
         items = [item for answer in answers.values() for item in answer.items]
         if self.archive_dir is not None:
@@ -115,7 +132,9 @@ class LiveIntel:
 async def archive_sources(settings: Settings, folder: Path, now: datetime) -> tuple[int, int, dict[str, str]]:
     """`bot download --intel`: the Fear & Greed history and the headlines the sources show
     now, merged into ``folder``/intel; returns (days archived, headlines added, failures)."""
-    answers, failed = await ask_all(settings, sources(settings, settings.trading.coins, history=True), now, cache_dir=None)
+    answers, failed = await ask_all(
+        settings, sources(settings, settings.trading.coins, history=True), now, cache_dir=None
+    )
     points = answers.pop("fear_greed").points if "fear_greed" in answers else []
     days = archive.save_points(folder, points) if points else len(archive.read_points(folder))
     added = archive.append_items(folder, [item for answer in answers.values() for item in answer.items])

@@ -57,7 +57,12 @@ def headlines(items: Iterable[Item], *, coins: list[str], settings: IntelSetting
             continue  # about coins the bot does not trade
         points = impact_points(item, keywords)
         headline = Headline(
-            title=item.title, source=item.source, published_at=item.published_at, impact=_impact(points), coins=tagged, url=item.url
+            title=item.title,
+            source=item.source,
+            published_at=item.published_at,
+            impact=_impact(points),
+            coins=tagged,
+            url=item.url,
         )
         key, order = _dedup_key(item.title), (-points, item.published_at.timestamp())
         kept = best.get(key)
@@ -70,7 +75,9 @@ def headlines(items: Iterable[Item], *, coins: list[str], settings: IntelSetting
     return [headline for _, headline in best.values()]
 
 
-def select(found: Iterable[Headline], *, coins: list[str], now: datetime, settings: IntelSettings) -> dict[str, list[Headline]]:
+def select(
+    found: Iterable[Headline], *, coins: list[str], now: datetime, settings: IntelSettings
+) -> dict[str, list[Headline]]:
     """The best ``headlines_per_coin`` per coin (in ``coins`` order) and for MARKET, among
     those published in the last ``max_age_hours`` up to ``now``: never one from after it."""
     oldest = now - timedelta(hours=settings.max_age_hours)

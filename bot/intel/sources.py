@@ -74,12 +74,20 @@ def parse_feed(data: bytes, *, source: str, priority: int) -> list[Item]:
         raise SourceError("not an RSS or Atom feed" if parsed.bozo else "no entries in the feed")
     items = []
     for entry in parsed.entries:
-        when = entry.get("published_parsed") if "published_parsed" in entry else entry.get("updated_parsed") if "updated_parsed" in entry else None
+        when = (
+            entry.get("published_parsed")
+            if "published_parsed" in entry
+            else entry.get("updated_parsed")
+            if "updated_parsed" in entry
+            else None
+        )
         title = " ".join(str(entry.get("title", "")).split())
         if when is None or not title:
             continue
         published = datetime(*when[:6], tzinfo=UTC)
-        items.append(Item(source=source, title=title, published_at=published, url=str(entry.get("link", "")), priority=priority))
+        items.append(
+            Item(source=source, title=title, published_at=published, url=str(entry.get("link", "")), priority=priority)
+        )
     if not items:
         raise SourceError("no entry with a title and a publication time")
     return items
@@ -98,20 +106,28 @@ def parse_cryptopanic(data: bytes, *, priority: int) -> list[Item]:
             continue
         votes = post.get("votes") if isinstance(post.get("votes"), dict) else {}
         tagged = post.get("currencies") or post.get("instruments") or []
-        coins = [str(c["code"]).upper() for c in tagged if isinstance(c, dict) and c.get("code")] if isinstance(tagged, list) else []
+        coins = (
+            [str(c["code"]).upper() for c in tagged if isinstance(c, dict) and c.get("code")]
+            if isinstance(tagged, list)
+            else []
+        )
         important = votes.get("important", 0)
         items.append(
             Item(
-                source="cryptopanic", title=title, published_at=published.astimezone(UTC), url=str(post.get("url") or ""),
-                priority=priority, votes=important if isinstance(important, int) else 0, coins=coins,
+                source="cryptopanic",
+                title=title,
+                published_at=published.astimezone(UTC),
+                url=str(post.get("url") or ""),
+                priority=priority,
+                votes=important if isinstance(important, int) else 0,
+                coins=coins,
             )
-        )  # fmt: skip
+        )
     return items
 
 
 async def fetch(session: Any, url: str, *, params: dict[str, str] | None = None, timeout_s: float) -> bytes:
     """One GET through an aiohttp session; anything but a 200 with a body is a ``SourceError``."""
-    import asyncio
 
     import aiohttp
 
@@ -120,7 +136,7 @@ async def fetch(session: Any, url: str, *, params: dict[str, str] | None = None,
             if response.status != 200:
                 raise SourceError(f"HTTP {response.status}")
             return await response.read()
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         raise SourceError(f"no answer within {timeout_s:g} s") from None
     except aiohttp.ClientError as exc:
         raise SourceError(f"connection failed ({type(exc).__name__})") from None

@@ -47,7 +47,9 @@ class ArenaStore:
             return None
         except (OSError, ValueError, ValidationError) as exc:
             why = exc.strerror if isinstance(exc, OSError) else "corrupt or not an arena record"
-            raise StateError(f"{self.path}: cannot read ({why}); move it away: the arena starts again from `arena.active`") from None
+            raise StateError(
+                f"{self.path}: cannot read ({why}); move it away: the arena starts again from `arena.active`"
+            ) from None
 
     def save(self, record: ArenaRecord) -> None:
         record.rotations = record.rotations[-ROTATIONS_KEPT:]
@@ -55,4 +57,6 @@ class ArenaStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _write_atomic(self.path, record.model_dump_json(indent=1).encode())
         except OSError as exc:
-            raise StateError(f"{self.path}: cannot write ({exc.strerror or exc}); make {self.path.parent} writable, then run again") from None
+            raise StateError(
+                f"{self.path}: cannot write ({exc.strerror or exc}); make {self.path.parent} writable, then run again"
+            ) from None

@@ -82,7 +82,9 @@ def resume(state: BotState) -> None:
     state.backoff_until = None
 
 
-def record_outcome(state: BotState, *, outcome: Outcome, message: str, now: datetime, ops: OpsSettings) -> list[OpsEvent]:
+def record_outcome(
+    state: BotState, *, outcome: Outcome, message: str, now: datetime, ops: OpsSettings
+) -> list[OpsEvent]:
     """Update the failure counter, backoff and self-pause after a tick; the events to notify."""
     if outcome is not Outcome.FAILED:
         if state.consecutive_errors or state.backoff_until is not None:  # most ticks: nothing to reset
@@ -100,12 +102,21 @@ def record_outcome(state: BotState, *, outcome: Outcome, message: str, now: date
     return events
 
 
-def skip_run(store: _Store, state: BotState, now: datetime, *, reason: str, mode: str, strategy: str, dry_run: bool) -> TickReport:
+def skip_run(
+    store: _Store, state: BotState, now: datetime, *, reason: str, mode: str, strategy: str, dry_run: bool
+) -> TickReport:
     """A run inside the backoff window: no market call, no journal line; state notes the skip."""
     state.last_skipped_at = now
     store.save(state)
     log.info("tick_skipped: %s", reason)  # the CLI prints the reason once, on stdout; the log file keeps it
     return TickReport(
-        tick_id=tick_id_for(now), tick=state.tick, mode=mode, dry_run=dry_run, as_of=now,
-        strategy=strategy, outcome=Outcome.SKIPPED, message=reason, paused=state.paused,
+        tick_id=tick_id_for(now),
+        tick=state.tick,
+        mode=mode,
+        dry_run=dry_run,
+        as_of=now,
+        strategy=strategy,
+        outcome=Outcome.SKIPPED,
+        message=reason,
+        paused=state.paused,
     )

@@ -19,7 +19,13 @@ KEEP_DAYS = 31  # days of spend kept in state.json; the journal keeps every tick
 
 
 def priced(
-    *, input_tokens: int, output_tokens: int, cache_write_tokens: int, cache_read_tokens: int, price: ModelPrice, thinking_tokens: int = 0
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_write_tokens: int,
+    cache_read_tokens: int,
+    price: ModelPrice,
+    thinking_tokens: int = 0,
 ) -> Usage:
     """One call's usage with its dollar cost (prices are USD per million tokens). Thinking
     tokens are part of ``output_tokens`` (the API's total is inclusive): priced once, as output."""
@@ -30,7 +36,9 @@ def priced(
         + cache_read_tokens * price.cache_read_usd_per_mtok
     ) / 1_000_000
     uncached = (cache_write_tokens + cache_read_tokens) * price.input_usd_per_mtok / 1_000_000
-    cached = (cache_write_tokens * price.cache_write_usd_per_mtok + cache_read_tokens * price.cache_read_usd_per_mtok) / 1_000_000
+    cached = (
+        cache_write_tokens * price.cache_write_usd_per_mtok + cache_read_tokens * price.cache_read_usd_per_mtok
+    ) / 1_000_000
     return Usage(
         calls=1,
         input_tokens=input_tokens,

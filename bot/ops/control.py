@@ -24,7 +24,9 @@ def locked_state(settings: Settings, *, replay: bool, now: datetime) -> Iterator
     var = settings.run_dir(replay=replay)
     with TickLock(var / "tick.lock").acquire(wait_seconds=settings.ops.lock_wait_seconds, started_at=now):
         store = StateStore(var / "state.json")
-        state = store.load() or BotState.fresh(mode="replay" if replay else "paper", initial_equity_usd=settings.paper.initial_balance_usd)
+        state = store.load() or BotState.fresh(
+            mode="replay" if replay else "paper", initial_equity_usd=settings.paper.initial_balance_usd
+        )
         yield state
         store.save(state)
 
@@ -86,7 +88,13 @@ def daily_summary(state: BotState, journal: Journal, *, day: str) -> Event:
     ]
     if state.paused:
         lines.append(f"PAUSED by {(state.paused_by or PausedBy.USER).who}: {state.pause_reason}")
-    return Event(key=f"summary:{day}", kind=EventKind.DAILY_SUMMARY, level=Level.INFO, title=f"bot {state.mode}: daily summary {day}", body="\n".join(lines))
+    return Event(
+        key=f"summary:{day}",
+        kind=EventKind.DAILY_SUMMARY,
+        level=Level.INFO,
+        title=f"bot {state.mode}: daily summary {day}",
+        body="\n".join(lines),
+    )
 
 
 def send_summary(settings: Settings, *, replay: bool, now: datetime, day: str | None = None) -> tuple[Event, bool]:

@@ -33,7 +33,9 @@ class EventKind(StrEnum):
     TAKE_PROFIT = "take_profit"
     LIQUIDATION = "liquidation"
     RISK_LIMIT = "risk_limit"
-    LIVE_ALERT = "live_alert"  # live broker: a rejected order, a stop that failed, a position closed outside the bot ...
+    LIVE_ALERT = (
+        "live_alert"  # live broker: a rejected order, a stop that failed, a position closed outside the bot ...
+    )
     TICK_FAILED = "tick_failed"
     EMERGENCY_PAUSE = "emergency_pause"
     DAILY_SUMMARY = "daily_summary"
@@ -56,7 +58,9 @@ class Event(StrictModel):
     body: str
 
 
-def tick_events(report: TickReport, ops_events: list[OpsEvent], state: BotState, *, min_trade_usd: float = 0.0) -> list[Event]:
+def tick_events(
+    report: TickReport, ops_events: list[OpsEvent], state: BotState, *, min_trade_usd: float = 0.0
+) -> list[Event]:
     """What the owner should hear about one tick, in the order it happened."""
     events = []
     prefix = f"bot {report.mode}"
@@ -68,12 +72,24 @@ def tick_events(report: TickReport, ops_events: list[OpsEvent], state: BotState,
         if reason in _EXIT_REASONS:
             kind = EventKind(reason)
             body = f"{_EXIT_REASONS[reason]}: closed {what}, PnL {fill.realized_pnl_usd:+.2f} USDT"
-            events.append(Event(key=key, kind=kind, level=Level.WARNING, title=f"{prefix}: {fill.coin} {_EXIT_REASONS[reason]}", body=body))
+            events.append(
+                Event(
+                    key=key,
+                    kind=kind,
+                    level=Level.WARNING,
+                    title=f"{prefix}: {fill.coin} {_EXIT_REASONS[reason]}",
+                    body=body,
+                )
+            )
         elif notional >= min_trade_usd:
             closed = fill.reduce_only
             kind = EventKind.TRADE_CLOSED if closed else EventKind.TRADE_OPENED
-            body = f"{'closed' if closed else 'opened'} {what}" + (f", PnL {fill.realized_pnl_usd:+.2f} USDT" if closed else "")
-            events.append(Event(key=key, kind=kind, title=f"{prefix}: {kind.value.replace('_', ' ')} {fill.coin}", body=body))
+            body = f"{'closed' if closed else 'opened'} {what}" + (
+                f", PnL {fill.realized_pnl_usd:+.2f} USDT" if closed else ""
+            )
+            events.append(
+                Event(key=key, kind=kind, title=f"{prefix}: {kind.value.replace('_', ' ')} {fill.coin}", body=body)
+            )
     for verdict in report.verdicts:
         codes = {str(code) for code in getattr(verdict, "codes", ())}
         if codes & _LIMIT_CODES:
@@ -102,7 +118,15 @@ def tick_events(report: TickReport, ops_events: list[OpsEvent], state: BotState,
         body = f"tick {report.tick_id} failed ({state.consecutive_errors} in a row): {report.message}"
         if state.backoff_until:
             body += f"; next attempt after {state.backoff_until:%H:%M:%S} UTC"
-        events.append(Event(key=f"{report.tick_id}:failed", kind=EventKind.TICK_FAILED, level=Level.FAILURE, title=f"{prefix}: tick failed", body=body))
+        events.append(
+            Event(
+                key=f"{report.tick_id}:failed",
+                kind=EventKind.TICK_FAILED,
+                level=Level.FAILURE,
+                title=f"{prefix}: tick failed",
+                body=body,
+            )
+        )
     llm = state.llm
     if llm.lifecycle == "deprecated" and report.usage.calls:
         when = f"on {llm.retires_at:%Y-%m-%d}" if llm.retires_at else "on a date not yet scheduled"
@@ -117,7 +141,15 @@ def tick_events(report: TickReport, ops_events: list[OpsEvent], state: BotState,
         )
     if OpsEvent.EMERGENCY_PAUSE in ops_events:
         body = f"paused itself: {state.pause_reason}. Open positions are still managed; run `bot resume` once fixed."
-        events.append(Event(key=f"{report.tick_id}:pause", kind=EventKind.EMERGENCY_PAUSE, level=Level.FAILURE, title=f"{prefix}: EMERGENCY PAUSE", body=body))
+        events.append(
+            Event(
+                key=f"{report.tick_id}:pause",
+                kind=EventKind.EMERGENCY_PAUSE,
+                level=Level.FAILURE,
+                title=f"{prefix}: EMERGENCY PAUSE",
+                body=body,
+            )
+        )
     return events
 
 
@@ -155,21 +187,33 @@ class Notifier:
                 if sender.add(_with_timeouts(url, self.timeout_seconds)):
                     senders.append((number, sender))
                 else:
-                    log.warning("notify_bad_url", url_number=number, hint="not a valid apprise URL; see https://github.com/caronc/apprise/wiki")
+                    log.warning(
+                        "notify_bad_url",
+                        url_number=number,
+                        hint="not a valid apprise URL; see https://github.com/caronc/apprise/wiki",
+                    )
             for event in events:
                 for number, sender in senders:
                     if sender.notify(title=event.title, body=event.body, notify_type=_level(apprise, event.level)):
                         delivered += 1
                         log.info("notified", kind=event.kind, key=event.key, url_number=number)
                     else:
-                        log.warning("notify_failed", kind=event.kind, key=event.key, url_number=number, error="the service refused or timed out")
+                        log.warning(
+                            "notify_failed",
+                            kind=event.kind,
+                            key=event.key,
+                            url_number=number,
+                            error="the service refused or timed out",
+                        )
         except Exception as exc:  # a broken notification set-up never fails a tick
             log.error("notify_failed", error=f"{type(exc).__name__}: {exc}")
         return delivered
 
 
 def notifier_for(settings) -> Notifier:
-    return Notifier([url.get_secret_value() for url in settings.notify.urls], timeout_seconds=settings.notify.timeout_seconds)
+    return Notifier(
+        [url.get_secret_value() for url in settings.notify.urls], timeout_seconds=settings.notify.timeout_seconds
+    )
 
 
 def _apprise():

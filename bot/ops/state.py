@@ -115,12 +115,20 @@ class BotState(StrictModel):
     fees_paid_usd: float = 0.0
     realized_pnl_usd: float = 0.0  # before fees and funding
     funding_usd: float = 0.0  # net funding received (+) or paid (-)
-    funding_payments: list[FundingPayment] = Field(default_factory=list)  # booked by the last tick (all of them are in the journal)
+    funding_payments: list[FundingPayment] = Field(
+        default_factory=list
+    )  # booked by the last tick (all of them are in the journal)
     risk: RiskMemory = Field(default_factory=RiskMemory)
-    closed_trades: list[ClosedTrade] = Field(default_factory=list)  # the last CLOSED_TRADES_KEPT, oldest first (the trade memory)
-    entry_reasons: dict[str, str] = Field(default_factory=dict)  # coin -> the reasoning given when its open position was opened
+    closed_trades: list[ClosedTrade] = Field(
+        default_factory=list
+    )  # the last CLOSED_TRADES_KEPT, oldest first (the trade memory)
+    entry_reasons: dict[str, str] = Field(
+        default_factory=dict
+    )  # coin -> the reasoning given when its open position was opened
     llm: LlmLedger = Field(default_factory=LlmLedger)
-    pending_intents: list[OrderIntent] = Field(default_factory=list)  # live: saved before sending, removed once recorded
+    pending_intents: list[OrderIntent] = Field(
+        default_factory=list
+    )  # live: saved before sending, removed once recorded
     leverage_set: dict[str, float] = Field(default_factory=dict)  # live: symbol -> leverage set on the exchange
     exchange: ExchangeView | None = None  # live: the exchange's account as last reconciled
     booked_fills: list[BookedFill] = Field(default_factory=list)  # since the last journal line (see BookedFill)
@@ -251,7 +259,9 @@ class TickLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StateError(f"{self.path}: cannot create the lock file ({exc.strerror}); make {self.path.parent} writable") from None
+            raise StateError(
+                f"{self.path}: cannot create the lock file ({exc.strerror}); make {self.path.parent} writable"
+            ) from None
         deadline = time.monotonic() + wait_seconds
         while True:
             try:
@@ -378,7 +388,9 @@ class Journal:
             records.append(record)
         return records[::-1]
 
-    def newest_first(self, block_bytes: int = 1 << 16, *, decode: Callable[[bytes], Any] | None = None) -> Iterator[Any]:
+    def newest_first(
+        self, block_bytes: int = 1 << 16, *, decode: Callable[[bytes], Any] | None = None
+    ) -> Iterator[Any]:
         """Records from the end of the file backwards, reading only as much as is consumed:
         months of ticks make a large journal, and status/journal must stay fast. ``decode``
         (e.g. a model's ``model_validate_json``) replaces ``json.loads`` for a reader that needs a few fields."""
@@ -410,7 +422,9 @@ def _parsed(lines, decode: Callable[[bytes], Any] | None = None) -> Iterator[Any
             continue
         try:
             record = decode(line) if decode else json.loads(line)
-        except ValueError:  # a line torn by a crash mid-append (bad JSON, bad UTF-8, not the model): skip it, keep the rest
+        except (
+            ValueError
+        ):  # a line torn by a crash mid-append (bad JSON, bad UTF-8, not the model): skip it, keep the rest
             continue
         if decode or isinstance(record, dict):
             yield record

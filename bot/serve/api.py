@@ -70,7 +70,9 @@ def _status(src: Sources, response: Response) -> StatusReport:
     return build_status(state, settings=src.settings, state_file=src.state.store.path, now=now)
 
 
-@public.get("/health", response_model=Health, responses={503: {"model": Health, "description": "stale, failed or no tick yet"}})
+@public.get(
+    "/health", response_model=Health, responses={503: {"model": Health, "description": "stale, failed or no tick yet"}}
+)
 def health(src: Src) -> JSONResponse:
     state, problem = src.state.read()
     age = src.journal_age_seconds(state) if state else None
@@ -89,9 +91,17 @@ def positions(src: Src, response: Response) -> list[StatusPosition]:
 
 
 @api.get("/journal", response_model=JournalPage)
-def journal(src: Src, n: Count = 20, before: Annotated[int | None, Query(ge=1, description="only ticks numbered below this")] = None) -> JournalPage:
+def journal(
+    src: Src,
+    n: Count = 20,
+    before: Annotated[int | None, Query(ge=1, description="only ticks numbered below this")] = None,
+) -> JournalPage:
     """Ticks newest-first from the end of the journal, ``n`` a page; ``next_before`` pages on."""
-    records = (r for r in src.journal.newest_first() if before is None or (isinstance(r.get("tick"), int) and r["tick"] < before))
+    records = (
+        r
+        for r in src.journal.newest_first()
+        if before is None or (isinstance(r.get("tick"), int) and r["tick"] < before)
+    )
     page = list(islice(records, n + 1))
     ticks = [TickRow.model_validate(row) for row in journal_rows(page[:n], count=n, trades=False)]
     return JournalPage(ticks=ticks, next_before=ticks[0].tick if len(page) > n else None)
@@ -108,7 +118,11 @@ def decisions(src: Src, n: Count = 20) -> list[DecisionRecord]:
 
 
 @api.get("/equity", response_model=EquityCurve)
-def equity(src: Src, response: Response, points: Annotated[int, Query(ge=2, le=10_000, description="at most this many points")] = 1000) -> Response:
+def equity(
+    src: Src,
+    response: Response,
+    points: Annotated[int, Query(ge=2, le=10_000, description="at most this many points")] = 1000,
+) -> Response:
     state = _state(src, response)
     body = src.curve_json(initial_equity_usd=state.initial_equity_usd, max_points=points)
     warning = response.headers.get("X-Bot-Warning")
@@ -122,18 +136,35 @@ def metrics(src: Src, response: Response) -> Metrics:
     index = src.index.refresh()
     exposure = sum(p.amount * p.mark_price for p in report.positions)
     return Metrics(
-        **report.model_dump(include={"equity_usd", "initial_equity_usd", "return_pct", "sharpe", "max_drawdown_pct", "realized_pnl_usd",
-                                     "unrealized_pnl_usd", "fees_paid_usd", "funding_usd", "llm_spend_today_usd", "llm_budget_usd"}),
+        **report.model_dump(
+            include={
+                "equity_usd",
+                "initial_equity_usd",
+                "return_pct",
+                "sharpe",
+                "max_drawdown_pct",
+                "realized_pnl_usd",
+                "unrealized_pnl_usd",
+                "fees_paid_usd",
+                "funding_usd",
+                "llm_spend_today_usd",
+                "llm_budget_usd",
+            }
+        ),
         drawdown_pct=(1.0 - report.equity_usd / report.peak_equity_usd) * 100.0 if report.peak_equity_usd > 0 else 0.0,
         open_positions=len(report.positions),
         exposure_usd=exposure,
         ticks_by_outcome=dict(index.outcomes),
         llm_usage_total=index.usage,
         llm_spend_by_day=state.llm.spend_by_day if state else {},
-    )  # fmt: skip
+    )
 
 
-@scrape.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+@scrape.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
 def prometheus(src: Src) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -149,10 +180,14 @@ def _control(action: str, src: Sources, request: Request, body: ControlRequest |
     settings, now = src.settings, src.clock()
     try:
         if action == "pause":
-            state = control.pause_bot(settings, replay=src.replay, reason=f"{reason or 'paused'} (API, from {client})", now=now)
+            state = control.pause_bot(
+                settings, replay=src.replay, reason=f"{reason or 'paused'} (API, from {client})", now=now
+            )
             message = f"paused: {state.pause_reason}"
         elif action == "stop":
-            state = control.stop_bot(settings, replay=src.replay, reason=f"{reason or 'stopped'} (API, from {client})", now=now)
+            state = control.stop_bot(
+                settings, replay=src.replay, reason=f"{reason or 'stopped'} (API, from {client})", now=now
+            )
             message = f"stopping: every open position ({len(state.positions)}) closes at the next tick, then the bot stays paused"
         else:
             state, lifted = control.resume_bot(settings, replay=src.replay, now=now)

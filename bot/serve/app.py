@@ -86,7 +86,9 @@ def listening_socket(host: str, port: int, *, token: str | None) -> socket.socke
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:
-        raise ConfigError(f"--host {host!r}: not an address this machine can listen on ({exc}); use 127.0.0.1") from None
+        raise ConfigError(
+            f"--host {host!r}: not an address this machine can listen on ({exc}); use 127.0.0.1"
+        ) from None
     if not ipaddress.ip_address(address[0].split("%")[0]).is_loopback and not token:
         raise ConfigError(
             f"--host {host}: refusing to listen beyond this machine without a token; "
@@ -98,7 +100,9 @@ def listening_socket(host: str, port: int, *, token: str | None) -> socket.socke
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): stop what uses it or pick another --port") from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): stop what uses it or pick another --port"
+        ) from None
     sock.listen(2048)
     return sock
 
@@ -115,5 +119,7 @@ def run(settings: Settings, *, replay: bool, host: str, port: int, echo: Callabl
     auth = "token required" if token else "no BOT_SERVE__TOKEN: anyone on this machine may use the API"
     echo(f"serving the {account} in {settings.run_dir(replay=replay)} at {url} ({auth}); Ctrl-C stops")
     log.info("serve_started", url=url, replay=replay, token_required=bool(token))
-    config = uvicorn.Config(app, log_config=None, access_log=False, proxy_headers=False, server_header=False, lifespan="off")
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, proxy_headers=False, server_header=False, lifespan="off"
+    )
     uvicorn.Server(config).run(sockets=[sock])

@@ -50,15 +50,23 @@ class Guard:
                 failures.popleft()
             if len(failures) >= self._max:
                 retry = int(WINDOW_SECONDS - (now - failures[0])) + 1
-                raise HTTPException(429, f"too many wrong tokens from {client}; retry in {retry} s", headers={"Retry-After": str(retry)})
+                raise HTTPException(
+                    429, f"too many wrong tokens from {client}; retry in {retry} s", headers={"Retry-After": str(retry)}
+                )
             if presented is None:
-                raise HTTPException(401, "this endpoint needs `Authorization: Bearer <BOT_SERVE__TOKEN>`", headers={"WWW-Authenticate": "Bearer"})
+                raise HTTPException(
+                    401,
+                    "this endpoint needs `Authorization: Bearer <BOT_SERVE__TOKEN>`",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             if hmac.compare_digest(presented.encode(), self._token):
                 return
             failures.append(now)
             count = len(failures)
         log.warning("serve_auth_failed", client=client, failures_last_minute=count)
-        raise HTTPException(401, "wrong token: use the value of BOT_SERVE__TOKEN", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "wrong token: use the value of BOT_SERVE__TOKEN", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 _bearer = HTTPBearer(auto_error=False, description="the value of BOT_SERVE__TOKEN")

@@ -34,6 +34,7 @@ from bot.serve.series import TickPoint, equity_curve
 
 _BLOCK = 1 << 20
 
+
 class StateReader:
     """The parsed state, re-read only when the file changed; the last good one kept."""
 
@@ -52,7 +53,10 @@ class StateReader:
                 try:
                     stat = os.stat(self.store.path)
                 except FileNotFoundError:
-                    return self._state, "" if self._state is None else f"{self.store.path} disappeared; showing the last state read"
+                    return (
+                        self._state,
+                        "" if self._state is None else f"{self.store.path} disappeared; showing the last state read",
+                    )
                 key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
                 if key == self._key:
                     return self._state, ""
@@ -115,10 +119,12 @@ class JournalIndex:
             record = json.loads(line)
             equity = (record.get("account") or {}).get("equity_usd")
             point = TickPoint(
-                tick=int(record["tick"]), as_of=datetime.fromisoformat(record["as_of"]), outcome=str(record["outcome"]),
+                tick=int(record["tick"]),
+                as_of=datetime.fromisoformat(record["as_of"]),
+                outcome=str(record["outcome"]),
                 equity_usd=None if equity is None else _number(equity),
                 prices={str(coin): _positive(price) for coin, price in (record.get("prices") or {}).items()},
-            )  # fmt: skip
+            )
         except (ValueError, KeyError, TypeError, AttributeError):
             return  # a torn or foreign line: skipped, as `bot journal` does
         self.ticks.append(point)
@@ -166,7 +172,9 @@ def lock_holder(path: Path) -> str | None:
         locks = Path("/proc/locks").read_text()
     except OSError:
         return None
-    held = any("FLOCK" in line and any(part.endswith(f":{inode}") for part in line.split()) for line in locks.splitlines())
+    held = any(
+        "FLOCK" in line and any(part.endswith(f":{inode}") for part in line.split()) for line in locks.splitlines()
+    )
     return (text or "unknown") if held else None
 
 

@@ -20,17 +20,27 @@ class BotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         state, problem = self.sources.state.read()
-        yield GaugeMetricFamily("bot_state_readable", "1 when state.json was read, 0 when it is missing or unreadable", value=0 if state is None or problem else 1)
+        yield GaugeMetricFamily(
+            "bot_state_readable",
+            "1 when state.json was read, 0 when it is missing or unreadable",
+            value=0 if state is None or problem else 1,
+        )
         if state is None:
             return
         index = self.sources.index.refresh()
         mode = [state.mode]
         gauge = _with_mode(GaugeMetricFamily, mode)
         if state.last_tick_at:
-            yield gauge("bot_last_tick_timestamp_seconds", "time of the last tick (simulated in replay), Unix seconds", state.last_tick_at.timestamp())
+            yield gauge(
+                "bot_last_tick_timestamp_seconds",
+                "time of the last tick (simulated in replay), Unix seconds",
+                state.last_tick_at.timestamp(),
+            )
         if state.last_duration_ms is not None:
             yield gauge("bot_last_tick_duration_seconds", "duration of the last tick", state.last_duration_ms / 1000)
-        ticks = CounterMetricFamily("bot_ticks", "ticks recorded in the journal, by outcome", labels=["mode", "outcome"])
+        ticks = CounterMetricFamily(
+            "bot_ticks", "ticks recorded in the journal, by outcome", labels=["mode", "outcome"]
+        )
         for outcome in Outcome:
             ticks.add_metric([state.mode, outcome.value], index.outcomes.get(outcome.value, 0))
         yield ticks
@@ -46,7 +56,9 @@ class BotCollector(Collector):
         for kind in ("input", "output", "cache_write", "cache_read"):
             tokens.add_metric([state.mode, kind], getattr(index.usage, f"{kind}_tokens"))
         yield tokens
-        yield _with_mode(CounterMetricFamily, mode)("bot_llm_cost_usd", "LLM spend, USD (journal)", index.usage.cost_usd)
+        yield _with_mode(CounterMetricFamily, mode)(
+            "bot_llm_cost_usd", "LLM spend, USD (journal)", index.usage.cost_usd
+        )
         yield _with_mode(CounterMetricFamily, mode)("bot_llm_calls", "LLM calls (journal)", index.usage.calls)
 
 

@@ -44,9 +44,22 @@ def equity_curve(ticks: list[TickPoint], *, initial_equity_usd: float, max_point
         peak = max(peak, tick.equity_usd)
         drawdown = (1.0 - tick.equity_usd / peak) * 100.0 if peak > 0 else 0.0
         worst = max(worst, drawdown)
-        rows.append((drawdown, capital * sum(last_prices[coin] / price for coin, price in basket.items()) / len(basket) if basket else None))
+        rows.append(
+            (
+                drawdown,
+                capital * sum(last_prices[coin] / price for coin, price in basket.items()) / len(basket)
+                if basket
+                else None,
+            )
+        )
     points = [
-        EquityPoint(as_of=valued[i].as_of, tick=valued[i].tick, equity_usd=valued[i].equity_usd, drawdown_pct=rows[i][0], buy_hold_usd=rows[i][1])
+        EquityPoint(
+            as_of=valued[i].as_of,
+            tick=valued[i].tick,
+            equity_usd=valued[i].equity_usd,
+            drawdown_pct=rows[i][0],
+            buy_hold_usd=rows[i][1],
+        )
         for i in _kept(len(valued), max_points)
     ]  # models only for the points shown: a long journal has tens of thousands of ticks
     return EquityCurve(
@@ -70,15 +83,27 @@ def health_of(state: BotState | None, *, problem: str, age_seconds: float | None
     """200 or 503 for an uptime check: a recorded tick, recent (``age_seconds`` is wall time
     since it was recorded), not failed. Paused is healthy: the bot is doing what it was told."""
     if state is None:
-        return Health(ok=False, status="state unreadable" if problem else "no ticks yet", lock_holder=lock_holder, message=problem)
+        return Health(
+            ok=False, status="state unreadable" if problem else "no ticks yet", lock_holder=lock_holder, message=problem
+        )
     seen = dict(
-        mode=state.mode, last_tick_at=state.last_tick_at, last_outcome=state.last_outcome, consecutive_errors=state.consecutive_errors,
-        paused=state.paused, lock_holder=lock_holder, last_tick_age_seconds=age_seconds,
-    )  # fmt: skip
+        mode=state.mode,
+        last_tick_at=state.last_tick_at,
+        last_outcome=state.last_outcome,
+        consecutive_errors=state.consecutive_errors,
+        paused=state.paused,
+        lock_holder=lock_holder,
+        last_tick_age_seconds=age_seconds,
+    )
     if state.last_tick_at is None or age_seconds is None:
         return Health(ok=False, status="no ticks yet", **seen)
     if age_seconds > STALE_AFTER_SECONDS:
-        return Health(ok=False, status="stale", message=f"no tick for {age_seconds:.0f} s (cron runs one every {CADENCE_SECONDS} s)", **seen)
+        return Health(
+            ok=False,
+            status="stale",
+            message=f"no tick for {age_seconds:.0f} s (cron runs one every {CADENCE_SECONDS} s)",
+            **seen,
+        )
     if state.last_outcome is Outcome.FAILED or state.consecutive_errors:
         return Health(ok=False, status="failed", message=state.last_message, **seen)
     return Health(ok=True, status="paused" if state.paused else "ok", message=problem, **seen)

@@ -18,11 +18,15 @@ class HoldStrategy:
 
     name = "hold"
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
         return []
 
 
-def build_strategies(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> tuple[Strategy, Strategy | None]:
+def build_strategies(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> tuple[Strategy, Strategy | None]:
     """The configured strategy and, for Claude, the one that decides once the daily budget is spent.
 
     `strategy.name = "auto"` picks Claude when ANTHROPIC_API_KEY is set, else the rules;

@@ -36,7 +36,9 @@ class DecisionCache:
             self._db.execute("CREATE TABLE IF NOT EXISTS decisions (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"decision cache {path}: {exc}; move the file away (it only saves API calls) or fix the folder's permissions") from None
+            raise ConfigError(
+                f"decision cache {path}: {exc}; move the file away (it only saves API calls) or fix the folder's permissions"
+            ) from None
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT answer FROM decisions WHERE key = ?", (key,)).fetchone()
@@ -55,7 +57,11 @@ class DecisionCache:
 
 def cache_key(identity: str, prompt: Prompt) -> str:
     digest = hashlib.sha256()
-    parts = (identity, prompt.system, prompt.user, prompt.memory) if prompt.memory else (identity, prompt.system, prompt.user)
+    parts = (
+        (identity, prompt.system, prompt.user, prompt.memory)
+        if prompt.memory
+        else (identity, prompt.system, prompt.user)
+    )
     for part in parts:  # without a memory, the key of a run before trade memories existed
         digest.update(part.encode())
         digest.update(b"\x00")
@@ -68,13 +74,16 @@ class CachedStrategy:
 
     def __init__(self, inner: Strategy, *, cache: DecisionCache, identity: str, bill_hits: bool = False) -> None:
         self.inner, self.cache, self.identity = inner, cache, identity
-        self.bill_hits = bill_hits  # a hit reports what the answer cost when first asked (the arena's books: a re-run scores the same)
+        # a hit reports what the answer cost when first asked (the arena's books: a re-run scores the same)
+        self.bill_hits = bill_hits
         self.name = inner.name
         self.hits = self.misses = 0
         self.saved_usd = 0.0  # what the cached answers cost when they were first asked
         self.trace: Trace | None = None
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
         key = cache_key(self.identity, prompt)
         answer = self.cache.get(key)
         if answer is not None:

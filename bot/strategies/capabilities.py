@@ -58,8 +58,14 @@ def caps_of(info: Any, *, fetched_at: datetime) -> ModelCaps:
         max_tokens=info.max_tokens,
         structured_outputs=bool(caps and caps.structured_outputs.supported),
         thinking=bool(thinking and thinking.supported),
-        thinking_types=[name for name in ("adaptive", "between_tools", "disabled", "enabled") if types and _on(types, name)],
-        effort_levels=[level for level in ("low", "medium", "high", "xhigh", "max") if effort and effort.supported and _on(effort, level)],
+        thinking_types=[
+            name for name in ("adaptive", "between_tools", "disabled", "enabled") if types and _on(types, name)
+        ],
+        effort_levels=[
+            level
+            for level in ("low", "medium", "high", "xhigh", "max")
+            if effort and effort.supported and _on(effort, level)
+        ],
         fetched_at=fetched_at,
     )
 
@@ -69,7 +75,9 @@ def _on(group: Any, name: str) -> bool:
     return bool(support and support.supported)
 
 
-async def read_caps(client: Any, model: str, *, cache_dir: Path | None, now: datetime, ttl: timedelta | None) -> ModelCaps:
+async def read_caps(
+    client: Any, model: str, *, cache_dir: Path | None, now: datetime, ttl: timedelta | None
+) -> ModelCaps:
     """The model's capabilities: from the cache when fresh enough, else from the Models API.
 
     ``ttl`` None (backtests): any cached entry is used. Raises ``ConfigError`` for a

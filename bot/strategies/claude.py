@@ -67,8 +67,15 @@ class ClaudeStrategy:
         self.caps: ModelCaps | None = None
         self.trace = Trace()
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
-        audit: dict[str, Any] = {"model": self.llm.model, "system": prompt.system, "memory": prompt.memory, "user": prompt.user}
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
+        audit: dict[str, Any] = {
+            "model": self.llm.model,
+            "system": prompt.system,
+            "memory": prompt.memory,
+            "user": prompt.user,
+        }
         self.trace = Trace(audit=audit, model=self.llm.model)
         audit = self.trace.audit  # pydantic copied it: fill in the copy the engine will read
         try:
@@ -86,7 +93,9 @@ class ClaudeStrategy:
             audit["usage"] = self.trace.usage.model_dump()
             audit["response"] = {"id": message.id, "stop_reason": message.stop_reason}
             answer = audit["response"]["answer"] = self._answer(message, shape, audit)
-            decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=self.max_leverage)
+            decisions, invalid = validate(
+                answer, features=features, portfolio=portfolio, max_leverage=self.max_leverage
+            )
         except LlmUnavailable as exc:
             audit["error"] = str(exc)
             raise
@@ -99,18 +108,24 @@ class ClaudeStrategy:
         import anthropic
 
         llm = self.llm
-        client = anthropic.AsyncAnthropic(api_key=self._api_key, base_url=llm.base_url, max_retries=llm.retries, timeout=llm.timeout_s)
+        client = anthropic.AsyncAnthropic(
+            api_key=self._api_key, base_url=llm.base_url, max_retries=llm.retries, timeout=llm.timeout_s
+        )
         try:
             async with client, asyncio.timeout(llm.deadline_s):
                 caps = await read_caps(client, llm.model, cache_dir=self._cache_dir, now=self._clock(), ttl=self._ttl)
                 self.caps = caps
                 self.trace.lifecycle, self.trace.retires_at = caps.lifecycle, caps.retires_at
-                shape, request = build_request(system=prompt.system, memory=prompt.memory, user=prompt.user, caps=caps, llm=llm)
+                shape, request = build_request(
+                    system=prompt.system, memory=prompt.memory, user=prompt.user, caps=caps, llm=llm
+                )
                 audit["shape"] = self.trace.shape = shape.value
                 audit["request"] = {key: value for key, value in request.items() if key not in ("system", "messages")}
                 return await client.messages.create(**request), shape
         except TimeoutError:
-            raise LlmUnavailable(f"no answer from Claude within llm.deadline_s = {llm.deadline_s:g} s (retries included)") from None
+            raise LlmUnavailable(
+                f"no answer from Claude within llm.deadline_s = {llm.deadline_s:g} s (retries included)"
+            ) from None
         except anthropic.APIError as exc:
             raise LlmUnavailable(_describe(exc, llm=llm, base_url=str(client.base_url))) from None
         except ValueError as exc:  # the SDK lets a 200 with a broken JSON body through as JSONDecodeError
@@ -129,7 +144,9 @@ class ClaudeStrategy:
             category = getattr(details, "category", None) or "uncategorised"
             self.trace.refusal = category
             audit["response"]["refusal"] = category
-            raise LlmUnavailable(f"Claude refused to answer (stop_reason refusal, category {category}): holding every coin")
+            raise LlmUnavailable(
+                f"Claude refused to answer (stop_reason refusal, category {category}): holding every coin"
+            )
         if message.stop_reason == "max_tokens":
             raise LlmUnavailable("Claude's answer was cut at llm.max_tokens; raise llm.max_tokens in config.toml")
         if shape is Shape.JSON_SCHEMA:
@@ -149,7 +166,11 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
     """One line per failure kind, saying what to do about it."""
     import anthropic
 
-    retried = f"after {llm.retries} {'retry' if llm.retries == 1 else 'retries'}" if llm.retries else "(no retries: llm.retries = 0)"
+    retried = (
+        f"after {llm.retries} {'retry' if llm.retries == 1 else 'retries'}"
+        if llm.retries
+        else "(no retries: llm.retries = 0)"
+    )
     if isinstance(exc, anthropic.AuthenticationError):
         return "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
     if isinstance(exc, anthropic.PermissionDeniedError):
@@ -188,7 +209,7 @@ def validate(
     """
     if not isinstance(tool_input, dict) or not isinstance(tool_input.get("decisions"), list):
         shown = json.dumps(tool_input)[:80] if _jsonable(tool_input) else type(tool_input).__name__
-        raise LlmUnavailable(f"malformed tool input from Claude (expected {{\"decisions\": [...]}}, got {shown})")
+        raise LlmUnavailable(f'malformed tool input from Claude (expected {{"decisions": [...]}}, got {shown})')
     decided: dict[str, Decision] = {}
     invalid: dict[str, str] = {}
     for index, entry in enumerate(tool_input["decisions"], start=1):
@@ -196,7 +217,9 @@ def validate(
         coin = raw_coin.strip().upper() if isinstance(raw_coin, str) else ""
         if coin not in features:
             known = ", ".join(features)
-            invalid[coin or f"entry {index}"] = f"unknown coin {raw_coin!r} (this tick: {known})" if coin else "entry without a coin"
+            invalid[coin or f"entry {index}"] = (
+                f"unknown coin {raw_coin!r} (this tick: {known})" if coin else "entry without a coin"
+            )
             continue
         if coin in decided or coin in invalid:
             decided.pop(coin, None)

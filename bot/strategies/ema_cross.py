@@ -22,17 +22,26 @@ class EmaCrossStrategy:
     def __init__(self, *, size_pct: float = 50.0, leverage: float = 1.0) -> None:
         self.size_pct, self.leverage = size_pct, leverage
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
         decisions = []
         for coin, f in features.items():
             up, held = f.ema20 > f.ema50, coin in portfolio.positions
             if up and not held:
                 decisions.append(
                     Decision(
-                        coin=coin, action=Action.BUY, confidence=1.0, size_pct=self.size_pct, leverage=self.leverage,
-                        stop_loss=f.price * _STOP_FRACTION, reasoning="EMA20 above EMA50",
+                        coin=coin,
+                        action=Action.BUY,
+                        confidence=1.0,
+                        size_pct=self.size_pct,
+                        leverage=self.leverage,
+                        stop_loss=f.price * _STOP_FRACTION,
+                        reasoning="EMA20 above EMA50",
                     )
                 )
             elif not up and held:
-                decisions.append(Decision(coin=coin, action=Action.CLOSE, confidence=1.0, reasoning="EMA20 at or below EMA50"))
+                decisions.append(
+                    Decision(coin=coin, action=Action.CLOSE, confidence=1.0, reasoning="EMA20 at or below EMA50")
+                )
         return decisions

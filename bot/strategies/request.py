@@ -140,7 +140,9 @@ def system_blocks(system: str, memory: str, *, prefix_tokens: int, minimum: int)
     return blocks
 
 
-def build_request(*, system: str, memory: str, user: str, caps: ModelCaps, llm: LlmSettings) -> tuple[Shape, dict[str, Any]]:
+def build_request(
+    *, system: str, memory: str, user: str, caps: ModelCaps, llm: LlmSettings
+) -> tuple[Shape, dict[str, Any]]:
     """The shape chosen and the keyword arguments of ``messages.create``."""
     shape = choose_shape(caps, llm)
     schema = tool_schema()
@@ -157,7 +159,9 @@ def build_request(*, system: str, memory: str, user: str, caps: ModelCaps, llm: 
         request["tools"] = [tool]
         request["tool_choice"] = {"type": "tool", "name": TOOL_NAME} if shape is Shape.FORCED_TOOL else {"type": "auto"}
         prefix = json.dumps([tool])
-    request["system"] = system_blocks(system, memory, prefix_tokens=estimated_tokens(prefix), minimum=cache_min_tokens(llm.model))
+    request["system"] = system_blocks(
+        system, memory, prefix_tokens=estimated_tokens(prefix), minimum=cache_min_tokens(llm.model)
+    )
     request["messages"] = [{"role": "user", "content": user}]
     if (thinking := thinking_param(caps, llm, shape)) is not None:
         request["thinking"] = thinking

@@ -25,10 +25,14 @@ class RulesStrategy:
     def __init__(self, settings: RulesSettings) -> None:
         self.settings = settings
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
         decisions = []
         briefing = getattr(prompt, "briefing", None)  # read without building the prompt's text
-        sentiment = briefing.sentiment.value if briefing and briefing.sentiment and self.settings.sentiment_filter else None
+        sentiment = (
+            briefing.sentiment.value if briefing and briefing.sentiment and self.settings.sentiment_filter else None
+        )
         for coin, coin_features in features.items():
             position = portfolio.positions.get(coin)
             decision = self._manage(coin_features, position.side) if position else self._enter(coin_features, sentiment)
@@ -56,7 +60,10 @@ class RulesStrategy:
         funding = f.funding_rate or 0.0
         if (long_setup and funding > MAX_FUNDING) or (short_setup and funding < -MAX_FUNDING):
             return None
-        if sentiment is not None and ((long_setup and sentiment >= self.settings.greed_above) or (short_setup and sentiment <= self.settings.fear_below)):
+        if sentiment is not None and (
+            (long_setup and sentiment >= self.settings.greed_above)
+            or (short_setup and sentiment <= self.settings.fear_below)
+        ):
             return None
         direction = 1.0 if long_setup else -1.0
         stop_distance = self.settings.stop_atr * f.h4.atr14

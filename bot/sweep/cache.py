@@ -20,7 +20,9 @@ class RowCache:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"sweep cache {folder}: cannot create ({exc.strerror}); fix the folder's permissions or paths.var_dir") from None
+            raise ConfigError(
+                f"sweep cache {folder}: cannot create ({exc.strerror}); fix the folder's permissions or paths.var_dir"
+            ) from None
 
     def get(self, key: str) -> CellRow | None:
         path = self.folder / f"{key}.json"

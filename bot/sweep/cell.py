@@ -152,11 +152,18 @@ def _run(task: CellTask, key: str) -> CellRow:
     from bot.backtest.runner import BacktestRequest, StrategyName, backtest_command
 
     request = BacktestRequest(
-        start=task.start, end=task.end, strategy=StrategyName(task.strategy), decide_every=task.decide_every, data_dir=task.data_dir, yes=True
+        start=task.start,
+        end=task.end,
+        strategy=StrategyName(task.strategy),
+        decide_every=task.decide_every,
+        data_dir=task.data_dir,
+        yes=True,
     )
     result = backtest_command(task.settings, request, progress=False, notify=lambda _line: None)
     report = build_report(result)
-    curve = np.concatenate([[result.initial_usd], result.equity_usd])  # as the report's curve: from the cash before tick 1
+    curve = np.concatenate(
+        [[result.initial_usd], result.equity_usd]
+    )  # as the report's curve: from the cash before tick 1
     returns = tick_returns(curve)
     moments = _moments(returns)
     s, t = report.strategy_metrics, report.trade_metrics
@@ -197,4 +204,8 @@ def _moments(returns) -> dict[str, Any]:
         return {"sharpe_per_tick": None, "skewness": None, "kurtosis": None}
     skew = float(np.mean(central**3)) / m2**1.5
     kurt = float(np.mean(central**4)) / m2**2
-    return {"sharpe_per_tick": mean / std, "skewness": skew if math.isfinite(skew) else None, "kurtosis": kurt if math.isfinite(kurt) else None}
+    return {
+        "sharpe_per_tick": mean / std,
+        "skewness": skew if math.isfinite(skew) else None,
+        "kurtosis": kurt if math.isfinite(kurt) else None,
+    }

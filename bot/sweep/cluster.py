@@ -44,7 +44,9 @@ def dask_client(*, scheduler: str | None, workers: int) -> Iterator:
             _knock(scheduler)  # a refused port fails here at once, not after the client's retries
             client = Client(scheduler, timeout=10)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one (dask scheduler) or drop --scheduler") from None
+            raise ConfigError(
+                f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one (dask scheduler) or drop --scheduler"
+            ) from None
         with client:
             yield client
         return

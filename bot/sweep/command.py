@@ -68,10 +68,21 @@ def sweep_command(
     digest = data_digest(folder or _sample())
     folds = folds_of(spec, start=start, end=end)
     grid = [(point, cell_settings(base, point, where=f"{spec.path}: [axes]")) for point in points(spec)]
-    windows = [("train", fold.index, fold.train_start, fold.train_end) for fold in folds] or [("span", None, start, end)]
+    windows = [("train", fold.index, fold.train_start, fold.train_end) for fold in folds] or [
+        ("span", None, start, end)
+    ]
 
-    def plan(values: dict[str, Any], cell: Settings, window: str, fold: int | None, first: datetime, last: datetime) -> _Cell:
-        task = CellTask(settings=cell, strategy=strategy_of(cell), start=first, end=last, decide_every=spec.decide_every, data_dir=folder)
+    def plan(
+        values: dict[str, Any], cell: Settings, window: str, fold: int | None, first: datetime, last: datetime
+    ) -> _Cell:
+        task = CellTask(
+            settings=cell,
+            strategy=strategy_of(cell),
+            start=first,
+            end=last,
+            decide_every=spec.decide_every,
+            data_dir=folder,
+        )
         return _Cell(values=values, window=window, fold=fold, task=task, key=cell_key(task, data_digest=digest))
 
     cells = [plan(values, cell, *window) for values, cell in grid for window in windows]
@@ -80,7 +91,16 @@ def sweep_command(
     for cell in cells:
         if (row := cache.get(cell.key)) is not None:
             rows[cell.key] = (row, "cached")
-    _cost_gate(base, spec, options, [c for c in cells if c.key not in rows], folds=folds, grid=grid, folder=folder, notify=notify)
+    _cost_gate(
+        base,
+        spec,
+        options,
+        [c for c in cells if c.key not in rows],
+        folds=folds,
+        grid=grid,
+        folder=folder,
+        notify=notify,
+    )
     total = len({cell.key for cell in cells}) + len(folds)
     progress = _Tally(total, on_progress, cache, rows)
     progress.skip(len(rows))
@@ -109,7 +129,15 @@ def sweep_command(
                 progress.skip(1)
         run({c.key: c.task for c in tests if c.key not in rows})
     results = [
-        CellResult(values=c.values, window=c.window, fold=c.fold, start=c.task.start, end=c.task.end, source=rows[c.key][1], row=rows[c.key][0])
+        CellResult(
+            values=c.values,
+            window=c.window,
+            fold=c.fold,
+            start=c.task.start,
+            end=c.task.end,
+            source=rows[c.key][1],
+            row=rows[c.key][0],
+        )
         for c in [*cells, *tests]
     ]
     return build_report(spec, results, folds=folds, start=start, end=end)
@@ -136,15 +164,22 @@ def _span(base: Settings, spec: Spec, options: Options) -> tuple[Path | None, da
     if folder is not None:
         folder = folder.resolve()
         if not folder.is_dir():
-            raise ConfigError(f"--data-dir {folder}: no such folder; pass a folder laid out like the bundled sample (bot download writes one)")
+            raise ConfigError(
+                f"--data-dir {folder}: no such folder; pass a folder laid out like the bundled sample (bot download writes one)"
+            )
     try:
         market = history_for(base, BacktestRequest(data_dir=folder))
         start, end = span_of(market, base.trading.coins, start=spec.start, end=spec.end)
     except ConfigError as exc:
-        raise ConfigError(f"{spec.path}: " + str(exc).replace("--from", "sweep.from").replace("--to", "sweep.to").replace("--coins", "trading.coins")) from None
+        raise ConfigError(
+            f"{spec.path}: "
+            + str(exc).replace("--from", "sweep.from").replace("--to", "sweep.to").replace("--coins", "trading.coins")
+        ) from None
     except (OSError, EOFError, ValueError) as exc:  # a damaged history file (cut short, not CSV)
         where = folder or "the bundled sample"
-        raise ConfigError(f"history in {where} is unreadable for {', '.join(base.trading.coins)} ({type(exc).__name__}: {exc}); download it again (bot download)") from None
+        raise ConfigError(
+            f"history in {where} is unreadable for {', '.join(base.trading.coins)} ({type(exc).__name__}: {exc}); download it again (bot download)"
+        ) from None
     return folder, start, end
 
 
@@ -160,14 +195,18 @@ def _calls(first: datetime, last: datetime, decide_every: int) -> int:
     return math.ceil((int((last - first) / TICK) + 1) / decide_every)
 
 
-def _cost_gate(base: Settings, spec: Spec, options: Options, uncached: list[_Cell], *, folds: list[Fold], grid, folder, notify) -> None:
+def _cost_gate(
+    base: Settings, spec: Spec, options: Options, uncached: list[_Cell], *, folds: list[Fold], grid, folder, notify
+) -> None:
     """Price the uncached Claude cells (and each fold's test, whoever wins) before anything runs."""
     claude = [cell for cell in uncached if cell.task.strategy == "claude"]
     claude_points = [cell for _, cell in grid if strategy_of(cell) == "claude"]
     if not claude and not (folds and claude_points):
         return
     if not base.anthropic_api_key or not base.anthropic_api_key.get_secret_value():
-        raise ConfigError("strategy.name = \"claude\" cells need ANTHROPIC_API_KEY in the environment or in .env beside config.toml")
+        raise ConfigError(
+            'strategy.name = "claude" cells need ANTHROPIC_API_KEY in the environment or in .env beside config.toml'
+        )
     from bot.backtest.runner import per_call_cost
     from bot.venues.history import HistoryMarket
 
@@ -180,12 +219,18 @@ def _cost_gate(base: Settings, spec: Spec, options: Options, uncached: list[_Cel
             price[marker] = per_call_cost(settings, market, start=start)
         return price[marker]
 
-    cost = sum(per_call(c.task.settings, c.task.start) * _calls(c.task.start, c.task.end, spec.decide_every) for c in claude)
+    cost = sum(
+        per_call(c.task.settings, c.task.start) * _calls(c.task.start, c.task.end, spec.decide_every) for c in claude
+    )
     for fold in folds:
         if claude_points:
-            cost += max(per_call(s, fold.test_start) for s in claude_points) * _calls(fold.test_start, fold.test_end, spec.decide_every)
+            cost += max(per_call(s, fold.test_start) for s in claude_points) * _calls(
+                fold.test_start, fold.test_end, spec.decide_every
+            )
     calls = sum(_calls(c.task.start, c.task.end, spec.decide_every) for c in claude)
-    notify(f"Claude cells: {len(claude)} not yet in the sweep cache, {calls:,} decisions; estimated at up to {cost:.4f} USD (repeated prompts are free)")
+    notify(
+        f"Claude cells: {len(claude)} not yet in the sweep cache, {calls:,} decisions; estimated at up to {cost:.4f} USD (repeated prompts are free)"
+    )
     limit = options.max_cost_usd if options.max_cost_usd is not None else base.backtest.max_cost_usd
     if not options.yes and cost > limit:
         raise ConfigError(

@@ -91,7 +91,9 @@ def order(row: CellRow, metric: str) -> tuple[bool, float]:
     return (value is None, -(value or 0.0))
 
 
-def build_report(spec: Spec, results: list[CellResult], *, folds: list[Fold], start: datetime, end: datetime) -> SweepReport:
+def build_report(
+    spec: Spec, results: list[CellResult], *, folds: list[Fold], start: datetime, end: datetime
+) -> SweepReport:
     selections, ranked = [], []
     groups = [("span", None)] if not folds else [(f"fold {fold.index}", fold.index) for fold in folds]
     for name, fold in groups:
@@ -124,12 +126,20 @@ def build_report(spec: Spec, results: list[CellResult], *, folds: list[Fold], st
 def _selection(name: str, ordered: list[CellResult]) -> Selection:
     done = [r.row for r in ordered if r.row.ok]
     if not done:
-        return Selection(name=name, trials=0, best_sharpe_per_tick=None, deflated_sharpe=None, warning=f"{name}: no cell finished")
+        return Selection(
+            name=name, trials=0, best_sharpe_per_tick=None, deflated_sharpe=None, warning=f"{name}: no cell finished"
+        )
     best = done[0]
     trials = [row.sharpe_per_tick or 0.0 for row in done]  # a flat cell (no trade) has a Sharpe of 0
     dsr = None
     if best.sharpe_per_tick is not None and best.skewness is not None and best.kurtosis is not None:
-        dsr = deflated_sharpe(best.sharpe_per_tick, trial_sharpes=trials, observations=best.returns, skewness=best.skewness, kurtosis=best.kurtosis)
+        dsr = deflated_sharpe(
+            best.sharpe_per_tick,
+            trial_sharpes=trials,
+            observations=best.returns,
+            skewness=best.skewness,
+            kurtosis=best.kurtosis,
+        )
     if dsr is None:
         warning = f"{name}: the best cell has no Sharpe ratio (no returns to judge); nothing can be said about luck"
     elif dsr < THRESHOLD:
@@ -139,11 +149,20 @@ def _selection(name: str, ordered: list[CellResult]) -> Selection:
         )
     else:
         warning = None
-    return Selection(name=name, trials=len(done), best_sharpe_per_tick=best.sharpe_per_tick, deflated_sharpe=dsr, warning=warning)
+    return Selection(
+        name=name, trials=len(done), best_sharpe_per_tick=best.sharpe_per_tick, deflated_sharpe=dsr, warning=warning
+    )
 
 
 def _fold(fold: Fold, results: list[CellResult], metric: str) -> FoldResult:
-    train = next((r for r in results if r.fold == fold.index and r.window == "train" and r.rank == 1 and score(r.row, metric) is not None), None)
+    train = next(
+        (
+            r
+            for r in results
+            if r.fold == fold.index and r.window == "train" and r.rank == 1 and score(r.row, metric) is not None
+        ),
+        None,
+    )
     test = next((r for r in results if r.fold == fold.index and r.window == "test"), None)
     return FoldResult(
         fold=fold.index,
@@ -167,7 +186,13 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
 
 
 def _value(value: Any) -> str:
-    return ",".join(map(str, value)) if isinstance(value, list) else f"{value:.4g}" if isinstance(value, float) else str(value)
+    return (
+        ",".join(map(str, value))
+        if isinstance(value, list)
+        else f"{value:.4g}"
+        if isinstance(value, float)
+        else str(value)
+    )
 
 
 def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
@@ -179,31 +204,73 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
         f"sweep {report.spec} · {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC · ranked by {report.metric} · "
         f"{report.computed} computed, {report.cached} cached, {report.failed} failed"
     )
-    table = Table("#", *(["fold"] if report.folds else []), *report.axes, "return", "Sharpe", "Sortino", "max DD", "trades", "fees", "exposure", title="cells")
+    table = Table(
+        "#",
+        *(["fold"] if report.folds else []),
+        *report.axes,
+        "return",
+        "Sharpe",
+        "Sortino",
+        "max DD",
+        "trades",
+        "fees",
+        "exposure",
+        title="cells",
+    )
     shown = [c for c in report.cells if c.window != "test"]
     for cell in shown[:top] if len(shown) > top else shown:
         r = cell.row
         metrics = (
-            [_fmt(r.total_return_pct, "+.2f") + " %", _fmt(r.sharpe), _fmt(r.sortino), _fmt(r.max_drawdown_pct) + " %", str(r.trades), _fmt(r.fees_usd, ",.2f"), _fmt(r.exposure_pct, ".1f") + " %"]
+            [
+                _fmt(r.total_return_pct, "+.2f") + " %",
+                _fmt(r.sharpe),
+                _fmt(r.sortino),
+                _fmt(r.max_drawdown_pct) + " %",
+                str(r.trades),
+                _fmt(r.fees_usd, ",.2f"),
+                _fmt(r.exposure_pct, ".1f") + " %",
+            ]
             if r.ok
             else [f"[red]failed: {r.error}[/]", "", "", "", "", "", ""]
         )
-        table.add_row(str(cell.rank or "-"), *([str(cell.fold)] if report.folds else []), *(_value(cell.values.get(axis)) for axis in report.axes), *metrics)
+        table.add_row(
+            str(cell.rank or "-"),
+            *([str(cell.fold)] if report.folds else []),
+            *(_value(cell.values.get(axis)) for axis in report.axes),
+            *metrics,
+        )
     console.print(table)
     if len(shown) > top:
         console.print(f"({len(shown) - top} more cells in --json and cells.csv)")
     if report.folds:
-        folds = Table("fold", "train", "test", "winner", f"in-sample {report.metric}", f"out-of-sample {report.metric}", "IS return", "OOS return", title="walk-forward")
+        folds = Table(
+            "fold",
+            "train",
+            "test",
+            "winner",
+            f"in-sample {report.metric}",
+            f"out-of-sample {report.metric}",
+            "IS return",
+            "OOS return",
+            title="walk-forward",
+        )
         for f in report.folds:
             folds.add_row(
-                str(f.fold), f"{f.train_start:%m-%d %H:%M} → {f.train_end:%m-%d %H:%M}", f"{f.test_start:%m-%d %H:%M} → {f.test_end:%m-%d %H:%M}",
+                str(f.fold),
+                f"{f.train_start:%m-%d %H:%M} → {f.train_end:%m-%d %H:%M}",
+                f"{f.test_start:%m-%d %H:%M} → {f.test_end:%m-%d %H:%M}",
                 " ".join(f"{k}={_value(v)}" for k, v in (f.winner or {}).items()) or "-",
-                _fmt(f.in_sample), _fmt(f.out_of_sample), _fmt(f.in_sample_return_pct, "+.2f") + " %", _fmt(f.out_of_sample_return_pct, "+.2f") + " %",
+                _fmt(f.in_sample),
+                _fmt(f.out_of_sample),
+                _fmt(f.in_sample_return_pct, "+.2f") + " %",
+                _fmt(f.out_of_sample_return_pct, "+.2f") + " %",
             )
         console.print(folds)
     for s in report.selections:
         dsr = _fmt(s.deflated_sharpe, ".3f")
-        console.print(f"{s.name}: deflated Sharpe ratio of the best of {s.trials} cells: {dsr} (luck below {s.threshold}; {s.reference})")
+        console.print(
+            f"{s.name}: deflated Sharpe ratio of the best of {s.trials} cells: {dsr} (luck below {s.threshold}; {s.reference})"
+        )
     for warning in report.warnings:
         console.print(f"[bold red]WARNING:[/] {warning}")
 
@@ -220,7 +287,18 @@ def write_folder(folder: Path, report: SweepReport) -> list[Path]:
             row = cell.row.model_dump(mode="json")
             row.update({key: json.dumps(value) for key, value in row.items() if isinstance(value, dict)})
             values = {axis: json.dumps(cell.values.get(axis)) for axis in report.axes}
-            writer.writerow({"rank": cell.rank, "window": cell.window, "fold": cell.fold, "start": cell.start.isoformat(), "end": cell.end.isoformat(), **values, "source": cell.source, **row})
+            writer.writerow(
+                {
+                    "rank": cell.rank,
+                    "window": cell.window,
+                    "fold": cell.fold,
+                    "start": cell.start.isoformat(),
+                    "end": cell.end.isoformat(),
+                    **values,
+                    "source": cell.source,
+                    **row,
+                }
+            )
     json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     written = [cells_path, json_path]
     if report.heatmap_axes and heatmap_grid(report)[2]:
@@ -269,7 +347,9 @@ def _heatmap(path: Path, report: SweepReport) -> Path:
     for (row, column), value in np.ndenumerate(grid):
         if math.isfinite(value):
             bright = high > low and (value - low) / (high - low) > 0.6  # viridis turns yellow: dark text there
-            axes.text(column, row, f"{value:.2f}", ha="center", va="center", color="black" if bright else "white", fontsize=9)
+            axes.text(
+                column, row, f"{value:.2f}", ha="center", va="center", color="black" if bright else "white", fontsize=9
+            )
     figure.colorbar(image, ax=axes, label=f"best {report.metric}")
     axes.set_title(f"sweep {Path(report.spec).stem}: {report.metric}, best over the other axes")
     figure.tight_layout()

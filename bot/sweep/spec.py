@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from bot.config import Section, Settings
 from bot.config_file import with_overrides as cell_settings  # noqa: F401 (the sweep's name for it)
@@ -97,15 +97,23 @@ def load_spec(path: Path) -> Spec:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     for table in data:
         if table not in ("sweep", "settings", "axes", "walk_forward"):
-            raise ConfigError(f"{path}: unknown table [{table}]{did_you_mean(table, ['sweep', 'settings', 'axes', 'walk_forward'])}")
+            raise ConfigError(
+                f"{path}: unknown table [{table}]{did_you_mean(table, ['sweep', 'settings', 'axes', 'walk_forward'])}"
+            )
     sweep, folds = _table(path, data, "sweep", _SWEEP_KEYS), _table(path, data, "walk_forward", _FOLD_KEYS)
     settings = {name: value for name, value in _dotted(path, "settings", data.get("settings", {}))}
     axes = {name: value for name, value in _dotted(path, "axes", data.get("axes", {}))}
     samples = _int(path, "sweep.samples", sweep.get("samples"), minimum=1)
     for name, values in axes.items():
         if isinstance(values, dict):
-            if samples is None or set(values) != {"low", "high"} or not all(isinstance(v, int | float) for v in values.values()):
-                raise ConfigError(f"{path}: axis `{name}`: a range is {{ low = A, high = B }} and needs `samples` in [sweep]; or give a list of values")
+            if (
+                samples is None
+                or set(values) != {"low", "high"}
+                or not all(isinstance(v, int | float) for v in values.values())
+            ):
+                raise ConfigError(
+                    f"{path}: axis `{name}`: a range is {{ low = A, high = B }} and needs `samples` in [sweep]; or give a list of values"
+                )
             if values["low"] > values["high"]:
                 raise ConfigError(f"{path}: axis `{name}`: low {values['low']} is above high {values['high']}")
         elif not isinstance(values, list) or not values:
@@ -113,14 +121,23 @@ def load_spec(path: Path) -> Spec:
     metric = sweep.get("metric", "sharpe")
     if metric not in METRICS:
         raise ConfigError(f"{path}: sweep.metric {metric!r}: use one of {', '.join(METRICS)}")
-    heatmap = sweep.get("heatmap", [name for name, values in axes.items() if isinstance(values, dict) or len(values) > 1][:2])
-    if not isinstance(heatmap, list) or len(heatmap) != 2 or any(name not in axes for name in heatmap) or heatmap[0] == heatmap[1]:
+    heatmap = sweep.get(
+        "heatmap", [name for name, values in axes.items() if isinstance(values, dict) or len(values) > 1][:2]
+    )
+    if (
+        not isinstance(heatmap, list)
+        or len(heatmap) != 2
+        or any(name not in axes for name in heatmap)
+        or heatmap[0] == heatmap[1]
+    ):
         if "heatmap" in sweep:
             raise ConfigError(f"{path}: sweep.heatmap must name two different axes of [axes] (got {heatmap!r})")
         heatmap = []
     train, test = (_duration(path, f"walk_forward.{key}", folds.get(key)) for key in ("train", "test"))
     if folds and (train is None or test is None):
-        raise ConfigError(f"{path}: [walk_forward] needs both `train` and `test` durations, e.g. train = \"12h\", test = \"6h\"")
+        raise ConfigError(
+            f'{path}: [walk_forward] needs both `train` and `test` durations, e.g. train = "12h", test = "6h"'
+        )
     return Spec(
         path=path,
         start=_time(path, "sweep.from", sweep.get("from")),
@@ -161,11 +178,19 @@ def _dotted(path: Path, table: str, values: dict) -> list[tuple[str, Any]]:
         section, _, field = name.partition(".")
         model = Settings.model_fields.get(section)
         kind = model.annotation if model is not None else None
-        sections = [name for name, info in Settings.model_fields.items() if isinstance(info.annotation, type) and issubclass(info.annotation, Section)]
+        sections = [
+            name
+            for name, info in Settings.model_fields.items()
+            if isinstance(info.annotation, type) and issubclass(info.annotation, Section)
+        ]
         if not (isinstance(kind, type) and issubclass(kind, Section)):
-            raise ConfigError(f"{path}: [{table}] `{name}`: unknown setting{did_you_mean(section, sections)}; name a setting as section.key, e.g. risk.max_leverage")
+            raise ConfigError(
+                f"{path}: [{table}] `{name}`: unknown setting{did_you_mean(section, sections)}; name a setting as section.key, e.g. risk.max_leverage"
+            )
         if field not in kind.model_fields:
-            raise ConfigError(f"{path}: [{table}] `{name}`: unknown setting{did_you_mean(field, list(kind.model_fields), prefix=section)}")
+            raise ConfigError(
+                f"{path}: [{table}] `{name}`: unknown setting{did_you_mean(field, list(kind.model_fields), prefix=section)}"
+            )
     return found
 
 
@@ -192,7 +217,9 @@ def _time(path: Path, name: str, value: Any) -> datetime | None:
         try:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
-            raise ConfigError(f"{path}: `{name}` {value!r} is not a time; use ISO format like \"2025-06-02T01:00\" (UTC)") from None
+            raise ConfigError(
+                f'{path}: `{name}` {value!r} is not a time; use ISO format like "2025-06-02T01:00" (UTC)'
+            ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -201,7 +228,7 @@ def _duration(path: Path, name: str, value: Any) -> timedelta | None:
         return None
     match = _DURATION.match(str(value).strip())
     if not match:
-        raise ConfigError(f"{path}: `{name}` {value!r} is not a duration; write e.g. \"90m\", \"12h\" or \"2d\"")
+        raise ConfigError(f'{path}: `{name}` {value!r} is not a duration; write e.g. "90m", "12h" or "2d"')
     span = timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[match[2]]: int(match[1])})
     if span < TICK or span % TICK:
         raise ConfigError(f"{path}: `{name}` {value!r} must be a positive multiple of 3 minutes (one tick)")
@@ -254,7 +281,15 @@ def folds_of(spec: Spec, *, start: datetime, end: datetime) -> list[Fold]:
     for index in range(spec.folds):
         test_start = start + spec.train + index * spec.test
         train_start = start if spec.anchored else test_start - spec.train
-        folds.append(Fold(index=index, train_start=train_start, train_end=test_start - TICK, test_start=test_start, test_end=test_start + spec.test - TICK))
+        folds.append(
+            Fold(
+                index=index,
+                train_start=train_start,
+                train_end=test_start - TICK,
+                test_start=test_start,
+                test_end=test_start + spec.test - TICK,
+            )
+        )
     return folds
 
 

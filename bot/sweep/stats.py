@@ -42,10 +42,14 @@ def expected_max_sharpe(*, trials: int, variance: float) -> float:
     if trials < 2 or variance <= 0:
         return 0.0  # one trial: nothing was selected
     inv = _NORMAL.inv_cdf
-    return math.sqrt(variance) * ((1 - EULER_GAMMA) * inv(1 - 1 / trials) + EULER_GAMMA * inv(1 - 1 / (trials * math.e)))
+    return math.sqrt(variance) * (
+        (1 - EULER_GAMMA) * inv(1 - 1 / trials) + EULER_GAMMA * inv(1 - 1 / (trials * math.e))
+    )
 
 
-def probabilistic_sharpe(sharpe: float, *, benchmark: float, observations: int, skewness: float, kurtosis: float) -> float | None:
+def probabilistic_sharpe(
+    sharpe: float, *, benchmark: float, observations: int, skewness: float, kurtosis: float
+) -> float | None:
     """PSR: the probability that the true per-observation Sharpe is above ``benchmark``."""
     if observations < 2:
         return None
@@ -55,10 +59,14 @@ def probabilistic_sharpe(sharpe: float, *, benchmark: float, observations: int, 
     return _NORMAL.cdf((sharpe - benchmark) * math.sqrt(observations - 1) / math.sqrt(spread))
 
 
-def deflated_sharpe(sharpe: float, *, trial_sharpes: list[float], observations: int, skewness: float, kurtosis: float) -> float | None:
+def deflated_sharpe(
+    sharpe: float, *, trial_sharpes: list[float], observations: int, skewness: float, kurtosis: float
+) -> float | None:
     """DSR of the best trial (per-observation ``sharpe``) selected among ``trial_sharpes`` (all trials, it included)."""
     n = len(trial_sharpes)
     mean = sum(trial_sharpes) / n if n else 0.0
     variance = sum((value - mean) ** 2 for value in trial_sharpes) / (n - 1) if n > 1 else 0.0
     benchmark = expected_max_sharpe(trials=n, variance=variance)
-    return probabilistic_sharpe(sharpe, benchmark=benchmark, observations=observations, skewness=skewness, kurtosis=kurtosis)
+    return probabilistic_sharpe(
+        sharpe, benchmark=benchmark, observations=observations, skewness=skewness, kurtosis=kurtosis
+    )

@@ -59,7 +59,11 @@ class Briefing(StrictModel):
     def before(self, now: datetime) -> Briefing:
         """Only what was published by ``now``: the tick's guard against look-ahead."""
         sentiment = self.sentiment if self.sentiment and self.sentiment.at <= now else None
-        headlines = {group: kept for group, items in self.headlines.items() if (kept := [h for h in items if h.published_at <= now])}
+        headlines = {
+            group: kept
+            for group, items in self.headlines.items()
+            if (kept := [h for h in items if h.published_at <= now])
+        }
         return self.model_copy(update={"sentiment": sentiment, "headlines": headlines})
 
     @property

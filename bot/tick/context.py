@@ -75,10 +75,16 @@ class Pass:
     @classmethod
     def begin(cls, ctx: TickContext, state: BotState, now: datetime, *, tick_id: str | None = None) -> Pass:
         report = TickReport(
-            tick_id=tick_id or tick_id_for(now), tick=state.tick + 1, mode=ctx.mode, dry_run=ctx.dry_run, as_of=now,
-            strategy=ctx.strategy.name, outcome=Outcome.OK, paused=state.paused,
+            tick_id=tick_id or tick_id_for(now),
+            tick=state.tick + 1,
+            mode=ctx.mode,
+            dry_run=ctx.dry_run,
+            as_of=now,
+            strategy=ctx.strategy.name,
+            outcome=Outcome.OK,
+            paused=state.paused,
             new_positions_blocked=backoff.opening_block(state, now, ctx.settings.ops) or "",
-        )  # fmt: skip
+        )
         return cls(ctx=ctx, state=state, report=report, now=now)
 
     def cancel_background(self) -> None:

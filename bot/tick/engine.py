@@ -43,7 +43,9 @@ async def run_tick(ctx: TickContext, now: datetime) -> TickReport:
     structlog.contextvars.bind_contextvars(tick_id=tick_id)
     try:
         if skipped := backoff.skip_reason(state, now):
-            return backoff.skip_run(ctx.store, state, now, reason=skipped, mode=ctx.mode, strategy=ctx.strategy.name, dry_run=ctx.dry_run)
+            return backoff.skip_run(
+                ctx.store, state, now, reason=skipped, mode=ctx.mode, strategy=ctx.strategy.name, dry_run=ctx.dry_run
+            )
         run = Pass.begin(ctx, state, now, tick_id=tick_id)
         stages.carry_booked(run)
         clock = ctx.clock
@@ -113,13 +115,27 @@ ON_ERROR: dict[str, list[Rule]] = {
     "settle": [
         Rule(BotError, OnError.RAISE),
         # the live book may be wrong (unresolved orders): trade nothing on it
-        Rule(Exception, OnError.FAIL, "could not reconcile with the exchange: {error}", "settlement_failed", modes=frozenset({"live"})),
-        Rule(Exception, OnError.DEGRADE, "settlement failed: {error}", "settlement_failed"),  # paper: like an execution failure
+        Rule(
+            Exception,
+            OnError.FAIL,
+            "could not reconcile with the exchange: {error}",
+            "settlement_failed",
+            modes=frozenset({"live"}),
+        ),
+        Rule(
+            Exception, OnError.DEGRADE, "settlement failed: {error}", "settlement_failed"
+        ),  # paper: like an execution failure
     ],
     # any strategy failure means HOLD for every coin (the decisions stay empty), never a crash
     "decide": [
         Rule(BotError, OnError.RAISE),  # e.g. a retired model: the user must change llm.model
-        Rule(LlmUnavailable, OnError.DEGRADE, "{strategy} unavailable, holding every coin: {error}", "llm_unavailable", plain=True),
+        Rule(
+            LlmUnavailable,
+            OnError.DEGRADE,
+            "{strategy} unavailable, holding every coin: {error}",
+            "llm_unavailable",
+            plain=True,
+        ),
         Rule(Exception, OnError.DEGRADE, "strategy failed, holding: {error}", "strategy_failed"),
     ],
     # news and sentiment are extras: without them the model decides on the market alone, the tick is not degraded
@@ -181,12 +197,18 @@ def _finish(run: Pass) -> None:
     if missing := [booked.fill for booked in state.booked_fills if booked.fill not in report.fills]:
         report.fills += missing
     if uncounted := stages.book_fills(state, report.fills):
-        state.risk = risk.remember(state.risk, equity_usd=state.last_equity_usd, fills=uncounted, now=now, settings=ctx.settings.risk)
-    ops_events = backoff.record_outcome(state, outcome=report.outcome, message=report.message, now=now, ops=ctx.settings.ops)
+        state.risk = risk.remember(
+            state.risk, equity_usd=state.last_equity_usd, fills=uncounted, now=now, settings=ctx.settings.risk
+        )
+    ops_events = backoff.record_outcome(
+        state, outcome=report.outcome, message=report.message, now=now, ops=ctx.settings.ops
+    )
     fresh = []
     if ctx.notifier:
         try:
-            fresh = claim(tick_events(report, ops_events, state, min_trade_usd=ctx.settings.notify.min_trade_usd), state)
+            fresh = claim(
+                tick_events(report, ops_events, state, min_trade_usd=ctx.settings.notify.min_trade_usd), state
+            )
         except Exception:  # notifications never fail a tick, not even a bug in composing them
             log.exception("notify_failed")
     ctx.store.save(state)  # the notification keys are saved before sending: never twice

@@ -21,7 +21,12 @@ from bot.models import CandleEnds, CoinFeatures, CoinMarket, Context4h, Snapshot
 
 VOLUME_AVERAGE_WINDOW = 20
 _MACD, _RSI14 = COLUMNS.index("macd"), COLUMNS.index("rsi14")
-_EMA20, _EMA50, _ATR3, _ATR14 = COLUMNS.index("ema20"), COLUMNS.index("ema50"), COLUMNS.index("atr3"), COLUMNS.index("atr14")
+_EMA20, _EMA50, _ATR3, _ATR14 = (
+    COLUMNS.index("ema20"),
+    COLUMNS.index("ema50"),
+    COLUMNS.index("atr3"),
+    COLUMNS.index("atr14"),
+)
 _VOLUME, _VOLUME_AVG = COLUMNS.index("volume"), COLUMNS.index("volume_avg")
 
 
@@ -84,9 +89,15 @@ def context_4h(table: np.ndarray, *, end: int) -> Context4h:
     last = table[end - 1].tolist()
     tail = table[max(end - SERIES_LENGTH, 0) : end]
     return Context4h(
-        ema20=last[_EMA20], ema50=last[_EMA50], atr3=last[_ATR3], atr14=last[_ATR14], volume=last[_VOLUME], volume_avg=last[_VOLUME_AVG],
-        macd=tail[:, _MACD].tolist(), rsi14=tail[:, _RSI14].tolist(),
-    )  # fmt: skip
+        ema20=last[_EMA20],
+        ema50=last[_EMA50],
+        atr3=last[_ATR3],
+        atr14=last[_ATR14],
+        volume=last[_VOLUME],
+        volume_avg=last[_VOLUME_AVG],
+        macd=tail[:, _MACD].tolist(),
+        rsi14=tail[:, _RSI14].tolist(),
+    )
 
 
 def features_at(market: CoinMarket, table: np.ndarray, h4: Context4h, *, end_3m: int) -> CoinFeatures:
@@ -97,9 +108,16 @@ def features_at(market: CoinMarket, table: np.ndarray, h4: Context4h, *, end_3m:
     are read.
     """
     return CoinFeatures.at(
-        table, end_3m, coin=market.coin, price=market.last_price, as_of_ms=int(market.candles_3m[-1, 0]), h4=h4,
-        open_interest=market.open_interest, funding_rate=market.funding_rate, funding_interval_h=market.info.funding_interval_h,
-    )  # fmt: skip
+        table,
+        end_3m,
+        coin=market.coin,
+        price=market.last_price,
+        as_of_ms=int(market.candles_3m[-1, 0]),
+        h4=h4,
+        open_interest=market.open_interest,
+        funding_rate=market.funding_rate,
+        funding_interval_h=market.info.funding_interval_h,
+    )
 
 
 def compute_features(snapshot: Snapshot) -> dict[str, CoinFeatures]:
@@ -118,7 +136,12 @@ class PrecomputedFeatures:
     def __init__(self, history: dict[str, dict[str, np.ndarray]]) -> None:
         # per coin: where each candle's window ends (3m, 4h) and the indicator tables (3m, 4h)
         self._coins = {
-            coin: (CandleEnds(by_tf["3m"]), CandleEnds(by_tf["4h"]), indicator_table(by_tf["3m"]), indicator_table(by_tf["4h"]))
+            coin: (
+                CandleEnds(by_tf["3m"]),
+                CandleEnds(by_tf["4h"]),
+                indicator_table(by_tf["3m"]),
+                indicator_table(by_tf["4h"]),
+            )
             for coin, by_tf in history.items()
         }
         # per coin, the last 4h window seen and its context: the market hands out the same

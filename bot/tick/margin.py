@@ -63,13 +63,21 @@ def max_notional_at(info: MarketInfo, leverage: float) -> float:
 
 
 def liquidation_price(
-    *, side: Side, amount: float, entry_price: float, margin_usd: float, maintenance_margin_rate: float, maintenance_amount_usd: float = 0.0
+    *,
+    side: Side,
+    amount: float,
+    entry_price: float,
+    margin_usd: float,
+    maintenance_margin_rate: float,
+    maintenance_amount_usd: float = 0.0,
 ) -> float | None:
     """The price at which the position is liquidated; None when it never is (a 1x long)."""
     if amount <= 0:
         return None
     direction = 1.0 if side is Side.LONG else -1.0
-    price = (margin_usd + maintenance_amount_usd - direction * amount * entry_price) / (amount * maintenance_margin_rate - direction * amount)
+    price = (margin_usd + maintenance_amount_usd - direction * amount * entry_price) / (
+        amount * maintenance_margin_rate - direction * amount
+    )
     return price if price > 0 else None
 
 

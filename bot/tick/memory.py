@@ -21,7 +21,12 @@ HEADER = "== LAST CLOSED TRADES (oldest first; net PnL after fees and funding) =
 
 
 def closed_trades(
-    before: dict[str, Position], after: dict[str, Position], fills: list[Fill], *, reasons: dict[str, str], fee_rate: float
+    before: dict[str, Position],
+    after: dict[str, Position],
+    fills: list[Fill],
+    *,
+    reasons: dict[str, str],
+    fee_rate: float,
 ) -> list[ClosedTrade]:
     """The positions in ``before`` that ``fills`` closed for good (gone from ``after``, or flipped)."""
     trades = []
@@ -38,11 +43,18 @@ def closed_trades(
         net = sum(fill.realized_pnl_usd - fill.fee_usd for fill in exits) - entry_fee + position.funding_usd
         trades.append(
             ClosedTrade(
-                coin=coin, side=position.side, amount=position.amount, entry_price=position.entry_price, exit_price=exit_price,
-                opened_at=position.opened_at, closed_at=max(fill.at for fill in exits), net_pnl_usd=net,
-                exit_reason=str(exits[-1].reason), reasoning=reasons.get(coin, ""),
+                coin=coin,
+                side=position.side,
+                amount=position.amount,
+                entry_price=position.entry_price,
+                exit_price=exit_price,
+                opened_at=position.opened_at,
+                closed_at=max(fill.at for fill in exits),
+                net_pnl_usd=net,
+                exit_reason=str(exits[-1].reason),
+                reasoning=reasons.get(coin, ""),
             )
-        )  # fmt: skip
+        )
     return trades
 
 

@@ -38,7 +38,12 @@ def sharpe_ratio(stats: ReturnStats) -> float | None:
 
 
 def portfolio_of(
-    *, cash_usd: float, positions: dict[str, Position], prices: dict[str, float], initial_equity_usd: float, stats: ReturnStats
+    *,
+    cash_usd: float,
+    positions: dict[str, Position],
+    prices: dict[str, float],
+    initial_equity_usd: float,
+    stats: ReturnStats,
 ) -> Portfolio:
     account = account_of(cash_usd, positions, prices)
     return Portfolio(

@@ -21,7 +21,9 @@ class Prompt(StrictModel):
     system: str
     user: str
     memory: str = ""  # the last closed trades: changes only when a trade closes, so it is cached after the system part
-    briefing: Briefing | None = None  # the news and sentiment rendered into `user` (a strategy may also read it directly)
+    briefing: Briefing | None = (
+        None  # the news and sentiment rendered into `user` (a strategy may also read it directly)
+    )
 
     @property
     def chars(self) -> int:
@@ -147,19 +149,32 @@ def context_block(briefing: Briefing, *, now: datetime, max_tokens: int) -> str:
     if len(lines) == 1 and not briefing.headlines:
         lines.append("no news or sentiment available")
     budget = max_tokens * 3 - sum(len(line) + 1 for line in lines)
-    ranked = sorted(((h, group) for group, items in briefing.headlines.items() for h in items), key=lambda pair: rank_key(pair[0]))
+    ranked = sorted(
+        ((h, group) for group, items in briefing.headlines.items() for h in items), key=lambda pair: rank_key(pair[0])
+    )
     kept: set[int] = set()
     for headline, group in ranked:  # best first; the first that does not fit ends the list
         budget -= len(_headline_line(group, headline, now)) + 1
         if budget < 0:
             break
         kept.add(id(headline))
-    order = [*[group for group in briefing.headlines if group != MARKET], *([MARKET] if MARKET in briefing.headlines else [])]
+    order = [
+        *[group for group in briefing.headlines if group != MARKET],
+        *([MARKET] if MARKET in briefing.headlines else []),
+    ]
     lines += [_headline_line(group, h, now) for group in order for h in briefing.headlines[group] if id(h) in kept]
     return "\n".join(lines)
 
 
-def user_prompt(features: dict[str, CoinFeatures], portfolio: Portfolio, *, now: datetime, tick: int, fee_rate: float, context: str = "") -> str:
+def user_prompt(
+    features: dict[str, CoinFeatures],
+    portfolio: Portfolio,
+    *,
+    now: datetime,
+    tick: int,
+    fee_rate: float,
+    context: str = "",
+) -> str:
     blocks = [f"Time {now:%Y-%m-%d %H:%M} UTC, tick {tick}."]
     blocks += [_coin_block(features[coin]) for coin in features]
     if context:
@@ -178,7 +193,9 @@ def build_prompt(
     context: str = "",
     trades: Sequence[ClosedTrade] = (),
 ) -> Prompt:
-    user = user_prompt(features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100, context=context)
+    user = user_prompt(
+        features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100, context=context
+    )
     llm = settings.llm
     memory = memory_text(list(trades), now=now, limit=llm.memory_trades, max_tokens=llm.memory_max_tokens)
     return Prompt(system=system_prompt(settings), user=user, memory=memory)

@@ -56,7 +56,9 @@ class Broker(Protocol):
         """
         ...
 
-    async def execute(self, plans: list[OrderPlan], *, book: Book, prices: dict[str, float], now: datetime) -> list[Fill]:
+    async def execute(
+        self, plans: list[OrderPlan], *, book: Book, prices: dict[str, float], now: datetime
+    ) -> list[Fill]:
         """Send ``plans`` in order, update ``book`` and return what filled."""
         ...
 
@@ -77,7 +79,9 @@ class Intel(Protocol):
 class Strategy(Protocol):
     name: str
 
-    async def decide(self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt) -> list[Decision]:
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+    ) -> list[Decision]:
         """Decisions for the coins the strategy wants to act on; coins left out HOLD."""
         ...
 

@@ -122,7 +122,18 @@ def review(
     ``taker_fee_pct`` and ``slippage_pct`` are what each fill costs (``[paper]``).
     """
     memory = memory or RiskMemory()
-    inputs = _Inputs(portfolio, markets, settings, memory, peak_equity_usd, atr_usd or {}, now, tick_id, taker_fee_pct / 100.0, slippage_pct / 100.0)
+    inputs = _Inputs(
+        portfolio,
+        markets,
+        settings,
+        memory,
+        peak_equity_usd,
+        atr_usd or {},
+        now,
+        tick_id,
+        taker_fee_pct / 100.0,
+        slippage_pct / 100.0,
+    )
     prices = portfolio.prices
     account = portfolio.account
     running = _Running(
@@ -139,7 +150,9 @@ def review(
     for decision in decisions:
         if decision.coin in seen:  # the first decision for a coin stands, a HOLD included
             if decision.action is not Action.HOLD:
-                verdicts.append(_reject(decision, RiskCode.DUPLICATE, "a second decision for the same coin in one tick"))
+                verdicts.append(
+                    _reject(decision, RiskCode.DUPLICATE, "a second decision for the same coin in one tick")
+                )
             continue
         seen.add(decision.coin)
         if decision.action is not Action.HOLD:
@@ -153,10 +166,21 @@ def _entries_since(memory: RiskMemory, moment: datetime) -> int:
 
 
 def _reject(decision: Decision, code: RiskCode, reason: str) -> RiskVerdict:
-    return RiskVerdict(coin=decision.coin, action=decision.action, verdict=Verdict.REJECTED, codes=[code], reason=reason)
+    return RiskVerdict(
+        coin=decision.coin, action=decision.action, verdict=Verdict.REJECTED, codes=[code], reason=reason
+    )
 
 
-def _close(decision: Decision, position: Position, *, info: MarketInfo, price: float, inputs: _Inputs, running: _Running, code: RiskCode) -> RiskVerdict:
+def _close(
+    decision: Decision,
+    position: Position,
+    *,
+    info: MarketInfo,
+    price: float,
+    inputs: _Inputs,
+    running: _Running,
+    code: RiskCode,
+) -> RiskVerdict:
     plan = OrderPlan(
         coin=decision.coin,
         symbol=info.symbol,
@@ -179,7 +203,9 @@ def _close(decision: Decision, position: Position, *, info: MarketInfo, price: f
     reason = f"close the {position.side} of {position.amount:g} {decision.coin} (unrealized {pnl:+.2f} USD)"
     if code is RiskCode.FLIP_CLOSE:
         reason = f"flip, first leg: {reason}"
-    return RiskVerdict(coin=decision.coin, action=decision.action, verdict=Verdict.APPROVED, codes=[code], reason=reason, plan=plan)
+    return RiskVerdict(
+        coin=decision.coin, action=decision.action, verdict=Verdict.APPROVED, codes=[code], reason=reason, plan=plan
+    )
 
 
 def _review_one(decision: Decision, *, inputs: _Inputs, running: _Running) -> list[RiskVerdict]:
@@ -201,16 +227,38 @@ def _review_one(decision: Decision, *, inputs: _Inputs, running: _Running) -> li
     settings = inputs.settings
     side = Side.LONG if decision.action is Action.BUY else Side.SHORT
     if decision.confidence < settings.min_confidence:
-        return [_reject(decision, RiskCode.LOW_CONFIDENCE, f"confidence {decision.confidence:.2f} below the minimum {settings.min_confidence:.2f}")]
+        return [
+            _reject(
+                decision,
+                RiskCode.LOW_CONFIDENCE,
+                f"confidence {decision.confidence:.2f} below the minimum {settings.min_confidence:.2f}",
+            )
+        ]
     verdicts = []
     if position is not None and position.side is not side:
         if not settings.allow_flipping:
-            return [_reject(decision, RiskCode.FLIPPING_DISABLED, f"a {position.side} is open and flipping is disabled (`risk.allow_flipping`); CLOSE it first")]
-        verdicts.append(_close(decision, position, info=info, price=price, inputs=inputs, running=running, code=RiskCode.FLIP_CLOSE))
+            return [
+                _reject(
+                    decision,
+                    RiskCode.FLIPPING_DISABLED,
+                    f"a {position.side} is open and flipping is disabled (`risk.allow_flipping`); CLOSE it first",
+                )
+            ]
+        verdicts.append(
+            _close(decision, position, info=info, price=price, inputs=inputs, running=running, code=RiskCode.FLIP_CLOSE)
+        )
         position = None
     elif position is not None and not settings.allow_adding:
-        return [_reject(decision, RiskCode.ADDING_DISABLED, f"a {position.side} is already open and adding is disabled (`risk.allow_adding`)")]
-    verdicts.append(_entry(decision, side=side, position=position, info=info, price=price, inputs=inputs, running=running))
+        return [
+            _reject(
+                decision,
+                RiskCode.ADDING_DISABLED,
+                f"a {position.side} is already open and adding is disabled (`risk.allow_adding`)",
+            )
+        ]
+    verdicts.append(
+        _entry(decision, side=side, position=position, info=info, price=price, inputs=inputs, running=running)
+    )
     return verdicts
 
 
@@ -218,7 +266,9 @@ def _halt(decision: Decision, *, inputs: _Inputs, running: _Running, adding: boo
     """The account-level limits that block every entry, whatever its size."""
     settings, memory, now = inputs.settings, inputs.memory, inputs.now
     equity = inputs.portfolio.account.equity_usd
-    if memory.halted_day == now.date() or (memory.day == now.date() and daily_loss_hit(memory, equity_usd=equity, settings=settings)):
+    if memory.halted_day == now.date() or (
+        memory.day == now.date() and daily_loss_hit(memory, equity_usd=equity, settings=settings)
+    ):
         start = memory.day_start_equity_usd or 0.0
         return _reject(
             decision,
@@ -236,13 +286,29 @@ def _halt(decision: Decision, *, inputs: _Inputs, running: _Running, adding: boo
     cooldown = timedelta(minutes=settings.stop_loss_cooldown_min)
     if stopped_at is not None and now - stopped_at < cooldown:
         until = stopped_at + cooldown
-        return _reject(decision, RiskCode.COOLDOWN, f"stopped out at {stopped_at:%H:%M} UTC; no entry on {decision.coin} before {until:%H:%M} UTC")
+        return _reject(
+            decision,
+            RiskCode.COOLDOWN,
+            f"stopped out at {stopped_at:%H:%M} UTC; no entry on {decision.coin} before {until:%H:%M} UTC",
+        )
     if running.entries_hour >= settings.max_entries_per_hour:
-        return _reject(decision, RiskCode.TOO_MANY_ENTRIES, f"{running.entries_hour} entries in the last hour, the limit is {settings.max_entries_per_hour}")
+        return _reject(
+            decision,
+            RiskCode.TOO_MANY_ENTRIES,
+            f"{running.entries_hour} entries in the last hour, the limit is {settings.max_entries_per_hour}",
+        )
     if running.entries_day >= settings.max_entries_per_day:
-        return _reject(decision, RiskCode.TOO_MANY_ENTRIES, f"{running.entries_day} entries in the last 24 hours, the limit is {settings.max_entries_per_day}")
+        return _reject(
+            decision,
+            RiskCode.TOO_MANY_ENTRIES,
+            f"{running.entries_day} entries in the last 24 hours, the limit is {settings.max_entries_per_day}",
+        )
     if not adding and len(running.positions) >= settings.max_open_positions:
-        return _reject(decision, RiskCode.MAX_POSITIONS, f"{len(running.positions)} positions open, the limit is {settings.max_open_positions}")
+        return _reject(
+            decision,
+            RiskCode.MAX_POSITIONS,
+            f"{len(running.positions)} positions open, the limit is {settings.max_open_positions}",
+        )
     return None
 
 
@@ -251,7 +317,16 @@ def derived_stop(*, side: Side, price: float, atr_usd: float, settings: RiskSett
     return price - (1.0 if side is Side.LONG else -1.0) * settings.stop_atr * atr_usd
 
 
-def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, inputs: _Inputs, notes: list[str], codes: list[RiskCode]) -> tuple[float, float | None] | RiskVerdict:
+def _exits(
+    decision: Decision,
+    *,
+    side: Side,
+    info: MarketInfo,
+    price: float,
+    inputs: _Inputs,
+    notes: list[str],
+    codes: list[RiskCode],
+) -> tuple[float, float | None] | RiskVerdict:
     """The rounded stop-loss and take-profit, or the rejection they earn."""
     settings = inputs.settings
     direction = 1.0 if side is Side.LONG else -1.0
@@ -259,7 +334,9 @@ def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, in
     if stop is None:
         atr = inputs.atr_usd.get(decision.coin, 0.0)
         if settings.missing_stop_loss is StopPolicy.REJECT:
-            return _reject(decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and `risk.missing_stop_loss` is reject")
+            return _reject(
+                decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and `risk.missing_stop_loss` is reject"
+            )
         if not atr > 0:
             return _reject(decision, RiskCode.MISSING_STOP_LOSS, "no stop-loss given and no ATR to derive one from")
         stop = derived_stop(side=side, price=price, atr_usd=atr, settings=settings)
@@ -267,20 +344,45 @@ def _exits(decision: Decision, *, side: Side, info: MarketInfo, price: float, in
         notes.append(f"stop-loss derived at {settings.stop_atr:g} x ATR {atr:.6g}")
     stop = round_to_step(stop, info.price_step)
     if not direction * (price - stop) > 0:
-        return _reject(decision, RiskCode.INVALID_STOP_LOSS, f"stop-loss {stop:.6g} is not on the loss side of the price {price:.6g} for a {side}")
+        return _reject(
+            decision,
+            RiskCode.INVALID_STOP_LOSS,
+            f"stop-loss {stop:.6g} is not on the loss side of the price {price:.6g} for a {side}",
+        )
     take = round_to_step(decision.take_profit, info.price_step) if decision.take_profit else None
     if take is not None:
         if not direction * (take - price) > 0:
-            return _reject(decision, RiskCode.INVALID_TAKE_PROFIT, f"take-profit {take:.6g} is not on the profit side of the price {price:.6g} for a {side}")
+            return _reject(
+                decision,
+                RiskCode.INVALID_TAKE_PROFIT,
+                f"take-profit {take:.6g} is not on the profit side of the price {price:.6g} for a {side}",
+            )
         ratio = _net_reward_risk(price, stop=stop, take=take, long=side is Side.LONG, inputs=inputs)
         if ratio < settings.min_reward_risk:
             costs = inputs.fee_rate or inputs.slippage
-            net = f" (net of the round trip's fees and slippage; gross {abs(take - price) / abs(price - stop):.2f})" if costs else ""
-            return _reject(decision, RiskCode.LOW_REWARD_RISK, f"reward:risk {ratio:.2f} below the minimum {settings.min_reward_risk:g}{net}")
+            net = (
+                f" (net of the round trip's fees and slippage; gross {abs(take - price) / abs(price - stop):.2f})"
+                if costs
+                else ""
+            )
+            return _reject(
+                decision,
+                RiskCode.LOW_REWARD_RISK,
+                f"reward:risk {ratio:.2f} below the minimum {settings.min_reward_risk:g}{net}",
+            )
     return stop, take
 
 
-def _entry(decision: Decision, *, side: Side, position: Position | None, info: MarketInfo, price: float, inputs: _Inputs, running: _Running) -> RiskVerdict:
+def _entry(
+    decision: Decision,
+    *,
+    side: Side,
+    position: Position | None,
+    info: MarketInfo,
+    price: float,
+    inputs: _Inputs,
+    running: _Running,
+) -> RiskVerdict:
     settings = inputs.settings
     halted = _halt(decision, inputs=inputs, running=running, adding=position is not None)
     if halted:
@@ -291,9 +393,14 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
     if position is not None:
         leverage = position.leverage
         if leverage > min(settings.max_leverage, info.max_leverage):
-            return _reject(decision, RiskCode.MAX_LEVERAGE, f"the open position's leverage {leverage:g}x is above the limit; adds are refused")
+            return _reject(
+                decision,
+                RiskCode.MAX_LEVERAGE,
+                f"the open position's leverage {leverage:g}x is above the limit; adds are refused",
+            )
     else:
-        # whole leverage, never above a limit: the float tolerance is the model's (2.9999999999 asks for 3), not the limits'
+        # whole leverage, never above a limit: the float tolerance is the model's (2.9999999999 asks for 3), not the
+        # limits'
         leverage = float(max(1, math.floor(min(decision.leverage + 1e-9, settings.max_leverage, info.max_leverage))))
         if leverage < decision.leverage:
             codes.append(RiskCode.LEVERAGE_CAPPED)
@@ -316,42 +423,74 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
     if decision.size_pct <= 0:
         return _reject(decision, RiskCode.NO_MARGIN, "size_pct is 0")
     if margin <= 0:
-        return _reject(decision, RiskCode.NO_MARGIN, f"no margin left (available {running.available_usd:.2f} USD, position cap {max(cap, 0):.2f} USD)")
+        return _reject(
+            decision,
+            RiskCode.NO_MARGIN,
+            f"no margin left (available {running.available_usd:.2f} USD, position cap {max(cap, 0):.2f} USD)",
+        )
     if margin < wanted:
         codes.append(RiskCode.MARGIN_CAPPED)
-        why = f"max {settings.max_position_margin_pct:g}% of equity per position" if margin == cap else "the entry's fee and slippage kept in cash"
+        why = (
+            f"max {settings.max_position_margin_pct:g}% of equity per position"
+            if margin == cap
+            else "the entry's fee and slippage kept in cash"
+        )
         notes.append(f"margin {wanted:.2f} cut to {margin:.2f} USD ({why})")
     notional = margin * leverage
     room = settings.max_exposure * equity - running.exposure_usd
     if room <= 0:
-        return _reject(decision, RiskCode.MAX_EXPOSURE, f"total notional {running.exposure_usd:.2f} USD already at {settings.max_exposure:g} x equity")
+        return _reject(
+            decision,
+            RiskCode.MAX_EXPOSURE,
+            f"total notional {running.exposure_usd:.2f} USD already at {settings.max_exposure:g} x equity",
+        )
     if notional > room:
         codes.append(RiskCode.EXPOSURE_CAPPED)
-        notes.append(f"notional {notional:.2f} cut to {room:.2f} USD (max {settings.max_exposure:g} x equity in all positions)")
+        notes.append(
+            f"notional {notional:.2f} cut to {room:.2f} USD (max {settings.max_exposure:g} x equity in all positions)"
+        )
         notional = room
     held_notional = position.amount * position.entry_price if position else 0.0
     allowed = max_notional_at(info, leverage) - held_notional
     if notional > allowed:
         if allowed <= 0:
-            return _reject(decision, RiskCode.MAX_LEVERAGE, f"the exchange allows no more notional at {leverage:g}x on {decision.coin} (leverage brackets)")
+            return _reject(
+                decision,
+                RiskCode.MAX_LEVERAGE,
+                f"the exchange allows no more notional at {leverage:g}x on {decision.coin} (leverage brackets)",
+            )
         codes.append(RiskCode.LEVERAGE_CAPPED)
-        notes.append(f"notional {notional:.2f} cut to {allowed:.2f} USD (the exchange's leverage brackets allow at most that at {leverage:g}x)")
+        notes.append(
+            f"notional {notional:.2f} cut to {allowed:.2f} USD (the exchange's leverage brackets allow at most that at {leverage:g}x)"
+        )
         notional = allowed
     amount = floor_to_step(notional / price, info.amount_step)
     notional = amount * price
     if amount <= 0 or amount < info.min_amount:
-        return _reject(decision, RiskCode.BELOW_MIN_ORDER, f"order size {amount:g} {decision.coin} below the market minimum {info.min_amount:g}")
+        return _reject(
+            decision,
+            RiskCode.BELOW_MIN_ORDER,
+            f"order size {amount:g} {decision.coin} below the market minimum {info.min_amount:g}",
+        )
     if notional < info.min_notional_usd:
-        return _reject(decision, RiskCode.BELOW_MIN_ORDER, f"order notional {notional:.2f} USD below the market minimum {info.min_notional_usd:g} USD")
+        return _reject(
+            decision,
+            RiskCode.BELOW_MIN_ORDER,
+            f"order notional {notional:.2f} USD below the market minimum {info.min_notional_usd:g} USD",
+        )
 
     margin = notional / leverage
     total_amount = amount + (position.amount if position else 0.0)
     entry_price = (notional + held_notional) / total_amount
     bracket = bracket_for(info, notional + held_notional)
     liquidation = liquidation_price(
-        side=side, amount=total_amount, entry_price=entry_price, margin_usd=margin + held_margin,
-        maintenance_margin_rate=bracket.maintenance_margin_rate, maintenance_amount_usd=bracket.maintenance_amount_usd,
-    )  # fmt: skip
+        side=side,
+        amount=total_amount,
+        entry_price=entry_price,
+        margin_usd=margin + held_margin,
+        maintenance_margin_rate=bracket.maintenance_margin_rate,
+        maintenance_amount_usd=bracket.maintenance_amount_usd,
+    )
     if liquidation is not None:
         direction = 1.0 if side is Side.LONG else -1.0
         distance = direction * (price - liquidation)
@@ -388,7 +527,9 @@ def _entry(decision: Decision, *, side: Side, position: Position | None, info: M
     verdict = Verdict.RESIZED if len(codes) > 1 else Verdict.APPROVED
     summary = f"{'add: ' if position else ''}margin {margin:.2f} USD x {leverage:g} = {notional:.2f} USD notional"
     reason = "; ".join([*notes, summary]) if notes else summary
-    return RiskVerdict(coin=decision.coin, action=decision.action, verdict=verdict, codes=codes, reason=reason, plan=plan)
+    return RiskVerdict(
+        coin=decision.coin, action=decision.action, verdict=verdict, codes=codes, reason=reason, plan=plan
+    )
 
 
 def _fill_price(price: float, *, buying: bool, inputs: _Inputs) -> float:

@@ -12,7 +12,9 @@ from bot.models import Fill, FillReason, RiskMemory
 _DAY = timedelta(days=1)
 
 
-def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: datetime, settings: RiskSettings) -> RiskMemory:
+def remember(
+    memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: datetime, settings: RiskSettings
+) -> RiskMemory:
     """The risk memory after this tick's events: day roll, daily-loss latch, stop-outs, entries.
 
     The day-start equity is the equity at the first tick of each UTC day. Once equity
@@ -21,7 +23,9 @@ def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: d
     """
     today = now.date()
     cooldown = timedelta(minutes=settings.stop_loss_cooldown_min)
-    if _unchanged(memory, equity_usd=equity_usd, fills=fills, now=now, today=today, cooldown=cooldown, settings=settings):
+    if _unchanged(
+        memory, equity_usd=equity_usd, fills=fills, now=now, today=today, cooldown=cooldown, settings=settings
+    ):
         return memory  # most ticks: nothing to remember, and the memory is never changed in place
     # A new memory, the old one untouched: its containers copied (their dates are
     # immutable), which is what a deep copy gives at a fraction of the cost (deepcopy was
@@ -42,7 +46,14 @@ def remember(memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: d
 
 
 def _unchanged(
-    memory: RiskMemory, *, equity_usd: float, fills: list[Fill], now: datetime, today: date, cooldown: timedelta, settings: RiskSettings
+    memory: RiskMemory,
+    *,
+    equity_usd: float,
+    fills: list[Fill],
+    now: datetime,
+    today: date,
+    cooldown: timedelta,
+    settings: RiskSettings,
 ) -> bool:
     """True when ``remember`` would return an equal memory: same day, no fill, nothing expiring, no new halt."""
     return (

@@ -73,7 +73,9 @@ def carry_booked(run: Pass) -> None:
     run.report.fills = [booked.fill for booked in state.booked_fills]
     if run.report.fills:
         log.warning("fills_recovered", count=len(run.report.fills))
-        _note(run.report, f"{len(run.report.fills)} fill(s) booked by a run killed before its journal line: recorded now")
+        _note(
+            run.report, f"{len(run.report.fills)} fill(s) booked by a run killed before its journal line: recorded now"
+        )
 
 
 def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
@@ -106,7 +108,13 @@ async def settle(run: Pass) -> None:
         if state.funding_payments:
             report.funding = list(state.funding_payments)
     for fill in settled:
-        log.info("position_exit", coin=fill.coin, reason=fill.reason, price=fill.price, realized_pnl_usd=round(fill.realized_pnl_usd, 2))
+        log.info(
+            "position_exit",
+            coin=fill.coin,
+            reason=fill.reason,
+            price=fill.price,
+            realized_pnl_usd=round(fill.realized_pnl_usd, 2),
+        )
 
 
 def compute_indicators(run: Pass) -> None:
@@ -136,17 +144,27 @@ def value_book(run: Pass) -> None:
     for coin, position in state.positions.items():
         if coin not in run.prices:  # failed to load: its last known price, said to be stale
             run.prices[coin] = state.last_prices.get(coin, position.entry_price)
-            degrade(run.report, f"{coin} valued at its last known price {run.prices[coin]:.6g} (stale: no market data this tick)")
+            degrade(
+                run.report,
+                f"{coin} valued at its last known price {run.prices[coin]:.6g} (stale: no market data this tick)",
+            )
     run.portfolio = _valued(state, run.prices)
     fills = book_fills(state, run.report.fills)
     _remember_risk(state, equity_usd=run.portfolio.account.equity_usd, fills=fills, now=run.now, settings=settings.risk)
     # Built when the strategy first reads it (the rules never do); its time then counts under "decide".
-    features, portfolio, now, tick, context, briefing = run.features, run.portfolio, run.now, run.report.tick, run.context, run.briefing
+    features, portfolio, now, tick, context, briefing = (
+        run.features,
+        run.portfolio,
+        run.now,
+        run.report.tick,
+        run.context,
+        run.briefing,
+    )
     trades = state.closed_trades  # replaced, never changed in place, when a trade closes
     run.prompt = DeferredPrompt(
-        lambda: build_prompt(settings, features, portfolio, now=now, tick=tick, context=context, trades=trades).model_copy(
-            update={"briefing": briefing}
-        ),
+        lambda: build_prompt(
+            settings, features, portfolio, now=now, tick=tick, context=context, trades=trades
+        ).model_copy(update={"briefing": briefing}),
         briefing=briefing,
     )
 
@@ -213,7 +231,14 @@ def review_risk(run: Pass) -> None:
     )
     for verdict in report.verdicts:
         emit = log.warning if _HALTS.intersection(verdict.codes) else log.info
-        emit("risk_verdict", coin=verdict.coin, action=verdict.action, verdict=verdict.verdict, codes=verdict.codes, reason=verdict.reason)
+        emit(
+            "risk_verdict",
+            coin=verdict.coin,
+            action=verdict.action,
+            verdict=verdict.verdict,
+            codes=verdict.codes,
+            reason=verdict.reason,
+        )
     run.plans = [verdict.plan for verdict in report.verdicts if verdict.plan]
 
 
@@ -236,7 +261,9 @@ async def execute(run: Pass) -> None:
 def _remember_trades(run: Pass, before: dict, fills: list[Fill]) -> None:
     """Positions these fills closed go to the trade memory (``bot.tick.memory``)."""
     state = run.state
-    trades = closed_trades(before, state.positions, fills, reasons=state.entry_reasons, fee_rate=run.ctx.settings.paper.taker_fee_pct / 100)
+    trades = closed_trades(
+        before, state.positions, fills, reasons=state.entry_reasons, fee_rate=run.ctx.settings.paper.taker_fee_pct / 100
+    )
     for trade in trades:
         state.entry_reasons.pop(trade.coin, None)
     if trades:
@@ -250,8 +277,12 @@ def record_book(run: Pass) -> None:
     if run.executed or not _same_book(state, after):
         after = _valued(state, run.prices)
     fills = book_fills(state, run.executed)
-    if fills or after is not run.portfolio:  # else the memory is what `value_book` left: same equity, same time, no fill
-        _remember_risk(state, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk)
+    if (
+        fills or after is not run.portfolio
+    ):  # else the memory is what `value_book` left: same equity, same time, no fill
+        _remember_risk(
+            state, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk
+        )
     _record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
     report.account = after.account
@@ -290,7 +321,11 @@ def take_corrections(broker: Broker, report: TickReport) -> None:
 
 def _valued(state: BotState, prices: dict[str, float]) -> Portfolio:
     return portfolio_of(
-        cash_usd=state.cash_usd, positions=state.positions, prices=prices, initial_equity_usd=state.initial_equity_usd, stats=state.return_stats
+        cash_usd=state.cash_usd,
+        positions=state.positions,
+        prices=prices,
+        initial_equity_usd=state.initial_equity_usd,
+        stats=state.return_stats,
     )
 
 
@@ -305,7 +340,9 @@ def _same_book(state: BotState, portfolio: Portfolio) -> bool:
     )
 
 
-def _refuse_openings(decisions: list[Decision], blocked: str, coins: list[str]) -> tuple[list[Decision], list[RiskVerdict]]:
+def _refuse_openings(
+    decisions: list[Decision], blocked: str, coins: list[str]
+) -> tuple[list[Decision], list[RiskVerdict]]:
     """Paused or outside the windows, or a coin held but not in ``trading.coins``: BUY/SELL
     never reach the risk step; CLOSE and HOLD do."""
     opening = {Action.BUY, Action.SELL}
@@ -315,11 +352,17 @@ def _refuse_openings(decisions: list[Decision], blocked: str, coins: list[str]) 
             return ""
         if blocked:
             return f"no new positions: {blocked}"
-        return "" if decision.coin in coins else f"{decision.coin} is not in `trading.coins`: its position is managed (exits, CLOSE), never opened or added to"
+        return (
+            ""
+            if decision.coin in coins
+            else f"{decision.coin} is not in `trading.coins`: its position is managed (exits, CLOSE), never opened or added to"
+        )
 
     reasons = {id(d): why(d) for d in decisions}
     refused = [
-        RiskVerdict(coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=reasons[id(d)])
+        RiskVerdict(
+            coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=reasons[id(d)]
+        )
         for d in decisions
         if reasons[id(d)]
     ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-
 from typing import Any
 
 from pydantic import Field
@@ -168,9 +167,27 @@ def _arena(settings: Settings, state_file: Path) -> dict[str, Any]:
 
 # Status fields that are the state's own, under the same name.
 _FROM_STATE = {
-    "mode", "paused", "paused_by", "stop_requested", "pause_reason", "paused_at", "last_tick_at", "last_tick_id", "last_outcome",
-    "last_duration_ms", "last_message", "last_skipped_at", "consecutive_errors", "initial_equity_usd", "cash_usd",
-    "peak_equity_usd", "max_drawdown_pct", "fees_paid_usd", "realized_pnl_usd", "funding_usd", "last_context",
+    "mode",
+    "paused",
+    "paused_by",
+    "stop_requested",
+    "pause_reason",
+    "paused_at",
+    "last_tick_at",
+    "last_tick_id",
+    "last_outcome",
+    "last_duration_ms",
+    "last_message",
+    "last_skipped_at",
+    "consecutive_errors",
+    "initial_equity_usd",
+    "cash_usd",
+    "peak_equity_usd",
+    "max_drawdown_pct",
+    "fees_paid_usd",
+    "realized_pnl_usd",
+    "funding_usd",
+    "last_context",
 }
 
 

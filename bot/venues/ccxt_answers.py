@@ -78,7 +78,13 @@ def orders_from(rows: Any, markets: dict[str, dict[str, Any]]) -> list[ExchangeO
         cid = order.get("clientOrderId") or order.get("id")
         if cid is None or order.get("side") not in ("buy", "sell"):
             _malformed(f"a {market['base']} open order with id {cid!r} and side {order.get('side')!r}")
-        kind = "take_profit" if order.get("takeProfitPrice") else "stop_loss" if order.get("triggerPrice") else str(order.get("type"))
+        kind = (
+            "take_profit"
+            if order.get("takeProfitPrice")
+            else "stop_loss"
+            if order.get("triggerPrice")
+            else str(order.get("type"))
+        )
         orders.append(
             ExchangeOrder(
                 client_order_id=str(cid),

@@ -77,7 +77,11 @@ class CcxtBroker(ProtectedDesk):
                 fills += [closed] if closed else []
                 seen = None if closed else live[coin]  # else the second look found it open
             if seen is not None and abs(seen.amount - position.amount) > 1e-12:
-                self._note(CorrectionKind.POSITION_RESIZED, coin, f"size {position.amount:g} -> {seen.amount:g} as on the exchange")
+                self._note(
+                    CorrectionKind.POSITION_RESIZED,
+                    coin,
+                    f"size {position.amount:g} -> {seen.amount:g} as on the exchange",
+                )
                 book.positions[coin] = position.model_copy(
                     update={"amount": seen.amount, "margin_usd": seen.margin_usd or position.margin_usd}
                 )
@@ -91,16 +95,27 @@ class CcxtBroker(ProtectedDesk):
         wanted = {i for p in book.positions.values() for i in (p.stop_order_id, p.take_profit_order_id) if i}
         for order in orders:
             if is_bot_order(order.client_order_id) and order.reduce_only and order.client_order_id not in wanted:
-                await self._cancel(order.coin, order.client_order_id, conditional=order.kind in ("stop_loss", "take_profit"))
+                await self._cancel(
+                    order.coin, order.client_order_id, conditional=order.kind in ("stop_loss", "take_profit")
+                )
                 self._note(
-                    CorrectionKind.ORPHAN_CANCELLED, order.coin, f"{order.kind} {order.client_order_id} had no position left: cancelled"
+                    CorrectionKind.ORPHAN_CANCELLED,
+                    order.coin,
+                    f"{order.kind} {order.client_order_id} had no position left: cancelled",
                 )
         _adopt_liquidation(book, live.values())
         unchanged = self._changes == changes  # nothing sent or cancelled since: what was read still holds
-        book.exchange = await self._adopt_balance(book, first=book.tick == 0, known=(live, orders) if unchanged else None)
+        book.exchange = await self._adopt_balance(
+            book, first=book.tick == 0, known=(live, orders) if unchanged else None
+        )
         self._save(book)
         self._reconciled = True
-        log.info("reconciled", positions=len(book.positions), open_orders=len(book.exchange.open_orders), corrections=len(self.corrections))
+        log.info(
+            "reconciled",
+            positions=len(book.positions),
+            open_orders=len(book.exchange.open_orders),
+            corrections=len(self.corrections),
+        )
         return fills
 
     async def _resolve(self, intent: OrderIntent, book: BotState) -> list[Fill]:
@@ -110,12 +125,17 @@ class CcxtBroker(ProtectedDesk):
         cid, coin = intent.client_order_id, intent.coin
         if intent.kind is IntentKind.ENTRY:
             if filled > 0:
-                self._note(CorrectionKind.ADOPTED_FILL, coin, f"entry {cid} had filled before the bot stopped: recorded now")
+                self._note(
+                    CorrectionKind.ADOPTED_FILL, coin, f"entry {cid} had filled before the bot stopped: recorded now"
+                )
                 before = book.positions.get(coin)
                 fill = await self._record_entry(intent, order, book)
                 if fill is None:
                     return []
-                return [fill, *(await self._reprotect(coin, book, old=before) if before is not None else [])]  # an add: resize the stops
+                return [
+                    fill,
+                    *(await self._reprotect(coin, book, old=before) if before is not None else []),
+                ]  # an add: resize the stops
             # An entry that never reached the exchange is this tick's decision only when this run
             # is the same tick again (a re-run, same tick id); a later tick drops it and decides
             # afresh at its own prices. Tick ids, not seconds: start-up jitter cannot decide.
@@ -126,7 +146,9 @@ class CcxtBroker(ProtectedDesk):
             self._drop(
                 intent,
                 book,
-                "never reached the exchange, and a later tick decides afresh" if order is None else f"ended {order.get('status')} unfilled",
+                "never reached the exchange, and a later tick decides afresh"
+                if order is None
+                else f"ended {order.get('status')} unfilled",
             )
             return []
         if intent.conditional:
@@ -140,7 +162,9 @@ class CcxtBroker(ProtectedDesk):
             return []
         position = book.positions.get(coin)  # CLOSE / EXIT
         if filled > 0 and position is not None:
-            self._note(CorrectionKind.ADOPTED_FILL, coin, f"close {cid} had filled before the bot stopped: recorded now")
+            self._note(
+                CorrectionKind.ADOPTED_FILL, coin, f"close {cid} had filled before the bot stopped: recorded now"
+            )
             return [await self._record_close(intent, order, book, reason=reason_of(intent))]
         self._drop(intent, book, "not filled on the exchange; the position is reconciled below")
         return []
@@ -154,7 +178,11 @@ class CcxtBroker(ProtectedDesk):
         over and protected by the bot's own rule: a stop-loss ``risk.stop_atr`` 4h ATR14s from
         the tick's price, placed below with the other missing stops."""
         market = snapshot.coins.get(coin)
-        atr = float(indicator_series(market.candles_4h)["atr14"][-1]) if market is not None and len(market.candles_4h) else 0.0
+        atr = (
+            float(indicator_series(market.candles_4h)["atr14"][-1])
+            if market is not None and len(market.candles_4h)
+            else 0.0
+        )
         stop = None
         if atr > 0:
             raw = derived_stop(side=seen.side, price=market.last_price, atr_usd=atr, settings=self.settings.risk)
@@ -175,15 +203,25 @@ class CcxtBroker(ProtectedDesk):
             if stop is not None
             else "adopted without a stop (no 4h ATR for it this tick); protect or close it by hand"
         )
-        self._note(CorrectionKind.POSITION_ADOPTED, coin, f"a {seen.side} {seen.amount:g} opened outside the bot: {how}", alert=True)
+        self._note(
+            CorrectionKind.POSITION_ADOPTED,
+            coin,
+            f"a {seen.side} {seen.amount:g} opened outside the bot: {how}",
+            alert=True,
+        )
 
-    async def _closed_outside(self, position: Position, book: BotState, live: dict[str, ExchangePosition]) -> Fill | None:
+    async def _closed_outside(
+        self, position: Position, book: BotState, live: dict[str, ExchangePosition]
+    ) -> Fill | None:
         """The exchange no longer shows a position the bot had: a stop, a take-profit, a hand or a
         liquidation closed it. Booked closed from the trades that closed it, or, when they do
         not cover it, only if a second look at the positions still does not show it (None:
         it is open, and ``live`` now holds it)."""
         reason, order_id = FillReason.RECONCILE, ""
-        for candidate, why in ((position.stop_order_id, FillReason.STOP_LOSS), (position.take_profit_order_id, FillReason.TAKE_PROFIT)):
+        for candidate, why in (
+            (position.stop_order_id, FillReason.STOP_LOSS),
+            (position.take_profit_order_id, FillReason.TAKE_PROFIT),
+        ):
             if candidate:
                 order = await self._lookup_id(position.symbol, candidate, conditional=True)
                 if order is not None and order.get("status") == "closed":
@@ -191,7 +229,9 @@ class CcxtBroker(ProtectedDesk):
         # The position was still there at the last reconciliation: its closing trades came after
         # (and Binance answers at most 7 days of trades from `since`).
         since = max(position.opened_at, book.exchange.as_of - TICK_MARGIN) if book.exchange else position.opened_at
-        trades = await self._call(self._exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000), check=trades_from)
+        trades = await self._call(
+            self._exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000), check=trades_from
+        )
         amount, price, fee = closing_trades(trades, position.side)
         if reason is FillReason.RECONCILE and amount < position.amount - 1e-12:
             again = (await self._positions()).get(position.coin)
@@ -201,12 +241,19 @@ class CcxtBroker(ProtectedDesk):
                 return None
         if amount <= 0:  # no trades to read (the exchange does not list them): valued at the tick's price
             price = self._prices.get(position.coin, position.entry_price)
-        fill = self._book_close(position, book, amount=position.amount, price=price, fee_usd=fee, reason=reason, client_order_id=order_id)
+        fill = self._book_close(
+            position, book, amount=position.amount, price=price, fee_usd=fee, reason=reason, client_order_id=order_id
+        )
         how = {FillReason.STOP_LOSS: "its stop-loss filled", FillReason.TAKE_PROFIT: "its take-profit filled"}.get(
             reason, "closed outside the bot (by hand or liquidation)"
         )
         alert = reason is FillReason.RECONCILE
-        self._note(CorrectionKind.POSITION_CLOSED, position.coin, f"{position.side} {position.amount:g} {how} at {price:.6g}", alert=alert)
+        self._note(
+            CorrectionKind.POSITION_CLOSED,
+            position.coin,
+            f"{position.side} {position.amount:g} {how} at {price:.6g}",
+            alert=alert,
+        )
         return fill
 
     async def _adopt_balance(
@@ -228,7 +275,9 @@ class CcxtBroker(ProtectedDesk):
         return view
 
     # -- execute --------------------------------------------------------------------------------
-    async def execute(self, plans: list[OrderPlan], *, book: BotState, prices: dict[str, float], now: datetime) -> list[Fill]:
+    async def execute(
+        self, plans: list[OrderPlan], *, book: BotState, prices: dict[str, float], now: datetime
+    ) -> list[Fill]:
         import ccxt.async_support as ccxt
 
         self._begin(now)
@@ -260,12 +309,16 @@ class CcxtBroker(ProtectedDesk):
                     fills += await self._open(_entry_intent(plan, now, self.profile), book)
             except ccxt.BaseError as exc:
                 self._note(
-                    CorrectionKind.ERROR, plan.coin, f"{plan.client_order_id}: {describe(exc)}; its fate is settled next tick", alert=True
+                    CorrectionKind.ERROR,
+                    plan.coin,
+                    f"{plan.client_order_id}: {describe(exc)}; its fate is settled next tick",
+                    alert=True,
                 )
         if plans:
             book.exchange = await self._view(book)
             _adopt_liquidation(book, book.exchange.positions)
         return fills
+
 
 def _adopt_liquidation(book: BotState, seen: Iterable[ExchangePosition]) -> None:
     """The exchange's liquidation price wins over the bot's estimate (its margin tiers are exact)."""

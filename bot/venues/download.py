@@ -57,7 +57,9 @@ def _read(path: Path, columns: int) -> np.ndarray:
     try:
         rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     except ValueError as exc:
-        raise ConfigError(f"{path} is not a CSV this command wrote ({exc}); move it away and run `bot download` again") from None
+        raise ConfigError(
+            f"{path} is not a CSV this command wrote ({exc}); move it away and run `bot download` again"
+        ) from None
     return rows.reshape(-1, columns)
 
 
@@ -96,7 +98,14 @@ def missing_ranges(existing: np.ndarray, *, since_ms: int, until_ms: int, step_m
 class Downloader:
     """One exchange connection, every (coin, series) pair fetched concurrently page by page."""
 
-    def __init__(self, settings: Settings, *, folder: Path, now: datetime, on_progress: Callable[[str, int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        folder: Path,
+        now: datetime,
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
         from bot.venues.market import CcxtMarket
 
         self.settings = settings
@@ -113,21 +122,33 @@ class Downloader:
             try:
                 await self.market.request(exchange.load_markets)
             except ccxt.BaseError as exc:
-                raise MarketDataError(f"{exchange.id}: cannot load markets ({type(exc).__name__}); check the network or `exchange.api_url`") from None
+                raise MarketDataError(
+                    f"{exchange.id}: cannot load markets ({type(exc).__name__}); check the network or `exchange.api_url`"
+                ) from None
             symbols = self._symbols(exchange, coins)
             self._save_rules(exchange, coins)
-            jobs = [self._one(exchange, coin, symbols[coin], name, since_ms=since_ms, until_ms=until_ms) for coin in coins for name in series]
+            jobs = [
+                self._one(exchange, coin, symbols[coin], name, since_ms=since_ms, until_ms=until_ms)
+                for coin in coins
+                for name in series
+            ]
             return list(await asyncio.gather(*jobs))
         finally:
             await exchange.close()
 
     def _symbols(self, exchange: Any, coins: list[str]) -> dict[str, str]:
         quote = self.settings.trading.quote
-        swaps = {m["base"]: m["symbol"] for m in exchange.markets.values() if m.get("swap") and m.get("linear") and m.get("quote") == quote}
+        swaps = {
+            m["base"]: m["symbol"]
+            for m in exchange.markets.values()
+            if m.get("swap") and m.get("linear") and m.get("quote") == quote
+        }
         unknown = [coin for coin in coins if coin not in swaps]
         if unknown:
             coin = unknown[0]
-            raise ConfigError(f"--coins: {coin} has no {quote} perpetual on {exchange.id}{did_you_mean(coin, sorted(swaps))}")
+            raise ConfigError(
+                f"--coins: {coin} has no {quote} perpetual on {exchange.id}{did_you_mean(coin, sorted(swaps))}"
+            )
         return {coin: swaps[coin] for coin in coins}
 
     def _save_rules(self, exchange: Any, coins: list[str]) -> None:
@@ -136,7 +157,14 @@ class Downloader:
         from bot.venues.market import map_coins
 
         path = self.folder / MARKETS_FILE
-        swaps = {m["base"]: m for m in exchange.markets.values() if m["base"] in coins and m.get("swap") and m.get("linear") and m.get("quote") == self.settings.trading.quote}
+        swaps = {
+            m["base"]: m
+            for m in exchange.markets.values()
+            if m["base"] in coins
+            and m.get("swap")
+            and m.get("linear")
+            and m.get("quote") == self.settings.trading.quote
+        }
         infos, _ = map_coins(exchange.id, coins, swaps, sorted(swaps), {})
         old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         rules = {**old, **{coin: info.model_dump(mode="json") for coin, info in infos.items()}}
@@ -144,9 +172,13 @@ class Downloader:
             self.folder.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(rules, indent=1), encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"cannot write {path} ({exc.strerror}); check that --data-dir is a writable folder with free space") from None
+            raise ConfigError(
+                f"cannot write {path} ({exc.strerror}); check that --data-dir is a writable folder with free space"
+            ) from None
 
-    async def _one(self, exchange: Any, coin: str, symbol: str, series: str, *, since_ms: int, until_ms: int) -> FileResult:
+    async def _one(
+        self, exchange: Any, coin: str, symbol: str, series: str, *, since_ms: int, until_ms: int
+    ) -> FileResult:
         import ccxt.async_support as ccxt
 
         from bot.venues.profiles import profile_for
@@ -178,7 +210,9 @@ class Downloader:
                 try:
                     _write(path, existing, _HEADERS[kind])
                 except OSError as exc:
-                    raise ConfigError(f"cannot write {path} ({exc.strerror}); check that --data-dir is a writable folder with free space") from None
+                    raise ConfigError(
+                        f"cannot write {path} ({exc.strerror}); check that --data-dir is a writable folder with free space"
+                    ) from None
                 added += len(page)
                 cursor = int(page[-1, 0]) + step
                 done = min(total, done + len(page))
@@ -189,13 +223,21 @@ class Downloader:
 
     async def _page(self, exchange: Any, symbol: str, series: str, kind: str, since_ms: int) -> np.ndarray:
         if kind == FUNDING:
-            history = await self.market.request(exchange.fetch_funding_rate_history, symbol, since=since_ms, limit=_PAGE[FUNDING])
-            rows = [[entry["timestamp"] // 60_000 * 60_000, entry["fundingRate"]] for entry in history if entry.get("fundingRate") is not None]
+            history = await self.market.request(
+                exchange.fetch_funding_rate_history, symbol, since=since_ms, limit=_PAGE[FUNDING]
+            )
+            rows = [
+                [entry["timestamp"] // 60_000 * 60_000, entry["fundingRate"]]
+                for entry in history
+                if entry.get("fundingRate") is not None
+            ]
             return np.array(rows, dtype=np.float64).reshape(-1, 2)
         rows = await self.market.request(exchange.fetch_ohlcv, symbol, series, since=since_ms, limit=_PAGE["ohlcv"])
         try:
             array = np.array(rows, dtype=np.float64).reshape(-1, 6)
         except (TypeError, ValueError):
-            raise MarketDataError(f"{symbol} {series}: the exchange answered malformed candles; run the command again later") from None
+            raise MarketDataError(
+                f"{symbol} {series}: the exchange answered malformed candles; run the command again later"
+            ) from None
         array = array[np.isfinite(array).all(axis=1)]
         return array[array[:, 0] + TIMEFRAME_MS[series] <= self.now_ms]  # the still-open candle is not history yet

@@ -34,7 +34,12 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
         "rateLimiterAlgorithm": "rollingWindow",
         "timeout": settings.exchange.timeout_ms,
         # builderFee: Hyperliquid's ccxt adds its builder's fee to every order unless told not to
-        "options": {"defaultType": "swap", "fetchCurrencies": False, **profile.options, "builderFee": settings.exchange.builder_fee},
+        "options": {
+            "defaultType": "swap",
+            "fetchCurrencies": False,
+            **profile.options,
+            "builderFee": settings.exchange.builder_fee,
+        },
     }
     if credentials and settings.exchange_api_key and settings.exchange_secret:
         key_field, secret_field = profile.credentials
@@ -64,11 +69,14 @@ def _refuse_malformed(exchange: Any) -> None:
 
     vendor = exchange.handle_errors
 
-    def handle_errors(code, reason, url, method, headers, body, response, request_headers, request_body):  # noqa: ANN001, ANN202
+    # noqa: ANN001, ANN202
+    def handle_errors(code, reason, url, method, headers, body, response, request_headers, request_body):
         result = vendor(code, reason, url, method, headers, body, response, request_headers, request_body)
         if response is None and 200 <= (code or 0) < 300:
             path = urlsplit(url).path  # the query carries the signature: keep it out of messages
-            raise ccxt.BadResponse(f"{exchange.id} {method} {path}: malformed answer ({len(body or '')} bytes that are not JSON)")
+            raise ccxt.BadResponse(
+                f"{exchange.id} {method} {path}: malformed answer ({len(body or '')} bytes that are not JSON)"
+            )
         return result
 
     exchange.handle_errors = handle_errors
@@ -85,7 +93,11 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def with_retry(
-    function: Callable[..., Awaitable[Any]], *args: Any, retries: int, check: Callable[[Any], Any] | None = None, **kwargs: Any
+    function: Callable[..., Awaitable[Any]],
+    *args: Any,
+    retries: int,
+    check: Callable[[Any], Any] | None = None,
+    **kwargs: Any,
 ) -> Any:
     """``await function(...)``, retried up to ``retries`` more times on transient errors only.
 

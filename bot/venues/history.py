@@ -89,7 +89,9 @@ class HistoryMarket:
         self._coins: dict[str, _CoinHistory] = {}
         self._infos: dict[str, MarketInfo] = {}
         if not (self.data_dir / "3m").is_dir():
-            raise ConfigError(f"history data dir {self.data_dir} has no 3m/ folder; point --data-dir at a folder laid out like the bundled sample")
+            raise ConfigError(
+                f"history data dir {self.data_dir} has no 3m/ folder; point --data-dir at a folder laid out like the bundled sample"
+            )
 
     @cached_property
     def _available(self) -> list[str]:
@@ -103,7 +105,9 @@ class HistoryMarket:
     def _load(self, coin: str) -> _CoinHistory:
         if coin not in self._coins:
             if coin not in self._available:  # worded as the live market words it
-                raise ConfigError(f"unknown coin {coin!r} in {self.data_dir}: fix `trading.coins`{did_you_mean(coin, self._available)}")
+                raise ConfigError(
+                    f"unknown coin {coin!r} in {self.data_dir}: fix `trading.coins`{did_you_mean(coin, self._available)}"
+                )
             pair = f"{coin}{self.quote}"
             try:
                 candles = {tf: _read_csv(self.data_dir / tf, f"{pair}-{tf}") for tf in ("3m", "4h")}
@@ -121,7 +125,9 @@ class HistoryMarket:
         first, last = 0, None
         known = [coin for coin in coins if coin in self._available]  # the others are skipped by snapshot_at
         if not known:
-            raise ConfigError(f"no history in {self.data_dir} for {', '.join(coins)}: fix `trading.coins` (available: {', '.join(self._available)})")
+            raise ConfigError(
+                f"no history in {self.data_dir} for {', '.join(coins)}: fix `trading.coins` (available: {', '.join(self._available)})"
+            )
         for coin in known:
             history = self._load(coin)
             for tf, candles in history.candles.items():
@@ -143,9 +149,14 @@ class HistoryMarket:
         if not path.exists():
             return {}
         try:
-            return {coin: MarketInfo.model_validate(spec) for coin, spec in json.loads(path.read_text(encoding="utf-8")).items()}
+            return {
+                coin: MarketInfo.model_validate(spec)
+                for coin, spec in json.loads(path.read_text(encoding="utf-8")).items()
+            }
         except (OSError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"{path} is not the rules file `bot download` writes ({type(exc).__name__}): move it away or download again") from None
+            raise ConfigError(
+                f"{path} is not the rules file `bot download` writes ({type(exc).__name__}): move it away or download again"
+            ) from None
 
     def info(self, coin: str) -> MarketInfo:
         if (known := self._infos.get(coin)) is not None:  # asked for every coin every tick
@@ -179,7 +190,9 @@ class HistoryMarket:
                 continue
             settled = bisect_right(history.funding_times, now_ms)
             rate = history.funding_rates[settled - 1] if settled else None
-            loaded[coin] = CoinMarket(coin, self.info(coin), candles_3m, candles_4h, float(candles_3m[-1, 4]), None, rate)
+            loaded[coin] = CoinMarket(
+                coin, self.info(coin), candles_3m, candles_4h, float(candles_3m[-1, 4]), None, rate
+            )
         return Snapshot(as_of=now, coins=loaded, errors=errors)
 
 

@@ -158,16 +158,22 @@ class CcxtMarket:
         self.settings = settings
         self.request_count = 0
         exchange = settings.exchange
-        keys = settings.enable_trading and bool(settings.exchange_api_key and settings.exchange_secret)  # for the exchange's brackets
+        keys = settings.enable_trading and bool(
+            settings.exchange_api_key and settings.exchange_secret
+        )  # for the exchange's brackets
         source = f"{exchange.id}|{exchange.api_url or ''}|sandbox={exchange.sandbox}|{settings.trading.quote}|tiers={'live' if keys else 'bundled'}"
         self.markets_cache = (
-            _MarketsCache(cache_dir / f"markets-{exchange.id}.json", ttl_ms=exchange.markets_ttl_minutes * 60_000, source=source)
+            _MarketsCache(
+                cache_dir / f"markets-{exchange.id}.json", ttl_ms=exchange.markets_ttl_minutes * 60_000, source=source
+            )
             if cache_dir is not None and exchange.markets_ttl_minutes > 0
             else None
         )
         # One folder per data source: a testnet's or a proxy's candles never mix with the real ones.
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-        self.candle_cache = _CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
+        self.candle_cache = (
+            _CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
+        )
 
     def exchange(self) -> ccxt_async.Exchange:
         """A ccxt exchange set up like the tick's (limiter, timeout, sandbox, api_url), for `bot download`."""
@@ -187,7 +193,9 @@ class CcxtMarket:
     async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
         import ccxt.async_support as ccxt
 
-        exchange = create_exchange(self.settings, credentials=self.settings.enable_trading)  # keys sign only the brackets request
+        exchange = create_exchange(
+            self.settings, credentials=self.settings.enable_trading
+        )  # keys sign only the brackets request
         now_ms = int(now.timestamp() * 1000)
         try:
             infos, errors = await self._load_markets(exchange, coins, now_ms)
@@ -208,7 +216,9 @@ class CcxtMarket:
                 raise result
         return Snapshot(as_of=now, coins=loaded, errors=errors)
 
-    async def _load_markets(self, exchange: Any, coins: list[str], now_ms: int) -> tuple[dict[str, MarketInfo], dict[str, str]]:
+    async def _load_markets(
+        self, exchange: Any, coins: list[str], now_ms: int
+    ) -> tuple[dict[str, MarketInfo], dict[str, str]]:
         """The configured coins' markets, from the disk cache when fresh, else the exchange."""
         import ccxt.async_support as ccxt
 
@@ -226,13 +236,18 @@ class CcxtMarket:
             every = {
                 market["base"]: market
                 for market in exchange.markets.values()
-                if market.get("swap") and market.get("linear") and market.get("quote") == quote and market.get("active", True)
+                if market.get("swap")
+                and market.get("linear")
+                and market.get("quote") == quote
+                and market.get("active", True)
             }
             swaps, names = {coin: every[coin] for coin in coins if coin in every}, sorted(every)
             tiers = await self._leverage_tiers(exchange, swaps)
             if self.markets_cache:
                 self.markets_cache.save(swaps, names, tiers, now_ms)
-        log.debug("markets_loaded", cached=cached is not None, duration_ms=round((time.perf_counter() - started) * 1000, 1))
+        log.debug(
+            "markets_loaded", cached=cached is not None, duration_ms=round((time.perf_counter() - started) * 1000, 1)
+        )
         return map_coins(exchange.id, coins, swaps, names, tiers)
 
     async def _leverage_tiers(self, exchange: Any, swaps: dict[str, dict]) -> dict[str, list]:
@@ -240,7 +255,12 @@ class CcxtMarket:
         (the bundled table stands in), a coin whose answer is malformed left out."""
         import ccxt.async_support as ccxt
 
-        if not self.settings.enable_trading or not exchange.apiKey or not exchange.has.get("fetchLeverageTiers") or not swaps:
+        if (
+            not self.settings.enable_trading
+            or not exchange.apiKey
+            or not exchange.has.get("fetchLeverageTiers")
+            or not swaps
+        ):
             return {}
         try:
             answer = await self._call(exchange.fetch_leverage_tiers, [market["symbol"] for market in swaps.values()])
@@ -258,7 +278,6 @@ class CcxtMarket:
                 log.warning("leverage_tiers_malformed", coin=coin, fallback="the bundled brackets")
         return tiers
 
-
     async def _fetch_coin(self, exchange: Any, coin: str, info: MarketInfo, now_ms: int) -> CoinMarket:
         has = exchange.has
         candles_3m, candles_4h, open_interest, funding, settled = await asyncio.gather(
@@ -267,7 +286,9 @@ class CcxtMarket:
             self._call(exchange.fetch_open_interest, info.symbol) if has.get("fetchOpenInterest") else _none(),
             self._call(exchange.fetch_funding_rate, info.symbol) if has.get("fetchFundingRate") else _none(),
             # ccxt's fundingRate is Binance's estimate of the next settlement; paper books the last settled one
-            self._call(exchange.fetch_funding_rate_history, info.symbol, None, 1) if has.get("fetchFundingRateHistory") else _none(),
+            self._call(exchange.fetch_funding_rate_history, info.symbol, None, 1)
+            if has.get("fetchFundingRateHistory")
+            else _none(),
         )
         estimate = _number(funding, "fundingRate")
         return CoinMarket(
@@ -303,7 +324,9 @@ class CcxtMarket:
                 else:
                     self._remember(coin, timeframe, candles, cached)
                     return candles
-        candles = closed_candles(await self._call(exchange.fetch_ohlcv, symbol, timeframe, limit=full), timeframe, now_ms, need)
+        candles = closed_candles(
+            await self._call(exchange.fetch_ohlcv, symbol, timeframe, limit=full), timeframe, now_ms, need
+        )
         self._remember(coin, timeframe, candles, cached)
         return candles
 
@@ -329,14 +352,22 @@ def _brackets(rows: Any) -> list[tuple[float, float, float, float]]:
     number is there, finite and positive and the caps ascend. The amount is Binance's ``cum``
     when it sends one, else derived from the rates."""
     try:
-        plain = [(float(row["maxNotional"]), float(row["maintenanceMarginRate"]), float(row["maxLeverage"])) for row in rows]
+        plain = [
+            (float(row["maxNotional"]), float(row["maintenanceMarginRate"]), float(row["maxLeverage"])) for row in rows
+        ]
         sent = [(row.get("info") or {}).get("cum") for row in rows]
         cums = [float(cum) for cum in sent] if None not in sent else None
     except (KeyError, TypeError, ValueError, AttributeError):
         return []
     numbers = np.array([value for row in plain for value in row] + (cums or []))
     caps = [cap for cap, _, _ in plain]
-    if not plain or not np.isfinite(numbers).all() or (numbers < 0).any() or min(caps) <= 0 or caps != sorted(set(caps)):
+    if (
+        not plain
+        or not np.isfinite(numbers).all()
+        or (numbers < 0).any()
+        or min(caps) <= 0
+        or caps != sorted(set(caps))
+    ):
         return []
     derived = with_maintenance_amounts(plain)
     return [(cap, rate, cums[i] if cums else cum, leverage) for i, (cap, rate, cum, leverage) in enumerate(derived)]

@@ -55,7 +55,13 @@ def _no_checkpoint(name: str) -> None:
 class OrderDesk:
     """Sending, looking up and recording orders; the state it changes is the ``book`` handed in."""
 
-    def __init__(self, settings: Settings, *, save: Callable[[BotState], None], checkpoint: Callable[[str], None] = _no_checkpoint) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        save: Callable[[BotState], None],
+        checkpoint: Callable[[str], None] = _no_checkpoint,
+    ) -> None:
         self.settings = settings
         self.profile = profile_for(settings.exchange.id)
         self._save = save
@@ -114,7 +120,9 @@ class OrderDesk:
         return f"{coin}/{quote}:{quote}"
 
     # -- sending and recording ------------------------------------------------------------------
-    async def _send(self, intent: OrderIntent, book: BotState, point: str, *, reject_quietly: bool = True) -> dict | None:
+    async def _send(
+        self, intent: OrderIntent, book: BotState, point: str, *, reject_quietly: bool = True
+    ) -> dict | None:
         """Save the intent, send it, return the exchange's order; None if rejected (intent dropped).
 
         A transient error is retried, but only after looking the client id up: if the first
@@ -122,7 +130,10 @@ class OrderDesk:
         """
         import ccxt.async_support as ccxt
 
-        book.pending_intents = [*(i for i in book.pending_intents if i.client_order_id != intent.client_order_id), intent]
+        book.pending_intents = [
+            *(i for i in book.pending_intents if i.client_order_id != intent.client_order_id),
+            intent,
+        ]
         self._save(book)  # write-ahead: on disk before the exchange can act on it
         self._checkpoint(f"{point}_saved")
         attempts = self.settings.exchange.retries + 1
@@ -136,7 +147,10 @@ class OrderDesk:
                 self._forget(intent, book)
                 self._save(book)
                 self._note(
-                    CorrectionKind.REJECTED, intent.coin, f"{intent.kind} {intent.client_order_id} rejected: {describe(exc)}", alert=True
+                    CorrectionKind.REJECTED,
+                    intent.coin,
+                    f"{intent.kind} {intent.client_order_id} rejected: {describe(exc)}",
+                    alert=True,
                 )
                 return None
             except ccxt.AuthenticationError as exc:
@@ -169,7 +183,9 @@ class OrderDesk:
         order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, price, params)
         if self.profile.ack_only and order.get("status") is None and order.get("id") is not None:
             order = await self._lookup(intent) or order  # Bybit answers ids only: read the order back
-        return checked_order(self._completed(intent, order), intent.client_order_id)  # malformed: transient, looked up before any resend
+        return checked_order(
+            self._completed(intent, order), intent.client_order_id
+        )  # malformed: transient, looked up before any resend
 
     async def _lookup(self, intent: OrderIntent) -> dict | None:
         return await self._lookup_id(intent.symbol, intent.client_order_id, conditional=intent.conditional)
@@ -182,7 +198,9 @@ class OrderDesk:
         try:
             # "" not None: ccxt would send Bybit an orderId "None"
             order_id = "" if self.profile.id_param != "clientOrderId" else None
-            return await self._call(self._exchange.fetch_order, order_id, symbol, params, check=lambda order: checked_order(order, cid))
+            return await self._call(
+                self._exchange.fetch_order, order_id, symbol, params, check=lambda order: checked_order(order, cid)
+            )
         except ccxt.OrderNotFound:
             return None
 
@@ -191,7 +209,12 @@ class OrderDesk:
 
         self._changes += 1
         try:
-            await self._call(self._exchange.cancel_order, None, self._symbol(coin), self.profile.id_params(cid, conditional=conditional))
+            await self._call(
+                self._exchange.cancel_order,
+                None,
+                self._symbol(coin),
+                self.profile.id_params(cid, conditional=conditional),
+            )
         except ccxt.OrderNotFound:
             pass  # already filled, cancelled or expired
 
@@ -253,7 +276,9 @@ class OrderDesk:
             client_order_id=intent.client_order_id,
             at=self._now,
         )
-        book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it even after a kill
+        book.booked_fills.append(
+            BookedFill(fill=fill)
+        )  # saved with the book it changed: the journal gets it even after a kill
         self._save(book)
         return fill
 
@@ -274,7 +299,15 @@ class OrderDesk:
         return fill
 
     def _book_close(
-        self, position: Position, book: BotState, *, amount: float, price: float, fee_usd: float, reason: FillReason, client_order_id: str
+        self,
+        position: Position,
+        book: BotState,
+        *,
+        amount: float,
+        price: float,
+        fee_usd: float,
+        reason: FillReason,
+        client_order_id: str,
     ) -> Fill:
         share = min(1.0, amount / position.amount)
         realized = position.unrealized_pnl_usd(price) * share
@@ -302,7 +335,9 @@ class OrderDesk:
             client_order_id=client_order_id or "",
             at=self._now,
         )
-        book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it even after a kill
+        book.booked_fills.append(
+            BookedFill(fill=fill)
+        )  # saved with the book it changed: the journal gets it even after a kill
         return fill
 
     def _round_amount(self, symbol: str, amount: float) -> float:
@@ -319,8 +354,12 @@ class OrderDesk:
             return float(average), float(fee)
         trades: list[dict] = []
         if self._exchange.has.get("fetchMyTrades") and order.get("id"):
-            answer = await self._call(self._exchange.fetch_my_trades, intent.symbol, None, None, {"orderId": order["id"]}, check=trades_from)
-            trades = [trade for trade in answer if str(trade.get("order")) == str(order["id"])]  # Hyperliquid answers every fill
+            answer = await self._call(
+                self._exchange.fetch_my_trades, intent.symbol, None, None, {"orderId": order["id"]}, check=trades_from
+            )
+            trades = [
+                trade for trade in answer if str(trade.get("order")) == str(order["id"])
+            ]  # Hyperliquid answers every fill
         amount = sum(float(trade["amount"]) for trade in trades)
         if average is None and amount > 0:
             average = sum(float(trade["amount"]) * float(trade["price"]) for trade in trades) / amount
@@ -342,11 +381,17 @@ class OrderDesk:
     # -- what the exchange holds ------------------------------------------------------------------
     async def _positions(self) -> dict[str, ExchangePosition]:
         markets = self._exchange.markets
-        return await self._call(self._exchange.fetch_positions, check=lambda rows: positions_from(self._one_way(rows), markets))
+        return await self._call(
+            self._exchange.fetch_positions, check=lambda rows: positions_from(self._one_way(rows), markets)
+        )
 
     def _one_way(self, rows: Any) -> Any:
         """The bot books one position per coin: a hedge-mode account is refused before anything is sent."""
-        if self.profile.one_way and isinstance(rows, list) and any(isinstance(r, dict) and r.get("hedged") for r in rows):
+        if (
+            self.profile.one_way
+            and isinstance(rows, list)
+            and any(isinstance(r, dict) and r.get("hedged") for r in rows)
+        ):
             raise ConfigError(
                 f"the {self.profile.id} account is in hedge mode (positionIdx 1 / 2), and the bot trades one-way mode only: "
                 "switch the USDT perpetuals to one-way mode in the exchange's position settings, then run again"
@@ -367,12 +412,22 @@ class OrderDesk:
         )
         return [order for batch in batches for order in batch]
 
-    async def _view(self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None) -> ExchangeView:
+    async def _view(
+        self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None
+    ) -> ExchangeView:
         """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
         quote = self.settings.trading.quote
-        if self.profile.one_way and not self._mode_checked:  # a symbol's empty rows show the mode before its first order
+        if (
+            self.profile.one_way and not self._mode_checked
+        ):  # a symbol's empty rows show the mode before its first order
             fresh = [self._symbol(c) for c in self.settings.trading.coins if self._symbol(c) not in book.leverage_set]
-            await asyncio.gather(*(self._call(self._exchange.fetch_positions, [s], check=self._one_way) for s in fresh if s in self._exchange.markets))
+            await asyncio.gather(
+                *(
+                    self._call(self._exchange.fetch_positions, [s], check=self._one_way)
+                    for s in fresh
+                    if s in self._exchange.markets
+                )
+            )
             self._mode_checked = True
         total, (positions, orders) = await asyncio.gather(
             self._call(self._exchange.fetch_balance, check=lambda balance: equity_of(balance, quote)),

@@ -92,7 +92,9 @@ class PaperBroker:
     def fill_price(self, price: float, *, buying: bool) -> float:
         return price * (1.0 + self.slippage) if buying else price * (1.0 - self.slippage)
 
-    async def execute(self, plans: list[OrderPlan], *, book: Book, prices: dict[str, float], now: datetime) -> list[Fill]:
+    async def execute(
+        self, plans: list[OrderPlan], *, book: Book, prices: dict[str, float], now: datetime
+    ) -> list[Fill]:
         fills = []
         for plan in plans:
             fill = self._fill(plan, book=book, price=prices.get(plan.coin, plan.reference_price), now=now)
@@ -158,19 +160,42 @@ class PaperBroker:
             )
         else:  # adding
             position = add_to(
-                position, amount=plan.amount, price=fill_price, margin_usd=margin, stop_loss=plan.stop_loss,
-                take_profit=plan.take_profit, invalidation=plan.invalidation, tick_id=tick_id_for(now),
-                maintenance_margin_rate=plan.maintenance_margin_rate, maintenance_amount_usd=plan.maintenance_amount_usd,
+                position,
+                amount=plan.amount,
+                price=fill_price,
+                margin_usd=margin,
+                stop_loss=plan.stop_loss,
+                take_profit=plan.take_profit,
+                invalidation=plan.invalidation,
+                tick_id=tick_id_for(now),
+                maintenance_margin_rate=plan.maintenance_margin_rate,
+                maintenance_amount_usd=plan.maintenance_amount_usd,
             )
         position = with_liquidation(position)
         book.positions[plan.coin] = position
         book.cash_usd -= fee
         book.fees_paid_usd += fee
         return Fill(
-            coin=plan.coin, side=plan.side, amount=plan.amount, price=fill_price, fee_usd=fee, client_order_id=plan.client_order_id, at=now
+            coin=plan.coin,
+            side=plan.side,
+            amount=plan.amount,
+            price=fill_price,
+            fee_usd=fee,
+            client_order_id=plan.client_order_id,
+            at=now,
         )
 
-    def _close(self, book: Book, coin: str, *, price: float, amount: float, reason: FillReason, client_order_id: str, at: datetime) -> Fill:
+    def _close(
+        self,
+        book: Book,
+        coin: str,
+        *,
+        price: float,
+        amount: float,
+        reason: FillReason,
+        client_order_id: str,
+        at: datetime,
+    ) -> Fill:
         """Close ``amount`` of the position at ``price`` (already slipped): PnL and fee into cash."""
         position = book.positions[coin]
         share = amount / position.amount
@@ -203,7 +228,9 @@ class PaperBroker:
 
     # -- settlement ---------------------------------------------------------------
 
-    def _settle_position(self, coin: str, *, book: Book, market: CoinMarket, payments: list[FundingPayment]) -> Fill | None:
+    def _settle_position(
+        self, coin: str, *, book: Book, market: CoinMarket, payments: list[FundingPayment]
+    ) -> Fill | None:
         position = book.positions[coin]
         candles = market.candles_3m
         start_ms = _ms(position.settled_until or position.opened_at)
@@ -212,7 +239,10 @@ class PaperBroker:
             return None
         if candles[0, 0] > start_ms:
             log.warning(
-                "settle_gap_not_covered", coin=coin, settled_until=_at(start_ms).isoformat(), oldest_candle=_at(candles[0, 0]).isoformat()
+                "settle_gap_not_covered",
+                coin=coin,
+                settled_until=_at(start_ms).isoformat(),
+                oldest_candle=_at(candles[0, 0]).isoformat(),
             )
         # The candles closing after start_ms, each with the funding due at or before its open
         # first (funding at T comes before the candle that opens at T), then what is due after
@@ -230,11 +260,15 @@ class PaperBroker:
         position.settled_until = _at(max(start_ms, horizon_ms))
         return None
 
-    def _pay(self, position: Position, *, book: Book, market: CoinMarket, at_ms: int, payments: list[FundingPayment]) -> None:
+    def _pay(
+        self, position: Position, *, book: Book, market: CoinMarket, at_ms: int, payments: list[FundingPayment]
+    ) -> None:
         rate = market.funding_rate
         if rate is None:  # said loudly: the settlement passes uncharged, the account is off by it
             message = f"funding at {_at(at_ms):%Y-%m-%d %H:%M} UTC not charged: no funding rate for {position.coin} (a data folder needs funding_8h/)"
-            self.corrections.append(Correction(kind=CorrectionKind.FUNDING_UNKNOWN, coin=position.coin, message=message, alert=True))
+            self.corrections.append(
+                Correction(kind=CorrectionKind.FUNDING_UNKNOWN, coin=position.coin, message=message, alert=True)
+            )
             return
         price = _price_at(market.candles_3m, at_ms, fallback=market.last_price)
         direction = 1.0 if position.side is Side.LONG else -1.0
@@ -242,7 +276,11 @@ class PaperBroker:
         book.cash_usd += amount_usd
         book.funding_usd += amount_usd
         position.funding_usd += amount_usd
-        payments.append(FundingPayment(coin=position.coin, side=position.side, at=_at(at_ms), rate=rate, price=price, amount_usd=amount_usd))
+        payments.append(
+            FundingPayment(
+                coin=position.coin, side=position.side, at=_at(at_ms), rate=rate, price=price, amount_usd=amount_usd
+            )
+        )
 
     def _trigger(self, coin: str, *, book: Book, row: list[float]) -> Fill | None:
         """Close the position if this candle reaches its liquidation, stop-loss or take-profit."""
@@ -276,20 +314,27 @@ class PaperBroker:
         reason, trigger, at_ms = hit
         if reason is FillReason.LIQUIDATION:
             price = bankruptcy_price(
-                side=position.side, amount=position.amount, entry_price=position.entry_price, margin_usd=position.margin_usd
+                side=position.side,
+                amount=position.amount,
+                entry_price=position.entry_price,
+                margin_usd=position.margin_usd,
             )
         else:
             price = self.fill_price(trigger, buying=not long)  # closing a long sells
         at = _at(at_ms)
         client_order_id = f"paper-{coin}-{reason.value}-{at:%y%m%dT%H%M}"[:36]
-        return self._close(book, coin, price=price, amount=position.amount, reason=reason, client_order_id=client_order_id, at=at)
+        return self._close(
+            book, coin, price=price, amount=position.amount, reason=reason, client_order_id=client_order_id, at=at
+        )
 
 
 def _first_closing_after(candles: np.ndarray, start_ms: int) -> int:
     """The index of the first candle that closes after ``start_ms``. A tick settles the one
     or two candles since the last: counted back from the newest when the candles are evenly
     spaced there, else searched."""
-    newer = -(-(int(candles[-1, 0]) + _CANDLE_MS - start_ms) // _CANDLE_MS)  # candles closing after start_ms, if evenly spaced
+    newer = -(
+        -(int(candles[-1, 0]) + _CANDLE_MS - start_ms) // _CANDLE_MS
+    )  # candles closing after start_ms, if evenly spaced
     first = len(candles) - newer
     if 0 < first < len(candles) and candles[first, 0] + _CANDLE_MS > start_ms >= candles[first - 1, 0] + _CANDLE_MS:
         return first

@@ -40,12 +40,16 @@ class VenueProfile:
     trigger_orders_apart: bool = True  # open trigger orders are listed with `trigger: True` (Hyperliquid: in one list)
     leverage_sets_margin: bool = False  # the margin mode travels with set_leverage (Hyperliquid's updateLeverage)
     zero_balance_hint: str = ""  # why a first reading of 0 is a credentials mistake
-    bundled_tiers: bool = True  # without the exchange's own brackets, use Binance's bundled table (else: from max leverage)
+    bundled_tiers: bool = (
+        True  # without the exchange's own brackets, use Binance's bundled table (else: from max leverage)
+    )
     builder_fee_pct: float = 0.0  # what ccxt's builder takes per fill when `exchange.builder_fee` is on
     id_param: str = "clientOrderId"  # the param ccxt's fetch_order / cancel_order read a client id from
     lookup_options: dict[str, Any] = field(default_factory=dict)  # extra params of every lookup by client id
     ack_only: bool = False  # an order's answer is an acknowledgement (ids only): its fill is read back
-    balance_is_wallet: bool = False  # ccxt's balance total excludes unrealized PnL (Bybit's walletBalance, not its equity)
+    balance_is_wallet: bool = (
+        False  # ccxt's balance total excludes unrealized PnL (Bybit's walletBalance, not its equity)
+    )
     one_way: bool = False  # refuse a hedge-mode account (positionIdx != 0) before sending anything
 
     def id_params(self, client_order_id: str, *, conditional: bool) -> dict[str, Any]:
@@ -78,7 +82,9 @@ class VenueProfile:
     def check(self, *, quote: str) -> None:
         """Refuse settings this venue cannot trade with, naming the fix."""
         if quote != self.settle:
-            raise ConfigError(f"`trading.quote` is {quote!r}, but {self.id} settles its perpetuals in {self.settle}: set trading.quote = \"{self.settle}\"")
+            raise ConfigError(
+                f'`trading.quote` is {quote!r}, but {self.id} settles its perpetuals in {self.settle}: set trading.quote = "{self.settle}"'
+            )
 
 
 def is_bot_order(client_order_id: str) -> bool:

@@ -33,13 +33,21 @@ class ProtectedDesk(OrderDesk):
         fills: list[Fill] = []
         if position.stop_loss is not None and position.stop_order_id not in open_ids:
             if position.stop_order_id:
-                self._note(CorrectionKind.STOP_REPLACED, coin, f"stop-loss {position.stop_order_id} is not open: placing it again")
+                self._note(
+                    CorrectionKind.STOP_REPLACED,
+                    coin,
+                    f"stop-loss {position.stop_order_id} is not open: placing it again",
+                )
             book.positions[coin] = position.model_copy(update={"stop_order_id": None})
             fills += await self._place_protection(coin, IntentKind.STOP_LOSS, book, avoid=avoid | open_ids)
         position = book.positions.get(coin)
         if position is not None and position.take_profit is not None and position.take_profit_order_id not in open_ids:
             if position.take_profit_order_id:
-                self._note(CorrectionKind.STOP_REPLACED, coin, f"take-profit {position.take_profit_order_id} is not open: placing it again")
+                self._note(
+                    CorrectionKind.STOP_REPLACED,
+                    coin,
+                    f"take-profit {position.take_profit_order_id} is not open: placing it again",
+                )
             book.positions[coin] = position.model_copy(update={"take_profit_order_id": None})
             fills += await self._place_protection(coin, IntentKind.TAKE_PROFIT, book, avoid=avoid | open_ids)
         return fills
@@ -61,7 +69,9 @@ class ProtectedDesk(OrderDesk):
         protected it before (an add or a partial close): never a moment without a stop."""
         stale = {cid for cid in ((old.stop_order_id, old.take_profit_order_id) if old else ()) if cid}
         if coin in book.positions:
-            book.positions[coin] = book.positions[coin].model_copy(update={"stop_order_id": None, "take_profit_order_id": None})
+            book.positions[coin] = book.positions[coin].model_copy(
+                update={"stop_order_id": None, "take_profit_order_id": None}
+            )
         fills = await self._protect(coin, book, set(), avoid=stale) if coin in book.positions else []
         for cid in sorted(stale):
             await self._cancel(coin, cid, conditional=True)
@@ -81,7 +91,9 @@ class ProtectedDesk(OrderDesk):
         fill = await self._record_close(intent, order, book, reason=reason_of(intent))
         return [fill, *await self._reprotect(coin, book, old=position)]
 
-    def _reduce_intent(self, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str] = frozenset()) -> OrderIntent:
+    def _reduce_intent(
+        self, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str] = frozenset()
+    ) -> OrderIntent:
         """A reduce-only order for the whole of ``position``: its stop-loss, take-profit or a close.
         Its client id is the leg's (``sl``, ``tp`` ...), or ``sl2``, ``sl3`` ... when that id is
         one being replaced or already sent this tick (ids must be unique among open orders,
@@ -121,7 +133,9 @@ class ProtectedDesk(OrderDesk):
                 if attempt == 1:
                     intent = await self._unused(intent, position, kind, avoid=avoid)
                 landed = await self._lookup(intent) if attempt > 1 else None  # a try that timed out may have landed
-                if (landed is not None and landed.get("status") == "open") or await self._send(intent, book, "stop", reject_quietly=False):
+                if (landed is not None and landed.get("status") == "open") or await self._send(
+                    intent, book, "stop", reject_quietly=False
+                ):
                     key = "stop_order_id" if kind is IntentKind.STOP_LOSS else "take_profit_order_id"
                     book.positions[coin] = book.positions[coin].model_copy(update={key: intent.client_order_id})
                     self._forget(intent, book)
@@ -135,7 +149,12 @@ class ProtectedDesk(OrderDesk):
         self._forget(intent, book)
         why = describe(error) if error else "unknown"
         if kind is IntentKind.TAKE_PROFIT:
-            self._note(CorrectionKind.ERROR, coin, f"take-profit could not be placed ({why}); the stop-loss still protects it", alert=True)
+            self._note(
+                CorrectionKind.ERROR,
+                coin,
+                f"take-profit could not be placed ({why}); the stop-loss still protects it",
+                alert=True,
+            )
             return []
         try:
             fills = await self._close(coin, book, IntentKind.EXIT)
@@ -155,7 +174,9 @@ class ProtectedDesk(OrderDesk):
         )
         return fills
 
-    async def _unused(self, intent: OrderIntent, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str]) -> OrderIntent:
+    async def _unused(
+        self, intent: OrderIntent, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str]
+    ) -> OrderIntent:
         """The intent under an id the exchange has never seen. A run of this same tick that was
         killed (same tick id, same leg ids) may have sent it for an order since cancelled, e.g.
         before a same-minute re-run flips the position: the exchange would accept it again, and
@@ -175,7 +196,9 @@ class ProtectedDesk(OrderDesk):
         wanted = float(max(1, math.floor(leverage)))
         if self.profile.leverage_sets_margin:  # one call sets both (Hyperliquid: cross unless told isolated)
             if book.leverage_set.get(symbol) != wanted:
-                await self._call(self._exchange.set_leverage, int(wanted), symbol, {"marginMode": self.settings.live.margin_mode})
+                await self._call(
+                    self._exchange.set_leverage, int(wanted), symbol, {"marginMode": self.settings.live.margin_mode}
+                )
                 book.leverage_set[symbol] = wanted
             return
         if symbol not in book.leverage_set:

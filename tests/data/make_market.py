@@ -48,7 +48,9 @@ def main(shared: Path) -> None:
             wanted = full[(full.timestamp >= _ms(start)) & (full.timestamp < _ms(END))]
             inside = wanted.timestamp.isin(sample.timestamp)
             shared_rows = wanted[inside].reset_index(drop=True)
-            pd.testing.assert_frame_equal(shared_rows, sample[sample.timestamp.isin(shared_rows.timestamp)].reset_index(drop=True))
+            pd.testing.assert_frame_equal(
+                shared_rows, sample[sample.timestamp.isin(shared_rows.timestamp)].reset_index(drop=True)
+            )
             wanted[~inside].to_csv(OUT / folder / f"{stem}.csv.gz", index=False)
 
 

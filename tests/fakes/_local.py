@@ -15,7 +15,9 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         import sys
 
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed client (the crash soak) is not a fault of the fake
+        if not isinstance(
+            sys.exc_info()[1], ConnectionError
+        ):  # a killed client (the crash soak) is not a fault of the fake
             super().handle_error(request, client_address)
 
 
@@ -27,7 +29,9 @@ class QuietHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def _send(self, status: int, text: str, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, text: str, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
         payload = text.encode()
         try:
             self.send_response(status)

@@ -66,21 +66,55 @@ class FakeOrder:
     def as_binance(self) -> dict:
         if self.kind == ALGO:
             return {
-                "algoId": self.id, "clientAlgoId": self.client_id, "algoType": "CONDITIONAL", "orderType": self.type,
-                "symbol": self.symbol, "side": self.side, "positionSide": "BOTH", "timeInForce": "GTC",
-                "quantity": _text(self.quantity), "algoStatus": self.status, "triggerPrice": _text(self.trigger_price or 0),
-                "price": "0", "icebergQuantity": None, "selfTradePreventionMode": "EXPIRE_MAKER", "workingType": "CONTRACT_PRICE",
-                "priceMatch": "NONE", "closePosition": False, "priceProtect": False, "reduceOnly": self.reduce_only,
-                "actualOrderId": str(self.actual_order_id or ""), "actualPrice": _text(self.avg_price),
-                "createTime": self.created_ms, "updateTime": self.updated_ms or self.created_ms, "triggerTime": 0, "goodTillDate": 0,
+                "algoId": self.id,
+                "clientAlgoId": self.client_id,
+                "algoType": "CONDITIONAL",
+                "orderType": self.type,
+                "symbol": self.symbol,
+                "side": self.side,
+                "positionSide": "BOTH",
+                "timeInForce": "GTC",
+                "quantity": _text(self.quantity),
+                "algoStatus": self.status,
+                "triggerPrice": _text(self.trigger_price or 0),
+                "price": "0",
+                "icebergQuantity": None,
+                "selfTradePreventionMode": "EXPIRE_MAKER",
+                "workingType": "CONTRACT_PRICE",
+                "priceMatch": "NONE",
+                "closePosition": False,
+                "priceProtect": False,
+                "reduceOnly": self.reduce_only,
+                "actualOrderId": str(self.actual_order_id or ""),
+                "actualPrice": _text(self.avg_price),
+                "createTime": self.created_ms,
+                "updateTime": self.updated_ms or self.created_ms,
+                "triggerTime": 0,
+                "goodTillDate": 0,
             }
         return {
-            "orderId": self.id, "symbol": self.symbol, "status": self.status, "clientOrderId": self.client_id, "price": "0",
-            "avgPrice": _text(self.avg_price), "origQty": _text(self.quantity), "executedQty": _text(self.executed_qty),
-            "cumQty": _text(self.executed_qty), "cumQuote": _text(self.executed_qty * self.avg_price), "timeInForce": "GTC",
-            "type": self.type, "reduceOnly": self.reduce_only, "closePosition": False, "side": self.side, "positionSide": "BOTH",
-            "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": self.type,
-            "time": self.created_ms, "updateTime": self.updated_ms or self.created_ms,
+            "orderId": self.id,
+            "symbol": self.symbol,
+            "status": self.status,
+            "clientOrderId": self.client_id,
+            "price": "0",
+            "avgPrice": _text(self.avg_price),
+            "origQty": _text(self.quantity),
+            "executedQty": _text(self.executed_qty),
+            "cumQty": _text(self.executed_qty),
+            "cumQuote": _text(self.executed_qty * self.avg_price),
+            "timeInForce": "GTC",
+            "type": self.type,
+            "reduceOnly": self.reduce_only,
+            "closePosition": False,
+            "side": self.side,
+            "positionSide": "BOTH",
+            "stopPrice": "0",
+            "workingType": "CONTRACT_PRICE",
+            "priceProtect": False,
+            "origType": self.type,
+            "time": self.created_ms,
+            "updateTime": self.updated_ms or self.created_ms,
         }
 
 
@@ -131,13 +165,27 @@ class FakeAccount:
         return [asdict(order) for order in self.orders]
 
     def open_algo(self, coin: str | None = None) -> list[FakeOrder]:
-        return [o for o in self.orders if o.kind == ALGO and o.status == "NEW" and (coin is None or o.symbol == f"{coin}USDT")]
+        return [
+            o
+            for o in self.orders
+            if o.kind == ALGO and o.status == "NEW" and (coin is None or o.symbol == f"{coin}USDT")
+        ]
 
     def close_by_hand(self, coin: str) -> None:
         """The owner closes the position in the exchange's app: its stop orders stay open."""
         position = self.positions.get(coin)
         if position and position.amount:
-            self._fill(self._new(REGULAR, f"web_{next(_ids)}", coin, "SELL" if position.amount > 0 else "BUY", "MARKET", abs(position.amount), True))
+            self._fill(
+                self._new(
+                    REGULAR,
+                    f"web_{next(_ids)}",
+                    coin,
+                    "SELL" if position.amount > 0 else "BUY",
+                    "MARKET",
+                    abs(position.amount),
+                    True,
+                )
+            )
 
     def open_by_hand(self, coin: str, side: str, quantity: float) -> None:
         """The owner opens a position in the exchange's app: no stop-loss comes with it."""
@@ -148,7 +196,9 @@ class FakeAccount:
         for order in [o for o in self.orders if o.kind == ALGO and o.status == "NEW"]:
             coin = order.symbol.removesuffix("USDT")
             price = self.price_of(coin)
-            falling = (order.type == "STOP_MARKET") == (order.side == "SELL")  # sell stop / buy take-profit fire on the way down
+            falling = (order.type == "STOP_MARKET") == (
+                order.side == "SELL"
+            )  # sell stop / buy take-profit fire on the way down
             if not (price <= order.trigger_price if falling else price >= order.trigger_price):
                 continue
             position = self.positions.get(coin, FakePosition())
@@ -159,7 +209,12 @@ class FakeAccount:
                 continue
             actual = self._new(REGULAR, f"algo_{order.id}", coin, order.side, "MARKET", order.quantity, True)
             self._fill(actual)
-            order.status, order.actual_order_id, order.avg_price, order.executed_qty = "FINISHED", actual.id, actual.avg_price, actual.executed_qty
+            order.status, order.actual_order_id, order.avg_price, order.executed_qty = (
+                "FINISHED",
+                actual.id,
+                actual.avg_price,
+                actual.executed_qty,
+            )
 
     # -- endpoints ------------------------------------------------------------------------------
     def account(self) -> dict:
@@ -167,16 +222,28 @@ class FakeAccount:
         margin = sum(self._margin(coin) for coin in self.positions)
         now = self.clock_ms()
         asset = {
-            "asset": "USDT", "walletBalance": _text(self.wallet_usd), "unrealizedProfit": _text(unrealized),
-            "marginBalance": _text(self.wallet_usd + unrealized), "maintMargin": "0", "initialMargin": _text(margin),
-            "positionInitialMargin": _text(margin), "openOrderInitialMargin": "0", "crossWalletBalance": _text(self.wallet_usd),
-            "crossUnPnl": _text(unrealized), "availableBalance": _text(self.wallet_usd + min(unrealized, 0) - margin),
-            "maxWithdrawAmount": _text(self.wallet_usd - margin), "updateTime": now,
+            "asset": "USDT",
+            "walletBalance": _text(self.wallet_usd),
+            "unrealizedProfit": _text(unrealized),
+            "marginBalance": _text(self.wallet_usd + unrealized),
+            "maintMargin": "0",
+            "initialMargin": _text(margin),
+            "positionInitialMargin": _text(margin),
+            "openOrderInitialMargin": "0",
+            "crossWalletBalance": _text(self.wallet_usd),
+            "crossUnPnl": _text(unrealized),
+            "availableBalance": _text(self.wallet_usd + min(unrealized, 0) - margin),
+            "maxWithdrawAmount": _text(self.wallet_usd - margin),
+            "updateTime": now,
         }
         return {
-            "totalInitialMargin": asset["initialMargin"], "totalWalletBalance": asset["walletBalance"],
-            "totalUnrealizedProfit": asset["unrealizedProfit"], "totalMarginBalance": asset["marginBalance"],
-            "availableBalance": asset["availableBalance"], "assets": [asset], "positions": [],
+            "totalInitialMargin": asset["initialMargin"],
+            "totalWalletBalance": asset["walletBalance"],
+            "totalUnrealizedProfit": asset["unrealizedProfit"],
+            "totalMarginBalance": asset["marginBalance"],
+            "availableBalance": asset["availableBalance"],
+            "assets": [asset],
+            "positions": [],
         }
 
     def position_risk(self, coin: str | None) -> list[dict]:
@@ -187,15 +254,30 @@ class FakeAccount:
             price = self.price_of(name)
             isolated = self.margin_type.get(name) == "ISOLATED"
             margin = self._margin(name)
-            rows.append({
-                "symbol": f"{name}USDT", "positionSide": "BOTH", "positionAmt": _text(position.amount),
-                "entryPrice": _text(position.entry_price), "breakEvenPrice": _text(position.entry_price), "markPrice": _text(price),
-                "unRealizedProfit": _text(self._unrealized(name)), "liquidationPrice": "0",
-                "isolatedMargin": _text(margin if isolated else 0), "notional": _text(position.amount * price), "marginAsset": "USDT",
-                "isolatedWallet": _text(margin if isolated else 0), "initialMargin": _text(margin), "maintMargin": "0",
-                "positionInitialMargin": _text(margin), "openOrderInitialMargin": "0", "adl": 1, "bidNotional": "0",
-                "askNotional": "0", "updateTime": self.clock_ms(),
-            })
+            rows.append(
+                {
+                    "symbol": f"{name}USDT",
+                    "positionSide": "BOTH",
+                    "positionAmt": _text(position.amount),
+                    "entryPrice": _text(position.entry_price),
+                    "breakEvenPrice": _text(position.entry_price),
+                    "markPrice": _text(price),
+                    "unRealizedProfit": _text(self._unrealized(name)),
+                    "liquidationPrice": "0",
+                    "isolatedMargin": _text(margin if isolated else 0),
+                    "notional": _text(position.amount * price),
+                    "marginAsset": "USDT",
+                    "isolatedWallet": _text(margin if isolated else 0),
+                    "initialMargin": _text(margin),
+                    "maintMargin": "0",
+                    "positionInitialMargin": _text(margin),
+                    "openOrderInitialMargin": "0",
+                    "adl": 1,
+                    "bidNotional": "0",
+                    "askNotional": "0",
+                    "updateTime": self.clock_ms(),
+                }
+            )
         return rows
 
     def leverage_bracket(self) -> list[dict]:
@@ -204,10 +286,22 @@ class FakeAccount:
         btc = [(50_000, 0.004, 125, 0.0), (250_000, 0.005, 100, 50.0), (3_000_000, 0.01, 50, 1_300.0)]
         other = [(5_000, 0.01, 50, 0.0), (25_000, 0.025, 20, 75.0)]
         return [
-            {"symbol": f"{coin}USDT", "brackets": [
-                {"bracket": n, "initialLeverage": leverage, "notionalCap": cap, "notionalFloor": floor, "maintMarginRatio": rate, "cum": cum}
-                for n, ((cap, rate, leverage, cum), floor) in enumerate(zip(table, [0, *(row[0] for row in table)], strict=False), start=1)
-            ]}  # fmt: skip
+            {
+                "symbol": f"{coin}USDT",
+                "brackets": [
+                    {
+                        "bracket": n,
+                        "initialLeverage": leverage,
+                        "notionalCap": cap,
+                        "notionalFloor": floor,
+                        "maintMarginRatio": rate,
+                        "cum": cum,
+                    }
+                    for n, ((cap, rate, leverage, cum), floor) in enumerate(
+                        zip(table, [0, *(row[0] for row in table)], strict=False), start=1
+                    )
+                ],
+            }
             for coin, table in ((coin, btc if coin == "BTC" else other) for coin in self.rules)
         ]
 
@@ -230,9 +324,18 @@ class FakeAccount:
     def create_order(self, coin: str, params: dict[str, str]) -> dict:
         kind = params.get("type", "")
         if kind != "MARKET":
-            raise Reject(-4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.")
-        order = self._new(REGULAR, params.get("newClientOrderId", f"auto_{next(_ids)}"), coin, params["side"], kind,
-                          float(params["quantity"]), params.get("reduceOnly") == "true")
+            raise Reject(
+                -4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead."
+            )
+        order = self._new(
+            REGULAR,
+            params.get("newClientOrderId", f"auto_{next(_ids)}"),
+            coin,
+            params["side"],
+            kind,
+            float(params["quantity"]),
+            params.get("reduceOnly") == "true",
+        )
         self._fill(order)
         return order.as_binance()
 
@@ -247,8 +350,16 @@ class FakeAccount:
         falling = (kind == "STOP_MARKET") == (params["side"] == "SELL")
         if (price <= trigger) if falling else (price >= trigger):
             raise Reject(-2021, "Order would immediately trigger.")
-        order = self._new(ALGO, params.get("clientAlgoId", f"auto_{next(_ids)}"), coin, params["side"], kind, quantity,
-                          params.get("reduceOnly") == "true", trigger_price=trigger)
+        order = self._new(
+            ALGO,
+            params.get("clientAlgoId", f"auto_{next(_ids)}"),
+            coin,
+            params["side"],
+            kind,
+            quantity,
+            params.get("reduceOnly") == "true",
+            trigger_price=trigger,
+        )
         self.orders.append(order)
         return order.as_binance()
 
@@ -257,8 +368,13 @@ class FakeAccount:
         by_id = params.get("algoId") if kind == ALGO else params.get("orderId")
         # the newest order with that client id: ids are reusable once an order is done
         for order in reversed(self.orders):
-            if order.kind == kind and order.symbol == params.get("symbol", order.symbol) and (
-                (by_client is not None and order.client_id == by_client) or (by_id is not None and str(order.id) == by_id)
+            if (
+                order.kind == kind
+                and order.symbol == params.get("symbol", order.symbol)
+                and (
+                    (by_client is not None and order.client_id == by_client)
+                    or (by_id is not None and str(order.id) == by_id)
+                )
             ):
                 return order
         raise Reject(-2013, "Order does not exist.")
@@ -277,7 +393,8 @@ class FakeAccount:
 
     def open_orders(self, kind: str, coin: str | None) -> list[dict]:
         return [
-            o.as_binance() for o in self.orders
+            o.as_binance()
+            for o in self.orders
             if o.kind == kind and o.status in OPEN_STATUSES and (coin is None or o.symbol == f"{coin}USDT")
         ]
 
@@ -285,19 +402,42 @@ class FakeAccount:
         start = int(params.get("startTime", 0))
         order_id = params.get("orderId")
         return [
-            t for t in self.trades
-            if t["symbol"] == f"{coin}USDT" and t["time"] >= start and (order_id is None or str(t["orderId"]) == order_id)
+            t
+            for t in self.trades
+            if t["symbol"] == f"{coin}USDT"
+            and t["time"] >= start
+            and (order_id is None or str(t["orderId"]) == order_id)
         ]
 
     # -- the fill model -------------------------------------------------------------------------
-    def _new(self, kind: str, client_id: str, coin: str, side: str, type_: str, quantity: float, reduce_only: bool,
-             trigger_price: float | None = None) -> FakeOrder:
+    def _new(
+        self,
+        kind: str,
+        client_id: str,
+        coin: str,
+        side: str,
+        type_: str,
+        quantity: float,
+        reduce_only: bool,
+        trigger_price: float | None = None,
+    ) -> FakeOrder:
         if any(o.client_id == client_id and o.status in OPEN_STATUSES for o in self.orders):
             raise Reject(-4116, "ClientOrderId is duplicated.")
         if len(client_id) > 36:
             raise Reject(-4015, "Client order id is not valid.")
-        order = FakeOrder(kind, next(_ids), client_id, f"{coin}USDT", side, type_, quantity, reduce_only, "NEW", self.clock_ms(),
-                          trigger_price=trigger_price)
+        order = FakeOrder(
+            kind,
+            next(_ids),
+            client_id,
+            f"{coin}USDT",
+            side,
+            type_,
+            quantity,
+            reduce_only,
+            "NEW",
+            self.clock_ms(),
+            trigger_price=trigger_price,
+        )
         return order
 
     def _check_precision(self, coin: str, quantity: float) -> None:
@@ -320,9 +460,13 @@ class FakeAccount:
         else:
             min_notional = float(self.rules[coin][2])
             if quantity * price < min_notional:
-                raise Reject(-4164, f"Order's notional must be no smaller than {min_notional:g} (unless you choose reduce only).")
-            available = self.wallet_usd + min(0.0, sum(self._unrealized(c) for c in self.positions)) - sum(
-                self._margin(c) for c in self.positions
+                raise Reject(
+                    -4164, f"Order's notional must be no smaller than {min_notional:g} (unless you choose reduce only)."
+                )
+            available = (
+                self.wallet_usd
+                + min(0.0, sum(self._unrealized(c) for c in self.positions))
+                - sum(self._margin(c) for c in self.positions)
             )
             if quantity * price / self.leverage.get(coin, 20) + quantity * price * TAKER_FEE > available:
                 raise Reject(-2019, "Margin is insufficient.")
@@ -347,11 +491,24 @@ class FakeAccount:
         now = self.clock_ms()
         order.status, order.avg_price, order.executed_qty, order.updated_ms = status, price, quantity, now
         self.orders.append(order)
-        self.trades.append({
-            "buyer": order.side == "BUY", "commission": _text(fee), "commissionAsset": "USDT", "id": next(_ids), "maker": False,
-            "orderId": order.id, "price": _text(price), "qty": _text(quantity), "quoteQty": _text(price * quantity),
-            "realizedPnl": _text(realized), "side": order.side, "positionSide": "BOTH", "symbol": order.symbol, "time": now,
-        })
+        self.trades.append(
+            {
+                "buyer": order.side == "BUY",
+                "commission": _text(fee),
+                "commissionAsset": "USDT",
+                "id": next(_ids),
+                "maker": False,
+                "orderId": order.id,
+                "price": _text(price),
+                "qty": _text(quantity),
+                "quoteQty": _text(price * quantity),
+                "realizedPnl": _text(realized),
+                "side": order.side,
+                "positionSide": "BOTH",
+                "symbol": order.symbol,
+                "time": now,
+            }
+        )
 
     def _unrealized(self, coin: str) -> float:
         position = self.positions.get(coin, FakePosition())

@@ -74,7 +74,9 @@ class ModelSpec:
     retires_at: str | None = None
     created_at: str = "2026-01-01T00:00:00Z"
     structured_outputs: bool = True
-    thinking_types: frozenset[str] = frozenset({"adaptive", "disabled"})  # accepted thinking.type values; empty = no thinking
+    thinking_types: frozenset[str] = frozenset(
+        {"adaptive", "disabled"}
+    )  # accepted thinking.type values; empty = no thinking
     thinking_default: bool = False  # thinking on when the request does not say
     effort_levels: tuple[str, ...] = ()
     default_effort: str = "high"
@@ -90,45 +92,107 @@ class ModelSpec:
 
         types = self.thinking_types
         return {
-            "type": "model", "id": self.id, "display_name": self.display_name, "created_at": self.created_at,
-            "lifecycle": self.lifecycle, "retires_at": self.retires_at,
+            "type": "model",
+            "id": self.id,
+            "display_name": self.display_name,
+            "created_at": self.created_at,
+            "lifecycle": self.lifecycle,
+            "retires_at": self.retires_at,
             "deprecated_at": "2026-06-01T00:00:00Z" if self.lifecycle != "active" else None,
-            "max_input_tokens": 1_000_000, "max_tokens": self.max_tokens,
+            "max_input_tokens": 1_000_000,
+            "max_tokens": self.max_tokens,
             "capabilities": {
-                "batch": on(True), "citations": on(True), "code_execution": on(False), "image_input": on(True), "pdf_input": on(True),
-                "context_management": {"supported": False}, "server_tools": {"supported": False},
+                "batch": on(True),
+                "citations": on(True),
+                "code_execution": on(False),
+                "image_input": on(True),
+                "pdf_input": on(True),
+                "context_management": {"supported": False},
+                "server_tools": {"supported": False},
                 "structured_outputs": on(self.structured_outputs),
-                "effort": {"supported": bool(self.effort_levels), **{level: on(level in self.effort_levels) for level in EFFORTS}},
+                "effort": {
+                    "supported": bool(self.effort_levels),
+                    **{level: on(level in self.effort_levels) for level in EFFORTS},
+                },
                 "thinking": {
                     "supported": bool(types - {"disabled"}),
-                    "types": {name: on(name in types or (name == "disabled" and not types)) for name in ("adaptive", "between_tools", "disabled", "enabled")},
+                    "types": {
+                        name: on(name in types or (name == "disabled" and not types))
+                        for name in ("adaptive", "between_tools", "disabled", "enabled")
+                    },
                 },
             },
-        }  # fmt: skip
+        }
 
 
 _LATEST = {"structured_outputs": True, "forced_tool": False, "thinking_default": True}
 MODELS = {
     spec.id: spec
     for spec in [
-        ModelSpec("claude-fable-5-1", "Claude Fable 5.1", **_LATEST, thinking_types=frozenset({"adaptive"}), effort_levels=EFFORTS, cache_min_tokens=512),
-        ModelSpec("claude-opus-5-5", "Claude Opus 5.5", **_LATEST, thinking_types=frozenset({"adaptive"}), effort_levels=EFFORTS, default_effort="medium"),
         ModelSpec(
-            "claude-sonnet-5-5", "Claude Sonnet 5.5", **_LATEST, thinking_types=frozenset({"adaptive", "between_tools"}), effort_levels=EFFORTS,
+            "claude-fable-5-1",
+            "Claude Fable 5.1",
+            **_LATEST,
+            thinking_types=frozenset({"adaptive"}),
+            effort_levels=EFFORTS,
+            cache_min_tokens=512,
+        ),
+        ModelSpec(
+            "claude-opus-5-5",
+            "Claude Opus 5.5",
+            **_LATEST,
+            thinking_types=frozenset({"adaptive"}),
+            effort_levels=EFFORTS,
+            default_effort="medium",
+        ),
+        ModelSpec(
+            "claude-sonnet-5-5",
+            "Claude Sonnet 5.5",
+            **_LATEST,
+            thinking_types=frozenset({"adaptive", "between_tools"}),
+            effort_levels=EFFORTS,
             cache_min_tokens=2048,
         ),
         ModelSpec(
-            "claude-haiku-5-5", "Claude Haiku 5.5", thinking_default=True, effort_levels=("low", "medium", "high"), default_effort="medium",
+            "claude-haiku-5-5",
+            "Claude Haiku 5.5",
+            thinking_default=True,
+            effort_levels=("low", "medium", "high"),
+            default_effort="medium",
             cache_min_tokens=2048,
         ),
         ModelSpec("claude-sonnet-5", "Claude Sonnet 5", thinking_default=True, effort_levels=EFFORTS),
-        ModelSpec("claude-sonnet-4-6", "Claude Sonnet 4.6", thinking_types=frozenset({"adaptive", "enabled", "disabled"}), effort_levels=("low", "medium", "high")),
-        ModelSpec("claude-haiku-4-5", "Claude Haiku 4.5", thinking_types=frozenset({"enabled", "disabled"}), sampling=True, prefill=True, cache_min_tokens=4096),
         ModelSpec(
-            "claude-opus-4-5", "Claude Opus 4.5", lifecycle="deprecated", retires_at="2027-01-22T00:00:00Z",
-            thinking_types=frozenset({"enabled", "disabled"}), effort_levels=("low", "medium", "high"), cache_min_tokens=4096,
+            "claude-sonnet-4-6",
+            "Claude Sonnet 4.6",
+            thinking_types=frozenset({"adaptive", "enabled", "disabled"}),
+            effort_levels=("low", "medium", "high"),
         ),
-        ModelSpec("claude-sonnet-4-5", "Claude Sonnet 4.5", lifecycle="retired", retires_at="2026-11-30T00:00:00Z", sampling=True, prefill=True),
+        ModelSpec(
+            "claude-haiku-4-5",
+            "Claude Haiku 4.5",
+            thinking_types=frozenset({"enabled", "disabled"}),
+            sampling=True,
+            prefill=True,
+            cache_min_tokens=4096,
+        ),
+        ModelSpec(
+            "claude-opus-4-5",
+            "Claude Opus 4.5",
+            lifecycle="deprecated",
+            retires_at="2027-01-22T00:00:00Z",
+            thinking_types=frozenset({"enabled", "disabled"}),
+            effort_levels=("low", "medium", "high"),
+            cache_min_tokens=4096,
+        ),
+        ModelSpec(
+            "claude-sonnet-4-5",
+            "Claude Sonnet 4.5",
+            lifecycle="retired",
+            retires_at="2026-11-30T00:00:00Z",
+            sampling=True,
+            prefill=True,
+        ),
     ]
 }
 
@@ -144,7 +208,9 @@ class Reply:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown reply kind {self.kind!r}; one of {sorted(KINDS)}")  # a typo must not pass silently
+            raise ValueError(
+                f"unknown reply kind {self.kind!r}; one of {sorted(KINDS)}"
+            )  # a typo must not pass silently
         if self.kind == "error" and self.status not in ERROR_TYPES:
             raise ValueError(f"no Anthropic error body for HTTP {self.status}; one of {sorted(ERROR_TYPES)}")
 
@@ -235,7 +301,12 @@ class FakeAnthropic(LocalServer):
         if route.rstrip("/") == "/v1/models":
             wanted = set(re.findall(r"lifecycle(?:%5B%5D|\[\])?=(\w+)", query)) or {"active", "deprecated"}
             data = [spec.info() for spec in self.models.values() if spec.lifecycle in wanted]
-            page = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
+            page = {
+                "data": data,
+                "has_more": False,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
             return 200, json.dumps(page)
         spec = self.models.get(route.rsplit("/", 1)[-1])
         if spec is None:
@@ -255,18 +326,44 @@ class FakeAnthropic(LocalServer):
         effort = (body.get("output_config") or {}).get("effort")
         kind = (body.get("thinking") or {}).get("type")
         checks = [
-            (forced and not spec.forced_tool, f"tool_choice {choice!r} is not supported with {model}: use tool_choice auto or structured outputs"),
+            (
+                forced and not spec.forced_tool,
+                f"tool_choice {choice!r} is not supported with {model}: use tool_choice auto or structured outputs",
+            ),
             (forced and thinking, "Thinking may not be enabled when tool_choice forces tool use."),
-            (kind is not None and kind not in (spec.thinking_types or {"disabled"}), f"thinking.type {kind!r} is not supported with {model}"),
-            (kind == "enabled" and "enabled" not in spec.thinking_types, f"thinking.budget_tokens is not supported with {model}"),
-            (effort is not None and effort not in spec.effort_levels, f"output_config.effort {effort!r} is not supported with {model}"),
-            ("format" in (body.get("output_config") or {}) and not spec.structured_outputs, f"output_config.format is not supported with {model}"),
-            (any(tool.get("strict") for tool in body.get("tools") or []) and not spec.structured_outputs, f"strict tools are not supported with {model}"),
-            (any(name in body for name in ("temperature", "top_p", "top_k")) and not spec.sampling, f"temperature, top_p and top_k may not be set with {model}"),
-            (bool(body.get("messages")) and body["messages"][-1].get("role") == "assistant" and not spec.prefill,
-             f"assistant message prefill is not supported with {model}"),
-            (int(body.get("max_tokens") or 0) > spec.max_tokens, f"max_tokens: {body.get('max_tokens')} > {spec.max_tokens}, the maximum for {model}"),
-        ]  # fmt: skip
+            (
+                kind is not None and kind not in (spec.thinking_types or {"disabled"}),
+                f"thinking.type {kind!r} is not supported with {model}",
+            ),
+            (
+                kind == "enabled" and "enabled" not in spec.thinking_types,
+                f"thinking.budget_tokens is not supported with {model}",
+            ),
+            (
+                effort is not None and effort not in spec.effort_levels,
+                f"output_config.effort {effort!r} is not supported with {model}",
+            ),
+            (
+                "format" in (body.get("output_config") or {}) and not spec.structured_outputs,
+                f"output_config.format is not supported with {model}",
+            ),
+            (
+                any(tool.get("strict") for tool in body.get("tools") or []) and not spec.structured_outputs,
+                f"strict tools are not supported with {model}",
+            ),
+            (
+                any(name in body for name in ("temperature", "top_p", "top_k")) and not spec.sampling,
+                f"temperature, top_p and top_k may not be set with {model}",
+            ),
+            (
+                bool(body.get("messages")) and body["messages"][-1].get("role") == "assistant" and not spec.prefill,
+                f"assistant message prefill is not supported with {model}",
+            ),
+            (
+                int(body.get("max_tokens") or 0) > spec.max_tokens,
+                f"max_tokens: {body.get('max_tokens')} > {spec.max_tokens}, the maximum for {model}",
+            ),
+        ]
         for broken, message in checks:
             if broken:
                 return 400, _error_body(400, message)
@@ -287,7 +384,11 @@ class FakeAnthropic(LocalServer):
                 return rejected[0], rejected[1], {"request-id": self._next_id("req")}
         reply = reply or tool_call(_hold_everything(body))
         if reply.kind == "error":
-            return reply.status, _error_body(reply.status, ERROR_MESSAGES[reply.status]), {"request-id": self._next_id("req")}
+            return (
+                reply.status,
+                _error_body(reply.status, ERROR_MESSAGES[reply.status]),
+                {"request-id": self._next_id("req")},
+            )
         if reply.kind == "truncated":
             return 200, json.dumps(self._message(body, tool_call({"decisions": []})))[:60], {}
         if reply.kind == "empty":
@@ -336,7 +437,9 @@ class FakeAnthropic(LocalServer):
     def _usage(self, body: dict[str, Any], produced: str, *, spec: ModelSpec | None, thinking: bool) -> dict[str, Any]:
         """Estimated at 4 characters per token; caching as the module docstring says."""
         blocks = _prompt_blocks(body)
-        minimum = self.cache_min_tokens if self.cache_min_tokens is not None else (spec.cache_min_tokens if spec else 1024)
+        minimum = (
+            self.cache_min_tokens if self.cache_min_tokens is not None else (spec.cache_min_tokens if spec else 1024)
+        )
         marks = [index for index, (_, marked) in enumerate(blocks) if marked]
         if body.get("cache_control") and blocks:
             marks.append(len(blocks) - 1)
@@ -396,7 +499,11 @@ def _hold_everything(body: dict[str, Any]) -> dict[str, Any]:
     content = messages[-1].get("content", "") if messages else ""
     text = content if isinstance(content, str) else "".join(block.get("text", "") for block in content)
     coins = [coin for coin in re.findall(r"^== (\w+) ==$", text, flags=re.MULTILINE) if coin != "ACCOUNT"]
-    return {"decisions": [{"coin": coin, "action": "HOLD", "confidence": 0.5, "reasoning": "no edge after costs"} for coin in coins]}
+    return {
+        "decisions": [
+            {"coin": coin, "action": "HOLD", "confidence": 0.5, "reasoning": "no edge after costs"} for coin in coins
+        ]
+    }
 
 
 class _Handler(QuietHandler):
@@ -421,7 +528,9 @@ class _Handler(QuietHandler):
         except json.JSONDecodeError:
             body = {}
         with fake._lock:
-            fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()))
+            fake.requests.append(
+                Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+            )
         if fake.latency_ms:
             time.sleep(fake.latency_ms / 1000)
         if self.path.split("?")[0] != "/v1/messages":
@@ -436,11 +545,14 @@ class _Handler(QuietHandler):
         self._send(status, text, headers=headers)
 
 
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Fake Anthropic Messages API on 127.0.0.1 (answers HOLD for every coin)")
+    parser = argparse.ArgumentParser(
+        description="Fake Anthropic Messages API on 127.0.0.1 (answers HOLD for every coin)"
+    )
     parser.add_argument("--port", type=int, default=8766, help="0 picks a free port")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added before every answer (a model's thinking time)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="added before every answer (a model's thinking time)"
+    )
     args = parser.parse_args()
     fake = FakeAnthropic(latency_ms=args.latency_ms).start(args.port)
     print(f"fake anthropic at {fake.url} ; Ctrl-C stops", flush=True)

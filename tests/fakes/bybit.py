@@ -56,7 +56,14 @@ BYBIT_REJECTS = {
 }
 INJECTED_REJECTS = {"insufficient_margin": -2019, "min_notional": -4164, "precision": -1111, "would_trigger": -2021}
 # A triggered conditional order fills under its own id on Bybit; the account model's fill is a separate order.
-STATUSES = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled", "EXPIRED": "PartiallyFilledCanceled", "FINISHED": "Filled"}
+STATUSES = {
+    "NEW": "New",
+    "PARTIALLY_FILLED": "PartiallyFilled",
+    "FILLED": "Filled",
+    "CANCELED": "Cancelled",
+    "EXPIRED": "PartiallyFilledCanceled",
+    "FINISHED": "Filled",
+}
 
 
 def _error(code: int, message: str) -> dict:
@@ -74,16 +81,36 @@ class FakeBybit(FakeExchange):
         rows = []
         for coin in self.coins:
             tick, step, notional = MARKET_RULES.get(coin, ("0.0001", "1", "5"))
-            rows.append({
-                "symbol": f"{coin}USDT", "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": coin, "quoteCoin": "USDT",
-                "settleCoin": "USDT", "launchTime": "1585526400000", "deliveryTime": "0", "deliveryFeeRate": "", "priceScale": "2",
-                "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
-                "priceFilter": {"minPrice": tick, "maxPrice": "1999999.80", "tickSize": tick},
-                "lotSizeFilter": {"maxOrderQty": "1190.000", "minOrderQty": step, "qtyStep": step, "postOnlyMaxOrderQty": "1190.000",
-                                  "maxMktOrderQty": "500.000", "minNotionalValue": notional},
-                "unifiedMarginTrade": True, "fundingInterval": FUNDING_MINUTES.get(coin, 480), "copyTrading": "both",
-                "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375", "isPreListing": False,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "symbol": f"{coin}USDT",
+                    "contractType": "LinearPerpetual",
+                    "status": "Trading",
+                    "baseCoin": coin,
+                    "quoteCoin": "USDT",
+                    "settleCoin": "USDT",
+                    "launchTime": "1585526400000",
+                    "deliveryTime": "0",
+                    "deliveryFeeRate": "",
+                    "priceScale": "2",
+                    "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+                    "priceFilter": {"minPrice": tick, "maxPrice": "1999999.80", "tickSize": tick},
+                    "lotSizeFilter": {
+                        "maxOrderQty": "1190.000",
+                        "minOrderQty": step,
+                        "qtyStep": step,
+                        "postOnlyMaxOrderQty": "1190.000",
+                        "maxMktOrderQty": "500.000",
+                        "minNotionalValue": notional,
+                    },
+                    "unifiedMarginTrade": True,
+                    "fundingInterval": FUNDING_MINUTES.get(coin, 480),
+                    "copyTrading": "both",
+                    "upperFundingRate": "0.00375",
+                    "lowerFundingRate": "-0.00375",
+                    "isPreListing": False,
+                }
+            )
         return _ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     def kline(self, coin: str, params: dict[str, str]) -> object:
@@ -98,7 +125,10 @@ class FakeBybit(FakeExchange):
         if "end" in params:
             visible = visible[visible[:, 0] <= int(params["end"]) - self.shift_ms]
         rows = visible[-min(int(params.get("limit", 200)), 1000) :]
-        listed = [[str(int(t) + self.shift_ms), _text(o), _text(h), _text(low), _text(c), _text(v), _text(v * c)] for t, o, h, low, c, v in rows]
+        listed = [
+            [str(int(t) + self.shift_ms), _text(o), _text(h), _text(low), _text(c), _text(v), _text(v * c)]
+            for t, o, h, low, c, v in rows
+        ]
         return _ok({"symbol": f"{coin}USDT", "category": "linear", "list": listed[::-1]})
 
     def _rate(self, coin: str, at_ms: int) -> float:
@@ -113,23 +143,57 @@ class FakeBybit(FakeExchange):
         price = _text(self._last_close(coin))
         step = FUNDING_MINUTES.get(coin, 480) * 60_000
         now = self._data_now()
-        return _ok({"category": "linear", "list": [{
-            "symbol": f"{coin}USDT", "lastPrice": price, "indexPrice": price, "markPrice": price, "prevPrice24h": price,
-            "price24hPcnt": "0", "highPrice24h": price, "lowPrice24h": price, "prevPrice1h": price, "openInterest": "1000",
-            "openInterestValue": "1000", "turnover24h": "1", "volume24h": "1", "fundingRate": f"{self._rate(coin, now + 1):.8f}",
-            "nextFundingTime": str((now // step + 1) * step + self.shift_ms), "predictedDeliveryPrice": "", "basisRate": "",
-            "deliveryFeeRate": "", "deliveryTime": "0", "ask1Size": "1", "bid1Price": price, "ask1Price": price, "bid1Size": "1", "basis": "",
-        }]})  # fmt: skip
+        return _ok(
+            {
+                "category": "linear",
+                "list": [
+                    {
+                        "symbol": f"{coin}USDT",
+                        "lastPrice": price,
+                        "indexPrice": price,
+                        "markPrice": price,
+                        "prevPrice24h": price,
+                        "price24hPcnt": "0",
+                        "highPrice24h": price,
+                        "lowPrice24h": price,
+                        "prevPrice1h": price,
+                        "openInterest": "1000",
+                        "openInterestValue": "1000",
+                        "turnover24h": "1",
+                        "volume24h": "1",
+                        "fundingRate": f"{self._rate(coin, now + 1):.8f}",
+                        "nextFundingTime": str((now // step + 1) * step + self.shift_ms),
+                        "predictedDeliveryPrice": "",
+                        "basisRate": "",
+                        "deliveryFeeRate": "",
+                        "deliveryTime": "0",
+                        "ask1Size": "1",
+                        "bid1Price": price,
+                        "ask1Price": price,
+                        "bid1Size": "1",
+                        "basis": "",
+                    }
+                ],
+            }
+        )
 
     def risk_limits(self) -> dict:
         """The account model's (Binance-shaped) brackets as Bybit's risk limits, lowest first."""
         rows = [
-            {"id": bracket["bracket"], "symbol": entry["symbol"], "riskLimitValue": str(bracket["notionalCap"]),
-             "maintenanceMargin": str(bracket["maintMarginRatio"]), "initialMargin": str(1 / bracket["initialLeverage"]),
-             "isLowestRisk": int(bracket["bracket"] == 1), "maxLeverage": str(bracket["initialLeverage"]), "mmDeduction": str(bracket["cum"])}
-            for entry in self.account.leverage_bracket() if entry["symbol"].removesuffix("USDT") in self.coins
+            {
+                "id": bracket["bracket"],
+                "symbol": entry["symbol"],
+                "riskLimitValue": str(bracket["notionalCap"]),
+                "maintenanceMargin": str(bracket["maintMarginRatio"]),
+                "initialMargin": str(1 / bracket["initialLeverage"]),
+                "isLowestRisk": int(bracket["bracket"] == 1),
+                "maxLeverage": str(bracket["initialLeverage"]),
+                "mmDeduction": str(bracket["cum"]),
+            }
+            for entry in self.account.leverage_bracket()
+            if entry["symbol"].removesuffix("USDT") in self.coins
             for bracket in entry["brackets"]
-        ]  # fmt: skip
+        ]
         return _ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     def open_interest(self, params: dict[str, str], coin: str) -> object:
@@ -145,10 +209,18 @@ class FakeBybit(FakeExchange):
         start = int(params["startTime"]) - self.shift_ms if "startTime" in params else now - 200 * step
         end = min(int(params["endTime"]) - self.shift_ms, now) if "endTime" in params else now
         times = list(range((start + step - 1) // step * step, end + 1, step))
-        times = times[: int(params.get("limit", 200))] if "startTime" in params else times[-int(params.get("limit", 200)) :]
-        rows = [{"symbol": f"{coin}USDT", "fundingRate": f"{self._rate(coin, t):.8f}", "fundingRateTimestamp": str(t + self.shift_ms)} for t in times]
+        times = (
+            times[: int(params.get("limit", 200))] if "startTime" in params else times[-int(params.get("limit", 200)) :]
+        )
+        rows = [
+            {
+                "symbol": f"{coin}USDT",
+                "fundingRate": f"{self._rate(coin, t):.8f}",
+                "fundingRateTimestamp": str(t + self.shift_ms),
+            }
+            for t in times
+        ]
         return _ok({"category": "linear", "list": rows[::-1]})
-
 
     # -- the private half -----------------------------------------------------------------------
     def bybit_order(self, order: FakeOrder) -> dict:
@@ -156,15 +228,30 @@ class FakeBybit(FakeExchange):
         status = "Deactivated" if conditional and order.status == "EXPIRED" else STATUSES[order.status]
         falling = (order.type == "STOP_MARKET") == (order.side == "SELL")
         return {
-            "orderId": str(order.id), "orderLinkId": order.client_id, "symbol": order.symbol, "side": order.side.capitalize(),
-            "orderType": "Market", "price": "0", "qty": _text(order.quantity), "cumExecQty": _text(order.executed_qty),
-            "cumExecValue": _text(order.executed_qty * order.avg_price), "cumExecFee": _text(order.executed_qty * order.avg_price * 0.0005),
-            "avgPrice": _text(order.avg_price) if order.executed_qty else "", "leavesQty": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity - order.executed_qty),
-            "orderStatus": status, "timeInForce": "IOC" if not conditional else "GTC", "reduceOnly": order.reduce_only, "positionIdx": 0,
-            "triggerPrice": _text(order.trigger_price or 0), "triggerDirection": (2 if falling else 1) if conditional else 0,
+            "orderId": str(order.id),
+            "orderLinkId": order.client_id,
+            "symbol": order.symbol,
+            "side": order.side.capitalize(),
+            "orderType": "Market",
+            "price": "0",
+            "qty": _text(order.quantity),
+            "cumExecQty": _text(order.executed_qty),
+            "cumExecValue": _text(order.executed_qty * order.avg_price),
+            "cumExecFee": _text(order.executed_qty * order.avg_price * 0.0005),
+            "avgPrice": _text(order.avg_price) if order.executed_qty else "",
+            "leavesQty": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity - order.executed_qty),
+            "orderStatus": status,
+            "timeInForce": "IOC" if not conditional else "GTC",
+            "reduceOnly": order.reduce_only,
+            "positionIdx": 0,
+            "triggerPrice": _text(order.trigger_price or 0),
+            "triggerDirection": (2 if falling else 1) if conditional else 0,
             "stopOrderType": ("StopLoss" if order.type == "STOP_MARKET" else "TakeProfit") if conditional else "",
-            "takeProfit": "", "stopLoss": "", "createdTime": str(order.created_ms), "updatedTime": str(order.updated_ms or order.created_ms),
-        }  # fmt: skip
+            "takeProfit": "",
+            "stopLoss": "",
+            "createdTime": str(order.created_ms),
+            "updatedTime": str(order.updated_ms or order.created_ms),
+        }
 
     def positions(self, coin: str | None) -> list:
         account, rows = self.account, []
@@ -173,30 +260,82 @@ class FakeBybit(FakeExchange):
                 continue
             price = self.price(name)
             idx = (1 if position.amount > 0 else 2) if self.hedged else 0
-            rows.append({
-                "positionIdx": idx, "symbol": f"{name}USDT", "side": "Buy" if position.amount > 0 else "Sell",
-                "size": _text(abs(position.amount)), "avgPrice": _text(position.entry_price), "positionValue": _text(abs(position.amount) * position.entry_price),
-                "tradeMode": 1 if account.margin_type.get(name) == "ISOLATED" else 0, "leverage": str(account.leverage.get(name, 20)),
-                "markPrice": _text(price), "liqPrice": "", "positionIM": _text(account._margin(name)), "positionMM": "0",
-                "unrealisedPnl": _text(account._unrealized(name)), "curRealisedPnl": "0", "positionStatus": "Normal",
-                "createdTime": str(account.clock_ms()), "updatedTime": str(account.clock_ms()),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "positionIdx": idx,
+                    "symbol": f"{name}USDT",
+                    "side": "Buy" if position.amount > 0 else "Sell",
+                    "size": _text(abs(position.amount)),
+                    "avgPrice": _text(position.entry_price),
+                    "positionValue": _text(abs(position.amount) * position.entry_price),
+                    "tradeMode": 1 if account.margin_type.get(name) == "ISOLATED" else 0,
+                    "leverage": str(account.leverage.get(name, 20)),
+                    "markPrice": _text(price),
+                    "liqPrice": "",
+                    "positionIM": _text(account._margin(name)),
+                    "positionMM": "0",
+                    "unrealisedPnl": _text(account._unrealized(name)),
+                    "curRealisedPnl": "0",
+                    "positionStatus": "Normal",
+                    "createdTime": str(account.clock_ms()),
+                    "updatedTime": str(account.clock_ms()),
+                }
+            )
         if self.hedged and coin and not rows:  # a hedge-mode account lists both (empty) sides of a symbol
-            rows = [{"positionIdx": idx, "symbol": f"{coin}USDT", "side": "", "size": "0", "avgPrice": "0", "leverage": "20",
-                     "markPrice": _text(self.price(coin)), "positionStatus": "Normal"} for idx in (1, 2)]  # fmt: skip
+            rows = [
+                {
+                    "positionIdx": idx,
+                    "symbol": f"{coin}USDT",
+                    "side": "",
+                    "size": "0",
+                    "avgPrice": "0",
+                    "leverage": "20",
+                    "markPrice": _text(self.price(coin)),
+                    "positionStatus": "Normal",
+                }
+                for idx in (1, 2)
+            ]
         elif coin and not rows:  # one-way mode: one empty row per symbol asked for
-            rows = [{"positionIdx": 0, "symbol": f"{coin}USDT", "side": "", "size": "0", "avgPrice": "0", "leverage": "20",
-                     "markPrice": _text(self.price(coin)), "positionStatus": "Normal"}]  # fmt: skip
+            rows = [
+                {
+                    "positionIdx": 0,
+                    "symbol": f"{coin}USDT",
+                    "side": "",
+                    "size": "0",
+                    "avgPrice": "0",
+                    "leverage": "20",
+                    "markPrice": _text(self.price(coin)),
+                    "positionStatus": "Normal",
+                }
+            ]
         return rows
 
     def wallet(self) -> dict:
         account = self.account
         unrealized = sum(account._unrealized(c) for c in account.positions)
         margin = sum(account._margin(c) for c in account.positions)
-        coin = {"coin": "USDT", "walletBalance": _text(account.wallet_usd), "equity": _text(account.wallet_usd + unrealized),
-                "unrealisedPnl": _text(unrealized), "totalPositionIM": _text(margin), "totalOrderIM": "0", "locked": "0", "borrowAmount": "0",
-                "accruedInterest": "0", "usdValue": _text(account.wallet_usd + unrealized)}  # fmt: skip
-        return {"list": [{"accountType": "UNIFIED", "totalEquity": coin["equity"], "totalWalletBalance": coin["walletBalance"], "coin": [coin]}]}
+        coin = {
+            "coin": "USDT",
+            "walletBalance": _text(account.wallet_usd),
+            "equity": _text(account.wallet_usd + unrealized),
+            "unrealisedPnl": _text(unrealized),
+            "totalPositionIM": _text(margin),
+            "totalOrderIM": "0",
+            "locked": "0",
+            "borrowAmount": "0",
+            "accruedInterest": "0",
+            "usdValue": _text(account.wallet_usd + unrealized),
+        }
+        return {
+            "list": [
+                {
+                    "accountType": "UNIFIED",
+                    "totalEquity": coin["equity"],
+                    "totalWalletBalance": coin["walletBalance"],
+                    "coin": [coin],
+                }
+            ]
+        }
 
     def create(self, body: dict) -> dict:
         coin = body["symbol"].removesuffix("USDT")
@@ -205,13 +344,21 @@ class FakeBybit(FakeExchange):
         link = body.get("orderLinkId") or f"auto_{time.monotonic_ns()}"
         if len(link) > 36:
             raise Reject(-4015, "orderLinkId is too long")
-        if any(o.client_id == link for o in account.orders):  # Bybit: an orderLinkId is unique for good, not only while open
+        if any(
+            o.client_id == link for o in account.orders
+        ):  # Bybit: an orderLinkId is unique for good, not only while open
             raise Reject(-4116, "OrderLinkedID is duplicate")
         if body.get("triggerPrice"):
             falling = int(body.get("triggerDirection") or 0) == 2
             kind = "STOP_MARKET" if falling == (side == "SELL") else "TAKE_PROFIT_MARKET"
-            params = {"type": kind, "side": side, "quantity": body["qty"], "triggerPrice": body["triggerPrice"],
-                      "reduceOnly": "true" if body.get("reduceOnly") else "false", "clientAlgoId": link}  # fmt: skip
+            params = {
+                "type": kind,
+                "side": side,
+                "quantity": body["qty"],
+                "triggerPrice": body["triggerPrice"],
+                "reduceOnly": "true" if body.get("reduceOnly") else "false",
+                "clientAlgoId": link,
+            }
             order = account.create_algo_order(coin, params)
             return {"orderId": str(order["algoId"]), "orderLinkId": link}
         order = account._new(REGULAR, link, coin, side, "MARKET", quantity, bool(body.get("reduceOnly")))
@@ -234,41 +381,87 @@ class FakeBybit(FakeExchange):
 
     def cancel(self, body: dict) -> dict:
         for order in reversed(self.account.orders):
-            if (order.client_id == body.get("orderLinkId") or str(order.id) == body.get("orderId")) and order.status in OPEN_STATUSES:
+            if (
+                order.client_id == body.get("orderLinkId") or str(order.id) == body.get("orderId")
+            ) and order.status in OPEN_STATUSES:
                 order.status, order.updated_ms = "CANCELED", self.account.clock_ms()
                 return {"orderId": str(order.id), "orderLinkId": order.client_id}
         raise Reject(-2011, "order not exists or too late to cancel")
 
     def executions(self, params: dict) -> list:
         return [
-            {"symbol": t["symbol"], "orderId": str(t["orderId"]), "orderLinkId": "", "side": t["side"].capitalize(), "orderPrice": t["price"],
-             "orderQty": t["qty"], "orderType": "Market", "execFee": t["commission"], "execId": str(t["id"]), "execPrice": t["price"],
-             "execQty": t["qty"], "execType": "Trade", "execValue": t["quoteQty"], "execTime": str(t["time"]), "isMaker": False,
-             "feeRate": "0.0005", "closedSize": "0", "feeCurrency": "USDT"}
+            {
+                "symbol": t["symbol"],
+                "orderId": str(t["orderId"]),
+                "orderLinkId": "",
+                "side": t["side"].capitalize(),
+                "orderPrice": t["price"],
+                "orderQty": t["qty"],
+                "orderType": "Market",
+                "execFee": t["commission"],
+                "execId": str(t["id"]),
+                "execPrice": t["price"],
+                "execQty": t["qty"],
+                "execType": "Trade",
+                "execValue": t["quoteQty"],
+                "execTime": str(t["time"]),
+                "isMaker": False,
+                "feeRate": "0.0005",
+                "closedSize": "0",
+                "feeCurrency": "USDT",
+            }
             for t in self.account.trades
-            if ("symbol" not in params or t["symbol"] == params["symbol"]) and ("orderId" not in params or str(t["orderId"]) == params["orderId"])
-        ][::-1]  # fmt: skip
+            if ("symbol" not in params or t["symbol"] == params["symbol"])
+            and ("orderId" not in params or str(t["orderId"]) == params["orderId"])
+        ][::-1]
 
     def private(self, method: str, path: str, params: dict) -> object:
         account = self.account
         routes = {
-            "/v5/asset/coin/query-info": lambda: {"rows": [{"name": "USDT", "coin": "USDT", "remainAmount": "5000000", "chains": []}]},  # load_markets with keys
-            "/v5/user/query-api": lambda: {"id": "1", "readOnly": 0, "unified": 0, "uta": 1, "isMaster": True, "permissions": {"ContractTrade": ["Order", "Position"]}},
-            "/v5/account/info": lambda: {"unifiedMarginStatus": 5, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False, "spotHedgingStatus": "OFF"},
+            "/v5/asset/coin/query-info": lambda: {
+                "rows": [{"name": "USDT", "coin": "USDT", "remainAmount": "5000000", "chains": []}]
+            },  # load_markets with keys
+            "/v5/user/query-api": lambda: {
+                "id": "1",
+                "readOnly": 0,
+                "unified": 0,
+                "uta": 1,
+                "isMaster": True,
+                "permissions": {"ContractTrade": ["Order", "Position"]},
+            },
+            "/v5/account/info": lambda: {
+                "unifiedMarginStatus": 5,
+                "marginMode": "REGULAR_MARGIN",
+                "isMasterTrader": False,
+                "spotHedgingStatus": "OFF",
+            },
             "/v5/account/wallet-balance": self.wallet,
-            "/v5/position/list": lambda: {"category": "linear", "list": self.positions(params["symbol"].removesuffix("USDT") if "symbol" in params else None), "nextPageCursor": ""},
-            "/v5/order/realtime": lambda: {"category": "linear", "list": [self.bybit_order(o) for o in self.find(params)], "nextPageCursor": ""},
+            "/v5/position/list": lambda: {
+                "category": "linear",
+                "list": self.positions(params["symbol"].removesuffix("USDT") if "symbol" in params else None),
+                "nextPageCursor": "",
+            },
+            "/v5/order/realtime": lambda: {
+                "category": "linear",
+                "list": [self.bybit_order(o) for o in self.find(params)],
+                "nextPageCursor": "",
+            },
             "/v5/order/create": lambda: self.create(params),
             "/v5/order/cancel": lambda: self.cancel(params),
             "/v5/execution/list": lambda: {"category": "linear", "list": self.executions(params), "nextPageCursor": ""},
-            "/v5/position/set-leverage": lambda: account.leverage.__setitem__(params["symbol"].removesuffix("USDT"), int(float(params["buyLeverage"]))) or {},
+            "/v5/position/set-leverage": lambda: (
+                account.leverage.__setitem__(params["symbol"].removesuffix("USDT"), int(float(params["buyLeverage"])))
+                or {}
+            ),
             "/v5/account/set-margin-mode": lambda: self._margin_mode(params),
-        }  # fmt: skip
+        }
         route = routes.get(path)
         return None if route is None else _ok(route())
 
     def _margin_mode(self, params: dict) -> dict:
-        mode = {"ISOLATED_MARGIN": "ISOLATED", "REGULAR_MARGIN": "CROSSED"}.get(params.get("setMarginMode", ""), "CROSSED")
+        mode = {"ISOLATED_MARGIN": "ISOLATED", "REGULAR_MARGIN": "CROSSED"}.get(
+            params.get("setMarginMode", ""), "CROSSED"
+        )
         for coin in self.coins:  # on a unified account the margin mode is the account's, not a symbol's
             self.account.margin_type[coin] = mode
         return {"reasons": []}
@@ -282,32 +475,56 @@ class _BybitHandler(_Handler):
         parts = urlsplit(self.path)
         params = dict(parse_qsl(parts.query))
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode() if method == "POST" else ""
-        private = parts.path.startswith(("/v5/order", "/v5/position", "/v5/account", "/v5/user", "/v5/execution", "/v5/asset"))
+        private = parts.path.startswith(
+            ("/v5/order", "/v5/position", "/v5/account", "/v5/user", "/v5/execution", "/v5/asset")
+        )
         if method == "POST":
             try:
                 params = {k: v for k, v in json.loads(raw or "{}").items()}
             except ValueError:
                 return self._send(200, json.dumps(_error(10001, "request body is not JSON")))
         if parts.path == "/v5/order/create":
-            params["type"] = "order" if not params.get("triggerPrice") else (
-                "order/sl" if (int(params.get("triggerDirection") or 0) == 2) == (params.get("side") == "Sell") else "order/tp")
+            params["type"] = (
+                "order"
+                if not params.get("triggerPrice")
+                else (
+                    "order/sl"
+                    if (int(params.get("triggerDirection") or 0) == 2) == (params.get("side") == "Sell")
+                    else "order/tp"
+                )
+            )
         with fake._lock:
             fake.requests.append(Request(method, parts.path, params, time.monotonic()))
         if fake.latency_ms:
             time.sleep(fake.latency_ms / 1000)
         fault = fake._take_fault(method, parts.path, params)
         if fault is not None and fault.kind in INJECTED_REJECTS and parts.path == "/v5/order/create":
-            return self._send(200, json.dumps(_error(*BYBIT_REJECTS[INJECTED_REJECTS[fault.kind]])).replace("{price}", str(params.get("triggerPrice"))))
+            return self._send(
+                200,
+                json.dumps(_error(*BYBIT_REJECTS[INJECTED_REJECTS[fault.kind]])).replace(
+                    "{price}", str(params.get("triggerPrice"))
+                ),
+            )
         if fault is not None and fault.kind != "truncated" and self._fail(fault):
             return
         if private:
             return self._private(method, parts, params, raw, fault)
         coin = params["symbol"].removesuffix("USDT") if "symbol" in params else None
         if coin is not None and coin not in fake.coins:
-            answer: object = {"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}, "retExtInfo": {}, "time": 0}
+            answer: object = {
+                "retCode": 10001,
+                "retMsg": "params error: symbol invalid",
+                "result": {},
+                "retExtInfo": {},
+                "time": 0,
+            }
         else:
             routes = {
-                "/v5/market/instruments-info": lambda: fake.instruments() if params.get("status") != "PreLaunch" else _ok({"category": "linear", "list": []}),
+                "/v5/market/instruments-info": lambda: (
+                    fake.instruments()
+                    if params.get("status") != "PreLaunch"
+                    else _ok({"category": "linear", "list": []})
+                ),
                 "/v5/market/kline": lambda: fake.kline(coin, params),
                 "/v5/market/tickers": lambda: fake.tickers(coin),
                 "/v5/market/open-interest": lambda: fake.open_interest(params, coin),
@@ -327,8 +544,14 @@ class _BybitHandler(_Handler):
     def _private(self, method: str, parts: object, params: dict, raw: str, fault: object) -> None:
         fake = self.fake
         account = fake.account
-        stamp, key, window = (self.headers.get(h) or "" for h in ("X-BAPI-TIMESTAMP", "X-BAPI-API-KEY", "X-BAPI-RECV-WINDOW"))
-        expected = hmac.new(account.api_secret.encode(), (stamp + key + window + (raw if method == "POST" else parts.query)).encode(), hashlib.sha256).hexdigest()
+        stamp, key, window = (
+            self.headers.get(h) or "" for h in ("X-BAPI-TIMESTAMP", "X-BAPI-API-KEY", "X-BAPI-RECV-WINDOW")
+        )
+        expected = hmac.new(
+            account.api_secret.encode(),
+            (stamp + key + window + (raw if method == "POST" else parts.query)).encode(),
+            hashlib.sha256,
+        ).hexdigest()
         if key != account.api_key:
             return self._send(401, json.dumps(_error(10003, "API key is invalid.")))
         if not hmac.compare_digest(self.headers.get("X-BAPI-SIGN") or "", expected):

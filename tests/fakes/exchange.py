@@ -54,7 +54,10 @@ BINANCE_ERRORS = {
     "500": (500, {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}),
     "invalid_symbol": (400, {"code": -1121, "msg": "Invalid symbol."}),
     "insufficient_margin": (400, {"code": -2019, "msg": "Margin is insufficient."}),
-    "min_notional": (400, {"code": -4164, "msg": "Order's notional must be no smaller than 100 (unless you choose reduce only)."}),
+    "min_notional": (
+        400,
+        {"code": -4164, "msg": "Order's notional must be no smaller than 100 (unless you choose reduce only)."},
+    ),
     "precision": (400, {"code": -1111, "msg": "Precision is over the maximum defined for this asset."}),
     "would_trigger": (400, {"code": -2021, "msg": "Order would immediately trigger."}),
     "duplicate_client_id": (400, {"code": -4116, "msg": "ClientOrderId is duplicated."}),
@@ -103,7 +106,9 @@ class FakeExchange(LocalServer):
     # An order's answer held back AFTER the account acted on it: the window in which a killed
     # client has an order on the exchange that its state has not recorded (the crash soak's target).
     order_answer_delay_ms: float = 0.0
-    order_answer_delay_path: str | None = None  # e.g. "/algoOrder": only those answers are held back (default: every order)
+    order_answer_delay_path: str | None = (
+        None  # e.g. "/algoOrder": only those answers are held back (default: every order)
+    )
     requests: list[Request] = field(default_factory=list)
     prices: dict[str, float] = field(default_factory=dict)
 
@@ -115,7 +120,9 @@ class FakeExchange(LocalServer):
         wall = int(time.time() * 1000)
         # whole 8h periods keep 3m, 4h and funding boundaries where they are in the data
         self.shift_ms = (wall - self.now_ms) // EIGHT_HOURS_MS * EIGHT_HOURS_MS if self.follow_wall_clock else 0
-        self.account = FakeAccount(price_of=self.price, clock_ms=lambda: self._data_now() + self.shift_ms, rules=MARKET_RULES)
+        self.account = FakeAccount(
+            price_of=self.price, clock_ms=lambda: self._data_now() + self.shift_ms, rules=MARKET_RULES
+        )
 
     # -- control ---------------------------------------------------------------------------
     def _handler(self) -> type[QuietHandler]:
@@ -191,7 +198,12 @@ class FakeExchange(LocalServer):
     # -- endpoints ----------------------------------------------------------------------------
     def exchange_info(self, params: dict[str, str]) -> object:
         symbols = [self._symbol_info(coin) for coin in self.coins]
-        quarterly = dict(self._symbol_info("BTC"), symbol="BTCUSDT_250926", contractType="CURRENT_QUARTER", deliveryDate=1758873600000)
+        quarterly = dict(
+            self._symbol_info("BTC"),
+            symbol="BTCUSDT_250926",
+            contractType="CURRENT_QUARTER",
+            deliveryDate=1758873600000,
+        )
         return {
             "timezone": "UTC",
             "serverTime": self._data_now() + self.shift_ms,
@@ -207,11 +219,25 @@ class FakeExchange(LocalServer):
         tick, step, notional = MARKET_RULES.get(coin, ("0.0001", "1", "5"))
         decimals = lambda text: len(text.split(".")[1].rstrip("0")) if "." in text else 0  # noqa: E731
         return {
-            "symbol": f"{coin}USDT", "pair": f"{coin}USDT", "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
-            "onboardDate": 1569398400000, "status": "TRADING", "baseAsset": coin, "quoteAsset": "USDT", "marginAsset": "USDT",
-            "pricePrecision": decimals(tick), "quantityPrecision": decimals(step), "baseAssetPrecision": 8, "quotePrecision": 8,
-            "underlyingType": "COIN", "underlyingSubType": [], "triggerProtect": "0.0500", "liquidationFee": "0.012500",
-            "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
+            "symbol": f"{coin}USDT",
+            "pair": f"{coin}USDT",
+            "contractType": "PERPETUAL",
+            "deliveryDate": 4133404800000,
+            "onboardDate": 1569398400000,
+            "status": "TRADING",
+            "baseAsset": coin,
+            "quoteAsset": "USDT",
+            "marginAsset": "USDT",
+            "pricePrecision": decimals(tick),
+            "quantityPrecision": decimals(step),
+            "baseAssetPrecision": 8,
+            "quotePrecision": 8,
+            "underlyingType": "COIN",
+            "underlyingSubType": [],
+            "triggerProtect": "0.0500",
+            "liquidationFee": "0.012500",
+            "marketTakeBound": "0.05",
+            "maxMoveOrderLimit": 10000,
             "filters": [
                 {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "4529764", "tickSize": tick},
                 {"filterType": "LOT_SIZE", "stepSize": step, "minQty": step, "maxQty": "1000000"},
@@ -219,9 +245,22 @@ class FakeExchange(LocalServer):
                 {"filterType": "MAX_NUM_ORDERS", "limit": 200},
                 {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
                 {"filterType": "MIN_NOTIONAL", "notional": notional},
-                {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": "4"},
+                {
+                    "filterType": "PERCENT_PRICE",
+                    "multiplierUp": "1.0500",
+                    "multiplierDown": "0.9500",
+                    "multiplierDecimal": "4",
+                },
             ],
-            "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
+            "orderTypes": [
+                "LIMIT",
+                "MARKET",
+                "STOP",
+                "STOP_MARKET",
+                "TAKE_PROFIT",
+                "TAKE_PROFIT_MARKET",
+                "TRAILING_STOP_MARKET",
+            ],
             "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
         }
 
@@ -240,8 +279,16 @@ class FakeExchange(LocalServer):
             visible = visible[visible[:, 0] <= int(params["endTime"]) - self.shift_ms]
         rows = visible[-limit:]
         return [
-            [int(t) + self.shift_ms, *(str(float(v)) for v in (o, h, low, c, vol)), int(t) + self.shift_ms + step - 1,
-             f"{vol * c:.2f}", 1000, f"{vol / 2:.3f}", f"{vol * c / 2:.2f}", "0"]
+            [
+                int(t) + self.shift_ms,
+                *(str(float(v)) for v in (o, h, low, c, vol)),
+                int(t) + self.shift_ms + step - 1,
+                f"{vol * c:.2f}",
+                1000,
+                f"{vol / 2:.3f}",
+                f"{vol * c / 2:.2f}",
+                "0",
+            ]
             for t, o, h, low, c, vol in rows
         ]
 
@@ -255,7 +302,11 @@ class FakeExchange(LocalServer):
         # 3m volume is a plausible magnitude; tests must not treat it as real.
         candles = self._candles(coin, "3m")
         visible = candles[candles[:, 0] <= self._data_now()][-480:]
-        return {"openInterest": f"{visible[:, 5].sum() * 0.5:.3f}", "symbol": f"{coin}USDT", "time": self._data_now() + self.shift_ms}
+        return {
+            "openInterest": f"{visible[:, 5].sum() * 0.5:.3f}",
+            "symbol": f"{coin}USDT",
+            "time": self._data_now() + self.shift_ms,
+        }
 
     def premium_index(self, params: dict[str, str], coin: str | None) -> object:
         if coin is None:
@@ -268,11 +319,15 @@ class FakeExchange(LocalServer):
         estimate = upcoming[0, 1] if len(upcoming) else (funding[-1, 1] if len(funding) else 0.0)
         price = str(self._last_close(coin))
         return {
-            "symbol": f"{coin}USDT", "markPrice": price, "indexPrice": price, "estimatedSettlePrice": price,
-            "lastFundingRate": f"{estimate:.8f}", "interestRate": "0.00010000",
-            "nextFundingTime": (now // EIGHT_HOURS_MS + 1) * EIGHT_HOURS_MS + self.shift_ms, "time": now + self.shift_ms,
+            "symbol": f"{coin}USDT",
+            "markPrice": price,
+            "indexPrice": price,
+            "estimatedSettlePrice": price,
+            "lastFundingRate": f"{estimate:.8f}",
+            "interestRate": "0.00010000",
+            "nextFundingTime": (now // EIGHT_HOURS_MS + 1) * EIGHT_HOURS_MS + self.shift_ms,
+            "time": now + self.shift_ms,
         }
-
 
     def funding_history(self, params: dict[str, str], coin: str) -> object:
         """GET /fapi/v1/fundingRate: settled rates, oldest first, ``limit`` at most 1000 (default 100)."""
@@ -285,7 +340,15 @@ class FakeExchange(LocalServer):
             rows = rows[rows[:, 0] <= int(params["endTime"]) - self.shift_ms]
         rows = rows[:limit] if "startTime" in params else rows[-limit:]
         price = str(self._last_close(coin))
-        return [{"symbol": f"{coin}USDT", "fundingTime": int(t) + self.shift_ms, "fundingRate": f"{rate:.8f}", "markPrice": price} for t, rate in rows]
+        return [
+            {
+                "symbol": f"{coin}USDT",
+                "fundingTime": int(t) + self.shift_ms,
+                "fundingRate": f"{rate:.8f}",
+                "markPrice": price,
+            }
+            for t, rate in rows
+        ]
 
 
 class _Handler(QuietHandler):
@@ -364,10 +427,18 @@ class _Handler(QuietHandler):
             return BINANCE_ERRORS["invalid_symbol"]
         routes = {
             "/fapi/v1/exchangeInfo": lambda: fake.exchange_info(params),
-            "/fapi/v1/klines": lambda: fake.klines(params, coin) if coin else (400, {"code": -1102, "msg": "Mandatory parameter 'symbol' was not sent."}),
-            "/fapi/v1/openInterest": lambda: fake.open_interest(params, coin) if coin else (400, {"code": -1102, "msg": "symbol"}),
+            "/fapi/v1/klines": lambda: (
+                fake.klines(params, coin)
+                if coin
+                else (400, {"code": -1102, "msg": "Mandatory parameter 'symbol' was not sent."})
+            ),
+            "/fapi/v1/openInterest": lambda: (
+                fake.open_interest(params, coin) if coin else (400, {"code": -1102, "msg": "symbol"})
+            ),
             "/fapi/v1/premiumIndex": lambda: fake.premium_index(params, coin),
-            "/fapi/v1/fundingRate": lambda: fake.funding_history(params, coin) if coin else (400, {"code": -1102, "msg": "symbol"}),
+            "/fapi/v1/fundingRate": lambda: (
+                fake.funding_history(params, coin) if coin else (400, {"code": -1102, "msg": "symbol"})
+            ),
             "/fapi/v1/time": lambda: {"serverTime": fake._data_now() + fake.shift_ms},
             "/fapi/v1/ping": lambda: {},
         }
@@ -399,13 +470,18 @@ class _Handler(QuietHandler):
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fake Binance USD-M public REST API on 127.0.0.1")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
-    parser.add_argument("--now", default="2025-06-03T12:00", help="data time that corresponds to the wall clock now (UTC)")
+    parser.add_argument(
+        "--now", default="2025-06-03T12:00", help="data time that corresponds to the wall clock now (UTC)"
+    )
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
     fake = FakeExchange(args.data_dir, now=now, latency_ms=args.latency_ms, follow_wall_clock=True).start(args.port)
-    print(f"fake binanceusdm at {fake.url} (data time {fake.data_time(datetime.now(UTC)):%Y-%m-%d %H:%M} UTC); Ctrl-C stops", flush=True)
+    print(
+        f"fake binanceusdm at {fake.url} (data time {fake.data_time(datetime.now(UTC)):%Y-%m-%d %H:%M} UTC); Ctrl-C stops",
+        flush=True,
+    )
     fake.serve_until_interrupted()
 
 

@@ -64,13 +64,17 @@ class FakeHyperliquid(FakeExchange):
     builder_fees: list[tuple[str, str]] = field(default_factory=list)  # (builder, maxFeeRate) approvals
     order_builders: list[dict | None] = field(default_factory=list)  # the builder attached to each order action
     last_actions: list[dict] = field(default_factory=list)
-    limits: dict[int, float] = field(default_factory=dict)  # order id -> the limit price it was sent with (the slippage cap)
+    limits: dict[int, float] = field(
+        default_factory=dict
+    )  # order id -> the limit price it was sent with (the slippage cap)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         # (tick, lot step, min notional): the lot is 10^-szDecimals, every order at least $10. The
         # account model charges its 0.05 % taker fee (Hyperliquid's base tier is 0.045 %).
-        self.account.rules = {coin: ("0.1", str(Decimal(1).scaleb(-SZ_DECIMALS.get(coin, 2))), "10") for coin in self.coins}
+        self.account.rules = {
+            coin: ("0.1", str(Decimal(1).scaleb(-SZ_DECIMALS.get(coin, 2))), "10") for coin in self.coins
+        }
 
     def _handler(self) -> type:
         return _HlHandler
@@ -80,17 +84,34 @@ class FakeHyperliquid(FakeExchange):
 
     # -- /info ------------------------------------------------------------------------------
     def meta_and_ctxs(self) -> list:
-        universe = [{"name": coin, "szDecimals": SZ_DECIMALS.get(coin, 2), "maxLeverage": 40 if coin == "BTC" else 25, "onlyIsolated": False} for coin in self.coins]
+        universe = [
+            {
+                "name": coin,
+                "szDecimals": SZ_DECIMALS.get(coin, 2),
+                "maxLeverage": 40 if coin == "BTC" else 25,
+                "onlyIsolated": False,
+            }
+            for coin in self.coins
+        ]
         ctxs = []
         for coin in self.coins:
             price = _text(self._last_close(coin))
             candles = self._candles(coin, "3m")
             visible = candles[candles[:, 0] <= self._data_now()][-480:]
-            ctxs.append({
-                "funding": f"{self._hourly_rate(coin, self._data_now()):.8f}", "openInterest": f"{visible[:, 5].sum() * 0.5:.3f}",
-                "prevDayPx": price, "dayNtlVlm": "1000000.0", "premium": "0.0001", "oraclePx": price, "markPx": price,
-                "midPx": price, "impactPxs": [price, price], "dayBaseVlm": "100.0",
-            })  # fmt: skip
+            ctxs.append(
+                {
+                    "funding": f"{self._hourly_rate(coin, self._data_now()):.8f}",
+                    "openInterest": f"{visible[:, 5].sum() * 0.5:.3f}",
+                    "prevDayPx": price,
+                    "dayNtlVlm": "1000000.0",
+                    "premium": "0.0001",
+                    "oraclePx": price,
+                    "markPx": price,
+                    "midPx": price,
+                    "impactPxs": [price, price],
+                    "dayBaseVlm": "100.0",
+                }
+            )
         return [{"universe": universe}, ctxs]
 
     def _hourly_rate(self, coin: str, at_ms: int) -> float:
@@ -120,53 +141,103 @@ class FakeHyperliquid(FakeExchange):
         start, end = self._window(int(req["startTime"]), int(req["endTime"]))
         rows = candles[(candles[:, 0] >= start) & (candles[:, 0] <= end)][-5000:]
         return [
-            {"t": int(t) + self.shift_ms, "T": int(t) + self.shift_ms + step - 1, "s": coin, "i": interval,
-             "o": _text(o), "h": _text(h), "l": _text(low), "c": _text(c), "v": _text(v), "n": 100}
+            {
+                "t": int(t) + self.shift_ms,
+                "T": int(t) + self.shift_ms + step - 1,
+                "s": coin,
+                "i": interval,
+                "o": _text(o),
+                "h": _text(h),
+                "l": _text(low),
+                "c": _text(c),
+                "v": _text(v),
+                "n": 100,
+            }
             for t, o, h, low, c, v in rows
-        ]  # fmt: skip
+        ]
 
     def funding_history(self, body: dict) -> object:
         coin = body.get("coin")
         start, end = self._window(int(body["startTime"]), int(body.get("endTime") or self._data_now() + self.shift_ms))
         first = (start + 3_599_999) // 3_600_000 * 3_600_000
         hours = range(first, end + 1, 3_600_000)
-        return [{"coin": coin, "fundingRate": f"{self._hourly_rate(coin, t):.8f}", "premium": "0.0001", "time": t + self.shift_ms} for t in hours][:500]
+        return [
+            {
+                "coin": coin,
+                "fundingRate": f"{self._hourly_rate(coin, t):.8f}",
+                "premium": "0.0001",
+                "time": t + self.shift_ms,
+            }
+            for t in hours
+        ][:500]
 
     def clearinghouse(self, user: str) -> dict:
         account = self.account
         mine = user.lower() == self.wallet.lower()
         positions = []
-        for coin, position in (account.positions.items() if mine else ()):
+        for coin, position in account.positions.items() if mine else ():
             if not position.amount:
                 continue
             price = self.price(coin)
             leverage = account.leverage.get(coin, 20)
             margin = account._margin(coin)
-            positions.append({"type": "oneWay", "position": {
-                "coin": coin, "szi": _text(position.amount), "entryPx": _text(position.entry_price),
-                "positionValue": _text(abs(position.amount) * price), "unrealizedPnl": _text(account._unrealized(coin)),
-                "returnOnEquity": "0.0", "liquidationPx": None, "marginUsed": _text(margin), "maxLeverage": 40,
-                "leverage": {"type": account.margin_type.get(coin, "cross"), "value": leverage},
-                "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
-            }})  # fmt: skip
+            positions.append(
+                {
+                    "type": "oneWay",
+                    "position": {
+                        "coin": coin,
+                        "szi": _text(position.amount),
+                        "entryPx": _text(position.entry_price),
+                        "positionValue": _text(abs(position.amount) * price),
+                        "unrealizedPnl": _text(account._unrealized(coin)),
+                        "returnOnEquity": "0.0",
+                        "liquidationPx": None,
+                        "marginUsed": _text(margin),
+                        "maxLeverage": 40,
+                        "leverage": {"type": account.margin_type.get(coin, "cross"), "value": leverage},
+                        "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
+                    },
+                }
+            )
         unrealized = sum(account._unrealized(c) for c in account.positions) if mine else 0.0
         value = account.wallet_usd + unrealized if mine else 0.0
         used = sum(account._margin(c) for c in account.positions) if mine else 0.0
-        summary = {"accountValue": _text(value), "totalNtlPos": "0.0", "totalRawUsd": _text(value), "totalMarginUsed": _text(used)}
-        return {"marginSummary": summary, "crossMarginSummary": summary, "crossMaintenanceMarginUsed": "0.0",
-                "withdrawable": _text(value - used), "assetPositions": positions, "time": self._data_now() + self.shift_ms}  # fmt: skip
+        summary = {
+            "accountValue": _text(value),
+            "totalNtlPos": "0.0",
+            "totalRawUsd": _text(value),
+            "totalMarginUsed": _text(used),
+        }
+        return {
+            "marginSummary": summary,
+            "crossMarginSummary": summary,
+            "crossMaintenanceMarginUsed": "0.0",
+            "withdrawable": _text(value - used),
+            "assetPositions": positions,
+            "time": self._data_now() + self.shift_ms,
+        }
 
     def hl_order(self, order: FakeOrder) -> dict:
         coin = order.symbol.removesuffix("USDT")
         trigger = order.kind == ALGO
         return {
-            "coin": coin, "side": "B" if order.side == "BUY" else "A", "limitPx": _text(self.limits.get(order.id, order.trigger_price or 0)),
-            "sz": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity), "oid": order.id,
-            "timestamp": order.created_ms, "origSz": _text(order.quantity), "cloid": order.client_id if order.client_id.startswith("0x") else None,
-            "reduceOnly": order.reduce_only, "orderType": TYPES[order.type], "isTrigger": trigger,
-            "triggerPx": _text(order.trigger_price or 0), "triggerCondition": "N/A", "isPositionTpsl": False,
-            "tif": None if trigger else "Ioc", "children": [],
-        }  # fmt: skip
+            "coin": coin,
+            "side": "B" if order.side == "BUY" else "A",
+            "limitPx": _text(self.limits.get(order.id, order.trigger_price or 0)),
+            "sz": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity),
+            "oid": order.id,
+            "timestamp": order.created_ms,
+            "origSz": _text(order.quantity),
+            "cloid": order.client_id if order.client_id.startswith("0x") else None,
+            "reduceOnly": order.reduce_only,
+            "orderType": TYPES[order.type],
+            "isTrigger": trigger,
+            "triggerPx": _text(order.trigger_price or 0),
+            "triggerCondition": "N/A",
+            "isPositionTpsl": False,
+            "tif": None if trigger else "Ioc",
+            "children": [],
+        }
 
     def open_orders(self, user: str) -> list:
         if user.lower() != self.wallet.lower():
@@ -176,21 +247,48 @@ class FakeHyperliquid(FakeExchange):
     def order_status(self, user: str, oid: object) -> dict:
         for order in reversed(self.account.orders):
             if user.lower() == self.wallet.lower() and (order.client_id == oid or order.id == oid):
-                status = {"NEW": "open", "FILLED": "filled", "EXPIRED": "filled", "FINISHED": "filled", "CANCELED": "canceled"}[order.status]
+                status = {
+                    "NEW": "open",
+                    "FILLED": "filled",
+                    "EXPIRED": "filled",
+                    "FINISHED": "filled",
+                    "CANCELED": "canceled",
+                }[order.status]
                 if order.kind == ALGO and order.status == "EXPIRED":
                     status = "canceled"
-                return {"status": "order", "order": {"order": self.hl_order(order), "status": status, "statusTimestamp": order.updated_ms or order.created_ms}}
+                return {
+                    "status": "order",
+                    "order": {
+                        "order": self.hl_order(order),
+                        "status": status,
+                        "statusTimestamp": order.updated_ms or order.created_ms,
+                    },
+                }
         return {"status": "unknownOid"}
 
     def fills(self, user: str, start_ms: int = 0) -> list:
         if user.lower() != self.wallet.lower():
             return []
         return [
-            {"coin": t["symbol"].removesuffix("USDT"), "px": t["price"], "sz": t["qty"], "side": "B" if t["side"] == "BUY" else "A",
-             "time": t["time"], "startPosition": "0.0", "dir": "Open Long", "closedPnl": t["realizedPnl"], "hash": "0x" + "0" * 64,
-             "oid": t["orderId"], "crossed": True, "fee": t["commission"], "tid": t["id"], "feeToken": "USDC"}
-            for t in self.account.trades if t["time"] >= start_ms
-        ]  # fmt: skip
+            {
+                "coin": t["symbol"].removesuffix("USDT"),
+                "px": t["price"],
+                "sz": t["qty"],
+                "side": "B" if t["side"] == "BUY" else "A",
+                "time": t["time"],
+                "startPosition": "0.0",
+                "dir": "Open Long",
+                "closedPnl": t["realizedPnl"],
+                "hash": "0x" + "0" * 64,
+                "oid": t["orderId"],
+                "crossed": True,
+                "fee": t["commission"],
+                "tid": t["id"],
+                "feeToken": "USDC",
+            }
+            for t in self.account.trades
+            if t["time"] >= start_ms
+        ]
 
     # -- /exchange ---------------------------------------------------------------------------
     def place(self, wire: dict) -> dict:
@@ -205,26 +303,50 @@ class FakeHyperliquid(FakeExchange):
             if "trigger" in wire["t"]:
                 trigger = wire["t"]["trigger"]
                 kind = "TAKE_PROFIT_MARKET" if trigger["tpsl"] == "tp" else "STOP_MARKET"
-                params = {"type": kind, "side": side, "quantity": wire["s"], "triggerPrice": trigger["triggerPx"],
-                          "reduceOnly": "true" if reduce_only else "false", "clientAlgoId": cloid or f"auto_{time.monotonic_ns()}"}  # fmt: skip
+                params = {
+                    "type": kind,
+                    "side": side,
+                    "quantity": wire["s"],
+                    "triggerPrice": trigger["triggerPx"],
+                    "reduceOnly": "true" if reduce_only else "false",
+                    "clientAlgoId": cloid or f"auto_{time.monotonic_ns()}",
+                }
                 order = account.create_algo_order(coin, params)
                 return {"resting": {"oid": order["algoId"], **({"cloid": cloid} if cloid else {})}}
             price, limit = self.price(coin), float(wire["p"])
             if (side == "BUY" and limit < price) or (side == "SELL" and limit > price):
                 return {"error": f"Order could not immediately match against any resting orders. asset={wire['a']}"}
-            order = account._new(REGULAR, cloid or f"auto_{time.monotonic_ns()}", coin, side, "MARKET", quantity, reduce_only)
+            order = account._new(
+                REGULAR, cloid or f"auto_{time.monotonic_ns()}", coin, side, "MARKET", quantity, reduce_only
+            )
             account._fill(order)
             self.limits[order.id] = limit
         except Reject as reject:
             return {"error": HL_REJECTS.get(reject.code, reject.msg).format(asset=wire["a"])}
-        return {"filled": {"totalSz": _text(order.executed_qty), "avgPx": _text(order.avg_price), "oid": order.id, **({"cloid": cloid} if cloid else {})}}
+        return {
+            "filled": {
+                "totalSz": _text(order.executed_qty),
+                "avgPx": _text(order.avg_price),
+                "oid": order.id,
+                **({"cloid": cloid} if cloid else {}),
+            }
+        }
 
     def cancel_by_cloid(self, cancels: list[dict]) -> list:
         statuses = []
         for cancel in cancels:
-            order = next((o for o in reversed(self.account.orders) if o.client_id == cancel["cloid"] and o.status in OPEN_STATUSES), None)
+            order = next(
+                (
+                    o
+                    for o in reversed(self.account.orders)
+                    if o.client_id == cancel["cloid"] and o.status in OPEN_STATUSES
+                ),
+                None,
+            )
             if order is None:
-                statuses.append({"error": f"Order was never placed, already canceled, or filled. asset={cancel['asset']}"})
+                statuses.append(
+                    {"error": f"Order was never placed, already canceled, or filled. asset={cancel['asset']}"}
+                )
             else:
                 order.status, order.updated_ms = "CANCELED", self.account.clock_ms()
                 statuses.append("success")
@@ -232,7 +354,10 @@ class FakeHyperliquid(FakeExchange):
 
 
 def _ok(kind: str, statuses: list | None = None) -> dict:
-    return {"status": "ok", "response": {"type": kind, **({"data": {"statuses": statuses}} if statuses is not None else {})}}
+    return {
+        "status": "ok",
+        "response": {"type": kind, **({"data": {"statuses": statuses}} if statuses is not None else {})},
+    }
 
 
 class _HlHandler(_Handler):
@@ -249,7 +374,9 @@ class _HlHandler(_Handler):
         kind = str(body.get("type") or action.get("type") or "")
         coin = (body.get("req") or {}).get("coin") or body.get("coin")
         wires = action.get("orders") or []
-        if kind == "order" and wires and "trigger" in (wires[0].get("t") or {}):  # faults can target "order/sl" or "order/tp" only
+        if (
+            kind == "order" and wires and "trigger" in (wires[0].get("t") or {})
+        ):  # faults can target "order/sl" or "order/tp" only
             kind = f"order/{wires[0]['t']['trigger'].get('tpsl')}"
         params = {"type": kind, **({"symbol": coin} if coin else {})}
         with fake._lock:
@@ -280,7 +407,19 @@ class _HlHandler(_Handler):
             routes = {
                 "metaAndAssetCtxs": lambda: fake.meta_and_ctxs(),
                 "meta": lambda: fake.meta_and_ctxs()[0],
-                "spotMeta": lambda: {"universe": [], "tokens": [{"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0, "isCanonical": True, "fullName": None}]},
+                "spotMeta": lambda: {
+                    "universe": [],
+                    "tokens": [
+                        {
+                            "name": "USDC",
+                            "szDecimals": 8,
+                            "weiDecimals": 8,
+                            "index": 0,
+                            "isCanonical": True,
+                            "fullName": None,
+                        }
+                    ],
+                },
                 "candleSnapshot": lambda: fake.candle_snapshot(body.get("req") or {}),
                 "fundingHistory": lambda: fake.funding_history(body),
                 "userAbstraction": lambda: "default",
@@ -299,8 +438,13 @@ class _HlHandler(_Handler):
     def _exchange(self, action: dict, body: dict) -> tuple[int, object]:
         fake = self.fake
         signature = body.get("signature")
-        if not isinstance(body.get("nonce"), int) or not (isinstance(signature, dict) and {"r", "s", "v"} <= set(signature)):
-            return 422, {"status": "err", "response": "Failed to deserialize the JSON body: nonce and signature {r, s, v} are required"}
+        if not isinstance(body.get("nonce"), int) or not (
+            isinstance(signature, dict) and {"r", "s", "v"} <= set(signature)
+        ):
+            return 422, {
+                "status": "err",
+                "response": "Failed to deserialize the JSON body: nonce and signature {r, s, v} are required",
+            }
         kind = action.get("type")
         with fake._lock:
             fake.last_actions.append(action)
@@ -323,12 +467,12 @@ class _HlHandler(_Handler):
         return 200, {"status": "err", "response": f"unknown action {kind!r}"}
 
 
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fake Hyperliquid API on 127.0.0.1")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
-    parser.add_argument("--now", default="2025-06-03T12:00", help="data time that corresponds to the wall clock now (UTC)")
+    parser.add_argument(
+        "--now", default="2025-06-03T12:00", help="data time that corresponds to the wall clock now (UTC)"
+    )
     parser.add_argument("--port", type=int, default=8766, help="0 picks a free port")
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)

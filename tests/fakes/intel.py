@@ -93,7 +93,13 @@ if __name__ == "__main__":
     args = parser.parse_args()
     fake = FakeIntel()
     for path, route in fake.routes.items():
-        route.delay_s = 30.0 if path == args.hang else max(route.delay_s, args.delay_s) if path == "/feeds/slow.rss" else args.delay_s
+        route.delay_s = (
+            30.0
+            if path == args.hang
+            else max(route.delay_s, args.delay_s)
+            if path == "/feeds/slow.rss"
+            else args.delay_s
+        )
     fake.start(args.port)
     print(fake.url, flush=True)
     fake.serve_until_interrupted()
