@@ -63,7 +63,7 @@ def _report() -> TickReport:
 def _printed(monkeypatch, previous=None, *, terminal=False) -> str:
     buffer = io.StringIO()
     monkeypatch.setattr(
-        views, "_console", Console(file=buffer, force_terminal=terminal, width=200, highlight=False, markup=False)
+        views, "console", Console(file=buffer, force_terminal=terminal, width=200, highlight=False, markup=False)
     )
     views.print_tick(_report(), previous=previous)
     return buffer.getvalue()

@@ -49,7 +49,7 @@ def arena(
     if as_json:
         typer.echo(board.model_dump_json(indent=2))
         return
-    from bot.cli.views import print_leaderboard
+    from bot.cli.leaderboard import print_leaderboard
 
     print_leaderboard(board)
 

@@ -123,7 +123,7 @@ def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> N
 
     from bot.arena.backtest import arena_backtest, plot_arena
     from bot.backtest.report import build_report, print_report, write_folder
-    from bot.cli.views import print_leaderboard
+    from bot.cli.leaderboard import print_leaderboard
 
     result = arena_backtest(settings, request, notify=lambda line: print(line, file=sys.stderr))
     report = build_report(result.account)

@@ -1,5 +1,6 @@
 """Human renderings (rich on stdout) of the tick report, `bot status` and `bot journal`;
-imported only by the commands that print them."""
+imported only by the commands that print them. ``console`` and ``when`` are shared with the
+arena's leaderboard (``bot.cli.leaderboard``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.models import Action, Outcome, TickReport, Usage
 from bot.tick.status import StatusReport
 
 # Not a terminal (cron's log, a pipe): wide enough that tables keep whole numbers.
-_console = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
+console = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _money(value: float) -> str:
@@ -48,7 +49,7 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     after tick says so instead of reading as news. ``coins``: how many were asked for (a
     market that failed as a whole loaded 0 of them, with no per-coin error)."""
     mode = report.mode.upper() + (" (dry-run)" if report.dry_run else "")
-    out = _console.print
+    out = console.print
     repeated = _same_rejections(previous)
     if report.outcome is Outcome.SKIPPED:
         out(f"{mode} run at {report.as_of:%Y-%m-%d %H:%M} UTC skipped: {report.message}")
@@ -143,7 +144,7 @@ def _reasoning(out, decision) -> None:
 _STALE = timedelta(minutes=10)  # cron ticks every 3 minutes; three missed runs is worth a warning
 
 
-def _when(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def when(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return f"{value:{fmt}} UTC" if value else "-"
 
 
@@ -156,9 +157,9 @@ def _usage(usage: Usage) -> str:
 
 
 def print_status(status: StatusReport) -> None:
-    out = _console.print
+    out = console.print
     out(
-        f"mode {status.mode.upper()} · {status.ticks} ticks · last {_when(status.last_tick_at) if status.last_tick_at else 'never'} "
+        f"mode {status.mode.upper()} · {status.ticks} ticks · last {when(status.last_tick_at) if status.last_tick_at else 'never'} "
         f"· outcome {status.last_outcome or '-'}"
         + (f" · {status.last_duration_ms:.0f} ms" if status.last_duration_ms is not None else "")
     )
@@ -169,11 +170,11 @@ def print_status(status: StatusReport) -> None:
         out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
     if status.stop_requested:
         out(
-            f"STOPPING since {_when(status.paused_at)}: {status.pause_reason} (every open position closes at the next tick; `bot resume` cancels it)"
+            f"STOPPING since {when(status.paused_at)}: {status.pause_reason} (every open position closes at the next tick; `bot resume` cancels it)"
         )
     elif status.paused:
         out(
-            f"PAUSED by {status.paused_by.who if status.paused_by else 'user'} since {_when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)"
+            f"PAUSED by {status.paused_by.who if status.paused_by else 'user'} since {when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)"
         )
     elif status.new_positions_blocked:
         out(f"no new positions now: {status.new_positions_blocked}")
@@ -188,13 +189,13 @@ def print_status(status: StatusReport) -> None:
             )
     if status.backoff_until:
         out(
-            f"backing off until {_when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s window); runs before then are skipped"
+            f"backing off until {when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s window); runs before then are skipped"
         )
     if status.last_skipped_at:
-        out(f"last skipped run: {_when(status.last_skipped_at)}")
-    out(f"next tick expected {_when(status.next_tick_at)}")
+        out(f"last skipped run: {when(status.last_skipped_at)}")
+    out(f"next tick expected {when(status.next_tick_at)}")
     if status.arena_active:
-        since = f" since {_when(status.arena_since)}" if status.arena_since else ""
+        since = f" since {when(status.arena_since)}" if status.arena_since else ""
         out(
             f"arena: {status.arena_active} runs the account{since}"
             + (" (pinned: `bot arena unpin`)" if status.arena_pinned else "")
@@ -264,7 +265,7 @@ def print_status(status: StatusReport) -> None:
                 f"{position.opened_at:%m-%d %H:%M}",
                 position.invalidation or "-",
             )
-        _console.print(table)
+        console.print(table)
         for position in status.positions:
             if position.managed_only:
                 out(
@@ -286,7 +287,7 @@ def print_status(status: StatusReport) -> None:
 def _print_exchange(status: StatusReport) -> None:
     """The exchange's account as the last live reconciliation saw it, and where the bot differs."""
     view = status.exchange
-    out = _console.print
+    out = console.print
     out(
         f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash {_money(view.cash_usd)}"
     )
@@ -300,13 +301,13 @@ def _print_exchange(status: StatusReport) -> None:
             f"{position.unrealized_pnl_usd:+.2f}",
             _price(position.liquidation_price),
         )
-    _console.print(table) if view.positions else out("exchange positions: none")
+    console.print(table) if view.positions else out("exchange positions: none")
     table = Table("client id", "coin", "kind", "side", "amount", "trigger", title="exchange open orders")
     for order in view.open_orders:
         table.add_row(
             order.client_order_id, order.coin, order.kind, order.side, f"{order.amount:g}", _price(order.trigger_price)
         )
-    _console.print(table) if view.open_orders else out("exchange open orders: none")
+    console.print(table) if view.open_orders else out("exchange open orders: none")
     if status.pending_orders:
         out("pending orders (settled next tick): " + ", ".join(status.pending_orders))
     for line in status.disagreements:
@@ -317,7 +318,7 @@ def _print_exchange(status: StatusReport) -> None:
 
 def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:
     if not rows:
-        _console.print("no trades in the journal yet" if trades else "no ticks in the journal yet")
+        console.print("no trades in the journal yet" if trades else "no ticks in the journal yet")
         return
     if trades:
         table = Table(
@@ -375,55 +376,4 @@ def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:
                 ms,
                 row["message"],
             )
-    _console.print(table)
-
-
-def print_leaderboard(board) -> None:
-    """`bot arena`: one row per candidate, best score first; figures net of fees, funding and LLM cost."""
-
-    def num(value: float | None, spec: str) -> str:
-        return "-" if value is None else format(value, spec)
-
-    span = f"since {_when(board.window_start)}" if board.window_start else "all history"
-    table = Table(
-        "candidate",
-        "kind",
-        "ticks",
-        "return",
-        "Sharpe",
-        "max DD",
-        "trades",
-        "win rate",
-        "fees",
-        "funding",
-        "LLM $",
-        "avg hold",
-        "long/short",
-        f"score ({board.metric})",
-        title=f"arena · {span} · net of fees, funding and LLM cost",
-    )
-    for s in board.standings:
-        table.add_row(
-            s.name + (" *" if s.name == board.active else ""),
-            s.strategy,
-            str(s.ticks),
-            f"{s.return_pct:+.2f}%",
-            num(s.sharpe, ".2f"),
-            f"{s.max_drawdown_pct:.2f}%",
-            str(s.trades),
-            num(s.win_rate_pct, ".1f"),
-            f"{s.fees_usd:.2f}",
-            f"{s.funding_usd:+.2f}",
-            f"{s.llm_usd:.4f}",
-            num(s.avg_hold_hours, ".2f") + (" h" if s.avg_hold_hours is not None else ""),
-            f"{s.longs}/{s.shorts}",
-            num(s.score, ".3f"),
-        )
-    _console.print(table)
-    since = f" since {_when(board.since)}" if board.since else ""
-    rotation = (
-        "pinned (`bot arena unpin`)" if board.pinned else "rotation on" if board.rotation_enabled else "rotation off"
-    )
-    _console.print(f"* {board.active} runs the account{since} · {rotation}")
-    for record in board.rotations[-3:]:
-        _console.print(f"  {_when(record.at)}: {record.reason}")
+    console.print(table)

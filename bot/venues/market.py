@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -38,6 +36,7 @@ from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
 from bot.tick.margin import with_maintenance_amounts
 from bot.venues.exchange import create_exchange, describe, with_retry
 from bot.venues.history import bundled_info
+from bot.venues.market_cache import CandleCache, MarketsCache
 from bot.venues.profiles import VenueProfile, profile_for
 
 if TYPE_CHECKING:
@@ -81,73 +80,6 @@ def closed_candles(rows: list[list[Any]], timeframe: str, now_ms: int, need: int
     return array
 
 
-def _replace_file(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file and rename it over ``path``: a reader sees the old file or
-    the new one. A cache that cannot be written costs time on the next tick, never data."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        write(tmp)
-        os.replace(tmp, path)
-    except (OSError, TypeError, ValueError) as exc:
-        log.warning("cache_not_saved", path=str(path), error=f"{type(exc).__name__}: {exc}")
-
-
-class _CandleCache:
-    """The last closed candles per coin and timeframe, as ``.npy`` files."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def _path(self, coin: str, timeframe: str) -> Path:
-        return self.folder / f"{coin}-{timeframe}.npy"
-
-    def load(self, coin: str, timeframe: str) -> np.ndarray | None:
-        try:
-            array = np.load(self._path(coin, timeframe), allow_pickle=False)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            log.warning("candle_cache_unreadable", coin=coin, timeframe=timeframe, error=f"{type(exc).__name__}: {exc}")
-            return None
-        return array if array.ndim == 2 and array.shape[1] == 6 and len(array) else None
-
-    def save(self, coin: str, timeframe: str, candles: np.ndarray) -> None:
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as handle:
-                np.save(handle, candles, allow_pickle=False)
-
-        _replace_file(self._path(coin, timeframe), write)
-
-
-class _MarketsCache:
-    """The configured coins' ccxt markets plus every swap's base name (for "did you mean"),
-    saved after a full load and trusted for ``ttl_ms`` on the tick's clock. A missing,
-    stale, corrupt or foreign file (other exchange, URL or coin list) is a miss, never an
-    error: the markets are then loaded from the exchange and the file rewritten."""
-
-    def __init__(self, path: Path, *, ttl_ms: int, source: str) -> None:
-        self.path, self.ttl_ms, self.source = path, ttl_ms, source
-
-    def load(self, coins: list[str], now_ms: int) -> tuple[dict[str, dict], list[str], dict[str, list]] | None:
-        try:
-            cached = json.loads(self.path.read_text(encoding="utf-8"))
-            fresh = cached["source"] == self.source and 0 <= now_ms - cached["saved_at_ms"] < self.ttl_ms
-            swaps, names, tiers = cached["swaps"], cached["names"], dict(cached.get("tiers") or {})
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("markets_cache_unreadable", path=str(self.path), error=f"{type(exc).__name__}: {exc}")
-            return None
-        if not fresh or not all(coin in swaps or coin not in names for coin in coins):
-            return None
-        return swaps, names, tiers
-
-    def save(self, swaps: dict[str, dict], names: list[str], tiers: dict[str, list], now_ms: int) -> None:
-        payload = {"source": self.source, "saved_at_ms": now_ms, "swaps": swaps, "names": names, "tiers": tiers}
-        _replace_file(self.path, lambda tmp: tmp.write_text(json.dumps(payload), encoding="utf-8"))
-
-
 class CcxtMarket:
     """Live market data from any ccxt exchange with linear swaps (default Binance USD-M).
 
@@ -163,7 +95,7 @@ class CcxtMarket:
         )  # for the exchange's brackets
         source = f"{exchange.id}|{exchange.api_url or ''}|sandbox={exchange.sandbox}|{settings.trading.quote}|tiers={'live' if keys else 'bundled'}"
         self.markets_cache = (
-            _MarketsCache(
+            MarketsCache(
                 cache_dir / f"markets-{exchange.id}.json", ttl_ms=exchange.markets_ttl_minutes * 60_000, source=source
             )
             if cache_dir is not None and exchange.markets_ttl_minutes > 0
@@ -172,7 +104,7 @@ class CcxtMarket:
         # One folder per data source: a testnet's or a proxy's candles never mix with the real ones.
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
         self.candle_cache = (
-            _CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
+            CandleCache(cache_dir / "candles" / f"{exchange.id}-{digest}") if cache_dir is not None else None
         )
 
     def exchange(self) -> ccxt_async.Exchange:
