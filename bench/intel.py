@@ -82,7 +82,7 @@ async def _tick(settings: Settings, market_cache: Path) -> dict[str, float]:
     from bot.tick.engine import TickContext, run_tick
     from bot.venues.market import CcxtMarket
     from bot.venues.paper import PaperBroker
-    from tests.test_engine import MemoryJournal, MemoryStore
+    from tests.fakes.memory import MemoryJournal, MemoryStore
 
     ctx = TickContext(
         settings=settings, mode="paper", dry_run=True, market=CcxtMarket(settings, cache_dir=market_cache), strategy=RulesStrategy(settings.rules),

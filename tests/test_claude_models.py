@@ -33,7 +33,7 @@ PRICE = {
     "cache_write_usd_per_mtok": 3.75,
     "cache_read_usd_per_mtok": 0.30,
 }
-LEGACY = ModelSpec(
+LEGACY_MODEL = ModelSpec(
     "claude-legacy-test",
     "no structured outputs, thinking off by default",
     structured_outputs=False,
@@ -52,7 +52,7 @@ USER = ("Time 2025-06-03 12:00 UTC, tick 7.\n== BTC ==\n" + "p" * 400)[:400]  # 
 PROMPT = Prompt(system="You trade. " * 300, user=USER)  # 3,300 characters of static system text
 
 
-def _strategy(fake, model: str, tmp_path: Path | None = None, **llm) -> ClaudeStrategy:
+def _model_strategy(fake, model: str, tmp_path: Path | None = None, **llm) -> ClaudeStrategy:
     prices = {model: PRICE} if model.endswith("-test") else {}
     settings = LlmSettings(base_url=fake.url, model=model, retries=0, timeout_s=5, prices=prices, **llm)
     return ClaudeStrategy(
@@ -65,7 +65,7 @@ def _strategy(fake, model: str, tmp_path: Path | None = None, **llm) -> ClaudeSt
     )
 
 
-def _decide(strategy, prompt=PROMPT):
+def _decide_prompt(strategy, prompt=PROMPT):
     return asyncio.run(strategy.decide(features={}, portfolio=None, prompt=prompt))
 
 
@@ -96,10 +96,10 @@ def _decide(strategy, prompt=PROMPT):
     ],
 )
 def test_each_model_gets_a_request_it_accepts(fake_anthropic, model, output, shape, choice, thinking, effort):
-    fake_anthropic.models.update({LEGACY.id: LEGACY, ALWAYS_ON.id: ALWAYS_ON})
+    fake_anthropic.models.update({LEGACY_MODEL.id: LEGACY_MODEL, ALWAYS_ON.id: ALWAYS_ON})
     fake_anthropic.script(tool_call({"decisions": []}))
-    strategy = _strategy(fake_anthropic, model, output=output)
-    assert _decide(strategy) == []
+    strategy = _model_strategy(fake_anthropic, model, output=output)
+    assert _decide_prompt(strategy) == []
     [request] = fake_anthropic.requests
     body = request.body
     assert strategy.trace.shape == shape and body["system"][0]["text"].startswith(f"{PROMPT.system}\n\n{ANSWER[shape]}")
@@ -122,31 +122,31 @@ def _raw(fake, **request):
     return asyncio.run(call())
 
 
-TOOLS = [{"name": "decide", "input_schema": {"type": "object"}}]
+DECIDE_TOOLS = [{"name": "decide", "input_schema": {"type": "object"}}]
 
 
 @pytest.mark.parametrize(
     ("request_", "error", "says"),
     [
         (
-            {"model": "claude-sonnet-5-5", "tools": TOOLS, "tool_choice": {"type": "tool", "name": "decide"}},
+            {"model": "claude-sonnet-5-5", "tools": DECIDE_TOOLS, "tool_choice": {"type": "tool", "name": "decide"}},
             anthropic.BadRequestError,
             "tool_choice 'tool'",
         ),
         (
-            {"model": "claude-sonnet-5-5", "tools": TOOLS, "tool_choice": {"type": "any"}},
+            {"model": "claude-sonnet-5-5", "tools": DECIDE_TOOLS, "tool_choice": {"type": "any"}},
             anthropic.BadRequestError,
             "tool_choice 'any'",
         ),
         (
-            {"model": "claude-sonnet-5", "tools": TOOLS, "tool_choice": {"type": "any"}},
+            {"model": "claude-sonnet-5", "tools": DECIDE_TOOLS, "tool_choice": {"type": "any"}},
             anthropic.BadRequestError,
             "Thinking may not be enabled",
         ),  # on by default
         (
             {
                 "model": "claude-sonnet-4-6",
-                "tools": TOOLS,
+                "tools": DECIDE_TOOLS,
                 "tool_choice": {"type": "any"},
                 "thinking": {"type": "adaptive"},
             },
@@ -187,9 +187,9 @@ def test_the_fake_rejects_an_assistant_prefill_where_the_model_does(fake_anthrop
 
 
 def test_capabilities_are_read_once_and_cached_under_var_cache(fake_anthropic, tmp_path):
-    strategy = _strategy(fake_anthropic, "claude-sonnet-5-5", tmp_path)
-    _decide(strategy)
-    _decide(strategy)
+    strategy = _model_strategy(fake_anthropic, "claude-sonnet-5-5", tmp_path)
+    _decide_prompt(strategy)
+    _decide_prompt(strategy)
     assert fake_anthropic.model_lookups == ["/v1/models/claude-sonnet-5-5"]
     cached = json.loads((tmp_path / "models" / "claude-sonnet-5-5.json").read_text())
     assert cached["structured_outputs"] is True and cached["thinking_types"] == ["adaptive", "between_tools"]
@@ -202,12 +202,12 @@ def test_capabilities_are_read_once_and_cached_under_var_cache(fake_anthropic, t
         clock=lambda: NOW + timedelta(hours=25),
         capabilities_ttl=timedelta(hours=24),
     )
-    _decide(later)  # older than llm.capabilities_ttl_hours: asked again
+    _decide_prompt(later)  # older than llm.capabilities_ttl_hours: asked again
     assert len(fake_anthropic.model_lookups) == 2
     backtest = ClaudeStrategy(
         strategy.llm, max_leverage=10, api_key="k", cache_dir=tmp_path, clock=lambda: NOW + timedelta(days=400)
     )
-    _decide(backtest)  # no TTL (a backtest): whatever the cache holds
+    _decide_prompt(backtest)  # no TTL (a backtest): whatever the cache holds
     assert len(fake_anthropic.model_lookups) == 2
 
 
@@ -215,11 +215,11 @@ def test_capabilities_are_read_once_and_cached_under_var_cache(fake_anthropic, t
     "model", ["claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5-5", "claude-haiku-4-5", "claude-legacy-test"]
 )
 def test_the_prompt_cache_hits_from_the_second_tick_at_each_models_minimum(fake_anthropic, model):
-    fake_anthropic.models[LEGACY.id] = LEGACY
-    strategy = _strategy(fake_anthropic, model)
-    _decide(strategy)
+    fake_anthropic.models[LEGACY_MODEL.id] = LEGACY_MODEL
+    strategy = _model_strategy(fake_anthropic, model)
+    _decide_prompt(strategy)
     first = strategy.trace.usage
-    _decide(strategy)
+    _decide_prompt(strategy)
     second = strategy.trace.usage
     minimum = fake_anthropic.models[model].cache_min_tokens
     assert first.cache_write_tokens >= minimum and first.cache_read_tokens == 0
@@ -252,7 +252,7 @@ def test_padding_reaches_the_minimum_only_where_it_pays():
 
 
 def test_thinking_tokens_are_counted_and_priced_as_output(fake_anthropic):
-    strategy = _strategy(fake_anthropic, "claude-sonnet-5-5")
+    strategy = _model_strategy(fake_anthropic, "claude-sonnet-5-5")
     usage = {
         "input_tokens": 1000,
         "output_tokens": 500,
@@ -261,17 +261,17 @@ def test_thinking_tokens_are_counted_and_priced_as_output(fake_anthropic):
         "cache_read_input_tokens": 0,
     }
     fake_anthropic.script(tool_call({"decisions": []}, usage=usage))
-    _decide(strategy)
+    _decide_prompt(strategy)
     # Sonnet 5.5: 1,000 x $2 + 500 x $10 per million = $0.007; the 300 thinking tokens are inside the 500, not on top
     assert strategy.trace.usage.thinking_tokens == 300
     assert strategy.trace.usage.cost_usd == pytest.approx(0.007, abs=1e-12)
 
 
 def test_a_refusal_holds_every_coin_with_its_category(fake_anthropic):
-    strategy = _strategy(fake_anthropic, "claude-sonnet-5-5")
+    strategy = _model_strategy(fake_anthropic, "claude-sonnet-5-5")
     fake_anthropic.script(refusal("cyber"))
     with pytest.raises(LlmUnavailable) as caught:
-        _decide(strategy)
+        _decide_prompt(strategy)
     assert str(caught.value) == "Claude refused to answer (stop_reason refusal, category cyber): holding every coin"
     assert strategy.trace.refusal == "cyber" and strategy.trace.audit["response"]["refusal"] == "cyber"
 
@@ -303,7 +303,7 @@ def test_a_retired_or_unknown_model_is_a_config_error_naming_active_models(fake_
 # -- the CLI, end to end -------------------------------------------------------------------------------
 
 
-def _env(url, model, **extra):
+def _model_env(url, model, **extra):
     return {
         "ANTHROPIC_API_KEY": "sk-test",
         "ANTHROPIC_BASE_URL": url,
@@ -317,7 +317,9 @@ def test_a_retired_model_stops_the_tick_with_exit_2_and_one_line(project, fake_a
     (project / "config.toml").write_text(
         '[llm.prices."claude-sonnet-4-5"]\ninput_usd_per_mtok = 3\noutput_usd_per_mtok = 15\ncache_write_usd_per_mtok = 3.75\ncache_read_usd_per_mtok = 0.3\n'
     )
-    result = run_bot("tick", "--dry-run", "--replay", cwd=project, env=_env(fake_anthropic.url, "claude-sonnet-4-5"))
+    result = run_bot(
+        "tick", "--dry-run", "--replay", cwd=project, env=_model_env(fake_anthropic.url, "claude-sonnet-4-5")
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: llm.model 'claude-sonnet-4-5' is retired: Anthropic no longer serves it; set llm.model in config.toml to an active model, "
@@ -328,7 +330,9 @@ def test_a_retired_model_stops_the_tick_with_exit_2_and_one_line(project, fake_a
 
 def test_a_refusal_reaches_the_journal_the_log_and_status(project, fake_anthropic):
     fake_anthropic.script(refusal("general_harms"))
-    result = run_bot("tick", "--dry-run", "--replay", cwd=project, env=_env(fake_anthropic.url, "claude-sonnet-5-5"))
+    result = run_bot(
+        "tick", "--dry-run", "--replay", cwd=project, env=_model_env(fake_anthropic.url, "claude-sonnet-5-5")
+    )
     assert result.returncode == 4
     said = "Claude refused to answer (stop_reason refusal, category general_harms): holding every coin"
     [record] = [json.loads(line) for line in (project / "var" / "replay" / "journal.jsonl").read_text().splitlines()]
@@ -340,7 +344,9 @@ def test_a_refusal_reaches_the_journal_the_log_and_status(project, fake_anthropi
 
 
 def test_a_deprecated_model_works_and_status_shows_its_retirement(project, fake_anthropic):
-    result = run_bot("tick", "--dry-run", "--replay", cwd=project, env=_env(fake_anthropic.url, "claude-opus-4-5"))
+    result = run_bot(
+        "tick", "--dry-run", "--replay", cwd=project, env=_model_env(fake_anthropic.url, "claude-opus-4-5")
+    )
     assert result.returncode == 0, result.stderr
     status = json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)
     assert (status["llm_model"], status["llm_model_lifecycle"], status["llm_model_retires_at"]) == (
@@ -472,7 +478,7 @@ def test_claude_sees_the_trade_it_closed_with_the_reasoning_it_gave(fake_anthrop
     from bot.tick.engine import TickContext, run_tick
     from bot.venues.history import HistoryMarket
     from bot.venues.paper import PaperBroker
-    from tests.test_engine import MemoryJournal, MemoryStore
+    from tests.fakes.memory import MemoryJournal, MemoryStore
 
     settings = Settings(
         trading={"coins": ["BTC", "ETH"]},
@@ -522,7 +528,7 @@ def test_claude_sees_the_trade_it_closed_with_the_reasoning_it_gave(fake_anthrop
 
 
 def test_status_shows_todays_cache_hit_ratio_and_the_dollars_it_saved(project, fake_anthropic):
-    env = _env(fake_anthropic.url, "claude-sonnet-5-5")
+    env = _model_env(fake_anthropic.url, "claude-sonnet-5-5")
     for _ in range(2):
         assert run_bot("tick", "--dry-run", "--replay", cwd=project, env=env).returncode == 0
     first, second = [
@@ -555,5 +561,5 @@ def test_status_shows_todays_cache_hit_ratio_and_the_dollars_it_saved(project, f
 )
 def test_thinking_off_is_sent_only_as_the_model_allows(fake_anthropic, model, thinking):
     fake_anthropic.script(tool_call({"decisions": []}))
-    _decide(_strategy(fake_anthropic, model, thinking="off"))
+    _decide_prompt(_model_strategy(fake_anthropic, model, thinking="off"))
     assert fake_anthropic.requests[0].body.get("thinking") == thinking

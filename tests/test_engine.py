@@ -10,44 +10,12 @@ import pytest
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import Action, Decision, Outcome
-from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
+from tests.fakes.memory import MemoryJournal, MemoryStore, ScriptedStrategy
 
 START = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.state: BotState | None = None
-        self.saves = 0
-
-    def load(self) -> BotState | None:
-        return self.state.model_copy(deep=True) if self.state else None
-
-    def save(self, state: BotState) -> None:
-        self.state = state.model_copy(deep=True)
-        self.saves += 1
-
-
-class MemoryJournal(list):
-    append = list.append
-
-
-class ScriptedStrategy:
-    """Returns the next scripted item each tick; an exception instance is raised instead."""
-
-    name = "scripted"
-
-    def __init__(self, *script) -> None:
-        self.script = list(script)
-
-    async def decide(self, *, features, portfolio, prompt):
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
 
 
 class BrokenBroker:

@@ -18,7 +18,7 @@ from bot.tick.engine import TickContext, run_tick
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
 from tests.fakes.anthropic import error, tool_call
-from tests.test_engine import MemoryJournal, MemoryStore
+from tests.fakes.memory import MemoryJournal, MemoryStore
 
 START = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 # 1000 x $3 + 200 x $15 + 2000 x $0.30 per million tokens = $0.0066 per call

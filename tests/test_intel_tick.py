@@ -23,7 +23,7 @@ from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
 from tests.conftest import run_bot
 from tests.fakes.intel import FakeIntel
-from tests.test_engine import MemoryJournal, MemoryStore
+from tests.fakes.memory import MemoryJournal, MemoryStore
 
 START = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)  # inside the bundled sample
 COINS = ["BTC", "ETH"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -459,12 +459,6 @@ def test_a_network_error_on_the_entry_is_retried_once_after_checking_it_did_not_
 
 
 # -- the CLI, as cron runs it ------------------------------------------------------------------
-
-
-@pytest.fixture
-def live_fake():
-    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), follow_wall_clock=True) as server:
-        yield server
 
 
 def _live_env(fake, **extra):

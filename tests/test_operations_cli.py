@@ -9,22 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
-from tests.conftest import data_dir, run_bot
+from tests.conftest import run_bot
 from tests.fakes.notify import NotifyEndpoint
 
 HEAVY = ("ccxt", "anthropic", "pandas", "ta", "apprise", "feedparser", "aiohttp")
-
-
-@pytest.fixture
-def live_fake():
-    from tests.fakes.exchange import FakeExchange
-
-    with FakeExchange(data_dir(), now=datetime(2025, 6, 3, 12, 0, tzinfo=UTC), follow_wall_clock=True) as fake:
-        yield fake
 
 
 def _env(fake, **extra):

@@ -17,8 +17,8 @@ from bot.ops.state import BotState, PausedBy
 from bot.tick.engine import TickContext, run_tick
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
+from tests.fakes.memory import MemoryJournal, MemoryStore, ScriptedStrategy
 from tests.fakes.notify import NotifyEndpoint
-from tests.test_engine import MemoryJournal, MemoryStore, ScriptedStrategy
 
 T0 = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)  # a Tuesday
 

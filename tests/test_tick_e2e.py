@@ -37,7 +37,7 @@ def _tick(project, fake, *args):
     return run_bot("tick", "--dry-run", *args, cwd=project, env={"BOT_EXCHANGE__API_URL": fake.url})
 
 
-def _journal(project):
+def _live_journal(project):
     return [json.loads(line) for line in (project / "var" / "journal.jsonl").read_text().splitlines()]
 
 
@@ -47,7 +47,7 @@ def test_dry_run_tick_trades_the_rules_decisions_and_a_second_tick_continues(pro
     assert result.stdout.startswith("PAPER (dry-run) tick 1 · ")
     assert "coins 6/6 loaded: BTC ETH SOL BNB DOGE XRP" in result.stdout
 
-    [record] = _journal(project)
+    [record] = _live_journal(project)
     data_time = live_fake.data_time(datetime.fromisoformat(record["as_of"]))
     expected = _expected_decisions(data_time)
     assert {d["coin"]: d["action"] for d in record["decisions"]} == expected
@@ -63,7 +63,7 @@ def test_dry_run_tick_trades_the_rules_decisions_and_a_second_tick_continues(pro
     second = _tick(project, live_fake)
     assert second.returncode == 0, second.stderr
     assert "tick 2 · " in second.stdout
-    records = _journal(project)
+    records = _live_journal(project)
     assert [r["tick"] for r in records] == [1, 2]
     assert records[1]["account"]["cash_usd"] == pytest.approx(records[0]["account"]["cash_usd"])
 
@@ -74,7 +74,7 @@ def test_one_coin_failing_skips_only_that_coin(project, live_fake):
     assert result.returncode == 4, result.stderr  # degraded
     assert "coins 5/6 loaded: BTC ETH BNB DOGE XRP" in result.stdout
     assert "skipped SOL: OperationFailed" in result.stdout
-    [record] = _journal(project)
+    [record] = _live_journal(project)
     assert record["outcome"] == "degraded" and set(record["errors"]) == {"SOL"}
 
 
@@ -84,7 +84,7 @@ def test_exchange_down_fails_the_tick_and_trades_nothing(project, live_fake):
     assert result.returncode == 3
     assert "outcome failed" in result.stdout and "cannot load markets" in result.stdout
     assert "Traceback" not in result.stderr
-    [record] = _journal(project)
+    [record] = _live_journal(project)
     assert record["outcome"] == "failed" and record["fills"] == []
     state = json.loads((project / "var" / "state.json").read_text())
     assert state["consecutive_errors"] == 1 and state["cash_usd"] == 10_000

@@ -47,7 +47,7 @@ TICK_CALLS = {
 }
 
 
-def _settings(venue: str, fake, **extra) -> Settings:
+def _venue_settings(venue: str, fake, **extra) -> Settings:
     return Settings(
         exchange={"id": venue, "api_url": fake.url, "timeout_ms": 2000, "retries": 0},
         trading={"coins": ["BTC", "ETH"], "quote": VENUES[venue][1]},
@@ -63,7 +63,7 @@ def _calls(venue: str, fake) -> list:
 @pytest.mark.parametrize("venue", list(VENUES))
 def test_a_snapshot_reads_the_venues_symbols_rules_and_funding_interval(venue):
     with VENUES[venue][0](data_dir(), now=NOW, follow_wall_clock=True, coins=("BTC", "ETH")) as fake:
-        snapshot = asyncio.run(CcxtMarket(_settings(venue, fake)).snapshot(["BTC", "ETH"], datetime.now(UTC)))
+        snapshot = asyncio.run(CcxtMarket(_venue_settings(venue, fake)).snapshot(["BTC", "ETH"], datetime.now(UTC)))
         calls = _calls(venue, fake)
     assert snapshot.errors == {}
     btc, eth = snapshot.coins["BTC"], snapshot.coins["ETH"]
@@ -117,7 +117,7 @@ def test_a_download_keeps_the_venues_funding_interval_and_rules_for_the_backtest
     ends and every hour between on Hyperliquid (61), every 4 hours on Bybit's 240-minute ETH (16)."""
     since, until = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 4, tzinfo=UTC)
     with VENUES[venue][0](data_dir(), now=NOW, coins=("BTC", "ETH")) as fake:
-        downloader = Downloader(_settings(venue, fake), folder=tmp_path, now=NOW)
+        downloader = Downloader(_venue_settings(venue, fake), folder=tmp_path, now=NOW)
         asyncio.run(
             downloader.run(
                 ["ETH"],
