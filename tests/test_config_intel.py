@@ -1,6 +1,4 @@
-"""Market intelligence: the real aiohttp and feedparser against recorded answers served on
-127.0.0.1 (tests/fakes/intel.py), the exact context block, failing sources named and
-skipped, the cache's TTL, and the token kept out of everything but the request."""
+"""The intel settings: every one in config.toml with its default, feeds' names unique."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The tick's hot contracts as views (issue 24): what a strategy reads of a coin, and where
-a candle's window ends, against values worked out by hand."""
+"""The tick's hot contracts as views (issue 24): what a strategy reads of a coin."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The tick's hot contracts as views (issue 24): what a strategy reads of a coin, and where
-a candle's window ends, against values worked out by hand."""
+"""The contracts' helpers: candle ends found by arithmetic when evenly spaced, by lookup otherwise."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The strategy arena: candidates on their own paper books, the leaderboard, rotation.
-
-End to end as cron runs it (`bot tick --dry-run --replay` subprocesses) with two rules
-variants and two Claude candidates behind the fake Messages API, each model scripted its
-own answer; the leaderboard and the rotation rule on hand-made tick reports.
-"""
+"""`bot backtest --arena`'s engine: each candidate's book equals its own backtest, and a rerun
+from the decision cache asks nothing and scores the same."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""The strategy arena: candidates on their own paper books, the leaderboard, rotation.
-
-End to end as cron runs it (`bot tick --dry-run --replay` subprocesses) with two rules
-variants and two Claude candidates behind the fake Messages API, each model scripted its
-own answer; the leaderboard and the rotation rule on hand-made tick reports.
-"""
+"""The leaderboard's figures worked by hand, and rotation only beyond the margin."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Report metrics against values worked out by hand."""
+"""Report metrics against values worked out by hand; the equity chart's date labels."""
 
 from __future__ import annotations
 

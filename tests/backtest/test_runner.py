@@ -25,7 +25,8 @@ def test_a_span_before_the_training_cutoff_is_flagged_loudly():
         CUTOFFS, "claude-sonnet-4-6", start=datetime(2025, 6, 1, tzinfo=UTC), end=datetime(2025, 6, 14, tzinfo=UTC)
     )
     assert before.startswith(
-        "LOOK-AHEAD: claude-sonnet-4-6 was trained on data up to 2025-08-31: it may remember the prices of the whole span."
+        "LOOK-AHEAD: claude-sonnet-4-6 was trained on data up to 2025-08-31: it may remember the prices of the whole "
+        "span."
     )
     straddling = cutoff_warning(
         CUTOFFS, "claude-sonnet-4-6", start=datetime(2025, 8, 1, tzinfo=UTC), end=datetime(2025, 10, 1, tzinfo=UTC)
@@ -86,7 +87,8 @@ def test_an_estimate_above_max_cost_stops_before_the_first_paid_call(tmp_path):
     paid, gate, cached = _guarded(tmp_path, max_cost=1.0, per_call=0.3, calls=11)
     with pytest.raises(
         ConfigError,
-        match=r"stopped at 2025-06-02 01:00 UTC \(1 of 11 ticks\): --strategy claude: the 11 uncached calls ahead are estimated at up to 3.3000 USD, above --max-cost 1 USD",
+        match=r"stopped at 2025-06-02 01:00 UTC \(1 of 11 ticks\): --strategy claude: the 11 uncached calls ahead are "
+        r"estimated at up to 3.3000 USD, above --max-cost 1 USD",
     ):
         _run(cached, gate, START + timedelta(minutes=30))
     assert paid.calls == 0 and len(cached.cache) == 0  # nothing asked, no refusal cached as an answer
@@ -96,7 +98,8 @@ def test_spend_beyond_max_cost_stops_the_run_and_a_rerun_repeats_the_cached_part
     paid, gate, cached = _guarded(tmp_path, max_cost=2.0, per_call=0.1, calls=11)  # estimate 1.10 passes
     with pytest.raises(
         ConfigError,
-        match=r"stopped at 2025-06-02 01:12 UTC \(5 of 11 ticks\): the LLM spend reached 2.5000 USD, above --max-cost 2 USD",
+        match=r"stopped at 2025-06-02 01:12 UTC \(5 of 11 ticks\): the LLM spend reached 2.5000 USD, above --max-cost "
+        r"2 USD",
     ):
         _run(cached, gate, START + timedelta(minutes=30))
     assert paid.calls == 5 and len(cached.cache) == 5

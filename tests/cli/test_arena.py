@@ -1,9 +1,5 @@
-"""The strategy arena: candidates on their own paper books, the leaderboard, rotation.
-
-End to end as cron runs it (`bot tick --dry-run --replay` subprocesses) with two rules
-variants and two Claude candidates behind the fake Messages API, each model scripted its
-own answer; the leaderboard and the rotation rule on hand-made tick reports.
-"""
+"""The strategy arena as cron runs it: real `bot tick` processes, each candidate on its own paper
+book and the active one on the account, a killed tick, a bad config, a candidate over budget."""
 
 from __future__ import annotations
 
@@ -220,7 +216,8 @@ def test_bad_arena_config_and_unknown_pin_are_one_line_and_exit_2(project):
 def test_a_candidate_over_its_budget_holds_and_says_so_once_a_day(project, fake_anthropic):
     (project / "config.toml").write_text(
         '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC"]\n[[arena.candidates]]\nname = "r"\nstrategy = "rules"\n'
-        '[[arena.candidates]]\nname = "broke"\nstrategy = "claude"\nmax_usd_per_day = 0\nllm = { model = "claude-haiku-5-5" }\n'
+        '[[arena.candidates]]\nname = "broke"\nstrategy = "claude"\nmax_usd_per_day = 0\nllm = { model = '
+        '"claude-haiku-5-5" }\n'
     )
     for _ in range(2):
         assert _tick(project, fake_anthropic.url).returncode == 0

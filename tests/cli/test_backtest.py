@@ -1,4 +1,5 @@
-"""The backtest is the live tick replayed: no look-ahead, same indicator values, honest bookkeeping."""
+"""`bot backtest` and `bot download` (bot/cli/backtest.py) as real processes: offline on the
+bundled sample, with Claude, with intel and with the arena; one-line errors with exit code 2."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def test_backtest_command_reads_a_data_dir_laid_out_like_the_sample(project, tmp
 
 def test_backtest_arena_command_prints_the_leaderboard_and_writes_the_chart(project):
     (project / "config.toml").write_text(
-        '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC"]\n[[arena.candidates]]\nname = "small"\nstrategy = "rules"\n'
+        '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC"]\n[[arena.candidates]]\nname = "small"\nstrategy = '
+        '"rules"\n'
         '[[arena.candidates]]\nname = "big"\nstrategy = "rules"\nrules = { size_pct = 20 }\n'
     )
     out = project / "report"
@@ -151,8 +153,8 @@ def test_a_claude_backtest_above_max_cost_stops_before_asking(project, anthropic
     )
     assert result.returncode == 2
     assert (
-        "error: stopped at 2025-06-02 01:00 UTC (1 of 21 ticks): --strategy claude: the 21 uncached calls ahead are estimated at up to"
-        in result.stderr
+        "error: stopped at 2025-06-02 01:00 UTC (1 of 21 ticks): --strategy claude: the 21 uncached calls ahead are "
+        "estimated at up to" in result.stderr
     )
     assert "above --max-cost 0.001 USD; raise --max-cost" in result.stderr
     assert anthropic_fake.requests == []
@@ -163,7 +165,8 @@ def test_claude_without_a_key_is_a_one_line_usage_error(project):
     assert result.returncode == 2
     assert (
         result.stderr
-        == "error: --strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)\n"
+        == "error: --strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use "
+        "--strategy rules)\n"
     )
 
 
@@ -288,7 +291,8 @@ def test_gh17_10_download_of_an_empty_span_and_a_failing_exchange_are_one_line_e
     assert empty.returncode == 2 and empty.stdout == ""
     assert (
         empty.stderr
-        == "error: --since/--until: binanceusdm has no candles for BTC in 2020-01-01 00:00 → 2020-01-02 00:00 UTC; pick a span when they traded\n"
+        == "error: --since/--until: binanceusdm has no candles for BTC in 2020-01-01 00:00 → 2020-01-02 00:00 UTC; "
+        "pick a span when they traded\n"
     )
     assert down.returncode == 3 and down.stdout == ""
     assert (

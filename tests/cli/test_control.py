@@ -1,5 +1,5 @@
-"""Operations as cron sees them: real `bot` processes racing for the lock, killed holders,
-backoff without network, pause/resume, status, journal, the daily summary, secrets."""
+"""`bot pause`, `bot stop`, `bot resume` and `bot notify-summary` (bot/cli/control.py) as real
+processes over a replay account."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_stop_by_hand_closes_every_position_at_the_next_tick(project):
     assert stopped.returncode == 0, stopped.stderr
     assert (
         stopped.stdout
-        == f"stopping: exchange incident. The next tick closes every open position ({', '.join(held)}) and opens none; `bot resume` cancels.\n"
+        == f"stopping: exchange incident. The next tick closes every open position ({', '.join(held)}) and opens none; "
+        f"`bot resume` cancels.\n"
     )
     assert json.loads(run_bot("status", "--replay", "--json", cwd=project).stdout)["stop_requested"] is True
     run_bot("tick", "--dry-run", "--replay", cwd=project)
@@ -75,7 +76,8 @@ def test_gh17_2_a_summary_no_url_accepted_is_not_marked_sent_and_replay_uses_the
     assert failed.returncode == 3 and failed.stdout == ""  # never "sent"
     assert failed.stderr.splitlines()[-1] == (
         "error: the summary for 2025-06-02 was not delivered: every URL in notify.urls failed "
-        f"(see `notify_failed` in {project / 'var' / 'logs' / 'replay.log'}); it is not marked sent, run the command again"
+        f"(see `notify_failed` in {project / 'var' / 'logs' / 'replay.log'}); it is not marked sent, run the command "
+        f"again"
     )
     state = json.loads((project / "var" / "replay" / "state.json").read_text())
     assert "summary:2025-06-02" not in state["notified"]

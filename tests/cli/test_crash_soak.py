@@ -27,10 +27,11 @@ kills are followed by a run 20 s later, the same minute (the same tick id), befo
 3-minute tick. At the end the journal's fills are matched with the exchange's trades by
 client order id (a triggered stop counts under the stop's id).
 
-Kills: 70 % of the ticks, the one after a kill included; half at a random moment inside the tick's measured runtime, half timed on an order
-reaching the exchange (whose answer is held back ``ORDER_ANSWER_DELAY_MS``), so a good share
-land between "order sent" and "state saved". The default suite runs FAST_KILLS; the full
-soak is ``pytest -m slow tests/cli/test_crash_soak.py`` (or ``python bench/crash_soak.py`` for the figures).
+Kills: 70 % of the ticks, the one after a kill included; half at a random moment inside the
+tick's measured runtime, half timed on an order reaching the exchange (whose answer is held
+back ``ORDER_ANSWER_DELAY_MS``), so a good share land between "order sent" and "state saved".
+The default suite runs FAST_KILLS; the full soak is ``pytest -m slow tests/cli/test_crash_soak.py``
+(or ``python bench/crash_soak.py`` for the figures).
 """
 
 from __future__ import annotations
@@ -250,10 +251,14 @@ class SoakResult:
     def summary(self) -> str:
         return (
             f"kills {self.kills} · ticks {self.ticks} ({self.completed} completed) · orders {self.orders} "
-            f"({self.entries} entries/adds) · duplicates {len(self.duplicates)} · unprotected {len(self.unprotected)} · "
-            f"unknown {len(self.unknown)} · unloadable {len(self.unloadable)} · tracebacks {len(self.tracebacks)} · leaks {len(self.leaks)} · "
-            f"account off {len(self.account_off)} · malformed {self.malformed} ({self.failed} failed ticks) · same-minute re-runs {self.reruns} · "
-            f"fills: exchange {self.exchange_fills}, journal {self.journal_fills}, missing {len(self.journal_missing)}, extra {len(self.journal_extra)} · "
+            f"({self.entries} entries/adds) · duplicates {len(self.duplicates)} · "
+            f"unprotected {len(self.unprotected)} · "
+            f"unknown {len(self.unknown)} · unloadable {len(self.unloadable)} · tracebacks {len(self.tracebacks)} · "
+            f"leaks {len(self.leaks)} · "
+            f"account off {len(self.account_off)} · malformed {self.malformed} ({self.failed} failed ticks) · "
+            f"same-minute re-runs {self.reruns} · "
+            f"fills: exchange {self.exchange_fills}, journal {self.journal_fills}, missing "
+            f"{len(self.journal_missing)}, extra {len(self.journal_extra)} · "
             f"kill points {dict(self.kill_points)} · exit codes {dict(self.exit_codes)} · {self.seconds:.1f} s"
         )
 

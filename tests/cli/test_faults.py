@@ -409,7 +409,10 @@ def test_a_take_profit_the_price_already_passed_leaves_the_stop_loss_protecting_
 
     assert result.returncode == 4, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    why = 'take-profit could not be placed (OrderImmediatelyFillable: binanceusdm {"code": -2021, "msg": "Order would immediately trigger."}); the stop-loss still protects it'
+    why = (
+        'take-profit could not be placed (OrderImmediatelyFillable: binanceusdm {"code": -2021, "msg": "Order would '
+        'immediately trigger."}); the stop-loss still protects it'
+    )
     assert f"BTC: {why}" in result.stdout
     orders = [(o.client_id.rsplit("-", 1)[1], o.type, o.status, o.quantity) for o in live_fake.account.orders]
     amount = int(10_000 * 0.10 * 3 / price * 1000) / 1000  # sized at the snapshot's price

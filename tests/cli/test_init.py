@@ -1,4 +1,5 @@
-"""Issue 17's bugs, each as a new user hit it: real `bot` processes, exact lines and exit codes."""
+"""The CLI's entry (bot/cli/__init__.py): help and version without noise, a fast start without
+heavy imports, output into a closed pipe."""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ def test_help_and_status_start_fast_without_heavy_imports(project):
     probe = (
         "import sys, runpy; sys.argv = ['bot', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta', 'apprise', 'numpy', 'feedparser', 'aiohttp', 'dask', 'distributed', 'matplotlib') if m in sys.modules]\n"
-        "built = [m for m in ('TickReport', 'OrderPlan', 'RiskVerdict') if 'bot.models' in sys.modules and sys.modules['bot.models'].__dict__[m].__pydantic_complete__]\n"
+        "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta', 'apprise', 'numpy', 'feedparser', 'aiohttp', "
+        "'dask', 'distributed', 'matplotlib') if m in sys.modules]\n"
+        "built = [m for m in ('TickReport', 'OrderPlan', 'RiskVerdict') if 'bot.models' in sys.modules and "
+        "sys.modules['bot.models'].__dict__[m].__pydantic_complete__]\n"
         "print('BUILT', built, 'HEAVY', heavy, 'MODULES', len(sys.modules))"
     )
     for args, most in ((["--help"], 250), (["status", "--replay"], 480)):

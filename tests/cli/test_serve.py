@@ -215,8 +215,8 @@ def test_stop_closes_every_position_at_the_next_tick_and_resume_cancels_it(accou
         )
         shown = run_bot("status", "--replay", cwd=account).stdout
         assert (
-            "STOPPING since 2025-06-02 01:00 UTC: stopped (API, from 127.0.0.1) (every open position closes at the next tick"
-            in shown
+            "STOPPING since 2025-06-02 01:00 UTC: stopped (API, from 127.0.0.1) (every open position closes at the "
+            "next tick" in shown
         )
         tick = run_bot("tick", "--dry-run", "--replay", cwd=account)
         assert tick.returncode == 6

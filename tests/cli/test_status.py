@@ -1,5 +1,5 @@
-"""Operations as cron sees them: real `bot` processes racing for the lock, killed holders,
-backoff without network, pause/resume, status, journal, the daily summary, secrets."""
+"""`bot status` and `bot journal` (bot/cli/status.py) as real processes: what the ticks left,
+every documented JSON field, a newer state, a cron that stopped ticking."""
 
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ def test_status_reads_the_state_the_ticks_left(project):
 def test_after_the_quick_start_status_and_journal_point_to_the_replay_account(project):
     fresh = run_bot("status", cwd=project)
     assert fresh.returncode == 2 and fresh.stderr == (
-        f"error: no state in {project / 'var'} yet: run `bot tick --dry-run --replay` first (offline, on the bundled sample), "
+        f"error: no state in {project / 'var'} yet: run `bot tick --dry-run --replay` first (offline, on the bundled "
+        f"sample), "
         "or `bot tick --dry-run` on live data\n"
     )
     assert _replay_tick(project).returncode == 0

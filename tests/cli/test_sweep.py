@@ -1,10 +1,5 @@
-"""`bot sweep` end to end on the bundled sample: Dask (worker processes, an existing
-cluster, in-process) gives exactly what `bot backtest` gives cell by cell; the cache
-skips finished cells; a failing cell is reported and the sweep goes on; walk-forward
-scores each fold's winner on a window it was not chosen on.
-
-Spans are short (the sample holds ~3 days of ticks) so the suite stays fast.
-"""
+"""`bot sweep` as a real process: an unreachable scheduler, a failing cell, no Dask, Claude cells
+without a key or above max cost, and with the real SDK."""
 
 from __future__ import annotations
 
@@ -39,7 +34,8 @@ BAD_SPECS = [
     ),
     (
         '[axes]\n"rsk.max_leverage" = [2, 3]\n',
-        "[axes] `rsk.max_leverage`: unknown setting — did you mean `risk`?; name a setting as section.key, e.g. risk.max_leverage",
+        "[axes] `rsk.max_leverage`: unknown setting — did you mean `risk`?; name a setting as section.key, e.g. "
+        "risk.max_leverage",
     ),
     ('[settings]\n"paper.fee" = 0.1\n', "[settings] `paper.fee`: unknown setting"),
     (
@@ -56,7 +52,8 @@ BAD_SPECS = [
     ),
     (
         '[axes]\n"rules.stop_atr" = { low = 1, high = 2 }\n',
-        "axis `rules.stop_atr`: a range is { low = A, high = B } and needs `samples` in [sweep]; or give a list of values",
+        "axis `rules.stop_atr`: a range is { low = A, high = B } and needs `samples` in [sweep]; or give a list of "
+        "values",
     ),
     (
         '[sweep]\nmetric = "profit"\n[axes]\n"risk.max_leverage" = [2]\n',
@@ -64,11 +61,14 @@ BAD_SPECS = [
     ),
     (
         '[sweep]\nfrom = "2025-06-01T00:00"\n[axes]\n"risk.max_leverage" = [2]\n',
-        "sweep.from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is 2025-06-02T01:00",
+        "sweep.from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is "
+        "2025-06-02T01:00",
     ),
     (
-        '[sweep]\nto = "2025-06-03T01:00"\n[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12h"\ntest = "6h"\nfolds = 3\n',
-        "[walk_forward] 3 folds of train 12h + test 6h need until 2025-06-03T06:57, but the span ends at 2025-06-03T01:00; use at most 2 folds, shorter windows or more history",
+        '[sweep]\nto = "2025-06-03T01:00"\n[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12h"\ntest = '
+        '"6h"\nfolds = 3\n',
+        "[walk_forward] 3 folds of train 12h + test 6h need until 2025-06-03T06:57, but the span ends at "
+        "2025-06-03T01:00; use at most 2 folds, shorter windows or more history",
     ),
     (
         '[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12 hours"\ntest = "6h"\n',
@@ -135,7 +135,8 @@ def test_claude_cells_without_a_key_or_above_max_cost_stop_before_anything_runs(
     result = run_bot("sweep", "spec.toml", "--workers", "0", cwd=folder)
     assert (result.returncode, result.stderr) == (
         2,
-        'error: strategy.name = "claude" cells need ANTHROPIC_API_KEY in the environment or in .env beside config.toml\n',
+        'error: strategy.name = "claude" cells need ANTHROPIC_API_KEY in the environment or in .env beside '
+        "config.toml\n",
     )
     key = "sk-ant-test-sweep-0123456789"
     result = run_bot(
@@ -156,7 +157,8 @@ def test_claude_cells_without_a_key_or_above_max_cost_stop_before_anything_runs(
     assert lines[1].startswith("error: the sweep's uncached Claude cells are estimated at up to ") and lines[
         1
     ].endswith(
-        "above --max-cost 0.01 USD; raise --max-cost, shrink the grid or the span, raise sweep.decide_every, or pass --yes"
+        "above --max-cost 0.01 USD; raise --max-cost, shrink the grid or the span, raise sweep.decide_every, or pass "
+        "--yes"
     )
     assert (
         key not in result.stderr

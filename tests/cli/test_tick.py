@@ -1,4 +1,6 @@
-"""The CLI as cron runs it: subprocesses, offline replay, one-line errors, fast start-up."""
+"""`bot tick` (bot/cli/tick.py) as cron runs it: real subprocesses in replay, dry-run and live
+against the fake exchange; one-line errors and their exit codes, the lock, backoff, secrets
+kept out of files and output, intel, venues."""
 
 from __future__ import annotations
 
@@ -144,7 +146,8 @@ def test_replay_from_a_given_time_and_its_limits(project):
     assert back.stderr.startswith("error: the replay in ") and "cannot go back in time" in back.stderr
     too_late = run_bot("tick", "--dry-run", "--replay", "2025-06-09T00:00", cwd=project)
     assert too_late.returncode == 2 and too_late.stderr == (  # a time asked for: nothing to remove, pick another
-        "error: --replay 2025-06-09T00:00: past the end of the history (2025-06-05 00:00 UTC); pick an earlier time or pass --data-dir with more history\n"
+        "error: --replay 2025-06-09T00:00: past the end of the history (2025-06-05 00:00 UTC); pick an earlier time or "
+        "pass --data-dir with more history\n"
     )
     bad = run_bot("tick", "--replay", "yesterday", cwd=project)
     assert (
@@ -170,7 +173,8 @@ def test_live_trading_without_keys_stops_with_one_line_and_touches_nothing(proje
     result = run_bot("tick", cwd=project, env={"BOT_ENABLE_TRADING": "true"})
     assert result.returncode == 2
     assert result.stderr == (
-        "error: `enable_trading = true` needs EXCHANGE_API_KEY and EXCHANGE_SECRET in the environment or .env beside the config; "
+        "error: `enable_trading = true` needs EXCHANGE_API_KEY and EXCHANGE_SECRET in the environment or .env beside "
+        "the config; "
         "set them or run with --dry-run\n"
     )
     assert not (project / "var" / "state.json").exists()
@@ -441,7 +445,8 @@ def test_gh17_1_an_unwritable_journal_stops_with_exit_5_before_the_tick_runs(pro
     result = _replay_tick(project)
     assert result.returncode == 5 and result.stdout == ""
     assert result.stderr == (
-        f"error: {journal}: cannot append (Is a directory); nothing ran, the state is unchanged: make it writable by this user "
+        f"error: {journal}: cannot append (Is a directory); nothing ran, the state is unchanged: make it writable by "
+        f"this user "
         f"(`sudo chown $USER {journal}`) or free disk space, then run again\n"
     )
     assert (var / "state.json").read_bytes() == state  # state and journal still agree: one tick in each
@@ -465,7 +470,8 @@ def test_gh17_3_a_short_secret_is_scrubbed_as_a_whole_token_and_warned_about(pro
         configure_logging(log_file=None, secrets=[])
     result = run_bot("status", "--replay", cwd=project, env={"EXCHANGE_API_KEY": "k"})
     assert result.stderr.splitlines()[0] == (
-        "warning: EXCHANGE_API_KEY is only 1 characters long, too short to be a real key: check .env and the environment"
+        "warning: EXCHANGE_API_KEY is only 1 characters long, too short to be a real key: check .env and the "
+        "environment"
     )
     assert "***" not in result.stderr
 
@@ -652,7 +658,8 @@ def test_hyperliquid_with_a_usdt_quote_stops_in_one_line(project):
     assert result.returncode == 2
     assert (
         result.stderr
-        == "error: `trading.quote` is 'USDT', but hyperliquid settles its perpetuals in USDC: set trading.quote = \"USDC\"\n"
+        == "error: `trading.quote` is 'USDT', but hyperliquid settles its perpetuals in USDC: set trading.quote = "
+        '"USDC"\n'
     )
 
 

@@ -1,5 +1,6 @@
-"""End to end, as cron runs it: `bot tick --dry-run --replay` subprocesses with Claude
-behind ANTHROPIC_BASE_URL = the fake Messages API on 127.0.0.1."""
+"""`bot tick` with Claude as cron runs it: real subprocesses against the fake Anthropic server;
+every failure held with exit 4 and one line, budget, keys, retired and deprecated models,
+refusals and the cache's savings in `bot status`."""
 
 from __future__ import annotations
 
@@ -147,7 +148,8 @@ def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
     [
         (
             error(401),
-            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env",
+            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or "
+            ".env",
         ),
         (error(429), "Claude rate limit (429 rate_limit_error) (no retries: llm.retries = 0): holding this tick"),
         (error(500), "Anthropic API error 500 (api_error) (no retries: llm.retries = 0): holding this tick"),
@@ -155,7 +157,8 @@ def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
         (HANG, "no answer from Claude within llm.timeout_s = 1 s (no retries: llm.retries = 0): holding this tick"),
         (
             TRUNCATED,
-            "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 (char 52))",
+            "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 "
+            "(char 52))",
         ),
         (EMPTY, "malformed answer from the Anthropic API (not JSON: Expecting value: line 1 column 1 (char 0))"),
         (
@@ -198,8 +201,8 @@ def test_a_bad_key_shows_in_status_until_a_call_succeeds(project, fake_anthropic
     status = run_bot("status", "--replay", cwd=project)
     assert status.returncode == 0
     assert (
-        "LLM: Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
-        in status.stdout
+        "LLM: Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or "
+        ".env" in status.stdout
     )
     assert _tick(project, fake_anthropic.url).returncode == 0
     assert "LLM: " not in run_bot("status", "--replay", cwd=project).stdout
@@ -279,14 +282,16 @@ def test_a_live_dry_run_tick_trades_claudes_decision(project, live_fake, fake_an
 
 def test_a_retired_model_stops_the_tick_with_exit_2_and_one_line(project, fake_anthropic):
     (project / "config.toml").write_text(
-        '[llm.prices."claude-sonnet-4-5"]\ninput_usd_per_mtok = 3\noutput_usd_per_mtok = 15\ncache_write_usd_per_mtok = 3.75\ncache_read_usd_per_mtok = 0.3\n'
+        '[llm.prices."claude-sonnet-4-5"]\ninput_usd_per_mtok = 3\noutput_usd_per_mtok = 15\ncache_write_usd_per_mtok '
+        "= 3.75\ncache_read_usd_per_mtok = 0.3\n"
     )
     result = run_bot(
         "tick", "--dry-run", "--replay", cwd=project, env=_model_env(fake_anthropic.url, "claude-sonnet-4-5")
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: llm.model 'claude-sonnet-4-5' is retired: Anthropic no longer serves it; set llm.model in config.toml to an active model, "
+        "error: llm.model 'claude-sonnet-4-5' is retired: Anthropic no longer serves it; set llm.model in config.toml "
+        "to an active model, "
         "e.g. claude-fable-5-1, claude-opus-5-5, claude-sonnet-5-5, claude-haiku-5-5, claude-sonnet-5"
     ]
     assert not (project / "var" / "replay" / "journal.jsonl").exists()
@@ -344,8 +349,8 @@ def test_status_shows_todays_cache_hit_ratio_and_the_dollars_it_saved(project, f
     assert status["llm_thinking_tokens_today"] == 240  # the fake's 120 at effort low, twice
     text = run_bot("status", "--replay", cwd=project).stdout
     assert (
-        f"cache hits {status['llm_cache_hit_ratio_today']:.0%} of prompt tokens, saved {saved:.4f} USD · thinking 240 tokens"
-        in text
+        f"cache hits {status['llm_cache_hit_ratio_today']:.0%} of prompt tokens, saved {saved:.4f} USD · thinking 240 "
+        f"tokens" in text
     )
 
 

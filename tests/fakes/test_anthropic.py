@@ -1,6 +1,5 @@
-"""Contract of the fake Anthropic server with the REAL anthropic SDK: what each fault
-raises (so the strategy's error mapping is tested against the SDK, not a guess), what
-a request carries, and how the fake counts tokens."""
+"""Contract of the fake Anthropic server with the REAL anthropic SDK: what each fault raises,
+what a model rejects, and the prompt cache."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Market intelligence: the real aiohttp and feedparser against recorded answers served on
-127.0.0.1 (tests/fakes/intel.py), the exact context block, failing sources named and
-skipped, the cache's TTL, and the token kept out of everything but the request."""
+"""Live intel: the real aiohttp and feedparser against recorded answers served on 127.0.0.1;
+the context block, its token budget, skipped feeds, the TTL cache, the archive."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Market intelligence: the real aiohttp and feedparser against recorded answers served on
-127.0.0.1 (tests/fakes/intel.py), the exact context block, failing sources named and
-skipped, the cache's TTL, and the token kept out of everything but the request."""
+"""The intel sources: recorded answers parse, items without a date are dropped."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Running unattended: backoff, self-pause, pause/resume and trading windows, tick by tick
-over simulated time (``now`` handed to run_tick), notifications captured on 127.0.0.1."""
+"""Running unattended: backoff, self-pause and resume, the opening block and trading windows,
+tick by tick over simulated time."""
 
 from __future__ import annotations
 

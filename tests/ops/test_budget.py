@@ -1,5 +1,4 @@
-"""Claude as the strategy: validation of its answers (exact cases), the dollar arithmetic,
-and the real SDK against the fake Messages API (request shape, every failure kind)."""
+"""Claude's dollars: the cost of a call at Sonnet's prices, the daily ledger and its budget."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Running unattended: backoff, self-pause, pause/resume and trading windows, tick by tick
-over simulated time (``now`` handed to run_tick), notifications captured on 127.0.0.1."""
+"""Notifications: a failing endpoint never fails a tick, each event claimed once, exit fills
+as warnings, live alerts and deprecated models."""
 
 from __future__ import annotations
 

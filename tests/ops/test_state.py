@@ -1,4 +1,5 @@
-"""State file: atomic replace with a backup, and refusal to overwrite what it cannot read."""
+"""State file and journal: atomic replace with a backup, refusal to overwrite what cannot be
+read, migrations, the lock, the journal read backwards and rotated."""
 
 from __future__ import annotations
 
@@ -125,7 +126,8 @@ def test_a_newer_file_names_the_backup_and_is_not_touched(tmp_path):
         store.load()
     assert str(error.value) == (
         f"{store.path} has schema version 3, newer than this bot understands (2): it was written by a newer bot; "
-        f"upgrade the bot (pip install -U), or restore the copy from before the last tick with `cp {store.backup} {store.path}` "
+        f"upgrade the bot (pip install -U), or restore the copy from before the last tick with `cp {store.backup} "
+        f"{store.path}` "
         "(that tick then runs again: the journal keeps both records)"
     )
     assert store.path.read_text() == newer
@@ -241,5 +243,6 @@ def test_gh17_10_a_corrupt_state_names_the_json_error_once(tmp_path):
     with pytest.raises(StateError) as caught:
         StateStore(tmp_path / "state.json").load()
     assert str(caught.value) == (
-        f"{tmp_path / 'state.json'} is corrupt or truncated (Expecting value: line 1 column 10 (char 9)); move it away to start a fresh account"
+        f"{tmp_path / 'state.json'} is corrupt or truncated (Expecting value: line 1 column 10 (char 9)); move it away "
+        f"to start a fresh account"
     )

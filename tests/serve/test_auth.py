@@ -1,6 +1,4 @@
-"""The server's pure parts with numbers worked by hand: the equity curve (drawdown, the
-buy-and-hold basket, thinning), the health verdict, the wrong-token limit; and the
-robust readers of state.json and the journal while ticks replace them."""
+"""The server's token check: wrong tokens lock the address out for the rest of the minute."""
 
 from __future__ import annotations
 

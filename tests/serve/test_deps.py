@@ -1,6 +1,5 @@
-"""The server's pure parts with numbers worked by hand: the equity curve (drawdown, the
-buy-and-hold basket, thinning), the health verdict, the wrong-token limit; and the
-robust readers of state.json and the journal while ticks replace them."""
+"""What the server reads under running ticks: the last good state while the file is torn, the
+journal index across a line being written and a rotation, the lock's holder."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The server's pure parts with numbers worked by hand: the equity curve (drawdown, the
-buy-and-hold basket, thinning), the health verdict, the wrong-token limit; and the
-robust readers of state.json and the journal while ticks replace them."""
+"""The server's series with numbers worked by hand: the equity curve (drawdown, the buy-and-hold
+basket, thinning) and health."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Claude on this year's models (issue 18), the real SDK against the fake API: the request
-shape each kind of model gets, the fake's per-model rules, capabilities cached, the prompt
-cache hitting from the second tick, thinking tokens, refusals, lifecycle, trade memory."""
+"""What the configured model accepts: read once from the Models API and cached under var/cache;
+a retired or unknown model is a config error naming the active ones."""
 
 from __future__ import annotations
 
@@ -46,11 +45,13 @@ def test_capabilities_are_read_once_and_cached_under_var_cache(fake_anthropic, t
     [
         (
             "claude-sonnet-4-5",
-            "llm.model 'claude-sonnet-4-5' is retired: Anthropic no longer serves it; set llm.model in config.toml to an active model",
+            "llm.model 'claude-sonnet-4-5' is retired: Anthropic no longer serves it; set llm.model in config.toml to "
+            "an active model",
         ),
         (
             "claude-nope-test",
-            "llm.model 'claude-nope-test' is not a model the Anthropic API knows (404): set llm.model in config.toml to an active one",
+            "llm.model 'claude-nope-test' is not a model the Anthropic API knows (404): set llm.model in config.toml "
+            "to an active one",
         ),
     ],
 )

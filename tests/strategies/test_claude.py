@@ -1,5 +1,6 @@
-"""Claude as the strategy: validation of its answers (exact cases), the dollar arithmetic,
-and the real SDK against the fake Messages API (request shape, every failure kind)."""
+"""Claude as the strategy: validation of its answers (exact cases and any answer), failures as
+one line with the tokens counted, the deadline, refusals, thinking tokens; and run_tick with
+Claude (the real SDK against the fake server)."""
 
 from __future__ import annotations
 
@@ -295,12 +296,14 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
     [
         (
             error(401),
-            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env",
+            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or "
+            ".env",
             0,
         ),
         (
             error(403),
-            "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in the console",
+            "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in "
+            "the console",
             0,
         ),
         (error(404), "Anthropic does not know the model 'claude-sonnet-5-5' (404): fix llm.model in config.toml", 0),
@@ -315,7 +318,8 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
         (HANG, "no answer from Claude within llm.timeout_s = 0.3 s after 1 retry: holding this tick", 0),
         (
             TRUNCATED,
-            "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 (char 52))",
+            "malformed answer from the Anthropic API (not JSON: Unterminated string starting at: line 1 column 53 "
+            "(char 52))",
             0,
         ),
         (EMPTY, "malformed answer from the Anthropic API (not JSON: Expecting value: line 1 column 1 (char 0))", 0),

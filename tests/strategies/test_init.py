@@ -1,6 +1,5 @@
-"""run_tick with Claude (the real SDK against the fake server), tick by tick: decisions
-traded, refused entries journaled, tokens accounted per UTC day, the daily budget's
-fallback announced once, failures held and remembered for `bot status`."""
+"""The strategies the config builds (bot/strategies/__init__.py): the budget's fallback to the
+rules, said once and reset at midnight, and the hold fallback."""
 
 from __future__ import annotations
 
@@ -20,7 +19,8 @@ def test_the_budget_falls_back_to_rules_once_spent_says_so_once_and_resets_at_mi
     assert [r.message for r in reports] == [
         "",
         "",
-        "LLM budget reached: 0.0132 USD spent on 2025-06-03, llm.max_usd_per_day = 0.013; rules decides until 00:00 UTC",
+        "LLM budget reached: 0.0132 USD spent on 2025-06-03, llm.max_usd_per_day = 0.013; "
+        "rules decides until 00:00 UTC",
         "",
     ]
     assert [r.usage.calls for r in reports] == [1, 1, 0, 0]

@@ -1,6 +1,5 @@
-"""Claude on this year's models (issue 18), the real SDK against the fake API: the request
-shape each kind of model gets, the fake's per-model rules, capabilities cached, the prompt
-cache hitting from the second tick, thinking tokens, refusals, lifecycle, trade memory."""
+"""The Messages API request on this year's models (issue 18), the real SDK against the fake API:
+the shape each model accepts, thinking, the prompt cache's breakpoints and padding."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Intel inside the tick: a backtest never shows an item from after its simulated time,
-a failing or slow Intel never fails or degrades a tick, the report's coverage, the
-rules' sentiment filter, and `bot status` / `bot download --intel` as a user runs them."""
+"""The rules strategy: its sentiment filter refuses shorts in extreme fear, only when on."""
 
 from __future__ import annotations
 

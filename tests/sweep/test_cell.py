@@ -1,8 +1,4 @@
-"""`bot sweep`'s pure parts: the spec and its cells, walk-forward folds, the deflated Sharpe ratio.
-
-Every bad spec is one line on stderr and exit 2 (through the real CLI); the folds and
-the statistic are checked against values worked by hand.
-"""
+"""A sweep cell's data key: it changes with any file a backtest reads and nothing else."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""`bot sweep` end to end on the bundled sample: Dask (worker processes, an existing
-cluster, in-process) gives exactly what `bot backtest` gives cell by cell; the cache
-skips finished cells; a failing cell is reported and the sweep goes on; walk-forward
-scores each fold's winner on a window it was not chosen on.
-
-Spans are short (the sample holds ~3 days of ticks) so the suite stays fast.
-"""
+"""`bot sweep`'s run in process: Dask worker processes or an existing cluster give what `bot
+backtest` gives, cell by cell; reruns, walk-forward and bad specs."""
 
 from __future__ import annotations
 
@@ -45,7 +40,8 @@ BAD_SPECS = [
     ),
     (
         '[axes]\n"rsk.max_leverage" = [2, 3]\n',
-        "[axes] `rsk.max_leverage`: unknown setting — did you mean `risk`?; name a setting as section.key, e.g. risk.max_leverage",
+        "[axes] `rsk.max_leverage`: unknown setting — did you mean `risk`?; name a setting as section.key, e.g. "
+        "risk.max_leverage",
     ),
     ('[settings]\n"paper.fee" = 0.1\n', "[settings] `paper.fee`: unknown setting"),
     (
@@ -62,7 +58,8 @@ BAD_SPECS = [
     ),
     (
         '[axes]\n"rules.stop_atr" = { low = 1, high = 2 }\n',
-        "axis `rules.stop_atr`: a range is { low = A, high = B } and needs `samples` in [sweep]; or give a list of values",
+        "axis `rules.stop_atr`: a range is { low = A, high = B } and needs `samples` in [sweep]; or give a list of "
+        "values",
     ),
     (
         '[sweep]\nmetric = "profit"\n[axes]\n"risk.max_leverage" = [2]\n',
@@ -70,11 +67,14 @@ BAD_SPECS = [
     ),
     (
         '[sweep]\nfrom = "2025-06-01T00:00"\n[axes]\n"risk.max_leverage" = [2]\n',
-        "sweep.from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is 2025-06-02T01:00",
+        "sweep.from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is "
+        "2025-06-02T01:00",
     ),
     (
-        '[sweep]\nto = "2025-06-03T01:00"\n[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12h"\ntest = "6h"\nfolds = 3\n',
-        "[walk_forward] 3 folds of train 12h + test 6h need until 2025-06-03T06:57, but the span ends at 2025-06-03T01:00; use at most 2 folds, shorter windows or more history",
+        '[sweep]\nto = "2025-06-03T01:00"\n[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12h"\ntest = '
+        '"6h"\nfolds = 3\n',
+        "[walk_forward] 3 folds of train 12h + test 6h need until 2025-06-03T06:57, but the span ends at "
+        "2025-06-03T01:00; use at most 2 folds, shorter windows or more history",
     ),
     (
         '[axes]\n"risk.max_leverage" = [2]\n[walk_forward]\ntrain = "12 hours"\ntest = "6h"\n',

@@ -1,8 +1,4 @@
-"""`bot sweep`'s pure parts: the spec and its cells, walk-forward folds, the deflated Sharpe ratio.
-
-Every bad spec is one line on stderr and exit 2 (through the real CLI); the folds and
-the statistic are checked against values worked by hand.
-"""
+"""`bot sweep`'s spec: the grid, random samples, walk-forward folds, the README's example."""
 
 from __future__ import annotations
 
@@ -40,7 +36,10 @@ def test_nested_tables_name_the_same_settings_as_dotted_keys(tmp_path):
 
 
 def test_random_samples_are_distinct_reproducible_and_drawn_from_the_axes(tmp_path):
-    text = '[sweep]\nsamples = 6\nseed = {seed}\n[axes]\n"risk.max_leverage" = [2, 3, 5, 8]\n"rules.stop_atr" = {{ low = 1.0, high = 3.0 }}\n"rules.size_pct" = {{ low = 5, high = 20 }}\n'
+    text = (
+        '[sweep]\nsamples = 6\nseed = {seed}\n[axes]\n"risk.max_leverage" = [2, 3, 5, 8]\n"rules.stop_atr" = {{ low '
+        '= 1.0, high = 3.0 }}\n"rules.size_pct" = {{ low = 5, high = 20 }}\n'
+    )
     first = points(_spec(tmp_path, text.format(seed=7)))
     assert points(_spec(tmp_path, text.format(seed=7))) == first
     assert points(_spec(tmp_path, text.format(seed=8))) != first

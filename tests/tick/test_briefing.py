@@ -1,6 +1,5 @@
-"""Intel inside the tick: a backtest never shows an item from after its simulated time,
-a failing or slow Intel never fails or degrades a tick, the report's coverage, the
-rules' sentiment filter, and `bot status` / `bot download --intel` as a user runs them."""
+"""Intel inside the tick: no item from after the tick's time reaches its prompt, a failing or
+slow intel is skipped by name without degrading the tick, nothing left running."""
 
 from __future__ import annotations
 
@@ -112,7 +111,10 @@ def test_no_item_published_after_the_tick_reaches_its_prompt(tmp_path):
 
 def test_the_tick_itself_cuts_what_an_intel_hands_back_to_its_time():
     report, user, state = _tick(Leaky())
-    block = "== CONTEXT (news and sentiment published before this tick) ==\nBTC: 1m ago [low] Bitcoin from a minute ago (bug)"
+    block = (
+        "== CONTEXT (news and sentiment published before this tick) ==\nBTC: 1m ago [low] Bitcoin from a minute "
+        "ago (bug)"
+    )
     assert block in user and "tomorrow" not in user and "Extreme Greed" not in user
     assert state.last_context == block and report.outcome is Outcome.OK
 
@@ -137,8 +139,8 @@ def test_a_source_an_intel_names_as_skipped_reaches_the_report_and_the_prompt():
     report, user, _ = _tick(Failing())
     assert report.sources_skipped == {"cryptopanic": "HTTP 429"} and report.outcome is Outcome.OK
     assert (
-        "== CONTEXT (news and sentiment published before this tick) ==\nunavailable this tick: cryptopanic\n== ACCOUNT =="
-        in user
+        "== CONTEXT (news and sentiment published before this tick) ==\nunavailable this tick: cryptopanic\n== ACCOUNT "
+        "==" in user
     )
 
 

@@ -1,4 +1,5 @@
-"""run_tick's error policy, driven tick by tick with a scripted strategy on replayed history."""
+"""run_tick's error policy, driven tick by tick with a scripted strategy on replayed history;
+every held position settled and valued at a real price, inside the coin list or not (issue 16)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Indicators against values worked out by hand, and independence from the window start."""
+"""Indicators against values worked out by hand, independence from the window start, and the
+backtest's precomputed features equal to what a live tick computes."""
 
 from __future__ import annotations
 

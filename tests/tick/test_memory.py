@@ -1,6 +1,5 @@
-"""Claude on this year's models (issue 18), the real SDK against the fake API: the request
-shape each kind of model gets, the fake's per-model rules, capabilities cached, the prompt
-cache hitting from the second tick, thinking tokens, refusals, lifecycle, trade memory."""
+"""The trade memory Claude reads: a full close becomes a trade with its net PnL and the entry's
+reasoning, only trades closed before now, the last n within a token cap."""
 
 from __future__ import annotations
 
@@ -148,7 +147,8 @@ def test_claude_sees_the_trade_it_closed_with_the_reasoning_it_gave(fake_anthrop
     memory = fake_anthropic.requests[2].body["system"][1]["text"]
     [trade] = ctx.store.state.closed_trades
     assert memory == f"{HEADER}\n" + (
-        f"BTC long 06-03 12:00 -> 06-03 12:03 (3m) {trade.entry_price:.6g} -> {trade.exit_price:.6g} | net {trade.net_pnl_usd:+.2f} USDT "
+        f"BTC long 06-03 12:00 -> 06-03 12:03 (3m) {trade.entry_price:.6g} -> {trade.exit_price:.6g} | net "
+        f"{trade.net_pnl_usd:+.2f} USDT "
         "| exit decision | at entry: momentum turning up"
     )
     assert ctx.store.state.entry_reasons == {} and report.decisions == []

@@ -1,4 +1,5 @@
-"""Prompt: a static, cacheable system part and a lean per-tick user part."""
+"""Prompt: a static, cacheable system part and a lean per-tick user part; the intel block and
+funding that is not 8-hourly explained."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def test_an_open_position_shows_its_pnl_net_of_fees_and_its_exit_plan():
     user = build_prompt(Settings(trading={"coins": ["BTC"]}), features, portfolio, now=NOW, tick=8).user
     # +1,000 x 0.02 = +20.00 USD; fees 0.05 % of (100,000 + 101,000) x 0.02 = 2.01 USD -> +17.99 net
     assert user.splitlines()[-1] == (
-        "BTC long 0.02 @ 100000 x3 | mark 101000 | PnL net of fees +17.99 USDT | liquidation 67001.7 | SL 98000.0 TP 104000 "
+        "BTC long 0.02 @ 100000 x3 | mark 101000 | PnL net of fees +17.99 USDT | liquidation 67001.7 | SL 98000.0 TP "
+        "104000 "
         "| invalidation: 4h close below EMA50"
     )
 
@@ -100,8 +102,10 @@ def test_the_system_prompt_explains_the_context_block_only_when_intel_is_on():
     off, on = system_prompt(Settings()), system_prompt(Settings(intel=IntelSettings(enabled=True)))
     assert "CONTEXT" not in off
     assert on == off + (
-        "\n\nCONTEXT holds the Crypto Fear & Greed index (0 extreme fear .. 100 extreme greed) and recent headlines per coin, each with "
-        "its age and an impact class from a keyword and source rule. Headlines can be late, wrong or already priced in: let them weigh "
+        "\n\nCONTEXT holds the Crypto Fear & Greed index (0 extreme fear .. 100 extreme greed) and recent headlines "
+        "per coin, each with "
+        "its age and an impact class from a keyword and source rule. Headlines can be late, wrong or already priced "
+        "in: let them weigh "
         "a decision the market data supports, never make one alone."
     )
 

@@ -535,14 +535,16 @@ def test_later_entries_are_sized_from_what_earlier_ones_left_available():
             _decide(leverage=10, stop_loss=85_000, take_profit=130_000),
             {},
             RiskCode.STOP_BEYOND_LIQUIDATION,
-            "stop-loss 85000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the distance); use a tighter stop or less leverage",
+            "stop-loss 85000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the "
+            "distance); use a tighter stop or less leverage",
         ),
         # 91,000 is above the liquidation price but inside its 10 % buffer (90,452.3 + 954.8 = 91,407.1)
         (
             _decide(leverage=10, stop_loss=91_000, take_profit=120_000),
             {},
             RiskCode.STOP_BEYOND_LIQUIDATION,
-            "stop-loss 91000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the distance); use a tighter stop or less leverage",
+            "stop-loss 91000 is too close to or beyond the liquidation price 90452.3 at 10x (keep 10% of the "
+            "distance); use a tighter stop or less leverage",
         ),
         (
             _decide(),

@@ -1,5 +1,4 @@
-"""Risk step: sizing, every limit, adding and flipping, with hand-worked numbers; then the
-property that no approved plan ever breaks a limit, whatever the inputs."""
+"""What the risk step remembers: the day rolls, the loss limit latches, stops and entries noted."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Running unattended: backoff, self-pause, pause/resume and trading windows, tick by tick
-over simulated time (``now`` handed to run_tick), notifications captured on 127.0.0.1."""
+"""The tick's stages: the drawdown is the largest fall from a peak."""
 
 from __future__ import annotations
 

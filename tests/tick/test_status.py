@@ -1,5 +1,4 @@
-"""Issue 16, items 1 and 2: every held position is settled and valued at a real price,
-whether its coin left `trading.coins` or failed to load this tick."""
+"""`bot status`'s model: a held coin outside the coin list is shown as managed only (issue 16)."""
 
 from __future__ import annotations
 

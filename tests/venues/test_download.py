@@ -1,4 +1,5 @@
-"""`bot download` with the real ccxt against the fake exchange: exact rows, resumable, nothing lost."""
+"""`bot download`'s fetching with the real ccxt against the fake exchange: exact rows, resumable,
+nothing lost, the venue's funding interval kept."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def test_an_interrupted_download_keeps_its_pages_and_the_next_run_resumes(fake_e
 
     with pytest.raises(
         MarketDataError,
-        match=r"BTC 3m: ExchangeNotAvailable from binanceusdm after 1000 new rows \(saved\); run the same command again to resume",
+        match=r"BTC 3m: ExchangeNotAvailable from binanceusdm after 1000 new rows \(saved\); run the same command "
+        r"again to resume",
     ):
         # 3m alone: with 4h fetched at once, whichever klines request met the fault first would be named
         _download(fake_exchange, tmp_path, on_progress=fail_after_first_page, timeframes=("3m",))

@@ -1,5 +1,4 @@
-"""Venue profiles (bot/venues/profiles.py): what differs between Binance, Hyperliquid and
-Bybit, and the funding interval each market settles at, in paper, backtests and downloads."""
+"""The ccxt client per venue: Hyperliquid's quote and credentials, every venue's testnet."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Historical market: only candles closed at the simulated time, nothing after it."""
+"""Historical market: only candles closed at the simulated time, nothing after it; a data
+folder keeps its venue's funding interval and rules."""
 
 from __future__ import annotations
 

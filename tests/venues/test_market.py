@@ -1,4 +1,5 @@
-"""CcxtMarket: the real ccxt against the local fake Binance USD-M server."""
+"""CcxtMarket: the real ccxt against the local fake Binance USD-M server, and each venue's
+symbols, rules and funding interval."""
 
 from __future__ import annotations
 

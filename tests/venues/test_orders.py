@@ -1,10 +1,6 @@
-"""Live trading: the real engine and the real ccxt against the fake Binance USD-M account.
-
-Each test reads as a timeline of ticks. A kill is simulated at a named point of the
-broker: the hook copies state.json as it is on disk at that moment and raises; the test
-puts that copy back (everything the process had only in memory is lost, as with
-``kill -9``) and runs the next tick. Assertions are on the fake's order log.
-"""
+"""The live broker's order desk (write-ahead send, lookup): killed before or after sending, the
+next tick sends nothing twice; rejections and network errors, with the real ccxt against
+the fake Binance USD-M account."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Paper broker: fills with slippage and fees, isolated margin and liquidation, SL/TP from candles,
-funding; every number hand-worked."""
+funding (8-hourly or the venue's interval), the builder fee."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The live broker's crash points and order faults on each venue besides Binance (whose own
-rows are in test_live.py and test_faults.py): the real ccxt against the venue's fake on
-127.0.0.1, the same kill hook and the same scripted BUY with a 2 % stop and 4 % take-profit.
-
-The figures are the Binance ones worked by hand: 10 % of 10,000 x 3 = 3,000 notional at the
-tick's price (105,289.9) floored to the 0.001 BTC step = 0.028 BTC; each fill pays the fake
-account's 0.05 % taker fee on its own price.
-"""
+"""Venue profiles (bot/venues/profiles.py): client ids and funding intervals per venue; and the
+live broker's crash points and order faults on each venue besides Binance."""
 
 from __future__ import annotations
 
@@ -132,7 +126,8 @@ LIVE_TICK_CALLS = {
             "order/sl": 1,
             "order/tp": 1,
             "userFills": 1,
-            "orderStatus": 2,  # each protection id looked up before it is used (a killed run of this tick may have sent it)
+            # each protection id looked up before it is used (a killed run of this tick may have sent it)
+            "orderStatus": 2,
         }
     ),
     "bybit": Counter(
