@@ -1,5 +1,5 @@
 """The crash soak's figures: live `bot tick` processes SIGKILLed at random points against the
-fake exchange (tests/test_crash_soak.py holds the soak and what it checks).
+fake exchange (tests/cli/test_crash_soak.py holds the soak and what it checks).
 
     python bench/crash_soak.py --kills 200 --seed 2011 [--venue hyperliquid]
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.test_crash_soak import SOAK_VENUES, soak  # noqa: E402 (after the path is set)
+from tests.cli.test_crash_soak import SOAK_VENUES, soak  # noqa: E402 (after the path is set)
 
 
 def main() -> None:

@@ -82,12 +82,19 @@ async def _tick(settings: Settings, market_cache: Path) -> dict[str, float]:
     from bot.tick.engine import TickContext, run_tick
     from bot.venues.market import CcxtMarket
     from bot.venues.paper import PaperBroker
-    from tests.test_engine import MemoryJournal, MemoryStore
+    from tests.fakes.memory import MemoryJournal, MemoryStore
 
     ctx = TickContext(
-        settings=settings, mode="paper", dry_run=True, market=CcxtMarket(settings, cache_dir=market_cache), strategy=RulesStrategy(settings.rules),
-        broker=PaperBroker(settings.paper), store=MemoryStore(), journal=MemoryJournal(), intel=live_intel(settings),
-    )  # fmt: skip
+        settings=settings,
+        mode="paper",
+        dry_run=True,
+        market=CcxtMarket(settings, cache_dir=market_cache),
+        strategy=RulesStrategy(settings.rules),
+        broker=PaperBroker(settings.paper),
+        store=MemoryStore(),
+        journal=MemoryJournal(),
+        intel=live_intel(settings),
+    )
     report = await run_tick(ctx, datetime.now(UTC))
     assert report.coins_loaded == COINS, report.errors
     return {**report.duration_ms, "skipped": len(report.sources_skipped)}
@@ -132,7 +139,8 @@ def main() -> None:
                 asyncio.run(intel.briefing(COINS, RECORDED_NOW)).before(RECORDED_NOW), now=RECORDED_NOW, max_tokens=400
             )
             print(
-                f"- from the recorded answers (Fear & Greed, coindesk RSS, decrypt Atom; no CryptoPanic): {_sizes(recorded)}\n"
+                f"- from the recorded answers (Fear & Greed, coindesk RSS, decrypt Atom; no CryptoPanic): "
+                f"{_sizes(recorded)}\n"
             )
             print("sample excerpt (the recorded answers):\n```\n" + recorded + "\n```\n")
             market_cache = Path(tmp) / "market-cache"
@@ -163,10 +171,12 @@ def main() -> None:
         server.terminate()
         server.wait()
     print(
-        f"## a tick's wall time, fake exchange {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
+        f"## a tick's wall time, fake exchange {args.latency_ms:g} ms per request, {args.runs} runs, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
     )
     print(
-        "| scenario | total ms (min / median) | market stage ms (median) | intel stage ms: waited after the market (median) | sources skipped |"
+        "| scenario | total ms (min / median) | market stage ms (median) | intel stage ms: waited after the market "
+        "(median) | sources skipped |"
     )
     print("|---|---|---|---|---|")
     for name, figures in rows:
@@ -174,7 +184,8 @@ def main() -> None:
         market = statistics.median(f["market"] for f in figures)
         waited = statistics.median(f.get("intel", 0.0) for f in figures)
         print(
-            f"| {name} | {min(total):.0f} / {statistics.median(total):.0f} | {market:.0f} | {waited:.0f} | {figures[0]['skipped']} |"
+            f"| {name} | {min(total):.0f} / {statistics.median(total):.0f} | {market:.0f} | {waited:.0f} | "
+            f"{figures[0]['skipped']} |"
         )
 
 

@@ -1,9 +1,13 @@
-"""The layout's one rule, checked from the code: imports flow one way between folders.
+"""The layout's rules, checked from the code: imports flow one way between folders, and every
+module has its test file where a newcomer looks for it.
 
 Every ``import bot.…`` / ``from bot… import`` in every module under ``bot/`` is read
 with ``ast`` (imports inside functions included: a lazy import is still a dependency)
 and the folder it comes from is held against what that folder may use, as drawn in
-docs/architecture.md. Run alone with ``pytest tests/test_architecture.py``.
+docs/architecture.md. ``tests/`` mirrors ``bot/``: ``bot/tick/risk.py`` is tested in
+``tests/tick/test_risk.py``, ``bot/models.py`` in ``tests/test_models.py``, a package's
+``__init__.py`` in ``test_init.py`` beside them; a module tested only through others sits
+on ``TESTED_ELSEWHERE`` with where and why. Run alone with ``pytest tests/test_architecture.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 import pytest
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
+TESTS = Path(__file__).resolve().parent
 
 # folder -> the folders it may import (itself always allowed); "root" is models, config, errors, log
 MAY_IMPORT = {
@@ -147,3 +152,86 @@ def test_no_import_cycles() -> None:
 
     for name in sorted(graph):
         visit(name, [])
+
+
+# module (path under bot/) -> where it is tested, and why it has no test file of its own. Keep it
+# short: a module that grows logic of its own gets its file (an entry that is no longer needed fails).
+TESTED_ELSEWHERE = {
+    "cli/base.py": "tests/cli/: the options and helpers every command shares, run by each command's tests",
+    "config_arena.py": "tests/cli/test_arena.py, tests/arena/: the [arena] section, a bad one is one line",
+    "config_file.py": "tests/test_config.py: loading config.toml and the environment is what it tests",
+    "errors.py": "tests/test_docs.py: every exit code documented; each one-line error test raises one",
+    "intel/__init__.py": "tests/cli/test_tick.py: which intel a tick plugs in (a live tick asks the sources)",
+    "intel/rank.py": "tests/intel/test_live.py: the ranking behind the context block's token budget",
+    "ops/arena_state.py": "tests/cli/test_arena.py: the candidates' books, loadable after a killed tick",
+    "ops/control.py": "tests/ops/test_state.py, tests/cli/test_control.py: rotation; pause, stop, the summary",
+    "serve/api.py": "tests/cli/test_serve.py: the server as a real process, every endpoint",
+    "serve/app.py": "tests/cli/test_serve.py: the app, its socket and the dashboard (the browser test)",
+    "serve/metrics.py": "tests/cli/test_serve.py: Prometheus metrics from the state and the journal",
+    "serve/schemas.py": "tests/cli/test_serve.py: the answers' shapes, a 422 naming the field",
+    "sweep/cache.py": "tests/sweep/test_command.py: a rerun computes only the missing cells",
+    "sweep/cluster.py": "tests/sweep/test_command.py: worker processes and an existing scheduler",
+    "sweep/report.py": "tests/sweep/test_command.py: the rows and the walk-forward winners a sweep writes",
+    "tick/context.py": "tests/tick/test_engine.py: what a tick is handed, built by every engine test",
+    "tick/margin.py": "tests/tick/test_risk.py, tests/venues/test_paper.py: the liquidation buffer and price",
+    "tick/portfolio.py": "tests/tick/test_risk.py: the account view every risk case starts from",
+    "tick/precision.py": "tests/tick/test_risk.py: amounts rounded down to the lot step",
+    "tick/protocols.py": "tests/tick/test_engine.py: declarations only, implemented by the fakes the tests plug in",
+}
+
+
+def _test_file_of(module: Path) -> Path:
+    """``tick/risk.py`` -> ``tick/test_risk.py``; ``strategies/__init__.py`` -> ``strategies/test_init.py``."""
+    name = "init" if module.stem == "__init__" else module.stem
+    return module.with_name(f"test_{name}.py")
+
+
+def _has_code(path: Path) -> bool:
+    """A module with a function or a class: a docstring, re-exports or ``__main__`` have nothing to test alone."""
+    return any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        for node in ast.parse(path.read_text()).body
+    )
+
+
+def untested_modules(bot: Path, tests: Path, elsewhere: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The modules with code but neither a test file nor an entry in ``elsewhere``, and the
+    entries of ``elsewhere`` no longer needed (the module is gone, or has its file now)."""
+    modules = {path.relative_to(bot).as_posix(): path for path in sorted(bot.rglob("*.py"))}
+    has_file = {name for name in modules if (tests / _test_file_of(Path(name))).exists()}
+    missing = [name for name, path in modules.items() if _has_code(path) and name not in has_file | set(elsewhere)]
+    stale = [name for name in elsewhere if name not in modules or name in has_file]
+    return missing, stale
+
+
+def test_every_module_has_its_test_file() -> None:
+    missing, stale = untested_modules(BOT, TESTS, TESTED_ELSEWHERE)
+    assert not missing, (
+        "add tests/<folder>/test_<module>.py for these (or a TESTED_ELSEWHERE entry saying where and why):\n"
+        + "\n".join(missing)
+    )
+    assert not stale, (
+        f"these TESTED_ELSEWHERE entries are no longer needed (the module is gone or has its file): {stale}"
+    )
+
+
+def test_the_test_file_check_sees_a_module_without_tests(tmp_path: Path) -> None:
+    """The check above must be able to fail: a new module without a file, and a stale entry, are caught."""
+    bot, tests = tmp_path / "bot", tmp_path / "tests"
+    for name, text in {
+        "__init__.py": '"""docstring only"""\n',
+        "models.py": "class Side:\n    pass\n",
+        "tick/__init__.py": "",
+        "tick/risk.py": "def size():\n    pass\n",
+        "tick/new.py": "def untested():\n    pass\n",
+        "tick/context.py": "class Pass:\n    pass\n",
+    }.items():
+        (bot / name).parent.mkdir(parents=True, exist_ok=True)
+        (bot / name).write_text(text)
+    for name in ("test_models.py", "tick/test_risk.py"):
+        (tests / name).parent.mkdir(parents=True, exist_ok=True)
+        (tests / name).write_text("")
+    elsewhere = {"tick/context.py": "built by every engine test", "tick/gone.py": "a module since removed"}
+    assert untested_modules(bot, tests, elsewhere) == (["tick/new.py"], ["tick/gone.py"])
+    (tests / "tick" / "test_context.py").write_text("")
+    assert untested_modules(bot, tests, elsewhere)[1] == ["tick/context.py", "tick/gone.py"]

@@ -1,11 +1,17 @@
-"""Config loading: TOML + environment, one-line errors that name the setting and the fix."""
+"""Config loading: TOML + environment, one-line errors that name the setting and the fix; any
+input (hypothesis) loads or fails with one line; trading windows."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
 
+from bot.config import OpsSettings, Settings, TradingWindow
 from bot.config_file import load_settings
 from bot.errors import ConfigError
 
@@ -15,6 +21,64 @@ def _load(tmp_path: Path, text: str, env: str = ""):
     if env:
         (tmp_path / ".env").write_text(env)
     return load_settings(tmp_path / "config.toml")
+
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _known_keys() -> list[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = []
+    for name, field in Settings.model_fields.items():
+        if field.exclude or field.validation_alias is not None:
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += [(name, sub) for sub in annotation.model_fields]
+        else:
+            keys.append((name,))
+    return keys
+
+
+KEYS = _known_keys()
+scalars = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+)
+values = st.one_of(scalars, st.lists(scalars, max_size=4))
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(repr(value), repr(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string is a JSON string for these characters
+    return str(value)
+
+
+def _toml(entries: dict[tuple[str, ...], object]) -> str:
+    top = [f"{key[0]} = {_toml_value(value)}" for key, value in entries.items() if len(key) == 1]
+    sections: dict[str, list[str]] = {}
+    for key, value in entries.items():
+        if len(key) == 2:
+            sections.setdefault(key[0], []).append(f"{key[1]} = {_toml_value(value)}")
+    parts = top + [f"[{name}]\n" + "\n".join(lines) for name, lines in sections.items()]
+    return "\n".join(parts) + "\n"
+
+
+def _load_or_explain(folder: Path):
+    """The loader's contract: Settings, or a ConfigError whose message is one line."""
+    try:
+        return load_settings(folder / "config.toml")
+    except ConfigError as exc:
+        message = str(exc)
+        assert message and "\n" not in message and "Traceback" not in message, message
+        return exc
 
 
 def test_defaults_paths_relative_to_the_config_file(tmp_path, monkeypatch):
@@ -99,7 +163,8 @@ def test_bad_config_gives_one_line_naming_the_setting(tmp_path, text, message):
         (
             "BOT_RISK__MAX_LEVERAGE",
             "-3",
-            "BOT_RISK__MAX_LEVERAGE (environment or {env}): `risk.max_leverage`: Input should be greater than or equal to 1",
+            "BOT_RISK__MAX_LEVERAGE (environment or {env}): `risk.max_leverage`: Input should be greater than or equal "
+            "to 1",
         ),
     ],
 )
@@ -151,7 +216,8 @@ def test_notify_urls_that_are_not_json_are_a_config_error_without_the_value(tmp_
 def test_a_priced_model_adds_to_the_default_price_table(tmp_path):
     settings = _load(
         tmp_path,
-        '[llm]\nmodel = "claude-mythos-5-1"\n[llm.prices."claude-mythos-5-1"]\ninput_usd_per_mtok = 10\noutput_usd_per_mtok = 50\n'
+        '[llm]\nmodel = "claude-mythos-5-1"\n[llm.prices."claude-mythos-5-1"]\ninput_usd_per_mtok = '
+        "10\noutput_usd_per_mtok = 50\n"
         "cache_write_usd_per_mtok = 12.5\ncache_read_usd_per_mtok = 1\n",
     )
     assert settings.llm.price.output_usd_per_mtok == 50
@@ -186,9 +252,68 @@ def test_the_shipped_config_toml_holds_the_defaults(monkeypatch):
 
 
 def test_an_unparsable_list_in_the_environment_is_one_clear_line(tmp_path, monkeypatch):
-    # Found by tests/test_config_fuzz.py: pydantic-settings' SettingsError used to escape.
+    # Found by the fuzz tests below: pydantic-settings' SettingsError used to escape.
     monkeypatch.setenv("BOT_TRADING__COINS", "BTC:ETH")
     with pytest.raises(
         ConfigError, match=r"""field "trading" .* must be JSON, e\.g\. BOT_TRADING__COINS='\["BTC","ETH"\]'"""
     ):
         _load(tmp_path, "")
+
+
+@FUZZ
+@given(
+    st.dictionaries(
+        st.sampled_from(KEYS + [("trading", "coin"), ("nonsense",), ("risk", "max_leverage_x")]), values, max_size=6
+    )
+)
+def test_any_typed_values_for_any_keys_load_or_fail_with_one_line(tmp_path_factory, entries):
+    folder = tmp_path_factory.mktemp("cfg")
+    (folder / "config.toml").write_text(_toml(entries), encoding="utf-8")
+    _load_or_explain(folder)
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_any_bytes_as_config_toml_load_or_fail_with_one_line(tmp_path_factory, content):
+    folder = tmp_path_factory.mktemp("cfg")
+    (folder / "config.toml").write_bytes(content)
+    _load_or_explain(folder)
+
+
+@FUZZ
+@given(st.sampled_from(KEYS), st.text(max_size=40).filter(lambda text: "\x00" not in text))
+def test_any_environment_override_loads_or_fails_with_one_line(tmp_path_factory, key, text):
+    folder = tmp_path_factory.mktemp("cfg")
+    (folder / "config.toml").write_text("")
+    name = "BOT_" + "__".join(part.upper() for part in key)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(name, text)
+        _load_or_explain(folder)
+
+
+@FUZZ
+@given(st.text(max_size=200).filter(lambda text: "\x00" not in text))
+def test_any_dotenv_file_loads_or_fails_with_one_line(tmp_path_factory, text):
+    folder = tmp_path_factory.mktemp("cfg")
+    (folder / "config.toml").write_text("")
+    (folder / ".env").write_text(text, encoding="utf-8")
+    _load_or_explain(folder)
+
+
+@pytest.mark.parametrize(
+    ("text", "weekdays", "hours"),
+    [
+        ("mon-fri 08-20", {0, 1, 2, 3, 4}, (8, 20)),
+        ("sat 10:00-14:00", {5}, (10, 14)),
+        ("fri-mon 00-24", {4, 5, 6, 0}, (0, 24)),
+    ],
+)
+def test_trading_windows_parse(text, weekdays, hours):
+    window = TradingWindow.parse(text)
+    assert window.weekdays == weekdays and (window.start_hour, window.end_hour) == hours
+
+
+@pytest.mark.parametrize("text", ["weekdays 8-20", "mon-fri 20-08", "mon-fri 08-25", "mon 8"])
+def test_a_bad_trading_window_is_a_config_error_naming_it(text):
+    with pytest.raises(ValueError, match="mon-fri 08-20|0 <= from < to <= 24"):
+        OpsSettings(trading_windows=[text])

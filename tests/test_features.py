@@ -1,5 +1,4 @@
-"""The tick's hot contracts as views (issue 24): what a strategy reads of a coin, and where
-a candle's window ends, against values worked out by hand."""
+"""The tick's hot contracts as views (issue 24): what a strategy reads of a coin."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import numpy as np
 import pytest
 
 from bot.features import COLUMNS, CoinFeatures, Context4h
-from bot.models import CandleEnds
 
 H4 = Context4h(ema20=2.0, ema50=1.0, atr3=0.5, atr14=0.25, volume=10.0, volume_avg=8.0, macd=[0.1], rsi14=[55.0])
 
@@ -57,14 +55,3 @@ def test_a_view_equals_the_same_features_given_by_value_and_copies_with_changes(
 def test_features_given_by_value_must_name_every_indicator():
     with pytest.raises(TypeError, match="needs exactly ema20"):
         CoinFeatures(coin="X", as_of_ms=0, price=1.0, series={}, h4=H4, ema20=1.0)
-
-
-def test_candle_ends_find_evenly_spaced_candles_by_arithmetic_and_others_by_lookup():
-    even = np.array([[1_000.0 + 180 * i, 1, 1, 1, 1, 1] for i in range(5)])  # opens 1000, 1180, ..., 1720
-    ends = CandleEnds(even)
-    assert [ends.get(t) for t in (1_000, 1_180, 1_720)] == [1, 2, 5]
-    assert [ends.get(t, 0) for t in (820, 1_900, 1_090)] == [0, 0, 0]  # before, after, between two candles
-    gapped = even[[0, 1, 3, 4]]  # the candle opening at 1360 is missing
-    ends = CandleEnds(gapped)
-    assert [ends.get(t) for t in (1_000, 1_180, 1_540, 1_720)] == [1, 2, 3, 4]
-    assert ends.get(1_360) is None

@@ -479,7 +479,8 @@ def main() -> None:
     now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
     fake = FakeExchange(args.data_dir, now=now, latency_ms=args.latency_ms, follow_wall_clock=True).start(args.port)
     print(
-        f"fake binanceusdm at {fake.url} (data time {fake.data_time(datetime.now(UTC)):%Y-%m-%d %H:%M} UTC); Ctrl-C stops",
+        f"fake binanceusdm at {fake.url} (data time {fake.data_time(datetime.now(UTC)):%Y-%m-%d %H:%M} UTC); Ctrl-C "
+        f"stops",
         flush=True,
     )
     fake.serve_until_interrupted()

@@ -1,0 +1,84 @@
+"""Claude driven against the fake Anthropic server: a strategy for a model (``_model_strategy``),
+one decision on a fixed prompt, and a tick run through the engine with the budget's audit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.config import LlmSettings, Settings
+from bot.strategies import HoldStrategy
+from bot.strategies.claude import ClaudeStrategy
+from bot.strategies.rules import RulesStrategy
+from bot.tick.engine import TickContext, run_tick
+from bot.tick.prompt import Prompt
+from bot.venues.history import HistoryMarket
+from bot.venues.paper import PaperBroker
+from tests.fakes.memory import MemoryJournal, MemoryStore
+
+NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
+PRICE = {
+    "input_usd_per_mtok": 3.0,
+    "output_usd_per_mtok": 15.0,
+    "cache_write_usd_per_mtok": 3.75,
+    "cache_read_usd_per_mtok": 0.30,
+}
+USER = ("Time 2025-06-03 12:00 UTC, tick 7.\n== BTC ==\n" + "p" * 400)[:400]  # 400 characters: 100 tokens
+PROMPT = Prompt(system="You trade. " * 300, user=USER)  # 3,300 characters of static system text
+
+
+def _model_strategy(fake, model: str, tmp_path: Path | None = None, **llm) -> ClaudeStrategy:
+    prices = {model: PRICE} if model.endswith("-test") else {}
+    settings = LlmSettings(base_url=fake.url, model=model, retries=0, timeout_s=5, prices=prices, **llm)
+    return ClaudeStrategy(
+        settings,
+        max_leverage=10,
+        api_key="sk-test",
+        cache_dir=tmp_path,
+        clock=lambda: NOW,
+        capabilities_ttl=timedelta(hours=24),
+    )
+
+
+def _decide_prompt(strategy, prompt=PROMPT):
+    return asyncio.run(strategy.decide(features={}, portfolio=None, prompt=prompt))
+
+
+START = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
+# 1000 x $3 + 200 x $15 + 2000 x $0.30 per million tokens = $0.0066 per call
+USAGE = {"input_tokens": 1000, "output_tokens": 200, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2000}
+
+
+class MemoryAudit(dict):
+    def write(self, tick_id, record):
+        self[tick_id] = record
+
+
+def _ctx(fake, *, budget=5.0, fallback="rules"):
+    settings = Settings(
+        trading={"coins": ["BTC", "ETH"]},
+        llm={
+            "model": "claude-sonnet-4-6",
+            "base_url": fake.url,
+            "retries": 0,
+            "max_usd_per_day": budget,
+            "fallback": fallback,
+        },
+    )
+    return TickContext(
+        settings=settings,
+        mode="replay",
+        dry_run=True,
+        market=HistoryMarket(),
+        strategy=ClaudeStrategy(settings.llm, max_leverage=settings.risk.max_leverage, api_key="sk-test"),
+        fallback=RulesStrategy(settings.rules) if fallback == "rules" else HoldStrategy(),
+        broker=PaperBroker(settings.paper),
+        store=MemoryStore(),
+        journal=MemoryJournal(),
+        audit=MemoryAudit(),
+    )
+
+
+def _run(ctx, minutes=0):
+    return asyncio.run(run_tick(ctx, START + timedelta(minutes=minutes)))

@@ -1,0 +1,44 @@
+"""`bot status`'s model: a held coin outside the coin list is shown as managed only (issue 16)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.config import Settings
+from bot.models import Position, Side
+from bot.ops.state import BotState
+
+
+def _doge(*, stop: float, since: datetime) -> Position:
+    return Position(
+        coin="DOGE",
+        symbol="DOGE/USDT:USDT",
+        side=Side.LONG,
+        amount=10_000,
+        entry_price=0.19498,
+        leverage=2,
+        margin_usd=974.9,
+        opened_at=since,
+        settled_until=since,
+        stop_loss=stop,
+    )
+
+
+def test_gh16_1_status_says_a_held_coin_outside_the_list_is_managed_only(tmp_path):
+    from bot.tick.status import build_status
+
+    since = datetime(2025, 6, 3, 20, 0, tzinfo=UTC)
+    state = BotState.fresh(mode="replay", initial_equity_usd=10_000.0)
+    state.positions = {"DOGE": _doge(stop=0.15, since=since)}
+    state.last_prices = {"DOGE": 0.19435}
+    status = build_status(
+        state, settings=Settings(trading={"coins": ["BTC"]}), state_file=tmp_path / "state.json", now=since
+    )
+    [doge] = status.positions
+    assert doge.managed_only and doge.unrealized_pnl_usd == pytest.approx(-6.30, abs=1e-9)
+    status = build_status(
+        state, settings=Settings(trading={"coins": ["DOGE"]}), state_file=tmp_path / "state.json", now=since
+    )
+    assert not status.positions[0].managed_only
