@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config_file import load_settings
+from bot.config.file import load_settings
 from bot.errors import ConfigError
 
 
@@ -120,7 +120,7 @@ def test_missing_explicit_config_file(tmp_path):
     [("secret", True), ("bot_token", True), ("apikey", True), ("max_tokens", False), ("secretive_mode", False)],
 )
 def test_only_secret_named_keys_are_refused(tmp_path, key, refused):
-    from bot.config_file import _reject_secrets
+    from bot.config.file import _reject_secrets
 
     if refused:
         with pytest.raises(ConfigError, match="looks like a secret"):

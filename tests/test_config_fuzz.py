@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from bot.config import Settings
-from bot.config_file import load_settings
+from bot.config.file import load_settings
 from bot.errors import ConfigError
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.config_intel import Feed, IntelSettings
+from bot.config.intel import Feed, IntelSettings
 from bot.intel.archive import read_answer
 from bot.intel.live import LiveIntel
 from bot.intel.sources import parse_cryptopanic, parse_fear_greed, parse_feed
@@ -212,7 +212,7 @@ def test_the_system_prompt_explains_the_context_block_only_when_intel_is_on():
 
 
 def test_two_feeds_of_one_name_are_refused_in_one_line(tmp_path):
-    from bot.config_file import load_settings
+    from bot.config.file import load_settings
     from bot.errors import ConfigError
 
     (tmp_path / "config.toml").write_text(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.backtest.loop import run_backtest
 from bot.config import Settings
-from bot.config_intel import IntelSettings
+from bot.config.intel import IntelSettings
 from bot.intel.archive import ArchiveIntel, append_items, save_points
 from bot.intel.sources import Item
 from bot.models import Outcome

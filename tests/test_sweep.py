@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config_file import load_settings
+from bot.config.file import load_settings
 from bot.sweep.command import Options, sweep_command
 from bot.venues.history import SAMPLE_DIR
 from tests.conftest import run_bot

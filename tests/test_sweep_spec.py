@@ -181,7 +181,7 @@ BAD_SPECS = [
 def test_a_bad_spec_is_one_line_before_anything_runs(project, text, message):
     """``sweep_command`` in this process: the ConfigError the CLI prints as one line, exit 2
     (the test below proves that mapping on a real run)."""
-    from bot.config_file import load_settings
+    from bot.config.file import load_settings
     from bot.errors import ConfigError
     from bot.sweep.command import Options, sweep_command
 

@@ -25,8 +25,8 @@ import structlog
 
 from bot.arena.leaderboard import JournalRow, Standing, choose, score, standing
 from bot.config import Settings
-from bot.config_arena import Candidate
-from bot.config_file import with_overrides
+from bot.config.arena import Candidate
+from bot.config.file import with_overrides
 from bot.errors import ConfigError, did_you_mean
 from bot.models import CoinFeatures, Decision, Portfolio, Snapshot, StrictModel, TickReport
 from bot.ops.arena_state import ArenaRecord, ArenaStore, RotationRecord

@@ -46,7 +46,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.config import Section, Settings
-from bot.config_file import with_overrides as cell_settings  # noqa: F401 (the sweep's name for it)
+from bot.config.file import with_overrides as cell_settings  # noqa: F401 (the sweep's name for it)
 from bot.errors import ConfigError, did_you_mean
 
 TICK = timedelta(minutes=3)
