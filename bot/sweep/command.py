@@ -209,7 +209,7 @@ def _cost_gate(
     claude_points = [cell for _, cell in grid if KINDS[strategy_of(cell)].paid]
     if not claude and not (folds and claude_points):
         return
-    for kind in {KINDS[strategy_of(cell)].name: KINDS[strategy_of(cell)] for cell in claude_points}.values():
+    for kind in (KINDS[name] for name in sorted({strategy_of(cell) for cell in claude_points})):
         if not kind.key(base):
             raise ConfigError(
                 f'strategy.name = "{kind.name}" cells need {kind.key_name} in the environment or in .env '
