@@ -98,7 +98,7 @@ def _leaderboard(runs: int, *, candidates: int = 6, ticks: int = 3360) -> list[f
     from datetime import datetime, timedelta
 
     from bot.arena.arena import open_arena
-    from bot.config_file import load_settings
+    from bot.config.file import load_settings
     from bot.strategies import HoldStrategy
 
     with tempfile.TemporaryDirectory() as folder:

@@ -120,7 +120,8 @@ def _ema_six_theirs(data: Path, *, with_csv: bool) -> tuple[float, int]:
 def _claude_span(data: Path, cache_file: Path, *, fake_url: str | None, ticks: int) -> tuple[float, int, int, int]:
     """(seconds, ticks, cache hits, cache misses) of a Claude backtest over the first ``ticks``
     ticks; ``fake_url`` None runs the rules over the same span instead."""
-    from bot.backtest.loop import TICK, run_backtest, span_of
+    from bot.backtest.loop import run_backtest, span_of
+    from bot.models import TICK
     from bot.config import Settings
     from bot.strategies.cache import CachedStrategy, DecisionCache
     from bot.strategies.claude import ClaudeStrategy

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.data_phase import COINS, start_fake_exchange  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.config_intel import Feed, IntelSettings  # noqa: E402
+from bot.config.intel import Feed, IntelSettings  # noqa: E402
 from bot.tick.briefing import MARKET, Briefing, Headline, Impact, Sentiment  # noqa: E402
 from bot.tick.prompt import context_block  # noqa: E402
 from tests.fakes.intel import FakeIntel  # noqa: E402

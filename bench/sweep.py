@@ -66,7 +66,7 @@ def _fresh(run) -> tuple[float, list[float]]:
 def _plain() -> list[float]:
     """Seconds of each of the 24 cells through backtest_command, one after another in this process."""
     from bot.backtest.runner import BacktestRequest, backtest_command
-    from bot.config_file import load_settings
+    from bot.config.file import load_settings
     from bot.sweep.spec import cell_settings, load_spec, points
 
     with tempfile.TemporaryDirectory() as folder:

@@ -9,7 +9,7 @@ or reaches the journal is a pydantic model, validated and serialisable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "1h": 3_600_000, "4h": 14_400_000}
+TICK = timedelta(minutes=3)  # the bot's cadence: cron's */3, a replay's and a backtest's step
+
+
+def on_tick_grid(moment: datetime) -> datetime:
+    """``moment`` in UTC, floored to its 3-minute tick (xx:00, xx:03, ...; seconds dropped):
+    where a tick at ``moment`` belongs, so simulated clocks and cron's minutes agree."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute - moment.minute % 3, second=0, microsecond=0)
 
 
 class CandleEnds:

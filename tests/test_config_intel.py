@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config_intel import IntelSettings
+from bot.config.intel import IntelSettings
 
 
 def test_config_toml_lists_every_intel_setting_with_its_default():
@@ -21,7 +21,7 @@ def test_config_toml_lists_every_intel_setting_with_its_default():
 
 
 def test_two_feeds_of_one_name_are_refused_in_one_line(tmp_path):
-    from bot.config_file import load_settings
+    from bot.config.file import load_settings
     from bot.errors import ConfigError
 
     (tmp_path / "config.toml").write_text(

@@ -25,22 +25,21 @@ import structlog
 
 from bot.arena.leaderboard import JournalRow, Standing, choose, score, standing
 from bot.config import Settings
-from bot.config_arena import Candidate
-from bot.config_file import with_overrides
+from bot.config.arena import Candidate
+from bot.config.file import with_overrides
 from bot.errors import ConfigError, did_you_mean
 from bot.models import CoinFeatures, Decision, Portfolio, Snapshot, StrictModel, TickReport
 from bot.ops.arena_state import ArenaRecord, ArenaStore, RotationRecord
 from bot.ops.budget import utc_day
 from bot.ops.notify import Event, EventKind, Level, Notifier
 from bot.ops.state import AuditLog, Journal, StateStore
-from bot.strategies import HoldStrategy
+from bot.strategies import HoldStrategy, kind_of
 from bot.tick.briefing import Briefing
 from bot.tick.context import Pass, TickContext
 from bot.tick.engine import run_tick
 from bot.tick.prompt import Prompt
 from bot.tick.protocols import Auditor, Recorder, Store, Strategy
-from bot.venues.paper import PaperBroker
-from bot.venues.profiles import builder_fee_pct
+from bot.venues.paper import paper_broker
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +47,7 @@ log = structlog.get_logger(__name__)
 def candidate_settings(base: Settings, candidate: Candidate, *, own_budget: bool = True) -> Settings:
     """The account's settings with the candidate's strategy, [llm] and [rules] keys (and,
     for its book, its own daily LLM budget); a bad key is one line naming the candidate."""
+    kind_of(candidate.strategy, option=f"[[arena.candidates]] {candidate.name!r}: strategy")
     overrides = {"strategy.name": candidate.strategy}
     overrides |= {f"llm.{key}": value for key, value in candidate.llm.items()}
     overrides |= {f"rules.{key}": value for key, value in candidate.rules.items()}
@@ -135,8 +135,6 @@ class Arena:
         handed = _Handed(run.snapshot, run.briefing)
         mode = "paper" if run.ctx.mode == "live" else run.ctx.mode
         features = run.features
-        exchange = self.settings.exchange  # the account's venue: the same fees on every book
-        fee = builder_fee_pct(exchange.id, opted_in=exchange.builder_fee)
 
         async def one(player: Player) -> TickReport:
             structlog.contextvars.bind_contextvars(candidate=player.name)  # this task's context only
@@ -146,7 +144,7 @@ class Arena:
                 dry_run=True,
                 market=handed,
                 strategy=player.strategy,
-                broker=PaperBroker(player.settings.paper, builder_fee_pct=fee),
+                broker=paper_broker(player.settings),  # the account's venue: the same fees on every book
                 store=player.store,
                 journal=player.journal,
                 fallback=HoldStrategy(),
@@ -273,13 +271,6 @@ def history(player: Player, start: datetime | None) -> tuple[list[TickReport] | 
             break
         rows.append(row)
     return rows[::-1], opening
-
-
-def account_fallback(settings: Settings) -> Strategy:
-    """Who decides for the account once its own LLM budget is spent (`llm.fallback`)."""
-    from bot.strategies.rules import RulesStrategy
-
-    return RulesStrategy(settings.rules) if settings.llm.fallback == "rules" else HoldStrategy()
 
 
 def check_name(settings: Settings, name: str) -> str:

@@ -13,7 +13,6 @@ rotation off it is the active candidate's decisions on the account).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.arena.arena import ActiveStrategy, Leaderboard, ReportList, memory_arena
-from bot.backtest.loop import TICK, BacktestResult, run_backtest, span_of
-from bot.backtest.runner import BacktestRequest, claude_for_backtest, configure, history_for
+from bot.backtest.loop import BacktestResult, run_backtest
+from bot.backtest.runner import BacktestRequest, BacktestStrategy, backtest_strategy, prepare
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.tick.protocols import Strategy
@@ -42,25 +41,18 @@ def arena_backtest(
         raise ConfigError(
             "--arena needs [arena] candidates in the config: add [[arena.candidates]] entries (README, Arena)"
         )
-    settings = configure(settings, request)
-    market = history_for(settings, request)
-    start, end = span_of(market, settings.trading.coins, start=request.start, end=request.end)
-    calls = math.ceil((int((end - start) / TICK) + 1) / request.decide_every)
-    gates, caches = [], []
+    prepared = prepare(settings, request)
+    settings, market, start, end = prepared.settings, prepared.market, prepared.start, prepared.end
+    built: list[BacktestStrategy] = []
 
     def make_strategy(own: Settings) -> Strategy:
-        if own.strategy.name == "rules":
-            from bot.strategies.rules import RulesStrategy
-
-            return RulesStrategy(own.rules)
-        cached, gate = claude_for_backtest(
-            own, request, market=market, start=start, calls=calls, notify=notify, bill_hits=True
-        )
-        gates.append(gate)
-        caches.append(cached)
-        return cached
+        # a candidate's kind, as `bot backtest --strategy KIND` builds it (paid: cached, gated, billed on hits)
+        built.append(backtest_strategy(own, own.strategy.name, prepared, request, notify=notify, bill_hits=True))
+        return built[-1].strategy
 
     arena = memory_arena(settings, make_strategy=make_strategy)
+    gates = [chosen.gate for chosen in built if chosen.gate is not None]
+    caches = [chosen.cached for chosen in built if chosen.cached is not None]
 
     def should_stop() -> str | None:
         return next((reason for gate in gates if (reason := gate.stop_reason())), None)
@@ -79,8 +71,8 @@ def arena_backtest(
     )
     result.strategy = "arena (rotation)" if settings.arena.rotation.enabled else f"arena ({settings.arena.initial})"
     result.cache = {"hits": sum(c.hits for c in caches), "misses": sum(c.misses for c in caches)} if caches else {}
-    for cached in caches:
-        cached.cache.close()
+    for chosen in built:
+        chosen.close()
     board = arena.leaderboard(end, window_days=0)
     curves = {}
     for player in arena.players:

@@ -20,13 +20,14 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import (
+    TICK,
     CoinFeatures,
     CorrectionKind,
     Decision,
@@ -36,6 +37,7 @@ from bot.models import (
     Side,
     StrictModel,
     TickReport,
+    on_tick_grid,
 )
 from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
@@ -43,10 +45,8 @@ from bot.tick.indicators import PrecomputedFeatures
 from bot.tick.prompt import Prompt
 from bot.tick.protocols import Arena, Intel, Strategy
 from bot.venues.history import HistoryMarket
-from bot.venues.paper import PaperBroker
-from bot.venues.profiles import builder_fee_pct
+from bot.venues.paper import paper_broker
 
-TICK = timedelta(minutes=3)
 END_OF_BACKTEST = "end_of_backtest"  # exit reason of a position still open when the span ends
 
 
@@ -177,8 +177,8 @@ def span_of(
 ) -> tuple[datetime, datetime]:
     """The simulated span, inside what the history can show with 500 closed candles."""
     first, last = market.span(coins)
-    start = _on_tick(start) if start else first
-    end = _on_tick(end) if end else last
+    start = on_tick_grid(start) if start else first
+    end = on_tick_grid(end) if end else last
     if start < first:
         raise ConfigError(
             f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; the earliest start is {first:%Y-%m-%dT%H:%M}"
@@ -194,11 +194,6 @@ def span_of(
     if end < start:
         raise ConfigError(f"--to {end:%Y-%m-%dT%H:%M} is before --from {start:%Y-%m-%dT%H:%M}")
     return start, end
-
-
-def _on_tick(moment: datetime) -> datetime:
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.replace(minute=moment.minute - moment.minute % 3, second=0, microsecond=0)
 
 
 async def run_backtest(
@@ -227,10 +222,7 @@ async def run_backtest(
         dry_run=True,
         market=market,
         strategy=EveryNthTick(strategy, decide_every) if decide_every > 1 else strategy,
-        broker=PaperBroker(
-            settings.paper,
-            builder_fee_pct=builder_fee_pct(settings.exchange.id, opted_in=settings.exchange.builder_fee),
-        ),
+        broker=paper_broker(settings),
         store=_MemoryStore(),
         journal=recorder,
         features=PrecomputedFeatures({coin: market.candles(coin) for coin in coins}),

@@ -12,27 +12,26 @@ spend beyond ``--max-cost`` stops it too (the answers so far stay cached).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationError
 
-from bot.backtest.loop import TICK, BacktestResult, run_backtest, span_of
+from bot.backtest.loop import BacktestResult, run_backtest, span_of
 from bot.config import PaperSettings, Settings, TradingSettings
 from bot.errors import ConfigError, LlmUnavailable, did_you_mean
-from bot.models import CoinFeatures, Decision, Portfolio, StrictModel
+from bot.models import TICK, CoinFeatures, Decision, Portfolio, StrictModel
+from bot.strategies.kinds import BASELINE, Kind, build, identity, kind_of, resolve
 from bot.tick.prompt import Prompt
 from bot.tick.protocols import Strategy
 from bot.venues.history import HistoryMarket
 
-
-class StrategyName(StrEnum):
-    RULES = "rules"
-    CLAUDE = "claude"
+if TYPE_CHECKING:
+    from bot.strategies.cache import CachedStrategy
 
 
 class BacktestRequest(StrictModel):
@@ -41,7 +40,7 @@ class BacktestRequest(StrictModel):
     coins: list[str] | None = None
     start: datetime | None = None
     end: datetime | None = None
-    strategy: StrategyName = StrategyName.RULES
+    strategy: str = BASELINE  # a kind of bot.strategies.KINDS, checked by ``prepare``
     initial_balance_usd: float | None = None
     fee_pct: float | None = None
     slippage_pct: float | None = None
@@ -81,15 +80,68 @@ def configure(settings: Settings, request: BacktestRequest) -> Settings:
 
 
 def history_for(settings: Settings, request: BacktestRequest) -> HistoryMarket:
-    folder = request.data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else None)
-    market = HistoryMarket(folder, candles=settings.trading.candles, quote=settings.trading.quote)
+    market = HistoryMarket(
+        settings.data_dir(request.data_dir), candles=settings.trading.candles, quote=settings.trading.quote
+    )
     available = market.available_coins()
     for coin in settings.trading.coins:
         if coin not in available:
             raise ConfigError(
-                f"--coins: no history for {coin} in {market.data_dir}{did_you_mean(coin, available)} (available: {', '.join(available)})"
+                f"--coins: no history for {coin} in {market.data_dir}{did_you_mean(coin, available)} "
+                f"(available: {', '.join(available)})"
             )
     return market
+
+
+@dataclass
+class Prepared:
+    """What `bot backtest` and `bot backtest --arena` both start from."""
+
+    settings: Settings  # with the command line's overrides
+    market: HistoryMarket
+    start: datetime
+    end: datetime
+    calls: int  # the times the strategy is asked over the span (every `decide_every`-th tick)
+
+
+def prepare(settings: Settings, request: BacktestRequest) -> Prepared:
+    """The strategy's name checked, the command line's overrides, the history, the span."""
+    kind_of(request.strategy, option="--strategy")
+    settings = configure(settings, request)
+    market = history_for(settings, request)
+    start, end = span_of(market, settings.trading.coins, start=request.start, end=request.end)
+    calls = math.ceil((int((end - start) / TICK) + 1) / request.decide_every)
+    return Prepared(settings=settings, market=market, start=start, end=end, calls=calls)
+
+
+@dataclass
+class BacktestStrategy:
+    """A strategy as a backtest runs it: a paid kind behind the decision cache and the cost gate."""
+
+    strategy: Strategy
+    gate: _CostGate | None = None
+    cached: CachedStrategy | None = None
+
+    def close(self) -> None:
+        if self.cached is not None:
+            self.cached.cache.close()
+
+
+def backtest_strategy(
+    settings: Settings,
+    name: str,
+    prepared: Prepared,
+    request: BacktestRequest,
+    *,
+    notify: Callable[[str], None],
+    bill_hits: bool = False,
+) -> BacktestStrategy:
+    """The kind ``name`` built from ``settings`` for a backtest (any kind of ``KINDS``)."""
+    kind = resolve(settings, name, option="--strategy")
+    strategy = build(settings, name, option="--strategy")  # no clock: cached capabilities of any age
+    if not kind.paid:
+        return BacktestStrategy(strategy)
+    return _paid_for_backtest(settings, kind, strategy, prepared, request, notify=notify, bill_hits=bill_hits)
 
 
 def backtest_command(
@@ -98,19 +150,16 @@ def backtest_command(
     """Everything `bot backtest` does before rendering: overrides, span, strategy, the run."""
     import asyncio
 
-    settings = configure(settings, request)
-    market = history_for(settings, request)
-    start, end = span_of(market, settings.trading.coins, start=request.start, end=request.end)
-    calls = math.ceil((int((end - start) / TICK) + 1) / request.decide_every)
-    if request.strategy is StrategyName.RULES:
-        from bot.strategies.rules import RulesStrategy
-
-        strategy: Strategy = RulesStrategy(settings.rules)
-        warnings, should_stop, cached = [], None, None
-    else:
-        cached, gate = claude_for_backtest(settings, request, market=market, start=start, calls=calls, notify=notify)
-        strategy, should_stop = cached, gate.stop_reason
-        warnings = [cutoff_warning(settings.backtest.knowledge_cutoffs, settings.llm.model, start=start, end=end)]
+    prepared = prepare(settings, request)
+    settings, market, start, end = prepared.settings, prepared.market, prepared.start, prepared.end
+    chosen = backtest_strategy(settings, request.strategy, prepared, request, notify=notify)
+    strategy, gate = chosen.strategy, chosen.gate
+    should_stop = gate.stop_reason if gate is not None else None
+    warnings = (
+        [cutoff_warning(settings.backtest.knowledge_cutoffs, settings.llm.model, start=start, end=end)]
+        if gate is not None
+        else []
+    )
     intel = None
     if settings.intel.enabled:
         from bot.intel.archive import ArchiveIntel
@@ -133,9 +182,9 @@ def backtest_command(
     if intel is not None:
         result.intel_coverage = intel.coverage(start, end, TICK)
     result.warnings = [warning for warning in warnings if warning] + result.warnings
-    if cached is not None:
-        result.cache = {"hits": cached.hits, "misses": cached.misses}
-        cached.cache.close()
+    if chosen.cached is not None:
+        result.cache = {"hits": chosen.cached.hits, "misses": chosen.cached.misses}
+    chosen.close()
     return result
 
 
@@ -166,8 +215,9 @@ class _CostGate:
         estimate: Callable[[int], float],
         remaining: Callable[[], int],
         max_cost_usd: float | None,
+        option: str = "--strategy claude",  # what chose the paid strategy: the refusal names it
     ) -> None:
-        self.inner, self.name = inner, inner.name
+        self.inner, self.name, self.option = inner, inner.name, option
         self.estimate, self.remaining, self.max_cost_usd = estimate, remaining, max_cost_usd
         self.spent_usd = 0.0
         self.trace = None
@@ -184,8 +234,9 @@ class _CostGate:
                 # raised, not returned: the cache must not remember a refusal as an answer;
                 # the engine holds this tick and stop_reason() ends the run after it
                 self._refusal = (
-                    f"--strategy claude: the {calls:,} uncached calls ahead are estimated at up to {cost:.4f} USD, above --max-cost "
-                    f"{self.max_cost_usd:g} USD; raise --max-cost, shorten --from/--to, use --decide-every N, or pass --yes"
+                    f"{self.option}: the {calls:,} uncached calls ahead are estimated at up to {cost:.4f} USD, "
+                    f"above --max-cost {self.max_cost_usd:g} USD; raise --max-cost, shorten --from/--to, "
+                    "use --decide-every N, or pass --yes"
                 )
                 raise LlmUnavailable(
                     self._refusal
@@ -201,58 +252,42 @@ class _CostGate:
         if self._refusal is not None:
             return self._refusal
         if self.max_cost_usd is not None and self.spent_usd > self.max_cost_usd:
-            return f"the LLM spend reached {self.spent_usd:.4f} USD, above --max-cost {self.max_cost_usd:g} USD (answers so far are cached: a re-run repeats them for free)"
+            return (
+                f"the LLM spend reached {self.spent_usd:.4f} USD, above --max-cost {self.max_cost_usd:g} USD "
+                "(answers so far are cached: a re-run repeats them for free)"
+            )
         return None
 
 
-def claude_for_backtest(
+def _paid_for_backtest(
     settings: Settings,
+    kind: Kind,
+    strategy: Strategy,
+    prepared: Prepared,
     request: BacktestRequest,
     *,
-    market: HistoryMarket,
-    start: datetime,
-    calls: int,
     notify: Callable[[str], None],
-    bill_hits: bool = False,
-):
-    key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
-    if not key:
-        raise ConfigError(
-            "--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)"
-        )
+    bill_hits: bool,
+) -> BacktestStrategy:
+    """A paid kind behind the cost gate (which sees only the calls that cost money), behind
+    the decision cache keyed by the kind's identity."""
     from bot.strategies.cache import CachedStrategy, DecisionCache
-    from bot.strategies.claude import ClaudeStrategy, tool_schema
 
-    llm = settings.llm
-    per_call = per_call_cost(settings, market, start=start)
+    calls = prepared.calls
+    per_call = per_call_cost(settings, prepared.market, start=prepared.start)
     max_cost = (
         None
         if request.yes
         else (request.max_cost_usd if request.max_cost_usd is not None else settings.backtest.max_cost_usd)
     )
     notify(
-        f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all"
-    )
-    # capabilities: whatever var/cache holds, whatever its age (a missing model is looked up once)
-    claude = ClaudeStrategy(
-        llm, max_leverage=settings.risk.max_leverage, api_key=key, cache_dir=settings.var_dir / "cache"
-    )
-    # what shapes an answer besides the prompt: the model, its limits, the tool it must call
-    identity = json.dumps(
-        {
-            "model": llm.model,
-            "max_tokens": llm.max_tokens,
-            "max_leverage": settings.risk.max_leverage,
-            "tool": tool_schema(),
-            "effort": llm.effort,
-            "thinking": llm.thinking,
-            "output": llm.output,
-        },
-        sort_keys=True,
+        f"{kind.name.capitalize()} backtest: {calls:,} decisions with {settings.llm.model}; uncached calls estimated "
+        f"at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all"
     )
     cached: CachedStrategy | None = None
     gate = _CostGate(
-        claude,
+        strategy,
+        option=f"--strategy {kind.name}",
         estimate=lambda n: n * per_call,
         remaining=lambda: calls - cached.hits - cached.misses,
         max_cost_usd=max_cost,
@@ -260,10 +295,10 @@ def claude_for_backtest(
     cached = CachedStrategy(
         gate,
         cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"),
-        identity=identity,
+        identity=identity(kind, settings),
         bill_hits=bill_hits,
     )
-    return cached, gate
+    return BacktestStrategy(cached, gate=gate, cached=cached)
 
 
 def per_call_cost(settings: Settings, market: HistoryMarket, *, start: datetime) -> float:

@@ -12,6 +12,7 @@ import typer
 
 from bot.cli.base import ConfigOption, app, coin_list, day_or_time, load, wall_clock, write_report
 from bot.errors import ConfigError, ExitCode
+from bot.strategies.kinds import BASELINE, names
 
 
 @app.command()
@@ -30,7 +31,7 @@ def backtest(
         str | None,
         typer.Option("--to", help="last simulated tick, ISO date or time in UTC (default: the end of the history)"),
     ] = None,
-    strategy: Annotated[str, typer.Option("--strategy", help="rules | claude")] = "rules",
+    strategy: Annotated[str, typer.Option("--strategy", help=" | ".join(names()))] = BASELINE,
     initial_balance: Annotated[
         float | None, typer.Option("--initial-balance", help="starting cash, USDT (default: paper.initial_balance_usd)")
     ] = None,
@@ -78,20 +79,18 @@ def backtest(
 ) -> None:
     """Replay history through the same tick: same engine, paper fills, a report against buy-and-hold."""
     settings = load(config)
-    from bot.backtest.runner import BacktestRequest, StrategyName, backtest_command
+    from bot.backtest.runner import BacktestRequest, backtest_command
     from bot.log import configure_logging
 
     gc.enable()  # thousands of ticks in one process: collect what they leave behind (see main)
 
-    if strategy not in {name.value for name in StrategyName}:
-        raise ConfigError(f"--strategy {strategy!r}: use one of {', '.join(name.value for name in StrategyName)}")
     # errors on stderr only: a backtest writes nothing under var/ but the report and the decision cache
     configure_logging(log_file=None, console_level="ERROR", secrets=settings.secrets())
     request = BacktestRequest(
         coins=coin_list(coins),
         start=day_or_time("--from", start),
         end=day_or_time("--to", end),
-        strategy=StrategyName(strategy),
+        strategy=strategy,  # checked first thing by the backtest's preparation
         initial_balance_usd=initial_balance,
         fee_pct=fee,
         slippage_pct=slippage,
@@ -180,9 +179,7 @@ def download(
 ) -> None:
     """Fetch OHLCV and funding history into a folder `bot backtest --data-dir` reads; re-runs fetch only what is missing."""
     settings = load(config)
-    folder = data_dir or (
-        settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else settings.var_dir / "data"
-    )
+    folder = settings.download_dir(data_dir)
     if since is None and not intel:
         raise ConfigError(
             "--since is required: the first candle to fetch, e.g. --since 2025-06-01 (or --intel alone to archive only news and sentiment)"

@@ -71,7 +71,7 @@ SHORT_SECRET = 6  # characters: real API keys are dozens long; a shorter one is 
 def load(config: Path | None):
     """The settings of ``--config`` (or ./config.toml, or the defaults when there is none),
     with a note on stderr when the defaults are in use and a warning for a too-short secret."""
-    from bot.config_file import config_path, load_settings
+    from bot.config.file import config_path, load_settings
 
     path = config_path(config)
     explicit = config is not None or path.name != "config.toml" or path.exists()

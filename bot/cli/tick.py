@@ -119,14 +119,17 @@ def _skip_if_backing_off(settings: Any, *, dry_run: bool, mode: str):
 
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
     from bot.ops.state import AuditLog, Journal, StateStore, check_mode
-    from bot.strategies import build_strategies
+    from bot.strategies import build, fallback, resolve
 
-    strategy, fallback = build_strategies(settings, clock=wall_clock)
+    # built first: a bad strategy name or a missing key ends here, before anything is traded
+    strategy = build(settings, clock=wall_clock)
+    budget_fallback = fallback(settings) if resolve(settings).paid else None
     if replay is not None:
         from bot.venues.history import HistoryMarket
 
-        folder = data_dir or (settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else None)
-        market = HistoryMarket(folder, candles=settings.trading.candles, quote=settings.trading.quote)
+        market = HistoryMarket(
+            settings.data_dir(data_dir), candles=settings.trading.candles, quote=settings.trading.quote
+        )
         var = settings.run_dir(replay=True)
         store = StateStore(var / "state.json")
         now = _replay_time(market, settings.trading.coins, store, replay)
@@ -143,12 +146,9 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         market = CcxtMarket(settings, cache_dir=settings.var_dir / "cache")
     from bot.ops.notify import notifier_for
     from bot.tick.engine import TickContext, run_tick
-    from bot.venues.paper import PaperBroker
-    from bot.venues.profiles import builder_fee_pct
+    from bot.venues.paper import paper_broker
 
-    broker: Any = PaperBroker(
-        settings.paper, builder_fee_pct=builder_fee_pct(settings.exchange.id, opted_in=settings.exchange.builder_fee)
-    )
+    broker: Any = paper_broker(settings)
     if mode == "live":
         from bot.venues.ccxt_broker import CcxtBroker
 
@@ -169,22 +169,20 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
     notifier = notifier_for(settings) if settings.notify.urls else None
     arena = None
     if settings.arena.candidates:  # every candidate on its own paper book; the active one decides for this account
-        from bot.arena.arena import ActiveStrategy, account_fallback, open_arena
+        from bot.arena.arena import ActiveStrategy, open_arena
 
         arena = open_arena(
-            settings,
-            var / "arena",
-            make_strategy=lambda own: build_strategies(own, clock=wall_clock)[0],
-            notifier=notifier,
+            settings, var / "arena", make_strategy=lambda own: build(own, clock=wall_clock), notifier=notifier
         )
-        strategy, fallback = ActiveStrategy(arena), account_fallback(settings)
+        # the active candidate may be paid, whichever kind the account names
+        strategy, budget_fallback = ActiveStrategy(arena), fallback(settings)
     ctx = TickContext(
         settings=settings,
         mode=mode,
         dry_run=dry_run,
         market=market,
         strategy=strategy,
-        fallback=fallback,
+        fallback=budget_fallback,
         broker=broker,
         store=store,
         journal=journal,
@@ -202,7 +200,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
 
 def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> datetime:
     """The simulated clock: TIME if given, else 3 minutes after the last replayed run."""
-    from bot.tick.status import TICK_INTERVAL
+    from bot.models import TICK, on_tick_grid
 
     first, last = market.span(coins)
     state = store.load()
@@ -215,8 +213,8 @@ def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> d
                 f"remove {store.path.parent} to start over"
             )
     else:
-        now = previous + TICK_INTERVAL if previous else first
-    now = now.replace(minute=now.minute - now.minute % 3)
+        now = previous + TICK if previous else first
+    now = on_tick_grid(now)
     if now < first:
         raise ConfigError(
             f"--replay {now:%Y-%m-%dT%H:%M}: history needs 500 closed candles first; the earliest time is {first:%Y-%m-%dT%H:%M}"

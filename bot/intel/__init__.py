@@ -9,15 +9,8 @@ never imports this package: the CLI and the backtest plug an instance into it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.config import Settings
 from bot.tick.protocols import Intel
-
-
-def archive_dir(settings: Settings) -> Path:
-    """Where the archive lives: ``paths.data_dir``, else var/data (as `bot download`)."""
-    return settings.resolve(settings.paths.data_dir) if settings.paths.data_dir else settings.var_dir / "data"
 
 
 def live_intel(settings: Settings) -> Intel | None:
@@ -29,5 +22,5 @@ def live_intel(settings: Settings) -> Intel | None:
     return LiveIntel(
         settings,
         cache_dir=settings.var_dir / "cache" / "intel",
-        archive_dir=archive_dir(settings) if settings.intel.archive else None,
+        archive_dir=settings.download_dir() if settings.intel.archive else None,  # as `bot download --intel`
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from bot.config_intel import IntelSettings
+from bot.config.intel import IntelSettings
 from bot.intel.rank import headlines, select
 from bot.intel.sources import Item
 from bot.models import StrictModel

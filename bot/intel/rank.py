@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from bot.config_intel import IntelSettings
+from bot.config.intel import IntelSettings
 from bot.intel.sources import Item
 from bot.tick.briefing import MARKET, Headline, Impact, rank_key
 

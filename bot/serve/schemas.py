@@ -8,7 +8,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.models import Decision, Outcome, RiskVerdict, Usage
+from bot.models import TICK, Decision, Outcome, RiskVerdict, Usage
+
+_CADENCE_SECONDS = int(TICK.total_seconds())  # cron's */3
 
 
 class Health(BaseModel):
@@ -17,8 +19,8 @@ class Health(BaseModel):
     mode: str | None = None
     last_tick_at: datetime | None = None  # the tick's own clock (simulated in replay)
     last_tick_age_seconds: float | None = None  # wall seconds since the last tick was recorded
-    cadence_seconds: int = 180
-    stale_after_seconds: int = 360  # one missed cron run is tolerated, two are not
+    cadence_seconds: int = _CADENCE_SECONDS
+    stale_after_seconds: int = 2 * _CADENCE_SECONDS  # one missed cron run is tolerated, two are not
     last_outcome: Outcome | None = None
     consecutive_errors: int = 0
     paused: bool = False

@@ -7,11 +7,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.models import Outcome
+from bot.models import TICK, Outcome
 from bot.ops.state import BotState
 from bot.serve.schemas import EquityCurve, EquityPoint, Health
 
-CADENCE_SECONDS = 180  # cron's */3
+CADENCE_SECONDS = int(TICK.total_seconds())  # cron's */3
 STALE_AFTER_SECONDS = 2 * CADENCE_SECONDS  # one missed run is tolerated, two are not
 
 

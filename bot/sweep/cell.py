@@ -19,12 +19,13 @@ import math
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from bot.config import Settings
 from bot.models import StrictModel
+from bot.strategies.kinds import AUTO, BASELINE, kind_of
 
 _NOT_HASHED = {"paths", "log", "notify", "anthropic_api_key", "exchange_api_key", "exchange_secret", "base_dir"}
 _DATA_FOLDERS = ("3m", "4h", "funding_8h", "intel")  # intel: the archive a backtest with [intel] reads
@@ -34,7 +35,7 @@ class CellTask(StrictModel):
     """What a worker needs to run one cell (settings travel pickled, secrets included)."""
 
     settings: Settings
-    strategy: Literal["rules", "claude"]
+    strategy: str  # a kind of bot.strategies.KINDS
     start: datetime
     end: datetime
     decide_every: int = 1
@@ -70,9 +71,13 @@ class CellRow(StrictModel):
     seconds: float = 0.0  # the cell's own wall time in its worker (not part of the result: it varies run to run)
 
 
-def strategy_of(settings: Settings) -> Literal["rules", "claude"]:
-    """Like `bot backtest`, a cell runs the rules unless its `strategy.name` is "claude"."""
-    return "claude" if settings.strategy.name == "claude" else "rules"
+def strategy_of(settings: Settings) -> str:
+    """The kind a cell runs: its `strategy.name` (checked here, before any cell runs);
+    "auto" runs the baseline, as `bot backtest` does: a backtest never picks a paid kind
+    by itself."""
+    name = settings.strategy.name
+    kind_of(name, auto=True)
+    return BASELINE if name == AUTO else name
 
 
 def cell_key(task: CellTask, *, data_digest: str) -> str:
@@ -149,12 +154,12 @@ def _run(task: CellTask, key: str) -> CellRow:
     import numpy as np
 
     from bot.backtest.report import build_report, tick_returns
-    from bot.backtest.runner import BacktestRequest, StrategyName, backtest_command
+    from bot.backtest.runner import BacktestRequest, backtest_command
 
     request = BacktestRequest(
         start=task.start,
         end=task.end,
-        strategy=StrategyName(task.strategy),
+        strategy=task.strategy,
         decide_every=task.decide_every,
         data_dir=task.data_dir,
         yes=True,

@@ -22,11 +22,12 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.models import TICK
 from bot.sweep.cache import RowCache
 from bot.sweep.cell import CellRow, CellTask, cell_key, data_digest, strategy_of
 from bot.sweep.cluster import dask_client, require_dask, run_tasks
 from bot.sweep.report import CellResult, SweepReport, build_report
-from bot.sweep.spec import TICK, Fold, Spec, cell_settings, folds_of, load_spec, points
+from bot.sweep.spec import Fold, Spec, cell_settings, folds_of, load_spec, points
 
 
 class Options:
@@ -160,12 +161,13 @@ def _span(base: Settings, spec: Spec, options: Options) -> tuple[Path | None, da
     from bot.backtest.loop import span_of
     from bot.backtest.runner import BacktestRequest, history_for
 
-    folder = options.data_dir or (base.resolve(base.paths.data_dir) if base.paths.data_dir else None)
+    folder = base.data_dir(options.data_dir)
     if folder is not None:
         folder = folder.resolve()
         if not folder.is_dir():
             raise ConfigError(
-                f"--data-dir {folder}: no such folder; pass a folder laid out like the bundled sample (bot download writes one)"
+                f"--data-dir {folder}: no such folder; pass a folder laid out like the bundled sample "
+                "(bot download writes one)"
             )
     try:
         market = history_for(base, BacktestRequest(data_dir=folder))
@@ -178,7 +180,8 @@ def _span(base: Settings, spec: Spec, options: Options) -> tuple[Path | None, da
     except (OSError, EOFError, ValueError) as exc:  # a damaged history file (cut short, not CSV)
         where = folder or "the bundled sample"
         raise ConfigError(
-            f"history in {where} is unreadable for {', '.join(base.trading.coins)} ({type(exc).__name__}: {exc}); download it again (bot download)"
+            f"history in {where} is unreadable for {', '.join(base.trading.coins)} ({type(exc).__name__}: {exc}); "
+            "download it again (bot download)"
         ) from None
     return folder, start, end
 
@@ -198,15 +201,20 @@ def _calls(first: datetime, last: datetime, decide_every: int) -> int:
 def _cost_gate(
     base: Settings, spec: Spec, options: Options, uncached: list[_Cell], *, folds: list[Fold], grid, folder, notify
 ) -> None:
-    """Price the uncached Claude cells (and each fold's test, whoever wins) before anything runs."""
-    claude = [cell for cell in uncached if cell.task.strategy == "claude"]
-    claude_points = [cell for _, cell in grid if strategy_of(cell) == "claude"]
+    """Price the uncached cells of paid kinds (Claude; and each fold's test, whoever wins)
+    before anything runs."""
+    from bot.strategies import KINDS
+
+    claude = [cell for cell in uncached if KINDS[cell.task.strategy].paid]
+    claude_points = [cell for _, cell in grid if KINDS[strategy_of(cell)].paid]
     if not claude and not (folds and claude_points):
         return
-    if not base.anthropic_api_key or not base.anthropic_api_key.get_secret_value():
-        raise ConfigError(
-            'strategy.name = "claude" cells need ANTHROPIC_API_KEY in the environment or in .env beside config.toml'
-        )
+    for kind in (KINDS[name] for name in sorted({strategy_of(cell) for cell in claude_points})):
+        if not kind.key(base):
+            raise ConfigError(
+                f'strategy.name = "{kind.name}" cells need {kind.key_name} in the environment or in .env '
+                "beside config.toml"
+            )
     from bot.backtest.runner import per_call_cost
     from bot.venues.history import HistoryMarket
 
@@ -229,7 +237,8 @@ def _cost_gate(
             )
     calls = sum(_calls(c.task.start, c.task.end, spec.decide_every) for c in claude)
     notify(
-        f"Claude cells: {len(claude)} not yet in the sweep cache, {calls:,} decisions; estimated at up to {cost:.4f} USD (repeated prompts are free)"
+        f"Claude cells: {len(claude)} not yet in the sweep cache, {calls:,} decisions; "
+        f"estimated at up to {cost:.4f} USD (repeated prompts are free)"
     )
     limit = options.max_cost_usd if options.max_cost_usd is not None else base.backtest.max_cost_usd
     if not options.yes and cost > limit:

@@ -46,10 +46,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.config import Section, Settings
-from bot.config_file import with_overrides as cell_settings  # noqa: F401 (the sweep's name for it)
+from bot.config.file import with_overrides as cell_settings  # noqa: F401 (the sweep's name for it)
 from bot.errors import ConfigError, did_you_mean
+from bot.models import TICK
 
-TICK = timedelta(minutes=3)
 METRICS = {"sharpe": "sharpe", "sortino": "sortino", "return": "total_return_pct", "calmar": "calmar"}
 _DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")
 _SWEEP_KEYS = {"from", "to", "metric", "decide_every", "samples", "seed", "heatmap"}
@@ -112,7 +112,8 @@ def load_spec(path: Path) -> Spec:
                 or not all(isinstance(v, int | float) for v in values.values())
             ):
                 raise ConfigError(
-                    f"{path}: axis `{name}`: a range is {{ low = A, high = B }} and needs `samples` in [sweep]; or give a list of values"
+                    f"{path}: axis `{name}`: a range is {{ low = A, high = B }} and needs `samples` in [sweep]; "
+                    "or give a list of values"
                 )
             if values["low"] > values["high"]:
                 raise ConfigError(f"{path}: axis `{name}`: low {values['low']} is above high {values['high']}")
@@ -185,11 +186,13 @@ def _dotted(path: Path, table: str, values: dict) -> list[tuple[str, Any]]:
         ]
         if not (isinstance(kind, type) and issubclass(kind, Section)):
             raise ConfigError(
-                f"{path}: [{table}] `{name}`: unknown setting{did_you_mean(section, sections)}; name a setting as section.key, e.g. risk.max_leverage"
+                f"{path}: [{table}] `{name}`: unknown setting{did_you_mean(section, sections)}; "
+                "name a setting as section.key, e.g. risk.max_leverage"
             )
         if field not in kind.model_fields:
             raise ConfigError(
-                f"{path}: [{table}] `{name}`: unknown setting{did_you_mean(field, list(kind.model_fields), prefix=section)}"
+                f"{path}: [{table}] `{name}`: unknown setting"
+                f"{did_you_mean(field, list(kind.model_fields), prefix=section)}"
             )
     return found
 
@@ -274,8 +277,9 @@ def folds_of(spec: Spec, *, start: datetime, end: datetime) -> list[Fold]:
     if last_end > end:
         fits = max(0, (end + TICK - start - spec.train) // spec.test)
         raise ConfigError(
-            f"{spec.path}: [walk_forward] {spec.folds} folds of train {_show(spec.train)} + test {_show(spec.test)} need until "
-            f"{last_end:%Y-%m-%dT%H:%M}, but the span ends at {end:%Y-%m-%dT%H:%M}; use at most {fits} folds, shorter windows or more history"
+            f"{spec.path}: [walk_forward] {spec.folds} folds of train {_show(spec.train)} + test {_show(spec.test)} "
+            f"need until {last_end:%Y-%m-%dT%H:%M}, but the span ends at {end:%Y-%m-%dT%H:%M}; "
+            f"use at most {fits} folds, shorter windows or more history"
         )
     folds = []
     for index in range(spec.folds):

@@ -10,7 +10,7 @@ answers in well under a second however long the bot has run. The JSON form is
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,13 @@ from pydantic import Field
 
 from bot.config import Settings
 from bot.exchange_models import ExchangeView
-from bot.models import Action, Decision, Outcome, Side, StrictModel
+from bot.models import TICK, Action, Decision, Outcome, Side, StrictModel, on_tick_grid
 from bot.ops.backoff import backoff_seconds, opening_block
 from bot.ops.budget import cache_hit_ratio, utc_day
 from bot.ops.state import BotState, PausedBy
 from bot.tick.portfolio import SHARPE_MIN_RETURNS, sharpe_ratio
 
 STATUS_SCHEMA = 1
-TICK_INTERVAL = timedelta(minutes=3)
 
 
 class StatusPosition(StrictModel):
@@ -195,7 +194,7 @@ def status_time(state: BotState, wall_now: datetime, *, replay: bool) -> datetim
     """The status's "now": the wall clock, or in replay the simulated clock where the next
     replay tick would run."""
     if replay and state.last_run_at:
-        return state.last_run_at + TICK_INTERVAL
+        return state.last_run_at + TICK
     return wall_now
 
 
@@ -203,11 +202,9 @@ def _next_tick(state: BotState, now: datetime) -> datetime | None:
     """Replay: 3 simulated minutes after the last tick. Live: the next */3 cron minute,
     or the first one after the backoff window."""
     if state.mode == "replay":
-        return state.last_tick_at + TICK_INTERVAL if state.last_tick_at else None
+        return state.last_tick_at + TICK if state.last_tick_at else None
     start = max(now, state.backoff_until) if state.backoff_until else now
-    slot = start.replace(second=0, microsecond=0)
-    slot += timedelta(minutes=3 - slot.minute % 3)
-    return slot
+    return on_tick_grid(start) + TICK
 
 
 def journal_rows(records: Iterable[dict[str, Any]], *, count: int, trades: bool) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 import numpy as np
 import structlog
 
-from bot.config import PaperSettings
+from bot.config import PaperSettings, Settings
 from bot.models import (
     TIMEFRAME_MS,
     CoinMarket,
@@ -349,3 +349,13 @@ def _price_at(candles: np.ndarray, at_ms: int, *, fallback: float) -> float:
     if index > 0 and candles[index - 1, 0] + _CANDLE_MS == at_ms:
         return float(candles[index - 1, 4])
     return fallback
+
+
+def paper_broker(settings: Settings) -> PaperBroker:
+    """The paper book of ``settings``: its fees and slippage, plus the venue's builder fee
+    where the owner opted in (a paper fill costs what the venue's would). `bot tick`, the
+    backtest loop and every arena candidate build their paper broker here."""
+    from bot.venues.profiles import builder_fee_pct
+
+    exchange = settings.exchange
+    return PaperBroker(settings.paper, builder_fee_pct=builder_fee_pct(exchange.id, opted_in=exchange.builder_fee))

@@ -16,7 +16,7 @@ from tests.arena.arenakit import FIRST
 def test_arena_backtest_books_match_each_candidates_own_backtest():
     from bot.arena.backtest import arena_backtest
     from bot.backtest.runner import BacktestRequest, backtest_command
-    from bot.config_file import with_overrides
+    from bot.config.file import with_overrides
 
     base = Settings(_env_file=None, strategy={"name": "rules"}, trading={"coins": ["BTC", "ETH"]})
     candidates = [

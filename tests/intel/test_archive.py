@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.config_intel import IntelSettings
+from bot.config.intel import IntelSettings
 from bot.intel.archive import ArchiveIntel
 from tests.intel.intelkit import COINS, START, _archive, _day
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.config_intel import Feed, IntelSettings
+from bot.config.intel import Feed, IntelSettings
 from bot.intel.archive import read_answer
 from bot.intel.live import LiveIntel
 from bot.tick.prompt import context_block

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from bot.backtest.loop import run_backtest
 from bot.config import Settings
-from bot.config_intel import IntelSettings
+from bot.config.intel import IntelSettings
 from bot.intel.archive import ArchiveIntel
 from bot.strategies.rules import RulesStrategy
 from bot.venues.history import HistoryMarket

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config_file import load_settings
+from bot.config.file import load_settings
 from bot.sweep.command import Options, sweep_command
 from tests.conftest import run_bot
 from tests.sweep.sweepkit import GRID, ROW_FIELDS, _folder, _rows
@@ -166,7 +166,7 @@ def test_walk_forward_tests_each_folds_in_sample_winner_on_the_window_after_it(t
 def test_a_bad_spec_is_one_line_before_anything_runs(project, text, message):
     """``sweep_command`` in this process: the ConfigError the CLI prints as one line, exit 2
     (the test below proves that mapping on a real run)."""
-    from bot.config_file import load_settings
+    from bot.config.file import load_settings
     from bot.errors import ConfigError
     from bot.sweep.command import Options, sweep_command
 

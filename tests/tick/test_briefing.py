@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.backtest.loop import run_backtest
 from bot.config import Settings
-from bot.config_intel import IntelSettings
+from bot.config.intel import IntelSettings
 from bot.intel.archive import ArchiveIntel
 from bot.models import Outcome
 from bot.tick.briefing import Briefing, Headline, Impact, Sentiment

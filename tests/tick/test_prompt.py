@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.config import Settings
-from bot.config_intel import IntelSettings
+from bot.config.intel import IntelSettings
 from bot.models import ReturnStats
 from bot.tick.indicators import compute_features
 from bot.tick.portfolio import portfolio_of

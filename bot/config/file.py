@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
-from bot.config import SECRET_KEY, Settings
+from bot.config.base import SECRET_KEY
+from bot.config.settings import Settings
 from bot.errors import ConfigError, did_you_mean
 
 
@@ -71,7 +72,8 @@ def _reject_unknown_top_level(path: Path, data: dict[str, Any]) -> None:
 
 
 def _origin(path: Path, data: dict[str, Any], loc: tuple[Any, ...]) -> str:
-    """Where the bad value came from: a BOT_* variable (it wins over the file), else config.toml if it holds the setting."""
+    """Where the bad value came from: a BOT_* variable (it wins over the file), else
+    config.toml if it holds the setting."""
     variable = "BOT_" + "__".join(str(part) for part in loc if not isinstance(part, int)).upper()
     from_env = f"{variable} (environment or {path.parent / '.env'})"
     if variable in os.environ:

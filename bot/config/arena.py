@@ -1,9 +1,9 @@
 """The `[arena]` settings: candidate strategies trading the same ticks on their own paper
 books, and the rotation that picks which one runs the account (``bot.arena``).
 
-Kept beside ``bot.config`` (which holds them as ``Settings.arena``). A candidate changes
-only what makes a strategy: its kind, its `[llm]` and `[rules]` keys and its own daily LLM
-budget; risk, fees and coins are the account's, so every book faces the same rules.
+Held as ``Settings.arena``. A candidate changes only what makes a strategy: its kind, its `[llm]`
+and `[rules]` keys and its own daily LLM budget; risk, fees and coins are the account's, so
+every book faces the same rules.
 """
 
 from __future__ import annotations
@@ -11,21 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from bot.config.base import Section
 from bot.errors import did_you_mean
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Candidate(_Section):
+class Candidate(Section):
     name: str = Field(
         pattern=r"^[a-z0-9_-]{1,30}$", description="short name: `bot arena pin NAME`, the leaderboard, var/arena/NAME/"
     )
-    strategy: Literal["rules", "claude"] = Field(
-        description="rules: the baseline; claude: asks Claude with this candidate's [llm] keys"
+    strategy: str = Field(
+        description="a kind of bot.strategies.KINDS: rules, the baseline; claude, asks Claude with this candidate's "
+        "[llm] keys; checked when the arena is opened"
     )
     llm: dict[str, Any] = Field(
         default_factory=dict, description="[llm] keys for this candidate, e.g. model, effort, thinking, memory_trades"
@@ -38,7 +36,7 @@ class Candidate(_Section):
     )
 
 
-class Rotation(_Section):
+class Rotation(Section):
     """Off by default: the account stays with `arena.active` (or the pinned candidate)."""
 
     enabled: bool = Field(False, description="once a day at `time`, hand the account to the best candidate")
@@ -55,7 +53,7 @@ class Rotation(_Section):
     )
 
 
-class ArenaSettings(_Section):
+class ArenaSettings(Section):
     candidates: list[Candidate] = Field(
         default_factory=list, description="empty: no arena, the account's own strategy decides"
     )
@@ -71,7 +69,8 @@ class ArenaSettings(_Section):
             raise ValueError(f"candidate name {twice[0]!r} is used twice: give every [[arena.candidates]] its own name")
         if self.active and self.active not in names:
             raise ValueError(
-                f"active = {self.active!r} is not a candidate{did_you_mean(self.active, names)} (candidates: {', '.join(names) or 'none'})"
+                f"active = {self.active!r} is not a candidate{did_you_mean(self.active, names)} "
+                f"(candidates: {', '.join(names) or 'none'})"
             )
         return self
 

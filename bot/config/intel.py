@@ -1,23 +1,19 @@
 """The `[intel]` settings: news and sentiment sources for the prompt (``bot.intel``).
 
-Kept beside ``bot.config`` (which holds them as ``Settings.intel``) so that file stays a
-readable size; the token, CRYPTOPANIC_TOKEN, is a secret of ``Settings`` like the others.
+Held as ``Settings.intel``; the token, CRYPTOPANIC_TOKEN, is a secret of ``Settings``
+like the others.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-_URL = r"^https?://[^/]+"  # like bot.config's URLs: scheme and host at least
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from bot.config.base import URL, Section
 
 
-class Feed(_Section):
+class Feed(Section):
     name: str = Field(pattern=r"^[a-z0-9_-]{1,30}$", description="short name shown in the prompt and the tick report")
-    url: str = Field(pattern=_URL)
+    url: str = Field(pattern=URL)
     priority: int = Field(1, ge=0, le=3, description="impact points every headline of this feed starts with")
 
 
@@ -57,19 +53,19 @@ RESERVED = {"fear_greed", "cryptopanic", "archive", "intel"}  # the other names 
 DEFAULT_TTL_MINUTES = {"fear_greed": 60.0, "feeds": 10.0, "cryptopanic": 10.0}
 
 
-class IntelSettings(_Section):
+class IntelSettings(Section):
     """Every source is optional; a failing one is skipped and named, it never fails a tick."""
 
     enabled: bool = Field(False, description="fetch the sources each tick and give the model a context block")
     fear_greed_url: str = Field(
         "https://api.alternative.me/fng/",
-        pattern=rf"({_URL})?",
+        pattern=rf"({URL})?",
         description="alternative.me's Fear & Greed API; empty = off",
     )
     feeds: list[Feed] = Field(default_factory=lambda: list(DEFAULT_FEEDS), description="RSS / Atom feeds of headlines")
     cryptopanic_url: str = Field(
         "https://cryptopanic.com/api/developer/v2/posts/",
-        pattern=_URL,
+        pattern=URL,
         description="asked only when CRYPTOPANIC_TOKEN is set",
     )
     cryptopanic_priority: int = Field(2, ge=0, le=3, description="impact points every CryptoPanic post starts with")
@@ -104,6 +100,7 @@ class IntelSettings(_Section):
         for name in names:
             if names.count(name) > 1 or name in RESERVED:
                 raise ValueError(
-                    f"feed name {name!r} is {'listed twice' if name not in RESERVED else 'reserved'}: give each feed its own name"
+                    f"feed name {name!r} is {'listed twice' if name not in RESERVED else 'reserved'}: "
+                    "give each feed its own name"
                 )
         return feeds

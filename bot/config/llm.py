@@ -1,0 +1,139 @@
+"""The `[llm]` settings (Claude as the strategy: model, limits, budget) and what is known
+about each model: its list prices and its training-data cutoff."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from bot.config.base import Section, optional_url
+from bot.errors import did_you_mean
+
+
+class ModelPrice(Section):
+    """USD per million tokens, as Anthropic publishes them (5-minute cache writes)."""
+
+    input_usd_per_mtok: float = Field(ge=0)
+    output_usd_per_mtok: float = Field(ge=0)
+    cache_write_usd_per_mtok: float = Field(ge=0)
+    cache_read_usd_per_mtok: float = Field(ge=0)
+
+
+def _price(input_usd: float, output_usd: float) -> ModelPrice:
+    """Anthropic's standard rates: 5-minute cache writes 1.25x input, cache reads 0.1x input."""
+    cache = {
+        "cache_write_usd_per_mtok": round(input_usd * 1.25, 6),
+        "cache_read_usd_per_mtok": round(input_usd * 0.1, 6),
+    }
+    return ModelPrice(input_usd_per_mtok=input_usd, output_usd_per_mtok=output_usd, **cache)
+
+
+# List prices of every model the Models API listed as active or deprecated, checked on
+# PRICES_CHECKED against Anthropic's models overview and pricing pages (Haiku 5.5's
+# second rate card, for prompts above 100K tokens, never applies to a tick's prompt).
+PRICES_CHECKED = date(2026, 12, 1)
+DEFAULT_PRICES = {
+    model: _price(input_usd, output_usd)
+    for model, input_usd, output_usd in [
+        ("claude-fable-5-2", 10.0, 50.0),
+        ("claude-fable-5-1", 10.0, 50.0),
+        ("claude-fable-5", 10.0, 50.0),
+        ("claude-opus-5-5", 4.0, 20.0),
+        ("claude-opus-5", 5.0, 25.0),
+        ("claude-opus-4-8", 5.0, 25.0),
+        ("claude-opus-4-7", 5.0, 25.0),
+        ("claude-opus-4-6", 5.0, 25.0),
+        ("claude-opus-4-5", 5.0, 25.0),
+        ("claude-sonnet-5-5", 2.0, 10.0),
+        ("claude-sonnet-5", 2.0, 10.0),
+        ("claude-sonnet-4-6", 3.0, 15.0),
+        ("claude-haiku-5-5", 0.10, 0.50),
+        ("claude-haiku-4-5", 1.0, 5.0),
+    ]
+}
+DEFAULT_MODEL = "claude-sonnet-5-5"  # a current model fast enough for a 3-minute cadence: README "Choosing a model"
+
+
+class LlmSettings(Section):
+    """Claude as the strategy: the model, its limits, the daily budget and the price table."""
+
+    model: str = Field(
+        DEFAULT_MODEL,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$",
+        description="Anthropic model id; must have a price in `llm.prices`",
+    )
+    effort: Literal["low", "medium", "high"] = Field(
+        "low", description="output_config.effort, sent only where the model lists the level"
+    )
+    thinking: Literal["adaptive", "off"] = Field(
+        "adaptive", description="adaptive where the model allows it; off where it can be turned off"
+    )
+    output: Literal["auto", "tool"] = Field(
+        "auto", description="auto: output_config.format where the model has structured outputs; tool: a strict tool"
+    )
+    capabilities_ttl_hours: float = Field(
+        24.0, ge=0, le=24 * 30, description="reuse the Models API answer cached in var/cache for this long"
+    )
+    memory_trades: int = Field(
+        10, ge=0, le=50, description="the last N closed trades shown in the prompt; 0 = no trade memory"
+    )
+    memory_max_tokens: int = Field(
+        600, ge=0, le=4000, description="cap on the trade memory's size in the prompt (about 4 characters a token)"
+    )
+    base_url: str | None = Field(
+        None, description="Messages API host (proxy, local fake); default: ANTHROPIC_BASE_URL or Anthropic's"
+    )
+    max_tokens: int = Field(2048, ge=256, le=16_000, description="cap on the answer's tokens")
+    timeout_s: float = Field(40.0, gt=0, le=150, description="per HTTP request")
+    retries: int = Field(
+        2, ge=0, le=5, description="the SDK's own retries on 408/409/429/5xx/overloaded and connection errors"
+    )
+    deadline_s: float = Field(90.0, gt=0, le=150, description="the whole LLM step, retries included; then HOLD")
+    max_usd_per_day: float = Field(
+        10.0, ge=0, description="daily budget (UTC day); reached: `llm.fallback` decides until midnight"
+    )
+    fallback: Literal["rules", "hold"] = Field("rules", description="who decides once the daily budget is spent")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_has_scheme(cls, value: str | None) -> str | None:
+        return optional_url(value)
+
+    @field_validator("prices")
+    @classmethod
+    def _keep_default_prices(cls, prices: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        return {**DEFAULT_PRICES, **prices}  # a config adding one model keeps the others
+
+    @model_validator(mode="after")
+    def _model_has_a_price(self) -> LlmSettings:
+        if self.model not in self.prices:
+            raise ValueError(
+                f"model {self.model!r} has no price: add [llm.prices.{json.dumps(self.model)}] to config.toml"
+                f"{did_you_mean(self.model, list(self.prices))}"
+            )
+        if self.deadline_s < self.timeout_s:
+            raise ValueError(f"deadline_s ({self.deadline_s:g}) must be at least timeout_s ({self.timeout_s:g})")
+        return self
+
+    @property
+    def price(self) -> ModelPrice:
+        return self.prices[self.model]
+
+
+# Training-data cutoffs as Anthropic publishes them (the later "training data" date, not
+# the "reliable knowledge" one: the model may remember anything up to it), end of month.
+DEFAULT_KNOWLEDGE_CUTOFFS = {
+    "claude-sonnet-4-6": date(2025, 8, 31),
+    "claude-haiku-4-5": date(2025, 7, 31),
+    "claude-opus-4-6": date(2025, 8, 31),
+    "claude-sonnet-5": date(2026, 1, 31),
+    "claude-sonnet-5-5": date(2026, 6, 30),
+    "claude-opus-5-5": date(2026, 6, 30),
+    "claude-fable-5-1": date(2026, 6, 30),
+}
