@@ -35,6 +35,7 @@ class Recording:
     """Wraps a strategy; keeps what it saw and said at each tick, the prompt included."""
 
     name = "recording"
+    trace = None  # free: nothing to account
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -141,6 +142,7 @@ def test_perturbing_every_candle_after_t_changes_no_decision_at_or_before_t(tmp_
 
 class Counting:
     name = "counting"
+    trace = None  # free: nothing to account
 
     def __init__(self) -> None:
         self.calls = 0
@@ -339,6 +341,7 @@ def test_backtest_command_reads_a_data_dir_laid_out_like_the_sample(project, tmp
 def test_decisions_the_risk_step_rejects_do_not_stop_the_backtest():
     class Reckless:
         name = "reckless"
+        trace = None  # free: nothing to account
 
         async def decide(self, *, features, portfolio, prompt):
             return [Decision(coin=coin, action=Action.CLOSE, confidence=1.0) for coin in features]
@@ -356,6 +359,7 @@ class _BuyOnce:
     """BTC long at the first tick (2x, 10 %: 0.018 BTC at 105,379.1), then nothing."""
 
     name = "buy_once"
+    trace = None  # free: nothing to account
 
     def __init__(self) -> None:
         self.done = False

@@ -34,11 +34,15 @@ class MemoryStore:
 class MemoryJournal(list):
     append = list.append
 
+    def last_fills(self):
+        return self[-1].fills if self else []
+
 
 class ScriptedStrategy:
     """Returns the next scripted item each tick; an exception instance is raised instead."""
 
     name = "scripted"
+    trace = None  # free: nothing to account
 
     def __init__(self, *script) -> None:
         self.script = list(script)
@@ -51,6 +55,9 @@ class ScriptedStrategy:
 
 
 class BrokenBroker:
+    def __init__(self) -> None:
+        self.corrections = []
+
     async def settle(self, *, book, snapshot, now):
         return []
 

@@ -25,8 +25,7 @@ from bot.backtest.loop import TICK, BacktestResult, run_backtest, span_of
 from bot.config import PaperSettings, Settings, TradingSettings
 from bot.errors import ConfigError, LlmUnavailable, did_you_mean
 from bot.models import CoinFeatures, Decision, Portfolio, StrictModel
-from bot.tick.prompt import Prompt
-from bot.tick.protocols import Strategy
+from bot.tick.protocols import PromptView, Strategy, WrappedStrategy
 from bot.venues.history import HistoryMarket
 
 
@@ -156,7 +155,7 @@ def cutoff_warning(cutoffs: dict, model: str, *, start: datetime, end: datetime)
     )
 
 
-class _CostGate:
+class _CostGate(WrappedStrategy):
     """Sits between the cache and Claude, so it only sees the calls that cost money."""
 
     def __init__(
@@ -167,15 +166,14 @@ class _CostGate:
         remaining: Callable[[], int],
         max_cost_usd: float | None,
     ) -> None:
-        self.inner, self.name = inner, inner.name
+        super().__init__(inner)
         self.estimate, self.remaining, self.max_cost_usd = estimate, remaining, max_cost_usd
         self.spent_usd = 0.0
-        self.trace = None
         self._checked = False
         self._refusal: str | None = None
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         if not self._checked and self.max_cost_usd is not None:
             calls = self.remaining()
@@ -192,10 +190,9 @@ class _CostGate:
                 )  # a ConfigError in `decide` would end the run at once, before stop_reason
         self._checked = True
         try:
-            return await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
+            return await super().decide(features=features, portfolio=portfolio, prompt=prompt)
         finally:
-            self.trace = getattr(self.inner, "trace", None)
-            self.spent_usd += getattr(getattr(self.trace, "usage", None), "cost_usd", 0.0)
+            self.spent_usd += self.trace.usage.cost_usd if self.trace is not None else 0.0
 
     def stop_reason(self) -> str | None:
         if self._refusal is not None:

@@ -379,6 +379,11 @@ class Journal:
         """The newest record, None if there is none."""
         return next(self.newest_first(), None)
 
+    def last_fills(self) -> list[Fill]:
+        """The newest record's fills: a run killed after saving the state and before
+        appending its line booked fills these do not hold (the tick recovers them)."""
+        return [Fill.model_validate(fill) for fill in (self.last() or {}).get("fills", [])]
+
     def tail(self, count: int) -> list[dict]:
         """The last ``count`` records, oldest first."""
         records = []

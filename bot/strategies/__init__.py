@@ -9,17 +9,17 @@ from datetime import datetime, timedelta
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import CoinFeatures, Decision, Portfolio
-from bot.tick.prompt import Prompt
-from bot.tick.protocols import Strategy
+from bot.tick.protocols import PromptView, Strategy
 
 
 class HoldStrategy:
     """Decides nothing: every coin holds (the budget fallback when `llm.fallback = "hold"`)."""
 
     name = "hold"
+    trace = None  # free: nothing to account
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         return []
 

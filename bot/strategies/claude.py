@@ -35,8 +35,7 @@ from bot.models import Action, CoinFeatures, Decision, Portfolio
 from bot.ops.budget import priced
 from bot.strategies.capabilities import ModelCaps, read_caps
 from bot.strategies.request import TOOL_NAME, Shape, build_request, tool_schema
-from bot.tick.prompt import Prompt
-from bot.tick.protocols import Trace
+from bot.tick.protocols import PromptView, Trace
 
 __all__ = ["ClaudeStrategy", "tool_schema", "validate"]
 
@@ -65,10 +64,10 @@ class ClaudeStrategy:
         self._clock = clock  # only for the capability cache's age: nothing here trades on it
         self._ttl = capabilities_ttl
         self.caps: ModelCaps | None = None
-        self.trace = Trace()
+        self.trace = Trace()  # paid: refreshed by every `decide`, read by the engine after it
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         audit: dict[str, Any] = {
             "model": self.llm.model,
@@ -104,7 +103,7 @@ class ClaudeStrategy:
         audit["invalid"] = invalid
         return decisions
 
-    async def _call(self, prompt: Prompt, audit: dict[str, Any]) -> tuple[Any, Shape]:
+    async def _call(self, prompt: PromptView, audit: dict[str, Any]) -> tuple[Any, Shape]:
         import anthropic
 
         llm = self.llm
