@@ -409,7 +409,8 @@ def test_arena_backtest_books_match_each_candidates_own_backtest():
 def test_a_candidate_over_its_budget_holds_and_says_so_once_a_day(project, fake_anthropic):
     (project / "config.toml").write_text(
         '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC"]\n[[arena.candidates]]\nname = "r"\nstrategy = "rules"\n'
-        '[[arena.candidates]]\nname = "broke"\nstrategy = "claude"\nmax_usd_per_day = 0\nllm = { model = "claude-haiku-5-5" }\n'
+        '[[arena.candidates]]\nname = "broke"\nstrategy = "claude"\nmax_usd_per_day = 0\n'
+        'llm = { model = "claude-haiku-5-5" }\n'
     )
     for _ in range(2):
         assert _tick(project, fake_anthropic.url).returncode == 0
@@ -467,7 +468,8 @@ def test_arena_backtest_rerun_from_the_cache_asks_nothing_and_scores_the_same(tm
 
 def test_backtest_arena_command_prints_the_leaderboard_and_writes_the_chart(project):
     (project / "config.toml").write_text(
-        '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC"]\n[[arena.candidates]]\nname = "small"\nstrategy = "rules"\n'
+        '[strategy]\nname = "rules"\n[trading]\ncoins = ["BTC"]\n'
+        '[[arena.candidates]]\nname = "small"\nstrategy = "rules"\n'
         '[[arena.candidates]]\nname = "big"\nstrategy = "rules"\nrules = { size_pct = 20 }\n'
     )
     out = project / "report"

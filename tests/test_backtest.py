@@ -181,7 +181,8 @@ def test_span_refuses_a_start_before_the_history_can_show_500_candles():
 
     with pytest.raises(
         ConfigError,
-        match="--from 2025-06-01T00:00: the history needs 500 closed candles first; the earliest start is 2025-06-02T01:00",
+        match="--from 2025-06-01T00:00: the history needs 500 closed candles first; "
+        "the earliest start is 2025-06-02T01:00",
     ):
         span_of(HistoryMarket(), COINS, start=datetime(2025, 6, 1, tzinfo=UTC), end=None)
     with pytest.raises(ConfigError, match="--to 2025-06-09T00:00: the history ends at 2025-06-05T00:00"):
@@ -406,6 +407,7 @@ def test_gh16_7_a_backtest_without_funding_history_says_funding_was_not_charged(
     result = _buy_once_backtest(HistoryMarket(folder))
     assert result.funding_received_usd == 0.0  # before: the same 0.0, and not a word
     assert result.warnings == [
-        "FUNDING UNKNOWN: 1 settlements of BTC had no funding rate and were not charged; add funding_8h/ to the data folder"
+        "FUNDING UNKNOWN: 1 settlements of BTC had no funding rate and were not charged; "
+        "add funding_8h/ to the data folder"
     ]
     assert result.outcomes == {"ok": 141, "degraded": 1}  # 142 ticks 01:00-08:03; the 08:00 one says so too

@@ -140,7 +140,10 @@ def _tick(intel, **intel_settings):
 
 def test_the_tick_itself_cuts_what_an_intel_hands_back_to_its_time():
     report, user, state = _tick(Leaky())
-    block = "== CONTEXT (news and sentiment published before this tick) ==\nBTC: 1m ago [low] Bitcoin from a minute ago (bug)"
+    block = (
+        "== CONTEXT (news and sentiment published before this tick) ==\n"
+        "BTC: 1m ago [low] Bitcoin from a minute ago (bug)"
+    )
     assert block in user and "tomorrow" not in user and "Extreme Greed" not in user
     assert state.last_context == block and report.outcome is Outcome.OK
 
@@ -165,8 +168,8 @@ def test_a_source_an_intel_names_as_skipped_reaches_the_report_and_the_prompt():
     report, user, _ = _tick(Failing())
     assert report.sources_skipped == {"cryptopanic": "HTTP 429"} and report.outcome is Outcome.OK
     assert (
-        "== CONTEXT (news and sentiment published before this tick) ==\nunavailable this tick: cryptopanic\n== ACCOUNT =="
-        in user
+        "== CONTEXT (news and sentiment published before this tick) ==\n"
+        "unavailable this tick: cryptopanic\n== ACCOUNT ==" in user
     )
 
 

@@ -1,4 +1,4 @@
-"""`bot backtest` around ``bot.backtest.run_backtest``: options, strategy, LLM guards, progress.
+"""`bot backtest` around ``bot.backtest.loop.run_backtest``: options, strategy, LLM guards, progress.
 
 LLM guards: Claude's decisions go through the on-disk decision cache
 (``bot.strategies.cache``). Before the FIRST request the run would send (the first cache
@@ -86,7 +86,8 @@ def history_for(settings: Settings, request: BacktestRequest) -> HistoryMarket:
     for coin in settings.trading.coins:
         if coin not in available:
             raise ConfigError(
-                f"--coins: no history for {coin} in {market.data_dir}{did_you_mean(coin, available)} (available: {', '.join(available)})"
+                f"--coins: no history for {coin} in {market.data_dir}{did_you_mean(coin, available)} "
+                f"(available: {', '.join(available)})"
             )
     return market
 
@@ -182,8 +183,9 @@ class _CostGate(WrappedStrategy):
                 # raised, not returned: the cache must not remember a refusal as an answer;
                 # the engine holds this tick and stop_reason() ends the run after it
                 self._refusal = (
-                    f"--strategy claude: the {calls:,} uncached calls ahead are estimated at up to {cost:.4f} USD, above --max-cost "
-                    f"{self.max_cost_usd:g} USD; raise --max-cost, shorten --from/--to, use --decide-every N, or pass --yes"
+                    f"--strategy claude: the {calls:,} uncached calls ahead are estimated at up to {cost:.4f} USD, "
+                    f"above --max-cost {self.max_cost_usd:g} USD; raise --max-cost, shorten --from/--to, "
+                    "use --decide-every N, or pass --yes"
                 )
                 raise LlmUnavailable(
                     self._refusal
@@ -198,7 +200,10 @@ class _CostGate(WrappedStrategy):
         if self._refusal is not None:
             return self._refusal
         if self.max_cost_usd is not None and self.spent_usd > self.max_cost_usd:
-            return f"the LLM spend reached {self.spent_usd:.4f} USD, above --max-cost {self.max_cost_usd:g} USD (answers so far are cached: a re-run repeats them for free)"
+            return (
+                f"the LLM spend reached {self.spent_usd:.4f} USD, above --max-cost {self.max_cost_usd:g} USD "
+                "(answers so far are cached: a re-run repeats them for free)"
+            )
         return None
 
 
@@ -215,7 +220,8 @@ def claude_for_backtest(
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
     if not key:
         raise ConfigError(
-            "--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml (or use --strategy rules)"
+            "--strategy claude needs ANTHROPIC_API_KEY in the environment or in .env beside config.toml "
+            "(or use --strategy rules)"
         )
     from bot.strategies.cache import CachedStrategy, DecisionCache
     from bot.strategies.claude import ClaudeStrategy, tool_schema
@@ -228,7 +234,8 @@ def claude_for_backtest(
         else (request.max_cost_usd if request.max_cost_usd is not None else settings.backtest.max_cost_usd)
     )
     notify(
-        f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to {per_call:.4f} USD each, {calls * per_call:.2f} USD for all"
+        f"Claude backtest: {calls:,} decisions with {llm.model}; uncached calls estimated at up to "
+        f"{per_call:.4f} USD each, {calls * per_call:.2f} USD for all"
     )
     # capabilities: whatever var/cache holds, whatever its age (a missing model is looked up once)
     claude = ClaudeStrategy(

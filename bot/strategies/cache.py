@@ -36,7 +36,8 @@ class DecisionCache:
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
-                f"decision cache {path}: {exc}; move the file away (it only saves API calls) or fix the folder's permissions"
+                f"decision cache {path}: {exc}; move the file away (it only saves API calls) "
+                "or fix the folder's permissions"
             ) from None
 
     def get(self, key: str) -> dict[str, Any] | None:

@@ -171,9 +171,15 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
         else "(no retries: llm.retries = 0)"
     )
     if isinstance(exc, anthropic.AuthenticationError):
-        return "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
+        return (
+            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): "
+            "set a valid key in the environment or .env"
+        )
     if isinstance(exc, anthropic.PermissionDeniedError):
-        return "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in the console"
+        return (
+            "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): "
+            "check the key's access in the console"
+        )
     if isinstance(exc, anthropic.NotFoundError):
         return f"Anthropic does not know the model {llm.model!r} (404): fix llm.model in config.toml"
     if isinstance(exc, anthropic.RateLimitError):
@@ -186,7 +192,8 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
         return f"no answer from Claude within llm.timeout_s = {llm.timeout_s:g} s {retried}: holding this tick"
     if isinstance(exc, anthropic.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
-        return f"cannot reach the Anthropic API at {base_url} ({type(cause).__name__ if cause else 'connection error'}) {retried}"
+        why = type(cause).__name__ if cause else "connection error"
+        return f"cannot reach the Anthropic API at {base_url} ({why}) {retried}"
     if isinstance(exc, anthropic.APIStatusError):
         return f"Anthropic refused the request ({exc.status_code} {exc.type or ''}: {exc.api_message or 'no message'})"
     return f"malformed answer from the Anthropic API ({type(exc).__name__})"

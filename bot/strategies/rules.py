@@ -49,7 +49,8 @@ class RulesStrategy:
                 coin=f.coin,
                 action=Action.CLOSE,
                 confidence=0.7,
-                reasoning=f"3m trend turned against the {side}: EMA20 {'<' if trend_down else '>'} EMA50 and MACD crossed its signal",
+                reasoning=f"3m trend turned against the {side}: "
+                f"EMA20 {'<' if trend_down else '>'} EMA50 and MACD crossed its signal",
             )
         return None
 

@@ -92,7 +92,7 @@ def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
 
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
-    if state.funding_payments:
+    if state.funding_payments:  # guarded: a pydantic write costs (see `engine._finish`)
         state.funding_payments = []
     before = dict(state.positions)  # brokers replace a position they change
     settled: list[Fill] = []
@@ -297,12 +297,13 @@ def record_book(run: Pass) -> None:
         report.positions = list(state.positions.values())
     report.return_pct = after.return_pct
     report.prices = dict(run.prices)
-    if run.decisions or state.last_decisions:
+    if run.decisions or state.last_decisions:  # guarded: a pydantic write costs (see `engine._finish`)
         state.last_decisions = run.decisions
 
 
 def _remember_risk(state: BotState, **tick: object) -> None:
-    """The risk memory after this tick's events, written back only when it changed."""
+    """The risk memory after this tick's events, written back only when it changed (a
+    pydantic write costs: see `engine._finish`)."""
     memory = risk.remember(state.risk, **tick)
     if memory is not state.risk:
         state.risk = memory
@@ -361,7 +362,8 @@ def _refuse_openings(
         return (
             ""
             if decision.coin in coins
-            else f"{decision.coin} is not in `trading.coins`: its position is managed (exits, CLOSE), never opened or added to"
+            else f"{decision.coin} is not in `trading.coins`: "
+            "its position is managed (exits, CLOSE), never opened or added to"
         )
 
     reasons = {id(d): why(d) for d in decisions}
