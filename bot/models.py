@@ -58,7 +58,7 @@ class CandleEnds:
 def tick_id_for(now: datetime) -> str:
     """Minute resolution: unique per 3-minute tick, identical if the same tick is retried
     (``%y%m%dT%H%M``, formatted by hand: strftime costs four times as much)."""
-    return "%02d%02d%02dT%02d%02d" % (now.year % 100, now.month, now.day, now.hour, now.minute)
+    return "%02d%02d%02dT%02d%02d" % (now.year % 100, now.month, now.day, now.hour, now.minute)  # noqa: UP031
 
 
 class Action(StrEnum):
@@ -362,7 +362,8 @@ class Portfolio:
 
 
 class Usage(StrictModel):
-    """LLM tokens and their cost: ``input_tokens`` without the cached ones, ``output_tokens`` with the thinking ones (as billed)."""
+    """LLM tokens and their cost: ``input_tokens`` without the cached ones, ``output_tokens``
+    with the thinking ones (as billed)."""
 
     calls: int = 0
     input_tokens: int = 0
@@ -388,7 +389,9 @@ class TickReport(StrictModel):
     strategy: str
     outcome: Outcome
     coins_loaded: list[str] = Field(default_factory=list)
-    prices: dict[str, float] = Field(default_factory=dict)  # coin -> the last price the tick saw
+    # coin -> the price the book was valued at: the last price the tick saw (a held coin that
+    # failed to load: its last known one); a tick that failed before valuing: what it saw
+    prices: dict[str, float] = Field(default_factory=dict)
     errors: dict[str, str] = Field(default_factory=dict)  # coin -> why it was skipped
     sources_skipped: dict[str, str] = Field(
         default_factory=dict
@@ -400,7 +403,6 @@ class TickReport(StrictModel):
     account: Account | None = None
     positions: list[Position] = Field(default_factory=list)
     return_pct: float | None = None
-    prices: dict[str, float] = Field(default_factory=dict)  # coin -> the price the book was valued at
     sharpe: float | None = None
     invalid: dict[str, str] = Field(default_factory=dict)  # coin -> why its decision was refused (it held)
     prompt_chars: int = 0

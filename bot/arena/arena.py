@@ -28,17 +28,16 @@ from bot.config import Settings
 from bot.config.arena import Candidate
 from bot.config.file import with_overrides
 from bot.errors import ConfigError, did_you_mean
-from bot.models import CoinFeatures, Decision, Portfolio, Snapshot, StrictModel, TickReport
+from bot.models import CoinFeatures, Fill, Snapshot, StrictModel, TickReport
 from bot.ops.arena_state import ArenaRecord, ArenaStore, RotationRecord
 from bot.ops.budget import utc_day
 from bot.ops.notify import Event, EventKind, Level, Notifier
 from bot.ops.state import AuditLog, Journal, StateStore
 from bot.strategies import HoldStrategy, kind_of
 from bot.tick.briefing import Briefing
-from bot.tick.context import Pass, TickContext
+from bot.tick.context import TickContext
 from bot.tick.engine import run_tick
-from bot.tick.prompt import Prompt
-from bot.tick.protocols import Auditor, Recorder, Store, Strategy
+from bot.tick.protocols import Auditor, Recorder, Store, Strategy, WrappedStrategy
 from bot.venues.paper import paper_broker
 
 log = structlog.get_logger(__name__)
@@ -76,6 +75,9 @@ class ReportList:
 
     def append(self, report: TickReport) -> None:
         self.reports.append(report)
+
+    def last_fills(self) -> list[Fill]:
+        return self.reports[-1].fills if self.reports else []
 
 
 class _Handed:
@@ -131,10 +133,20 @@ class Arena:
             )
         return self._account[1]
 
-    async def play(self, run: Pass) -> dict[str, str]:
-        handed = _Handed(run.snapshot, run.briefing)
-        mode = "paper" if run.ctx.mode == "live" else run.ctx.mode
-        features = run.features
+    async def play(
+        self,
+        *,
+        snapshot: Snapshot,
+        features: dict[str, CoinFeatures],
+        briefing: Briefing | None,
+        mode: str,
+        now: datetime,
+        clock: Callable[[], float],
+    ) -> dict[str, str]:
+        """Every candidate's pass on the account's tick (its snapshot, features and briefing
+        handed down); returns candidate -> why it failed (it held)."""
+        handed = _Handed(snapshot, briefing)
+        mode = "paper" if mode == "live" else mode
 
         async def one(player: Player) -> TickReport:
             structlog.contextvars.bind_contextvars(candidate=player.name)  # this task's context only
@@ -149,11 +161,11 @@ class Arena:
                 journal=player.journal,
                 fallback=HoldStrategy(),
                 features=lambda _snapshot: features,
-                intel=handed if run.briefing is not None else None,
-                clock=run.ctx.clock,
+                intel=handed if briefing is not None else None,
+                clock=clock,
                 audit=player.audit,
             )
-            return await run_tick(ctx, run.now)
+            return await run_tick(ctx, now)
 
         results = await asyncio.gather(*(one(player) for player in self.players), return_exceptions=True)
         failed = {}
@@ -163,8 +175,9 @@ class Arena:
                 failed[player.name] = f"{type(result).__name__}: {result} (it held this tick)"
         return failed
 
-    def rotate(self, run: Pass) -> str:
-        rotation, record, now = self.settings.arena.rotation, self.record, run.now
+    def rotate(self, now: datetime) -> str:
+        """The rotation rule, once a day at `rotation.time`; the note for the account's report."""
+        rotation, record = self.settings.arena.rotation, self.record
         day = utc_day(now)
         if not rotation.enabled or record.pinned or record.last_rotation_day == day or now.time() < rotation.time:
             return ""
@@ -232,26 +245,20 @@ class Arena:
         return [player.name for player in self.players].index(name)
 
 
-class ActiveStrategy:
-    """The account's `Strategy`: whichever candidate is active when the tick decides."""
+class ActiveStrategy(WrappedStrategy):
+    """The account's `Strategy`: whichever candidate is active when the tick decides (its
+    strategy is the inner one, named after the candidate; its trace is forwarded)."""
 
-    def __init__(self, arena: Arena) -> None:
+    def __init__(self, arena: Arena) -> None:  # no fixed inner strategy: see `inner`
         self.arena = arena
-        self.trace = None  # the active candidate's, read by the engine after deciding
+
+    @property
+    def inner(self) -> Strategy:
+        return self.arena.account_strategy()
 
     @property
     def name(self) -> str:
         return self.arena.active
-
-    async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
-    ) -> list[Decision]:
-        strategy = self.arena.account_strategy()
-        self.trace = None
-        try:
-            return await strategy.decide(features=features, portfolio=portfolio, prompt=prompt)
-        finally:
-            self.trace = getattr(strategy, "trace", None)
 
 
 def history(player: Player, start: datetime | None) -> tuple[list[TickReport] | list[JournalRow], float]:
@@ -277,7 +284,8 @@ def check_name(settings: Settings, name: str) -> str:
     names = [candidate.name for candidate in settings.arena.candidates]
     if name not in names:
         raise ConfigError(
-            f"no arena candidate named {name!r}{did_you_mean(name, names)} (candidates: {', '.join(names) or 'none: add [[arena.candidates]]'})"
+            f"no arena candidate named {name!r}{did_you_mean(name, names)} "
+            f"(candidates: {', '.join(names) or 'none: add [[arena.candidates]]'})"
         )
     return name
 

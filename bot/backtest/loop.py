@@ -42,8 +42,7 @@ from bot.models import (
 from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
 from bot.tick.indicators import PrecomputedFeatures
-from bot.tick.prompt import Prompt
-from bot.tick.protocols import Arena, Intel, Strategy
+from bot.tick.protocols import Arena, Intel, PromptView, Strategy, WrappedStrategy
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import paper_broker
 
@@ -129,15 +128,20 @@ class _Recorder:
         self.outcomes: Counter[str] = Counter()
         self.messages: list[str] = []
         self._last_equity = initial_usd
+        self._last_fills: list[Fill] = []
+
+    def last_fills(self) -> list[Fill]:
+        return self._last_fills
 
     def append(self, report: TickReport) -> None:
+        self._last_fills = report.fills
         self.times_ms.append(int(report.as_of.timestamp() * 1000))
         if report.account is not None:
             self._last_equity = report.account.equity_usd
         self.equity.append(self._last_equity)
         self.exposed.append(bool(report.positions))
         self.fills.extend(report.fills)
-        for payment in getattr(report, "funding", ()):  # the paper broker's funding settlements
+        for payment in report.funding:  # the paper broker's funding settlements
             self.funding.append((payment.coin, payment.at, payment.amount_usd))
         self.unknown_funding += [c.coin for c in report.corrections if c.kind is CorrectionKind.FUNDING_UNKNOWN]
         self.cost_usd += report.usage.cost_usd
@@ -146,30 +150,28 @@ class _Recorder:
             self.messages.append(f"{report.as_of:%Y-%m-%d %H:%M} {report.outcome}: {report.message}")
 
 
-class EveryNthTick:
-    """Asks ``inner`` every ``n``-th tick only; in between every coin holds.
+class EveryNthTick(WrappedStrategy):
+    """Asks ``inner`` every ``n``-th tick only; in between every coin holds (and ``trace``
+    is None: nothing was asked, nothing paid).
 
     Positions opened earlier keep their stop-loss and take-profit in between: those are
     the broker's job (settled every tick), not the strategy's.
     """
 
     def __init__(self, inner: Strategy, n: int) -> None:
-        self.inner, self.n, self.name = inner, n, inner.name
+        super().__init__(inner)
+        self.n = n
         self._calls = 0
-        self.trace = None  # what the engine reads after a tick; the inner strategy's only on ticks it decided
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         due = self._calls % self.n == 0
         self._calls += 1
-        self.trace = None
         if not due:
+            self.trace = None
             return []
-        try:
-            return await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
-        finally:
-            self.trace = getattr(self.inner, "trace", None)
+        return await super().decide(features=features, portfolio=portfolio, prompt=prompt)
 
 
 def span_of(
@@ -181,15 +183,18 @@ def span_of(
     end = on_tick_grid(end) if end else last
     if start < first:
         raise ConfigError(
-            f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; the earliest start is {first:%Y-%m-%dT%H:%M}"
+            f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; "
+            f"the earliest start is {first:%Y-%m-%dT%H:%M}"
         )
     if start > last:
         raise ConfigError(
-            f"--from {start:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --from or --data-dir with more history"
+            f"--from {start:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; "
+            "pass an earlier --from or --data-dir with more history"
         )
     if end > last:
         raise ConfigError(
-            f"--to {end:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --to or --data-dir with more history"
+            f"--to {end:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; "
+            "pass an earlier --to or --data-dir with more history"
         )
     if end < start:
         raise ConfigError(f"--to {end:%Y-%m-%dT%H:%M} is before --from {start:%Y-%m-%dT%H:%M}")
@@ -271,7 +276,10 @@ async def run_backtest(
 
 def _unknown_funding_warning(coins: list[str]) -> str:
     names = ", ".join(sorted(set(coins)))
-    return f"FUNDING UNKNOWN: {len(coins)} settlements of {names} had no funding rate and were not charged; add funding_8h/ to the data folder"
+    return (
+        f"FUNDING UNKNOWN: {len(coins)} settlements of {names} had no funding rate and were not charged; "
+        "add funding_8h/ to the data folder"
+    )
 
 
 def _closes_at(candles: np.ndarray, times_ms: np.ndarray) -> np.ndarray:

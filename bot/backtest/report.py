@@ -196,7 +196,7 @@ def _groups(trades: list, key: Callable) -> list[Group]:
 
 
 def build_report(result) -> BacktestReport:
-    """The report of a ``bot.backtest.BacktestResult``."""
+    """The report of a ``bot.backtest.loop.BacktestResult``."""
     initial = result.initial_usd
     paper = result.settings.paper
     return BacktestReport(
@@ -242,8 +242,10 @@ def print_report(report: BacktestReport, *, console=None) -> None:
     for warning in report.warnings:
         console.print(f"[bold red]WARNING:[/] {warning}")
     console.print(
-        f"backtest {report.strategy} · {', '.join(report.coins)} · {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC "
-        f"· {report.ticks:,} ticks · decide every {report.decide_every} · fee {report.taker_fee_pct:g}% · slippage {report.slippage_pct:g}%"
+        f"backtest {report.strategy} · {', '.join(report.coins)} · "
+        f"{report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC "
+        f"· {report.ticks:,} ticks · decide every {report.decide_every} · fee {report.taker_fee_pct:g}% "
+        f"· slippage {report.slippage_pct:g}%"
     )
     s, b = report.strategy_metrics, report.benchmark_metrics
     table = Table("metric", report.strategy, "buy & hold (equal weight)", title="result")
@@ -304,7 +306,8 @@ def print_report(report: BacktestReport, *, console=None) -> None:
         console.print(f"  {message}")
     if c := report.intel_coverage:
         console.print(
-            f"intel coverage: {c['any_pct']:g} % of the ticks (Fear & Greed {c['sentiment_pct']:g} %, headlines {c['headlines_pct']:g} %)"
+            f"intel coverage: {c['any_pct']:g} % of the ticks "
+            f"(Fear & Greed {c['sentiment_pct']:g} %, headlines {c['headlines_pct']:g} %)"
         )
 
 

@@ -1,4 +1,4 @@
-"""`bot backtest` around ``bot.backtest.run_backtest``: options, strategy, LLM guards, progress.
+"""`bot backtest` around ``bot.backtest.loop.run_backtest``: options, strategy, LLM guards, progress.
 
 LLM guards: Claude's decisions go through the on-disk decision cache
 (``bot.strategies.cache``). Before the FIRST request the run would send (the first cache
@@ -26,8 +26,7 @@ from bot.config import PaperSettings, Settings, TradingSettings
 from bot.errors import ConfigError, LlmUnavailable, did_you_mean
 from bot.models import TICK, CoinFeatures, Decision, Portfolio, StrictModel
 from bot.strategies.kinds import BASELINE, Kind, build, identity, kind_of, resolve
-from bot.tick.prompt import Prompt
-from bot.tick.protocols import Strategy
+from bot.tick.protocols import PromptView, Strategy, WrappedStrategy
 from bot.venues.history import HistoryMarket
 
 if TYPE_CHECKING:
@@ -205,7 +204,7 @@ def cutoff_warning(cutoffs: dict, model: str, *, start: datetime, end: datetime)
     )
 
 
-class _CostGate:
+class _CostGate(WrappedStrategy):
     """Sits between the cache and Claude, so it only sees the calls that cost money."""
 
     def __init__(
@@ -217,15 +216,15 @@ class _CostGate:
         max_cost_usd: float | None,
         option: str = "--strategy claude",  # what chose the paid strategy: the refusal names it
     ) -> None:
-        self.inner, self.name, self.option = inner, inner.name, option
+        super().__init__(inner)
+        self.option = option
         self.estimate, self.remaining, self.max_cost_usd = estimate, remaining, max_cost_usd
         self.spent_usd = 0.0
-        self.trace = None
         self._checked = False
         self._refusal: str | None = None
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         if not self._checked and self.max_cost_usd is not None:
             calls = self.remaining()
@@ -243,10 +242,9 @@ class _CostGate:
                 )  # a ConfigError in `decide` would end the run at once, before stop_reason
         self._checked = True
         try:
-            return await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
+            return await super().decide(features=features, portfolio=portfolio, prompt=prompt)
         finally:
-            self.trace = getattr(self.inner, "trace", None)
-            self.spent_usd += getattr(getattr(self.trace, "usage", None), "cost_usd", 0.0)
+            self.spent_usd += self.trace.usage.cost_usd if self.trace is not None else 0.0
 
     def stop_reason(self) -> str | None:
         if self._refusal is not None:

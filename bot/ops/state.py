@@ -202,7 +202,8 @@ class StateStore:
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read ({exc.strerror})") from None
         recover = (
-            f"restore the copy from before the last tick with `cp {self.backup} {self.path}` (that tick then runs again: the journal keeps both records)"
+            f"restore the copy from before the last tick with `cp {self.backup} {self.path}` "
+            "(that tick then runs again: the journal keeps both records)"
             if self.backup.exists()
             else "move it away to start a fresh account"
         )
@@ -272,7 +273,8 @@ class TickLock:
                     holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
                     os.close(fd)
                     raise LockedError(
-                        f"another bot process is running on {self.path.parent} (holder: {holder}); this run did nothing. "
+                        f"another bot process is running on {self.path.parent} (holder: {holder}); "
+                        "this run did nothing. "
                         "It ends on its own; the lock is released even if that process is killed"
                     ) from None
                 time.sleep(0.05)
@@ -379,6 +381,11 @@ class Journal:
         """The newest record, None if there is none."""
         return next(self.newest_first(), None)
 
+    def last_fills(self) -> list[Fill]:
+        """The newest record's fills: a run killed after saving the state and before
+        appending its line booked fills these do not hold (the tick recovers them)."""
+        return [Fill.model_validate(fill) for fill in (self.last() or {}).get("fills", [])]
+
     def tail(self, count: int) -> list[dict]:
         """The last ``count`` records, oldest first."""
         records = []
@@ -393,9 +400,10 @@ class Journal:
     ) -> Iterator[Any]:
         """Records from the end of the file backwards, reading only as much as is consumed:
         months of ticks make a large journal, and status/journal must stay fast. ``decode``
-        (e.g. a model's ``model_validate_json``) replaces ``json.loads`` for a reader that needs a few fields."""
+        (e.g. a model's ``model_validate_json``) replaces ``json.loads`` for a reader that
+        needs a few fields."""
         try:
-            handle = open(self.path, "rb")
+            handle = open(self.path, "rb")  # noqa: SIM115  (closed by the `with` below: only its absence is caught)
         except FileNotFoundError:
             handle = None
         if handle is not None:

@@ -21,8 +21,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.models import CoinFeatures, Decision, Portfolio, Usage
-from bot.tick.prompt import Prompt
-from bot.tick.protocols import Strategy, Trace
+from bot.tick.protocols import PromptView, Strategy, Trace, WrappedStrategy
 
 
 class DecisionCache:
@@ -37,7 +36,8 @@ class DecisionCache:
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
-                f"decision cache {path}: {exc}; move the file away (it only saves API calls) or fix the folder's permissions"
+                f"decision cache {path}: {exc}; move the file away (it only saves API calls) "
+                "or fix the folder's permissions"
             ) from None
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -55,7 +55,7 @@ class DecisionCache:
         self._db.close()
 
 
-def cache_key(identity: str, prompt: Prompt) -> str:
+def cache_key(identity: str, prompt: PromptView) -> str:
     digest = hashlib.sha256()
     parts = (
         (identity, prompt.system, prompt.user, prompt.memory)
@@ -68,21 +68,20 @@ def cache_key(identity: str, prompt: Prompt) -> str:
     return digest.hexdigest()
 
 
-class CachedStrategy:
+class CachedStrategy(WrappedStrategy):
     """``inner`` behind the cache. ``trace`` is the inner strategy's after a call it
     answered, and one with no cost after a cache hit (nothing was paid)."""
 
     def __init__(self, inner: Strategy, *, cache: DecisionCache, identity: str, bill_hits: bool = False) -> None:
-        self.inner, self.cache, self.identity = inner, cache, identity
+        super().__init__(inner)
+        self.cache, self.identity = cache, identity
         # a hit reports what the answer cost when first asked (the arena's books: a re-run scores the same)
         self.bill_hits = bill_hits
-        self.name = inner.name
         self.hits = self.misses = 0
         self.saved_usd = 0.0  # what the cached answers cost when they were first asked
-        self.trace: Trace | None = None
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         key = cache_key(self.identity, prompt)
         answer = self.cache.get(key)
@@ -93,16 +92,15 @@ class CachedStrategy:
             if self.bill_hits and answer.get("usage"):
                 self.trace.usage = Usage.model_validate(answer["usage"])
             return [Decision.model_validate(decision) for decision in answer["decisions"]]
-        decisions = await self.inner.decide(features=features, portfolio=portfolio, prompt=prompt)
+        decisions = await super().decide(features=features, portfolio=portfolio, prompt=prompt)
         self.misses += 1
-        self.trace = getattr(self.inner, "trace", None)
-        usage = getattr(self.trace, "usage", None)
+        trace = self.trace
         self.cache.put(
             key,
             {
                 "decisions": [decision.model_dump(mode="json") for decision in decisions],
-                "usage": usage.model_dump(mode="json") if usage is not None else {},
-                "invalid": dict(getattr(self.trace, "invalid", {}) or {}),
+                "usage": trace.usage.model_dump(mode="json") if trace is not None else {},
+                "invalid": dict(trace.invalid) if trace is not None else {},
             },
         )
         return decisions

@@ -92,7 +92,8 @@ async def read_caps(
         caps = caps_of(await client.models.retrieve(model), fetched_at=now)
     except anthropic.NotFoundError:
         raise ConfigError(
-            f"llm.model {model!r} is not a model the Anthropic API knows (404): set llm.model in config.toml to an active one"
+            f"llm.model {model!r} is not a model the Anthropic API knows (404): "
+            "set llm.model in config.toml to an active one"
             f"{_named(await _alternatives(client))}"
         ) from None
     except (anthropic.APIConnectionError, anthropic.InternalServerError, anthropic.RateLimitError):
@@ -107,7 +108,8 @@ async def read_caps(
 def _usable(caps: ModelCaps, alternatives: list[str]) -> ModelCaps:
     if caps.lifecycle == "retired":
         raise ConfigError(
-            f"llm.model {caps.id!r} is retired: Anthropic no longer serves it; set llm.model in config.toml to an active model{_named(alternatives)}"
+            f"llm.model {caps.id!r} is retired: Anthropic no longer serves it; "
+            f"set llm.model in config.toml to an active model{_named(alternatives)}"
         )
     return caps
 
@@ -155,8 +157,3 @@ def _save(cache_dir: Path | None, caps: ModelCaps) -> None:
         os.replace(temporary, path)
     except OSError as exc:  # a cache that cannot be written costs one more lookup next tick, nothing else
         log.warning("model_capabilities_not_cached", path=str(path), error=str(exc))
-
-
-def cached_caps(cache_dir: Path, model: str) -> ModelCaps | None:
-    """The cached entry, for ``bot status`` (no network, no SDK import)."""
-    return _load(cache_dir, model)

@@ -35,8 +35,7 @@ from bot.models import Action, CoinFeatures, Decision, Portfolio
 from bot.ops.budget import priced
 from bot.strategies.capabilities import ModelCaps, read_caps
 from bot.strategies.request import TOOL_NAME, Shape, build_request, tool_schema
-from bot.tick.prompt import Prompt
-from bot.tick.protocols import Trace
+from bot.tick.protocols import PromptView, Trace
 
 __all__ = ["ClaudeStrategy", "tool_schema", "validate"]
 
@@ -65,10 +64,10 @@ class ClaudeStrategy:
         self._clock = clock  # only for the capability cache's age: nothing here trades on it
         self._ttl = capabilities_ttl
         self.caps: ModelCaps | None = None
-        self.trace = Trace()
+        self.trace = Trace()  # paid: refreshed by every `decide`, read by the engine after it
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         audit: dict[str, Any] = {
             "model": self.llm.model,
@@ -104,7 +103,7 @@ class ClaudeStrategy:
         audit["invalid"] = invalid
         return decisions
 
-    async def _call(self, prompt: Prompt, audit: dict[str, Any]) -> tuple[Any, Shape]:
+    async def _call(self, prompt: PromptView, audit: dict[str, Any]) -> tuple[Any, Shape]:
         import anthropic
 
         llm = self.llm
@@ -172,9 +171,15 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
         else "(no retries: llm.retries = 0)"
     )
     if isinstance(exc, anthropic.AuthenticationError):
-        return "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
+        return (
+            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): "
+            "set a valid key in the environment or .env"
+        )
     if isinstance(exc, anthropic.PermissionDeniedError):
-        return "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): check the key's access in the console"
+        return (
+            "ANTHROPIC_API_KEY may not use this model or workspace (403 permission_error): "
+            "check the key's access in the console"
+        )
     if isinstance(exc, anthropic.NotFoundError):
         return f"Anthropic does not know the model {llm.model!r} (404): fix llm.model in config.toml"
     if isinstance(exc, anthropic.RateLimitError):
@@ -187,7 +192,8 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
         return f"no answer from Claude within llm.timeout_s = {llm.timeout_s:g} s {retried}: holding this tick"
     if isinstance(exc, anthropic.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
-        return f"cannot reach the Anthropic API at {base_url} ({type(cause).__name__ if cause else 'connection error'}) {retried}"
+        why = type(cause).__name__ if cause else "connection error"
+        return f"cannot reach the Anthropic API at {base_url} ({why}) {retried}"
     if isinstance(exc, anthropic.APIStatusError):
         return f"Anthropic refused the request ({exc.status_code} {exc.type or ''}: {exc.api_message or 'no message'})"
     return f"malformed answer from the Anthropic API ({type(exc).__name__})"

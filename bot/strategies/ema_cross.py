@@ -9,7 +9,7 @@ Long while the 3m EMA20 is above the EMA50, flat otherwise; one position per coi
 from __future__ import annotations
 
 from bot.models import Action, CoinFeatures, Decision, Portfolio
-from bot.tick.prompt import Prompt
+from bot.tick.protocols import PromptView
 
 # The rule has no exit besides the cross; the stop is there because every entry must
 # carry one, and sits where an unlevered long can never reach it.
@@ -18,12 +18,13 @@ _STOP_FRACTION = 0.01
 
 class EmaCrossStrategy:
     name = "ema_cross"
+    trace = None  # free: nothing to account
 
     def __init__(self, *, size_pct: float = 50.0, leverage: float = 1.0) -> None:
         self.size_pct, self.leverage = size_pct, leverage
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         decisions = []
         for coin, f in features.items():

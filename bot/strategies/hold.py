@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.models import CoinFeatures, Decision, Portfolio
-    from bot.tick.prompt import Prompt
+    from bot.tick.protocols import PromptView
 
 
 class HoldStrategy:
     """Decides nothing: every coin holds."""
 
     name = "hold"
+    trace = None  # free: nothing to account
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         return []

@@ -14,22 +14,23 @@ from __future__ import annotations
 
 from bot.config import RulesSettings
 from bot.models import Action, CoinFeatures, Decision, Portfolio, Side
-from bot.tick.prompt import Prompt
+from bot.tick.protocols import PromptView
 
 MAX_FUNDING = 0.0005  # 0.05 % per 8h
 
 
 class RulesStrategy:
     name = "rules"
+    trace = None  # free: nothing to account
 
     def __init__(self, settings: RulesSettings) -> None:
         self.settings = settings
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         decisions = []
-        briefing = getattr(prompt, "briefing", None)  # read without building the prompt's text
+        briefing = prompt.briefing  # read without building the prompt's text
         sentiment = (
             briefing.sentiment.value if briefing and briefing.sentiment and self.settings.sentiment_filter else None
         )
@@ -48,7 +49,8 @@ class RulesStrategy:
                 coin=f.coin,
                 action=Action.CLOSE,
                 confidence=0.7,
-                reasoning=f"3m trend turned against the {side}: EMA20 {'<' if trend_down else '>'} EMA50 and MACD crossed its signal",
+                reasoning=f"3m trend turned against the {side}: "
+                f"EMA20 {'<' if trend_down else '>'} EMA50 and MACD crossed its signal",
             )
         return None
 

@@ -183,6 +183,9 @@ def _finish(run: Pass) -> None:
     report.duration_ms = {stage: round(seconds * 1000, 1) for stage, seconds in run.timings.items()}
     report.sharpe = sharpe_ratio(state.return_stats)
     state.tick = report.tick
+    # `if x != y: x = y`: writing a pydantic field costs ~0.4 us (BaseModel.__setattr__),
+    # comparing ~0.07 us; on a backtest's thousands of ticks these rarely change (here,
+    # in `stages.py`, in `backoff.py`).
     if state.mode != ctx.mode:
         state.mode = ctx.mode
     state.last_tick_at = now

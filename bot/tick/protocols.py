@@ -1,21 +1,26 @@
 """What the tick plugs in: a market to read, a strategy to ask, a broker to trade, and
 where the tick's record goes. Venues, strategies and operations implement these; the
-engine knows nothing else of them.
+engine knows nothing else of them: every member it reads is declared here (a test reads
+``bot/tick/`` and fails on any ``getattr`` / ``hasattr``).
 
-A strategy that pays per call also exposes ``trace`` (a ``Trace``), refreshed by every
-``decide``: the engine reads it after deciding, whether ``decide`` returned or raised,
-to account the tokens, journal the refused entries and keep the audit record.
+Every strategy has a ``trace``: a paid one's ``Trace`` is refreshed by every ``decide``
+and read by the engine after deciding, whether ``decide`` returned or raised, to account
+the tokens, journal the refused entries and keep the audit record; a free one's is None.
+A strategy that asks another one (a cache, a gate, the arena's active candidate) builds
+on ``WrappedStrategy``, which forwards the inner one's ``name`` and ``trace``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from pydantic import Field
 
 from bot.models import (
     CoinFeatures,
+    Correction,
     Decision,
     Fill,
     FundingPayment,
@@ -27,12 +32,8 @@ from bot.models import (
     TickReport,
     Usage,
 )
+from bot.ops.state import BotState
 from bot.tick.briefing import Briefing
-from bot.tick.prompt import Prompt
-
-if TYPE_CHECKING:
-    from bot.ops.state import BotState
-    from bot.tick.context import Pass
 
 
 class Book(Protocol):
@@ -47,6 +48,12 @@ class Book(Protocol):
 
 
 class Broker(Protocol):
+    # What the broker changed or could not do outside an order's fill (the live broker's
+    # reconciliation; the paper broker's funding charged without a rate): the tick moves
+    # them into its report after `settle` and `execute` and clears the list; an alert
+    # degrades the tick.
+    corrections: list[Correction]
+
     async def settle(self, *, book: Book, snapshot: Snapshot, now: datetime) -> list[Fill]:
         """Bring ``book`` up to date with what happened since the last tick, before anyone decides.
 
@@ -76,14 +83,62 @@ class Intel(Protocol):
         ...
 
 
+class PromptView(Protocol):
+    """What a strategy is asked: a built ``Prompt``, or the tick's ``DeferredPrompt`` that
+    builds its text on first read. ``briefing`` (the news and sentiment the text renders)
+    reads without building it: the rules' sentiment filter never pays for the text."""
+
+    @property
+    def system(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def memory(self) -> str: ...
+    @property
+    def briefing(self) -> Briefing | None: ...
+
+
 class Strategy(Protocol):
     name: str
+    # A paid strategy's report of its last `decide` (see `Trace`), refreshed by every
+    # call; None for a free strategy (rules, hold) and for a wrapper that asked nobody.
+    trace: Trace | None
 
     async def decide(
-        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: Prompt
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
     ) -> list[Decision]:
         """Decisions for the coins the strategy wants to act on; coins left out HOLD."""
         ...
+
+
+class WrappedStrategy:
+    """A strategy that asks another one (``inner``) with a policy around it: the decision
+    cache, the backtest's cost gate and every-n-th tick, the arena's active candidate.
+
+    Its ``name`` is the inner one's and its ``trace`` the inner one's after the call
+    ``decide`` made (None until then, and for a tick a subclass answers without asking):
+    forwarded here once, whether the inner call returned or raised. A subclass adds its
+    policy in its own ``decide`` and asks through ``super().decide``.
+    """
+
+    trace: Trace | None = None
+
+    def __init__(self, inner: Strategy) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def decide(
+        self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
+    ) -> list[Decision]:
+        inner = self.inner
+        self.trace = None
+        try:
+            return await inner.decide(features=features, portfolio=portfolio, prompt=prompt)
+        finally:
+            self.trace = inner.trace
 
 
 class Trace(StrictModel):
@@ -103,11 +158,22 @@ class Arena(Protocol):
     """Candidate strategies on their own paper books (``bot.arena``): they trade each tick
     on its snapshot and features while the account's strategy decides."""
 
-    async def play(self, run: Pass) -> dict[str, str]:
-        """Every candidate's pass on this tick; returns candidate -> why it failed (it held)."""
+    async def play(
+        self,
+        *,
+        snapshot: Snapshot,
+        features: dict[str, CoinFeatures],
+        briefing: Briefing | None,
+        mode: str,
+        now: datetime,
+        clock: Callable[[], float],
+    ) -> dict[str, str]:
+        """Every candidate's pass on this tick (what the account's tick fetched and
+        computed, handed down; ``clock`` times its stages); returns candidate -> why it
+        failed (it held)."""
         ...
 
-    def rotate(self, run: Pass) -> str:
+    def rotate(self, now: datetime) -> str:
         """The rotation rule, once a day; what to note in the account's report ("" if nothing)."""
         ...
 
@@ -118,7 +184,16 @@ class Store(Protocol):
 
 
 class Recorder(Protocol):
+    """Where each tick's report goes: the journal file, or a backtest's lists in memory."""
+
     def append(self, report: TickReport) -> None: ...
+
+    def last_fills(self) -> list[Fill]:
+        """The fills of the newest report appended ([] before the first). A run killed
+        between saving the state and appending leaves booked fills this does not hold:
+        the next tick recovers them (an in-memory recorder shares the process with its
+        state, so it always holds them)."""
+        ...
 
 
 class Auditor(Protocol):

@@ -66,10 +66,8 @@ def carry_booked(run: Pass) -> None:
     state = run.state
     if not state.booked_fills:
         return
-    last = getattr(run.ctx.journal, "last", None)  # a backtest's recorder keeps every report: nothing to recover
-    record = last() if last else None
-    journaled = [Fill.model_validate(fill) for fill in (record or {}).get("fills", [])]
-    state.booked_fills = [booked for booked in state.booked_fills if last and booked.fill not in journaled]
+    journaled = run.ctx.journal.last_fills()
+    state.booked_fills = [booked for booked in state.booked_fills if booked.fill not in journaled]
     run.report.fills = [booked.fill for booked in state.booked_fills]
     if run.report.fills:
         log.warning("fills_recovered", count=len(run.report.fills))
@@ -94,7 +92,7 @@ def book_fills(state: BotState, fills: list[Fill]) -> list[Fill]:
 
 async def settle(run: Pass) -> None:
     state, report = run.state, run.report
-    if state.funding_payments:
+    if state.funding_payments:  # guarded: a pydantic write costs (see `engine._finish`)
         state.funding_payments = []
     before = dict(state.positions)  # brokers replace a position they change
     settled: list[Fill] = []
@@ -179,10 +177,10 @@ async def decide(run: Pass) -> None:
         state.llm.last_error = str(exc)
         raise
     else:
-        if hasattr(strategy, "trace"):
+        if strategy.trace is not None:  # a paid strategy answered
             state.llm.last_error = ""
     finally:
-        _account_llm(run, getattr(strategy, "trace", None))
+        _account_llm(run, strategy.trace)
         if run.decisions:
             report.decisions = run.decisions
         if run.prompt.built:
@@ -192,7 +190,16 @@ async def decide(run: Pass) -> None:
 def start_arena(run: Pass) -> None:
     """The candidates' passes start here and run while the account's strategy decides."""
     if run.ctx.arena is not None:
-        run.arena_task = asyncio.ensure_future(run.ctx.arena.play(run))
+        run.arena_task = asyncio.ensure_future(
+            run.ctx.arena.play(
+                snapshot=run.snapshot,
+                features=run.features,
+                briefing=run.briefing,
+                mode=run.ctx.mode,
+                now=run.now,
+                clock=run.ctx.clock,
+            )
+        )
 
 
 def finish_arena(run: Pass) -> Awaitable[None] | None:
@@ -205,7 +212,7 @@ async def _collect_arena(run: Pass) -> None:
     task, run.arena_task = run.arena_task, None
     failed = await task
     run.report.sources_skipped.update({f"arena:{name}": why for name, why in failed.items()})
-    if note := run.ctx.arena.rotate(run):
+    if note := run.ctx.arena.rotate(run.now):
         _note(run.report, note)
 
 
@@ -290,12 +297,13 @@ def record_book(run: Pass) -> None:
         report.positions = list(state.positions.values())
     report.return_pct = after.return_pct
     report.prices = dict(run.prices)
-    if run.decisions or state.last_decisions:
+    if run.decisions or state.last_decisions:  # guarded: a pydantic write costs (see `engine._finish`)
         state.last_decisions = run.decisions
 
 
 def _remember_risk(state: BotState, **tick: object) -> None:
-    """The risk memory after this tick's events, written back only when it changed."""
+    """The risk memory after this tick's events, written back only when it changed (a
+    pydantic write costs: see `engine._finish`)."""
     memory = risk.remember(state.risk, **tick)
     if memory is not state.risk:
         state.risk = memory
@@ -309,14 +317,13 @@ def degrade(report: TickReport, message: str) -> None:
 
 def take_corrections(broker: Broker, report: TickReport) -> None:
     """The live broker's corrections and alerts go to the journal; an alert degrades the tick."""
-    corrections = getattr(broker, "corrections", None)
-    if not corrections:
+    if not broker.corrections:
         return
-    for correction in corrections:
+    for correction in broker.corrections:
         report.corrections.append(correction)
         if correction.alert:
             degrade(report, f"{correction.coin + ': ' if correction.coin else ''}{correction.message}")
-    corrections.clear()
+    broker.corrections.clear()
 
 
 def _valued(state: BotState, prices: dict[str, float]) -> Portfolio:
@@ -355,7 +362,8 @@ def _refuse_openings(
         return (
             ""
             if decision.coin in coins
-            else f"{decision.coin} is not in `trading.coins`: its position is managed (exits, CLOSE), never opened or added to"
+            else f"{decision.coin} is not in `trading.coins`: "
+            "its position is managed (exits, CLOSE), never opened or added to"
         )
 
     reasons = {id(d): why(d) for d in decisions}

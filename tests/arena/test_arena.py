@@ -14,11 +14,6 @@ from tests.arena.arenakit import FIRST, _report
 from tests.fakes.notify import NotifyEndpoint
 
 
-class _Run:
-    def __init__(self, now):
-        self.now = now
-
-
 def test_rotation_runs_once_a_day_at_its_time_on_the_window_scores():
     settings = Settings(
         _env_file=None,
@@ -40,18 +35,18 @@ def test_rotation_runs_once_a_day_at_its_time_on_the_window_scores():
     new.journal.reports = [_report(1, 10_100), _report(2, 10_250)]  # +2.5 %: inside the margin
     assert isinstance(inc.journal, ReportList)
     noon = FIRST.replace(hour=12)
-    assert arena.rotate(_Run(noon - timedelta(minutes=3))) == ""  # before its time: nothing scored
-    note = arena.rotate(_Run(noon))
+    assert arena.rotate(noon - timedelta(minutes=3)) == ""  # before its time: nothing scored
+    note = arena.rotate(noon)
     assert arena.active == "inc" and "within the margin 1" in note
     assert arena.record.rotations[-1].scores == {"inc": pytest.approx(2.0), "new": pytest.approx(2.5)}
     new.journal.reports.append(_report(3, 10_302))  # +3.02 %: beyond the margin, but the day was scored already
-    assert arena.rotate(_Run(noon + timedelta(minutes=3))) == "" and arena.active == "inc"
-    next_noon = _Run(noon + timedelta(days=1))
+    assert arena.rotate(noon + timedelta(minutes=3)) == "" and arena.active == "inc"
+    next_noon = noon + timedelta(days=1)
     with NotifyEndpoint() as endpoint:
         arena.notifier = Notifier([endpoint.url])
         note = arena.rotate(next_noon)
         [message] = endpoint.messages()
-    assert arena.active == "new" and arena.record.since == next_noon.now and "beats inc" in note
+    assert arena.active == "new" and arena.record.since == next_noon and "beats inc" in note
     assert message["title"] == "arena: new now runs the account"
     assert (
         message["message"]

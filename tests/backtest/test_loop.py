@@ -32,6 +32,7 @@ class Recording:
     """Wraps a strategy; keeps what it saw and said at each tick, the prompt included."""
 
     name = "recording"
+    trace = None  # free: nothing to account
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -269,6 +270,7 @@ def test_adds_average_in_partial_closes_average_out_and_funding_between_entry_an
 def test_decisions_the_risk_step_rejects_do_not_stop_the_backtest():
     class Reckless:
         name = "reckless"
+        trace = None  # free: nothing to account
 
         async def decide(self, *, features, portfolio, prompt):
             return [Decision(coin=coin, action=Action.CLOSE, confidence=1.0) for coin in features]

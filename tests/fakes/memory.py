@@ -22,11 +22,15 @@ class MemoryStore:
 class MemoryJournal(list):
     append = list.append
 
+    def last_fills(self):
+        return self[-1].fills if self else []
+
 
 class ScriptedStrategy:
     """Returns the next scripted item each tick; an exception instance is raised instead."""
 
     name = "scripted"
+    trace = None  # free: nothing to account
 
     def __init__(self, *script) -> None:
         self.script = list(script)

@@ -58,6 +58,7 @@ class Moody:
 
 class Failing:
     name = "failing"
+    trace = None  # free: nothing to account
 
     async def decide(self, *, features, portfolio, prompt):
         raise TimeoutError("the API took too long")

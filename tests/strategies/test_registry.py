@@ -24,6 +24,7 @@ class Dummy:
     """Buys the first coin with a stop and a take-profit, every time it is asked."""
 
     name = "dummy"
+    trace = None  # free: nothing to account
 
     async def decide(self, *, features, portfolio, prompt) -> list[Decision]:
         SEEN.append(self.name)

@@ -24,6 +24,7 @@ class Prompts:
     """A strategy that reads (so builds) every prompt and decides nothing."""
 
     name = "prompts"
+    trace = None  # free: nothing to account
 
     def __init__(self) -> None:
         self.users: list[str] = []

@@ -22,6 +22,9 @@ START = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 
 
 class BrokenBroker:
+    def __init__(self) -> None:
+        self.corrections = []
+
     async def settle(self, *, book, snapshot, now):
         return []
 

@@ -39,6 +39,7 @@ class Scripted:
     may have moved it away from the recorded candles)."""
 
     name = "scripted"
+    trace = None  # free: nothing to account
 
     def __init__(self, price) -> None:
         self.price = price
