@@ -84,6 +84,7 @@ def _recorded_run(folder: Path | None, *, end: datetime) -> tuple[Recording, obj
 
 class Counting:
     name = "counting"
+    trace = None  # free: nothing to account
 
     def __init__(self) -> None:
         self.calls = 0
@@ -113,6 +114,7 @@ class _BuyOnce:
     """BTC long at the first tick (2x, 10 %: 0.018 BTC at 105,379.1), then nothing."""
 
     name = "buy_once"
+    trace = None  # free: nothing to account
 
     def __init__(self) -> None:
         self.done = False
