@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from bot.models import Position, Side, StrictModel
+from bot.models import OrderTerms, Position, Side, StrictModel
 
 
 class IntentKind(StrEnum):
@@ -19,11 +19,12 @@ class IntentKind(StrEnum):
     EXIT = "exit"  # reduce-only market order closing a position no stop could protect
 
 
-class OrderIntent(StrictModel):
+class OrderIntent(OrderTerms):
     """An order the live broker saved to state BEFORE sending it (write-ahead).
 
     It stays in ``BotState.pending_intents`` until its outcome is recorded; after a crash
     the next tick looks it up on the exchange by ``client_order_id`` and finishes or drops it.
+    An entry's terms (``OrderTerms``: its exit plan, its bracket) apply once it fills.
     """
 
     kind: IntentKind
@@ -35,11 +36,6 @@ class OrderIntent(StrictModel):
     reference_price: float
     leverage: float = 1.0
     trigger_price: float | None = None  # stop-loss / take-profit orders
-    stop_loss: float | None = None  # an entry's exit plan, applied once it fills
-    take_profit: float | None = None
-    invalidation: str = ""
-    maintenance_margin_rate: float = 0.005
-    maintenance_amount_usd: float = 0.0
     created_at: datetime
 
     @property

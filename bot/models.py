@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -199,7 +199,25 @@ class Decision(StrictModel):
     reasoning: str = Field(default="", description="one short sentence")
 
 
-class OrderPlan(StrictModel):
+class OrderTerms(StrictModel):
+    """What an entry carries from the risk step's plan, through the live broker's write-ahead
+    intent, to the position it opens or adds to: its exit plan and the leverage bracket risk
+    priced it with. The one list of those fields: ``OrderPlan``, ``OrderIntent`` and
+    ``Position`` inherit it, and ``order_terms`` carries it from one to the next, so a field
+    added here travels the whole way."""
+
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    invalidation: str = ""
+    maintenance_margin_rate: float = 0.005  # the bracket's, so the broker prices liquidation as risk did
+    maintenance_amount_usd: float = 0.0  # the bracket's ``cum``
+
+    def order_terms(self) -> dict[str, Any]:
+        """The terms alone, as keywords for the next model along."""
+        return {name: getattr(self, name) for name in OrderTerms.model_fields}
+
+
+class OrderPlan(OrderTerms):
     """An order the risk step approved; sized and rounded to the market's precision."""
 
     coin: str
@@ -209,11 +227,6 @@ class OrderPlan(StrictModel):
     reference_price: float
     leverage: float
     reduce_only: bool = False
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    invalidation: str = ""
-    maintenance_margin_rate: float = 0.005  # the bracket's, so the broker prices liquidation as risk did
-    maintenance_amount_usd: float = 0.0
     client_order_id: str
 
 
@@ -226,7 +239,7 @@ class RiskVerdict(StrictModel):
     plan: OrderPlan | None = None
 
 
-class Position(StrictModel):
+class Position(OrderTerms):
     coin: str
     symbol: str
     side: Side
@@ -238,13 +251,8 @@ class Position(StrictModel):
     # The tick that last opened or added to it: its re-run (same client ids) must not open more (a filled id can be
     # reused).
     entry_tick_id: str = ""
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    invalidation: str = ""
     stop_order_id: str | None = None  # live: client id of the open stop-loss order protecting it
     take_profit_order_id: str | None = None  # live: client id of the open take-profit order
-    maintenance_margin_rate: float = 0.005
-    maintenance_amount_usd: float = 0.0  # the bracket's ``cum``
     liquidation_price: float | None = None  # isolated margin: where the whole margin is gone
     settled_until: datetime | None = None  # paper: candles and funding up to here are booked
     funding_usd: float = 0.0  # net funding received (+) or paid (-) while open

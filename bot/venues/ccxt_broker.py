@@ -13,7 +13,8 @@ open orders (regular and trigger), and each pending intent looked up by its clie
 What it does in each case is listed in README.md ("Live trading"); every change is a
 ``Correction`` that goes to the log and the journal.
 
-Protection (protection.py): after an entry fills, a reduce-only stop-loss and take-profit
+The broker holds an order desk (orders.py) and the protection built on it (protection.py).
+Protection: after an entry fills, a reduce-only stop-loss and take-profit
 are placed with ccxt's unified parameters (``stopLossPrice`` / ``takeProfitPrice``,
 ``reduceOnly``, ``clientOrderId``). A stop-loss is cancelled only when a well-formed answer
 shows its position closed; a position the bot adopts gets the rules' ATR stop-loss.
@@ -28,9 +29,12 @@ reconciliation; rejected keys -> one line, exit 2.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+import structlog
+
+from bot.config import Settings
 from bot.errors import ConfigError
 from bot.exchange_models import (
     ExchangeOrder,
@@ -39,37 +43,59 @@ from bot.exchange_models import (
     IntentKind,
     OrderIntent,
 )
-from bot.models import CorrectionKind, Fill, FillReason, OrderPlan, Position, Snapshot, tick_id_for
+from bot.models import Correction, CorrectionKind, Fill, FillReason, OrderPlan, Position, Snapshot, tick_id_for
 from bot.ops.state import BotState
 from bot.tick.indicators import indicator_series
 from bot.tick.precision import round_to_step
 from bot.tick.risk import derived_stop
+from bot.venues.booking import opposite
 from bot.venues.ccxt_answers import closing_trades, trades_from
 from bot.venues.exchange import describe
-from bot.venues.orders import SimulatedCrash, log, reason_of
+from bot.venues.orders import OrderDesk, SimulatedCrash, no_checkpoint, reason_of
 from bot.venues.profiles import VenueProfile, is_bot_order
-from bot.venues.protection import ProtectedDesk
+from bot.venues.protection import Protection
 
 __all__ = ["CcxtBroker", "SimulatedCrash"]
+
+log = structlog.get_logger(__name__)
 
 TICK_MARGIN = timedelta(minutes=1)
 
 
-class CcxtBroker(ProtectedDesk):
-    """The Broker protocol over ccxt: ``settle`` reconciles, ``execute`` sends protected orders."""
+class CcxtBroker:
+    """The Broker protocol over ccxt: ``settle`` reconciles, ``execute`` sends protected orders.
+
+    It holds an order desk (orders.py: sending, lookups, cancels, booking) and the protection
+    built on it (protection.py: opening, closing, stop-losses and take-profits)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        save: Callable[[BotState], None],
+        checkpoint: Callable[[str], None] = no_checkpoint,
+    ) -> None:
+        self.settings = settings
+        self._desk = OrderDesk(settings, save=save, checkpoint=checkpoint)
+        self._protection = Protection(self._desk, settings)
+        self.corrections: list[Correction] = self._desk.corrections  # one list: the desk notes, the tick takes
+        self._reconciled = False  # settle() finished this tick: execute() may send
+
+    async def aclose(self) -> None:
+        await self._desk.aclose()
 
     # -- settle: reconciliation ----------------------------------------------------------------
     async def settle(self, *, book: BotState, snapshot: Snapshot, now: datetime) -> list[Fill]:
         """Make ``book`` agree with the exchange before the strategy decides."""
-        self._begin(now)
+        desk = self._desk
+        desk.begin(now, {coin: market.last_price for coin, market in snapshot.coins.items()})
         self._reconciled = False
-        self._prices = {coin: market.last_price for coin, market in snapshot.coins.items()}
-        await self._ready()
+        await desk.ready()
         fills: list[Fill] = []
         for intent in list(book.pending_intents):
             fills += await self._resolve(intent, book)
-        live = await self._positions()
-        changes = self._changes
+        live = await self._desk.positions()
+        changes = self._desk.changes
         for coin, position in list(book.positions.items()):
             seen = live.get(coin)
             if seen is None or seen.side != position.side:
@@ -77,7 +103,7 @@ class CcxtBroker(ProtectedDesk):
                 fills += [closed] if closed else []
                 seen = None if closed else live[coin]  # else the second look found it open
             if seen is not None and abs(seen.amount - position.amount) > 1e-12:
-                self._note(
+                self._desk.note(
                     CorrectionKind.POSITION_RESIZED,
                     coin,
                     f"size {position.amount:g} -> {seen.amount:g} as on the exchange",
@@ -88,27 +114,27 @@ class CcxtBroker(ProtectedDesk):
         for coin, seen in live.items():
             if coin not in book.positions:
                 self._adopt(coin, seen, book, snapshot)
-        orders = await self._open_orders(book)
+        orders = await self._desk.open_orders(book)
         open_ids = {order.client_order_id for order in orders}
         for coin in list(book.positions):
-            fills += await self._protect(coin, book, open_ids)
+            fills += await self._protection.protect(coin, book, open_ids)
         wanted = {i for p in book.positions.values() for i in (p.stop_order_id, p.take_profit_order_id) if i}
         for order in orders:
             if is_bot_order(order.client_order_id) and order.reduce_only and order.client_order_id not in wanted:
-                await self._cancel(
+                await self._desk.cancel(
                     order.coin, order.client_order_id, conditional=order.kind in ("stop_loss", "take_profit")
                 )
-                self._note(
+                self._desk.note(
                     CorrectionKind.ORPHAN_CANCELLED,
                     order.coin,
                     f"{order.kind} {order.client_order_id} had no position left: cancelled",
                 )
         _adopt_liquidation(book, live.values())
-        unchanged = self._changes == changes  # nothing sent or cancelled since: what was read still holds
+        unchanged = self._desk.changes == changes  # nothing sent or cancelled since: what was read still holds
         book.exchange = await self._adopt_balance(
             book, first=book.tick == 0, known=(live, orders) if unchanged else None
         )
-        self._save(book)
+        self._desk.save(book)
         self._reconciled = True
         log.info(
             "reconciled",
@@ -120,30 +146,32 @@ class CcxtBroker(ProtectedDesk):
 
     async def _resolve(self, intent: OrderIntent, book: BotState) -> list[Fill]:
         """Finish or drop an order saved before a crash, from what the exchange knows of its id."""
-        order = await self._lookup(intent)
+        order = await self._desk.lookup(intent)
         filled = float(order.get("filled") or 0) if order else 0.0
         cid, coin = intent.client_order_id, intent.coin
         if intent.kind is IntentKind.ENTRY:
             if filled > 0:
-                self._note(
+                self._desk.note(
                     CorrectionKind.ADOPTED_FILL, coin, f"entry {cid} had filled before the bot stopped: recorded now"
                 )
                 before = book.positions.get(coin)
-                fill = await self._record_entry(intent, order, book)
+                fill = await self._desk.record_entry(intent, order, book)
                 if fill is None:
                     return []
                 return [
                     fill,
-                    *(await self._reprotect(coin, book, old=before) if before is not None else []),
+                    *(await self._protection.reprotect(coin, book, old=before) if before is not None else []),
                 ]  # an add: resize the stops
             # An entry that never reached the exchange is this tick's decision only when this run
             # is the same tick again (a re-run, same tick id); a later tick drops it and decides
             # afresh at its own prices. Tick ids, not seconds: start-up jitter cannot decide.
-            this_tick = tick_id_for(intent.created_at) == self._tick_id
+            this_tick = tick_id_for(intent.created_at) == self._desk.tick_id
             if order is None and this_tick and coin not in book.positions:
-                self._note(CorrectionKind.SENT_PENDING, coin, f"entry {cid} was saved but never sent: sending it now")
-                return await self._open(intent, book)
-            self._drop(
+                self._desk.note(
+                    CorrectionKind.SENT_PENDING, coin, f"entry {cid} was saved but never sent: sending it now"
+                )
+                return await self._protection.open(intent, book)
+            self._desk.drop(
                 intent,
                 book,
                 "never reached the exchange, and a later tick decides afresh"
@@ -156,22 +184,18 @@ class CcxtBroker(ProtectedDesk):
             if order is not None and order.get("status") == "open" and position is not None:
                 key = "stop_order_id" if intent.kind is IntentKind.STOP_LOSS else "take_profit_order_id"
                 book.positions[coin] = position.model_copy(update={key: cid})
-                self._forget(intent, book)
+                self._desk.forget(intent, book)
             else:
-                self._drop(intent, book, "not open on the exchange; protection is checked again below")
+                self._desk.drop(intent, book, "not open on the exchange; protection is checked again below")
             return []
         position = book.positions.get(coin)  # CLOSE / EXIT
         if filled > 0 and position is not None:
-            self._note(
+            self._desk.note(
                 CorrectionKind.ADOPTED_FILL, coin, f"close {cid} had filled before the bot stopped: recorded now"
             )
-            return [await self._record_close(intent, order, book, reason=reason_of(intent))]
-        self._drop(intent, book, "not filled on the exchange; the position is reconciled below")
+            return [await self._desk.record_close(intent, order, book, reason=reason_of(intent))]
+        self._desk.drop(intent, book, "not filled on the exchange; the position is reconciled below")
         return []
-
-    def _drop(self, intent: OrderIntent, book: BotState, why: str) -> None:
-        self._forget(intent, book)
-        self._note(CorrectionKind.DROPPED_INTENT, intent.coin, f"{intent.kind} {intent.client_order_id} dropped: {why}")
 
     def _adopt(self, coin: str, seen: ExchangePosition, book: BotState, snapshot: Snapshot) -> None:
         """A position the bot did not open (by hand, or an order it could not record) is taken
@@ -189,13 +213,13 @@ class CcxtBroker(ProtectedDesk):
             stop = round_to_step(raw, market.info.price_step) if market.info.price_step else raw
         book.positions[coin] = Position(
             coin=coin,
-            symbol=self._symbol(coin),
+            symbol=self._desk.symbol(coin),
             side=seen.side,
             amount=seen.amount,
             entry_price=seen.entry_price,
-            leverage=book.leverage_set.get(self._symbol(coin), 1.0),
+            leverage=book.leverage_set.get(self._desk.symbol(coin), 1.0),
             margin_usd=seen.margin_usd,
-            opened_at=self._now,
+            opened_at=self._desk.now,
             stop_loss=stop,
         )
         how = (
@@ -203,7 +227,7 @@ class CcxtBroker(ProtectedDesk):
             if stop is not None
             else "adopted without a stop (no 4h ATR for it this tick); protect or close it by hand"
         )
-        self._note(
+        self._desk.note(
             CorrectionKind.POSITION_ADOPTED,
             coin,
             f"a {seen.side} {seen.amount:g} opened outside the bot: {how}",
@@ -223,32 +247,32 @@ class CcxtBroker(ProtectedDesk):
             (position.take_profit_order_id, FillReason.TAKE_PROFIT),
         ):
             if candidate:
-                order = await self._lookup_id(position.symbol, candidate, conditional=True)
+                order = await self._desk.lookup_id(position.symbol, candidate, conditional=True)
                 if order is not None and order.get("status") == "closed":
                     reason, order_id = why, candidate
         # The position was still there at the last reconciliation: its closing trades came after
         # (and Binance answers at most 7 days of trades from `since`).
         since = max(position.opened_at, book.exchange.as_of - TICK_MARGIN) if book.exchange else position.opened_at
-        trades = await self._call(
-            self._exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000), check=trades_from
+        trades = await self._desk.call(
+            self._desk.exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000), check=trades_from
         )
         amount, price, fee = closing_trades(trades, position.side)
         if reason is FillReason.RECONCILE and amount < position.amount - 1e-12:
-            again = (await self._positions()).get(position.coin)
+            again = (await self._desk.positions()).get(position.coin)
             if again is not None and again.side == position.side:
                 log.warning("position_still_open", coin=position.coin, amount=again.amount)
                 live[position.coin] = again
                 return None
         if amount <= 0:  # no trades to read (the exchange does not list them): valued at the tick's price
-            price = self._prices.get(position.coin, position.entry_price)
-        fill = self._book_close(
+            price = self._desk.prices.get(position.coin, position.entry_price)
+        fill = self._desk.book_close(
             position, book, amount=position.amount, price=price, fee_usd=fee, reason=reason, client_order_id=order_id
         )
         how = {FillReason.STOP_LOSS: "its stop-loss filled", FillReason.TAKE_PROFIT: "its take-profit filled"}.get(
             reason, "closed outside the bot (by hand or liquidation)"
         )
         alert = reason is FillReason.RECONCILE
-        self._note(
+        self._desk.note(
             CorrectionKind.POSITION_CLOSED,
             position.coin,
             f"{position.side} {position.amount:g} {how} at {price:.6g}",
@@ -260,13 +284,13 @@ class CcxtBroker(ProtectedDesk):
         self, book: BotState, *, first: bool, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None
     ) -> ExchangeView:
         """Cash is the exchange's wallet balance: its equity minus the positions' unrealized PnL."""
-        view = await self._view(book, known=known)
-        if first and view.equity_usd <= 0 and self.profile.zero_balance_hint:
-            raise ConfigError(self.profile.zero_balance_hint)
+        view = await self._desk.view(book, known=known)
+        if first and view.equity_usd <= 0 and self._desk.profile.zero_balance_hint:
+            raise ConfigError(self._desk.profile.zero_balance_hint)
         if first:
             book.initial_equity_usd = book.last_equity_usd = book.peak_equity_usd = view.equity_usd
         elif abs(view.cash_usd - book.cash_usd) >= 0.01:
-            self._note(
+            self._desk.note(
                 CorrectionKind.BALANCE,
                 "",
                 f"cash {book.cash_usd:.2f} -> {view.cash_usd:.2f} {self.settings.trading.quote} as on the exchange",
@@ -280,17 +304,19 @@ class CcxtBroker(ProtectedDesk):
     ) -> list[Fill]:
         import ccxt.async_support as ccxt
 
-        self._begin(now)
-        self._prices = dict(prices)
+        desk = self._desk
+        desk.begin(now, prices)
         if plans and not self._reconciled:
             # Unresolved intents could be open positions the book does not show: an entry now might double one.
-            self._note(CorrectionKind.ERROR, "", "the account was not reconciled this tick: no order sent", alert=True)
+            self._desk.note(
+                CorrectionKind.ERROR, "", "the account was not reconciled this tick: no order sent", alert=True
+            )
             return []
-        await self._ready()
+        await desk.ready()
         fills: list[Fill] = []
         for plan in plans:
             if any(intent.coin == plan.coin for intent in book.pending_intents):
-                self._note(
+                self._desk.note(
                     CorrectionKind.ERROR,
                     plan.coin,
                     f"{plan.client_order_id} not sent: an earlier order for this coin is unsettled",
@@ -300,22 +326,25 @@ class CcxtBroker(ProtectedDesk):
             try:
                 if plan.reduce_only:
                     if plan.coin in book.positions:
-                        fills += await self._close(plan.coin, book, IntentKind.CLOSE, plan=plan)
-                elif (held := book.positions.get(plan.coin)) is not None and held.side is not plan.side:
+                        fills += await self._protection.close(plan.coin, book, IntentKind.CLOSE, plan=plan)
+                elif opposite(held := book.positions.get(plan.coin), plan.side):
                     # a flip whose close did not fill: the entry would be netted against the position it was to replace
-                    why = f"{plan.client_order_id} not sent: the {held.side} it was to replace is still open (its close did not fill)"
-                    self._note(CorrectionKind.ERROR, plan.coin, why, alert=True)
+                    why = (
+                        f"{plan.client_order_id} not sent: the {held.side} it was to replace is still open "
+                        "(its close did not fill)"
+                    )
+                    self._desk.note(CorrectionKind.ERROR, plan.coin, why, alert=True)
                 else:
-                    fills += await self._open(_entry_intent(plan, now, self.profile), book)
+                    fills += await self._protection.open(_entry_intent(plan, now, self._desk.profile), book)
             except ccxt.BaseError as exc:
-                self._note(
+                self._desk.note(
                     CorrectionKind.ERROR,
                     plan.coin,
                     f"{plan.client_order_id}: {describe(exc)}; its fate is settled next tick",
                     alert=True,
                 )
         if plans:
-            book.exchange = await self._view(book)
+            book.exchange = await self._desk.view(book)
             _adopt_liquidation(book, book.exchange.positions)
         return fills
 
@@ -338,10 +367,6 @@ def _entry_intent(plan: OrderPlan, now: datetime, profile: VenueProfile) -> Orde
         amount=plan.amount,
         reference_price=plan.reference_price,
         leverage=plan.leverage,
-        stop_loss=plan.stop_loss,
-        take_profit=plan.take_profit,
-        invalidation=plan.invalidation,
-        maintenance_margin_rate=plan.maintenance_margin_rate,
-        maintenance_amount_usd=plan.maintenance_amount_usd,
         created_at=now,
+        **plan.order_terms(),
     )

@@ -1,10 +1,15 @@
-"""The live broker's order desk: one ccxt exchange, the write-ahead ``send``, lookups by
-client order id, and booking fills into the state. ``ProtectedDesk`` (protection.py) and
-``CcxtBroker`` (ccxt_broker.py) build protection, reconciliation and execution on it."""
+"""The live broker's order desk: one ccxt exchange session, the write-ahead ``send``, lookups
+and cancels by client order id, booking fills into the state (the arithmetic in booking.py),
+and reading what the exchange holds. ``Protection`` (protection.py) and ``CcxtBroker``
+(ccxt_broker.py) are handed a desk and call only what it defines here.
+
+The desk also keeps what one tick shares between them: its clock and prices (``begin``), the
+client ids sent this tick, a count of orders sent or cancelled, and the corrections."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -30,8 +35,7 @@ from bot.models import (
     tick_id_for,
 )
 from bot.ops.state import BookedFill, BotState
-from bot.tick.margin import add_to, with_liquidation
-from bot.tick.precision import round_to_step
+from bot.venues.booking import book_close, book_entry
 from bot.venues.ccxt_answers import checked_order, equity_of, fees_of, orders_from, positions_from, trades_from
 from bot.venues.exchange import create_exchange, describe, is_transient, with_retry
 from bot.venues.profiles import profile_for
@@ -48,50 +52,49 @@ class SimulatedCrash(BaseException):
     """Raised by a test's checkpoint hook: like a kill, nothing after it runs."""
 
 
-def _no_checkpoint(name: str) -> None:
+def no_checkpoint(name: str) -> None:
     return None
 
 
 class OrderDesk:
-    """Sending, looking up and recording orders; the state it changes is the ``book`` handed in."""
+    """Sending, looking up, cancelling and recording orders; the state it changes is the ``book`` handed in."""
 
     def __init__(
         self,
         settings: Settings,
         *,
         save: Callable[[BotState], None],
-        checkpoint: Callable[[str], None] = _no_checkpoint,
+        checkpoint: Callable[[str], None] = no_checkpoint,
     ) -> None:
         self.settings = settings
         self.profile = profile_for(settings.exchange.id)
-        self._save = save
+        self.save = save  # the book to disk (write-ahead)
         self._checkpoint = checkpoint  # tests crash the broker at named points through this
-        self._exchange: Any = None
-        self._now: datetime | None = None
-        self._tick_id = ""
-        self._prices: dict[str, float] = {}
-        self._reconciled = False  # settle() finished this tick: execute() may send
+        self.exchange: Any = None
+        self.now: datetime | None = None
+        self.tick_id = ""
+        self.prices: dict[str, float] = {}
         self._mode_checked = False  # one-way mode confirmed for the symbols the bot has not traded yet
-        self._changes = 0  # orders sent or cancelled: what was read before may be stale
+        self.changes = 0  # orders sent or cancelled: what was read before may be stale
         # Client ids sent this tick: a reduce-only leg never reuses one, even of an order that
         # is done (a stop re-placed by reconciliation, then cancelled by a flip): a later lookup
         # by that id must find exactly one order.
-        self._sent: set[str] = set()
+        self.sent: set[str] = set()
         self.corrections: list[Correction] = []
 
     # -- plumbing ------------------------------------------------------------------------------
     async def aclose(self) -> None:
-        if self._exchange is not None:
-            await self._exchange.close()
-            self._exchange = None
+        if self.exchange is not None:
+            await self.exchange.close()
+            self.exchange = None
 
-    def _begin(self, now: datetime) -> None:
+    def begin(self, now: datetime, prices: dict[str, float]) -> None:
         tick_id = tick_id_for(now)
-        if tick_id != self._tick_id:
-            self._sent.clear()
-        self._now, self._tick_id = now, tick_id
+        if tick_id != self.tick_id:
+            self.sent.clear()
+        self.now, self.tick_id, self.prices = now, tick_id, dict(prices)
 
-    async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import ccxt.async_support as ccxt
 
         try:
@@ -99,28 +102,28 @@ class OrderDesk:
         except ccxt.AuthenticationError as exc:
             raise ConfigError(KEYS_REJECTED.format(error=type(exc).__name__)) from None
 
-    async def _ready(self) -> Any:
-        if self._exchange is None:
+    async def ready(self) -> Any:
+        if self.exchange is None:
             exchange = create_exchange(self.settings, credentials=True)
             try:
-                await self._call(exchange.load_markets)
+                await self.call(exchange.load_markets)
             except BaseException:
                 await exchange.close()
                 raise
-            self._exchange = exchange
-        return self._exchange
+            self.exchange = exchange
+        return self.exchange
 
-    def _note(self, kind: CorrectionKind, coin: str, message: str, *, alert: bool = False) -> None:
+    def note(self, kind: CorrectionKind, coin: str, message: str, *, alert: bool = False) -> None:
         correction = Correction(kind=kind, coin=coin, message=message, alert=alert)
         self.corrections.append(correction)
         (log.error if alert else log.warning)("live_correction", kind=kind, coin=coin, message=message)
 
-    def _symbol(self, coin: str) -> str:
+    def symbol(self, coin: str) -> str:
         quote = self.settings.trading.quote
         return f"{coin}/{quote}:{quote}"
 
     # -- sending and recording ------------------------------------------------------------------
-    async def _send(
+    async def send(
         self, intent: OrderIntent, book: BotState, point: str, *, reject_quietly: bool = True
     ) -> dict | None:
         """Save the intent, send it, return the exchange's order; None if rejected (intent dropped).
@@ -134,7 +137,7 @@ class OrderDesk:
             *(i for i in book.pending_intents if i.client_order_id != intent.client_order_id),
             intent,
         ]
-        self._save(book)  # write-ahead: on disk before the exchange can act on it
+        self.save(book)  # write-ahead: on disk before the exchange can act on it
         self._checkpoint(f"{point}_saved")
         attempts = self.settings.exchange.retries + 1
         for attempt in range(1, attempts + 1):
@@ -144,9 +147,9 @@ class OrderDesk:
             except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol) as exc:
                 if not reject_quietly:
                     raise
-                self._forget(intent, book)
-                self._save(book)
-                self._note(
+                self.forget(intent, book)
+                self.save(book)
+                self.note(
                     CorrectionKind.REJECTED,
                     intent.coin,
                     f"{intent.kind} {intent.client_order_id} rejected: {describe(exc)}",
@@ -159,16 +162,16 @@ class OrderDesk:
                 if not is_transient(exc) or attempt == attempts:
                     raise
                 await asyncio.sleep(0.25 * 2 ** (attempt - 1))
-                order = await self._lookup(intent)
+                order = await self.lookup(intent)
                 if order is not None:
                     break
         self._checkpoint(f"{point}_sent")
         return order
 
     async def _create(self, intent: OrderIntent) -> dict:
-        exchange = self._exchange
-        self._changes += 1
-        self._sent.add(intent.client_order_id)
+        exchange = self.exchange
+        self.changes += 1
+        self.sent.add(intent.client_order_id)
         buying = (intent.side is Side.LONG) != intent.reduce_only
         params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
         if intent.reduce_only:
@@ -182,15 +185,15 @@ class OrderDesk:
         price = (intent.trigger_price or intent.reference_price) if self.profile.market_price else None
         order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, price, params)
         if self.profile.ack_only and order.get("status") is None and order.get("id") is not None:
-            order = await self._lookup(intent) or order  # Bybit answers ids only: read the order back
+            order = await self.lookup(intent) or order  # Bybit answers ids only: read the order back
         return checked_order(
             self._completed(intent, order), intent.client_order_id
         )  # malformed: transient, looked up before any resend
 
-    async def _lookup(self, intent: OrderIntent) -> dict | None:
-        return await self._lookup_id(intent.symbol, intent.client_order_id, conditional=intent.conditional)
+    async def lookup(self, intent: OrderIntent) -> dict | None:
+        return await self.lookup_id(intent.symbol, intent.client_order_id, conditional=intent.conditional)
 
-    async def _lookup_id(self, symbol: str, cid: str, *, conditional: bool) -> dict | None:
+    async def lookup_id(self, symbol: str, cid: str, *, conditional: bool) -> dict | None:
         """The exchange's order with client id ``cid``, None if it never got there."""
         import ccxt.async_support as ccxt
 
@@ -198,94 +201,61 @@ class OrderDesk:
         try:
             # "" not None: ccxt would send Bybit an orderId "None"
             order_id = "" if self.profile.id_param != "clientOrderId" else None
-            return await self._call(
-                self._exchange.fetch_order, order_id, symbol, params, check=lambda order: checked_order(order, cid)
+            return await self.call(
+                self.exchange.fetch_order, order_id, symbol, params, check=lambda order: checked_order(order, cid)
             )
         except ccxt.OrderNotFound:
             return None
 
-    async def _cancel(self, coin: str, cid: str, *, conditional: bool) -> None:
+    async def cancel(self, coin: str, cid: str, *, conditional: bool) -> None:
         import ccxt.async_support as ccxt
 
-        self._changes += 1
-        try:
-            await self._call(
-                self._exchange.cancel_order,
+        self.changes += 1
+        with contextlib.suppress(ccxt.OrderNotFound):  # already filled, cancelled or expired
+            await self.call(
+                self.exchange.cancel_order,
                 None,
-                self._symbol(coin),
+                self.symbol(coin),
                 self.profile.id_params(cid, conditional=conditional),
             )
-        except ccxt.OrderNotFound:
-            pass  # already filled, cancelled or expired
 
-    def _forget(self, intent: OrderIntent, book: BotState) -> None:
+    def forget(self, intent: OrderIntent, book: BotState) -> None:
         book.pending_intents = [i for i in book.pending_intents if i.client_order_id != intent.client_order_id]
 
-    async def _record_entry(self, intent: OrderIntent, order: dict, book: BotState) -> Fill | None:
+    def drop(self, intent: OrderIntent, book: BotState, why: str) -> None:
+        """Forget an intent the exchange did not act on, saying why (a correction)."""
+        self.forget(intent, book)
+        self.note(CorrectionKind.DROPPED_INTENT, intent.coin, f"{intent.kind} {intent.client_order_id} dropped: {why}")
+
+    async def record_entry(self, intent: OrderIntent, order: dict, book: BotState) -> Fill | None:
+        """Book an entry's fill (None, the intent dropped, when it filled nothing)."""
         amount = float(order.get("filled") or 0)
         if amount <= 0:
-            self._drop(intent, book, f"ended {order.get('status')} unfilled")
-            self._save(book)
+            self.drop(intent, book, f"ended {order.get('status')} unfilled")
+            self.save(book)
             return None
         price, fee = await self._price_and_fee(intent, order)
-        margin = amount * price / intent.leverage
-        held = book.positions.get(intent.coin)
-        if held is None:
-            position = Position(
-                coin=intent.coin,
-                symbol=intent.symbol,
-                side=intent.side,
-                amount=amount,
-                entry_price=price,
-                leverage=intent.leverage,
-                margin_usd=margin,
-                opened_at=intent.created_at,
-                entry_tick_id=tick_id_for(intent.created_at),
-                stop_loss=intent.stop_loss,
-                take_profit=intent.take_profit,
-                invalidation=intent.invalidation,
-                maintenance_margin_rate=intent.maintenance_margin_rate,
-                maintenance_amount_usd=intent.maintenance_amount_usd,
-            )
-        else:  # an add
-            position = add_to(
-                held,
-                amount=amount,
-                price=price,
-                margin_usd=margin,
-                stop_loss=intent.stop_loss,
-                take_profit=intent.take_profit,
-                invalidation=intent.invalidation,
-                tick_id=tick_id_for(intent.created_at),
-                maintenance_margin_rate=intent.maintenance_margin_rate,
-                maintenance_amount_usd=intent.maintenance_amount_usd,
-            )
-            position.amount = self._round_amount(intent.symbol, position.amount)
-        position = with_liquidation(position)
-        book.positions[intent.coin] = position
-        book.cash_usd -= fee
-        book.fees_paid_usd += fee
-        self._forget(intent, book)
-        fill = Fill(
-            coin=intent.coin,
-            side=intent.side,
+        fill = book_entry(
+            book,
+            intent,
             amount=amount,
             price=price,
             fee_usd=fee,
-            reason=FillReason.DECISION,
             client_order_id=intent.client_order_id,
-            at=self._now,
+            opened_at=intent.created_at,
+            at=self.now,
+            step=self._step(intent.symbol),
         )
-        book.booked_fills.append(
-            BookedFill(fill=fill)
-        )  # saved with the book it changed: the journal gets it even after a kill
-        self._save(book)
+        self.forget(intent, book)
+        book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it
+        self.save(book)  # even after a kill
         return fill
 
-    async def _record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
+    async def record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
+        """Book a reduce-only order's fill (all of the position when the answer does not say)."""
         position = book.positions[intent.coin]
         price, fee = await self._price_and_fee(intent, order)
-        fill = self._book_close(
+        fill = self.book_close(
             position,
             book,
             amount=float(order.get("filled") or position.amount),
@@ -294,11 +264,11 @@ class OrderDesk:
             reason=reason,
             client_order_id=intent.client_order_id,
         )
-        self._forget(intent, book)
-        self._save(book)
+        self.forget(intent, book)
+        self.save(book)
         return fill
 
-    def _book_close(
+    def book_close(
         self,
         position: Position,
         book: BotState,
@@ -309,41 +279,24 @@ class OrderDesk:
         reason: FillReason,
         client_order_id: str,
     ) -> Fill:
-        share = min(1.0, amount / position.amount)
-        realized = position.unrealized_pnl_usd(price) * share
-        if share >= 1.0 - 1e-12:
-            book.positions.pop(position.coin, None)
-        else:
-            book.positions[position.coin] = position.model_copy(
-                update={
-                    "amount": self._round_amount(position.symbol, position.amount - amount),
-                    "margin_usd": position.margin_usd * (1.0 - share),
-                }
-            )
-        book.cash_usd += realized - fee_usd
-        book.fees_paid_usd += fee_usd
-        book.realized_pnl_usd += realized
-        fill = Fill(
-            coin=position.coin,
-            side=position.side,
+        """Book a close of ``position`` (not saved yet: the caller saves the book it changed)."""
+        fill = book_close(
+            book,
+            position.coin,
             amount=amount,
             price=price,
             fee_usd=fee_usd,
-            realized_pnl_usd=realized,
-            reduce_only=True,
             reason=reason,
             client_order_id=client_order_id or "",
-            at=self._now,
+            at=self.now,
+            step=self._step(position.symbol),
         )
-        book.booked_fills.append(
-            BookedFill(fill=fill)
-        )  # saved with the book it changed: the journal gets it even after a kill
+        book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it
         return fill
 
-    def _round_amount(self, symbol: str, amount: float) -> float:
-        """Sums of amounts in the market's precision (0.028 + 0.025 is 0.053, not 0.053000000000000005)."""
-        step = float((self._exchange.markets[symbol].get("precision") or {}).get("amount") or 0)
-        return round_to_step(amount, step) if step > 0 else amount
+    def _step(self, symbol: str) -> float:
+        """The market's amount step, so sums of amounts stay on it (0 when it says none)."""
+        return float((self.exchange.markets[symbol].get("precision") or {}).get("amount") or 0)
 
     async def _price_and_fee(self, intent: OrderIntent, order: dict) -> tuple[float, float]:
         """The order's average fill price and fee: from the answer when it says them, else from the
@@ -353,9 +306,9 @@ class OrderDesk:
         if fee is not None and average is not None:
             return float(average), float(fee)
         trades: list[dict] = []
-        if self._exchange.has.get("fetchMyTrades") and order.get("id"):
-            answer = await self._call(
-                self._exchange.fetch_my_trades, intent.symbol, None, None, {"orderId": order["id"]}, check=trades_from
+        if self.exchange.has.get("fetchMyTrades") and order.get("id"):
+            answer = await self.call(
+                self.exchange.fetch_my_trades, intent.symbol, None, None, {"orderId": order["id"]}, check=trades_from
             )
             trades = [
                 trade for trade in answer if str(trade.get("order")) == str(order["id"])
@@ -379,10 +332,10 @@ class OrderDesk:
         return order
 
     # -- what the exchange holds ------------------------------------------------------------------
-    async def _positions(self) -> dict[str, ExchangePosition]:
-        markets = self._exchange.markets
-        return await self._call(
-            self._exchange.fetch_positions, check=lambda rows: positions_from(self._one_way(rows), markets)
+    async def positions(self) -> dict[str, ExchangePosition]:
+        markets = self.exchange.markets
+        return await self.call(
+            self.exchange.fetch_positions, check=lambda rows: positions_from(self._one_way(rows), markets)
         )
 
     def _one_way(self, rows: Any) -> Any:
@@ -393,26 +346,27 @@ class OrderDesk:
             and any(isinstance(r, dict) and r.get("hedged") for r in rows)
         ):
             raise ConfigError(
-                f"the {self.profile.id} account is in hedge mode (positionIdx 1 / 2), and the bot trades one-way mode only: "
+                f"the {self.profile.id} account is in hedge mode (positionIdx 1 / 2), "
+                "and the bot trades one-way mode only: "
                 "switch the USDT perpetuals to one-way mode in the exchange's position settings, then run again"
             )
         return rows
 
-    async def _open_orders(self, book: BotState) -> list[ExchangeOrder]:
+    async def open_orders(self, book: BotState) -> list[ExchangeOrder]:
         """Regular and trigger orders, one request each per configured or held coin (sent together)."""
         coins = list(dict.fromkeys([*self.settings.trading.coins, *book.positions]))
-        symbols = [self._symbol(coin) for coin in coins if self._symbol(coin) in self._exchange.markets]
-        fetch, markets = self._exchange.fetch_open_orders, self._exchange.markets
+        symbols = [self.symbol(coin) for coin in coins if self.symbol(coin) in self.exchange.markets]
+        fetch, markets = self.exchange.fetch_open_orders, self.exchange.markets
         batches = await asyncio.gather(
             *(
-                self._call(fetch, symbol, None, None, params, check=lambda rows: orders_from(rows, markets))
+                self.call(fetch, symbol, None, None, params, check=lambda rows: orders_from(rows, markets))
                 for symbol in symbols
                 for params in (({}, {"trigger": True}) if self.profile.trigger_orders_apart else ({},))
             )
         )
         return [order for batch in batches for order in batch]
 
-    async def _view(
+    async def view(
         self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None
     ) -> ExchangeView:
         """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
@@ -420,23 +374,23 @@ class OrderDesk:
         if (
             self.profile.one_way and not self._mode_checked
         ):  # a symbol's empty rows show the mode before its first order
-            fresh = [self._symbol(c) for c in self.settings.trading.coins if self._symbol(c) not in book.leverage_set]
+            fresh = [self.symbol(c) for c in self.settings.trading.coins if self.symbol(c) not in book.leverage_set]
             await asyncio.gather(
                 *(
-                    self._call(self._exchange.fetch_positions, [s], check=self._one_way)
+                    self.call(self.exchange.fetch_positions, [s], check=self._one_way)
                     for s in fresh
-                    if s in self._exchange.markets
+                    if s in self.exchange.markets
                 )
             )
             self._mode_checked = True
         total, (positions, orders) = await asyncio.gather(
-            self._call(self._exchange.fetch_balance, check=lambda balance: equity_of(balance, quote)),
-            _value(known) if known else asyncio.gather(self._positions(), self._open_orders(book)),
+            self.call(self.exchange.fetch_balance, check=lambda balance: equity_of(balance, quote)),
+            _value(known) if known else asyncio.gather(self.positions(), self.open_orders(book)),
         )
         unrealized = sum(p.unrealized_pnl_usd for p in positions.values())
         equity = total + unrealized if self.profile.balance_is_wallet else total
         return ExchangeView(
-            as_of=self._now,
+            as_of=self.now,
             cash_usd=equity - unrealized,
             equity_usd=equity,
             positions=list(positions.values()),

@@ -56,10 +56,10 @@ from bot.models import (
     Position,
     Side,
     Snapshot,
-    tick_id_for,
 )
-from bot.tick.margin import add_to, bankruptcy_price, with_liquidation
+from bot.tick.margin import bankruptcy_price
 from bot.tick.protocols import Book
+from bot.venues.booking import book_close, book_entry, fee_usd, opposite
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +123,7 @@ class PaperBroker:
         if plan.reduce_only and position is None:
             log.warning("close_without_position", coin=plan.coin, client_order_id=plan.client_order_id)
             return None  # already closed (e.g. stopped out): nothing to do
-        if not plan.reduce_only and position is not None and position.side is not plan.side:
+        if not plan.reduce_only and opposite(position, plan.side):
             raise ValueError(f"{plan.coin}: cannot open a {plan.side} while a {position.side} is open (close it first)")
         # Opening a long or closing a short buys; the other two sell.
         buying = (plan.side is Side.LONG) != plan.reduce_only
@@ -138,51 +138,16 @@ class PaperBroker:
                 client_order_id=plan.client_order_id,
                 at=now,
             )
-        fee = plan.amount * fill_price * self.fee_rate
-        margin = plan.amount * fill_price / plan.leverage
-        if position is None:
-            position = Position(
-                coin=plan.coin,
-                symbol=plan.symbol,
-                side=plan.side,
-                amount=plan.amount,
-                entry_price=fill_price,
-                leverage=plan.leverage,
-                margin_usd=margin,
-                opened_at=now,
-                entry_tick_id=tick_id_for(now),
-                stop_loss=plan.stop_loss,
-                take_profit=plan.take_profit,
-                invalidation=plan.invalidation,
-                maintenance_margin_rate=plan.maintenance_margin_rate,
-                maintenance_amount_usd=plan.maintenance_amount_usd,
-                settled_until=now,
-            )
-        else:  # adding
-            position = add_to(
-                position,
-                amount=plan.amount,
-                price=fill_price,
-                margin_usd=margin,
-                stop_loss=plan.stop_loss,
-                take_profit=plan.take_profit,
-                invalidation=plan.invalidation,
-                tick_id=tick_id_for(now),
-                maintenance_margin_rate=plan.maintenance_margin_rate,
-                maintenance_amount_usd=plan.maintenance_amount_usd,
-            )
-        position = with_liquidation(position)
-        book.positions[plan.coin] = position
-        book.cash_usd -= fee
-        book.fees_paid_usd += fee
-        return Fill(
-            coin=plan.coin,
-            side=plan.side,
+        return book_entry(
+            book,
+            plan,
             amount=plan.amount,
             price=fill_price,
-            fee_usd=fee,
+            fee_usd=fee_usd(amount=plan.amount, price=fill_price, rate=self.fee_rate),
             client_order_id=plan.client_order_id,
+            opened_at=now,
             at=now,
+            settled_until=now,
         )
 
     def _close(
@@ -196,34 +161,12 @@ class PaperBroker:
         client_order_id: str,
         at: datetime,
     ) -> Fill:
-        """Close ``amount`` of the position at ``price`` (already slipped): PnL and fee into cash."""
-        position = book.positions[coin]
-        share = amount / position.amount
-        if reason is FillReason.LIQUIDATION:
-            realized, fee = -position.margin_usd * share, 0.0
-        else:
-            direction = 1.0 if position.side is Side.LONG else -1.0
-            realized, fee = direction * (price - position.entry_price) * amount, amount * price * self.fee_rate
-        if share >= 1.0 - 1e-12:
-            del book.positions[coin]
-        else:
-            book.positions[coin] = position.model_copy(
-                update={"amount": position.amount - amount, "margin_usd": position.margin_usd * (1 - share)}
-            )
-        book.cash_usd += realized - fee
-        book.fees_paid_usd += fee
-        book.realized_pnl_usd += realized
-        return Fill(
-            coin=coin,
-            side=position.side,
-            amount=amount,
-            price=price,
-            fee_usd=fee,
-            realized_pnl_usd=realized,
-            reduce_only=True,
-            reason=reason,
-            client_order_id=client_order_id,
-            at=at,
+        """Close ``amount`` of the position at ``price`` (already slipped): PnL and fee into cash
+        (a liquidation pays no fee: the exchange keeps what is left of the margin)."""
+        liquidation = reason is FillReason.LIQUIDATION
+        fee = 0.0 if liquidation else fee_usd(amount=amount, price=price, rate=self.fee_rate)
+        return book_close(
+            book, coin, amount=amount, price=price, fee_usd=fee, reason=reason, client_order_id=client_order_id, at=at
         )
 
     # -- settlement ---------------------------------------------------------------
@@ -265,7 +208,10 @@ class PaperBroker:
     ) -> None:
         rate = market.funding_rate
         if rate is None:  # said loudly: the settlement passes uncharged, the account is off by it
-            message = f"funding at {_at(at_ms):%Y-%m-%d %H:%M} UTC not charged: no funding rate for {position.coin} (a data folder needs funding_8h/)"
+            message = (
+                f"funding at {_at(at_ms):%Y-%m-%d %H:%M} UTC not charged: no funding rate for {position.coin} "
+                "(a data folder needs funding_8h/)"
+            )
             self.corrections.append(
                 Correction(kind=CorrectionKind.FUNDING_UNKNOWN, coin=position.coin, message=message, alert=True)
             )

@@ -58,10 +58,15 @@ class VenueProfile:
         return {self.id_param: client_order_id, **self.lookup_options, **trigger}
 
     def client_id(self, bot_id: str) -> str:
-        """The id the venue accepts for the bot's deterministic ``bot-<tick>-<coin>-<leg>``."""
-        if not self.hex_client_ids:
-            return bot_id
-        return "0x" + _HEX_MARKER + hashlib.sha256(bot_id.encode()).hexdigest()[: 32 - len(_HEX_MARKER)]
+        """The id the venue accepts for the bot's deterministic ``bot-<tick>-<coin>-<leg>``,
+        checked against the venue's documented shape before any order can carry it (an id the
+        venue refuses would be an order rejected for the bot's own mistake)."""
+        venue_id = bot_id
+        if self.hex_client_ids:
+            venue_id = "0x" + _HEX_MARKER + hashlib.sha256(bot_id.encode()).hexdigest()[: 32 - len(_HEX_MARKER)]
+        if not valid_client_id(self, venue_id):
+            raise ValueError(f"client order id {venue_id!r} is not one {self.id} accepts (a bug in the bot's ids)")
+        return venue_id
 
     def funding_interval_h(self, market: dict[str, Any]) -> float:
         """Hours between funding settlements: the market's own when it publishes one."""
@@ -83,7 +88,8 @@ class VenueProfile:
         """Refuse settings this venue cannot trade with, naming the fix."""
         if quote != self.settle:
             raise ConfigError(
-                f'`trading.quote` is {quote!r}, but {self.id} settles its perpetuals in {self.settle}: set trading.quote = "{self.settle}"'
+                f"`trading.quote` is {quote!r}, but {self.id} settles its perpetuals in {self.settle}: "
+                f'set trading.quote = "{self.settle}"'
             )
 
 
@@ -111,7 +117,8 @@ PROFILES = {
         leverage_sets_margin=True,
         zero_balance_hint=(
             "hyperliquid reads a balance of 0 for EXCHANGE_API_KEY: it must be the MAIN account's wallet address "
-            "(the API wallet only signs; its own address holds nothing); EXCHANGE_SECRET is the API wallet's private key"
+            "(the API wallet only signs; its own address holds nothing); "
+            "EXCHANGE_SECRET is the API wallet's private key"
         ),
         builder_fee_pct=0.01,  # ccxt's options.feeRate '0.01%' (feeInt 10, tenths of a basis point)
         options={"fetchMarkets": {"types": ["swap"]}, "refSet": True, "defaultSlippage": 0.05},
@@ -151,7 +158,8 @@ _HEX_ID = re.compile(r"^0x[0-9a-f]{32}$")
 
 
 def valid_client_id(profile: VenueProfile, client_order_id: str) -> bool:
-    """The id's shape as the venue documents it (tests and the fakes check with this)."""
+    """The id's shape as the venue documents it: ``VenueProfile.client_id`` checks every id it
+    makes with this, and the broker contract suite every id on a fake's order log."""
     if profile.hex_client_ids:
         return bool(_HEX_ID.match(client_order_id))
     return 1 <= len(client_order_id) <= 36 and bool(re.fullmatch(r"[A-Za-z0-9_\-.:]+", client_order_id))

@@ -1,6 +1,8 @@
-"""Protection of the live broker's positions: the reduce-only stop-loss and take-profit
-every position carries, re-placed when missing, replaced (new ids, full size) after an add
-or a partial close, and the market exit when no stop-loss can be placed.
+"""Protection of the live broker's positions (``Protection``, handed the order desk it sends
+through): the reduce-only stop-loss and take-profit every position carries, re-placed when
+missing, replaced (new ids, full size) after an add or a partial close, and the market exit
+when no stop-loss can be placed. Opening and closing live here too, since each ends by
+fixing the protection (and a stop that cannot be placed ends in a close).
 
 The stop-loss is tried ``live.stop_attempts`` times, looking its client id up before each
 retry (a try that timed out may have landed); if it still cannot be placed the position is
@@ -10,22 +12,32 @@ fills, the next reconciliation cancels the other.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
+import structlog
+
+from bot.config import Settings
 from bot.exchange_models import IntentKind, OrderIntent
 from bot.models import CorrectionKind, Fill, OrderPlan, Position
 from bot.ops.state import BotState
 from bot.tick.risk import client_order_id
 from bot.venues.exchange import describe
-from bot.venues.orders import OrderDesk, log, reason_of
+from bot.venues.orders import OrderDesk, reason_of
+
+log = structlog.get_logger("bot.venues.ccxt_broker")
 
 _LEGS = {IntentKind.STOP_LOSS: "sl", IntentKind.TAKE_PROFIT: "tp", IntentKind.CLOSE: "close", IntentKind.EXIT: "exit"}
 
 
-class ProtectedDesk(OrderDesk):
-    """Opening, closing and protecting positions on top of the order desk."""
+class Protection:
+    """Opening, closing and protecting positions, through the order desk it is handed."""
 
-    async def _protect(
+    def __init__(self, desk: OrderDesk, settings: Settings) -> None:
+        self._desk = desk
+        self.settings = settings
+
+    async def protect(
         self, coin: str, book: BotState, open_ids: set[str], *, avoid: frozenset[str] | set[str] = frozenset()
     ) -> list[Fill]:
         """Re-place a missing stop-loss / take-profit of an open position (the stop first)."""
@@ -33,7 +45,7 @@ class ProtectedDesk(OrderDesk):
         fills: list[Fill] = []
         if position.stop_loss is not None and position.stop_order_id not in open_ids:
             if position.stop_order_id:
-                self._note(
+                self._desk.note(
                     CorrectionKind.STOP_REPLACED,
                     coin,
                     f"stop-loss {position.stop_order_id} is not open: placing it again",
@@ -43,7 +55,7 @@ class ProtectedDesk(OrderDesk):
         position = book.positions.get(coin)
         if position is not None and position.take_profit is not None and position.take_profit_order_id not in open_ids:
             if position.take_profit_order_id:
-                self._note(
+                self._desk.note(
                     CorrectionKind.STOP_REPLACED,
                     coin,
                     f"take-profit {position.take_profit_order_id} is not open: placing it again",
@@ -52,19 +64,19 @@ class ProtectedDesk(OrderDesk):
             fills += await self._place_protection(coin, IntentKind.TAKE_PROFIT, book, avoid=avoid | open_ids)
         return fills
 
-    async def _open(self, intent: OrderIntent, book: BotState) -> list[Fill]:
+    async def open(self, intent: OrderIntent, book: BotState) -> list[Fill]:
         await self._prepare_symbol(intent.symbol, intent.leverage, book)
         intent = intent.model_copy(update={"leverage": book.leverage_set.get(intent.symbol, intent.leverage)})
-        order = await self._send(intent, book, "entry")
+        order = await self._desk.send(intent, book, "entry")
         if order is None:
             return []
         before = book.positions.get(intent.coin)
-        fill = await self._record_entry(intent, order, book)
+        fill = await self._desk.record_entry(intent, order, book)
         if fill is None:
             return []
-        return [fill, *await self._reprotect(intent.coin, book, old=before)]
+        return [fill, *await self.reprotect(intent.coin, book, old=before)]
 
-    async def _reprotect(self, coin: str, book: BotState, *, old: Position | None) -> list[Fill]:
+    async def reprotect(self, coin: str, book: BotState, *, old: Position | None) -> list[Fill]:
         """Protect the position as it is now (new ids, full size), then cancel the orders that
         protected it before (an add or a partial close): never a moment without a stop."""
         stale = {cid for cid in ((old.stop_order_id, old.take_profit_order_id) if old else ()) if cid}
@@ -72,24 +84,24 @@ class ProtectedDesk(OrderDesk):
             book.positions[coin] = book.positions[coin].model_copy(
                 update={"stop_order_id": None, "take_profit_order_id": None}
             )
-        fills = await self._protect(coin, book, set(), avoid=stale) if coin in book.positions else []
+        fills = await self.protect(coin, book, set(), avoid=stale) if coin in book.positions else []
         for cid in sorted(stale):
-            await self._cancel(coin, cid, conditional=True)
-        self._save(book)
+            await self._desk.cancel(coin, cid, conditional=True)
+        self._desk.save(book)
         return fills
 
-    async def _close(self, coin: str, book: BotState, kind: IntentKind, *, plan: OrderPlan | None = None) -> list[Fill]:
+    async def close(self, coin: str, book: BotState, kind: IntentKind, *, plan: OrderPlan | None = None) -> list[Fill]:
         """Close ``plan.amount`` (all when there is no plan) at market, then fix the protection."""
         position = book.positions[coin]
         intent = self._reduce_intent(position, kind)
         if plan is not None:
-            cid = self.profile.client_id(plan.client_order_id)
+            cid = self._desk.profile.client_id(plan.client_order_id)
             intent = intent.model_copy(update={"client_order_id": cid, "amount": min(plan.amount, position.amount)})
-        order = await self._send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
+        order = await self._desk.send(intent, book, "close", reject_quietly=kind is IntentKind.CLOSE)
         if order is None:
             return []
-        fill = await self._record_close(intent, order, book, reason=reason_of(intent))
-        return [fill, *await self._reprotect(coin, book, old=position)]
+        fill = await self._desk.record_close(intent, order, book, reason=reason_of(intent))
+        return [fill, *await self.reprotect(coin, book, old=position)]
 
     def _reduce_intent(
         self, position: Position, kind: IntentKind, *, avoid: frozenset[str] | set[str] = frozenset()
@@ -100,11 +112,11 @@ class ProtectedDesk(OrderDesk):
         and a lookup by id must find one order)."""
         trigger = {IntentKind.STOP_LOSS: position.stop_loss, IntentKind.TAKE_PROFIT: position.take_profit}.get(kind)
         leg = _LEGS[kind]
-        cid = self.profile.client_id(client_order_id(self._tick_id, position.coin, leg))
+        cid = self._desk.profile.client_id(client_order_id(self._desk.tick_id, position.coin, leg))
         for n in range(2, 10):
-            if cid not in avoid and cid not in self._sent:
+            if cid not in avoid and cid not in self._desk.sent:
                 break
-            cid = self.profile.client_id(client_order_id(self._tick_id, position.coin, f"{leg}{n}"))
+            cid = self._desk.profile.client_id(client_order_id(self._desk.tick_id, position.coin, f"{leg}{n}"))
         return OrderIntent(
             kind=kind,
             client_order_id=cid,
@@ -112,10 +124,10 @@ class ProtectedDesk(OrderDesk):
             symbol=position.symbol,
             side=position.side,
             amount=position.amount,
-            reference_price=self._prices.get(position.coin, position.entry_price),
+            reference_price=self._desk.prices.get(position.coin, position.entry_price),
             leverage=position.leverage,
             trigger_price=trigger,
-            created_at=self._now,
+            created_at=self._desk.now,
         )
 
     async def _place_protection(
@@ -132,24 +144,26 @@ class ProtectedDesk(OrderDesk):
             try:
                 if attempt == 1:
                     intent = await self._unused(intent, position, kind, avoid=avoid)
-                landed = await self._lookup(intent) if attempt > 1 else None  # a try that timed out may have landed
-                if (landed is not None and landed.get("status") == "open") or await self._send(
+                landed = (
+                    await self._desk.lookup(intent) if attempt > 1 else None
+                )  # a try that timed out may have landed
+                if (landed is not None and landed.get("status") == "open") or await self._desk.send(
                     intent, book, "stop", reject_quietly=False
                 ):
                     key = "stop_order_id" if kind is IntentKind.STOP_LOSS else "take_profit_order_id"
                     book.positions[coin] = book.positions[coin].model_copy(update={key: intent.client_order_id})
-                    self._forget(intent, book)
-                    self._save(book)
+                    self._desk.forget(intent, book)
+                    self._desk.save(book)
                     return []
             except ccxt.BaseError as exc:
                 error = exc
                 log.warning("protection_failed", coin=coin, kind=kind, attempt=attempt, error=describe(exc))
                 if isinstance(exc, ccxt.OrderImmediatelyFillable):
                     break  # the price is already past the level: trying again cannot help
-        self._forget(intent, book)
+        self._desk.forget(intent, book)
         why = describe(error) if error else "unknown"
         if kind is IntentKind.TAKE_PROFIT:
-            self._note(
+            self._desk.note(
                 CorrectionKind.ERROR,
                 coin,
                 f"take-profit could not be placed ({why}); the stop-loss still protects it",
@@ -157,16 +171,17 @@ class ProtectedDesk(OrderDesk):
             )
             return []
         try:
-            fills = await self._close(coin, book, IntentKind.EXIT)
+            fills = await self.close(coin, book, IntentKind.EXIT)
         except ccxt.BaseError as exc:
-            self._note(
+            self._desk.note(
                 CorrectionKind.UNPROTECTED,
                 coin,
-                f"OPEN WITHOUT A STOP-LOSS: placing it failed ({why}) and closing failed ({describe(exc)}); close it by hand now",
+                f"OPEN WITHOUT A STOP-LOSS: placing it failed ({why}) and closing failed ({describe(exc)}); "
+                "close it by hand now",
                 alert=True,
             )
             return []
-        self._note(
+        self._desk.note(
             CorrectionKind.STOP_FAILED,
             coin,
             f"stop-loss could not be placed after {attempt} tries ({why}): position closed at market",
@@ -181,8 +196,8 @@ class ProtectedDesk(OrderDesk):
         killed (same tick id, same leg ids) may have sent it for an order since cancelled, e.g.
         before a same-minute re-run flips the position: the exchange would accept it again, and
         a lookup by id must find one order."""
-        while await self._lookup(intent) is not None:
-            self._sent.add(intent.client_order_id)
+        while await self._desk.lookup(intent) is not None:
+            self._desk.sent.add(intent.client_order_id)
             again = self._reduce_intent(position, kind, avoid=avoid)
             if again.client_order_id == intent.client_order_id:
                 break  # every suffix taken: the exchange's own duplicate check is left
@@ -194,18 +209,19 @@ class ProtectedDesk(OrderDesk):
         import ccxt.async_support as ccxt
 
         wanted = float(max(1, math.floor(leverage)))
-        if self.profile.leverage_sets_margin:  # one call sets both (Hyperliquid: cross unless told isolated)
+        if self._desk.profile.leverage_sets_margin:  # one call sets both (Hyperliquid: cross unless told isolated)
             if book.leverage_set.get(symbol) != wanted:
-                await self._call(
-                    self._exchange.set_leverage, int(wanted), symbol, {"marginMode": self.settings.live.margin_mode}
+                await self._desk.call(
+                    self._desk.exchange.set_leverage,
+                    int(wanted),
+                    symbol,
+                    {"marginMode": self.settings.live.margin_mode},
                 )
                 book.leverage_set[symbol] = wanted
             return
         if symbol not in book.leverage_set:
-            try:
-                await self._call(self._exchange.set_margin_mode, self.settings.live.margin_mode, symbol)
-            except ccxt.MarginModeAlreadySet:
-                pass
+            with contextlib.suppress(ccxt.MarginModeAlreadySet):
+                await self._desk.call(self._desk.exchange.set_margin_mode, self.settings.live.margin_mode, symbol)
         if book.leverage_set.get(symbol) != wanted:
-            await self._call(self._exchange.set_leverage, int(wanted), symbol)
+            await self._desk.call(self._desk.exchange.set_leverage, int(wanted), symbol)
             book.leverage_set[symbol] = wanted
