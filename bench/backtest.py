@@ -121,7 +121,7 @@ def _claude_span(data: Path, cache_file: Path, *, fake_url: str | None, ticks: i
     """(seconds, ticks, cache hits, cache misses) of a Claude backtest over the first ``ticks``
     ticks; ``fake_url`` None runs the rules over the same span instead."""
     from bot.backtest.loop import run_backtest, span_of
-    from bot.models import TICK
+    from bot.clock import TICK
     from bot.config import Settings
     from bot.strategies.cache import CachedStrategy, DecisionCache
     from bot.strategies.claude import ClaudeStrategy

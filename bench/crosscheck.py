@@ -65,7 +65,7 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
     """Our backtest; also what to add back to compare: the exit fee a still-open position
     would pay at the end, minus the funding it paid (backtesting.py has no funding)."""
     from bot.backtest.loop import run_backtest, span_of
-    from bot.models import TICK
+    from bot.clock import TICK
     from bot.config import Settings
     from bot.strategies.ema_cross import EmaCrossStrategy
     from bot.venues.history import HistoryMarket

@@ -35,6 +35,7 @@ MAY_IMPORT = {
     "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep", "serve", "arena"},
 }
 ROOT_MODULES = {
+    "clock",
     "models",
     "features",
     "exchange_models",
@@ -156,12 +157,22 @@ def test_no_import_cycles() -> None:
 # short: a module that grows logic of its own gets its file (an entry that is no longer needed fails).
 TESTED_ELSEWHERE = {
     "cli/base.py": "tests/cli/: the options and helpers every command shares, run by each command's tests",
-    "config_arena.py": "tests/cli/test_arena.py, tests/arena/: the [arena] section, a bad one is one line",
-    "config_file.py": "tests/test_config.py: loading config.toml and the environment is what it tests",
+    "cli/leaderboard.py": "tests/cli/test_arena.py: `bot arena` and `bot backtest --arena` print it",
+    "config/arena.py": "tests/cli/test_arena.py, tests/arena/: the [arena] section, a bad one is one line",
+    "config/backtest.py": "tests/config/test_file.py: each section is loaded and refused through load_settings",
+    "config/base.py": "tests/config/test_file.py: the one Section (unknown keys refused) under every section",
+    "config/llm.py": "tests/config/test_file.py, tests/strategies/test_claude.py: the [llm] keys and prices",
+    "config/ops.py": "tests/config/test_file.py: trading windows, [ops], [notify], [serve] loaded and refused",
+    "config/settings.py": "tests/config/test_file.py: Settings from config.toml, .env and BOT_*",
+    "config/trading.py": "tests/config/test_file.py, tests/tick/test_risk.py: [exchange], [trading], [risk], [live]",
+    "strategies/hold.py": "tests/strategies/test_kinds.py: the budget fallback the registry hands out",
+    "tick/risk_entry.py": "tests/tick/test_risk.py: the risk step's entries (sizing, exits) through review()",
+    "venues/market_cache.py": "tests/venues/test_market.py: a tick with a fresh cache asks only for new candles",
     "errors.py": "tests/test_docs.py: every exit code documented; each one-line error test raises one",
     "intel/__init__.py": "tests/cli/test_tick.py: which intel a tick plugs in (a live tick asks the sources)",
     "intel/rank.py": "tests/intel/test_live.py: the ranking behind the context block's token budget",
     "ops/arena_state.py": "tests/cli/test_arena.py: the candidates' books, loadable after a killed tick",
+    "ops/journal.py": "tests/ops/test_state.py: appending, rotation into parts, reading newest first",
     "ops/control.py": "tests/ops/test_state.py, tests/cli/test_control.py: rotation; pause, stop, the summary",
     "serve/api.py": "tests/cli/test_serve.py: the server as a real process, every endpoint",
     "serve/app.py": "tests/cli/test_serve.py: the app, its socket and the dashboard (the browser test)",
@@ -174,7 +185,6 @@ TESTED_ELSEWHERE = {
     "tick/margin.py": "tests/tick/test_risk.py, tests/venues/test_paper.py: the liquidation buffer and price",
     "tick/portfolio.py": "tests/tick/test_risk.py: the account view every risk case starts from",
     "tick/precision.py": "tests/tick/test_risk.py: amounts rounded down to the lot step",
-    "tick/protocols.py": "tests/tick/test_engine.py: declarations only, implemented by the fakes the tests plug in",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.models import CandleEnds
+from bot.clock import CandleEnds
 
 
 def test_candle_ends_find_evenly_spaced_candles_by_arithmetic_and_others_by_lookup():

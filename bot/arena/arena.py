@@ -31,8 +31,9 @@ from bot.errors import ConfigError, did_you_mean
 from bot.models import CoinFeatures, Fill, Snapshot, StrictModel, TickReport
 from bot.ops.arena_state import ArenaRecord, ArenaStore, RotationRecord
 from bot.ops.budget import utc_day
+from bot.ops.journal import Journal
 from bot.ops.notify import Event, EventKind, Level, Notifier
-from bot.ops.state import AuditLog, Journal, StateStore
+from bot.ops.state import AuditLog, StateStore
 from bot.strategies import HoldStrategy, kind_of
 from bot.tick.briefing import Briefing
 from bot.tick.context import TickContext

@@ -24,21 +24,10 @@ from datetime import datetime
 
 import numpy as np
 
+from bot.clock import TICK, on_tick_grid
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.models import (
-    TICK,
-    CoinFeatures,
-    CorrectionKind,
-    Decision,
-    Fill,
-    Outcome,
-    Portfolio,
-    Side,
-    StrictModel,
-    TickReport,
-    on_tick_grid,
-)
+from bot.models import CoinFeatures, CorrectionKind, Decision, Fill, Outcome, Portfolio, Side, StrictModel, TickReport
 from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
 from bot.tick.indicators import PrecomputedFeatures

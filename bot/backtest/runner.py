@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 from pydantic import Field, ValidationError
 
 from bot.backtest.loop import BacktestResult, run_backtest, span_of
+from bot.clock import TICK
 from bot.config import PaperSettings, Settings, TradingSettings
 from bot.errors import ConfigError, LlmUnavailable, did_you_mean
-from bot.models import TICK, CoinFeatures, Decision, Portfolio, StrictModel
+from bot.models import CoinFeatures, Decision, Portfolio, StrictModel
 from bot.strategies.kinds import BASELINE, Kind, build, identity, kind_of, resolve
 from bot.tick.protocols import PromptView, Strategy, WrappedStrategy
 from bot.venues.history import HistoryMarket

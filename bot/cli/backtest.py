@@ -208,7 +208,7 @@ def _download_candles(
 ) -> None:
     import asyncio
 
-    from bot.models import TIMEFRAME_MS
+    from bot.clock import TIMEFRAME_MS
     from bot.venues.download import FUNDING, Downloader
 
     names = coin_list(coins) or list(settings.trading.coins)

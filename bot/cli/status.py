@@ -45,7 +45,7 @@ def journal(
 ) -> None:
     """Show the last N ticks (or trades) from the journal as a table."""
     from bot.cli.views import print_journal
-    from bot.ops.state import Journal
+    from bot.ops.journal import Journal
     from bot.tick.status import journal_rows
 
     settings = load(config)

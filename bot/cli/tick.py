@@ -78,7 +78,7 @@ def tick(
 
 def _previous_record(settings: Any, *, replay: bool, report: Any) -> dict | None:
     """The journal's record of the tick before this one (the newest is this tick's own)."""
-    from bot.ops.state import Journal
+    from bot.ops.journal import Journal
 
     for record in Journal(settings.run_dir(replay=replay) / "journal.jsonl").newest_first():
         if record.get("tick_id") != report.tick_id:
@@ -118,7 +118,8 @@ def _skip_if_backing_off(settings: Any, *, dry_run: bool, mode: str):
 
 
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
-    from bot.ops.state import AuditLog, Journal, StateStore, check_mode
+    from bot.ops.journal import Journal
+    from bot.ops.state import AuditLog, StateStore, check_mode
     from bot.strategies import build, fallback, resolve
 
     # built first: a bad strategy name or a missing key ends here, before anything is traded
@@ -200,7 +201,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
 
 def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> datetime:
     """The simulated clock: TIME if given, else 3 minutes after the last replayed run."""
-    from bot.models import TICK, on_tick_grid
+    from bot.clock import TICK, on_tick_grid
 
     first, last = market.span(coins)
     state = store.load()

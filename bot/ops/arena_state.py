@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError
 
 from bot.errors import StateError
 from bot.models import StrictModel
-from bot.ops.state import _write_atomic
+from bot.ops.state import write_atomic
 
 ROTATIONS_KEPT = 50
 
@@ -55,7 +55,7 @@ class ArenaStore:
         record.rotations = record.rotations[-ROTATIONS_KEPT:]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(self.path, record.model_dump_json(indent=1).encode())
+            write_atomic(self.path, record.model_dump_json(indent=1).encode())
         except OSError as exc:
             raise StateError(
                 f"{self.path}: cannot write ({exc.strerror or exc}); make {self.path.parent} writable, then run again"

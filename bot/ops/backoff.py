@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.clock import tick_id_for
 from bot.config import OpsSettings
-from bot.models import Outcome, TickReport, tick_id_for
+from bot.models import Outcome, TickReport
 from bot.ops.state import BotState, PausedBy
 
 log = logging.getLogger(__name__)  # stdlib, not structlog: a skipped run stays light (same handlers)

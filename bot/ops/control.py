@@ -14,8 +14,9 @@ from bot.config import Settings
 from bot.errors import ConfigError, DeliveryError
 from bot.models import Outcome
 from bot.ops import backoff
+from bot.ops.journal import Journal
 from bot.ops.notify import Event, EventKind, Level, claim, notifier_for
-from bot.ops.state import BotState, Journal, PausedBy, StateStore, TickLock
+from bot.ops.state import BotState, PausedBy, StateStore, TickLock
 
 
 @contextmanager

@@ -28,7 +28,8 @@ from pydantic import ValidationError
 from bot.config import Settings
 from bot.errors import StateError
 from bot.models import Usage
-from bot.ops.state import BotState, Journal, StateStore
+from bot.ops.journal import Journal
+from bot.ops.state import BotState, StateStore
 from bot.serve.schemas import DecisionRecord
 from bot.serve.series import TickPoint, equity_curve
 

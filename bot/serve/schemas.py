@@ -8,7 +8,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.models import TICK, Decision, Outcome, RiskVerdict, Usage
+from bot.clock import TICK
+from bot.models import Decision, Outcome, RiskVerdict, Usage
 
 _CADENCE_SECONDS = int(TICK.total_seconds())  # cron's */3
 

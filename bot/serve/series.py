@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.models import TICK, Outcome
+from bot.clock import TICK
+from bot.models import Outcome
 from bot.ops.state import BotState
 from bot.serve.schemas import EquityCurve, EquityPoint, Health
 

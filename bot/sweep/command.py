@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.clock import TICK
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.models import TICK
 from bot.sweep.cache import RowCache
 from bot.sweep.cell import CellRow, CellTask, cell_key, data_digest, strategy_of
 from bot.sweep.cluster import dask_client, require_dask, run_tasks

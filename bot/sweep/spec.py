@@ -45,10 +45,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.clock import TICK
 from bot.config import Section, Settings
 from bot.config.file import with_overrides as cell_settings  # noqa: F401 (the sweep's name for it)
 from bot.errors import ConfigError, did_you_mean
-from bot.models import TICK
 
 METRICS = {"sharpe": "sharpe", "sortino": "sortino", "return": "total_return_pct", "calmar": "calmar"}
 _DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")

@@ -9,18 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.clock import tick_id_for
 from bot.config import Settings
-from bot.models import (
-    CoinFeatures,
-    Decision,
-    Fill,
-    OrderPlan,
-    Outcome,
-    Portfolio,
-    Snapshot,
-    TickReport,
-    tick_id_for,
-)
+from bot.models import CoinFeatures, Decision, Fill, OrderPlan, Outcome, Portfolio, Snapshot, TickReport
 from bot.ops import backoff
 from bot.ops.notify import Notifier
 from bot.ops.state import BotState

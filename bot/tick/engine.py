@@ -24,8 +24,9 @@ from enum import StrEnum
 
 import structlog
 
+from bot.clock import tick_id_for
 from bot.errors import BotError, LlmUnavailable, MarketDataError
-from bot.models import Outcome, TickReport, tick_id_for
+from bot.models import Outcome, TickReport
 from bot.ops import backoff
 from bot.ops.notify import claim, tick_events
 from bot.ops.state import BotState

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.clock import CandleEnds
 from bot.features import COLUMNS, SERIES_LENGTH
-from bot.models import CandleEnds, CoinFeatures, CoinMarket, Context4h, Snapshot
+from bot.models import CoinFeatures, CoinMarket, Context4h, Snapshot
 
 VOLUME_AVERAGE_WINDOW = 20
 _MACD, _RSI14 = COLUMNS.index("macd"), COLUMNS.index("rsi14")

@@ -15,20 +15,17 @@ import structlog
 
 from bot.errors import LlmUnavailable, MarketDataError
 from bot.models import (
-    Action,
-    Decision,
     Fill,
     Outcome,
     Portfolio,
     RiskCode,
-    RiskVerdict,
     TickReport,
-    Verdict,
 )
 from bot.ops.budget import utc_day
 from bot.ops.state import CLOSED_TRADES_KEPT, BookedFill, BotState
 from bot.tick import risk
 from bot.tick.context import Pass
+from bot.tick.filters import close_everything, refuse_openings
 from bot.tick.memory import closed_trades
 from bot.tick.portfolio import portfolio_of
 from bot.tick.prompt import DeferredPrompt, build_prompt, context_block
@@ -219,10 +216,10 @@ async def _collect_arena(run: Pass) -> None:
 def review_risk(run: Pass) -> None:
     settings, state, report = run.ctx.settings, run.state, run.report
     if state.stop_requested:
-        run.decisions = report.decisions = _close_everything(run.decisions, state)
+        run.decisions = report.decisions = close_everything(run.decisions, state)
     if not run.decisions:
         return  # nothing to review: no verdicts, no plans
-    decisions, refused = _refuse_openings(run.decisions, report.new_positions_blocked, settings.trading.coins)
+    decisions, refused = refuse_openings(run.decisions, report.new_positions_blocked, settings.trading.coins)
     report.verdicts = refused + risk.review(
         decisions,
         portfolio=run.portfolio,
@@ -345,45 +342,6 @@ def _same_book(state: BotState, portfolio: Portfolio) -> bool:
         and len(state.positions) == len(held)
         and all(held.get(coin) is position for coin, position in state.positions.items())
     )
-
-
-def _refuse_openings(
-    decisions: list[Decision], blocked: str, coins: list[str]
-) -> tuple[list[Decision], list[RiskVerdict]]:
-    """Paused or outside the windows, or a coin held but not in ``trading.coins``: BUY/SELL
-    never reach the risk step; CLOSE and HOLD do."""
-    opening = {Action.BUY, Action.SELL}
-
-    def why(decision: Decision) -> str:
-        if decision.action not in opening:
-            return ""
-        if blocked:
-            return f"no new positions: {blocked}"
-        return (
-            ""
-            if decision.coin in coins
-            else f"{decision.coin} is not in `trading.coins`: "
-            "its position is managed (exits, CLOSE), never opened or added to"
-        )
-
-    reasons = {id(d): why(d) for d in decisions}
-    refused = [
-        RiskVerdict(
-            coin=d.coin, action=d.action, verdict=Verdict.REJECTED, codes=[RiskCode.BLOCKED], reason=reasons[id(d)]
-        )
-        for d in decisions
-        if reasons[id(d)]
-    ]
-    return [d for d in decisions if not reasons[id(d)]], refused
-
-
-def _close_everything(decisions: list[Decision], state: BotState) -> list[Decision]:
-    """Stop requested: a CLOSE for every open position replaces what the strategy said of it."""
-    closes = [
-        Decision(coin=coin, action=Action.CLOSE, confidence=1.0, reasoning=f"stop requested: {state.pause_reason}")
-        for coin in state.positions
-    ]
-    return closes + [decision for decision in decisions if decision.coin not in state.positions]
 
 
 def _note(report: TickReport, message: str) -> None:

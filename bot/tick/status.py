@@ -16,9 +16,10 @@ from typing import Any
 
 from pydantic import Field
 
+from bot.clock import TICK, on_tick_grid
 from bot.config import Settings
 from bot.exchange_models import ExchangeView
-from bot.models import TICK, Action, Decision, Outcome, Side, StrictModel, on_tick_grid
+from bot.models import Action, Decision, Outcome, Side, StrictModel
 from bot.ops.backoff import backoff_seconds, opening_block
 from bot.ops.budget import cache_hit_ratio, utc_day
 from bot.ops.state import BotState, PausedBy

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import tick_id_for
 from bot.exchange_models import OrderIntent
-from bot.models import Fill, FillReason, OrderPlan, Position, Side, tick_id_for
+from bot.models import Fill, FillReason, OrderPlan, Position, Side
 from bot.tick.margin import add_to, with_liquidation
 from bot.tick.precision import round_to_step
 from bot.tick.protocols import Book

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from bot.clock import tick_id_for
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.exchange_models import (
@@ -43,7 +44,7 @@ from bot.exchange_models import (
     IntentKind,
     OrderIntent,
 )
-from bot.models import Correction, CorrectionKind, Fill, FillReason, OrderPlan, Position, Snapshot, tick_id_for
+from bot.models import Correction, CorrectionKind, Fill, FillReason, OrderPlan, Position, Snapshot
 from bot.ops.state import BotState
 from bot.tick.indicators import indicator_series
 from bot.tick.precision import round_to_step

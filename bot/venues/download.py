@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from bot.clock import TIMEFRAME_MS
 from bot.config import Settings
 from bot.errors import ConfigError, MarketDataError, did_you_mean
-from bot.models import TIMEFRAME_MS
 
 FUNDING = "funding"
 MARKETS_FILE = "markets.json"  # the venue's trading rules per coin, read by HistoryMarket

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.clock import TIMEFRAME_MS, CandleEnds
 from bot.errors import ConfigError, did_you_mean
-from bot.models import TIMEFRAME_MS, CandleEnds, CoinMarket, MarketInfo, Snapshot
+from bot.models import CoinMarket, MarketInfo, Snapshot
 from bot.tick.margin import with_maintenance_amounts
 
 SAMPLE_DIR = Path(str(resources.files("bot") / "data" / "sample"))

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
+from bot.clock import TIMEFRAME_MS
 from bot.config import Settings
 from bot.errors import MarketDataError, did_you_mean
-from bot.models import TIMEFRAME_MS, CoinMarket, MarketInfo, Snapshot
+from bot.models import CoinMarket, MarketInfo, Snapshot
 from bot.tick.margin import with_maintenance_amounts
 from bot.venues.exchange import create_exchange, describe, with_retry
 from bot.venues.history import bundled_info

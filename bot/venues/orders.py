@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from bot.clock import tick_id_for
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.exchange_models import (
@@ -25,15 +26,7 @@ from bot.exchange_models import (
     IntentKind,
     OrderIntent,
 )
-from bot.models import (
-    Correction,
-    CorrectionKind,
-    Fill,
-    FillReason,
-    Position,
-    Side,
-    tick_id_for,
-)
+from bot.models import Correction, CorrectionKind, Fill, FillReason, Position, Side
 from bot.ops.state import BookedFill, BotState
 from bot.venues.booking import book_close, book_entry
 from bot.venues.ccxt_answers import checked_order, equity_of, fees_of, orders_from, positions_from, trades_from

@@ -43,9 +43,9 @@ from datetime import UTC, datetime
 import numpy as np
 import structlog
 
+from bot.clock import TIMEFRAME_MS
 from bot.config import PaperSettings, Settings
 from bot.models import (
-    TIMEFRAME_MS,
     CoinMarket,
     Correction,
     CorrectionKind,

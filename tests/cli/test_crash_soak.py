@@ -124,7 +124,7 @@ class SoakVenue:
 
     def bot_ids(self, at, ticks: int) -> dict[str, str]:
         """The venue's client id -> the bot's ``bot-<tick>-<coin>-<leg>`` for every tick of the soak."""
-        from bot.models import tick_id_for
+        from bot.clock import tick_id_for
         from bot.tick.risk import client_order_id
         from bot.venues.profiles import profile_for
 

@@ -13,7 +13,8 @@ import pytest
 from bot.errors import StateError
 from bot.models import Outcome, TickReport
 from bot.ops.control import daily_summary
-from bot.ops.state import BotState, Journal, StateStore
+from bot.ops.journal import Journal
+from bot.ops.state import BotState, StateStore
 
 
 def _state(cash=10_000.0):

@@ -16,7 +16,7 @@ from bot.arena.arena import ActiveStrategy, ReportList, memory_arena
 from bot.backtest.loop import EveryNthTick, _Recorder
 from bot.config import LlmSettings, PaperSettings, RulesSettings, Settings
 from bot.models import Fill, Outcome, Side, TickReport, Usage
-from bot.ops.state import Journal
+from bot.ops.journal import Journal
 from bot.strategies import HoldStrategy
 from bot.strategies.claude import ClaudeStrategy
 from bot.strategies.ema_cross import EmaCrossStrategy

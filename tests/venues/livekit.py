@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bot.config import LIVE_CONFIRMATION, Settings
 from bot.models import Action, Decision
-from bot.ops.state import Journal, StateStore
+from bot.ops.journal import Journal
+from bot.ops.state import StateStore
 from bot.tick.engine import TickContext, run_tick
 from bot.venues.ccxt_broker import CcxtBroker, SimulatedCrash
 from bot.venues.history import HistoryMarket

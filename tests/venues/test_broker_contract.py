@@ -19,8 +19,9 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from bot.clock import tick_id_for
 from bot.config import LIVE_CONFIRMATION, PaperSettings, Settings
-from bot.models import CoinMarket, MarketInfo, OrderPlan, Side, Snapshot, tick_id_for
+from bot.models import CoinMarket, MarketInfo, OrderPlan, Side, Snapshot
 from bot.ops.state import BotState
 from bot.tick.risk import client_order_id
 from bot.venues.ccxt_broker import CcxtBroker

@@ -134,7 +134,7 @@ def test_environment_overrides_the_file_and_secrets_come_from_dotenv(tmp_path, m
         ),
         ('[llm]\nfallback = "claude"', "config.toml: `llm.fallback`: Input should be 'rules' or 'hold' (got 'claude')"),
         # `strategy.name` is checked against bot.strategies.KINDS when the strategy is built:
-        # tests/strategies/test_registry.py
+        # tests/strategies/test_kinds.py
         (
             '[llm]\napi_key = "sk-ant-s3cr3t"',
             "config.toml: `llm.api_key` looks like a secret; secrets belong in the environment",
