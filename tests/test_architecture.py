@@ -109,9 +109,17 @@ def test_the_checker_sees_a_wrong_import(tmp_path: Path) -> None:
     assert {folder_of(module) for _, module in found} - (MAY_IMPORT["tick"] | {"tick"}) == {"venues", "cli"}
 
 
-def test_no_module_over_400_lines() -> None:
-    long = {str(path.relative_to(BOT)): n for path in modules() if (n := len(path.read_text().splitlines())) > 420}
-    assert not long, f"split these by what they hold: {long}"
+MAX_LINES = 420  # counted on ruff-formatted code (120 columns): width cannot buy length
+
+
+def test_no_module_over_420_formatted_lines() -> None:
+    """A module that grows past the cap is split by what it holds (a pure helper, a second
+    concern), never by cutting one class across files: a class cut in two is harder to read
+    than a long file, so such a class stays whole and the split takes what is around it."""
+    long = {
+        str(path.relative_to(BOT)): n for path in modules() if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long, f"split these by what they hold (never one class across two files): {long}"
 
 
 def _module_name(path: Path) -> str:
