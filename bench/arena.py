@@ -39,7 +39,10 @@ MODELS = [
 
 
 def _config(candidates: int) -> str:
-    head = '[trading]\ncoins = ["BTC", "ETH"]\n[strategy]\nname = "claude"\n[llm]\nmodel = "claude-haiku-5-5"\nretries = 0\n'
+    head = (
+        '[trading]\ncoins = ["BTC", "ETH"]\n[strategy]\nname = "claude"\n[llm]\nmodel = "claude-haiku-5-5"\nretries = '
+        "0\n"
+    )
     arena = "".join(
         f'[[arena.candidates]]\nname = "c{i}"\nstrategy = "claude"\nllm = {{ model = "{MODELS[i]}", retries = 0 }}\n'
         for i in range(candidates)

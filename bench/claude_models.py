@@ -143,23 +143,30 @@ def main() -> None:
     memory_tokens = estimated_tokens(prompt.memory) if prompt.memory else 0
     print(
         f"Claude per model on the fake API, effort {args.effort}, 6 coins, trade memory of "
-        f"{'10 trades = ' + format(memory_tokens, ',') + ' tokens' if memory_tokens else 'none'}, {datetime.now(UTC):%Y-%m-%d}"
+        f"{'10 trades = ' + format(memory_tokens, ',') + ' tokens' if memory_tokens else 'none'}, "
+        f"{datetime.now(UTC):%Y-%m-%d}"
     )
     print(
-        "| model | role | request shape | tick 1: in / out (thinking) / cache write / read | later ticks: in / out (thinking) / write / read "
+        "| model | role | request shape | tick 1: in / out (thinking) / cache write / read | later ticks: in / out "
+        "(thinking) / write / read "
         "| padding | hit ratio from tick 2 | $/day cached | $/day uncached |\n|---|---|---|---|---|---|---|---|---|"
     )
     for model, role, shape, first, later, cached, plain, padding in rows:
 
         def tokens(u):
-            return f"{u.input_tokens:,} / {u.output_tokens:,} ({u.thinking_tokens:,}) / {u.cache_write_tokens:,} / {u.cache_read_tokens:,}"
+            return (
+                f"{u.input_tokens:,} / {u.output_tokens:,} ({u.thinking_tokens:,}) / {u.cache_write_tokens:,} / "
+                f"{u.cache_read_tokens:,}"
+            )
 
         ratio = cache_hit_ratio(later) or 0.0
         print(
-            f"| {model} | {role} | {shape} | {tokens(first)} | {tokens(later)} | {padding:,} | {ratio:.0%} | {cached:.2f} | {plain:.2f} |"
+            f"| {model} | {role} | {shape} | {tokens(first)} | {tokens(later)} | {padding:,} | {ratio:.0%} | "
+            f"{cached:.2f} | {plain:.2f} |"
         )
     print(
-        f"\n{TICKS_PER_DAY} ticks a day: one cache write then reads (cached), or every prompt token at the input price (uncached); "
+        f"\n{TICKS_PER_DAY} ticks a day: one cache write then reads (cached), or every prompt token at the input "
+        f"price (uncached); "
         "prices from bot.config.DEFAULT_PRICES (the -test models at $3 / $15)."
     )
 

@@ -113,7 +113,8 @@ def main() -> None:
         server.terminate()
         server.wait()
     print(
-        f"data phase, 6 coins, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}"
+        f"data phase, 6 coins, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, "
+        f"{datetime.now(UTC):%Y-%m-%d}"
     )
     print("| figure | min | median |\n|---|---|---|")
     print(_row(f"concurrent, caches warm: markets + candles ({requests_cached} requests)", cached))

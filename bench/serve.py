@@ -94,7 +94,8 @@ def measure(folder: Path, requests: int) -> None:
             print(f"  {path:<28} {first:9.2f} {statistics.median(rest):8.2f} {p99:8.2f} {rest[-1]:8.2f}  {size}")
         memory = rss_kib(server.pid)
         print(
-            f"  server RSS after {requests * len(ENDPOINTS):,} requests: {memory['VmRSS'] / 1024:.1f} MiB (peak {memory['VmHWM'] / 1024:.1f} MiB)"
+            f"  server RSS after {requests * len(ENDPOINTS):,} requests: {memory['VmRSS'] / 1024:.1f} MiB (peak "
+            f"{memory['VmHWM'] / 1024:.1f} MiB)"
         )
         connection.close()
     finally:
@@ -110,7 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()[0]
     print(
-        f"bot serve, {args.requests} requests per endpoint, one keep-alive connection; load average {load:.1f}, {os.cpu_count()} cores"
+        f"bot serve, {args.requests} requests per endpoint, one keep-alive connection; load average {load:.1f}, "
+        f"{os.cpu_count()} cores"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -112,17 +112,21 @@ def main() -> None:
     print(f"24-cell grid, `bot sweep --workers 1`: min {min(one):.2f} s, median {statistics.median(one):.2f} s")
     print(f"24-cell grid, `bot sweep --workers 2`: min {min(two):.2f} s, median {statistics.median(two):.2f} s")
     print(
-        f"speed-up 2 workers vs 1: {min(one) / min(two):.2f}x (min), {statistics.median(one) / statistics.median(two):.2f}x (median)"
+        f"speed-up 2 workers vs 1: {min(one) / min(two):.2f}x (min), "
+        f"{statistics.median(one) / statistics.median(two):.2f}x (median)"
     )
     worker = [second for run in cells for second in run]
     print(
-        f"a cell through plain backtest_command: median {statistics.median(plain) * 1000:.0f} ms (min {min(plain) * 1000:.0f}); "
-        f"the same cells in a Dask worker: median {statistics.median(worker) * 1000:.0f} ms (min {min(worker) * 1000:.0f}); "
+        f"a cell through plain backtest_command: median {statistics.median(plain) * 1000:.0f} ms (min "
+        f"{min(plain) * 1000:.0f}); "
+        f"the same cells in a Dask worker: median {statistics.median(worker) * 1000:.0f} ms (min "
+        f"{min(worker) * 1000:.0f}); "
         f"difference of medians {(statistics.median(worker) - statistics.median(plain)) * 1000:+.0f} ms a cell"
     )
     beyond = min(one) - sum(cells[best])
     print(
-        f"the sweep beyond its cells (fastest --workers 1 run): {beyond:.2f} s in all, {beyond / n * 1000:.0f} ms a cell over {n} cells"
+        f"the sweep beyond its cells (fastest --workers 1 run): {beyond:.2f} s in all, {beyond / n * 1000:.0f} ms a "
+        f"cell over {n} cells"
     )
     print(f"a fully cached re-run of the 24 cells (whole process): min {min(cached):.2f} s")
     print(f"load average {os.getloadavg()[0]:.1f} after")

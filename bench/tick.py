@@ -89,7 +89,8 @@ def library_costs(runs: int, *, cwd: Path, env: dict[str, str]) -> list[str]:
         seconds = [t for t, _ in timed]
         rss = statistics.median(r for _, r in timed)
         rows.append(
-            f"| {name} | {min(seconds):.3f} / {statistics.median(seconds):.3f} / {max(seconds):.3f} s | {rss:.0f} MB | {int(modules):,} |"
+            f"| {name} | {min(seconds):.3f} / {statistics.median(seconds):.3f} / {max(seconds):.3f} s | {rss:.0f} MB "
+            f"| {int(modules):,} |"
         )
     return rows
 
@@ -169,7 +170,8 @@ def main() -> None:
     chars, tokens = prompt_size()
     median = {name: statistics.median(values) for name, values in figures.items()}
     print(
-        f"whole processes, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}"
+        f"whole processes, fake exchange with {args.latency_ms:g} ms per request, {args.runs} runs, "
+        f"{datetime.now(UTC):%Y-%m-%d}"
     )
     print("| figure | min | median | max |\n|---|---|---|---|")
     print(_row("import floor (ccxt.async_support, pandas, ta)", figures["floor"]))
@@ -186,7 +188,8 @@ def main() -> None:
         f"minus the GC-off floor: {median['tick'] - median['floor_nogc']:.3f} s"
     )
     print(
-        f"Claude tick minus the floor with anthropic, medians: {median['claude'] - median['floor_llm']:.3f} s (goal <= 0.5 s)"
+        f"Claude tick minus the floor with anthropic, medians: {median['claude'] - median['floor_llm']:.3f} s (goal "
+        f"<= 0.5 s)"
     )
     for command, modules in imports.items():
         print(f"heavy modules imported by `bot {command}`: {modules}")

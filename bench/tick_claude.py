@@ -162,7 +162,8 @@ def main() -> None:
         server.wait()
 
     print(
-        f"`bot tick --dry-run --replay`, rules vs Claude on the fake Messages API ({args.latency_ms:g} ms answer delay), "
+        f"`bot tick --dry-run --replay`, rules vs Claude on the fake Messages API ({args.latency_ms:g} ms answer "
+        f"delay), "
         f"{args.runs} cold runs each, {datetime.now(UTC):%Y-%m-%d}"
     )
     print("| figure | min | median |\n|---|---|---|")
@@ -184,11 +185,13 @@ def main() -> None:
         prefix_chars, user_chars, out_chars = len(tools) + len(prompt.system), len(prompt.user), len(json.dumps(answer))
         label = "6 open positions" if positions else "no positions"
         print(
-            f"Prompt for 6 coins, {label}: system {len(prompt.system):,} + tool definition {len(tools):,} + user {user_chars:,} "
+            f"Prompt for 6 coins, {label}: system {len(prompt.system):,} + tool definition {len(tools):,} + user "
+            f"{user_chars:,} "
             f"= {prefix_chars + user_chars:,} characters; representative answer {out_chars:,} characters"
         )
         print(
-            "| estimate | cached prefix (tools+system) | user | total input | output | $/tick no cache | $/tick cache hit "
+            "| estimate | cached prefix (tools+system) | user | total input | output | $/tick no cache | $/tick cache "
+            "hit "
             "| $/day no cache | $/day cache hits |\n|---|---|---|---|---|---|---|---|---|"
         )
         for ratio in (4, 3):
@@ -212,7 +215,8 @@ def main() -> None:
         print()
     print(
         f"Prices: {model} at ${price.input_usd_per_mtok:g} in / ${price.output_usd_per_mtok:g} out / "
-        f"${price.cache_write_usd_per_mtok:g} cache write / ${price.cache_read_usd_per_mtok:g} cache read per million tokens; "
+        f"${price.cache_write_usd_per_mtok:g} cache write / ${price.cache_read_usd_per_mtok:g} cache read per million "
+        f"tokens; "
         f"{TICKS_PER_DAY} ticks a day."
     )
 

@@ -133,15 +133,18 @@ def main() -> None:
     report = runs[0][3]
     ticks = int((datetime.fromisoformat(LAST) - datetime.fromisoformat(FIRST)) / timedelta(minutes=3)) + 1  # 175,200
     print(
-        f"one-year rules backtest, 6 coins, {report['start']} -> {report['end']}, {args.runs} whole processes, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores"
+        f"one-year rules backtest, 6 coins, {report['start']} -> {report['end']}, {args.runs} whole processes, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores"
     )
     print("| figure | min | median |\n|---|---|---|")
     print(f"| whole process | {min(seconds):.2f} s | {statistics.median(seconds):.2f} s |")
     print(
-        f"| per tick (whole process / {ticks:,} ticks) | {min(seconds) / ticks * 1e6:.0f} us | {statistics.median(seconds) / ticks * 1e6:.0f} us |"
+        f"| per tick (whole process / {ticks:,} ticks) | {min(seconds) / ticks * 1e6:.0f} us | "
+        f"{statistics.median(seconds) / ticks * 1e6:.0f} us |"
     )
     print(
-        f"| CPU (user + system; what the other processes' load does not add) | {min(cpu):.2f} s | {statistics.median(cpu):.2f} s |"
+        f"| CPU (user + system; what the other processes' load does not add) | {min(cpu):.2f} s | "
+        f"{statistics.median(cpu):.2f} s |"
     )
     print(f"| peak RSS | {min(rss):.0f} MiB | {statistics.median(rss):.0f} MiB |")
     metrics = report["strategy_metrics"]

@@ -88,7 +88,8 @@ class ExchangeView(StrictModel):
                 continue
             if live.side != position.side or abs(live.amount - position.amount) > 1e-9 * max(1.0, position.amount):
                 lines.append(
-                    f"{coin}: the bot holds {position.side} {position.amount:g}, the exchange {live.side} {live.amount:g}"
+                    f"{coin}: the bot holds {position.side} {position.amount:g}, the exchange {live.side} "
+                    f"{live.amount:g}"
                 )
             if position.stop_loss is not None and position.stop_order_id not in orders:
                 lines.append(f"{coin}: no open stop-loss order on the exchange")

@@ -97,7 +97,8 @@ def configure_logging(
             )
         except OSError as exc:
             raise StateError(
-                f"{log_file}: cannot open the log ({exc.strerror or exc}); nothing ran: make {log_file.parent} writable by this user "
+                f"{log_file}: cannot open the log ({exc.strerror or exc}); nothing ran: make {log_file.parent} "
+                f"writable by this user "
                 f"(`sudo chown -R $USER {log_file.parent}`), then run again"
             ) from None
         to_file.setLevel(level)

@@ -78,14 +78,16 @@ def load(config: Path | None):
     settings = load_settings(path, explicit=explicit)
     if not explicit and not settings.var_dir.exists():  # once: the first run creates var/
         print(
-            f"note: no config.toml in {path.parent.resolve()}: using the defaults (paper trading); var/ will be {settings.var_dir}",
+            f"note: no config.toml in {path.parent.resolve()}: using the defaults (paper trading); var/ will be "
+            f"{settings.var_dir}",
             file=sys.stderr,
         )
     for name in ("ANTHROPIC_API_KEY", "EXCHANGE_API_KEY", "EXCHANGE_SECRET"):
         secret = getattr(settings, name.lower())
         if secret is not None and 0 < len(secret.get_secret_value()) < SHORT_SECRET:
             print(
-                f"warning: {name} is only {len(secret.get_secret_value())} characters long, too short to be a real key: check .env and the environment",
+                f"warning: {name} is only {len(secret.get_secret_value())} characters long, too short to be a real "
+                f"key: check .env and the environment",
                 file=sys.stderr,
             )
     return settings

@@ -38,7 +38,8 @@ def stop(
     state = stop_bot(settings, replay=replay, reason=reason, now=wall_clock())
     held = ", ".join(sorted(state.positions)) or "none open now"
     typer.echo(
-        f"stopping: {state.pause_reason}. The next tick closes every open position ({held}) and opens none; `bot resume` cancels."
+        f"stopping: {state.pause_reason}. The next tick closes every open position ({held}) and opens none; `bot "
+        f"resume` cancels."
     )
 
 

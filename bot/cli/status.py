@@ -63,7 +63,10 @@ def _first_run_hint(settings, replay: bool, command: str) -> str:
     """After the quick start (`bot tick --dry-run --replay`) the ticks are the replay
     account's: point there, not to a live-data tick that needs the network."""
     if not replay and (settings.run_dir(replay=True) / "state.json").exists():
-        return f"the replay ticks are in the replay account: `bot {command} --replay` (`bot tick --dry-run` ticks on live data)"
+        return (
+            f"the replay ticks are in the replay account: `bot {command} --replay` (`bot tick --dry-run` ticks on "
+            f"live data)"
+        )
     if replay:
         return "run `bot tick --dry-run --replay` first"
     return (

@@ -18,7 +18,10 @@ def sweep(
     spec: Annotated[
         Path,
         typer.Argument(
-            help="the sweep's SPEC.toml: the span, the settings of every cell, the axes, optional walk-forward folds (README: Sweep)"
+            help=(
+                "the sweep's SPEC.toml: the span, the settings of every cell, the axes, optional walk-forward folds "
+                "(README: Sweep)"
+            )
         ),
     ],
     data_dir: Annotated[
@@ -48,7 +51,10 @@ def sweep(
         float | None,
         typer.Option(
             "--max-cost",
-            help="stop before starting if the uncached Claude cells are estimated above this, USD (default: backtest.max_cost_usd)",
+            help=(
+                "stop before starting if the uncached Claude cells are estimated above this, USD (default: "
+                "backtest.max_cost_usd)"
+            ),
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="run the Claude cells whatever their estimated cost")] = False,

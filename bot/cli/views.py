@@ -98,7 +98,8 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     for payment in report.funding:
         verb = "received" if payment.amount_usd >= 0 else "paid"
         out(
-            f"  funding {payment.coin} {payment.side} {payment.at:%H:%M} rate {payment.rate * 100:+.4f}%: {verb} {abs(payment.amount_usd):.2f} USDT"
+            f"  funding {payment.coin} {payment.side} {payment.at:%H:%M} rate {payment.rate * 100:+.4f}%: {verb} "
+            f"{abs(payment.amount_usd):.2f} USDT"
         )
     for fill in report.fills:
         verb = "closed" if fill.reduce_only else "opened"
@@ -150,16 +151,18 @@ def when(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def _usage(usage: Usage) -> str:
     return (
-        f"{usage.cost_usd:.4f} USD · {usage.calls} call{'s' if usage.calls != 1 else ''} · tokens in {usage.input_tokens:,} "
-        f"+ cache write {usage.cache_write_tokens:,} + cache read {usage.cache_read_tokens:,} · out {usage.output_tokens:,}"
-        + (f" (thinking {usage.thinking_tokens:,})" if usage.thinking_tokens else "")
+        f"{usage.cost_usd:.4f} USD · {usage.calls} call{'s' if usage.calls != 1 else ''} · tokens in "
+        f"{usage.input_tokens:,} "
+        f"+ cache write {usage.cache_write_tokens:,} + cache read {usage.cache_read_tokens:,} · out "
+        f"{usage.output_tokens:,}" + (f" (thinking {usage.thinking_tokens:,})" if usage.thinking_tokens else "")
     )
 
 
 def print_status(status: StatusReport) -> None:
     out = console.print
     out(
-        f"mode {status.mode.upper()} · {status.ticks} ticks · last {when(status.last_tick_at) if status.last_tick_at else 'never'} "
+        f"mode {status.mode.upper()} · {status.ticks} ticks · last "
+        f"{when(status.last_tick_at) if status.last_tick_at else 'never'} "
         f"· outcome {status.last_outcome or '-'}"
         + (f" · {status.last_duration_ms:.0f} ms" if status.last_duration_ms is not None else "")
     )
@@ -170,26 +173,31 @@ def print_status(status: StatusReport) -> None:
         out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
     if status.stop_requested:
         out(
-            f"STOPPING since {when(status.paused_at)}: {status.pause_reason} (every open position closes at the next tick; `bot resume` cancels it)"
+            f"STOPPING since {when(status.paused_at)}: {status.pause_reason} (every open position closes at the next "
+            f"tick; `bot resume` cancels it)"
         )
     elif status.paused:
         out(
-            f"PAUSED by {status.paused_by.who if status.paused_by else 'user'} since {when(status.paused_at)}: {status.pause_reason} (open positions are still managed; `bot resume` lifts it)"
+            f"PAUSED by {status.paused_by.who if status.paused_by else 'user'} since {when(status.paused_at)}: "
+            f"{status.pause_reason} (open positions are still managed; `bot resume` lifts it)"
         )
     elif status.new_positions_blocked:
         out(f"no new positions now: {status.new_positions_blocked}")
     if status.consecutive_errors:
         if status.consecutive_errors < status.max_consecutive_errors:
             out(
-                f"failed ticks in a row: {status.consecutive_errors} (the bot pauses itself at {status.max_consecutive_errors})"
+                f"failed ticks in a row: {status.consecutive_errors} (the bot pauses itself at "
+                f"{status.max_consecutive_errors})"
             )
         else:
             out(
-                f"failed ticks in a row: {status.consecutive_errors} (the bot paused itself at {status.max_consecutive_errors})"
+                f"failed ticks in a row: {status.consecutive_errors} (the bot paused itself at "
+                f"{status.max_consecutive_errors})"
             )
     if status.backoff_until:
         out(
-            f"backing off until {when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s window); runs before then are skipped"
+            f"backing off until {when(status.backoff_until, '%Y-%m-%d %H:%M:%S')} ({status.backoff_seconds} s "
+            f"window); runs before then are skipped"
         )
     if status.last_skipped_at:
         out(f"last skipped run: {when(status.last_skipped_at)}")
@@ -210,14 +218,16 @@ def print_status(status: StatusReport) -> None:
     )
     out(
         f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
-        f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown {status.max_drawdown_pct:.2f}% "
+        f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown "
+        f"{status.max_drawdown_pct:.2f}% "
         f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding received {status.funding_usd:+,.2f}"
     )
     out(
         f"LLM spend today ({status.generated_at:%Y-%m-%d} UTC): {status.llm_spend_today_usd:.4f} of "
         f"{status.llm_budget_usd:.2f} USD budget · {status.llm_calls_today} calls"
         + (
-            f" · cache hits {status.llm_cache_hit_ratio_today:.0%} of prompt tokens, saved {status.llm_cache_saved_usd_today:.4f} USD"
+            f" · cache hits {status.llm_cache_hit_ratio_today:.0%} of prompt tokens, saved "
+            f"{status.llm_cache_saved_usd_today:.4f} USD"
             if status.llm_cache_hit_ratio_today is not None
             else ""
         )
@@ -228,7 +238,8 @@ def print_status(status: StatusReport) -> None:
             f"{status.llm_model_retires_at:%Y-%m-%d}" if status.llm_model_retires_at else "a date not yet scheduled"
         )
         out(
-            f"LLM model {status.llm_model} is DEPRECATED: Anthropic retires it on {retires}; set llm.model to an active model"
+            f"LLM model {status.llm_model} is DEPRECATED: Anthropic retires it on {retires}; set llm.model to an "
+            f"active model"
         )
     if status.llm_last_refusal:
         out(f"LLM last refusal: {status.llm_last_refusal}")
@@ -269,7 +280,8 @@ def print_status(status: StatusReport) -> None:
         for position in status.positions:
             if position.managed_only:
                 out(
-                    f"{position.coin} is not in `trading.coins`: its position is managed (stop-loss, take-profit, CLOSE), never added to"
+                    f"{position.coin} is not in `trading.coins`: its position is managed (stop-loss, take-profit, "
+                    f"CLOSE), never added to"
                 )
     else:
         out("no open positions")
@@ -289,7 +301,8 @@ def _print_exchange(status: StatusReport) -> None:
     view = status.exchange
     out = console.print
     out(
-        f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash {_money(view.cash_usd)}"
+        f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash "
+        f"{_money(view.cash_usd)}"
     )
     table = Table("coin", "side", "amount", "entry", "uPnL", "liq.", title="exchange positions")
     for position in view.positions:

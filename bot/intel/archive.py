@@ -71,7 +71,8 @@ def read_points(folder: Path) -> list[Sentiment]:
         from bot.errors import ConfigError
 
         raise ConfigError(
-            f"{folder / 'intel' / FEAR_GREED} is unreadable ({type(exc).__name__}); move it away and run `bot download --intel` again"
+            f"{folder / 'intel' / FEAR_GREED} is unreadable ({type(exc).__name__}); move it away and run `bot "
+            f"download --intel` again"
         ) from None
 
 

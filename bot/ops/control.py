@@ -82,7 +82,8 @@ def daily_summary(state: BotState, journal: Journal, *, day: str) -> Event:
     total_pct = (state.last_equity_usd / state.initial_equity_usd - 1.0) * 100.0
     ticks = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items() if count) or "none"
     lines = [
-        f"equity {state.last_equity_usd:,.2f} USDT: {change_pct:+.2f}% today, {total_pct:+.2f}% in total (max drawdown {state.max_drawdown_pct:.2f}%)",
+        f"equity {state.last_equity_usd:,.2f} USDT: {change_pct:+.2f}% today, {total_pct:+.2f}% in total (max "
+        f"drawdown {state.max_drawdown_pct:.2f}%)",
         f"ticks: {ticks}; fills: {trades}, realized PnL {realized:+.2f} USDT, fees {fees:.2f} USDT",
         f"open positions: {', '.join(f'{p.side} {p.coin}' for p in state.positions.values()) or 'none'}",
         f"LLM spend: {state.llm.spent(day).cost_usd:.2f} USD",

@@ -136,7 +136,10 @@ def tick_events(
                 kind=EventKind.MODEL_DEPRECATED,
                 level=Level.WARNING,
                 title=f"{prefix}: {llm.model} is deprecated",
-                body=f"Anthropic retires {llm.model} {when}; after that every tick would hold. Set llm.model in config.toml to an active model.",
+                body=(
+                    f"Anthropic retires {llm.model} {when}; after that every tick would hold. Set llm.model in "
+                    f"config.toml to an active model."
+                ),
             )
         )
     if OpsEvent.EMERGENCY_PAUSE in ops_events:

@@ -188,7 +188,10 @@ def _control(action: str, src: Sources, request: Request, body: ControlRequest |
             state = control.stop_bot(
                 settings, replay=src.replay, reason=f"{reason or 'stopped'} (API, from {client})", now=now
             )
-            message = f"stopping: every open position ({len(state.positions)}) closes at the next tick, then the bot stays paused"
+            message = (
+                f"stopping: every open position ({len(state.positions)}) closes at the next tick, then the bot stays "
+                f"paused"
+            )
         else:
             state, lifted = control.resume_bot(settings, replay=src.replay, now=now)
             message = f"resumed: lifted {lifted}"

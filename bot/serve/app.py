@@ -92,7 +92,8 @@ def listening_socket(host: str, port: int, *, token: str | None) -> socket.socke
     if not ipaddress.ip_address(address[0].split("%")[0]).is_loopback and not token:
         raise ConfigError(
             f"--host {host}: refusing to listen beyond this machine without a token; "
-            "set BOT_SERVE__TOKEN in .env beside config.toml (e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            "set BOT_SERVE__TOKEN in .env beside config.toml (e.g. `python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`)"
         )
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -45,7 +45,8 @@ def dask_client(*, scheduler: str | None, workers: int) -> Iterator:
             client = Client(scheduler, timeout=10)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(
-                f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one (dask scheduler) or drop --scheduler"
+                f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one (dask scheduler) or "
+                f"drop --scheduler"
             ) from None
         with client:
             yield client

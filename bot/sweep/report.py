@@ -144,8 +144,10 @@ def _selection(name: str, ordered: list[CellResult]) -> Selection:
         warning = f"{name}: the best cell has no Sharpe ratio (no returns to judge); nothing can be said about luck"
     elif dsr < THRESHOLD:
         warning = (
-            f"OVERFITTING: {name}: the best of {len(done)} cells has a deflated Sharpe ratio of {dsr:.3f} (< {THRESHOLD}): "
-            "its Sharpe is what luck alone gives the best of that many tries; do not trust it (Bailey & López de Prado 2014)"
+            f"OVERFITTING: {name}: the best of {len(done)} cells has a deflated Sharpe ratio of {dsr:.3f} (< "
+            f"{THRESHOLD}): "
+            "its Sharpe is what luck alone gives the best of that many tries; do not trust it (Bailey & López de "
+            "Prado 2014)"
         )
     else:
         warning = None
@@ -201,7 +203,8 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
 
     console = console or Console(highlight=False)
     console.print(
-        f"sweep {report.spec} · {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC · ranked by {report.metric} · "
+        f"sweep {report.spec} · {report.start:%Y-%m-%d %H:%M} → {report.end:%Y-%m-%d %H:%M} UTC · ranked by "
+        f"{report.metric} · "
         f"{report.computed} computed, {report.cached} cached, {report.failed} failed"
     )
     table = Table(
@@ -269,7 +272,8 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
     for s in report.selections:
         dsr = _fmt(s.deflated_sharpe, ".3f")
         console.print(
-            f"{s.name}: deflated Sharpe ratio of the best of {s.trials} cells: {dsr} (luck below {s.threshold}; {s.reference})"
+            f"{s.name}: deflated Sharpe ratio of the best of {s.trials} cells: {dsr} (luck below {s.threshold}; "
+            f"{s.reference})"
         )
     for warning in report.warnings:
         console.print(f"[bold red]WARNING:[/] {warning}")

@@ -67,7 +67,8 @@ def _line(trade: ClosedTrade) -> str:
     reasoning = trade.reasoning.replace("\n", " ").strip() or "n/a"
     return (
         f"{trade.coin} {trade.side} {trade.opened_at:%m-%d %H:%M} -> {trade.closed_at:%m-%d %H:%M} ({_held(trade)}) "
-        f"{trade.entry_price:.6g} -> {trade.exit_price:.6g} | net {trade.net_pnl_usd:+.2f} USDT | exit {trade.exit_reason} "
+        f"{trade.entry_price:.6g} -> {trade.exit_price:.6g} | net {trade.net_pnl_usd:+.2f} USDT | exit "
+        f"{trade.exit_reason} "
         f"| at entry: {reasoning[:160]}"
     )
 

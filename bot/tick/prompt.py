@@ -85,13 +85,15 @@ def _coin_block(features: CoinFeatures) -> str:
         [
             f"== {f.coin} ==",
             f"price {_num(f.price)} | ema20 {_num(f.ema20)} | ema50 {_num(f.ema50)} | macd {_num(f.macd, 4)} "
-            f"| rsi7 {f.rsi7:.1f} | rsi14 {f.rsi14:.1f} | atr14 {_num(f.atr14, 4)} | funding {funding} | OI {_num(f.open_interest)}",
+            f"| rsi7 {f.rsi7:.1f} | rsi14 {f.rsi14:.1f} | atr14 {_num(f.atr14, 4)} | funding {funding} | OI "
+            f"{_num(f.open_interest)}",
             f"3m price: {_series(series['price'])}",
             f"3m ema20: {_series(series['ema20'])}",
             f"3m macd: {_series(series['macd'], 4)}",
             f"3m rsi7: {_series(series['rsi7'], 3)}",
             f"3m rsi14: {_series(series['rsi14'], 3)}",
-            f"4h: ema20 {_num(h4.ema20)} vs ema50 {_num(h4.ema50)} | atr3 {_num(h4.atr3, 4)} vs atr14 {_num(h4.atr14, 4)} "
+            f"4h: ema20 {_num(h4.ema20)} vs ema50 {_num(h4.ema50)} | atr3 {_num(h4.atr3, 4)} vs atr14 "
+            f"{_num(h4.atr14, 4)} "
             f"| volume {_num(h4.volume, 4)} vs avg {_num(h4.volume_avg, 4)}",
             f"4h macd: {_series(h4.macd, 4)}",
             f"4h rsi14: {_series(h4.rsi14, 3)}",
@@ -119,7 +121,8 @@ def _account_block(portfolio: Portfolio, *, fee_rate: float) -> str:
         price = portfolio.prices.get(coin, position.entry_price)
         lines.append(
             f"{coin} {position.side} {position.amount:g} @ {_num(position.entry_price)} x{position.leverage:g} "
-            f"| mark {_num(price)} | PnL net of fees {_net_pnl_usd(position, price=price, fee_rate=fee_rate):+.2f} USDT "
+            f"| mark {_num(price)} | PnL net of fees {_net_pnl_usd(position, price=price, fee_rate=fee_rate):+.2f} "
+            f"USDT "
             + (f"| liquidation {_num(position.liquidation_price)} " if position.liquidation_price else "")
             + f"| SL {_num(position.stop_loss)} TP {_num(position.take_profit)} | invalidation: {position.invalidation or 'n/a'}"
         )

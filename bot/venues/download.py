@@ -123,7 +123,8 @@ class Downloader:
                 await self.market.request(exchange.load_markets)
             except ccxt.BaseError as exc:
                 raise MarketDataError(
-                    f"{exchange.id}: cannot load markets ({type(exc).__name__}); check the network or `exchange.api_url`"
+                    f"{exchange.id}: cannot load markets ({type(exc).__name__}); check the network or "
+                    f"`exchange.api_url`"
                 ) from None
             symbols = self._symbols(exchange, coins)
             self._save_rules(exchange, coins)
@@ -201,7 +202,8 @@ class Downloader:
                     rows = await self._page(exchange, symbol, series, kind, cursor)
                 except ccxt.BaseError as exc:
                     raise MarketDataError(
-                        f"{coin} {series}: {type(exc).__name__} from {exchange.id} after {added} new rows (saved); run the same command again to resume"
+                        f"{coin} {series}: {type(exc).__name__} from {exchange.id} after {added} new rows (saved); "
+                        f"run the same command again to resume"
                     ) from None
                 page = rows[(rows[:, 0] >= cursor) & (rows[:, 0] < end)] if len(rows) else rows
                 if not len(page):
@@ -211,7 +213,8 @@ class Downloader:
                     _write(path, existing, _HEADERS[kind])
                 except OSError as exc:
                     raise ConfigError(
-                        f"cannot write {path} ({exc.strerror}); check that --data-dir is a writable folder with free space"
+                        f"cannot write {path} ({exc.strerror}); check that --data-dir is a writable folder with free "
+                        f"space"
                     ) from None
                 added += len(page)
                 cursor = int(page[-1, 0]) + step

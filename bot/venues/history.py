@@ -91,7 +91,8 @@ class HistoryMarket:
         self._infos: dict[str, MarketInfo] = {}
         if not (self.data_dir / "3m").is_dir():
             raise ConfigError(
-                f"history data dir {self.data_dir} has no 3m/ folder; point --data-dir at a folder laid out like the bundled sample"
+                f"history data dir {self.data_dir} has no 3m/ folder; point --data-dir at a folder laid out like the "
+                f"bundled sample"
             )
 
     @cached_property
@@ -107,7 +108,8 @@ class HistoryMarket:
         if coin not in self._coins:
             if coin not in self._available:  # worded as the live market words it
                 raise ConfigError(
-                    f"unknown coin {coin!r} in {self.data_dir}: fix `trading.coins`{did_you_mean(coin, self._available)}"
+                    f"unknown coin {coin!r} in {self.data_dir}: fix "
+                    f"`trading.coins`{did_you_mean(coin, self._available)}"
                 )
             pair = f"{coin}{self.quote}"
             try:
@@ -127,7 +129,8 @@ class HistoryMarket:
         known = [coin for coin in coins if coin in self._available]  # the others are skipped by snapshot_at
         if not known:
             raise ConfigError(
-                f"no history in {self.data_dir} for {', '.join(coins)}: fix `trading.coins` (available: {', '.join(self._available)})"
+                f"no history in {self.data_dir} for {', '.join(coins)}: fix `trading.coins` (available: "
+                f"{', '.join(self._available)})"
             )
         for coin in known:
             history = self._load(coin)
@@ -156,7 +159,8 @@ class HistoryMarket:
             }
         except (OSError, ValueError, AttributeError) as exc:
             raise ConfigError(
-                f"{path} is not the rules file `bot download` writes ({type(exc).__name__}): move it away or download again"
+                f"{path} is not the rules file `bot download` writes ({type(exc).__name__}): move it away or download "
+                f"again"
             ) from None
 
     def info(self, coin: str) -> MarketInfo:

@@ -64,7 +64,8 @@ def closed_candles(rows: list[list[Any]], timeframe: str, now_ms: int, need: int
     ahead_ms = np.nanmax(array[:, 0], initial=0) - now_ms // step * step
     if ahead_ms > step:  # beyond the still-open candle and the boundary spare: our clock is behind the exchange's
         raise CoinDataError(
-            f"{timeframe} candles run {ahead_ms / 60_000:.0f} min ahead of the local clock: set the system clock right (enable NTP)"
+            f"{timeframe} candles run {ahead_ms / 60_000:.0f} min ahead of the local clock: set the system clock "
+            f"right (enable NTP)"
         )
     array = array[array[:, 0] + step <= now_ms]
     if len(array) < need:

@@ -25,7 +25,8 @@ def test_two_feeds_of_one_name_are_refused_in_one_line(tmp_path):
     from bot.errors import ConfigError
 
     (tmp_path / "config.toml").write_text(
-        '[intel]\nfeeds = [{name = "news", url = "https://a.example/rss"}, {name = "news", url = "https://b.example/rss"}]\n'
+        '[intel]\nfeeds = [{name = "news", url = "https://a.example/rss"}, {name = "news", url = '
+        '"https://b.example/rss"}]\n'
     )
     with pytest.raises(
         ConfigError, match=r"`intel.feeds`: feed name 'news' is listed twice: give each feed its own name"
