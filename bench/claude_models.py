@@ -57,28 +57,63 @@ def _prompt(memory: bool):
         cash_usd=10_000, positions={}, prices=prices, initial_equity_usd=10_000, stats=ReturnStats()
     )
     coins = list(prices)
-    trades = [
-        ClosedTrade(
-            coin=coins[i % len(coins)], side=Side.LONG if i % 2 else Side.SHORT, amount=0.5, entry_price=prices[coins[i % len(coins)]],
-            exit_price=prices[coins[i % len(coins)]] * (1.01 if i % 3 else 0.985), opened_at=now - timedelta(hours=30 - 3 * i),
-            closed_at=now - timedelta(hours=28 - 3 * i), net_pnl_usd=(-1) ** i * 12.5 * (i + 1), exit_reason=["decision", "stop_loss", "take_profit"][i % 3],
-            reasoning="4h trend up, MACD crossing up, RSI14 55: room well beyond the round-trip cost",
-        )
-        for i in range(10)
-    ] if memory else []  # fmt: skip
+    trades = (
+        [
+            ClosedTrade(
+                coin=coins[i % len(coins)],
+                side=Side.LONG if i % 2 else Side.SHORT,
+                amount=0.5,
+                entry_price=prices[coins[i % len(coins)]],
+                exit_price=prices[coins[i % len(coins)]] * (1.01 if i % 3 else 0.985),
+                opened_at=now - timedelta(hours=30 - 3 * i),
+                closed_at=now - timedelta(hours=28 - 3 * i),
+                net_pnl_usd=(-1) ** i * 12.5 * (i + 1),
+                exit_reason=["decision", "stop_loss", "take_profit"][i % 3],
+                reasoning="4h trend up, MACD crossing up, RSI14 55: room well beyond the round-trip cost",
+            )
+            for i in range(10)
+        ]
+        if memory
+        else []
+    )
     return build_prompt(settings, compute_features(snapshot), portfolio, now=now, tick=1, trades=trades)
 
 
 ANSWER = {
     "decisions": [
-        {"coin": "BTC", "action": "BUY", "confidence": 0.72, "size_pct": 10, "leverage": 3, "stop_loss": 103850.5, "take_profit": 108420.0,
-         "invalidation": "4h close below the 4h EMA50", "reasoning": "4h and 3m trends up, MACD rising, RSI14 58: room well beyond fees"},
-        {"coin": "ETH", "action": "BUY", "confidence": 0.7, "size_pct": 10, "leverage": 3, "stop_loss": 2480.1, "take_profit": 2610.0,
-         "invalidation": "4h close below the 4h EMA50", "reasoning": "following BTC, funding flat"},
-        *[{"coin": coin, "action": "HOLD", "confidence": 0.5, "reasoning": "no edge after costs: range-bound, MACD flat"}
-          for coin in ("SOL", "BNB", "DOGE", "XRP")],
+        {
+            "coin": "BTC",
+            "action": "BUY",
+            "confidence": 0.72,
+            "size_pct": 10,
+            "leverage": 3,
+            "stop_loss": 103850.5,
+            "take_profit": 108420.0,
+            "invalidation": "4h close below the 4h EMA50",
+            "reasoning": "4h and 3m trends up, MACD rising, RSI14 58: room well beyond fees",
+        },
+        {
+            "coin": "ETH",
+            "action": "BUY",
+            "confidence": 0.7,
+            "size_pct": 10,
+            "leverage": 3,
+            "stop_loss": 2480.1,
+            "take_profit": 2610.0,
+            "invalidation": "4h close below the 4h EMA50",
+            "reasoning": "following BTC, funding flat",
+        },
+        *[
+            {
+                "coin": coin,
+                "action": "HOLD",
+                "confidence": 0.5,
+                "reasoning": "no edge after costs: range-bound, MACD flat",
+            }
+            for coin in ("SOL", "BNB", "DOGE", "XRP")
+        ],
     ]
-}  # fmt: skip
+}
 
 
 def _day(first, later, price, *, padding: int) -> tuple[float, float]:
@@ -110,8 +145,15 @@ def main() -> None:
         thinking_types=frozenset({"enabled", "disabled"}),
         cache_min_tokens=1024,
     )
-    always_on = ModelSpec("claude-always-on-test", "always on", structured_outputs=False, forced_tool=False, thinking_types=frozenset({"adaptive"}),
-                          thinking_default=True, effort_levels=("low", "medium", "high"))  # fmt: skip
+    always_on = ModelSpec(
+        "claude-always-on-test",
+        "always on",
+        structured_outputs=False,
+        forced_tool=False,
+        thinking_types=frozenset({"adaptive"}),
+        thinking_default=True,
+        effort_levels=("low", "medium", "high"),
+    )
     test_price = {
         "input_usd_per_mtok": 3.0,
         "output_usd_per_mtok": 15.0,

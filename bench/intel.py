@@ -54,10 +54,16 @@ def _sizes(text: str) -> str:
 
 def _full_briefing(now: datetime) -> Briefing:
     words = "exchange flows steady as traders weigh funding and open interest ahead of the weekly close"
-    headline = lambda group, i: Headline(  # noqa: E731
-        title=f"{group} {words}"[:90], source="coindesk", published_at=now - timedelta(minutes=20 * i + 5),
-        impact=[Impact.HIGH, Impact.MEDIUM, Impact.LOW][i], coins=[] if group == MARKET else [group],
-    )  # fmt: skip
+
+    def headline(group: str, i: int) -> Headline:
+        return Headline(
+            title=f"{group} {words}"[:90],
+            source="coindesk",
+            published_at=now - timedelta(minutes=20 * i + 5),
+            impact=[Impact.HIGH, Impact.MEDIUM, Impact.LOW][i],
+            coins=[] if group == MARKET else [group],
+        )
+
     return Briefing(
         as_of=now,
         sentiment=Sentiment(value=72, label="Greed", at=now.replace(hour=0, minute=0), previous=65),

@@ -24,8 +24,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789abcdef"
-ENDPOINTS = ["/api/v1/health", "/api/v1/status", "/api/v1/positions", "/api/v1/journal?n=20", "/api/v1/decisions?n=20",
-             "/api/v1/equity?points=800", "/api/v1/metrics", "/metrics", "/"]  # fmt: skip
+ENDPOINTS = [
+    "/api/v1/health",
+    "/api/v1/status",
+    "/api/v1/positions",
+    "/api/v1/journal?n=20",
+    "/api/v1/decisions?n=20",
+    "/api/v1/equity?points=800",
+    "/api/v1/metrics",
+    "/metrics",
+    "/",
+]
 
 
 def env() -> dict[str, str]:

@@ -65,7 +65,8 @@ def backtest(
         float | None,
         typer.Option(
             "--max-cost",
-            help="stop before calling the LLM if the estimated cost is above this, USD (default: backtest.max_cost_usd)",
+            help="stop before calling the LLM if the estimated cost is above this, USD "
+            "(default: backtest.max_cost_usd)",
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="run an LLM backtest whatever its estimated cost")] = False,
@@ -177,7 +178,8 @@ def download(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Fetch OHLCV and funding history into a folder `bot backtest --data-dir` reads; re-runs fetch only what is missing."""
+    """Fetch OHLCV and funding history into a folder `bot backtest --data-dir` reads; re-runs fetch only
+    what is missing."""
     settings = load(config)
     folder = settings.download_dir(data_dir)
     if since is None and not intel:

@@ -110,7 +110,8 @@ def tick_events(
                     key=f"{report.tick_id}:alert:{index}:{correction.kind}:{correction.coin}",
                     kind=EventKind.LIVE_ALERT,
                     level=Level.FAILURE if severe else Level.WARNING,
-                    title=f"{prefix}: {correction.coin + ' ' if correction.coin else ''}{correction.kind.replace('_', ' ')}",
+                    title=f"{prefix}: {correction.coin + ' ' if correction.coin else ''}"
+                    f"{correction.kind.replace('_', ' ')}",
                     body=correction.message,
                 )
             )

@@ -11,6 +11,7 @@ replace them, through the same plain-data functions the CLI uses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -89,7 +90,7 @@ class JournalIndex:
     def refresh(self) -> JournalIndex:
         with self._lock:
             try:
-                handle = open(self.path, "rb")
+                handle = open(self.path, "rb")  # noqa: SIM115  (closed by the `with` below: a missing file is not an error)
             except FileNotFoundError:
                 self._reset(None)
                 return self
@@ -132,10 +133,8 @@ class JournalIndex:
         self.outcomes[point.outcome] += 1
         usage = record.get("usage")
         if isinstance(usage, dict) and usage.get("calls"):
-            try:
+            with contextlib.suppress(ValidationError):  # a foreign usage record counts nothing
                 self.usage = self.usage.plus(Usage.model_validate(usage))
-            except ValidationError:
-                pass
 
 
 def _number(value: object) -> float:

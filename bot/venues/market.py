@@ -95,7 +95,10 @@ class CcxtMarket:
         keys = settings.enable_trading and bool(
             settings.exchange_api_key and settings.exchange_secret
         )  # for the exchange's brackets
-        source = f"{exchange.id}|{exchange.api_url or ''}|sandbox={exchange.sandbox}|{settings.trading.quote}|tiers={'live' if keys else 'bundled'}"
+        source = (
+            f"{exchange.id}|{exchange.api_url or ''}|sandbox={exchange.sandbox}|{settings.trading.quote}"
+            f"|tiers={'live' if keys else 'bundled'}"
+        )
         self.markets_cache = (
             MarketsCache(
                 cache_dir / f"markets-{exchange.id}.json", ttl_ms=exchange.markets_ttl_minutes * 60_000, source=source

@@ -1,6 +1,7 @@
 """A fake Bybit v5 API on 127.0.0.1 for the real ccxt: the public market endpoints a paper
 tick and `bot download` call (``/v5/market/instruments-info``, ``kline``, ``tickers``,
-``open-interest``, ``funding/history``, ``time``; ``risk-limit`` for a live tick's brackets), in Bybit's shapes (``retCode`` /
+``open-interest``, ``funding/history``, ``time``; ``risk-limit`` for a live tick's brackets), in Bybit's shapes
+(``retCode`` /
 ``result.list``, newest row first), over the same recorded candles and with the same fault
 machinery as the Binance fake (tests/fakes/exchange.py).
 
@@ -17,7 +18,8 @@ position, ``positionIdx`` 0; ``hedged = True`` answers as a hedge-mode account, 
 ``orderFilter=StopOrder`` lists conditional orders, else regular ones), ``/v5/order/create``
 (answers only ``{orderId, orderLinkId}``, as Bybit does: the fill is read back),
 ``/v5/order/cancel``, ``/v5/execution/list``, ``/v5/position/set-leverage`` and
-``/v5/account/set-margin-mode``. ``/v5/asset/coin/query-info`` (ccxt's currencies, whenever keys are set). Auth: ``X-BAPI-API-KEY`` and the HMAC-SHA256 of
+``/v5/account/set-margin-mode``. ``/v5/asset/coin/query-info`` (ccxt's currencies, whenever keys are set). Auth:
+``X-BAPI-API-KEY`` and the HMAC-SHA256 of
 timestamp + key + recv window + payload. Faults on order creation match ``order_type``
 "order", "order/sl" or "order/tp" (a conditional order's trigger direction says which).
 """

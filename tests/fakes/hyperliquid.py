@@ -4,7 +4,8 @@ The same recorded candles, account model (tests/fakes/account.py) and fault mach
 as the Binance fake (tests/fakes/exchange.py), spoken in Hyperliquid's shapes as ccxt
 4.5.90's ``hyperliquid.py`` reads them:
 
-- ``/info`` by ``type``: ``spotMeta`` (ccxt's currencies: USDC only), ``metaAndAssetCtxs`` (markets, funding, open interest, mark
+- ``/info`` by ``type``: ``spotMeta`` (ccxt's currencies: USDC only), ``metaAndAssetCtxs`` (markets, funding, open
+interest, mark
   price), ``candleSnapshot`` (``req.startTime``..``req.endTime``, the still-open candle
   included), ``fundingHistory`` (hourly), ``userAbstraction``, ``clearinghouseState``
   (balance and positions of ``user``), ``frontendOpenOrders`` (regular and trigger orders
