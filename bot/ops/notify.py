@@ -91,7 +91,7 @@ def tick_events(
                 Event(key=key, kind=kind, title=f"{prefix}: {kind.value.replace('_', ' ')} {fill.coin}", body=body)
             )
     for verdict in report.verdicts:
-        codes = {str(code) for code in getattr(verdict, "codes", ())}
+        codes = {str(code) for code in verdict.codes}
         if codes & _LIMIT_CODES:
             events.append(
                 Event(
@@ -110,7 +110,8 @@ def tick_events(
                     key=f"{report.tick_id}:alert:{index}:{correction.kind}:{correction.coin}",
                     kind=EventKind.LIVE_ALERT,
                     level=Level.FAILURE if severe else Level.WARNING,
-                    title=f"{prefix}: {correction.coin + ' ' if correction.coin else ''}{correction.kind.replace('_', ' ')}",
+                    title=f"{prefix}: {correction.coin + ' ' if correction.coin else ''}"
+                    f"{correction.kind.replace('_', ' ')}",
                     body=correction.message,
                 )
             )
@@ -136,7 +137,8 @@ def tick_events(
                 kind=EventKind.MODEL_DEPRECATED,
                 level=Level.WARNING,
                 title=f"{prefix}: {llm.model} is deprecated",
-                body=f"Anthropic retires {llm.model} {when}; after that every tick would hold. Set llm.model in config.toml to an active model.",
+                body=f"Anthropic retires {llm.model} {when}; after that every tick would hold. "
+                "Set llm.model in config.toml to an active model.",
             )
         )
     if OpsEvent.EMERGENCY_PAUSE in ops_events:
