@@ -91,7 +91,7 @@ def tick_events(
                 Event(key=key, kind=kind, title=f"{prefix}: {kind.value.replace('_', ' ')} {fill.coin}", body=body)
             )
     for verdict in report.verdicts:
-        codes = {str(code) for code in getattr(verdict, "codes", ())}
+        codes = {str(code) for code in verdict.codes}
         if codes & _LIMIT_CODES:
             events.append(
                 Event(
