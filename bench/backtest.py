@@ -121,8 +121,8 @@ def _claude_span(data: Path, cache_file: Path, *, fake_url: str | None, ticks: i
     """(seconds, ticks, cache hits, cache misses) of a Claude backtest over the first ``ticks``
     ticks; ``fake_url`` None runs the rules over the same span instead."""
     from bot.backtest.loop import run_backtest, span_of
-    from bot.models import TICK
     from bot.config import Settings
+    from bot.models import TICK
     from bot.strategies.cache import CachedStrategy, DecisionCache
     from bot.strategies.claude import ClaudeStrategy
     from bot.strategies.rules import RulesStrategy
@@ -200,7 +200,8 @@ def main() -> None:
     overhead = [(c - r) / CLAUDE_TICKS * 1000 for c, r in zip(sorted(cached), sorted(rules_span), strict=True)]
     print(_row("Claude-from-cache overhead per tick (minus the rules)", overhead, "ms"))
     print(
-        "| bars/s, EMA cross (median of runs) | ours | backtesting.py | ours / theirs (median of per-run ratios) |\n|---|---|---|---|"
+        "| bars/s, EMA cross (median of runs) | ours | backtesting.py | ours / theirs (median of per-run ratios) |\n"
+        "|---|---|---|---|"
     )
     for with_csv, label in ((True, "6 coins, CSV read included"), (False, "6 coins, candles in memory")):
         ours_rates, theirs_rates = zip(*ema[with_csv], strict=True)
@@ -210,11 +211,13 @@ def main() -> None:
         )
     btc_ratio = statistics.median(o / t for o, t in zip(btc_ours, btc_theirs, strict=True))
     print(
-        f"| BTC only, candles in memory | {statistics.median(btc_ours):,.0f} | {statistics.median(btc_theirs):,.0f} | {btc_ratio:.3f} |"
+        f"| BTC only, candles in memory | {statistics.median(btc_ours):,.0f} | "
+        f"{statistics.median(btc_theirs):,.0f} | {btc_ratio:.3f} |"
     )
     metrics = report["strategy_metrics"]
     print(
-        f"rules report: return {metrics['total_return_pct']:+.2f} % vs buy & hold {report['benchmark_metrics']['total_return_pct']:+.2f} %, "
+        f"rules report: return {metrics['total_return_pct']:+.2f} % "
+        f"vs buy & hold {report['benchmark_metrics']['total_return_pct']:+.2f} %, "
         f"{report['trade_metrics']['trades']} trades"
     )
 

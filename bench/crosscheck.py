@@ -65,8 +65,8 @@ def run_ours(data_dir: Path | None, coin: str) -> tuple[Side, float]:
     """Our backtest; also what to add back to compare: the exit fee a still-open position
     would pay at the end, minus the funding it paid (backtesting.py has no funding)."""
     from bot.backtest.loop import run_backtest, span_of
-    from bot.models import TICK
     from bot.config import Settings
+    from bot.models import TICK
     from bot.strategies.ema_cross import EmaCrossStrategy
     from bot.venues.history import HistoryMarket
 
@@ -222,7 +222,8 @@ def main() -> None:
     result = compare(data, args.coin)
     ours, theirs = result["ours"], result["theirs"]
     print(
-        f"EMA20/EMA50 long/flat on {args.coin} 3m, {ours.bars:,} bars, fee {FEE_PCT}% per fill, no slippage, no leverage"
+        f"EMA20/EMA50 long/flat on {args.coin} 3m, {ours.bars:,} bars, fee {FEE_PCT}% per fill, "
+        "no slippage, no leverage"
     )
     print("| | bot backtest | backtesting.py |\n|---|---|---|")
     print(f"| trades | {result['trades_ours']} | {result['trades_theirs']} |")
@@ -231,7 +232,8 @@ def main() -> None:
     print(f"| bars/s | {ours.bars_per_s:,.0f} | {theirs.bars_per_s:,.0f} |")
     print(
         f"trades identical (entry/exit candle, prices to 1e-9): {result['trades_matched']}/{result['trades_theirs']}; "
-        f"return difference {result['return_diff_pp']:.2e} percentage points; largest size difference {result['max_size_diff_rel']:.1e} relative; "
+        f"return difference {result['return_diff_pp']:.2e} percentage points; "
+        f"largest size difference {result['max_size_diff_rel']:.1e} relative; "
         f"speed ratio ours/theirs {ours.bars_per_s / theirs.bars_per_s:.2f}"
     )
 

@@ -362,7 +362,8 @@ class Portfolio:
 
 
 class Usage(StrictModel):
-    """LLM tokens and their cost: ``input_tokens`` without the cached ones, ``output_tokens`` with the thinking ones (as billed)."""
+    """LLM tokens and their cost: ``input_tokens`` without the cached ones, ``output_tokens``
+    with the thinking ones (as billed)."""
 
     calls: int = 0
     input_tokens: int = 0

@@ -97,7 +97,8 @@ def test_bad_config_gives_one_line_naming_the_setting(tmp_path, text, message):
         (
             "BOT_RISK__MAX_LEVERAGE",
             "-3",
-            "BOT_RISK__MAX_LEVERAGE (environment or {env}): `risk.max_leverage`: Input should be greater than or equal to 1",
+            "BOT_RISK__MAX_LEVERAGE (environment or {env}): `risk.max_leverage`: "
+            "Input should be greater than or equal to 1",
         ),
     ],
 )
@@ -149,7 +150,8 @@ def test_notify_urls_that_are_not_json_are_a_config_error_without_the_value(tmp_
 def test_a_priced_model_adds_to_the_default_price_table(tmp_path):
     settings = _load(
         tmp_path,
-        '[llm]\nmodel = "claude-mythos-5-1"\n[llm.prices."claude-mythos-5-1"]\ninput_usd_per_mtok = 10\noutput_usd_per_mtok = 50\n'
+        '[llm]\nmodel = "claude-mythos-5-1"\n[llm.prices."claude-mythos-5-1"]\n'
+        "input_usd_per_mtok = 10\noutput_usd_per_mtok = 50\n"
         "cache_write_usd_per_mtok = 12.5\ncache_read_usd_per_mtok = 1\n",
     )
     assert settings.llm.price.output_usd_per_mtok == 50

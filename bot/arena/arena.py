@@ -277,7 +277,8 @@ def check_name(settings: Settings, name: str) -> str:
     names = [candidate.name for candidate in settings.arena.candidates]
     if name not in names:
         raise ConfigError(
-            f"no arena candidate named {name!r}{did_you_mean(name, names)} (candidates: {', '.join(names) or 'none: add [[arena.candidates]]'})"
+            f"no arena candidate named {name!r}{did_you_mean(name, names)} "
+            f"(candidates: {', '.join(names) or 'none: add [[arena.candidates]]'})"
         )
     return name
 

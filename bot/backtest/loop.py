@@ -181,15 +181,18 @@ def span_of(
     end = on_tick_grid(end) if end else last
     if start < first:
         raise ConfigError(
-            f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; the earliest start is {first:%Y-%m-%dT%H:%M}"
+            f"--from {start:%Y-%m-%dT%H:%M}: the history needs 500 closed candles first; "
+            f"the earliest start is {first:%Y-%m-%dT%H:%M}"
         )
     if start > last:
         raise ConfigError(
-            f"--from {start:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --from or --data-dir with more history"
+            f"--from {start:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; "
+            "pass an earlier --from or --data-dir with more history"
         )
     if end > last:
         raise ConfigError(
-            f"--to {end:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; pass an earlier --to or --data-dir with more history"
+            f"--to {end:%Y-%m-%dT%H:%M}: the history ends at {last:%Y-%m-%dT%H:%M}; "
+            "pass an earlier --to or --data-dir with more history"
         )
     if end < start:
         raise ConfigError(f"--to {end:%Y-%m-%dT%H:%M} is before --from {start:%Y-%m-%dT%H:%M}")
@@ -271,7 +274,10 @@ async def run_backtest(
 
 def _unknown_funding_warning(coins: list[str]) -> str:
     names = ", ".join(sorted(set(coins)))
-    return f"FUNDING UNKNOWN: {len(coins)} settlements of {names} had no funding rate and were not charged; add funding_8h/ to the data folder"
+    return (
+        f"FUNDING UNKNOWN: {len(coins)} settlements of {names} had no funding rate and were not charged; "
+        "add funding_8h/ to the data folder"
+    )
 
 
 def _closes_at(candles: np.ndarray, times_ms: np.ndarray) -> np.ndarray:

@@ -65,7 +65,8 @@ def backtest(
         float | None,
         typer.Option(
             "--max-cost",
-            help="stop before calling the LLM if the estimated cost is above this, USD (default: backtest.max_cost_usd)",
+            help="stop before calling the LLM if the estimated cost is above this, USD "
+            "(default: backtest.max_cost_usd)",
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="run an LLM backtest whatever its estimated cost")] = False,
@@ -177,12 +178,14 @@ def download(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Fetch OHLCV and funding history into a folder `bot backtest --data-dir` reads; re-runs fetch only what is missing."""
+    """Fetch OHLCV and funding history into a folder `bot backtest --data-dir` reads; re-runs fetch only what is
+    missing."""
     settings = load(config)
     folder = settings.download_dir(data_dir)
     if since is None and not intel:
         raise ConfigError(
-            "--since is required: the first candle to fetch, e.g. --since 2025-06-01 (or --intel alone to archive only news and sentiment)"
+            "--since is required: the first candle to fetch, e.g. --since 2025-06-01 "
+            "(or --intel alone to archive only news and sentiment)"
         )
     failed = _download_intel(settings, folder) if intel else {}
     if since is not None:
@@ -249,11 +252,13 @@ def _download_candles(
     asked = f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC"
     if all(result.rows == 0 for result in results):
         raise ConfigError(
-            f"--since/--until: {settings.exchange.id} has no candles for {', '.join(names)} in {asked}; pick a span when they traded"
+            f"--since/--until: {settings.exchange.id} has no candles for {', '.join(names)} in {asked}; "
+            "pick a span when they traded"
         )
     for result in results:
         if result.first_ms is None:
             typer.echo(f"{result.path}: nothing in {asked}")
             continue
-        span = f"{datetime.fromtimestamp(result.first_ms / 1000, UTC):%Y-%m-%d %H:%M} → {datetime.fromtimestamp(result.last_ms / 1000, UTC):%Y-%m-%d %H:%M}"
+        first, last = (datetime.fromtimestamp(ms / 1000, UTC) for ms in (result.first_ms, result.last_ms))
+        span = f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}"
         typer.echo(f"{result.path}: +{result.added:,} rows, {result.rows:,} in all, {span} UTC")

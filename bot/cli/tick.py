@@ -209,7 +209,8 @@ def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> d
         now = parse_time(requested)
         if previous and now <= previous:
             raise ConfigError(
-                f"the replay in {store.path.parent} is already at {previous:%Y-%m-%d %H:%M} UTC and cannot go back in time; "
+                f"the replay in {store.path.parent} is already at {previous:%Y-%m-%d %H:%M} UTC "
+                "and cannot go back in time; "
                 f"remove {store.path.parent} to start over"
             )
     else:
@@ -217,15 +218,18 @@ def _replay_time(market: Any, coins: list[str], store: Any, requested: str) -> d
     now = on_tick_grid(now)
     if now < first:
         raise ConfigError(
-            f"--replay {now:%Y-%m-%dT%H:%M}: history needs 500 closed candles first; the earliest time is {first:%Y-%m-%dT%H:%M}"
+            f"--replay {now:%Y-%m-%dT%H:%M}: history needs 500 closed candles first; "
+            f"the earliest time is {first:%Y-%m-%dT%H:%M}"
         )
     if now > last and (requested or not previous):
         raise ConfigError(
-            f"--replay {now:%Y-%m-%dT%H:%M}: past the end of the history ({last:%Y-%m-%d %H:%M} UTC); pick an earlier time or pass --data-dir with more history"
+            f"--replay {now:%Y-%m-%dT%H:%M}: past the end of the history ({last:%Y-%m-%d %H:%M} UTC); "
+            "pick an earlier time or pass --data-dir with more history"
         )
     if now > last:
         raise ConfigError(
-            f"the replay reached the end of its history ({last:%Y-%m-%d %H:%M} UTC); remove {store.path.parent} to start over "
+            f"the replay reached the end of its history ({last:%Y-%m-%d %H:%M} UTC); "
+            f"remove {store.path.parent} to start over "
             "or pass --data-dir with more history"
         )
     return now
