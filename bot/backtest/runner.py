@@ -165,7 +165,7 @@ def backtest_command(
         from bot.intel.archive import ArchiveIntel
 
         intel = ArchiveIntel(market.data_dir, coins=settings.trading.coins, settings=settings.intel)
-    with _Progress(enabled=progress) as on_tick:
+    with ProgressBar("backtest", "ticks", enabled=progress, every=50) as on_tick:
         result = asyncio.run(
             run_backtest(
                 settings,
@@ -327,14 +327,16 @@ def per_call_cost(settings: Settings, market: HistoryMarket, *, start: datetime)
     return usage.cost_usd
 
 
-class _Progress:
-    """A rich progress bar with ETA on stderr (stdout stays clean for --json)."""
+class ProgressBar:
+    """A rich progress bar with its ETA on stderr (stdout stays clean for --json), for a
+    backtest's ticks and a sweep's cells. Entering gives ``update(done, total, **fields)``
+    (None when disabled); ``every`` skips redraws: redrawing every tick costs more than it."""
 
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, label: str, unit: str, *, enabled: bool, every: int = 1, **fields: object) -> None:
+        self.label, self.unit, self.enabled, self.every, self.fields = label, unit, enabled, every, fields
         self._bar = None
 
-    def __enter__(self) -> Callable[[int, int], None] | None:
+    def __enter__(self) -> Callable[..., None] | None:
         if not self.enabled:
             return None
         from rich.console import Console
@@ -347,28 +349,28 @@ class _Progress:
             TimeRemainingColumn,
         )
 
-        self._bar = Progress(
-            TextColumn("backtest"),
+        self._bar = bar = Progress(
+            TextColumn(self.label),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("ticks"),
+            TextColumn(self.unit),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
         )
-        self._bar.start()
-        task = self._bar.add_task("backtest", total=None)
+        bar.start()
+        task = bar.add_task(self.label, total=None, **self.fields)
         shown = 0
 
-        def on_tick(done: int, total: int) -> None:
+        def update(done: int, total: int, **fields: object) -> None:
             nonlocal shown
-            if done in (1, total) or done - shown >= 50:  # redrawing every tick would cost more than the tick
-                self._bar.update(task, completed=done, total=total)
+            if done in (1, total) or done - shown >= self.every:
+                bar.update(task, completed=done, total=total, **fields)
                 shown = done
 
-        return on_tick
+        return update
 
     def __exit__(self, *exc_info: object) -> None:
         if self._bar is not None:

@@ -74,7 +74,11 @@ def sweep(
         secrets=settings.secrets(),
     )
     options = Options(data_dir=data_dir, scheduler=scheduler, workers=workers, max_cost_usd=max_cost, yes=yes)
-    with _Progress(enabled=sys.stderr.isatty()) as on_progress:
+    from bot.backtest.runner import ProgressBar
+
+    bar = ProgressBar("sweep", "cells · {task.fields[failed]} failed", enabled=sys.stderr.isatty(), failed=0)
+    with bar as update:
+        on_progress = None if update is None else lambda done, failed, total: update(done, total, failed=failed)
         report = sweep_command(
             settings, spec, options, on_progress=on_progress, notify=lambda line: print(line, file=sys.stderr)
         )
@@ -85,47 +89,3 @@ def sweep(
     else:
         print_report(report)
     raise typer.Exit(ExitCode.DEGRADED if report.failed else ExitCode.OK)
-
-
-class _Progress:
-    """Cells done / failed and the ETA on stderr (stdout stays clean for --json)."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("sweep"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("cells · {task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._bar.start()
-        task = self._bar.add_task("sweep", total=None, failed=0)
-
-        def on_progress(done: int, failed: int, total: int) -> None:
-            self._bar.update(task, completed=done, total=total, failed=failed)
-
-        return on_progress
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
