@@ -58,6 +58,7 @@ class RiskCode(StrEnum):
     LEVERAGE_CAPPED = "leverage_capped"
     MARGIN_CAPPED = "margin_capped"
     EXPOSURE_CAPPED = "exposure_capped"
+    TICK_NOTIONAL_CAPPED = "tick_notional_capped"  # cut to what one tick may still open (`max_new_notional_per_tick`)
     STOP_DERIVED = "stop_derived"
     # rejections
     NO_MARKET_DATA = "no_market_data"
@@ -71,6 +72,8 @@ class RiskCode(StrEnum):
     COOLDOWN = "cooldown"
     TOO_MANY_ENTRIES = "too_many_entries"
     MAX_POSITIONS = "max_positions"
+    TICK_NOTIONAL = "tick_notional"  # this tick already opened `risk.max_new_notional_per_tick` x equity
+    TICK_POSITIONS = "tick_positions"  # this tick already opened `risk.max_new_positions_per_tick` new positions
     MAX_LEVERAGE = "max_leverage"  # an add to a position opened at more than today's limit
     ADDING_DISABLED = "adding_disabled"
     FLIPPING_DISABLED = "flipping_disabled"

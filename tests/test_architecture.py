@@ -40,6 +40,7 @@ ROOT_MODULES = {
     "features",
     "exchange_models",
     "errors",
+    "untrusted",
     "log",
     "__init__",
 }

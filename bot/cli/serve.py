@@ -15,7 +15,8 @@ def serve(
     host: Annotated[
         str | None,
         typer.Option(
-            "--host", help="listen address (default serve.host, 127.0.0.1); beyond loopback needs BOT_SERVE__TOKEN"
+            "--host",
+            help="listen address (default serve.host, 127.0.0.1); beyond loopback the token needs 32+ characters",
         ),
     ] = None,
     port: Annotated[
@@ -30,12 +31,14 @@ def serve(
 
     settings = load(config)
     from bot.log import configure_logging
+    from bot.serve.auth import server_token
 
+    token, created = server_token(settings)  # BOT_SERVE__TOKEN, else var/serve.token (made now if absent)
     configure_logging(
         log_file=settings.var_dir / "logs" / "bot.log",
         level=settings.log.level,
         console_level=settings.log.console_level,
-        secrets=settings.secrets(),
+        secrets=[*settings.secrets(), token],
     )
     gc.enable()  # a long-running process: collect as usual (see bot.cli.main)
     from bot.serve.app import run
@@ -45,5 +48,7 @@ def serve(
         replay=replay,
         host=host or settings.serve.host,
         port=settings.serve.port if port is None else port,
+        token=token,
+        created=created,
         echo=lambda line: typer.echo(line, err=False),
     )

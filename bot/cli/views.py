@@ -289,7 +289,8 @@ def print_status(status: StatusReport) -> None:
         _print_exchange(status)
     for decision in status.last_decisions:
         out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}): {decision.reasoning}")
-    if lines := status.last_context.splitlines()[1:]:  # its first line is the block's title
+    # the block: its title, the note that it is data, its lines, its end marker
+    if lines := [line for line in status.last_context.splitlines()[2:] if not line.startswith("== ")]:
         out(
             f"context the model saw: {lines[0]} · {sum(' ago [' in line for line in lines)} headlines (all: --json)",
             markup=False,

@@ -99,11 +99,23 @@ class NotifySettings(Section):
 class ServeSettings(Section):
     """`bot serve`: the REST API, metrics and dashboard. The token is a secret: BOT_SERVE__TOKEN in .env."""
 
-    host: str = Field("127.0.0.1", description="address to listen on; anything but loopback needs a token")
+    host: str = Field(
+        "127.0.0.1", description="address to listen on; anything but loopback needs a token of 32+ characters"
+    )
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port)")
     token: SecretStr | None = Field(
-        None, description="bearer token every endpoint but health requires (env or .env only)"
+        None,
+        description="bearer token every endpoint but health requires (env or .env only); unset: var/serve.token, "
+        "made at the first `bot serve`",
     )
     max_auth_failures: int = Field(
-        5, ge=1, le=1000, description="wrong tokens from one address per minute before it is refused"
+        5,
+        ge=1,
+        le=1000,
+        description="wrong tokens from one address per minute before it gets 429 (the right token always passes)",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers to besides loopback and its listening address (a reverse "
+        "proxy's public name, the machine's LAN name); any other Host header is refused (DNS rebinding)",
     )

@@ -106,6 +106,21 @@ class RiskSettings(Section):
     )
     max_entries_per_hour: int = Field(4, ge=0, description="new entries and adds in any rolling hour")
     max_entries_per_day: int = Field(20, ge=0, description="new entries and adds in any rolling 24 hours")
+    max_new_notional_per_tick: float = Field(
+        1.0,
+        gt=0,
+        description="notional opened in one tick (entries and adds) at most this multiple of equity: one answer, "
+        "obeyed or mistaken, can then take the account only a third of the way to the 3x exposure cap. One "
+        "full-size entry at the other limits (20% margin x 10x = 2x equity) is cut to half; a typical one "
+        "(10% x 3x = 0.3x) passes three times over",
+    )
+    max_new_positions_per_tick: int = Field(
+        3,
+        ge=1,
+        description="new coins opened in one tick at most: three at once is a move across the market (the rules "
+        "baseline opens three on the sample's first tick); six at once is one cause (a headline, a bug) more than six "
+        "signals",
+    )
     allow_adding: bool = Field(True, description="BUY on a long / SELL on a short adds to it")
     allow_flipping: bool = Field(True, description="SELL on a long / BUY on a short closes it and opens the other side")
 

@@ -4,7 +4,11 @@ history; ``intel/headlines.jsonl``: every headline as fetched, appended, one per
 
 ``ArchiveIntel`` is the backtest's ``Intel``: at simulated time t it shows the Fear &
 Greed value published by t and headlines published by t, never one after, exactly
-what a live tick at t could have fetched (if the archive was being built then).
+what a live tick at t could have fetched (if the archive was being built then). Nothing
+learned later leaks in: CryptoPanic's votes were counted when the archive was
+downloaded, hours or days after a post, so a backtest ranks without them (as of the tick
+they are unknown); and of a headline published twice the earliest copy is the one kept,
+so a later, higher-scoring copy never hides the first until it appears.
 """
 
 from __future__ import annotations
@@ -128,8 +132,9 @@ class ArchiveIntel:
         self.folder, self.coins, self.settings = folder, coins, settings
         self.points = read_points(folder)
         self._point_times = [point.at for point in self.points]
+        items = [item.model_copy(update={"votes": 0}) for item in read_items(folder)]  # votes as of the tick: none
         found = sorted(
-            headlines(read_items(folder), coins=coins, settings=settings), key=lambda headline: headline.published_at
+            headlines(items, coins=coins, settings=settings, earliest=True), key=lambda headline: headline.published_at
         )
         self.headlines = found
         self._times = [headline.published_at for headline in found]

@@ -44,9 +44,13 @@ def _dedup_key(title: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", title.lower()))
 
 
-def headlines(items: Iterable[Item], *, coins: list[str], settings: IntelSettings) -> list[Headline]:
+def headlines(
+    items: Iterable[Item], *, coins: list[str], settings: IntelSettings, earliest: bool = False
+) -> list[Headline]:
     """Every item as a tagged, classified headline, once: of the same title (any case or
-    punctuation) the one with most points, then the earliest, is kept, with all its coins."""
+    punctuation) the one with most points, then the earliest, is kept, with all its coins.
+    ``earliest`` (an archive read by a backtest): the earliest copy, with its own coins only,
+    since a later copy did not exist yet when the first was news."""
     patterns = _patterns(coins, settings)
     words = "|".join(re.escape(word) for word in settings.keywords)
     keywords = re.compile(rf"\b(?:{words})", re.IGNORECASE) if words else None
@@ -64,9 +68,13 @@ def headlines(items: Iterable[Item], *, coins: list[str], settings: IntelSetting
             coins=tagged,
             url=item.url,
         )
-        key, order = _dedup_key(item.title), (-points, item.published_at.timestamp())
+        key = _dedup_key(item.title)
+        order = (0, item.published_at.timestamp()) if earliest else (-points, item.published_at.timestamp())
         kept = best.get(key)
-        if kept is not None:
+        if kept is not None and earliest:
+            if order < kept[0]:
+                best[key] = (order, headline)
+        elif kept is not None:
             merged = [*kept[1].coins, *[coin for coin in tagged if coin not in kept[1].coins]]
             winner = headline if order < kept[0] else kept[1]
             best[key] = (min(order, kept[0]), winner.model_copy(update={"coins": merged}))

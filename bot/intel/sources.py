@@ -10,25 +10,34 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from bot.models import StrictModel
 from bot.tick.briefing import Sentiment
+from bot.untrusted import TITLE_CHARS, Name, Title, Url, clean
 
 
 class Item(StrictModel):
-    """One headline as a source published it, before tagging and ranking."""
+    """One headline as a source published it, before tagging and ranking. Every text is an
+    outsider's: cleaned and capped (``bot.untrusted``) before it is stored in the cache or
+    the archive, shown or sent; an item whose title cleans to nothing is dropped."""
 
-    source: str
-    title: str
+    source: Name
+    title: Title
     published_at: datetime
-    url: str = ""
+    url: Url = ""
     priority: int = 1  # the source's impact points
     votes: int = 0  # CryptoPanic "important" votes
-    coins: list[str] = Field(default_factory=list)  # coins the source itself tagged (CryptoPanic)
+    coins: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{1,15}$")]] = Field(
+        default_factory=list
+    )  # coins the source itself tagged (CryptoPanic): symbols only
+
+
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,15}$")
 
 
 class SourceError(Exception):
@@ -58,7 +67,8 @@ def parse_fear_greed(data: bytes) -> list[Sentiment]:
     for row in rows:
         try:
             at = datetime.fromtimestamp(int(row["timestamp"]), tz=UTC)
-            points.append(Sentiment(value=int(row["value"]), label=str(row.get("value_classification") or ""), at=at))
+            label = str(row.get("value_classification") or "")  # cleaned by the model: outside text
+            points.append(Sentiment(value=int(row["value"]), label=label, at=at))
         except (KeyError, TypeError, ValueError, OverflowError, OSError):
             continue
     if not points:
@@ -81,7 +91,7 @@ def parse_feed(data: bytes, *, source: str, priority: int) -> list[Item]:
             if "updated_parsed" in entry
             else None
         )
-        title = " ".join(str(entry.get("title", "")).split())
+        title = clean(entry.get("title", ""), limit=TITLE_CHARS)
         if when is None or not title:
             continue
         published = datetime(*when[:6], tzinfo=UTC)
@@ -99,18 +109,15 @@ def parse_cryptopanic(data: bytes, *, priority: int) -> list[Item]:
     for post in posts:
         try:
             published = datetime.fromisoformat(str(post["published_at"]).replace("Z", "+00:00"))
-            title = " ".join(str(post["title"]).split())
+            title = clean(post["title"], limit=TITLE_CHARS)
         except (KeyError, TypeError, ValueError):
             continue
         if not title or published.tzinfo is None:
             continue
         votes = post.get("votes") if isinstance(post.get("votes"), dict) else {}
         tagged = post.get("currencies") or post.get("instruments") or []
-        coins = (
-            [str(c["code"]).upper() for c in tagged if isinstance(c, dict) and c.get("code")]
-            if isinstance(tagged, list)
-            else []
-        )
+        codes = [clean(c["code"], limit=20).upper() for c in tagged if isinstance(c, dict) and c.get("code")]
+        coins = [code for code in codes if _SYMBOL.match(code)] if isinstance(tagged, list) else []
         important = votes.get("important", 0)
         items.append(
             Item(

@@ -43,6 +43,7 @@ from bot.models import (
     StrictModel,
 )
 from bot.ops.budget import LlmLedger
+from bot.untrusted import Reasoning
 
 STATE_VERSION = 2
 NOTIFIED_KEEP = 500  # dedupe keys of sent notifications kept in state
@@ -71,7 +72,7 @@ class ClosedTrade(StrictModel):
     closed_at: datetime
     net_pnl_usd: float  # realized PnL after the entry and exit fees, funding included
     exit_reason: str  # decision | stop_loss | take_profit | liquidation | ...
-    reasoning: str = ""  # the one line Claude (or the rules) gave when opening it
+    reasoning: Reasoning = ""  # the one line Claude (or the rules) gave when opening it: cleaned, capped
 
 
 class BookedFill(StrictModel):

@@ -8,6 +8,7 @@ next tick (persisted in state, shown in status, cancelled by resume)."""
 
 from __future__ import annotations
 
+import os
 from itertools import islice
 from typing import Annotated, Any
 
@@ -51,23 +52,29 @@ def sources(request: Request) -> Sources:
 Src = Annotated[Sources, Depends(sources)]
 
 
+def _shown(src: Sources, text: str) -> str:
+    """``text`` with the project folder's absolute path cut: answers name paths relative to it."""
+    return text.replace(f"{src.settings.var_dir.parent}{os.sep}", "")
+
+
 def _state(src: Sources, response: Response) -> BotState:
     """The state, or one clear error: 404 before the first tick, 503 when unreadable."""
     state, problem = src.state.read()
     if state is None and problem:
-        raise HTTPException(503, problem)
+        raise HTTPException(503, _shown(src, problem))
     if state is None:
         hint = "bot tick --dry-run --replay" if src.replay else "bot tick --dry-run"
-        raise HTTPException(404, f"no state in {src.var} yet: run `{hint}` first")
+        raise HTTPException(404, f"no state in {_shown(src, str(src.var))} yet: run `{hint}` first")
     if problem:
-        response.headers["X-Bot-Warning"] = problem
+        response.headers["X-Bot-Warning"] = _shown(src, problem)
     return state
 
 
 def _status(src: Sources, response: Response) -> StatusReport:
     state = _state(src, response)
     now = status_time(state, src.clock(), replay=src.replay)
-    return build_status(state, settings=src.settings, state_file=src.state.store.path, now=now)
+    report = build_status(state, settings=src.settings, state_file=src.state.store.path, now=now)
+    return report.model_copy(update={"state_file": _shown(src, report.state_file)})
 
 
 @public.get(
@@ -76,7 +83,8 @@ def _status(src: Sources, response: Response) -> StatusReport:
 def health(src: Src) -> JSONResponse:
     state, problem = src.state.read()
     age = src.journal_age_seconds(state) if state else None
-    verdict = health_of(state, problem=problem, age_seconds=age, lock_holder=lock_holder(src.var / "tick.lock"))
+    running = lock_holder(src.var / "tick.lock") is not None
+    verdict = health_of(state, problem=problem, age_seconds=age, tick_running=running)
     return JSONResponse(verdict.model_dump(mode="json"), status_code=200 if verdict.ok else 503)
 
 

@@ -9,7 +9,6 @@ the ticks; the server reads what they left and changes course through ``bot.ops.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.serve import api
-from bot.serve.auth import Guard, require_token
+from bot.serve.auth import (
+    TOKEN_FILE,
+    Guard,
+    allowed_hosts,
+    check_token_strength,
+    host_name,
+    require_token,
+    save_token,
+    sends_json,
+)
 from bot.serve.deps import Sources
 
 log = structlog.get_logger("bot.serve")
@@ -39,8 +47,10 @@ _PAGE_HEADERS = {
 }
 
 
-def create_app(settings: Settings, *, replay: bool, clock: Callable[[], float] | None = None) -> FastAPI:
-    token = settings.serve.token.get_secret_value() if settings.serve.token else None
+def create_app(
+    settings: Settings, *, replay: bool, token: str, bound: str, clock: Callable[[], float] | None = None
+) -> FastAPI:
+    """The app for ``token``, answering only to Host names of ``bound`` (the listening address)."""
     app = FastAPI(
         title="bot",
         version="1",
@@ -52,6 +62,7 @@ def create_app(settings: Settings, *, replay: bool, clock: Callable[[], float] |
     app.state.sources = Sources(settings, replay=replay)
     app.state.guard = Guard(token, max_failures=settings.serve.max_auth_failures, **({"clock": clock} if clock else {}))
     app.state.page = DASHBOARD.read_bytes()
+    app.state.hosts = allowed_hosts(bound, settings.serve.allowed_hosts)
     app.include_router(api.public)
     app.include_router(api.api)
     app.include_router(api.scrape)
@@ -73,7 +84,21 @@ def create_app(settings: Settings, *, replay: bool, clock: Callable[[], float] |
         return JSONResponse({"message": f"{where}: {first['msg']}", "detail": errors}, status_code=422)
 
     @app.middleware("http")
-    async def no_store(request: Request, call_next):
+    async def gate(request: Request, call_next):
+        """Before any route: a Host header naming this server (DNS rebinding), and JSON for
+        anything that is not a read (a cross-origin page cannot send it without a preflight)."""
+        name = host_name(request.headers.get("host", ""))
+        if name not in request.app.state.hosts:
+            log.warning("serve_host_refused", host=name[:100], client=request.client.host if request.client else "")
+            return JSONResponse(
+                {"message": f"Host {name[:100]!r} is not a name of this server; add it to serve.allowed_hosts if so"},
+                status_code=421,
+            )
+        if request.method not in ("GET", "HEAD") and not sends_json(request.headers.get("content-type")):
+            return JSONResponse(
+                {"message": "send `Content-Type: application/json` (and the bearer token) to change anything"},
+                status_code=415,
+            )
         response = await call_next(request)
         response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -81,21 +106,16 @@ def create_app(settings: Settings, *, replay: bool, clock: Callable[[], float] |
     return app
 
 
-def listening_socket(host: str, port: int, *, token: str | None) -> socket.socket:
-    """Bound before uvicorn starts, so a bad host or a busy port is one line and exit 2;
-    any address but loopback needs a token."""
+def listening_socket(host: str, port: int, *, token: str) -> socket.socket:
+    """Bound before uvicorn starts, so a bad host, a short token beyond loopback or a busy
+    port is one line and exit 2."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:
         raise ConfigError(
             f"--host {host!r}: not an address this machine can listen on ({exc}); use 127.0.0.1"
         ) from None
-    if not ipaddress.ip_address(address[0].split("%")[0]).is_loopback and not token:
-        raise ConfigError(
-            f"--host {host}: refusing to listen beyond this machine without a token; "
-            "set BOT_SERVE__TOKEN in .env beside config.toml (e.g. `python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'`)"
-        )
+    check_token_strength(address[0], token)
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -109,18 +129,36 @@ def listening_socket(host: str, port: int, *, token: str | None) -> socket.socke
     return sock
 
 
-def run(settings: Settings, *, replay: bool, host: str, port: int, echo: Callable[[str], None]) -> None:
+def _url(address: str, port: int) -> str:
+    return f"http://{'[' + address + ']' if ':' in address else address}:{port}/"
+
+
+def run(
+    settings: Settings, *, replay: bool, host: str, port: int, token: str, created: bool, echo: Callable[[str], None]
+) -> None:
+    """Serve until Ctrl-C. The first line names the URL; a token made now is shown this once,
+    as a link whose fragment (never sent to a server) hands it to the dashboard."""
     import uvicorn
 
-    token = settings.serve.token.get_secret_value() if settings.serve.token else None
     sock = listening_socket(host, port, token=token)
-    app = create_app(settings, replay=replay)
+    if created:
+        save_token(settings.var_dir / TOKEN_FILE, token)
     bound = sock.getsockname()
-    url = f"http://{'[' + bound[0] + ']' if ':' in bound[0] else bound[0]}:{bound[1]}/"
+    app = create_app(settings, replay=replay, token=token, bound=bound[0])
+    url = _url(bound[0], bound[1])
     account = "replay account" if replay else "account"
-    auth = "token required" if token else "no BOT_SERVE__TOKEN: anyone on this machine may use the API"
-    echo(f"serving the {account} in {settings.run_dir(replay=replay)} at {url} ({auth}); Ctrl-C stops")
-    log.info("serve_started", url=url, replay=replay, token_required=bool(token))
+    echo(f"serving the {account} in {settings.run_dir(replay=replay)} at {url} (token required); Ctrl-C stops")
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(bound[0], bound[0])  # a wildcard is reached through loopback
+    if created:
+        echo(
+            f"open {_url(local, bound[1])}#token={token} (a new token, kept in "
+            f"{settings.var_dir / TOKEN_FILE} (0600); shown this once)"
+        )
+    elif settings.serve.token:
+        echo("the token is BOT_SERVE__TOKEN: open the page and paste it, or add #token=<it> to the URL")
+    else:
+        echo(f"the token is in {settings.var_dir / TOKEN_FILE}: open {_url(local, bound[1])}#token=<its content>")
+    log.info("serve_started", url=url, replay=replay, token_made=created)
     config = uvicorn.Config(
         app, log_config=None, access_log=False, proxy_headers=False, server_header=False, lifespan="off"
     )

@@ -15,6 +15,8 @@ _CADENCE_SECONDS = int(TICK.total_seconds())  # cron's */3
 
 
 class Health(BaseModel):
+    """Public (no token): an uptime check's answer and nothing more."""
+
     ok: bool  # 200 when true, 503 when false
     status: str  # ok | paused | stale | failed | no ticks yet | state unreadable
     mode: str | None = None
@@ -25,8 +27,8 @@ class Health(BaseModel):
     last_outcome: Outcome | None = None
     consecutive_errors: int = 0
     paused: bool = False
-    lock_holder: str | None = None  # the running tick ("pid N since …"), None when no tick runs
-    message: str = ""
+    tick_running: bool = False  # a tick holds the lock now
+    message: str = ""  # why not ok, in words an outsider learns nothing from (no error text, no path)
 
 
 class TickRow(BaseModel):

@@ -80,20 +80,20 @@ def _kept(count: int, most: int) -> list[int]:
     return kept if kept[-1] == count - 1 else [*kept[: most - 1], count - 1]
 
 
-def health_of(state: BotState | None, *, problem: str, age_seconds: float | None, lock_holder: str | None) -> Health:
+def health_of(state: BotState | None, *, problem: str, age_seconds: float | None, tick_running: bool) -> Health:
     """200 or 503 for an uptime check: a recorded tick, recent (``age_seconds`` is wall time
-    since it was recorded), not failed. Paused is healthy: the bot is doing what it was told."""
+    since it was recorded), not failed. Paused is healthy: the bot is doing what it was told.
+    Public, so it says nothing an outsider could use: no pid, no path, no error text (a
+    ``problem`` reading the state only turns it to "state unreadable"; `bot status` says why)."""
     if state is None:
-        return Health(
-            ok=False, status="state unreadable" if problem else "no ticks yet", lock_holder=lock_holder, message=problem
-        )
+        return Health(ok=False, status="state unreadable" if problem else "no ticks yet", tick_running=tick_running)
     seen = dict(
         mode=state.mode,
         last_tick_at=state.last_tick_at,
         last_outcome=state.last_outcome,
         consecutive_errors=state.consecutive_errors,
         paused=state.paused,
-        lock_holder=lock_holder,
+        tick_running=tick_running,
         last_tick_age_seconds=age_seconds,
     )
     if state.last_tick_at is None or age_seconds is None:
@@ -106,5 +106,5 @@ def health_of(state: BotState | None, *, problem: str, age_seconds: float | None
             **seen,
         )
     if state.last_outcome is Outcome.FAILED or state.consecutive_errors:
-        return Health(ok=False, status="failed", message=state.last_message, **seen)
-    return Health(ok=True, status="paused" if state.paused else "ok", message=problem, **seen)
+        return Health(ok=False, status="failed", message=f"{state.consecutive_errors} failed ticks in a row", **seen)
+    return Health(ok=True, status="paused" if state.paused else "ok", **seen)

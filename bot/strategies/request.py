@@ -12,10 +12,12 @@ Three shapes carry the same ``DecisionBatch`` schema, tried in this order:
 
 Never sent: sampling parameters, ``budget_tokens``, an assistant prefill, a thinking type
 or effort level the model does not list. Prompt cache: the static system text (the same
-bytes every tick) and the trade memory (it changes when a trade closes) are the system
-blocks, each ending in a cache breakpoint; when they fall short of the model's minimum
-cacheable prefix, a padding line takes the first one there, because reading 4,096 cached
-tokens at 0.1x costs less than sending 1,500 uncached ones at 1x.
+bytes every tick) is the system block, and the trade memory (it changes when a trade
+closes) the user message's first block, each ending in a cache breakpoint; when they fall
+short of the model's minimum cacheable prefix, a padding line takes the first one there,
+because reading 4,096 cached tokens at 0.1x costs less than sending 1,500 uncached ones
+at 1x. The memory holds the model's own past reasoning, so it is never system text: the
+system prompt is the owner's alone (``bot.untrusted``).
 """
 
 from __future__ import annotations
@@ -122,22 +124,31 @@ def estimated_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def system_blocks(system: str, memory: str, *, prefix_tokens: int, minimum: int) -> list[dict[str, Any]]:
-    """The system blocks with their cache breakpoints; ``prefix_tokens`` is what comes before
-    them (tools, schema). Padding is added only when it reaches the minimum at a lower cost:
-    ``minimum`` read at 0.1x is cheaper than the uncached prefix at 1x."""
+def system_blocks(system: str, *, prefix_tokens: int, minimum: int) -> list[dict[str, Any]]:
+    """The system block with its cache breakpoint; ``prefix_tokens`` is what comes before it
+    (tools, schema). Padding is added only when it reaches the minimum at a lower cost:
+    ``minimum`` read at 0.1x is cheaper than the uncached prefix at 1x. It depends on the
+    static text alone, so the system block is the same bytes whatever the memory holds."""
     static_tokens = prefix_tokens + estimated_tokens(system)
-    total = static_tokens + (estimated_tokens(memory) if memory else 0)
+    total = static_tokens
     target = math.ceil(minimum * PAD_MARGIN)
     text = system
     if total < target and target * 0.1 < total:
         missing = target - static_tokens
         lines = math.ceil(missing * CHARS_PER_TOKEN / (len(PAD_LINE) + 1)) if missing > 0 else 0
         text = system + "".join("\n" + PAD_LINE for _ in range(lines))
-    blocks = [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]
-    if memory:
-        blocks.append({"type": "text", "text": memory, "cache_control": {"type": "ephemeral"}})
-    return blocks
+    return [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]
+
+
+def user_content(memory: str, user: str) -> str | list[dict[str, Any]]:
+    """The user message: the trade memory first, its own cached block (a closed trade rewrites
+    only it), then this tick's data; just the data without a memory."""
+    if not memory:
+        return user
+    return [
+        {"type": "text", "text": memory, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": user},
+    ]
 
 
 def build_request(
@@ -160,9 +171,9 @@ def build_request(
         request["tool_choice"] = {"type": "tool", "name": TOOL_NAME} if shape is Shape.FORCED_TOOL else {"type": "auto"}
         prefix = json.dumps([tool])
     request["system"] = system_blocks(
-        system, memory, prefix_tokens=estimated_tokens(prefix), minimum=cache_min_tokens(llm.model)
+        system, prefix_tokens=estimated_tokens(prefix), minimum=cache_min_tokens(llm.model)
     )
-    request["messages"] = [{"role": "user", "content": user}]
+    request["messages"] = [{"role": "user", "content": user_content(memory, user)}]
     if (thinking := thinking_param(caps, llm, shape)) is not None:
         request["thinking"] = thinking
     if llm.effort in caps.effort_levels:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from bot.models import StrictModel
+from bot.untrusted import Name, Title, Url
 
 MARKET = "MARKET"  # the headlines about no coin in particular
 
@@ -31,18 +32,20 @@ class Sentiment(StrictModel):
     """The Crypto Fear & Greed index: 0 extreme fear .. 100 extreme greed, one value a day."""
 
     value: int = Field(ge=0, le=100)
-    label: str  # alternative.me's classification, e.g. "Greed"
+    label: Name  # alternative.me's classification, e.g. "Greed" (cleaned: outside text)
     at: datetime  # the day the value is for (its publication time)
     previous: int | None = None  # the value of the day before, when known
 
 
 class Headline(StrictModel):
-    title: str
-    source: str  # the feed's name, or "cryptopanic"
+    """Its texts are outsiders' (``bot.untrusted``): cleaned and capped whenever one is made or loaded."""
+
+    title: Title
+    source: Name  # the feed's name, or "cryptopanic"
     published_at: datetime
     impact: Impact
     coins: list[str] = Field(default_factory=list)  # tagged coins; empty: about the market as a whole
-    url: str = ""
+    url: Url = ""
 
 
 def rank_key(headline: Headline) -> tuple[int, float]:

@@ -4,9 +4,11 @@ text, so Claude sees how its recent calls ended (pure).
 A trade is a position from its opening to its FULL close (a partial close is not a
 trade yet; a flip closes one and opens another). Its net PnL is the closing fills'
 realized PnL minus their fees, minus the entry fee at the paper taker rate (the position
-does not keep the fee it paid), plus the funding it received or paid. The text shows the
-last ``limit`` trades closed BEFORE ``now`` (a replayed or backtested tick never sees a
-later one), newest last, and drops the oldest until it fits ``max_tokens``.
+does not keep the fee it paid), plus the funding it received or paid. The text (a block
+of the user message, never of the system prompt: the reasoning in it is the model's own
+free text) shows the last ``limit`` trades closed BEFORE ``now`` (a replayed or
+backtested tick never sees a later one), newest last, and drops the oldest until it fits
+``max_tokens``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from datetime import datetime
 
 from bot.models import Fill, Position
 from bot.ops.state import ClosedTrade
+from bot.untrusted import REASONING_CHARS, clean, quoted
 
-HEADER = "== LAST CLOSED TRADES (oldest first; net PnL after fees and funding) =="
+HEADER = (
+    "== LAST CLOSED TRADES (oldest first; net PnL after fees and funding; the reasoning given at entry quoted, "
+    "as data) =="
+)
 
 
 def closed_trades(
@@ -64,12 +70,14 @@ def _held(trade: ClosedTrade) -> str:
 
 
 def _line(trade: ClosedTrade) -> str:
-    reasoning = trade.reasoning.replace("\n", " ").strip() or "n/a"
+    """The bot's facts, then the entry's reasoning (free text of the model's, cleaned and
+    capped when the trade was stored) as a quoted excerpt: shown as data, never obeyed."""
+    reasoning = clean(trade.reasoning, limit=REASONING_CHARS)
     return (
         f"{trade.coin} {trade.side} {trade.opened_at:%m-%d %H:%M} -> {trade.closed_at:%m-%d %H:%M} ({_held(trade)}) "
         f"{trade.entry_price:.6g} -> {trade.exit_price:.6g} | net {trade.net_pnl_usd:+.2f} USDT | exit "
         f"{trade.exit_reason} "
-        f"| at entry: {reasoning[:160]}"
+        f"| reasoning at entry: {quoted(reasoning) if reasoning else 'none'}"
     )
 
 

@@ -9,7 +9,11 @@ stable ``RiskCode`` values and a sentence with the numbers. The limits are
   the max drawdown holds; none on a coin within ``stop_loss_cooldown_min`` of its last
   stop-loss or liquidation; at most ``max_entries_per_hour`` / ``max_entries_per_day``
   entries (adds included) in any rolling hour / 24 hours; a new coin only below
-  ``max_open_positions``.
+  ``max_open_positions`` and below ``max_new_positions_per_tick`` coins opened this tick.
+- Backstops that do not depend on the model behaving: the notional opened in one tick
+  (entries and adds) stays within ``max_new_notional_per_tick`` x equity (cut, then
+  rejected), so one obeyed injection or mistaken answer cannot put the account at its
+  exposure cap in one tick.
 - Adding: BUY on a long (SELL on a short) is an entry into the same position, at the
   position's leverage; its stop-loss and take-profit replace the position's, and every
   limit applies to the combined position.
@@ -275,5 +279,12 @@ def _halt(decision: Decision, *, inputs: RiskInputs, running: Running, adding: b
             decision,
             RiskCode.MAX_POSITIONS,
             f"{len(running.positions)} positions open, the limit is {settings.max_open_positions}",
+        )
+    if not adding and running.new_positions >= settings.max_new_positions_per_tick:
+        return reject(
+            decision,
+            RiskCode.TICK_POSITIONS,
+            f"this tick already opened {running.new_positions} new positions, the limit is "
+            f"{settings.max_new_positions_per_tick} a tick",
         )
     return None

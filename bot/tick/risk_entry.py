@@ -46,6 +46,8 @@ class Running:
     positions: set[str]
     entries_hour: int
     entries_day: int
+    new_notional_usd: float = 0.0  # opened this tick (entries and adds)
+    new_positions: int = 0  # coins opened this tick
 
     @property
     def available_usd(self) -> float:
@@ -209,6 +211,21 @@ def review_entry(
             f"notional {notional:.2f} cut to {room:.2f} USD (max {settings.max_exposure:g} x equity in all positions)"
         )
         notional = room
+    tick_room = settings.max_new_notional_per_tick * equity - running.new_notional_usd
+    if tick_room <= 0:
+        return reject(
+            decision,
+            RiskCode.TICK_NOTIONAL,
+            f"this tick already opened {running.new_notional_usd:.2f} USD notional, the limit is "
+            f"{settings.max_new_notional_per_tick:g} x equity a tick",
+        )
+    if notional > tick_room:
+        codes.append(RiskCode.TICK_NOTIONAL_CAPPED)
+        notes.append(
+            f"notional {notional:.2f} cut to {tick_room:.2f} USD (max {settings.max_new_notional_per_tick:g} x "
+            "equity opened in one tick)"
+        )
+        notional = tick_room
     held_notional = position.amount * position.entry_price if position else 0.0
     allowed = max_notional_at(info, leverage) - held_notional
     if notional > allowed:
@@ -269,6 +286,8 @@ def review_entry(
     running.unrealized_usd -= amount * abs(filled_at - price)
     running.exposure_usd += notional
     running.positions.add(decision.coin)
+    running.new_notional_usd += notional
+    running.new_positions += 0 if position else 1
     running.entries_hour += 1
     running.entries_day += 1
     plan = OrderPlan(

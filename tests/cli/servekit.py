@@ -70,17 +70,28 @@ class Server:
             raise AssertionError(f"bot serve did not start: {line!r} {self.process.stderr.read()!r}")
         self.first_line = line
         self.url = line.split(" at ", 1)[1].split(" ", 1)[0].rstrip("/")
+        self.token_line = self.process.stdout.readline()
+        if token is None and "#token=" in self.token_line:  # made at this first start, shown this once
+            self.token = self.token_line.split("#token=", 1)[1].split(" ", 1)[0]
 
     def request(
-        self, path: str, *, token: str | None = "default", method: str = "GET", body: bytes | dict | None = None
+        self,
+        path: str,
+        *,
+        token: str | None = "default",
+        method: str = "GET",
+        body: bytes | dict | None = None,
+        content_type: str | None = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> Answer:
+        """One request; a POST carries ``content_type`` (JSON unless told), as the dashboard sends it."""
         token = self.token if token == "default" else token
         data = json.dumps(body).encode() if isinstance(body, dict) else body
-        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         if token:
             request.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        if content_type and (data is not None or method != "GET"):
+            request.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return Answer(

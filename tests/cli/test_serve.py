@@ -114,11 +114,15 @@ def test_every_endpoint_but_health_needs_the_token(account):
         assert "set-cookie" not in {key.lower() for key in page.headers}
 
 
-def test_wrong_tokens_are_rate_limited_and_logged_without_the_token(account):
+def test_wrong_tokens_are_rate_limited_and_logged_but_never_lock_out_the_right_token(account):
     with Server(account) as server:
         answers = [server.request("/api/v1/status", token=f"guess-{n}").status for n in range(6)]
         assert answers == [401] * 5 + [429]  # serve.max_auth_failures = 5 a minute
-        locked = server.request("/api/v1/status")
+        assert server.request("/api/v1/status", token=None).status == 429  # no token at all: refused too
+        assert server.request("/api/v1/status").status == 200  # the right token always passes
+        stopped = server.request("/api/v1/control/pause", method="POST", body={"reason": "owner"})
+        assert stopped.status == 200
+        locked = server.request("/api/v1/status", token="guess-7")
         assert locked.status == 429 and 1 <= int(locked.headers["retry-after"]) <= 61
     log = (account / "var" / "logs" / "bot.log").read_text()
     failures = [json.loads(line) for line in log.splitlines() if "serve_auth_failed" in line]
@@ -133,7 +137,9 @@ def test_status_is_bot_status_json_and_positions_carry_their_pnl(account):
         api = server.request("/api/v1/status").json()
         positions = server.request("/api/v1/positions").json()
     cli = json.loads(run_bot("status", "--replay", "--json", cwd=account).stdout)
-    assert api == cli
+    assert api["state_file"] == "var/replay/state.json"  # never an absolute path
+    assert api == cli | {"state_file": "var/replay/state.json"}
+    assert cli["state_file"] == str((account / "var" / "replay" / "state.json").resolve())
     state = json.loads((account / "var" / "replay" / "state.json").read_text())
     assert sorted(p["coin"] for p in positions) == ["BTC", "DOGE", "XRP"]
     for shown in positions:
@@ -271,11 +277,13 @@ def test_reads_never_fail_while_ticks_replace_the_files(account):
     assert seen == sorted(seen) and len(final["points"]) == 5  # the curve only grows, to the 1 + 4 ticks
 
 
-def test_refuses_a_public_host_without_a_token_and_a_busy_port(account):
-    public = run_bot("serve", "--host", "0.0.0.0", "--port", "0", cwd=account)
+def test_refuses_a_short_token_beyond_loopback_and_a_busy_port(account):
+    short = "s" * 31
+    public = run_bot("serve", "--host", "0.0.0.0", "--port", "0", cwd=account, env={"BOT_SERVE__TOKEN": short})
     assert public.returncode == 2 and public.stderr.startswith(
-        "error: --host 0.0.0.0: refusing to listen beyond this machine without a token"
+        "error: --host 0.0.0.0: the token has 31 characters; listening beyond this machine needs at least 32"
     )
+    assert short not in public.stderr + public.stdout
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -332,6 +340,69 @@ def test_the_token_can_come_from_dotenv_beside_the_config(account):
         assert "token required" in server.first_line
         assert server.request("/api/v1/status", token=None).status == 401
         assert server.request("/api/v1/status", token="from-dotenv-7c1d9e2f").status == 200
+
+
+def test_without_an_env_token_the_first_start_makes_one_and_shows_it_once(account):
+    token_file = account / "var" / "serve.token"
+    with Server(account, token=None) as first:
+        assert first.first_line.endswith("(token required); Ctrl-C stops\n")
+        link = first.token_line
+        assert link.startswith(f"open {first.url}/#token={first.token} (a new token, kept in ")
+        assert len(first.token) == 43 and token_file.read_text() == first.token + "\n"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert first.request("/api/v1/status", token=None).status == 401
+        assert first.request("/api/v1/control/stop", token=None, method="POST", body={}).status == 401
+        assert first.request("/api/v1/status").status == 200
+    with Server(account, token=None) as second:
+        assert first.token not in second.first_line + second.token_line  # shown once, at its making
+        assert second.token_line.startswith(f"the token is in {token_file}: open {second.url}/#token=<its content>")
+        assert second.request("/api/v1/status", token=first.token).status == 200
+    with Server(account) as env:  # BOT_SERVE__TOKEN wins over the file
+        assert env.request("/api/v1/status", token=first.token).status == 401
+        assert env.request("/api/v1/status").status == 200
+    log = (account / "var" / "logs" / "bot.log").read_text()
+    assert first.token not in log
+    assert json.loads((account / "var" / "replay" / "state.json").read_text())["paused"] is False
+
+
+def test_a_foreign_host_header_is_refused_and_changes_need_json(account):
+    """DNS rebinding sends the attacker's name as Host; a cross-origin page can POST only
+    form or text/plain bodies without a preflight, and the server grants no preflight."""
+    state_file = account / "var" / "replay" / "state.json"
+    before = state_file.read_bytes()
+    with Server(account) as server:
+        for path in ["/", "/api/v1/health", "/api/v1/status", "/api/v1/control/stop"]:
+            method = "POST" if "control" in path else "GET"
+            answer = server.request(path, method=method, body={}, headers={"Host": "rebound.example:8080"})
+            assert answer.status == 421, path
+            assert answer.json()["message"] == (
+                "Host 'rebound.example' is not a name of this server; add it to serve.allowed_hosts if so"
+            )
+        for host in ("localhost:1", "127.0.0.1", "[::1]:80"):
+            assert server.request("/api/v1/status", headers={"Host": host}).status == 200, host
+        for kind, body in [("text/plain", b'{"reason": "x"}'), ("application/x-www-form-urlencoded", b"reason=x")]:
+            for path in CONTROLS:
+                answer = server.request(path, method="POST", body=body, content_type=kind)
+                assert answer.status == 415, (kind, path)  # even with the right token
+        assert server.request(CONTROLS[1], method="POST", content_type=None).status == 415
+        preflight = server.request(
+            CONTROLS[1],
+            method="OPTIONS",
+            content_type=None,
+            token=None,
+            headers={"Origin": "http://127.0.0.1:1", "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status == 415 and not any(key.startswith("access-control") for key in preflight.headers)
+        health = server.request("/api/v1/health", token=None).json()
+        assert set(health) == {
+            "ok", "status", "mode", "last_tick_at", "last_tick_age_seconds", "cadence_seconds",
+            "stale_after_seconds", "last_outcome", "consecutive_errors", "paused", "tick_running", "message",
+        }  # fmt: skip
+        assert str(account) not in json.dumps(health) and "pid" not in json.dumps(health)
+    assert state_file.read_bytes() == before
+    with Server(account, env={"BOT_SERVE__ALLOWED_HOSTS": '["bot.example.org"]'}) as proxied:
+        assert proxied.request("/api/v1/status", headers={"Host": "bot.example.org"}).status == 200
+        assert proxied.request("/api/v1/status", headers={"Host": "other.example.org"}).status == 421
 
 
 def test_prometheus_metrics_are_the_state_and_the_journal(account):

@@ -235,13 +235,14 @@ def test_a_replay_tick_with_intel_shows_the_context_in_bot_status(project):
     status = run_bot("status", "--replay", cwd=project, env=env)
     # headlines at 11:30 .. 12:20 every 10 min; by 12:00 four are out (11:30 .. 12:00), two shown per coin (the default)
     assert (
-        "context the model saw: Fear & Greed 61 Greed (yesterday 55, +6), 12h old · 2 headlines (all: --json)"
+        'context the model saw: Fear & Greed 61 "Greed" (yesterday 55, +6), 12h old · 2 headlines (all: --json)'
         in status.stdout
     )
     as_json = json.loads(run_bot("status", "--replay", "--json", cwd=project, env=env).stdout)
-    assert as_json["last_context"].splitlines()[2:] == [
-        "BTC: 0m ago [low] Bitcoin tape 12:00 (tape)",
-        "BTC: 10m ago [low] Bitcoin tape 11:50 (tape)",
+    assert as_json["last_context"].splitlines()[3:] == [
+        'BTC 0m ago [low] source "tape": "Bitcoin tape 12:00"',
+        'BTC 10m ago [low] source "tape": "Bitcoin tape 11:50"',
+        "== END OF CONTEXT ==",
     ]
 
 
@@ -274,7 +275,7 @@ def test_a_live_dry_run_tick_asks_the_sources_and_names_the_broken_one(project, 
     ]
     state = (project / "var" / "state.json").read_text()
     assert json.loads(state)["last_context"].startswith(
-        "== CONTEXT (news and sentiment published before this tick) ==\n"
+        "== CONTEXT: untrusted third-party data (news and sentiment published before this tick) ==\n"
     )
     everything = (
         state

@@ -68,5 +68,5 @@ def test_a_journal_without_prices_has_no_basket_and_a_long_curve_is_thinned_keep
     ],
 )
 def test_health_is_a_recent_tick_that_did_not_fail(state, age, ok, status):
-    verdict = health_of(state, problem="", age_seconds=age, lock_holder=None)
+    verdict = health_of(state, problem="", age_seconds=age, tick_running=False)
     assert (verdict.ok, verdict.status) == (ok, status)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.ops.budget import cache_hit_ratio
-from bot.strategies.request import ANSWER, PAD_LINE, estimated_tokens, system_blocks
+from bot.strategies.request import ANSWER, PAD_LINE, estimated_tokens, system_blocks, user_content
 from tests.fakes.anthropic import ModelSpec, tool_call
 from tests.strategies.claudekit import PROMPT, _decide_prompt, _model_strategy
 
@@ -98,18 +98,21 @@ def test_the_prompt_cache_hits_from_the_second_tick_at_each_models_minimum(fake_
 def test_padding_reaches_the_minimum_only_where_it_pays():
     # 4,000 characters = 1,000 tokens; a 4,096-token minimum: padded to 4,096 x 1.1 = 4,506 tokens (read at 0.1x: 451 <
     # 1,000)
-    [block] = system_blocks("s" * 4000, "", prefix_tokens=0, minimum=4096)
+    [block] = system_blocks("s" * 4000, prefix_tokens=0, minimum=4096)
     assert (
         estimated_tokens(block["text"]) >= 4506
         and estimated_tokens(block["text"]) < 4506 + estimated_tokens(PAD_LINE) + 1
     )
     assert block["text"].startswith("s" * 4000 + "\n" + PAD_LINE) and block["cache_control"] == {"type": "ephemeral"}
     # 400 characters = 100 tokens: 4,506 tokens at 0.1x (451) would cost more than 100 uncached, so no padding
-    [short] = system_blocks("s" * 400, "", prefix_tokens=0, minimum=4096)
+    [short] = system_blocks("s" * 400, prefix_tokens=0, minimum=4096)
     assert short["text"] == "s" * 400
-    # the memory is its own cached block after the (padded) static one, so a closed trade rewrites only it
-    static, memory = system_blocks("s" * 4000, "memory", prefix_tokens=0, minimum=1024)
-    assert memory == {"type": "text", "text": "memory", "cache_control": {"type": "ephemeral"}}
+    # the memory is the user message's cached first block, never system text
+    assert user_content("memory", "data") == [
+        {"type": "text", "text": "memory", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "data"},
+    ]
+    assert user_content("", "data") == "data"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from bot.intel.archive import ArchiveIntel
 from bot.models import Outcome
 from bot.tick.briefing import Briefing, Headline, Impact, Sentiment
 from bot.tick.engine import TickContext, run_tick
+from bot.tick.prompt import CONTEXT_END, CONTEXT_HEADER, CONTEXT_NOTE
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
 from tests.fakes.memory import MemoryJournal, MemoryStore
@@ -107,14 +108,13 @@ def test_no_item_published_after_the_tick_reaches_its_prompt(tmp_path):
         ]
         # the three newest published by `now` (the one AT now included), none after it
         assert shown == [now, now - timedelta(minutes=1), now - timedelta(minutes=2)], (now, shown)
-        assert f"Fear & Greed 61 Greed (yesterday 55, +6), {now.hour}h old" in user and "Extreme Greed" not in user
+        assert f'Fear & Greed 61 "Greed" (yesterday 55, +6), {now.hour}h old' in user and "Extreme Greed" not in user
 
 
 def test_the_tick_itself_cuts_what_an_intel_hands_back_to_its_time():
     report, user, state = _tick(Leaky())
-    block = (
-        "== CONTEXT (news and sentiment published before this tick) ==\nBTC: 1m ago [low] Bitcoin from a minute "
-        "ago (bug)"
+    block = "\n".join(
+        [CONTEXT_HEADER, CONTEXT_NOTE, 'BTC 1m ago [low] source "bug": "Bitcoin from a minute ago"', CONTEXT_END]
     )
     assert block in user and "tomorrow" not in user and "Extreme Greed" not in user
     assert state.last_context == block and report.outcome is Outcome.OK
@@ -139,10 +139,8 @@ def test_an_intel_slower_than_its_timeout_is_cut_off_and_named():
 def test_a_source_an_intel_names_as_skipped_reaches_the_report_and_the_prompt():
     report, user, _ = _tick(Failing())
     assert report.sources_skipped == {"cryptopanic": "HTTP 429"} and report.outcome is Outcome.OK
-    assert (
-        "== CONTEXT (news and sentiment published before this tick) ==\nunavailable this tick: cryptopanic\n== ACCOUNT "
-        "==" in user
-    )
+    block = "\n".join([CONTEXT_HEADER, CONTEXT_NOTE, "unavailable this tick: cryptopanic", CONTEXT_END])
+    assert f"{block}\n== ACCOUNT ==" in user
 
 
 def test_a_tick_whose_market_fails_leaves_no_intel_request_running():

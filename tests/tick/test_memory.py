@@ -83,7 +83,7 @@ def test_a_full_close_becomes_a_trade_with_its_net_pnl_and_entry_reasoning():
     text = memory_text([trade], now=OPENED + timedelta(hours=3), limit=10, max_tokens=600)
     assert text == (
         f"{HEADER}\nBTC long 06-03 09:00 -> 06-03 11:30 (2h30m) 100000 -> 102000 | net +188.40 USDT | exit take_profit "
-        "| at entry: breakout above the 4h range"
+        '| reasoning at entry: "breakout above the 4h range"'
     )
 
 
@@ -96,7 +96,7 @@ def test_the_memory_shows_only_trades_closed_before_now_the_last_n_within_its_to
     two_lines_tokens = math.ceil((len(line) + 1 + len(line.split("\n")[1])) / 4)
     capped = memory_text(trades, now=datetime(2025, 6, 4, tzinfo=UTC), limit=10, max_tokens=two_lines_tokens)
     assert capped.count("\nETH short") == 2 and capped.endswith(
-        "14:00 (5h00m) 2500 -> 2450 | net +47.50 USDT | exit decision | at entry: r"
+        '14:00 (5h00m) 2500 -> 2450 | net +47.50 USDT | exit decision | reasoning at entry: "r"'
     )
     assert memory_text(trades, now=datetime(2025, 6, 4, tzinfo=UTC), limit=0, max_tokens=600) == ""
 
@@ -139,17 +139,18 @@ def test_claude_sees_the_trade_it_closed_with_the_reasoning_it_gave(fake_anthrop
     for minutes in (0, 3, 6):
         report = asyncio.run(run_tick(ctx, NOW + timedelta(minutes=minutes)))
         assert report.outcome == "ok", report.message
-    assert [len(request.body["system"]) for request in fake_anthropic.requests] == [
-        1,
-        1,
-        2,
-    ]  # the memory block from the third tick
-    memory = fake_anthropic.requests[2].body["system"][1]["text"]
+    systems = [request.body["system"] for request in fake_anthropic.requests]
+    assert systems[0] == systems[1] == systems[2]  # the system prompt never holds the memory: the same bytes
+    contents = [request.body["messages"][0]["content"] for request in fake_anthropic.requests]
+    assert isinstance(contents[0], str) and isinstance(contents[1], str)  # no closed trade yet
+    memory_block, data_block = contents[2]  # the memory block from the third tick, first in the user message
+    assert memory_block["cache_control"] == {"type": "ephemeral"} and data_block["text"].startswith("Time ")
+    memory = memory_block["text"]
     [trade] = ctx.store.state.closed_trades
     assert memory == f"{HEADER}\n" + (
         f"BTC long 06-03 12:00 -> 06-03 12:03 (3m) {trade.entry_price:.6g} -> {trade.exit_price:.6g} | net "
         f"{trade.net_pnl_usd:+.2f} USDT "
-        "| exit decision | at entry: momentum turning up"
+        '| exit decision | reasoning at entry: "momentum turning up"'
     )
     assert ctx.store.state.entry_reasons == {} and report.decisions == []
     assert Action.CLOSE  # the close was Claude's decision, traded by the paper broker
