@@ -132,6 +132,8 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     total_ms = report.duration_ms.get("total", 0.0)
     message = f" · {report.message}" if report.message else ""
     out(f"outcome {report.outcome} · {total_ms:.0f} ms{message}", style=_OUTCOME_STYLE.get(report.outcome))
+    if report.journal_note:
+        out(f"journal: {report.journal_note}", style="yellow")
 
 
 def _reasoning(out, decision) -> None:
@@ -202,6 +204,7 @@ def print_status(status: StatusReport) -> None:
     if status.last_skipped_at:
         out(f"last skipped run: {when(status.last_skipped_at)}")
     out(f"next tick expected {when(status.next_tick_at)}")
+    _print_journal_health(status)
     if status.arena_active:
         since = f" since {when(status.arena_since)}" if status.arena_since else ""
         out(
@@ -296,6 +299,18 @@ def print_status(status: StatusReport) -> None:
         )
 
 
+def _print_journal_health(status: StatusReport) -> None:
+    """What the journal holds, when some of it could not be read or was set aside."""
+    if not (status.journal_unreadable or status.journal_set_aside):
+        return
+    out = console.print
+    out(f"journal: {status.journal_records} records · {status.journal_unreadable} unreadable line(s)")
+    for line in status.journal_unreadable_lines:
+        out(f"  unreadable: {line}")
+    for side in status.journal_set_aside:
+        out(f"  torn line set aside in {side}")
+
+
 def _print_exchange(status: StatusReport) -> None:
     """The exchange's account as the last live reconciliation saw it, and where the bot differs."""
     view = status.exchange
@@ -327,6 +342,17 @@ def _print_exchange(status: StatusReport) -> None:
         out(f"DISAGREEMENT {line}")
     if not status.disagreements:
         out("state agrees with the exchange")
+
+
+def print_unreadable(skipped: list[Any], *, total: int | None) -> None:
+    """The journal's lines a read passed over, named (to stderr: the rows stay one table or one JSON list)."""
+    if not skipped and not total:
+        return
+    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+    for bad in skipped:
+        err.print(f"warning: skipped an unreadable journal line: {bad}")
+    if total and total > len(skipped):
+        err.print(f"warning: the journal holds {total} unreadable line(s) in all (`bot status` names them)")
 
 
 def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:

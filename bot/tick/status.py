@@ -1,8 +1,9 @@
 """`bot status`: one model built from local files only, rendered by the CLI (rich, JSON)
 and by `bot serve` (the API, the dashboard); and the journal's rows for `bot journal`.
 
-Reads state.json and nothing else (no journal scan, no network, no ccxt/pandas), so it
-answers in well under a second however long the bot has run. The JSON form is
+Reads state.json and the journal's running totals beside it (journal.index.json: no
+journal scan, no network, no ccxt/pandas), so it answers in well under a second however
+long the bot has run. The JSON form is
 ``StatusReport.model_dump_json``: its field names are a stable, documented interface
 (README "bot status --json"); new fields may be added, existing ones keep their meaning.
 """
@@ -101,6 +102,10 @@ class StatusReport(StrictModel):
     arena_active: str = ""  # the [arena] candidate running the account ("" without an arena), since when, pinned
     arena_since: datetime | None = None
     arena_pinned: bool = False
+    journal_records: int | None = None  # readable records in the journal and its parts (None: not counted yet)
+    journal_unreadable: int = 0  # lines of the journal that are not a record: counted, never dropped silently
+    journal_unreadable_lines: list[str] = Field(default_factory=list)  # the first 20 of them, by file, line, byte
+    journal_set_aside: list[str] = Field(default_factory=list)  # side files holding torn last lines, set aside
 
 
 def build_status(state: BotState, *, settings: Settings, state_file: Path, now: datetime) -> StatusReport:
@@ -150,7 +155,23 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         pending_orders=[intent.client_order_id for intent in state.pending_intents],
         disagreements=state.exchange.disagreements(state.positions) if state.exchange else [],
         **_arena(settings, state_file),
+        **_journal(state_file),
     )
+
+
+def _journal(state_file: Path) -> dict[str, Any]:
+    """The journal's running totals (journal.index.json), written by every append."""
+    from bot.ops.journal_index import read_totals
+
+    totals = read_totals(state_file.parent / "journal.jsonl")
+    if totals is None:
+        return {}
+    return {
+        "journal_records": totals.records,
+        "journal_unreadable": totals.bad_count,
+        "journal_unreadable_lines": [str(bad) for bad in totals.bad],
+        "journal_set_aside": totals.set_aside,
+    }
 
 
 def _arena(settings: Settings, state_file: Path) -> dict[str, Any]:
