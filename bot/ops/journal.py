@@ -69,7 +69,7 @@ class Journal:
         except OSError as exc:
             raise self._unwritable(exc, f"tick {report.tick_id} is in the state but not in the journal") from None
         try:
-            update_totals(self.path, self._parts(), [side.name for side in self.set_aside()])
+            update_totals(self.path, self.parts(), [side.name for side in self.set_aside()])
         except OSError as exc:  # the record is in: totals that lag are rebuilt by the next append
             log.warning("journal_index_not_written: %s", exc.strerror or exc)
 
@@ -111,7 +111,7 @@ class Journal:
         """The side files holding torn lines, oldest name first."""
         return sorted(self.path.parent.glob(f"{self.path.stem}.torn-*{self.path.suffix}"))
 
-    def _parts(self) -> list[Path]:
+    def parts(self) -> list[Path]:
         """The compressed parts, newest first (tick ids sort as times)."""
         return sorted(self.path.parent.glob(f"{self.path.stem}.*{self.path.suffix}.gz"), reverse=True)
 
@@ -182,7 +182,7 @@ class Journal:
                     pending = lines.pop(0)  # may be the tail of a line that starts in the previous block
                     yield from self._parsed(name, position + len(pending) + 1, lines, decode)
                 yield from self._parsed(name, 0, [pending], decode)
-        for part in self._parts():  # only reached when the reader wants older records
+        for part in self.parts():  # only reached when the reader wants older records
             for start, lines in member_lines(part, read_part_index(part), before_tick=before_tick):
                 yield from self._parsed(part.name, start, lines, decode)
 

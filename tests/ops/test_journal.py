@@ -139,7 +139,7 @@ def test_a_page_from_a_part_unzips_only_its_members(tmp_path):
     journal = Journal(tmp_path / "journal.jsonl", max_bytes=1)  # every append rotates the file before it
     journal.path.write_text(_lines(4000, pad=200))  # ~880 KB: four members of at most 256 KiB
     journal.append(_report(4000))
-    (part,) = journal._parts()
+    (part,) = journal.parts()
     index = read_part_index(part)
     # a line is 222 bytes + its tick's digits; a member ends at the last whole line within 262,144
     # bytes: 9 x 223 + 90 x 224 + 900 x 225 = 224,667, then 165 x 226; then 1,159 x 226 twice; the rest
