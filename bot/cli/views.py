@@ -290,8 +290,11 @@ def print_status(status: StatusReport) -> None:
         out("no open positions")
     if status.exchange is not None:
         _print_exchange(status)
+    verdicts = {(v.coin, v.action): v for v in status.last_verdicts}
     for decision in status.last_decisions:
-        out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}): {decision.reasoning}")
+        verdict = verdicts.get((decision.coin, decision.action))
+        said = f" · {verdict.verdict}: {', '.join(verdict.codes) or verdict.reason}" if verdict else ""
+        out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}){said}: {decision.reasoning}")
     if lines := status.last_context.splitlines()[1:]:  # its first line is the block's title
         out(
             f"context the model saw: {lines[0]} · {sum(' ago [' in line for line in lines)} headlines (all: --json)",

@@ -20,7 +20,7 @@ from pydantic import Field
 from bot.clock import TICK, on_tick_grid
 from bot.config import Settings
 from bot.exchange_models import ExchangeView
-from bot.models import Action, Decision, Outcome, Side, StrictModel
+from bot.models import Action, Decision, Outcome, RiskVerdict, Side, StrictModel
 from bot.ops.backoff import backoff_seconds, opening_block
 from bot.ops.budget import cache_hit_ratio, utc_day
 from bot.ops.state import BotState, PausedBy
@@ -84,6 +84,7 @@ class StatusReport(StrictModel):
     funding_usd: float = 0.0  # net funding received (+) or paid (-)
     positions: list[StatusPosition] = Field(default_factory=list)
     last_decisions: list[Decision] = Field(default_factory=list)
+    last_verdicts: list[RiskVerdict] = Field(default_factory=list)  # the risk step's verdict on each (no plans)
     last_context: str = ""  # the news and sentiment block the last prompt held ("" without [intel])
     llm_spend_today_usd: float
     llm_calls_today: int
@@ -140,6 +141,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         sharpe_needs_ticks=max(0, SHARPE_MIN_RETURNS - state.return_stats.count),
         positions=positions,
         last_decisions=state.last_decisions,
+        last_verdicts=state.last_verdicts,
         llm_spend_today_usd=today.cost_usd,
         llm_calls_today=today.calls,
         llm_budget_usd=settings.llm.max_usd_per_day,
