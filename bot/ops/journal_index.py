@@ -6,7 +6,8 @@
   id>.index.json``, a ``PartIndex``) gives each member's byte range and ticks. A reader that
   wants a page from a part unzips one member (~256 KiB of lines), never the whole 5 MB part;
   ``bot serve`` takes the part's summary rows (tick, time, outcome, equity, prices, usage)
-  from the index instead of its records.
+  from ``journal.<last tick id>.rows.json`` instead of its records (a file of its own: a
+  reader of members does not parse them).
 - ``journal.index.json`` (``JournalTotals``): the records and unreadable lines of the whole
   journal, the torn lines set aside. Every append brings it up to date by reading only the
   bytes added since (under the tick lock), a rotation by reading the new part's index: `bot
@@ -62,7 +63,6 @@ class PartIndex(StrictModel):
     records: int
     bad: list[BadLine] = Field(default_factory=list)
     members: list[Member] = Field(default_factory=list)
-    rows: list[dict[str, Any]] = Field(default_factory=list)  # `summary_row` of each record, oldest first
 
 
 class PartCount(StrictModel):
@@ -164,8 +164,9 @@ def write_part(part: Path, data: bytes) -> PartIndex:
         total.bad += counted.bad
         total.rows += counted.rows
         start = end
-    index = PartIndex(part=part.name, records=total.records, bad=total.bad, members=members, rows=total.rows)
+    index = PartIndex(part=part.name, records=total.records, bad=total.bad, members=members)
     write_atomic(part, b"".join(blobs))
+    write_atomic(rows_of(part), json.dumps(total.rows).encode())
     write_atomic(index_of(part), index.model_dump_json().encode())
     return index
 
@@ -173,6 +174,11 @@ def write_part(part: Path, data: bytes) -> PartIndex:
 def index_of(part: Path) -> Path:
     """journal.X.jsonl.gz -> journal.X.index.json"""
     return part.with_name(part.name.removesuffix(".jsonl.gz") + ".index.json")
+
+
+def rows_of(part: Path) -> Path:
+    """journal.X.jsonl.gz -> journal.X.rows.json: ``summary_row`` of each record, oldest first."""
+    return part.with_name(part.name.removesuffix(".jsonl.gz") + ".rows.json")
 
 
 def read_part_index(part: Path) -> PartIndex | None:

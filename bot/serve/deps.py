@@ -32,7 +32,7 @@ from bot.config import Settings
 from bot.errors import StateError
 from bot.models import Usage
 from bot.ops.journal import Journal
-from bot.ops.journal_index import read_part_index, scan
+from bot.ops.journal_index import read_part_index, rows_of, scan
 from bot.ops.state import BotState, StateStore
 from bot.serve.schemas import DecisionRecord
 from bot.serve.series import TickPoint, equity_curve
@@ -163,7 +163,8 @@ def _part_rows(part: Path) -> list[dict[str, Any] | None]:
     indexes is read whole, once (the next tick's append indexes it)."""
     index = read_part_index(part)
     if index is not None:
-        return [*index.rows, *([None] * len(index.bad))]
+        with contextlib.suppress(OSError, ValueError):
+            return [*json.loads(rows_of(part).read_bytes()), *([None] * len(index.bad))]
     import gzip
 
     counted = scan(gzip.decompress(part.read_bytes()), part.name, rows=True)

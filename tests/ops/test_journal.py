@@ -12,7 +12,7 @@ from itertools import islice
 from bot.models import Outcome, TickReport
 from bot.ops.control import daily_summary
 from bot.ops.journal import Journal
-from bot.ops.journal_index import read_part_index, read_totals
+from bot.ops.journal_index import read_part_index, read_totals, rows_of
 from bot.ops.state import BotState
 
 T0 = datetime(2025, 6, 2, 23, 51, tzinfo=UTC)
@@ -59,8 +59,10 @@ def test_a_full_journal_becomes_a_gzip_part_and_every_record_is_still_read(tmp_p
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         "journal.250602T2357.index.json",
         "journal.250602T2357.jsonl.gz",
+        "journal.250602T2357.rows.json",
         "journal.250603T0006.index.json",
         "journal.250603T0006.jsonl.gz",
+        "journal.250603T0006.rows.json",
         "journal.index.json",
         "journal.jsonl",
     ]
@@ -150,7 +152,8 @@ def test_a_page_from_a_part_unzips_only_its_members(tmp_path):
     assert [r["tick"] for r in journal.tail(1000)] == list(range(3002, 4002))
     page = islice((r["tick"] for r in journal.newest_first(before_tick=2000) if r["tick"] < 2000), 100)
     assert list(page) == list(range(1999, 1899, -1))  # members 3 and 4 skipped unread, 2 read
-    assert [row["tick"] for row in index.rows[:2]] == [1, 2] and len(index.rows) == 4000
+    rows = json.loads(rows_of(part).read_text())
+    assert [row["tick"] for row in rows[:2]] == [1, 2] and len(rows) == 4000
 
 
 def test_a_part_from_before_indexes_is_read_whole_then_indexed_by_the_next_append(tmp_path):
