@@ -20,13 +20,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2011)
-    parser.add_argument("--budget-s", type=float, default=3600)
+    parser.add_argument("--max-runs", type=int, default=None, help="at most this many runs (default: 5 per kill)")
     parser.add_argument(
         "--venue", choices=list(SOAK_VENUES), default="binanceusdm", help="which venue's fake the live ticks trade on"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        result = soak(Path(folder), kills=args.kills, seed=args.seed, budget_s=args.budget_s, venue=args.venue)
+        result = soak(Path(folder), kills=args.kills, seed=args.seed, max_runs=args.max_runs, venue=args.venue)
     print(f"{args.venue}: {result.summary()}")
     problems = (
         *result.duplicates,

@@ -383,3 +383,4 @@ class TickReport(StrictModel):
     message: str = ""  # why the tick failed or degraded beyond skipped coins
     paused: bool = False  # the bot was paused: only open positions were managed
     new_positions_blocked: str = ""  # why opening decisions were refused (paused, outside the trading windows)
+    journal_note: str = ""  # a torn last journal line set aside before this record (said once)

@@ -277,7 +277,7 @@ def print_report(report: BacktestReport, *, console=None) -> None:
     ]
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    _print_fitted(console, table)
     for title, column, groups in (
         ("per coin", "coin", report.by_coin),
         ("long / short", "side", report.by_side),
@@ -288,7 +288,6 @@ def print_report(report: BacktestReport, *, console=None) -> None:
         group_table = Table(
             column, "trades", "win rate", "profit factor", "expectancy", "avg hold", "PnL (USDT)", title=title
         )
-        group_table.columns[0].min_width = max(len(g.name) for g in groups)  # exit reasons are long words
         for g in groups:
             group_table.add_row(
                 g.name,
@@ -299,7 +298,7 @@ def print_report(report: BacktestReport, *, console=None) -> None:
                 _fmt(g.avg_hold_hours, ".2f", " h"),
                 _fmt(g.pnl_usd, "+,.2f"),
             )
-        console.print(group_table)
+        _print_fitted(console, group_table, drop=("avg hold", "profit factor", "expectancy", "win rate"))
     outcomes = " · ".join(f"{name} {count}" for name, count in sorted(report.outcomes.items()))
     console.print(f"ticks: {outcomes}" + (f" · decision cache: {report.cache}" if report.cache else ""))
     for message in report.messages:
@@ -309,6 +308,15 @@ def print_report(report: BacktestReport, *, console=None) -> None:
             f"intel coverage: {c['any_pct']:g} % of the ticks "
             f"(Fear & Greed {c['sentiment_pct']:g} %, headlines {c['headlines_pct']:g} %)"
         )
+
+
+def _print_fitted(console, table, drop: tuple[str, ...] = ()) -> None:
+    """The table with every digit (``bot.backtest.tables.fit``), and what was dropped to fit."""
+    from bot.backtest.tables import fit
+
+    if dropped := fit(table, console.width, drop=drop):
+        table.caption = f"not shown at {console.width} columns: {', '.join(dropped)} (report.json has them)"
+    console.print(table)
 
 
 def write_folder(folder: Path, result, report: BacktestReport) -> list[Path]:

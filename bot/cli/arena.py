@@ -68,26 +68,30 @@ def _now(settings: Any, *, replay: bool):
 def pin(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="the candidate that runs the account from the next tick")],
+    replay: ReplayOption = False,
+    config: ConfigOption = None,
 ) -> None:
     """Give the account to NAME and keep it there: rotation leaves it alone until `unpin`."""
-    _set(ctx, name=name, pinned=True)
+    _set(ctx, name=name, pinned=True, replay=replay, config=config)
 
 
 @arena_app.command()
-def unpin(ctx: typer.Context) -> None:
+def unpin(ctx: typer.Context, replay: ReplayOption = False, config: ConfigOption = None) -> None:
     """Let rotation choose again (the active candidate keeps the account until then)."""
-    _set(ctx, name=None, pinned=False)
+    _set(ctx, name=None, pinned=False, replay=replay, config=config)
 
 
-def _set(ctx: typer.Context, *, name: str | None, pinned: bool) -> None:
+def _set(ctx: typer.Context, *, name: str | None, pinned: bool, replay: bool, config: Any) -> None:
+    """The options after the subcommand (`bot arena pin NAME --replay`, as every command takes
+    them) or before it (`bot arena --replay pin NAME`): either says it."""
     options = ctx.obj or {}
-    settings = load(options.get("config"))
+    settings = load(config or options.get("config"))
     from bot.arena.arena import check_name
     from bot.ops.state import TickLock
 
     if name is not None:
         check_name(settings, name)
-    replay = bool(options.get("replay"))
+    replay = replay or bool(options.get("replay"))
     with TickLock(settings.run_dir(replay=replay) / "tick.lock").acquire(
         wait_seconds=10.0
     ):  # never between a tick's rotation and its save

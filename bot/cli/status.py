@@ -44,19 +44,23 @@ def journal(
     config: ConfigOption = None,
 ) -> None:
     """Show the last N ticks (or trades) from the journal as a table."""
-    from bot.cli.views import print_journal
+    from bot.cli.views import print_journal, print_unreadable
     from bot.ops.journal import Journal
+    from bot.ops.journal_index import read_totals
     from bot.tick.status import journal_rows
 
     settings = load(config)
     path = settings.run_dir(replay=replay) / "journal.jsonl"
     if not path.exists():
         raise ConfigError(f"no journal at {path} yet: {_first_run_hint(settings, replay, 'journal')}")
-    rows = journal_rows(Journal(path).newest_first(), count=count, trades=trades)
+    reader = Journal(path)
+    rows = journal_rows(reader.newest_first(), count=count, trades=trades)
+    totals = read_totals(path)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
-        return
-    print_journal(rows, trades=trades)
+    else:
+        print_journal(rows, trades=trades)
+    print_unreadable(reader.unreadable, total=totals.bad_count if totals else None)
 
 
 def _first_run_hint(settings, replay: bool, command: str) -> str:

@@ -132,6 +132,8 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     total_ms = report.duration_ms.get("total", 0.0)
     message = f" · {report.message}" if report.message else ""
     out(f"outcome {report.outcome} · {total_ms:.0f} ms{message}", style=_OUTCOME_STYLE.get(report.outcome))
+    if report.journal_note:
+        out(f"journal: {report.journal_note}", style="yellow")
 
 
 def _reasoning(out, decision) -> None:
@@ -202,6 +204,7 @@ def print_status(status: StatusReport) -> None:
     if status.last_skipped_at:
         out(f"last skipped run: {when(status.last_skipped_at)}")
     out(f"next tick expected {when(status.next_tick_at)}")
+    _print_journal_health(status)
     if status.arena_active:
         since = f" since {when(status.arena_since)}" if status.arena_since else ""
         out(
@@ -287,14 +290,29 @@ def print_status(status: StatusReport) -> None:
         out("no open positions")
     if status.exchange is not None:
         _print_exchange(status)
+    verdicts = {(v.coin, v.action): v for v in status.last_verdicts}
     for decision in status.last_decisions:
-        out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}): {decision.reasoning}")
+        verdict = verdicts.get((decision.coin, decision.action))
+        said = f" · {verdict.verdict}: {', '.join(verdict.codes) or verdict.reason}" if verdict else ""
+        out(f"last decision {decision.coin} {decision.action} ({decision.confidence:.2f}){said}: {decision.reasoning}")
     # the block: its title, the note that it is data, its lines, its end marker
     if lines := [line for line in status.last_context.splitlines()[2:] if not line.startswith("== ")]:
         out(
             f"context the model saw: {lines[0]} · {sum(' ago [' in line for line in lines)} headlines (all: --json)",
             markup=False,
         )
+
+
+def _print_journal_health(status: StatusReport) -> None:
+    """What the journal holds, when some of it could not be read or was set aside."""
+    if not (status.journal_unreadable or status.journal_set_aside):
+        return
+    out = console.print
+    out(f"journal: {status.journal_records} records · {status.journal_unreadable} unreadable line(s)")
+    for line in status.journal_unreadable_lines:
+        out(f"  unreadable: {line}")
+    for side in status.journal_set_aside:
+        out(f"  torn line set aside in {side}")
 
 
 def _print_exchange(status: StatusReport) -> None:
@@ -328,6 +346,17 @@ def _print_exchange(status: StatusReport) -> None:
         out(f"DISAGREEMENT {line}")
     if not status.disagreements:
         out("state agrees with the exchange")
+
+
+def print_unreadable(skipped: list[Any], *, total: int | None) -> None:
+    """The journal's lines a read passed over, named (to stderr: the rows stay one table or one JSON list)."""
+    if not skipped and not total:
+        return
+    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+    for bad in skipped:
+        err.print(f"warning: skipped an unreadable journal line: {bad}")
+    if total and total > len(skipped):
+        err.print(f"warning: the journal holds {total} unreadable line(s) in all (`bot status` names them)")
 
 
 def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:

@@ -39,6 +39,7 @@ from bot.models import (
     Position,
     ReturnStats,
     RiskMemory,
+    RiskVerdict,
     Side,
     StrictModel,
 )
@@ -110,6 +111,7 @@ class BotState(StrictModel):
     peak_equity_usd: float
     return_stats: ReturnStats = Field(default_factory=ReturnStats)
     last_decisions: list[Decision] = Field(default_factory=list)
+    last_verdicts: list[RiskVerdict] = Field(default_factory=list)  # what the risk step did with them (no plans)
     last_context: str = ""  # the news and sentiment block the last tick's prompt held ("" without [intel])
     fees_paid_usd: float = 0.0
     realized_pnl_usd: float = 0.0  # before fees and funding

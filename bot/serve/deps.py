@@ -6,7 +6,9 @@ replace them, through the same plain-data functions the CLI uses.
   briefly, then the last good state is served with a warning; none yet: 503, one line.
 - The journal is followed incrementally: only complete lines past the last offset are
   parsed (a line being appended waits for its newline), and a file that shrank or was
-  replaced (rotated) is read again from its start. Each request costs one ``stat``.
+  replaced (rotated) is read again from its start. Each request costs one ``stat``. The
+  compressed parts before it count too: each part's summary rows come from its index
+  (``bot.ops.journal_index``), read once per part and kept (a part never changes).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bot.config import Settings
 from bot.errors import StateError
 from bot.models import Usage
 from bot.ops.journal import Journal
+from bot.ops.journal_index import read_part_index, rows_of, scan
 from bot.ops.state import BotState, StateStore
 from bot.serve.schemas import DecisionRecord
 from bot.serve.series import TickPoint, equity_curve
@@ -81,7 +84,9 @@ class JournalIndex:
     ticks: list[TickPoint] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
+    unreadable: int = 0  # lines that are not a record (torn, foreign): counted, not drawn
     version: int = 0  # grows with every block read: what a cached curve is keyed by
+    _parts: dict[str, list[dict[str, Any] | None]] = field(default_factory=dict)  # part name -> its summary rows
     _key: tuple[int, int] | None = None
     _offset: int = 0
     _pending: bytes = b""
@@ -112,13 +117,28 @@ class JournalIndex:
         return self
 
     def _reset(self, key: tuple[int, int] | None) -> None:
-        self.ticks, self.outcomes, self.usage = [], Counter(), Usage()
+        """From the start: the parts' rows (oldest first), then the file from its first byte."""
+        self.ticks, self.outcomes, self.usage, self.unreadable = [], Counter(), Usage(), 0
         self.version += 1
         self._key, self._offset, self._pending = key, 0, b""
+        for part in reversed(Journal(self.path).parts()):
+            if part.name not in self._parts:
+                self._parts[part.name] = _part_rows(part)
+            for row in self._parts[part.name]:
+                self._add_record(row)
 
     def _add(self, line: bytes) -> None:
         try:
             record = json.loads(line)
+        except ValueError:
+            record = None
+        self._add_record(record)
+
+    def _add_record(self, record: Any) -> None:
+        if record is None:  # a row of a part that was not a record
+            self.unreadable += 1
+            return
+        try:
             equity = (record.get("account") or {}).get("equity_usd")
             point = TickPoint(
                 tick=int(record["tick"]),
@@ -128,13 +148,27 @@ class JournalIndex:
                 prices={str(coin): _positive(price) for coin, price in (record.get("prices") or {}).items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError):
-            return  # a torn or foreign line: skipped, as `bot journal` does
+            self.unreadable += 1  # a torn or foreign line: skipped and counted, as `bot journal` does
+            return
         self.ticks.append(point)
         self.outcomes[point.outcome] += 1
         usage = record.get("usage")
         if isinstance(usage, dict) and usage.get("calls"):
             with contextlib.suppress(ValidationError):  # a foreign usage record counts nothing
                 self.usage = self.usage.plus(Usage.model_validate(usage))
+
+
+def _part_rows(part: Path) -> list[dict[str, Any] | None]:
+    """A part's summary rows from its index (None per unreadable line); a part from before
+    indexes is read whole, once (the next tick's append indexes it)."""
+    index = read_part_index(part)
+    if index is not None:
+        with contextlib.suppress(OSError, ValueError):
+            return [*json.loads(rows_of(part).read_bytes()), *([None] * len(index.bad))]
+    import gzip
+
+    counted = scan(gzip.decompress(part.read_bytes()), part.name, rows=True)
+    return [*counted.rows, *([None] * len(counted.bad))]
 
 
 def _number(value: object) -> float:

@@ -1,6 +1,7 @@
 """``GET /metrics``: the Prometheus exposition, built at each scrape from state.json and
 the journal (the server keeps no counters of its own, so a restart loses nothing).
-Counters come from the journal: they restart from zero if it is rotated away."""
+Counters come from the journal, its compressed parts included (their indexes): a rotation
+does not restart them."""
 
 from __future__ import annotations
 

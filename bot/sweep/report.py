@@ -242,6 +242,10 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
             *(_value(cell.values.get(axis)) for axis in report.axes),
             *metrics,
         )
+    from bot.backtest.tables import fit
+
+    if dropped := fit(table, console.width, drop=("exposure", "fees", "Sortino", "trades", "max DD")):
+        table.caption = f"not shown at {console.width} columns: {', '.join(dropped)} (cells.csv and --json have them)"
     console.print(table)
     if len(shown) > top:
         console.print(f"({len(shown) - top} more cells in --json and cells.csv)")
@@ -268,6 +272,7 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
                 _fmt(f.in_sample_return_pct, "+.2f") + " %",
                 _fmt(f.out_of_sample_return_pct, "+.2f") + " %",
             )
+        fit(folds, console.width, drop=("IS return", "train", "test"))
         console.print(folds)
     for s in report.selections:
         dsr = _fmt(s.deflated_sharpe, ".3f")

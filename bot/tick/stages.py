@@ -296,6 +296,7 @@ def record_book(run: Pass) -> None:
     report.prices = dict(run.prices)
     if run.decisions or state.last_decisions:  # guarded: a pydantic write costs (see `engine._finish`)
         state.last_decisions = run.decisions
+        state.last_verdicts = [verdict.model_copy(update={"plan": None}) for verdict in report.verdicts]
 
 
 def _remember_risk(state: BotState, **tick: object) -> None:

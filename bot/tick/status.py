@@ -1,8 +1,9 @@
 """`bot status`: one model built from local files only, rendered by the CLI (rich, JSON)
 and by `bot serve` (the API, the dashboard); and the journal's rows for `bot journal`.
 
-Reads state.json and nothing else (no journal scan, no network, no ccxt/pandas), so it
-answers in well under a second however long the bot has run. The JSON form is
+Reads state.json and the journal's running totals beside it (journal.index.json: no
+journal scan, no network, no ccxt/pandas), so it answers in well under a second however
+long the bot has run. The JSON form is
 ``StatusReport.model_dump_json``: its field names are a stable, documented interface
 (README "bot status --json"); new fields may be added, existing ones keep their meaning.
 """
@@ -19,7 +20,7 @@ from pydantic import Field
 from bot.clock import TICK, on_tick_grid
 from bot.config import Settings
 from bot.exchange_models import ExchangeView
-from bot.models import Action, Decision, Outcome, Side, StrictModel
+from bot.models import Action, Decision, Outcome, RiskVerdict, Side, StrictModel
 from bot.ops.backoff import backoff_seconds, opening_block
 from bot.ops.budget import cache_hit_ratio, utc_day
 from bot.ops.state import BotState, PausedBy
@@ -83,6 +84,7 @@ class StatusReport(StrictModel):
     funding_usd: float = 0.0  # net funding received (+) or paid (-)
     positions: list[StatusPosition] = Field(default_factory=list)
     last_decisions: list[Decision] = Field(default_factory=list)
+    last_verdicts: list[RiskVerdict] = Field(default_factory=list)  # the risk step's verdict on each (no plans)
     last_context: str = ""  # the news and sentiment block the last prompt held ("" without [intel])
     llm_spend_today_usd: float
     llm_calls_today: int
@@ -101,6 +103,10 @@ class StatusReport(StrictModel):
     arena_active: str = ""  # the [arena] candidate running the account ("" without an arena), since when, pinned
     arena_since: datetime | None = None
     arena_pinned: bool = False
+    journal_records: int | None = None  # readable records in the journal and its parts (None: not counted yet)
+    journal_unreadable: int = 0  # lines of the journal that are not a record: counted, never dropped silently
+    journal_unreadable_lines: list[str] = Field(default_factory=list)  # the first 20 of them, by file, line, byte
+    journal_set_aside: list[str] = Field(default_factory=list)  # side files holding torn last lines, set aside
 
 
 def build_status(state: BotState, *, settings: Settings, state_file: Path, now: datetime) -> StatusReport:
@@ -135,6 +141,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         sharpe_needs_ticks=max(0, SHARPE_MIN_RETURNS - state.return_stats.count),
         positions=positions,
         last_decisions=state.last_decisions,
+        last_verdicts=state.last_verdicts,
         llm_spend_today_usd=today.cost_usd,
         llm_calls_today=today.calls,
         llm_budget_usd=settings.llm.max_usd_per_day,
@@ -150,7 +157,23 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         pending_orders=[intent.client_order_id for intent in state.pending_intents],
         disagreements=state.exchange.disagreements(state.positions) if state.exchange else [],
         **_arena(settings, state_file),
+        **_journal(state_file),
     )
+
+
+def _journal(state_file: Path) -> dict[str, Any]:
+    """The journal's running totals (journal.index.json), written by every append."""
+    from bot.ops.journal_index import read_totals
+
+    totals = read_totals(state_file.parent / "journal.jsonl")
+    if totals is None:
+        return {}
+    return {
+        "journal_records": totals.records,
+        "journal_unreadable": totals.bad_count,
+        "journal_unreadable_lines": [str(bad) for bad in totals.bad],
+        "journal_set_aside": totals.set_aside,
+    }
 
 
 def _arena(settings: Settings, state_file: Path) -> dict[str, Any]:

@@ -229,3 +229,20 @@ def test_a_candidate_over_its_budget_holds_and_says_so_once_a_day(project, fake_
     )
     assert "LLM budget" not in records[1]["message"]
     assert not [r for r in fake_anthropic.requests if r.body.get("model") == "claude-haiku-5-5"]
+
+
+def test_pin_and_unpin_take_their_options_after_the_subcommand(arena_project, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = str(arena_project / "config.toml")
+    pinned = run_bot("arena", "pin", "rules-b", "--replay", "--config", config, cwd=elsewhere)
+    assert pinned.returncode == 0, pinned.stderr
+    assert pinned.stdout == "arena: rules-b runs the account (pinned: rotation is off until `bot arena unpin`)\n"
+    record = json.loads((arena_project / "var/replay/arena/arena.json").read_text())
+    assert record["active"] == "rules-b" and record["pinned"] is True
+    assert not (arena_project / "var/arena").exists()  # the replay account's arena, not the live one
+    unpinned = run_bot("arena", "unpin", "--config", config, "--replay", cwd=elsewhere)
+    assert unpinned.returncode == 0 and unpinned.stdout == "arena: rules-b runs the account (rotation may change it)\n"
+    assert json.loads((arena_project / "var/replay/arena/arena.json").read_text())["pinned"] is False
+    before = run_bot("arena", "--replay", "--config", config, "pin", "rules-a", cwd=elsewhere)  # still works there too
+    assert before.returncode == 0 and "rules-a runs the account (pinned" in before.stdout

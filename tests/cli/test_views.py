@@ -95,3 +95,33 @@ def test_a_rejection_the_last_tick_also_had_says_so(monkeypatch):
 def test_colour_only_on_a_terminal(monkeypatch):
     assert "\x1b[" not in _printed(monkeypatch)  # cron's log, a pipe
     assert "\x1b[" in _printed(monkeypatch, terminal=True)
+
+
+def test_status_shows_what_the_risk_step_did_with_the_last_decision(monkeypatch, tmp_path):
+    from bot.config import Settings
+    from bot.ops.state import BotState
+    from bot.tick.status import build_status
+
+    state = BotState.fresh(mode="replay", initial_equity_usd=10_000.0)
+    state.last_decisions = [
+        Decision(coin="BTC", action=Action.SELL, confidence=0.8, reasoning="4h down"),
+        Decision(coin="ETH", action=Action.HOLD, confidence=0.5, reasoning="flat"),
+    ]
+    state.last_verdicts = [
+        RiskVerdict(
+            coin="BTC",
+            action=Action.SELL,
+            verdict=Verdict.REJECTED,
+            codes=[RiskCode.TOO_MANY_ENTRIES],
+            reason="3 entries in the last hour",
+        )
+    ]
+    status = build_status(state, settings=Settings(), state_file=tmp_path / "state.json", now=AT)
+    buffer = io.StringIO()
+    monkeypatch.setattr(views, "console", Console(file=buffer, width=200, highlight=False, markup=False))
+    views.print_status(status)
+    lines = [line for line in buffer.getvalue().splitlines() if line.startswith("last decision")]
+    assert lines == [
+        "last decision BTC SELL (0.80) · rejected: too_many_entries: 4h down",
+        "last decision ETH HOLD (0.50): flat",
+    ]

@@ -1,9 +1,8 @@
-"""State file and journal: atomic replace with a backup, refusal to overwrite what cannot be
-read, migrations, the lock, the journal read backwards and rotated."""
+"""State file: atomic replace with a backup, refusal to overwrite what cannot be read,
+migrations, the lock (the journal: tests/ops/test_journal.py)."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -12,8 +11,6 @@ import pytest
 
 from bot.errors import StateError
 from bot.models import Outcome, TickReport
-from bot.ops.control import daily_summary
-from bot.ops.journal import Journal
 from bot.ops.state import BotState, StateStore
 
 
@@ -76,12 +73,6 @@ def test_newer_schema_version_asks_for_an_upgrade(tmp_path):
     store.path.write_text(json.dumps({"version": 99}))
     with pytest.raises(StateError, match="schema version 99, newer than this bot understands"):
         store.load()
-
-
-def test_journal_skips_a_line_torn_by_a_crash(tmp_path):
-    journal = Journal(tmp_path / "journal.jsonl")
-    journal.path.write_text('{"tick": 1}\n{"tick": 2, "outc')
-    assert journal.tail(5) == [{"tick": 1}]
 
 
 def test_a_version_1_file_is_migrated_and_rewritten_in_version_2_keeping_the_old_as_backup(tmp_path):
@@ -194,44 +185,6 @@ def test_the_lock_admits_one_holder_and_names_it(tmp_path):
     first.release()
     with TickLock(tmp_path / "tick.lock").acquire():
         pass
-
-
-def test_journal_reads_backwards_across_blocks(tmp_path):
-    journal = Journal(tmp_path / "journal.jsonl")
-    journal.path.write_text("".join(json.dumps({"tick": n, "pad": "y" * (n % 7) * 40}) + "\n" for n in range(1, 301)))
-    assert [r["tick"] for r in journal.newest_first(block_bytes=97)] == list(range(300, 0, -1))
-    assert [r["tick"] for r in journal.tail(3)] == [298, 299, 300]
-
-
-def test_a_full_journal_becomes_a_gzip_part_and_every_record_is_still_read(tmp_path):
-    size = len(_report(0).model_dump_json()) + 1  # every record has the same length
-    journal = Journal(tmp_path / "journal.jsonl", max_bytes=3 * size)  # three records a file
-    for index in range(8):
-        journal.append(_report(index))
-    # 8 records: two full parts of three, then two in the file
-    assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "journal.250602T2357.jsonl.gz",
-        "journal.250603T0006.jsonl.gz",
-        "journal.jsonl",
-    ]
-    assert [record["tick"] for record in journal.tail(20)] == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert [record["tick"] for record in journal.tail(3)] == [6, 7, 8]
-    assert len(gzip.decompress((tmp_path / "journal.250602T2357.jsonl.gz").read_bytes()).splitlines()) == 3
-    # ticks 1-3 ran 23:51 .. 23:57 on 06-02, ticks 4-8 00:00 .. 00:12 on 06-03: the summary counts across parts
-    state = BotState.fresh(mode="replay", initial_equity_usd=10_000)
-    assert "ticks: 5 ok;" in daily_summary(state, journal, day="2025-06-03").body
-    assert "ticks: 3 ok;" in daily_summary(state, journal, day="2025-06-02").body
-
-
-def test_a_rotation_killed_after_writing_the_part_is_finished_without_a_duplicate(tmp_path):
-    size = len(_report(0).model_dump_json()) + 1
-    journal = Journal(tmp_path / "journal.jsonl", max_bytes=3 * size)
-    for index in range(3):
-        journal.append(_report(index))
-    part = tmp_path / "journal.250602T2357.jsonl.gz"
-    part.write_bytes(gzip.compress(journal.path.read_bytes()))  # killed after the part, before the file went
-    journal.append(_report(3))
-    assert [record["tick"] for record in journal.tail(20)] == [1, 2, 3, 4]
 
 
 def test_gh17_10_a_corrupt_state_names_the_json_error_once(tmp_path):

@@ -90,3 +90,30 @@ def test_lock_holder_names_the_running_tick_without_taking_the_lock(tmp_path):
     with TickLock(path).acquire(started_at=T0):
         assert lock_holder(path) == f"pid {os.getpid()} since 2025-06-02 01:00:00 UTC"
     assert lock_holder(path) is None  # released: the file stays, nobody holds it
+
+
+def test_journal_index_counts_the_rotated_parts_from_their_indexes_once(tmp_path):
+    from bot.ops.journal import Journal
+
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path, max_bytes=len(journal_line(1, 10_000.0)) * 3)  # three lines a file
+    for n in range(1, 8):  # ticks 1-3 and 4-6 in two parts, tick 7 in the file
+        path.parent.mkdir(exist_ok=True)
+        if path.exists() and path.stat().st_size >= journal.max_bytes:
+            journal._rotate()
+        with open(path, "a") as handle:
+            handle.write(journal_line(n, 10_000.0 + n))
+    journal._rotate()  # 7 alone into a third part
+    path.write_text(journal_line(8, 10_008.0) + "garbage\n")
+    parts = journal.parts()
+    assert len(parts) == 3
+    index = JournalIndex(path).refresh()
+    assert [t.tick for t in index.ticks] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert index.outcomes["ok"] == 8 and index.usage.calls == 8 and index.unreadable == 1
+    assert index.ticks[3].equity_usd == 10_004.0
+    for part in parts:  # the parts themselves are not read again: their rows are kept
+        part.write_bytes(b"")
+    path.write_text(journal_line(9, 10_009.0))  # replaced: read again from its start
+    assert [t.tick for t in index.refresh().ticks] == [1, 2, 3, 4, 5, 6, 7, 9]
+    fresh = JournalIndex(path)  # a new server: the parts' rows come from their indexes, not the (now empty) parts
+    assert [t.tick for t in fresh.refresh().ticks] == [1, 2, 3, 4, 5, 6, 7, 9]

@@ -89,7 +89,7 @@ def test_the_readmes_example_spec_is_valid_on_the_bundled_sample(tmp_path):
     from bot.backtest.loop import span_of
     from bot.venues.history import HistoryMarket
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     example = readme.split("```toml\n# sweep.toml\n")[1].split("```")[0]
     spec = _spec(tmp_path, example)
     assert len(points(spec)) == 9 and spec.heatmap == ["risk.max_leverage", "rules.size_pct"]

@@ -219,9 +219,11 @@ def test_unknown_exchange_id_is_a_config_error(fake_exchange):
 
 
 def test_a_hanging_request_times_out_is_retried_once_and_skips_the_coin(fake_exchange):
-    fake_exchange.hang_seconds = 2.0
+    # The hang outlasts any timeout (the fake's 30 s); the timeout is this file's 1,500 ms, which
+    # every answered request here meets on a loaded machine too (a 300 ms one did not at load 10):
+    # what is asserted is the work done, requests counted, never seconds.
     fake_exchange.inject("timeout", path="/fapi/v1/openInterest", symbol="BNBUSDT")
-    _, snapshot = _snapshot(fake_exchange, coins=["BNB", "BTC"], timeout_ms=300)
+    _, snapshot = _snapshot(fake_exchange, coins=["BNB", "BTC"])
     assert list(snapshot.coins) == ["BTC"]
     assert snapshot.errors["BNB"].startswith("RequestTimeout")
     assert fake_exchange.count("/fapi/v1/openInterest") == 3  # BTC once, BNB twice (one retry): bounded work
