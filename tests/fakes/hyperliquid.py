@@ -40,7 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.fakes.account import ALGO, OPEN_STATUSES, REGULAR, FakeOrder, Reject, _text
-from tests.fakes.exchange import INTERVAL_MS, FakeExchange, Request, _Handler
+from tests.fakes.exchange import ACTED, INTERVAL_MS, FakeExchange, Request, _Handler
 
 WALLET = "0x" + "1a" * 20  # the main account
 AGENT = "0x" + "2b" * 20  # an API wallet's own address: it holds nothing
@@ -225,7 +225,13 @@ class FakeHyperliquid(FakeExchange):
             "coin": coin,
             "side": "B" if order.side == "BUY" else "A",
             "limitPx": _text(self.limits.get(order.id, order.trigger_price or 0)),
-            "sz": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity),
+            # sz is what is left: ccxt's hyperliquid.parse_order reads filled = origSz - sz; an IOC's
+            # cancelled rest stays in sz (the part that never filled)
+            "sz": _text(
+                order.quantity - order.executed_qty
+                if order.status in OPEN_STATUSES or (order.kind == REGULAR and order.status in ("EXPIRED", "CANCELED"))
+                else 0.0
+            ),
             "oid": order.id,
             "timestamp": order.created_ms,
             "origSz": _text(order.quantity),
@@ -255,7 +261,7 @@ class FakeHyperliquid(FakeExchange):
                     "FINISHED": "filled",
                     "CANCELED": "canceled",
                 }[order.status]
-                if order.kind == ALGO and order.status == "EXPIRED":
+                if order.status == "EXPIRED":  # a trigger with nothing to reduce; an IOC's rest cancelled
                     status = "canceled"
                 return {
                     "status": "order",
@@ -322,6 +328,9 @@ class FakeHyperliquid(FakeExchange):
             )
             account._fill(order)
             self.limits[order.id] = limit
+            account.expire_rest(order)  # Hyperliquid's "Ioc": what does not fill at once is cancelled
+            if not order.executed_qty:
+                return {"error": f"Order could not immediately match against any resting orders. asset={wire['a']}"}
         except Reject as reject:
             return {"error": HL_REJECTS.get(reject.code, reject.msg).format(asset=wire["a"])}
         return {
@@ -388,7 +397,7 @@ class _HlHandler(_Handler):
         if fault is not None and fault.kind in INJECTED_REJECTS and kind.startswith("order"):
             message = HL_REJECTS[INJECTED_REJECTS[fault.kind]].format(asset=0)
             return self._send(200, json.dumps(_ok("order", [{"error": message}] * len(action.get("orders", [1])))))
-        if fault is not None and fault.kind != "truncated" and self._fail(fault):
+        if fault is not None and fault.kind not in ACTED and self._fail(fault):
             return
         if method != "POST" or self.path not in ("/info", "/exchange"):
             status, answer = 404, None
@@ -398,6 +407,8 @@ class _HlHandler(_Handler):
             status, answer = self._exchange(action, body)
             if kind.startswith("order") and fake.order_answer_delay_ms:
                 time.sleep(fake.order_answer_delay_ms / 1000)
+            if fault is not None and fault.kind == "acted_duplicate" and kind.startswith("order"):
+                answer = _ok("order", [{"error": HL_REJECTS[-4116].format(asset=0)}] * len(action.get("orders", [1])))
         text = json.dumps(answer) if answer is not None else ""
         self._send(status, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)
 
