@@ -226,11 +226,14 @@ class OrderDesk:
         import ccxt.async_support as ccxt
 
         params = self.profile.id_params(cid, conditional=conditional)
-        try:
-            # "" not None: ccxt would send Bybit an orderId "None"
-            order_id = "" if self.profile.id_param != "clientOrderId" else None
+        if self.profile.lookup_in_open_orders:  # no orderId sent at all, empty or not
+            params = {k: v for k, v in params.items() if k != "acknowledged"}
             return await self.call(
-                self.exchange.fetch_order, order_id, symbol, params, check=lambda order: checked_order(order, cid)
+                self.exchange.fetch_open_orders, symbol, None, None, params, check=lambda rows: _the_one(rows, cid)
+            )
+        try:
+            return await self.call(
+                self.exchange.fetch_order, None, symbol, params, check=lambda order: checked_order(order, cid)
             )
         except ccxt.OrderNotFound:
             return None
@@ -440,10 +443,15 @@ class OrderDesk:
             *(
                 self.call(fetch, symbol, None, None, params, check=lambda rows: orders_from(rows, markets))
                 for symbol in symbols
-                for params in (({}, {"trigger": True}) if self.profile.trigger_orders_apart else ({},))
+                for params in (
+                    (self.profile.regular_orders, {"trigger": True})
+                    if self.profile.trigger_orders_apart
+                    else (self.profile.regular_orders,)
+                )
             )
         )
-        return [order for batch in batches for order in batch]
+        unique = {(order.coin, order.client_order_id): order for batch in batches for order in batch}
+        return list(unique.values())  # one order listed in both lists counts once
 
     async def view(
         self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None
@@ -475,6 +483,14 @@ class OrderDesk:
             positions=list(positions.values()),
             open_orders=orders,
         )
+
+
+def _the_one(rows: Any, cid: str) -> dict | None:
+    """The order with client id ``cid`` in an open-orders answer (None when it lists none)."""
+    if not isinstance(rows, list):
+        return checked_order(rows, cid)  # refused as malformed
+    mine = [row for row in rows if isinstance(row, dict) and row.get("clientOrderId") == cid]
+    return checked_order(mine[0], cid) if mine else None
 
 
 def _duplicate(exc: BaseException) -> bool:

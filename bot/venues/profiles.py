@@ -51,6 +51,10 @@ class VenueProfile:
         False  # ccxt's balance total excludes unrealized PnL (Bybit's walletBalance, not its equity)
     )
     one_way: bool = False  # refuse a hedge-mode account (positionIdx != 0) before sending anything
+    # A lookup by client id reads the open-orders endpoint with the client id alone (Bybit: its
+    # fetch_order always sends an `orderId`, and an empty one may win over `orderLinkId`)
+    lookup_in_open_orders: bool = False
+    regular_orders: dict[str, Any] = field(default_factory=dict)  # params that list regular orders only
 
     def id_params(self, client_order_id: str, *, conditional: bool) -> dict[str, Any]:
         """Params that name an order by client id in a lookup or a cancel."""
@@ -141,6 +145,10 @@ PROFILES = {
         ack_only=True,
         balance_is_wallet=True,
         one_way=True,
+        # /v5/order/realtime by orderLinkId answers the order in any status (Bybit v5 "Get Open &
+        # Closed Orders"); unfiltered it lists conditional orders too: `orderFilter=Order` lists the rest
+        lookup_in_open_orders=True,
+        regular_orders={"orderFilter": "Order"},
     ),
 }
 

@@ -76,6 +76,7 @@ def _error(code: int, message: str) -> dict:
 @dataclass
 class FakeBybit(FakeExchange):
     hedged: bool = False  # the account is in hedge mode (positionIdx 1 / 2)
+    empty_order_id_wins: bool = True  # an empty `orderId=` next to `orderLinkId` finds nothing
 
     def _handler(self) -> type:
         return _BybitHandler
@@ -371,11 +372,18 @@ class FakeBybit(FakeExchange):
         return {"orderId": str(order.id), "orderLinkId": link}
 
     def find(self, params: dict) -> list[FakeOrder]:
+        """/v5/order/realtime. Bybit v5 "Get Open & Closed Orders": ``orderFilter`` Order lists regular
+        orders, StopOrder conditional ones, none given lists both (issue 32: each stop twice next to
+        ``StopOrder``); by ``orderId`` or ``orderLinkId`` any status; "orderId wins" over
+        orderLinkId, so an orderId sent empty (``orderId=``) finds nothing (the pessimistic reading
+        of that line; the README's testnet check says which way the venue goes)."""
         by_id, by_link = params.get("orderId"), params.get("orderLinkId")
-        conditional = params.get("orderFilter") == "StopOrder"
+        if "orderId" in params and not by_id and self.empty_order_id_wins:
+            return []
+        kinds = {"StopOrder": {ALGO}, "Order": {REGULAR}}.get(params.get("orderFilter", ""), {ALGO, REGULAR})
         found = []
         for order in self.account.orders:
-            if (order.kind == ALGO) != conditional or ("symbol" in params and order.symbol != params["symbol"]):
+            if order.kind not in kinds or ("symbol" in params and order.symbol != params["symbol"]):
                 continue
             if by_id not in (None, "", "None") or by_link:
                 if str(order.id) == by_id or order.client_id == by_link:

@@ -378,6 +378,8 @@ def _live(venue: _Venue, ticks: list[Tick]) -> _Run:
         assert all(valid_client_id(profile, cid) for cid in sent) and len(sent) == len(set(sent)), sent
         assert run.book.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
         assert len(fake.requests) <= 30 * len(ticks), len(fake.requests)  # bounded: no retry loop
+        # Bybit: a lookup names the order by orderLinkId alone (an orderId, even empty, may win over it)
+        assert not any("orderId" in r.params for r in fake.requests if r.path == "/v5/order/realtime")
         on_exchange = fake.account.positions.get("BTC")
         in_book = run.book.positions.get("BTC")
         assert (abs(on_exchange.amount) if on_exchange else 0.0) == pytest.approx(

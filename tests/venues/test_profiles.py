@@ -138,7 +138,7 @@ LIVE_TICK_CALLS = {
             "account/info": 1,  # is the account unified (once per process)
             "account/wallet-balance": 2,
             "position/list": 2,  # the account before and after
-            "order/realtime": 4,
+            "order/realtime Order": 4,  # regular orders only: unfiltered, Bybit lists conditional ones too
             "order/realtime StopOrder": 4,  # open regular and conditional orders (BTC, ETH), before and after
             "position/list BTCUSDT": 1,
             "position/list ETHUSDT": 1,  # one-way mode checked before the bot's first order on each symbol
