@@ -62,6 +62,10 @@ TYPES = {"STOP_MARKET": "Stop Market", "TAKE_PROFIT_MARKET": "Take Profit Market
 @dataclass
 class FakeHyperliquid(FakeExchange):
     wallet: str = WALLET
+    # /info userAbstraction answers a bare JSON string (Hyperliquid docs, "Query a user's abstraction
+    # state": "unifiedAccount" | "portfolioMargin" | "disabled" | "default" | "dexAbstraction"). A
+    # unified account's USDC is read from spotClearinghouseState (ccxt hyperliquid.fetch_balance).
+    abstraction: str = "default"
     builder_fees: list[tuple[str, str]] = field(default_factory=list)  # (builder, maxFeeRate) approvals
     order_builders: list[dict | None] = field(default_factory=list)  # the builder attached to each order action
     last_actions: list[dict] = field(default_factory=list)
@@ -176,6 +180,7 @@ class FakeHyperliquid(FakeExchange):
         account = self.account
         mine = user.lower() == self.wallet.lower()
         positions = []
+        perp_value = mine and self.abstraction != "unifiedAccount"  # unified: the USDC is in the spot state
         for coin, position in account.positions.items() if mine else ():
             if not position.amount:
                 continue
@@ -201,7 +206,7 @@ class FakeHyperliquid(FakeExchange):
                 }
             )
         unrealized = sum(account._unrealized(c) for c in account.positions) if mine else 0.0
-        value = account.wallet_usd + unrealized if mine else 0.0
+        value = account.wallet_usd + unrealized if perp_value else 0.0
         used = sum(account._margin(c) for c in account.positions) if mine else 0.0
         summary = {
             "accountValue": _text(value),
@@ -216,6 +221,18 @@ class FakeHyperliquid(FakeExchange):
             "withdrawable": _text(value - used),
             "assetPositions": positions,
             "time": self._data_now() + self.shift_ms,
+        }
+
+    def spot_clearinghouse(self, user: str) -> dict:
+        """A unified account's balances: its USDC ``total`` is the account's value (SYNTHETIC: the
+        perp clearinghouse's accountValue, wallet + unrealized PnL), ``hold`` the margin in use; an
+        account that is not unified holds no spot USDC here."""
+        account, mine = self.account, user.lower() == self.wallet.lower()
+        unified = mine and self.abstraction == "unifiedAccount"
+        value = account.wallet_usd + sum(account._unrealized(c) for c in account.positions) if unified else 0.0
+        hold = sum(account._margin(c) for c in account.positions) if unified else 0.0
+        return {
+            "balances": [{"coin": "USDC", "token": 0, "hold": _text(hold), "total": _text(value), "entryNtl": "0.0"}]
         }
 
     def hl_order(self, order: FakeOrder) -> dict:
@@ -434,7 +451,8 @@ class _HlHandler(_Handler):
                 },
                 "candleSnapshot": lambda: fake.candle_snapshot(body.get("req") or {}),
                 "fundingHistory": lambda: fake.funding_history(body),
-                "userAbstraction": lambda: "default",
+                "userAbstraction": lambda: fake.abstraction,
+                "spotClearinghouseState": lambda: fake.spot_clearinghouse(user),
                 "clearinghouseState": lambda: fake.clearinghouse(user),
                 "frontendOpenOrders": lambda: fake.open_orders(user),
                 "openOrders": lambda: fake.open_orders(user),

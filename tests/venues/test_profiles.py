@@ -118,7 +118,7 @@ LIVE_TICK_CALLS = {
             "approveBuilderFee": 1,  # ccxt approves its builder once per process, at 0 % here
             "spotMeta": 1,
             "metaAndAssetCtxs": 1,  # load_markets: currencies, perpetuals
-            "userAbstraction": 6,  # ccxt asks the account type when it starts and before each balance and order
+            "userAbstraction": 1,  # the account type, asked once (ccxt caches the bare-string answer)
             "clearinghouseState": 4,
             "frontendOpenOrders": 4,  # balance / positions, open orders (BTC, ETH) twice
             "updateLeverage": 1,
@@ -245,6 +245,21 @@ def test_hyperliquid_market_orders_carry_a_slippage_cap_and_no_builder_fee(tmp_p
     assert set(fake.builder_fees) == {("0x6530512A6c89C7cfCEbC3BA7fcD9aDa5f30827a6", "0%")}
     assert {b["f"] for b in fake.order_builders} == {0}  # attached for ccxt's statistics, charging nothing
     assert fake.account.leverage["BTC"] == 3 and fake.account.margin_type["BTC"] == "isolated"
+
+
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
+def test_a_hyperliquid_unified_account_trades_on_its_spot_usdc(tmp_path, venue, fake):
+    """userAbstraction answers the bare JSON string "unifiedAccount": accepted, asked once, and
+    ccxt reads the USDC from spotClearinghouseState (the perp clearinghouse shows 0 there)."""
+    fake.abstraction = "unifiedAccount"
+    bot = _bot(tmp_path, venue, fake)
+    report = bot.tick(NOW)
+    assert report.outcome is Outcome.OK, report.message
+    assert [o.status for o in fake.account.orders] == ["FILLED", "NEW", "NEW"]
+    assert bot.state().cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
+    assert bot.state().initial_equity_usd == pytest.approx(10_000.0, abs=1e-9)
+    calls = Counter(_call(r) for r in fake.requests)
+    assert (calls["userAbstraction"], calls["spotClearinghouseState"]) == (1, 2)
 
 
 @pytest.mark.parametrize("point", ["entry_saved", "entry_sent", "stop_saved", "stop_sent"])
