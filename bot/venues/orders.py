@@ -214,6 +214,8 @@ class OrderDesk:
         order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, price, params)
         if self.profile.ack_only and order.get("status") is None and order.get("id") is not None:
             order = await self.lookup(intent) or order  # Bybit answers ids only: read the order back
+        if order.get("status") == "waitingForTrigger":  # Hyperliquid's tp/sl answer, no id (ccxt create_orders)
+            order = await self.lookup(intent) or order
         return checked_order(
             self._completed(intent, order), intent.client_order_id
         )  # malformed: transient, looked up before any resend

@@ -53,6 +53,7 @@ import pytest
 from bot.config import LIVE_CONFIRMATION
 from bot.ops.state import StateStore
 from tests.conftest import NOW, ROOT, data_dir
+from tests.fakes.account import EntryAnswer
 
 FAST_KILLS = 12
 KILL_SHARE = 0.7  # of the ticks run: killed
@@ -61,6 +62,18 @@ ORDER_ANSWER_DELAY_MS = 150
 MALFORMED_SHARE = 0.25  # of the ticks: one private answer truncated once
 PERSISTENT_SHARE = 0.1  # of the ticks: a read endpoint truncated on every try (the tick fails)
 RERUN_SHARE = 1 / 3  # of the kills: followed by a re-run in the same minute
+# Asynchronous answers (tests/fakes/account.py EntryAnswer), one drawn for each entry of a tick:
+# filled at once, late, after the bot's reads, half now and half later, half with the rest
+# expiring, 0.1 % worse (on Hyperliquid the rest of an IOC is cancelled at once).
+ASYNC_ANSWERS = [
+    None,
+    EntryAnswer(now=0.0, later=2),
+    EntryAnswer(now=0.0, later=6),
+    EntryAnswer(now=0.5, later=2),
+    EntryAnswer(now=0.5, later=1, rest="expire"),
+    EntryAnswer(now=1.0, slip=0.001),
+]
+MAX_TICKS_PER_KILL = 4  # the soak's bound in work: at most this many ticks per kill asked for
 SECRETS = {
     "EXCHANGE_API_KEY": "soak-exchange-key-5d1c",
     "EXCHANGE_SECRET": "soak-exchange-secret-93b7",
@@ -367,8 +380,8 @@ def _journal_vs_exchange(project: Path, fake, result: SoakResult) -> None:
     """Every exchange trade is a journal fill under the same client id (a triggered stop's under the stop's)."""
     by_id = {o.id: o for o in fake.account.orders}
     exchange = Counter()
-    for trade in fake.account.trades:
-        order = by_id[trade["orderId"]]
+    for order_id in dict.fromkeys(trade["orderId"] for trade in fake.account.trades):  # a partial fill's trades: one
+        order = by_id[order_id]
         cid = order.client_id
         if cid.startswith("algo_"):
             cid = by_id[int(cid.removeprefix("algo_"))].client_id
@@ -392,8 +405,18 @@ def _duplicates(fake, names: dict[str, str]) -> tuple[list[str], int]:
     return found, len(entries)
 
 
-def soak(project: Path, *, kills: int, seed: int, budget_s: float, venue: str = "binanceusdm") -> SoakResult:
-    """Kill `kills` live ticks (or stop at `budget_s`), each followed by a tick that completes."""
+def soak(
+    project: Path,
+    *,
+    kills: int,
+    seed: int,
+    budget_s: float = float("inf"),
+    venue: str = "binanceusdm",
+    asynchronous: bool = True,
+) -> SoakResult:
+    """Kill `kills` live ticks (at most ``MAX_TICKS_PER_KILL`` x `kills` ticks, or stop at
+    `budget_s`), each followed by a tick that completes; with `asynchronous`, the venue answers
+    entries as it may (``ASYNC_ANSWERS``)."""
     from tests.fakes.anthropic import FakeAnthropic, tool_call
 
     spec = SOAK_VENUES[venue]
@@ -425,6 +448,10 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float, venue: str = 
                 result.malformed += 1
                 method, path, kind = rng.choice(spec.truncated_always)
                 fake.inject("truncated", path=path, method=method, order_type=kind)
+            with fake._lock:
+                fake.account.entry_answers[:] = (
+                    [a for a in (rng.choice(ASYNC_ANSWERS) for _ in COINS * 2) if a] if asynchronous else []
+                )
             with llm._lock:
                 llm._script.clear()
             llm.script(tool_call({"decisions": [_decision(rng, fake, coin) for coin in COINS]}))
@@ -466,7 +493,9 @@ def soak(project: Path, *, kills: int, seed: int, budget_s: float, venue: str = 
 
         run(kill=False)  # a first tick: the account adopted, no kill yet
         at += TICK
-        while result.kills < kills and time.monotonic() - started < budget_s:
+        while (
+            result.kills < kills and result.ticks < MAX_TICKS_PER_KILL * kills and time.monotonic() - started < budget_s
+        ):
             killed = run(kill=rng.random() < KILL_SHARE)  # the tick after a kill may be killed too
             if killed and rng.random() < RERUN_SHARE:
                 run(
@@ -507,14 +536,14 @@ def _assert_clean(result: SoakResult, kills: int) -> None:
 
 def test_crash_soak_fast(tmp_path):
     _assert_clean(
-        soak(tmp_path, kills=FAST_KILLS, seed=11, budget_s=240), FAST_KILLS
-    )  # the bound guards against a hang; idle, it takes ~50 s
+        soak(tmp_path, kills=FAST_KILLS, seed=11), FAST_KILLS
+    )  # bounded by work (MAX_TICKS_PER_KILL x kills ticks), never by seconds; idle, it takes ~50 s
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("venue", list(SOAK_VENUES))
 def test_crash_soak_full(tmp_path, venue):
-    _assert_clean(soak(tmp_path, kills=FULL_KILLS, seed=2011, budget_s=1800, venue=venue), FULL_KILLS)
+    _assert_clean(soak(tmp_path, kills=FULL_KILLS, seed=2011, venue=venue), FULL_KILLS)
 
 
 # -- a killed tick run again in the same minute: the same tick id, so no second opening order ----

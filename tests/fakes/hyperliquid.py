@@ -66,6 +66,9 @@ class FakeHyperliquid(FakeExchange):
     # state": "unifiedAccount" | "portfolioMargin" | "disabled" | "default" | "dexAbstraction"). A
     # unified account's USDC is read from spotClearinghouseState (ccxt hyperliquid.fetch_balance).
     abstraction: str = "default"
+    # A trigger order may be answered with the bare string "waitingForTrigger" instead of
+    # {"resting": {"oid"}} (ccxt hyperliquid.create_orders: "tp/sl orders can return a string")
+    trigger_answer: str = "resting"
     builder_fees: list[tuple[str, str]] = field(default_factory=list)  # (builder, maxFeeRate) approvals
     order_builders: list[dict | None] = field(default_factory=list)  # the builder attached to each order action
     last_actions: list[dict] = field(default_factory=list)
@@ -315,7 +318,7 @@ class FakeHyperliquid(FakeExchange):
         ]
 
     # -- /exchange ---------------------------------------------------------------------------
-    def place(self, wire: dict) -> dict:
+    def place(self, wire: dict) -> dict | str:
         """One order of an ``order`` action: {a, b, p, s, r, t, c}."""
         coin = self.coins[int(wire["a"])]
         cloid = wire.get("c")
@@ -336,6 +339,8 @@ class FakeHyperliquid(FakeExchange):
                     "clientAlgoId": cloid or f"auto_{time.monotonic_ns()}",
                 }
                 order = account.create_algo_order(coin, params)
+                if self.trigger_answer == "waitingForTrigger":
+                    return "waitingForTrigger"
                 return {"resting": {"oid": order["algoId"], **({"cloid": cloid} if cloid else {})}}
             price, limit = self.price(coin), float(wire["p"])
             if (side == "BUY" and limit < price) or (side == "SELL" and limit > price):

@@ -262,6 +262,17 @@ def test_a_hyperliquid_unified_account_trades_on_its_spot_usdc(tmp_path, venue, 
     assert (calls["userAbstraction"], calls["spotClearinghouseState"]) == (1, 2)
 
 
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
+def test_a_hyperliquid_trigger_answered_waiting_for_trigger_is_read_back_and_protects(tmp_path, venue, fake):
+    fake.trigger_answer = "waitingForTrigger"
+    bot = _bot(tmp_path, venue, fake)
+    report = bot.tick(NOW)
+    assert report.outcome is Outcome.OK, report.message
+    position = bot.state().positions["BTC"]
+    assert {position.stop_order_id, position.take_profit_order_id} == {o.client_id for o in fake.account.open_algo()}
+    assert [o.client_id for o in fake.account.orders].count(position.stop_order_id) == 1  # read back, not resent
+
+
 @pytest.mark.parametrize("point", ["entry_saved", "entry_sent", "stop_saved", "stop_sent"])
 def test_killed_at_any_point_of_an_entry_the_next_tick_ends_with_one_protected_position(tmp_path, venue, fake, point):
     bot = _bot(tmp_path, venue, fake)
