@@ -17,6 +17,7 @@ class IntentKind(StrEnum):
     TAKE_PROFIT = "take_profit"  # reduce-only trigger order
     CLOSE = "close"  # reduce-only market order for a CLOSE decision
     EXIT = "exit"  # reduce-only market order closing a position no stop could protect
+    FEE = "fee"  # not an order: a booked fill whose fee the exchange's trades did not tell yet
 
 
 class OrderIntent(OrderTerms):
@@ -37,6 +38,7 @@ class OrderIntent(OrderTerms):
     leverage: float = 1.0
     trigger_price: float | None = None  # stop-loss / take-profit orders
     created_at: datetime
+    order_id: str | None = None  # the exchange's id of the order (a FEE intent reads its trades by it)
 
     @property
     def reduce_only(self) -> bool:

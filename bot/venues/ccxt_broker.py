@@ -97,6 +97,7 @@ class CcxtBroker:
             fills += await self._resolve(intent, book)
         live = await self._desk.positions()
         changes = self._desk.changes
+        resized: dict[str, Position] = {}  # protected at the size before: re-protected at the new one
         for coin, position in list(book.positions.items()):
             seen = live.get(coin)
             if seen is None or seen.side != position.side:
@@ -112,13 +113,20 @@ class CcxtBroker:
                 book.positions[coin] = position.model_copy(
                     update={"amount": seen.amount, "margin_usd": seen.margin_usd or position.margin_usd}
                 )
+                resized[coin] = position
         for coin, seen in live.items():
             if coin not in book.positions:
                 self._adopt(coin, seen, book, snapshot)
         orders = await self._desk.open_orders(book)
         open_ids = {order.client_order_id for order in orders}
+        resized.update(_protected_at_other_size(book, orders))
         for coin in list(book.positions):
-            fills += await self._protection.protect(coin, book, open_ids)
+            if coin in resized and coin in book.positions:
+                fills += await self._protection.reprotect(coin, book, old=resized[coin])
+            elif coin in book.positions:
+                fills += await self._protection.protect(coin, book, open_ids)
+        if resized:
+            orders = await self._desk.open_orders(book)  # the stops just replaced are not orphans
         wanted = {i for p in book.positions.values() for i in (p.stop_order_id, p.take_profit_order_id) if i}
         for order in orders:
             if is_bot_order(order.client_order_id) and order.reduce_only and order.client_order_id not in wanted:
@@ -147,7 +155,12 @@ class CcxtBroker:
 
     async def _resolve(self, intent: OrderIntent, book: BotState) -> list[Fill]:
         """Finish or drop an order saved before a crash, from what the exchange knows of its id."""
+        if intent.kind is IntentKind.FEE:
+            await self._desk.settle_fee(intent, book)
+            return []
         order = await self._desk.lookup(intent)
+        if order is not None and not intent.conditional:
+            order = await self._desk.outcome(intent, order)  # still working: read again, else its rest cancelled
         filled = float(order.get("filled") or 0) if order else 0.0
         cid, coin = intent.client_order_id, intent.coin
         if intent.kind is IntentKind.ENTRY:
@@ -194,7 +207,8 @@ class CcxtBroker:
             self._desk.note(
                 CorrectionKind.ADOPTED_FILL, coin, f"close {cid} had filled before the bot stopped: recorded now"
             )
-            return [await self._desk.record_close(intent, order, book, reason=reason_of(intent))]
+            fill = await self._desk.record_close(intent, order, book, reason=reason_of(intent))
+            return [fill] if fill else []
         self._desk.drop(intent, book, "not filled on the exchange; the position is reconciled below")
         return []
 
@@ -316,7 +330,7 @@ class CcxtBroker:
         await desk.ready()
         fills: list[Fill] = []
         for plan in plans:
-            if any(intent.coin == plan.coin for intent in book.pending_intents):
+            if any(i.coin == plan.coin and i.kind is not IntentKind.FEE for i in book.pending_intents):
                 self._desk.note(
                     CorrectionKind.ERROR,
                     plan.coin,
@@ -348,6 +362,21 @@ class CcxtBroker:
             book.exchange = await self._desk.view(book)
             _adopt_liquidation(book, book.exchange.positions)
         return fills
+
+
+def _protected_at_other_size(book: BotState, orders: list[ExchangeOrder]) -> dict[str, Position]:
+    """Positions whose open stop-loss or take-profit covers another size than the position holds
+    (an entry that filled more after it was protected, a partial fill, a resize seen earlier):
+    by coin, as they are, to be protected again at their full size."""
+    amounts = {order.client_order_id: order.amount for order in orders}
+    return {
+        coin: position
+        for coin, position in book.positions.items()
+        if any(
+            cid in amounts and abs(amounts[cid] - position.amount) > 1e-9 * max(1.0, position.amount)
+            for cid in (position.stop_order_id, position.take_profit_order_id)
+        )
+    }
 
 
 def _adopt_liquidation(book: BotState, seen: Iterable[ExchangePosition]) -> None:

@@ -25,14 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import structlog
 
 from bot.clock import TIMEFRAME_MS
 from bot.config import Settings
 from bot.errors import ConfigError, MarketDataError, did_you_mean
 
+log = structlog.get_logger(__name__)
+
 FUNDING = "funding"
 MARKETS_FILE = "markets.json"  # the venue's trading rules per coin, read by HistoryMarket
-_PAGE = {"ohlcv": 1500, FUNDING: 1000}  # Binance USD-M maxima per request
 _HEADERS = {"ohlcv": "timestamp,open,high,low,close,volume", FUNDING: "timestamp,funding_rate"}
 
 
@@ -191,6 +193,15 @@ class Downloader:
         existing = _read(path, 2 if kind == FUNDING else 6)
         # closed candles only (open + step <= now); funding settled by now
         end_ms = min(until_ms, self.now_ms - step + 1 if kind == "ohlcv" else self.now_ms + 1)
+        window = profile_for(exchange.id).candle_window
+        if kind == "ohlcv" and window and since_ms < end_ms - window * step:
+            log.warning(  # said, not silent: the file will start later than asked
+                "history_window",
+                coin=coin,
+                series=series,
+                message=f"{exchange.id} serves only its latest {window:,} {series} candles: "
+                f"{coin} {series} starts about {window * step // 86_400_000} days back, not at the start asked",
+            )
         ranges = missing_ranges(existing, since_ms=since_ms, until_ms=end_ms, step_ms=step)
         total = sum((end - start + step - 1) // step for start, end in ranges)
         key, done, added = f"{coin} {series}", 0, 0
@@ -225,9 +236,12 @@ class Downloader:
         return FileResult(path=path, added=added, rows=len(existing), first_ms=first, last_ms=last)
 
     async def _page(self, exchange: Any, symbol: str, series: str, kind: str, since_ms: int) -> np.ndarray:
+        from bot.venues.profiles import profile_for
+
+        candles, funding = profile_for(exchange.id).page_sizes  # the venue's documented maxima per request
         if kind == FUNDING:
             history = await self.market.request(
-                exchange.fetch_funding_rate_history, symbol, since=since_ms, limit=_PAGE[FUNDING]
+                exchange.fetch_funding_rate_history, symbol, since=since_ms, limit=funding
             )
             rows = [
                 [entry["timestamp"] // 60_000 * 60_000, entry["fundingRate"]]
@@ -235,7 +249,7 @@ class Downloader:
                 if entry.get("fundingRate") is not None
             ]
             return np.array(rows, dtype=np.float64).reshape(-1, 2)
-        rows = await self.market.request(exchange.fetch_ohlcv, symbol, series, since=since_ms, limit=_PAGE["ohlcv"])
+        rows = await self.market.request(exchange.fetch_ohlcv, symbol, series, since=since_ms, limit=candles)
         try:
             array = np.array(rows, dtype=np.float64).reshape(-1, 6)
         except (TypeError, ValueError):

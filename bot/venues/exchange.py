@@ -6,6 +6,7 @@ the same exchange id, URLs, timeouts and retry policy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -72,7 +73,7 @@ def _refuse_malformed(exchange: Any) -> None:
     # noqa: ANN001, ANN202
     def handle_errors(code, reason, url, method, headers, body, response, request_headers, request_body):
         result = vendor(code, reason, url, method, headers, body, response, request_headers, request_body)
-        if response is None and 200 <= (code or 0) < 300:
+        if response is None and 200 <= (code or 0) < 300 and not _bare_string(body, request_body):
             path = urlsplit(url).path  # the query carries the signature: keep it out of messages
             raise ccxt.BadResponse(
                 f"{exchange.id} {method} {path}: malformed answer ({len(body or '')} bytes that are not JSON)"
@@ -80,6 +81,26 @@ def _refuse_malformed(exchange: Any) -> None:
         return result
 
     exchange.handle_errors = handle_errors
+
+
+# Hyperliquid's /info {"type": "userAbstraction"} answers a bare JSON string ("unifiedAccount",
+# "default", ...; its docs, "Query a user's abstraction state"); ccxt's hyperliquid.is_unified_enabled
+# reads it as a string and caches it. Refusing it made ccxt read a unified account's balance from
+# the perp clearinghouse (0) and ask again before every order.
+_STRING_ANSWERS = ('"userAbstraction"',)
+
+
+def _bare_string(body: str | None, request_body: Any) -> bool:
+    """A JSON string answering one of the requests documented to answer one (``_STRING_ANSWERS``)."""
+    text = (body or "").strip()
+    if not (len(text) >= 2 and text[0] == text[-1] == '"'):
+        return False
+    try:
+        if not isinstance(json.loads(text), str):
+            return False
+    except ValueError:
+        return False
+    return any(mark in str(request_body or "") for mark in _STRING_ANSWERS)
 
 
 def is_transient(exc: BaseException) -> bool:

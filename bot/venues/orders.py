@@ -35,6 +35,12 @@ from bot.venues.profiles import profile_for
 
 log = structlog.get_logger("bot.venues.ccxt_broker")
 
+# An order answered before it is done (Binance NEW with nothing filled, Bybit New / PartiallyFilled)
+# is read back by client id at most this many times, pausing READ_PAUSE_S x the read's number first.
+READ_BACKS = 3
+READ_PAUSE_S = 0.2
+_NOT_DONE = ("open", "canceling")
+
 KEYS_REJECTED = (
     "the exchange rejected the API keys ({error}): check EXCHANGE_API_KEY and EXCHANGE_SECRET "
     "(environment or .env) and that the key may trade futures from this IP"
@@ -137,21 +143,27 @@ class OrderDesk:
             try:
                 order = await self._create(intent)
                 break
-            except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol) as exc:
-                if not reject_quietly:
-                    raise
-                self.forget(intent, book)
-                self.save(book)
-                self.note(
-                    CorrectionKind.REJECTED,
-                    intent.coin,
-                    f"{intent.kind} {intent.client_order_id} rejected: {describe(exc)}",
-                    alert=True,
-                )
-                return None
-            except ccxt.AuthenticationError as exc:
-                raise ConfigError(KEYS_REJECTED.format(error=type(exc).__name__)) from None
             except ccxt.BaseError as exc:
+                # "duplicate client id" (Binance -4116, Bybit 110072, Hyperliquid "Duplicate cloid"): an
+                # order under this id is there already; when the lookup finds it, it is this intent's
+                found = await self.lookup(intent) if _duplicate(exc) else None
+                if found is not None:
+                    order = found
+                    break
+                if isinstance(exc, ccxt.InsufficientFunds | ccxt.InvalidOrder | ccxt.BadRequest | ccxt.BadSymbol):
+                    if not reject_quietly:
+                        raise
+                    self.forget(intent, book)
+                    self.save(book)
+                    self.note(
+                        CorrectionKind.REJECTED,
+                        intent.coin,
+                        f"{intent.kind} {intent.client_order_id} rejected: {describe(exc)}",
+                        alert=True,
+                    )
+                    return None
+                if isinstance(exc, ccxt.AuthenticationError):
+                    raise ConfigError(KEYS_REJECTED.format(error=type(exc).__name__)) from None
                 if not is_transient(exc) or attempt == attempts:
                     raise
                 await asyncio.sleep(0.25 * 2 ** (attempt - 1))
@@ -159,6 +171,29 @@ class OrderDesk:
                 if order is not None:
                     break
         self._checkpoint(f"{point}_sent")
+        return order if intent.conditional else await self.outcome(intent, order)
+
+    async def outcome(self, intent: OrderIntent, order: dict) -> dict:
+        """A market order's final answer, not its first one: the venues answer before the order
+        is done (Binance USD-M ``NEW`` with ``executedQty`` 0, Bybit ``New`` / ``PartiallyFilled``).
+        Read back by client id at most ``READ_BACKS`` times; still working, its rest is cancelled
+        (a market order that has not filled by then is not the decision any more) and it is read
+        once more: an order that filled meanwhile answers filled, the cancel finds nothing. If it
+        is still not done, this raises: the intent stays pending and ``settle`` reads it next tick."""
+        import ccxt.async_support as ccxt
+
+        for n in range(READ_BACKS):
+            if order.get("status") not in _NOT_DONE:
+                return order
+            await asyncio.sleep(READ_PAUSE_S * (n + 1))
+            order = await self.lookup(intent) or order
+        if order.get("status") in _NOT_DONE:
+            await self.cancel(intent.coin, intent.client_order_id, conditional=False)
+            order = await self.lookup(intent) or order
+        if order.get("status") in _NOT_DONE:
+            raise ccxt.ExchangeError(
+                f"{intent.kind} {intent.client_order_id} still working after {READ_BACKS} reads and a cancel"
+            )
         return order
 
     async def _create(self, intent: OrderIntent) -> dict:
@@ -179,6 +214,8 @@ class OrderDesk:
         order = await exchange.create_order(intent.symbol, "market", "buy" if buying else "sell", amount, price, params)
         if self.profile.ack_only and order.get("status") is None and order.get("id") is not None:
             order = await self.lookup(intent) or order  # Bybit answers ids only: read the order back
+        if order.get("status") == "waitingForTrigger":  # Hyperliquid's tp/sl answer, no id (ccxt create_orders)
+            order = await self.lookup(intent) or order
         return checked_order(
             self._completed(intent, order), intent.client_order_id
         )  # malformed: transient, looked up before any resend
@@ -191,11 +228,14 @@ class OrderDesk:
         import ccxt.async_support as ccxt
 
         params = self.profile.id_params(cid, conditional=conditional)
-        try:
-            # "" not None: ccxt would send Bybit an orderId "None"
-            order_id = "" if self.profile.id_param != "clientOrderId" else None
+        if self.profile.lookup_in_open_orders:  # no orderId sent at all, empty or not
+            params = {k: v for k, v in params.items() if k != "acknowledged"}
             return await self.call(
-                self.exchange.fetch_order, order_id, symbol, params, check=lambda order: checked_order(order, cid)
+                self.exchange.fetch_open_orders, symbol, None, None, params, check=lambda rows: _the_one(rows, cid)
+            )
+        try:
+            return await self.call(
+                self.exchange.fetch_order, None, symbol, params, check=lambda order: checked_order(order, cid)
             )
         except ccxt.OrderNotFound:
             return None
@@ -233,33 +273,73 @@ class OrderDesk:
             intent,
             amount=amount,
             price=price,
-            fee_usd=fee,
+            fee_usd=fee or 0.0,
             client_order_id=intent.client_order_id,
             opened_at=intent.created_at,
             at=self.now,
             step=self._step(intent.symbol),
         )
         self.forget(intent, book)
+        self._owe_fee(intent, order, book, fee, amount=amount, price=price)
         book.booked_fills.append(BookedFill(fill=fill))  # saved with the book it changed: the journal gets it
         self.save(book)  # even after a kill
         return fill
 
-    async def record_close(self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason) -> Fill:
-        """Book a reduce-only order's fill (all of the position when the answer does not say)."""
+    async def record_close(
+        self, intent: OrderIntent, order: dict, book: BotState, *, reason: FillReason
+    ) -> Fill | None:
+        """Book a reduce-only order's fill (all of the position when the answer does not say;
+        None, the intent dropped, when it says it filled nothing)."""
         position = book.positions[intent.coin]
+        said = order.get("filled")
+        if said is not None and float(said) <= 0:
+            self.drop(intent, book, f"ended {order.get('status')} unfilled")
+            self.save(book)
+            return None
+        amount = min(float(said or position.amount), position.amount)
         price, fee = await self._price_and_fee(intent, order)
         fill = self.book_close(
             position,
             book,
-            amount=float(order.get("filled") or position.amount),
+            amount=amount,
             price=price,
-            fee_usd=fee,
+            fee_usd=fee or 0.0,
             reason=reason,
             client_order_id=intent.client_order_id,
         )
         self.forget(intent, book)
+        self._owe_fee(intent, order, book, fee, amount=amount, price=price)
         self.save(book)
         return fill
+
+    def _owe_fee(
+        self, intent: OrderIntent, order: dict, book: BotState, fee: float | None, *, amount: float, price: float
+    ) -> None:
+        """A fill booked before its fee could be read (its trades did not answer): a FEE intent
+        reads it from the order's trades at the next ``settle``, protection never waits for it."""
+        if fee is not None:
+            return
+        owed = intent.model_copy(
+            update={"kind": IntentKind.FEE, "amount": amount, "reference_price": price, "order_id": str(order["id"])}
+        )
+        book.pending_intents = [*book.pending_intents, owed]
+        self.note(CorrectionKind.BALANCE, intent.coin, f"fee of {intent.client_order_id} unread: booked when it can be")
+
+    async def settle_fee(self, intent: OrderIntent, book: BotState) -> None:
+        """Book the fee a FEE intent owes, from its order's trades; they still fail: it waits."""
+        import ccxt.async_support as ccxt
+
+        try:
+            trades = await self._trades(intent.symbol, intent.order_id)
+        except ccxt.BaseError as exc:
+            log.warning("fee_unread", coin=intent.coin, order=intent.client_order_id, error=describe(exc))
+            return
+        fee = fees_of(trades)
+        book.cash_usd -= fee
+        book.fees_paid_usd += fee
+        self.forget(intent, book)
+        self.note(CorrectionKind.BALANCE, intent.coin, f"fee {fee:.6g} of {intent.client_order_id} read: booked")
+        self.save(book)
 
     def book_close(
         self,
@@ -291,26 +371,37 @@ class OrderDesk:
         """The market's amount step, so sums of amounts stay on it (0 when it says none)."""
         return float((self.exchange.markets[symbol].get("precision") or {}).get("amount") or 0)
 
-    async def _price_and_fee(self, intent: OrderIntent, order: dict) -> tuple[float, float]:
+    async def _price_and_fee(self, intent: OrderIntent, order: dict) -> tuple[float, float | None]:
         """The order's average fill price and fee: from the answer when it says them, else from the
         order's own trades (an order answer rarely carries the fee; Hyperliquid's order status
-        carries no average either: its ``price`` is the slippage cap, not the fill)."""
+        carries no average either: its ``price`` is the slippage cap, not the fill). The trades
+        failing to answer never stops the booking (the fill must be protected first): the price
+        is then the answer's (else the reference price) and the fee None, owed (``_owe_fee``)."""
+        import ccxt.async_support as ccxt
+
         average, fee = order.get("average"), (order.get("fee") or {}).get("cost")
         if fee is not None and average is not None:
             return float(average), float(fee)
-        trades: list[dict] = []
-        if self.exchange.has.get("fetchMyTrades") and order.get("id"):
-            answer = await self.call(
-                self.exchange.fetch_my_trades, intent.symbol, None, None, {"orderId": order["id"]}, check=trades_from
-            )
-            trades = [
-                trade for trade in answer if str(trade.get("order")) == str(order["id"])
-            ]  # Hyperliquid answers every fill
+        answered = None if self.profile.market_price else order.get("price")  # Hyperliquid's is the slippage cap
+        fallback = float(average or answered or intent.reference_price)
+        try:
+            trades = await self._trades(intent.symbol, order.get("id"))
+        except ccxt.BaseError as exc:
+            log.warning("trades_unread", coin=intent.coin, order=intent.client_order_id, error=describe(exc))
+            return fallback, float(fee) if fee is not None else None
         amount = sum(float(trade["amount"]) for trade in trades)
         if average is None and amount > 0:
             average = sum(float(trade["amount"]) * float(trade["price"]) for trade in trades) / amount
-        price = float(average or order.get("price") or intent.reference_price)
-        return price, float(fee) if fee is not None else fees_of(trades)
+        return float(average or fallback), float(fee) if fee is not None else fees_of(trades)
+
+    async def _trades(self, symbol: str, order_id: Any) -> list[dict]:
+        """The trades of one order (none when the exchange lists no trades or the order has no id)."""
+        if not (self.exchange.has.get("fetchMyTrades") and order_id):
+            return []
+        answer = await self.call(
+            self.exchange.fetch_my_trades, symbol, None, None, {"orderId": order_id}, check=trades_from
+        )
+        return [trade for trade in answer if str(trade.get("order")) == str(order_id)]  # Hyperliquid answers every fill
 
     def _completed(self, intent: OrderIntent, order: dict) -> dict:
         """Hyperliquid answers an order with ``{filled: {totalSz, avgPx, oid}}`` or ``{resting: {oid}}``:
@@ -354,10 +445,15 @@ class OrderDesk:
             *(
                 self.call(fetch, symbol, None, None, params, check=lambda rows: orders_from(rows, markets))
                 for symbol in symbols
-                for params in (({}, {"trigger": True}) if self.profile.trigger_orders_apart else ({},))
+                for params in (
+                    (self.profile.regular_orders, {"trigger": True})
+                    if self.profile.trigger_orders_apart
+                    else (self.profile.regular_orders,)
+                )
             )
         )
-        return [order for batch in batches for order in batch]
+        unique = {(order.coin, order.client_order_id): order for batch in batches for order in batch}
+        return list(unique.values())  # one order listed in both lists counts once
 
     async def view(
         self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None
@@ -389,6 +485,21 @@ class OrderDesk:
             positions=list(positions.values()),
             open_orders=orders,
         )
+
+
+def _the_one(rows: Any, cid: str) -> dict | None:
+    """The order with client id ``cid`` in an open-orders answer (None when it lists none)."""
+    if not isinstance(rows, list):
+        return checked_order(rows, cid)  # refused as malformed
+    mine = [row for row in rows if isinstance(row, dict) and row.get("clientOrderId") == cid]
+    return checked_order(mine[0], cid) if mine else None
+
+
+def _duplicate(exc: BaseException) -> bool:
+    """The venue refused an order as a duplicate of a client id it holds (ccxt maps the codes to
+    InvalidOrder or ExchangeError: the text is what says it)."""
+    text = str(exc).lower()
+    return any(mark in text for mark in ("-4116", "110072", "duplicate"))
 
 
 async def _value(value: Any) -> Any:

@@ -51,6 +51,12 @@ class VenueProfile:
         False  # ccxt's balance total excludes unrealized PnL (Bybit's walletBalance, not its equity)
     )
     one_way: bool = False  # refuse a hedge-mode account (positionIdx != 0) before sending anything
+    # A lookup by client id reads the open-orders endpoint with the client id alone (Bybit: its
+    # fetch_order always sends an `orderId`, and an empty one may win over `orderLinkId`)
+    page_sizes: tuple[int, int] = (1500, 1000)  # rows per request: candles, funding rates (the venue's maxima)
+    candle_window: int = 0  # the venue serves only its latest this many candles of a timeframe (0: all)
+    lookup_in_open_orders: bool = False
+    regular_orders: dict[str, Any] = field(default_factory=dict)  # params that list regular orders only
 
     def id_params(self, client_order_id: str, *, conditional: bool) -> dict[str, Any]:
         """Params that name an order by client id in a lookup or a cancel."""
@@ -125,6 +131,9 @@ PROFILES = {
         # ccxt meters Hyperliquid with a leaky bucket (one /info every 0.5 s); its published limit is
         # 1,200 weight per minute, which a rolling window counts exactly while sending a tick's requests together
         config={"rollingWindowSize": 60_000},
+        # candleSnapshot: "Only the most recent 5000 candles are available"; fundingHistory pages of 500
+        page_sizes=(5000, 500),
+        candle_window=5000,
     ),
     # Bybit (ccxt bybit.py): USDT linear; instruments-info publishes `fundingInterval` in
     # minutes per symbol. A unified account's fetchOrder reads `orderLinkId` (not clientOrderId)
@@ -141,6 +150,11 @@ PROFILES = {
         ack_only=True,
         balance_is_wallet=True,
         one_way=True,
+        # /v5/order/realtime by orderLinkId answers the order in any status (Bybit v5 "Get Open &
+        # Closed Orders"); unfiltered it lists conditional orders too: `orderFilter=Order` lists the rest
+        lookup_in_open_orders=True,
+        page_sizes=(1000, 200),  # Bybit v5 kline limit [1, 1000], funding/history limit [1, 200]
+        regular_orders={"orderFilter": "Order"},
     ),
 }
 

@@ -101,6 +101,8 @@ class Protection:
         if order is None:
             return []
         fill = await self._desk.record_close(intent, order, book, reason=reason_of(intent))
+        if fill is None:  # it filled nothing: the position and its protection are as they were
+            return []
         return [fill, *await self.reprotect(coin, book, old=position)]
 
     def _reduce_intent(
@@ -223,5 +225,11 @@ class Protection:
             with contextlib.suppress(ccxt.MarginModeAlreadySet):
                 await self._desk.call(self._desk.exchange.set_margin_mode, self.settings.live.margin_mode, symbol)
         if book.leverage_set.get(symbol) != wanted:
-            await self._desk.call(self._desk.exchange.set_leverage, int(wanted), symbol)
+            try:
+                await self._desk.call(self._desk.exchange.set_leverage, int(wanted), symbol)
+            except ccxt.BadRequest as exc:
+                # Bybit retCode 110043 "leverage not modified": the symbol has that leverage already
+                # (Bybit's default 10x, or a retry after a lost answer): what was asked holds
+                if "110043" not in str(exc):
+                    raise
             book.leverage_set[symbol] = wanted

@@ -53,6 +53,7 @@ import pytest
 from bot.config import LIVE_CONFIRMATION
 from bot.ops.state import StateStore
 from tests.conftest import NOW, ROOT, data_dir
+from tests.fakes.account import EntryAnswer
 
 FAST_KILLS = 12
 KILL_SHARE = 0.7  # of the ticks run: killed
@@ -61,6 +62,17 @@ ORDER_ANSWER_DELAY_MS = 150
 MALFORMED_SHARE = 0.25  # of the ticks: one private answer truncated once
 PERSISTENT_SHARE = 0.1  # of the ticks: a read endpoint truncated on every try (the tick fails)
 RERUN_SHARE = 1 / 3  # of the kills: followed by a re-run in the same minute
+# Asynchronous answers (tests/fakes/account.py EntryAnswer), one drawn for each entry of a tick:
+# filled at once, late, after the bot's reads, half now and half later, half with the rest
+# expiring, 0.1 % worse (on Hyperliquid the rest of an IOC is cancelled at once).
+ASYNC_ANSWERS = [
+    None,
+    EntryAnswer(now=0.0, later=2),
+    EntryAnswer(now=0.0, later=6),
+    EntryAnswer(now=0.5, later=2),
+    EntryAnswer(now=0.5, later=1, rest="expire"),
+    EntryAnswer(now=1.0, slip=0.001),
+]
 SECRETS = {
     "EXCHANGE_API_KEY": "soak-exchange-key-5d1c",
     "EXCHANGE_SECRET": "soak-exchange-secret-93b7",
@@ -367,8 +379,8 @@ def _journal_vs_exchange(project: Path, fake, result: SoakResult) -> None:
     """Every exchange trade is a journal fill under the same client id (a triggered stop's under the stop's)."""
     by_id = {o.id: o for o in fake.account.orders}
     exchange = Counter()
-    for trade in fake.account.trades:
-        order = by_id[trade["orderId"]]
+    for order_id in dict.fromkeys(trade["orderId"] for trade in fake.account.trades):  # a partial fill's trades: one
+        order = by_id[order_id]
         cid = order.client_id
         if cid.startswith("algo_"):
             cid = by_id[int(cid.removeprefix("algo_"))].client_id
@@ -396,11 +408,18 @@ RUNS_PER_KILL = 5  # the work bound: a kill lands on about half the runs (KILL_S
 
 
 def soak(
-    project: Path, *, kills: int, seed: int, max_runs: int | None = None, venue: str = "binanceusdm"
+    project: Path,
+    *,
+    kills: int,
+    seed: int,
+    max_runs: int | None = None,
+    venue: str = "binanceusdm",
+    asynchronous: bool = True,
 ) -> SoakResult:
     """Kill `kills` live ticks, each followed by a tick that completes, in at most ``max_runs``
-    runs (default ``RUNS_PER_KILL`` per kill). Work is bounded, never seconds: a loaded
-    machine makes every run slower, not fewer; a hung run ends at its own 60 s timeout."""
+    runs (default ``RUNS_PER_KILL`` per kill); with `asynchronous`, the venue answers entries as
+    it may (``ASYNC_ANSWERS``). Work is bounded, never seconds: a loaded machine makes every
+    run slower, not fewer; a hung run ends at its own 60 s timeout."""
     max_runs = max_runs or kills * RUNS_PER_KILL
     from tests.fakes.anthropic import FakeAnthropic, tool_call
 
@@ -433,6 +452,10 @@ def soak(
                 result.malformed += 1
                 method, path, kind = rng.choice(spec.truncated_always)
                 fake.inject("truncated", path=path, method=method, order_type=kind)
+            with fake._lock:
+                fake.account.entry_answers[:] = (
+                    [a for a in (rng.choice(ASYNC_ANSWERS) for _ in COINS * 2) if a] if asynchronous else []
+                )
             with llm._lock:
                 llm._script.clear()
             llm.script(tool_call({"decisions": [_decision(rng, fake, coin) for coin in COINS]}))

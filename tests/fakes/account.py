@@ -8,6 +8,15 @@ Model (one-way position mode, USDT only):
   fake checks them against the current price: a stop triggers when the price is at or
   beyond its trigger price, and then fills as a reduce-only market order at the current
   price; with no position left to reduce it expires.
+- Asynchronous answers, scripted per entry (``entry_answers``, one ``EntryAnswer`` per market
+  entry, consumed in order): accepted with nothing filled (``NEW``) or part filled
+  (``PARTIALLY_FILLED``), the rest filling a number of private requests later (or never:
+  the rest expires), every fill a share of the price worse. Sources: Binance USD-M "New Order"
+  answers ``status`` NEW with ``executedQty`` 0 for a market order under the default ACK
+  response type (the fill arrives after; ccxt's ``binance.parse_order_status`` maps NEW /
+  PARTIALLY_FILLED to open, EXPIRED to expired); Bybit v5 ``orderStatus`` New ->
+  PartiallyFilled -> Filled (ccxt ``bybit.parse_order_status``); a market order fills
+  against the book, so at worse prices than the last trade when it is thin.
 - Client order ids are unique among OPEN orders only, as Binance documents: re-sending
   the id of a filled market order is accepted and fills again. -4116 only for an id that
   is open right now.
@@ -35,6 +44,16 @@ TAKER_FEE = 0.0005
 REGULAR, ALGO = "order", "algo"
 OPEN_STATUSES = {"NEW", "PARTIALLY_FILLED"}
 _ids = itertools.count(1_000_001)
+
+
+@dataclass(frozen=True)
+class EntryAnswer:
+    """How the venue answers one market entry (see the module's note for the sources)."""
+
+    now: float = 0.0  # share of the quantity filled in the moment of the create answer
+    later: int = 1  # private requests after the create before the rest is settled (>= 1)
+    rest: str = "fill"  # the rest then "fill"s, or "expire"s (the book ran out / IOC)
+    slip: float = 0.0  # every fill this share of the price worse for the taker
 
 
 class Reject(Exception):
@@ -150,6 +169,8 @@ class FakeAccount:
     # Below 1: a market entry fills only this share of its quantity (whole lot steps) and ends
     # EXPIRED, as Binance's market orders do when the book runs out inside the price band.
     fill_fraction: float = 1.0
+    entry_answers: list[EntryAnswer] = field(default_factory=list)  # scripted answers of the next entries
+    working: dict[int, tuple[FakeOrder, EntryAnswer, int]] = field(default_factory=dict)  # id -> rest to settle
 
     # -- auth ---------------------------------------------------------------------------------
     def check_auth(self, api_key: str | None, signed_query: str) -> None:
@@ -193,6 +214,8 @@ class FakeAccount:
 
     # -- trigger model ------------------------------------------------------------------------
     def process_triggers(self) -> None:
+        """Before every private request: settle working entries, then fire the stops."""
+        self._work()
         for order in [o for o in self.orders if o.kind == ALGO and o.status == "NEW"]:
             coin = order.symbol.removesuffix("USDT")
             price = self.price_of(coin)
@@ -470,10 +493,60 @@ class FakeAccount:
             )
             if quantity * price / self.leverage.get(coin, 20) + quantity * price * TAKER_FEE > available:
                 raise Reject(-2019, "Margin is insufficient.")
+        script = self.entry_answers.pop(0) if not order.reduce_only and self.entry_answers else None
+        if script is not None:
+            step = float(self.rules[coin][1])
+            first = round(int(quantity * script.now / step + 1e-9) * step, 12)
+            if first > 0:
+                self._execute(order, first, self._slipped(price, order.side, script.slip))
+            order.status = "FILLED" if first >= quantity else ("PARTIALLY_FILLED" if first > 0 else "NEW")
+            order.updated_ms = self.clock_ms()
+            if order.status != "FILLED":
+                self.working[order.id] = (order, script, max(1, script.later))
+            self.orders.append(order)
+            return
         status = "FILLED"
         if not order.reduce_only and self.fill_fraction < 1.0:
             step = float(self.rules[coin][1])
             quantity, status = round(int(quantity * self.fill_fraction / step) * step, 12), "EXPIRED"
+        self._execute(order, quantity, price)
+        order.status = status
+        self.orders.append(order)
+
+    @staticmethod
+    def _slipped(price: float, side: str, slip: float) -> float:
+        return price * (1 + slip) if side == "BUY" else price * (1 - slip)
+
+    def _work(self) -> None:
+        """Count one private request against each working entry; settle those whose time came."""
+        for order_id, (order, script, left) in list(self.working.items()):
+            if order.status not in OPEN_STATUSES:  # cancelled meanwhile
+                del self.working[order_id]
+                continue
+            if left > 1:
+                self.working[order_id] = (order, script, left - 1)
+                continue
+            del self.working[order_id]
+            rest = round(order.quantity - order.executed_qty, 12)
+            coin = order.symbol.removesuffix("USDT")
+            if script.rest == "fill" and rest > 0:
+                self._execute(order, rest, self._slipped(self.price_of(coin), order.side, script.slip))
+                order.status = "FILLED"
+            else:
+                order.status = "EXPIRED" if order.executed_qty else "CANCELED"
+            order.updated_ms = self.clock_ms()
+
+    def expire_rest(self, order: FakeOrder) -> None:
+        """An immediate-or-cancel order: what did not fill at once is cancelled now."""
+        if order.status in OPEN_STATUSES:
+            self.working.pop(order.id, None)
+            order.status = "EXPIRED" if order.executed_qty else "CANCELED"
+
+    def _execute(self, order: FakeOrder, quantity: float, price: float) -> None:
+        """One fill of ``quantity`` of ``order`` at ``price``: position, wallet, a trade."""
+        coin = order.symbol.removesuffix("USDT")
+        position = self.positions.setdefault(coin, FakePosition())
+        direction = 1.0 if order.side == "BUY" else -1.0
         fee = quantity * price * TAKER_FEE
         realized = 0.0
         signed = direction * quantity
@@ -489,8 +562,11 @@ class FakeAccount:
             position.amount = round(total, 12)
         self.wallet_usd += realized - fee
         now = self.clock_ms()
-        order.status, order.avg_price, order.executed_qty, order.updated_ms = status, price, quantity, now
-        self.orders.append(order)
+        filled = order.executed_qty + quantity
+        order.avg_price = (
+            price if not order.executed_qty else (order.avg_price * order.executed_qty + price * quantity) / filled
+        )
+        order.executed_qty, order.updated_ms = round(filled, 12), now
         self.trades.append(
             {
                 "buyer": order.side == "BUY",

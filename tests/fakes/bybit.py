@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.fakes.account import ALGO, OPEN_STATUSES, REGULAR, FakeOrder, Reject, _text
-from tests.fakes.exchange import MARKET_RULES, FakeExchange, Request, _Handler
+from tests.fakes.exchange import ACTED, MARKET_RULES, FakeExchange, Request, _Handler
 
 FUNDING_MINUTES = {"BTC": 480, "ETH": 240}
 INTERVALS = {"3": "3m", "60": "1h", "240": "4h", "1": "1m"}  # Bybit's kline intervals -> the data's folders
@@ -55,6 +55,7 @@ BYBIT_REJECTS = {
     -4015: (10001, "orderLinkId is too long"),
     -2013: (110001, "order not exists or too late to cancel"),
     -2011: (110001, "order not exists or too late to cancel"),
+    110043: (110043, "leverage not modified"),  # ccxt bybit.exceptions: 110043 BadRequest "Set leverage not modified"
 }
 INJECTED_REJECTS = {"insufficient_margin": -2019, "min_notional": -4164, "precision": -1111, "would_trigger": -2021}
 # A triggered conditional order fills under its own id on Bybit; the account model's fill is a separate order.
@@ -75,6 +76,7 @@ def _error(code: int, message: str) -> dict:
 @dataclass
 class FakeBybit(FakeExchange):
     hedged: bool = False  # the account is in hedge mode (positionIdx 1 / 2)
+    empty_order_id_wins: bool = True  # an empty `orderId=` next to `orderLinkId` finds nothing
 
     def _handler(self) -> type:
         return _BybitHandler
@@ -228,6 +230,8 @@ class FakeBybit(FakeExchange):
     def bybit_order(self, order: FakeOrder) -> dict:
         conditional = order.kind == ALGO
         status = "Deactivated" if conditional and order.status == "EXPIRED" else STATUSES[order.status]
+        if order.status == "CANCELED" and order.executed_qty:  # Bybit v5 orderStatus: a part filled, the rest cancelled
+            status = "PartiallyFilledCanceled"
         falling = (order.type == "STOP_MARKET") == (order.side == "SELL")
         return {
             "orderId": str(order.id),
@@ -368,11 +372,18 @@ class FakeBybit(FakeExchange):
         return {"orderId": str(order.id), "orderLinkId": link}
 
     def find(self, params: dict) -> list[FakeOrder]:
+        """/v5/order/realtime. Bybit v5 "Get Open & Closed Orders": ``orderFilter`` Order lists regular
+        orders, StopOrder conditional ones, none given lists both (issue 32: each stop twice next to
+        ``StopOrder``); by ``orderId`` or ``orderLinkId`` any status; "orderId wins" over
+        orderLinkId, so an orderId sent empty (``orderId=``) finds nothing (the pessimistic reading
+        of that line; the README's testnet check says which way the venue goes)."""
         by_id, by_link = params.get("orderId"), params.get("orderLinkId")
-        conditional = params.get("orderFilter") == "StopOrder"
+        if "orderId" in params and not by_id and self.empty_order_id_wins:
+            return []
+        kinds = {"StopOrder": {ALGO}, "Order": {REGULAR}}.get(params.get("orderFilter", ""), {ALGO, REGULAR})
         found = []
         for order in self.account.orders:
-            if (order.kind == ALGO) != conditional or ("symbol" in params and order.symbol != params["symbol"]):
+            if order.kind not in kinds or ("symbol" in params and order.symbol != params["symbol"]):
                 continue
             if by_id not in (None, "", "None") or by_link:
                 if str(order.id) == by_id or order.client_id == by_link:
@@ -418,7 +429,6 @@ class FakeBybit(FakeExchange):
         ][::-1]
 
     def private(self, method: str, path: str, params: dict) -> object:
-        account = self.account
         routes = {
             "/v5/asset/coin/query-info": lambda: {
                 "rows": [{"name": "USDT", "coin": "USDT", "remainAmount": "5000000", "chains": []}]
@@ -451,14 +461,20 @@ class FakeBybit(FakeExchange):
             "/v5/order/create": lambda: self.create(params),
             "/v5/order/cancel": lambda: self.cancel(params),
             "/v5/execution/list": lambda: {"category": "linear", "list": self.executions(params), "nextPageCursor": ""},
-            "/v5/position/set-leverage": lambda: (
-                account.leverage.__setitem__(params["symbol"].removesuffix("USDT"), int(float(params["buyLeverage"])))
-                or {}
-            ),
+            "/v5/position/set-leverage": lambda: self._set_leverage(params),
             "/v5/account/set-margin-mode": lambda: self._margin_mode(params),
         }
         route = routes.get(path)
         return None if route is None else _ok(route())
+
+    def _set_leverage(self, params: dict) -> dict:
+        """Bybit v5 answers retCode 110043 "leverage not modified" when the symbol has that leverage
+        already (Bybit's error-code table; ccxt bybit.exceptions maps it to BadRequest)."""
+        coin, wanted = params["symbol"].removesuffix("USDT"), int(float(params["buyLeverage"]))
+        if self.account.leverage.get(coin) == wanted:
+            raise Reject(110043, "leverage not modified")
+        self.account.leverage[coin] = wanted
+        return {}
 
     def _margin_mode(self, params: dict) -> dict:
         mode = {"ISOLATED_MARGIN": "ISOLATED", "REGULAR_MARGIN": "CROSSED"}.get(
@@ -507,7 +523,7 @@ class _BybitHandler(_Handler):
                     "{price}", str(params.get("triggerPrice"))
                 ),
             )
-        if fault is not None and fault.kind != "truncated" and self._fail(fault):
+        if fault is not None and fault.kind not in ACTED and self._fail(fault):
             return
         if private:
             return self._private(method, parts, params, raw, fault)
@@ -569,5 +585,7 @@ class _BybitHandler(_Handler):
             return self._send(404, json.dumps({"retCode": 404, "retMsg": f"not found: {parts.path}"}))
         if parts.path == "/v5/order/create" and fake.order_answer_delay_ms:
             time.sleep(fake.order_answer_delay_ms / 1000)
+        if fault is not None and fault.kind == "acted_duplicate":
+            answer = _error(*BYBIT_REJECTS[-4116])  # ccxt bybit.exceptions: 110072 InvalidOrder
         text = json.dumps(answer)
         self._send(200, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)

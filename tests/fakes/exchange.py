@@ -65,8 +65,11 @@ BINANCE_ERRORS = {
 }
 
 # "truncated": the endpoint does its work (an order is placed), then only the first half of its
-# JSON answer is sent, as a connection cut mid-body; "empty_object": a well-formed `{}`.
-FAULT_KINDS = {*BINANCE_ERRORS, "502", "503", "timeout", "malformed", "null_rows", "truncated", "empty_object"}
+# JSON answer is sent, as a connection cut mid-body; "empty_object": a well-formed `{}`;
+# "acted_duplicate": the order is placed, and the answer read is the venue's duplicate-client-id
+# refusal (the request delivered twice, the second answer the one that arrived).
+ACTED = ("truncated", "acted_duplicate")  # faults that let the endpoint act first
+FAULT_KINDS = {*BINANCE_ERRORS, "502", "503", "timeout", "malformed", "null_rows", "empty_object", *ACTED}
 
 
 @dataclass
@@ -375,7 +378,7 @@ class _Handler(QuietHandler):
         if fake.latency_ms:
             time.sleep(fake.latency_ms / 1000)
         fault = fake._take_fault(method, parts.path, params)
-        if fault is not None and fault.kind != "truncated" and self._fail(fault):
+        if fault is not None and fault.kind not in ACTED and self._fail(fault):
             return
         if "signature" in params:
             status, answer = self._private(method, parts.path, params, signed_query)
@@ -384,6 +387,8 @@ class _Handler(QuietHandler):
                 time.sleep(fake.order_answer_delay_ms / 1000)
         else:
             status, answer = self._route(parts.path, params)
+        if fault is not None and fault.kind == "acted_duplicate":
+            status, answer = BINANCE_ERRORS["duplicate_client_id"]
         text = json.dumps(answer)
         self._send(status, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)
 

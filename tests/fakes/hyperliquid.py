@@ -40,7 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.fakes.account import ALGO, OPEN_STATUSES, REGULAR, FakeOrder, Reject, _text
-from tests.fakes.exchange import INTERVAL_MS, FakeExchange, Request, _Handler
+from tests.fakes.exchange import ACTED, INTERVAL_MS, FakeExchange, Request, _Handler
 
 WALLET = "0x" + "1a" * 20  # the main account
 AGENT = "0x" + "2b" * 20  # an API wallet's own address: it holds nothing
@@ -62,6 +62,13 @@ TYPES = {"STOP_MARKET": "Stop Market", "TAKE_PROFIT_MARKET": "Take Profit Market
 @dataclass
 class FakeHyperliquid(FakeExchange):
     wallet: str = WALLET
+    # /info userAbstraction answers a bare JSON string (Hyperliquid docs, "Query a user's abstraction
+    # state": "unifiedAccount" | "portfolioMargin" | "disabled" | "default" | "dexAbstraction"). A
+    # unified account's USDC is read from spotClearinghouseState (ccxt hyperliquid.fetch_balance).
+    abstraction: str = "default"
+    # A trigger order may be answered with the bare string "waitingForTrigger" instead of
+    # {"resting": {"oid"}} (ccxt hyperliquid.create_orders: "tp/sl orders can return a string")
+    trigger_answer: str = "resting"
     builder_fees: list[tuple[str, str]] = field(default_factory=list)  # (builder, maxFeeRate) approvals
     order_builders: list[dict | None] = field(default_factory=list)  # the builder attached to each order action
     last_actions: list[dict] = field(default_factory=list)
@@ -176,6 +183,7 @@ class FakeHyperliquid(FakeExchange):
         account = self.account
         mine = user.lower() == self.wallet.lower()
         positions = []
+        perp_value = mine and self.abstraction != "unifiedAccount"  # unified: the USDC is in the spot state
         for coin, position in account.positions.items() if mine else ():
             if not position.amount:
                 continue
@@ -201,7 +209,7 @@ class FakeHyperliquid(FakeExchange):
                 }
             )
         unrealized = sum(account._unrealized(c) for c in account.positions) if mine else 0.0
-        value = account.wallet_usd + unrealized if mine else 0.0
+        value = account.wallet_usd + unrealized if perp_value else 0.0
         used = sum(account._margin(c) for c in account.positions) if mine else 0.0
         summary = {
             "accountValue": _text(value),
@@ -218,6 +226,18 @@ class FakeHyperliquid(FakeExchange):
             "time": self._data_now() + self.shift_ms,
         }
 
+    def spot_clearinghouse(self, user: str) -> dict:
+        """A unified account's balances: its USDC ``total`` is the account's value (SYNTHETIC: the
+        perp clearinghouse's accountValue, wallet + unrealized PnL), ``hold`` the margin in use; an
+        account that is not unified holds no spot USDC here."""
+        account, mine = self.account, user.lower() == self.wallet.lower()
+        unified = mine and self.abstraction == "unifiedAccount"
+        value = account.wallet_usd + sum(account._unrealized(c) for c in account.positions) if unified else 0.0
+        hold = sum(account._margin(c) for c in account.positions) if unified else 0.0
+        return {
+            "balances": [{"coin": "USDC", "token": 0, "hold": _text(hold), "total": _text(value), "entryNtl": "0.0"}]
+        }
+
     def hl_order(self, order: FakeOrder) -> dict:
         coin = order.symbol.removesuffix("USDT")
         trigger = order.kind == ALGO
@@ -225,7 +245,13 @@ class FakeHyperliquid(FakeExchange):
             "coin": coin,
             "side": "B" if order.side == "BUY" else "A",
             "limitPx": _text(self.limits.get(order.id, order.trigger_price or 0)),
-            "sz": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity),
+            # sz is what is left: ccxt's hyperliquid.parse_order reads filled = origSz - sz; an IOC's
+            # cancelled rest stays in sz (the part that never filled)
+            "sz": _text(
+                order.quantity - order.executed_qty
+                if order.status in OPEN_STATUSES or (order.kind == REGULAR and order.status in ("EXPIRED", "CANCELED"))
+                else 0.0
+            ),
             "oid": order.id,
             "timestamp": order.created_ms,
             "origSz": _text(order.quantity),
@@ -255,7 +281,7 @@ class FakeHyperliquid(FakeExchange):
                     "FINISHED": "filled",
                     "CANCELED": "canceled",
                 }[order.status]
-                if order.kind == ALGO and order.status == "EXPIRED":
+                if order.status == "EXPIRED":  # a trigger with nothing to reduce; an IOC's rest cancelled
                     status = "canceled"
                 return {
                     "status": "order",
@@ -292,7 +318,7 @@ class FakeHyperliquid(FakeExchange):
         ]
 
     # -- /exchange ---------------------------------------------------------------------------
-    def place(self, wire: dict) -> dict:
+    def place(self, wire: dict) -> dict | str:
         """One order of an ``order`` action: {a, b, p, s, r, t, c}."""
         coin = self.coins[int(wire["a"])]
         cloid = wire.get("c")
@@ -313,6 +339,8 @@ class FakeHyperliquid(FakeExchange):
                     "clientAlgoId": cloid or f"auto_{time.monotonic_ns()}",
                 }
                 order = account.create_algo_order(coin, params)
+                if self.trigger_answer == "waitingForTrigger":
+                    return "waitingForTrigger"
                 return {"resting": {"oid": order["algoId"], **({"cloid": cloid} if cloid else {})}}
             price, limit = self.price(coin), float(wire["p"])
             if (side == "BUY" and limit < price) or (side == "SELL" and limit > price):
@@ -322,6 +350,9 @@ class FakeHyperliquid(FakeExchange):
             )
             account._fill(order)
             self.limits[order.id] = limit
+            account.expire_rest(order)  # Hyperliquid's "Ioc": what does not fill at once is cancelled
+            if not order.executed_qty:
+                return {"error": f"Order could not immediately match against any resting orders. asset={wire['a']}"}
         except Reject as reject:
             return {"error": HL_REJECTS.get(reject.code, reject.msg).format(asset=wire["a"])}
         return {
@@ -388,7 +419,7 @@ class _HlHandler(_Handler):
         if fault is not None and fault.kind in INJECTED_REJECTS and kind.startswith("order"):
             message = HL_REJECTS[INJECTED_REJECTS[fault.kind]].format(asset=0)
             return self._send(200, json.dumps(_ok("order", [{"error": message}] * len(action.get("orders", [1])))))
-        if fault is not None and fault.kind != "truncated" and self._fail(fault):
+        if fault is not None and fault.kind not in ACTED and self._fail(fault):
             return
         if method != "POST" or self.path not in ("/info", "/exchange"):
             status, answer = 404, None
@@ -398,6 +429,8 @@ class _HlHandler(_Handler):
             status, answer = self._exchange(action, body)
             if kind.startswith("order") and fake.order_answer_delay_ms:
                 time.sleep(fake.order_answer_delay_ms / 1000)
+            if fault is not None and fault.kind == "acted_duplicate" and kind.startswith("order"):
+                answer = _ok("order", [{"error": HL_REJECTS[-4116].format(asset=0)}] * len(action.get("orders", [1])))
         text = json.dumps(answer) if answer is not None else ""
         self._send(status, text[: len(text) // 2] if fault is not None and fault.kind == "truncated" else text)
 
@@ -423,7 +456,8 @@ class _HlHandler(_Handler):
                 },
                 "candleSnapshot": lambda: fake.candle_snapshot(body.get("req") or {}),
                 "fundingHistory": lambda: fake.funding_history(body),
-                "userAbstraction": lambda: "default",
+                "userAbstraction": lambda: fake.abstraction,
+                "spotClearinghouseState": lambda: fake.spot_clearinghouse(user),
                 "clearinghouseState": lambda: fake.clearinghouse(user),
                 "frontendOpenOrders": lambda: fake.open_orders(user),
                 "openOrders": lambda: fake.open_orders(user),

@@ -135,3 +135,25 @@ def test_a_download_keeps_the_venues_funding_interval_and_rules_for_the_backtest
     rules = json.loads((tmp_path / "markets.json").read_text())
     assert rules["ETH"]["funding_interval_h"] == hours and rules["ETH"]["symbol"] == f"ETH/{quote}:{quote}"
     assert HistoryMarket(tmp_path, quote=quote).info("ETH").funding_interval_h == hours
+
+
+def test_bybit_is_asked_for_no_more_rows_a_page_than_it_documents(tmp_path):
+    """Bybit v5: kline limit [1, 1000], funding/history limit [1, 200]. Three days of 3m candles
+    (1,440) take two pages of at most 1,000; 9 days of 8-hour funding (27 rows) one page of 200."""
+    since = datetime(2025, 5, 25, tzinfo=UTC)
+    with VENUES["bybit"][0](data_dir(), now=NOW, coins=("BTC",)) as fake:
+        downloader = Downloader(_venue_settings("bybit", fake), folder=tmp_path, now=NOW)
+        asyncio.run(
+            downloader.run(
+                ["BTC"], ["3m", "funding"], since_ms=_ms(datetime(2025, 5, 31, 12, tzinfo=UTC)), until_ms=_ms(UTC_END)
+            )
+        )
+        asyncio.run(downloader.run(["BTC"], ["funding"], since_ms=_ms(since), until_ms=_ms(UTC_END)))
+        limits = {
+            path: {int(r.params["limit"]) for r in fake.requests if r.path == path}
+            for path in ("/v5/market/kline", "/v5/market/funding/history")
+        }
+    assert limits == {"/v5/market/kline": {1000}, "/v5/market/funding/history": {200}}
+
+
+UTC_END = datetime(2025, 6, 3, 12, tzinfo=UTC)

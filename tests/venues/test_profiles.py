@@ -118,7 +118,7 @@ LIVE_TICK_CALLS = {
             "approveBuilderFee": 1,  # ccxt approves its builder once per process, at 0 % here
             "spotMeta": 1,
             "metaAndAssetCtxs": 1,  # load_markets: currencies, perpetuals
-            "userAbstraction": 6,  # ccxt asks the account type when it starts and before each balance and order
+            "userAbstraction": 1,  # the account type, asked once (ccxt caches the bare-string answer)
             "clearinghouseState": 4,
             "frontendOpenOrders": 4,  # balance / positions, open orders (BTC, ETH) twice
             "updateLeverage": 1,
@@ -138,7 +138,7 @@ LIVE_TICK_CALLS = {
             "account/info": 1,  # is the account unified (once per process)
             "account/wallet-balance": 2,
             "position/list": 2,  # the account before and after
-            "order/realtime": 4,
+            "order/realtime Order": 4,  # regular orders only: unfiltered, Bybit lists conditional ones too
             "order/realtime StopOrder": 4,  # open regular and conditional orders (BTC, ETH), before and after
             "position/list BTCUSDT": 1,
             "position/list ETHUSDT": 1,  # one-way mode checked before the bot's first order on each symbol
@@ -245,6 +245,32 @@ def test_hyperliquid_market_orders_carry_a_slippage_cap_and_no_builder_fee(tmp_p
     assert set(fake.builder_fees) == {("0x6530512A6c89C7cfCEbC3BA7fcD9aDa5f30827a6", "0%")}
     assert {b["f"] for b in fake.order_builders} == {0}  # attached for ccxt's statistics, charging nothing
     assert fake.account.leverage["BTC"] == 3 and fake.account.margin_type["BTC"] == "isolated"
+
+
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
+def test_a_hyperliquid_unified_account_trades_on_its_spot_usdc(tmp_path, venue, fake):
+    """userAbstraction answers the bare JSON string "unifiedAccount": accepted, asked once, and
+    ccxt reads the USDC from spotClearinghouseState (the perp clearinghouse shows 0 there)."""
+    fake.abstraction = "unifiedAccount"
+    bot = _bot(tmp_path, venue, fake)
+    report = bot.tick(NOW)
+    assert report.outcome is Outcome.OK, report.message
+    assert [o.status for o in fake.account.orders] == ["FILLED", "NEW", "NEW"]
+    assert bot.state().cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
+    assert bot.state().initial_equity_usd == pytest.approx(10_000.0, abs=1e-9)
+    calls = Counter(_call(r) for r in fake.requests)
+    assert (calls["userAbstraction"], calls["spotClearinghouseState"]) == (1, 2)
+
+
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
+def test_a_hyperliquid_trigger_answered_waiting_for_trigger_is_read_back_and_protects(tmp_path, venue, fake):
+    fake.trigger_answer = "waitingForTrigger"
+    bot = _bot(tmp_path, venue, fake)
+    report = bot.tick(NOW)
+    assert report.outcome is Outcome.OK, report.message
+    position = bot.state().positions["BTC"]
+    assert {position.stop_order_id, position.take_profit_order_id} == {o.client_id for o in fake.account.open_algo()}
+    assert [o.client_id for o in fake.account.orders].count(position.stop_order_id) == 1  # read back, not resent
 
 
 @pytest.mark.parametrize("point", ["entry_saved", "entry_sent", "stop_saved", "stop_sent"])
