@@ -166,6 +166,7 @@ def test_no_import_cycles() -> None:
 # short: a module that grows logic of its own gets its file (an entry that is no longer needed fails).
 TESTED_ELSEWHERE = {
     "cli/base.py": "tests/cli/: the options and helpers every command shares, run by each command's tests",
+    "cli/journal_view.py": "tests/cli/test_status.py: `bot journal` and its unreadable lines, as a real process",
     "cli/leaderboard.py": "tests/cli/test_arena.py: `bot arena` and `bot backtest --arena` print it",
     "config/arena.py": "tests/cli/test_arena.py, tests/arena/: the [arena] section, a bad one is one line",
     "config/backtest.py": "tests/config/test_file.py: each section is loaded and refused through load_settings",
@@ -176,6 +177,7 @@ TESTED_ELSEWHERE = {
     "config/trading.py": "tests/config/test_file.py, tests/tick/test_risk.py: [exchange], [trading], [risk], [live]",
     "strategies/hold.py": "tests/strategies/test_kinds.py: the budget fallback the registry hands out",
     "tick/risk_entry.py": "tests/tick/test_risk.py: the risk step's entries (sizing, exits) through review()",
+    "venues/holdings.py": "tests/venues/test_ccxt_broker.py, test_broker_contract.py: the reconciliation reads it",
     "venues/market_cache.py": "tests/venues/test_market.py: a tick with a fresh cache asks only for new candles",
     "errors.py": "tests/test_docs.py: every exit code documented; each one-line error test raises one",
     "intel/__init__.py": "tests/cli/test_tick.py: which intel a tick plugs in (a live tick asks the sources)",

@@ -44,7 +44,7 @@ def journal(
     config: ConfigOption = None,
 ) -> None:
     """Show the last N ticks (or trades) from the journal as a table."""
-    from bot.cli.views import print_journal, print_unreadable
+    from bot.cli.journal_view import print_journal, print_unreadable
     from bot.ops.journal import Journal
     from bot.ops.journal_index import read_totals
     from bot.tick.status import journal_rows

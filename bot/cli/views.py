@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -18,7 +17,7 @@ from bot.tick.status import StatusReport
 console = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
 
 
-def _money(value: float) -> str:
+def money(value: float) -> str:
     return f"{value:,.2f}"
 
 
@@ -114,8 +113,8 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     if report.account:
         account = report.account
         out(
-            f"equity {_money(account.equity_usd)} USDT ({report.return_pct:+.2f}%) · cash {_money(account.cash_usd)} "
-            f"· available {_money(account.available_usd)} · positions {len(report.positions)}"
+            f"equity {money(account.equity_usd)} USDT ({report.return_pct:+.2f}%) · cash {money(account.cash_usd)} "
+            f"· available {money(account.available_usd)} · positions {len(report.positions)}"
         )
     for position in report.positions:
         mark = report.prices.get(position.coin, position.entry_price)
@@ -220,10 +219,10 @@ def print_status(status: StatusReport) -> None:
         else "n/a"
     )
     out(
-        f"equity {_money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {_money(status.cash_usd)} "
-        f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {_money(status.peak_equity_usd)} · max drawdown "
+        f"equity {money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {money(status.cash_usd)} "
+        f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {money(status.peak_equity_usd)} · max drawdown "
         f"{status.max_drawdown_pct:.2f}% "
-        f"· Sharpe {sharpe} · fees {_money(status.fees_paid_usd)} · funding received {status.funding_usd:+,.2f}"
+        f"· Sharpe {sharpe} · fees {money(status.fees_paid_usd)} · funding received {status.funding_usd:+,.2f}"
     )
     out(
         f"LLM spend today ({status.generated_at:%Y-%m-%d} UTC): {status.llm_spend_today_usd:.4f} of "
@@ -320,8 +319,8 @@ def _print_exchange(status: StatusReport) -> None:
     view = status.exchange
     out = console.print
     out(
-        f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {_money(view.equity_usd)} · cash "
-        f"{_money(view.cash_usd)}"
+        f"exchange as of {view.as_of:%Y-%m-%d %H:%M} UTC · equity {money(view.equity_usd)} · cash "
+        f"{money(view.cash_usd)}"
     )
     table = Table("coin", "side", "amount", "entry", "uPnL", "liq.", title="exchange positions")
     for position in view.positions:
@@ -346,77 +345,3 @@ def _print_exchange(status: StatusReport) -> None:
         out(f"DISAGREEMENT {line}")
     if not status.disagreements:
         out("state agrees with the exchange")
-
-
-def print_unreadable(skipped: list[Any], *, total: int | None) -> None:
-    """The journal's lines a read passed over, named (to stderr: the rows stay one table or one JSON list)."""
-    if not skipped and not total:
-        return
-    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-    for bad in skipped:
-        err.print(f"warning: skipped an unreadable journal line: {bad}")
-    if total and total > len(skipped):
-        err.print(f"warning: the journal holds {total} unreadable line(s) in all (`bot status` names them)")
-
-
-def print_journal(rows: list[dict[str, Any]], *, trades: bool) -> None:
-    if not rows:
-        console.print("no trades in the journal yet" if trades else "no ticks in the journal yet")
-        return
-    if trades:
-        table = Table(
-            "time",
-            "coin",
-            "side",
-            "open/close",
-            "amount",
-            "price",
-            "fee",
-            "PnL",
-            "reason",
-            title=f"last {len(rows)} trades",
-        )
-        for row in rows:
-            pnl = f"{row['realized_pnl_usd']:+,.2f}" if row["action"] == "close" else "-"
-            table.add_row(
-                row["at"][:16].replace("T", " "),
-                row["coin"],
-                row["side"],
-                row["action"],
-                f"{row['amount']:g}",
-                f"{row['price']:.6g}",
-                f"{row['fee_usd']:.2f}",
-                pnl,
-                row["reason"] or "-",
-            )
-    else:
-        table = Table(
-            "tick",
-            "time",
-            "outcome",
-            "coins",
-            "decisions",
-            "fills",
-            "equity",
-            "return",
-            "ms",
-            "message",
-            title=f"last {len(rows)} ticks",
-        )
-        for row in rows:
-            equity = "-" if row["equity_usd"] is None else _money(row["equity_usd"])
-            ret = "-" if row["return_pct"] is None else f"{row['return_pct']:+.2f}%"
-            ms = "-" if row["duration_ms"] is None else f"{row['duration_ms']:.0f}"
-            table.add_row(
-                str(row["tick"]),
-                (row["as_of"] or "")[:16].replace("T", " "),
-                row["outcome"],
-                str(row["coins_loaded"]),
-                str(row["decisions"]),
-                str(row["fills"]),
-                equity,
-                ret,
-                ms,
-                row["message"],
-            )
-    console.print(table)

@@ -144,3 +144,11 @@ def closing_trades(trades: list[dict[str, Any]], side: Side) -> tuple[float, flo
         return 0.0, 0.0, 0.0
     price = sum(float(trade["amount"]) * float(trade["price"]) for trade in closing) / amount
     return amount, price, fees_of(closing)
+
+
+def order_with_id(rows: Any, cid: str) -> dict | None:
+    """The order with client id ``cid`` in an open-orders answer (None when it lists none)."""
+    if not isinstance(rows, list):
+        return checked_order(rows, cid)  # refused as malformed
+    mine = [row for row in rows if isinstance(row, dict) and row.get("clientOrderId") == cid]
+    return checked_order(mine[0], cid) if mine else None

@@ -52,6 +52,7 @@ from bot.tick.risk import derived_stop
 from bot.venues.booking import opposite
 from bot.venues.ccxt_answers import closing_trades, trades_from
 from bot.venues.exchange import describe
+from bot.venues.holdings import Holdings
 from bot.venues.orders import OrderDesk, SimulatedCrash, no_checkpoint, reason_of
 from bot.venues.profiles import VenueProfile, is_bot_order
 from bot.venues.protection import Protection
@@ -78,6 +79,7 @@ class CcxtBroker:
     ) -> None:
         self.settings = settings
         self._desk = OrderDesk(settings, save=save, checkpoint=checkpoint)
+        self._holdings = Holdings(self._desk)
         self._protection = Protection(self._desk, settings)
         self.corrections: list[Correction] = self._desk.corrections  # one list: the desk notes, the tick takes
         self._reconciled = False  # settle() finished this tick: execute() may send
@@ -95,7 +97,7 @@ class CcxtBroker:
         fills: list[Fill] = []
         for intent in list(book.pending_intents):
             fills += await self._resolve(intent, book)
-        live = await self._desk.positions()
+        live = await self._holdings.positions()
         changes = self._desk.changes
         resized: dict[str, Position] = {}  # protected at the size before: re-protected at the new one
         for coin, position in list(book.positions.items()):
@@ -117,7 +119,7 @@ class CcxtBroker:
         for coin, seen in live.items():
             if coin not in book.positions:
                 self._adopt(coin, seen, book, snapshot)
-        orders = await self._desk.open_orders(book)
+        orders = await self._holdings.open_orders(book)
         open_ids = {order.client_order_id for order in orders}
         resized.update(_protected_at_other_size(book, orders))
         for coin in list(book.positions):
@@ -126,7 +128,7 @@ class CcxtBroker:
             elif coin in book.positions:
                 fills += await self._protection.protect(coin, book, open_ids)
         if resized:
-            orders = await self._desk.open_orders(book)  # the stops just replaced are not orphans
+            orders = await self._holdings.open_orders(book)  # the stops just replaced are not orphans
         wanted = {i for p in book.positions.values() for i in (p.stop_order_id, p.take_profit_order_id) if i}
         for order in orders:
             if is_bot_order(order.client_order_id) and order.reduce_only and order.client_order_id not in wanted:
@@ -273,7 +275,7 @@ class CcxtBroker:
         )
         amount, price, fee = closing_trades(trades, position.side)
         if reason is FillReason.RECONCILE and amount < position.amount - 1e-12:
-            again = (await self._desk.positions()).get(position.coin)
+            again = (await self._holdings.positions()).get(position.coin)
             if again is not None and again.side == position.side:
                 log.warning("position_still_open", coin=position.coin, amount=again.amount)
                 live[position.coin] = again
@@ -299,7 +301,7 @@ class CcxtBroker:
         self, book: BotState, *, first: bool, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None
     ) -> ExchangeView:
         """Cash is the exchange's wallet balance: its equity minus the positions' unrealized PnL."""
-        view = await self._desk.view(book, known=known)
+        view = await self._holdings.view(book, known=known)
         if first and view.equity_usd <= 0 and self._desk.profile.zero_balance_hint:
             raise ConfigError(self._desk.profile.zero_balance_hint)
         if first:
@@ -359,7 +361,7 @@ class CcxtBroker:
                     alert=True,
                 )
         if plans:
-            book.exchange = await self._desk.view(book)
+            book.exchange = await self._holdings.view(book)
             _adopt_liquidation(book, book.exchange.positions)
         return fills
 

@@ -103,6 +103,13 @@ def _bare_string(body: str | None, request_body: Any) -> bool:
     return any(mark in str(request_body or "") for mark in _STRING_ANSWERS)
 
 
+def is_duplicate_id(exc: BaseException) -> bool:
+    """The venue refused an order as a duplicate of a client id it holds (ccxt maps the codes to
+    InvalidOrder or ExchangeError: the text is what says it)."""
+    text = str(exc).lower()
+    return any(mark in text for mark in ("-4116", "110072", "duplicate"))
+
+
 def is_transient(exc: BaseException) -> bool:
     """Retry network hiccups, Binance's -1001 'try again' and a malformed answer (BadResponse:
     truncated, or missing what the bot needs); never bans, bad requests or auth."""

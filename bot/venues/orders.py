@@ -20,17 +20,14 @@ from bot.clock import tick_id_for
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.exchange_models import (
-    ExchangeOrder,
-    ExchangePosition,
-    ExchangeView,
     IntentKind,
     OrderIntent,
 )
 from bot.models import Correction, CorrectionKind, Fill, FillReason, Position, Side
 from bot.ops.state import BookedFill, BotState
 from bot.venues.booking import book_close, book_entry
-from bot.venues.ccxt_answers import checked_order, equity_of, fees_of, orders_from, positions_from, trades_from
-from bot.venues.exchange import create_exchange, describe, is_transient, with_retry
+from bot.venues.ccxt_answers import checked_order, fees_of, order_with_id, trades_from
+from bot.venues.exchange import create_exchange, describe, is_duplicate_id, is_transient, with_retry
 from bot.venues.profiles import profile_for
 
 log = structlog.get_logger("bot.venues.ccxt_broker")
@@ -73,7 +70,6 @@ class OrderDesk:
         self.now: datetime | None = None
         self.tick_id = ""
         self.prices: dict[str, float] = {}
-        self._mode_checked = False  # one-way mode confirmed for the symbols the bot has not traded yet
         self.changes = 0  # orders sent or cancelled: what was read before may be stale
         # Client ids sent this tick: a reduce-only leg never reuses one, even of an order that
         # is done (a stop re-placed by reconciliation, then cancelled by a flip): a later lookup
@@ -146,7 +142,7 @@ class OrderDesk:
             except ccxt.BaseError as exc:
                 # "duplicate client id" (Binance -4116, Bybit 110072, Hyperliquid "Duplicate cloid"): an
                 # order under this id is there already; when the lookup finds it, it is this intent's
-                found = await self.lookup(intent) if _duplicate(exc) else None
+                found = await self.lookup(intent) if is_duplicate_id(exc) else None
                 if found is not None:
                     order = found
                     break
@@ -231,7 +227,7 @@ class OrderDesk:
         if self.profile.lookup_in_open_orders:  # no orderId sent at all, empty or not
             params = {k: v for k, v in params.items() if k != "acknowledged"}
             return await self.call(
-                self.exchange.fetch_open_orders, symbol, None, None, params, check=lambda rows: _the_one(rows, cid)
+                self.exchange.fetch_open_orders, symbol, None, None, params, check=lambda rows: order_with_id(rows, cid)
             )
         try:
             return await self.call(
@@ -414,96 +410,6 @@ class OrderDesk:
         if order.get("id") is not None and intent.conditional and (order.get("info") or {}).get("resting"):
             return {**order, "status": "open", "clientOrderId": intent.client_order_id}
         return order
-
-    # -- what the exchange holds ------------------------------------------------------------------
-    async def positions(self) -> dict[str, ExchangePosition]:
-        markets = self.exchange.markets
-        return await self.call(
-            self.exchange.fetch_positions, check=lambda rows: positions_from(self._one_way(rows), markets)
-        )
-
-    def _one_way(self, rows: Any) -> Any:
-        """The bot books one position per coin: a hedge-mode account is refused before anything is sent."""
-        if (
-            self.profile.one_way
-            and isinstance(rows, list)
-            and any(isinstance(r, dict) and r.get("hedged") for r in rows)
-        ):
-            raise ConfigError(
-                f"the {self.profile.id} account is in hedge mode (positionIdx 1 / 2), "
-                "and the bot trades one-way mode only: "
-                "switch the USDT perpetuals to one-way mode in the exchange's position settings, then run again"
-            )
-        return rows
-
-    async def open_orders(self, book: BotState) -> list[ExchangeOrder]:
-        """Regular and trigger orders, one request each per configured or held coin (sent together)."""
-        coins = list(dict.fromkeys([*self.settings.trading.coins, *book.positions]))
-        symbols = [self.symbol(coin) for coin in coins if self.symbol(coin) in self.exchange.markets]
-        fetch, markets = self.exchange.fetch_open_orders, self.exchange.markets
-        batches = await asyncio.gather(
-            *(
-                self.call(fetch, symbol, None, None, params, check=lambda rows: orders_from(rows, markets))
-                for symbol in symbols
-                for params in (
-                    (self.profile.regular_orders, {"trigger": True})
-                    if self.profile.trigger_orders_apart
-                    else (self.profile.regular_orders,)
-                )
-            )
-        )
-        unique = {(order.coin, order.client_order_id): order for batch in batches for order in batch}
-        return list(unique.values())  # one order listed in both lists counts once
-
-    async def view(
-        self, book: BotState, *, known: tuple[dict[str, ExchangePosition], list[ExchangeOrder]] | None = None
-    ) -> ExchangeView:
-        """Balance, positions and open orders now; ``known`` positions and orders are reused, not fetched again."""
-        quote = self.settings.trading.quote
-        if (
-            self.profile.one_way and not self._mode_checked
-        ):  # a symbol's empty rows show the mode before its first order
-            fresh = [self.symbol(c) for c in self.settings.trading.coins if self.symbol(c) not in book.leverage_set]
-            await asyncio.gather(
-                *(
-                    self.call(self.exchange.fetch_positions, [s], check=self._one_way)
-                    for s in fresh
-                    if s in self.exchange.markets
-                )
-            )
-            self._mode_checked = True
-        total, (positions, orders) = await asyncio.gather(
-            self.call(self.exchange.fetch_balance, check=lambda balance: equity_of(balance, quote)),
-            _value(known) if known else asyncio.gather(self.positions(), self.open_orders(book)),
-        )
-        unrealized = sum(p.unrealized_pnl_usd for p in positions.values())
-        equity = total + unrealized if self.profile.balance_is_wallet else total
-        return ExchangeView(
-            as_of=self.now,
-            cash_usd=equity - unrealized,
-            equity_usd=equity,
-            positions=list(positions.values()),
-            open_orders=orders,
-        )
-
-
-def _the_one(rows: Any, cid: str) -> dict | None:
-    """The order with client id ``cid`` in an open-orders answer (None when it lists none)."""
-    if not isinstance(rows, list):
-        return checked_order(rows, cid)  # refused as malformed
-    mine = [row for row in rows if isinstance(row, dict) and row.get("clientOrderId") == cid]
-    return checked_order(mine[0], cid) if mine else None
-
-
-def _duplicate(exc: BaseException) -> bool:
-    """The venue refused an order as a duplicate of a client id it holds (ccxt maps the codes to
-    InvalidOrder or ExchangeError: the text is what says it)."""
-    text = str(exc).lower()
-    return any(mark in text for mark in ("-4116", "110072", "duplicate"))
-
-
-async def _value(value: Any) -> Any:
-    return value
 
 
 def reason_of(intent: OrderIntent) -> FillReason:
