@@ -15,9 +15,25 @@ from bot.tick.engine import TickContext, run_tick
 from bot.tick.prompt import Prompt
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
+from tests.fakes.anthropic import ModelSpec
 from tests.fakes.memory import MemoryJournal, MemoryStore
 
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
+LEGACY_MODEL = ModelSpec(
+    "claude-legacy-test",
+    "no structured outputs, thinking off by default",
+    structured_outputs=False,
+    thinking_types=frozenset({"enabled", "disabled"}),
+)
+ALWAYS_ON = ModelSpec(
+    "claude-always-on-test",
+    "no structured outputs, thinking always on",
+    structured_outputs=False,
+    forced_tool=False,
+    thinking_types=frozenset({"adaptive"}),
+    thinking_default=True,
+    effort_levels=("low", "medium", "high"),
+)
 PRICE = {
     "input_usd_per_mtok": 3.0,
     "output_usd_per_mtok": 15.0,

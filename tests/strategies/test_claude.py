@@ -33,6 +33,7 @@ from tests.fakes.anthropic import (
     tool_call,
 )
 from tests.strategies.claudekit import (
+    LEGACY_MODEL,
     START,
     USAGE,
     _ctx,
@@ -270,9 +271,10 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
         "thinking": {"type": "disabled"},  # thinking with a forced tool is a 400 on every model
     }
     schema = tool_schema()
-    entry = schema["properties"]["decisions"]["items"]
-    assert entry["properties"]["action"]["enum"] == ["BUY", "SELL", "CLOSE", "HOLD"]
-    assert entry["required"] == ["coin", "action", "confidence"] and "$ref" not in str(schema)
+    assert schema["properties"]["decisions"]["items"] == {"$ref": "#/$defs/Decision"}
+    entry = schema["$defs"]["Decision"]
+    assert schema["$defs"]["Action"]["enum"] == ["BUY", "SELL", "CLOSE", "HOLD"]
+    assert entry["required"] == ["coin", "action", "confidence"]
     # 1000 x $3 + 200 x $15 + 2000 x $0.30 per million = $0.0066
     # saved: 2000 x ($3 - $0.30) per million = $0.0054
     assert strategy.trace.usage.model_dump() == {
@@ -488,3 +490,27 @@ def test_an_api_failure_holds_everything_degrades_and_is_remembered_until_a_succ
 
     recovered = _run(ctx, 3)
     assert recovered.outcome is Outcome.OK and ctx.store.state.llm.last_error == ""
+
+
+@pytest.mark.parametrize(
+    ("model", "output", "shape"),
+    [
+        ("claude-sonnet-5-5", "auto", "json_schema"),  # the default model
+        ("claude-haiku-5-5", "auto", "json_schema"),
+        ("claude-opus-5-5", "auto", "json_schema"),
+        ("claude-sonnet-4-6", "tool", "strict_tool"),
+        (LEGACY, "auto", "forced_tool"),  # no structured outputs
+    ],
+)
+def test_an_entry_trades_on_every_current_model_through_the_schema_the_api_accepts(
+    fake_anthropic, tick, model, output, shape
+):
+    fake_anthropic.models[LEGACY] = LEGACY_MODEL
+    fake_anthropic.script(tool_call({"decisions": [_buy(), {"coin": "ETH", "action": "HOLD", "confidence": 0.4}]}))
+    strategy = _strategy(fake_anthropic.url, model=model, output=output, prices={LEGACY: LEGACY_PRICE})
+    decisions = _decide(strategy, tick)
+    assert strategy.trace.shape == shape and strategy.trace.invalid == {}
+    assert [(d.coin, d.action, d.leverage, d.stop_loss) for d in decisions] == [
+        ("BTC", Action.BUY, 3.0, 98_000.0),
+        ("ETH", Action.HOLD, 1.0, None),
+    ]
