@@ -96,6 +96,13 @@ class LlmSettings(Section):
         10.0, ge=0, description="daily budget (UTC day); reached: `llm.fallback` decides until midnight"
     )
     fallback: Literal["rules", "hold"] = Field("rules", description="who decides once the daily budget is spent")
+    on_error: Literal["hold", "rules"] = Field(
+        "hold",
+        description=(
+            "while the API refuses the request itself (400/401/403/404/413: a bug or a configuration, not an "
+            "outage): hold (failed ticks: backoff, self-pause) or let the rules decide"
+        ),
+    )
     prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model"
     )

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.config import LlmSettings
-from bot.errors import LlmUnavailable
+from bot.errors import LlmRequestError, LlmUnavailable
 from bot.models import Action, CoinFeatures, Decision, Portfolio
 from bot.ops.budget import priced
 from bot.strategies.capabilities import ModelCaps, read_caps
@@ -112,7 +112,9 @@ class ClaudeStrategy:
         )
         try:
             async with client, asyncio.timeout(llm.deadline_s):
-                caps = await read_caps(client, llm.model, cache_dir=self._cache_dir, now=self._clock(), ttl=self._ttl)
+                caps = await read_caps(
+                    client, llm.model, cache_dir=self._cache_dir, now=self._clock(), ttl=self._ttl, priced=llm.prices
+                )
                 self.caps = caps
                 self.trace.lifecycle, self.trace.retires_at = caps.lifecycle, caps.retires_at
                 shape, request = build_request(
@@ -120,13 +122,31 @@ class ClaudeStrategy:
                 )
                 audit["shape"] = self.trace.shape = shape.value
                 audit["request"] = {key: value for key, value in request.items() if key not in ("system", "messages")}
-                return await client.messages.create(**request), shape
+                try:
+                    return await client.messages.create(**request), shape
+                except anthropic.NotFoundError:
+                    # retired mid-run, on a capabilities cache still fresh: ask the Models API at once
+                    # (a ConfigError naming the priced active models when it is gone), not in 24 h
+                    await read_caps(
+                        client,
+                        llm.model,
+                        cache_dir=self._cache_dir,
+                        now=self._clock(),
+                        ttl=None,
+                        priced=llm.prices,
+                        fresh=True,
+                    )
+                    raise
         except TimeoutError:
             raise LlmUnavailable(
                 f"no answer from Claude within llm.deadline_s = {llm.deadline_s:g} s (retries included)"
             ) from None
         except anthropic.APIError as exc:
-            raise LlmUnavailable(_describe(exc, llm=llm, base_url=str(client.base_url))) from None
+            message = _describe(exc, llm=llm, base_url=str(client.base_url))
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int) and 400 <= status < 500 and status not in _OUTAGES:
+                raise LlmRequestError(message, status=status) from None
+            raise LlmUnavailable(message) from None
         except ValueError as exc:  # the SDK lets a 200 with a broken JSON body through as JSONDecodeError
             raise LlmUnavailable(f"malformed answer from the Anthropic API (not JSON: {exc})") from None
 
@@ -161,6 +181,11 @@ class ClaudeStrategy:
         return calls[0].input
 
 
+# 4xx answers that mean "not now" (a timeout, a conflict, the rate limit): outages, retried next
+# tick like a 5xx or a 529. Every other 4xx is the request itself: a bug or a configuration.
+_OUTAGES = frozenset({408, 409, 429})
+
+
 def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
     """One line per failure kind, saying what to do about it."""
     import anthropic
@@ -181,7 +206,15 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
             "check the key's access in the console"
         )
     if isinstance(exc, anthropic.NotFoundError):
-        return f"Anthropic does not know the model {llm.model!r} (404): fix llm.model in config.toml"
+        return (
+            f"Anthropic answered 404 not_found_error ({exc.api_message or 'no message'}) although the Models API "
+            f"lists {llm.model!r}: check llm.base_url"
+        )
+    if isinstance(exc, anthropic.RequestTooLargeError):
+        return (
+            f"Anthropic refused the request as too large (413 request_too_large: {exc.api_message or 'no message'}): "
+            "fewer coins, a smaller llm.memory_max_tokens or shorter llm.instructions"
+        )
     if isinstance(exc, anthropic.RateLimitError):
         return f"Claude rate limit (429 rate_limit_error) {retried}: holding this tick"
     if isinstance(exc, anthropic.OverloadedError):

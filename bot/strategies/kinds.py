@@ -152,6 +152,12 @@ def fallback(settings: Settings) -> Strategy:
     return build(settings, BASELINE) if settings.llm.fallback == "rules" else HoldStrategy()
 
 
+def on_error(settings: Settings) -> Strategy | None:
+    """Who decides while the LLM API refuses the request itself (`llm.on_error`): the rules,
+    or nobody (None: the tick fails and holds)."""
+    return build(settings, BASELINE) if settings.llm.on_error == "rules" else None
+
+
 def identity(kind: Kind, settings: Settings) -> str:
     """A paid kind's decision-cache identity: a changed model or limit never reuses an answer."""
     assert kind.identity is not None, f"{kind.name} is paid and needs an identity"

@@ -47,6 +47,7 @@ ERROR_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    413: "request_too_large",  # Anthropic's errors page: the request exceeds the maximum allowed number of bytes
     429: "rate_limit_error",
     500: "api_error",
     529: "overloaded_error",
@@ -56,6 +57,7 @@ ERROR_MESSAGES = {
     401: "invalid x-api-key",
     403: "Your API key does not have permission to use the specified resource.",
     404: "model: not found",
+    413: "Request exceeds the maximum allowed number of bytes.",
     429: "Number of request tokens has exceeded your per-minute rate limit",
     500: "Internal server error",
     529: "Overloaded",

@@ -71,7 +71,7 @@ class MemoryAudit(dict):
         self[tick_id] = record
 
 
-def _ctx(fake, *, budget=5.0, fallback="rules"):
+def _ctx(fake, *, budget=5.0, fallback="rules", ops=None, notifier=None, cache_dir=None, **llm):
     settings = Settings(
         trading={"coins": ["BTC", "ETH"]},
         llm={
@@ -80,15 +80,27 @@ def _ctx(fake, *, budget=5.0, fallback="rules"):
             "retries": 0,
             "max_usd_per_day": budget,
             "fallback": fallback,
+            **llm,
         },
+        ops=ops or {},
+    )
+    strategy = ClaudeStrategy(
+        settings.llm,
+        max_leverage=settings.risk.max_leverage,
+        api_key="sk-test",
+        cache_dir=cache_dir,
+        clock=lambda: START,
+        capabilities_ttl=timedelta(hours=24),
     )
     return TickContext(
         settings=settings,
         mode="replay",
         dry_run=True,
         market=HistoryMarket(),
-        strategy=ClaudeStrategy(settings.llm, max_leverage=settings.risk.max_leverage, api_key="sk-test"),
+        strategy=strategy,
         fallback=RulesStrategy(settings.rules) if fallback == "rules" else HoldStrategy(),
+        on_error=RulesStrategy(settings.rules) if settings.llm.on_error == "rules" else None,
+        notifier=notifier,
         broker=PaperBroker(settings.paper),
         store=MemoryStore(),
         journal=MemoryJournal(),

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import LlmSettings, Settings
-from bot.errors import LlmUnavailable
+from bot.errors import LlmRequestError, LlmUnavailable
 from bot.models import Action, Decision, Outcome, Position, ReturnStats, Side
 from bot.strategies.claude import ClaudeStrategy, tool_schema, validate
 from bot.strategies.request import ANSWER, TOOL_DESCRIPTION
@@ -308,7 +308,18 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
             "the console",
             0,
         ),
-        (error(404), "Anthropic does not know the model 'claude-sonnet-5-5' (404): fix llm.model in config.toml", 0),
+        (  # the Models API, asked again at once, still lists the model: not a retirement
+            error(404),
+            "Anthropic answered 404 not_found_error (model: not found) although the Models API lists "
+            "'claude-sonnet-5-5': check llm.base_url",
+            0,
+        ),
+        (
+            error(413),
+            "Anthropic refused the request as too large (413 request_too_large: Request exceeds the maximum allowed "
+            "number of bytes.): fewer coins, a smaller llm.memory_max_tokens or shorter llm.instructions",
+            0,
+        ),
         (
             error(400),
             "Anthropic refused the request (400 invalid_request_error: messages: at least one message is required)",
@@ -350,6 +361,9 @@ def test_every_failure_is_one_line_and_tokens_already_spent_are_counted(fake_ant
     with pytest.raises(LlmUnavailable) as caught:
         _decide(strategy, tick)
     assert str(caught.value) == message
+    # the request itself refused (a bug or a configuration) or an outage (retried next tick): issue 31
+    refused = reply.kind == "error" and reply.status in (400, 401, 403, 404, 413)
+    assert isinstance(caught.value, LlmRequestError) == refused
     assert strategy.trace.usage.calls == calls and (strategy.trace.usage.cost_usd > 0) == bool(calls)
     assert strategy.trace.audit["error"] == message
 
@@ -475,21 +489,22 @@ def test_claude_decisions_trade_and_a_refused_entry_holds_with_its_reason(fake_a
     assert "== BTC ==" in record["user"] and record["system"].startswith("You trade USDT-margined perpetual futures")
 
 
-def test_an_api_failure_holds_everything_degrades_and_is_remembered_until_a_success(fake_anthropic):
+def test_an_api_failure_holds_everything_and_is_remembered_until_a_success(fake_anthropic):
     ctx = _ctx(fake_anthropic)
     fake_anthropic.script(error(401))
-    failed = _run(ctx)
-    assert failed.outcome is Outcome.DEGRADED and failed.decisions == [] and failed.fills == []
+    failed = _run(ctx)  # a refused key is a configuration to fix: a failed tick (issue 31), not an outage
+    assert failed.outcome is Outcome.FAILED and failed.decisions == [] and failed.fills == []
     message = (
         "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
     )
-    assert failed.message == f"claude unavailable, holding every coin: {message}"
+    assert failed.message == f"claude request refused, holding every coin (llm.on_error = hold): {message}"
     assert ctx.store.state.llm.last_error == message
     assert ctx.audit["250603T1200"]["error"] == message
     assert failed.usage.calls == 0 and ctx.store.state.llm.spend_by_day == {}
 
-    recovered = _run(ctx, 3)
+    recovered = _run(ctx, 3)  # past the 60 s backoff
     assert recovered.outcome is Outcome.OK and ctx.store.state.llm.last_error == ""
+    assert ctx.store.state.consecutive_errors == 0 and ctx.store.state.llm.request_errors == 0
 
 
 @pytest.mark.parametrize(
