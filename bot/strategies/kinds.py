@@ -65,9 +65,7 @@ def _claude(settings: Settings, key: str, clock: Clock | None) -> Strategy:
     # a tick ages the cached Models API answer (`llm.capabilities_ttl_hours`); a backtest
     # takes whatever var/cache holds, whatever its age (a missing model is looked up once)
     aged = {"clock": clock, "capabilities_ttl": timedelta(hours=settings.llm.capabilities_ttl_hours)} if clock else {}
-    return ClaudeStrategy(
-        settings.llm, max_leverage=settings.risk.max_leverage, api_key=key, cache_dir=settings.var_dir / "cache", **aged
-    )
+    return ClaudeStrategy(settings.llm, api_key=key, cache_dir=settings.var_dir / "cache", **aged)
 
 
 def _claude_identity(settings: Settings) -> dict:

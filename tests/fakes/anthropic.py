@@ -8,7 +8,8 @@ and on every model together with thinking (explicit, or on by default); a thinki
 effort level, ``output_config.format`` or ``strict`` tool the model does not list;
 ``temperature`` / ``top_p`` / ``top_k`` and an assistant prefill where rejected;
 ``max_tokens`` above the model's; a schema keyword outside the structured-output subset in
-``output_config.format`` or a ``strict`` tool (``schema_violation``, sources beside it). Then it answers with the next scripted reply, or with
+``output_config.format`` or a ``strict`` tool (``schema_violation``, sources beside it). Then it
+answers with the next scripted reply, or with
 the default one (HOLD for every coin named in the prompt): as JSON text when the request
 asked for ``output_config.format``, else as a ``decide`` tool call. Replies: a decision
 batch, a text-only answer, an answer cut at ``max_tokens``, a refusal with its category,

@@ -49,7 +49,6 @@ def _model_strategy(fake, model: str, tmp_path: Path | None = None, **llm) -> Cl
     settings = LlmSettings(base_url=fake.url, model=model, retries=0, timeout_s=5, prices=prices, **llm)
     return ClaudeStrategy(
         settings,
-        max_leverage=10,
         api_key="sk-test",
         cache_dir=tmp_path,
         clock=lambda: NOW,
@@ -71,7 +70,7 @@ class MemoryAudit(dict):
         self[tick_id] = record
 
 
-def _ctx(fake, *, budget=5.0, fallback="rules", ops=None, notifier=None, cache_dir=None, **llm):
+def _ctx(fake, *, budget=5.0, fallback="rules", ops=None, risk=None, notifier=None, cache_dir=None, **llm):
     settings = Settings(
         trading={"coins": ["BTC", "ETH"]},
         llm={
@@ -83,10 +82,10 @@ def _ctx(fake, *, budget=5.0, fallback="rules", ops=None, notifier=None, cache_d
             **llm,
         },
         ops=ops or {},
+        risk=risk or {},
     )
     strategy = ClaudeStrategy(
         settings.llm,
-        max_leverage=settings.risk.max_leverage,
         api_key="sk-test",
         cache_dir=cache_dir,
         clock=lambda: START,

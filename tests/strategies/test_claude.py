@@ -99,7 +99,7 @@ def _buy(**changes):
 
 def _strategy(url: str, **llm) -> ClaudeStrategy:
     settings = LlmSettings(base_url=url, **{"retries": 1, "timeout_s": 5, **llm})
-    return ClaudeStrategy(settings, max_leverage=10, api_key="sk-test")
+    return ClaudeStrategy(settings, api_key="sk-test")
 
 
 def _prompt(tick):
@@ -154,12 +154,12 @@ def _price(coin):
     [
         (_buy(stop_loss=101_000), "stop_loss 101000 is not below the price 100000 for a long"),
         (_buy(take_profit=99_500), "take_profit 99500 is not above the price 100000 for a long"),
+        (_buy(stop_loss=None, take_profit=99_500), "take_profit 99500 is not above the price 100000 for a long"),
         (_buy(action="SELL"), "take_profit 104000 is not below the price 100000 for a short"),
         (
             _buy(action="SELL", stop_loss=99_000, take_profit=97_000),
             "stop_loss 99000 is not above the price 100000 for a short",
         ),
-        (_buy(leverage=20), "leverage 20x above the configured maximum 10x"),
         (_buy(leverage=200), "`leverage`: Input should be less than or equal to 125 (got 200)"),
         (
             _buy(confidence="high"),
@@ -168,7 +168,6 @@ def _price(coin):
         (_buy(confidence=1.5), "`confidence`: Input should be less than or equal to 1 (got 1.5)"),
         (_buy(action="LONG"), "`action`: Input should be 'BUY', 'SELL', 'CLOSE' or 'HOLD' (got 'LONG')"),
         (_buy(stop_loss=-5), "`stop_loss`: Input should be greater than 0 (got -5)"),
-        (_buy(stop_loss=None), "BUY without a stop_loss and a take_profit"),
         (_buy(take_profit=float("inf")), "`take_profit`: Input should be a finite number (got inf)"),
         (_buy(size_pct=0), "BUY with size_pct 0"),
         (_buy(notes="yolo"), "`notes`: Extra inputs are not permitted (got 'yolo')"),
@@ -177,7 +176,7 @@ def _price(coin):
 )
 def test_an_invalid_entry_holds_its_coin_with_the_reason(tick, entry, reason):
     features, portfolio = tick
-    decisions, invalid = validate({"decisions": [entry]}, features=features, portfolio=portfolio, max_leverage=10)
+    decisions, invalid = validate({"decisions": [entry]}, features=features, portfolio=portfolio)
     assert invalid == {"BTC": reason}
     assert decisions == [
         Decision(coin="BTC", action=Action.HOLD, confidence=0.0, reasoning=f"invalid, holding: {reason}")
@@ -193,7 +192,7 @@ def test_valid_entries_go_ahead_next_to_an_invalid_one(tick):
             {"coin": "PEPE", "action": "BUY", "confidence": 0.9},
         ]
     }
-    decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+    decisions, invalid = validate(answer, features=features, portfolio=portfolio)
     assert invalid == {"PEPE": "unknown coin 'PEPE' (this tick: BTC, ETH)"}  # not traded, so no HOLD entry for it
     assert [(d.coin, d.action, d.stop_loss, d.take_profit) for d in decisions] == [
         ("BTC", Action.BUY, 98_000, 104_000),
@@ -203,9 +202,7 @@ def test_valid_entries_go_ahead_next_to_an_invalid_one(tick):
 
 def test_a_coin_listed_twice_holds(tick):
     features, portfolio = tick
-    decisions, invalid = validate(
-        {"decisions": [_buy(), _buy(action="HOLD")]}, features=features, portfolio=portfolio, max_leverage=10
-    )
+    decisions, invalid = validate({"decisions": [_buy(), _buy(action="HOLD")]}, features=features, portfolio=portfolio)
     assert invalid == {"BTC": "listed more than once"}
     assert [(d.coin, d.action) for d in decisions] == [("BTC", Action.HOLD)]
 
@@ -213,7 +210,7 @@ def test_a_coin_listed_twice_holds(tick):
 def test_hold_entries_pass_and_entries_without_a_coin_are_reported(tick):
     features, portfolio = tick
     answer = {"decisions": [{"coin": "ETH", "action": "HOLD", "confidence": 0.4}, {"action": "BUY"}, "BTC up"]}
-    decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+    decisions, invalid = validate(answer, features=features, portfolio=portfolio)
     assert [(d.coin, d.action) for d in decisions] == [("ETH", Action.HOLD)]
     assert invalid == {"entry 2": "entry without a coin", "entry 3": "entry without a coin"}
 
@@ -232,7 +229,7 @@ def test_hold_entries_pass_and_entries_without_a_coin_are_reported(tick):
 def test_a_malformed_tool_input_is_unusable_as_a_whole(tick, tool_input, message):
     features, portfolio = tick
     with pytest.raises(LlmUnavailable) as caught:
-        validate(tool_input, features=features, portfolio=portfolio, max_leverage=10)
+        validate(tool_input, features=features, portfolio=portfolio)
     assert str(caught.value) == message
 
 
@@ -393,7 +390,7 @@ def test_the_deadline_bounds_the_whole_step_retries_included(fake_anthropic, tic
 def test_any_answer_is_either_refused_whole_or_yields_only_checked_decisions(tick, answer):
     features, portfolio = tick
     try:
-        decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+        decisions, invalid = validate(answer, features=features, portfolio=portfolio)
     except LlmUnavailable as exc:
         assert "\n" not in str(exc)
         return
