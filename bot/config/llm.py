@@ -57,6 +57,23 @@ DEFAULT_PRICES = {
 DEFAULT_MODEL = "claude-sonnet-5-5"  # a current model fast enough for a 3-minute cadence: README "Choosing a model"
 
 
+# The owner's notes ride in every request's cached prefix: 1,500 tokens (~6,000 characters, about
+# one page) is room for a strategy and small next to the ~1,000-token rules they follow.
+INSTRUCTIONS_MAX_TOKENS = 1500
+
+
+def check_instructions(text: str, where: str) -> str:
+    """``text`` stripped, or a ValueError saying by how much it is over the bound (4 characters a token)."""
+    text = text.strip()
+    tokens = -(-len(text) // 4)
+    if tokens > INSTRUCTIONS_MAX_TOKENS:
+        raise ValueError(
+            f"{where} is ~{tokens:,} tokens ({len(text):,} characters), above the {INSTRUCTIONS_MAX_TOKENS:,}-token "
+            "bound: shorten it"
+        )
+    return text
+
+
 class LlmSettings(Section):
     """Claude as the strategy: the model, its limits, the daily budget and the price table."""
 
@@ -103,6 +120,16 @@ class LlmSettings(Section):
             "outage): hold (failed ticks: backoff, self-pause) or let the rules decide"
         ),
     )
+    instructions: str = Field(
+        "",
+        description=(
+            "the owner's strategy notes, appended to the static system prompt (cached); at most "
+            "INSTRUCTIONS_MAX_TOKENS tokens"
+        ),
+    )
+    instructions_file: str | None = Field(
+        None, description="the same notes from a text file (relative to config.toml's folder); not with `instructions`"
+    )
     prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model"
     )
@@ -111,6 +138,11 @@ class LlmSettings(Section):
     @classmethod
     def _base_url_has_scheme(cls, value: str | None) -> str | None:
         return optional_url(value)
+
+    @field_validator("instructions")
+    @classmethod
+    def _instructions_fit(cls, text: str) -> str:
+        return check_instructions(text, "llm.instructions")
 
     @field_validator("prices")
     @classmethod
@@ -124,6 +156,8 @@ class LlmSettings(Section):
                 f"model {self.model!r} has no price: add [llm.prices.{json.dumps(self.model)}] to config.toml"
                 f"{did_you_mean(self.model, list(self.prices))}"
             )
+        if self.instructions and self.instructions_file:
+            raise ValueError("set llm.instructions or llm.instructions_file, not both")
         if self.deadline_s < self.timeout_s:
             raise ValueError(f"deadline_s ({self.deadline_s:g}) must be at least timeout_s ({self.timeout_s:g})")
         return self

@@ -65,7 +65,10 @@ def _claude(settings: Settings, key: str, clock: Clock | None) -> Strategy:
     # a tick ages the cached Models API answer (`llm.capabilities_ttl_hours`); a backtest
     # takes whatever var/cache holds, whatever its age (a missing model is looked up once)
     aged = {"clock": clock, "capabilities_ttl": timedelta(hours=settings.llm.capabilities_ttl_hours)} if clock else {}
-    return ClaudeStrategy(settings.llm, api_key=key, cache_dir=settings.var_dir / "cache", **aged)
+    llm = settings.llm
+    if llm.base_url is None and settings.anthropic_base_url:  # ANTHROPIC_BASE_URL from .env, as the key
+        llm = llm.model_copy(update={"base_url": settings.anthropic_base_url})
+    return ClaudeStrategy(llm, api_key=key, cache_dir=settings.var_dir / "cache", **aged)
 
 
 def _claude_identity(settings: Settings) -> dict:

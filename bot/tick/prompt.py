@@ -67,7 +67,15 @@ Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry
 
 Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
 
-Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes.{_CONTEXT_RULE if settings.intel.enabled else ""}"""
+Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes.{_CONTEXT_RULE if settings.intel.enabled else ""}{_owner_notes(settings.llm.instructions)}"""
+
+
+def _owner_notes(text: str) -> str:
+    """The owner's own strategy notes (`llm.instructions`, from config.toml: trusted), last in the
+    static part so they are cached with it; the risk rules above still bind."""
+    if not text:
+        return ""
+    return f"\n\nThe owner's instructions (the rules above still apply):\n{text}"
 
 
 # One decision contract (issue 31): what the risk step does with an entry without a stop-loss, said as it does it.

@@ -94,6 +94,7 @@ class StatusReport(StrictModel):
     llm_last_refusal: str = ""  # "<day> <category>" of the last answer Claude refused
     # the API refusing the request itself (a 4xx), since when, and who decides meanwhile (`llm.on_error`); "" if not
     llm_request_refused: str = ""
+    llm_instructions: str = ""  # the first line of the owner's `llm.instructions`, and their size; "" without any
     llm_thinking_tokens_today: int = 0  # part of the output tokens, billed as output
     llm_cache_hit_ratio_today: float | None = None  # prompt tokens read from the cache / all prompt tokens
     llm_cache_saved_usd_today: float = 0.0  # what the cache saved today against sending the same tokens uncached
@@ -146,6 +147,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         llm_model_retires_at=state.llm.retires_at,
         llm_last_refusal=state.llm.last_refusal,
         llm_request_refused=_request_refused(state, settings),
+        llm_instructions=_instructions(settings.llm.instructions),
         llm_thinking_tokens_today=today.thinking_tokens,
         llm_cache_hit_ratio_today=cache_hit_ratio(today),
         llm_cache_saved_usd_today=today.cache_saved_usd,
@@ -154,6 +156,14 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         disagreements=state.exchange.disagreements(state.positions) if state.exchange else [],
         **_arena(settings, state_file),
     )
+
+
+def _instructions(text: str) -> str:
+    if not text:
+        return ""
+    first = text.splitlines()[0].strip()
+    shown = f"{first[:100]}..." if len(first) > 100 else first
+    return f"{shown} ({len(text.splitlines())} lines, ~{-(-len(text) // 4)} tokens)"
 
 
 def _request_refused(state: BotState, settings: Settings) -> str:
