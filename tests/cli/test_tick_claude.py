@@ -372,8 +372,9 @@ def test_status_shows_todays_cache_hit_ratio_and_the_dollars_it_saved(project, f
         usage[key] for usage in (first, second) for key in ("input_tokens", "cache_write_tokens", "cache_read_tokens")
     )
     assert status["llm_cache_hit_ratio_today"] == pytest.approx(second["cache_read_tokens"] / prompt)
-    # Sonnet 5.5: a write costs $0.50 per million more than plain input ($2.50 vs $2), a read $1.80 less ($0.20)
-    saved = (second["cache_read_tokens"] * 1.80 - first["cache_write_tokens"] * 0.50) / 1e6
+    # Sonnet 5.5: a write costs $0.50 per million more than plain input ($2.50 vs $2), a read $1.90 less ($0.10 since
+    # the 2026-10 cut)
+    saved = (second["cache_read_tokens"] * 1.90 - first["cache_write_tokens"] * 0.50) / 1e6
     assert status["llm_cache_saved_usd_today"] == pytest.approx(saved, abs=1e-12)
     assert status["llm_thinking_tokens_today"] == 240  # the fake's 120 at effort low, twice
     text = run_bot("status", "--replay", cwd=project).stdout

@@ -380,3 +380,28 @@ def test_anthropic_base_url_in_dotenv_is_honoured_like_the_key(tmp_path, monkeyp
     # llm.base_url in config.toml still wins, as documented
     settings = _load(tmp_path, '[strategy]\nname = "claude"\n[llm]\nbase_url = "http://127.0.0.1:9"\n', env=env)
     assert build(settings).llm.base_url == "http://127.0.0.1:9"
+
+
+def test_every_model_of_the_sdk_has_a_sourced_price_or_is_named_unpriced():
+    import typing
+
+    from anthropic.types.model_param import ModelParam
+
+    from bot.config.llm import DEFAULT_PRICES
+
+    listed = typing.get_args(typing.get_args(ModelParam)[0])
+    unpriced = {"claude-mythos-preview", "claude-mythos-5", "claude-mythos-5-1", "claude-mythos-5-2"}
+    dated = {model for model in listed if model[-9:-8] == "-" and model[-8:].isdigit()}  # aliases of a priced id
+    assert set(listed) - unpriced - dated == set(DEFAULT_PRICES)
+    assert all(
+        price.checked and price.source.startswith("https://platform.claude.com/") for price in DEFAULT_PRICES.values()
+    )
+    # the cache-read cuts in force since 2026-10-07 (issue 31)
+    reads = {model: price.cache_read_usd_per_mtok for model, price in DEFAULT_PRICES.items()}
+    assert (reads["claude-sonnet-5-5"], reads["claude-opus-5-5"], reads["claude-fable-5-1"]) == (0.10, 0.20, 0.25)
+    fable = DEFAULT_PRICES["claude-fable-5-2"]
+    assert (fable.input_usd_per_mtok, fable.output_usd_per_mtok, fable.cache_write_usd_per_mtok) == (8.0, 40.0, 10.0)
+    assert fable.cache_read_usd_per_mtok == 0.20
+    # config.toml's tables say the same as the defaults
+    shipped = load_settings(Path(__file__).parents[2] / "config.toml").llm.prices
+    assert {model: shipped[model] for model in DEFAULT_PRICES} == DEFAULT_PRICES
