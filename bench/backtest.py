@@ -130,7 +130,7 @@ def _claude_span(data: Path, cache_file: Path, *, fake_url: str | None, ticks: i
 
     settings = Settings(llm={"base_url": fake_url} if fake_url else {})
     if fake_url:
-        claude = ClaudeStrategy(settings.llm, max_leverage=settings.risk.max_leverage, api_key="bench-key")
+        claude = ClaudeStrategy(settings.llm, api_key="bench-key")
         strategy = CachedStrategy(claude, cache=DecisionCache(cache_file), identity="bench")
     else:
         strategy = RulesStrategy(settings.rules)

@@ -170,7 +170,7 @@ def main() -> None:
                 effort=args.effort,
                 prices={model: test_price} if model.endswith("-test") else {},
             )
-            strategy = ClaudeStrategy(llm, max_leverage=10, api_key="sk-bench")
+            strategy = ClaudeStrategy(llm, api_key="sk-bench")
             usages = []
             for _ in range(3):
                 fake.script(tool_call(ANSWER))

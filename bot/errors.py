@@ -58,8 +58,20 @@ class LockedError(BotError):
 
 
 class LlmUnavailable(Exception):
-    """The LLM gave no usable answer this tick (API error, timeout, no tool call, malformed
-    answer). Not a BotError: the tick goes on holding every coin, and is marked degraded."""
+    """The LLM gave no usable answer this tick (an outage: 408, 429, 5xx, 529, a timeout, no
+    tool call, a malformed answer). Not a BotError: the tick holds every coin, is marked
+    degraded, and the next tick simply asks again."""
+
+
+class LlmRequestError(LlmUnavailable):
+    """The API refused the request itself (400, 401, 403, 404, 413, any 4xx but 408, 409 and
+    429): a bug or a configuration to fix, not an outage, since the same request fails the
+    same way next tick. The tick counts as failed (backoff, self-pause) unless
+    `llm.on_error = "rules"` lets the rules decide while it lasts."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def did_you_mean(word: str, choices: list[str], prefix: str = "") -> str:

@@ -153,10 +153,16 @@ class Decision(StrictModel):
     size_pct: float = Field(default=0.0, ge=0.0, le=100.0, description="% of available balance used as margin")
     leverage: float = Field(default=1.0, ge=1.0, le=125.0, description="x")
     stop_loss: float | None = Field(
-        default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL"
+        default=None,
+        gt=0.0,
+        allow_inf_nan=False,
+        description="price, for BUY/SELL: below the price for a long, above for a short; left out: as the rules say",
     )
     take_profit: float | None = Field(
-        default=None, gt=0.0, allow_inf_nan=False, description="price; required for BUY/SELL"
+        default=None,
+        gt=0.0,
+        allow_inf_nan=False,
+        description="price, optional: above the price for a long, below for a short",
     )
     invalidation: str = Field(default="", description="the condition that voids this trade's thesis")
     reasoning: str = Field(default="", description="one short sentence")

@@ -120,7 +120,7 @@ def _skip_if_backing_off(settings: Any, *, dry_run: bool, mode: str):
 async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: Path | None):
     from bot.ops.journal import Journal
     from bot.ops.state import AuditLog, StateStore, check_mode
-    from bot.strategies import build, fallback, resolve
+    from bot.strategies import build, fallback, on_error, resolve
 
     # built first: a bad strategy name or a missing key ends here, before anything is traded
     strategy = build(settings, clock=wall_clock)
@@ -184,6 +184,7 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         market=market,
         strategy=strategy,
         fallback=budget_fallback,
+        on_error=on_error(settings) if budget_fallback is not None else None,  # a paid strategy decides
         broker=broker,
         store=store,
         journal=journal,

@@ -247,6 +247,10 @@ def print_status(status: StatusReport) -> None:
         out(f"LLM last refusal: {status.llm_last_refusal}")
     if status.llm_last_error:
         out(f"LLM: {status.llm_last_error}")
+    if status.llm_instructions:
+        out(f"LLM instructions: {status.llm_instructions}")
+    if status.llm_request_refused:
+        out(f"LLM request refused {status.llm_request_refused}")
     if status.positions:
         table = Table(
             "coin",

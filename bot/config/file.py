@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
 from bot.config.base import SECRET_KEY
+from bot.config.llm import check_instructions
 from bot.config.settings import Settings
 from bot.errors import ConfigError, did_you_mean
 
@@ -39,7 +40,7 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
         raise ConfigError(f"config file not found: {path} (pass --config PATH or set BOT_CONFIG)")
     base_dir = path.parent
     try:
-        return Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data)
+        return _with_instructions(Settings(_env_file=base_dir / ".env", base_dir=base_dir, **data))
     except ValidationError as exc:
         raise ConfigError(f"{_origin(path, data, exc.errors()[0]['loc'])}: {_describe(exc)}") from None
     except SettingsError as exc:  # a BOT_* variable or .env entry pydantic-settings cannot parse
@@ -47,6 +48,24 @@ def load_settings(path: Path, *, explicit: bool = True) -> Settings:
             f"{exc} (environment or {base_dir / '.env'}); a list or table in a BOT_* variable must be JSON, "
             """e.g. BOT_TRADING__COINS='["BTC","ETH"]'"""
         ) from None
+
+
+def _with_instructions(settings: Settings) -> Settings:
+    """`llm.instructions_file` read (relative to config.toml's folder) into `llm.instructions`."""
+    name = settings.llm.instructions_file
+    if not name:
+        return settings
+    path = settings.resolve(Path(name))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"llm.instructions_file {str(path)!r}: cannot read ({why})") from None
+    try:
+        text = check_instructions(text, f"llm.instructions_file {str(path)!r}")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings.model_copy(update={"llm": settings.llm.model_copy(update={"instructions": text})})
 
 
 def _reject_secrets(path: Path, data: dict[str, Any], prefix: str = "") -> None:
@@ -95,9 +114,14 @@ def _describe(exc: ValidationError) -> str:
     if error["type"] == "extra_forbidden":
         return f"unknown setting `{location}`{_suggest(error['loc'])}"
     value = error.get("input")
-    shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
+    shown = "" if isinstance(value, dict) or value is None else f" (got {_cut(repr(value))})"
     message = error["msg"].removeprefix("Value error, ")
     return f"`{location}`: {message}{shown}"
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    """A value quoted in an error, cut so that a long text (`llm.instructions`) keeps the error one short line."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _suggest(loc: tuple[Any, ...]) -> str:

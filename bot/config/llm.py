@@ -14,47 +14,88 @@ from bot.errors import did_you_mean
 
 
 class ModelPrice(Section):
-    """USD per million tokens, as Anthropic publishes them (5-minute cache writes)."""
+    """USD per million tokens, as Anthropic publishes them (5-minute cache writes), and where
+    and when the row was checked (a price without its source cannot be re-checked)."""
 
     input_usd_per_mtok: float = Field(ge=0)
     output_usd_per_mtok: float = Field(ge=0)
     cache_write_usd_per_mtok: float = Field(ge=0)
     cache_read_usd_per_mtok: float = Field(ge=0)
+    checked: date | None = Field(None, description="the day the row was checked against `source`")
+    source: str = Field("", description="the page the row was checked on")
 
 
-def _price(input_usd: float, output_usd: float) -> ModelPrice:
-    """Anthropic's standard rates: 5-minute cache writes 1.25x input, cache reads 0.1x input."""
-    cache = {
-        "cache_write_usd_per_mtok": round(input_usd * 1.25, 6),
-        "cache_read_usd_per_mtok": round(input_usd * 0.1, 6),
-    }
-    return ModelPrice(input_usd_per_mtok=input_usd, output_usd_per_mtok=output_usd, **cache)
+PRICING = "https://platform.claude.com/docs/en/about-claude/pricing"
 
 
-# List prices of every model the Models API listed as active or deprecated, checked on
-# PRICES_CHECKED against Anthropic's models overview and pricing pages (Haiku 5.5's
-# second rate card, for prompts above 100K tokens, never applies to a tick's prompt).
+def _overview(slug: str) -> str:
+    return f"https://platform.claude.com/docs/en/models/{slug}/overview"
+
+
+def _price(input_usd: float, output_usd: float, *, read: float | None = None, checked: date, source: str) -> ModelPrice:
+    """Anthropic's standard rates: 5-minute cache writes 1.25x input, cache reads 0.1x input
+    unless the page says otherwise (``read``: several were cut in 2026-10)."""
+    return ModelPrice(
+        input_usd_per_mtok=input_usd,
+        output_usd_per_mtok=output_usd,
+        cache_write_usd_per_mtok=round(input_usd * 1.25, 6),
+        cache_read_usd_per_mtok=round(input_usd * 0.1, 6) if read is None else read,
+        checked=checked,
+        source=source,
+    )
+
+
+# List prices of every model of the SDK's model list (anthropic/types/model_param.py) that the
+# Models API lists as active or deprecated, each with the day and page it was checked on. Not
+# priced: claude-mythos-preview and claude-mythos-5 / 5-1 / 5-2, which the Models API does not
+# list for a general key (access restricted); a config can add them under [llm.prices].
+# Haiku 5.5's second rate card (prompts above 100K tokens) never applies to a tick's prompt.
+# Rows checked on PRICES_CHECKED were carried over from the table of 2026-12-01; the cache-read
+# cuts in force since 2026-10-07 (Sonnet 5.5 0.10, Opus 5.5 0.20, Fable 5.1 0.25; Fable 5.2
+# 8 / 40 / 10 / 0.20) and Haiku 5.5's overview were checked on _CUT (issue 31).
 PRICES_CHECKED = date(2026, 12, 1)
+_CUT = date(2026, 12, 7)
 DEFAULT_PRICES = {
-    model: _price(input_usd, output_usd)
-    for model, input_usd, output_usd in [
-        ("claude-fable-5-2", 10.0, 50.0),
-        ("claude-fable-5-1", 10.0, 50.0),
-        ("claude-fable-5", 10.0, 50.0),
-        ("claude-opus-5-5", 4.0, 20.0),
-        ("claude-opus-5", 5.0, 25.0),
-        ("claude-opus-4-8", 5.0, 25.0),
-        ("claude-opus-4-7", 5.0, 25.0),
-        ("claude-opus-4-6", 5.0, 25.0),
-        ("claude-opus-4-5", 5.0, 25.0),
-        ("claude-sonnet-5-5", 2.0, 10.0),
-        ("claude-sonnet-5", 2.0, 10.0),
-        ("claude-sonnet-4-6", 3.0, 15.0),
-        ("claude-haiku-5-5", 0.10, 0.50),
-        ("claude-haiku-4-5", 1.0, 5.0),
-    ]
+    "claude-fable-5-2": ModelPrice(
+        input_usd_per_mtok=8.0,
+        output_usd_per_mtok=40.0,
+        cache_write_usd_per_mtok=10.0,
+        cache_read_usd_per_mtok=0.20,
+        checked=_CUT,
+        source=PRICING,
+    ),
+    "claude-fable-5-1": _price(10.0, 50.0, read=0.25, checked=_CUT, source=PRICING),
+    "claude-fable-5": _price(10.0, 50.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-opus-5-5": _price(4.0, 20.0, read=0.20, checked=_CUT, source=PRICING),
+    "claude-opus-5": _price(5.0, 25.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-opus-4-8": _price(5.0, 25.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-opus-4-7": _price(5.0, 25.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-opus-4-6": _price(5.0, 25.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-opus-4-5": _price(5.0, 25.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-sonnet-5-5": _price(2.0, 10.0, read=0.10, checked=_CUT, source=PRICING),
+    "claude-sonnet-5": _price(2.0, 10.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-sonnet-4-6": _price(3.0, 15.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-haiku-5-5": _price(0.10, 0.50, checked=_CUT, source=_overview("haiku-5-5")),
+    "claude-haiku-4-5": _price(1.0, 5.0, checked=PRICES_CHECKED, source=_overview("haiku-4-5")),
 }
 DEFAULT_MODEL = "claude-sonnet-5-5"  # a current model fast enough for a 3-minute cadence: README "Choosing a model"
+
+
+# The owner's notes ride in every request's cached prefix: 1,500 tokens (~6,000 characters, about
+# one page) is room for a strategy and small next to the ~1,000-token rules they follow.
+INSTRUCTIONS_MAX_TOKENS = 1500
+
+
+def check_instructions(text: str, where: str) -> str:
+    """``text`` stripped, or a ValueError saying by how much it is over the bound (4 characters a token)."""
+    text = text.strip()
+    tokens = -(-len(text) // 4)
+    if tokens > INSTRUCTIONS_MAX_TOKENS:
+        raise ValueError(
+            f"{where} is ~{tokens:,} tokens ({len(text):,} characters), above the {INSTRUCTIONS_MAX_TOKENS:,}-token "
+            "bound: shorten it"
+        )
+    return text
 
 
 class LlmSettings(Section):
@@ -96,6 +137,23 @@ class LlmSettings(Section):
         10.0, ge=0, description="daily budget (UTC day); reached: `llm.fallback` decides until midnight"
     )
     fallback: Literal["rules", "hold"] = Field("rules", description="who decides once the daily budget is spent")
+    on_error: Literal["hold", "rules"] = Field(
+        "hold",
+        description=(
+            "while the API refuses the request itself (400/401/403/404/413: a bug or a configuration, not an "
+            "outage): hold (failed ticks: backoff, self-pause) or let the rules decide"
+        ),
+    )
+    instructions: str = Field(
+        "",
+        description=(
+            "the owner's strategy notes, appended to the static system prompt (cached); at most "
+            "INSTRUCTIONS_MAX_TOKENS tokens"
+        ),
+    )
+    instructions_file: str | None = Field(
+        None, description="the same notes from a text file (relative to config.toml's folder); not with `instructions`"
+    )
     prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model"
     )
@@ -104,6 +162,11 @@ class LlmSettings(Section):
     @classmethod
     def _base_url_has_scheme(cls, value: str | None) -> str | None:
         return optional_url(value)
+
+    @field_validator("instructions")
+    @classmethod
+    def _instructions_fit(cls, text: str) -> str:
+        return check_instructions(text, "llm.instructions")
 
     @field_validator("prices")
     @classmethod
@@ -117,6 +180,8 @@ class LlmSettings(Section):
                 f"model {self.model!r} has no price: add [llm.prices.{json.dumps(self.model)}] to config.toml"
                 f"{did_you_mean(self.model, list(self.prices))}"
             )
+        if self.instructions and self.instructions_file:
+            raise ValueError("set llm.instructions or llm.instructions_file, not both")
         if self.deadline_s < self.timeout_s:
             raise ValueError(f"deadline_s ({self.deadline_s:g}) must be at least timeout_s ({self.timeout_s:g})")
         return self
@@ -128,7 +193,10 @@ class LlmSettings(Section):
 
 # Training-data cutoffs as Anthropic publishes them (the later "training data" date, not
 # the "reliable knowledge" one: the model may remember anything up to it), end of month.
+# Haiku 5.5, Sonnet 5.5, Opus 5.5, Fable 5.1: "Knowledge cutoff Jun 2026" in the comparison
+# table of https://platform.claude.com/docs/en/models/haiku-5-5/overview (checked 2026-12-07).
 DEFAULT_KNOWLEDGE_CUTOFFS = {
+    "claude-haiku-5-5": date(2026, 6, 30),
     "claude-sonnet-4-6": date(2025, 8, 31),
     "claude-haiku-4-5": date(2025, 7, 31),
     "claude-opus-4-6": date(2025, 8, 31),

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     exchange_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("EXCHANGE_API_KEY"))
     exchange_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("EXCHANGE_SECRET"))
     cryptopanic_token: SecretStr | None = Field(None, validation_alias=AliasChoices("CRYPTOPANIC_TOKEN"))
+    # not a secret, but read where the key is (the SDK reads it from the environment only; `.env` counts too)
+    anthropic_base_url: str | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL"))
 
     base_dir: Path = Field(Path("."), exclude=True)
 

@@ -67,6 +67,9 @@ class LlmLedger(StrictModel):
     spend_by_day: dict[str, Usage] = Field(default_factory=dict)  # "YYYY-MM-DD" -> summed usage
     budget_notice_day: str = ""  # the day the budget fallback was announced (announced once a day)
     last_error: str = ""  # the last LLM failure; empty after a successful call
+    # ticks in a row the API refused the request itself (a 4xx: a bug or a configuration), since when; 0 on an answer
+    request_errors: int = 0
+    request_error_since: datetime | None = None
     last_refusal: str = ""  # "<day> <category>" of the last answer Claude refused; empty after an answer
     model: str = ""  # the model of the last call, its lifecycle and scheduled retirement (Models API)
     lifecycle: str = ""

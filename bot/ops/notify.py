@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import structlog
 
-from bot.models import StrictModel, TickReport
+from bot.models import Outcome, StrictModel, TickReport
 from bot.ops.backoff import OpsEvent
 from bot.ops.state import NOTIFIED_KEEP, BotState
 
@@ -40,6 +40,9 @@ class EventKind(StrEnum):
     EMERGENCY_PAUSE = "emergency_pause"
     DAILY_SUMMARY = "daily_summary"
     MODEL_DEPRECATED = "model_deprecated"
+    LLM_REQUEST_ERROR = (
+        "llm_request_error"  # the API refuses the request (a 4xx) and `llm.on_error` lets the rules decide
+    )
     ARENA_ROTATION = "arena_rotation"  # another candidate got the account (bot.arena)
 
 
@@ -129,6 +132,17 @@ def tick_events(
             )
         )
     llm = state.llm
+    if llm.request_errors and llm.request_error_since and report.outcome is not Outcome.FAILED:
+        # a failed tick alerts above; a tick the rules decided instead alerts once per streak, with the API's message
+        events.append(
+            Event(
+                key=f"{llm.request_error_since:%Y%m%dT%H%M%S}:llm_request_error",
+                kind=EventKind.LLM_REQUEST_ERROR,
+                level=Level.FAILURE,
+                title=f"{prefix}: Claude's request refused",
+                body=f"{llm.last_error}; the rules decide until it is fixed (llm.on_error = rules)",
+            )
+        )
     if llm.lifecycle == "deprecated" and report.usage.calls:
         when = f"on {llm.retires_at:%Y-%m-%d}" if llm.retires_at else "on a date not yet scheduled"
         events.append(

@@ -6,6 +6,6 @@ Nothing heavy is imported here: `bot --help` reads the kinds' names.
 """
 
 from bot.strategies.hold import HoldStrategy
-from bot.strategies.kinds import KINDS, Kind, build, fallback, kind_of, names, resolve
+from bot.strategies.kinds import KINDS, Kind, build, fallback, kind_of, names, on_error, resolve
 
-__all__ = ["KINDS", "HoldStrategy", "Kind", "build", "fallback", "kind_of", "names", "resolve"]
+__all__ = ["KINDS", "HoldStrategy", "Kind", "build", "fallback", "kind_of", "names", "on_error", "resolve"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -76,25 +77,34 @@ def _on(group: Any, name: str) -> bool:
 
 
 async def read_caps(
-    client: Any, model: str, *, cache_dir: Path | None, now: datetime, ttl: timedelta | None
+    client: Any,
+    model: str,
+    *,
+    cache_dir: Path | None,
+    now: datetime,
+    ttl: timedelta | None,
+    priced: Collection[str] = (),
+    fresh: bool = False,
 ) -> ModelCaps:
     """The model's capabilities: from the cache when fresh enough, else from the Models API.
 
-    ``ttl`` None (backtests): any cached entry is used. Raises ``ConfigError`` for a
-    retired or unknown model; other API failures propagate (the caller holds the tick).
+    ``ttl`` None (backtests): any cached entry is used; ``fresh``: the Models API is asked
+    whatever the cache holds (a 404 from the Messages API mid-run). Raises ``ConfigError``
+    for a retired or unknown model, naming active models that have a price in ``priced``;
+    other API failures propagate (the caller holds the tick).
     """
     import anthropic
 
-    cached = _load(cache_dir, model)
+    cached = None if fresh else _load(cache_dir, model)
     if cached is not None and (ttl is None or now - cached.fetched_at < ttl):
-        return _usable(cached, await _alternatives(client) if cached.lifecycle == "retired" else [])
+        return _usable(cached, await _alternatives(client, priced) if cached.lifecycle == "retired" else [])
     try:
         caps = caps_of(await client.models.retrieve(model), fetched_at=now)
     except anthropic.NotFoundError:
         raise ConfigError(
             f"llm.model {model!r} is not a model the Anthropic API knows (404): "
             "set llm.model in config.toml to an active one"
-            f"{_named(await _alternatives(client))}"
+            f"{_named(await _alternatives(client, priced))}"
         ) from None
     except (anthropic.APIConnectionError, anthropic.InternalServerError, anthropic.RateLimitError):
         if cached is None:
@@ -102,7 +112,7 @@ async def read_caps(
         log.warning("model_capabilities_stale", model=model, fetched_at=cached.fetched_at.isoformat())
         return _usable(cached, [])
     _save(cache_dir, caps)
-    return _usable(caps, await _alternatives(client) if caps.lifecycle == "retired" else [])
+    return _usable(caps, await _alternatives(client, priced) if caps.lifecycle == "retired" else [])
 
 
 def _usable(caps: ModelCaps, alternatives: list[str]) -> ModelCaps:
@@ -118,13 +128,16 @@ def _named(models: list[str]) -> str:
     return f", e.g. {', '.join(models)}" if models else ""
 
 
-async def _alternatives(client: Any, limit: int = 5) -> list[str]:
-    """Active models, newest first, as the Models API lists them (empty if it cannot)."""
+async def _alternatives(client: Any, priced: Collection[str], limit: int = 5) -> list[str]:
+    """Active models that have a price (a model without one would be refused by the
+    config), newest first, as the Models API lists them (empty if it cannot)."""
     import anthropic
 
     names: list[str] = []
     try:
         async for info in client.models.list(lifecycle=["active"], limit=20):
+            if info.id not in priced:
+                continue
             names.append(info.id)
             if len(names) >= limit:
                 break

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.config import LlmSettings
-from bot.errors import LlmUnavailable
+from bot.errors import LlmRequestError, LlmUnavailable
 from bot.models import Action, CoinFeatures, Decision, Portfolio
 from bot.ops.budget import priced
 from bot.strategies.capabilities import ModelCaps, read_caps
@@ -51,14 +51,12 @@ class ClaudeStrategy:
         self,
         llm: LlmSettings,
         *,
-        max_leverage: float,
         api_key: str,
         cache_dir: Path | None = None,
         clock: Callable[[], datetime] = _utc_now,
         capabilities_ttl: timedelta | None = None,
     ) -> None:
         self.llm = llm
-        self.max_leverage = max_leverage
         self._api_key = api_key
         self._cache_dir = cache_dir
         self._clock = clock  # only for the capability cache's age: nothing here trades on it
@@ -92,9 +90,7 @@ class ClaudeStrategy:
             audit["usage"] = self.trace.usage.model_dump()
             audit["response"] = {"id": message.id, "stop_reason": message.stop_reason}
             answer = audit["response"]["answer"] = self._answer(message, shape, audit)
-            decisions, invalid = validate(
-                answer, features=features, portfolio=portfolio, max_leverage=self.max_leverage
-            )
+            decisions, invalid = validate(answer, features=features, portfolio=portfolio)
         except LlmUnavailable as exc:
             audit["error"] = str(exc)
             raise
@@ -112,7 +108,9 @@ class ClaudeStrategy:
         )
         try:
             async with client, asyncio.timeout(llm.deadline_s):
-                caps = await read_caps(client, llm.model, cache_dir=self._cache_dir, now=self._clock(), ttl=self._ttl)
+                caps = await read_caps(
+                    client, llm.model, cache_dir=self._cache_dir, now=self._clock(), ttl=self._ttl, priced=llm.prices
+                )
                 self.caps = caps
                 self.trace.lifecycle, self.trace.retires_at = caps.lifecycle, caps.retires_at
                 shape, request = build_request(
@@ -120,13 +118,31 @@ class ClaudeStrategy:
                 )
                 audit["shape"] = self.trace.shape = shape.value
                 audit["request"] = {key: value for key, value in request.items() if key not in ("system", "messages")}
-                return await client.messages.create(**request), shape
+                try:
+                    return await client.messages.create(**request), shape
+                except anthropic.NotFoundError:
+                    # retired mid-run, on a capabilities cache still fresh: ask the Models API at once
+                    # (a ConfigError naming the priced active models when it is gone), not in 24 h
+                    await read_caps(
+                        client,
+                        llm.model,
+                        cache_dir=self._cache_dir,
+                        now=self._clock(),
+                        ttl=None,
+                        priced=llm.prices,
+                        fresh=True,
+                    )
+                    raise
         except TimeoutError:
             raise LlmUnavailable(
                 f"no answer from Claude within llm.deadline_s = {llm.deadline_s:g} s (retries included)"
             ) from None
         except anthropic.APIError as exc:
-            raise LlmUnavailable(_describe(exc, llm=llm, base_url=str(client.base_url))) from None
+            message = _describe(exc, llm=llm, base_url=str(client.base_url))
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int) and 400 <= status < 500 and status not in _OUTAGES:
+                raise LlmRequestError(message, status=status) from None
+            raise LlmUnavailable(message) from None
         except ValueError as exc:  # the SDK lets a 200 with a broken JSON body through as JSONDecodeError
             raise LlmUnavailable(f"malformed answer from the Anthropic API (not JSON: {exc})") from None
 
@@ -161,6 +177,11 @@ class ClaudeStrategy:
         return calls[0].input
 
 
+# 4xx answers that mean "not now" (a timeout, a conflict, the rate limit): outages, retried next
+# tick like a 5xx or a 529. Every other 4xx is the request itself: a bug or a configuration.
+_OUTAGES = frozenset({408, 409, 429})
+
+
 def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
     """One line per failure kind, saying what to do about it."""
     import anthropic
@@ -181,7 +202,15 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
             "check the key's access in the console"
         )
     if isinstance(exc, anthropic.NotFoundError):
-        return f"Anthropic does not know the model {llm.model!r} (404): fix llm.model in config.toml"
+        return (
+            f"Anthropic answered 404 not_found_error ({exc.api_message or 'no message'}) although the Models API "
+            f"lists {llm.model!r}: check llm.base_url"
+        )
+    if isinstance(exc, anthropic.RequestTooLargeError):
+        return (
+            f"Anthropic refused the request as too large (413 request_too_large: {exc.api_message or 'no message'}): "
+            "fewer coins, a smaller llm.memory_max_tokens or shorter llm.instructions"
+        )
     if isinstance(exc, anthropic.RateLimitError):
         return f"Claude rate limit (429 rate_limit_error) {retried}: holding this tick"
     if isinstance(exc, anthropic.OverloadedError):
@@ -203,15 +232,20 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
 
 
 def validate(
-    tool_input: Any, *, features: dict[str, CoinFeatures], portfolio: Portfolio, max_leverage: float
+    tool_input: Any, *, features: dict[str, CoinFeatures], portfolio: Portfolio
 ) -> tuple[list[Decision], dict[str, str]]:
     """Decisions that may go to the risk step, and coin -> reason for each refused entry.
 
     The answer must be ``{"decisions": [...]}`` (else ``LlmUnavailable``: the whole
-    answer is unusable). Each entry is checked by the ``Decision`` model, then against
-    this tick's data: a known coin, listed once, stop-loss and take-profit on the right
-    sides of the last price, leverage within ``risk.max_leverage``, CLOSE only for an
-    open position. A refused entry becomes HOLD for its coin; an unknown coin is dropped.
+    answer is unusable). Each entry is checked by the ``Decision`` model (the bounds the
+    schema could only state in words), then against this tick's data: a known coin,
+    listed once, a size for an entry, a stop-loss and a take-profit, where given, on the
+    right sides of the last price, CLOSE only for an open position. A refused entry
+    becomes HOLD for its coin; an unknown coin is dropped. What the risk step decides for
+    every strategy alike stays there (one decision contract): leverage above
+    ``risk.max_leverage`` is cut to it, an entry without a stop-loss follows
+    ``risk.missing_stop_loss`` (derived from ATR, or rejected), a take-profit is optional
+    and, when given, must earn ``risk.min_reward_risk``.
     """
     if not isinstance(tool_input, dict) or not isinstance(tool_input.get("decisions"), list):
         shown = json.dumps(tool_input)[:80] if _jsonable(tool_input) else type(tool_input).__name__
@@ -237,7 +271,7 @@ def validate(
         except ValidationError as exc:
             reason = _first_error(exc)
         else:
-            reason = _check(decision, features[coin], portfolio, max_leverage=max_leverage)
+            reason = _check(decision, features[coin], portfolio)
         if reason:
             invalid[coin] = reason
         else:
@@ -250,7 +284,7 @@ def validate(
     return [*decided.values(), *held], invalid
 
 
-def _check(decision: Decision, features: CoinFeatures, portfolio: Portfolio, *, max_leverage: float) -> str:
+def _check(decision: Decision, features: CoinFeatures, portfolio: Portfolio) -> str:
     """Why ``decision`` cannot stand against this tick's data, or '' when it can."""
     action, price = decision.action, features.price
     if action is Action.HOLD:
@@ -259,17 +293,17 @@ def _check(decision: Decision, features: CoinFeatures, portfolio: Portfolio, *, 
         return "" if decision.coin in portfolio.positions else "CLOSE without an open position"
     if decision.size_pct <= 0:
         return f"{action} with size_pct 0"
-    if decision.leverage > max_leverage:
-        return f"leverage {decision.leverage:g}x above the configured maximum {max_leverage:g}x"
-    if decision.stop_loss is None or decision.take_profit is None:
-        return f"{action} without a stop_loss and a take_profit"
     long = action is Action.BUY
-    side, below, above = ("long", "stop_loss", "take_profit") if long else ("short", "take_profit", "stop_loss")
-    low, high = (decision.stop_loss, decision.take_profit) if long else (decision.take_profit, decision.stop_loss)
-    if not low < price:
-        return f"{below} {low:g} is not below the price {price:g} for a {side}"
-    if not high > price:
-        return f"{above} {high:g} is not above the price {price:g} for a {side}"
+    side = "long" if long else "short"
+    exits = [("stop_loss", decision.stop_loss, True), ("take_profit", decision.take_profit, False)]
+    for name, value, loss_side in exits if long else exits[::-1]:  # the one below the price first
+        if value is None:
+            continue  # the risk step's rule: a missing stop follows risk.missing_stop_loss, a take-profit is optional
+        below = long == loss_side  # a long's stop and a short's take-profit lie below the price
+        if below and not value < price:
+            return f"{name} {value:g} is not below the price {price:g} for a {side}"
+        if not below and not value > price:
+            return f"{name} {value:g} is not above the price {price:g} for a {side}"
     return ""
 
 

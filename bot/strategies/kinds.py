@@ -65,9 +65,10 @@ def _claude(settings: Settings, key: str, clock: Clock | None) -> Strategy:
     # a tick ages the cached Models API answer (`llm.capabilities_ttl_hours`); a backtest
     # takes whatever var/cache holds, whatever its age (a missing model is looked up once)
     aged = {"clock": clock, "capabilities_ttl": timedelta(hours=settings.llm.capabilities_ttl_hours)} if clock else {}
-    return ClaudeStrategy(
-        settings.llm, max_leverage=settings.risk.max_leverage, api_key=key, cache_dir=settings.var_dir / "cache", **aged
-    )
+    llm = settings.llm
+    if llm.base_url is None and settings.anthropic_base_url:  # ANTHROPIC_BASE_URL from .env, as the key
+        llm = llm.model_copy(update={"base_url": settings.anthropic_base_url})
+    return ClaudeStrategy(llm, api_key=key, cache_dir=settings.var_dir / "cache", **aged)
 
 
 def _claude_identity(settings: Settings) -> dict:
@@ -150,6 +151,12 @@ def fallback(settings: Settings) -> Strategy:
     from bot.strategies.hold import HoldStrategy
 
     return build(settings, BASELINE) if settings.llm.fallback == "rules" else HoldStrategy()
+
+
+def on_error(settings: Settings) -> Strategy | None:
+    """Who decides while the LLM API refuses the request itself (`llm.on_error`): the rules,
+    or nobody (None: the tick fails and holds)."""
+    return build(settings, BASELINE) if settings.llm.on_error == "rules" else None
 
 
 def identity(kind: Kind, settings: Settings) -> str:

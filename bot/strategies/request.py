@@ -1,6 +1,7 @@
 """The Messages API request, built from what the model accepts (``ModelCaps``): pure.
 
-Three shapes carry the same ``DecisionBatch`` schema, tried in this order:
+Three shapes carry the same ``DecisionBatch`` schema (``tool_schema``: the SDK's own
+``transform_schema``, the subset structured outputs accept), tried in this order:
 
 - ``json_schema``: ``output_config.format``, where the model has structured outputs;
   decoding is constrained to the schema and the answer is one JSON text block.
@@ -22,6 +23,7 @@ system prompt is the owner's alone (``bot.untrusted``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from enum import StrEnum
@@ -76,22 +78,21 @@ class DecisionBatch(StrictModel):
 
 
 def tool_schema() -> dict[str, Any]:
-    """``DecisionBatch``'s JSON schema with references inlined and titles dropped (lean, and
-    the same bytes every tick so the cached prefix stays valid). Objects say
-    ``additionalProperties: false``, which structured outputs require."""
-    schema = DecisionBatch.model_json_schema()
-    definitions = schema.pop("$defs", {})
+    """``DecisionBatch``'s schema as the installed SDK's own ``transform_schema`` makes it
+    (what ``messages.parse`` would send): structured outputs compile the schema into a
+    grammar and refuse every keyword outside their subset with a 400 (``minimum``,
+    ``maximum``, ``exclusiveMinimum``, ``default``, ...); the transform moves those into the
+    field descriptions, where the model reads them, and ``validate`` enforces them on the
+    answer through ``Decision``. A fresh copy of the same bytes every tick (the cached
+    prefix depends on them)."""
+    return json.loads(_schema_text())
 
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: inline(value) for key, value in node.items() if key != "title"}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
 
-    return inline(schema)
+@functools.cache
+def _schema_text() -> str:
+    from anthropic.lib._parse._transform import transform_schema  # heavy: only when a request is built
+
+    return json.dumps(transform_schema(DecisionBatch.model_json_schema()))
 
 
 def choose_shape(caps: ModelCaps, llm: LlmSettings) -> Shape:

@@ -32,6 +32,7 @@ class TickContext:
     store: Store
     journal: Recorder
     fallback: Strategy | None = None  # decides instead of `strategy` once the LLM's daily budget is spent
+    on_error: Strategy | None = None  # decides while the LLM API refuses the request (`llm.on_error = "rules"`)
     audit: Auditor | None = None  # keeps each LLM exchange (prompt, raw answer, decisions)
     clock: Callable[[], float] = field(default=time.perf_counter)  # for durations only
     notifier: Notifier | None = None

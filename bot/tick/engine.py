@@ -25,7 +25,7 @@ from enum import StrEnum
 import structlog
 
 from bot.clock import tick_id_for
-from bot.errors import BotError, LlmUnavailable, MarketDataError
+from bot.errors import BotError, LlmRequestError, LlmUnavailable, MarketDataError
 from bot.models import Outcome, TickReport
 from bot.ops import backoff
 from bot.ops.notify import claim, tick_events
@@ -130,6 +130,15 @@ ON_ERROR: dict[str, list[Rule]] = {
     # any strategy failure means HOLD for every coin (the decisions stay empty), never a crash
     "decide": [
         Rule(BotError, OnError.RAISE),  # e.g. a retired model: the user must change llm.model
+        # the API refused the request itself (4xx): a bug or a configuration, the same next tick; counted as a
+        # failed tick (backoff, self-pause, the alert). With `llm.on_error = "rules"` the stage lets the rules decide.
+        Rule(
+            LlmRequestError,
+            OnError.FAIL,
+            "{strategy} request refused, holding every coin (llm.on_error = hold): {error}",
+            "llm_request_error",
+            plain=True,
+        ),
         Rule(
             LlmUnavailable,
             OnError.DEGRADE,

@@ -59,17 +59,31 @@ def system_prompt(settings: Settings) -> str:
 Rules the risk manager enforces (orders that break them are rejected or cut):
 - One position per coin. BUY on an open long (SELL on a short) adds to it at its leverage; SELL on a long (BUY on a short) closes it and opens the other side.
 - Entries with confidence below {risk.min_confidence:g} are rejected. CLOSE is always allowed.
-- Leverage at most {risk.max_leverage:g}x; size_pct is the % of the available balance used as margin, one position's margin at most {risk.max_position_margin_pct:g}% of equity; all positions together at most {risk.max_exposure:g}x equity in notional; at most {risk.max_open_positions} positions.
-- Every entry needs a stop_loss (below the price for a long, above for a short), well before the liquidation price; a take_profit, if given, that earns at least {risk.min_reward_risk:g}x what the stop loses, both net of the round trip's fees and slippage.
+- Leverage above {risk.max_leverage:g}x is cut to it; size_pct is the % of the available balance used as margin, one position's margin at most {risk.max_position_margin_pct:g}% of equity; all positions together at most {risk.max_exposure:g}x equity in notional; at most {risk.max_open_positions} positions.
+- Give every entry a stop_loss (below the price for a long, above for a short), well before the liquidation price; {_MISSING_STOP[risk.missing_stop_loss.value].format(atr=risk.stop_atr)}. A take_profit is optional; if given, it must earn at least {risk.min_reward_risk:g}x what the stop loses, both net of the round trip's fees and slippage.
 - No entries after a {risk.daily_loss_limit_pct:g}% loss in a UTC day, below {risk.max_drawdown_pct:g}% drawdown from peak equity, within {risk.stop_loss_cooldown_min:g} min of a stop-out on the same coin, or beyond {risk.max_entries_per_hour} entries an hour.
-An entry that breaks a rule (unknown coin, wrong-side stop, leverage above the maximum, CLOSE with no position) is discarded and that coin holds.
+An entry that breaks a rule (unknown coin, a stop or take_profit on the wrong side, CLOSE with no position) is discarded and that coin holds.
 
 Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry AND exit, slippage about {paper.slippage_pct:g}% per fill, funding every 8 hours (a positive rate: longs pay shorts). Small moves lose money: enter only when the expected move is well beyond the round-trip cost, and do not churn.
 
 Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
 
-Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes.{_CONTEXT_RULE if settings.intel.enabled else ""}"""
+Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes.{_CONTEXT_RULE if settings.intel.enabled else ""}{_owner_notes(settings.llm.instructions)}"""
 
+
+def _owner_notes(text: str) -> str:
+    """The owner's own strategy notes (`llm.instructions`, from config.toml: trusted), last in the
+    static part so they are cached with it; the risk rules above still bind."""
+    if not text:
+        return ""
+    return f"\n\nThe owner's instructions (the rules above still apply):\n{text}"
+
+
+# One decision contract (issue 31): what the risk step does with an entry without a stop-loss, said as it does it.
+_MISSING_STOP = {
+    "derive": "one left out is set {atr:g} x the 4h ATR14 away",
+    "reject": "an entry without one is rejected",
+}
 
 _CONTEXT_RULE = """
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 
 import structlog
 
-from bot.errors import LlmUnavailable, MarketDataError
+from bot.errors import LlmRequestError, LlmUnavailable, MarketDataError
 from bot.models import (
     Fill,
     Outcome,
@@ -170,12 +170,27 @@ async def decide(run: Pass) -> None:
     report.strategy = strategy.name
     try:
         run.decisions = await strategy.decide(features=run.features, portfolio=run.portfolio, prompt=run.prompt)
+    except LlmRequestError as exc:  # a bug or a configuration, not an outage: ON_ERROR fails the tick, or ...
+        state.llm.last_error = str(exc)
+        if not state.llm.request_errors:
+            state.llm.request_error_since = run.now
+        state.llm.request_errors += 1
+        if run.ctx.on_error is None:
+            raise
+        # ... `llm.on_error = "rules"`: the rules decide while it lasts, said in every tick's summary
+        instead = run.ctx.on_error
+        run.decisions = await instead.decide(features=run.features, portfolio=run.portfolio, prompt=run.prompt)
+        degrade(
+            report, f"{strategy.name} request refused, {instead.name} decide (llm.on_error = {instead.name}): {exc}"
+        )
     except LlmUnavailable as exc:
         state.llm.last_error = str(exc)
         raise
     else:
         if strategy.trace is not None:  # a paid strategy answered
             state.llm.last_error = ""
+            if state.llm.request_errors:
+                state.llm.request_errors, state.llm.request_error_since = 0, None
     finally:
         _account_llm(run, strategy.trace)
         if run.decisions:

@@ -94,6 +94,9 @@ class StatusReport(StrictModel):
     llm_model_lifecycle: str = ""  # active | deprecated (a retired model stops the tick with exit 2)
     llm_model_retires_at: datetime | None = None
     llm_last_refusal: str = ""  # "<day> <category>" of the last answer Claude refused
+    # the API refusing the request itself (a 4xx), since when, and who decides meanwhile (`llm.on_error`); "" if not
+    llm_request_refused: str = ""
+    llm_instructions: str = ""  # the first line of the owner's `llm.instructions`, and their size; "" without any
     llm_thinking_tokens_today: int = 0  # part of the output tokens, billed as output
     llm_cache_hit_ratio_today: float | None = None  # prompt tokens read from the cache / all prompt tokens
     llm_cache_saved_usd_today: float = 0.0  # what the cache saved today against sending the same tokens uncached
@@ -150,6 +153,8 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         llm_model_lifecycle=state.llm.lifecycle,
         llm_model_retires_at=state.llm.retires_at,
         llm_last_refusal=state.llm.last_refusal,
+        llm_request_refused=_request_refused(state, settings),
+        llm_instructions=_instructions(settings.llm.instructions),
         llm_thinking_tokens_today=today.thinking_tokens,
         llm_cache_hit_ratio_today=cache_hit_ratio(today),
         llm_cache_saved_usd_today=today.cache_saved_usd,
@@ -174,6 +179,26 @@ def _journal(state_file: Path) -> dict[str, Any]:
         "journal_unreadable_lines": [str(bad) for bad in totals.bad],
         "journal_set_aside": totals.set_aside,
     }
+
+
+def _instructions(text: str) -> str:
+    if not text:
+        return ""
+    first = text.splitlines()[0].strip()
+    shown = f"{first[:100]}..." if len(first) > 100 else first
+    return f"{shown} ({len(text.splitlines())} lines, ~{-(-len(text) // 4)} tokens)"
+
+
+def _request_refused(state: BotState, settings: Settings) -> str:
+    llm = state.llm
+    if not llm.request_errors or llm.request_error_since is None:
+        return ""
+    who = (
+        "the rules decide (llm.on_error = rules)"
+        if settings.llm.on_error == "rules"
+        else "every coin holds, failed ticks (llm.on_error = hold)"
+    )
+    return f"since {llm.request_error_since:%Y-%m-%d %H:%M} UTC, {llm.request_errors} tick(s) in a row: {who}"
 
 
 def _arena(settings: Settings, state_file: Path) -> dict[str, Any]:

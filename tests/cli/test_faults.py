@@ -211,7 +211,6 @@ def _btc_buy(**change) -> dict:
 
 
 CLAUDE_SCENARIOS = {
-    "leverage above risk.max_leverage": (_btc_buy(leverage=50), "BTC", "leverage 50x above the configured maximum 10x"),
     "size_pct out of range": (
         _btc_buy(size_pct=250),
         "BTC",

@@ -146,11 +146,6 @@ def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
-        (
-            error(401),
-            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or "
-            ".env",
-        ),
         (error(429), "Claude rate limit (429 rate_limit_error) (no retries: llm.retries = 0): holding this tick"),
         (error(500), "Anthropic API error 500 (api_error) (no retries: llm.retries = 0): holding this tick"),
         (error(529), "Claude is overloaded (529 overloaded_error) (no retries: llm.retries = 0): holding this tick"),
@@ -175,7 +170,7 @@ def test_claude_decides_and_the_paper_broker_trades_it(project, fake_anthropic):
         ),
         (None, "cannot reach the Anthropic API at {url} (ConnectError) (no retries: llm.retries = 0)"),
     ],
-    ids=["401", "429", "500", "529", "hang", "truncated", "empty", "text", "max_tokens", "malformed_input", "refused"],
+    ids=["429", "500", "529", "hang", "truncated", "empty", "text", "max_tokens", "malformed_input", "refused"],
 )
 def test_every_llm_failure_holds_degrades_with_exit_4_and_one_line(project, fake_anthropic, reply, message):
     url = fake_anthropic.url
@@ -195,17 +190,51 @@ def test_every_llm_failure_holds_degrades_with_exit_4_and_one_line(project, fake
     assert _state(project)["cash_usd"] == 10_000 and _state(project)["tick"] == 1  # the tick is recorded, nothing lost
 
 
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (
+            error(401),
+            "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or "
+            ".env",
+        ),
+        (
+            error(400),
+            "Anthropic refused the request (400 invalid_request_error: messages: at least one message is required)",
+        ),
+    ],
+    ids=["401", "400"],
+)
+def test_a_refused_request_fails_the_tick_with_exit_3_and_one_line(project, fake_anthropic, reply, message):
+    """Issue 31: the request itself refused is a bug or a configuration, not an outage: a failed tick."""
+    fake_anthropic.script(reply)
+    result = _tick(project, fake_anthropic.url)
+    assert result.returncode == 3
+    said = f"claude request refused, holding every coin (llm.on_error = hold): {message}"
+    assert result.stdout.splitlines()[-1].endswith(f" ms · {said}")
+    [line] = result.stderr.splitlines()
+    assert "[error" in line and "llm_request_error" in line and "Traceback" not in result.stderr
+    [record] = _journal(project)
+    assert record["outcome"] == "failed" and record["decisions"] == [] and record["fills"] == []
+    state = _state(project)
+    assert state["consecutive_errors"] == 1 and state["llm"]["request_errors"] == 1 and state["cash_usd"] == 10_000
+
+
 def test_a_bad_key_shows_in_status_until_a_call_succeeds(project, fake_anthropic):
     fake_anthropic.script(error(401))
-    assert _tick(project, fake_anthropic.url).returncode == 4
+    assert _tick(project, fake_anthropic.url).returncode == 3
     status = run_bot("status", "--replay", cwd=project)
     assert status.returncode == 0
     assert (
         "LLM: Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or "
         ".env" in status.stdout
     )
-    assert _tick(project, fake_anthropic.url).returncode == 0
-    assert "LLM: " not in run_bot("status", "--replay", cwd=project).stdout
+    assert (
+        "LLM request refused since 2025-06-02 01:00 UTC, 1 tick(s) in a row: every coin holds, failed ticks "
+        "(llm.on_error = hold)" in status.stdout
+    )
+    assert _tick(project, fake_anthropic.url).returncode == 0  # the replay clock is 3 min on: past the 60 s backoff
+    assert "LLM" not in run_bot("status", "--replay", cwd=project).stdout.replace("LLM spend", "")
 
 
 def test_the_daily_budget_falls_back_to_rules_and_says_so_once(project, fake_anthropic):
@@ -343,8 +372,9 @@ def test_status_shows_todays_cache_hit_ratio_and_the_dollars_it_saved(project, f
         usage[key] for usage in (first, second) for key in ("input_tokens", "cache_write_tokens", "cache_read_tokens")
     )
     assert status["llm_cache_hit_ratio_today"] == pytest.approx(second["cache_read_tokens"] / prompt)
-    # Sonnet 5.5: a write costs $0.50 per million more than plain input ($2.50 vs $2), a read $1.80 less ($0.20)
-    saved = (second["cache_read_tokens"] * 1.80 - first["cache_write_tokens"] * 0.50) / 1e6
+    # Sonnet 5.5: a write costs $0.50 per million more than plain input ($2.50 vs $2), a read $1.90 less ($0.10 since
+    # the 2026-10 cut)
+    saved = (second["cache_read_tokens"] * 1.90 - first["cache_write_tokens"] * 0.50) / 1e6
     assert status["llm_cache_saved_usd_today"] == pytest.approx(saved, abs=1e-12)
     assert status["llm_thinking_tokens_today"] == 240  # the fake's 120 at effort low, twice
     text = run_bot("status", "--replay", cwd=project).stdout
@@ -369,9 +399,9 @@ def test_gh17_10_when_claude_fails_the_tick_header_comes_first(project, fake_ant
         text=True,
         timeout=60,
     )
-    assert both.returncode == 4
+    assert both.returncode == 3  # a refused key fails the tick (issue 31)
     lines = both.stdout.splitlines()
     assert lines[0] == "REPLAY (dry-run) tick 1 · 2025-06-02 01:00 UTC · strategy claude · 250602T0100"
-    logged = [index for index, line in enumerate(lines) if "llm_unavailable" in line]
-    outcome = next(index for index, line in enumerate(lines) if line.startswith("outcome degraded"))
+    logged = [index for index, line in enumerate(lines) if "llm_request_error" in line]
+    outcome = next(index for index, line in enumerate(lines) if line.startswith("outcome failed"))
     assert logged and min(logged) > outcome  # the warning still shows, after the summary

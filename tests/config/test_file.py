@@ -315,3 +315,93 @@ def test_trading_windows_parse(text, weekdays, hours):
 def test_a_bad_trading_window_is_a_config_error_naming_it(text):
     with pytest.raises(ValueError, match="mon-fri 08-20|0 <= from < to <= 24"):
         OpsSettings(trading_windows=[text])
+
+
+# -- issue 31: the owner's instructions, ANTHROPIC_BASE_URL from .env ---------------------------------------------
+
+
+def test_instructions_inline_or_from_a_file_beside_the_config(tmp_path):
+    from bot.tick.prompt import system_prompt
+
+    inline = _load(tmp_path, '[llm]\ninstructions = """\nOnly trade with the 4h trend.\nHalf size on DOGE.\n"""\n')
+    assert inline.llm.instructions == "Only trade with the 4h trend.\nHalf size on DOGE."
+    assert system_prompt(inline).endswith(
+        "\n\nThe owner's instructions (the rules above still apply):\nOnly trade with the 4h trend.\nHalf size on DOGE."
+    )
+    (tmp_path / "notes.md").write_text("  Prefer BTC.\n\n")
+    from_file = _load(tmp_path, '[llm]\ninstructions_file = "notes.md"\n')
+    assert from_file.llm.instructions == "Prefer BTC."
+    assert system_prompt(from_file) == system_prompt(from_file)  # the same bytes every tick: cached
+
+
+@pytest.mark.parametrize(
+    ("text", "files", "message"),
+    [
+        (
+            f'[llm]\ninstructions = "{"x" * 6004}"\n',
+            {},
+            "config.toml: `llm.instructions`: llm.instructions is ~1,501 tokens (6,004 characters), above "
+            f"the 1,500-token bound: shorten it (got '{'x' * 76}...)",
+        ),
+        (
+            '[llm]\ninstructions_file = "big.md"\n',
+            {"big.md": "y" * 8000},
+            "llm.instructions_file '{dir}/big.md' is ~2,000 tokens (8,000 characters), above the 1,500-token bound: "
+            "shorten it",
+        ),
+        (
+            '[llm]\ninstructions_file = "missing.md"\n',
+            {},
+            "llm.instructions_file '{dir}/missing.md': cannot read (No such file or directory)",
+        ),
+        (
+            '[llm]\ninstructions = "a"\ninstructions_file = "notes.md"\n',
+            {"notes.md": "b"},
+            "config.toml: `llm`: set llm.instructions or llm.instructions_file, not both",
+        ),
+    ],
+)
+def test_instructions_past_the_bound_or_unreadable_are_one_line(tmp_path, text, files, message):
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, text)
+    assert str(caught.value).replace(str(tmp_path.resolve()), "{dir}").endswith(message)
+
+
+def test_anthropic_base_url_in_dotenv_is_honoured_like_the_key(tmp_path, monkeypatch):
+    from bot.strategies import build
+
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    env = "ANTHROPIC_API_KEY=sk-ant-test\nANTHROPIC_BASE_URL=http://127.0.0.1:8766\n"
+    settings = _load(tmp_path, '[strategy]\nname = "claude"\n', env=env)
+    assert build(settings).llm.base_url == "http://127.0.0.1:8766"
+    # llm.base_url in config.toml still wins, as documented
+    settings = _load(tmp_path, '[strategy]\nname = "claude"\n[llm]\nbase_url = "http://127.0.0.1:9"\n', env=env)
+    assert build(settings).llm.base_url == "http://127.0.0.1:9"
+
+
+def test_every_model_of_the_sdk_has_a_sourced_price_or_is_named_unpriced():
+    import typing
+
+    from anthropic.types.model_param import ModelParam
+
+    from bot.config.llm import DEFAULT_PRICES
+
+    listed = typing.get_args(typing.get_args(ModelParam)[0])
+    unpriced = {"claude-mythos-preview", "claude-mythos-5", "claude-mythos-5-1", "claude-mythos-5-2"}
+    dated = {model for model in listed if model[-9:-8] == "-" and model[-8:].isdigit()}  # aliases of a priced id
+    assert set(listed) - unpriced - dated == set(DEFAULT_PRICES)
+    assert all(
+        price.checked and price.source.startswith("https://platform.claude.com/") for price in DEFAULT_PRICES.values()
+    )
+    # the cache-read cuts in force since 2026-10-07 (issue 31)
+    reads = {model: price.cache_read_usd_per_mtok for model, price in DEFAULT_PRICES.items()}
+    assert (reads["claude-sonnet-5-5"], reads["claude-opus-5-5"], reads["claude-fable-5-1"]) == (0.10, 0.20, 0.25)
+    fable = DEFAULT_PRICES["claude-fable-5-2"]
+    assert (fable.input_usd_per_mtok, fable.output_usd_per_mtok, fable.cache_write_usd_per_mtok) == (8.0, 40.0, 10.0)
+    assert fable.cache_read_usd_per_mtok == 0.20
+    # config.toml's tables say the same as the defaults
+    shipped = load_settings(Path(__file__).parents[2] / "config.toml").llm.prices
+    assert {model: shipped[model] for model in DEFAULT_PRICES} == DEFAULT_PRICES

@@ -7,7 +7,9 @@ retired model 404; a forced tool choice (``tool`` / ``any``) where the model ref
 and on every model together with thinking (explicit, or on by default); a thinking type,
 effort level, ``output_config.format`` or ``strict`` tool the model does not list;
 ``temperature`` / ``top_p`` / ``top_k`` and an assistant prefill where rejected;
-``max_tokens`` above the model's. Then it answers with the next scripted reply, or with
+``max_tokens`` above the model's; a schema keyword outside the structured-output subset in
+``output_config.format`` or a ``strict`` tool (``schema_violation``, sources beside it). Then it
+answers with the next scripted reply, or with
 the default one (HOLD for every coin named in the prompt): as JSON text when the request
 asked for ``output_config.format``, else as a ``decide`` tool call. Replies: a decision
 batch, a text-only answer, an answer cut at ``max_tokens``, a refusal with its category,
@@ -46,6 +48,7 @@ ERROR_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    413: "request_too_large",  # Anthropic's errors page: the request exceeds the maximum allowed number of bytes
     429: "rate_limit_error",
     500: "api_error",
     529: "overloaded_error",
@@ -55,6 +58,7 @@ ERROR_MESSAGES = {
     401: "invalid x-api-key",
     403: "Your API key does not have permission to use the specified resource.",
     404: "model: not found",
+    413: "Request exceeds the maximum allowed number of bytes.",
     429: "Number of request tokens has exceeded your per-minute rate limit",
     500: "Internal server error",
     529: "Overloaded",
@@ -195,6 +199,57 @@ MODELS = {
         ),
     ]
 }
+
+
+# The JSON Schema subset that structured outputs accept (``output_config.format.schema`` and a
+# ``strict`` tool's ``input_schema``; the schema is compiled into a grammar). Sources: the
+# installed SDK's ``anthropic/lib/_parse/_transform.py`` (``transform_schema``, what
+# ``messages.parse`` sends: it keeps exactly these keywords and moves every other one into
+# the description "so that the model *might* follow them"); Anthropic's structured-outputs
+# page, "JSON Schema limitations" (objects need ``additionalProperties: false``; ``minItems``
+# 0 or 1 only; a few string formats); /work/shared/DESIGN.md's field notes. The wording of
+# the 400 is the API's: "output_format.schema: For 'integer' type, property 'minimum' is
+# not supported" (agentjido/req_llm#302, the older parameter's name) and "For 'integer'
+# type, properties maximum, minimum are not supported" for several (BerriAI/litellm#21016);
+# the path before the colon names the node, as the API's validation errors do.
+SCHEMA_COMMON = frozenset({"type", "description", "title", "enum", "const", "anyOf", "allOf", "$ref", "$defs"})
+SCHEMA_BY_TYPE = {
+    "object": frozenset({"properties", "required", "additionalProperties"}),
+    "array": frozenset({"items", "minItems"}),
+    "string": frozenset({"format"}),
+}
+STRING_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"}
+)
+
+
+def schema_violation(node: Any, path: str) -> str | None:
+    """The API's 400 message for the first keyword outside the subset under ``node``, or None."""
+    if not isinstance(node, dict):
+        return f"{path}: a schema must be an object"
+    kind = node.get("type")
+    if isinstance(kind, list):
+        return f"{path}: type arrays are not supported; use anyOf"
+    label = kind if isinstance(kind, str) else ("anyOf" if "anyOf" in node else "enum" if "enum" in node else "schema")
+    extra = sorted(set(node) - SCHEMA_COMMON - SCHEMA_BY_TYPE.get(kind, frozenset()))
+    if len(extra) == 1:
+        return f"{path}: For '{label}' type, property '{extra[0]}' is not supported"
+    if extra:
+        return f"{path}: For '{label}' type, properties {', '.join(extra)} are not supported"
+    if kind == "object" and node.get("additionalProperties") is not False:
+        return f"{path}: For 'object' type, 'additionalProperties' must be explicitly set to false"
+    if kind == "array" and node.get("minItems", 0) not in (0, 1):
+        return f"{path}: For 'array' type, 'minItems' values other than 0 or 1 are not supported"
+    if kind == "string" and "format" in node and node["format"] not in STRING_FORMATS:
+        return f"{path}: For 'string' type, format {node['format']!r} is not supported"
+    children = [(f"{path}.properties.{name}", child) for name, child in (node.get("properties") or {}).items()]
+    children += [(f"{path}.$defs.{name}", child) for name, child in (node.get("$defs") or {}).items()]
+    children += [
+        (f"{path}.{key}.{i}", child) for key in ("anyOf", "allOf") for i, child in enumerate(node.get(key) or [])
+    ]
+    if "items" in node:
+        children.append((f"{path}.items", node["items"]))
+    return next((found for sub, child in children if (found := schema_violation(child, sub))), None)
 
 
 @dataclass
@@ -367,6 +422,8 @@ class FakeAnthropic(LocalServer):
         for broken, message in checks:
             if broken:
                 return 400, _error_body(400, message)
+        if (wrong := _schema_rejection(body)) is not None:
+            return 400, _error_body(400, wrong)
         return None
 
     @staticmethod
@@ -469,6 +526,19 @@ class FakeAnthropic(LocalServer):
         if thought:
             usage["output_tokens_details"] = {"thinking_tokens": thought}
         return usage
+
+
+def _schema_rejection(body: dict[str, Any]) -> str | None:
+    """The first schema keyword structured outputs refuse, in the format or a strict tool."""
+    schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
+    if schema is not None and (wrong := schema_violation(schema, "output_config.format.schema")):
+        return wrong
+    for index, tool in enumerate(body.get("tools") or []):
+        if tool.get("strict") and (
+            wrong := schema_violation(tool.get("input_schema"), f"tools.{index}.custom.input_schema")
+        ):
+            return wrong
+    return None
 
 
 def _prompt_blocks(body: dict[str, Any]) -> list[tuple[str, bool]]:

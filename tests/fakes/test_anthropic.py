@@ -22,6 +22,7 @@ from tests.fakes.anthropic import (
     tool_call,
 )
 
+OBJECT = {"type": "object", "additionalProperties": False}  # the least schema structured outputs accept
 SYSTEM = [{"type": "text", "text": "S" * 400, "cache_control": {"type": "ephemeral"}}]
 TOOLS = [{"name": "decide", "description": "d", "input_schema": {"type": "object"}}]
 
@@ -56,7 +57,7 @@ def _cached_call(fake, memory: str):
                 max_tokens=512,
                 system=system,
                 messages=[{"role": "user", "content": "U" * 40}],
-                output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}},
+                output_config={"format": {"type": "json_schema", "schema": OBJECT}},
             )
 
     return asyncio.run(call())
@@ -178,17 +179,18 @@ def test_a_typo_in_a_scripted_reply_is_refused():
 
 
 def test_each_breakpoint_caches_its_prefix_and_the_longest_one_written_before_is_read(fake_anthropic):
-    # the format schema {"type": "object"} is 18 characters: 5 tokens in front of the system blocks
+    # the format schema {"type": "object", "additionalProperties": false} is 49 characters: 13 tokens in front of the
+    # system blocks
     first = _cached_call(fake_anthropic, "M" * 400)
     assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens, first.usage.input_tokens) == (
-        1130,
+        1138,
         0,
         10,
     )
     again = _cached_call(fake_anthropic, "M" * 400)
     assert (again.usage.cache_creation_input_tokens, again.usage.cache_read_input_tokens, again.usage.input_tokens) == (
         0,
-        1130,
+        1138,
         10,
     )
     changed = _cached_call(fake_anthropic, "N" * 400)  # a new memory: the static prefix is read, the memory written
@@ -196,7 +198,7 @@ def test_each_breakpoint_caches_its_prefix_and_the_longest_one_written_before_is
         changed.usage.cache_creation_input_tokens,
         changed.usage.cache_read_input_tokens,
         changed.usage.input_tokens,
-    ) == (100, 1030, 10)
+    ) == (100, 1038, 10)
     [block] = changed.content  # output_config.format: the answer is JSON text
     assert block.type == "text" and json.loads(block.text) == {"decisions": []}
 

@@ -15,9 +15,25 @@ from bot.tick.engine import TickContext, run_tick
 from bot.tick.prompt import Prompt
 from bot.venues.history import HistoryMarket
 from bot.venues.paper import PaperBroker
+from tests.fakes.anthropic import ModelSpec
 from tests.fakes.memory import MemoryJournal, MemoryStore
 
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
+LEGACY_MODEL = ModelSpec(
+    "claude-legacy-test",
+    "no structured outputs, thinking off by default",
+    structured_outputs=False,
+    thinking_types=frozenset({"enabled", "disabled"}),
+)
+ALWAYS_ON = ModelSpec(
+    "claude-always-on-test",
+    "no structured outputs, thinking always on",
+    structured_outputs=False,
+    forced_tool=False,
+    thinking_types=frozenset({"adaptive"}),
+    thinking_default=True,
+    effort_levels=("low", "medium", "high"),
+)
 PRICE = {
     "input_usd_per_mtok": 3.0,
     "output_usd_per_mtok": 15.0,
@@ -33,7 +49,6 @@ def _model_strategy(fake, model: str, tmp_path: Path | None = None, **llm) -> Cl
     settings = LlmSettings(base_url=fake.url, model=model, retries=0, timeout_s=5, prices=prices, **llm)
     return ClaudeStrategy(
         settings,
-        max_leverage=10,
         api_key="sk-test",
         cache_dir=tmp_path,
         clock=lambda: NOW,
@@ -55,7 +70,7 @@ class MemoryAudit(dict):
         self[tick_id] = record
 
 
-def _ctx(fake, *, budget=5.0, fallback="rules"):
+def _ctx(fake, *, budget=5.0, fallback="rules", ops=None, risk=None, notifier=None, cache_dir=None, **llm):
     settings = Settings(
         trading={"coins": ["BTC", "ETH"]},
         llm={
@@ -64,15 +79,27 @@ def _ctx(fake, *, budget=5.0, fallback="rules"):
             "retries": 0,
             "max_usd_per_day": budget,
             "fallback": fallback,
+            **llm,
         },
+        ops=ops or {},
+        risk=risk or {},
+    )
+    strategy = ClaudeStrategy(
+        settings.llm,
+        api_key="sk-test",
+        cache_dir=cache_dir,
+        clock=lambda: START,
+        capabilities_ttl=timedelta(hours=24),
     )
     return TickContext(
         settings=settings,
         mode="replay",
         dry_run=True,
         market=HistoryMarket(),
-        strategy=ClaudeStrategy(settings.llm, max_leverage=settings.risk.max_leverage, api_key="sk-test"),
+        strategy=strategy,
         fallback=RulesStrategy(settings.rules) if fallback == "rules" else HoldStrategy(),
+        on_error=RulesStrategy(settings.rules) if settings.llm.on_error == "rules" else None,
+        notifier=notifier,
         broker=PaperBroker(settings.paper),
         store=MemoryStore(),
         journal=MemoryJournal(),

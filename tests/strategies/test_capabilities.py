@@ -25,7 +25,6 @@ def test_capabilities_are_read_once_and_cached_under_var_cache(fake_anthropic, t
     assert cached["effort_levels"] == ["low", "medium", "high", "xhigh", "max"] and cached["lifecycle"] == "active"
     later = ClaudeStrategy(
         strategy.llm,
-        max_leverage=10,
         api_key="k",
         cache_dir=tmp_path,
         clock=lambda: NOW + timedelta(hours=25),
@@ -33,9 +32,7 @@ def test_capabilities_are_read_once_and_cached_under_var_cache(fake_anthropic, t
     )
     _decide_prompt(later)  # older than llm.capabilities_ttl_hours: asked again
     assert len(fake_anthropic.model_lookups) == 2
-    backtest = ClaudeStrategy(
-        strategy.llm, max_leverage=10, api_key="k", cache_dir=tmp_path, clock=lambda: NOW + timedelta(days=400)
-    )
+    backtest = ClaudeStrategy(strategy.llm, api_key="k", cache_dir=tmp_path, clock=lambda: NOW + timedelta(days=400))
     _decide_prompt(backtest)  # no TTL (a backtest): whatever the cache holds
     assert len(fake_anthropic.model_lookups) == 2
 
@@ -58,9 +55,7 @@ def test_capabilities_are_read_once_and_cached_under_var_cache(fake_anthropic, t
 def test_a_retired_or_unknown_model_is_a_config_error_naming_active_models(fake_anthropic, model, message):
     settings = LlmSettings(base_url=fake_anthropic.url, model=model, retries=0, prices={model: PRICE})
     with pytest.raises(ConfigError) as caught:
-        asyncio.run(
-            ClaudeStrategy(settings, max_leverage=10, api_key="k").decide(features={}, portfolio=None, prompt=PROMPT)
-        )
+        asyncio.run(ClaudeStrategy(settings, api_key="k").decide(features={}, portfolio=None, prompt=PROMPT))
     active = [spec.id for spec in fake_anthropic.models.values() if spec.lifecycle == "active"][:5]
     assert str(caught.value) == f"{message}, e.g. {', '.join(active)}"
     assert fake_anthropic.requests == []  # no message was sent

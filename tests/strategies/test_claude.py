@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import LlmSettings, Settings
-from bot.errors import LlmUnavailable
+from bot.errors import LlmRequestError, LlmUnavailable
 from bot.models import Action, Decision, Outcome, Position, ReturnStats, Side
 from bot.strategies.claude import ClaudeStrategy, tool_schema, validate
 from bot.strategies.request import ANSWER, TOOL_DESCRIPTION
@@ -33,6 +33,7 @@ from tests.fakes.anthropic import (
     tool_call,
 )
 from tests.strategies.claudekit import (
+    LEGACY_MODEL,
     START,
     USAGE,
     _ctx,
@@ -98,7 +99,7 @@ def _buy(**changes):
 
 def _strategy(url: str, **llm) -> ClaudeStrategy:
     settings = LlmSettings(base_url=url, **{"retries": 1, "timeout_s": 5, **llm})
-    return ClaudeStrategy(settings, max_leverage=10, api_key="sk-test")
+    return ClaudeStrategy(settings, api_key="sk-test")
 
 
 def _prompt(tick):
@@ -153,12 +154,12 @@ def _price(coin):
     [
         (_buy(stop_loss=101_000), "stop_loss 101000 is not below the price 100000 for a long"),
         (_buy(take_profit=99_500), "take_profit 99500 is not above the price 100000 for a long"),
+        (_buy(stop_loss=None, take_profit=99_500), "take_profit 99500 is not above the price 100000 for a long"),
         (_buy(action="SELL"), "take_profit 104000 is not below the price 100000 for a short"),
         (
             _buy(action="SELL", stop_loss=99_000, take_profit=97_000),
             "stop_loss 99000 is not above the price 100000 for a short",
         ),
-        (_buy(leverage=20), "leverage 20x above the configured maximum 10x"),
         (_buy(leverage=200), "`leverage`: Input should be less than or equal to 125 (got 200)"),
         (
             _buy(confidence="high"),
@@ -167,7 +168,6 @@ def _price(coin):
         (_buy(confidence=1.5), "`confidence`: Input should be less than or equal to 1 (got 1.5)"),
         (_buy(action="LONG"), "`action`: Input should be 'BUY', 'SELL', 'CLOSE' or 'HOLD' (got 'LONG')"),
         (_buy(stop_loss=-5), "`stop_loss`: Input should be greater than 0 (got -5)"),
-        (_buy(stop_loss=None), "BUY without a stop_loss and a take_profit"),
         (_buy(take_profit=float("inf")), "`take_profit`: Input should be a finite number (got inf)"),
         (_buy(size_pct=0), "BUY with size_pct 0"),
         (_buy(notes="yolo"), "`notes`: Extra inputs are not permitted (got 'yolo')"),
@@ -176,7 +176,7 @@ def _price(coin):
 )
 def test_an_invalid_entry_holds_its_coin_with_the_reason(tick, entry, reason):
     features, portfolio = tick
-    decisions, invalid = validate({"decisions": [entry]}, features=features, portfolio=portfolio, max_leverage=10)
+    decisions, invalid = validate({"decisions": [entry]}, features=features, portfolio=portfolio)
     assert invalid == {"BTC": reason}
     assert decisions == [
         Decision(coin="BTC", action=Action.HOLD, confidence=0.0, reasoning=f"invalid, holding: {reason}")
@@ -192,7 +192,7 @@ def test_valid_entries_go_ahead_next_to_an_invalid_one(tick):
             {"coin": "PEPE", "action": "BUY", "confidence": 0.9},
         ]
     }
-    decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+    decisions, invalid = validate(answer, features=features, portfolio=portfolio)
     assert invalid == {"PEPE": "unknown coin 'PEPE' (this tick: BTC, ETH)"}  # not traded, so no HOLD entry for it
     assert [(d.coin, d.action, d.stop_loss, d.take_profit) for d in decisions] == [
         ("BTC", Action.BUY, 98_000, 104_000),
@@ -202,9 +202,7 @@ def test_valid_entries_go_ahead_next_to_an_invalid_one(tick):
 
 def test_a_coin_listed_twice_holds(tick):
     features, portfolio = tick
-    decisions, invalid = validate(
-        {"decisions": [_buy(), _buy(action="HOLD")]}, features=features, portfolio=portfolio, max_leverage=10
-    )
+    decisions, invalid = validate({"decisions": [_buy(), _buy(action="HOLD")]}, features=features, portfolio=portfolio)
     assert invalid == {"BTC": "listed more than once"}
     assert [(d.coin, d.action) for d in decisions] == [("BTC", Action.HOLD)]
 
@@ -212,7 +210,7 @@ def test_a_coin_listed_twice_holds(tick):
 def test_hold_entries_pass_and_entries_without_a_coin_are_reported(tick):
     features, portfolio = tick
     answer = {"decisions": [{"coin": "ETH", "action": "HOLD", "confidence": 0.4}, {"action": "BUY"}, "BTC up"]}
-    decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+    decisions, invalid = validate(answer, features=features, portfolio=portfolio)
     assert [(d.coin, d.action) for d in decisions] == [("ETH", Action.HOLD)]
     assert invalid == {"entry 2": "entry without a coin", "entry 3": "entry without a coin"}
 
@@ -231,7 +229,7 @@ def test_hold_entries_pass_and_entries_without_a_coin_are_reported(tick):
 def test_a_malformed_tool_input_is_unusable_as_a_whole(tick, tool_input, message):
     features, portfolio = tick
     with pytest.raises(LlmUnavailable) as caught:
-        validate(tool_input, features=features, portfolio=portfolio, max_leverage=10)
+        validate(tool_input, features=features, portfolio=portfolio)
     assert str(caught.value) == message
 
 
@@ -270,9 +268,10 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
         "thinking": {"type": "disabled"},  # thinking with a forced tool is a 400 on every model
     }
     schema = tool_schema()
-    entry = schema["properties"]["decisions"]["items"]
-    assert entry["properties"]["action"]["enum"] == ["BUY", "SELL", "CLOSE", "HOLD"]
-    assert entry["required"] == ["coin", "action", "confidence"] and "$ref" not in str(schema)
+    assert schema["properties"]["decisions"]["items"] == {"$ref": "#/$defs/Decision"}
+    entry = schema["$defs"]["Decision"]
+    assert schema["$defs"]["Action"]["enum"] == ["BUY", "SELL", "CLOSE", "HOLD"]
+    assert entry["required"] == ["coin", "action", "confidence"]
     # 1000 x $3 + 200 x $15 + 2000 x $0.30 per million = $0.0066
     # saved: 2000 x ($3 - $0.30) per million = $0.0054
     assert strategy.trace.usage.model_dump() == {
@@ -306,7 +305,18 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
             "the console",
             0,
         ),
-        (error(404), "Anthropic does not know the model 'claude-sonnet-5-5' (404): fix llm.model in config.toml", 0),
+        (  # the Models API, asked again at once, still lists the model: not a retirement
+            error(404),
+            "Anthropic answered 404 not_found_error (model: not found) although the Models API lists "
+            "'claude-sonnet-5-5': check llm.base_url",
+            0,
+        ),
+        (
+            error(413),
+            "Anthropic refused the request as too large (413 request_too_large: Request exceeds the maximum allowed "
+            "number of bytes.): fewer coins, a smaller llm.memory_max_tokens or shorter llm.instructions",
+            0,
+        ),
         (
             error(400),
             "Anthropic refused the request (400 invalid_request_error: messages: at least one message is required)",
@@ -348,6 +358,9 @@ def test_every_failure_is_one_line_and_tokens_already_spent_are_counted(fake_ant
     with pytest.raises(LlmUnavailable) as caught:
         _decide(strategy, tick)
     assert str(caught.value) == message
+    # the request itself refused (a bug or a configuration) or an outage (retried next tick): issue 31
+    refused = reply.kind == "error" and reply.status in (400, 401, 403, 404, 413)
+    assert isinstance(caught.value, LlmRequestError) == refused
     assert strategy.trace.usage.calls == calls and (strategy.trace.usage.cost_usd > 0) == bool(calls)
     assert strategy.trace.audit["error"] == message
 
@@ -377,7 +390,7 @@ def test_the_deadline_bounds_the_whole_step_retries_included(fake_anthropic, tic
 def test_any_answer_is_either_refused_whole_or_yields_only_checked_decisions(tick, answer):
     features, portfolio = tick
     try:
-        decisions, invalid = validate(answer, features=features, portfolio=portfolio, max_leverage=10)
+        decisions, invalid = validate(answer, features=features, portfolio=portfolio)
     except LlmUnavailable as exc:
         assert "\n" not in str(exc)
         return
@@ -473,18 +486,43 @@ def test_claude_decisions_trade_and_a_refused_entry_holds_with_its_reason(fake_a
     assert "== BTC ==" in record["user"] and record["system"].startswith("You trade USDT-margined perpetual futures")
 
 
-def test_an_api_failure_holds_everything_degrades_and_is_remembered_until_a_success(fake_anthropic):
+def test_an_api_failure_holds_everything_and_is_remembered_until_a_success(fake_anthropic):
     ctx = _ctx(fake_anthropic)
     fake_anthropic.script(error(401))
-    failed = _run(ctx)
-    assert failed.outcome is Outcome.DEGRADED and failed.decisions == [] and failed.fills == []
+    failed = _run(ctx)  # a refused key is a configuration to fix: a failed tick (issue 31), not an outage
+    assert failed.outcome is Outcome.FAILED and failed.decisions == [] and failed.fills == []
     message = (
         "Anthropic rejected ANTHROPIC_API_KEY (401 authentication_error): set a valid key in the environment or .env"
     )
-    assert failed.message == f"claude unavailable, holding every coin: {message}"
+    assert failed.message == f"claude request refused, holding every coin (llm.on_error = hold): {message}"
     assert ctx.store.state.llm.last_error == message
     assert ctx.audit["250603T1200"]["error"] == message
     assert failed.usage.calls == 0 and ctx.store.state.llm.spend_by_day == {}
 
-    recovered = _run(ctx, 3)
+    recovered = _run(ctx, 3)  # past the 60 s backoff
     assert recovered.outcome is Outcome.OK and ctx.store.state.llm.last_error == ""
+    assert ctx.store.state.consecutive_errors == 0 and ctx.store.state.llm.request_errors == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "output", "shape"),
+    [
+        ("claude-sonnet-5-5", "auto", "json_schema"),  # the default model
+        ("claude-haiku-5-5", "auto", "json_schema"),
+        ("claude-opus-5-5", "auto", "json_schema"),
+        ("claude-sonnet-4-6", "tool", "strict_tool"),
+        (LEGACY, "auto", "forced_tool"),  # no structured outputs
+    ],
+)
+def test_an_entry_trades_on_every_current_model_through_the_schema_the_api_accepts(
+    fake_anthropic, tick, model, output, shape
+):
+    fake_anthropic.models[LEGACY] = LEGACY_MODEL
+    fake_anthropic.script(tool_call({"decisions": [_buy(), {"coin": "ETH", "action": "HOLD", "confidence": 0.4}]}))
+    strategy = _strategy(fake_anthropic.url, model=model, output=output, prices={LEGACY: LEGACY_PRICE})
+    decisions = _decide(strategy, tick)
+    assert strategy.trace.shape == shape and strategy.trace.invalid == {}
+    assert [(d.coin, d.action, d.leverage, d.stop_loss) for d in decisions] == [
+        ("BTC", Action.BUY, 3.0, 98_000.0),
+        ("ETH", Action.HOLD, 1.0, None),
+    ]

@@ -3,28 +3,15 @@ the shape each model accepts, thinking, the prompt cache's breakpoints and paddi
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 
 from bot.ops.budget import cache_hit_ratio
-from bot.strategies.request import ANSWER, PAD_LINE, estimated_tokens, system_blocks, user_content
-from tests.fakes.anthropic import ModelSpec, tool_call
-from tests.strategies.claudekit import PROMPT, _decide_prompt, _model_strategy
-
-LEGACY_MODEL = ModelSpec(
-    "claude-legacy-test",
-    "no structured outputs, thinking off by default",
-    structured_outputs=False,
-    thinking_types=frozenset({"enabled", "disabled"}),
-)
-ALWAYS_ON = ModelSpec(
-    "claude-always-on-test",
-    "no structured outputs, thinking always on",
-    structured_outputs=False,
-    forced_tool=False,
-    thinking_types=frozenset({"adaptive"}),
-    thinking_default=True,
-    effort_levels=("low", "medium", "high"),
-)
+from bot.strategies.request import ANSWER, PAD_LINE, DecisionBatch, estimated_tokens, system_blocks, user_content
+from tests.fakes.anthropic import tool_call
+from tests.strategies.claudekit import ALWAYS_ON, LEGACY_MODEL, PROMPT, _decide_prompt, _model_strategy
 
 
 @pytest.mark.parametrize(
@@ -127,3 +114,91 @@ def test_thinking_off_is_sent_only_as_the_model_allows(fake_anthropic, model, th
     fake_anthropic.script(tool_call({"decisions": []}))
     _decide_prompt(_model_strategy(fake_anthropic, model, thinking="off"))
     assert fake_anthropic.requests[0].body.get("thinking") == thinking
+
+
+# -- the schema structured outputs accept (issue 31) ----------------------------------------------------
+
+# Every keyword the SDK's `transform_schema` can emit (read in anthropic/lib/_parse/_transform.py): the rest
+# it moves into the description, because the API refuses it with a 400.
+EMITTED = {
+    "$defs", "$ref", "type", "enum", "const", "anyOf", "allOf", "description", "title",
+    "properties", "additionalProperties", "required", "format", "items", "minItems",
+}  # fmt: skip
+
+
+def _keywords(node, found=None):
+    """Every keyword of every schema node under ``node`` (property names are not keywords)."""
+    found = set() if found is None else found
+    if isinstance(node, dict):
+        found |= set(node)
+        children = [*(node.get("properties") or {}).values(), *(node.get("$defs") or {}).values()]
+        children += [*(node.get("anyOf") or []), *(node.get("allOf") or [])]
+        children += [node["items"]] if "items" in node else []
+        for child in children:
+            _keywords(child, found)
+    return found
+
+
+def _sent_schemas(body):
+    schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
+    return [schema] if schema is not None else [tool["input_schema"] for tool in body.get("tools", [])]
+
+
+@pytest.mark.parametrize(
+    ("model", "output"),
+    [
+        ("claude-sonnet-5-5", "auto"),  # the default model: output_config.format
+        ("claude-sonnet-5-5", "tool"),  # a strict tool
+        ("claude-haiku-5-5", "auto"),
+        ("claude-opus-5-5", "auto"),
+        ("claude-sonnet-4-6", "auto"),
+        ("claude-sonnet-4-6", "tool"),
+        ("claude-legacy-test", "auto"),  # no structured outputs: the forced tool, same schema
+    ],
+)
+def test_the_sent_schema_is_the_sdks_transform_and_holds_no_keyword_it_would_not_emit(fake_anthropic, model, output):
+    from anthropic.lib._parse._transform import transform_schema
+
+    fake_anthropic.models[LEGACY_MODEL.id] = LEGACY_MODEL
+    strategy = _model_strategy(fake_anthropic, model, output=output)
+    _decide_prompt(strategy)  # the fake refuses any keyword outside the subset with a 400: this one is accepted
+    _decide_prompt(strategy)
+    first, second = (request.body for request in fake_anthropic.requests)
+    [schema] = _sent_schemas(first)
+    assert schema == transform_schema(DecisionBatch.model_json_schema())
+    assert _keywords(schema) <= EMITTED
+    assert transform_schema(schema) == schema  # nothing left for the transform to move: no refused keyword
+    assert json.dumps(_sent_schemas(second)) == json.dumps([schema])  # the same bytes every tick
+    # the bounds the grammar cannot carry are said in the descriptions, and pydantic enforces them on the answer
+    entry = schema["$defs"]["Decision"]["properties"]
+    assert entry["confidence"]["description"].endswith("{maximum: 1.0, minimum: 0.0}")
+    assert "maximum: 125.0, minimum: 1.0" in entry["leverage"]["description"]
+
+
+def test_pydantics_own_schema_is_refused_as_the_api_refuses_it(fake_anthropic):
+    """The regression: pydantic's schema as it is (what the bot sent before) is a 400 on every tick."""
+    import anthropic
+
+    raw = DecisionBatch.model_json_schema()
+    fake_anthropic.models[LEGACY_MODEL.id] = LEGACY_MODEL
+
+    async def send(**shape):
+        async with anthropic.AsyncAnthropic(api_key="sk-test", base_url=fake_anthropic.url, max_retries=0) as client:
+            await client.messages.create(
+                model="claude-sonnet-5-5", max_tokens=512, messages=[{"role": "user", "content": "u"}], **shape
+            )
+
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        asyncio.run(send(output_config={"format": {"type": "json_schema", "schema": raw}}))
+    assert caught.value.api_message == (
+        "output_config.format.schema.$defs.Decision.properties.confidence: "
+        "For 'number' type, properties maximum, minimum are not supported"
+    )
+    tool = {"name": "decide", "description": "d", "input_schema": raw, "strict": True}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        asyncio.run(send(tools=[tool], tool_choice={"type": "auto"}))
+    assert caught.value.api_message == (
+        "tools.0.custom.input_schema.$defs.Decision.properties.confidence: "
+        "For 'number' type, properties maximum, minimum are not supported"
+    )
+    asyncio.run(send(tools=[{**tool, "strict": False}], tool_choice={"type": "auto"}))  # a plain tool takes any schema

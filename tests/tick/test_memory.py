@@ -116,7 +116,7 @@ def test_claude_sees_the_trade_it_closed_with_the_reasoning_it_gave(fake_anthrop
         mode="replay",
         dry_run=True,
         market=HistoryMarket(),
-        strategy=ClaudeStrategy(settings.llm, max_leverage=10, api_key="sk-test"),
+        strategy=ClaudeStrategy(settings.llm, api_key="sk-test"),
         broker=PaperBroker(settings.paper),
         store=MemoryStore(),
         journal=MemoryJournal(),

@@ -32,7 +32,7 @@ def test_system_part_is_identical_from_tick_to_tick_and_states_costs_and_rules()
     assert first.system == later.system
     assert first.user != later.user
     assert "taker fee 0.05%" in first.system and "slippage about 0.02%" in first.system
-    assert "Leverage at most 10x" in first.system
+    assert "Leverage above 10x is cut to it" in first.system  # the risk step cuts it (issue 31)
 
 
 def test_user_part_lists_every_coin_with_ten_values_per_series():

@@ -47,7 +47,7 @@ def test_the_protocols_import_nothing_for_type_checking_only():
 def test_a_free_strategy_has_no_trace_and_a_paid_one_has_one():
     free = [RulesStrategy(RulesSettings()), EmaCrossStrategy(), HoldStrategy()]
     assert [strategy.trace for strategy in free] == [None, None, None]
-    claude = ClaudeStrategy(LlmSettings(), max_leverage=5, api_key="sk-test")
+    claude = ClaudeStrategy(LlmSettings(), api_key="sk-test")
     assert isinstance(claude.trace, Trace)
 
 

@@ -42,3 +42,14 @@ def test_gh16_1_status_says_a_held_coin_outside_the_list_is_managed_only(tmp_pat
         state, settings=Settings(trading={"coins": ["DOGE"]}), state_file=tmp_path / "state.json", now=since
     )
     assert not status.positions[0].managed_only
+
+
+def test_status_shows_the_first_line_of_the_owners_instructions(tmp_path):
+    from bot.tick.status import build_status
+
+    now = datetime(2025, 6, 3, 20, 0, tzinfo=UTC)
+    state = BotState.fresh(mode="replay", initial_equity_usd=10_000.0)
+    notes = "Only trade with the 4h trend.\nHalf size on DOGE."  # 48 characters: 12 tokens
+    status = build_status(state, settings=Settings(llm={"instructions": notes}), state_file=tmp_path / "s", now=now)
+    assert status.llm_instructions == "Only trade with the 4h trend. (2 lines, ~12 tokens)"
+    assert build_status(state, settings=Settings(), state_file=tmp_path / "s", now=now).llm_instructions == ""
