@@ -32,7 +32,7 @@ class MemoryNotifier:
         return len(events)
 
 
-def test_a_400_on_three_ticks_alerts_backs_off_and_pauses(fake_anthropic):
+def test_a_400_on_three_ticks_alerts_backs_off_and_pauses(fake_anthropic, tmp_path):
     notifier = MemoryNotifier()
     ctx = _ctx(fake_anthropic, ops=OPS, notifier=notifier)
     fake_anthropic.script(error(400), error(400), error(400))
@@ -49,13 +49,15 @@ def test_a_400_on_three_ticks_alerts_backs_off_and_pauses(fake_anthropic):
     kinds = [event.kind for event in notifier.sent]
     assert kinds == [EventKind.TICK_FAILED] * 3 + [EventKind.EMERGENCY_PAUSE]
     assert notifier.sent[0].body.startswith(f"tick 250603T1200 failed (1 in a row): {reports[0].message}")
-    status = build_status(state, settings=ctx.settings, state_file="state.json", now=START + timedelta(minutes=7))
+    status = build_status(
+        state, settings=ctx.settings, state_file=tmp_path / "state.json", now=START + timedelta(minutes=7)
+    )
     assert status.llm_request_refused == (
         "since 2025-06-03 12:00 UTC, 3 tick(s) in a row: every coin holds, failed ticks (llm.on_error = hold)"
     )
 
 
-def test_with_on_error_rules_the_rules_decide_while_it_lasts_and_the_first_one_alerts(fake_anthropic):
+def test_with_on_error_rules_the_rules_decide_while_it_lasts_and_the_first_one_alerts(fake_anthropic, tmp_path):
     notifier = MemoryNotifier()
     ctx = _ctx(fake_anthropic, ops=OPS, notifier=notifier, on_error="rules")
     fake_anthropic.script(error(400), error(400), error(400))
@@ -76,7 +78,9 @@ def test_with_on_error_rules_the_rules_decide_while_it_lasts_and_the_first_one_a
     assert all(report.usage.calls == 0 for report in reports)
     [alert] = [event for event in notifier.sent if event.kind is not EventKind.TRADE_OPENED]  # the first one only
     assert alert.kind is EventKind.LLM_REQUEST_ERROR and alert.body.startswith(REFUSED)
-    status = build_status(state, settings=ctx.settings, state_file="state.json", now=START + timedelta(minutes=7))
+    status = build_status(
+        state, settings=ctx.settings, state_file=tmp_path / "state.json", now=START + timedelta(minutes=7)
+    )
     assert status.llm_request_refused == (
         "since 2025-06-03 12:00 UTC, 3 tick(s) in a row: the rules decide (llm.on_error = rules)"
     )
