@@ -615,6 +615,7 @@ def test_secrets_never_reach_files_or_output(project, live_fake, fake_anthropic)
         "BOT_EXCHANGE__API_URL": live_fake.url,
         "BOT_LLM__BASE_URL": fake_anthropic.url,
         "BOT_LOG__CONSOLE_LEVEL": "DEBUG",
+        "BOT_OPS__RECOVERY_BACKOFF_SECONDS": "0",  # a refused key fails the tick (issue 31): no backoff before the next
         **secrets,
     }
     outputs = [run_bot("tick", "--dry-run", cwd=project, env=env)]  # Claude decides (the key is set)
@@ -624,7 +625,7 @@ def test_secrets_never_reach_files_or_output(project, live_fake, fake_anthropic)
     outputs.append(run_bot("tick", "--dry-run", cwd=project, env=env))  # a failing tick too
     outputs.append(run_bot("status", cwd=project, env=env))
     outputs.append(run_bot("status", "--json", cwd=project, env=env))
-    assert [result.returncode for result in outputs] == [0, 4, 3, 0, 0]
+    assert [result.returncode for result in outputs] == [0, 3, 3, 0, 0]
     assert [request.headers["authorization"] for request in fake_anthropic.requests] == [
         "Bearer sk-ant-SECRET-0001"
     ] * 2  # anthropic 2.12 sends the key as a bearer token
