@@ -575,7 +575,7 @@ def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_o
     """Killed while the exchange holds the answer to the entry (filled, not recorded) or to its
     stop-loss (entry recorded, stop pending); cron or the owner runs `bot tick` again 30 s later,
     the same tick id, and the strategy says BUY again: the entry is adopted, never doubled."""
-    from tests.fakes.anthropic import FakeAnthropic, tool_call
+    from tests.fakes.anthropic import FakeAnthropic, btc_buy, tool_call
     from tests.fakes.exchange import FakeExchange
 
     (tmp_path / "config.toml").write_text(SAME_MINUTE_CONFIG)
@@ -590,16 +590,7 @@ def test_a_tick_killed_after_its_entry_filled_and_run_again_in_the_same_minute_o
         fake.account.api_key, fake.account.api_secret = SECRETS["EXCHANGE_API_KEY"], SECRETS["EXCHANGE_SECRET"]
         env = _env(fake.url, llm.url)
         price = fake.price("BTC")
-        buy = {
-            "coin": "BTC",
-            "action": "BUY",
-            "confidence": 0.8,
-            "size_pct": 10,
-            "leverage": 3,
-            "stop_loss": round(price * 0.98),
-            "take_profit": round(price * 1.04),
-            "reasoning": "same minute",
-        }
+        buy = btc_buy(price, reasoning="same minute")
         llm.script(tool_call({"decisions": [buy]}), tool_call({"decisions": [buy]}))
 
         process = _start(tmp_path, env, NOW + timedelta(seconds=20))

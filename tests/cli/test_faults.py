@@ -195,19 +195,10 @@ def _claude_tick(project, fake_anthropic, decisions: list[dict]):
 
 def _btc_buy(**change) -> dict:
     from bot.venues.history import HistoryMarket
+    from tests.fakes.anthropic import btc_buy
 
     price = HistoryMarket().snapshot_at(["BTC"], REPLAY_FIRST).coins["BTC"].last_price
-    return {
-        "coin": "BTC",
-        "action": "BUY",
-        "confidence": 0.8,
-        "size_pct": 10,
-        "leverage": 2,
-        "stop_loss": round(price * 0.98),
-        "take_profit": round(price * 1.04),
-        "reasoning": "fault matrix",
-        **change,
-    }
+    return btc_buy(price, leverage=2, **change)
 
 
 CLAUDE_SCENARIOS = {
@@ -335,20 +326,11 @@ def _live_env(live_fake, fake_anthropic) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", list(ORDER_SCENARIOS))
 def test_live_order_fault(project, live_fake, fake_anthropic, name):
-    from tests.fakes.anthropic import tool_call
+    from tests.fakes.anthropic import btc_buy, tool_call
 
     fault, expect = ORDER_SCENARIOS[name]
     price = live_fake.price("BTC")
-    decision = {
-        "coin": "BTC",
-        "action": "BUY",
-        "confidence": 0.8,
-        "size_pct": 10,
-        "leverage": 3,
-        "stop_loss": round(price * 0.98),
-        "take_profit": round(price * 1.04),
-        "reasoning": "fault matrix",
-    }
+    decision = btc_buy(price)
     fake_anthropic.script(tool_call({"decisions": [decision]}))
     live_fake.account.fill_fraction = fault.fill_fraction
     if fault.kind:
@@ -387,20 +369,11 @@ def test_a_take_profit_the_price_already_passed_leaves_the_stop_loss_protecting_
     """The price runs 5 % up between the snapshot and the fill: the entry and its stop-loss go
     through, the take-profit at +4 % would trigger at once (-2021). The position is kept under
     its stop-loss with an alert; the next tick's reconciliation places the take-profit."""
-    from tests.fakes.anthropic import tool_call
+    from tests.fakes.anthropic import btc_buy, tool_call
 
     price = live_fake.price("BTC")
-    stop, take = round(price * 0.98), round(price * 1.04)
-    decision = {
-        "coin": "BTC",
-        "action": "BUY",
-        "confidence": 0.8,
-        "size_pct": 10,
-        "leverage": 3,
-        "stop_loss": stop,
-        "take_profit": take,
-        "reasoning": "fault matrix",
-    }
+    decision = btc_buy(price)
+    stop, take = decision["stop_loss"], decision["take_profit"]
     fake_anthropic.script(tool_call({"decisions": [decision]}))
     live_fake.set_price("BTC", price * 1.05)  # what orders fill and trigger at; the candles still say `price`
     env = _live_env(live_fake, fake_anthropic)
@@ -517,21 +490,12 @@ def test_a_malformed_exchange_answer_is_never_an_empty_truth(project, live_fake,
     """The faulty tick fails or settles nothing it cannot see; after the next clean tick the
     exchange holds one entry and its stop-loss and take-profit for the whole size, and the
     state's cash, equity and risk figures are the exchange's."""
-    from tests.fakes.anthropic import tool_call
+    from tests.fakes.anthropic import btc_buy, tool_call
 
     case = GARBLED[name]
     price = live_fake.price("BTC")
     live_fake.set_price("BTC", price)  # held still: a new 3m candle between two reads would move the unrealized PnL
-    decision = {
-        "coin": "BTC",
-        "action": "BUY",
-        "confidence": 0.8,
-        "size_pct": 10,
-        "leverage": 3,
-        "stop_loss": round(price * 0.98),
-        "take_profit": round(price * 1.04),
-        "reasoning": "fault matrix",
-    }
+    decision = btc_buy(price)
     fake_anthropic.script(tool_call({"decisions": [decision]}))  # then the fake answers HOLD
     env = {
         **_live_env(live_fake, fake_anthropic),

@@ -278,6 +278,22 @@ def tool_call(tool_input: Any, *, usage: dict[str, int] | None = None) -> Reply:
 answer = tool_call
 
 
+def btc_buy(price: float, *, leverage: int = 3, reasoning: str = "fault matrix", **change: Any) -> dict[str, Any]:
+    """One BUY of BTC for 10 % at ``leverage``: stop-loss 2 % under ``price``, take-profit 4 % over
+    (whole dollars, the shapes Decision accepts), with any field changed by ``change``."""
+    return {
+        "coin": "BTC",
+        "action": "BUY",
+        "confidence": 0.8,
+        "size_pct": 10,
+        "leverage": leverage,
+        "stop_loss": round(price * 0.98),
+        "take_profit": round(price * 1.04),
+        "reasoning": reasoning,
+        **change,
+    }
+
+
 def text_reply(text: str, *, usage: dict[str, int] | None = None) -> Reply:
     return Reply("text", text=text, usage=usage)
 
