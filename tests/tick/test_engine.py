@@ -17,6 +17,7 @@ from bot.tick.engine import TickContext, run_tick
 from bot.venues.history import SAMPLE_DIR, HistoryMarket
 from bot.venues.paper import PaperBroker
 from tests.fakes.memory import MemoryJournal, MemoryStore, ScriptedStrategy
+from tests.tick.tickkit import doge_long
 
 START = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 
@@ -76,21 +77,6 @@ def _held_ctx(strategy, *, positions, coins=("BTC", "ETH"), market=None, last_pr
         broker=PaperBroker(settings.paper),
         store=store,
         journal=MemoryJournal(),
-    )
-
-
-def _doge(*, stop: float, since: datetime) -> Position:
-    return Position(
-        coin="DOGE",
-        symbol="DOGE/USDT:USDT",
-        side=Side.LONG,
-        amount=10_000,
-        entry_price=0.19498,
-        leverage=2,
-        margin_usd=974.9,
-        opened_at=since,
-        settled_until=since,
-        stop_loss=stop,
     )
 
 
@@ -217,7 +203,7 @@ def test_gh16_1_a_position_outside_the_coin_list_is_still_stopped_out():
     # DOGE (not configured) long 10,000 at 0.19498, stop 0.19303; the 3m candle opening at
     # 2025-06-03 20:30 opens at 0.19387 and trades down through the stop.
     since = datetime(2025, 6, 3, 20, 0, tzinfo=UTC)
-    ctx = _held_ctx(ScriptedStrategy([]), positions={"DOGE": _doge(stop=0.19303, since=since)})
+    ctx = _held_ctx(ScriptedStrategy([]), positions={"DOGE": doge_long(stop=0.19303, since=since)})
     report = asyncio.run(run_tick(ctx, datetime(2025, 6, 3, 21, 0, tzinfo=UTC)))
     [fill] = report.fills
     # A stop fills at the trigger with 0.02 % slippage against it: 0.19303 x 0.9998 = 0.192991394,
@@ -238,7 +224,7 @@ def test_gh16_1_a_held_coin_outside_the_list_takes_a_close_but_no_entry():
         coin="DOGE", action=Action.BUY, confidence=0.9, size_pct=10, leverage=2, stop_loss=0.18, take_profit=0.25
     )
     close = Decision(coin="DOGE", action=Action.CLOSE, confidence=0.9)
-    ctx = _held_ctx(ScriptedStrategy([buy], [close]), positions={"DOGE": _doge(stop=0.15, since=since)})
+    ctx = _held_ctx(ScriptedStrategy([buy], [close]), positions={"DOGE": doge_long(stop=0.15, since=since)})
     first = asyncio.run(run_tick(ctx, datetime(2025, 6, 3, 21, 0, tzinfo=UTC)))
     [refused] = first.verdicts
     assert refused.verdict is Verdict.REJECTED and refused.codes == [RiskCode.BLOCKED]

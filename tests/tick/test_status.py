@@ -7,23 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.config import Settings
-from bot.models import Position, Side
 from bot.ops.state import BotState
-
-
-def _doge(*, stop: float, since: datetime) -> Position:
-    return Position(
-        coin="DOGE",
-        symbol="DOGE/USDT:USDT",
-        side=Side.LONG,
-        amount=10_000,
-        entry_price=0.19498,
-        leverage=2,
-        margin_usd=974.9,
-        opened_at=since,
-        settled_until=since,
-        stop_loss=stop,
-    )
+from tests.tick.tickkit import doge_long
 
 
 def test_gh16_1_status_says_a_held_coin_outside_the_list_is_managed_only(tmp_path):
@@ -31,7 +16,7 @@ def test_gh16_1_status_says_a_held_coin_outside_the_list_is_managed_only(tmp_pat
 
     since = datetime(2025, 6, 3, 20, 0, tzinfo=UTC)
     state = BotState.fresh(mode="replay", initial_equity_usd=10_000.0)
-    state.positions = {"DOGE": _doge(stop=0.15, since=since)}
+    state.positions = {"DOGE": doge_long(stop=0.15, since=since)}
     state.last_prices = {"DOGE": 0.19435}
     status = build_status(
         state, settings=Settings(trading={"coins": ["BTC"]}), state_file=tmp_path / "state.json", now=since
