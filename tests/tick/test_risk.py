@@ -141,26 +141,34 @@ PROP_PRICES = {"BTC": 100_000.0, "ETH": 2_500.0, "SOL": 150.0}
 COINS = ["BTC", "ETH", "SOL", "DOGE"]
 
 
+def _held(draw, coin: str, *, cash: float, leverages: list[float], share: float, spread: float) -> Position:
+    """A drawn position in ``coin`` that locks up to ``share`` of ``cash`` (at least 1 %), entered
+    within ``spread`` of the coin's price, on a whole amount step."""
+    info = PROP_MARKETS[coin]
+    leverage = draw(st.sampled_from(leverages))
+    margin = cash * draw(st.floats(0.01, share))
+    entry = PROP_PRICES[coin] * draw(st.floats(1 - spread, 1 + spread))
+    amount = max(info.amount_step, round(margin * leverage / entry / info.amount_step) * info.amount_step)
+    return Position(
+        coin=coin,
+        symbol=info.symbol,
+        side=draw(st.sampled_from(Side)),
+        amount=amount,
+        entry_price=entry,
+        leverage=leverage,
+        margin_usd=amount * entry / leverage,
+        opened_at=NOW - timedelta(hours=3),
+    )
+
+
 @st.composite
 def _positions(draw, cash):
-    positions = {}
-    for coin in draw(st.lists(st.sampled_from(["BTC", "ETH", "SOL"]), unique=True, max_size=3)):
-        info, price = PROP_MARKETS[coin], PROP_PRICES[coin]
-        leverage = draw(st.sampled_from([1.0, 2.0, 5.0, 10.0, 20.0]))
-        margin = cash * draw(st.floats(0.01, 0.5))  # each position locks 1-50 % of the cash
-        entry = price * draw(st.floats(0.8, 1.2))
-        amount = max(info.amount_step, round(margin * leverage / entry / info.amount_step) * info.amount_step)
-        positions[coin] = Position(
-            coin=coin,
-            symbol=info.symbol,
-            side=draw(st.sampled_from(Side)),
-            amount=amount,
-            entry_price=entry,
-            leverage=leverage,
-            margin_usd=amount * entry / leverage,
-            opened_at=NOW - timedelta(hours=3),
-        )
-    return positions
+    coins = draw(st.lists(st.sampled_from(["BTC", "ETH", "SOL"]), unique=True, max_size=3))
+    # each position locks 1-50 % of the cash
+    return {
+        coin: _held(draw, coin, cash=cash, leverages=[1.0, 2.0, 5.0, 10.0, 20.0], share=0.5, spread=0.2)
+        for coin in coins
+    }
 
 
 @st.composite
@@ -300,22 +308,7 @@ def _account_scenario(draw):
     positions = {}
     if draw(st.booleans()):
         coin = draw(st.sampled_from(["BTC", "SOL"]))
-        info, leverage = PROP_MARKETS[coin], draw(st.sampled_from([1.0, 3.0, 10.0, 20.0]))
-        entry = PROP_PRICES[coin] * draw(st.floats(0.9, 1.1))
-        amount = max(
-            info.amount_step,
-            round(cash * draw(st.floats(0.01, 0.6)) * leverage / entry / info.amount_step) * info.amount_step,
-        )
-        positions[coin] = Position(
-            coin=coin,
-            symbol=info.symbol,
-            side=draw(st.sampled_from(Side)),
-            amount=amount,
-            entry_price=entry,
-            leverage=leverage,
-            margin_usd=amount * entry / leverage,
-            opened_at=NOW - timedelta(hours=3),
-        )
+        positions[coin] = _held(draw, coin, cash=cash, leverages=[1.0, 3.0, 10.0, 20.0], share=0.6, spread=0.1)
     decisions = []
     for coin in draw(st.lists(st.sampled_from(["BTC", "ETH", "SOL"]), unique=True, min_size=1, max_size=3)):
         price, action = PROP_PRICES[coin], draw(st.sampled_from([Action.BUY, Action.SELL]))
