@@ -71,6 +71,9 @@ LIBRARIES = {
     "python -c pass": "pass",
     "ccxt (the sync package: every exchange)": "import ccxt",
     "ccxt.async_support (which imports ccxt first)": "import ccxt.async_support",
+    "ccxt as the bot loads it (bot.venues.ccxt_lean: binanceusdm only)": (
+        "from bot.venues.ccxt_lean import lean_ccxt; lean_ccxt('binanceusdm')"
+    ),
     "pandas, ta": "import pandas, ta",
     "anthropic": "import anthropic",
     "the tick's floor (ccxt.async_support, pandas, ta, anthropic)": "import ccxt.async_support, pandas, ta, anthropic",

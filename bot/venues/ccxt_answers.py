@@ -15,13 +15,14 @@ from typing import Any, NoReturn
 
 from bot.exchange_models import ExchangeOrder, ExchangePosition
 from bot.models import Side
+from bot.venues.ccxt_lean import lean_ccxt
 from bot.venues.profiles import is_bot_order
 
 ORDER_STATUSES = {"open", "closed", "canceled", "canceling", "expired", "rejected"}
 
 
 def _malformed(what: str) -> NoReturn:
-    import ccxt.async_support as ccxt
+    ccxt = lean_ccxt()
 
     raise ccxt.BadResponse(f"malformed answer: {what}")
 

@@ -51,6 +51,7 @@ from bot.tick.precision import round_to_step
 from bot.tick.risk import derived_stop
 from bot.venues.booking import opposite
 from bot.venues.ccxt_answers import closing_trades, trades_from
+from bot.venues.ccxt_lean import lean_ccxt
 from bot.venues.exchange import describe
 from bot.venues.holdings import Holdings
 from bot.venues.orders import OrderDesk, SimulatedCrash, no_checkpoint, reason_of
@@ -319,7 +320,7 @@ class CcxtBroker:
     async def execute(
         self, plans: list[OrderPlan], *, book: BotState, prices: dict[str, float], now: datetime
     ) -> list[Fill]:
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         desk = self._desk
         desk.begin(now, prices)

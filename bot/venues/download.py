@@ -30,6 +30,7 @@ import structlog
 from bot.clock import TIMEFRAME_MS
 from bot.config import Settings
 from bot.errors import ConfigError, MarketDataError, did_you_mean
+from bot.venues.ccxt_lean import lean_ccxt
 
 log = structlog.get_logger(__name__)
 
@@ -117,7 +118,7 @@ class Downloader:
         self.on_progress = on_progress or (lambda key, done, total: None)
 
     async def run(self, coins: list[str], series: list[str], *, since_ms: int, until_ms: int) -> list[FileResult]:
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         exchange = self.market.exchange()
         try:
@@ -182,7 +183,7 @@ class Downloader:
     async def _one(
         self, exchange: Any, coin: str, symbol: str, series: str, *, since_ms: int, until_ms: int
     ) -> FileResult:
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         from bot.venues.profiles import profile_for
 

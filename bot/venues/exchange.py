@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.config import Settings
 from bot.errors import ConfigError, did_you_mean
+from bot.venues.ccxt_lean import lean_ccxt
 from bot.venues.profiles import profile_for
 
 if TYPE_CHECKING:
@@ -21,8 +22,7 @@ if TYPE_CHECKING:
 
 def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_async.Exchange:
     """A ccxt async exchange for ``settings.exchange``; with the account keys when ``credentials``."""
-    import ccxt.async_support as ccxt
-
+    ccxt = lean_ccxt(settings.exchange.id)
     exchange_cls = getattr(ccxt, settings.exchange.id, None)
     if exchange_cls is None:
         hint = did_you_mean(settings.exchange.id, ccxt.exchanges)
@@ -66,7 +66,7 @@ def _refuse_malformed(exchange: Any) -> None:
     a false picture. ``handle_errors`` is ccxt's hook for exchange-specific error answers;
     this runs the exchange's own first, then refuses the malformed success.
     """
-    import ccxt.async_support as ccxt
+    ccxt = lean_ccxt()
 
     vendor = exchange.handle_errors
 
@@ -113,7 +113,7 @@ def is_duplicate_id(exc: BaseException) -> bool:
 def is_transient(exc: BaseException) -> bool:
     """Retry network hiccups, Binance's -1001 'try again' and a malformed answer (BadResponse:
     truncated, or missing what the bot needs); never bans, bad requests or auth."""
-    import ccxt.async_support as ccxt
+    ccxt = lean_ccxt()
 
     if isinstance(exc, ccxt.DDoSProtection):
         return False  # 418/429: back off until the next tick instead of hammering

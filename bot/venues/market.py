@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.errors import MarketDataError, did_you_mean
 from bot.models import CoinMarket, MarketInfo, Snapshot
 from bot.tick.margin import with_maintenance_amounts
+from bot.venues.ccxt_lean import lean_ccxt
 from bot.venues.exchange import create_exchange, describe, with_retry
 from bot.venues.history import bundled_info
 from bot.venues.market_cache import CandleCache, MarketsCache
@@ -128,7 +129,7 @@ class CcxtMarket:
         return await with_retry(counted, *args, retries=self.settings.exchange.retries, **kwargs)
 
     async def snapshot(self, coins: list[str], now: datetime) -> Snapshot:
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         exchange = create_exchange(
             self.settings, credentials=self.settings.enable_trading
@@ -157,7 +158,7 @@ class CcxtMarket:
         self, exchange: Any, coins: list[str], now_ms: int
     ) -> tuple[dict[str, MarketInfo], dict[str, str]]:
         """The configured coins' markets, from the disk cache when fresh, else the exchange."""
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         started = time.perf_counter()
         cached = self.markets_cache.load(coins, now_ms) if self.markets_cache else None
@@ -190,7 +191,7 @@ class CcxtMarket:
     async def _leverage_tiers(self, exchange: Any, swaps: dict[str, dict]) -> dict[str, list]:
         """The exchange's leverage brackets per coin; {} without keys or when it will not say
         (the bundled table stands in), a coin whose answer is malformed left out."""
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         if (
             not self.settings.enable_trading

@@ -27,6 +27,7 @@ from bot.models import Correction, CorrectionKind, Fill, FillReason, Position, S
 from bot.ops.state import BookedFill, BotState
 from bot.venues.booking import book_close, book_entry
 from bot.venues.ccxt_answers import checked_order, fees_of, order_with_id, trades_from
+from bot.venues.ccxt_lean import lean_ccxt
 from bot.venues.exchange import create_exchange, describe, is_duplicate_id, is_transient, with_retry
 from bot.venues.profiles import profile_for
 
@@ -90,7 +91,7 @@ class OrderDesk:
         self.now, self.tick_id, self.prices = now, tick_id, dict(prices)
 
     async def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         try:
             return await with_retry(function, *args, retries=self.settings.exchange.retries, **kwargs)
@@ -126,7 +127,7 @@ class OrderDesk:
         A transient error is retried, but only after looking the client id up: if the first
         try reached the exchange, its order is returned instead of sending a second one.
         """
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         book.pending_intents = [
             *(i for i in book.pending_intents if i.client_order_id != intent.client_order_id),
@@ -176,7 +177,7 @@ class OrderDesk:
         (a market order that has not filled by then is not the decision any more) and it is read
         once more: an order that filled meanwhile answers filled, the cancel finds nothing. If it
         is still not done, this raises: the intent stays pending and ``settle`` reads it next tick."""
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         for n in range(READ_BACKS):
             if order.get("status") not in _NOT_DONE:
@@ -221,7 +222,7 @@ class OrderDesk:
 
     async def lookup_id(self, symbol: str, cid: str, *, conditional: bool) -> dict | None:
         """The exchange's order with client id ``cid``, None if it never got there."""
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         params = self.profile.id_params(cid, conditional=conditional)
         if self.profile.lookup_in_open_orders:  # no orderId sent at all, empty or not
@@ -237,7 +238,7 @@ class OrderDesk:
             return None
 
     async def cancel(self, coin: str, cid: str, *, conditional: bool) -> None:
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         self.changes += 1
         with contextlib.suppress(ccxt.OrderNotFound):  # already filled, cancelled or expired
@@ -323,7 +324,7 @@ class OrderDesk:
 
     async def settle_fee(self, intent: OrderIntent, book: BotState) -> None:
         """Book the fee a FEE intent owes, from its order's trades; they still fail: it waits."""
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         try:
             trades = await self._trades(intent.symbol, intent.order_id)
@@ -373,7 +374,7 @@ class OrderDesk:
         carries no average either: its ``price`` is the slippage cap, not the fill). The trades
         failing to answer never stops the booking (the fill must be protected first): the price
         is then the answer's (else the reference price) and the fee None, owed (``_owe_fee``)."""
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         average, fee = order.get("average"), (order.get("fee") or {}).get("cost")
         if fee is not None and average is not None:

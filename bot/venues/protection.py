@@ -22,6 +22,7 @@ from bot.exchange_models import IntentKind, OrderIntent
 from bot.models import CorrectionKind, Fill, OrderPlan, Position
 from bot.ops.state import BotState
 from bot.tick.risk import client_order_id
+from bot.venues.ccxt_lean import lean_ccxt
 from bot.venues.exchange import describe
 from bot.venues.orders import OrderDesk, reason_of
 
@@ -136,7 +137,7 @@ class Protection:
         self, coin: str, kind: IntentKind, book: BotState, *, avoid: frozenset[str] | set[str] = frozenset()
     ) -> list[Fill]:
         """Place the stop-loss (``live.stop_attempts`` tries, then close) or the take-profit (one try)."""
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         position = book.positions[coin]
         intent = self._reduce_intent(position, kind, avoid=avoid)
@@ -208,7 +209,7 @@ class Protection:
 
     async def _prepare_symbol(self, symbol: str, leverage: float, book: BotState) -> None:
         """Before the first order on a symbol: margin mode, then leverage (whole numbers on most exchanges)."""
-        import ccxt.async_support as ccxt
+        ccxt = lean_ccxt()
 
         wanted = float(max(1, math.floor(leverage)))
         if self._desk.profile.leverage_sets_margin:  # one call sets both (Hyperliquid: cross unless told isolated)
