@@ -6,6 +6,7 @@ the same exchange id, URLs, timeouts and retry policy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,27 @@ def is_duplicate_id(exc: BaseException) -> bool:
     InvalidOrder or ExchangeError: the text is what says it)."""
     text = str(exc).lower()
     return any(mark in text for mark in ("-4116", "110072", "duplicate"))
+
+
+def margin_mode_refusal(exc: BaseException) -> str | None:
+    """Why Bybit refused to switch the account's margin mode, or None for any other error.
+
+    Bybit v5 "Set Margin Mode" (https://bybit-exchange.github.io/docs/v5/account/set-margin-mode):
+    a unified account's margin mode is the whole account's, and a switch that cannot be made
+    answers retCode 3400045 "Set margin mode failed" with ``result.reasons``, each a
+    ``reasonCode`` and ``reasonMsg``; the account keeps the mode it had. ccxt raises
+    ExchangeError with the body in its message (bybit.exceptions '3400045')."""
+    text = str(exc)
+    if "3400045" not in text:
+        return None
+    reasons: list[str] = []
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        body = json.loads(text[text.index("{") :])
+        reasons = [
+            f"{r.get('reasonMsg') or 'no reason given'} ({r.get('reasonCode')})"
+            for r in (body.get("result") or {}).get("reasons") or []
+        ]
+    return "; ".join(reasons) or "Set margin mode failed, no reason given"
 
 
 def is_transient(exc: BaseException) -> bool:

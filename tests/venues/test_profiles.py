@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import LIVE_CONFIRMATION, Settings
 from bot.errors import ConfigError
-from bot.models import Action, Outcome
+from bot.models import Action, Decision, Outcome
 from bot.venues.history import HistoryMarket
 from bot.venues.profiles import is_bot_order, profile_for
 from tests.conftest import NOW, data_dir
@@ -422,3 +422,62 @@ def test_binance_and_bybit_keep_the_bots_own_ids():
 )
 def test_the_funding_interval_comes_from_the_market(venue, market, hours):
     assert profile_for(venue).funding_interval_h(market) == hours
+
+
+class BothCoins:
+    """BUY BTC and ETH (2 % stop, 4 % take-profit) every tick: two entries in one tick."""
+
+    name = "both coins"
+    trace = None
+
+    def __init__(self, fake) -> None:
+        self.fake = fake
+
+    async def decide(self, *, features, portfolio, prompt):
+        return [
+            Decision(
+                coin=coin,
+                action=Action.BUY,
+                confidence=0.9,
+                size_pct=10,
+                leverage=3,
+                stop_loss=self.fake.price(coin) * 0.98,
+                take_profit=self.fake.price(coin) * 1.04,
+            )
+            for coin in ("BTC", "ETH")
+        ]
+
+
+def test_bybit_a_refused_margin_mode_sends_no_entry_says_why_in_one_line_and_is_asked_again_next_tick(tmp_path):
+    """Bybit v5 "Set Margin Mode": on a unified account the mode is the account's; a switch it
+    cannot make answers retCode 3400045 with its reasons (the docs' own example here) and the
+    account keeps its mode. No entry is sent in a mode the owner did not choose, the account is
+    asked once a tick (not once a coin), and the next tick asks again."""
+    venue = VENUES["bybit"]
+    with venue.fake() as fake:
+        fake.margin_mode_reasons = (("3400000", "Equity needs to be equal to or greater than 1000 USDC"),)
+        bot = _bot(tmp_path, venue, fake)
+        bot.strategy = BothCoins(fake)
+        report = bot.tick(NOW)
+        asked = [r for r in fake.requests if r.path == "/v5/account/set-margin-mode"]
+        assert len(asked) == 1 and fake.account.orders == []
+        why = (
+            "bybit refused to set the account's margin mode to isolated (retCode 3400045): Equity needs to be "
+            "equal to or greater than 1000 USDC (3400000); switch it on the exchange or set live.margin_mode to "
+            "the account's"
+        )
+        assert [(c.coin, c.message) for c in report.corrections if c.alert] == [
+            ("BTC", f"bot-250603T1200-BTC-entry not sent: {why}"),
+            ("ETH", f"bot-250603T1200-ETH-entry not sent: {why}"),
+        ]
+        state = bot.state()
+        assert state.positions == {} and state.pending_intents == [] and state.leverage_set == {}
+        assert state.cash_usd == pytest.approx(10_000.0, abs=1e-9)
+
+        fake.margin_mode_reasons = ()  # the owner fixed it
+        report = bot.tick(NOW + TICK)
+        assert report.outcome is Outcome.OK, report.message
+        # asked before each coin's first entry (1 + BTC, ETH)
+        assert sum(r.path == "/v5/account/set-margin-mode" for r in fake.requests) == 3
+        assert sorted(bot.state().positions) == ["BTC", "ETH"]
+        assert {fake.account.margin_type[c] for c in ("BTC", "ETH")} == {"ISOLATED"}
