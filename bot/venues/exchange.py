@@ -35,14 +35,10 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
         "enableRateLimit": True,
         "rateLimiterAlgorithm": "rollingWindow",
         "timeout": settings.exchange.timeout_ms,
-        # builderFee: Hyperliquid's ccxt adds its builder's fee to every order unless told not to
-        "options": {
-            "defaultType": "swap",
-            "fetchCurrencies": False,
-            **profile.options,
-            "builderFee": settings.exchange.builder_fee,
-        },
+        "options": {"defaultType": "swap", "fetchCurrencies": False, **profile.options},
     }
+    if profile.builder_fee_pct:
+        config["options"].update(builder_options(opted_in=settings.exchange.builder_fee))
     if credentials and settings.exchange_api_key and settings.exchange_secret:
         key_field, secret_field = profile.credentials
         config[key_field] = settings.exchange_api_key.get_secret_value()
@@ -56,7 +52,29 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
     if settings.exchange.api_url:
         point_exchange_at(exchange, settings.exchange.api_url)
     _refuse_malformed(exchange)
+    if profile.builder_fee_pct and not settings.exchange.builder_fee:
+        exchange.handle_builder_fee_approval = _no_approval
     return exchange
+
+
+def builder_options(*, opted_in: bool) -> dict[str, Any]:
+    """ccxt's Hyperliquid builder, as the owner chose it, never approved by the bot.
+
+    ccxt (hyperliquid.handle_builder_fee_approval, before every order while unapproved) signs
+    ApproveBuilderFee with the bot's key, but Hyperliquid takes that action only from the main
+    wallet, "not an agent/API wallet" (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/builder-codes):
+    with an API wallet it fails, and is sent again before the next order. And an order that
+    carries a builder the account never approved is refused, even at a fee of 0 ("Builder fee
+    has not been approved.": hummingbot/hummingbot#8449, nautechsystems/nautilus_trader#4241).
+    Off (the default): ``approvedBuilderFee`` False, so no order carries the builder, and
+    ``create_exchange`` skips the approval. Opted in: the owner has approved ccxt's builder from
+    the main wallet (README), so ``approvedBuilderFee`` True attaches it at ``feeInt`` 10 (0.01 %)."""
+    return {"builderFee": opted_in, "approvedBuilderFee": opted_in}
+
+
+async def _no_approval() -> bool:
+    """ccxt's builder-fee approval, not sent (``builder_options``)."""
+    return True
 
 
 def _refuse_malformed(exchange: Any) -> None:

@@ -87,6 +87,14 @@ class FakeHyperliquid(FakeExchange):
     def _handler(self) -> type:
         return _HlHandler
 
+    def builder_approved(self, builder: dict | None) -> bool:
+        """No builder, or one approved at a max fee rate (e.g. "0.01%") of at least its fee ``f``
+        (tenths of a basis point: 10 is 0.01 %)."""
+        if builder is None:
+            return True
+        rates = [float(rate.rstrip("%")) * 1000 for b, rate in self.builder_fees if b.lower() == builder["b"].lower()]
+        return any(int(builder["f"]) <= rate + 1e-9 for rate in rates)
+
     def asset(self, coin: str) -> int:
         return self.coins.index(coin)
 
@@ -496,6 +504,11 @@ class _HlHandler(_Handler):
                 return 200, _ok("default")
             if kind == "order":
                 fake.order_builders.append(action.get("builder"))
+                if not fake.builder_approved(action.get("builder")):
+                    # an order carrying a builder the account never approved is refused, even at f = 0
+                    # (hummingbot/hummingbot#8449, nautechsystems/nautilus_trader#4241; Hyperliquid docs,
+                    # "Builder codes": orders may carry a builder once the user approved its max fee)
+                    return 200, {"status": "err", "response": "Builder fee has not been approved."}
                 return 200, _ok("order", [fake.place(wire) for wire in action["orders"]])
             if kind == "cancelByCloid":
                 return 200, _ok("cancel", fake.cancel_by_cloid(action["cancels"]))

@@ -115,7 +115,6 @@ def _call(request) -> str:
 LIVE_TICK_CALLS = {
     "hyperliquid": Counter(
         {
-            "approveBuilderFee": 1,  # ccxt approves its builder once per process, at 0 % here
             "spotMeta": 1,
             "metaAndAssetCtxs": 1,  # load_markets: currencies, perpetuals
             "userAbstraction": 1,  # the account type, asked once (ccxt caches the bare-string answer)
@@ -242,9 +241,43 @@ def test_hyperliquid_market_orders_carry_a_slippage_cap_and_no_builder_fee(tmp_p
     # ccxt: the reference price (the close of the candle that closed at 12:00, 105,240.1) x (1 + 5 %
     # default slippage) = 110,502.105, to BTC's whole-dollar price step (5 significant digits)
     assert (entry["p"], entry["t"], entry["s"]) == ("110502", {"limit": {"tif": "Ioc"}}, "0.028")
-    assert set(fake.builder_fees) == {("0x6530512A6c89C7cfCEbC3BA7fcD9aDa5f30827a6", "0%")}
-    assert {b["f"] for b in fake.order_builders} == {0}  # attached for ccxt's statistics, charging nothing
     assert fake.account.leverage["BTC"] == 3 and fake.account.margin_type["BTC"] == "isolated"
+
+
+BUILDER = "0x6530512A6c89C7cfCEbC3BA7fcD9aDa5f30827a6"  # ccxt hyperliquid.py's options.builder default
+
+
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
+def test_hyperliquid_no_builder_approval_is_sent_and_no_order_carries_a_builder(tmp_path, venue, fake):
+    """ApproveBuilderFee is the main wallet's to sign, never an API wallet's (Hyperliquid docs,
+    "Builder codes"); ccxt sends it before each order while unapproved. With the builder fee off
+    (the default) nothing is approved and no order carries the builder (Hyperliquid refuses an
+    unapproved one even at 0 %): entry, stop and take-profit, then the close, over two ticks."""
+    bot = _bot(tmp_path, venue, fake)
+    assert bot.tick(NOW).outcome is Outcome.OK
+    bot.strategy.action = Action.CLOSE
+    assert bot.tick(NOW + TICK).outcome is Outcome.OK
+    assert [a["type"] for a in fake.last_actions].count("approveBuilderFee") == 0 and fake.builder_fees == []
+    assert len(fake.order_builders) == 4 and set(fake.order_builders) == {None}
+    assert [o.status for o in fake.account.orders] == ["FILLED", "CANCELED", "CANCELED", "FILLED"]
+
+
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
+def test_hyperliquid_an_opted_in_builder_fee_rides_on_every_order_without_an_approval_sent(tmp_path, venue, fake):
+    """`exchange.builder_fee = true`: the owner approved ccxt's builder from the main wallet
+    (README); the bot sends no approval and each order carries the builder at f = 10 (0.01 %)."""
+    fake.builder_fees.append((BUILDER, "0.01%"))
+    bot = Bot(
+        tmp_path,
+        fake,
+        settings=venue.settings(fake).model_copy(
+            update={"exchange": venue.settings(fake).exchange.model_copy(update={"builder_fee": True})}
+        ),
+        market=VenueHistory(venue),
+    )
+    assert bot.tick(NOW).outcome is Outcome.OK
+    assert [a["type"] for a in fake.last_actions].count("approveBuilderFee") == 0
+    assert fake.order_builders == [{"b": BUILDER.lower(), "f": 10}] * 3
 
 
 @pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
