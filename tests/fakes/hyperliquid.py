@@ -69,6 +69,8 @@ class FakeHyperliquid(FakeExchange):
     # A trigger order may be answered with the bare string "waitingForTrigger" instead of
     # {"resting": {"oid"}} (ccxt hyperliquid.create_orders: "tp/sl orders can return a string")
     trigger_answer: str = "resting"
+    # candleSnapshot: "Only the most recent 5000 candles are available" (Hyperliquid docs, Info endpoint)
+    candle_window: int = 5000
     builder_fees: list[tuple[str, str]] = field(default_factory=list)  # (builder, maxFeeRate) approvals
     order_builders: list[dict | None] = field(default_factory=list)  # the builder attached to each order action
     last_actions: list[dict] = field(default_factory=list)
@@ -155,7 +157,8 @@ class FakeHyperliquid(FakeExchange):
             return 500, None  # Hyperliquid answers a bad request with a 500 and no body
         candles = self._candles(coin, interval)
         start, end = self._window(int(req["startTime"]), int(req["endTime"]))
-        rows = candles[(candles[:, 0] >= start) & (candles[:, 0] <= end)][-5000:]
+        latest = candles[candles[:, 0] <= self._data_now()][-self.candle_window :]  # the window, whatever is asked
+        rows = latest[(latest[:, 0] >= start) & (latest[:, 0] <= end)]
         return [
             {
                 "t": int(t) + self.shift_ms,
