@@ -264,3 +264,5 @@ def _download_candles(
             f"{datetime.fromtimestamp(result.last_ms / 1000, UTC):%Y-%m-%d %H:%M}"
         )
         typer.echo(f"{result.path}: +{result.added:,} rows, {result.rows:,} in all, {span} UTC")
+        if result.note:
+            typer.echo(f"note: {result.note}")

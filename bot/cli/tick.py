@@ -71,6 +71,7 @@ def tick(
         report,
         previous=_previous_record(settings, replay=replay is not None, report=report),
         coins=len(settings.trading.coins),
+        quote=settings.trading.quote,
     )
     release_console()
     raise typer.Exit(_exit_code(report))

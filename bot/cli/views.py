@@ -42,7 +42,7 @@ def _same_rejections(previous: dict | None) -> set[tuple[str, str, str]]:
     return {(v.get("coin"), v.get("action"), v.get("reason")) for v in verdicts if v.get("verdict") == "rejected"}
 
 
-def print_tick(report: TickReport, previous: dict | None = None, *, coins: int = 0) -> None:
+def print_tick(report: TickReport, previous: dict | None = None, *, coins: int = 0, quote: str = "USDT") -> None:
     """The tick's summary; colour only on a terminal (rich leaves cron's log plain).
     ``previous`` is the journal's record of the tick before, so a rejection repeated tick
     after tick says so instead of reading as news. ``coins``: how many were asked for (a
@@ -98,13 +98,13 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
         verb = "received" if payment.amount_usd >= 0 else "paid"
         out(
             f"  funding {payment.coin} {payment.side} {payment.at:%H:%M} rate {payment.rate * 100:+.4f}%: {verb} "
-            f"{abs(payment.amount_usd):.2f} USDT"
+            f"{abs(payment.amount_usd):.2f} {quote}"
         )
     for fill in report.fills:
         verb = "closed" if fill.reduce_only else "opened"
         pnl = f" pnl {fill.realized_pnl_usd:+.2f}" if fill.reduce_only else ""
         out(
-            f"  {verb} {fill.side} {fill.coin} {fill.amount:g} @ {fill.price:.6g} fee {fill.fee_usd:.2f}{pnl} USDT "
+            f"  {verb} {fill.side} {fill.coin} {fill.amount:g} @ {fill.price:.6g} fee {fill.fee_usd:.2f}{pnl} {quote} "
             f"({fill.reason}, {fill.at:%H:%M}) [{fill.client_order_id}]"
         )
     for correction in report.corrections:
@@ -113,7 +113,7 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
     if report.account:
         account = report.account
         out(
-            f"equity {money(account.equity_usd)} USDT ({report.return_pct:+.2f}%) · cash {money(account.cash_usd)} "
+            f"equity {money(account.equity_usd)} {quote} ({report.return_pct:+.2f}%) · cash {money(account.cash_usd)} "
             f"· available {money(account.available_usd)} · positions {len(report.positions)}"
         )
     for position in report.positions:
@@ -121,7 +121,7 @@ def print_tick(report: TickReport, previous: dict | None = None, *, coins: int =
         pnl = position.unrealized_pnl_usd(mark)
         out(
             f"  {position.side} {position.coin} {position.amount:g} @ {position.entry_price:.6g} · mark {mark:.6g} "
-            f"· uPnL {pnl:+,.2f} USDT · SL {_price(position.stop_loss)} TP {_price(position.take_profit)}",
+            f"· uPnL {pnl:+,.2f} {quote} · SL {_price(position.stop_loss)} TP {_price(position.take_profit)}",
             style="green" if pnl > 0 else "red" if pnl < 0 else None,
         )
     if report.new_positions_blocked:
@@ -219,7 +219,7 @@ def print_status(status: StatusReport) -> None:
         else "n/a"
     )
     out(
-        f"equity {money(status.equity_usd)} USDT ({status.return_pct:+.2f}%) · cash {money(status.cash_usd)} "
+        f"equity {money(status.equity_usd)} {status.quote} ({status.return_pct:+.2f}%) · cash {money(status.cash_usd)} "
         f"· unrealized {status.unrealized_pnl_usd:+,.2f} · peak {money(status.peak_equity_usd)} · max drawdown "
         f"{status.max_drawdown_pct:.2f}% "
         f"· Sharpe {sharpe} · fees {money(status.fees_paid_usd)} · funding received {status.funding_usd:+,.2f}"

@@ -26,7 +26,11 @@ class ExchangeSettings(Section):
     )
     sandbox: bool = Field(False, description="use ccxt's testnet URLs")
     builder_fee: bool = Field(
-        False, description="Hyperliquid: let ccxt add its builder fee (0.01 %) to each order; paper charges it too"
+        False,
+        description=(
+            "Hyperliquid: orders carry ccxt's builder at 0.01 % (approve it from the main wallet first); "
+            "paper charges it too"
+        ),
     )
     timeout_ms: int = Field(8_000, gt=0, le=60_000, description="per-request timeout")
     retries: int = Field(2, ge=0, le=5, description="extra attempts on transient errors (network, rate limit)")

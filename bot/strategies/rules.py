@@ -2,7 +2,8 @@
 
 Entry long when the 4h trend is up (EMA20 > EMA50), the 3m trend agrees, MACD is above
 its signal and RSI14 is between 50 and 70 (momentum, not exhaustion); shorts mirror it.
-Entries against a crowded side (|funding| above ``MAX_FUNDING``) are skipped. The
+Entries against a crowded side (|funding| above ``MAX_FUNDING`` per 8 hours: an hourly or
+4-hourly rate is compared at its 8-hour equivalent, ``funding_8h``) are skipped. The
 stop-loss sits ``stop_atr`` 4h-ATR14s away and the take-profit ``reward_risk`` times as
 far on the other side. An open position is closed when the 3m trend and MACD both turn
 against it. With ``sentiment_filter`` (and `[intel]` on) no long opens at a Fear & Greed
@@ -17,6 +18,12 @@ from bot.models import Action, CoinFeatures, Decision, Portfolio, Side
 from bot.tick.protocols import PromptView
 
 MAX_FUNDING = 0.0005  # 0.05 % per 8h
+
+
+def funding_8h(rate: float, interval_h: float) -> float:
+    """A funding rate per ``interval_h`` hours as its 8-hour equivalent (the market's interval:
+    Hyperliquid's hourly 0.01 % is 0.08 % per 8 hours), so one threshold reads every venue."""
+    return rate * 8.0 / interval_h
 
 
 class RulesStrategy:
@@ -59,7 +66,7 @@ class RulesStrategy:
         short_setup = f.h4.ema20 < f.h4.ema50 and f.ema20 < f.ema50 and f.macd < f.macd_signal and 30 < f.rsi14 < 50
         if not (long_setup or short_setup):
             return None
-        funding = f.funding_rate or 0.0
+        funding = funding_8h(f.funding_rate or 0.0, f.funding_interval_h)
         if (long_setup and funding > MAX_FUNDING) or (short_setup and funding < -MAX_FUNDING):
             return None
         if sentiment is not None and (

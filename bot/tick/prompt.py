@@ -6,7 +6,7 @@ this tick's numbers, in the Alpha-Arena layout (series oldest -> newest).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cached_property
 
@@ -51,10 +51,25 @@ def _series(values: list[float], significant: int = 6) -> str:
     return ", ".join(_num(value, significant) for value in values)
 
 
-def system_prompt(settings: Settings) -> str:
+def funding_terms(hours: Iterable[float]) -> tuple[str, str]:
+    """How often funding settles and what a rate is per, said once for the coins' markets
+    (``MarketInfo.funding_interval_h``: Binance 8, Hyperliquid 1, Bybit per symbol); coins
+    that differ from each other are each marked on their own line (``_coin_block``)."""
+    found = set(hours) or {8.0}
+    if len(found) > 1:
+        return "at each coin's own interval (8 hours unless its line says otherwise)", "% per the coin's interval"
+    [interval] = found
+    every = "every hour" if interval == 1.0 else f"every {interval:g} hours"
+    return every, "% per hour" if interval == 1.0 else f"% per {interval:g} hours"
+
+
+def system_prompt(settings: Settings, funding_hours: Iterable[float] = ()) -> str:
+    """The cached part: ``funding_hours`` are the traded markets' funding intervals (they
+    do not change from tick to tick, so neither do these bytes)."""
     risk, paper = settings.risk, settings.paper
     coins = ", ".join(settings.trading.coins)
-    return f"""You trade USDT-margined perpetual futures ({coins}) on {settings.exchange.id}. Every 3 minutes you get fresh market data and the account, and decide per coin: BUY (open a long), SELL (open a short), CLOSE (close the open position) or HOLD.
+    every, per = funding_terms(funding_hours)
+    return f"""You trade {settings.trading.quote}-margined perpetual futures ({coins}) on {settings.exchange.id}. Every 3 minutes you get fresh market data and the account, and decide per coin: BUY (open a long), SELL (open a short), CLOSE (close the open position) or HOLD.
 
 Rules the risk manager enforces (orders that break them are rejected or cut):
 - One position per coin. BUY on an open long (SELL on a short) adds to it at its leverage; SELL on a long (BUY on a short) closes it and opens the other side.
@@ -64,9 +79,9 @@ Rules the risk manager enforces (orders that break them are rejected or cut):
 - No entries after a {risk.daily_loss_limit_pct:g}% loss in a UTC day, below {risk.max_drawdown_pct:g}% drawdown from peak equity, within {risk.stop_loss_cooldown_min:g} min of a stop-out on the same coin, or beyond {risk.max_entries_per_hour} entries an hour.
 An entry that breaks a rule (unknown coin, a stop or take_profit on the wrong side, CLOSE with no position) is discarded and that coin holds.
 
-Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry AND exit, slippage about {paper.slippage_pct:g}% per fill, funding every 8 hours (a positive rate: longs pay shorts). Small moves lose money: enter only when the expected move is well beyond the round-trip cost, and do not churn.
+Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry AND exit, slippage about {paper.slippage_pct:g}% per fill, funding {every} (a positive rate: longs pay shorts). Small moves lose money: enter only when the expected move is well beyond the round-trip cost, and do not churn.
 
-Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is % per 8 hours; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
+Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is {per}; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
 
 Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes.{_CONTEXT_RULE if settings.intel.enabled else ""}{_owner_notes(settings.llm.instructions)}"""
 
@@ -122,13 +137,13 @@ def _net_pnl_usd(position: Position, *, price: float, fee_rate: float) -> float:
     return position.unrealized_pnl_usd(price) - fees
 
 
-def _account_block(portfolio: Portfolio, *, fee_rate: float) -> str:
+def _account_block(portfolio: Portfolio, *, fee_rate: float, quote: str) -> str:
     account = portfolio.account
     sharpe = "n/a" if portfolio.sharpe is None else f"{portfolio.sharpe:.2f}"
     lines = [
         "== ACCOUNT ==",
         f"return {portfolio.return_pct:+.2f}% | equity {account.equity_usd:.2f} | cash {account.cash_usd:.2f} "
-        f"| available {account.available_usd:.2f} USDT | sharpe {sharpe}",
+        f"| available {account.available_usd:.2f} {quote} | sharpe {sharpe}",
     ]
     if not portfolio.positions:
         lines.append("positions: none")
@@ -137,7 +152,7 @@ def _account_block(portfolio: Portfolio, *, fee_rate: float) -> str:
         lines.append(
             f"{coin} {position.side} {position.amount:g} @ {_num(position.entry_price)} x{position.leverage:g} "
             f"| mark {_num(price)} | PnL net of fees {_net_pnl_usd(position, price=price, fee_rate=fee_rate):+.2f} "
-            f"USDT "
+            f"{quote} "
             + (f"| liquidation {_num(position.liquidation_price)} " if position.liquidation_price else "")
             + f"| SL {_num(position.stop_loss)} TP {_num(position.take_profit)} | invalidation: {position.invalidation or 'n/a'}"
         )
@@ -206,12 +221,13 @@ def user_prompt(
     tick: int,
     fee_rate: float,
     context: str = "",
+    quote: str = "USDT",
 ) -> str:
     blocks = [f"Time {now:%Y-%m-%d %H:%M} UTC, tick {tick}."]
     blocks += [_coin_block(features[coin]) for coin in features]
     if context:
         blocks.append(context)
-    blocks.append(_account_block(portfolio, fee_rate=fee_rate))
+    blocks.append(_account_block(portfolio, fee_rate=fee_rate, quote=quote))
     return "\n".join(blocks)
 
 
@@ -225,12 +241,20 @@ def build_prompt(
     context: str = "",
     trades: Sequence[ClosedTrade] = (),
 ) -> Prompt:
+    quote = settings.trading.quote
     user = user_prompt(
-        features, portfolio, now=now, tick=tick, fee_rate=settings.paper.taker_fee_pct / 100, context=context
+        features,
+        portfolio,
+        now=now,
+        tick=tick,
+        fee_rate=settings.paper.taker_fee_pct / 100,
+        context=context,
+        quote=quote,
     )
     llm = settings.llm
-    memory = memory_text(list(trades), now=now, limit=llm.memory_trades, max_tokens=llm.memory_max_tokens)
-    return Prompt(system=system_prompt(settings), user=user, memory=memory)
+    memory = memory_text(list(trades), now=now, limit=llm.memory_trades, max_tokens=llm.memory_max_tokens, quote=quote)
+    system = system_prompt(settings, [f.funding_interval_h for f in features.values()])
+    return Prompt(system=system, user=user, memory=memory)
 
 
 class DeferredPrompt:

@@ -70,6 +70,7 @@ class StatusReport(StrictModel):
     max_consecutive_errors: int
     backoff_until: datetime | None
     backoff_seconds: int  # length of the current backoff window, 0 when none
+    quote: str = "USDT"  # the account's currency: the venue's settle currency (`trading.quote`; Hyperliquid USDC)
     initial_equity_usd: float
     equity_usd: float
     cash_usd: float
@@ -137,6 +138,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         max_consecutive_errors=settings.ops.max_consecutive_errors,
         backoff_until=state.backoff_until if backing_off else None,
         backoff_seconds=backoff_seconds(state.consecutive_errors, settings.ops) if backing_off else 0,
+        quote=settings.trading.quote,
         equity_usd=state.last_equity_usd,
         unrealized_pnl_usd=sum(position.unrealized_pnl_usd for position in positions),
         return_pct=(state.last_equity_usd / state.initial_equity_usd - 1.0) * 100.0,

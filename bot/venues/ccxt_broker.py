@@ -56,7 +56,7 @@ from bot.venues.exchange import describe
 from bot.venues.holdings import Holdings
 from bot.venues.orders import OrderDesk, SimulatedCrash, no_checkpoint, reason_of
 from bot.venues.profiles import VenueProfile, is_bot_order
-from bot.venues.protection import Protection
+from bot.venues.protection import MarginModeRefused, Protection
 
 __all__ = ["CcxtBroker", "SimulatedCrash"]
 
@@ -354,6 +354,8 @@ class CcxtBroker:
                     self._desk.note(CorrectionKind.ERROR, plan.coin, why, alert=True)
                 else:
                     fills += await self._protection.open(_entry_intent(plan, now, self._desk.profile), book)
+            except MarginModeRefused as exc:
+                self._desk.note(CorrectionKind.ERROR, plan.coin, f"{plan.client_order_id} not sent: {exc}", alert=True)
             except ccxt.BaseError as exc:
                 self._desk.note(
                     CorrectionKind.ERROR,

@@ -20,19 +20,16 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import structlog
 
 from bot.clock import TIMEFRAME_MS
 from bot.config import Settings
 from bot.errors import ConfigError, MarketDataError, did_you_mean
 from bot.venues.ccxt_lean import lean_ccxt
-
-log = structlog.get_logger(__name__)
 
 FUNDING = "funding"
 MARKETS_FILE = "markets.json"  # the venue's trading rules per coin, read by HistoryMarket
@@ -46,6 +43,11 @@ class FileResult:
     rows: int
     first_ms: int | None
     last_ms: int | None
+    note: str = ""  # one line for the owner: why the file starts later than asked (the venue's candle window)
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def path_for(folder: Path, coin: str, quote: str, series: str) -> Path:
@@ -194,15 +196,6 @@ class Downloader:
         existing = _read(path, 2 if kind == FUNDING else 6)
         # closed candles only (open + step <= now); funding settled by now
         end_ms = min(until_ms, self.now_ms - step + 1 if kind == "ohlcv" else self.now_ms + 1)
-        window = profile_for(exchange.id).candle_window
-        if kind == "ohlcv" and window and since_ms < end_ms - window * step:
-            log.warning(  # said, not silent: the file will start later than asked
-                "history_window",
-                coin=coin,
-                series=series,
-                message=f"{exchange.id} serves only its latest {window:,} {series} candles: "
-                f"{coin} {series} starts about {window * step // 86_400_000} days back, not at the start asked",
-            )
         ranges = missing_ranges(existing, since_ms=since_ms, until_ms=end_ms, step_ms=step)
         total = sum((end - start + step - 1) // step for start, end in ranges)
         key, done, added = f"{coin} {series}", 0, 0
@@ -234,7 +227,15 @@ class Downloader:
                 self.on_progress(key, done, total)
         self.on_progress(key, total, total)
         first, last = (int(existing[0, 0]), int(existing[-1, 0])) if len(existing) else (None, None)
-        return FileResult(path=path, added=added, rows=len(existing), first_ms=first, last_ms=last)
+        window = profile_for(exchange.id).candle_window
+        note = ""
+        if kind == "ohlcv" and window and since_ms < end_ms - window * step and first is not None and first > since_ms:
+            # said, not silent: Hyperliquid's candleSnapshot "Only the most recent 5000 candles are available"
+            note = (
+                f"{exchange.id} serves only its latest {window:,} {series} candles: {coin} {series} starts "
+                f"{_when(first)}, not {_when(since_ms)} UTC"
+            )
+        return FileResult(path=path, added=added, rows=len(existing), first_ms=first, last_ms=last, note=note)
 
     async def _page(self, exchange: Any, symbol: str, series: str, kind: str, since_ms: int) -> np.ndarray:
         from bot.venues.profiles import profile_for

@@ -6,6 +6,7 @@ the same exchange id, URLs, timeouts and retry policy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -34,14 +35,10 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
         "enableRateLimit": True,
         "rateLimiterAlgorithm": "rollingWindow",
         "timeout": settings.exchange.timeout_ms,
-        # builderFee: Hyperliquid's ccxt adds its builder's fee to every order unless told not to
-        "options": {
-            "defaultType": "swap",
-            "fetchCurrencies": False,
-            **profile.options,
-            "builderFee": settings.exchange.builder_fee,
-        },
+        "options": {"defaultType": "swap", "fetchCurrencies": False, **profile.options},
     }
+    if profile.builder_fee_pct:
+        config["options"].update(builder_options(opted_in=settings.exchange.builder_fee))
     if credentials and settings.exchange_api_key and settings.exchange_secret:
         key_field, secret_field = profile.credentials
         config[key_field] = settings.exchange_api_key.get_secret_value()
@@ -55,7 +52,29 @@ def create_exchange(settings: Settings, *, credentials: bool = False) -> ccxt_as
     if settings.exchange.api_url:
         point_exchange_at(exchange, settings.exchange.api_url)
     _refuse_malformed(exchange)
+    if profile.builder_fee_pct and not settings.exchange.builder_fee:
+        exchange.handle_builder_fee_approval = _no_approval
     return exchange
+
+
+def builder_options(*, opted_in: bool) -> dict[str, Any]:
+    """ccxt's Hyperliquid builder, as the owner chose it, never approved by the bot.
+
+    ccxt (hyperliquid.handle_builder_fee_approval, before every order while unapproved) signs
+    ApproveBuilderFee with the bot's key, but Hyperliquid takes that action only from the main
+    wallet, "not an agent/API wallet" (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/builder-codes):
+    with an API wallet it fails, and is sent again before the next order. And an order that
+    carries a builder the account never approved is refused, even at a fee of 0 ("Builder fee
+    has not been approved.": hummingbot/hummingbot#8449, nautechsystems/nautilus_trader#4241).
+    Off (the default): ``approvedBuilderFee`` False, so no order carries the builder, and
+    ``create_exchange`` skips the approval. Opted in: the owner has approved ccxt's builder from
+    the main wallet (README), so ``approvedBuilderFee`` True attaches it at ``feeInt`` 10 (0.01 %)."""
+    return {"builderFee": opted_in, "approvedBuilderFee": opted_in}
+
+
+async def _no_approval() -> bool:
+    """ccxt's builder-fee approval, not sent (``builder_options``)."""
+    return True
 
 
 def _refuse_malformed(exchange: Any) -> None:
@@ -108,6 +127,27 @@ def is_duplicate_id(exc: BaseException) -> bool:
     InvalidOrder or ExchangeError: the text is what says it)."""
     text = str(exc).lower()
     return any(mark in text for mark in ("-4116", "110072", "duplicate"))
+
+
+def margin_mode_refusal(exc: BaseException) -> str | None:
+    """Why Bybit refused to switch the account's margin mode, or None for any other error.
+
+    Bybit v5 "Set Margin Mode" (https://bybit-exchange.github.io/docs/v5/account/set-margin-mode):
+    a unified account's margin mode is the whole account's, and a switch that cannot be made
+    answers retCode 3400045 "Set margin mode failed" with ``result.reasons``, each a
+    ``reasonCode`` and ``reasonMsg``; the account keeps the mode it had. ccxt raises
+    ExchangeError with the body in its message (bybit.exceptions '3400045')."""
+    text = str(exc)
+    if "3400045" not in text:
+        return None
+    reasons: list[str] = []
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        body = json.loads(text[text.index("{") :])
+        reasons = [
+            f"{r.get('reasonMsg') or 'no reason given'} ({r.get('reasonCode')})"
+            for r in (body.get("result") or {}).get("reasons") or []
+        ]
+    return "; ".join(reasons) or "Set margin mode failed, no reason given"
 
 
 def is_transient(exc: BaseException) -> bool:

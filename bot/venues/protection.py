@@ -23,7 +23,7 @@ from bot.models import CorrectionKind, Fill, OrderPlan, Position
 from bot.ops.state import BotState
 from bot.tick.risk import client_order_id
 from bot.venues.ccxt_lean import lean_ccxt
-from bot.venues.exchange import describe
+from bot.venues.exchange import describe, margin_mode_refusal
 from bot.venues.orders import OrderDesk, reason_of
 
 log = structlog.get_logger("bot.venues.ccxt_broker")
@@ -37,6 +37,7 @@ class Protection:
     def __init__(self, desk: OrderDesk, settings: Settings) -> None:
         self._desk = desk
         self.settings = settings
+        self._refused: tuple[str, str] | None = None  # (tick id, why): a margin mode the venue refused this tick
 
     async def protect(
         self, coin: str, book: BotState, open_ids: set[str], *, avoid: frozenset[str] | set[str] = frozenset()
@@ -223,8 +224,7 @@ class Protection:
                 book.leverage_set[symbol] = wanted
             return
         if symbol not in book.leverage_set:
-            with contextlib.suppress(ccxt.MarginModeAlreadySet):
-                await self._desk.call(self._desk.exchange.set_margin_mode, self.settings.live.margin_mode, symbol)
+            await self._set_margin_mode(symbol)
         if book.leverage_set.get(symbol) != wanted:
             try:
                 await self._desk.call(self._desk.exchange.set_leverage, int(wanted), symbol)
@@ -234,3 +234,31 @@ class Protection:
                 if "110043" not in str(exc):
                     raise
             book.leverage_set[symbol] = wanted
+
+    async def _set_margin_mode(self, symbol: str) -> None:
+        """``live.margin_mode`` for the symbol (on a Bybit unified account: for the whole account).
+        A switch Bybit refuses (3400045, its reasons) is asked once a tick: the entries after it
+        are not sent, and the next tick asks again (the owner may have fixed what it names)."""
+        ccxt = lean_ccxt()
+
+        mode = self.settings.live.margin_mode
+        if self._refused is not None and self._refused[0] == self._desk.tick_id:
+            raise MarginModeRefused(self._refused[1])
+        try:
+            with contextlib.suppress(ccxt.MarginModeAlreadySet):
+                await self._desk.call(self._desk.exchange.set_margin_mode, mode, symbol)
+        except ccxt.ExchangeError as exc:
+            reasons = margin_mode_refusal(exc)
+            if reasons is None:
+                raise
+            why = (
+                f"{self._desk.profile.id} refused to set the account's margin mode to {mode} (retCode 3400045): "
+                f"{reasons}; switch it on the exchange or set live.margin_mode to the account's"
+            )
+            self._refused = (self._desk.tick_id, why)
+            raise MarginModeRefused(why) from None
+
+
+class MarginModeRefused(Exception):
+    """The venue refused the margin mode ``live.margin_mode`` asks for: no entry is sent in a
+    mode the owner did not choose (the message is the one line the owner reads)."""

@@ -439,7 +439,8 @@ def test_dashboard_shows_the_replayed_account_and_pauses_it(tmp_path, browser):
     state = json.loads((var / "state.json").read_text())
     records = [json.loads(line) for line in (var / "journal.jsonl").read_text().splitlines()]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with Server(account) as server:
+    # the account's currency as its venue settles (a Hyperliquid account: USDC), from `bot status`'s `quote`
+    with Server(account, env={"BOT_EXCHANGE__ID": "hyperliquid", "BOT_TRADING__QUOTE": "USDC"}) as server:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
         page.wait_for_selector("body[data-updated]")
@@ -455,6 +456,7 @@ def test_dashboard_shows_the_replayed_account_and_pauses_it(tmp_path, browser):
             max(equities + [p["buy_hold_usd"] for p in server.request("/api/v1/equity").json()["points"]])
         )
         assert page.inner_text("#equity") == money(state["last_equity_usd"])
+        assert page.inner_text("#quote") == "USDC"
         # three ticks are far from a day of returns (24 h x 20 ticks = 480): no Sharpe yet, and how long to wait
         assert page.inner_text("#sharpe") == f"n/a (needs {480 - state['return_stats']['count']} more ticks)"
 

@@ -82,6 +82,15 @@ def test_each_decision_shows_its_price_and_one_line_of_reasoning_and_each_positi
     assert lines[6] == "  short BTC 0.028 @ 105358 · mark 105420 · uPnL -1.74 USDT · SL 106939 TP 102258"
 
 
+def test_a_usdc_account_is_shown_in_usdc(monkeypatch):
+    buffer = io.StringIO()
+    monkeypatch.setattr(views, "console", Console(file=buffer, width=200, highlight=False, markup=False))
+    views.print_tick(_report(), quote="USDC")
+    lines = buffer.getvalue().splitlines()
+    assert lines[6] == "  short BTC 0.028 @ 105358 · mark 105420 · uPnL -1.74 USDC · SL 106939 TP 102258"
+    assert "USDT" not in buffer.getvalue()
+
+
 def test_a_rejection_the_last_tick_also_had_says_so(monkeypatch):
     previous = {
         "tick_id": "250602T0100",

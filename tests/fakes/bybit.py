@@ -77,6 +77,9 @@ def _error(code: int, message: str) -> dict:
 class FakeBybit(FakeExchange):
     hedged: bool = False  # the account is in hedge mode (positionIdx 1 / 2)
     empty_order_id_wins: bool = True  # an empty `orderId=` next to `orderLinkId` finds nothing
+    # (reasonCode, reasonMsg): /v5/account/set-margin-mode refuses the switch with retCode 3400045
+    # "Set margin mode failed" and these `result.reasons` (Bybit v5 "Set Margin Mode", its response example)
+    margin_mode_reasons: tuple[tuple[str, str], ...] = ()
 
     def _handler(self) -> type:
         return _BybitHandler
@@ -465,7 +468,10 @@ class FakeBybit(FakeExchange):
             "/v5/account/set-margin-mode": lambda: self._margin_mode(params),
         }
         route = routes.get(path)
-        return None if route is None else _ok(route())
+        if route is None:
+            return None
+        answer = route()
+        return answer if isinstance(answer, dict) and "retCode" in answer else _ok(answer)  # an error answer whole
 
     def _set_leverage(self, params: dict) -> dict:
         """Bybit v5 answers retCode 110043 "leverage not modified" when the symbol has that leverage
@@ -477,6 +483,9 @@ class FakeBybit(FakeExchange):
         return {}
 
     def _margin_mode(self, params: dict) -> dict:
+        if self.margin_mode_reasons:  # the account keeps its mode
+            reasons = [{"reasonCode": code, "reasonMsg": msg} for code, msg in self.margin_mode_reasons]
+            return {**_error(3400045, "Set margin mode failed"), "result": {"reasons": reasons}}
         mode = {"ISOLATED_MARGIN": "ISOLATED", "REGULAR_MARGIN": "CROSSED"}.get(
             params.get("setMarginMode", ""), "CROSSED"
         )

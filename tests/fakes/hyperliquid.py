@@ -69,6 +69,8 @@ class FakeHyperliquid(FakeExchange):
     # A trigger order may be answered with the bare string "waitingForTrigger" instead of
     # {"resting": {"oid"}} (ccxt hyperliquid.create_orders: "tp/sl orders can return a string")
     trigger_answer: str = "resting"
+    # candleSnapshot: "Only the most recent 5000 candles are available" (Hyperliquid docs, Info endpoint)
+    candle_window: int = 5000
     builder_fees: list[tuple[str, str]] = field(default_factory=list)  # (builder, maxFeeRate) approvals
     order_builders: list[dict | None] = field(default_factory=list)  # the builder attached to each order action
     last_actions: list[dict] = field(default_factory=list)
@@ -86,6 +88,14 @@ class FakeHyperliquid(FakeExchange):
 
     def _handler(self) -> type:
         return _HlHandler
+
+    def builder_approved(self, builder: dict | None) -> bool:
+        """No builder, or one approved at a max fee rate (e.g. "0.01%") of at least its fee ``f``
+        (tenths of a basis point: 10 is 0.01 %)."""
+        if builder is None:
+            return True
+        rates = [float(rate.rstrip("%")) * 1000 for b, rate in self.builder_fees if b.lower() == builder["b"].lower()]
+        return any(int(builder["f"]) <= rate + 1e-9 for rate in rates)
 
     def asset(self, coin: str) -> int:
         return self.coins.index(coin)
@@ -147,7 +157,8 @@ class FakeHyperliquid(FakeExchange):
             return 500, None  # Hyperliquid answers a bad request with a 500 and no body
         candles = self._candles(coin, interval)
         start, end = self._window(int(req["startTime"]), int(req["endTime"]))
-        rows = candles[(candles[:, 0] >= start) & (candles[:, 0] <= end)][-5000:]
+        latest = candles[candles[:, 0] <= self._data_now()][-self.candle_window :]  # the window, whatever is asked
+        rows = latest[(latest[:, 0] >= start) & (latest[:, 0] <= end)]
         return [
             {
                 "t": int(t) + self.shift_ms,
@@ -496,6 +507,11 @@ class _HlHandler(_Handler):
                 return 200, _ok("default")
             if kind == "order":
                 fake.order_builders.append(action.get("builder"))
+                if not fake.builder_approved(action.get("builder")):
+                    # an order carrying a builder the account never approved is refused, even at f = 0
+                    # (hummingbot/hummingbot#8449, nautechsystems/nautilus_trader#4241; Hyperliquid docs,
+                    # "Builder codes": orders may carry a builder once the user approved its max fee)
+                    return 200, {"status": "err", "response": "Builder fee has not been approved."}
                 return 200, _ok("order", [fake.place(wire) for wire in action["orders"]])
             if kind == "cancelByCloid":
                 return 200, _ok("cancel", fake.cancel_by_cloid(action["cancels"]))

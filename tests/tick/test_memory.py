@@ -85,6 +85,8 @@ def test_a_full_close_becomes_a_trade_with_its_net_pnl_and_entry_reasoning():
         f"{HEADER}\nBTC long 06-03 09:00 -> 06-03 11:30 (2h30m) 100000 -> 102000 | net +188.40 USDT | exit take_profit "
         '| reasoning at entry: "breakout above the 4h range"'
     )
+    usdc = memory_text([trade], now=OPENED + timedelta(hours=3), limit=10, max_tokens=600, quote="USDC")
+    assert usdc == text.replace("+188.40 USDT", "+188.40 USDC")  # a USDC account (Hyperliquid) in its currency
 
 
 def test_the_memory_shows_only_trades_closed_before_now_the_last_n_within_its_token_cap():

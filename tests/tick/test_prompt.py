@@ -137,3 +137,57 @@ def test_the_prompt_says_when_a_coins_funding_is_not_8_hourly():
     assert "| funding 0.0013% per 1h (settles every 1 h, not 8 h) | OI" in _coin_block(
         CoinFeatures(**base, funding_interval_h=1.0)
     )
+
+
+def _venue_prompt(quote: str, hours: dict[str, float]):
+    """The prompt as a venue's markets say it: its settle currency, each coin's funding interval."""
+    from bot.models import Position, Side
+
+    coins = list(hours)
+    snapshot = HistoryMarket().snapshot_at(coins, NOW)
+    features = compute_features(snapshot)
+    for coin, interval in hours.items():
+        features[coin].funding_interval_h = interval  # MarketInfo.funding_interval_h, as the venue's market says
+    position = Position(
+        coin="BTC",
+        symbol=f"BTC/{quote}:{quote}",
+        side=Side.LONG,
+        amount=0.02,
+        entry_price=100_000.0,
+        leverage=3,
+        margin_usd=666.67,
+        opened_at=NOW,
+    )
+    portfolio = portfolio_of(
+        cash_usd=10_000,
+        positions={"BTC": position},
+        prices={"BTC": 101_000.0},
+        initial_equity_usd=10_000,
+        stats=ReturnStats(),
+    )
+    settings = Settings(
+        exchange={"id": "hyperliquid" if quote == "USDC" else "bybit"}, trading={"coins": coins, "quote": quote}
+    )
+    return build_prompt(settings, features, portfolio, now=NOW, tick=8)
+
+
+def test_a_usdc_venue_with_hourly_funding_is_prompted_in_usdc_and_hourly():
+    """Hyperliquid: USDC-margined, funding every hour for every coin; nothing says USDT or 8 hours."""
+    prompt = _venue_prompt("USDC", {"BTC": 1.0, "ETH": 1.0})
+    assert prompt.system.startswith("You trade USDC-margined perpetual futures (BTC, ETH) on hyperliquid.")
+    assert "funding every hour (a positive rate: longs pay shorts)" in prompt.system
+    assert "funding is % per hour;" in prompt.system
+    assert "USDT" not in prompt.system + prompt.user and "8 hours" not in prompt.system
+    assert "| available 9333.33 USDC | sharpe n/a" in prompt.user  # 10,000 - the 666.67 margin
+    assert "| PnL net of fees +17.99 USDC |" in prompt.user
+    assert prompt.system == _venue_prompt("USDC", {"BTC": 1.0, "ETH": 1.0}).system  # still cached
+
+
+def test_a_venue_with_mixed_funding_intervals_says_so_once_and_marks_each_coin():
+    """Bybit: per symbol (here BTC 8 h, ETH 4 h); Binance's 8 h for all reads as before."""
+    prompt = _venue_prompt("USDT", {"BTC": 8.0, "ETH": 4.0})
+    assert "funding at each coin's own interval (8 hours unless its line says otherwise)" in prompt.system
+    assert "funding is % per the coin's interval;" in prompt.system
+    assert "per 4h (settles every 4 h, not 8 h)" in prompt.user.split("== ETH ==")[1].splitlines()[1]
+    eight = _venue_prompt("USDT", {"BTC": 8.0, "ETH": 8.0}).system
+    assert "funding every 8 hours (a positive rate" in eight and "funding is % per 8 hours;" in eight

@@ -38,3 +38,27 @@ def test_status_shows_the_first_line_of_the_owners_instructions(tmp_path):
     status = build_status(state, settings=Settings(llm={"instructions": notes}), state_file=tmp_path / "s", now=now)
     assert status.llm_instructions == "Only trade with the 4h trend. (2 lines, ~12 tokens)"
     assert build_status(state, settings=Settings(), state_file=tmp_path / "s", now=now).llm_instructions == ""
+
+
+def test_status_names_the_accounts_currency_as_its_venue_settles(tmp_path):
+    """A Hyperliquid account is USDC (its perpetuals settle in USDC): `bot status` says so."""
+    import io
+
+    from rich.console import Console
+
+    from bot.cli import views
+    from bot.tick.status import build_status
+
+    now = datetime(2025, 6, 3, 20, 0, tzinfo=UTC)
+    state = BotState.fresh(mode="replay", initial_equity_usd=10_000.0)
+    settings = Settings(exchange={"id": "hyperliquid"}, trading={"quote": "USDC"})
+    status = build_status(state, settings=settings, state_file=tmp_path / "s", now=now)
+    assert status.quote == "USDC"
+    assert build_status(state, settings=Settings(), state_file=tmp_path / "s", now=now).quote == "USDT"
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, highlight=False, markup=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(views, "console", console)
+        views.print_status(status)
+    [line] = [line for line in buffer.getvalue().splitlines() if line.startswith("equity ")]
+    assert line.startswith("equity 10,000.00 USDC (+0.00%) · cash 10,000.00") and "USDT" not in buffer.getvalue()

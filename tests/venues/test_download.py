@@ -157,3 +157,29 @@ def test_bybit_is_asked_for_no_more_rows_a_page_than_it_documents(tmp_path):
 
 
 UTC_END = datetime(2025, 6, 3, 12, tzinfo=UTC)
+
+
+def test_a_start_before_the_venues_candle_window_is_said_in_one_line(tmp_path, monkeypatch, capsys):
+    """Hyperliquid serves only its latest 5,000 candles of a timeframe; the recorded data holds
+    fewer, so the window is 1,000 here (the fake's and the profile's). 3m candles from 05-29 00:00
+    are asked; the latest 1,000 closed ones before 06-03 12:00 start 2,997 minutes earlier, at
+    06-01 10:03 (the one still open at 12:00 is not history): the file starts there, and says so."""
+    import dataclasses
+
+    from bot.venues import profiles
+
+    monkeypatch.setitem(
+        profiles.PROFILES, "hyperliquid", dataclasses.replace(profiles.PROFILES["hyperliquid"], candle_window=1000)
+    )
+    with VENUES["hyperliquid"][0](data_dir(), now=NOW, coins=("BTC",)) as fake:
+        fake.candle_window = 1000
+        downloader = Downloader(_venue_settings("hyperliquid", fake), folder=tmp_path, now=NOW)
+        since = _ms(datetime(2025, 5, 29, tzinfo=UTC))
+        [three, funding] = asyncio.run(
+            downloader.run(["BTC"], ["3m", "funding"], since_ms=since, until_ms=_ms(UTC_END))
+        )
+    assert (three.rows, three.first_ms) == (999, _ms(datetime(2025, 6, 1, 10, 3, tzinfo=UTC)))
+    assert three.note == (
+        "hyperliquid serves only its latest 1,000 3m candles: BTC 3m starts 2025-06-01 10:03, not 2025-05-29 00:00 UTC"
+    )
+    assert funding.note == "" and funding.first_ms == since  # funding history is not windowed

@@ -33,6 +33,8 @@ def test_hyperliquid_credentials_are_the_wallet_address_and_the_api_wallets_key_
         assert exchange.walletAddress == "0x" + "ab" * 20 and exchange.privateKey == "0x" + "cd" * 32
         assert not exchange.apiKey and not exchange.secret
         assert exchange.options["builderFee"] is False and exchange.options["refSet"] is True
+        assert exchange.options["approvedBuilderFee"] is False  # no order carries ccxt's builder
+        assert asyncio.run(exchange.handle_builder_fee_approval()) is True  # and no approval is sent
         assert exchange.options["fetchMarkets"]["types"] == ["swap"]
     finally:
         asyncio.run(exchange.close())

@@ -124,3 +124,37 @@ def test_killed_at_any_point_of_an_entry_the_next_tick_ends_with_one_protected_p
     }
     assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
     assert state.exchange.disagreements(state.positions) == [] and report.outcome is Outcome.OK
+
+
+def test_a_fee_unread_when_the_trades_fail_is_booked_at_the_next_settle_with_a_line_each_time(tmp_path, fake):
+    """The entry's trades answer 500 twice (the read and its one retry): the fill is booked and
+    protected from the order's answer at fee 0, the fee owed (a FEE intent, a journal line); the
+    next tick reads it from the trades and books it: 0.028 x 105,289.9 x 0.05 % = 1.4740586."""
+    import json
+
+    from tests.fakes.account import TAKER_FEE
+
+    bot = Bot(tmp_path, fake)
+    fake.inject("500", path="/fapi/v1/userTrades", times=2)
+    first = bot.tick(NOW)
+    [fill] = first.fills
+    assert (fill.client_order_id, fill.amount, fill.price, fill.fee_usd) == (ENTRY, 0.028, 105_289.9, 0.0)
+    owed = f"fee of {ENTRY} unread: booked when it can be"
+    assert [(c.kind, c.message) for c in first.corrections if c.coin == "BTC"] == [("balance", owed)]
+    state = bot.state()
+    assert [(i.kind, i.client_order_id) for i in state.pending_intents] == [("fee", ENTRY)]
+    assert state.positions["BTC"].stop_order_id == "bot-250603T1200-BTC-sl" and state.fees_paid_usd == 0.0
+    fee = 0.028 * 105_289.9 * TAKER_FEE
+    assert fee == pytest.approx(1.4740586, abs=1e-9)
+    assert state.cash_usd == pytest.approx(fake.account.wallet_usd + fee, abs=1e-6)  # the exchange charged it
+
+    second = bot.tick(NOW + TICK)
+    read = f"fee {fee:.6g} of {ENTRY} read: booked"
+    assert ("balance", read) in [(c.kind, c.message) for c in second.corrections]
+    state = bot.state()
+    assert state.pending_intents == [] and state.fees_paid_usd == pytest.approx(fee, abs=1e-9)
+    assert state.cash_usd == pytest.approx(fake.account.wallet_usd, abs=1e-6)
+    assert bot.tick(NOW + 2 * TICK).corrections == []  # booked once
+    journal = [json.loads(line) for line in bot.journal.path.read_text().splitlines()]
+    said = [c["message"] for record in journal for c in record.get("corrections", [])]
+    assert said.count(owed) == 1 and said.count(read) == 1

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import LIVE_CONFIRMATION, Settings
 from bot.errors import ConfigError
-from bot.models import Action, Outcome
+from bot.models import Action, Decision, Outcome
 from bot.venues.history import HistoryMarket
 from bot.venues.profiles import is_bot_order, profile_for
 from tests.conftest import NOW, data_dir
@@ -115,7 +115,6 @@ def _call(request) -> str:
 LIVE_TICK_CALLS = {
     "hyperliquid": Counter(
         {
-            "approveBuilderFee": 1,  # ccxt approves its builder once per process, at 0 % here
             "spotMeta": 1,
             "metaAndAssetCtxs": 1,  # load_markets: currencies, perpetuals
             "userAbstraction": 1,  # the account type, asked once (ccxt caches the bare-string answer)
@@ -242,9 +241,43 @@ def test_hyperliquid_market_orders_carry_a_slippage_cap_and_no_builder_fee(tmp_p
     # ccxt: the reference price (the close of the candle that closed at 12:00, 105,240.1) x (1 + 5 %
     # default slippage) = 110,502.105, to BTC's whole-dollar price step (5 significant digits)
     assert (entry["p"], entry["t"], entry["s"]) == ("110502", {"limit": {"tif": "Ioc"}}, "0.028")
-    assert set(fake.builder_fees) == {("0x6530512A6c89C7cfCEbC3BA7fcD9aDa5f30827a6", "0%")}
-    assert {b["f"] for b in fake.order_builders} == {0}  # attached for ccxt's statistics, charging nothing
     assert fake.account.leverage["BTC"] == 3 and fake.account.margin_type["BTC"] == "isolated"
+
+
+BUILDER = "0x6530512A6c89C7cfCEbC3BA7fcD9aDa5f30827a6"  # ccxt hyperliquid.py's options.builder default
+
+
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
+def test_hyperliquid_no_builder_approval_is_sent_and_no_order_carries_a_builder(tmp_path, venue, fake):
+    """ApproveBuilderFee is the main wallet's to sign, never an API wallet's (Hyperliquid docs,
+    "Builder codes"); ccxt sends it before each order while unapproved. With the builder fee off
+    (the default) nothing is approved and no order carries the builder (Hyperliquid refuses an
+    unapproved one even at 0 %): entry, stop and take-profit, then the close, over two ticks."""
+    bot = _bot(tmp_path, venue, fake)
+    assert bot.tick(NOW).outcome is Outcome.OK
+    bot.strategy.action = Action.CLOSE
+    assert bot.tick(NOW + TICK).outcome is Outcome.OK
+    assert [a["type"] for a in fake.last_actions].count("approveBuilderFee") == 0 and fake.builder_fees == []
+    assert len(fake.order_builders) == 4 and set(fake.order_builders) == {None}
+    assert [o.status for o in fake.account.orders] == ["FILLED", "CANCELED", "CANCELED", "FILLED"]
+
+
+@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
+def test_hyperliquid_an_opted_in_builder_fee_rides_on_every_order_without_an_approval_sent(tmp_path, venue, fake):
+    """`exchange.builder_fee = true`: the owner approved ccxt's builder from the main wallet
+    (README); the bot sends no approval and each order carries the builder at f = 10 (0.01 %)."""
+    fake.builder_fees.append((BUILDER, "0.01%"))
+    bot = Bot(
+        tmp_path,
+        fake,
+        settings=venue.settings(fake).model_copy(
+            update={"exchange": venue.settings(fake).exchange.model_copy(update={"builder_fee": True})}
+        ),
+        market=VenueHistory(venue),
+    )
+    assert bot.tick(NOW).outcome is Outcome.OK
+    assert [a["type"] for a in fake.last_actions].count("approveBuilderFee") == 0
+    assert fake.order_builders == [{"b": BUILDER.lower(), "f": 10}] * 3
 
 
 @pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)
@@ -422,3 +455,62 @@ def test_binance_and_bybit_keep_the_bots_own_ids():
 )
 def test_the_funding_interval_comes_from_the_market(venue, market, hours):
     assert profile_for(venue).funding_interval_h(market) == hours
+
+
+class BothCoins:
+    """BUY BTC and ETH (2 % stop, 4 % take-profit) every tick: two entries in one tick."""
+
+    name = "both coins"
+    trace = None
+
+    def __init__(self, fake) -> None:
+        self.fake = fake
+
+    async def decide(self, *, features, portfolio, prompt):
+        return [
+            Decision(
+                coin=coin,
+                action=Action.BUY,
+                confidence=0.9,
+                size_pct=10,
+                leverage=3,
+                stop_loss=self.fake.price(coin) * 0.98,
+                take_profit=self.fake.price(coin) * 1.04,
+            )
+            for coin in ("BTC", "ETH")
+        ]
+
+
+def test_bybit_a_refused_margin_mode_sends_no_entry_says_why_in_one_line_and_is_asked_again_next_tick(tmp_path):
+    """Bybit v5 "Set Margin Mode": on a unified account the mode is the account's; a switch it
+    cannot make answers retCode 3400045 with its reasons (the docs' own example here) and the
+    account keeps its mode. No entry is sent in a mode the owner did not choose, the account is
+    asked once a tick (not once a coin), and the next tick asks again."""
+    venue = VENUES["bybit"]
+    with venue.fake() as fake:
+        fake.margin_mode_reasons = (("3400000", "Equity needs to be equal to or greater than 1000 USDC"),)
+        bot = _bot(tmp_path, venue, fake)
+        bot.strategy = BothCoins(fake)
+        report = bot.tick(NOW)
+        asked = [r for r in fake.requests if r.path == "/v5/account/set-margin-mode"]
+        assert len(asked) == 1 and fake.account.orders == []
+        why = (
+            "bybit refused to set the account's margin mode to isolated (retCode 3400045): Equity needs to be "
+            "equal to or greater than 1000 USDC (3400000); switch it on the exchange or set live.margin_mode to "
+            "the account's"
+        )
+        assert [(c.coin, c.message) for c in report.corrections if c.alert] == [
+            ("BTC", f"bot-250603T1200-BTC-entry not sent: {why}"),
+            ("ETH", f"bot-250603T1200-ETH-entry not sent: {why}"),
+        ]
+        state = bot.state()
+        assert state.positions == {} and state.pending_intents == [] and state.leverage_set == {}
+        assert state.cash_usd == pytest.approx(10_000.0, abs=1e-9)
+
+        fake.margin_mode_reasons = ()  # the owner fixed it
+        report = bot.tick(NOW + TICK)
+        assert report.outcome is Outcome.OK, report.message
+        # asked before each coin's first entry (1 + BTC, ETH)
+        assert sum(r.path == "/v5/account/set-margin-mode" for r in fake.requests) == 3
+        assert sorted(bot.state().positions) == ["BTC", "ETH"]
+        assert {fake.account.margin_type[c] for c in ("BTC", "ETH")} == {"ISOLATED"}
