@@ -256,7 +256,9 @@ class BlindStrategy(WrappedStrategy):
             decisions = await super().decide(features=blind_features, portfolio=blind_portfolio, prompt=blind_prompt)
         finally:
             self.trace = frame.real_trace(self.trace)
-        return frame.real_decisions(decisions)
+        # in the tick's coin order, as a plain run's rules give them: the risk step sizes entries one after another
+        order = {coin: index for index, coin in enumerate(features)}
+        return sorted(frame.real_decisions(decisions), key=lambda decision: order[decision.coin])
 
 
 def _label_order(label: str) -> int:

@@ -166,15 +166,21 @@ def backtest_strategy(
 
 
 def backtest_command(
-    settings: Settings, request: BacktestRequest, *, progress: bool = True, notify: Callable[[str], None] = print
+    settings: Settings,
+    request: BacktestRequest,
+    *,
+    progress: bool = True,
+    notify: Callable[[str], None] = print,
+    wrap: Callable[[Strategy], Strategy] | None = None,
 ) -> BacktestResult:
-    """Everything `bot backtest` does before rendering: overrides, span, strategy, the run."""
+    """Everything `bot backtest` does before rendering: overrides, span, strategy, the run.
+    ``wrap``: around the strategy as the run asks it (`--compare` logs its decisions)."""
     import asyncio
 
     prepared = prepare(settings, request)
     settings, market, start, end = prepared.settings, prepared.market, prepared.start, prepared.end
     chosen = backtest_strategy(settings, request.strategy, prepared, request, notify=notify)
-    strategy, gate = chosen.strategy, chosen.gate
+    strategy, gate = (wrap or (lambda inner: inner))(chosen.strategy), chosen.gate
     should_stop = gate.stop_reason if gate is not None else None
     warnings = (
         [cutoff_warning(settings.backtest.knowledge_cutoffs, settings.llm.model, start=start, end=end)]
