@@ -153,11 +153,18 @@ def compare(plain: BacktestResult, blind: BacktestResult, *, plain_log: Log, bli
 
 def compare_command(settings, request, *, progress: bool, notify: Callable[[str], None]) -> Comparison:
     """Both runs through `bot backtest`'s own code (each priced and gated before its first paid call)."""
-    from bot.backtest.runner import backtest_command
+    from bot.backtest.runner import backtest_command, per_call_cost, prepare
+    from bot.strategies.kinds import resolve
 
+    prepared = prepare(settings, request)
+    priced = ""
+    if resolve(prepared.settings, request.strategy, option="--strategy").paid:
+        per_call = per_call_cost(prepared.settings, prepared.market, start=prepared.start)
+        calls = 2 * prepared.calls
+        priced = f": {calls:,} uncached calls at most, up to {calls * per_call:.2f} USD together"
     notify(
-        "--compare: a plain and a blind run of the same span: twice one run's LLM cost "
-        "(each run's estimate follows; --max-cost applies to each)"
+        f"--compare: a plain and a blind run of the same span{priced} "
+        "(each run's estimate follows; --max-cost applies to each run)"
     )
     logs: tuple[Log, Log] = ({}, {})
     results = [

@@ -199,3 +199,19 @@ def test_a_rules_backtest_blind_equals_plain_to_the_cent():
         (t.coin, t.side, t.amount, t.entry_price, t.exit_price, t.exit_reason) for t in plain.trades
     ]
     assert round(blind.fees_usd, 2) == round(plain.fees_usd, 2) and blind.outcomes == plain.outcomes
+
+
+def test_an_arena_candidate_and_a_sweep_cell_can_each_be_blind(tmp_path):
+    from bot.arena.arena import candidate_settings
+    from bot.backtest.runner import BacktestRequest, backtest_strategy, prepare
+    from bot.config.arena import Candidate
+    from bot.config.file import with_overrides
+
+    base = Settings(trading={"coins": ["BTC", "ETH"]}, paths={"var_dir": str(tmp_path)})
+    blind = candidate_settings(base, Candidate(name="b", strategy="rules", blind=True))
+    plain = candidate_settings(base, Candidate(name="p", strategy="rules"))
+    cell = with_overrides(base, {"backtest.blind": True}, where="a sweep axis")  # as `"backtest.blind" = [...]`
+    assert (blind.backtest.blind, plain.backtest.blind, cell.backtest.blind) == (True, False, True)
+    request = BacktestRequest(end=START)
+    built = [backtest_strategy(s, "rules", prepare(s, request), request, notify=print).strategy for s in (blind, plain)]
+    assert [type(strategy).__name__ for strategy in built] == ["BlindStrategy", "RulesStrategy"]

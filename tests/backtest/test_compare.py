@@ -99,7 +99,9 @@ def _compare(project, fake: FakeAnthropic):
     args = ("backtest", "--strategy", "claude", *SPAN, "--fee", "0", "--slippage", "0", "--compare", "--json", "--yes")
     result = run_bot(*args, cwd=project, env=env, timeout=240)
     assert result.returncode == 0, result.stderr
-    assert "--compare: a plain and a blind run of the same span" in result.stderr
+    assert "--compare: a plain and a blind run of the same span: 122 uncached calls at most, up to 1.08 USD" in (
+        result.stderr
+    )  # twice the one run's estimate below (61 calls at 0.0089 USD each: 0.54 USD)
     assert result.stderr.count("Claude backtest: 61 decisions with claude-sonnet-4-6") == 2  # both runs priced
     return json.loads(result.stdout)
 
