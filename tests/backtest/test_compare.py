@@ -136,3 +136,27 @@ def test_a_model_that_only_reads_the_numbers_shows_no_gap(project, fake):
     assert shown["plain"]["trades"] > 0 and shown["blind"]["trades"] == shown["plain"]["trades"]
     assert shown["agreement_pct"] == 100.0
     assert abs(shown["gap_pct"]) < 0.01 and shown["verdict"] == "no significant gap"
+
+
+def test_the_rules_compared_blind_and_plain_agree_on_every_decision_with_no_gap(project):
+    args = ("backtest", "--coins", "BTC", "ETH", "--to", "2025-06-02T06:00", "--compare", "--json")
+    result = run_bot(*args, cwd=project, timeout=120)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["ticks"] == 101 and shown["plain"] == shown["blind"] and shown["plain"]["trades"] > 0
+    assert shown["agreement_pct"] == 100.0 and shown["decisions_compared"] == 202
+    assert (shown["gap_pct"], shown["gap_low_pct"], shown["gap_high_pct"]) == (0.0, 0.0, 0.0)
+    assert result.stderr == (
+        "--compare: a plain and a blind run of the same span (each run's estimate follows; --max-cost applies to "
+        "each run)\n"
+    )  # the rules cost nothing: no estimate
+
+
+def test_compare_with_out_or_arena_is_one_line_and_exit_2(project):
+    for flag in (("--out", str(project / "report")), ("--arena",)):
+        result = run_bot("backtest", "--compare", *flag, cwd=project)
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"error: --compare with {flag[0]}: the comparison prints one table; run each alone for its own report\n"
+        )
+        assert result.stdout == "" and not (project / "report").exists()
