@@ -215,3 +215,17 @@ def test_an_arena_candidate_and_a_sweep_cell_can_each_be_blind(tmp_path):
     request = BacktestRequest(end=START)
     built = [backtest_strategy(s, "rules", prepare(s, request), request, notify=print).strategy for s in (blind, plain)]
     assert [type(strategy).__name__ for strategy in built] == ["BlindStrategy", "RulesStrategy"]
+
+
+def test_a_blind_arena_candidate_of_the_rules_scores_as_its_plain_twin(tmp_path):
+    from bot.arena.backtest import arena_backtest
+    from bot.backtest.runner import BacktestRequest
+
+    candidates = [{"name": "plain", "strategy": "rules"}, {"name": "blind", "strategy": "rules", "blind": True}]
+    settings = Settings(
+        trading={"coins": ["BTC", "ETH", "SOL"]}, paths={"var_dir": str(tmp_path)}, arena={"candidates": candidates}
+    )
+    result = arena_backtest(settings, BacktestRequest(end=datetime(2025, 6, 2, 12, tzinfo=UTC)), notify=print)
+    by_name = {s.name: s.model_dump(exclude={"name"}) for s in result.board.standings}
+    plain, blind = by_name["plain"], by_name["blind"]
+    assert plain["trades"] == 8 and plain == blind  # 221 ticks, the same book
