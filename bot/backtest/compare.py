@@ -52,6 +52,7 @@ class RunSide(StrictModel):
     sharpe: float | None
     trades: int
     llm_cost_usd: float
+    outcomes: dict[str, int]  # tick outcome -> count
 
 
 class Comparison(StrictModel):
@@ -131,6 +132,7 @@ def compare(plain: BacktestResult, blind: BacktestResult, *, plain_log: Log, bli
             sharpe=report.strategy_metrics.sharpe,
             trades=report.trade_metrics.trades,
             llm_cost_usd=report.llm_cost_usd,
+            outcomes=report.outcomes,
         )
 
     agreed, pairs = agreement(plain_log, blind_log)
@@ -204,3 +206,6 @@ def print_comparison(comparison: Comparison, *, console=None) -> None:
         f" · {c.verdict}"
     )
     console.print(f"method: {c.method}")
+    for name, run in (("plain", c.plain), ("blind", c.blind)):
+        if set(run.outcomes) - {"ok"}:
+            console.print(f"{name} ticks: " + " · ".join(f"{k} {n}" for k, n in sorted(run.outcomes.items())))

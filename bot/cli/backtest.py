@@ -150,7 +150,8 @@ def _compare(settings: Any, request: Any, *, arena: bool, out: Path | None, as_j
         typer.echo(comparison.model_dump_json(indent=2))
     else:
         print_comparison(comparison)
-    raise typer.Exit(ExitCode.OK)
+    outcomes = set(comparison.plain.outcomes) | set(comparison.blind.outcomes)
+    raise typer.Exit(ExitCode.OK if outcomes <= {"ok"} else ExitCode.DEGRADED)
 
 
 def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> None:

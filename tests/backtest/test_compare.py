@@ -144,6 +144,7 @@ def test_the_rules_compared_blind_and_plain_agree_on_every_decision_with_no_gap(
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["ticks"] == 101 and shown["plain"] == shown["blind"] and shown["plain"]["trades"] > 0
+    assert shown["plain"]["outcomes"] == {"ok": 101}
     assert shown["agreement_pct"] == 100.0 and shown["decisions_compared"] == 202
     assert (shown["gap_pct"], shown["gap_low_pct"], shown["gap_high_pct"]) == (0.0, 0.0, 0.0)
     assert result.stderr == (
