@@ -53,6 +53,8 @@ def candidate_settings(base: Settings, candidate: Candidate, *, own_budget: bool
     overrides |= {f"rules.{key}": value for key, value in candidate.rules.items()}
     if own_budget:
         overrides["llm.max_usd_per_day"] = candidate.max_usd_per_day
+    if candidate.blind is not None:  # read by a backtest only
+        overrides["backtest.blind"] = candidate.blind
     return with_overrides(base, overrides, where=f"[[arena.candidates]] {candidate.name!r}:")
 
 

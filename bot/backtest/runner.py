@@ -48,6 +48,7 @@ class BacktestRequest(StrictModel):
     data_dir: Path | None = None
     max_cost_usd: float | None = None
     yes: bool = False
+    blind: bool | None = None  # None: `backtest.blind`
 
 
 def configure(settings: Settings, request: BacktestRequest) -> Settings:
@@ -63,8 +64,13 @@ def configure(settings: Settings, request: BacktestRequest) -> Settings:
     trading = settings.trading.model_dump()
     if request.coins:
         trading["coins"] = request.coins
+    backtest = settings.backtest
+    if request.blind is not None:
+        backtest = backtest.model_copy(update={"blind": request.blind})
     try:
-        return settings.model_copy(update={"paper": PaperSettings(**paper), "trading": TradingSettings(**trading)})
+        return settings.model_copy(
+            update={"paper": PaperSettings(**paper), "trading": TradingSettings(**trading), "backtest": backtest}
+        )
     except ValidationError as exc:
         error = exc.errors()[0]
         option = {
@@ -136,24 +142,45 @@ def backtest_strategy(
     notify: Callable[[str], None],
     bill_hits: bool = False,
 ) -> BacktestStrategy:
-    """The kind ``name`` built from ``settings`` for a backtest (any kind of ``KINDS``)."""
+    """The kind ``name`` built from ``settings`` for a backtest (any kind of ``KINDS``); with
+    `backtest.blind`, asked in the blind frame (outside the cache, which then keys blind prompts)."""
     kind = resolve(settings, name, option="--strategy")
     strategy = build(settings, name, option="--strategy")  # no clock: cached capabilities of any age
-    if not kind.paid:
-        return BacktestStrategy(strategy)
-    return _paid_for_backtest(settings, kind, strategy, prepared, request, notify=notify, bill_hits=bill_hits)
+    chosen = (
+        _paid_for_backtest(settings, kind, strategy, prepared, request, notify=notify, bill_hits=bill_hits)
+        if kind.paid
+        else BacktestStrategy(strategy)
+    )
+    if settings.backtest.blind:
+        from bot.backtest.blind import BlindStrategy, blind_frame
+
+        coins = settings.trading.coins
+        frame = blind_frame(
+            coins,
+            seed=settings.backtest.blind_seed,
+            start=prepared.start,
+            price_steps={coin: prepared.market.info(coin).price_step for coin in coins},
+        )
+        chosen.strategy = BlindStrategy(chosen.strategy, frame=frame)
+    return chosen
 
 
 def backtest_command(
-    settings: Settings, request: BacktestRequest, *, progress: bool = True, notify: Callable[[str], None] = print
+    settings: Settings,
+    request: BacktestRequest,
+    *,
+    progress: bool = True,
+    notify: Callable[[str], None] = print,
+    wrap: Callable[[Strategy], Strategy] | None = None,
 ) -> BacktestResult:
-    """Everything `bot backtest` does before rendering: overrides, span, strategy, the run."""
+    """Everything `bot backtest` does before rendering: overrides, span, strategy, the run.
+    ``wrap``: around the strategy as the run asks it (`--compare` logs its decisions)."""
     import asyncio
 
     prepared = prepare(settings, request)
     settings, market, start, end = prepared.settings, prepared.market, prepared.start, prepared.end
     chosen = backtest_strategy(settings, request.strategy, prepared, request, notify=notify)
-    strategy, gate = chosen.strategy, chosen.gate
+    strategy, gate = (wrap or (lambda inner: inner))(chosen.strategy), chosen.gate
     should_stop = gate.stop_reason if gate is not None else None
     warnings = (
         [cutoff_warning(settings.backtest.knowledge_cutoffs, settings.llm.model, start=start, end=end)]
@@ -294,7 +321,8 @@ def _paid_for_backtest(
     cached = CachedStrategy(
         gate,
         cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"),
-        identity=identity(kind, settings),
+        identity=identity(kind, settings)
+        + (f" blind:{settings.backtest.blind_seed}" if settings.backtest.blind else ""),  # never a plain answer
         bill_hits=bill_hits,
     )
     return BacktestStrategy(cached, gate=gate, cached=cached)

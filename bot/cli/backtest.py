@@ -76,6 +76,20 @@ def backtest(
             "--arena", help="every [arena] candidate in one pass: the leaderboard, the rotation simulated, one chart"
         ),
     ] = False,
+    blind: Annotated[
+        bool,
+        typer.Option(
+            "--blind",
+            help="the strategy sees coins as labels, rescaled prices, times from the start, no news "
+            "(default: backtest.blind)",
+        ),
+    ] = False,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="run plain and blind over the same span and print the memory gap (two runs' LLM cost)"
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Replay history through the same tick: same engine, paper fills, a report against buy-and-hold."""
@@ -99,7 +113,10 @@ def backtest(
         data_dir=data_dir,
         max_cost_usd=max_cost,
         yes=yes,
+        blind=True if blind else None,
     )
+    if compare:
+        _compare(settings, request, arena=arena, out=out, as_json=as_json)
     if arena:
         _arena(settings, request, out=out, as_json=as_json)
     result = backtest_command(
@@ -115,6 +132,26 @@ def backtest(
     else:
         print_report(report)
     raise typer.Exit(ExitCode.OK if set(report.outcomes) <= {"ok"} else ExitCode.DEGRADED)
+
+
+def _compare(settings: Any, request: Any, *, arena: bool, out: Path | None, as_json: bool) -> None:
+    """`--compare`: the plain and the blind run side by side, and the gap between them."""
+    if arena or out is not None:
+        raise ConfigError(
+            f"--compare with {'--arena' if arena else '--out'}: the comparison prints one table; "
+            "run each alone for its own report"
+        )
+    from bot.backtest.compare import compare_command, print_comparison
+
+    comparison = compare_command(
+        settings, request, progress=sys.stderr.isatty(), notify=lambda line: print(line, file=sys.stderr)
+    )
+    if as_json:
+        typer.echo(comparison.model_dump_json(indent=2))
+    else:
+        print_comparison(comparison)
+    outcomes = set(comparison.plain.outcomes) | set(comparison.blind.outcomes)
+    raise typer.Exit(ExitCode.OK if outcomes <= {"ok"} else ExitCode.DEGRADED)
 
 
 def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> None:

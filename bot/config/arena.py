@@ -34,6 +34,9 @@ class Candidate(Section):
     max_usd_per_day: float = Field(
         2.0, ge=0, description="this candidate's own daily LLM budget (UTC day); reached: it holds until midnight"
     )
+    blind: bool | None = Field(
+        None, description="`bot backtest --arena` only: ask this candidate blind (default: backtest.blind)"
+    )
 
 
 class Rotation(Section):

@@ -21,6 +21,12 @@ class BacktestSettings(Section):
     output_tokens_per_decision: int = Field(
         400, ge=1, le=16_000, description="answer tokens assumed per LLM call in the cost estimate"
     )
+    blind: bool = Field(
+        False,
+        description="ask the strategy blind: coins as labels, prices rescaled, times from the run's start, no news "
+        "(measures what the model remembers of the span; override: --blind)",
+    )
+    blind_seed: int = Field(1, description="the seed of a blind run's labels and price factors")
     knowledge_cutoffs: dict[str, date] = Field(
         default_factory=lambda: dict(DEFAULT_KNOWLEDGE_CUTOFFS),
         description="training-data cutoff per model: a backtest over earlier prices is flagged as look-ahead",

@@ -14,11 +14,14 @@ backtested tick never sees a later one), newest last, and drops the oldest until
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.models import Fill, Position
 from bot.ops.state import ClosedTrade
 from bot.untrusted import REASONING_CHARS, clean, quoted
+
+Stamp = Callable[[datetime], str]  # how a prompt shows a time (a blind backtest's: from the run's start)
 
 HEADER = (
     "== LAST CLOSED TRADES (oldest first; net PnL after fees and funding; the reasoning given at entry quoted, "
@@ -69,21 +72,35 @@ def _held(trade: ClosedTrade) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
-def _line(trade: ClosedTrade, quote: str) -> str:
+def _calendar(at: datetime) -> str:
+    return f"{at:%m-%d %H:%M}"
+
+
+def _line(trade: ClosedTrade, quote: str, stamp: Stamp) -> str:
     """The bot's facts, then the entry's reasoning (free text of the model's, cleaned and
     capped when the trade was stored) as a quoted excerpt: shown as data, never obeyed."""
     reasoning = clean(trade.reasoning, limit=REASONING_CHARS)
     return (
-        f"{trade.coin} {trade.side} {trade.opened_at:%m-%d %H:%M} -> {trade.closed_at:%m-%d %H:%M} ({_held(trade)}) "
+        f"{trade.coin} {trade.side} {stamp(trade.opened_at)} -> {stamp(trade.closed_at)} ({_held(trade)}) "
         f"{trade.entry_price:.6g} -> {trade.exit_price:.6g} | net {trade.net_pnl_usd:+.2f} {quote} | exit "
         f"{trade.exit_reason} "
         f"| reasoning at entry: {quoted(reasoning) if reasoning else 'none'}"
     )
 
 
-def memory_text(trades: list[ClosedTrade], *, now: datetime, limit: int, max_tokens: int, quote: str = "USDT") -> str:
-    """The prompt block, or "" without a trade to show (about 4 characters per token)."""
-    lines = [_line(trade, quote) for trade in trades if trade.closed_at < now][-limit:] if limit > 0 else []
+def memory_text(
+    trades: list[ClosedTrade],
+    *,
+    now: datetime,
+    limit: int,
+    max_tokens: int,
+    quote: str = "USDT",
+    stamp: Stamp | None = None,
+) -> str:
+    """The prompt block, or "" without a trade to show (about 4 characters per token);
+    ``stamp`` renders the times (default: month-day and UTC time)."""
+    stamp = stamp or _calendar
+    lines = [_line(trade, quote, stamp) for trade in trades if trade.closed_at < now][-limit:] if limit > 0 else []
     while lines and math.ceil(len("\n".join([HEADER, *lines])) / 4) > max_tokens:
         lines.pop(0)
     return "\n".join([HEADER, *lines]) if lines else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
@@ -14,7 +15,7 @@ from bot.config import Settings
 from bot.models import CoinFeatures, Portfolio, Position, StrictModel
 from bot.ops.state import ClosedTrade
 from bot.tick.briefing import MARKET, Briefing, Headline, rank_key
-from bot.tick.memory import memory_text
+from bot.tick.memory import Stamp, memory_text
 from bot.untrusted import clean, quoted
 
 
@@ -63,9 +64,10 @@ def funding_terms(hours: Iterable[float]) -> tuple[str, str]:
     return every, "% per hour" if interval == 1.0 else f"% per {interval:g} hours"
 
 
-def system_prompt(settings: Settings, funding_hours: Iterable[float] = ()) -> str:
+def system_prompt(settings: Settings, funding_hours: Iterable[float] = (), *, frame_note: str = "") -> str:
     """The cached part: ``funding_hours`` are the traded markets' funding intervals (they
-    do not change from tick to tick, so neither do these bytes)."""
+    do not change from tick to tick, so neither do these bytes); ``frame_note``: a paragraph on
+    how the data is framed (a blind backtest's), after the data paragraph."""
     risk, paper = settings.risk, settings.paper
     coins = ", ".join(settings.trading.coins)
     every, per = funding_terms(funding_hours)
@@ -81,7 +83,7 @@ An entry that breaks a rule (unknown coin, a stop or take_profit on the wrong si
 
 Costs you trade against: taker fee {paper.taker_fee_pct:g}% of notional on entry AND exit, slippage about {paper.slippage_pct:g}% per fill, funding {every} (a positive rate: longs pay shorts). Small moves lose money: enter only when the expected move is well beyond the round-trip cost, and do not churn.
 
-Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is {per}; OI is open interest in coins. Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
+Data: intraday series are 3-minute candles, oldest -> newest. RSI is Wilder's; ATR is in price units; funding is {per}; OI is open interest in coins.{frame_note} Open positions show PnL net of the entry fee and the estimated exit fee, and their exit plan. Respect each exit plan: close early only when its invalidation condition is met.
 
 Coins you leave out are HOLD. One sentence of reasoning per coin: it is shown back to you with the trade once it closes.{_CONTEXT_RULE if settings.intel.enabled else ""}{_owner_notes(settings.llm.instructions)}"""
 
@@ -222,8 +224,10 @@ def user_prompt(
     fee_rate: float,
     context: str = "",
     quote: str = "USDT",
+    stamp: Stamp | None = None,
 ) -> str:
-    blocks = [f"Time {now:%Y-%m-%d %H:%M} UTC, tick {tick}."]
+    """``stamp`` renders the tick's time (default: the UTC calendar time)."""
+    blocks = [f"Time {now:%Y-%m-%d %H:%M} UTC, tick {tick}." if stamp is None else f"Time {stamp(now)}, tick {tick}."]
     blocks += [_coin_block(features[coin]) for coin in features]
     if context:
         blocks.append(context)
@@ -240,7 +244,10 @@ def build_prompt(
     tick: int,
     context: str = "",
     trades: Sequence[ClosedTrade] = (),
+    stamp: Stamp | None = None,
+    frame_note: str = "",
 ) -> Prompt:
+    """The prompt; ``stamp`` and ``frame_note`` frame it otherwise (a blind backtest's frame)."""
     quote = settings.trading.quote
     user = user_prompt(
         features,
@@ -250,11 +257,41 @@ def build_prompt(
         fee_rate=settings.paper.taker_fee_pct / 100,
         context=context,
         quote=quote,
+        stamp=stamp,
     )
     llm = settings.llm
-    memory = memory_text(list(trades), now=now, limit=llm.memory_trades, max_tokens=llm.memory_max_tokens, quote=quote)
-    system = system_prompt(settings, [f.funding_interval_h for f in features.values()])
+    memory = memory_text(
+        list(trades), now=now, limit=llm.memory_trades, max_tokens=llm.memory_max_tokens, quote=quote, stamp=stamp
+    )
+    system = system_prompt(settings, [f.funding_interval_h for f in features.values()], frame_note=frame_note)
     return Prompt(system=system, user=user, memory=memory)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptParts:
+    """What a tick's prompt is built from: kept beside the ``DeferredPrompt`` so a strategy
+    wrapper can build the same prompt in another frame (``bot.backtest.blind``)."""
+
+    settings: Settings
+    features: dict[str, CoinFeatures]
+    portfolio: Portfolio
+    now: datetime
+    tick: int
+    context: str = ""
+    trades: Sequence[ClosedTrade] = ()
+    briefing: Briefing | None = None
+
+    def build(self) -> Prompt:
+        prompt = build_prompt(
+            self.settings,
+            self.features,
+            self.portfolio,
+            now=self.now,
+            tick=self.tick,
+            context=self.context,
+            trades=self.trades,
+        )
+        return prompt.model_copy(update={"briefing": self.briefing})
 
 
 class DeferredPrompt:
@@ -265,9 +302,16 @@ class DeferredPrompt:
     formatting a prompt nobody sends. Built at most once; ``built`` says whether it was.
     """
 
-    def __init__(self, build: Callable[[], Prompt], briefing: Briefing | None = None) -> None:
+    def __init__(
+        self, build: Callable[[], Prompt], briefing: Briefing | None = None, parts: PromptParts | None = None
+    ) -> None:
         self._build = build
         self.briefing = briefing  # readable without building the prompt
+        self.parts = parts  # what it is built from, when it was given (``of``)
+
+    @classmethod
+    def of(cls, parts: PromptParts) -> DeferredPrompt:
+        return cls(parts.build, briefing=parts.briefing, parts=parts)
 
     @cached_property
     def _prompt(self) -> Prompt:

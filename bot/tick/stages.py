@@ -28,7 +28,7 @@ from bot.tick.context import Pass
 from bot.tick.filters import close_everything, refuse_openings
 from bot.tick.memory import closed_trades
 from bot.tick.portfolio import portfolio_of
-from bot.tick.prompt import DeferredPrompt, build_prompt, context_block
+from bot.tick.prompt import DeferredPrompt, PromptParts, context_block
 from bot.tick.protocols import Broker, Strategy, Trace
 
 log = structlog.get_logger(__name__)
@@ -156,11 +156,10 @@ def value_book(run: Pass) -> None:
         run.briefing,
     )
     trades = state.closed_trades  # replaced, never changed in place, when a trade closes
-    run.prompt = DeferredPrompt(
-        lambda: build_prompt(
-            settings, features, portfolio, now=now, tick=tick, context=context, trades=trades
-        ).model_copy(update={"briefing": briefing}),
-        briefing=briefing,
+    run.prompt = DeferredPrompt.of(
+        PromptParts(
+            settings, features, portfolio, now=now, tick=tick, context=context, trades=trades, briefing=briefing
+        )
     )
 
 

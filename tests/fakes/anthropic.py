@@ -38,6 +38,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -338,6 +339,9 @@ class FakeAnthropic(LocalServer):
     model_lookups: list[str] = field(default_factory=list)  # paths of GET /v1/models requests
     models: dict[str, ModelSpec] = field(default_factory=lambda: dict(MODELS))
     enforce: bool = True  # the per-model rules (off: any request is answered, as before they existed)
+    # the default answer's tool input, from the request body (a model whose answer depends on what it is shown);
+    # None: HOLD for every coin named in the prompt. Shaped as the `decide` tool's input (bot.strategies.request).
+    respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self._script: list[Reply] = []
@@ -455,7 +459,7 @@ class FakeAnthropic(LocalServer):
             rejected = self.rejection(body) if self.enforce else None
             if rejected is not None:
                 return rejected[0], rejected[1], {"request-id": self._next_id("req")}
-        reply = reply or tool_call(_hold_everything(body))
+        reply = reply or tool_call((self.respond or _hold_everything)(body))
         if reply.kind == "error":
             return (
                 reply.status,
