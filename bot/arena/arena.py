@@ -23,7 +23,8 @@ from pathlib import Path
 
 import structlog
 
-from bot.arena.leaderboard import JournalRow, Standing, choose, score, standing
+from bot.arena.leaderboard import JournalRow, Standing, choose, judge, score, standing
+from bot.backtest.bootstrap import METHOD
 from bot.config import Settings
 from bot.config.arena import Candidate
 from bot.config.file import with_overrides
@@ -35,6 +36,7 @@ from bot.ops.journal import Journal
 from bot.ops.notify import Event, EventKind, Level, Notifier
 from bot.ops.state import AuditLog, StateStore
 from bot.strategies import HoldStrategy, kind_of
+from bot.sweep.stats import THRESHOLD
 from bot.tick.briefing import Briefing
 from bot.tick.context import TickContext
 from bot.tick.engine import run_tick
@@ -107,6 +109,8 @@ class Leaderboard(StrictModel):
     rotation_enabled: bool
     standings: list[Standing]
     rotations: list[RotationRecord]
+    bootstrap: str = METHOD  # how the intervals were computed
+    verdict_probability: float = THRESHOLD  # "ahead" / "behind" at this PSR (rotation.min_probability, or 0.95)
 
 
 @dataclass
@@ -186,11 +190,20 @@ class Arena:
         scores = {
             entry.name: entry.score for entry in sorted(board.standings, key=lambda entry: self._order(entry.name))
         }
+        chances = {entry.name: entry.psr_vs_incumbent for entry in board.standings if entry.name != record.active}
         incumbent = record.active
-        chosen, reason = choose(incumbent, scores, margin=rotation.margin)
+        chosen, reason = choose(
+            incumbent,
+            scores,
+            margin=rotation.margin,
+            probabilities=chances,
+            min_probability=rotation.min_probability,
+        )
         record.last_rotation_day = day
         record.rotations.append(
-            RotationRecord(at=now, incumbent=incumbent, chosen=chosen, scores=scores, reason=reason)
+            RotationRecord(
+                at=now, incumbent=incumbent, chosen=chosen, scores=scores, reason=reason, probabilities=chances
+            )
         )
         if chosen != incumbent:
             record.active, record.since = chosen, now
@@ -225,6 +238,8 @@ class Arena:
             )
             entry.score = score(entry, metric=rotation.metric, min_ticks=rotation.min_ticks)
             standings.append(entry)
+        threshold = rotation.min_probability or THRESHOLD
+        judge(standings, incumbent=self.active, threshold=threshold)
         standings.sort(key=lambda entry: (entry.score is None, -(entry.score or 0.0), self._order(entry.name)))
         return Leaderboard(
             as_of=now,
@@ -236,6 +251,7 @@ class Arena:
             rotation_enabled=rotation.enabled,
             standings=standings,
             rotations=self.record.rotations,
+            verdict_probability=threshold,
         )
 
     def _kind(self, name: str) -> str:

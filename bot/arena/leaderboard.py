@@ -5,22 +5,32 @@ backtest report's metric functions: the curve's return, Sharpe and max drawdown 
 equity NET of fees, funding AND the LLM dollars spent in the window (what the candidate
 would have left), so a costly model has to earn its bill. Trades are round trips from the
 fills (``trades_from_fills``); one still open is valued at the window's last price.
+
+What is noise: the return, Sharpe and max drawdown carry bootstrap intervals
+(``bot.backtest.bootstrap``), and each candidate's probabilistic Sharpe ratio against the
+incumbent's Sharpe (Bailey & López de Prado, ``bot.sweep.stats``) gives its verdict. Below
+``MIN_RETURNS`` ticks the Sharpe and the intervals are None: "n/a (needs N more ticks)".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.backtest.bootstrap import MIN_RETURNS, bootstrap_intervals
 from bot.backtest.loop import trades_from_fills
-from bot.backtest.report import curve_metrics, trade_metrics
+from bot.backtest.report import curve_metrics, tick_returns, trade_metrics
 from bot.models import Fill, FundingPayment, Side, StrictModel, TickReport
 from bot.ops.state import BotState
+from bot.sweep.stats import THRESHOLD, moments, probabilistic_sharpe
 
 DRAWDOWN_FLOOR_PCT = 0.1  # return_over_drawdown: a book that never fell is divided by 0.1 %, not 0
+Verdict = Literal["incumbent", "ahead", "behind", "not distinguishable yet"]
+UNSURE: Verdict = "not distinguishable yet"
 
 
 class _Part(BaseModel):
@@ -53,13 +63,23 @@ class Standing(StrictModel):
     ticks: int
     equity_usd: float  # the book's equity after the last tick (before LLM cost)
     return_pct: float  # net of fees, funding and LLM cost, over the window
-    sharpe: float | None
+    sharpe: float | None  # None: no variance, or fewer than MIN_RETURNS ticks (needs_ticks > 0)
     max_drawdown_pct: float
+    needs_ticks: int = 0  # ticks still missing before the Sharpe and the intervals say anything
+    return_ci_pct: tuple[float, float] | None = None  # bootstrap interval (bot.backtest.bootstrap.METHOD)
+    sharpe_ci: tuple[float, float] | None = None
+    max_drawdown_ci_pct: tuple[float, float] | None = None
+    sharpe_per_tick: float | None = None  # what the probabilistic Sharpe ratio takes: per tick, not annualised
+    skewness: float | None = None
+    kurtosis: float | None = None  # not excess: 3 for normal returns
+    psr_vs_incumbent: float | None = None  # P(true Sharpe above the incumbent's); None: the incumbent, or too short
+    verdict: Verdict = UNSURE
     trades: int
     win_rate_pct: float | None
     fees_usd: float
     funding_usd: float  # received (+) or paid (-)
     llm_usd: float
+    llm_usd_per_trade: float | None = None
     avg_hold_hours: float | None
     longs: int
     shorts: int
@@ -68,9 +88,16 @@ class Standing(StrictModel):
 
 
 def standing(
-    name: str, strategy: str, reports: Sequence[TickReport | JournalRow], *, opening_usd: float, book: BotState | None
+    name: str,
+    strategy: str,
+    reports: Sequence[TickReport | JournalRow],
+    *,
+    opening_usd: float,
+    book: BotState | None,
+    min_returns: int = MIN_RETURNS,
 ) -> Standing:
-    """One candidate over ``reports`` (oldest first); ``opening_usd``: its equity before the first."""
+    """One candidate over ``reports`` (oldest first); ``opening_usd``: its equity before the first;
+    below ``min_returns`` ticks no Sharpe and no intervals."""
     equity, llm_usd, last = [], 0.0, opening_usd
     for report in reports:
         llm_usd += report.usage.cost_usd
@@ -86,6 +113,10 @@ def standing(
         fills, funding=funding, state=book, end=end, last_prices=reports[-1].prices if reports else {}
     )
     metrics = trade_metrics(trades)
+    returns = tick_returns(np.concatenate([[opening_usd], equity]))
+    needs = max(0, min_returns - len(returns))
+    shape = _shape(returns) if not needs else {}
+    intervals = bootstrap_intervals(returns) if not needs else {}
     longs = sum(trade.side is Side.LONG for trade in trades)
     shorts = len(trades) - longs
     return Standing(
@@ -94,18 +125,59 @@ def standing(
         ticks=len(reports),
         equity_usd=last,
         return_pct=curve.total_return_pct,
-        sharpe=curve.sharpe,
+        sharpe=curve.sharpe if not needs else None,
         max_drawdown_pct=curve.max_drawdown_pct,
+        needs_ticks=needs,
+        return_ci_pct=intervals.get("return_pct"),
+        sharpe_ci=intervals.get("sharpe"),
+        max_drawdown_ci_pct=intervals.get("max_drawdown_pct"),
+        **shape,
         trades=metrics.trades,
         win_rate_pct=metrics.win_rate_pct,
         fees_usd=sum(fill.fee_usd for fill in fills),
         funding_usd=sum(usd for _, _, usd in funding),
         llm_usd=llm_usd,
+        llm_usd_per_trade=llm_usd / metrics.trades if metrics.trades else None,
         avg_hold_hours=metrics.avg_hold_hours,
         longs=longs,
         shorts=shorts,
         long_short_ratio=longs / shorts if shorts else None,
     )
+
+
+def _shape(returns: np.ndarray) -> dict[str, float | None]:
+    """The moments the PSR takes; a book that never moved has a Sharpe of exactly 0 (and the
+    normal shape), so a challenger can be told apart from a flat incumbent."""
+    if not np.any(returns):
+        return {"sharpe_per_tick": 0.0, "skewness": 0.0, "kurtosis": 3.0}
+    return moments(returns)
+
+
+def judge(standings: Sequence[Standing], *, incumbent: str, threshold: float = THRESHOLD) -> None:
+    """Each challenger's probabilistic Sharpe ratio against the incumbent's Sharpe over the same
+    window and its verdict: "ahead" at ``threshold`` or more, "behind" at 1 - ``threshold`` or
+    less, else "not distinguishable yet" (so too while either sample is short)."""
+    mine = next((entry for entry in standings if entry.name == incumbent), None)
+    benchmark = mine.sharpe_per_tick if mine is not None else None
+    for entry in standings:
+        entry.psr_vs_incumbent, entry.verdict = None, UNSURE
+        if entry.name == incumbent:
+            entry.verdict = "incumbent"
+            continue
+        if benchmark is None or entry.sharpe_per_tick is None or entry.skewness is None or entry.kurtosis is None:
+            continue
+        entry.psr_vs_incumbent = probabilistic_sharpe(
+            entry.sharpe_per_tick,
+            benchmark=benchmark,
+            observations=entry.ticks,
+            skewness=entry.skewness,
+            kurtosis=entry.kurtosis,
+        )
+        if entry.psr_vs_incumbent is not None:
+            if entry.psr_vs_incumbent >= threshold:
+                entry.verdict = "ahead"
+            elif entry.psr_vs_incumbent <= 1 - threshold:
+                entry.verdict = "behind"
 
 
 def score(entry: Standing, *, metric: str, min_ticks: int) -> float | None:
@@ -121,9 +193,19 @@ def score(entry: Standing, *, metric: str, min_ticks: int) -> float | None:
     return entry.return_pct / max(entry.max_drawdown_pct, DRAWDOWN_FLOOR_PCT)
 
 
-def choose(incumbent: str, scores: dict[str, float | None], *, margin: float) -> tuple[str, str]:
-    """The candidate that gets the account and why: the best score wins only if it beats the
-    incumbent's by more than ``margin`` (an incumbent without a score loses to any score)."""
+def choose(
+    incumbent: str,
+    scores: dict[str, float | None],
+    *,
+    margin: float,
+    probabilities: dict[str, float | None] | None = None,
+    min_probability: float | None = None,
+) -> tuple[str, str]:
+    """The candidate that gets the account and why, with the numbers used: the best score wins
+    only if it beats the incumbent's by more than ``margin`` (an incumbent without a score loses
+    to any score). With ``min_probability`` a challenger must also be significantly better: its
+    probabilistic Sharpe ratio against the incumbent (``probabilities``) at least that, else it
+    waits; the best-scoring challenger that passes both wins."""
     scored = {name: value for name, value in scores.items() if value is not None}
     if not scored:
         return incumbent, "no candidate has a long enough track record yet"
@@ -133,9 +215,30 @@ def choose(incumbent: str, scores: dict[str, float | None], *, margin: float) ->
         return incumbent, f"{incumbent} scores best ({mine:.4g})"
     if mine is None:
         return best, f"{best} ({scored[best]:.4g}) replaces {incumbent} (no score: too short a track record)"
-    if scored[best] > mine + margin:
-        return best, f"{best} ({scored[best]:.4g}) beats {incumbent} ({mine:.4g}) by more than the margin {margin:g}"
+    if scored[best] <= mine + margin:
+        return (
+            incumbent,
+            f"{best} ({scored[best]:.4g}) is within the margin {margin:g} of {incumbent} ({mine:.4g}): no switch",
+        )
+    beats = f"beats {incumbent} ({mine:.4g}) by more than the margin {margin:g}"
+    if min_probability is None:
+        return best, f"{best} ({scored[best]:.4g}) {beats}"
+    chances = probabilities or {}
+
+    def chance(name: str) -> str:
+        value = chances.get(name)
+        return "P(Sharpe above the incumbent's) = " + ("n/a" if value is None else f"{value:.3f}")
+
+    sure = [
+        name
+        for name in scored
+        if name != incumbent and scored[name] > mine + margin and (chances.get(name) or 0.0) >= min_probability
+    ]
+    if sure:
+        pick = max(sure, key=lambda name: scored[name])
+        return pick, f"{pick} ({scored[pick]:.4g}) {beats} and {chance(pick)} >= {min_probability:g}"
     return (
         incumbent,
-        f"{best} ({scored[best]:.4g}) is within the margin {margin:g} of {incumbent} ({mine:.4g}): no switch",
+        f"{best} ({scored[best]:.4g}) {beats} but {chance(best)} < {min_probability:g}: "
+        "not distinguishable yet, no switch",
     )

@@ -51,6 +51,13 @@ class Rotation(Section):
     margin: float = Field(
         0.25, ge=0, description="a challenger must beat the incumbent's score by this much: no flapping"
     )
+    min_probability: float | None = Field(
+        None,
+        gt=0.5,
+        lt=1,
+        description="also require significance: the challenger's probabilistic Sharpe ratio against the incumbent "
+        "(the chance its true Sharpe is higher) at least this, e.g. 0.95; unset: the margin alone decides",
+    )
 
 
 class ArenaSettings(Section):

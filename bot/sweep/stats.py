@@ -70,3 +70,26 @@ def deflated_sharpe(
     return probabilistic_sharpe(
         sharpe, benchmark=benchmark, observations=observations, skewness=skewness, kurtosis=kurtosis
     )
+
+
+def moments(returns) -> dict[str, float | None]:
+    """Per-observation Sharpe (sample std, as the backtest report's) and the population
+    skewness and kurtosis (not excess: 3 for normal returns) that eq. 9 takes as g3, g4;
+    None without variance (the sweep and the arena's leaderboard both use it)."""
+    import numpy as np
+
+    none: dict[str, float | None] = {"sharpe_per_tick": None, "skewness": None, "kurtosis": None}
+    if len(returns) < 2:
+        return none
+    mean, std = float(np.mean(returns)), float(np.std(returns, ddof=1))
+    central = returns - mean
+    m2 = float(np.mean(central**2))
+    if std == 0 or m2 == 0:
+        return none
+    skew = float(np.mean(central**3)) / m2**1.5
+    kurt = float(np.mean(central**4)) / m2**2
+    return {
+        "sharpe_per_tick": mean / std,
+        "skewness": skew if math.isfinite(skew) else None,
+        "kurtosis": kurt if math.isfinite(kurt) else None,
+    }

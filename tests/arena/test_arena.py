@@ -56,3 +56,60 @@ def test_rotation_runs_once_a_day_at_its_time_on_the_window_scores():
         ("inc", "inc"),
         ("inc", "new"),
     ]  # both journaled
+
+
+def _book(returns, *, first=1):
+    """Reports of a book growing by ``returns`` from 10,000, a tick apart from tick ``first``."""
+    equity, reports = 10_000.0, []
+    for i, value in enumerate(returns):
+        equity *= 1 + value
+        reports.append(_report(first + i, equity))
+    return reports
+
+
+def test_rotation_with_min_probability_waits_until_the_challenger_is_significantly_better():
+    """The incumbent never trades (Sharpe exactly 0). Day 1 the challenger alternates +1 % / -0.9 %
+    over 60 ticks: (1.01 x 0.991)^30 = 1.027663, +2.766 %, beyond the margin; but its per-tick
+    Sharpe is 0.0005 / (0.0095 x sqrt(60/59)) = 0.052190, two-point returns have skewness 0 and
+    kurtosis 1, so the PSR is Z(0.052190 x sqrt(59)) = Z(0.40089) = 0.65575 (tables): it waits.
+    Day 2 it alternates +1 % / -0.5 % ((1.01 x 0.995)^30 = 1.159668, +15.97 %): Sharpe
+    0.0025 / (0.0075 x sqrt(60/59)) = 0.330544, Z(0.330544 x sqrt(59)) = Z(2.53896) = 0.99444:
+    it switches."""
+    settings = Settings(
+        _env_file=None,
+        arena={
+            "candidates": [{"name": "inc", "strategy": "rules"}, {"name": "new", "strategy": "rules"}],
+            "rotation": {
+                "enabled": True,
+                "time": "12:00",
+                "metric": "return",
+                "min_ticks": 60,
+                "margin": 1.0,
+                "window_days": 3,
+                "min_probability": 0.95,
+            },
+        },
+    )
+    arena = memory_arena(settings, make_strategy=lambda _own: HoldStrategy())
+    inc, new = arena.players
+    inc.journal.reports = _book([0.0] * 60)
+    new.journal.reports = _book([0.01, -0.009] * 30)
+    noon = FIRST.replace(hour=12)
+    note = arena.rotate(noon)
+    assert arena.active == "inc"
+    assert note.endswith(
+        "new (2.766) beats inc (0) by more than the margin 1 but P(Sharpe above the incumbent's) = 0.656 < 0.95: "
+        "not distinguishable yet, no switch"
+    )
+    assert arena.record.rotations[-1].probabilities == {"new": pytest.approx(0.65575, abs=2e-5)}
+    assert arena.leaderboard(noon).standings[0].verdict == "not distinguishable yet"
+
+    new.journal.reports = _book([0.01, -0.005] * 30)
+    note = arena.rotate(noon + timedelta(days=1))
+    assert arena.active == "new"
+    assert note.endswith(
+        "new (15.97) beats inc (0) by more than the margin 1 and P(Sharpe above the incumbent's) = 0.994 >= 0.95"
+    )
+    assert arena.record.rotations[-1].probabilities == {"new": pytest.approx(0.99444, abs=2e-5)}
+    board = {entry.name: entry.verdict for entry in arena.leaderboard(noon + timedelta(days=1)).standings}
+    assert board == {"new": "incumbent", "inc": "behind"}  # now inc is the challenger, and a flat book is behind
