@@ -24,7 +24,7 @@ from pathlib import Path
 import structlog
 
 from bot.arena.leaderboard import JournalRow, Standing, choose, judge, score, standing
-from bot.backtest.bootstrap import METHOD
+from bot.backtest.significance import METHOD, THRESHOLD
 from bot.config import Settings
 from bot.config.arena import Candidate
 from bot.config.file import with_overrides
@@ -36,7 +36,6 @@ from bot.ops.journal import Journal
 from bot.ops.notify import Event, EventKind, Level, Notifier
 from bot.ops.state import AuditLog, StateStore
 from bot.strategies import HoldStrategy, kind_of
-from bot.sweep.stats import THRESHOLD
 from bot.tick.briefing import Briefing
 from bot.tick.context import TickContext
 from bot.tick.engine import run_tick

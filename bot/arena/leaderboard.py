@@ -7,8 +7,8 @@ would have left), so a costly model has to earn its bill. Trades are round trips
 fills (``trades_from_fills``); one still open is valued at the window's last price.
 
 What is noise: the return, Sharpe and max drawdown carry bootstrap intervals
-(``bot.backtest.bootstrap``), and each candidate's probabilistic Sharpe ratio against the
-incumbent's Sharpe (Bailey & López de Prado, ``bot.sweep.stats``) gives its verdict. Below
+(``bot.backtest.significance``), and each candidate's probabilistic Sharpe ratio against the
+incumbent's Sharpe (Bailey & López de Prado, ``bot.backtest.significance``) gives its verdict. Below
 ``MIN_RETURNS`` ticks the Sharpe and the intervals are None: "n/a (needs N more ticks)".
 """
 
@@ -21,12 +21,11 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.backtest.bootstrap import MIN_RETURNS, bootstrap_intervals
 from bot.backtest.loop import trades_from_fills
 from bot.backtest.report import curve_metrics, tick_returns, trade_metrics
+from bot.backtest.significance import MIN_RETURNS, THRESHOLD, bootstrap_intervals, moments, probabilistic_sharpe
 from bot.models import Fill, FundingPayment, Side, StrictModel, TickReport
 from bot.ops.state import BotState
-from bot.sweep.stats import THRESHOLD, moments, probabilistic_sharpe
 
 DRAWDOWN_FLOOR_PCT = 0.1  # return_over_drawdown: a book that never fell is divided by 0.1 %, not 0
 Verdict = Literal["incumbent", "ahead", "behind", "not distinguishable yet"]
@@ -66,7 +65,7 @@ class Standing(StrictModel):
     sharpe: float | None  # None: no variance, or fewer than MIN_RETURNS ticks (needs_ticks > 0)
     max_drawdown_pct: float
     needs_ticks: int = 0  # ticks still missing before the Sharpe and the intervals say anything
-    return_ci_pct: tuple[float, float] | None = None  # bootstrap interval (bot.backtest.bootstrap.METHOD)
+    return_ci_pct: tuple[float, float] | None = None  # bootstrap interval (bot.backtest.significance.METHOD)
     sharpe_ci: tuple[float, float] | None = None
     max_drawdown_ci_pct: tuple[float, float] | None = None
     sharpe_per_tick: float | None = None  # what the probabilistic Sharpe ratio takes: per tick, not annualised

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from pydantic import Field
 
+from bot.backtest.significance import moments as _moments
 from bot.config import Settings
 from bot.models import StrictModel
 from bot.strategies.kinds import AUTO, BASELINE, kind_of
-from bot.sweep.stats import moments as _moments
 
 _NOT_HASHED = {"paths", "log", "notify", "anthropic_api_key", "exchange_api_key", "exchange_secret", "base_dir"}
 _DATA_FOLDERS = ("3m", "4h", "funding_8h", "intel")  # intel: the archive a backtest with [intel] reads

@@ -21,6 +21,8 @@ the probability that the best cell's true Sharpe is above zero after the selecti
 paper's threshold for "not luck" is 0.95. N here counts every cell tried, an upper bound
 on the independent trials (cells that differ little are correlated), so the correction is
 conservative, as the paper advises when the clustering of trials is not estimated.
+The PSR itself, the moments it takes and the threshold live in ``bot.backtest.significance``
+(the arena's leaderboard uses them too); they are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,12 +30,10 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+from bot.backtest.significance import REFERENCE, THRESHOLD, moments, probabilistic_sharpe
+
+__all__ = ["REFERENCE", "THRESHOLD", "deflated_sharpe", "expected_max_sharpe", "moments", "probabilistic_sharpe"]
 EULER_GAMMA = 0.5772156649015329
-THRESHOLD = 0.95
-REFERENCE = (
-    "Bailey & López de Prado (2014), The Deflated Sharpe Ratio: Correcting for Selection Bias, "
-    "Backtest Overfitting and Non-Normality, J. Portfolio Management 40(5)"
-)
 _NORMAL = NormalDist()
 
 
@@ -47,18 +47,6 @@ def expected_max_sharpe(*, trials: int, variance: float) -> float:
     )
 
 
-def probabilistic_sharpe(
-    sharpe: float, *, benchmark: float, observations: int, skewness: float, kurtosis: float
-) -> float | None:
-    """PSR: the probability that the true per-observation Sharpe is above ``benchmark``."""
-    if observations < 2:
-        return None
-    spread = 1 - skewness * sharpe + (kurtosis - 1) / 4 * sharpe**2
-    if spread <= 0:
-        return None
-    return _NORMAL.cdf((sharpe - benchmark) * math.sqrt(observations - 1) / math.sqrt(spread))
-
-
 def deflated_sharpe(
     sharpe: float, *, trial_sharpes: list[float], observations: int, skewness: float, kurtosis: float
 ) -> float | None:
@@ -70,26 +58,3 @@ def deflated_sharpe(
     return probabilistic_sharpe(
         sharpe, benchmark=benchmark, observations=observations, skewness=skewness, kurtosis=kurtosis
     )
-
-
-def moments(returns) -> dict[str, float | None]:
-    """Per-observation Sharpe (sample std, as the backtest report's) and the population
-    skewness and kurtosis (not excess: 3 for normal returns) that eq. 9 takes as g3, g4;
-    None without variance (the sweep and the arena's leaderboard both use it)."""
-    import numpy as np
-
-    none: dict[str, float | None] = {"sharpe_per_tick": None, "skewness": None, "kurtosis": None}
-    if len(returns) < 2:
-        return none
-    mean, std = float(np.mean(returns)), float(np.std(returns, ddof=1))
-    central = returns - mean
-    m2 = float(np.mean(central**2))
-    if std == 0 or m2 == 0:
-        return none
-    skew = float(np.mean(central**3)) / m2**1.5
-    kurt = float(np.mean(central**4)) / m2**2
-    return {
-        "sharpe_per_tick": mean / std,
-        "skewness": skew if math.isfinite(skew) else None,
-        "kurtosis": kurt if math.isfinite(kurt) else None,
-    }

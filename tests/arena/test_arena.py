@@ -68,13 +68,13 @@ def _book(returns, *, first=1):
 
 
 def test_rotation_with_min_probability_waits_until_the_challenger_is_significantly_better():
-    """The incumbent never trades (Sharpe exactly 0). Day 1 the challenger alternates +1 % / -0.9 %
-    over 60 ticks: (1.01 x 0.991)^30 = 1.027663, +2.766 %, beyond the margin; but its per-tick
-    Sharpe is 0.0005 / (0.0095 x sqrt(60/59)) = 0.052190, two-point returns have skewness 0 and
-    kurtosis 1, so the PSR is Z(0.052190 x sqrt(59)) = Z(0.40089) = 0.65575 (tables): it waits.
-    Day 2 it alternates +1 % / -0.5 % ((1.01 x 0.995)^30 = 1.159668, +15.97 %): Sharpe
-    0.0025 / (0.0075 x sqrt(60/59)) = 0.330544, Z(0.330544 x sqrt(59)) = Z(2.53896) = 0.99444:
-    it switches."""
+    """A day of ticks (480, the minimum sample); the incumbent never trades (Sharpe exactly 0).
+    Day 1 the challenger alternates +1 % / -0.9 %: (1.01 x 0.991)^240 = 1.243961, +24.4 %, far
+    beyond the margin; but its per-tick Sharpe is 0.0005 / (0.0095 x sqrt(480/479)) = 0.052577,
+    two-point returns have skewness 0 and kurtosis 1, so the PSR is Z(0.052577 x sqrt(479)) =
+    Z(1.15070) = 0.87493 + 0.07 x 0.00205 = 0.87507 (normal tables): it waits. Day 2 it
+    alternates +1 % / -0.85 % (+40.4 %): Sharpe 0.00075 / (0.00925 x sqrt(480/479)) = 0.080997,
+    Z(1.77270) = 0.96164 + 0.27 x 0.00082 = 0.96186: it switches."""
     settings = Settings(
         _env_file=None,
         arena={
@@ -83,7 +83,7 @@ def test_rotation_with_min_probability_waits_until_the_challenger_is_significant
                 "enabled": True,
                 "time": "12:00",
                 "metric": "return",
-                "min_ticks": 60,
+                "min_ticks": 480,
                 "margin": 1.0,
                 "window_days": 3,
                 "min_probability": 0.95,
@@ -92,24 +92,24 @@ def test_rotation_with_min_probability_waits_until_the_challenger_is_significant
     )
     arena = memory_arena(settings, make_strategy=lambda _own: HoldStrategy())
     inc, new = arena.players
-    inc.journal.reports = _book([0.0] * 60)
-    new.journal.reports = _book([0.01, -0.009] * 30)
-    noon = FIRST.replace(hour=12)
+    inc.journal.reports = _book([0.0] * 480)
+    new.journal.reports = _book([0.01, -0.009] * 240)
+    noon = (FIRST + timedelta(days=1)).replace(hour=12)  # after the day of ticks
     note = arena.rotate(noon)
     assert arena.active == "inc"
     assert note.endswith(
-        "new (2.766) beats inc (0) by more than the margin 1 but P(Sharpe above the incumbent's) = 0.656 < 0.95: "
+        "new (24.4) beats inc (0) by more than the margin 1 but P(Sharpe above the incumbent's) = 0.875 < 0.95: "
         "not distinguishable yet, no switch"
     )
-    assert arena.record.rotations[-1].probabilities == {"new": pytest.approx(0.65575, abs=2e-5)}
+    assert arena.record.rotations[-1].probabilities == {"new": pytest.approx(0.87507, abs=2e-5)}
     assert arena.leaderboard(noon).standings[0].verdict == "not distinguishable yet"
 
-    new.journal.reports = _book([0.01, -0.005] * 30)
+    new.journal.reports = _book([0.01, -0.0085] * 240)
     note = arena.rotate(noon + timedelta(days=1))
     assert arena.active == "new"
     assert note.endswith(
-        "new (15.97) beats inc (0) by more than the margin 1 and P(Sharpe above the incumbent's) = 0.994 >= 0.95"
+        "new (40.4) beats inc (0) by more than the margin 1 and P(Sharpe above the incumbent's) = 0.962 >= 0.95"
     )
-    assert arena.record.rotations[-1].probabilities == {"new": pytest.approx(0.99444, abs=2e-5)}
+    assert arena.record.rotations[-1].probabilities == {"new": pytest.approx(0.96186, abs=2e-5)}
     board = {entry.name: entry.verdict for entry in arena.leaderboard(noon + timedelta(days=1)).standings}
     assert board == {"new": "incumbent", "inc": "behind"}  # now inc is the challenger, and a flat book is behind

@@ -42,12 +42,10 @@ def test_arena_backtest_books_match_each_candidates_own_backtest():
         )
         assert board[name].return_pct == pytest.approx((result.equity_usd[-1] / 10_000 - 1) * 100, rel=1e-12)
     assert arena.curves["small"][-1] != arena.curves["big"][-1]  # the two books diverged
-    # 240 ticks: every figure has its interval; big runs the account, small is judged against it
+    # 241 ticks (12 h, both ends), half the minimum sample: no Sharpe, no interval, no verdict yet; big runs the account
     for entry in board.values():
-        assert entry.needs_ticks == 0 and entry.sharpe is not None
-        assert None not in (entry.return_ci_pct, entry.sharpe_ci, entry.max_drawdown_ci_pct)
-    assert board["big"].verdict == "incumbent" and board["big"].psr_vs_incumbent is None
-    assert 0.0 < board["small"].psr_vs_incumbent < 1.0
+        assert (entry.needs_ticks, entry.sharpe, entry.sharpe_ci, entry.return_ci_pct) == (239, None, None, None)
+    assert (board["big"].verdict, board["small"].verdict) == ("incumbent", "not distinguishable yet")
     assert arena.board.bootstrap.startswith("stationary block bootstrap") and arena.board.verdict_probability == 0.95
     # rotation off: the account follows the active candidate, tick for tick
     assert list(arena.account.equity_usd) == pytest.approx(list(alone["big"].equity_usd), rel=1e-12)

@@ -63,7 +63,7 @@ def test_leaderboard_figures_by_hand():
     assert entry.llm_usd_per_trade == 0.5  # $1 of LLM over 2 trades
     # by default 3 ticks are far too few to say anything: no Sharpe, no intervals, no verdict
     short = standing("a", "rules", reports, opening_usd=10_000, book=None)
-    assert (short.sharpe, short.needs_ticks, short.sharpe_ci, short.return_ci_pct) == (None, 57, None, None)
+    assert (short.sharpe, short.needs_ticks, short.sharpe_ci, short.return_ci_pct) == (None, 477, None, None)
     assert short.return_pct == entry.return_pct and short.max_drawdown_pct == entry.max_drawdown_pct  # facts stay
 
 
@@ -157,11 +157,12 @@ def test_below_the_minimum_sample_there_is_no_sharpe_no_interval_and_no_verdict(
 
     two = [_report(1, 10_100), _report(2, 9_000)]  # two ticks: the old leaderboard showed a Sharpe in the thousands
     short = standing("new", "rules", two, opening_usd=10_000, book=None)
-    long = standing("inc", "rules", [_report(i, 10_000 + i) for i in range(1, 61)], opening_usd=10_000, book=None)
+    day = [_report(i, 10_000 + i % 7) for i in range(1, 481)]  # a day of ticks: 480, the minimum
+    long = standing("inc", "rules", day, opening_usd=10_000, book=None)
     judge([short, long], incumbent="inc")
     assert (short.sharpe, short.sharpe_ci, short.return_ci_pct, short.max_drawdown_ci_pct) == (None, None, None, None)
-    assert (short.needs_ticks, short.psr_vs_incumbent, short.verdict) == (58, None, "not distinguishable yet")
-    assert sharpe_cell(short) == "n/a (needs 58 more ticks)"
+    assert (short.needs_ticks, short.psr_vs_incumbent, short.verdict) == (478, None, "not distinguishable yet")
+    assert sharpe_cell(short) == "n/a (needs 478 more ticks)"
     assert short.return_pct == pytest.approx(-10.0, abs=1e-9)  # the return itself is a fact, shown
     assert long.needs_ticks == 0 and long.sharpe is not None and long.sharpe_ci is not None
     assert sharpe_cell(long) == f"{long.sharpe:.2f}\n[{long.sharpe_ci[0]:.2f}, {long.sharpe_ci[1]:.2f}]"

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from bot.backtest.bootstrap import RESAMPLES, bootstrap_intervals, stationary_indices
+from bot.backtest.significance import RESAMPLES, bootstrap_intervals, stationary_indices
 
 YEAR = math.sqrt(175_200)  # 3-minute ticks in 365 days, as the report annualises
 
@@ -80,7 +80,7 @@ def test_bootstrap_is_seeded_and_a_flat_book_has_no_sharpe_interval():
 def test_long_series_are_resampled_in_bounded_chunks(monkeypatch):
     """Memory is bounded by resamples x ticks per chunk, whatever the span: every resample is
     still drawn (RESAMPLES rows in all), in chunks of at most the cap."""
-    import bot.backtest.bootstrap as module
+    import bot.backtest.significance as module
 
     seen = []
     real = module.stationary_indices
