@@ -180,13 +180,15 @@ def judge(standings: Sequence[Standing], *, incumbent: str, threshold: float = T
 
 
 def score(entry: Standing, *, metric: str, min_ticks: int) -> float | None:
-    """The rotation's score of a standing; None below the minimum track record."""
+    """The rotation's score of a standing; None below the minimum track record. A Sharpe that
+    is n/a (fewer than a day of ticks, whatever `min_ticks`) is no score either: rotation never
+    acts on a figure the leaderboard calls noise. A flat book (never above nor below its
+    opening: return and drawdown exactly 0) scores 0, no return for no risk, known exactly."""
     if entry.ticks < min_ticks:
         return None
     if metric == "sharpe":
-        return (
-            entry.sharpe if entry.sharpe is not None else 0.0
-        )  # a flat book: no return for no risk, not "no track record"
+        flat = entry.return_pct == 0.0 and entry.max_drawdown_pct == 0.0
+        return 0.0 if flat else entry.sharpe
     if metric == "return":
         return entry.return_pct
     return entry.return_pct / max(entry.max_drawdown_pct, DRAWDOWN_FLOOR_PCT)

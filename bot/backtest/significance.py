@@ -84,8 +84,10 @@ def bootstrap_intervals(
         sample = returns[stationary_indices(ticks, resamples=min(chunk, resamples - done), block=block, rng=rng)]
         growth = np.cumprod(1.0 + sample, axis=1)
         total.append((growth[:, -1] - 1.0) * 100.0)
-        peak = np.maximum(np.maximum.accumulate(growth, axis=1), 1.0)  # the curve starts at 1 before the first tick
-        drawdown.append(np.max((1.0 - growth / peak) * 100.0, axis=1))
+        peak = np.maximum.accumulate(growth, axis=1)  # in place from here: the chunk's largest arrays
+        np.maximum(peak, 1.0, out=peak)  # the curve starts at 1 before the first tick
+        np.divide(growth, peak, out=peak)
+        drawdown.append((1.0 - np.min(peak, axis=1)) * 100.0)
         std = np.std(sample, axis=1, ddof=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio.append(np.where(std > 0, np.mean(sample, axis=1) / std * math.sqrt(TICKS_PER_YEAR), np.nan))

@@ -3,7 +3,7 @@ by the commands that print it."""
 
 from __future__ import annotations
 
-from rich.table import Table
+from rich.table import Column, Table
 
 from bot.cli.views import console, when
 
@@ -36,7 +36,7 @@ def print_leaderboard(board) -> None:
         "Sharpe",
         "max DD",
         "P(>inc)",
-        "verdict",
+        Column("verdict", min_width=len("not distinguishable yet")),  # never cut to "distinguish…"
         "trades",
         "win rate",
         "fees",

@@ -46,7 +46,10 @@ class Rotation(Section):
         "sharpe", description="score over the window, on equity net of fees, funding and LLM cost"
     )
     min_ticks: int = Field(
-        480, ge=2, description="minimum track record: ticks in the window (480 = one day) before a candidate can win"
+        480,
+        ge=2,
+        description="minimum track record: ticks in the window (480 = one day) before a candidate can win; with "
+        "metric sharpe at least a day whatever this says (below it the Sharpe is n/a)",
     )
     margin: float = Field(
         0.25, ge=0, description="a challenger must beat the incumbent's score by this much: no flapping"

@@ -195,3 +195,18 @@ def test_rotation_with_min_probability_waits_for_significance(probability, found
     assert choose("inc", scores, margin=1.0, probabilities=chances, min_probability=0.95) == found
     # without min_probability the margin alone decides: the best score switches
     assert choose("inc", scores, margin=1.0, probabilities=chances)[0] == "other"
+
+
+def test_rotation_never_scores_a_sharpe_the_leaderboard_calls_noise():
+    """With metric sharpe a moving book below a day of ticks has no score whatever `min_ticks`
+    (the old leaderboard scored two ticks' Sharpe in the thousands); a return is a fact and scores."""
+    from bot.arena.leaderboard import score
+
+    moving = standing("m", "rules", [_report(1, 10_100), _report(2, 10_050)], opening_usd=10_000, book=None)
+    assert moving.needs_ticks == 478
+    assert score(moving, metric="sharpe", min_ticks=2) is None
+    assert score(moving, metric="return", min_ticks=2) == pytest.approx(0.5, abs=1e-12)
+    assert choose("m", {"m": None, "other": None}, margin=0.25) == (
+        "m",
+        "no candidate has a long enough track record yet",
+    )
