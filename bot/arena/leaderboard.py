@@ -57,7 +57,7 @@ class JournalRow(_Part):
 
 
 class Standing(StrictModel):
-    name: str
+    name: str  # the book: the candidate's name, or NAME.K for its instance K
     strategy: str
     ticks: int
     equity_usd: float  # the book's equity after the last tick (before LLM cost)
@@ -84,6 +84,17 @@ class Standing(StrictModel):
     shorts: int
     long_short_ratio: float | None  # longs / shorts (None without shorts)
     score: float | None = None  # by `arena.rotation.metric`; None below `min_ticks`
+    candidate: str = ""  # the [[arena.candidates]] entry this book belongs to ("": its name)
+
+
+class Spread(StrictModel):
+    """A candidate with `instances` > 1: how far its independent books ended apart."""
+
+    candidate: str
+    instances: int
+    return_pct: tuple[float, float]  # lowest, highest over its books
+    sharpe: tuple[float, float] | None  # None while any book's Sharpe is n/a
+    max_drawdown_pct: tuple[float, float]
 
 
 def standing(
@@ -160,7 +171,7 @@ def judge(standings: Sequence[Standing], *, incumbent: str, threshold: float = T
     benchmark = mine.sharpe_per_tick if mine is not None else None
     for entry in standings:
         entry.psr_vs_incumbent, entry.verdict = None, UNSURE
-        if entry.name == incumbent:
+        if _owner(entry) == incumbent:  # its other instances too: the same settings, not a challenger
             entry.verdict = "incumbent"
             continue
         if benchmark is None or entry.sharpe_per_tick is None or entry.skewness is None or entry.kurtosis is None:
@@ -177,6 +188,46 @@ def judge(standings: Sequence[Standing], *, incumbent: str, threshold: float = T
                 entry.verdict = "ahead"
             elif entry.psr_vs_incumbent <= 1 - threshold:
                 entry.verdict = "behind"
+
+
+def _owner(entry: Standing) -> str:
+    return entry.candidate or entry.name
+
+
+def spreads(standings: Sequence[Standing]) -> list[Spread]:
+    """One line per candidate run as several books: the spread a single run hides."""
+    out = []
+    for owner in dict.fromkeys(_owner(entry) for entry in standings):
+        books = [entry for entry in standings if _owner(entry) == owner]
+        if len(books) < 2:
+            continue
+        sharpes = [entry.sharpe for entry in books]
+        out.append(
+            Spread(
+                candidate=owner,
+                instances=len(books),
+                return_pct=(min(e.return_pct for e in books), max(e.return_pct for e in books)),
+                sharpe=None if None in sharpes else (min(sharpes), max(sharpes)),  # type: ignore[type-var]
+                max_drawdown_pct=(min(e.max_drawdown_pct for e in books), max(e.max_drawdown_pct for e in books)),
+            )
+        )
+    return out
+
+
+def pooled(standings: Sequence[Standing], *, incumbent: str) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """Rotation's view, per candidate (standings in config order): the mean score of its books
+    (None while any has none) and, for each challenger, the lowest PSR of its books against the
+    incumbent (every instance must be significantly better; None while any has none)."""
+    scores: dict[str, float | None] = {}
+    chances: dict[str, float | None] = {}
+    for owner in dict.fromkeys(_owner(entry) for entry in standings):
+        books = [entry for entry in standings if _owner(entry) == owner]
+        values = [entry.score for entry in books]
+        scores[owner] = None if None in values else sum(values) / len(values)  # type: ignore[arg-type]
+        if owner != incumbent:
+            odds = [entry.psr_vs_incumbent for entry in books]
+            chances[owner] = None if None in odds else min(odds)  # type: ignore[type-var]
+    return scores, chances
 
 
 def score(entry: Standing, *, metric: str, min_ticks: int) -> float | None:

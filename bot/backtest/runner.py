@@ -135,13 +135,17 @@ def backtest_strategy(
     *,
     notify: Callable[[str], None],
     bill_hits: bool = False,
+    instance: int = 1,
 ) -> BacktestStrategy:
-    """The kind ``name`` built from ``settings`` for a backtest (any kind of ``KINDS``)."""
+    """The kind ``name`` built from ``settings`` for a backtest (any kind of ``KINDS``); an arena
+    candidate's book ``instance`` > 1 has a decision-cache identity of its own (its own answers)."""
     kind = resolve(settings, name, option="--strategy")
     strategy = build(settings, name, option="--strategy")  # no clock: cached capabilities of any age
     if not kind.paid:
         return BacktestStrategy(strategy)
-    return _paid_for_backtest(settings, kind, strategy, prepared, request, notify=notify, bill_hits=bill_hits)
+    return _paid_for_backtest(
+        settings, kind, strategy, prepared, request, notify=notify, bill_hits=bill_hits, instance=instance
+    )
 
 
 def backtest_command(
@@ -267,6 +271,7 @@ def _paid_for_backtest(
     *,
     notify: Callable[[str], None],
     bill_hits: bool,
+    instance: int = 1,
 ) -> BacktestStrategy:
     """A paid kind behind the cost gate (which sees only the calls that cost money), behind
     the decision cache keyed by the kind's identity."""
@@ -294,7 +299,7 @@ def _paid_for_backtest(
     cached = CachedStrategy(
         gate,
         cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"),
-        identity=identity(kind, settings),
+        identity=identity(kind, settings) + (f" instance {instance}" if instance > 1 else ""),
         bill_hits=bill_hits,
     )
     return BacktestStrategy(cached, gate=gate, cached=cached)

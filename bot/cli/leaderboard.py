@@ -78,5 +78,12 @@ def print_leaderboard(board) -> None:
         f"P(>inc): probabilistic Sharpe ratio against the incumbent's Sharpe (Bailey & López de Prado); "
         f"verdict at {board.verdict_probability:g} · intervals: {board.bootstrap}"
     )
+    for spread in board.spreads:
+        sharpe = "n/a" if spread.sharpe is None else f"{spread.sharpe[0]:.2f} .. {spread.sharpe[1]:.2f}"
+        console.print(
+            f"{spread.candidate} x {spread.instances} books: return {spread.return_pct[0]:+.2f} .. "
+            f"{spread.return_pct[1]:+.2f} %, Sharpe {sharpe}, max DD {spread.max_drawdown_pct[0]:.2f} .. "
+            f"{spread.max_drawdown_pct[1]:.2f} % (rotation scores their mean)"
+        )
     for record in board.rotations[-3:]:
         console.print(f"  {when(record.at)}: {record.reason}")

@@ -34,6 +34,18 @@ class Candidate(Section):
     max_usd_per_day: float = Field(
         2.0, ge=0, description="this candidate's own daily LLM budget (UTC day); reached: it holds until midnight"
     )
+    instances: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="independent paper books of these same settings (NAME, NAME.2, ... NAME.N), each with its own "
+        "calls and budget: the leaderboard shows their spread, rotation scores their mean",
+    )
+
+    @property
+    def books(self) -> list[str]:
+        """Its books' names: the first is the candidate's own name (and var/arena/NAME/)."""
+        return [self.name] + [f"{self.name}.{k}" for k in range(2, self.instances + 1)]
 
 
 class Rotation(Section):

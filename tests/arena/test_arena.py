@@ -113,3 +113,56 @@ def test_rotation_with_min_probability_waits_until_the_challenger_is_significant
     assert arena.record.rotations[-1].probabilities == {"new": pytest.approx(0.96186, abs=2e-5)}
     board = {entry.name: entry.verdict for entry in arena.leaderboard(noon + timedelta(days=1)).standings}
     assert board == {"new": "incumbent", "inc": "behind"}  # now inc is the challenger, and a flat book is behind
+
+
+def test_instances_are_books_of_their_own_and_rotation_scores_the_candidate(tmp_path):
+    from bot.arena.arena import open_arena
+
+    settings = Settings(
+        _env_file=None,
+        arena={
+            "candidates": [
+                {"name": "inc", "strategy": "rules"},
+                {"name": "new", "strategy": "rules", "instances": 3},
+            ],
+            "rotation": {"enabled": True, "time": "12:00", "metric": "return", "min_ticks": 2, "margin": 1.0},
+        },
+    )
+    asked = []
+
+    def make_strategy(own, instance=1):
+        asked.append(instance)
+        return HoldStrategy()
+
+    arena = open_arena(settings, tmp_path / "arena", make_strategy=make_strategy)
+    assert [(p.name, p.candidate) for p in arena.players] == [
+        ("inc", "inc"),
+        ("new", "new"),
+        ("new.2", "new"),
+        ("new.3", "new"),
+    ]
+    assert asked == [1, 1, 2, 3]  # one strategy per book: its own calls
+    assert arena.players[2].store.path == tmp_path / "arena" / "new.2" / "state.json"
+
+    memory = memory_arena(settings, make_strategy=lambda _own, instance=1: HoldStrategy())
+    inc, *books = memory.players
+    inc.journal.reports = [_report(1, 10_000), _report(2, 10_000)]
+    for player, equity in zip(books, (10_300, 10_100, 10_200), strict=True):  # +3, +1, +2 %: mean +2 %
+        player.journal.reports = [_report(1, 10_000), _report(2, equity)]
+    note = memory.rotate(FIRST.replace(hour=12))
+    assert memory.active == "new" and note.endswith("new (2) beats inc (0) by more than the margin 1")
+    assert memory.record.rotations[-1].scores == {"inc": 0.0, "new": pytest.approx(2.0, abs=1e-9)}
+    board = memory.leaderboard(FIRST.replace(hour=12))
+    assert {entry.name: entry.verdict for entry in board.standings if entry.candidate == "new"} == {
+        "new": "incumbent",
+        "new.2": "incumbent",
+        "new.3": "incumbent",
+    }
+    [spread] = board.spreads
+    assert (spread.candidate, spread.instances) == ("new", 3)
+    assert spread.return_pct == pytest.approx((1.0, 3.0), abs=1e-9)
+
+
+def test_instances_must_be_between_1_and_8():
+    with pytest.raises(ValueError, match="instances"):
+        Settings(_env_file=None, arena={"candidates": [{"name": "a", "strategy": "rules", "instances": 0}]})

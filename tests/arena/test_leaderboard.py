@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.arena.leaderboard import choose, standing
+from bot.arena.leaderboard import choose, pooled, spreads, standing
 from bot.models import Fill, FundingPayment, Side
 from tests.arena.arenakit import FIRST, _report
 
@@ -210,3 +210,32 @@ def test_rotation_never_scores_a_sharpe_the_leaderboard_calls_noise():
         "m",
         "no candidate has a long enough track record yet",
     )
+
+
+# ----- instances: N books of one candidate ----------------------------------------------------
+
+
+def _book_standing(name, candidate, equities, **update):
+    reports = [_report(i + 1, equity) for i, equity in enumerate(equities)]
+    entry = standing(name, "rules", reports, opening_usd=10_000, book=None, min_returns=2)
+    return entry.model_copy(update={"candidate": candidate, **update})
+
+
+def test_rotation_pools_a_candidates_books_mean_score_and_lowest_psr():
+    books = [
+        _book_standing("inc", "inc", [10_000, 10_000], score=1.0),
+        _book_standing("new", "new", [10_100, 10_200], score=3.0, psr_vs_incumbent=0.99),
+        _book_standing("new.2", "new", [10_000, 9_900], score=2.0, psr_vs_incumbent=0.90),
+        _book_standing("short", "short", [10_000, 10_000], score=5.0, psr_vs_incumbent=0.99),
+        _book_standing("short.2", "short", [10_000, 10_000], score=None, psr_vs_incumbent=None),
+    ]
+    scores, chances = pooled(books, incumbent="inc")
+    assert scores == {"inc": 1.0, "new": 2.5, "short": None}  # (3 + 2) / 2; one book without a score: none
+    assert chances == {"new": 0.90, "short": None}  # the least sure book speaks for the candidate
+    assert choose("inc", scores, margin=1.0, probabilities=chances, min_probability=0.95)[0] == "inc"
+    assert choose("inc", scores, margin=1.0, probabilities=chances)[0] == "new"
+    [spread] = spreads(books[:3])
+    assert (spread.candidate, spread.instances) == ("new", 2)
+    assert spread.return_pct == pytest.approx((-1.0, 2.0), abs=1e-12)
+    assert spread.max_drawdown_pct == pytest.approx((0.0, 1.0), abs=1e-12)  # new never fell; new.2 fell 1 %
+    assert spread.sharpe == (books[2].sharpe, books[1].sharpe) and books[2].sharpe < 0 < books[1].sharpe
