@@ -201,13 +201,13 @@ def spreads(standings: Sequence[Standing]) -> list[Spread]:
         books = [entry for entry in standings if _owner(entry) == owner]
         if len(books) < 2:
             continue
-        sharpes = [entry.sharpe for entry in books]
+        sharpes = [entry.sharpe for entry in books if entry.sharpe is not None]
         out.append(
             Spread(
                 candidate=owner,
                 instances=len(books),
                 return_pct=(min(e.return_pct for e in books), max(e.return_pct for e in books)),
-                sharpe=None if None in sharpes else (min(sharpes), max(sharpes)),  # type: ignore[type-var]
+                sharpe=(min(sharpes), max(sharpes)) if len(sharpes) == len(books) else None,
                 max_drawdown_pct=(min(e.max_drawdown_pct for e in books), max(e.max_drawdown_pct for e in books)),
             )
         )
@@ -222,11 +222,11 @@ def pooled(standings: Sequence[Standing], *, incumbent: str) -> tuple[dict[str, 
     chances: dict[str, float | None] = {}
     for owner in dict.fromkeys(_owner(entry) for entry in standings):
         books = [entry for entry in standings if _owner(entry) == owner]
-        values = [entry.score for entry in books]
-        scores[owner] = None if None in values else sum(values) / len(values)  # type: ignore[arg-type]
+        values = [entry.score for entry in books if entry.score is not None]
+        scores[owner] = sum(values) / len(values) if len(values) == len(books) else None
         if owner != incumbent:
-            odds = [entry.psr_vs_incumbent for entry in books]
-            chances[owner] = None if None in odds else min(odds)  # type: ignore[type-var]
+            odds = [entry.psr_vs_incumbent for entry in books if entry.psr_vs_incumbent is not None]
+            chances[owner] = min(odds) if len(odds) == len(books) else None
     return scores, chances
 
 
