@@ -72,7 +72,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=2000.0)
+    parser.add_argument("--leaderboard-only", action="store_true", help="only the leaderboard's cost (issue 35)")
     args = parser.parse_args()
+    if not args.leaderboard_only:
+        _ticks(args)
+    times = _leaderboard(args.runs)
+    print(
+        f"leaderboard, 6 candidates x 3,360 journal ticks (7 days): {min(times):.2f} / {statistics.median(times):.2f} s"
+    )
+
+
+def _ticks(args: argparse.Namespace) -> None:
     from tests.fakes.anthropic import FakeAnthropic
 
     with FakeAnthropic(latency_ms=args.latency_ms) as fake:
@@ -91,10 +101,6 @@ def main() -> None:
                 f"{label:<28} process {min(walls):.2f} / {statistics.median(walls):.2f} s · "
                 f"tick total {min(totals):.2f} / {statistics.median(totals):.2f} s"
             )
-    times = _leaderboard(args.runs)
-    print(
-        f"leaderboard, 6 candidates x 3,360 journal ticks (7 days): {min(times):.2f} / {statistics.median(times):.2f} s"
-    )
 
 
 def _leaderboard(runs: int, *, candidates: int = 6, ticks: int = 3360) -> list[float]:

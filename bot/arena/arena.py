@@ -22,8 +22,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
+from pydantic import Field
 
-from bot.arena.leaderboard import JournalRow, Standing, choose, score, standing
+from bot.arena.leaderboard import JournalRow, Spread, Standing, choose, judge, pooled, score, spreads, standing
+from bot.backtest.significance import METHOD, THRESHOLD
 from bot.config import Settings
 from bot.config.arena import Candidate
 from bot.config.file import with_overrides
@@ -68,6 +70,10 @@ class Player:
     store: Store
     journal: Recorder
     audit: Auditor | None = None  # var/arena/NAME/llm/: each of its LLM exchanges, like the account's var/llm/
+    candidate: str = ""  # the [[arena.candidates]] entry it is a book of (NAME for NAME.2); "" = its name
+
+    def __post_init__(self) -> None:
+        self.candidate = self.candidate or self.name
 
 
 class ReportList:
@@ -109,6 +115,9 @@ class Leaderboard(StrictModel):
     rotation_enabled: bool
     standings: list[Standing]
     rotations: list[RotationRecord]
+    bootstrap: str = METHOD  # how the intervals were computed
+    verdict_probability: float = THRESHOLD  # "ahead" / "behind" at this PSR (rotation.min_probability, or 0.95)
+    spreads: list[Spread] = Field(default_factory=list)  # candidates with `instances` > 1
 
 
 @dataclass
@@ -117,7 +126,7 @@ class Arena:
     players: list[Player]
     record: ArenaRecord
     save_record: Callable[[ArenaRecord], None]
-    make_strategy: Callable[[Settings], Strategy]  # a candidate's strategy from its settings
+    make_strategy: Callable[..., Strategy]  # a candidate's strategy from its settings (and `instance=K` for book K > 1)
     notifier: Notifier | None = None
     _account: tuple[str, Strategy] | None = field(default=None, repr=False)
 
@@ -185,14 +194,21 @@ class Arena:
         if not rotation.enabled or record.pinned or record.last_rotation_day == day or now.time() < rotation.time:
             return ""
         board = self.leaderboard(now)
-        scores = {
-            entry.name: entry.score for entry in sorted(board.standings, key=lambda entry: self._order(entry.name))
-        }
+        in_order = sorted(board.standings, key=lambda entry: self._order(entry.name))
+        scores, chances = pooled(in_order, incumbent=record.active)  # per candidate: its books pooled
         incumbent = record.active
-        chosen, reason = choose(incumbent, scores, margin=rotation.margin)
+        chosen, reason = choose(
+            incumbent,
+            scores,
+            margin=rotation.margin,
+            probabilities=chances,
+            min_probability=rotation.min_probability,
+        )
         record.last_rotation_day = day
         record.rotations.append(
-            RotationRecord(at=now, incumbent=incumbent, chosen=chosen, scores=scores, reason=reason)
+            RotationRecord(
+                at=now, incumbent=incumbent, chosen=chosen, scores=scores, reason=reason, probabilities=chances
+            )
         )
         if chosen != incumbent:
             record.active, record.since = chosen, now
@@ -223,10 +239,13 @@ class Arena:
         for player in self.players:
             reports, opening = history(player, start)
             entry = standing(
-                player.name, self._kind(player.name), reports, opening_usd=opening, book=player.store.load()
+                player.name, self._kind(player.candidate), reports, opening_usd=opening, book=player.store.load()
             )
+            entry.candidate = player.candidate
             entry.score = score(entry, metric=rotation.metric, min_ticks=rotation.min_ticks)
             standings.append(entry)
+        threshold = rotation.min_probability or THRESHOLD
+        judge(standings, incumbent=self.active, threshold=threshold)
         standings.sort(key=lambda entry: (entry.score is None, -(entry.score or 0.0), self._order(entry.name)))
         return Leaderboard(
             as_of=now,
@@ -238,6 +257,8 @@ class Arena:
             rotation_enabled=rotation.enabled,
             standings=standings,
             rotations=self.record.rotations,
+            verdict_probability=threshold,
+            spreads=spreads(sorted(standings, key=lambda entry: self._order(entry.name))),
         )
 
     def _kind(self, name: str) -> str:
@@ -294,23 +315,25 @@ def check_name(settings: Settings, name: str) -> str:
 
 
 def open_arena(
-    settings: Settings, folder: Path, *, make_strategy: Callable[[Settings], Strategy], notifier: Notifier | None = None
+    settings: Settings, folder: Path, *, make_strategy: Callable[..., Strategy], notifier: Notifier | None = None
 ) -> Arena:
     """The arena on var/arena/: arena.json and one state.json + journal.jsonl per candidate."""
     players = []
     for candidate in settings.arena.candidates:
         own = candidate_settings(settings, candidate)
-        books = folder / candidate.name
-        players.append(
-            Player(
-                candidate.name,
-                own,
-                make_strategy(own),
-                StateStore(books / "state.json"),
-                Journal(books / "journal.jsonl"),
-                AuditLog(books / "llm"),
+        for k, name in enumerate(candidate.books, start=1):
+            books = folder / name
+            players.append(
+                Player(
+                    name,
+                    own,
+                    _instance(make_strategy, own, k),
+                    StateStore(books / "state.json"),
+                    Journal(books / "journal.jsonl"),
+                    AuditLog(books / "llm"),
+                    candidate=candidate.name,
+                )
             )
-        )
     store = ArenaStore(folder / "arena.json")
     record = store.load() or ArenaRecord(active=settings.arena.initial)
     if settings.arena.candidate(record.active) is None:  # the config dropped it: start again from `arena.active`
@@ -325,14 +348,16 @@ def open_arena(
     )
 
 
-def memory_arena(settings: Settings, *, make_strategy: Callable[[Settings], Strategy]) -> Arena:
+def memory_arena(settings: Settings, *, make_strategy: Callable[..., Strategy]) -> Arena:
     """The arena of a backtest: books and journals in memory, the same rotation."""
     from bot.backtest.loop import _MemoryStore
 
     players = []
     for candidate in settings.arena.candidates:
         own = candidate_settings(settings, candidate)
-        players.append(Player(candidate.name, own, make_strategy(own), _MemoryStore(), ReportList()))
+        for k, name in enumerate(candidate.books, start=1):
+            strategy = _instance(make_strategy, own, k)
+            players.append(Player(name, own, strategy, _MemoryStore(), ReportList(), candidate=candidate.name))
     return Arena(
         settings=settings,
         players=players,
@@ -340,3 +365,9 @@ def memory_arena(settings: Settings, *, make_strategy: Callable[[Settings], Stra
         save_record=lambda _record: None,
         make_strategy=make_strategy,
     )
+
+
+def _instance(make_strategy: Callable[..., Strategy], own: Settings, k: int) -> Strategy:
+    """Book ``k`` of a candidate's ``instances``: its own strategy object (its own calls; in a
+    backtest, its own decision-cache identity, so instances do not replay one another's answers)."""
+    return make_strategy(own) if k == 1 else make_strategy(own, instance=k)

@@ -45,9 +45,13 @@ def arena_backtest(
     settings, market, start, end = prepared.settings, prepared.market, prepared.start, prepared.end
     built: list[BacktestStrategy] = []
 
-    def make_strategy(own: Settings) -> Strategy:
+    def make_strategy(own: Settings, instance: int = 1) -> Strategy:
         # a candidate's kind, as `bot backtest --strategy KIND` builds it (paid: cached, gated, billed on hits)
-        built.append(backtest_strategy(own, own.strategy.name, prepared, request, notify=notify, bill_hits=True))
+        built.append(
+            backtest_strategy(
+                own, own.strategy.name, prepared, request, notify=notify, bill_hits=True, instance=instance
+            )
+        )
         return built[-1].strategy
 
     arena = memory_arena(settings, make_strategy=make_strategy)

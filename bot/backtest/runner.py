@@ -141,13 +141,17 @@ def backtest_strategy(
     *,
     notify: Callable[[str], None],
     bill_hits: bool = False,
+    instance: int = 1,
 ) -> BacktestStrategy:
     """The kind ``name`` built from ``settings`` for a backtest (any kind of ``KINDS``); with
-    `backtest.blind`, asked in the blind frame (outside the cache, which then keys blind prompts)."""
+    `backtest.blind`, asked in the blind frame (outside the cache, which then keys blind prompts);
+    an arena candidate's book ``instance`` > 1 has a decision-cache identity of its own (its own answers)."""
     kind = resolve(settings, name, option="--strategy")
     strategy = build(settings, name, option="--strategy")  # no clock: cached capabilities of any age
     chosen = (
-        _paid_for_backtest(settings, kind, strategy, prepared, request, notify=notify, bill_hits=bill_hits)
+        _paid_for_backtest(
+            settings, kind, strategy, prepared, request, notify=notify, bill_hits=bill_hits, instance=instance
+        )
         if kind.paid
         else BacktestStrategy(strategy)
     )
@@ -294,6 +298,7 @@ def _paid_for_backtest(
     *,
     notify: Callable[[str], None],
     bill_hits: bool,
+    instance: int = 1,
 ) -> BacktestStrategy:
     """A paid kind behind the cost gate (which sees only the calls that cost money), behind
     the decision cache keyed by the kind's identity."""
@@ -322,7 +327,8 @@ def _paid_for_backtest(
         gate,
         cache=DecisionCache(settings.var_dir / "cache" / "decisions.sqlite"),
         identity=identity(kind, settings)
-        + (f" blind:{settings.backtest.blind_seed}" if settings.backtest.blind else ""),  # never a plain answer
+        + (f" blind:{settings.backtest.blind_seed}" if settings.backtest.blind else "")  # never a plain answer
+        + (f" instance {instance}" if instance > 1 else ""),
         bill_hits=bill_hits,
     )
     return BacktestStrategy(cached, gate=gate, cached=cached)

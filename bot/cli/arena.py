@@ -24,7 +24,9 @@ def _arena(settings: Any, *, replay: bool):
     from bot.strategies import HoldStrategy
 
     # the leaderboard reads the books and asks no one: no strategy is built (no key, no SDK)
-    return open_arena(settings, settings.run_dir(replay=replay) / "arena", make_strategy=lambda _own: HoldStrategy())
+    return open_arena(
+        settings, settings.run_dir(replay=replay) / "arena", make_strategy=lambda _own, instance=1: HoldStrategy()
+    )
 
 
 @arena_app.callback()

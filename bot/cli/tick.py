@@ -174,7 +174,10 @@ async def _tick(settings: Any, *, dry_run: bool, replay: str | None, data_dir: P
         from bot.arena.arena import ActiveStrategy, open_arena
 
         arena = open_arena(
-            settings, var / "arena", make_strategy=lambda own: build(own, clock=wall_clock), notifier=notifier
+            settings,
+            var / "arena",
+            make_strategy=lambda own, instance=1: build(own, clock=wall_clock),
+            notifier=notifier,
         )
         # the active candidate may be paid, whichever kind the account names
         strategy, budget_fallback = ActiveStrategy(arena), fallback(settings)

@@ -37,6 +37,18 @@ class Candidate(Section):
     blind: bool | None = Field(
         None, description="`bot backtest --arena` only: ask this candidate blind (default: backtest.blind)"
     )
+    instances: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="independent paper books of these same settings (NAME, NAME.2, ... NAME.N), each with its own "
+        "calls and budget: the leaderboard shows their spread, rotation scores their mean",
+    )
+
+    @property
+    def books(self) -> list[str]:
+        """Its books' names: the first is the candidate's own name (and var/arena/NAME/)."""
+        return [self.name] + [f"{self.name}.{k}" for k in range(2, self.instances + 1)]
 
 
 class Rotation(Section):
@@ -49,10 +61,20 @@ class Rotation(Section):
         "sharpe", description="score over the window, on equity net of fees, funding and LLM cost"
     )
     min_ticks: int = Field(
-        480, ge=2, description="minimum track record: ticks in the window (480 = one day) before a candidate can win"
+        480,
+        ge=2,
+        description="minimum track record: ticks in the window (480 = one day) before a candidate can win; with "
+        "metric sharpe at least a day whatever this says (below it the Sharpe is n/a)",
     )
     margin: float = Field(
         0.25, ge=0, description="a challenger must beat the incumbent's score by this much: no flapping"
+    )
+    min_probability: float | None = Field(
+        None,
+        gt=0.5,
+        lt=1,
+        description="also require significance: the challenger's probabilistic Sharpe ratio against the incumbent "
+        "(the chance its true Sharpe is higher) at least this, e.g. 0.95; unset: the margin alone decides",
     )
 
 

@@ -26,6 +26,9 @@ class RotationRecord(StrictModel):
     chosen: str  # == incumbent when nobody beat it by the margin
     scores: dict[str, float | None]  # candidate -> score over the window (None: too short a track record)
     reason: str
+    probabilities: dict[str, float | None] = Field(
+        default_factory=dict
+    )  # challenger -> P(its Sharpe above the incumbent's) over the window (PSR; None: too short a sample)
 
 
 class ArenaRecord(StrictModel):

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 
+from bot.backtest.significance import moments as _moments
 from bot.config import Settings
 from bot.models import StrictModel
 from bot.strategies.kinds import AUTO, BASELINE, kind_of
@@ -193,24 +192,3 @@ def _run(task: CellTask, key: str) -> CellRow:
         returns=len(returns),
         **moments,
     )
-
-
-def _moments(returns) -> dict[str, Any]:
-    """Per-tick Sharpe (sample std, as the report's) and the population skewness and kurtosis
-    the deflated Sharpe ratio takes (Bailey & López de Prado 2014, eq. 9 uses gamma_3, gamma_4)."""
-    import numpy as np
-
-    if len(returns) < 2:
-        return {"sharpe_per_tick": None, "skewness": None, "kurtosis": None}
-    mean, std = float(np.mean(returns)), float(np.std(returns, ddof=1))
-    central = returns - mean
-    m2 = float(np.mean(central**2))
-    if std == 0 or m2 == 0:
-        return {"sharpe_per_tick": None, "skewness": None, "kurtosis": None}
-    skew = float(np.mean(central**3)) / m2**1.5
-    kurt = float(np.mean(central**4)) / m2**2
-    return {
-        "sharpe_per_tick": mean / std,
-        "skewness": skew if math.isfinite(skew) else None,
-        "kurtosis": kurt if math.isfinite(kurt) else None,
-    }

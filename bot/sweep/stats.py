@@ -21,6 +21,8 @@ the probability that the best cell's true Sharpe is above zero after the selecti
 paper's threshold for "not luck" is 0.95. N here counts every cell tried, an upper bound
 on the independent trials (cells that differ little are correlated), so the correction is
 conservative, as the paper advises when the clustering of trials is not estimated.
+The PSR itself, the moments it takes and the threshold live in ``bot.backtest.significance``
+(the arena's leaderboard uses them too); they are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,12 +30,10 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+from bot.backtest.significance import REFERENCE, THRESHOLD, moments, probabilistic_sharpe
+
+__all__ = ["REFERENCE", "THRESHOLD", "deflated_sharpe", "expected_max_sharpe", "moments", "probabilistic_sharpe"]
 EULER_GAMMA = 0.5772156649015329
-THRESHOLD = 0.95
-REFERENCE = (
-    "Bailey & López de Prado (2014), The Deflated Sharpe Ratio: Correcting for Selection Bias, "
-    "Backtest Overfitting and Non-Normality, J. Portfolio Management 40(5)"
-)
 _NORMAL = NormalDist()
 
 
@@ -45,18 +45,6 @@ def expected_max_sharpe(*, trials: int, variance: float) -> float:
     return math.sqrt(variance) * (
         (1 - EULER_GAMMA) * inv(1 - 1 / trials) + EULER_GAMMA * inv(1 - 1 / (trials * math.e))
     )
-
-
-def probabilistic_sharpe(
-    sharpe: float, *, benchmark: float, observations: int, skewness: float, kurtosis: float
-) -> float | None:
-    """PSR: the probability that the true per-observation Sharpe is above ``benchmark``."""
-    if observations < 2:
-        return None
-    spread = 1 - skewness * sharpe + (kurtosis - 1) / 4 * sharpe**2
-    if spread <= 0:
-        return None
-    return _NORMAL.cdf((sharpe - benchmark) * math.sqrt(observations - 1) / math.sqrt(spread))
 
 
 def deflated_sharpe(

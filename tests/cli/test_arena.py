@@ -147,6 +147,9 @@ def test_each_candidate_trades_its_own_book_and_the_active_one_the_account(arena
         "sonnet",
         "down",
     }
+    assert {(s["sharpe"], s["needs_ticks"], s["verdict"]) for s in board["standings"] if s["name"] != "haiku"} == {
+        (None, 479, "not distinguishable yet")  # one tick: no Sharpe, no interval, no verdict yet
+    }
 
     pinned = run_bot("arena", "--replay", "pin", "sonnet", cwd=arena_project)
     assert pinned.returncode == 0 and "sonnet runs the account (pinned" in pinned.stdout
