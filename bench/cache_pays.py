@@ -85,7 +85,8 @@ def main() -> None:
 
     prompts = _prompts(args.ticks)
     print(
-        f"{args.ticks} replay ticks from {START:%Y-%m-%d %H:%M} UTC, 3 min apart, 6 coins, 10-trade memory, effort low; "
+        f"{args.ticks} replay ticks from {START:%Y-%m-%d %H:%M} UTC, 3 min apart, 6 coins, 10-trade memory, "
+        "effort low; "
         f"fake API, 4 characters a token; {datetime.now(UTC):%Y-%m-%d}\n"
     )
     print(
