@@ -134,7 +134,7 @@ def main() -> None:
     from bot.config import LlmSettings
     from bot.ops.budget import cache_hit_ratio
     from bot.strategies.claude import ClaudeStrategy
-    from bot.strategies.request import PAD_LINE, estimated_tokens
+    from bot.strategies.request import estimated_tokens
     from tests.fakes.anthropic import FakeAnthropic, ModelSpec, tool_call
 
     prompt = _prompt(memory=not args.no_memory)
@@ -177,8 +177,7 @@ def main() -> None:
                 asyncio.run(strategy.decide(features={}, portfolio=None, prompt=prompt))
                 usages.append(strategy.trace.usage)
             first, later = usages[0], usages[2]
-            static = fake.requests[-1].body["system"][0]["text"]
-            padding = estimated_tokens(static) - estimated_tokens(static.split("\n" + PAD_LINE)[0])
+            padding = 0  # nothing is padded since issue 31 (bench/cache_pays.py: what the cache pays per minimum)
             cached, plain = _day(first, later, llm.price, padding=padding)
             rows.append((model, role, strategy.trace.shape, first, later, cached, plain, padding))
 

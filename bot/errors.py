@@ -51,6 +51,13 @@ class DeliveryError(BotError):
     exit_code = ExitCode.FAILED
 
 
+class ModelsApiError(BotError):
+    """Anthropic's Models API could not be read (down, 5xx, unreachable): `bot models` has
+    nothing to show; running it again later retries."""
+
+    exit_code = ExitCode.FAILED
+
+
 class LockedError(BotError):
     """Another process holds the tick lock; this run did nothing."""
 

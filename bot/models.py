@@ -383,6 +383,7 @@ class TickReport(StrictModel):
     sharpe: float | None = None
     invalid: dict[str, str] = Field(default_factory=dict)  # coin -> why its decision was refused (it held)
     prompt_chars: int = 0
+    model: str = ""  # the LLM that answered this tick's usage (`bot models` measures each model from it)
     usage: Usage = Field(default_factory=Usage)
     duration_ms: dict[str, float] = Field(default_factory=dict)
     corrections: list[Correction] = Field(default_factory=list)  # live: what reconciliation changed, alerts

@@ -46,9 +46,11 @@ def _price(input_usd: float, output_usd: float, *, read: float | None = None, ch
 
 
 # List prices of every model of the SDK's model list (anthropic/types/model_param.py) that the
-# Models API lists as active or deprecated, each with the day and page it was checked on. Not
-# priced: claude-mythos-preview and claude-mythos-5 / 5-1 / 5-2, which the Models API does not
-# list for a general key (access restricted); a config can add them under [llm.prices].
+# Models API lists as active or deprecated, each with the day and page it was checked on.
+# Claude Mythos 5 and 5.1 (by invitation only, so a general key's Models API does not list them)
+# are priced from the pricing page's own rows ("limited availability": Mythos 5 as Fable 5,
+# Mythos 5.1 as Fable 5.1, read 0.25). Not priced: claude-mythos-5-2 and claude-mythos-preview,
+# which have no row on the pages searched on _CUT; a config can add them under [llm.prices].
 # Haiku 5.5's second rate card (prompts above 100K tokens) never applies to a tick's prompt.
 # Rows checked on PRICES_CHECKED were carried over from the table of 2026-12-01; the cache-read
 # cuts in force since 2026-10-07 (Sonnet 5.5 0.10, Opus 5.5 0.20, Fable 5.1 0.25; Fable 5.2
@@ -66,6 +68,8 @@ DEFAULT_PRICES = {
     ),
     "claude-fable-5-1": _price(10.0, 50.0, read=0.25, checked=_CUT, source=PRICING),
     "claude-fable-5": _price(10.0, 50.0, checked=PRICES_CHECKED, source=PRICING),
+    "claude-mythos-5-1": _price(10.0, 50.0, read=0.25, checked=_CUT, source=PRICING),
+    "claude-mythos-5": _price(10.0, 50.0, checked=_CUT, source=PRICING),
     "claude-opus-5-5": _price(4.0, 20.0, read=0.20, checked=_CUT, source=PRICING),
     "claude-opus-5": _price(5.0, 25.0, checked=PRICES_CHECKED, source=PRICING),
     "claude-opus-4-8": _price(5.0, 25.0, checked=PRICES_CHECKED, source=PRICING),
@@ -193,15 +197,34 @@ class LlmSettings(Section):
 
 # Training-data cutoffs as Anthropic publishes them (the later "training data" date, not
 # the "reliable knowledge" one: the model may remember anything up to it), end of month.
-# Haiku 5.5, Sonnet 5.5, Opus 5.5, Fable 5.1: "Knowledge cutoff Jun 2026" in the comparison
-# table of https://platform.claude.com/docs/en/models/haiku-5-5/overview (checked 2026-12-07).
+# Sources, checked on 2026-12-07 (issue 31):
+# - Haiku 5.5, Sonnet 5.5, Opus 5.5, Fable 5.1, Fable 5.2: "Knowledge cutoff Jun 2026" in the lineup
+#   tables of https://platform.claude.com/docs/en/models/haiku-5-5/overview and .../opus-5/overview.
+# - Opus 5: "Training data cutoff May 2026" (https://platform.claude.com/docs/en/models/opus-5/overview).
+# - Opus 4.5: "Training data cutoff Aug 2025" (https://platform.claude.com/docs/en/models/opus-4-5/overview).
+# - Opus 4.7: "Knowledge cutoff: January 2026" on AWS's model card (Anthropic's page was not found):
+#   https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-opus-4-7.html
+# - Fable 5 (Mythos 5 shares its specifications) and Opus 4.8: no training-data cutoff found on any page
+#   searched (Fable 5 has only a "reliable knowledge cutoff Jan 2026", which understates what it may
+#   remember). Their release day stands in: a bound the cutoff cannot pass, so a backtest is flagged
+#   for every day it might remember (Fable 5 released 2026-06-09, its overview page; Opus 4.8
+#   2026-05-28, its overview page). Mythos 5.1 shares Fable 5.1's page and cutoff.
+# - Sonnet 4.6, Haiku 4.5, Opus 4.6, Sonnet 5: carried over from the table of 2026-12-01.
 DEFAULT_KNOWLEDGE_CUTOFFS = {
     "claude-haiku-5-5": date(2026, 6, 30),
     "claude-sonnet-4-6": date(2025, 8, 31),
     "claude-haiku-4-5": date(2025, 7, 31),
+    "claude-opus-4-5": date(2025, 8, 31),
     "claude-opus-4-6": date(2025, 8, 31),
+    "claude-opus-4-7": date(2026, 1, 31),
+    "claude-opus-4-8": date(2026, 5, 28),  # release day: no published cutoff found
+    "claude-opus-5": date(2026, 5, 31),
     "claude-sonnet-5": date(2026, 1, 31),
     "claude-sonnet-5-5": date(2026, 6, 30),
     "claude-opus-5-5": date(2026, 6, 30),
+    "claude-fable-5": date(2026, 6, 9),  # release day: no published training-data cutoff found
     "claude-fable-5-1": date(2026, 6, 30),
+    "claude-fable-5-2": date(2026, 6, 30),
+    "claude-mythos-5": date(2026, 6, 9),  # as Fable 5
+    "claude-mythos-5-1": date(2026, 6, 30),  # as Fable 5.1
 }

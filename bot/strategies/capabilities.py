@@ -115,6 +115,18 @@ async def read_caps(
     return _usable(caps, await _alternatives(client, priced) if caps.lifecycle == "retired" else [])
 
 
+async def list_caps(client: Any, *, cache_dir: Path | None, now: datetime) -> list[ModelCaps]:
+    """Every model the Models API lists as active or deprecated, each answer cached as
+    ``read_caps`` caches it (the next tick on one of them need not ask again). API failures
+    propagate: the caller says what happened."""
+    listed = []
+    async for info in client.models.list(lifecycle=["active", "deprecated"], limit=100):
+        caps = caps_of(info, fetched_at=now)
+        _save(cache_dir, caps)
+        listed.append(caps)
+    return listed
+
+
 def _usable(caps: ModelCaps, alternatives: list[str]) -> ModelCaps:
     if caps.lifecycle == "retired":
         raise ConfigError(

@@ -4,9 +4,11 @@ checked before anything trades.
 The model's capabilities come from the Models API (``bot.strategies.capabilities``,
 cached under var/cache); the request is built from them (``bot.strategies.request``):
 structured outputs, a strict tool or the forced tool, thinking and effort only as the
-model allows. The static system part is byte-identical from tick to tick and reaches the
-model's minimum cacheable prefix, so after the first tick it is read from the prompt
-cache (0.1x the input price) as long as ticks come less than 5 minutes apart.
+model allows. The static system part is byte-identical from tick to tick, so where it
+reaches the model's minimum cacheable prefix it is read from the prompt cache after the
+first tick (0.1x the input price or less) as long as ticks come less than 5 minutes
+apart; every answer's cache counters teach ``bot.strategies.cache_floor`` where that
+minimum lies.
 
 Failure policy: any failure to get a usable answer (auth, 429, 5xx / overloaded,
 timeout, connection error, malformed or empty body, no answer in the expected shape, an
@@ -33,8 +35,9 @@ from bot.config import LlmSettings
 from bot.errors import LlmRequestError, LlmUnavailable
 from bot.models import Action, CoinFeatures, Decision, Portfolio
 from bot.ops.budget import priced
+from bot.strategies.cache_floor import CacheFloor, learn, load_floors, remember
 from bot.strategies.capabilities import ModelCaps, read_caps
-from bot.strategies.request import TOOL_NAME, Shape, build_request, tool_schema
+from bot.strategies.request import TOOL_NAME, Shape, breakpoint_prefixes, build_request, tool_schema
 from bot.tick.protocols import PromptView, Trace
 
 __all__ = ["ClaudeStrategy", "tool_schema", "validate"]
@@ -62,6 +65,7 @@ class ClaudeStrategy:
         self._clock = clock  # only for the capability cache's age: nothing here trades on it
         self._ttl = capabilities_ttl
         self.caps: ModelCaps | None = None
+        self._prefixes: list[int] = []  # the breakpoints' prefixes of the last request sent
         self.trace = Trace()  # paid: refreshed by every `decide`, read by the engine after it
 
     async def decide(
@@ -88,6 +92,7 @@ class ClaudeStrategy:
                 price=self.llm.price,
             )
             audit["usage"] = self.trace.usage.model_dump()
+            self._learn_floor(usage)
             audit["response"] = {"id": message.id, "stop_reason": message.stop_reason}
             answer = audit["response"]["answer"] = self._answer(message, shape, audit)
             decisions, invalid = validate(answer, features=features, portfolio=portfolio)
@@ -118,6 +123,7 @@ class ClaudeStrategy:
                 )
                 audit["shape"] = self.trace.shape = shape.value
                 audit["request"] = {key: value for key, value in request.items() if key not in ("system", "messages")}
+                self._prefixes = breakpoint_prefixes(request)
                 try:
                     return await client.messages.create(**request), shape
                 except anthropic.NotFoundError:
@@ -145,6 +151,19 @@ class ClaudeStrategy:
             raise LlmUnavailable(message) from None
         except ValueError as exc:  # the SDK lets a 200 with a broken JSON body through as JSONDecodeError
             raise LlmUnavailable(f"malformed answer from the Anthropic API (not JSON: {exc})") from None
+
+    def _learn_floor(self, usage: Any) -> None:
+        """What this answer says of the model's minimum cacheable prefix, remembered in var/cache."""
+        model = self.llm.model
+        known = load_floors(self._cache_dir).get(model, CacheFloor())
+        floor = learn(
+            known,
+            prefixes=self._prefixes,
+            written=usage.cache_creation_input_tokens or 0,
+            read=usage.cache_read_input_tokens or 0,
+        )
+        if floor != known:
+            remember(self._cache_dir, model, floor)
 
     def _answer(self, message: Any, shape: Shape, audit: dict[str, Any]) -> Any:
         """The decision batch as data: the tool's input, or the JSON text (structured outputs)."""

@@ -14,11 +14,16 @@ Three shapes carry the same ``DecisionBatch`` schema (``tool_schema``: the SDK's
 Never sent: sampling parameters, ``budget_tokens``, an assistant prefill, a thinking type
 or effort level the model does not list. Prompt cache: the static system text (the same
 bytes every tick) is the system block, and the trade memory (it changes when a trade
-closes) the user message's first block, each ending in a cache breakpoint; when they fall
-short of the model's minimum cacheable prefix, a padding line takes the first one there,
-because reading 4,096 cached tokens at 0.1x costs less than sending 1,500 uncached ones
-at 1x. The memory holds the model's own past reasoning, so it is never system text: the
-system prompt is the owner's alone (``bot.untrusted``).
+closes) the user message's first block, each ending in a cache breakpoint. Nothing is
+ever added to reach a model's minimum cacheable prefix: below it the breakpoints cost
+nothing and cache nothing, the API says so (``bot.strategies.cache_floor`` learns the
+minimum from its answers), and the prompt stays what the strategy needs. Growing it with
+"content the model uses" was weighed and refused: any text chosen for its length rather
+than its use changes what the model reads, hence what it decides, and a backtest of the
+strategy no longer describes the live one; the price of not caching is shown instead
+(``bot models``: $ / day per model, measured). The memory holds the model's own past
+reasoning, so it is never system text: the system prompt is the owner's alone
+(``bot.untrusted``).
 """
 
 from __future__ import annotations
@@ -44,24 +49,7 @@ ANSWER = {
     "auto_tool": f"Answer by calling the tool `{TOOL_NAME}` once, with one entry per coin you act on.",
 }
 
-# Minimum cacheable prefix per model, tokens, as Anthropic's prompt-caching page and model
-# notes gave them on 2026-12-01 (where two sources disagreed, the larger). Below it a
-# breakpoint silently caches nothing. A model missing here is assumed to need the most.
-CACHE_MIN_TOKENS = {
-    "claude-opus-5": 512,
-    "claude-opus-4-8": 1024,
-    "claude-sonnet-5": 1024,
-    "claude-sonnet-4-6": 2048,
-    "claude-opus-4-7": 2048,
-    "claude-fable-5": 2048,
-    "claude-opus-4-6": 4096,
-    "claude-opus-4-5": 4096,
-    "claude-haiku-4-5": 4096,
-}
-CACHE_MIN_DEFAULT = 4096
-CHARS_PER_TOKEN = 4  # the estimate everywhere in the bot; newer tokenizers count ~30 % more, which only helps
-PAD_MARGIN = 1.1  # pad 10 % past the minimum: the estimate is not the model's tokenizer
-PAD_LINE = "(padding that keeps this prefix long enough for the prompt cache; ignore it)"
+CHARS_PER_TOKEN = 4  # the estimate everywhere in the bot; newer tokenizers count ~30 % more
 
 
 class Shape(StrEnum):
@@ -117,28 +105,36 @@ def thinking_param(caps: ModelCaps, llm: LlmSettings, shape: Shape) -> dict[str,
     return None  # thinking cannot be turned off on this model: its default (adaptive) stays
 
 
-def cache_min_tokens(model: str) -> int:
-    return CACHE_MIN_TOKENS.get(model, CACHE_MIN_DEFAULT)
-
-
 def estimated_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def system_blocks(system: str, *, prefix_tokens: int, minimum: int) -> list[dict[str, Any]]:
-    """The system block with its cache breakpoint; ``prefix_tokens`` is what comes before it
-    (tools, schema). Padding is added only when it reaches the minimum at a lower cost:
-    ``minimum`` read at 0.1x is cheaper than the uncached prefix at 1x. It depends on the
-    static text alone, so the system block is the same bytes whatever the memory holds."""
-    static_tokens = prefix_tokens + estimated_tokens(system)
-    total = static_tokens
-    target = math.ceil(minimum * PAD_MARGIN)
-    text = system
-    if total < target and target * 0.1 < total:
-        missing = target - static_tokens
-        lines = math.ceil(missing * CHARS_PER_TOKEN / (len(PAD_LINE) + 1)) if missing > 0 else 0
-        text = system + "".join("\n" + PAD_LINE for _ in range(lines))
-    return [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]
+def system_blocks(system: str) -> list[dict[str, Any]]:
+    """The system block with its cache breakpoint, the static text as it is (the same bytes
+    every tick, whatever the memory holds)."""
+    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+
+
+def breakpoint_prefixes(request: dict[str, Any]) -> list[int]:
+    """The estimated tokens before and including each cache breakpoint, in the API's order
+    (format schema, tools, system, messages): what ``cache_floor.learn`` compares with the
+    API's cache counters."""
+    sizes: list[tuple[int, bool]] = []
+    schema = ((request.get("output_config") or {}).get("format") or {}).get("schema")
+    if schema is not None:
+        sizes.append((estimated_tokens(json.dumps(schema)), False))
+    sizes += [(estimated_tokens(json.dumps(tool)), "cache_control" in tool) for tool in request.get("tools") or []]
+    sizes += [(estimated_tokens(block["text"]), "cache_control" in block) for block in request.get("system") or []]
+    for message in request.get("messages") or []:
+        content = message["content"]
+        blocks = [{"text": content}] if isinstance(content, str) else content
+        sizes += [(estimated_tokens(block.get("text", "")), "cache_control" in block) for block in blocks]
+    prefixes, total = [], 0
+    for tokens, marked in sizes:
+        total += tokens
+        if marked:
+            prefixes.append(total)
+    return prefixes
 
 
 def user_content(memory: str, user: str) -> str | list[dict[str, Any]]:
@@ -164,16 +160,12 @@ def build_request(
     output_config: dict[str, Any] = {}
     if shape is Shape.JSON_SCHEMA:
         output_config["format"] = {"type": "json_schema", "schema": schema}
-        prefix = json.dumps(schema)
     else:
         if shape is Shape.STRICT_TOOL:
             tool["strict"] = True
         request["tools"] = [tool]
         request["tool_choice"] = {"type": "tool", "name": TOOL_NAME} if shape is Shape.FORCED_TOOL else {"type": "auto"}
-        prefix = json.dumps([tool])
-    request["system"] = system_blocks(
-        system, prefix_tokens=estimated_tokens(prefix), minimum=cache_min_tokens(llm.model)
-    )
+    request["system"] = system_blocks(system)
     request["messages"] = [{"role": "user", "content": user_content(memory, user)}]
     if (thinking := thinking_param(caps, llm, shape)) is not None:
         request["thinking"] = thinking

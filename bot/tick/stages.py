@@ -387,6 +387,7 @@ def _account_llm(run: Pass, trace: Trace | None) -> None:
         return
     report, audit = run.report, run.ctx.audit
     report.usage = trace.usage
+    report.model = trace.model if trace.usage.calls else ""
     report.invalid = dict(trace.invalid)
     for coin, reason in trace.invalid.items():
         log.warning("decision_invalid", coin=coin, reason=reason)

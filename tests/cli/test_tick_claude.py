@@ -360,6 +360,8 @@ def test_a_deprecated_model_works_and_status_shows_its_retirement(project, fake_
 
 
 def test_status_shows_todays_cache_hit_ratio_and_the_dollars_it_saved(project, fake_anthropic):
+    # a minimum the real prompt's static prefix reaches unpadded (nothing is padded to reach one any more)
+    fake_anthropic.cache_min_tokens = 1024
     env = _model_env(fake_anthropic.url, "claude-sonnet-5-5")
     for _ in range(2):
         assert run_bot("tick", "--dry-run", "--replay", cwd=project, env=env).returncode == 0

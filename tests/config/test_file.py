@@ -4,6 +4,7 @@ input (hypothesis) loads or fails with one line; trading windows."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -214,7 +215,7 @@ def test_notify_urls_that_are_not_json_are_a_config_error_without_the_value(tmp_
 def test_a_priced_model_adds_to_the_default_price_table(tmp_path):
     settings = _load(
         tmp_path,
-        '[llm]\nmodel = "claude-mythos-5-1"\n[llm.prices."claude-mythos-5-1"]\ninput_usd_per_mtok = '
+        '[llm]\nmodel = "claude-mythos-5-2"\n[llm.prices."claude-mythos-5-2"]\ninput_usd_per_mtok = '
         "10\noutput_usd_per_mtok = 50\n"
         "cache_write_usd_per_mtok = 12.5\ncache_read_usd_per_mtok = 1\n",
     )
@@ -225,7 +226,9 @@ def test_a_priced_model_adds_to_the_default_price_table(tmp_path):
         "claude-fable-5-2",
         "claude-haiku-4-5",
         "claude-haiku-5-5",
+        "claude-mythos-5",
         "claude-mythos-5-1",
+        "claude-mythos-5-2",
         "claude-opus-4-5",
         "claude-opus-4-6",
         "claude-opus-4-7",
@@ -390,7 +393,7 @@ def test_every_model_of_the_sdk_has_a_sourced_price_or_is_named_unpriced():
     from bot.config.llm import DEFAULT_PRICES
 
     listed = typing.get_args(typing.get_args(ModelParam)[0])
-    unpriced = {"claude-mythos-preview", "claude-mythos-5", "claude-mythos-5-1", "claude-mythos-5-2"}
+    unpriced = {"claude-mythos-preview", "claude-mythos-5-2"}  # no price row found (Mythos 5 and 5.1 have one)
     dated = {model for model in listed if model[-9:-8] == "-" and model[-8:].isdigit()}  # aliases of a priced id
     assert set(listed) - unpriced - dated == set(DEFAULT_PRICES)
     assert all(
@@ -405,3 +408,18 @@ def test_every_model_of_the_sdk_has_a_sourced_price_or_is_named_unpriced():
     # config.toml's tables say the same as the defaults
     shipped = load_settings(Path(__file__).parents[2] / "config.toml").llm.prices
     assert {model: shipped[model] for model in DEFAULT_PRICES} == DEFAULT_PRICES
+
+
+def test_every_priced_model_has_a_knowledge_cutoff():
+    from bot.config.llm import DEFAULT_KNOWLEDGE_CUTOFFS, DEFAULT_PRICES
+
+    assert set(DEFAULT_PRICES) == set(DEFAULT_KNOWLEDGE_CUTOFFS)
+    # sourced on 2026-12-07 (issue 31): training-data cutoffs, or the release day where none is published
+    assert {model: str(DEFAULT_KNOWLEDGE_CUTOFFS[model]) for model in ("claude-opus-5", "claude-opus-4-5")} == {
+        "claude-opus-5": "2026-05-31",
+        "claude-opus-4-5": "2025-08-31",
+    }
+    assert (DEFAULT_KNOWLEDGE_CUTOFFS["claude-fable-5"], DEFAULT_KNOWLEDGE_CUTOFFS["claude-opus-4-8"]) == (
+        date(2026, 6, 9),
+        date(2026, 5, 28),
+    )

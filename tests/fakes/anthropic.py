@@ -25,6 +25,14 @@ format schema, tools, system blocks, messages; each ``cache_control`` block (or 
 block, for a top-level ``cache_control``) is a breakpoint whose prefix is cached only if
 it reaches the model's minimum; the longest prefix written before is read, the rest up
 to the last breakpoint is written, and the cache key includes model, thinking and effort.
+The minimum cacheable prefix is per model (``ModelSpec.cache_min_tokens``) or one for
+every model (``FakeAnthropic(cache_min_tokens=512)``, 4096, ...): below it nothing is
+cached, the request succeeds, and both ``cache_creation_input_tokens`` and
+``cache_read_input_tokens`` are 0, no error said. Source: Anthropic's prompt-caching page
+(https://platform.claude.com/docs/en/build-with-claude/prompt-caching, "minimum cacheable
+prompt length": 512 tokens for Opus 5 / Fable 5, 1,024 to 4,096 for earlier models; "shorter
+prompts cannot be cached, even if marked with cache_control"), as summarised with the zero
+counters by https://dev.to/creeta/claudes-prompt-cache-fails-silently-below-1024-tokens-1ch1.
 
 Run it by hand: ``python -m tests.fakes.anthropic --port 8766``.
 """
@@ -334,7 +342,7 @@ def _error_body(status: int, message: str) -> str:
 class FakeAnthropic(LocalServer):
     hang_seconds: float = 30.0
     latency_ms: float = 0.0
-    cache_min_tokens: int | None = None  # overrides every model's minimum cacheable prefix
+    cache_min_tokens: int | None = None  # overrides every model's minimum cacheable prefix (module docstring)
     requests: list[Recorded] = field(default_factory=list)
     model_lookups: list[str] = field(default_factory=list)  # paths of GET /v1/models requests
     models: dict[str, ModelSpec] = field(default_factory=lambda: dict(MODELS))

@@ -257,7 +257,7 @@ def test_a_model_without_structured_outputs_gets_the_forced_tool_with_thinking_o
     [system] = request.body["system"]
     assert system["text"].startswith(
         f"{prompt.system}\n\n{ANSWER['forced_tool']}"
-    )  # then padding up to the cache minimum
+    )  # nothing after it: the prompt is never padded
     assert request.body == {
         "model": LEGACY,
         "max_tokens": 2048,

@@ -1,5 +1,6 @@
 """The Messages API request on this year's models (issue 18), the real SDK against the fake API:
-the shape each model accepts, thinking, the prompt cache's breakpoints and padding."""
+the shape each model accepts, thinking, the prompt cache's breakpoints (never padded) and the
+minimum cacheable prefix learned from the API's answers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import json
 import pytest
 
 from bot.ops.budget import cache_hit_ratio
-from bot.strategies.request import ANSWER, PAD_LINE, DecisionBatch, estimated_tokens, system_blocks, user_content
+from bot.strategies.cache_floor import CacheFloor, load_floors
+from bot.strategies.request import (
+    ANSWER,
+    DecisionBatch,
+    breakpoint_prefixes,
+    estimated_tokens,
+    system_blocks,
+    tool_schema,
+    user_content,
+)
 from tests.fakes.anthropic import tool_call
 from tests.strategies.claudekit import ALWAYS_ON, LEGACY_MODEL, PROMPT, _decide_prompt, _model_strategy
 
@@ -62,15 +72,19 @@ def test_each_model_gets_a_request_it_accepts(fake_anthropic, model, output, sha
 @pytest.mark.parametrize(
     "model", ["claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5-5", "claude-haiku-4-5", "claude-legacy-test"]
 )
-def test_the_prompt_cache_hits_from_the_second_tick_at_each_models_minimum(fake_anthropic, model):
+def test_the_prompt_cache_hits_from_the_second_tick_where_the_prefix_reaches_the_minimum(
+    fake_anthropic, model, tmp_path
+):
+    # a 1,024-token minimum, below this prompt's static prefix (schema or tool + system, ~1,500 tokens)
     fake_anthropic.models[LEGACY_MODEL.id] = LEGACY_MODEL
-    strategy = _model_strategy(fake_anthropic, model)
+    fake_anthropic.cache_min_tokens = 1024
+    strategy = _model_strategy(fake_anthropic, model, tmp_path)
     _decide_prompt(strategy)
     first = strategy.trace.usage
     _decide_prompt(strategy)
     second = strategy.trace.usage
-    minimum = fake_anthropic.models[model].cache_min_tokens
-    assert first.cache_write_tokens >= minimum and first.cache_read_tokens == 0
+    [prefix] = breakpoint_prefixes(fake_anthropic.requests[-1].body)
+    assert first.cache_write_tokens == prefix >= 1024 and first.cache_read_tokens == 0
     assert second.cache_read_tokens == first.cache_write_tokens and second.cache_write_tokens == 0
     # what is not cached is this tick's user turn only: 400 characters = 100 tokens
     assert first.input_tokens == second.input_tokens == 100
@@ -80,20 +94,43 @@ def test_the_prompt_cache_hits_from_the_second_tick_at_each_models_minimum(fake_
         * (strategy.llm.price.input_usd_per_mtok - strategy.llm.price.cache_read_usd_per_mtok)
         / 1e6
     )
+    assert load_floors(tmp_path) == {model: CacheFloor(at_most=prefix)}  # cached: the minimum is at most this
 
 
-def test_padding_reaches_the_minimum_only_where_it_pays():
-    # 4,000 characters = 1,000 tokens; a 4,096-token minimum: padded to 4,096 x 1.1 = 4,506 tokens (read at 0.1x: 451 <
-    # 1,000)
-    [block] = system_blocks("s" * 4000, prefix_tokens=0, minimum=4096)
-    assert (
-        estimated_tokens(block["text"]) >= 4506
-        and estimated_tokens(block["text"]) < 4506 + estimated_tokens(PAD_LINE) + 1
-    )
-    assert block["text"].startswith("s" * 4000 + "\n" + PAD_LINE) and block["cache_control"] == {"type": "ephemeral"}
-    # 400 characters = 100 tokens: 4,506 tokens at 0.1x (451) would cost more than 100 uncached, so no padding
-    [short] = system_blocks("s" * 400, prefix_tokens=0, minimum=4096)
-    assert short["text"] == "s" * 400
+def test_below_the_minimum_nothing_is_cached_nothing_is_padded_and_the_minimum_is_learned(fake_anthropic, tmp_path):
+    fake_anthropic.cache_min_tokens = 4096  # above this prompt's ~1,500-token prefix
+    strategy = _model_strategy(fake_anthropic, "claude-sonnet-5-5", tmp_path)
+    _decide_prompt(strategy)
+    _decide_prompt(strategy)
+    usage = strategy.trace.usage
+    assert (usage.cache_write_tokens, usage.cache_read_tokens, usage.cache_saved_usd) == (0, 0, 0.0)
+    body = fake_anthropic.requests[-1].body
+    # the system block is the static text and the answer line, byte for byte: not one line of filler
+    assert body["system"] == [
+        {"type": "text", "text": f"{PROMPT.system}\n\n{ANSWER['json_schema']}", "cache_control": {"type": "ephemeral"}}
+    ]
+    [prefix] = breakpoint_prefixes(body)
+    assert usage.input_tokens == prefix + 100  # every prompt token sent at the full price
+    assert load_floors(tmp_path) == {"claude-sonnet-5-5": CacheFloor(above=prefix)}
+    assert load_floors(tmp_path)["claude-sonnet-5-5"].caches(prefix) is False
+    # the minimum moves below this prompt (a 512-token model, say): the next answer caches and says so
+    fake_anthropic.cache_min_tokens = 512
+    _decide_prompt(strategy)
+    assert strategy.trace.usage.cache_write_tokens == prefix
+    assert load_floors(tmp_path) == {"claude-sonnet-5-5": CacheFloor(above=prefix, at_most=prefix)}
+
+
+def test_the_breakpoints_close_the_static_prefixes_in_the_apis_order():
+    # system as it is: no padding whatever its length
+    assert system_blocks("s" * 400) == [{"type": "text", "text": "s" * 400, "cache_control": {"type": "ephemeral"}}]
+    schema_tokens = estimated_tokens(json.dumps(tool_schema()))
+    request = {
+        "output_config": {"format": {"type": "json_schema", "schema": tool_schema()}},
+        "system": system_blocks("s" * 4000),  # 1,000 tokens
+        "messages": [{"role": "user", "content": user_content("m" * 800, "d" * 400)}],  # memory 200, data 100
+    }
+    assert breakpoint_prefixes(request) == [schema_tokens + 1000, schema_tokens + 1200]
+    assert breakpoint_prefixes({"system": system_blocks("s" * 40), "messages": [{"content": "x"}]}) == [10]
     # the memory is the user message's cached first block, never system text
     assert user_content("memory", "data") == [
         {"type": "text", "text": "memory", "cache_control": {"type": "ephemeral"}},
