@@ -116,8 +116,18 @@ class ControlRequest(BaseModel):
     reason: str = Field("", max_length=200, description="shown in status and notifications")
 
 
+class CloseRequest(BaseModel):
+    """`POST /api/v1/control/close`: the API's `bot close COIN --reason TEXT`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coin: str = Field(min_length=1, max_length=20, description="the coin whose open position closes, e.g. BTC")
+    reason: str = Field("", max_length=200, description="shown in status, the journal and notifications")
+
+
 class ControlResult(BaseModel):
-    action: str  # pause | resume | stop | start
+    action: str  # pause | resume | stop | start | close
     paused: bool
     stop_requested: bool
+    close_requested: dict[str, str] = Field(default_factory=dict)  # coin -> reason, closed at the next tick
     message: str

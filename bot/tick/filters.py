@@ -72,13 +72,19 @@ def still_requested(state: BotState) -> dict[str, str]:
     return {coin: why for coin, why in state.close_requested.items() if coin in state.positions}
 
 
-def manual_fills(fills: list[Fill], requested: dict[str, str]) -> list[Fill]:
-    """The closing fills of a `bot close` request are journaled (and notified) as ``manual``."""
-    if not requested:
+def manual_fills(fills: list[Fill], state: BotState) -> list[Fill]:
+    """The closing fills of a `bot close` request are journaled (and notified) as ``manual``: in
+    what the broker returned and in the copies it booked into the state (the live desk saves them
+    there before the journal has them). A kill between that save and this tick's end leaves them
+    ``decision``."""
+    if not fills or not state.close_requested:
         return fills
-    return [
-        fill.model_copy(update={"reason": FillReason.MANUAL})
-        if fill.reduce_only and fill.coin in requested and fill.reason is FillReason.DECISION
-        else fill
-        for fill in fills
-    ]
+
+    def relabel(fill: Fill) -> Fill:
+        if fill.reduce_only and fill.coin in state.close_requested and fill.reason is FillReason.DECISION:
+            return fill.model_copy(update={"reason": FillReason.MANUAL})
+        return fill
+
+    for booked in state.booked_fills:
+        booked.fill = relabel(booked.fill)
+    return [relabel(fill) for fill in fills]

@@ -266,7 +266,7 @@ async def execute(run: Pass) -> None:
     try:
         run.executed = await run.ctx.broker.execute(run.plans, book=run.state, prices=run.prices, now=run.now)
     finally:
-        run.executed = manual_fills(run.executed, run.state.close_requested)
+        run.executed = manual_fills(run.executed, run.state)
         if run.executed:
             run.report.fills = [*run.report.fills, *run.executed]
             _remember_trades(run, before, run.executed)
