@@ -24,6 +24,7 @@ from bot.serve.auth import client_of, require_token
 from bot.serve.deps import Sources, decision_records, lock_holder
 from bot.serve.metrics import exposition
 from bot.serve.schemas import (
+    ClosedTradesPage,
     CloseRequest,
     ControlRequest,
     ControlResult,
@@ -32,10 +33,12 @@ from bot.serve.schemas import (
     Health,
     JournalPage,
     Metrics,
+    Profit,
     TickRow,
     TradeRow,
 )
 from bot.serve.series import health_of
+from bot.serve.trades import profit_of
 from bot.tick.status import StatusPosition, StatusReport, build_status, journal_rows, status_time
 
 log = structlog.get_logger("bot.serve")
@@ -120,6 +123,47 @@ def journal(
 @api.get("/trades", response_model=list[TradeRow])
 def trades(src: Src, n: Count = 50) -> list[dict[str, Any]]:
     return journal_rows(src.journal.newest_first(), count=n, trades=True)
+
+
+@api.get("/trades/closed", response_model=ClosedTradesPage)
+def closed_trades(
+    src: Src,
+    n: Annotated[int, Query(ge=1, le=500, description="trades a page")] = 20,
+    offset: Annotated[int, Query(ge=0, description="newest trades skipped (the last page's next_offset)")] = 0,
+) -> ClosedTradesPage:
+    """Round trips, newest exit first, with their exit reason, fees and net PnL: the whole journal."""
+    trades = src.closed_trades()
+    newest = trades[::-1][offset : offset + n]
+    more = offset + n < len(trades)
+    return ClosedTradesPage(trades=newest, total=len(trades), offset=offset, next_offset=offset + n if more else None)
+
+
+@api.get("/profit", response_model=Profit)
+def profit(src: Src) -> Profit:
+    """The closed trades summed: totals, per coin and per UTC day."""
+    return profit_of(src.closed_trades())
+
+
+@api.get(
+    "/arena",
+    response_class=JSONResponse,
+    responses={200: {"description": "`bot arena --json`'s Leaderboard"}, 404: {"description": "no [arena]"}},
+)
+def arena(src: Src) -> JSONResponse:
+    """The arena's leaderboard when the config has candidates: `bot arena --json`'s model
+    (bot.arena.arena.Leaderboard), imported with numpy only when asked for."""
+    if not src.settings.arena.candidates:
+        raise HTTPException(404, "no [arena] candidates in the config: the account runs one strategy")
+    from bot.arena.arena import open_arena
+    from bot.strategies import HoldStrategy
+
+    state, _ = src.state.read()
+    now = state.last_run_at if src.replay and state else src.clock()
+    try:  # it reads the books and asks no one: no strategy is built (no key, no SDK)
+        board = open_arena(src.settings, src.var / "arena", make_strategy=lambda _own: HoldStrategy()).leaderboard(now)
+    except (ConfigError, StateError) as exc:
+        raise HTTPException(503, _shown(src, str(exc))) from None
+    return JSONResponse(board.model_dump(mode="json"))
 
 
 @api.get("/decisions", response_model=list[DecisionRecord])
