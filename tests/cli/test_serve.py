@@ -646,3 +646,27 @@ def test_dashboard_shows_closed_trades_profit_and_the_failure_and_closes_a_posit
         page.screenshot(path=str(shots["stale-reason"]))
     print("dashboard screenshots:", *shots.values())
     assert all(path.stat().st_size > 10_000 for path in shots.values())
+
+
+def test_the_arena_leaderboard_is_bot_arena_json_and_on_the_page(tmp_path, browser):
+    account = tmp_path / "account"
+    account.mkdir()
+    (account / "config.toml").write_text(
+        '[exchange]\ntimeout_ms = 2000\nretries = 1\n[strategy]\nname = "rules"\n'
+        '[[arena.candidates]]\nname = "tight"\nstrategy = "rules"\nrules = { stop_atr = 1.0 }\n'
+        '[[arena.candidates]]\nname = "wide"\nstrategy = "rules"\nrules = { stop_atr = 3.0 }\n'
+    )
+    for _ in range(2):
+        assert run_bot("tick", "--dry-run", "--replay", cwd=account).returncode == 0
+    cli = json.loads(run_bot("arena", "--replay", "--json", cwd=account).stdout)
+    with Server(account) as server:
+        assert server.request("/api/v1/arena").json() == cli
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
+        page.wait_for_selector("body[data-updated]")
+        assert page.is_visible("#arena")
+        rows = page.locator("#arena-table tbody tr")
+        assert rows.count() == len(cli["standings"]) == 2
+        names = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)]
+        assert names == [e["name"] + (" ●" if e["name"] == cli["active"] else "") for e in cli["standings"]]
+        assert page.inner_text("#arena-active").startswith(f"· {cli['active']} runs the account")
