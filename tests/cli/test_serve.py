@@ -553,19 +553,20 @@ def test_dashboard_shows_the_replayed_account_and_pauses_it(tmp_path, browser):
 
 
 def _gapped_sample(folder):
-    """The bundled sample with the 3-minute candle that opens at 01:12 removed from every coin: the
-    replay tick at 2025-06-02 01:15 finds no candle that just closed, so every coin fails and the
-    tick is recorded as failed ("no market data"), as a live tick is when the exchange is down."""
+    """The bundled sample with the 3-minute candles that open at 01:12, 01:15 and 01:18 removed from
+    every coin: the replay ticks at 2025-06-02 01:15, 01:18 and 01:21 find no candle that just closed,
+    so every coin fails and each tick is recorded as failed ("no market data"), as a live tick is
+    when the exchange is down."""
     import gzip
 
     from bot.venues.history import SAMPLE_DIR
 
     shutil.copytree(SAMPLE_DIR, folder)
-    gap = "1748826720000,"  # 2025-06-02 01:12 UTC in ms
+    gaps = tuple(f"{1748826720000 + minutes * 60_000}," for minutes in (0, 3, 6))  # 01:12, 01:15, 01:18 UTC in ms
     for path in (folder / "3m").glob("*.csv.gz"):
         lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
-        kept = [line for line in lines if not line.startswith(gap)]
-        assert len(kept) == len(lines) - 1, path
+        kept = [line for line in lines if not line.startswith(gaps)]
+        assert len(kept) == len(lines) - 3, path
         path.write_bytes(gzip.compress("".join(kept).encode()))
     return folder
 
@@ -580,14 +581,20 @@ def test_dashboard_shows_closed_trades_profit_and_the_failure_and_closes_a_posit
     assert run_bot("close", "DOGE", "--replay", "--reason", "too small", cwd=account).returncode == 0
     for _ in range(4):  # 01:03 closes DOGE by hand ... 01:12 the rules close XRP
         assert run_bot(*tick, cwd=account).returncode == 0
-    failed = run_bot(*tick, cwd=account)  # 01:15: the gap
-    assert failed.returncode == 3 and "no market data: every coin failed" in failed.stdout
+    for _ in range(3):  # 01:15, 01:18, 01:21: the gap; the third failure in a row backs off 240 s (60 x 2^2)
+        failed = run_bot(*tick, cwd=account)
+        assert failed.returncode == 3 and "no market data: every coin failed" in failed.stdout
     var = account / "var" / "replay"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shots = {name: ARTIFACTS / f"dashboard-{name}.png" for name in ("trades-1280", "trades-390", "stale-reason")}
     with Server(account) as server:
         closed = server.request("/api/v1/trades/closed").json()
         assert [(t["coin"], t["exit_reason"]) for t in closed["trades"]] == [("XRP", "decision"), ("DOGE", "manual")]
+        pages = [server.request(f"/api/v1/trades/closed?n=1&offset={n}").json() for n in (0, 1)]
+        assert [(p["trades"], p["total"], p["next_offset"]) for p in pages] == [
+            ([closed["trades"][0]], 2, 1),
+            ([closed["trades"][1]], 2, None),
+        ]
         profit = server.request("/api/v1/profit").json()
         state = json.loads((var / "state.json").read_text())
         assert list(state["positions"]) == ["BTC"]
@@ -595,8 +602,13 @@ def test_dashboard_shows_closed_trades_profit_and_the_failure_and_closes_a_posit
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
         page.wait_for_selector("body[data-updated]")
-        assert page.inner_text("#state-chip") == "FAILED"
-        assert page.inner_text("#banner") == "FAILED: no market data: every coin failed"
+        # the status's clock in replay is the next tick's, 01:24: inside the backoff that ends at 01:25
+        assert page.inner_text("#state-chip") == "BACKOFF"
+        failure = (
+            "FAILED: no market data: every coin failed · backing off after 3 failed tick(s): next attempt after "
+            "2025-06-02 01:25 UTC"
+        )
+        assert page.inner_text("#banner") == failure
         rows = page.locator("#trades tr.trade")
         assert rows.count() == 2 and page.inner_text("#trades-count") == "(2)"
         for index, trade in enumerate(closed["trades"]):
@@ -622,7 +634,7 @@ def test_dashboard_shows_closed_trades_profit_and_the_failure_and_closes_a_posit
         assert phone.locator("#trades tr.trade").first.locator("td").last.bounding_box()["x"] < 390  # net PnL
         label = phone.locator("text.axis-max").bounding_box()  # one SVG unit per pixel: a 12 px label stays ~12 px
         assert label["height"] >= 11, label
-        assert phone.inner_text("#banner") == "FAILED: no market data: every coin failed"
+        assert phone.inner_text("#banner") == failure
         phone.screenshot(path=str(shots["trades-390"]), full_page=True)
 
         # the Close button asks first; confirmed, the request is recorded for the next tick
@@ -641,7 +653,8 @@ def test_dashboard_shows_closed_trades_profit_and_the_failure_and_closes_a_posit
         page.wait_for_selector("body[data-updated]")
         shown = page.inner_text("#banner")
         assert shown.startswith("STALE: no tick for 6") and shown.endswith(
-            " · last tick failed: no market data: every coin failed"
+            " · last tick failed: no market data: every coin failed · backing off after 3 failed tick(s): next "
+            "attempt after 2025-06-02 01:25 UTC"
         )
         page.screenshot(path=str(shots["stale-reason"]))
     print("dashboard screenshots:", *shots.values())
