@@ -38,7 +38,6 @@ from bot.serve.schemas import (
     TradeRow,
 )
 from bot.serve.series import health_of
-from bot.serve.trades import profit_of
 from bot.tick.status import StatusPosition, StatusReport, build_status, journal_rows, status_time
 
 log = structlog.get_logger("bot.serve")
@@ -132,7 +131,7 @@ def closed_trades(
     offset: Annotated[int, Query(ge=0, description="newest trades skipped (the last page's next_offset)")] = 0,
 ) -> ClosedTradesPage:
     """Round trips, newest exit first, with their exit reason, fees and net PnL: the whole journal."""
-    trades = src.closed_trades()
+    trades, _ = src.closed_trades()
     newest = trades[::-1][offset : offset + n]
     more = offset + n < len(trades)
     return ClosedTradesPage(trades=newest, total=len(trades), offset=offset, next_offset=offset + n if more else None)
@@ -141,7 +140,7 @@ def closed_trades(
 @api.get("/profit", response_model=Profit)
 def profit(src: Src) -> Profit:
     """The closed trades summed: totals, per coin and per UTC day."""
-    return profit_of(src.closed_trades())
+    return src.closed_trades()[1]
 
 
 @api.get(

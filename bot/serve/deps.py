@@ -34,9 +34,9 @@ from bot.models import Fill, Usage
 from bot.ops.journal import Journal
 from bot.ops.journal_index import read_part_index, rows_of, scan
 from bot.ops.state import BotState, StateStore
-from bot.serve.schemas import ClosedTradeRow, DecisionRecord
+from bot.serve.schemas import ClosedTradeRow, DecisionRecord, Profit
 from bot.serve.series import TickPoint, equity_curve
-from bot.serve.trades import Readers, closed_trades
+from bot.serve.trades import Readers, closed_trades, profit_of
 
 _BLOCK = 1 << 20
 
@@ -237,7 +237,7 @@ class Sources:
     journal: Journal = field(init=False)
     index: JournalIndex = field(init=False)
     _curve: tuple[tuple[int, float, int], bytes] | None = field(default=None, init=False)
-    _trades: tuple[int, list[ClosedTradeRow]] | None = field(default=None, init=False)
+    _trades: tuple[int, list[ClosedTradeRow], Profit] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.var = self.settings.run_dir(replay=self.replay)
@@ -255,13 +255,15 @@ class Sources:
             cached = self._curve = (key, curve.model_dump_json().encode())
         return cached[1]
 
-    def closed_trades(self) -> list[ClosedTradeRow]:
-        """Every closed round trip in the journal, oldest exit first; paired again only when it grew."""
+    def closed_trades(self) -> tuple[list[ClosedTradeRow], Profit]:
+        """Every closed round trip in the journal (oldest exit first) and their sums; paired and
+        summed again only when the journal grew (a page refresh asks for both every 15 s)."""
         index = self.index.refresh()
         cached = self._trades
         if cached is None or cached[0] != index.version:
-            cached = self._trades = (index.version, closed_trades(self.readers, index.fills, index.funding))
-        return cached[1]
+            trades = closed_trades(self.readers, index.fills, index.funding)
+            cached = self._trades = (index.version, trades, profit_of(trades))
+        return cached[1], cached[2]
 
     def journal_age_seconds(self, state: BotState) -> float | None:
         """Wall seconds since the last tick was recorded: the tick's own clock live, the
