@@ -683,3 +683,20 @@ def test_the_arena_leaderboard_is_bot_arena_json_and_on_the_page(tmp_path, brows
         names = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)]
         assert names == [e["name"] + (" ●" if e["name"] == cli["active"] else "") for e in cli["standings"]]
         assert page.inner_text("#arena-active").startswith(f"· {cli['active']} runs the account")
+
+
+def test_after_one_failed_first_tick_the_page_says_so_not_no_ticks_yet(tmp_path, browser):
+    account = tmp_path / "account"
+    account.mkdir()
+    (account / "config.toml").write_text("[exchange]\ntimeout_ms = 2000\nretries = 1\n")
+    data = str(_gapped_sample(tmp_path / "data"))
+    failed = run_bot("tick", "--dry-run", "--replay", "2025-06-02T01:15", "--data-dir", data, cwd=account)
+    assert failed.returncode == 3, failed.stdout + failed.stderr
+    with Server(account) as server:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
+        page.wait_for_selector("body[data-updated]")
+        assert page.text_content("#chart-empty") == "1 tick(s) recorded, none valued the book yet (see the banner)"
+        assert page.inner_text("#banner") == "FAILED: no market data: every coin failed"
+        assert page.inner_text("#state-chip") == "FAILED"  # the backoff (60 s) ended before the next replay tick
+        assert page.inner_text("#trades tbody") == "no closed trades yet"
