@@ -31,6 +31,8 @@ ENDPOINTS = [
     "/api/v1/journal?n=20",
     "/api/v1/decisions?n=20",
     "/api/v1/equity?points=800",
+    "/api/v1/trades/closed?n=10",
+    "/api/v1/profit",
     "/api/v1/metrics",
     "/metrics",
     "/",

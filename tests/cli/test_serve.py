@@ -28,10 +28,18 @@ ENDPOINTS = [
     "/api/v1/decisions",
     "/api/v1/metrics",
     "/api/v1/equity",
+    "/api/v1/trades/closed",
+    "/api/v1/profit",
     "/api/v1/openapi.json",
     "/metrics",
 ]
-CONTROLS = ["/api/v1/control/pause", "/api/v1/control/stop", "/api/v1/control/resume", "/api/v1/control/start"]
+CONTROLS = [
+    "/api/v1/control/pause",
+    "/api/v1/control/stop",
+    "/api/v1/control/resume",
+    "/api/v1/control/start",
+    "/api/v1/control/close",
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +68,8 @@ BAD_INPUT = [
     ("/api/v1/control/pause", "POST", {"reason": "x" * 201}, "body.reason: String should have at most 200 characters"),
     ("/api/v1/control/stop", "POST", {"why": "typo"}, "body.why: Extra inputs are not permitted"),
     ("/api/v1/control/stop", "POST", b"{not json", "body.1: JSON decode error"),
+    ("/api/v1/control/close", "POST", {"reason": "x"}, "body.coin: Field required"),
+    ("/api/v1/control/close", "POST", {"coin": "BTC", "side": "long"}, "body.side: Extra inputs are not permitted"),
 ]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -97,9 +107,16 @@ def test_every_endpoint_but_health_needs_the_token(account):
         assert (
             json.loads(account.joinpath("var/replay/state.json").read_text())["paused"] is False
         )  # no control got through
+        assert server.request("/api/v1/arena", token=None).status == 401
+        no_arena = server.request("/api/v1/arena")  # the config has no [arena]
+        assert (no_arena.status, no_arena.json()["detail"]) == (
+            404,
+            "no [arena] candidates in the config: the account runs one strategy",
+        )
         schema = server.request("/api/v1/openapi.json").json()
         assert {path.split("?")[0] for path in ENDPOINTS + CONTROLS if "openapi" not in path} | {
-            "/api/v1/health"
+            "/api/v1/health",
+            "/api/v1/arena",
         } == set(schema["paths"])
         assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
         page = server.request("/", token=None)
@@ -240,6 +257,43 @@ def test_stop_closes_every_position_at_the_next_tick_and_resume_cancels_it(accou
         assert started["paused"] is False and started["stop_requested"] is False
     state = json.loads((account / "var" / "replay" / "state.json").read_text())
     assert not state["paused"] and not state["stop_requested"]
+
+
+def test_close_refuses_without_the_token_json_or_host_and_closes_one_position_at_the_next_tick(account):
+    state_file = account / "var" / "replay" / "state.json"
+    before = state_file.read_bytes()
+    path, body = "/api/v1/control/close", {"coin": "XRP", "reason": "from the phone"}
+    with Server(account) as server:
+        assert server.request(path, token=None, method="POST", body=body).status == 401
+        assert server.request(path, token="nope", method="POST", body=body).status == 401
+        assert server.request(path, method="POST", body=b'{"coin": "XRP"}', content_type="text/plain").status == 415
+        foreign = server.request(path, method="POST", body=body, headers={"Host": "rebound.example"})
+        assert foreign.status == 421
+        for coin, message in [
+            ("ETH", "close: no open position in ETH (open: BTC, DOGE, XRP); nothing to close"),
+            ("PEPE", "close: unknown coin 'PEPE' (trading.coins: BTC, ETH, SOL, BNB, DOGE, XRP)"),
+        ]:
+            refused = server.request(path, method="POST", body={"coin": coin})
+            assert (refused.status, refused.json()["detail"]) == (400, message)
+        assert state_file.read_bytes() == before  # nothing got through
+        answer = server.request(path, method="POST", body=body)
+        assert answer.status == 200, answer.text
+        assert answer.json() == {
+            "action": "close",
+            "paused": False,
+            "stop_requested": False,
+            "close_requested": {"XRP": "from the phone (API, from 127.0.0.1)"},
+            "message": "closing XRP at the next tick: from the phone (API, from 127.0.0.1)",
+        }
+        assert server.request("/api/v1/status").json()["close_requested"] == {
+            "XRP": "from the phone (API, from 127.0.0.1)"
+        }
+        assert run_bot("tick", "--dry-run", "--replay", cwd=account).returncode == 0
+        assert [p["coin"] for p in server.request("/api/v1/positions").json()] == ["BTC", "DOGE"]
+        [trade] = server.request("/api/v1/trades?n=1").json()
+    assert (trade["coin"], trade["reason"], trade["action"]) == ("XRP", "manual", "close")
+    control = [json.loads(line) for line in (account / "var" / "replay" / "control.jsonl").read_text().splitlines()]
+    assert [(c["action"], c["ok"]) for c in control] == [("close", False), ("close", False), ("close", True)]
 
 
 def test_reads_never_fail_while_ticks_replace_the_files(account):
@@ -498,3 +552,153 @@ def test_dashboard_shows_the_replayed_account_and_pauses_it(tmp_path, browser):
         page.wait_for_selector("body[data-updated]")
         assert page.inner_text("#banner").startswith("STALE: no tick for 6")
         page.screenshot(path=str(ARTIFACTS / "dashboard-stale.png"))
+
+
+def _gapped_sample(folder):
+    """The bundled sample with the 3-minute candles that open at 01:12, 01:15 and 01:18 removed from
+    every coin: the replay ticks at 2025-06-02 01:15, 01:18 and 01:21 find no candle that just closed,
+    so every coin fails and each tick is recorded as failed ("no market data"), as a live tick is
+    when the exchange is down."""
+    import gzip
+
+    from bot.venues.history import SAMPLE_DIR
+
+    shutil.copytree(SAMPLE_DIR, folder)
+    gaps = tuple(f"{1748826720000 + minutes * 60_000}," for minutes in (0, 3, 6))  # 01:12, 01:15, 01:18 UTC in ms
+    for path in (folder / "3m").glob("*.csv.gz"):
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith(gaps)]
+        assert len(kept) == len(lines) - 3, path
+        path.write_bytes(gzip.compress("".join(kept).encode()))
+    return folder
+
+
+def test_dashboard_shows_closed_trades_profit_and_the_failure_and_closes_a_position(tmp_path, browser):
+    account = tmp_path / "account"
+    account.mkdir()
+    (account / "config.toml").write_text("[exchange]\ntimeout_ms = 2000\nretries = 1\n")
+    data = str(_gapped_sample(tmp_path / "data"))
+    tick = ("tick", "--dry-run", "--replay", "--data-dir", data)
+    assert run_bot(*tick, cwd=account).returncode == 0  # 01:00: shorts in BTC, DOGE, XRP
+    assert run_bot("close", "DOGE", "--replay", "--reason", "too small", cwd=account).returncode == 0
+    for _ in range(4):  # 01:03 closes DOGE by hand ... 01:12 the rules close XRP
+        assert run_bot(*tick, cwd=account).returncode == 0
+    for _ in range(3):  # 01:15, 01:18, 01:21: the gap; the third failure in a row backs off 240 s (60 x 2^2)
+        failed = run_bot(*tick, cwd=account)
+        assert failed.returncode == 3 and "no market data: every coin failed" in failed.stdout
+    var = account / "var" / "replay"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = {name: ARTIFACTS / f"dashboard-{name}.png" for name in ("trades-1280", "trades-390", "stale-reason")}
+    with Server(account) as server:
+        closed = server.request("/api/v1/trades/closed").json()
+        assert [(t["coin"], t["exit_reason"]) for t in closed["trades"]] == [("XRP", "decision"), ("DOGE", "manual")]
+        pages = [server.request(f"/api/v1/trades/closed?n=1&offset={n}").json() for n in (0, 1)]
+        assert [(p["trades"], p["total"], p["next_offset"]) for p in pages] == [
+            ([closed["trades"][0]], 2, 1),
+            ([closed["trades"][1]], 2, None),
+        ]
+        profit = server.request("/api/v1/profit").json()
+        state = json.loads((var / "state.json").read_text())
+        assert list(state["positions"]) == ["BTC"]
+
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
+        page.wait_for_selector("body[data-updated]")
+        # the status's clock in replay is the next tick's, 01:24: inside the backoff that ends at 01:25
+        assert page.inner_text("#state-chip") == "BACKOFF"
+        failure = (
+            "FAILED: no market data: every coin failed · backing off after 3 failed tick(s): next attempt after "
+            "2025-06-02 01:25 UTC"
+        )
+        assert page.inner_text("#banner") == failure
+        rows = page.locator("#trades tr.trade")
+        assert rows.count() == 2 and page.inner_text("#trades-count") == "(2)"
+        for index, trade in enumerate(closed["trades"]):
+            cells = rows.nth(index).locator("td").all_inner_texts()
+            assert cells[1:3] == [trade["coin"], trade["side"]] and cells[6] == trade["exit_reason"]
+            assert cells[7:] == [money(trade["fees_usd"]), money(trade["pnl_usd"], sign=True)]
+        assert page.inner_text("#trades-page") == "page 1 of 1" and page.is_disabled("#older")
+        for coin in profit["by_coin"]:
+            cells = page.locator(f"#profit-{coin['coin']} td").all_inner_texts()
+            assert cells == [coin["coin"], "1", "0", money(coin["fees_usd"]), money(coin["net_pnl_usd"], sign=True)]
+        assert page.locator("#profit-days tbody tr td").first.inner_text() == "2025-06-02"
+        assert not page.is_visible("#arena")  # no [arena] in the config
+        assert page.get_attribute("#equity-chart", "data-points") == "5"  # the failed tick valued nothing
+        page.screenshot(path=str(shots["trades-1280"]), full_page=True)
+
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        phone.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
+        phone.wait_for_selector("body[data-updated]")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        for cell in ["#position-BTC td.upnl", "#position-BTC td.sl", "#position-BTC td.tp", "#trades td.reason"]:
+            box = phone.locator(cell).first.bounding_box()  # on screen without scrolling sideways
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (cell, box)
+        assert phone.locator("#trades tr.trade").first.locator("td").last.bounding_box()["x"] < 390  # net PnL
+        label = phone.locator("text.axis-max").bounding_box()  # one SVG unit per pixel: a 12 px label stays ~12 px
+        assert label["height"] >= 11, label
+        assert phone.inner_text("#banner") == failure
+        phone.screenshot(path=str(shots["trades-390"]), full_page=True)
+
+        # the Close button asks first; confirmed, the request is recorded for the next tick
+        questions = []
+        page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+        page.click("#position-BTC button.close")
+        page.locator("#position-BTC button.close", has_text="closing…").wait_for()
+        assert questions[0].startswith("Close the short BTC 0.028 at the next tick (a market order; uPnL now ")
+        assert server.request("/api/v1/status").json()["close_requested"] == {
+            "BTC": "closed from the dashboard (API, from 127.0.0.1)"
+        }
+
+        old = time.time() - 600  # a journal untouched for 10 minutes: stale, and why the last tick failed
+        os.utime(var / "journal.jsonl", (old, old))
+        page.reload()
+        page.wait_for_selector("body[data-updated]")
+        shown = page.inner_text("#banner")
+        assert shown.startswith("STALE: no tick for 6") and shown.endswith(
+            " · last tick failed: no market data: every coin failed · backing off after 3 failed tick(s): next "
+            "attempt after 2025-06-02 01:25 UTC"
+        )
+        page.screenshot(path=str(shots["stale-reason"]))
+    print("dashboard screenshots:", *shots.values())
+    assert all(path.stat().st_size > 10_000 for path in shots.values())
+
+
+def test_the_arena_leaderboard_is_bot_arena_json_and_on_the_page(tmp_path, browser):
+    account = tmp_path / "account"
+    account.mkdir()
+    (account / "config.toml").write_text(
+        '[exchange]\ntimeout_ms = 2000\nretries = 1\n[strategy]\nname = "rules"\n'
+        '[[arena.candidates]]\nname = "tight"\nstrategy = "rules"\nrules = { stop_atr = 1.0 }\n'
+        '[[arena.candidates]]\nname = "wide"\nstrategy = "rules"\nrules = { stop_atr = 3.0 }\n'
+    )
+    for _ in range(2):
+        assert run_bot("tick", "--dry-run", "--replay", cwd=account).returncode == 0
+    cli = json.loads(run_bot("arena", "--replay", "--json", cwd=account).stdout)
+    with Server(account) as server:
+        assert server.request("/api/v1/arena").json() == cli
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
+        page.wait_for_selector("body[data-updated]")
+        assert page.is_visible("#arena")
+        rows = page.locator("#arena-table tbody tr")
+        assert rows.count() == len(cli["standings"]) == 2
+        names = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)]
+        assert names == [e["name"] + (" ●" if e["name"] == cli["active"] else "") for e in cli["standings"]]
+        assert page.inner_text("#arena-active").startswith(f"· {cli['active']} runs the account")
+
+
+def test_after_one_failed_first_tick_the_page_says_so_not_no_ticks_yet(tmp_path, browser):
+    account = tmp_path / "account"
+    account.mkdir()
+    (account / "config.toml").write_text("[exchange]\ntimeout_ms = 2000\nretries = 1\n")
+    data = str(_gapped_sample(tmp_path / "data"))
+    failed = run_bot("tick", "--dry-run", "--replay", "2025-06-02T01:15", "--data-dir", data, cwd=account)
+    assert failed.returncode == 3, failed.stdout + failed.stderr
+    with Server(account) as server:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
+        page.wait_for_selector("body[data-updated]")
+        assert page.text_content("#chart-empty") == "1 tick(s) recorded, none valued the book yet (see the banner)"
+        assert page.inner_text("#banner") == "FAILED: no market data: every coin failed"
+        assert page.inner_text("#state-chip") == "FAILED"  # the backoff (60 s) ended before the next replay tick
+        assert page.inner_text("#trades tbody") == "no closed trades yet"

@@ -28,7 +28,7 @@ from tests.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "var" / "artifacts"
-CONTROLS = ["pause", "stop", "resume", "start"]
+CONTROLS = ["pause", "stop", "resume", "start", "close"]
 REBOUND = "rebound.test"
 
 pytestmark = pytest.mark.skipif(
@@ -151,7 +151,7 @@ def test_another_page_in_chromium_changes_nothing(one_tick, tmp_path, browser, t
             for request, kind, mode, saw, server_said in rows:
                 print(f"  {request:32} {kind:24} {mode:12} page saw: {saw[:40]:40} server: {server_said}")
         assert server.request("/api/v1/status").json()["paused"] is False  # the owner's token still works
-    assert len(rows) == 5 * 4 + 4 + 3
+    assert len(rows) == 5 * 5 + 5 + 3
     for request, kind, mode, saw, server_said in rows:
         assert server_said == EXPECTED_SERVER[mode], (request, kind, mode, server_said)
         if mode == "cors":
