@@ -106,9 +106,9 @@ class Conversation:
         pending = self._pending.pop(chat_id, None)
         if pending and not name and len(args) == 1 and args[0].lower() in _YES:
             return self._confirmed(pending)
-        note = f"(not confirmed: {pending.what} cancelled)\n" if pending else ""
         if not name:
-            return Reply(note + ("cancelled" if pending else f"send a command; /help lists them\n{replies.HELP}"))
+            return Reply(f"cancelled {pending.what}" if pending else f"send a command:\n{replies.HELP}")
+        note = f"(not confirmed: {pending.what} cancelled)\n" if pending else ""
         try:
             command = Command(name)
         except ValueError:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
 from typing import Any
 
 import structlog
@@ -66,6 +67,9 @@ def run(
     handled = [0]
     application = _application(settings, token, conversation, handled, stop_after)
     logging.getLogger("telegram").setLevel(logging.INFO)  # its DEBUG lines carry the URL, hence the token
+    for handler in logging.getLogger().handlers:  # the console: our one-line errors, never the library's tracebacks
+        if type(handler) in (logging.StreamHandler, logging.handlers.MemoryHandler):
+            handler.addFilter(lambda record: not record.name.startswith("telegram"))
     loop = asyncio.new_event_loop()  # the library runs its own loop; a fresh one each run (it closes it)
     asyncio.set_event_loop(loop)
     echo(f"answering chats {len(settings.telegram.chat_ids)} allowed chat(s) through {settings.telegram.api_url}")
