@@ -96,6 +96,7 @@ class FillReason(StrEnum):
     LIQUIDATION = "liquidation"
     RECONCILE = "reconcile"  # live: found on the exchange, booked to match it (closed by hand, liquidated ...)
     STOP_FAILED = "stop_failed"  # live: no stop-loss could be placed after the entry, so it was closed at market
+    MANUAL = "manual"  # the owner's `bot close COIN` (or the API's / dashboard's Close), through the decision path
 
 
 class StrictModel(BaseModel):

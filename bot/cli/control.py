@@ -1,4 +1,5 @@
-"""`bot pause`, `bot stop`, `bot resume`, `bot notify-summary`: operations that change state under the tick lock."""
+"""`bot pause`, `bot stop`, `bot close`, `bot resume`, `bot notify-summary`: operations that change state under the
+tick lock."""
 
 from __future__ import annotations
 
@@ -40,6 +41,27 @@ def stop(
     typer.echo(
         f"stopping: {state.pause_reason}. The next tick closes every open position ({held}) and opens none; `bot "
         f"resume` cancels."
+    )
+
+
+@app.command()
+def close(
+    coin: Annotated[str, typer.Argument(help="the coin whose open position closes, e.g. BTC")],
+    reason: Annotated[str, typer.Option("--reason", help="shown in status, the journal and notifications")] = "",
+    replay: ReplayOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Close one open position at the next tick (a market order, reduce-only on live); journaled as `manual`."""
+    from bot.ops.control import request_close
+
+    settings = load(config)
+    state = request_close(settings, replay=replay, coin=coin, reason=reason, now=wall_clock())
+    name = coin.strip().upper()
+    position = state.positions[name]
+    typer.echo(
+        f"closing {position.side} {name} {position.amount:g} at the next tick"
+        + (f" ({why})" if (why := state.close_requested[name]) else "")
+        + "; `bot status` shows the request until it is done."
     )
 
 

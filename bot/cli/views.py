@@ -172,6 +172,8 @@ def print_status(status: StatusReport) -> None:
     if status.mode != "replay" and status.last_tick_at and status.generated_at - status.last_tick_at > _STALE:
         minutes = (status.generated_at - status.last_tick_at).total_seconds() / 60
         out(f"WARNING: no tick for {minutes:.0f} minutes: is cron running it? (`crontab -l`, `tail var/logs/cron.log`)")
+    for coin, why in status.close_requested.items():
+        out(f"CLOSING {coin} at the next tick{f': {why}' if why else ''} (`bot close`)")
     if status.stop_requested:
         out(
             f"STOPPING since {when(status.paused_at)}: {status.pause_reason} (every open position closes at the next "

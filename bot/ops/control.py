@@ -1,4 +1,4 @@
-"""What the owner does between ticks: pause, resume, the daily summary notification.
+"""What the owner does between ticks: pause, resume, stop, close one position, the daily summary.
 
 Each change takes the tick lock (waiting up to ``ops.lock_wait_seconds`` for a running
 tick to finish), so a tick can never overwrite it with the state it loaded earlier.
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from bot.config import Settings
-from bot.errors import ConfigError, DeliveryError
+from bot.errors import ConfigError, DeliveryError, did_you_mean
 from bot.models import Outcome
 from bot.ops import backoff
 from bot.ops.journal import Journal
@@ -45,6 +45,39 @@ def stop_bot(settings: Settings, *, replay: bool, reason: str, now: datetime) ->
         when = state.last_run_at if replay and state.last_run_at else now
         backoff.pause(state, by=PausedBy.USER, reason=reason or "stopped by hand", now=when)
         state.stop_requested = True
+    return state
+
+
+CLOSE_REASON_MAX = 200  # characters, as the API's ControlRequest.reason
+
+
+def request_close(settings: Settings, *, replay: bool, coin: str, reason: str, now: datetime) -> BotState:
+    """Ask the next tick to close ``coin``'s position (``bot close``, the API, the dashboard, Telegram).
+
+    Recorded in state under the lock like a stop; the tick turns it into a CLOSE decision that
+    takes the engine's normal path (risk step, broker: reduce-only on live) and journals the fill
+    with reason ``manual``; the request is dropped once the coin is flat. A coin neither in
+    ``trading.coins`` nor held, or one with no open position, is a ConfigError and nothing is
+    written. A coin held but no longer configured can be closed: that is what such positions need.
+    """
+    name = coin.strip().upper()
+    if not name:
+        raise ConfigError("close: name the coin to close, e.g. `bot close BTC`")
+    var = settings.run_dir(replay=replay)
+    stored = StateStore(var / "state.json").load() if (var / "state.json").exists() else None
+    held = sorted(stored.positions) if stored else []
+    if name not in settings.trading.coins and name not in held:
+        known = [*settings.trading.coins, *(c for c in held if c not in settings.trading.coins)]
+        raise ConfigError(
+            f"close: unknown coin {coin.strip()!r} (trading.coins: {', '.join(known)}){did_you_mean(name, known)}"
+        )
+    if name not in held:
+        raise ConfigError(f"close: no open position in {name} (open: {', '.join(held) or 'none'}); nothing to close")
+    text = " ".join(reason.split())[:CLOSE_REASON_MAX]  # one line, bounded: it reaches notifications and pages
+    with locked_state(settings, replay=replay, now=now) as state:
+        if name not in state.positions:  # closed by a tick that ran between the read above and the lock
+            raise ConfigError(f"close: no open position in {name} any more (a tick just closed it); nothing to close")
+        state.close_requested = {**state.close_requested, name: text}
     return state
 
 

@@ -102,6 +102,9 @@ def summary_row(record: dict[str, Any]) -> dict[str, Any]:
     usage = record.get("usage")
     if isinstance(usage, dict) and usage.get("calls"):
         row["usage"] = usage
+    for key in ("fills", "funding"):  # the closed trades and the profit tables (rare: most ticks have none)
+        if record.get(key):
+            row[key] = record[key]
     return row
 
 

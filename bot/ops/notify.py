@@ -1,6 +1,6 @@
 """Notifications to the owner through apprise (Telegram, Discord, Slack, email, json:// ...).
 
-Events come from a tick's report (trades, stop-loss / take-profit / liquidation fills,
+Events come from a tick's report (trades, stop-loss / take-profit / liquidation / manual fills,
 risk limits, failures, the emergency pause) and from ``bot notify-summary``. Each has a
 stable key (tick id + kind + order id or coin): the engine records the keys in state
 BEFORE sending and skips keys already there, so a retried tick or a second summary run
@@ -23,7 +23,12 @@ log = structlog.get_logger(__name__)
 
 # Risk codes (issue 6's RiskVerdict.codes) that mean an account-level limit stopped a trade.
 _LIMIT_CODES = {"daily_loss_limit", "max_drawdown", "max_exposure", "max_positions", "too_many_entries"}
-_EXIT_REASONS = {"stop_loss": "stop-loss hit", "take_profit": "take-profit hit", "liquidation": "LIQUIDATED"}
+_EXIT_REASONS = {
+    "stop_loss": "stop-loss hit",
+    "take_profit": "take-profit hit",
+    "liquidation": "LIQUIDATED",
+    "manual": "closed by hand",  # `bot close COIN`: always said, whatever notify.min_trade_usd
+}
 
 
 class EventKind(StrEnum):
@@ -44,6 +49,7 @@ class EventKind(StrEnum):
         "llm_request_error"  # the API refuses the request (a 4xx) and `llm.on_error` lets the rules decide
     )
     ARENA_ROTATION = "arena_rotation"  # another candidate got the account (bot.arena)
+    MANUAL_CLOSE = "manual"  # a position closed by `bot close COIN` (the API, the dashboard)
 
 
 class Level(StrEnum):
@@ -79,7 +85,7 @@ def tick_events(
                 Event(
                     key=key,
                     kind=kind,
-                    level=Level.WARNING,
+                    level=Level.INFO if kind is EventKind.MANUAL_CLOSE else Level.WARNING,
                     title=f"{prefix}: {fill.coin} {_EXIT_REASONS[reason]}",
                     body=body,
                 )

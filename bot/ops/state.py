@@ -99,6 +99,9 @@ class BotState(StrictModel):
     paused_at: datetime | None = None
     paused_by: PausedBy | None = None
     stop_requested: bool = False  # `bot serve`'s stop: paused, and every position closes at the next tick
+    close_requested: dict[str, str] = Field(
+        default_factory=dict
+    )  # `bot close COIN`: coin -> the owner's reason; closed at the next tick, dropped once flat
     backoff_until: datetime | None = None  # after a failed tick: runs before this exit at once
     last_skipped_at: datetime | None = None  # last run skipped by the backoff
     last_prices: dict[str, float] = Field(default_factory=dict)  # the last tick's prices, to value positions offline

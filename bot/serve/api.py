@@ -4,7 +4,8 @@ under the tick lock, exactly as `bot pause` / `bot resume` do.
 
 Cron owns the loop, so the classic start/stop of a bot's loop map onto the state the
 ticks honour: ``start`` = resume; ``stop`` = pause and close every open position at the
-next tick (persisted in state, shown in status, cancelled by resume)."""
+next tick (persisted in state, shown in status, cancelled by resume); ``close`` = one
+position at the next tick (``control.request_close``, as `bot close COIN`)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ import structlog
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from bot.errors import LockedError, StateError
+from bot.errors import ConfigError, LockedError, StateError
 from bot.ops import control
 from bot.ops.state import BotState
 from bot.serve.auth import client_of, require_token
 from bot.serve.deps import Sources, decision_records, lock_holder
 from bot.serve.metrics import exposition
 from bot.serve.schemas import (
+    ClosedTradesPage,
+    CloseRequest,
     ControlRequest,
     ControlResult,
     DecisionRecord,
@@ -30,10 +33,12 @@ from bot.serve.schemas import (
     Health,
     JournalPage,
     Metrics,
+    Profit,
     TickRow,
     TradeRow,
 )
 from bot.serve.series import health_of
+from bot.serve.trades import profit_of
 from bot.tick.status import StatusPosition, StatusReport, build_status, journal_rows, status_time
 
 log = structlog.get_logger("bot.serve")
@@ -120,6 +125,47 @@ def trades(src: Src, n: Count = 50) -> list[dict[str, Any]]:
     return journal_rows(src.journal.newest_first(), count=n, trades=True)
 
 
+@api.get("/trades/closed", response_model=ClosedTradesPage)
+def closed_trades(
+    src: Src,
+    n: Annotated[int, Query(ge=1, le=500, description="trades a page")] = 20,
+    offset: Annotated[int, Query(ge=0, description="newest trades skipped (the last page's next_offset)")] = 0,
+) -> ClosedTradesPage:
+    """Round trips, newest exit first, with their exit reason, fees and net PnL: the whole journal."""
+    trades = src.closed_trades()
+    newest = trades[::-1][offset : offset + n]
+    more = offset + n < len(trades)
+    return ClosedTradesPage(trades=newest, total=len(trades), offset=offset, next_offset=offset + n if more else None)
+
+
+@api.get("/profit", response_model=Profit)
+def profit(src: Src) -> Profit:
+    """The closed trades summed: totals, per coin and per UTC day."""
+    return profit_of(src.closed_trades())
+
+
+@api.get(
+    "/arena",
+    response_class=JSONResponse,
+    responses={200: {"description": "`bot arena --json`'s Leaderboard"}, 404: {"description": "no [arena]"}},
+)
+def arena(src: Src) -> JSONResponse:
+    """The arena's leaderboard when the config has candidates: `bot arena --json`'s model
+    (bot.arena.arena.Leaderboard), imported with numpy only when asked for."""
+    if not src.settings.arena.candidates:
+        raise HTTPException(404, "no [arena] candidates in the config: the account runs one strategy")
+    from bot.arena.arena import open_arena
+    from bot.strategies import HoldStrategy
+
+    state, _ = src.state.read()
+    now = state.last_run_at if src.replay and state else src.clock()
+    try:  # it reads the books and asks no one: no strategy is built (no key, no SDK)
+        board = open_arena(src.settings, src.var / "arena", make_strategy=lambda _own: HoldStrategy()).leaderboard(now)
+    except (ConfigError, StateError) as exc:
+        raise HTTPException(503, _shown(src, str(exc))) from None
+    return JSONResponse(board.model_dump(mode="json"))
+
+
 @api.get("/decisions", response_model=list[DecisionRecord])
 def decisions(src: Src, n: Count = 20) -> list[DecisionRecord]:
     return decision_records(src.journal, count=n)
@@ -182,12 +228,16 @@ def prometheus(src: Src) -> Response:
 ControlBody = Annotated[ControlRequest | None, Body()]
 
 
-def _control(action: str, src: Sources, request: Request, body: ControlRequest | None) -> ControlResult:
+def _control(action: str, src: Sources, request: Request, body: ControlRequest | CloseRequest | None) -> ControlResult:
     client = client_of(request)
     reason = (body.reason if body else "").strip()
     settings, now = src.settings, src.clock()
     try:
-        if action == "pause":
+        if isinstance(body, CloseRequest):
+            why = f"{reason + ' ' if reason else ''}(API, from {client})"
+            state = control.request_close(settings, replay=src.replay, coin=body.coin, reason=why, now=now)
+            message = f"closing {body.coin.strip().upper()} at the next tick: {why}"
+        elif action == "pause":
             state = control.pause_bot(
                 settings, replay=src.replay, reason=f"{reason or 'paused'} (API, from {client})", now=now
             )
@@ -203,13 +253,20 @@ def _control(action: str, src: Sources, request: Request, body: ControlRequest |
         else:
             state, lifted = control.resume_bot(settings, replay=src.replay, now=now)
             message = f"resumed: lifted {lifted}"
-    except (LockedError, StateError) as exc:
+    except (LockedError, StateError, ConfigError) as exc:
         src.record_control({"action": action, "reason": reason, "client": client, "ok": False, "message": str(exc)})
         log.warning("serve_control_failed", action=action, client=client, error=str(exc))
-        raise HTTPException(409 if isinstance(exc, LockedError) else 503, str(exc)) from None
+        code = 409 if isinstance(exc, LockedError) else 400 if isinstance(exc, ConfigError) else 503
+        raise HTTPException(code, _shown(src, str(exc))) from None
     src.record_control({"action": action, "reason": reason, "client": client, "ok": True, "message": message})
     log.info("serve_control", action=action, client=client, reason=reason)
-    return ControlResult(action=action, paused=state.paused, stop_requested=state.stop_requested, message=message)
+    return ControlResult(
+        action=action,
+        paused=state.paused,
+        stop_requested=state.stop_requested,
+        close_requested=state.close_requested,
+        message=message,
+    )
 
 
 @api.post("/control/pause", response_model=ControlResult)
@@ -222,6 +279,12 @@ def pause(src: Src, request: Request, body: ControlBody = None) -> ControlResult
 def stop(src: Src, request: Request, body: ControlBody = None) -> ControlResult:
     """Pause, and close every open position at the next tick."""
     return _control("stop", src, request, body)
+
+
+@api.post("/control/close", response_model=ControlResult, responses={400: {"description": "unknown or flat coin"}})
+def close(src: Src, request: Request, body: Annotated[CloseRequest, Body()]) -> ControlResult:
+    """Close one open position at the next tick (as `bot close COIN`); fill reason `manual`."""
+    return _control("close", src, request, body)
 
 
 @api.post("/control/resume", response_model=ControlResult)

@@ -30,12 +30,13 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.errors import StateError
-from bot.models import Usage
+from bot.models import Fill, Usage
 from bot.ops.journal import Journal
 from bot.ops.journal_index import read_part_index, rows_of, scan
 from bot.ops.state import BotState, StateStore
-from bot.serve.schemas import DecisionRecord
+from bot.serve.schemas import ClosedTradeRow, DecisionRecord
 from bot.serve.series import TickPoint, equity_curve
+from bot.serve.trades import closed_trades
 
 _BLOCK = 1 << 20
 
@@ -85,6 +86,8 @@ class JournalIndex:
     outcomes: Counter[str] = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
     unreadable: int = 0  # lines that are not a record (torn, foreign): counted, not drawn
+    fills: list[Fill] = field(default_factory=list)  # every fill, journal order: the closed trades
+    funding: list[tuple[str, datetime, float]] = field(default_factory=list)  # (coin, time, USD received)
     version: int = 0  # grows with every block read: what a cached curve is keyed by
     _parts: dict[str, list[dict[str, Any] | None]] = field(default_factory=dict)  # part name -> its summary rows
     _key: tuple[int, int] | None = None
@@ -119,6 +122,7 @@ class JournalIndex:
     def _reset(self, key: tuple[int, int] | None) -> None:
         """From the start: the parts' rows (oldest first), then the file from its first byte."""
         self.ticks, self.outcomes, self.usage, self.unreadable = [], Counter(), Usage(), 0
+        self.fills, self.funding = [], []
         self.version += 1
         self._key, self._offset, self._pending = key, 0, b""
         for part in reversed(Journal(self.path).parts()):
@@ -156,6 +160,14 @@ class JournalIndex:
         if isinstance(usage, dict) and usage.get("calls"):
             with contextlib.suppress(ValidationError):  # a foreign usage record counts nothing
                 self.usage = self.usage.plus(Usage.model_validate(usage))
+        for fill in record.get("fills") or ():
+            with contextlib.suppress(ValidationError):  # a fill of another version: not a trade
+                self.fills.append(Fill.model_validate(fill))
+        for payment in record.get("funding") or ():
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                self.funding.append(
+                    (str(payment["coin"]), datetime.fromisoformat(payment["at"]), _number(payment["amount_usd"]))
+                )
 
 
 def _part_rows(part: Path) -> list[dict[str, Any] | None]:
@@ -224,6 +236,7 @@ class Sources:
     journal: Journal = field(init=False)
     index: JournalIndex = field(init=False)
     _curve: tuple[tuple[int, float, int], bytes] | None = field(default=None, init=False)
+    _trades: tuple[int, list[ClosedTradeRow]] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.var = self.settings.run_dir(replay=self.replay)
@@ -239,6 +252,14 @@ class Sources:
         if cached is None or cached[0] != key:
             curve = equity_curve(index.ticks, initial_equity_usd=initial_equity_usd, max_points=max_points)
             cached = self._curve = (key, curve.model_dump_json().encode())
+        return cached[1]
+
+    def closed_trades(self) -> list[ClosedTradeRow]:
+        """Every closed round trip in the journal, oldest exit first; paired again only when it grew."""
+        index = self.index.refresh()
+        cached = self._trades
+        if cached is None or cached[0] != index.version:
+            cached = self._trades = (index.version, closed_trades(index.fills, index.funding))
         return cached[1]
 
     def journal_age_seconds(self, state: BotState) -> float | None:

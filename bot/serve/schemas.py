@@ -116,8 +116,69 @@ class ControlRequest(BaseModel):
     reason: str = Field("", max_length=200, description="shown in status and notifications")
 
 
+class CloseRequest(BaseModel):
+    """`POST /api/v1/control/close`: the API's `bot close COIN --reason TEXT`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coin: str = Field(min_length=1, max_length=20, description="the coin whose open position closes, e.g. BTC")
+    reason: str = Field("", max_length=200, description="shown in status, the journal and notifications")
+
+
 class ControlResult(BaseModel):
-    action: str  # pause | resume | stop | start
+    action: str  # pause | resume | stop | start | close
     paused: bool
     stop_requested: bool
+    close_requested: dict[str, str] = Field(default_factory=dict)  # coin -> reason, closed at the next tick
     message: str
+
+
+class ClosedTradeRow(BaseModel):
+    """One round trip, entry to exit (``bot.backtest.loop.Trade``): PnL net of both fees and funding."""
+
+    coin: str
+    side: str  # long | short
+    amount: float
+    entry_at: datetime
+    entry_price: float
+    exit_at: datetime
+    exit_price: float
+    exit_reason: str  # decision | stop_loss | take_profit | liquidation | manual | reconcile | stop_failed
+    fees_usd: float  # entry and exit fees
+    funding_received_usd: float  # received (+) or paid (-) while open
+    pnl_usd: float  # net
+
+
+class ClosedTradesPage(BaseModel):
+    trades: list[ClosedTradeRow]  # newest exit first
+    total: int  # closed trades in the whole journal
+    offset: int
+    next_offset: int | None  # pass as `offset` for the next (older) page; None on the last one
+
+
+class CoinProfit(BaseModel):
+    coin: str
+    trades: int
+    wins: int
+    net_pnl_usd: float
+    fees_usd: float
+
+
+class DayProfit(BaseModel):
+    day: str  # UTC, YYYY-MM-DD, of the exits
+    trades: int
+    net_pnl_usd: float
+    fees_usd: float
+
+
+class Profit(BaseModel):
+    """The closed trades of the whole journal summed: FreqUI's profit view."""
+
+    trades: int
+    wins: int
+    win_rate_pct: float | None
+    net_pnl_usd: float
+    fees_usd: float
+    funding_usd: float
+    by_coin: list[CoinProfit]  # best first
+    by_day: list[DayProfit]  # newest first, the last 30 days with a closed trade

@@ -25,7 +25,7 @@ from bot.ops.budget import utc_day
 from bot.ops.state import CLOSED_TRADES_KEPT, BookedFill, BotState
 from bot.tick import risk
 from bot.tick.context import Pass
-from bot.tick.filters import close_everything, refuse_openings
+from bot.tick.filters import manual_fills, refuse_openings, requested_closes, still_requested
 from bot.tick.memory import closed_trades
 from bot.tick.portfolio import portfolio_of
 from bot.tick.prompt import DeferredPrompt, build_prompt, context_block
@@ -230,8 +230,8 @@ async def _collect_arena(run: Pass) -> None:
 
 def review_risk(run: Pass) -> None:
     settings, state, report = run.ctx.settings, run.state, run.report
-    if state.stop_requested:
-        run.decisions = report.decisions = close_everything(run.decisions, state)
+    if state.stop_requested or state.close_requested:
+        run.decisions = report.decisions = requested_closes(run.decisions, state)
     if not run.decisions:
         return  # nothing to review: no verdicts, no plans
     decisions, refused = refuse_openings(run.decisions, report.new_positions_blocked, settings.trading.coins)
@@ -266,6 +266,7 @@ async def execute(run: Pass) -> None:
     try:
         run.executed = await run.ctx.broker.execute(run.plans, book=run.state, prices=run.prices, now=run.now)
     finally:
+        run.executed = manual_fills(run.executed, run.state)
         if run.executed:
             run.report.fills = [*run.report.fills, *run.executed]
             _remember_trades(run, before, run.executed)
@@ -304,6 +305,8 @@ def record_book(run: Pass) -> None:
         )
     _record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
+    if state.close_requested:
+        state.close_requested = still_requested(state)
     report.account = after.account
     if state.positions:
         report.positions = list(state.positions.values())

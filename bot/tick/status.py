@@ -56,6 +56,7 @@ class StatusReport(StrictModel):
     paused_by: PausedBy | None
     pause_reason: str
     stop_requested: bool = False  # `bot serve`'s stop: every open position closes at the next tick
+    close_requested: dict[str, str] = Field(default_factory=dict)  # `bot close COIN`: coin -> reason, until flat
     paused_at: datetime | None
     new_positions_blocked: str  # why a tick now would refuse openings; "" when it would not
     trading_windows: list[str]
@@ -219,6 +220,7 @@ _FROM_STATE = {
     "paused",
     "paused_by",
     "stop_requested",
+    "close_requested",
     "pause_reason",
     "paused_at",
     "last_tick_at",

@@ -1,9 +1,11 @@
-"""`bot pause`, `bot stop`, `bot resume` and `bot notify-summary` (bot/cli/control.py) as real
+"""`bot pause`, `bot stop`, `bot close`, `bot resume` and `bot notify-summary` (bot/cli/control.py) as real
 processes over a replay account."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from tests.cli.clikit import _replay_tick
 from tests.conftest import run_bot
@@ -48,6 +50,73 @@ def test_stop_by_hand_closes_every_position_at_the_next_tick(project):
     assert json.loads(state_file.read_text())["positions"] == {}
     assert run_bot("resume", "--replay", cwd=project).stdout == "resumed: lifted pause (exchange incident)\n"
     assert json.loads(state_file.read_text())["stop_requested"] is False
+
+
+def test_close_by_hand_closes_one_position_at_the_next_tick_journaled_manual_and_notified(project):
+    assert run_bot("tick", "--dry-run", "--replay", cwd=project).returncode == 0
+    var = project / "var" / "replay"
+    before = json.loads((var / "state.json").read_text())
+    assert sorted(before["positions"]) == ["BTC", "DOGE", "XRP"]  # the replay's first tick: three shorts
+    closed = run_bot("close", "doge", "--replay", "--reason", "  too   small\n", cwd=project)
+    assert closed.returncode == 0, closed.stderr
+    assert closed.stdout == (
+        "closing short DOGE 14029 at the next tick (too small); `bot status` shows the request until it is done.\n"
+    )
+    assert json.loads((var / "state.json").read_text())["close_requested"] == {"DOGE": "too small"}
+    assert "CLOSING DOGE at the next tick: too small (`bot close`)" in run_bot("status", "--replay", cwd=project).stdout
+    with NotifyEndpoint() as endpoint:
+        env = {"BOT_NOTIFY__URLS": json.dumps([endpoint.url]), "BOT_NOTIFY__MIN_TRADE_USD": "1000000"}
+        assert run_bot("tick", "--dry-run", "--replay", cwd=project, env=env).returncode == 0
+        notes = [(body["title"], body["message"]) for body in endpoint.messages()]
+    record = json.loads((var / "journal.jsonl").read_text().splitlines()[-1])
+    [fill] = record["fills"]
+    held = before["positions"]["DOGE"]
+    assert (fill["coin"], fill["reason"], fill["reduce_only"], fill["amount"]) == ("DOGE", "manual", True, 14029.0)
+    assert fill["client_order_id"] == "bot-250602T0103-DOGE-close"
+    # a short's PnL before fees: (entry - exit) x amount, the exit slipped against it
+    assert fill["realized_pnl_usd"] == pytest.approx((held["entry_price"] - fill["price"]) * 14029.0, abs=1e-9)
+    assert ("DOGE", "CLOSE", "approved") in {(v["coin"], v["action"], v["verdict"]) for v in record["verdicts"]}
+    after = json.loads((var / "state.json").read_text())
+    assert sorted(after["positions"]) == ["BTC", "XRP"] and after["close_requested"] == {}
+    assert after["closed_trades"][-1]["exit_reason"] == "manual" and after["paused"] is False
+    # said whatever notify.min_trade_usd (set above every trade here)
+    assert notes == [
+        (
+            "bot replay: DOGE closed by hand",
+            f"closed by hand: closed short DOGE 14029 @ {fill['price']:.6g} (fee {fill['fee_usd']:.2f} USDT), PnL "
+            f"{fill['realized_pnl_usd']:+.2f} USDT",
+        )
+    ]
+    assert "manual" in run_bot("journal", "--replay", "--trades", cwd=project).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("close", "XRPP"),
+            "error: close: unknown coin 'XRPP' (trading.coins: BTC, ETH, SOL, BNB, DOGE, XRP) — did you mean `XRP`?",
+        ),
+        (("close", "ETH"), "error: close: no open position in ETH (open: BTC, DOGE, XRP); nothing to close"),
+        (("close", " "), "error: close: name the coin to close, e.g. `bot close BTC`"),
+    ],
+)
+def test_close_refuses_an_unknown_or_flat_coin_in_one_line_and_records_nothing(project, args, message):
+    assert run_bot("tick", "--dry-run", "--replay", cwd=project).returncode == 0
+    state_file = project / "var" / "replay" / "state.json"
+    before = state_file.read_bytes()
+    refused = run_bot(*args, "--replay", cwd=project)
+    assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", message + "\n")
+    assert state_file.read_bytes() == before
+
+
+def test_close_before_any_tick_is_one_line_and_writes_nothing(project):
+    refused = run_bot("close", "BTC", "--replay", cwd=project)
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "error: close: no open position in BTC (open: none); nothing to close\n",
+    )
+    assert not (project / "var" / "replay" / "state.json").exists()
 
 
 def test_daily_summary_is_sent_once(project):

@@ -31,7 +31,13 @@ ENDPOINTS = [
     "/api/v1/openapi.json",
     "/metrics",
 ]
-CONTROLS = ["/api/v1/control/pause", "/api/v1/control/stop", "/api/v1/control/resume", "/api/v1/control/start"]
+CONTROLS = [
+    "/api/v1/control/pause",
+    "/api/v1/control/stop",
+    "/api/v1/control/resume",
+    "/api/v1/control/start",
+    "/api/v1/control/close",
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +66,8 @@ BAD_INPUT = [
     ("/api/v1/control/pause", "POST", {"reason": "x" * 201}, "body.reason: String should have at most 200 characters"),
     ("/api/v1/control/stop", "POST", {"why": "typo"}, "body.why: Extra inputs are not permitted"),
     ("/api/v1/control/stop", "POST", b"{not json", "body.1: JSON decode error"),
+    ("/api/v1/control/close", "POST", {"reason": "x"}, "body.coin: Field required"),
+    ("/api/v1/control/close", "POST", {"coin": "BTC", "side": "long"}, "body.side: Extra inputs are not permitted"),
 ]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -240,6 +248,43 @@ def test_stop_closes_every_position_at_the_next_tick_and_resume_cancels_it(accou
         assert started["paused"] is False and started["stop_requested"] is False
     state = json.loads((account / "var" / "replay" / "state.json").read_text())
     assert not state["paused"] and not state["stop_requested"]
+
+
+def test_close_refuses_without_the_token_json_or_host_and_closes_one_position_at_the_next_tick(account):
+    state_file = account / "var" / "replay" / "state.json"
+    before = state_file.read_bytes()
+    path, body = "/api/v1/control/close", {"coin": "XRP", "reason": "from the phone"}
+    with Server(account) as server:
+        assert server.request(path, token=None, method="POST", body=body).status == 401
+        assert server.request(path, token="nope", method="POST", body=body).status == 401
+        assert server.request(path, method="POST", body=b'{"coin": "XRP"}', content_type="text/plain").status == 415
+        foreign = server.request(path, method="POST", body=body, headers={"Host": "rebound.example"})
+        assert foreign.status == 421
+        for coin, message in [
+            ("ETH", "close: no open position in ETH (open: BTC, DOGE, XRP); nothing to close"),
+            ("PEPE", "close: unknown coin 'PEPE' (trading.coins: BTC, ETH, SOL, BNB, DOGE, XRP)"),
+        ]:
+            refused = server.request(path, method="POST", body={"coin": coin})
+            assert (refused.status, refused.json()["detail"]) == (400, message)
+        assert state_file.read_bytes() == before  # nothing got through
+        answer = server.request(path, method="POST", body=body)
+        assert answer.status == 200, answer.text
+        assert answer.json() == {
+            "action": "close",
+            "paused": False,
+            "stop_requested": False,
+            "close_requested": {"XRP": "from the phone (API, from 127.0.0.1)"},
+            "message": "closing XRP at the next tick: from the phone (API, from 127.0.0.1)",
+        }
+        assert server.request("/api/v1/status").json()["close_requested"] == {
+            "XRP": "from the phone (API, from 127.0.0.1)"
+        }
+        assert run_bot("tick", "--dry-run", "--replay", cwd=account).returncode == 0
+        assert [p["coin"] for p in server.request("/api/v1/positions").json()] == ["BTC", "DOGE"]
+        [trade] = server.request("/api/v1/trades?n=1").json()
+    assert (trade["coin"], trade["reason"], trade["action"]) == ("XRP", "manual", "close")
+    control = [json.loads(line) for line in (account / "var" / "replay" / "control.jsonl").read_text().splitlines()]
+    assert [(c["action"], c["ok"]) for c in control] == [("close", False), ("close", False), ("close", True)]
 
 
 def test_reads_never_fail_while_ticks_replace_the_files(account):

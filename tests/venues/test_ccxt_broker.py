@@ -156,6 +156,45 @@ def test_a_position_closed_by_hand_is_booked_and_its_stops_cancelled(tmp_path, f
     assert report.outcome is Outcome.DEGRADED
 
 
+def test_bot_close_sends_a_reduce_only_market_order_at_the_next_tick_and_journals_it_manual(tmp_path, fake):
+    """`bot close BTC` on a live account (request_close over the same var/ folder): the next tick's
+    CLOSE takes the broker's normal close path, a reduce-only MARKET order, then cancels the stops."""
+    from bot.ops.control import request_close
+    from tests.venues.livekit import live_settings
+
+    base = live_settings(fake)
+    settings = base.model_copy(update={"paths": base.paths.model_copy(update={"var_dir": tmp_path})})  # var/ = tmp
+    bot = Bot(tmp_path, fake, settings=settings)
+    bot.tick(NOW)  # the scripted strategy buys 0.028 BTC
+    state = request_close(settings, replay=False, coin="btc", reason="news", now=NOW + TICK)
+    assert state.close_requested == {"BTC": "news"} and bot.state().close_requested == {"BTC": "news"}
+    assert orders(fake, "-close") == []  # recorded only: nothing sent before the tick
+    fake.set_price("BTC", 106_000.0)
+
+    report = bot.tick(NOW + TICK)  # the strategy says BUY again: the request replaces it
+
+    [close] = [o for o in fake.account.orders if o.client_id.endswith("-close")]
+    assert (close.client_id, close.type, close.side, close.quantity, close.reduce_only, close.status) == (
+        "bot-250603T1203-BTC-close",
+        "MARKET",
+        "SELL",
+        0.028,
+        True,
+        "FILLED",
+    )
+    assert orders(fake, "250603T1200-BTC-")[1:] == [
+        (SL, "STOP_MARKET", "CANCELED"),
+        (TP, "TAKE_PROFIT_MARKET", "CANCELED"),
+    ]
+    [fill] = report.fills
+    assert (fill.reason, fill.reduce_only, fill.amount, fill.price) == ("manual", True, 0.028, 106_000.0)
+    assert [(d.coin, d.action, d.reasoning) for d in report.decisions] == [("BTC", "CLOSE", "closed by hand: news")]
+    after = bot.state()
+    assert after.positions == {} and after.close_requested == {} and after.closed_trades[-1].exit_reason == "manual"
+    [line] = bot.journal.path.read_text().splitlines()[-1:]
+    assert [f["reason"] for f in json.loads(line)["fills"]] == ["manual"]
+
+
 def test_when_reconciliation_fails_nothing_is_sent(tmp_path, fake):
     bot = Bot(tmp_path, fake)
     fake.inject("503", path="/fapi/v3/positionRisk")
