@@ -222,13 +222,14 @@ class Conversation:
         if pending.command is Command.RESUME:
             _, lifted = control.resume_bot(settings, replay=replay, now=now)
             return f"resumed: lifted {lifted}"
-        request_close = getattr(control, "request_close", None)  # bot close COIN: arriving from another branch
-        if request_close is None:
-            return f"/close is not available yet in this version: nothing was changed ({pending.coin} stays open)"
-        request_close(
+        state = control.request_close(
             settings, replay=replay, coin=pending.coin, reason=pending.reason or "closed from Telegram", now=now
         )
-        return f"close requested: the next tick closes {pending.coin} (market order)."
+        position, why = state.positions[pending.coin], state.close_requested[pending.coin]
+        return (
+            f"closing {position.side} {pending.coin} {position.amount:g} at the next tick ({why}); /status shows the "
+            "request until it is done."
+        )
 
 
 _QUESTION = {

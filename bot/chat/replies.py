@@ -53,6 +53,9 @@ def status_text(report: StatusReport) -> str:
         lines.append("no tick yet")
     if report.next_tick_at:
         lines.append(f"next tick {_when(report.next_tick_at)}")
+    if report.close_requested:
+        asked = ", ".join(f"{coin} ({why})" if why else coin for coin, why in sorted(report.close_requested.items()))
+        lines.append(f"closing at the next tick: {asked}")
     if report.new_positions_blocked:
         lines.append(f"no new positions: {report.new_positions_blocked}")
     lines.append(

@@ -79,17 +79,19 @@ def test_a_question_is_answered_only_in_its_own_chat_and_by_its_own_button(chat)
     assert state_file.read_bytes() == before
 
 
-def test_close_asks_for_a_held_coin_and_answers_in_one_line(chat):
+def test_close_asks_for_a_held_coin_then_records_the_request_under_the_lock(chat):
     conversation, state_file, _ = chat
-    before = state_file.read_bytes()
     reply = conversation.message(OWNER, "/close btc taking profit")
-    assert (
-        reply.text
-        == "Close the BTC position at the next tick (market order)? Reply YES to confirm (anything else cancels)."
+    assert reply.text == (
+        "Close the BTC position at the next tick (market order)? Reply YES to confirm (anything else cancels)."
     )
-    done = conversation.message(OWNER, "YES").text
-    assert done == "/close is not available yet in this version: nothing was changed (BTC stays open)"
-    assert state_file.read_bytes() == before
+    assert StateStore(state_file).load().close_requested == {}  # asked, not done
+    assert conversation.message(OWNER, "YES").text == (
+        "closing long BTC 0.01 at the next tick (taking profit); /status shows the request until it is done."
+    )
+    saved = StateStore(state_file).load()
+    assert saved.close_requested == {"BTC": "taking profit"} and not saved.paused
+    assert "closing at the next tick: BTC (taking profit)" in conversation.message(OWNER, "/status").text.splitlines()
 
 
 def test_without_a_state_a_reading_command_says_how_to_make_one(tmp_path):

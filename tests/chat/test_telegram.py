@@ -124,3 +124,14 @@ def test_commands_sent_while_it_was_down_are_dropped_at_start(tmp_path, fake, mo
         "best ETH +50.00 · worst ETH +50.00 USDT",
     ]
     assert state_file.read_bytes() == before
+
+
+def test_close_by_button_is_recorded_for_the_next_tick(tmp_path, fake, monkeypatch):
+    state_file = account(tmp_path)
+    settings = settings_for(tmp_path, fake, monkeypatch)
+    fake.script((say(OWNER, "/close BTC"), 1), (press(OWNER, "YES"), 2))
+    assert session(settings, fake, updates=2) == 2
+    assert fake.texts_to(OWNER)[-1] == (
+        "closing long BTC 0.01 at the next tick (closed from Telegram); /status shows the request until it is done."
+    )
+    assert StateStore(state_file).load().close_requested == {"BTC": "closed from Telegram"}
