@@ -72,7 +72,8 @@ def run(
             handler.addFilter(lambda record: not record.name.startswith("telegram"))
     loop = asyncio.new_event_loop()  # the library runs its own loop; a fresh one each run (it closes it)
     asyncio.set_event_loop(loop)
-    echo(f"answering chats {len(settings.telegram.chat_ids)} allowed chat(s) through {settings.telegram.api_url}")
+    chats = len(settings.telegram.chat_ids)
+    echo(f"answering {chats} allowed chat(s) through {settings.telegram.api_url} (Ctrl-C stops)")
     try:
         application.run_polling(
             poll_interval=0.0,
