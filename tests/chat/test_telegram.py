@@ -42,14 +42,31 @@ def test_owner_reads_status_then_pauses_after_yes_and_the_pause_is_saved(tmp_pat
     assert [c["command"] for c in fake.commands][:3] == ["help", "status", "profit"]  # the menu, set at start-up
 
 
-def test_a_strangers_stop_and_yes_are_ignored_and_logged_without_their_text(tmp_path, fake, monkeypatch, capsys):
-    from bot.log import configure_logging
+@pytest.fixture
+def logged():
+    """bot.log's set-up for one test, taken down after it (the root handlers, structlog, the secrets)."""
+    import logging
 
+    import structlog
+
+    from bot import log
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield log.configure_logging
+    finally:
+        root.handlers[:], root.level = handlers, level
+        structlog.reset_defaults()
+        log._set_secrets([])
+
+
+def test_a_strangers_stop_and_yes_are_ignored_and_logged_without_their_text(tmp_path, fake, monkeypatch, logged):
     state_file = account(tmp_path)
     before = state_file.read_bytes()
     settings = settings_for(tmp_path, fake, monkeypatch)
     log_file = tmp_path / "bot.log"
-    configure_logging(log_file=log_file, level="INFO", console_level="ERROR", secrets=settings.secrets())
+    logged(log_file=log_file, level="INFO", console_level="ERROR", secrets=settings.secrets())
     fake.script(
         (say(STRANGER, "/stop my-s3cret-note", name="Mallory"), 0),
         (say(STRANGER, "YES", name="Mallory"), 0),
