@@ -111,3 +111,20 @@ def test_trades_shows_the_last_fills_oldest_first(chat):
     )
     assert conversation.message(OWNER, "/trades 51").text == "/trades N: N is a number from 1 to 50, got '51'"
     assert conversation.message(OWNER, "/status now").text == "/status takes no argument; /help lists the commands"
+
+
+def test_a_yes_while_a_tick_holds_the_lock_is_one_line_and_changes_nothing(tmp_path):
+    from bot.ops.state import TickLock
+
+    state_file = account(tmp_path)
+    before = state_file.read_bytes()
+    settings = Settings(base_dir=tmp_path, telegram={"chat_ids": [OWNER]}, ops={"lock_wait_seconds": 0})
+    conversation = Conversation(
+        settings, replay=True, clock=SteppedClock(datetime(2026, 12, 8, tzinfo=UTC)), nonces=nonces()
+    )
+    conversation.message(OWNER, "/pause")
+    with TickLock(state_file.parent / "tick.lock").acquire(started_at=datetime(2026, 12, 8, 3, 0, tzinfo=UTC)):
+        reply = conversation.message(OWNER, "YES").text
+    assert reply.startswith(f"error: another bot process is running on {state_file.parent} (holder: pid ")
+    assert "\n" not in reply
+    assert state_file.read_bytes() == before
