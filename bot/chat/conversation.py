@@ -116,7 +116,7 @@ class Conversation:
         try:
             reply = self._ask(chat_id, command, args) if command in CONTROLS else self._read(command, args)
         except BotError as exc:  # no state yet, a lock held too long: one line, nothing changed
-            reply = Reply(f"error: {exc}")
+            reply = Reply(self._error(exc))
         return Reply(note + reply.text, reply.confirm)
 
     def button(self, chat_id: int, data: str) -> Reply:
@@ -206,7 +206,14 @@ class Conversation:
         try:
             return Reply(self._act(pending, now))
         except BotError as exc:
-            return Reply(f"error: {exc}")
+            return Reply(self._error(exc))
+
+    def _error(self, exc: BotError) -> str:
+        """One line for the chat: secrets scrubbed, paths relative to the project folder (as `bot serve` shows
+        them): the text leaves the machine."""
+        from bot.log import scrub
+
+        return "error: " + scrub(str(exc)).replace(f"{self.settings.base_dir.resolve()}/", "")
 
     def _act(self, pending: _Pending, now: datetime) -> str:
         from bot.ops import control

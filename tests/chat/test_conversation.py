@@ -98,7 +98,7 @@ def test_without_a_state_a_reading_command_says_how_to_make_one(tmp_path):
     settings = Settings(base_dir=tmp_path, telegram={"chat_ids": [OWNER]})
     conversation = Conversation(settings, replay=True, clock=SteppedClock(datetime(2026, 12, 8, tzinfo=UTC)))
     assert conversation.message(OWNER, "/status").text == (
-        f"error: no state in {tmp_path / 'var' / 'replay'} yet: run `bot tick --dry-run --replay`"
+        "error: no state in var/replay yet: run `bot tick --dry-run --replay`"  # relative: the text leaves the machine
     )
     assert conversation.message(OWNER, "/close BTC").text == "/close BTC: no open BTC position; open: none"
 
@@ -125,6 +125,6 @@ def test_a_yes_while_a_tick_holds_the_lock_is_one_line_and_changes_nothing(tmp_p
     conversation.message(OWNER, "/pause")
     with TickLock(state_file.parent / "tick.lock").acquire(started_at=datetime(2026, 12, 8, 3, 0, tzinfo=UTC)):
         reply = conversation.message(OWNER, "YES").text
-    assert reply.startswith(f"error: another bot process is running on {state_file.parent} (holder: pid ")
+    assert reply.startswith("error: another bot process is running on var/replay (holder: pid ")
     assert "\n" not in reply
     assert state_file.read_bytes() == before
