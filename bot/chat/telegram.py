@@ -41,11 +41,6 @@ def check(settings: Settings) -> str:
         raise ConfigError(
             "no Telegram token: set BOT_TELEGRAM__TOKEN (from @BotFather) in the environment or .env beside the config"
         )
-    if not settings.telegram.chat_ids:
-        raise ConfigError(
-            "no chat may talk to the bot: set BOT_TELEGRAM__CHAT_IDS='[123456789]' (your chat id) in .env; "
-            "a message from any other chat is ignored and logged with its chat id"
-        )
     return token
 
 
@@ -74,6 +69,11 @@ def run(
     asyncio.set_event_loop(loop)
     chats = len(settings.telegram.chat_ids)
     echo(f"answering {chats} allowed chat(s) through {settings.telegram.api_url} (Ctrl-C stops)")
+    if not chats:  # the first run: how the owner learns their chat id
+        echo(
+            "no chat may talk to the bot yet: every message is ignored, and its chat id shown (telegram_ignored); "
+            "put yours in .env as BOT_TELEGRAM__CHAT_IDS='[<chat id>]' and start again"
+        )
     try:
         application.run_polling(
             poll_interval=0.0,

@@ -20,19 +20,25 @@ def _config(project, fake, chat_ids=(OWNER,)):
     )
 
 
-def test_without_a_token_or_chat_ids_it_says_what_to_set(project):
+def test_without_a_token_it_says_what_to_set(project):
     missing = run_bot("telegram", "--replay", cwd=project)
     assert missing.returncode == 2
     assert missing.stderr == (
         "error: no Telegram token: set BOT_TELEGRAM__TOKEN (from @BotFather) in the environment or .env beside the "
         "config\n"
     )
+
+
+def test_without_allowed_chats_it_answers_nobody_and_shows_who_wrote(project):
+    account(project)
     with FakeTelegram() as fake:
         _config(project, fake, chat_ids=())
-        nobody = run_bot("telegram", "--replay", cwd=project, env={"BOT_TELEGRAM__TOKEN": TOKEN})
-    assert nobody.returncode == 2
-    assert nobody.stderr.startswith("error: no chat may talk to the bot: set BOT_TELEGRAM__CHAT_IDS=")
-    assert fake.calls == []
+        fake.script((say(OWNER, "/status"), 0))
+        ran = run_bot("telegram", "--replay", "--max-updates", "1", cwd=project, env={"BOT_TELEGRAM__TOKEN": TOKEN})
+    assert ran.returncode == 0, ran.stderr
+    assert "no chat may talk to the bot yet" in ran.stdout and "BOT_TELEGRAM__CHAT_IDS='[<chat id>]'" in ran.stdout
+    assert "telegram_ignored" in ran.stderr and f"chat_id={OWNER}" in ran.stderr  # on the console: the owner's id
+    assert fake.texts_to(OWNER) == []
 
 
 def test_a_refused_token_is_one_line_and_never_printed(project):
