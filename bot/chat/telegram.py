@@ -150,6 +150,13 @@ def _application(settings: Settings, token: str, conversation: Conversation, han
     async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         try:
+            first = (message.text or " ").split()[0] if (message.text or "").strip() else ""
+            if (
+                first.startswith("/")
+                and "@" in first
+                and first.partition("@")[2].lower() != context.bot.username.lower()
+            ):
+                return  # a group's command for another bot
             reply = await asyncio.to_thread(conversation.message, update.effective_chat.id, message.text or "")
             log.info("telegram_command", command=parse(message.text or "")[0] or "(text)", asks=bool(reply.confirm))
             await message.reply_text(reply.text, reply_markup=buttons(reply), do_quote=False)

@@ -152,3 +152,11 @@ def test_close_by_button_is_recorded_for_the_next_tick(tmp_path, fake, monkeypat
         "closing long BTC 0.01 at the next tick (closed from Telegram); /status shows the request until it is done."
     )
     assert StateStore(state_file).load().close_requested == {"BTC": "closed from Telegram"}
+
+
+def test_in_a_group_a_command_for_another_bot_is_left_alone(tmp_path, fake, monkeypatch):
+    account(tmp_path)
+    settings = settings_for(tmp_path, fake, monkeypatch)
+    fake.script((say(OWNER, "/status@other_bot"), 0), (say(OWNER, "/positions@Fake_Trading_Bot"), 1))
+    assert session(settings, fake, updates=2) == 2
+    assert fake.texts_to(OWNER) == ["BTC long 0.01 @ 60000, mark 61000, uPnL +10.00 USDT, 3x, SL 58000 TP 64000"]
