@@ -74,6 +74,9 @@ def main() -> None:
         ignored = [json.loads(line) for line in log.splitlines() if '"telegram_ignored"' in line]
         assert TOKEN.split(":")[1] not in log + ran.stdout + ran.stderr
         status = json.loads(bot("status", "--replay", "--json", cwd=project).stdout)
+        tick = bot("tick", "--dry-run", "--replay", cwd=project)  # paused: only managing, and the close asked for
+        record = json.loads((project / "var" / "replay" / "journal.jsonl").read_text().splitlines()[-1])
+        after = json.loads(bot("status", "--replay", "--json", cwd=project).stdout)
     lines = [
         "A Telegram session against the fake Bot API (tests/fakes/telegram.py), written by bench/telegram_session.py",
         f"on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: two replay ticks on the bundled sample, then `bot telegram "
@@ -86,6 +89,17 @@ def main() -> None:
         *("  " + json.dumps({k: e[k] for k in ("chat_id", "user_id", "update", "command", "chars")}) for e in ignored),
         f"after the session, `bot status --replay --json`: paused={status['paused']}, "
         f"close_requested={status.get('close_requested')}, stop_requested={status['stop_requested']}",
+        f"the next `bot tick --dry-run --replay` (exit {tick.returncode}): "
+        + (
+            "; ".join(
+                f"{'closed' if f['reduce_only'] else 'opened'} {f['side']} {f['coin']} {f['amount']:g} @ "
+                f"{f['price']:.6g} (reason {f['reason']})"
+                for f in record["fills"]
+            )
+            or "no fill"
+        )
+        + f"; open after it: {', '.join(p['coin'] for p in after['positions']) or 'none'}, "
+        f"close_requested={after.get('close_requested')}",
         f"Bot API calls: {', '.join(f'{m} x{fake.methods().count(m)}' for m in dict.fromkeys(fake.methods()))}",
     ]
     out.write_text("\n".join(lines) + "\n")
