@@ -31,6 +31,7 @@ from bot.untrusted import clean
 
 REASON_CHARS = 200  # a pause or close reason typed in the chat, as stored in the state
 PROFIT_FILLS = 500  # the journal fills /profit reads: a bound on the work of one question
+READ_TICKS = 4_800  # and the journal records any question reads at most (10 days of ticks), fills or not
 
 
 class Command(StrEnum):
@@ -147,7 +148,7 @@ class Conversation:
             return Reply(replies.status_text(report))
         if command is Command.POSITIONS:
             return Reply(replies.positions_text(report))
-        return Reply(replies.profit_text(report, self._fills(PROFIT_FILLS), fills_read=PROFIT_FILLS))
+        return Reply(replies.profit_text(report, self._fills(PROFIT_FILLS)))
 
     def _status(self):
         from bot.ops.state import StateStore
@@ -162,11 +163,15 @@ class Conversation:
         return build_status(state, settings=self.settings, state_file=store.path, now=now)
 
     def _fills(self, count: int) -> list[dict[str, Any]]:
+        """The last ``count`` fills among the journal's last ``READ_TICKS`` records: a quiet month of ticks without
+        fills must not make a question read the whole journal and its parts."""
+        from itertools import islice
+
         from bot.ops.journal import Journal
         from bot.tick.status import journal_rows
 
         journal = Journal(self.settings.run_dir(replay=self.replay) / "journal.jsonl")
-        return journal_rows(journal.newest_first(), count=count, trades=True)
+        return journal_rows(islice(journal.newest_first(), READ_TICKS), count=count, trades=True)
 
     # -- control --------------------------------------------------------------------------------------
 

@@ -82,9 +82,9 @@ def positions_text(report: StatusReport) -> str:
     return "\n".join(lines)
 
 
-def profit_text(report: StatusReport, fills: list[dict[str, Any]], *, fills_read: int) -> str:
-    """All-time figures from the state; closed trades from the last ``fills_read`` fills of the journal
-    (``fills``, oldest first as ``journal_rows`` gives them): a bound on the journal read per question."""
+def profit_text(report: StatusReport, fills: list[dict[str, Any]]) -> str:
+    """All-time figures from the state; closed trades from the journal's last ``fills`` (oldest first, as
+    ``journal_rows`` gives them; the reader bounds how far back it looks)."""
     lines = [
         f"equity {_money(report.equity_usd)} USDT, {report.return_pct:+.2f}% since the start "
         f"({_money(report.initial_equity_usd)})",
@@ -95,7 +95,7 @@ def profit_text(report: StatusReport, fills: list[dict[str, Any]], *, fills_read
     ]
     closes = [fill for fill in fills if fill.get("action") == "close"]
     if not closes:
-        lines.append(f"closed trades: none in the last {fills_read} fills")
+        lines.append(f"closed trades: none in the last {len(fills)} fill(s)" if fills else "closed trades: none yet")
         return "\n".join(lines)
     pnl = [fill.get("realized_pnl_usd") or 0.0 for fill in closes]
     won = sum(1 for value in pnl if value > 0)
@@ -105,7 +105,7 @@ def profit_text(report: StatusReport, fills: list[dict[str, Any]], *, fills_read
     best = max(by_coin.items(), key=lambda item: item[1])
     worst = min(by_coin.items(), key=lambda item: item[1])
     lines.append(
-        f"closes in the last {fills_read} fills: {len(closes)}, {won} won / {len(closes) - won} lost, net "
+        f"closes in the last {len(fills)} fill(s): {len(closes)}, {won} won / {len(closes) - won} lost, net "
         f"{sum(pnl):+,.2f} USDT"
     )
     lines.append(f"best {best[0]} {best[1]:+,.2f} · worst {worst[0]} {worst[1]:+,.2f} USDT")

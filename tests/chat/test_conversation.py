@@ -128,3 +128,14 @@ def test_a_yes_while_a_tick_holds_the_lock_is_one_line_and_changes_nothing(tmp_p
     assert reply.startswith("error: another bot process is running on var/replay (holder: pid ")
     assert "\n" not in reply
     assert state_file.read_bytes() == before
+
+
+def test_a_question_reads_at_most_read_ticks_records_of_the_journal(chat, monkeypatch):
+    from bot.chat import conversation as module
+
+    monkeypatch.setattr(module, "READ_TICKS", 2)  # the journal holds 3 records of one fill each
+    conversation, _, _ = chat
+    assert [line[:16] for line in conversation.message(OWNER, "/trades 10").text.splitlines()] == [
+        "2025-06-02 12:03",
+        "2025-06-02 12:06",
+    ]

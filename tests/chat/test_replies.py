@@ -55,11 +55,13 @@ def test_status_when_backing_off(tmp_path):
 def test_profit_without_closes_and_without_positions(tmp_path):
     report = _report(tmp_path, positions={})
     assert replies.positions_text(report) == "no open positions"
-    assert replies.profit_text(report, [], fills_read=500) == (
+    opened = {"action": "open", "coin": "BTC", "realized_pnl_usd": 0.0}
+    assert replies.profit_text(report, [])[-len("closed trades: none yet") :] == "closed trades: none yet"
+    assert replies.profit_text(report, [opened]) == (
         "equity 10,058.54 USDT, +0.59% since the start (10,000.00)\n"
         "realized +50.00 · fees 1.46 · funding +0.00 · unrealized +0.00 USDT\n"
         "max drawdown 0.00% · Sharpe needs 480 more ticks\n"  # SHARPE_MIN_RETURNS, no return counted yet
-        "closed trades: none in the last 500 fills"
+        "closed trades: none in the last 1 fill(s)"
     )
 
 

@@ -137,7 +137,7 @@ def test_commands_sent_while_it_was_down_are_dropped_at_start(tmp_path, fake, mo
     assert session(settings, fake, updates=1) == 1
     (profit,) = fake.texts_to(OWNER)
     assert profit.splitlines()[-2:] == [
-        "closes in the last 500 fills: 1, 1 won / 0 lost, net +50.00 USDT",
+        "closes in the last 3 fill(s): 1, 1 won / 0 lost, net +50.00 USDT",  # open ETH, close ETH, open BTC
         "best ETH +50.00 · worst ETH +50.00 USDT",
     ]
     assert state_file.read_bytes() == before
