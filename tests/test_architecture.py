@@ -185,7 +185,7 @@ TESTED_ELSEWHERE = {
     "intel/rank.py": "tests/intel/test_live.py: the ranking behind the context block's token budget",
     "ops/arena_state.py": "tests/cli/test_arena.py: the candidates' books, loadable after a killed tick",
     "ops/journal_index.py": "tests/ops/test_journal.py: parts in members, their indexes, the running totals",
-    "ops/control.py": "tests/ops/test_state.py, tests/cli/test_control.py: rotation; pause, stop, the summary",
+    "ops/control.py": "tests/ops/test_state.py, tests/cli/test_control.py: rotation; pause, stop, close, the summary",
     "serve/api.py": "tests/cli/test_serve.py: the server as a real process, every endpoint",
     "serve/app.py": "tests/cli/test_serve.py: the app, its socket and the dashboard (the browser test)",
     "serve/metrics.py": "tests/cli/test_serve.py: Prometheus metrics from the state and the journal",

@@ -51,4 +51,30 @@ def serve(
         token=token,
         created=created,
         echo=lambda line: typer.echo(line, err=False),
+        readers=_readers(settings, replay=replay),
     )
+
+
+def _readers(settings, *, replay: bool):
+    """What the web face shows from the layers above it: the backtest's round trips, the arena's
+    leaderboard (its books read, no strategy built: no key, no SDK). numpy loads at the first use."""
+    from bot.serve.trades import Readers
+
+    def round_trips(fills, funding):
+        from bot.backtest.loop import END_OF_BACKTEST, trades_from_fills
+        from bot.ops.state import BotState
+
+        flat = BotState.fresh(mode="paper", initial_equity_usd=0.0)  # no book: a trade still open is left out
+        trades = trades_from_fills(fills, funding=funding, state=flat, end=fills[-1].at, last_prices={})
+        return [trade.model_dump() for trade in trades if trade.exit_reason != END_OF_BACKTEST]
+
+    def leaderboard(now):
+        from bot.arena.arena import open_arena
+        from bot.strategies import HoldStrategy
+
+        arena = open_arena(
+            settings, settings.run_dir(replay=replay) / "arena", make_strategy=lambda _own: HoldStrategy()
+        )
+        return arena.leaderboard(now).model_dump(mode="json")
+
+    return Readers(round_trips=round_trips, leaderboard=leaderboard if settings.arena.candidates else None)

@@ -151,19 +151,15 @@ def profit(src: Src) -> Profit:
 )
 def arena(src: Src) -> JSONResponse:
     """The arena's leaderboard when the config has candidates: `bot arena --json`'s model
-    (bot.arena.arena.Leaderboard), imported with numpy only when asked for."""
-    if not src.settings.arena.candidates:
+    (bot.arena.arena.Leaderboard), plugged in by `bot serve` (``Readers``)."""
+    if not src.settings.arena.candidates or src.readers.leaderboard is None:
         raise HTTPException(404, "no [arena] candidates in the config: the account runs one strategy")
-    from bot.arena.arena import open_arena
-    from bot.strategies import HoldStrategy
-
     state, _ = src.state.read()
     now = state.last_run_at if src.replay and state else src.clock()
-    try:  # it reads the books and asks no one: no strategy is built (no key, no SDK)
-        board = open_arena(src.settings, src.var / "arena", make_strategy=lambda _own: HoldStrategy()).leaderboard(now)
+    try:
+        return JSONResponse(src.readers.leaderboard(now))
     except (ConfigError, StateError) as exc:
         raise HTTPException(503, _shown(src, str(exc))) from None
-    return JSONResponse(board.model_dump(mode="json"))
 
 
 @api.get("/decisions", response_model=list[DecisionRecord])

@@ -32,6 +32,7 @@ from bot.serve.auth import (
     sends_json,
 )
 from bot.serve.deps import Sources
+from bot.serve.trades import Readers
 
 log = structlog.get_logger("bot.serve")
 
@@ -48,7 +49,13 @@ _PAGE_HEADERS = {
 
 
 def create_app(
-    settings: Settings, *, replay: bool, token: str, bound: str, clock: Callable[[], float] | None = None
+    settings: Settings,
+    *,
+    replay: bool,
+    token: str,
+    bound: str,
+    clock: Callable[[], float] | None = None,
+    readers: Readers | None = None,
 ) -> FastAPI:
     """The app for ``token``, answering only to Host names of ``bound`` (the listening address)."""
     app = FastAPI(
@@ -59,7 +66,7 @@ def create_app(
         docs_url=None,  # Swagger UI and ReDoc load from a CDN: the bot runs offline
         redoc_url=None,
     )
-    app.state.sources = Sources(settings, replay=replay)
+    app.state.sources = Sources(settings, replay=replay, readers=readers or Readers())
     app.state.guard = Guard(token, max_failures=settings.serve.max_auth_failures, **({"clock": clock} if clock else {}))
     app.state.page = DASHBOARD.read_bytes()
     app.state.hosts = allowed_hosts(bound, settings.serve.allowed_hosts)
@@ -134,7 +141,15 @@ def _url(address: str, port: int) -> str:
 
 
 def run(
-    settings: Settings, *, replay: bool, host: str, port: int, token: str, created: bool, echo: Callable[[str], None]
+    settings: Settings,
+    *,
+    replay: bool,
+    host: str,
+    port: int,
+    token: str,
+    created: bool,
+    echo: Callable[[str], None],
+    readers: Readers | None = None,
 ) -> None:
     """Serve until Ctrl-C. The first line names the URL; a token made now is shown this once,
     as a link whose fragment (never sent to a server) hands it to the dashboard."""
@@ -144,7 +159,7 @@ def run(
     if created:
         save_token(settings.var_dir / TOKEN_FILE, token)
     bound = sock.getsockname()
-    app = create_app(settings, replay=replay, token=token, bound=bound[0])
+    app = create_app(settings, replay=replay, token=token, bound=bound[0], readers=readers)
     url = _url(bound[0], bound[1])
     account = "replay account" if replay else "account"
     echo(f"serving the {account} in {settings.run_dir(replay=replay)} at {url} (token required); Ctrl-C stops")

@@ -36,7 +36,7 @@ from bot.ops.journal_index import read_part_index, rows_of, scan
 from bot.ops.state import BotState, StateStore
 from bot.serve.schemas import ClosedTradeRow, DecisionRecord
 from bot.serve.series import TickPoint, equity_curve
-from bot.serve.trades import closed_trades
+from bot.serve.trades import Readers, closed_trades
 
 _BLOCK = 1 << 20
 
@@ -231,6 +231,7 @@ class Sources:
     settings: Settings
     replay: bool
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    readers: Readers = field(default_factory=Readers)  # what the layers above plug in (closed trades, the arena)
     var: Path = field(init=False)
     state: StateReader = field(init=False)
     journal: Journal = field(init=False)
@@ -259,7 +260,7 @@ class Sources:
         index = self.index.refresh()
         cached = self._trades
         if cached is None or cached[0] != index.version:
-            cached = self._trades = (index.version, closed_trades(index.fills, index.funding))
+            cached = self._trades = (index.version, closed_trades(self.readers, index.fills, index.funding))
         return cached[1]
 
     def journal_age_seconds(self, state: BotState) -> float | None:

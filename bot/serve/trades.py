@@ -1,15 +1,18 @@
 """Closed trades and the profit per coin and per UTC day, from the journal's fills (pure).
 
 The round trips are the backtest's (``bot.backtest.loop.trades_from_fills``: averaged
-entries, partial exits, fees of both sides, funding while open), so the page, `bot
-backtest` and the arena's leaderboard count a trade the same way. A position still open is
-not a closed trade: it is on the positions table with its unrealized PnL.
+entries, partial exits, fees of both sides, funding while open), plugged in by `bot serve`
+(``Readers``: ``serve`` imports only tick, ops and the root), so the page, `bot backtest`
+and the arena's leaderboard count a trade the same way. A position still open is not a
+closed trade: it is on the positions table with its unrealized PnL.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from bot.models import Fill
 from bot.serve.schemas import ClosedTradeRow, CoinProfit, DayProfit, Profit
@@ -17,18 +20,28 @@ from bot.serve.schemas import ClosedTradeRow, CoinProfit, DayProfit, Profit
 DAYS_SHOWN = 30  # the per-day table: the last 30 UTC days that closed a trade
 
 
-def closed_trades(fills: list[Fill], funding: list[tuple[str, datetime, float]]) -> list[ClosedTradeRow]:
-    """Every round trip closed in ``fills`` (journal order), oldest exit first."""
-    if not fills:
-        return []
-    from bot.backtest.loop import END_OF_BACKTEST, trades_from_fills  # numpy and the engine: only with trades
-    from bot.ops.state import BotState
+class Readers:
+    """What the web face shows but does not compute itself: the layers above ``serve`` plug it in
+    (``bot.cli.serve``), as they plug a strategy into a tick. ``round_trips`` pairs the journal's
+    fills and funding into closed trades (as dicts of ``ClosedTradeRow``'s fields);
+    ``leaderboard`` is the arena's at a time (``bot arena --json``), None without an arena."""
 
-    flat = BotState.fresh(mode="paper", initial_equity_usd=0.0)  # no book: a trade still open is dropped below
-    trades = trades_from_fills(fills, funding=funding, state=flat, end=fills[-1].at, last_prices={})
-    return [
-        ClosedTradeRow.model_validate(trade.model_dump()) for trade in trades if trade.exit_reason != END_OF_BACKTEST
-    ]
+    def __init__(
+        self,
+        round_trips: Callable[[list[Fill], list[tuple[str, datetime, float]]], list[dict[str, Any]]] | None = None,
+        leaderboard: Callable[[datetime | None], dict[str, Any]] | None = None,
+    ) -> None:
+        self.round_trips = round_trips
+        self.leaderboard = leaderboard
+
+
+def closed_trades(
+    readers: Readers, fills: list[Fill], funding: list[tuple[str, datetime, float]]
+) -> list[ClosedTradeRow]:
+    """Every round trip closed in ``fills`` (journal order), oldest exit first."""
+    if not fills or readers.round_trips is None:
+        return []
+    return [ClosedTradeRow.model_validate(trade) for trade in readers.round_trips(fills, funding)]
 
 
 def profit_of(trades: list[ClosedTradeRow]) -> Profit:

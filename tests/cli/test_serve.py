@@ -28,6 +28,8 @@ ENDPOINTS = [
     "/api/v1/decisions",
     "/api/v1/metrics",
     "/api/v1/equity",
+    "/api/v1/trades/closed",
+    "/api/v1/profit",
     "/api/v1/openapi.json",
     "/metrics",
 ]
@@ -105,9 +107,16 @@ def test_every_endpoint_but_health_needs_the_token(account):
         assert (
             json.loads(account.joinpath("var/replay/state.json").read_text())["paused"] is False
         )  # no control got through
+        assert server.request("/api/v1/arena", token=None).status == 401
+        no_arena = server.request("/api/v1/arena")  # the config has no [arena]
+        assert (no_arena.status, no_arena.json()["detail"]) == (
+            404,
+            "no [arena] candidates in the config: the account runs one strategy",
+        )
         schema = server.request("/api/v1/openapi.json").json()
         assert {path.split("?")[0] for path in ENDPOINTS + CONTROLS if "openapi" not in path} | {
-            "/api/v1/health"
+            "/api/v1/health",
+            "/api/v1/arena",
         } == set(schema["paths"])
         assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
         page = server.request("/", token=None)
@@ -541,3 +550,99 @@ def test_dashboard_shows_the_replayed_account_and_pauses_it(tmp_path, browser):
         page.wait_for_selector("body[data-updated]")
         assert page.inner_text("#banner").startswith("STALE: no tick for 6")
         page.screenshot(path=str(ARTIFACTS / "dashboard-stale.png"))
+
+
+def _gapped_sample(folder):
+    """The bundled sample with the 3-minute candle that opens at 01:12 removed from every coin: the
+    replay tick at 2025-06-02 01:15 finds no candle that just closed, so every coin fails and the
+    tick is recorded as failed ("no market data"), as a live tick is when the exchange is down."""
+    import gzip
+
+    from bot.venues.history import SAMPLE_DIR
+
+    shutil.copytree(SAMPLE_DIR, folder)
+    gap = "1748826720000,"  # 2025-06-02 01:12 UTC in ms
+    for path in (folder / "3m").glob("*.csv.gz"):
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith(gap)]
+        assert len(kept) == len(lines) - 1, path
+        path.write_bytes(gzip.compress("".join(kept).encode()))
+    return folder
+
+
+def test_dashboard_shows_closed_trades_profit_and_the_failure_and_closes_a_position(tmp_path, browser):
+    account = tmp_path / "account"
+    account.mkdir()
+    (account / "config.toml").write_text("[exchange]\ntimeout_ms = 2000\nretries = 1\n")
+    data = str(_gapped_sample(tmp_path / "data"))
+    tick = ("tick", "--dry-run", "--replay", "--data-dir", data)
+    assert run_bot(*tick, cwd=account).returncode == 0  # 01:00: shorts in BTC, DOGE, XRP
+    assert run_bot("close", "DOGE", "--replay", "--reason", "too small", cwd=account).returncode == 0
+    for _ in range(4):  # 01:03 closes DOGE by hand ... 01:12 the rules close XRP
+        assert run_bot(*tick, cwd=account).returncode == 0
+    failed = run_bot(*tick, cwd=account)  # 01:15: the gap
+    assert failed.returncode == 3 and "no market data: every coin failed" in failed.stdout
+    var = account / "var" / "replay"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = {name: ARTIFACTS / f"dashboard-{name}.png" for name in ("trades-1280", "trades-390", "stale-reason")}
+    with Server(account) as server:
+        closed = server.request("/api/v1/trades/closed").json()
+        assert [(t["coin"], t["exit_reason"]) for t in closed["trades"]] == [("XRP", "decision"), ("DOGE", "manual")]
+        profit = server.request("/api/v1/profit").json()
+        state = json.loads((var / "state.json").read_text())
+        assert list(state["positions"]) == ["BTC"]
+
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
+        page.wait_for_selector("body[data-updated]")
+        assert page.inner_text("#state-chip") == "FAILED"
+        assert page.inner_text("#banner") == "FAILED: no market data: every coin failed"
+        rows = page.locator("#trades tr.trade")
+        assert rows.count() == 2 and page.inner_text("#trades-count") == "(2)"
+        for index, trade in enumerate(closed["trades"]):
+            cells = rows.nth(index).locator("td").all_inner_texts()
+            assert cells[1:3] == [trade["coin"], trade["side"]] and cells[6] == trade["exit_reason"]
+            assert cells[7:] == [money(trade["fees_usd"]), money(trade["pnl_usd"], sign=True)]
+        assert page.inner_text("#trades-page") == "page 1 of 1" and page.is_disabled("#older")
+        for coin in profit["by_coin"]:
+            cells = page.locator(f"#profit-{coin['coin']} td").all_inner_texts()
+            assert cells == [coin["coin"], "1", "0", money(coin["fees_usd"]), money(coin["net_pnl_usd"], sign=True)]
+        assert page.locator("#profit-days tbody tr td").first.inner_text() == "2025-06-02"
+        assert not page.is_visible("#arena")  # no [arena] in the config
+        assert page.get_attribute("#equity-chart", "data-points") == "5"  # the failed tick valued nothing
+        page.screenshot(path=str(shots["trades-1280"]), full_page=True)
+
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        phone.goto(f"{server.url}/#token={urllib.parse.quote(TOKEN)}")
+        phone.wait_for_selector("body[data-updated]")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        for cell in ["#position-BTC td.upnl", "#position-BTC td.sl", "#position-BTC td.tp", "#trades td.reason"]:
+            box = phone.locator(cell).first.bounding_box()  # on screen without scrolling sideways
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (cell, box)
+        assert phone.locator("#trades tr.trade").first.locator("td").last.bounding_box()["x"] < 390  # net PnL
+        label = phone.locator("text.axis-max").bounding_box()  # one SVG unit per pixel: a 12 px label stays ~12 px
+        assert label["height"] >= 11, label
+        assert phone.inner_text("#banner") == "FAILED: no market data: every coin failed"
+        phone.screenshot(path=str(shots["trades-390"]), full_page=True)
+
+        # the Close button asks first; confirmed, the request is recorded for the next tick
+        questions = []
+        page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+        page.click("#position-BTC button.close")
+        page.locator("#position-BTC button.close", has_text="closing…").wait_for()
+        assert questions[0].startswith("Close the short BTC 0.028 at the next tick (a market order; uPnL now ")
+        assert server.request("/api/v1/status").json()["close_requested"] == {
+            "BTC": "closed from the dashboard (API, from 127.0.0.1)"
+        }
+
+        old = time.time() - 600  # a journal untouched for 10 minutes: stale, and why the last tick failed
+        os.utime(var / "journal.jsonl", (old, old))
+        page.reload()
+        page.wait_for_selector("body[data-updated]")
+        shown = page.inner_text("#banner")
+        assert shown.startswith("STALE: no tick for 6") and shown.endswith(
+            " · last tick failed: no market data: every coin failed"
+        )
+        page.screenshot(path=str(shots["stale-reason"]))
+    print("dashboard screenshots:", *shots.values())
+    assert all(path.stat().st_size > 10_000 for path in shots.values())

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from bot.models import Action, Decision, Position, RiskCode, Side, Verdict
-from bot.ops.state import BotState
-from bot.tick.filters import close_everything, refuse_openings
+from bot.models import Action, Decision, Fill, FillReason, Position, RiskCode, Side, Verdict
+from bot.ops.state import BookedFill, BotState
+from bot.tick.filters import close_everything, manual_fills, refuse_openings, requested_closes, still_requested
 
 
 def _d(coin: str, action: Action) -> Decision:
@@ -47,3 +47,56 @@ def test_a_stop_request_closes_every_open_position_and_keeps_the_rest():
         ("BTC", Action.CLOSE, "stop requested: stop from the CLI"),
         ("ETH", Action.SELL, "r"),
     ]
+
+
+def _held(*coins: str) -> BotState:
+    state = BotState.fresh(mode="paper", initial_equity_usd=10_000)
+    for coin in coins:
+        state.positions[coin] = Position(
+            coin=coin,
+            symbol=f"{coin}/USDT:USDT",
+            side=Side.SHORT,
+            amount=1.0,
+            entry_price=100.0,
+            leverage=2,
+            margin_usd=50.0,
+            opened_at=datetime(2025, 6, 2, 1, 0, tzinfo=UTC),
+        )
+    return state
+
+
+def _fill(coin: str, *, close: bool, reason: FillReason = FillReason.DECISION) -> Fill:
+    at = datetime(2025, 6, 2, 1, 3, tzinfo=UTC)
+    return Fill(coin=coin, side=Side.SHORT, amount=1.0, price=101.0, fee_usd=0.05, reduce_only=close, reason=reason,
+                client_order_id=f"bot-250602T0103-{coin}-{'close' if close else 'entry'}", at=at)  # fmt: skip
+
+
+def test_a_close_request_replaces_what_the_strategy_said_of_that_coin_only_while_it_is_held():
+    state = _held("BTC", "XRP")
+    state.close_requested = {"XRP": "news", "DOGE": ""}  # DOGE went flat (stopped out) since it was asked
+    out = requested_closes([_d("XRP", Action.SELL), _d("BTC", Action.HOLD), _d("DOGE", Action.SELL)], state)
+    assert [(d.coin, d.action, d.reasoning) for d in out] == [
+        ("XRP", Action.CLOSE, "closed by hand: news"),
+        ("BTC", Action.HOLD, "r"),
+        ("DOGE", Action.SELL, "r"),  # not held: the request is not a decision (the pause filter rules on SELL)
+    ]
+    assert still_requested(state) == {"XRP": "news"}
+    state.close_requested = {"BTC": ""}
+    assert [(d.coin, d.reasoning) for d in requested_closes([], state)] == [("BTC", "closed by hand")]
+    state.stop_requested, state.pause_reason = True, "stop"  # a stop closes everything: it wins
+    assert [d.coin for d in requested_closes([], state)] == ["BTC", "XRP"]
+
+
+def test_the_requested_closes_fills_say_manual_in_the_report_and_in_the_state_copy():
+    state = _held("BTC", "XRP")
+    state.close_requested = {"XRP": "news"}
+    fills = [_fill("XRP", close=True), _fill("BTC", close=True), _fill("XRP", close=True, reason=FillReason.STOP_LOSS)]
+    state.booked_fills = [BookedFill(fill=fills[0])]  # the live desk saved it before returning it
+    out = manual_fills(fills, state)
+    assert [(f.coin, f.reason) for f in out] == [
+        ("XRP", FillReason.MANUAL),
+        ("BTC", FillReason.DECISION),  # not asked for: the strategy's close
+        ("XRP", FillReason.STOP_LOSS),  # the exchange's trigger came first: said as it was
+    ]
+    assert state.booked_fills[0].fill == out[0]  # the journal gets the same fill once, not two
+    assert manual_fills(fills, _held("XRP")) == fills  # no request: untouched
