@@ -99,7 +99,7 @@ def run(
 
 def _application(settings: Settings, token: str, conversation: Conversation, handled: list[int], stop_after):
     from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-    from telegram.error import BadRequest
+    from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
     from telegram.ext import (
         Application,
         ApplicationHandlerStop,
@@ -180,16 +180,32 @@ def _application(settings: Settings, token: str, conversation: Conversation, han
             done(context)
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram_error", error=f"{type(context.error).__name__}: {context.error}")
+        """A handler that failed (a bug, the Bot API refusing a reply): logged, and the owner told in one line
+        when the chat can still be reached; the next update is handled as usual."""
+        error = f"{type(context.error).__name__}: {context.error}"
+        log.error("telegram_error", error=error)
+        chat = update.effective_chat if isinstance(update, Update) else None
+        offline = isinstance(context.error, NetworkError) and not isinstance(context.error, BadRequest)
+        if chat is None or chat.id not in allowed or offline:  # offline: a reply would not get through either
+            return
+        try:
+            await context.bot.send_message(chat.id, f"internal error: {error} (details in the log; please report it)")
+        except TelegramError as exc:
+            log.error("telegram_error_not_told", error=f"{type(exc).__name__}: {exc}")
 
     async def menu(application: Application) -> None:
-        await application.bot.set_my_commands(
-            [
-                BotCommand(command.value, _MENU[command])
-                for command in Command
-                if command is not Command.START  # Telegram's clients send /start themselves
-            ]
-        )
+        """The command list Telegram's clients offer; a server that refuses it (a self-hosted one, an old
+        version) costs the menu, not the chat."""
+        try:
+            await application.bot.set_my_commands(
+                [
+                    BotCommand(command.value, _MENU[command])
+                    for command in Command
+                    if command is not Command.START  # Telegram's clients send /start themselves
+                ]
+            )
+        except (BadRequest, Forbidden) as exc:
+            log.warning("telegram_menu_not_set", error=exc.message)
 
     application = (
         Application.builder()

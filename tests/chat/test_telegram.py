@@ -160,3 +160,21 @@ def test_in_a_group_a_command_for_another_bot_is_left_alone(tmp_path, fake, monk
     fake.script((say(OWNER, "/status@other_bot"), 0), (say(OWNER, "/positions@Fake_Trading_Bot"), 1))
     assert session(settings, fake, updates=2) == 2
     assert fake.texts_to(OWNER) == ["BTC long 0.01 @ 60000, mark 61000, uPnL +10.00 USDT, 3x, SL 58000 TP 64000"]
+
+
+def test_a_bug_is_one_line_in_the_chat_and_the_next_command_is_answered(tmp_path, fake, monkeypatch):
+    from bot.chat.conversation import Conversation
+
+    account(tmp_path)
+    settings = settings_for(tmp_path, fake, monkeypatch)
+
+    def broken(self, command, args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Conversation, "_read", broken)
+    fake.refuse["setMyCommands"] = "BOT_COMMANDS_TOO_MUCH"  # a server that refuses the menu: the chat still runs
+    fake.script((say(OWNER, "/status"), 1), (say(OWNER, "/pause"), 1))
+    assert session(settings, fake, updates=2) == 2
+    assert fake.texts_to(OWNER)[0] == "internal error: RuntimeError: boom (details in the log; please report it)"
+    assert fake.texts_to(OWNER)[1].startswith("Pause the bot?")
+    assert fake.commands == []

@@ -110,6 +110,7 @@ class FakeTelegram(LocalServer):
         self.known_chats: set[int] = set()
         self.open_queries: set[str] = set()
         self.commands: list[dict[str, Any]] = []
+        self.refuse: dict[str, str] = {}  # method -> the Bad Request description it answers with, once
         self._update_id = 100
         self._message_id = 0
         self._clock = EPOCH
@@ -159,6 +160,8 @@ class FakeTelegram(LocalServer):
         with self.cond:
             self.calls.append((method, params))
         answer = getattr(self, f"_m_{method}", None)
+        if method in self.refuse:
+            return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {self.refuse.pop(method)}"}
         if answer is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         try:
