@@ -30,9 +30,10 @@ MAY_IMPORT = {
     "intel": {"root", "ops", "tick"},
     "backtest": {"root", "ops", "tick", "strategies", "venues", "intel"},
     "serve": {"root", "ops", "tick"},
+    "chat": {"root", "ops", "tick"},
     "sweep": {"root", "ops", "tick", "strategies", "venues", "intel", "backtest"},
     "arena": {"root", "ops", "tick", "strategies", "venues", "intel", "backtest"},
-    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep", "serve", "arena"},
+    "cli": {"root", "ops", "tick", "strategies", "venues", "backtest", "intel", "sweep", "serve", "chat", "arena"},
 }
 ROOT_MODULES = {
     "clock",

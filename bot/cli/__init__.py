@@ -13,7 +13,7 @@ from bot.cli.base import app
 from bot.errors import BotError, ExitCode
 
 # Each module registers its commands on import; this order is the order of `bot --help`.
-COMMAND_MODULES = ("tick", "status", "control", "models", "backtest", "sweep", "serve", "arena")
+COMMAND_MODULES = ("tick", "status", "control", "models", "backtest", "sweep", "serve", "telegram", "arena")
 for _name in COMMAND_MODULES:
     import_module(f"bot.cli.{_name}")
 

@@ -24,6 +24,7 @@ from bot.config.ops import (
     OpsSettings,
     PathSettings,
     ServeSettings,
+    TelegramSettings,
     TradingWindow,
 )
 from bot.config.settings import Settings, require_live_ready, url_secrets
@@ -67,6 +68,7 @@ __all__ = [
     "RulesSettings",
     "Section",
     "ServeSettings",
+    "TelegramSettings",
     "Settings",
     "StopPolicy",
     "StrategySettings",

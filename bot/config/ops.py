@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from bot.config.base import Section
+from bot.config.base import URL, Section
 
 
 class PathSettings(Section):
@@ -119,3 +119,30 @@ class ServeSettings(Section):
         description="Host names the server answers to besides loopback and its listening address (a reverse "
         "proxy's public name, the machine's LAN name); any other Host header is refused (DNS rebinding)",
     )
+
+
+class TelegramSettings(Section):
+    """`bot telegram`: a chat that answers the owner. The token and the chat ids are the owner's:
+    BOT_TELEGRAM__TOKEN and BOT_TELEGRAM__CHAT_IDS in .env (config.toml refuses a token)."""
+
+    token: SecretStr | None = Field(None, description="the bot's token from @BotFather (env or .env only)")
+    chat_ids: list[int] = Field(
+        default_factory=list,
+        description="the chats allowed to talk to the bot (BOT_TELEGRAM__CHAT_IDS='[123456789]' in .env); a message "
+        "from any other chat is ignored and logged",
+    )
+    api_url: str = Field(
+        "https://api.telegram.org",
+        description="the Bot API server: Telegram's, or a self-hosted telegram-bot-api (its URL without /bot<token>)",
+    )
+    poll_timeout_seconds: int = Field(30, ge=1, le=50, description="getUpdates long-poll timeout")
+    confirm_seconds: int = Field(
+        120, ge=10, le=3600, description="how long a control command's YES is awaited before it lapses"
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.match(URL, value):
+            raise ValueError(f"must look like https://host[:port], got {value!r}")
+        return value.rstrip("/")

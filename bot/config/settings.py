@@ -18,7 +18,7 @@ from bot.config.arena import ArenaSettings
 from bot.config.backtest import BacktestSettings
 from bot.config.intel import IntelSettings
 from bot.config.llm import LlmSettings
-from bot.config.ops import LogSettings, NotifySettings, OpsSettings, PathSettings, ServeSettings
+from bot.config.ops import LogSettings, NotifySettings, OpsSettings, PathSettings, ServeSettings, TelegramSettings
 from bot.config.trading import (
     LIVE_CONFIRMATION,
     ExchangeSettings,
@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     intel: IntelSettings = IntelSettings()
     arena: ArenaSettings = ArenaSettings()
     serve: ServeSettings = ServeSettings()
+    telegram: TelegramSettings = TelegramSettings()
 
     # Secrets: environment or .env only (config.toml is rejected if it holds any).
     anthropic_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
@@ -105,10 +106,14 @@ class Settings(BaseSettings):
             self.exchange_secret,
             self.cryptopanic_token,
             self.serve.token,
+            self.telegram.token,
         )
         secrets = [value.get_secret_value() for value in values if value and value.get_secret_value()]
         for url in self.notify.urls:
             secrets.extend(url_secrets(url.get_secret_value()))
+        if self.telegram.token and self.telegram.token.get_secret_value():
+            # the Bot API's URLs hold it as `/bot<token>/`: a letter before it, where a whole-token scrub stops
+            secrets.append(f"bot{self.telegram.token.get_secret_value()}")
         return secrets
 
 

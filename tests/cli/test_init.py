@@ -46,7 +46,7 @@ def test_help_and_status_start_fast_without_heavy_imports(project):
         "import sys, runpy; sys.argv = ['bot', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('ccxt', 'anthropic', 'pandas', 'ta', 'apprise', 'numpy', 'feedparser', 'aiohttp', "
-        "'dask', 'distributed', 'matplotlib') if m in sys.modules]\n"
+        "'dask', 'distributed', 'matplotlib', 'telegram', 'httpx') if m in sys.modules]\n"
         "built = [m for m in ('TickReport', 'OrderPlan', 'RiskVerdict') if 'bot.models' in sys.modules and "
         "sys.modules['bot.models'].__dict__[m].__pydantic_complete__]\n"
         "print('BUILT', built, 'HEAVY', heavy, 'MODULES', len(sys.modules))"
