@@ -34,6 +34,21 @@ prompt length": 512 tokens for Opus 5 / Fable 5, 1,024 to 4,096 for earlier mode
 prompts cannot be cached, even if marked with cache_control"), as summarised with the zero
 counters by https://dev.to/creeta/claudes-prompt-cache-fails-silently-below-1024-tokens-1ch1.
 
+Where the other behaviours come from (none from this project's reading of its own code):
+
+- error statuses, types and the ``{"type": "error", "error": {"type", "message"}}`` body:
+  Anthropic's errors page (https://platform.claude.com/docs/en/api/errors) and the installed
+  SDK's ``anthropic/_exceptions.py``, which maps each status to the exception the bot catches;
+- the Models API's shape (``id``, ``display_name``, ``created_at``, ``lifecycle``,
+  ``retires_at``, ``capabilities``, ``max_tokens``): the installed SDK's
+  ``anthropic/types/model_info.py`` and ``model_capabilities.py``;
+- which request shapes each model refuses (a forced tool choice on the newest models and with
+  thinking on every model, ``budget_tokens``, sampling parameters, an assistant prefill):
+  ../shared/DESIGN.md's field notes on the 2026 API, from Anthropic's model and migration pages;
+- the structured-output schema subset and its 400 wording: beside ``SCHEMA_COMMON`` below;
+- usage fields (``input_tokens``, ``cache_creation_input_tokens``, ``cache_read_input_tokens``,
+  ``output_tokens``): the installed SDK's ``anthropic/types/usage.py``.
+
 Run it by hand: ``python -m tests.fakes.anthropic --port 8766``.
 """
 
