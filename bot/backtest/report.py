@@ -149,6 +149,8 @@ class BacktestReport(StrictModel):
     intel_coverage: dict[str, float] = Field(
         default_factory=dict
     )  # % of ticks with sentiment, headlines, either ({} without [intel])
+    # funding settlements of open positions: charged at their own rate, or passed uncharged (stale, unknown)
+    funding_coverage: dict[str, int] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     messages: list[str] = Field(default_factory=list)
 
@@ -222,6 +224,7 @@ def build_report(result) -> BacktestReport:
         outcomes=result.outcomes,
         cache=result.cache,
         intel_coverage=result.intel_coverage,
+        funding_coverage=result.funding_coverage,
         warnings=result.warnings,
         messages=result.messages,
     )
@@ -303,6 +306,11 @@ def print_report(report: BacktestReport, *, console=None) -> None:
     console.print(f"ticks: {outcomes}" + (f" · decision cache: {report.cache}" if report.cache else ""))
     for message in report.messages:
         console.print(f"  {message}")
+    if sum((f := report.funding_coverage).values()):
+        console.print(
+            f"funding coverage: {f['charged']} of {sum(f.values())} settlements charged at their own rate "
+            f"({f['stale']} stale, {f['unknown']} unknown: not charged)"
+        )
     if c := report.intel_coverage:
         console.print(
             f"intel coverage: {c['any_pct']:g} % of the ticks "
