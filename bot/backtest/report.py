@@ -8,7 +8,8 @@ Conventions (they matter when comparing with other tools):
   returns over ALL ticks (target 0), as in Sortino & Price (1994), not the standard
   deviation of the negative ones only.
 - CAGR extrapolates the span's return to 365 days: on a span of weeks it is a huge,
-  noisy number, shown because people expect it; Calmar = CAGR / max drawdown.
+  noisy number, shown because people expect it; Calmar = CAGR / max drawdown. The span is
+  the curve's, from the initial balance 3 minutes before the first tick: N ticks, N x 3 min.
 - A trade's PnL is net of its entry and exit fees and of its funding (received +, paid -). A
   position still open at the end is valued at the last price with no exit fee.
 - Exposure is the share of ticks that ended with at least one position open.
@@ -158,9 +159,9 @@ def curve_metrics(equity: np.ndarray, times_ms: np.ndarray, *, initial_usd: floa
     one tick before the first (the account before the first tick traded)."""
     final = float(equity[-1]) if len(equity) else initial_usd
     total = final / initial_usd - 1.0
-    span = timedelta(milliseconds=int(times_ms[-1] - times_ms[0])) if len(times_ms) else timedelta(0)
     curve = np.concatenate([[initial_usd], equity])
     times = np.concatenate([[times_ms[0] - _TICK_MS], times_ms]) if len(times_ms) else np.zeros(1, dtype=np.int64)
+    span = timedelta(milliseconds=int(times[-1] - times[0]))  # the curve's: N ticks span N x 3 minutes
     returns = tick_returns(curve)
     max_dd = float(drawdown_pct(curve).max())
     cagr = cagr_pct(total, span)

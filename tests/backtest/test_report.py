@@ -108,5 +108,16 @@ def test_curve_metrics_start_from_the_initial_balance_one_tick_before_the_first(
     )  # from 3 minutes before tick 1 until 11,000 at tick 3
     returns = np.array([-0.1, 0.1, 1_100 / 9_900])
     assert metrics.sharpe == pytest.approx(returns.mean() / returns.std(ddof=1) * math.sqrt(175_200))
-    assert metrics.cagr_pct == pytest.approx((1.1 ** (365 / 2) - 1) * 100)
+    # the return spans 2 days and 3 minutes, from the initial balance (issue 36 item 4: it read 2 days)
+    assert metrics.cagr_pct == pytest.approx((1.1 ** (525_600 / 2_883) - 1) * 100)
     assert metrics.calmar == pytest.approx(metrics.cagr_pct / 10.0)
+
+
+def test_gh36_4_a_year_of_ticks_compounds_over_exactly_a_year():
+    """175,200 ticks 3 minutes apart: the curve starts at the initial balance 3 minutes before
+    the first, so it spans 365 days and +10 % is a CAGR of 10 %. Before: the span was one
+    tick short (525,597 minutes), 1.1 ** (525,600 / 525,597) - 1 = +10.00005 %."""
+    equity = np.full(175_200, 10_000.0)
+    equity[-1] = 11_000.0
+    times = np.arange(175_200, dtype=np.int64) * 180_000
+    assert curve_metrics(equity, times, initial_usd=10_000).cagr_pct == pytest.approx(10.0, abs=1e-9)
