@@ -27,7 +27,18 @@ import numpy as np
 from bot.clock import TICK, on_tick_grid
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.models import CoinFeatures, CorrectionKind, Decision, Fill, Outcome, Portfolio, Side, StrictModel, TickReport
+from bot.models import (
+    CoinFeatures,
+    CorrectionKind,
+    Decision,
+    Fill,
+    Outcome,
+    Portfolio,
+    Side,
+    StrictModel,
+    TickReport,
+    Verdict,
+)
 from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
 from bot.tick.indicators import PrecomputedFeatures
@@ -84,6 +95,7 @@ class BacktestResult:
     intel_coverage: dict[str, float] = field(default_factory=dict)  # with [intel]: % of ticks the archive covered
     # funding settlements of open positions: charged (at their own rate), stale and unknown (not charged)
     funding_coverage: dict[str, int] = field(default_factory=dict)
+    rejections: dict[str, int] = field(default_factory=dict)  # the risk step's refusals by code
 
     @property
     def initial_usd(self) -> float:
@@ -118,6 +130,7 @@ class _Recorder:
         self.unknown_funding: list[str] = []  # coins of settlements passed without a rate
         self.stale_funding: list[str] = []  # coins of settlements passed with only an earlier settlement's rate
         self.outcomes: Counter[str] = Counter()
+        self.rejections: Counter[str] = Counter()  # the risk step's refusals by code
         self.messages: list[str] = []
         self._last_equity = initial_usd
         self._last_fills: list[Fill] = []
@@ -140,6 +153,9 @@ class _Recorder:
                 self.unknown_funding.append(correction.coin)
             elif correction.kind is CorrectionKind.FUNDING_STALE:
                 self.stale_funding.append(correction.coin)
+        for verdict in report.verdicts:
+            if verdict.verdict is Verdict.REJECTED:
+                self.rejections.update(code.value for code in verdict.codes)
         self.cost_usd += report.usage.cost_usd
         self.outcomes[report.outcome.value] += 1
         if report.outcome is not Outcome.OK and report.message and len(self.messages) < self._MESSAGES:
@@ -265,6 +281,7 @@ async def run_backtest(
         funding_received_usd=sum(received for _, _, received in recorder.funding),
         llm_cost_usd=recorder.cost_usd,
         outcomes=dict(recorder.outcomes),
+        rejections=dict(sorted(recorder.rejections.items())),
         messages=recorder.messages,
         warnings=_funding_warnings(recorder),
         funding_coverage={

@@ -144,6 +144,7 @@ class BacktestReport(StrictModel):
     by_side: list[Group]
     by_exit_reason: list[Group]
     outcomes: dict[str, int]  # tick outcome -> count
+    rejections: dict[str, int] = Field(default_factory=dict)  # the risk step's refusals by code ({}: none)
     cache: dict[str, int] = Field(default_factory=dict)
     intel_coverage: dict[str, float] = Field(
         default_factory=dict
@@ -221,6 +222,7 @@ def build_report(result) -> BacktestReport:
         by_side=_groups(result.trades, lambda trade: trade.side),
         by_exit_reason=_groups(result.trades, lambda trade: trade.exit_reason),
         outcomes=result.outcomes,
+        rejections=result.rejections,
         cache=result.cache,
         intel_coverage=result.intel_coverage,
         funding_coverage=result.funding_coverage,
@@ -303,6 +305,7 @@ def print_report(report: BacktestReport, *, console=None) -> None:
         _print_fitted(console, group_table, drop=("avg hold", "profit factor", "expectancy", "win rate"))
     outcomes = " · ".join(f"{name} {count}" for name, count in sorted(report.outcomes.items()))
     console.print(f"ticks: {outcomes}" + (f" · decision cache: {report.cache}" if report.cache else ""))
+    console.print(f"risk rejections: {rejections_line(report.rejections)}")
     for message in report.messages:
         console.print(f"  {message}")
     if sum((f := report.funding_coverage).values()):
@@ -315,6 +318,12 @@ def print_report(report: BacktestReport, *, console=None) -> None:
             f"intel coverage: {c['any_pct']:g} % of the ticks "
             f"(Fear & Greed {c['sentiment_pct']:g} %, headlines {c['headlines_pct']:g} %)"
         )
+
+
+def rejections_line(rejections: dict[str, int]) -> str:
+    """The risk step's refusals by code, most first ("none" when there were none)."""
+    ranked = sorted(rejections.items(), key=lambda item: (-item[1], item[0]))
+    return " · ".join(f"{code} {count:,}" for code, count in ranked) or "none"
 
 
 def _print_fitted(console, table, drop: tuple[str, ...] = ()) -> None:

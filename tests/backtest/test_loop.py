@@ -338,3 +338,42 @@ def test_gh36_1_a_settlement_past_the_end_of_the_funding_history_is_not_charged_
     assert report.funding_coverage == {"charged": 0, "stale": 1, "unknown": 0}
     full = build_report(_buy_once_backtest(HistoryMarket()))
     assert full.funding_coverage == {"charged": 1, "stale": 0, "unknown": 0}
+
+
+def test_gh36_2_the_report_counts_the_risk_steps_rejections_by_code():
+    """BUY BTC every tick with a take-profit 1 % away and a stop 2 % away (reward:risk 0.5 <
+    1.5): 11 ticks, 11 refusals, 0 trades. Before: the report said 0 trades and nothing else."""
+    import io
+
+    from rich.console import Console
+
+    from bot.backtest.report import print_report
+
+    class ShortSighted:
+        name = "short-sighted"
+        trace = None  # free: nothing to account
+
+        async def decide(self, *, features, portfolio, prompt):
+            price = features["BTC"].price
+            return [
+                Decision(
+                    coin="BTC",
+                    action=Action.BUY,
+                    confidence=1.0,
+                    size_pct=10,
+                    stop_loss=price * 0.98,
+                    take_profit=price * 1.01,
+                )
+            ]
+
+    settings = Settings(trading={"coins": ["BTC"]})
+    result = asyncio.run(
+        run_backtest(
+            settings, market=HistoryMarket(), strategy=ShortSighted(), start=START, end=START + timedelta(minutes=30)
+        )
+    )
+    report = build_report(result)
+    assert result.trades == [] and report.rejections == {"low_reward_risk": 11}
+    console = Console(file=io.StringIO(), width=120)
+    print_report(report, console=console)
+    assert "risk rejections: low_reward_risk 11\n" in console.file.getvalue()
