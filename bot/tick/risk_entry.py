@@ -123,9 +123,10 @@ def _exits(
         long, minimum = side is Side.LONG, settings.min_reward_risk
         ratio = _net_reward_risk(price, stop=stop, take=take, long=long, inputs=inputs)
         asked = _net_reward_risk(price, stop=asked_stop, take=decision.take_profit, long=long, inputs=inputs)
-        if ratio < minimum <= asked:
-            # the price step's rounding alone fails it (each rounding moves half a step at most):
-            # the take-profit goes out by whole steps rather than refuse a plan that asked enough
+        if ratio < minimum <= asked + 1e-9:
+            # the price step's rounding alone fails it (each rounding moves half a step at most; the
+            # asked ratio to the last float bits, as ``take_profit_for`` computes it): the take-profit
+            # goes out by whole steps rather than refuse a plan that asked enough
             for _ in range(2 + math.ceil(minimum)):
                 take = round_to_step(take + direction * info.price_step, info.price_step)
                 ratio = _net_reward_risk(price, stop=stop, take=take, long=long, inputs=inputs)

@@ -99,3 +99,30 @@ def test_gh36_2_rules_at_the_risk_steps_minimum_pass_it_rounded_to_the_price_ste
     assert verdict.verdict == "approved", verdict.reason
     assert verdict.plan.stop_loss == 98_000 and verdict.plan.take_profit == 103_350.3
     assert verdict.reason.startswith("take-profit rounded out to 103,350.3 to keep reward:risk 1.5 net")
+
+
+def test_gh36_2_a_take_profit_asked_at_the_minimum_to_the_last_float_bit_passes():
+    """ETH short on the sample at 06-02 09:00: price 2,493.3, the rules' stop 2,563.1009...,
+    take-profit 2,379.8781... for 1.5 net, which the check computes as 1.4999999999999998
+    (float rounding of the inverse). Before: refused "reward:risk 1.50 below the minimum 1.5"
+    (13 such refusals on the sample at reward_risk 1.5)."""
+    from bot.models import Action, Decision
+    from bot.tick.risk_entry import take_profit_for
+    from tests.tick.test_risk import _review
+
+    take = take_profit_for(
+        2_493.3, stop=2_563.100918180814, reward_risk=1.5, long=False, taker_fee_pct=0.05, slippage_pct=0.02
+    )
+    assert take == 2_379.878177912197
+    decision = Decision(
+        coin="ETH",
+        action=Action.SELL,
+        confidence=0.8,
+        size_pct=10,
+        leverage=3,
+        stop_loss=2_563.100918180814,
+        take_profit=take,
+    )
+    [verdict] = _review(decision, prices={"BTC": 100_000.0, "ETH": 2_493.3}, taker_fee_pct=0.05, slippage_pct=0.02)
+    assert verdict.verdict == "approved", verdict.reason
+    assert (verdict.plan.stop_loss, verdict.plan.take_profit) == (2_563.1, 2_379.87)
