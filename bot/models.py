@@ -132,6 +132,10 @@ class CoinMarket:
     funding_rate: float | None = (
         None  # last settled 8h rate (the exchange's estimate only without history), 0.0001 = 0.01 %
     )
+    # The settlements recorded over the candles' span, (settlement time ms, rate) oldest first,
+    # from the last one before the oldest candle: the paper broker charges each settlement its
+    # own rate and can tell a stale one. Empty (live): ``funding_rate`` serves, its age unknown.
+    funding_rates: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(slots=True)
@@ -263,6 +267,7 @@ class CorrectionKind(StrEnum):
     ERROR = "error"  # an unexpected exchange error: the order's fate is settled next tick
     BALANCE = "balance"  # cash adopted from the exchange (fees, funding, PnL)
     FUNDING_UNKNOWN = "funding_unknown"  # paper: a settlement passed with no known rate, so nothing was charged
+    FUNDING_STALE = "funding_stale"  # paper: the newest rate is an earlier settlement's, so nothing was charged
 
 
 class Correction(StrictModel):

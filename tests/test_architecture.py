@@ -192,7 +192,6 @@ TESTED_ELSEWHERE = {
     "serve/schemas.py": "tests/cli/test_serve.py: the answers' shapes, a 422 naming the field",
     "sweep/cache.py": "tests/sweep/test_command.py: a rerun computes only the missing cells",
     "sweep/cluster.py": "tests/sweep/test_command.py: worker processes and an existing scheduler",
-    "sweep/report.py": "tests/sweep/test_command.py: the rows and the walk-forward winners a sweep writes",
     "tick/context.py": "tests/tick/test_engine.py: what a tick is handed, built by every engine test",
     "tick/margin.py": "tests/tick/test_risk.py, tests/venues/test_paper.py: the liquidation buffer and price",
     "tick/portfolio.py": "tests/tick/test_risk.py: the account view every risk case starts from",

@@ -27,7 +27,18 @@ import numpy as np
 from bot.clock import TICK, on_tick_grid
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.models import CoinFeatures, CorrectionKind, Decision, Fill, Outcome, Portfolio, Side, StrictModel, TickReport
+from bot.models import (
+    CoinFeatures,
+    CorrectionKind,
+    Decision,
+    Fill,
+    Outcome,
+    Portfolio,
+    Side,
+    StrictModel,
+    TickReport,
+    Verdict,
+)
 from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
 from bot.tick.indicators import PrecomputedFeatures
@@ -82,6 +93,9 @@ class BacktestResult:
     warnings: list[str] = field(default_factory=list)
     cache: dict[str, int] = field(default_factory=dict)  # decision cache hits / misses (LLM strategies)
     intel_coverage: dict[str, float] = field(default_factory=dict)  # with [intel]: % of ticks the archive covered
+    # funding settlements of open positions: charged (at their own rate), stale and unknown (not charged)
+    funding_coverage: dict[str, int] = field(default_factory=dict)
+    rejections: dict[str, int] = field(default_factory=dict)  # the risk step's refusals by code
 
     @property
     def initial_usd(self) -> float:
@@ -114,7 +128,9 @@ class _Recorder:
         self.funding: list[tuple[str, datetime, float]] = []  # coin, settlement time, USD received (+) or paid (-)
         self.cost_usd = 0.0
         self.unknown_funding: list[str] = []  # coins of settlements passed without a rate
+        self.stale_funding: list[str] = []  # coins of settlements passed with only an earlier settlement's rate
         self.outcomes: Counter[str] = Counter()
+        self.rejections: Counter[str] = Counter()  # the risk step's refusals by code
         self.messages: list[str] = []
         self._last_equity = initial_usd
         self._last_fills: list[Fill] = []
@@ -132,7 +148,14 @@ class _Recorder:
         self.fills.extend(report.fills)
         for payment in report.funding:  # the paper broker's funding settlements
             self.funding.append((payment.coin, payment.at, payment.amount_usd))
-        self.unknown_funding += [c.coin for c in report.corrections if c.kind is CorrectionKind.FUNDING_UNKNOWN]
+        for correction in report.corrections:
+            if correction.kind is CorrectionKind.FUNDING_UNKNOWN:
+                self.unknown_funding.append(correction.coin)
+            elif correction.kind is CorrectionKind.FUNDING_STALE:
+                self.stale_funding.append(correction.coin)
+        for verdict in report.verdicts:
+            if verdict.verdict is Verdict.REJECTED:
+                self.rejections.update(code.value for code in verdict.codes)
         self.cost_usd += report.usage.cost_usd
         self.outcomes[report.outcome.value] += 1
         if report.outcome is not Outcome.OK and report.message and len(self.messages) < self._MESSAGES:
@@ -258,17 +281,32 @@ async def run_backtest(
         funding_received_usd=sum(received for _, _, received in recorder.funding),
         llm_cost_usd=recorder.cost_usd,
         outcomes=dict(recorder.outcomes),
+        rejections=dict(sorted(recorder.rejections.items())),
         messages=recorder.messages,
-        warnings=[_unknown_funding_warning(recorder.unknown_funding)] if recorder.unknown_funding else [],
+        warnings=_funding_warnings(recorder),
+        funding_coverage={
+            "charged": len(recorder.funding),
+            "stale": len(recorder.stale_funding),
+            "unknown": len(recorder.unknown_funding),
+        },
     )
 
 
-def _unknown_funding_warning(coins: list[str]) -> str:
-    names = ", ".join(sorted(set(coins)))
-    return (
-        f"FUNDING UNKNOWN: {len(coins)} settlements of {names} had no funding rate and were not charged; "
-        "add funding_8h/ to the data folder"
-    )
+def _funding_warnings(recorder: _Recorder) -> list[str]:
+    """What the funding figure leaves out: settlements that passed uncharged, and why."""
+    warnings = []
+    if coins := recorder.unknown_funding:
+        warnings.append(
+            f"FUNDING UNKNOWN: {len(coins)} settlements of {', '.join(sorted(set(coins)))} had no funding rate and "
+            "were not charged; add funding_8h/ to the data folder"
+        )
+    if coins := recorder.stale_funding:
+        warnings.append(
+            f"FUNDING STALE: {len(coins)} settlements of {', '.join(sorted(set(coins)))} had only an earlier "
+            "settlement's rate (the funding history ends before them) and were not charged; download funding "
+            "covering the span"
+        )
+    return warnings
 
 
 def _closes_at(candles: np.ndarray, times_ms: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Backtest report: metrics as pure functions, then three renderings (rich, JSON, a folder).
+"""Backtest report: metrics as pure functions, then two renderings (rich, JSON; the folder: ``files.py``).
 
 Conventions (they matter when comparing with other tools):
 - Returns are per tick (3 minutes) on equity marked to market after each tick.
@@ -8,7 +8,8 @@ Conventions (they matter when comparing with other tools):
   returns over ALL ticks (target 0), as in Sortino & Price (1994), not the standard
   deviation of the negative ones only.
 - CAGR extrapolates the span's return to 365 days: on a span of weeks it is a huge,
-  noisy number, shown because people expect it; Calmar = CAGR / max drawdown.
+  noisy number, shown because people expect it; Calmar = CAGR / max drawdown. The span is
+  the curve's, from the initial balance 3 minutes before the first tick: N ticks, N x 3 min.
 - A trade's PnL is net of its entry and exit fees and of its funding (received +, paid -). A
   position still open at the end is valued at the last price with no exit fee.
 - Exposure is the share of ticks that ended with at least one position open.
@@ -18,11 +19,9 @@ Conventions (they matter when comparing with other tools):
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import numpy as np
 from pydantic import Field
@@ -145,10 +144,13 @@ class BacktestReport(StrictModel):
     by_side: list[Group]
     by_exit_reason: list[Group]
     outcomes: dict[str, int]  # tick outcome -> count
+    rejections: dict[str, int] = Field(default_factory=dict)  # the risk step's refusals by code ({}: none)
     cache: dict[str, int] = Field(default_factory=dict)
     intel_coverage: dict[str, float] = Field(
         default_factory=dict
     )  # % of ticks with sentiment, headlines, either ({} without [intel])
+    # funding settlements of open positions: charged at their own rate, or passed uncharged (stale, unknown)
+    funding_coverage: dict[str, int] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     messages: list[str] = Field(default_factory=list)
 
@@ -158,9 +160,9 @@ def curve_metrics(equity: np.ndarray, times_ms: np.ndarray, *, initial_usd: floa
     one tick before the first (the account before the first tick traded)."""
     final = float(equity[-1]) if len(equity) else initial_usd
     total = final / initial_usd - 1.0
-    span = timedelta(milliseconds=int(times_ms[-1] - times_ms[0])) if len(times_ms) else timedelta(0)
     curve = np.concatenate([[initial_usd], equity])
     times = np.concatenate([[times_ms[0] - _TICK_MS], times_ms]) if len(times_ms) else np.zeros(1, dtype=np.int64)
+    span = timedelta(milliseconds=int(times[-1] - times[0]))  # the curve's: N ticks span N x 3 minutes
     returns = tick_returns(curve)
     max_dd = float(drawdown_pct(curve).max())
     cagr = cagr_pct(total, span)
@@ -220,8 +222,10 @@ def build_report(result) -> BacktestReport:
         by_side=_groups(result.trades, lambda trade: trade.side),
         by_exit_reason=_groups(result.trades, lambda trade: trade.exit_reason),
         outcomes=result.outcomes,
+        rejections=result.rejections,
         cache=result.cache,
         intel_coverage=result.intel_coverage,
+        funding_coverage=result.funding_coverage,
         warnings=result.warnings,
         messages=result.messages,
     )
@@ -301,13 +305,25 @@ def print_report(report: BacktestReport, *, console=None) -> None:
         _print_fitted(console, group_table, drop=("avg hold", "profit factor", "expectancy", "win rate"))
     outcomes = " · ".join(f"{name} {count}" for name, count in sorted(report.outcomes.items()))
     console.print(f"ticks: {outcomes}" + (f" · decision cache: {report.cache}" if report.cache else ""))
+    console.print(f"risk rejections: {rejections_line(report.rejections)}")
     for message in report.messages:
         console.print(f"  {message}")
+    if sum((f := report.funding_coverage).values()):
+        console.print(
+            f"funding coverage: {f['charged']} of {sum(f.values())} settlements charged at their own rate "
+            f"({f['stale']} stale, {f['unknown']} unknown: not charged)"
+        )
     if c := report.intel_coverage:
         console.print(
             f"intel coverage: {c['any_pct']:g} % of the ticks "
             f"(Fear & Greed {c['sentiment_pct']:g} %, headlines {c['headlines_pct']:g} %)"
         )
+
+
+def rejections_line(rejections: dict[str, int]) -> str:
+    """The risk step's refusals by code, most first ("none" when there were none)."""
+    ranked = sorted(rejections.items(), key=lambda item: (-item[1], item[0]))
+    return " · ".join(f"{code} {count:,}" for code, count in ranked) or "none"
 
 
 def _print_fitted(console, table, drop: tuple[str, ...] = ()) -> None:
@@ -317,98 +333,3 @@ def _print_fitted(console, table, drop: tuple[str, ...] = ()) -> None:
     if dropped := fit(table, console.width, drop=drop):
         table.caption = f"not shown at {console.width} columns: {', '.join(dropped)} (report.json has them)"
     console.print(table)
-
-
-def write_folder(folder: Path, result, report: BacktestReport) -> list[Path]:
-    """trades.csv, equity.csv, report.json and equity.png in ``folder``; the paths written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    trades_path, equity_path, json_path, png_path = (
-        folder / name for name in ("trades.csv", "equity.csv", "report.json", "equity.png")
-    )
-    fields = [
-        "coin",
-        "side",
-        "amount",
-        "entry_at",
-        "entry_price",
-        "exit_at",
-        "exit_price",
-        "exit_reason",
-        "fees_usd",
-        "funding_received_usd",
-        "pnl_usd",
-    ]
-    with open(trades_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        for trade in result.trades:
-            writer.writerow(trade.model_dump(mode="json"))
-    drawdown = _drawdown_after_each_tick(result)
-    with open(equity_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["time", "equity_usd", "drawdown_pct", "buy_and_hold_usd", "exposed"])
-        for ms, equity, dd, bench, exposed in zip(
-            result.times_ms, result.equity_usd, drawdown, result.benchmark_usd, result.exposed, strict=True
-        ):
-            writer.writerow([_iso(ms), f"{equity:.6f}", f"{dd:.6f}", f"{bench:.6f}", int(exposed)])
-    json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    _plot(png_path, result, report)
-    return [trades_path, equity_path, json_path, png_path]
-
-
-def _drawdown_after_each_tick(result) -> np.ndarray:
-    """The drawdown column and chart, from a running peak that starts at the initial
-    balance (as ``max_drawdown_pct`` does): a first tick below it is already a drawdown."""
-    return drawdown_pct(np.concatenate([[result.initial_usd], result.equity_usd]))[1:]
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _plot(path: Path, result, report: BacktestReport) -> None:
-    import matplotlib.pyplot as plt
-
-    figure = _figure(result, report)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-def _figure(result, report: BacktestReport):
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display on a server
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
-    times = [datetime.fromtimestamp(int(ms) / 1000, tz=UTC) for ms in result.times_ms]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.plot(
-        times,
-        result.equity_usd,
-        label=f"{report.strategy} ({report.strategy_metrics.total_return_pct:+.2f} %)",
-        color="tab:blue",
-    )
-    top.plot(
-        times,
-        result.benchmark_usd,
-        label=f"buy & hold ({report.benchmark_metrics.total_return_pct:+.2f} %)",
-        color="tab:gray",
-        alpha=0.8,
-    )
-    top.axhline(result.initial_usd, color="black", linewidth=0.5)
-    top.set_ylabel("equity (USDT)")
-    top.set_title(
-        f"{report.strategy} backtest · {', '.join(report.coins)} · {report.start:%Y-%m-%d} → {report.end:%Y-%m-%d}"
-    )
-    top.legend(loc="best")
-    top.grid(alpha=0.3)
-    bottom.fill_between(times, -_drawdown_after_each_tick(result), 0, color="tab:red", alpha=0.5, label="drawdown")
-    bottom.set_ylabel("drawdown (%)")
-    bottom.grid(alpha=0.3)
-    # the locator picks days or hours to fit the span; a fixed "%m-%d" labelled every 12 h repeated each date
-    locator = mdates.AutoDateLocator()
-    bottom.xaxis.set_major_locator(locator)
-    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    figure.tight_layout()
-    return figure

@@ -122,7 +122,8 @@ def backtest(
     result = backtest_command(
         settings, request, progress=sys.stderr.isatty(), notify=lambda line: print(line, file=sys.stderr)
     )
-    from bot.backtest.report import build_report, print_report, write_folder
+    from bot.backtest.files import write_folder
+    from bot.backtest.report import build_report, print_report
 
     report = build_report(result)
     if out is not None:
@@ -159,7 +160,8 @@ def _arena(settings: Any, request: Any, *, out: Path | None, as_json: bool) -> N
     import json
 
     from bot.arena.backtest import arena_backtest, plot_arena
-    from bot.backtest.report import build_report, print_report, write_folder
+    from bot.backtest.files import write_folder
+    from bot.backtest.report import build_report, print_report
     from bot.cli.leaderboard import print_leaderboard
 
     result = arena_backtest(settings, request, notify=lambda line: print(line, file=sys.stderr))

@@ -135,7 +135,12 @@ class RulesSettings(Section):
     size_pct: float = Field(10.0, gt=0, le=100, description="margin per entry, % of available balance")
     leverage: float = Field(3.0, ge=1, le=125)
     stop_atr: float = Field(1.5, gt=0, description="stop-loss distance in 4h ATR14")
-    reward_risk: float = Field(2.0, gt=0, description="take-profit distance as a multiple of the stop distance")
+    reward_risk: float = Field(
+        2.0,
+        gt=0,
+        description="the take-profit earns this times what the stop loses, both net of `[paper]` fees and slippage "
+        "(as `risk.min_reward_risk` is measured)",
+    )
     sentiment_filter: bool = Field(
         False, description="with [intel]: no longs at Fear & Greed >= greed_above, no shorts at <= fear_below"
     )

@@ -56,7 +56,7 @@ class Kind:
 def _rules(settings: Settings, _key: str, _clock: Clock | None) -> Strategy:
     from bot.strategies.rules import RulesStrategy
 
-    return RulesStrategy(settings.rules)
+    return RulesStrategy(settings.rules, paper=settings.paper)
 
 
 def _claude(settings: Settings, key: str, clock: Clock | None) -> Strategy:

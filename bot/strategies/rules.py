@@ -4,18 +4,21 @@ Entry long when the 4h trend is up (EMA20 > EMA50), the 3m trend agrees, MACD is
 its signal and RSI14 is between 50 and 70 (momentum, not exhaustion); shorts mirror it.
 Entries against a crowded side (|funding| above ``MAX_FUNDING`` per 8 hours: an hourly or
 4-hourly rate is compared at its 8-hour equivalent, ``funding_8h``) are skipped. The
-stop-loss sits ``stop_atr`` 4h-ATR14s away and the take-profit ``reward_risk`` times as
-far on the other side. An open position is closed when the 3m trend and MACD both turn
-against it. With ``sentiment_filter`` (and `[intel]` on) no long opens at a Fear & Greed
-value of ``greed_above`` or more, no short at ``fear_below`` or less: the crowd is
-already all in on that side.
+stop-loss sits ``stop_atr`` 4h-ATR14s away and the take-profit where it earns ``reward_risk``
+times what the stop loses, both net of the round trip's taker fees and slippage (the
+``[paper]`` costs the risk step's ``min_reward_risk`` is measured with: 1.5 passes 1.5).
+An open position is closed when the 3m trend and MACD both turn against it. With
+``sentiment_filter`` (and `[intel]` on) no long opens at a Fear & Greed value of
+``greed_above`` or more, no short at ``fear_below`` or less: the crowd is already all in
+on that side.
 """
 
 from __future__ import annotations
 
-from bot.config import RulesSettings
+from bot.config import PaperSettings, RulesSettings
 from bot.models import Action, CoinFeatures, Decision, Portfolio, Side
 from bot.tick.protocols import PromptView
+from bot.tick.risk_entry import take_profit_for
 
 MAX_FUNDING = 0.0005  # 0.05 % per 8h
 
@@ -30,8 +33,9 @@ class RulesStrategy:
     name = "rules"
     trace = None  # free: nothing to account
 
-    def __init__(self, settings: RulesSettings) -> None:
+    def __init__(self, settings: RulesSettings, *, paper: PaperSettings | None = None) -> None:
         self.settings = settings
+        self.paper = paper or PaperSettings()  # the fills' costs, as the risk step is given them
 
     async def decide(
         self, *, features: dict[str, CoinFeatures], portfolio: Portfolio, prompt: PromptView
@@ -75,7 +79,15 @@ class RulesStrategy:
         ):
             return None
         direction = 1.0 if long_setup else -1.0
-        stop_distance = self.settings.stop_atr * f.h4.atr14
+        stop_loss = f.price - direction * self.settings.stop_atr * f.h4.atr14
+        take_profit = take_profit_for(
+            f.price,
+            stop=stop_loss,
+            reward_risk=self.settings.reward_risk,
+            long=long_setup,
+            taker_fee_pct=self.paper.taker_fee_pct,
+            slippage_pct=self.paper.slippage_pct,
+        )
         # Confidence grows with confirmations: price on the right side of EMA20, RSI7 agreeing.
         confirmations = (direction * (f.price - f.ema20) > 0) + (direction * (f.rsi7 - 50) > 0)
         trend = "up" if long_setup else "down"
@@ -85,8 +97,8 @@ class RulesStrategy:
             confidence=0.6 + 0.1 * confirmations,
             size_pct=self.settings.size_pct,
             leverage=self.settings.leverage,
-            stop_loss=f.price - direction * stop_distance,
-            take_profit=f.price + direction * stop_distance * self.settings.reward_risk,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
             invalidation=f"4h EMA20 crosses {'below' if long_setup else 'above'} EMA50",
             reasoning=f"4h and 3m trends {trend}, MACD confirms, RSI14 {f.rsi14:.0f}",
         )

@@ -61,6 +61,7 @@ class CellRow(StrictModel):
     final_equity_usd: float | None = None
     ticks: int | None = None
     outcomes: dict[str, int] = Field(default_factory=dict)
+    rejections: dict[str, int] = Field(default_factory=dict)  # the risk step's refusals by code, as the backtest's
     # for the deflated Sharpe ratio: per-tick (not annualised) Sharpe and the moments of the tick returns
     sharpe_per_tick: float | None = None
     skewness: float | None = None
@@ -188,6 +189,7 @@ def _run(task: CellTask, key: str) -> CellRow:
         final_equity_usd=s.final_equity_usd,
         ticks=report.ticks,
         outcomes=report.outcomes,
+        rejections=report.rejections,
         cache=report.cache,
         returns=len(returns),
         **moments,

@@ -188,9 +188,9 @@ def _span(base: Settings, spec: Spec, options: Options) -> tuple[Path | None, da
 
 def _best(cells: list[_Cell], rows: dict[str, tuple[CellRow, str]], metric: str) -> _Cell | None:
     """The fold's winner on its train window alone (rows of the train cells only)."""
-    from bot.sweep.report import order, score
+    from bot.sweep.report import order, rank_score
 
-    done = [c for c in cells if c.key in rows and score(rows[c.key][0], metric) is not None]
+    done = [c for c in cells if c.key in rows and rank_score(rows[c.key][0], metric) is not None]
     return min(done, key=lambda c: order(rows[c.key][0], metric)) if done else None
 
 

@@ -5,6 +5,12 @@ cells.csv, report.json and a heatmap PNG of two axes).
 The grid is data first (``SweepReport``), the plotting a separate step. The heatmap
 shows, for each pair of values of its two axes, the best metric over the other axes
 (and folds), as backtesting.py's ``plot_heatmaps`` does by default.
+
+A cell that made no trade stayed flat: a return of 0 and no Sharpe, Sortino or Calmar of
+its own. It is ranked where a flat line sits, at 0 (below every cell that gained, above
+every cell that lost; after a cell that traded to exactly 0) and shown as "no trades",
+never as a Sharpe of 0. A walk-forward fold whose best is such a cell picks it (staying
+flat beat every cell that traded) and says so; its test window runs the same settings.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from bot.backtest.report import rejections_line
 from bot.models import StrictModel
 from bot.sweep.cell import CellRow
 from bot.sweep.spec import METRICS, Fold, Spec
@@ -46,6 +53,8 @@ class FoldResult(StrictModel):
     out_of_sample: float | None  # the same cell's metric on the test window
     in_sample_return_pct: float | None
     out_of_sample_return_pct: float | None
+    winner_traded: bool | None = None  # False: the winner made no trade on its train window
+    selection: str | None = None  # what the pick did with the cells that made no trade (None: there were none)
 
 
 class Selection(StrictModel):
@@ -85,10 +94,21 @@ def score(row: CellRow, metric: str) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def order(row: CellRow, metric: str) -> tuple[bool, float]:
-    """Sort key: the best score first, cells without one (failed, no trade) last; ties keep spec order."""
-    value = score(row, metric)
-    return (value is None, -(value or 0.0))
+def flat(row: CellRow) -> bool:
+    """The cell finished without a trade."""
+    return row.ok and row.trades == 0
+
+
+def rank_score(row: CellRow, metric: str) -> float | None:
+    """What a cell is ranked by: its metric, 0 for a cell that made no trade (see the module's docstring)."""
+    return 0.0 if flat(row) else score(row, metric)
+
+
+def order(row: CellRow, metric: str) -> tuple[bool, float, bool]:
+    """Sort key: the best score first, a flat cell at 0 after a traded one at 0, cells without a
+    score (failed, or too short for the metric) last; ties keep spec order."""
+    value = rank_score(row, metric)
+    return (value is None, -(value or 0.0), flat(row))
 
 
 def build_report(
@@ -130,7 +150,7 @@ def _selection(name: str, ordered: list[CellResult]) -> Selection:
             name=name, trials=0, best_sharpe_per_tick=None, deflated_sharpe=None, warning=f"{name}: no cell finished"
         )
     best = done[0]
-    trials = [row.sharpe_per_tick or 0.0 for row in done]  # a flat cell (no trade) has a Sharpe of 0
+    trials = [row.sharpe_per_tick or 0.0 for row in done]  # a trial all the same: a flat cell counts at 0
     dsr = None
     if best.sharpe_per_tick is not None and best.skewness is not None and best.kurtosis is not None:
         dsr = deflated_sharpe(
@@ -140,7 +160,9 @@ def _selection(name: str, ordered: list[CellResult]) -> Selection:
             skewness=best.skewness,
             kurtosis=best.kurtosis,
         )
-    if dsr is None:
+    if flat(best):
+        warning = f"{name}: the best cell made no trade (staying flat beat every cell that traded): no luck to judge"
+    elif dsr is None:
         warning = f"{name}: the best cell has no Sharpe ratio (no returns to judge); nothing can be said about luck"
     elif dsr < THRESHOLD:
         warning = (
@@ -161,11 +183,12 @@ def _fold(fold: Fold, results: list[CellResult], metric: str) -> FoldResult:
         (
             r
             for r in results
-            if r.fold == fold.index and r.window == "train" and r.rank == 1 and score(r.row, metric) is not None
+            if r.fold == fold.index and r.window == "train" and r.rank == 1 and rank_score(r.row, metric) is not None
         ),
         None,
     )
     test = next((r for r in results if r.fold == fold.index and r.window == "test"), None)
+    train_rows = [r.row for r in results if r.fold == fold.index and r.window == "train" and r.row.ok]
     return FoldResult(
         fold=fold.index,
         train_start=fold.train_start,
@@ -177,7 +200,25 @@ def _fold(fold: Fold, results: list[CellResult], metric: str) -> FoldResult:
         out_of_sample=score(test.row, metric) if test else None,
         in_sample_return_pct=train.row.total_return_pct if train else None,
         out_of_sample_return_pct=test.row.total_return_pct if test else None,
+        winner_traded=not flat(train.row) if train else None,
+        selection=_flat_note(train_rows, train.row if train else None, metric),
     )
+
+
+def _flat_note(rows: list[CellRow], winner: CellRow | None, metric: str) -> str | None:
+    """What a fold's pick did with its cells that made no trade, in a line."""
+    flats = sum(map(flat, rows))
+    traded = [value for row in rows if not flat(row) and (value := score(row, metric)) is not None]
+    if not flats or winner is None:
+        return None
+    if not traded:
+        return f"no cell traded on the train window ({flats} flat): the winner is the first in spec order"
+    if flat(winner):
+        return (
+            f"the winner made no trade: staying flat beat the {len(traded)} cells that traded (best {metric} "
+            f"{max(traded):.2f}); {flats} cells were flat"
+        )
+    return f"{flats} of {len(rows)} cells made no trade: ranked as flat (0), below the winner"
 
 
 # ----- renderings --------------------------------------------------------------------------
@@ -218,6 +259,7 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
         "trades",
         "fees",
         "exposure",
+        "risk rejections",
         title="cells",
     )
     shown = [c for c in report.cells if c.window != "test"]
@@ -226,15 +268,16 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
         metrics = (
             [
                 _fmt(r.total_return_pct, "+.2f") + " %",
-                _fmt(r.sharpe),
+                "no trades" if flat(r) else _fmt(r.sharpe),
                 _fmt(r.sortino),
                 _fmt(r.max_drawdown_pct) + " %",
                 str(r.trades),
                 _fmt(r.fees_usd, ",.2f"),
                 _fmt(r.exposure_pct, ".1f") + " %",
+                rejections_line(r.rejections),
             ]
             if r.ok
-            else [f"[red]failed: {r.error}[/]", "", "", "", "", "", ""]
+            else [f"[red]failed: {r.error}[/]", "", "", "", "", "", "", ""]
         )
         table.add_row(
             str(cell.rank or "-"),
@@ -244,7 +287,9 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
         )
     from bot.backtest.tables import fit
 
-    if dropped := fit(table, console.width, drop=("exposure", "fees", "Sortino", "trades", "max DD")):
+    if dropped := fit(
+        table, console.width, drop=("risk rejections", "exposure", "fees", "Sortino", "trades", "max DD")
+    ):
         table.caption = f"not shown at {console.width} columns: {', '.join(dropped)} (cells.csv and --json have them)"
     console.print(table)
     if len(shown) > top:
@@ -267,13 +312,16 @@ def print_report(report: SweepReport, *, console=None, top: int = 30) -> None:
                 f"{f.train_start:%m-%d %H:%M} → {f.train_end:%m-%d %H:%M}",
                 f"{f.test_start:%m-%d %H:%M} → {f.test_end:%m-%d %H:%M}",
                 " ".join(f"{k}={_value(v)}" for k, v in (f.winner or {}).items()) or "-",
-                _fmt(f.in_sample),
+                "no trades" if f.winner_traded is False else _fmt(f.in_sample),
                 _fmt(f.out_of_sample),
                 _fmt(f.in_sample_return_pct, "+.2f") + " %",
                 _fmt(f.out_of_sample_return_pct, "+.2f") + " %",
             )
         fit(folds, console.width, drop=("IS return", "train", "test"))
         console.print(folds)
+        for f in report.folds:
+            if f.selection:
+                console.print(f"fold {f.fold}: {f.selection}")
     for s in report.selections:
         dsr = _fmt(s.deflated_sharpe, ".3f")
         console.print(

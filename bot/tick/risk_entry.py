@@ -105,7 +105,7 @@ def _exits(
         stop = derived_stop(side=side, price=price, atr_usd=atr, settings=settings)
         codes.append(RiskCode.STOP_DERIVED)
         notes.append(f"stop-loss derived at {settings.stop_atr:g} x ATR {atr:.6g}")
-    stop = round_to_step(stop, info.price_step)
+    asked_stop, stop = stop, round_to_step(stop, info.price_step)
     if not direction * (price - stop) > 0:
         return reject(
             decision,
@@ -120,8 +120,20 @@ def _exits(
                 RiskCode.INVALID_TAKE_PROFIT,
                 f"take-profit {take:.6g} is not on the profit side of the price {price:.6g} for a {side}",
             )
-        ratio = _net_reward_risk(price, stop=stop, take=take, long=side is Side.LONG, inputs=inputs)
-        if ratio < settings.min_reward_risk:
+        long, minimum = side is Side.LONG, settings.min_reward_risk
+        ratio = _net_reward_risk(price, stop=stop, take=take, long=long, inputs=inputs)
+        asked = _net_reward_risk(price, stop=asked_stop, take=decision.take_profit, long=long, inputs=inputs)
+        if ratio < minimum <= asked + 1e-9:
+            # the price step's rounding alone fails it (each rounding moves half a step at most; the
+            # asked ratio to the last float bits, as ``take_profit_for`` computes it): the take-profit
+            # goes out by whole steps rather than refuse a plan that asked enough
+            for _ in range(2 + math.ceil(minimum)):
+                take = round_to_step(take + direction * info.price_step, info.price_step)
+                ratio = _net_reward_risk(price, stop=stop, take=take, long=long, inputs=inputs)
+                if ratio >= minimum:
+                    notes.append(f"take-profit rounded out to {take:,.12g} to keep reward:risk {minimum:g} net")
+                    break
+        if ratio < minimum:
             costs = inputs.fee_rate or inputs.slippage
             net = (
                 f" (net of the round trip's fees and slippage; gross {abs(take - price) / abs(price - stop):.2f})"
@@ -317,14 +329,26 @@ def fill_price(price: float, *, buying: bool, inputs: RiskInputs) -> float:
     return price * (1.0 + inputs.slippage) if buying else price * (1.0 - inputs.slippage)
 
 
-def _net_reward_risk(price: float, *, stop: float, take: float, long: bool, inputs: RiskInputs) -> float:
-    """What the take-profit earns over what the stop-loss loses, per unit, as the fills would
-    book them: entry and exit slipped against the order, the taker fee on both."""
-    entry = fill_price(price, buying=long, inputs=inputs)
+def _net_line(price: float, *, long: bool, fee_rate: float, slippage: float) -> tuple[float, float]:
+    """``(a, b)`` with ``a x L - b`` what one unit entered at ``price`` nets when it exits at the
+    level L, as the fills would book it: entry and exit slipped against the order (as
+    ``fill_price``), the taker fee on both. Linear in L, so the check and its inverse share it."""
     direction = 1.0 if long else -1.0
+    entry = price * (1.0 + direction * slippage)
+    return (1.0 - direction * slippage) * (direction - fee_rate), entry * (direction + fee_rate)
 
-    def net(exit_level: float) -> float:
-        exit_price = fill_price(exit_level, buying=not long, inputs=inputs)
-        return direction * (exit_price - entry) - inputs.fee_rate * (entry + exit_price)
 
-    return net(take) / -net(stop)
+def _net_reward_risk(price: float, *, stop: float, take: float, long: bool, inputs: RiskInputs) -> float:
+    """What the take-profit earns over what the stop-loss loses, per unit, net of both fills."""
+    a, b = _net_line(price, long=long, fee_rate=inputs.fee_rate, slippage=inputs.slippage)
+    return (a * take - b) / (b - a * stop)
+
+
+def take_profit_for(
+    price: float, *, stop: float, reward_risk: float, long: bool, taker_fee_pct: float, slippage_pct: float
+) -> float:
+    """The take-profit that earns ``reward_risk`` times what ``stop`` loses, both net of the
+    round trip's fees and slippage: the inverse of the ``min_reward_risk`` check, with the
+    costs ``review`` is given (``[paper]``), so a strategy asking for the minimum passes it."""
+    a, b = _net_line(price, long=long, fee_rate=taker_fee_pct / 100.0, slippage=slippage_pct / 100.0)
+    return b * (1.0 + reward_risk) / a - reward_risk * stop

@@ -3,7 +3,8 @@
 Layout as in the project's data folder: ``3m/BTCUSDT-3m.csv[.gz]``, ``4h/…``,
 ``funding_8h/BTCUSDT-funding-8h.csv[.gz]``; timestamps are candle OPEN times in ms.
 At simulated time t a coin shows only candles that had CLOSED by t (open + length
-<= t), the last close as its price, and the last funding rate settled at or before t.
+<= t), the last close as its price, and the last funding rate settled at or before t,
+with the settlements before it back to the oldest candle shown (each charged its own rate).
 There is no open-interest history, so it is reported as unknown rather than invented.
 """
 
@@ -63,10 +64,20 @@ class _CoinHistory:
     # The last window shown per timeframe, (end index, rows): a 4h window stays the same
     # for 80 ticks and is handed out again instead of sliced anew.
     windows: dict[str, tuple[int, np.ndarray]] = field(init=False, default_factory=dict)
+    shown: tuple[int, int, tuple[tuple[int, float], ...]] = field(init=False, default=(0, 0, ()))
 
     def __post_init__(self) -> None:
         self.ends = {tf: CandleEnds(candles) for tf, candles in self.candles.items()}
         self.funding_times, self.funding_rates = self.funding[:, 0].tolist(), self.funding[:, 1].tolist()
+
+    def settlements(self, since_ms: int, settled: int) -> tuple[tuple[int, float], ...]:
+        """The recorded settlements from the last one at or before ``since_ms`` to the
+        ``settled``-th: what the paper broker needs to charge each settlement its own rate."""
+        first = max(0, bisect_right(self.funding_times, since_ms) - 1)
+        if self.shown[:2] != (first, settled):  # the same for 160 ticks: handed out again
+            pairs = zip(self.funding_times[first:settled], self.funding_rates[first:settled], strict=True)
+            self.shown = (first, settled, tuple((int(at), rate) for at, rate in pairs))
+        return self.shown[2]
 
     def window(self, tf: str, now_ms: int, need: int) -> np.ndarray | None:
         """The last ``need`` candles closed by ``now_ms``; None unless the newest one is the candle that just closed."""
@@ -196,7 +207,14 @@ class HistoryMarket:
             settled = bisect_right(history.funding_times, now_ms)
             rate = history.funding_rates[settled - 1] if settled else None
             loaded[coin] = CoinMarket(
-                coin, self.info(coin), candles_3m, candles_4h, float(candles_3m[-1, 4]), None, rate
+                coin,
+                self.info(coin),
+                candles_3m,
+                candles_4h,
+                float(candles_3m[-1, 4]),
+                None,
+                rate,
+                history.settlements(int(candles_3m[0, 0]), settled),
             )
         return Snapshot(as_of=now, coins=loaded, errors=errors)
 

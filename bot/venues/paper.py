@@ -15,11 +15,17 @@ The rules, which docs/paper-broker.md explains for users:
   Binance 00:00, 08:00, 16:00 UTC; Hyperliquid every hour; Bybit per symbol):
   * funding at time T (before the candle that opens at T): a position open at T pays
     ``rate x amount x price`` when long and the rate is positive (receives it when short;
-    reversed when negative); the price is the open of the candle at T. The snapshot
-    carries only the latest funding rate, so every settlement since the last tick uses
-    it: exact for ticks every 3 minutes, an approximation after a pause of hours. With
-    no rate at all the settlement is not charged and the tick is degraded with a
-    ``funding_unknown`` correction saying so.
+    reversed when negative). Each settlement is charged its own rate: the history market
+    hands over the settlements recorded over the candles' span, and the newest at or before
+    T is T's. One settled an interval or more before T is an earlier settlement's (the
+    funding history ends there): T is not charged and the tick is degraded with a
+    ``funding_stale`` correction; with no rate at all, likewise, ``funding_unknown``. A live
+    snapshot carries only the latest rate, its age unknown: every settlement since the last
+    tick uses it (exact for ticks every 3 minutes, an approximation after a pause of hours).
+    The price is the close of the candle ending at T: the venue values the position at its
+    mark price at T (Binance: "position notional x funding rate" at the funding timestamp),
+    whose nearest recorded trade is that close; it is what a tick at T sees, so a tick on
+    time and one after a pause (which also holds the candle opening at T) charge the same.
   * a candle that OPENS beyond a trigger (a gap): beyond the liquidation price -> the
     position is liquidated; beyond the stop-loss -> stopped at the open; beyond the
     take-profit -> taken at the open.
@@ -38,6 +44,7 @@ The rules, which docs/paper-broker.md explains for users:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import UTC, datetime
 
 import numpy as np
@@ -206,14 +213,25 @@ class PaperBroker:
     def _pay(
         self, position: Position, *, book: Book, market: CoinMarket, at_ms: int, payments: list[FundingPayment]
     ) -> None:
-        rate = market.funding_rate
-        if rate is None:  # said loudly: the settlement passes uncharged, the account is off by it
+        rate, rate_ms = _rate_for(market, at_ms)
+        interval_ms = round(market.info.funding_interval_h * 3_600_000)
+        # said loudly: the settlement passes uncharged, the account is off by it
+        if rate is None:
             message = (
                 f"funding at {_at(at_ms):%Y-%m-%d %H:%M} UTC not charged: no funding rate for {position.coin} "
                 "(a data folder needs funding_8h/)"
             )
             self.corrections.append(
                 Correction(kind=CorrectionKind.FUNDING_UNKNOWN, coin=position.coin, message=message, alert=True)
+            )
+            return
+        if rate_ms is not None and at_ms - rate_ms >= interval_ms:
+            message = (
+                f"funding at {_at(at_ms):%Y-%m-%d %H:%M} UTC not charged: the newest {position.coin} rate was settled "
+                f"at {_at(rate_ms):%Y-%m-%d %H:%M} UTC, an earlier settlement's (the funding history ends there)"
+            )
+            self.corrections.append(
+                Correction(kind=CorrectionKind.FUNDING_STALE, coin=position.coin, message=message, alert=True)
             )
             return
         price = _price_at(market.candles_3m, at_ms, fallback=market.last_price)
@@ -287,13 +305,27 @@ def _first_closing_after(candles: np.ndarray, start_ms: int) -> int:
     return int(candles[:, 0].searchsorted(start_ms - _CANDLE_MS, side="right"))
 
 
+def _rate_for(market: CoinMarket, at_ms: int) -> tuple[float | None, int | None]:
+    """The rate of the settlement at ``at_ms`` and when it was settled: the newest recorded at
+    or before it (None, None when none is); without records (live) the snapshot's rate, its
+    settlement time unknown."""
+    if not market.funding_rates:
+        return market.funding_rate, None
+    index = bisect_right(market.funding_rates, at_ms, key=lambda settlement: settlement[0])
+    if index == 0:
+        return None, None
+    rate_ms, rate = market.funding_rates[index - 1]
+    return rate, rate_ms
+
+
 def _price_at(candles: np.ndarray, at_ms: int, *, fallback: float) -> float:
-    """The price at ``at_ms``: the open of the candle starting then, else the close of the one ending then."""
+    """The price at ``at_ms``: the close of the candle ending then (the last trade before the
+    settlement, what the tick at T sees), else the open of the one starting then (a gap)."""
     index = int(np.searchsorted(candles[:, 0], at_ms))
-    if index < len(candles) and candles[index, 0] == at_ms:
-        return float(candles[index, 1])
     if index > 0 and candles[index - 1, 0] + _CANDLE_MS == at_ms:
         return float(candles[index - 1, 4])
+    if index < len(candles) and candles[index, 0] == at_ms:
+        return float(candles[index, 1])
     return fallback
 
 

@@ -309,3 +309,71 @@ def test_gh16_7_a_backtest_without_funding_history_says_funding_was_not_charged(
         "folder"
     ]
     assert result.outcomes == {"ok": 141, "degraded": 1}  # 142 ticks 01:00-08:03; the 08:00 one says so too
+
+
+def test_gh36_1_a_settlement_past_the_end_of_the_funding_history_is_not_charged_and_said(tmp_path):
+    """The funding files cut after 06-02 00:00: the 08:00 settlement's newest rate is the 00:00
+    one (8 h old, a whole interval). Before: charged at it, every tick ok, no warning: the long
+    received 0.018 BTC x 105,346.4 x 6.42e-06 = 0.012174 USD (the 00:00 rate, -0.000642 %) where
+    it paid 0.106056 (the 08:00 rate, +0.005593 %, test_gh16_12). After: not charged, the 08:00
+    tick degraded, the report warns and counts it."""
+    folder = tmp_path / "history"
+    shutil.copytree(SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("*DOGE*", "*XRP*", "*SOL*", "*BNB*", "*ETH*"))
+    funding = _read_csv(SAMPLE_DIR / "funding_8h", "BTCUSDT-funding-8h")
+    cut_ms = datetime(2025, 6, 2, tzinfo=UTC).timestamp() * 1000
+    (folder / "funding_8h" / "BTCUSDT-funding-8h.csv.gz").unlink()
+    _write(folder / "funding_8h" / "BTCUSDT-funding-8h.csv", funding[funding[:, 0] <= cut_ms], "timestamp,funding_rate")
+    result = _buy_once_backtest(HistoryMarket(folder))
+    assert result.funding_received_usd == 0.0 and result.trades[0].funding_received_usd == 0.0
+    assert result.warnings == [
+        "FUNDING STALE: 1 settlements of BTC had only an earlier settlement's rate (the funding history ends before "
+        "them) and were not charged; download funding covering the span"
+    ]
+    assert result.outcomes == {"ok": 141, "degraded": 1}  # the 08:00 tick
+    assert result.messages == [
+        "2025-06-02 08:00 degraded: BTC: funding at 2025-06-02 08:00 UTC not charged: the newest BTC rate was settled "
+        "at 2025-06-02 00:00 UTC, an earlier settlement's (the funding history ends there)"
+    ]
+    report = build_report(result)
+    assert report.funding_coverage == {"charged": 0, "stale": 1, "unknown": 0}
+    full = build_report(_buy_once_backtest(HistoryMarket()))
+    assert full.funding_coverage == {"charged": 1, "stale": 0, "unknown": 0}
+
+
+def test_gh36_2_the_report_counts_the_risk_steps_rejections_by_code():
+    """BUY BTC every tick with a take-profit 1 % away and a stop 2 % away (reward:risk 0.5 <
+    1.5): 11 ticks, 11 refusals, 0 trades. Before: the report said 0 trades and nothing else."""
+    import io
+
+    from rich.console import Console
+
+    from bot.backtest.report import print_report
+
+    class ShortSighted:
+        name = "short-sighted"
+        trace = None  # free: nothing to account
+
+        async def decide(self, *, features, portfolio, prompt):
+            price = features["BTC"].price
+            return [
+                Decision(
+                    coin="BTC",
+                    action=Action.BUY,
+                    confidence=1.0,
+                    size_pct=10,
+                    stop_loss=price * 0.98,
+                    take_profit=price * 1.01,
+                )
+            ]
+
+    settings = Settings(trading={"coins": ["BTC"]})
+    result = asyncio.run(
+        run_backtest(
+            settings, market=HistoryMarket(), strategy=ShortSighted(), start=START, end=START + timedelta(minutes=30)
+        )
+    )
+    report = build_report(result)
+    assert result.trades == [] and report.rejections == {"low_reward_risk": 11}
+    console = Console(file=io.StringIO(), width=120)
+    print_report(report, console=console)
+    assert "risk rejections: low_reward_risk 11\n" in console.file.getvalue()

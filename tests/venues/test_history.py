@@ -37,6 +37,19 @@ def test_snapshot_shows_only_closed_candles_and_settled_funding():
     assert btc.funding_rate == expected
 
 
+def test_gh36_1_the_snapshot_hands_over_the_settlements_since_before_its_oldest_candle():
+    """At 12:04 the oldest of 500 closed 3m candles opened at 11:03 the day before: the
+    settlements from 06-02 08:00 (the last before it) to 06-03 08:00, each with its own rate."""
+    from bot.venues.history import _read_csv
+
+    btc = HistoryMarket().snapshot_at(["BTC"], NOW).coins["BTC"]
+    assert btc.candles_3m[0, 0] == datetime(2025, 6, 2, 11, 3, tzinfo=UTC).timestamp() * MS
+    funding = _read_csv(SAMPLE_DIR / "funding_8h", "BTCUSDT-funding-8h")
+    hours = [datetime(2025, 6, 2, 8, tzinfo=UTC) + timedelta(hours=8 * i) for i in range(4)]
+    expected = [(int(at.timestamp() * MS), funding[funding[:, 0] == at.timestamp() * MS][0, 1]) for at in hours]
+    assert btc.funding_rates == tuple(expected) and btc.funding_rates[-1][1] == btc.funding_rate
+
+
 def test_future_candles_cannot_change_the_snapshot():
     market = HistoryMarket()
     before = market.snapshot_at(["SOL"], NOW).coins["SOL"].candles_3m.copy()

@@ -267,9 +267,9 @@ def test_funding_is_settled_at_16_utc_on_the_notional_at_that_time(side, rate, p
     cash = book.cash_usd
     rows = [
         (100_000, 100_050, 99_950, 99_990),  # 15:54
-        (99_990, 100_050, 99_950, 100_000),  # 15:57, closes at 16:00
+        (99_990, 100_050, 99_950, 100_000),  # 15:57, closes at 16:00: funding is valued at this close
         (100_000, 100_050, 99_950, 100_010),
-    ]  # 16:00: funding is valued at this open
+    ]  # 16:00
     assert _settle(book, _snapshot(opened, rows, funding_rate=rate)) == []
     [payment] = book.funding_payments
     assert payment.at == FUNDING_AT and payment.rate == rate and payment.price == 100_000
@@ -465,3 +465,63 @@ def test_an_hourly_market_is_charged_every_hour_in_paper():
     )
     assert [p.at.hour for p in book.funding_payments] == [13, 14, 15]
     assert book.funding_usd == pytest.approx(-3.0) and book.cash_usd == pytest.approx(10_000.0 - 3.0)
+
+
+def _with_settlements(snapshot, settlements):
+    """The snapshot's BTC with the recorded settlements (hours since NOW, rate) a history market hands over."""
+    market = snapshot.coins["BTC"]
+    market.funding_rates = tuple((int(NOW.timestamp() * 1000) + hours * HOUR, rate) for hours, rate in settlements)
+    market.funding_rate = market.funding_rates[-1][1]
+    return snapshot
+
+
+def test_gh36_1_each_settlement_after_a_pause_is_charged_its_own_rate():
+    """Long 0.1 BTC from 12:00, settled at 00:30 the next day: 16:00 at +0.01 % pays
+    0.0001 x 0.1 x 100,000 = 1.00; 00:00 at -0.02 % receives 0.0002 x 0.1 x 100,000 = 2.00.
+    Before: both at the newest rate (-0.02 %): +2.00 and +2.00."""
+    book = _open(Side.LONG)
+    cash = book.cash_usd
+    quiet = (100_000, 100_050, 99_950, 100_000)
+    snapshot = _with_settlements(_snapshot(NOW, [quiet] * 250), [(-4, 0.0003), (4, 0.0001), (12, -0.0002)])
+    assert _settle(book, snapshot) == []
+    assert [(p.at.strftime("%d %H:%M"), p.rate) for p in book.funding_payments] == [
+        ("03 16:00", 0.0001),
+        ("04 00:00", -0.0002),
+    ]
+    assert [p.amount_usd for p in book.funding_payments] == pytest.approx([-1.0, 2.0])
+    assert book.cash_usd == pytest.approx(cash + 1.0) and BROKER.corrections == []
+
+
+def test_gh36_1_a_settlement_whose_newest_rate_is_an_earlier_settlements_is_not_charged_and_said():
+    """The history ends at 08:00: the 16:00 settlement's newest rate is 8 h old, one whole
+    interval (the 08:00 settlement's own). Before: charged at it, 1.00 USD paid, not a word."""
+    book = _open(Side.LONG)
+    cash = book.cash_usd
+    quiet = (100_000, 100_050, 99_950, 100_000)
+    snapshot = _with_settlements(_snapshot(NOW, [quiet] * 90), [(-4, 0.0001)])  # to 16:30
+    assert _settle(book, snapshot) == [] and book.funding_payments == []
+    assert book.cash_usd == cash and book.positions["BTC"].settled_until == NOW + 90 * M3
+    [correction] = BROKER.corrections
+    BROKER.corrections.clear()
+    assert (correction.kind, correction.coin, correction.alert) == ("funding_stale", "BTC", True)
+    assert correction.message == (
+        "funding at 2025-06-03 16:00 UTC not charged: the newest BTC rate was settled at 2025-06-03 08:00 UTC, "
+        "an earlier settlement's (the funding history ends there)"
+    )
+
+
+def test_gh36_4_funding_is_valued_at_the_close_of_the_candle_ending_at_the_settlement():
+    """Long 0.1 BTC at +0.01 %: the 15:57 candle closes at 99,000, the 16:00 one opens at
+    101,000 (both in the snapshot: a tick after a pause). Valued at the close, the price the
+    16:00 tick sees: 0.0001 x 0.1 x 99,000 = 0.99 paid. Before: at the open, 1.01."""
+    opened = FUNDING_AT - 2 * M3
+    book = _open(Side.LONG, at=opened)
+    rows = [
+        (100_000, 100_050, 98_950, 99_500),  # 15:54
+        (99_500, 99_550, 98_950, 99_000),  # 15:57, closes at 16:00: funding is valued at this close
+        (101_000, 101_050, 100_950, 101_000),  # 16:00
+        (101_000, 101_050, 100_950, 101_000),  # 16:03
+    ]
+    assert _settle(book, _snapshot(opened, rows, funding_rate=0.0001)) == []
+    [payment] = book.funding_payments
+    assert payment.price == 99_000 and payment.amount_usd == pytest.approx(-0.99)
