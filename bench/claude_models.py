@@ -135,40 +135,19 @@ def main() -> None:
     from bot.ops.budget import cache_hit_ratio
     from bot.strategies.claude import ClaudeStrategy
     from bot.strategies.request import estimated_tokens
-    from tests.fakes.anthropic import FakeAnthropic, ModelSpec, tool_call
+    from tests.fakes.anthropic import FakeAnthropic, tool_call
+    from tests.strategies.claudekit import ALWAYS_ON, LEGACY_MODEL, PRICE
 
     prompt = _prompt(memory=not args.no_memory)
-    legacy = ModelSpec(
-        "claude-legacy-test",
-        "legacy",
-        structured_outputs=False,
-        thinking_types=frozenset({"enabled", "disabled"}),
-        cache_min_tokens=1024,
-    )
-    always_on = ModelSpec(
-        "claude-always-on-test",
-        "always on",
-        structured_outputs=False,
-        forced_tool=False,
-        thinking_types=frozenset({"adaptive"}),
-        thinking_default=True,
-        effort_levels=("low", "medium", "high"),
-    )
-    test_price = {
-        "input_usd_per_mtok": 3.0,
-        "output_usd_per_mtok": 15.0,
-        "cache_write_usd_per_mtok": 3.75,
-        "cache_read_usd_per_mtok": 0.30,
-    }
     rows = []
     with FakeAnthropic() as fake:
-        fake.models.update({legacy.id: legacy, always_on.id: always_on})
+        fake.models.update({LEGACY_MODEL.id: LEGACY_MODEL, ALWAYS_ON.id: ALWAYS_ON})
         for model, role in MODELS:
             llm = LlmSettings(
                 base_url=fake.url,
                 model=model,
                 effort=args.effort,
-                prices={model: test_price} if model.endswith("-test") else {},
+                prices={model: PRICE} if model.endswith("-test") else {},
             )
             strategy = ClaudeStrategy(llm, api_key="sk-bench")
             usages = []
