@@ -63,7 +63,9 @@ def positions_from(rows: Any, markets: dict[str, dict[str, Any]]) -> dict[str, E
             amount=amount,
             entry_price=_number(row.get("entryPrice"), f"{market['base']} entry price"),
             unrealized_pnl_usd=float(row.get("unrealizedPnl") or 0),
-            margin_usd=float(row.get("collateral") or row.get("initialMargin") or 0),
+            # the margin the position holds; ccxt's collateral is the cross wallet on Binance and adds the
+            # unrealized PnL on Bybit and Hyperliquid (ccxt's recorded answers: tests/fixtures/ccxt_recorded)
+            margin_usd=float(row.get("initialMargin") or row.get("collateral") or 0),
             liquidation_price=float(row["liquidationPrice"]) if row.get("liquidationPrice") else None,
         )
     return result
@@ -138,8 +140,16 @@ def fees_of(trades: list[dict[str, Any]]) -> float:
 
 
 def closing_trades(trades: list[dict[str, Any]], side: Side) -> tuple[float, float, float]:
-    """Amount, volume-weighted price and fees of the trades that reduce a ``side`` position."""
-    closing = [trade for trade in trades if trade.get("side") == ("sell" if side is Side.LONG else "buy")]
+    """Amount, volume-weighted price and fees of the trades that reduce a ``side`` position.
+
+    Bybit lists each funding settlement among the executions (``execType`` "Funding", the position's
+    size at the mark price; ccxt's recorded bybit fetchMyTrades): it moves no position, so it is no fill."""
+    closing = [
+        trade
+        for trade in trades
+        if trade.get("side") == ("sell" if side is Side.LONG else "buy")
+        and (trade.get("info") or {}).get("execType") != "Funding"
+    ]
     amount = sum(float(trade["amount"]) for trade in closing)
     if amount <= 0:
         return 0.0, 0.0, 0.0

@@ -50,7 +50,7 @@ from bot.tick.indicators import indicator_series
 from bot.tick.precision import round_to_step
 from bot.tick.risk import derived_stop
 from bot.venues.booking import opposite
-from bot.venues.ccxt_answers import closing_trades, trades_from
+from bot.venues.ccxt_answers import closing_trades
 from bot.venues.ccxt_lean import lean_ccxt
 from bot.venues.exchange import describe
 from bot.venues.holdings import Holdings
@@ -271,9 +271,7 @@ class CcxtBroker:
         # The position was still there at the last reconciliation: its closing trades came after
         # (and Binance answers at most 7 days of trades from `since`).
         since = max(position.opened_at, book.exchange.as_of - TICK_MARGIN) if book.exchange else position.opened_at
-        trades = await self._desk.call(
-            self._desk.exchange.fetch_my_trades, position.symbol, int(since.timestamp() * 1000), check=trades_from
-        )
+        trades = await self._holdings.trades_since(position.symbol, int(since.timestamp() * 1000))
         amount, price, fee = closing_trades(trades, position.side)
         if reason is FillReason.RECONCILE and amount < position.amount - 1e-12:
             again = (await self._holdings.positions()).get(position.coin)

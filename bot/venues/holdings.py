@@ -10,7 +10,7 @@ from typing import Any
 from bot.errors import ConfigError
 from bot.exchange_models import ExchangeOrder, ExchangePosition, ExchangeView
 from bot.ops.state import BotState
-from bot.venues.ccxt_answers import equity_of, orders_from, positions_from
+from bot.venues.ccxt_answers import equity_of, orders_from, positions_from, trades_from
 from bot.venues.orders import OrderDesk
 
 
@@ -40,6 +40,19 @@ class Holdings:
                 "switch the USDT perpetuals to one-way mode in the exchange's position settings, then run again"
             )
         return rows
+
+    async def trades_since(self, symbol: str, since_ms: int) -> list[dict[str, Any]]:
+        """The account's fills on ``symbol`` since ``since_ms``: ccxt's trades, and the execution types
+        its trades leave out where the venue lists them apart (``VenueProfile.more_fills``)."""
+        fetch = self.desk.exchange.fetch_my_trades
+        lists = await asyncio.gather(
+            self.desk.call(fetch, symbol, since_ms, check=trades_from),
+            *(
+                self.desk.call(fetch, symbol, since_ms, None, {"execType": kind}, check=trades_from)
+                for kind in self.desk.profile.more_fills
+            ),
+        )
+        return [trade for rows in lists for trade in rows]
 
     async def open_orders(self, book: BotState) -> list[ExchangeOrder]:
         """Regular and trigger orders, one request each per configured or held coin (sent together)."""

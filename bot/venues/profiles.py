@@ -56,6 +56,9 @@ class VenueProfile:
     page_sizes: tuple[int, int] = (1500, 1000)  # rows per request: candles, funding rates (the venue's maxima)
     candle_window: int = 0  # the venue serves only its latest this many candles of a timeframe (0: all)
     lookup_in_open_orders: bool = False
+    # execution types read beside ccxt's trades when a position closed outside the bot (Bybit: ccxt's
+    # fetch_my_trades asks execType=Trade only; a liquidation's fills are BustTrade)
+    more_fills: tuple[str, ...] = ()
     regular_orders: dict[str, Any] = field(default_factory=dict)  # params that list regular orders only
 
     def id_params(self, client_order_id: str, *, conditional: bool) -> dict[str, Any]:
@@ -155,6 +158,7 @@ PROFILES = {
         lookup_in_open_orders=True,
         page_sizes=(1000, 200),  # Bybit v5 kline limit [1, 1000], funding/history limit [1, 200]
         regular_orders={"orderFilter": "Order"},
+        more_fills=("BustTrade",),  # Bybit v5 enum execType; ccxt's fetchMyLiquidations asks it so
     ),
 }
 

@@ -83,6 +83,9 @@ class FakeOrder:
     actual_order_id: int | None = None
 
     def as_binance(self) -> dict:
+        """An order as Binance USD-M answers it: a conditional one in the Algo Order API's shape (Binance
+        "New Algo Order", ccxt 4.5.90 binance.parse_order reads algoId / clientAlgoId / algoStatus), a
+        regular one with the fields ccxt's recorded binance createOrders (swap) answer carries."""
         if self.kind == ALGO:
             return {
                 "algoId": self.id,
@@ -132,6 +135,9 @@ class FakeOrder:
             "workingType": "CONTRACT_PRICE",
             "priceProtect": False,
             "origType": self.type,
+            "priceMatch": "NONE",  # recorded binance createOrders (swap) lists these three
+            "selfTradePreventionMode": "NONE",
+            "goodTillDate": 0,
             "time": self.created_ms,
             "updateTime": self.updated_ms or self.created_ms,
         }
@@ -171,6 +177,7 @@ class FakeAccount:
     fill_fraction: float = 1.0
     entry_answers: list[EntryAnswer] = field(default_factory=list)  # scripted answers of the next entries
     working: dict[int, tuple[FakeOrder, EntryAnswer, int]] = field(default_factory=dict)  # id -> rest to settle
+    starts: dict[int, float] = field(default_factory=dict)  # trade id -> the signed position before it
 
     # -- auth ---------------------------------------------------------------------------------
     def check_auth(self, api_key: str | None, signed_query: str) -> None:
@@ -257,10 +264,22 @@ class FakeAccount:
             "crossUnPnl": _text(unrealized),
             "availableBalance": _text(self.wallet_usd + min(unrealized, 0) - margin),
             "maxWithdrawAmount": _text(self.wallet_usd - margin),
+            "marginAvailable": True,
             "updateTime": now,
         }
-        return {
+        return {  # recorded binance fetchBalance "Linear swap balance" (the account endpoint's shape)
+            "feeTier": 0,
+            "canTrade": True,
+            "canDeposit": True,
+            "canWithdraw": True,
+            "multiAssetsMargin": False,
             "totalInitialMargin": asset["initialMargin"],
+            "totalMaintMargin": "0",
+            "totalPositionInitialMargin": asset["initialMargin"],
+            "totalOpenOrderInitialMargin": "0",
+            "totalCrossWalletBalance": asset["crossWalletBalance"],
+            "totalCrossUnPnl": asset["crossUnPnl"],
+            "maxWithdrawAmount": asset["maxWithdrawAmount"],
             "totalWalletBalance": asset["walletBalance"],
             "totalUnrealizedProfit": asset["unrealizedProfit"],
             "totalMarginBalance": asset["marginBalance"],
@@ -550,6 +569,8 @@ class FakeAccount:
         fee = quantity * price * TAKER_FEE
         realized = 0.0
         signed = direction * quantity
+        trade_id = next(_ids)
+        self.starts[trade_id] = position.amount  # Hyperliquid's fills say it (startPosition)
         if position.amount * direction < 0:  # reducing
             closed = min(quantity, abs(position.amount))
             realized = (price - position.entry_price) * closed * (1.0 if position.amount > 0 else -1.0)
@@ -572,13 +593,14 @@ class FakeAccount:
                 "buyer": order.side == "BUY",
                 "commission": _text(fee),
                 "commissionAsset": "USDT",
-                "id": next(_ids),
+                "id": trade_id,
                 "maker": False,
                 "orderId": order.id,
                 "price": _text(price),
                 "qty": _text(quantity),
                 "quoteQty": _text(price * quantity),
                 "realizedPnl": _text(realized),
+                "marginAsset": "USDT",  # recorded binance fetchMyTrades "Swap private trade"
                 "side": order.side,
                 "positionSide": "BOTH",
                 "symbol": order.symbol,

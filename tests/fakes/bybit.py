@@ -22,6 +22,10 @@ position, ``positionIdx`` 0; ``hedged = True`` answers as a hedge-mode account, 
 ``X-BAPI-API-KEY`` and the HMAC-SHA256 of
 timestamp + key + recv window + payload. Faults on order creation match ``order_type``
 "order", "order/sl" or "order/tp" (a conditional order's trigger direction says which).
+
+Sources: Bybit's v5 docs (https://bybit-exchange.github.io/docs/v5/intro), ccxt's recorded bybit answers
+(tests/fixtures/ccxt_recorded, checked by tests/fakes/test_recorded_shapes.py: field names, text values,
+UUID order ids on linear) and ccxt 4.5.90's bybit.py; each behaviour says which.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ def _ok(result: object) -> dict:
     return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": int(time.time() * 1000)}
 
 
-# The account model's (Binance) codes as Bybit answers them (ccxt maps each retCode to an error class).
+# The account model's (Binance) codes as Bybit answers them: retCode and retMsg as ccxt 4.5.90's bybit.py
+# exceptions table quotes them (110007 "ab not enough for new order", 110043, 110072, 110093 ...) and Bybit v5's
+# error page lists them (https://bybit-exchange.github.io/docs/v5/error); ccxt maps each retCode to its class.
 BYBIT_REJECTS = {
     -2019: (110007, "ab not enough for new order"),
     -4164: (110094, "Order does not meet minimum order value"),
@@ -59,6 +65,8 @@ BYBIT_REJECTS = {
 }
 INJECTED_REJECTS = {"insufficient_margin": -2019, "min_notional": -4164, "precision": -1111, "would_trigger": -2021}
 # A triggered conditional order fills under its own id on Bybit; the account model's fill is a separate order.
+# Bybit v5 orderStatus (https://bybit-exchange.github.io/docs/v5/enum#orderstatus; ccxt bybit.parse_order_status):
+# an IOC market order's unfilled rest ends PartiallyFilledCanceled (recorded bybit fetchOrder, EC_CancelForNoFullFill)
 STATUSES = {
     "NEW": "New",
     "PARTIALLY_FILLED": "PartiallyFilled",
@@ -67,6 +75,12 @@ STATUSES = {
     "EXPIRED": "PartiallyFilledCanceled",
     "FINISHED": "Filled",
 }
+
+
+def _uuid(order_id: int) -> str:
+    """A linear order's id as Bybit gives it: a UUID (ccxt's recorded bybit fetchClosedOrders
+    has 8-4-4-4-12 hex ids; spot ids are numeric), made from the account model's number."""
+    return f"{order_id:08x}-0000-4000-8000-{order_id:012x}"
 
 
 def _error(code: int, message: str) -> dict:
@@ -131,7 +145,7 @@ class FakeBybit(FakeExchange):
             visible = visible[: int(params.get("limit", 200))]
         if "end" in params:
             visible = visible[visible[:, 0] <= int(params["end"]) - self.shift_ms]
-        rows = visible[-min(int(params.get("limit", 200)), 1000) :]
+        rows = visible[-min(int(params.get("limit", 200)), 1000) :]  # v5 kline: limit [1, 1000], default 200
         listed = [
             [str(int(t) + self.shift_ms), _text(o), _text(h), _text(low), _text(c), _text(v), _text(v * c)]
             for t, o, h, low, c, v in rows
@@ -236,8 +250,13 @@ class FakeBybit(FakeExchange):
         if order.status == "CANCELED" and order.executed_qty:  # Bybit v5 orderStatus: a part filled, the rest cancelled
             status = "PartiallyFilledCanceled"
         falling = (order.type == "STOP_MARKET") == (order.side == "SELL")
+        fee = order.executed_qty * order.avg_price * 0.0005
+        # Field names and text values as ccxt's recorded bybit fetchOpenOrder / fetchClosedOrders (linear) show
+        # them: cumFeeDetail is where ccxt 4.5.90's bybit.parse_order reads the fee ({} while nothing filled);
+        # a regular order's triggerPrice is ""; PartiallyFilledCanceled says EC_CancelForNoFullFill (recorded
+        # spot fetchOrder)
         return {
-            "orderId": str(order.id),
+            "orderId": _uuid(order.id),
             "orderLinkId": order.client_id,
             "symbol": order.symbol,
             "side": order.side.capitalize(),
@@ -246,18 +265,22 @@ class FakeBybit(FakeExchange):
             "qty": _text(order.quantity),
             "cumExecQty": _text(order.executed_qty),
             "cumExecValue": _text(order.executed_qty * order.avg_price),
-            "cumExecFee": _text(order.executed_qty * order.avg_price * 0.0005),
+            "cumExecFee": _text(fee),
+            "cumFeeDetail": {"USDT": _text(fee)} if order.executed_qty else {},
             "avgPrice": _text(order.avg_price) if order.executed_qty else "",
             "leavesQty": _text(0.0 if order.status not in OPEN_STATUSES else order.quantity - order.executed_qty),
             "orderStatus": status,
             "timeInForce": "IOC" if not conditional else "GTC",
             "reduceOnly": order.reduce_only,
             "positionIdx": 0,
-            "triggerPrice": _text(order.trigger_price or 0),
+            "triggerPrice": _text(order.trigger_price) if conditional else "",
             "triggerDirection": (2 if falling else 1) if conditional else 0,
             "stopOrderType": ("StopLoss" if order.type == "STOP_MARKET" else "TakeProfit") if conditional else "",
             "takeProfit": "",
             "stopLoss": "",
+            "rejectReason": "EC_CancelForNoFullFill" if status == "PartiallyFilledCanceled" else "EC_NoError",
+            "closeOnTrigger": False,
+            "createType": "CreateByUser",
             "createdTime": str(order.created_ms),
             "updatedTime": str(order.updated_ms or order.created_ms),
         }
@@ -281,10 +304,13 @@ class FakeBybit(FakeExchange):
                     "leverage": str(account.leverage.get(name, 20)),
                     "markPrice": _text(price),
                     "liqPrice": "",
+                    # recorded bybit fetchPositions: positionIM the margin held, positionBalance the same
+                    # before ccxt adds the unrealised PnL to it as collateral, cumRealisedPnl (not cur-)
                     "positionIM": _text(account._margin(name)),
+                    "positionBalance": _text(account._margin(name)),
                     "positionMM": "0",
                     "unrealisedPnl": _text(account._unrealized(name)),
-                    "curRealisedPnl": "0",
+                    "cumRealisedPnl": "0",
                     "positionStatus": "Normal",
                     "createdTime": str(account.clock_ms()),
                     "updatedTime": str(account.clock_ms()),
@@ -304,7 +330,7 @@ class FakeBybit(FakeExchange):
                 }
                 for idx in (1, 2)
             ]
-        elif coin and not rows:  # one-way mode: one empty row per symbol asked for
+        elif coin and not rows:  # one-way mode: one flat row per symbol asked (recorded bybit fetchPosition)
             rows = [
                 {
                     "positionIdx": 0,
@@ -369,10 +395,10 @@ class FakeBybit(FakeExchange):
                 "clientAlgoId": link,
             }
             order = account.create_algo_order(coin, params)
-            return {"orderId": str(order["algoId"]), "orderLinkId": link}
+            return {"orderId": _uuid(order["algoId"]), "orderLinkId": link}
         order = account._new(REGULAR, link, coin, side, "MARKET", quantity, bool(body.get("reduceOnly")))
         account._fill(order)
-        return {"orderId": str(order.id), "orderLinkId": link}
+        return {"orderId": _uuid(order.id), "orderLinkId": link}
 
     def find(self, params: dict) -> list[FakeOrder]:
         """/v5/order/realtime. Bybit v5 "Get Open & Closed Orders": ``orderFilter`` Order lists regular
@@ -389,7 +415,7 @@ class FakeBybit(FakeExchange):
             if order.kind not in kinds or ("symbol" in params and order.symbol != params["symbol"]):
                 continue
             if by_id not in (None, "", "None") or by_link:
-                if str(order.id) == by_id or order.client_id == by_link:
+                if _uuid(order.id) == by_id or order.client_id == by_link:
                     found.append(order)
             elif order.status in OPEN_STATUSES:
                 found.append(order)
@@ -398,24 +424,27 @@ class FakeBybit(FakeExchange):
     def cancel(self, body: dict) -> dict:
         for order in reversed(self.account.orders):
             if (
-                order.client_id == body.get("orderLinkId") or str(order.id) == body.get("orderId")
+                order.client_id == body.get("orderLinkId") or _uuid(order.id) == body.get("orderId")
             ) and order.status in OPEN_STATUSES:
                 order.status, order.updated_ms = "CANCELED", self.account.clock_ms()
-                return {"orderId": str(order.id), "orderLinkId": order.client_id}
+                return {"orderId": _uuid(order.id), "orderLinkId": order.client_id}
         raise Reject(-2011, "order not exists or too late to cancel")
 
     def executions(self, params: dict) -> list:
+        """/v5/execution/list, newest first. ccxt 4.5.90's fetch_my_trades asks execType=Trade (ccxt's recorded
+        request/bybit.json "Swap fetchMyTrades"): the account model's fills are all trades, so no Funding or
+        BustTrade row is listed (Bybit lists those under their own execType)."""
         return [
             {
                 "symbol": t["symbol"],
-                "orderId": str(t["orderId"]),
+                "orderId": _uuid(t["orderId"]),
                 "orderLinkId": "",
                 "side": t["side"].capitalize(),
                 "orderPrice": t["price"],
                 "orderQty": t["qty"],
                 "orderType": "Market",
                 "execFee": t["commission"],
-                "execId": str(t["id"]),
+                "execId": _uuid(t["id"]),  # a UUID on linear (recorded "751c8dba-bdeb-5d0c-9dd3-dda6bf98cdaf")
                 "execPrice": t["price"],
                 "execQty": t["qty"],
                 "execType": "Trade",
@@ -427,8 +456,9 @@ class FakeBybit(FakeExchange):
                 "feeCurrency": "USDT",
             }
             for t in self.account.trades
-            if ("symbol" not in params or t["symbol"] == params["symbol"])
-            and ("orderId" not in params or str(t["orderId"]) == params["orderId"])
+            if params.get("execType") in (None, "Trade")  # the account model's fills are all trades
+            and ("symbol" not in params or t["symbol"] == params["symbol"])
+            and ("orderId" not in params or _uuid(t["orderId"]) == params["orderId"])
         ][::-1]
 
     def private(self, method: str, path: str, params: dict) -> object:

@@ -17,6 +17,10 @@ The private endpoints (balance, positions, leverage, margin type, orders, algo o
 trades) trade one account, ``fake.account`` (see tests/fakes/account.py for its fill
 model); ``fake.prices[coin]`` overrides the price orders fill at and stops trigger on.
 
+Sources: Binance USD-M's docs (https://developers.binance.com/docs/derivatives/usds-margined-futures),
+ccxt's recorded binance answers (tests/fixtures/ccxt_recorded, checked by tests/fakes/test_recorded_shapes.py)
+and ccxt 4.5.90's binance.py; each behaviour says which.
+
 Run it by hand: ``python -m tests.fakes.exchange --port 8765 --latency-ms 100``.
 """
 
@@ -48,6 +52,9 @@ MARKET_RULES = {
     "DOGE": ("0.000010", "1", "5"),
     "XRP": ("0.0001", "0.1", "5"),
 }
+# Codes and texts as ccxt 4.5.90's binance.py quotes them in its exceptions table (lines ~2149-2256:
+# -2019, -2021, -4116, -4164 ...) and Binance USD-M's "Error Codes" page lists them
+# (https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code).
 BINANCE_ERRORS = {
     "429": (429, {"code": -1003, "msg": "Too many requests; current limit is 2400 requests per minute."}),
     "418": (418, {"code": -1003, "msg": "Way too many requests; IP banned until 1750000000000."}),
@@ -273,7 +280,7 @@ class FakeExchange(LocalServer):
         candles = self._candles(coin, interval) if step else np.empty((0, 6))
         if not len(candles):
             return 400, {"code": -1120, "msg": "Invalid interval."}
-        limit = min(int(params.get("limit", 500)), 1500)
+        limit = min(int(params.get("limit", 500)), 1500)  # Binance "Kline/Candlestick Data": default 500, max 1500
         now = self._data_now()
         visible = candles[candles[:, 0] <= now]  # the last one is the still-open candle, as on Binance
         if "startTime" in params:
@@ -333,7 +340,8 @@ class FakeExchange(LocalServer):
         }
 
     def funding_history(self, params: dict[str, str], coin: str) -> object:
-        """GET /fapi/v1/fundingRate: settled rates, oldest first, ``limit`` at most 1000 (default 100)."""
+        """GET /fapi/v1/fundingRate: settled rates, oldest first, ``limit`` at most 1000 (default 100)
+        (Binance USD-M "Get Funding Rate History")."""
         funding = self._series(coin, "funding_8h", f"{coin}USDT-funding-8h")
         rows = funding[funding[:, 0] <= self._data_now()] if len(funding) else np.empty((0, 2))
         limit = min(int(params.get("limit", 100)), 1000)

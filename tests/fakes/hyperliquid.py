@@ -25,6 +25,11 @@ carrying a trigger is ``order/sl`` or ``order/tp``); rejections
 (insufficient_margin, min_notional, precision, would_trigger) answer as Hyperliquid does:
 200 with the error in ``statuses``.
 
+Sources: Hyperliquid's API docs (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/
+info-endpoint and .../exchange-endpoint), the shapes of ccxt's recorded hyperliquid answers
+(tests/fixtures/ccxt_recorded, checked by tests/fakes/test_recorded_shapes.py) and ccxt 4.5.90's
+hyperliquid.py; each behaviour says which.
+
 Run it by hand: ``python -m tests.fakes.hyperliquid --port 8766``.
 """
 
@@ -46,7 +51,8 @@ WALLET = "0x" + "1a" * 20  # the main account
 AGENT = "0x" + "2b" * 20  # an API wallet's own address: it holds nothing
 SZ_DECIMALS = {"BTC": 5, "ETH": 4, "SOL": 2, "BNB": 3, "DOGE": 0, "XRP": 0}
 _CLOID = re.compile(r"^0x[0-9a-f]{32}$")
-# The account model's (Binance) codes, as Hyperliquid words them (ccxt maps these texts).
+# The account model's (Binance) codes, as Hyperliquid words them: the texts ccxt 4.5.90's hyperliquid.py
+# exceptions table maps (lines ~211-220) and its comments quote ("Insufficient margin to place order. asset=159").
 HL_REJECTS = {
     -2019: "Insufficient margin to place order. asset={asset}",
     -4164: "Order must have minimum value of $10. asset={asset}",
@@ -56,6 +62,9 @@ HL_REJECTS = {
     -4116: "Duplicate cloid. asset={asset}",
 }
 INJECTED_REJECTS = {"insufficient_margin": -2019, "min_notional": -4164, "precision": -1111, "would_trigger": -2021}
+# frontendOpenOrders' orderType: a trigger ccxt sends as a market trigger is "Stop Market" / "Take Profit Market"
+# (a limit one "Stop Limit", ccxt's recorded trigger order); ccxt hyperliquid.parse_order reads "stop" as a
+# stopLossPrice and "take profit" as a takeProfitPrice, which the bot's orders_from turns into its two legs
 TYPES = {"STOP_MARKET": "Stop Market", "TAKE_PROFIT_MARKET": "Take Profit Market", "MARKET": "Limit"}
 
 
@@ -74,6 +83,8 @@ class FakeHyperliquid(FakeExchange):
     builder_fees: list[tuple[str, str]] = field(default_factory=list)  # (builder, maxFeeRate) approvals
     order_builders: list[dict | None] = field(default_factory=list)  # the builder attached to each order action
     last_actions: list[dict] = field(default_factory=list)
+    # order id -> the builder's fee in tenths of a basis point ({"b": address, "f": 10} is 0.01 %, ccxt's default)
+    builder_rates: dict[int, int] = field(default_factory=dict)
     limits: dict[int, float] = field(
         default_factory=dict
     )  # order id -> the limit price it was sent with (the slippage cap)
@@ -200,7 +211,13 @@ class FakeHyperliquid(FakeExchange):
                 continue
             price = self.price(coin)
             leverage = account.leverage.get(coin, 20)
-            margin = account._margin(coin)
+            # marginUsed: cross, the position's value at the mark over its leverage; isolated, the margin put
+            # up plus the unrealized PnL (ccxt's recorded hyperliquid fetchPositions "short position" 68.98 / 20
+            # = 3.449, "isolated short position" 18.564417 = 19.171517 - 0.6071; ccxt hyperliquid.parse_position
+            # takes initialMargin = marginUsed - unrealizedPnl when isolated)
+            isolated = account.margin_type.get(coin, "cross") == "isolated"
+            unrealized = account._unrealized(coin)
+            margin = account._margin(coin) + unrealized if isolated else abs(position.amount) * price / leverage
             positions.append(
                 {
                     "type": "oneWay",
@@ -209,7 +226,7 @@ class FakeHyperliquid(FakeExchange):
                         "szi": _text(position.amount),
                         "entryPx": _text(position.entry_price),
                         "positionValue": _text(abs(position.amount) * price),
-                        "unrealizedPnl": _text(account._unrealized(coin)),
+                        "unrealizedPnl": _text(unrealized),
                         "returnOnEquity": "0.0",
                         "liquidationPx": None,
                         "marginUsed": _text(margin),
@@ -271,7 +288,14 @@ class FakeHyperliquid(FakeExchange):
             "orderType": TYPES[order.type],
             "isTrigger": trigger,
             "triggerPx": _text(order.trigger_price or 0),
-            "triggerCondition": "N/A",
+            # ccxt's recorded hyperliquid fetchOpenOrders "trigger open order": "Price above <triggerPx>"; a sell stop
+            # and a buy take-profit fire on the way down
+            "triggerCondition": (
+                f"Price {'below' if (order.type == 'STOP_MARKET') == (order.side == 'SELL') else 'above'} "
+                f"{_text(order.trigger_price or 0)}"
+                if trigger
+                else "N/A"
+            ),
             "isPositionTpsl": False,
             "tif": None if trigger else "Ioc",
             "children": [],
@@ -305,32 +329,46 @@ class FakeHyperliquid(FakeExchange):
         return {"status": "unknownOid"}
 
     def fills(self, user: str, start_ms: int = 0) -> list:
+        """userFills in ccxt's recorded hyperliquid fetchMyTrades shape: ``dir`` and ``startPosition`` from
+        the position before the fill, ``cloid`` when the order had one, ``builderFee`` only on a fill
+        that paid a builder (ccxt adds it to the fee)."""
         if user.lower() != self.wallet.lower():
             return []
-        return [
-            {
-                "coin": t["symbol"].removesuffix("USDT"),
-                "px": t["price"],
-                "sz": t["qty"],
-                "side": "B" if t["side"] == "BUY" else "A",
-                "time": t["time"],
-                "startPosition": "0.0",
-                "dir": "Open Long",
-                "closedPnl": t["realizedPnl"],
-                "hash": "0x" + "0" * 64,
-                "oid": t["orderId"],
-                "crossed": True,
-                "fee": t["commission"],
-                "tid": t["id"],
-                "feeToken": "USDC",
-            }
-            for t in self.account.trades
-            if t["time"] >= start_ms
-        ]
+        cloids = {o.id: o.client_id for o in self.account.orders if o.client_id.startswith("0x")}
+        rows = []
+        for t in self.account.trades:
+            if t["time"] < start_ms:
+                continue
+            start = self.account.starts.get(t["id"], 0.0)
+            buy = t["side"] == "BUY"
+            closing = (start < 0) if buy else (start > 0)
+            rate = self.builder_rates.get(t["orderId"], 0)
+            rows.append(
+                {
+                    "coin": t["symbol"].removesuffix("USDT"),
+                    "px": t["price"],
+                    "sz": t["qty"],
+                    "side": "B" if buy else "A",
+                    "time": t["time"],
+                    "startPosition": _text(start),
+                    "dir": f"{'Close' if closing else 'Open'} {'Short' if buy == closing else 'Long'}",
+                    "closedPnl": t["realizedPnl"],
+                    "hash": "0x" + "0" * 64,
+                    "oid": t["orderId"],
+                    **({"cloid": cloids[t["orderId"]]} if t["orderId"] in cloids else {}),
+                    "crossed": True,
+                    "fee": t["commission"],
+                    **({"builderFee": _text(float(t["quoteQty"]) * rate / 100_000)} if rate else {}),
+                    "tid": t["id"],
+                    "feeToken": "USDC",
+                    "twapId": None,
+                }
+            )
+        return rows
 
     # -- /exchange ---------------------------------------------------------------------------
-    def place(self, wire: dict) -> dict | str:
-        """One order of an ``order`` action: {a, b, p, s, r, t, c}."""
+    def place(self, wire: dict, builder: dict | None = None) -> dict | str:
+        """One order of an ``order`` action: {a, b, p, s, r, t, c}; a builder's fee leaves the wallet."""
         coin = self.coins[int(wire["a"])]
         cloid = wire.get("c")
         if cloid is not None and not _CLOID.match(cloid):
@@ -362,6 +400,9 @@ class FakeHyperliquid(FakeExchange):
             account._fill(order)
             self.limits[order.id] = limit
             account.expire_rest(order)  # Hyperliquid's "Ioc": what does not fill at once is cancelled
+            if builder and int(builder.get("f") or 0) > 0 and order.executed_qty:
+                self.builder_rates[order.id] = int(builder["f"])
+                account.wallet_usd -= order.executed_qty * order.avg_price * int(builder["f"]) / 100_000
             if not order.executed_qty:
                 return {"error": f"Order could not immediately match against any resting orders. asset={wire['a']}"}
         except Reject as reject:
@@ -512,7 +553,7 @@ class _HlHandler(_Handler):
                     # (hummingbot/hummingbot#8449, nautechsystems/nautilus_trader#4241; Hyperliquid docs,
                     # "Builder codes": orders may carry a builder once the user approved its max fee)
                     return 200, {"status": "err", "response": "Builder fee has not been approved."}
-                return 200, _ok("order", [fake.place(wire) for wire in action["orders"]])
+                return 200, _ok("order", [fake.place(wire, action.get("builder")) for wire in action["orders"]])
             if kind == "cancelByCloid":
                 return 200, _ok("cancel", fake.cancel_by_cloid(action["cancels"]))
         return 200, {"status": "err", "response": f"unknown action {kind!r}"}

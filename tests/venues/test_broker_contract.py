@@ -189,6 +189,7 @@ NOT_ON_PAPER = "the paper broker has no exchange: no answer to lose, and it fill
 NOT_LIVE = "the fakes do not liquidate; live, a liquidation is a position closed outside the bot (reconciliation)"
 NOT_FILLED_AS_ANSWERED = "the paper broker fills every plan in full at the tick's price (no venue answer)"
 IOC = "Hyperliquid's market order is an IOC limit: what does not fill at once is cancelled, it never rests"
+FEE_IN_ANSWER = "Bybit's order answer carries its fee (cumFeeDetail, ccxt's recorded bybit orders): no trades are read"
 NOT_APPLICABLE = {
     **{
         (name, "paper"): NOT_ON_PAPER
@@ -206,6 +207,7 @@ NOT_APPLICABLE = {
     ("late fill", "hyperliquid"): IOC,
     ("filled after the read-back", "hyperliquid"): IOC,
     ("partial, then the rest", "hyperliquid"): IOC,
+    ("trades fail", "bybit"): FEE_IN_ANSWER,
     **{("liquidation", venue): NOT_LIVE for venue in ("binanceusdm", "hyperliquid", "bybit")},
 }
 

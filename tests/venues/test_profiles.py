@@ -146,8 +146,7 @@ LIVE_TICK_CALLS = {
             "order/create order": 1,
             "order/create order/sl": 1,
             "order/create order/tp": 1,
-            "order/realtime by id": 1,
-            "execution/list": 1,  # the entry read back (its answer is ids only), its fee from its fill
+            "order/realtime by id": 1,  # the entry read back (its answer is ids only): its fee in cumFeeDetail
             "order/realtime StopOrder by id": 4,  # each protection id looked up before it is sent, and read back after
         }
     ),
