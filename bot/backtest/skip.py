@@ -75,8 +75,7 @@ class SkipPlan:
     def quiet_until(self, k: int, state: BotState) -> int:
         """The first tick after ``k`` that must run (``k`` just ran and left ``state``)."""
         if (
-            state.booked_fills
-            or state.consecutive_errors
+            state.consecutive_errors
             or state.backoff_until is not None
             or state.paused
             or state.close_requested
@@ -103,7 +102,8 @@ class SkipPlan:
 
     def pass_quietly(self, k: int, state: BotState, recorder) -> bool:
         """Book tick ``k`` as the full pass would, or False (nothing booked) when the risk
-        memory would change at it (a daily-loss halt): then the tick runs."""
+        memory would change at it (a daily-loss halt, an entry or stop-out forgotten) or a
+        fill booked before is not in the journal yet: then the tick runs."""
         now = self.start + k * TICK
         prices = {coin: self.close[coin][k] for coin in self.coins}
         positions = state.positions
@@ -115,6 +115,11 @@ class SkipPlan:
             state.risk, equity_usd=equity, fills=[], now=now, today=now.date(), cooldown=cooldown, settings=risk
         ):
             return False
+        if state.booked_fills:  # the last tick's fills: the next tick drops those its journal line holds
+            journaled = recorder.last_fills()
+            if any(booked.fill not in journaled for booked in state.booked_fills):
+                return False
+            state.booked_fills = []
         _record_equity(state, equity)
         state.last_prices = prices
         if state.last_decisions:

@@ -9,9 +9,15 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.backtest.loop import run_backtest
+from bot.backtest.recorder import _Recorder
 from bot.backtest.report import build_report
+from bot.backtest.skip import SkipPlan
+from bot.clock import TICK
 from bot.config import Settings
+from bot.models import Position, RiskMemory, Side
+from bot.ops.state import BotState
 from bot.strategies.rules import RulesStrategy
+from bot.tick.indicators import PrecomputedFeatures
 from bot.venues.history import HistoryMarket
 
 COINS = ["BTC", "ETH", "SOL", "BNB", "DOGE", "XRP"]
@@ -64,3 +70,40 @@ def test_gh37_1_skip_and_full_pass_give_the_same_report(coins, rules, risk, exit
     assert skipped.trades == full.trades and {trade.exit_reason for trade in full.trades} == exits
     assert skipped.funding_received_usd == full.funding_received_usd != 0.0
     assert len(ran_skip) < len(ran_full)  # ticks were skipped
+
+
+@pytest.mark.parametrize(("limit_pct", "quiet"), [(5.0, False), (10.0, True)])
+def test_gh37_1_a_quiet_tick_that_would_trip_the_daily_loss_limit_runs(limit_pct, quiet):
+    """BTC long 1.0 bought 600 USD above the 5th tick's close: equity 10,000 - 600 = 9,400,
+    6 % below the day's start. A 5 % limit trips there: the tick must run (nothing booked);
+    at 10 % it is booked as the full pass books it."""
+    settings = Settings.model_validate({"trading": {"coins": ["BTC"]}, "risk": {"daily_loss_limit_pct": limit_pct}})
+    market = HistoryMarket()
+    candles = market.candles("BTC")
+    features = PrecomputedFeatures({"BTC": candles})
+    plan = SkipPlan(
+        settings, market=market, features=features, may_act=RulesStrategy(settings.rules).may_act, start=START, total=9
+    )
+    now = START + 5 * TICK
+    (row,) = [row for row in candles["3m"] if row[0] == (now - TICK).timestamp() * 1000]  # the candle closed at 5
+    state = BotState.fresh(mode="backtest", initial_equity_usd=10_000.0)
+    state.positions["BTC"] = Position(
+        coin="BTC",
+        symbol="BTC/USDT:USDT",
+        side=Side.LONG,
+        amount=1.0,
+        entry_price=float(row[4]) + 600.0,
+        leverage=20,
+        margin_usd=5_000.0,
+        opened_at=START,
+    )
+    state.risk = RiskMemory(day=now.date(), day_start_equity_usd=10_000.0)
+    recorder = _Recorder(10_000.0)
+    assert plan.pass_quietly(5, state, recorder) is quiet
+    if quiet:
+        assert recorder.equity == [pytest.approx(9_400.0, abs=1e-9)] and recorder.exposed == [True]
+        assert (state.tick, state.last_equity_usd, state.peak_equity_usd) == (1, recorder.equity[0], 10_000.0)
+        assert state.last_prices == {"BTC": float(row[4])} and state.risk.halted_day is None
+    else:
+        assert recorder.equity == [] and recorder.times_ms == [] and state.tick == 0
+        assert state.last_equity_usd == 10_000.0 and state.last_prices == {}
