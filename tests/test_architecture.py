@@ -166,6 +166,7 @@ def test_no_import_cycles() -> None:
 # module (path under bot/) -> where it is tested, and why it has no test file of its own. Keep it
 # short: a module that grows logic of its own gets its file (an entry that is no longer needed fails).
 TESTED_ELSEWHERE = {
+    "backtest/recorder.py": "tests/backtest/test_loop.py, test_skip.py: the journal and store of every backtest run",
     "cli/base.py": "tests/cli/: the options and helpers every command shares, run by each command's tests",
     "cli/journal_view.py": "tests/cli/test_status.py: `bot journal` and its unreadable lines, as a real process",
     "cli/leaderboard.py": "tests/cli/test_arena.py: `bot arena` and `bot backtest --arena` print it",

@@ -17,27 +17,24 @@ tick computes from its 500-candle window.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
+from bot.backtest.recorder import _MemoryStore, _Recorder
+from bot.backtest.skip import skip_plan
 from bot.clock import TICK, on_tick_grid
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import (
     CoinFeatures,
-    CorrectionKind,
     Decision,
     Fill,
-    Outcome,
     Portfolio,
     Side,
     StrictModel,
-    TickReport,
-    Verdict,
 )
 from bot.ops.state import BotState
 from bot.tick.engine import TickContext, run_tick
@@ -100,66 +97,6 @@ class BacktestResult:
     @property
     def initial_usd(self) -> float:
         return self.settings.paper.initial_balance_usd
-
-
-class _MemoryStore:
-    """State kept in memory between ticks: the same object, never copied or written."""
-
-    def __init__(self) -> None:
-        self.state: BotState | None = None
-
-    def load(self) -> BotState | None:
-        return self.state
-
-    def save(self, state: BotState) -> None:
-        self.state = state
-
-
-class _Recorder:
-    """The journal of a backtest: keeps per tick only what the report needs."""
-
-    _MESSAGES = 5
-
-    def __init__(self, initial_usd: float) -> None:
-        self.times_ms: list[int] = []
-        self.equity: list[float] = []
-        self.exposed: list[bool] = []
-        self.fills: list[Fill] = []
-        self.funding: list[tuple[str, datetime, float]] = []  # coin, settlement time, USD received (+) or paid (-)
-        self.cost_usd = 0.0
-        self.unknown_funding: list[str] = []  # coins of settlements passed without a rate
-        self.stale_funding: list[str] = []  # coins of settlements passed with only an earlier settlement's rate
-        self.outcomes: Counter[str] = Counter()
-        self.rejections: Counter[str] = Counter()  # the risk step's refusals by code
-        self.messages: list[str] = []
-        self._last_equity = initial_usd
-        self._last_fills: list[Fill] = []
-
-    def last_fills(self) -> list[Fill]:
-        return self._last_fills
-
-    def append(self, report: TickReport) -> None:
-        self._last_fills = report.fills
-        self.times_ms.append(int(report.as_of.timestamp() * 1000))
-        if report.account is not None:
-            self._last_equity = report.account.equity_usd
-        self.equity.append(self._last_equity)
-        self.exposed.append(bool(report.positions))
-        self.fills.extend(report.fills)
-        for payment in report.funding:  # the paper broker's funding settlements
-            self.funding.append((payment.coin, payment.at, payment.amount_usd))
-        for correction in report.corrections:
-            if correction.kind is CorrectionKind.FUNDING_UNKNOWN:
-                self.unknown_funding.append(correction.coin)
-            elif correction.kind is CorrectionKind.FUNDING_STALE:
-                self.stale_funding.append(correction.coin)
-        for verdict in report.verdicts:
-            if verdict.verdict is Verdict.REJECTED:
-                self.rejections.update(code.value for code in verdict.codes)
-        self.cost_usd += report.usage.cost_usd
-        self.outcomes[report.outcome.value] += 1
-        if report.outcome is not Outcome.OK and report.message and len(self.messages) < self._MESSAGES:
-            self.messages.append(f"{report.as_of:%Y-%m-%d %H:%M} {report.outcome}: {report.message}")
 
 
 class EveryNthTick(WrappedStrategy):
@@ -225,11 +162,14 @@ async def run_backtest(
     should_stop: Callable[[], str | None] | None = None,
     intel: Intel | None = None,
     arena: Arena | None = None,
+    skip: bool = False,
 ) -> BacktestResult:
     """Run ``engine.run_tick`` every 3 simulated minutes from ``start`` to ``end`` inclusive.
 
     ``should_stop`` is asked after every tick; a reason stops the run with a ConfigError
     carrying it (the LLM cost guard: nothing is lost, the decisions so far are cached).
+    With ``skip`` and a strategy that can say where it might act (``may_act``: the rules),
+    ticks where nothing can happen are booked without running (bot/backtest/skip.py).
     """
     coins = settings.trading.coins
     recorder = _Recorder(settings.paper.initial_balance_usd)
@@ -247,9 +187,15 @@ async def run_backtest(
         arena=arena,  # `bot backtest --arena`: the candidates' books beside the account (bot.arena.backtest)
     )
     total = int((end - start) / TICK) + 1
+    plan = skip_plan(ctx, market, start=start, total=total) if skip and decide_every == 1 else None
+    quiet_until = 0
     now = start
     for done in range(1, total + 1):
-        await run_tick(ctx, now)
+        k = done - 1
+        if plan is None or k >= quiet_until or not plan.pass_quietly(k, ctx.store.state, recorder):
+            await run_tick(ctx, now)
+            if plan is not None:
+                quiet_until = plan.quiet_until(k, ctx.store.state)
         if on_tick is not None:
             on_tick(done, total)
         reason = should_stop() if should_stop is not None else None

@@ -49,6 +49,7 @@ class BacktestRequest(StrictModel):
     max_cost_usd: float | None = None
     yes: bool = False
     blind: bool | None = None  # None: `backtest.blind`
+    skip: bool = True  # False (--no-skip): every tick runs even where `backtest.skip_quiet_ticks` would skip
 
 
 def configure(settings: Settings, request: BacktestRequest) -> Settings:
@@ -208,6 +209,7 @@ def backtest_command(
                 on_tick=on_tick,
                 should_stop=should_stop,
                 intel=intel,
+                skip=request.skip and settings.backtest.skip_quiet_ticks,
             )
         )
     if intel is not None:

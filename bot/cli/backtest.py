@@ -90,6 +90,13 @@ def backtest(
             "--compare", help="run plain and blind over the same span and print the memory gap (two runs' LLM cost)"
         ),
     ] = False,
+    no_skip: Annotated[
+        bool,
+        typer.Option(
+            "--no-skip",
+            help="run every tick, also those a rules backtest skips as quiet (the same report: for comparison)",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Replay history through the same tick: same engine, paper fills, a report against buy-and-hold."""
@@ -114,6 +121,7 @@ def backtest(
         max_cost_usd=max_cost,
         yes=yes,
         blind=True if blind else None,
+        skip=not no_skip,
     )
     if compare:
         _compare(settings, request, arena=arena, out=out, as_json=as_json)

@@ -26,6 +26,12 @@ class BacktestSettings(Section):
         description="ask the strategy blind: coins as labels, prices rescaled, times from the run's start, no news "
         "(measures what the model remembers of the span; override: --blind)",
     )
+    skip_quiet_ticks: bool = Field(
+        True,
+        description="a rules backtest runs the tick only where something can happen (a signal, a stop or take-profit "
+        "inside the candle, funding, a new UTC day) and books the quiet ticks between: the same report, faster "
+        "(override: --no-skip)",
+    )
     blind_seed: int = Field(1, description="the seed of a blind run's labels and price factors")
     knowledge_cutoffs: dict[str, date] = Field(
         default_factory=lambda: dict(DEFAULT_KNOWLEDGE_CUTOFFS),

@@ -15,10 +15,16 @@ on that side.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.config import PaperSettings, RulesSettings
+from bot.features import COLUMNS
 from bot.models import Action, CoinFeatures, Decision, Portfolio, Side
 from bot.tick.protocols import PromptView
 from bot.tick.risk_entry import take_profit_for
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_FUNDING = 0.0005  # 0.05 % per 8h
 
@@ -51,6 +57,22 @@ class RulesStrategy:
             if decision is not None:
                 decisions.append(decision)
         return decisions
+
+    def may_act(self, rows_3m: np.ndarray, rows_4h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where ``_enter`` and ``_manage`` could decide anything, over indicator table rows
+        (columns ``COLUMNS``; row i of each is what the tick i reads): (an entry on a flat
+        coin, a close of a long, a close of a short). The same comparisons as below, without
+        the filters that only ever refuse (funding, sentiment): a superset, so a backtest may
+        skip every other tick (bot/backtest/skip.py) and decide exactly as the full pass."""
+        column = {name: COLUMNS.index(name) for name in ("ema20", "ema50", "macd", "macd_signal", "rsi14")}
+        ema20, ema50 = rows_3m[:, column["ema20"]], rows_3m[:, column["ema50"]]
+        macd, signal, rsi = rows_3m[:, column["macd"]], rows_3m[:, column["macd_signal"]], rows_3m[:, column["rsi14"]]
+        h4_up = rows_4h[:, column["ema20"]] > rows_4h[:, column["ema50"]]
+        h4_down = rows_4h[:, column["ema20"]] < rows_4h[:, column["ema50"]]
+        trend_up = (ema20 > ema50) & (macd > signal)
+        trend_down = (ema20 < ema50) & (macd < signal)
+        enter = (h4_up & trend_up & (rsi > 50) & (rsi < 70)) | (h4_down & trend_down & (rsi > 30) & (rsi < 50))
+        return enter, trend_down, trend_up
 
     def _manage(self, f: CoinFeatures, side: Side) -> Decision | None:
         trend_down = f.ema20 < f.ema50 and f.macd < f.macd_signal

@@ -149,6 +149,12 @@ class PrecomputedFeatures:
         # window object for the 80 ticks it holds (kept here, so its id is never reused)
         self._h4: dict[str, tuple[np.ndarray, Context4h]] = {}
 
+    def tables(self, coin: str) -> tuple[np.ndarray, np.ndarray]:
+        """A coin's 3m and 4h indicator tables, a row per candle of its history (a backtest's
+        skip plan reads where the rules could act from them: bot/backtest/skip.py)."""
+        known = self._coins[coin]
+        return known[2], known[3]
+
     def __call__(self, snapshot: Snapshot) -> dict[str, CoinFeatures]:
         features = {}
         for coin, market in snapshot.coins.items():

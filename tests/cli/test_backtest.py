@@ -299,3 +299,19 @@ def test_gh17_10_download_of_an_empty_span_and_a_failing_exchange_are_one_line_e
         down.stderr
         == "error: binanceusdm: cannot load markets (ExchangeNotAvailable); check the network or `exchange.api_url`\n"
     )  # no blank line first
+
+
+def test_gh37_1_no_skip_prints_and_writes_the_same_report(project):
+    """`--no-skip` runs every tick; by default the rules' quiet ticks are booked without
+    running (bot/backtest/skip.py): the printed report and the --out files are the same."""
+    printed, folders = [], []
+    for extra in ([], ["--no-skip"]):
+        out = project / f"report{len(folders)}"
+        args = ("backtest", "--coins", "BTC", "ETH", "--to", "2025-06-03", "--json", "--out", str(out), *extra)
+        result = run_bot(*args, cwd=project, timeout=120)
+        assert result.returncode == 0, result.stderr
+        printed.append(result.stdout)
+        folders.append(out)
+    assert printed[0] == printed[1] and json.loads(printed[0])["ticks"] == 461
+    for name in ("trades.csv", "equity.csv", "report.json"):
+        assert (folders[0] / name).read_text() == (folders[1] / name).read_text()
