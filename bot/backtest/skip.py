@@ -22,8 +22,8 @@ from bot.models import Outcome, Side
 from bot.ops.state import BotState
 from bot.tick.engine import TickContext
 from bot.tick.indicators import PrecomputedFeatures
-from bot.tick.risk_memory import _unchanged
-from bot.tick.stages import _record_equity
+from bot.tick.portfolio import record_equity
+from bot.tick.risk_memory import memory_unchanged
 from bot.venues.history import HistoryMarket
 
 _3M, _4H = 180_000, 14_400_000
@@ -111,7 +111,7 @@ class SkipPlan:
         equity = state.cash_usd + unrealized
         risk = self.settings.risk
         cooldown = timedelta(minutes=risk.stop_loss_cooldown_min)
-        if not _unchanged(
+        if not memory_unchanged(
             state.risk, equity_usd=equity, fills=[], now=now, today=now.date(), cooldown=cooldown, settings=risk
         ):
             return False
@@ -120,7 +120,7 @@ class SkipPlan:
             if any(booked.fill not in journaled for booked in state.booked_fills):
                 return False
             state.booked_fills = []
-        _record_equity(state, equity)
+        record_equity(state, equity)
         state.last_prices = prices
         if state.last_decisions:
             state.last_decisions, state.last_verdicts = [], []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from bot.models import Account, Portfolio, Position, ReturnStats
+from bot.ops.state import BotState
 
 TICKS_PER_YEAR = 365 * 24 * 20
 SHARPE_MIN_RETURNS = 24 * 20  # a day of 3-minute ticks
@@ -54,3 +55,16 @@ def portfolio_of(
         return_pct=(account.equity_usd / initial_equity_usd - 1.0) * 100.0,
         sharpe=sharpe_ratio(stats),
     )
+
+
+def record_equity(state: BotState, equity: float) -> None:
+    """One tick's equity into the account's return statistics, peak and max drawdown (a
+    backtest's skipped tick books through this too, so both paths keep the same figures)."""
+    if state.last_equity_usd > 0:
+        state.return_stats = state.return_stats.add(equity / state.last_equity_usd - 1.0)
+    state.last_equity_usd = equity
+    if equity > state.peak_equity_usd:
+        state.peak_equity_usd = equity
+    drawdown_pct = (1.0 - equity / state.peak_equity_usd) * 100.0 if state.peak_equity_usd > 0 else 0.0
+    if drawdown_pct > state.max_drawdown_pct:
+        state.max_drawdown_pct = drawdown_pct

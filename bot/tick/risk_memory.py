@@ -23,7 +23,7 @@ def remember(
     """
     today = now.date()
     cooldown = timedelta(minutes=settings.stop_loss_cooldown_min)
-    if _unchanged(
+    if memory_unchanged(
         memory, equity_usd=equity_usd, fills=fills, now=now, today=today, cooldown=cooldown, settings=settings
     ):
         return memory  # most ticks: nothing to remember, and the memory is never changed in place
@@ -45,7 +45,7 @@ def remember(
     return memory
 
 
-def _unchanged(
+def memory_unchanged(
     memory: RiskMemory,
     *,
     equity_usd: float,

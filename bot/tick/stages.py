@@ -27,7 +27,7 @@ from bot.tick import risk
 from bot.tick.context import Pass
 from bot.tick.filters import manual_fills, refuse_openings, requested_closes, still_requested
 from bot.tick.memory import closed_trades
-from bot.tick.portfolio import portfolio_of
+from bot.tick.portfolio import portfolio_of, record_equity
 from bot.tick.prompt import DeferredPrompt, PromptParts, context_block
 from bot.tick.protocols import Broker, Strategy, Trace
 
@@ -302,7 +302,7 @@ def record_book(run: Pass) -> None:
         _remember_risk(
             state, equity_usd=after.account.equity_usd, fills=fills, now=run.now, settings=run.ctx.settings.risk
         )
-    _record_equity(state, after.account.equity_usd)
+    record_equity(state, after.account.equity_usd)
     state.last_prices = run.prices
     if state.close_requested:
         state.close_requested = still_requested(state)
@@ -407,14 +407,3 @@ def _account_llm(run: Pass, trace: Trace | None) -> None:
         except OSError as exc:  # losing the audit must not lose the tick
             log.error("audit_not_written", error=str(exc))
             degrade(report, f"LLM audit record not written: {exc}")
-
-
-def _record_equity(state: BotState, equity: float) -> None:
-    if state.last_equity_usd > 0:
-        state.return_stats = state.return_stats.add(equity / state.last_equity_usd - 1.0)
-    state.last_equity_usd = equity
-    if equity > state.peak_equity_usd:
-        state.peak_equity_usd = equity
-    drawdown_pct = (1.0 - equity / state.peak_equity_usd) * 100.0 if state.peak_equity_usd > 0 else 0.0
-    if drawdown_pct > state.max_drawdown_pct:
-        state.max_drawdown_pct = drawdown_pct
