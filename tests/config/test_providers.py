@@ -209,3 +209,77 @@ def test_a_provider_without_tool_use_gets_json_text_checked_by_the_same_contract
     assert '"decisions"' in body["system"][0]["text"]  # the schema is written out for the model to follow
     assert [(d.coin, d.action) for d in decisions] == [("BTC", Action.BUY), ("ETH", Action.HOLD)]
     assert "stop_loss 2600 is not below the price 2500" in decisions[1].reasoning
+
+
+# -- the arena across providers, as cron runs it ----------------------------------------------------
+
+ARENA = """
+[strategy]
+name = "rules"
+[trading]
+coins = ["BTC", "ETH"]
+[arena]
+active = "haiku"
+[[arena.candidates]]
+name = "haiku"
+strategy = "claude"
+llm = {{ model = "claude-haiku-5-5", retries = 0, timeout_s = 2, deadline_s = 5 }}
+[[arena.candidates]]
+name = "minimax"
+strategy = "claude"
+provider = "minimax"
+llm = {{ model = "MiniMax-M3", base_url = "{url}", retries = 0, timeout_s = 2, deadline_s = 5 }}
+[providers.minimax]
+base_url = "https://api.minimax.io/anthropic"
+api_key_env = "MINIMAX_API_KEY"
+tools = true
+forced_tool = true
+prices = {{ "MiniMax-M3" = {{ input_usd_per_mtok = 0.30, output_usd_per_mtok = 1.20, cache_write_usd_per_mtok = 0.30, \
+cache_read_usd_per_mtok = 0.03 }} }}
+"""
+
+
+def _decision(coin: str, action: str, price: float) -> dict:
+    stop, take = (price * 0.98, price * 1.04) if action == "BUY" else (price * 1.02, price * 0.96)
+    entry = {"coin": coin, "action": action, "confidence": 0.8, "size_pct": 10, "leverage": 2}
+    return {**entry, "stop_loss": round(stop, 2), "take_profit": round(take, 2), "reasoning": "scripted"}
+
+
+def test_an_arena_of_claude_and_a_provider_trades_two_books_as_scripted(project, fake_anthropic):
+    import math
+
+    from bot.models import Side
+    from bot.ops.state import StateStore
+    from tests.arena.arenakit import FIRST
+    from tests.conftest import run_bot
+
+    prices = HistoryMarket().snapshot_at(["BTC", "ETH"], FIRST).coins
+    btc, eth = prices["BTC"].last_price, prices["ETH"].last_price
+    buy_btc = tool_call({"decisions": [_decision("BTC", "BUY", btc)]}, usage=USAGE)
+    fake_anthropic.script_for("claude-haiku-5-5", buy_btc, buy_btc)  # its book, then the account (it is active)
+    with FakeProvider().start() as provider:
+        provider.script_for("MiniMax-M3", tool_call({"decisions": [_decision("ETH", "SELL", eth)]}, usage=USAGE))
+        (project / "config.toml").write_text(ARENA.format(url=provider.base_url))
+        env = {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": fake_anthropic.url, "MINIMAX_API_KEY": KEY}
+        result = run_bot("tick", "--dry-run", "--replay", cwd=project, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    def book(name):
+        return StateStore(project / "var" / "replay" / "arena" / name / "state.json").load()
+
+    def lots(price):  # 10 % of 10,000 at 2x, lot 0.001 rounded down
+        return math.floor(10_000 * 0.10 * 2 / price * 1000) / 1000
+
+    haiku, minimax = book("haiku"), book("minimax")
+    assert {c: (p.side, p.amount) for c, p in haiku.positions.items()} == {"BTC": (Side.LONG, pytest.approx(lots(btc)))}
+    assert {c: (p.side, p.amount) for c, p in minimax.positions.items()} == {
+        "ETH": (Side.SHORT, pytest.approx(lots(eth)))
+    }
+    # each book pays its own model: Haiku 5.5 at 0.10 / 0.50, the provider's row 0.30 / 1.20 per MTok
+    assert haiku.llm.spent("2025-06-02").cost_usd == pytest.approx((1000 * 0.10 + 200 * 0.50) / 1e6, abs=1e-12)
+    assert minimax.llm.spent("2025-06-02").cost_usd == pytest.approx((1000 * 0.30 + 200 * 1.20) / 1e6, abs=1e-12)
+    [sent] = provider.requests
+    assert sent.headers["authorization"] == f"Bearer {KEY}"
+    assert [r.headers["authorization"] for r in fake_anthropic.requests] == [f"Bearer {ANTHROPIC_KEY}"] * 2
+    logs = "".join(p.read_text() for p in (project / "var").rglob("*.log")) + result.stdout + result.stderr
+    assert KEY not in logs and ANTHROPIC_KEY not in logs
