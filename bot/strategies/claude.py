@@ -129,6 +129,7 @@ class ClaudeStrategy:
                 )
                 self.caps = caps
                 self.trace.lifecycle, self.trace.retires_at = caps.lifecycle, caps.retires_at
+                self.trace.profile_of = llm.provider if caps.source == "profile" else ""
                 shape, request = build_request(
                     system=prompt.system, memory=prompt.memory, user=prompt.user, caps=caps, llm=llm
                 )

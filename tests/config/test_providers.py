@@ -219,7 +219,7 @@ name = "rules"
 [trading]
 coins = ["BTC", "ETH"]
 [arena]
-active = "haiku"
+active = "minimax"
 [[arena.candidates]]
 name = "haiku"
 strategy = "claude"
@@ -256,9 +256,10 @@ def test_an_arena_of_claude_and_a_provider_trades_two_books_as_scripted(project,
     prices = HistoryMarket().snapshot_at(["BTC", "ETH"], FIRST).coins
     btc, eth = prices["BTC"].last_price, prices["ETH"].last_price
     buy_btc = tool_call({"decisions": [_decision("BTC", "BUY", btc)]}, usage=USAGE)
-    fake_anthropic.script_for("claude-haiku-5-5", buy_btc, buy_btc)  # its book, then the account (it is active)
+    fake_anthropic.script_for("claude-haiku-5-5", buy_btc)
+    sell_eth = tool_call({"decisions": [_decision("ETH", "SELL", eth)]}, usage=USAGE)
     with FakeProvider().start() as provider:
-        provider.script_for("MiniMax-M3", tool_call({"decisions": [_decision("ETH", "SELL", eth)]}, usage=USAGE))
+        provider.script_for("MiniMax-M3", sell_eth, sell_eth)  # its book, then the account (it is active)
         (project / "config.toml").write_text(ARENA.format(url=provider.base_url))
         env = {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ANTHROPIC_BASE_URL": fake_anthropic.url, "MINIMAX_API_KEY": KEY}
         result = run_bot("tick", "--dry-run", "--replay", cwd=project, env=env)
@@ -278,8 +279,39 @@ def test_an_arena_of_claude_and_a_provider_trades_two_books_as_scripted(project,
     # each book pays its own model: Haiku 5.5 at 0.10 / 0.50, the provider's row 0.30 / 1.20 per MTok
     assert haiku.llm.spent("2025-06-02").cost_usd == pytest.approx((1000 * 0.10 + 200 * 0.50) / 1e6, abs=1e-12)
     assert minimax.llm.spent("2025-06-02").cost_usd == pytest.approx((1000 * 0.30 + 200 * 1.20) / 1e6, abs=1e-12)
-    [sent] = provider.requests
-    assert sent.headers["authorization"] == f"Bearer {KEY}"
-    assert [r.headers["authorization"] for r in fake_anthropic.requests] == [f"Bearer {ANTHROPIC_KEY}"] * 2
+    account = StateStore(project / "var" / "replay" / "state.json").load()
+    assert {c: (p.side, p.amount) for c, p in account.positions.items()} == {
+        "ETH": (Side.SHORT, pytest.approx(lots(eth)))
+    }
+    assert [r.headers["authorization"] for r in provider.requests] == [f"Bearer {KEY}"] * 2
+    assert [r.headers["authorization"] for r in fake_anthropic.requests] == [f"Bearer {ANTHROPIC_KEY}"]
+    status = run_bot("status", "--replay", cwd=project)
+    said = [line for line in status.stdout.splitlines() if "serves no Models API" in line]
+    assert said == [
+        "LLM model MiniMax-M3: provider minimax serves no Models API; its capabilities come from the provider's "
+        'profile (README "Other providers")'
+    ]
     logs = "".join(p.read_text() for p in (project / "var").rglob("*.log")) + result.stdout + result.stderr
     assert KEY not in logs and ANTHROPIC_KEY not in logs
+
+
+def test_an_x_api_key_provider_gets_the_key_in_that_header_alone(tmp_path, keys, tick):
+    table = BUILTIN_PROVIDERS["deepseek"].model_dump() | {"api_key_env": "MINIMAX_API_KEY"}
+    with FakeProvider(auth="x-api-key").start() as fake:
+        settings = _settings(tmp_path, fake.base_url, providers={"ds": table}, provider="ds")
+        decisions = _decide(build(settings, clock=lambda: NOW), settings, tick)
+    assert {d.action for d in decisions} == {Action.HOLD}
+    [sent] = fake.requests
+    assert sent.headers["x-api-key"] == KEY and "authorization" not in sent.headers
+
+
+def test_where_the_models_api_answers_it_wins_over_the_profile(tmp_path, keys, tick, fake_anthropic):
+    # a provider whose profile says JSON text only, in front of a server whose Models API lists the model
+    table = {"base_url": fake_anthropic.url, "api_key_env": "MINIMAX_API_KEY", "prices": {"claude-sonnet-4-6": PRICE}}
+    settings = _settings(
+        tmp_path, fake_anthropic.url, providers={"proxy": table}, provider="proxy", model="claude-sonnet-4-6"
+    )
+    strategy = build(settings, clock=lambda: NOW)
+    _decide(strategy, settings, tick)
+    assert strategy.caps.source == "models_api" and strategy.caps.structured_outputs
+    assert strategy.trace.shape == "json_schema"

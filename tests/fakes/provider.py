@@ -17,6 +17,8 @@ Behaviour and its sources (read 2026-12-08):
   refuses each with a 400. MiniMax documents no wording for that refusal: the message here is
   the fake's own, in Anthropic's error body (the SDK maps the status, not the words).
 
+``auth="x-api-key"`` takes the key in an ``X-Api-Key`` header instead, as DeepSeek documents it
+("x-api-key: Fully Supported", https://api-docs.deepseek.com/zh-cn/guides/anthropic_api).
 ``tools=False`` gives the second shape: a provider whose profile lists no tool use (Moonshot,
 Z.ai: not documented), which refuses ``tools`` as well and answers in JSON text.
 """
@@ -43,6 +45,7 @@ class FakeProvider(FakeAnthropic):
     prefix: str = "/anthropic"
     key: str = "mm-test-key-0123456789"
     tools: bool = True
+    auth: str = "bearer"  # or "x-api-key"
     text_without_tools: bool = True  # a request without tools asked for JSON text (bot.strategies.request)
 
     def __post_init__(self) -> None:
@@ -77,7 +80,8 @@ class _ProviderHandler(_Handler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         fake = self.fake
-        if self.headers.get("Authorization") != f"Bearer {fake.key}":
+        given = self.headers.get("Authorization") if fake.auth == "bearer" else self.headers.get("X-Api-Key")
+        if given != (f"Bearer {fake.key}" if fake.auth == "bearer" else fake.key):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self._send(401, _error_body(401, "invalid api key"))
             return
