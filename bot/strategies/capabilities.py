@@ -12,7 +12,8 @@ A retired or unknown model is the user's to fix: a ``ConfigError`` (exit 2) nami
 active models. A deprecated one works; its retirement date reaches ``bot status``.
 
 Another provider (``bot.config.providers``) may not serve the Models API at all: where it
-answers 404 (or 405 / 501), the provider's profile stands in (``profile_caps``, cached the
+answers 404 (or 405 / 501), or answers in another API's shape (Ollama serves OpenAI's
+``/v1/models/{model}`` at the same path), the provider's profile stands in (``profile_caps``, cached the
 same way, ``source = "profile"``); where it answers, its answer wins.
 """
 
@@ -127,13 +128,13 @@ async def read_caps(
     if cached is not None and (ttl is None or now - cached.fetched_at < ttl):
         return _usable(cached, await _alternatives(client, priced) if cached.lifecycle == "retired" else [])
     try:
-        caps = caps_of(await client.models.retrieve(model), fetched_at=now)
+        info = await client.models.retrieve(model)
+        if profile is not None and getattr(info, "lifecycle", None) is None:  # not the Anthropic Models API's answer
+            return _from_profile(profile, model, now, cache_dir, why="another shape")
+        caps = caps_of(info, fetched_at=now)
     except anthropic.APIError as exc:
         if profile is not None and getattr(exc, "status_code", None) in _NOT_SERVED:
-            caps = profile_caps(profile, model, fetched_at=now)
-            log.info("model_capabilities_from_profile", model=model, status=exc.status_code)
-            _save(cache_dir, caps)
-            return caps
+            return _from_profile(profile, model, now, cache_dir, why=str(exc.status_code))
         if isinstance(exc, anthropic.NotFoundError):
             raise ConfigError(
                 f"llm.model {model!r} is not a model the Anthropic API knows (404): "
@@ -150,6 +151,13 @@ async def read_caps(
 
 
 _NOT_SERVED = frozenset({404, 405, 501})  # a provider without the Models API: its profile stands in
+
+
+def _from_profile(profile: Any, model: str, now: datetime, cache_dir: Path | None, *, why: str) -> ModelCaps:
+    caps = profile_caps(profile, model, fetched_at=now)
+    log.info("model_capabilities_from_profile", model=model, models_api=why)
+    _save(cache_dir, caps)
+    return caps
 
 
 async def list_caps(client: Any, *, cache_dir: Path | None, now: datetime) -> list[ModelCaps]:

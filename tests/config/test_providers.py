@@ -315,3 +315,14 @@ def test_where_the_models_api_answers_it_wins_over_the_profile(tmp_path, keys, t
     _decide(strategy, settings, tick)
     assert strategy.caps.source == "models_api" and strategy.caps.structured_outputs
     assert strategy.trace.shape == "json_schema"
+
+
+def test_a_models_api_path_answering_in_openais_shape_leaves_the_profile_in_charge(tmp_path, keys, tick):
+    table = BUILTIN_PROVIDERS["ollama"].model_dump() | {"api_key_env": "MINIMAX_API_KEY"}
+    with FakeProvider(models_api="openai").start() as fake:
+        settings = _settings(tmp_path, fake.base_url, providers={"local": table}, provider="local")
+        strategy = build(settings, clock=lambda: NOW)
+        decisions = _decide(strategy, settings, tick)
+    assert {d.action for d in decisions} == {Action.HOLD}
+    assert strategy.caps.source == "profile" and strategy.trace.shape == "auto_tool"  # Ollama: no forced choice
+    assert fake.requests[0].body["tool_choice"] == {"type": "auto"}

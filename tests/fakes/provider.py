@@ -17,6 +17,10 @@ Behaviour and its sources (read 2026-12-08):
   refuses each with a 400. MiniMax documents no wording for that refusal: the message here is
   the fake's own, in Anthropic's error body (the SDK maps the status, not the words).
 
+``models_api="openai"`` answers ``GET .../v1/models/{id}`` as Ollama does at that path: OpenAI's model
+object (``id``, ``object``, ``created``, ``owned_by``), "/v1/models/{model}" being one of Ollama's
+OpenAI-compatible endpoints (https://docs.ollama.com/api/openai-compatibility, as summarised by
+https://www.w3cschool.cn/ollamadocs/ollamadocs-api-openai-compatibility.html).
 ``auth="x-api-key"`` takes the key in an ``X-Api-Key`` header instead, as DeepSeek documents it
 ("x-api-key: Fully Supported", https://api-docs.deepseek.com/zh-cn/guides/anthropic_api).
 ``tools=False`` gives the second shape: a provider whose profile lists no tool use (Moonshot,
@@ -46,6 +50,7 @@ class FakeProvider(FakeAnthropic):
     key: str = "mm-test-key-0123456789"
     tools: bool = True
     auth: str = "bearer"  # or "x-api-key"
+    models_api: str = "none"  # or "openai": Ollama's answer at the Models API's path
     text_without_tools: bool = True  # a request without tools asked for JSON text (bot.strategies.request)
 
     def __post_init__(self) -> None:
@@ -76,6 +81,10 @@ class _ProviderHandler(_Handler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         with self.fake._lock:
             self.fake.model_lookups.append(self.path)
+        if self.fake.models_api == "openai":
+            model = self.path.rsplit("/", 1)[-1]
+            self._send(200, json.dumps({"id": model, "object": "model", "created": 1764547200, "owned_by": "library"}))
+            return
         self._send(404, _error_body(404, f"not found: {self.path}"))
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
