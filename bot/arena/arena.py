@@ -52,6 +52,8 @@ def candidate_settings(base: Settings, candidate: Candidate, *, own_budget: bool
     kind_of(candidate.strategy, option=f"[[arena.candidates]] {candidate.name!r}: strategy")
     overrides = {"strategy.name": candidate.strategy}
     overrides |= {f"llm.{key}": value for key, value in candidate.llm.items()}
+    if candidate.provider is not None:
+        overrides["llm.provider"] = candidate.provider
     overrides |= {f"rules.{key}": value for key, value in candidate.rules.items()}
     if own_budget:
         overrides["llm.max_usd_per_day"] = candidate.max_usd_per_day

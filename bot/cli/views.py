@@ -245,6 +245,11 @@ def print_status(status: StatusReport) -> None:
             f"LLM model {status.llm_model} is DEPRECATED: Anthropic retires it on {retires}; set llm.model to an "
             f"active model"
         )
+    if status.llm_profile_of:
+        out(
+            f"LLM model {status.llm_model}: provider {status.llm_profile_of} serves no Models API; its capabilities "
+            'come from the provider\'s profile (README "Other providers")'
+        )
     if status.llm_last_refusal:
         out(f"LLM last refusal: {status.llm_last_refusal}")
     if status.llm_last_error:

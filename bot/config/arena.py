@@ -25,6 +25,9 @@ class Candidate(Section):
         description="a kind of bot.strategies.KINDS: rules, the baseline; claude, asks Claude with this candidate's "
         "[llm] keys; checked when the arena is opened"
     )
+    provider: str | None = Field(
+        None, description="llm.provider for this candidate: a built-in profile or a [providers.NAME] table"
+    )
     llm: dict[str, Any] = Field(
         default_factory=dict, description="[llm] keys for this candidate, e.g. model, effort, thinking, memory_trades"
     )

@@ -105,6 +105,12 @@ def check_instructions(text: str, where: str) -> str:
 class LlmSettings(Section):
     """Claude as the strategy: the model, its limits, the daily budget and the price table."""
 
+    provider: str = Field(
+        "anthropic",
+        pattern=r"^[a-z0-9_-]{1,30}$",
+        description="anthropic, a built-in profile (deepseek, moonshot, zai, minimax, ollama) or a [providers.NAME] "
+        'table: README "Other providers"',
+    )
     model: str = Field(
         DEFAULT_MODEL,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$",
@@ -179,7 +185,7 @@ class LlmSettings(Section):
 
     @model_validator(mode="after")
     def _model_has_a_price(self) -> LlmSettings:
-        if self.model not in self.prices:
+        if self.model not in self.prices and self._profile_price() is None and not self._custom_provider():
             raise ValueError(
                 f"model {self.model!r} has no price: add [llm.prices.{json.dumps(self.model)}] to config.toml"
                 f"{did_you_mean(self.model, list(self.prices))}"
@@ -192,7 +198,22 @@ class LlmSettings(Section):
 
     @property
     def price(self) -> ModelPrice:
-        return self.prices[self.model]
+        price = self.prices.get(self.model) or self._profile_price()
+        if price is None:  # a [providers.NAME] model: Settings merged its rows into `prices`, or refused it
+            raise KeyError(self.model)
+        return price
+
+    def _profile_price(self) -> ModelPrice | None:
+        from bot.config.providers import BUILTIN_PROVIDERS
+
+        profile = BUILTIN_PROVIDERS.get(self.provider)
+        return profile.price_of(self.model) if profile else None
+
+    def _custom_provider(self) -> bool:
+        """A provider of config.toml's [providers] table: its price rows are checked by ``Settings``."""
+        from bot.config.providers import ANTHROPIC, BUILTIN_PROVIDERS
+
+        return self.provider != ANTHROPIC and self.provider not in BUILTIN_PROVIDERS
 
 
 # Training-data cutoffs as Anthropic publishes them (the later "training data" date, not

@@ -8,10 +8,11 @@ the bot from any working directory.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config.arena import ArenaSettings
@@ -19,6 +20,7 @@ from bot.config.backtest import BacktestSettings
 from bot.config.intel import IntelSettings
 from bot.config.llm import LlmSettings
 from bot.config.ops import LogSettings, NotifySettings, OpsSettings, PathSettings, ServeSettings, TelegramSettings
+from bot.config.providers import ANTHROPIC, BUILTIN_PROVIDERS, ProviderProfile
 from bot.config.trading import (
     LIVE_CONFIRMATION,
     ExchangeSettings,
@@ -55,6 +57,9 @@ class Settings(BaseSettings):
     arena: ArenaSettings = ArenaSettings()
     serve: ServeSettings = ServeSettings()
     telegram: TelegramSettings = TelegramSettings()
+    providers: dict[str, ProviderProfile] = Field(
+        default_factory=dict, description="[providers.NAME]: Anthropic-compatible providers beside the built-in ones"
+    )
 
     # Secrets: environment or .env only (config.toml is rejected if it holds any).
     anthropic_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
@@ -72,6 +77,35 @@ class Settings(BaseSettings):
     ):
         # config.toml arrives as init kwargs and must rank BELOW the environment.
         return (env_settings, dotenv_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _provider_known(self) -> Settings:
+        """`llm.provider` names a provider; a [providers.NAME] model has a price (its rows join `llm.prices`)."""
+        custom = {model: price for profile in self.providers.values() for model, price in profile.prices.items()}
+        if custom:  # frozen: set once here, as validation ends; config.toml's own [llm.prices] rows still win
+            merged = {**custom, **self.llm.prices}
+            object.__setattr__(self, "llm", self.llm.model_copy(update={"prices": merged}))
+        name, model = self.llm.provider, self.llm.model
+        if name != ANTHROPIC and self.provider(name) is None:
+            known = ", ".join([ANTHROPIC, *BUILTIN_PROVIDERS, *self.providers])
+            raise ValueError(f"llm.provider {name!r} is not a provider: use one of {known} or add [providers.{name}]")
+        profile = self.provider(name)
+        if model not in self.llm.prices and (profile is None or profile.price_of(model) is None):
+            raise ValueError(f'model {model!r} has no price: add [providers.{name}.prices."{model}"] to config.toml')
+        return self
+
+    def provider(self, name: str) -> ProviderProfile | None:
+        """The profile called ``name``: config.toml's [providers.NAME] first, then the built-in one."""
+        return self.providers.get(name) or BUILTIN_PROVIDERS.get(name)
+
+    def provider_key(self, profile: ProviderProfile) -> str:
+        """The provider's key: its variable in the environment, else in .env beside config.toml."""
+        value = os.environ.get(profile.api_key_env)
+        if value is None:
+            from dotenv import dotenv_values  # pydantic-settings' own .env reader
+
+            value = dotenv_values(self.base_dir / ".env").get(profile.api_key_env)
+        return value or ""
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else (self.base_dir / path).resolve()
@@ -109,6 +143,8 @@ class Settings(BaseSettings):
             self.telegram.token,
         )
         secrets = [value.get_secret_value() for value in values if value and value.get_secret_value()]
+        providers = {**BUILTIN_PROVIDERS, **self.providers}.values()
+        secrets.extend(key for profile in providers if len(key := self.provider_key(profile)) >= 8)
         for url in self.notify.urls:
             secrets.extend(url_secrets(url.get_secret_value()))
         if self.telegram.token and self.telegram.token.get_secret_value():

@@ -9,6 +9,7 @@ double counting.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import Field
 
@@ -74,6 +75,12 @@ class LlmLedger(StrictModel):
     model: str = ""  # the model of the last call, its lifecycle and scheduled retirement (Models API)
     lifecycle: str = ""
     retires_at: datetime | None = None
+    profile_of: str = ""  # the provider whose profile stood in for the Models API it does not serve
+
+    def note_model(self, trace: Any) -> None:
+        """The model of the last call as its strategy's trace (``bot.tick.protocols.Trace``) says."""
+        self.model, self.lifecycle, self.retires_at = trace.model, trace.lifecycle, trace.retires_at
+        self.profile_of = trace.profile_of
 
     def spent(self, day: str) -> Usage:
         return self.spend_by_day.get(day, Usage())

@@ -10,6 +10,11 @@ passing reason (network, 5xx) a stale entry is used rather than holding the tick
 
 A retired or unknown model is the user's to fix: a ``ConfigError`` (exit 2) naming
 active models. A deprecated one works; its retirement date reaches ``bot status``.
+
+Another provider (``bot.config.providers``) may not serve the Models API at all: where it
+answers 404 (or 405 / 501), or answers in another API's shape (Ollama serves OpenAI's
+``/v1/models/{model}`` at the same path), the provider's profile stands in (``profile_caps``, cached the
+same way, ``source = "profile"``); where it answers, its answer wins.
 """
 
 from __future__ import annotations
@@ -42,7 +47,29 @@ class ModelCaps(StrictModel):
     thinking: bool = False
     thinking_types: list[str] = Field(default_factory=list)  # accepted `thinking.type` values
     effort_levels: list[str] = Field(default_factory=list)  # accepted `output_config.effort` values; [] = no effort
+    tools: bool = True  # tool use; false: the answer is asked for as JSON text (a provider's profile)
+    forced_tool: bool = True  # tool_choice {type: tool}
+    cache_control: bool = True  # cache_control breakpoints
+    source: Literal["models_api", "profile"] = "models_api"
     fetched_at: datetime
+
+
+def profile_caps(profile: Any, model: str, *, fetched_at: datetime) -> ModelCaps:
+    """What a provider's profile (``bot.config.providers.ProviderProfile``) says ``model`` accepts."""
+    return ModelCaps(
+        id=model,
+        lifecycle="active",
+        max_tokens=profile.max_tokens,
+        structured_outputs=profile.structured_outputs,
+        thinking=bool(profile.thinking_types),
+        thinking_types=list(profile.thinking_types),
+        effort_levels=list(profile.effort_levels),
+        tools=profile.tools,
+        forced_tool=profile.forced_tool,
+        cache_control=profile.cache_control,
+        source="profile",
+        fetched_at=fetched_at,
+    )
 
 
 def caps_of(info: Any, *, fetched_at: datetime) -> ModelCaps:
@@ -85,13 +112,15 @@ async def read_caps(
     ttl: timedelta | None,
     priced: Collection[str] = (),
     fresh: bool = False,
+    profile: Any = None,
 ) -> ModelCaps:
     """The model's capabilities: from the cache when fresh enough, else from the Models API.
 
     ``ttl`` None (backtests): any cached entry is used; ``fresh``: the Models API is asked
     whatever the cache holds (a 404 from the Messages API mid-run). Raises ``ConfigError``
     for a retired or unknown model, naming active models that have a price in ``priced``;
-    other API failures propagate (the caller holds the tick).
+    other API failures propagate (the caller holds the tick). ``profile``: a provider's
+    profile, used where its Models API is not served (``profile_caps``).
     """
     import anthropic
 
@@ -99,20 +128,36 @@ async def read_caps(
     if cached is not None and (ttl is None or now - cached.fetched_at < ttl):
         return _usable(cached, await _alternatives(client, priced) if cached.lifecycle == "retired" else [])
     try:
-        caps = caps_of(await client.models.retrieve(model), fetched_at=now)
-    except anthropic.NotFoundError:
-        raise ConfigError(
-            f"llm.model {model!r} is not a model the Anthropic API knows (404): "
-            "set llm.model in config.toml to an active one"
-            f"{_named(await _alternatives(client, priced))}"
-        ) from None
-    except (anthropic.APIConnectionError, anthropic.InternalServerError, anthropic.RateLimitError):
-        if cached is None:
+        info = await client.models.retrieve(model)
+        if profile is not None and getattr(info, "lifecycle", None) is None:  # not the Anthropic Models API's answer
+            return _from_profile(profile, model, now, cache_dir, why="another shape")
+        caps = caps_of(info, fetched_at=now)
+    except anthropic.APIError as exc:
+        if profile is not None and getattr(exc, "status_code", None) in _NOT_SERVED:
+            return _from_profile(profile, model, now, cache_dir, why=str(exc.status_code))
+        if isinstance(exc, anthropic.NotFoundError):
+            raise ConfigError(
+                f"llm.model {model!r} is not a model the Anthropic API knows (404): "
+                "set llm.model in config.toml to an active one"
+                f"{_named(await _alternatives(client, priced))}"
+            ) from None
+        passing = (anthropic.APIConnectionError, anthropic.InternalServerError, anthropic.RateLimitError)
+        if cached is None or not isinstance(exc, passing):
             raise
         log.warning("model_capabilities_stale", model=model, fetched_at=cached.fetched_at.isoformat())
         return _usable(cached, [])
     _save(cache_dir, caps)
     return _usable(caps, await _alternatives(client, priced) if caps.lifecycle == "retired" else [])
+
+
+_NOT_SERVED = frozenset({404, 405, 501})  # a provider without the Models API: its profile stands in
+
+
+def _from_profile(profile: Any, model: str, now: datetime, cache_dir: Path | None, *, why: str) -> ModelCaps:
+    caps = profile_caps(profile, model, fetched_at=now)
+    log.info("model_capabilities_from_profile", model=model, models_api=why)
+    _save(cache_dir, caps)
+    return caps
 
 
 async def list_caps(client: Any, *, cache_dir: Path | None, now: datetime) -> list[ModelCaps]:

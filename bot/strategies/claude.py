@@ -58,8 +58,10 @@ class ClaudeStrategy:
         cache_dir: Path | None = None,
         clock: Callable[[], datetime] = _utc_now,
         capabilities_ttl: timedelta | None = None,
+        provider: Any = None,
     ) -> None:
         self.llm = llm
+        self.provider = provider  # a bot.config.providers.ProviderProfile; None: Anthropic itself
         self._api_key = api_key
         self._cache_dir = cache_dir
         self._clock = clock  # only for the capability cache's age: nothing here trades on it
@@ -109,15 +111,25 @@ class ClaudeStrategy:
 
         llm = self.llm
         client = anthropic.AsyncAnthropic(
-            api_key=self._api_key, base_url=llm.base_url, max_retries=llm.retries, timeout=llm.timeout_s
+            **_credentials(self._api_key, self.provider),
+            base_url=llm.base_url,
+            max_retries=llm.retries,
+            timeout=llm.timeout_s,
         )
         try:
             async with client, asyncio.timeout(llm.deadline_s):
                 caps = await read_caps(
-                    client, llm.model, cache_dir=self._cache_dir, now=self._clock(), ttl=self._ttl, priced=llm.prices
+                    client,
+                    llm.model,
+                    cache_dir=self._cache_dir,
+                    now=self._clock(),
+                    ttl=self._ttl,
+                    priced=llm.prices,
+                    profile=self.provider,
                 )
                 self.caps = caps
                 self.trace.lifecycle, self.trace.retires_at = caps.lifecycle, caps.retires_at
+                self.trace.profile_of = llm.provider if caps.source == "profile" else ""
                 shape, request = build_request(
                     system=prompt.system, memory=prompt.memory, user=prompt.user, caps=caps, llm=llm
                 )
@@ -145,6 +157,9 @@ class ClaudeStrategy:
             ) from None
         except anthropic.APIError as exc:
             message = _describe(exc, llm=llm, base_url=str(client.base_url))
+            if self.provider is not None:  # the key and host are the provider's, not Anthropic's
+                message = message.replace("ANTHROPIC_API_KEY", self.provider.api_key_env)
+                message = f"provider {llm.provider}: {message}"
             status = getattr(exc, "status_code", None)
             if isinstance(status, int) and 400 <= status < 500 and status not in _OUTAGES:
                 raise LlmRequestError(message, status=status) from None
@@ -190,10 +205,27 @@ class ClaudeStrategy:
                 return json.loads("".join(texts))
             except ValueError:
                 raise LlmUnavailable(f"Claude's structured answer is not JSON: {''.join(texts)[:80]!r}") from None
+        if shape is Shape.JSON_TEXT:
+            return json_answer("".join(texts), who=self.llm.provider)
         if not calls:
             said = f": {texts[0][:80]!r}" if texts else ""
             raise LlmUnavailable(f"Claude answered without calling the `{TOOL_NAME}` tool{said}")
         return calls[0].input
+
+
+def _credentials(key: str, provider: Any) -> dict[str, Any]:
+    """The SDK's credential arguments. Anthropic: ``api_key`` as ever. A provider: its key as a
+    bearer token (``auth_token``), or in an ``X-Api-Key`` header with no Authorization header
+    (the installed SDK sends ``api_key`` as a bearer token, anthropic/_client.py ``_api_key_auth``).
+    Either way the key is passed explicitly, so the SDK never falls back on ANTHROPIC_API_KEY
+    and Anthropic's key never reaches another provider."""
+    if provider is None:
+        return {"api_key": key}
+    if provider.auth == "bearer":
+        return {"auth_token": key}
+    from anthropic import Omit
+
+    return {"api_key": key, "default_headers": {"X-Api-Key": key, "Authorization": Omit()}}
 
 
 # 4xx answers that mean "not now" (a timeout, a conflict, the rate limit): outages, retried next
@@ -248,6 +280,19 @@ def _describe(exc: Any, *, llm: LlmSettings, base_url: str) -> str:
 
 
 # -- validation (pure) --------------------------------------------------------------------
+
+
+def json_answer(text: str, *, who: str) -> Any:
+    """The JSON object of a plain-text answer (``Shape.JSON_TEXT``): the text itself, or what lies
+    between its first ``{`` and last ``}`` (a model may wrap it in a ``json`` fence or a sentence).
+    No object at all is an unusable answer; what the object holds is ``validate``'s to judge."""
+    start, end = text.find("{"), text.rfind("}")
+    for candidate in (text.strip(), text[start : end + 1] if 0 <= start < end else ""):
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            continue
+    raise LlmUnavailable(f"{who}'s answer holds no JSON object: {text[:80]!r}")
 
 
 def validate(

@@ -44,13 +44,31 @@ class Kind:
     paid: bool = False
     identity: Callable[[Settings], dict] | None = None
 
-    @property
-    def key_name(self) -> str:
-        return (self.secret or "").upper()  # ANTHROPIC_API_KEY: the variable the field is read from
+    def key_name(self, settings: Settings) -> str:
+        """The variable the key is read from: ANTHROPIC_API_KEY, or the `llm.provider`'s `api_key_env`."""
+        profile = _provider(settings) if self.secret == "anthropic_api_key" else None
+        return profile.api_key_env if profile else (self.secret or "").upper()
 
     def key(self, settings: Settings) -> str:
+        profile = _provider(settings) if self.secret == "anthropic_api_key" else None
+        if profile is not None:
+            # a local server that ignores the key still needs one for the SDK's header check
+            return settings.provider_key(profile) or ("" if profile.key_required else "unused")
         value = getattr(settings, self.secret) if self.secret else None
         return value.get_secret_value() if value else ""
+
+
+def _provider(settings: Settings):  # -> ProviderProfile | None (config types stay out of this light module)
+    """The `llm.provider` profile, None for Anthropic itself; an unknown name is a ConfigError."""
+    from bot.config.providers import ANTHROPIC
+
+    name = settings.llm.provider
+    if name == ANTHROPIC:
+        return None
+    profile = settings.provider(name)
+    if profile is None:
+        raise ConfigError(f"llm.provider {name!r} is not a provider: add [providers.{name}] or use a built-in one")
+    return profile
 
 
 def _rules(settings: Settings, _key: str, _clock: Clock | None) -> Strategy:
@@ -66,9 +84,13 @@ def _claude(settings: Settings, key: str, clock: Clock | None) -> Strategy:
     # takes whatever var/cache holds, whatever its age (a missing model is looked up once)
     aged = {"clock": clock, "capabilities_ttl": timedelta(hours=settings.llm.capabilities_ttl_hours)} if clock else {}
     llm = settings.llm
-    if llm.base_url is None and settings.anthropic_base_url:  # ANTHROPIC_BASE_URL from .env, as the key
+    profile = _provider(settings)
+    if profile is not None:  # its own host (llm.base_url still wins: a proxy, a local fake) and price rows
+        prices = {**({llm.model: price} if (price := profile.price_of(llm.model)) else {}), **llm.prices}
+        llm = llm.model_copy(update={"base_url": llm.base_url or profile.base_url, "prices": prices})
+    elif llm.base_url is None and settings.anthropic_base_url:  # ANTHROPIC_BASE_URL from .env, as the key
         llm = llm.model_copy(update={"base_url": settings.anthropic_base_url})
-    return ClaudeStrategy(llm, api_key=key, cache_dir=settings.var_dir / "cache", **aged)
+    return ClaudeStrategy(llm, api_key=key, cache_dir=settings.var_dir / "cache", provider=profile, **aged)
 
 
 def _claude_identity(settings: Settings) -> dict:
@@ -83,6 +105,7 @@ def _claude_identity(settings: Settings) -> dict:
         "effort": llm.effort,
         "thinking": llm.thinking,
         "output": llm.output,
+        **({"provider": llm.provider} if llm.provider != "anthropic" else {}),  # Claude's cached answers stay valid
     }
 
 
@@ -141,7 +164,7 @@ def build(
             else (f'`{option} = "{kind.name}"`', f'set {option} = "{BASELINE}"')
         )
         raise ConfigError(
-            f"{named} needs {kind.key_name} in the environment or in .env beside config.toml (or {instead})"
+            f"{named} needs {kind.key_name(settings)} in the environment or in .env beside config.toml (or {instead})"
         )
     return kind.build(settings, key, clock)
 

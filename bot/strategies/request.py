@@ -9,7 +9,11 @@ Three shapes carry the same ``DecisionBatch`` schema (``tool_schema``: the SDK's
   on a structured-output model); the newest models refuse a forced tool choice.
 - ``forced_tool``: the tool forced by ``tool_choice``, for a model without structured
   outputs whose thinking can be turned off (thinking with a forced tool is a 400 on
-  every model); one whose thinking cannot be turned off gets the tool with ``auto``.
+  every model); one whose thinking cannot be turned off, or a provider that does not
+  accept a forced choice, gets the tool with ``auto``.
+- ``json_text``: a provider with neither structured outputs nor tool use (its profile,
+  ``bot.config.providers``): the schema is written into the system text and the answer
+  is plain JSON text, validated by the same ``DecisionBatch`` contract as every shape.
 
 Never sent: sampling parameters, ``budget_tokens``, an assistant prefill, a thinking type
 or effort level the model does not list. Prompt cache: the static system text (the same
@@ -47,6 +51,8 @@ ANSWER = {
     "strict_tool": f"Answer by calling the tool `{TOOL_NAME}` once, with one entry per coin you act on.",
     "forced_tool": f"Answer by calling the tool `{TOOL_NAME}` with one entry per coin you act on.",
     "auto_tool": f"Answer by calling the tool `{TOOL_NAME}` once, with one entry per coin you act on.",
+    "json_text": 'Answer with the JSON object {"decisions": [...]} and nothing else, one entry per coin you act '
+    "on, following this JSON schema:",
 }
 
 CHARS_PER_TOKEN = 4  # the estimate everywhere in the bot; newer tokenizers count ~30 % more
@@ -57,6 +63,7 @@ class Shape(StrEnum):
     STRICT_TOOL = "strict_tool"
     FORCED_TOOL = "forced_tool"
     AUTO_TOOL = "auto_tool"
+    JSON_TEXT = "json_text"
 
 
 class DecisionBatch(StrictModel):
@@ -86,7 +93,9 @@ def _schema_text() -> str:
 def choose_shape(caps: ModelCaps, llm: LlmSettings) -> Shape:
     if caps.structured_outputs:
         return Shape.STRICT_TOOL if llm.output == "tool" else Shape.JSON_SCHEMA
-    if not caps.thinking or "disabled" in caps.thinking_types:
+    if not caps.tools:
+        return Shape.JSON_TEXT
+    if caps.forced_tool and (not caps.thinking or "disabled" in caps.thinking_types):
         return Shape.FORCED_TOOL
     return Shape.AUTO_TOOL
 
@@ -109,10 +118,10 @@ def estimated_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def system_blocks(system: str) -> list[dict[str, Any]]:
+def system_blocks(system: str, *, cache: bool = True) -> list[dict[str, Any]]:
     """The system block with its cache breakpoint, the static text as it is (the same bytes
-    every tick, whatever the memory holds)."""
-    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+    every tick, whatever the memory holds); no breakpoint where ``cache_control`` is refused."""
+    return [{"type": "text", "text": system, **({"cache_control": {"type": "ephemeral"}} if cache else {})}]
 
 
 def breakpoint_prefixes(request: dict[str, Any]) -> list[int]:
@@ -137,13 +146,13 @@ def breakpoint_prefixes(request: dict[str, Any]) -> list[int]:
     return prefixes
 
 
-def user_content(memory: str, user: str) -> str | list[dict[str, Any]]:
+def user_content(memory: str, user: str, *, cache: bool = True) -> str | list[dict[str, Any]]:
     """The user message: the trade memory first, its own cached block (a closed trade rewrites
     only it), then this tick's data; just the data without a memory."""
     if not memory:
         return user
     return [
-        {"type": "text", "text": memory, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": memory, **({"cache_control": {"type": "ephemeral"}} if cache else {})},
         {"type": "text", "text": user},
     ]
 
@@ -155,18 +164,20 @@ def build_request(
     shape = choose_shape(caps, llm)
     schema = tool_schema()
     system = f"{system}\n\n{ANSWER[shape]}"
+    if shape is Shape.JSON_TEXT:
+        system = f"{system}\n{_schema_text()}"
     request: dict[str, Any] = {"model": llm.model, "max_tokens": min(llm.max_tokens, caps.max_tokens or llm.max_tokens)}
     tool: dict[str, Any] = {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": schema}
     output_config: dict[str, Any] = {}
     if shape is Shape.JSON_SCHEMA:
         output_config["format"] = {"type": "json_schema", "schema": schema}
-    else:
+    elif shape is not Shape.JSON_TEXT:
         if shape is Shape.STRICT_TOOL:
             tool["strict"] = True
         request["tools"] = [tool]
         request["tool_choice"] = {"type": "tool", "name": TOOL_NAME} if shape is Shape.FORCED_TOOL else {"type": "auto"}
-    request["system"] = system_blocks(system)
-    request["messages"] = [{"role": "user", "content": user_content(memory, user)}]
+    request["system"] = system_blocks(system, cache=caps.cache_control)
+    request["messages"] = [{"role": "user", "content": user_content(memory, user, cache=caps.cache_control)}]
     if (thinking := thinking_param(caps, llm, shape)) is not None:
         request["thinking"] = thinking
     if llm.effort in caps.effort_levels:

@@ -212,7 +212,7 @@ def _cost_gate(
     for kind in (KINDS[name] for name in sorted({strategy_of(cell) for cell in claude_points})):
         if not kind.key(base):
             raise ConfigError(
-                f'strategy.name = "{kind.name}" cells need {kind.key_name} in the environment or in .env '
+                f'strategy.name = "{kind.name}" cells need {kind.key_name(base)} in the environment or in .env '
                 "beside config.toml"
             )
     from bot.backtest.runner import per_call_cost

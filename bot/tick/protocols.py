@@ -151,6 +151,7 @@ class Trace(StrictModel):
     shape: str = ""  # how the answer was asked for (json_schema, strict_tool, forced_tool, auto_tool)
     lifecycle: str = ""  # the model's, from the Models API: active | deprecated
     retires_at: datetime | None = None
+    profile_of: str = ""  # the provider whose profile stood in for a Models API it does not serve
     refusal: str = ""  # the category, when Claude refused to answer
 
 

@@ -397,7 +397,7 @@ def _account_llm(run: Pass, trace: Trace | None) -> None:
     ledger = run.state.llm
     ledger.add(utc_day(run.now), trace.usage)
     if trace.lifecycle:
-        ledger.model, ledger.lifecycle, ledger.retires_at = trace.model, trace.lifecycle, trace.retires_at
+        ledger.note_model(trace)
     if trace.refusal:
         ledger.last_refusal = f"{utc_day(run.now)} {trace.refusal}"
         log.warning("llm_refused", category=trace.refusal, model=trace.model)

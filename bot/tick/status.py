@@ -95,6 +95,7 @@ class StatusReport(StrictModel):
     llm_model: str = ""  # the model of the last Claude call, its lifecycle and scheduled retirement
     llm_model_lifecycle: str = ""  # active | deprecated (a retired model stops the tick with exit 2)
     llm_model_retires_at: datetime | None = None
+    llm_profile_of: str = ""  # the provider whose profile gave the model's capabilities (no Models API there)
     llm_last_refusal: str = ""  # "<day> <category>" of the last answer Claude refused
     # the API refusing the request itself (a 4xx), since when, and who decides meanwhile (`llm.on_error`); "" if not
     llm_request_refused: str = ""
@@ -155,6 +156,7 @@ def build_status(state: BotState, *, settings: Settings, state_file: Path, now: 
         llm_model=state.llm.model,
         llm_model_lifecycle=state.llm.lifecycle,
         llm_model_retires_at=state.llm.retires_at,
+        llm_profile_of=state.llm.profile_of,
         llm_last_refusal=state.llm.last_refusal,
         llm_request_refused=_request_refused(state, settings),
         llm_instructions=_instructions(settings.llm.instructions),

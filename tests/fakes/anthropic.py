@@ -362,6 +362,7 @@ class FakeAnthropic(LocalServer):
     model_lookups: list[str] = field(default_factory=list)  # paths of GET /v1/models requests
     models: dict[str, ModelSpec] = field(default_factory=lambda: dict(MODELS))
     enforce: bool = True  # the per-model rules (off: any request is answered, as before they existed)
+    text_without_tools: bool = False  # the default answer to a request without tools: JSON text, not a tool call
     # the default answer's tool input, from the request body (a model whose answer depends on what it is shown);
     # None: HOLD for every coin named in the prompt. Shaped as the `decide` tool's input (bot.strategies.request).
     respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -501,7 +502,9 @@ class FakeAnthropic(LocalServer):
             return f"{prefix}_fake{self._ids:06d}"
 
     def _message(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        as_json = "format" in (body.get("output_config") or {})
+        # JSON text where output_config.format asked for it, or (``text_without_tools``) where the request
+        # offers no tool to call: a provider's JSON-text request, tests/fakes/provider.py
+        as_json = "format" in (body.get("output_config") or {}) or (self.text_without_tools and not body.get("tools"))
         stop_details = None
         if reply.kind == "text":
             content = [{"type": "text", "text": reply.text}]
