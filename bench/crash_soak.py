@@ -1,7 +1,7 @@
 """The crash soak's figures: live `bot tick` processes SIGKILLed at random points against the
 fake exchange (tests/cli/test_crash_soak.py holds the soak and what it checks).
 
-    python bench/crash_soak.py --kills 200 --seed 2011 [--venue hyperliquid]
+    python bench/crash_soak.py --kills 200 --seed 2011 [--venue hyperliquid] [--keep FOLDER]
 """
 
 from __future__ import annotations
@@ -24,9 +24,16 @@ def main() -> None:
     parser.add_argument(
         "--venue", choices=list(SOAK_VENUES), default="binanceusdm", help="which venue's fake the live ticks trade on"
     )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="run in this (new) folder and keep it: the state and journal to read"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        result = soak(Path(folder), kills=args.kills, seed=args.seed, max_runs=args.max_runs, venue=args.venue)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True)
+        result = soak(args.keep, kills=args.kills, seed=args.seed, max_runs=args.max_runs, venue=args.venue)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            result = soak(Path(folder), kills=args.kills, seed=args.seed, max_runs=args.max_runs, venue=args.venue)
     print(f"{args.venue}: {result.summary()}")
     problems = (
         *result.duplicates,

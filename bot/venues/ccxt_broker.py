@@ -93,6 +93,7 @@ class CcxtBroker:
         """Make ``book`` agree with the exchange before the strategy decides."""
         desk = self._desk
         desk.begin(now, {coin: market.last_price for coin, market in snapshot.coins.items()})
+        desk.rerun = book.exchange is not None and tick_id_for(book.exchange.as_of) == desk.tick_id
         self._reconciled = False
         await desk.ready()
         fills: list[Fill] = []
@@ -187,7 +188,7 @@ class CcxtBroker:
                 self._desk.note(
                     CorrectionKind.SENT_PENDING, coin, f"entry {cid} was saved but never sent: sending it now"
                 )
-                return await self._protection.open(intent, book)
+                return await self._protection.open(intent, book, looked_up=True)
             self._desk.drop(
                 intent,
                 book,

@@ -76,6 +76,9 @@ class OrderDesk:
         # is done (a stop re-placed by reconciliation, then cancelled by a flip): a later lookup
         # by that id must find exactly one order.
         self.sent: set[str] = set()
+        # An earlier run of this tick reconciled (killed, or run before in its minute): it may have sent
+        # this tick's entries, so an entry's id is looked up before it is sent (``Protection.open``).
+        self.rerun = False
         self.corrections: list[Correction] = []
 
     # -- plumbing ------------------------------------------------------------------------------

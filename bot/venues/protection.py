@@ -66,7 +66,21 @@ class Protection:
             fills += await self._place_protection(coin, IntentKind.TAKE_PROFIT, book, avoid=avoid | open_ids)
         return fills
 
-    async def open(self, intent: OrderIntent, book: BotState) -> list[Fill]:
+    async def open(self, intent: OrderIntent, book: BotState, *, looked_up: bool = False) -> list[Fill]:
+        """Send an entry (or an add) and protect what it filled. In a re-run of a tick its id is looked
+        up first (unless the caller just did): the run killed, or run before in its minute, may have
+        sent it for an order that ended unfilled (no position records this tick's entry then), and
+        the venue takes an id again once its order is no longer open: two entries for one decision."""
+        earlier = await self._desk.lookup(intent) if self._desk.rerun and not looked_up else None
+        if earlier is not None:
+            self._desk.note(
+                CorrectionKind.DROPPED_INTENT,
+                intent.coin,
+                f"{intent.kind} {intent.client_order_id} not sent: an earlier run of this tick sent it (ended "
+                f"{earlier.get('status')}, {float(earlier.get('filled') or 0):g} filled); a re-run of a tick opens "
+                "nothing more",
+            )
+            return []
         await self._prepare_symbol(intent.symbol, intent.leverage, book)
         intent = intent.model_copy(update={"leverage": book.leverage_set.get(intent.symbol, intent.leverage)})
         order = await self._desk.send(intent, book, "entry")

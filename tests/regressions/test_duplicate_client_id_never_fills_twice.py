@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.models import Action, Outcome
+from bot.models import Action, CorrectionKind, Outcome
 from tests.conftest import NOW
-from tests.venues.livekit import SL, TICK, Bot, orders
+from tests.fakes.account import EntryAnswer
+from tests.venues.livekit import ENTRY, SL, TICK, Bot, orders
 
 
 def test_a_take_profit_placed_again_then_replaced_by_a_flip_never_reuses_its_client_id(tmp_path, fake):
@@ -55,3 +56,29 @@ def test_gh22_a_same_minute_rerun_that_flips_never_reuses_a_stop_id_the_killed_r
         ("bot-250603T1203-BTC-sl2", "NEW"),
     ]
     assert bot.state().positions["BTC"].stop_order_id == "bot-250603T1203-BTC-sl2" and report.outcome is Outcome.OK
+
+
+def test_gh32_a_same_minute_rerun_never_sends_again_an_entry_id_that_ended_unfilled(tmp_path, fake):
+    """Found by the Binance soak with asynchronous answers (issue 32, 100 kills, seed 2011):
+    bot-250603T1403-BTC-entry sent twice. The entry was answered NEW and had filled nothing
+    after its read-backs, so its rest was cancelled and the intent dropped; no position holds
+    this tick's entry, so the re-run of the tick in its minute opened again under the same id,
+    which Binance accepts once its order is no longer open: two entries for one decision."""
+    bot = Bot(tmp_path, fake)
+    fake.account.entry_answers[:] = [EntryAnswer(now=0.0, later=6)]  # NEW: fills 6 private requests later
+    bot.tick(NOW)
+    assert orders(fake, "-entry") == [(ENTRY, "MARKET", "CANCELED")]  # 3 read-backs, then its rest cancelled
+    assert "BTC" not in bot.state().positions
+
+    report = bot.tick(NOW + timedelta(seconds=20))  # the same tick id, the strategy buys again
+
+    assert orders(fake, "-entry") == [(ENTRY, "MARKET", "CANCELED")]  # not sent a second time
+    assert fake.account.positions.get("BTC") is None or fake.account.positions["BTC"].amount == 0
+    assert bot.state().positions == {} and report.fills == []
+    assert any(
+        c.kind is CorrectionKind.DROPPED_INTENT
+        and c.message
+        == f"entry {ENTRY} not sent: an earlier run of this tick sent it (ended canceled, 0 filled); "
+        "a re-run of a tick opens nothing more"
+        for c in report.corrections
+    ), report.corrections
